@@ -60,6 +60,22 @@ export function assertEpochMs(value: unknown, field: string): void {
   if (!isEpochMs(value)) throw new ValidationError(`${field} must be ${EPOCH_MS}, got ${described(value)}`, field);
 }
 
+/**
+ * @throws ValidationError (field `field`) unless `value` is a deadline: an instant in ms since the
+ * epoch, from 2000 to 2255, as {@link assertClock} reads a clock. A duration given for it (the time
+ * left, `context.getRemainingTimeInMillis()`) or an instant in seconds lies in 1970, long past: the
+ * work it bounds stopped before it began, every time, and answered as cut short by its deadline
+ * (a sweep of nothing, a stream batch left unfinished whole). NaN never stopped it.
+ */
+export function assertDeadline(value: unknown, field = 'deadline'): void {
+  if (isEpochMs(value)) return;
+  const hint = typeof value === 'number' && value > 0 && value < EARLIEST_CLOCK_MS ? ': a duration, or seconds?' : '';
+  throw new ValidationError(
+    `${field} must be an instant in ${EPOCH_MS} (Date.now() plus the time left), got ${String(value)}${hint}`,
+    field,
+  );
+}
+
 const EPOCH_MS = 'ms since the epoch (2000 to 2255)';
 
 function isEpochMs(value: unknown): value is number {

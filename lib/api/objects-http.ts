@@ -683,7 +683,10 @@ async function createSession(
   const count = Math.min(created.partCount ?? 0, options.maxPartUrls ?? 1_000);
   // The URLs live as long as the session (or the signer's temporary credentials, if they expire
   // first: a client refused asks again with `GET ?uploadId=…&partNumber=n`). One read of the session signs them all.
-  const expiresInMsOfUrls = Math.max(1_000, created.expiresAt - Date.now());
+  // The longest a URL may live, which the store bounds by what is left of the session on its own
+  // clock: `expiresAt` is on that clock, and taken from this host's (`Date.now()`) the URLs were
+  // shorter than the session by as much as the store's clock is behind, a second once that passed it.
+  const expiresInMsOfUrls = MAX_PRESIGN_SECONDS * 1_000;
   const partNumbers = Array.from({ length: count }, (_, i) => i + 1);
   const urls = count > 0 ? await signedOrNone(store, created.uploadId, partNumbers, key, expiresInMsOfUrls, options) : [];
   const parts = fitting(

@@ -66,3 +66,45 @@ export function guardEachAttempt<C extends { middlewareStack: unknown }>(command
     }
   });
 }
+
+/** What of an attempt's HTTP request {@link restatedAtEachAttempt} reads and rewrites. */
+interface JsonRequest {
+  body?: unknown;
+  headers: Record<string, string>;
+}
+
+/**
+ * Rewrites, in each attempt of `command` right before it is signed (inside the SDK's retry loop),
+ * the number its serialized JSON body carries as `ExpressionAttributeValues[placeholder]` to
+ * `restate` of it: for a condition judged on an instant (an item live at `now`) that each attempt
+ * must judge at its own, not at the instant the command was built (an SDK retry sent seconds
+ * later, after a throttled attempt or a pause). A body without that number is sent as it is.
+ * Returns the command.
+ */
+export function restatedAtEachAttempt<C extends { middlewareStack: unknown }>(
+  command: C,
+  placeholder: string,
+  restate: (sent: number) => number,
+): C {
+  addInsideRetryLoop(
+    command.middlewareStack,
+    'tierlogRestatedAtEachAttempt',
+    (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+      const request = (args as { request?: JsonRequest }).request;
+      const body = request?.body;
+      if (request !== undefined && (typeof body === 'string' || body instanceof Uint8Array)) {
+        // The SDK's JSON body is a string, or bytes (its serializer's adapter is a Uint8Array that is also a string).
+        const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+        const parsed = JSON.parse(text) as { ExpressionAttributeValues?: Record<string, { N?: unknown }> };
+        const value = parsed.ExpressionAttributeValues?.[placeholder];
+        if (typeof value?.N === 'string') {
+          value.N = String(restate(Number(value.N)));
+          request.body = JSON.stringify(parsed);
+          request.headers['content-length'] = String(Buffer.byteLength(request.body as string));
+        }
+      }
+      return next(args);
+    },
+  );
+  return command;
+}

@@ -41,7 +41,7 @@ import {
   TierlogError,
   ValidationError,
 } from '../errors.js';
-import { type ChangeId, type Clock, newInstanceId, systemClock, wholeMsClock } from '../ids.js';
+import { assertDeadline, type ChangeId, type Clock, newInstanceId, systemClock, wholeMsClock } from '../ids.js';
 import { createDynamoDBClient } from '../aws/clients.js';
 import { refusedOutright } from '../aws/errors.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
@@ -252,9 +252,11 @@ export class DynamoChangeLog implements FencedChangeLog {
    * As {@link bindInvocation}, with the deadline in ms since the epoch; undefined unbinds. A
    * deadline more than a Lambda invocation (15 minutes) ahead is a {@link ValidationError}: the
    * lease it makes would lie further ahead than any writer takes, and a sweeper would claim the
-   * live writer as suspect (a clock running ahead).
+   * live writer as suspect (a clock running ahead). So is one that is no instant from 2000 to 2255
+   * (the time left itself, seconds): long past, every write would end as the invocation's.
    */
   setInvocationDeadline(deadline: number | undefined): void {
+    if (deadline !== undefined) assertDeadline(deadline);
     if (deadline !== undefined && (!Number.isFinite(deadline) || deadline - this.clock() > LAMBDA_MAX_INVOCATION_MS)) {
       throw new ValidationError(
         `an invocation deadline must be finite and at most ${LAMBDA_MAX_INVOCATION_MS} ms ahead (a Lambda invocation's longest); got ${deadline}`,

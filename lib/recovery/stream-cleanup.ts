@@ -49,7 +49,7 @@ import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { MAX_TIMER_MS, MULTIPART_PART_SIZE } from '../constants.js';
 import { ValidationError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
-import { type Clock, systemClock, wholeMsClock } from '../ids.js';
+import { assertDeadline, type Clock, systemClock, wholeMsClock } from '../ids.js';
 import { checkBlobKey } from '../tiered/blob-keys.js';
 import { type HvAttributeNames, HvTable } from '../tiered/hv-table.js';
 import { type HvPointer, type HvShapeNames, isUnrecognised } from '../tiered/hv-item-shape.js';
@@ -260,7 +260,8 @@ export interface StreamHandleOptions {
    * The instant (ms since the epoch, on the cleanup's clock) the invocation ends: the Lambda
    * context's remaining time from now. A batch that runs out of time reports the records it did
    * not finish, so the event source mapping retries those (and what follows them) instead of
-   * the whole batch timing out. Default: no deadline. NaN is a `ValidationError`.
+   * the whole batch timing out. Default: no deadline. NaN, or one that is no instant from 2000 to
+   * 2255 (the time left itself, seconds), is a `ValidationError`.
    */
   readonly deadline?: number;
 }
@@ -328,10 +329,9 @@ export class StreamCleanup {
       else unnamed++;
     };
     const { deadline } = options;
-    // NaN would never stop a request starting, and would fire the answer at once.
-    if (deadline !== undefined && (typeof deadline !== 'number' || Number.isNaN(deadline))) {
-      throw new ValidationError(`deadline must be ms since the epoch, got ${String(deadline)}`, 'deadline');
-    }
+    // NaN would never stop a request starting, and would fire the answer at once; the time left
+    // itself, or seconds, would leave every record of every batch unfinished.
+    if (deadline !== undefined) assertDeadline(deadline);
     const stopStarting = () => deadline !== undefined && this.clock() >= deadline - this.deadlineMarginMs;
     let removes = 0;
     let expiredRemoves = 0;

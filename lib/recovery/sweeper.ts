@@ -61,7 +61,7 @@ import {
 } from '../constants.js';
 import { checkIntegerIn } from '../env-integers.js';
 import { ConfigError, CorruptItemError, ItemTooLargeError, TierlogError, ValidationError } from '../errors.js';
-import { type Clock, newInstanceId, systemClock, wholeMsClock } from '../ids.js';
+import { assertDeadline, type Clock, newInstanceId, systemClock, wholeMsClock } from '../ids.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
@@ -188,8 +188,10 @@ export interface SweeperOptions {
 /** Options of one {@link Sweeper.sweep}: any other name is a `ValidationError`, before any request. */
 export interface SweepOptions {
   /**
-   * Stop taking work before this instant (ms since the epoch, on the sweeper's clock). Default: no
-   * deadline. NaN or a non-number is a `ValidationError` (as `StreamCleanup.handle` refuses one).
+   * Stop taking work before this instant (ms since the epoch, on the sweeper's clock: `Date.now()`
+   * plus the time left). Default: no deadline. NaN, a non-number, or one that is no instant from
+   * 2000 to 2255 (the time left itself, seconds) is a `ValidationError` (as `StreamCleanup.handle`
+   * refuses one).
    */
   readonly deadline?: number;
   /**
@@ -414,11 +416,10 @@ export class Sweeper {
     // A misspelt `dryRun` (`dryrun`) would run the sweep it was meant to preview: refused.
     assertOptions(options, SWEEP_OPTIONS, 'sweep');
     // NaN (a remaining time read from no context) would never stop the sweep, and would poll the
-    // clock every millisecond until it ended, in the function's timeout.
+    // clock every millisecond until it ended, in the function's timeout; the time left itself, or
+    // seconds, would stop it before it took anything, every sweep.
     const { deadline } = options;
-    if (deadline !== undefined && (typeof deadline !== 'number' || Number.isNaN(deadline))) {
-      throw new ValidationError(`deadline must be ms since the epoch, got ${String(deadline)}`, 'deadline');
-    }
+    if (deadline !== undefined) assertDeadline(deadline);
     // From a caller without types (options read from JSON): `dryRun: "false"` is truthy, and an
     // AbortController given for its signal has no `aborted`, so it never stopped the sweep.
     for (const name of ['dryRun', 'housekeeping'] as const) {

@@ -174,6 +174,13 @@ export function expectedOf(record: HvRecord | undefined): Expected {
   return { kind: 'version', version: record.version, blob: record.blob ?? null };
 }
 
+/**
+ * The placeholder of the instant (epoch seconds, with a fraction) at which a write's condition
+ * judges an item live or expired (`liveAt` of {@link Expected}): a single write restates it at each
+ * of its attempts (tiered-store.ts), so an SDK retry judges the item when it is sent.
+ */
+export const LIVE_AT_VALUE = ':liveAt';
+
 /** A write in the shape both `UpdateCommand` and a transaction element take. */
 export interface HvWrite {
   readonly type: 'Update';
@@ -494,9 +501,10 @@ export class HvTable {
         `(attribute_not_exists(${b.name('key', a.key)}) OR attribute_exists(${b.name('blob', a.blob)}) OR attribute_exists(${b.name('body', a.body)}) OR ${marker()})`,
       );
     // `liveAt`: an item at or past its expiry counts as absent (expiry.ts: isExpired).
-    const expired = (at: number) => `${b.name('expiresAt', a.expiresAt)} <= ${b.value('liveAt', at / 1000)}`;
+    const liveAt = (at: number) => b.value(LIVE_AT_VALUE.slice(1), at / 1000);
+    const expired = (at: number) => `${b.name('expiresAt', a.expiresAt)} <= ${liveAt(at)}`;
     const live = (at: number) =>
-      `(attribute_not_exists(${b.name('expiresAt', a.expiresAt)}) OR ${b.name('expiresAt', a.expiresAt)} > ${b.value('liveAt', at / 1000)})`;
+      `(attribute_not_exists(${b.name('expiresAt', a.expiresAt)}) OR ${b.name('expiresAt', a.expiresAt)} > ${liveAt(at)})`;
     switch (expected.kind) {
       case 'absent':
         if (expected.liveAt === undefined) b.condition(`(attribute_not_exists(${b.name('key', a.key)}) OR ${marker()})`);

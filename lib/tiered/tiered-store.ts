@@ -74,7 +74,7 @@ import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { awsErrorName, isConditionalCheckFailed, isTransactionConflict, translateAwsError } from '../aws/errors.js';
 import { earlierAttemptMayHaveApplied, requestMayHaveApplied } from '../aws/attempts.js';
 import { sleepBackoff, THROTTLED_BACKOFF_MS } from '../aws/backoff.js';
-import { AttemptNotSent, checkBeforeEachAttempt } from '../aws/retry-loop.js';
+import { AttemptNotSent, checkBeforeEachAttempt, guardEachAttempt, restatedAtEachAttempt } from '../aws/retry-loop.js';
 import { newBlobKey } from './blob-keys.js';
 import {
   type Expected,
@@ -86,6 +86,7 @@ import {
   type HvWriteFields,
   inlineBodyOf,
   liveOf,
+  LIVE_AT_VALUE,
 } from './hv-table.js';
 import { guardedWrite, neverSent } from './commit.js';
 import { type ChangeContext, LoggedChange } from './logged-change.js';
@@ -614,9 +615,12 @@ export class TieredStore {
       // The replaced attributes come back: the version it moved on from, and `createdAt` unless
       // it replaced nothing or a deletion marker (an expired item was refused).
       const out = await this.hv.client.send(
-        guardedWrite(
-          new UpdateCommand({ ...write.input, ReturnValues: 'UPDATED_OLD', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
-          this.expiryCheck(options),
+        this.judgedAtEachAttempt(
+          key,
+          guardedWrite(
+            new UpdateCommand({ ...write.input, ReturnValues: 'UPDATED_OLD', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+            this.expiryCheck(options),
+          ),
         ),
       );
       const old = out.Attributes ?? {};
@@ -766,7 +770,12 @@ export class TieredStore {
           : conditionOf(options.ifVersion, now);
     const write = this.hv.markerWrite(key, { now, writeId }, expected, true);
     try {
-      await this.hv.client.send(guardedWrite(new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }), ended));
+      await this.hv.client.send(
+        this.judgedAtEachAttempt(
+          key,
+          guardedWrite(new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }), ended),
+        ),
+      );
       return true;
     } catch (err) {
       const decided = await this.unlessConditionFailed(key, err, writeId, 'delete');
@@ -954,6 +963,28 @@ export class TieredStore {
     throw new ContentionError(key, this.maxAttempts);
   }
 
+  /**
+   * `command`, a small write (no log) of `key` whose condition judges the item live or expired at an
+   * instant (`liveAt`, hv-table.ts), with that instant restated at each attempt right before it is
+   * signed: the clock's then, never earlier than the one it carries. Taken once, before the first
+   * attempt, it let an SDK retry (the first attempt throttled, the writer paused) land over an
+   * object that had expired meanwhile, one readers were told is absent: a put with `ifVersion`
+   * answered success, a delete `true`. An attempt held up after that (its signing waited for
+   * credentials, the process paused) is not sent once the clock has reached the next whole second,
+   * from which an item the condition takes for live may have expired (expiries are whole seconds):
+   * {@link ExpiredSinceJudgedError}, the write judged again ({@link unlessConditionFailed}).
+   */
+  private judgedAtEachAttempt<C extends { middlewareStack: unknown }>(key: string, command: C): C {
+    let judgedAt: number | undefined;
+    restatedAtEachAttempt(command, LIVE_AT_VALUE, (sent) => {
+      judgedAt = Math.max(sent, this.clock() / 1000);
+      return judgedAt;
+    });
+    return guardEachAttempt(command, 'tierlogLiveAtDeadline', () => {
+      if (judgedAt !== undefined && this.clock() >= (Math.floor(judgedAt) + 1) * 1000) throw new ExpiredSinceJudgedError(key);
+    });
+  }
+
   /** A refused write's item (`ALL_OLD`, whole); one not understood is a {@link CorruptItemError}. */
   private parse(raw: Record<string, unknown> | undefined): HvRecord | undefined {
     return raw === undefined ? undefined : this.hv.parseWhole(raw);
@@ -983,8 +1014,9 @@ export class TieredStore {
    * never the request's fault); thrown when the request itself was refused (an item past 400 KB,
    * refused again if sent again), or when an
    * attempt was not sent (the put's expiry passed: {@link expiryCheck}) and none before it may have
-   * been applied; else decided by a read ({@link decideByRead}): the record of the write landed, or
-   * thrown as unknown.
+   * been applied; RETRY when one was not sent for the instant its condition judged the item at
+   * ({@link judgedAtEachAttempt}) and none before it may have been applied; else decided by a read
+   * ({@link decideByRead}): the record of the write landed, or thrown as unknown.
    */
   private async unlessConditionFailed(
     key: string,
@@ -994,7 +1026,11 @@ export class TieredStore {
   ): Promise<typeof RETRY | HvRecord | undefined> {
     if (err instanceof AttemptNotSent) {
       // Stopped before an attempt went out: nothing landed unless an earlier attempt did (a commit's rule, commit.ts).
-      if (!earlierAttemptMayHaveApplied(err)) throw err.reason;
+      if (!earlierAttemptMayHaveApplied(err)) {
+        // Held past the instant its condition judged the item live at: judged again, from the start.
+        if (err.reason instanceof ExpiredSinceJudgedError) return RETRY;
+        throw err.reason;
+      }
       return this.landedOrUnknown(key, writeId, err.reason);
     }
     if (refusedForTransaction(err)) return RETRY;

@@ -517,6 +517,18 @@ describe('lease renewal', () => {
     expect((await raw.get(log.instanceId))!.leaseUntil).toBe(clock.now + 900_000 + 30_000);
   });
 
+  it.each([
+    ['the time left, not an instant (getRemainingTimeInMillis())', 600_000],
+    ['seconds since the epoch', Math.floor(1_700_000_000_000 / 1000) + 600],
+  ])('setInvocationDeadline given %s is a ValidationError naming deadline, and binds nothing', async (_what, deadline) => {
+    // An instant in 1970, long past: every write of the invocation failed with InvocationEndedError,
+    // "the invocation's deadline passed", for an invocation with minutes left.
+    const { log } = writer();
+    expect(() => log.setInvocationDeadline(deadline)).toThrow(expect.objectContaining({ name: 'ValidationError', field: 'deadline' }));
+    expect(log.invocationDeadline).toBeUndefined();
+    await log.record(newChangeId(), { id: 'a' });
+  });
+
   it('measures the calls and consumed capacity of record and remove (printed)', async () => {
     const { log, clock, probe: p } = writer({ capacity: true });
     const rows: Array<{ op: string; calls: number; table: number | undefined; gsi: number; total: number | undefined }> = [];

@@ -1162,6 +1162,30 @@ describe("a session's create takes its lifetime from the body", () => {
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + 3_600_000);
     expect(Number(new URL(parts[0]!.url).searchParams.get('X-Amz-Expires'))).toBeLessThanOrEqual(3_600);
   });
+
+  test.each([
+    ['10 minutes behind the host', -10 * 60_000],
+    ['a week behind the host (a test clock fixed at an instant)', -7 * 24 * 3_600_000],
+    ['10 minutes ahead of the host', 10 * 60_000],
+  ])("a store on a clock %s: the part URLs live as long as its session, on the store's clock", async (_name, offset) => {
+    // The session's expiry is on the store's clock; its URLs' lifetime was taken on the host's
+    // (`expiresAt - Date.now()`): shorter than the session by the offset, 1 s once that passed it.
+    const w = makeWriter(fx, { store: { clock: () => Date.now() + offset } });
+    open.push(w);
+    const created = await call(w, 'POST', '/objects/sessions/store-clock', {
+      query: 'uploads',
+      body: JSON.stringify({ size: 10, expiresInMs: 3_600_000 }),
+    });
+    expect(created.statusCode).toBe(201);
+    const { parts } = JSON.parse(String(created.body)) as { parts: Array<{ url: string }> };
+    const asked = await w.store.uploadPartUrl(JSON.parse(String(created.body)).uploadId as string, 1, {
+      key: 'sessions/store-clock',
+      expiresInMs: 3_600_000,
+    });
+    const lifetime = (url: string) => Number(new URL(url).searchParams.get('X-Amz-Expires'));
+    expect(lifetime(parts[0]!.url), "the create's URL").toBeGreaterThanOrEqual(3_590);
+    expect(lifetime(parts[0]!.url), 'as the URL asked for the part later').toBeGreaterThanOrEqual(lifetime(asked) - 5);
+  });
 });
 
 describe("a session's create takes the object's content type as S3 does", () => {

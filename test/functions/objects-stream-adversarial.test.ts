@@ -247,12 +247,18 @@ describe('the deadline, as the report tells it', () => {
     ['NaN', Number.NaN],
     ['a string of ms (a JavaScript caller)', String(Date.now() + 60_000)],
     ['a Date', new Date(Date.now() + 60_000)],
-  ])('a deadline that is not a number (%s) is refused (ValidationError) before anything is read or deleted', async (_what, deadline) => {
-    const { blobs, records } = await removed(`honest/nan-${typeof deadline}`, 1);
-    const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 });
-    await expect(cleanup.handle(records, { deadline: deadline as number })).rejects.toMatchObject({ name: 'ValidationError' });
-    expect(await rawGetObject(fx, blobs[0]!)).toBeDefined();
-  });
+    // Each left every record of every batch unfinished, retried until the stream dropped it.
+    ['the time left, not an instant (getRemainingTimeInMillis())', 60_000],
+    ['seconds since the epoch', Math.floor(Date.now() / 1000) + 60],
+  ])(
+    'a deadline that is not an instant in ms (%s) is refused (ValidationError) before anything is read or deleted',
+    async (_what, deadline) => {
+      const { blobs, records } = await removed(`honest/nan-${typeof deadline}`, 1);
+      const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 });
+      await expect(cleanup.handle(records, { deadline: deadline as number })).rejects.toMatchObject({ name: 'ValidationError' });
+      expect(await rawGetObject(fx, blobs[0]!)).toBeDefined();
+    },
+  );
 });
 
 describe('two records naming one blob in a batch', () => {

@@ -537,6 +537,9 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
   test.each([
     ['NaN (a remaining time read from a context that has none)', Number.NaN],
     ['a string', String(Date.now() + 5 * MIN)],
+    // Each stopped the sweep before it took anything, every time: a report of nothing, stoppedEarly.
+    ['the time left, not an instant (getRemainingTimeInMillis())', 14 * MIN],
+    ['seconds since the epoch', Math.floor(Date.now() / 1000) + 5 * 60],
   ])('a deadline of %s is a ValidationError before any request, as StreamCleanup.handle refuses one', async (_what, deadline) => {
     const fx = await freshFixture();
     await putDeadInstance(fx, { fenced: true });

@@ -422,6 +422,9 @@ describe('an object that expires between two attempts the SDK makes of a commit 
   // the item as read, not its expiry, so an SDK retry sent once the object had expired landed over
   // what readers are told is absent (a put answered success, a delete true).
   const commits = onCommand('TransactWriteItems');
+  // A small object's put or delete is one conditional write of its own, no commit: `liveAt`, the
+  // instant its condition judges the item live at, was taken once, before its first attempt.
+  const updates = onCommand('UpdateItem');
   const cases: Array<
     [string, number, (r: RequestInfo) => boolean, (key: string, version: number) => Promise<unknown>, (r: unknown) => void]
   > = [
@@ -444,6 +447,21 @@ describe('an object that expires between two attempts the SDK makes of a commit 
       'a delete with ifVersion of a large object',
       40 * KiB,
       commits,
+      (key, version) => w.store.delete(key, { ifVersion: version }),
+      (r) => expect(r, 'absent to its ifVersion').toBeInstanceOf(VersionConflictError),
+    ],
+    [
+      'a small put with ifVersion over a small object',
+      100,
+      updates,
+      (key, version) => w.store.put(key, randomBody(100), { ifVersion: version }),
+      (r) => expect(r, 'absent to its ifVersion').toBeInstanceOf(VersionConflictError),
+    ],
+    ['a delete of a small object', 100, updates, (key) => w.store.delete(key), (r) => expect(r, 'absent to a delete').toBe(false)],
+    [
+      'a delete with ifVersion of a small object',
+      100,
+      updates,
       (key, version) => w.store.delete(key, { ifVersion: version }),
       (r) => expect(r, 'absent to its ifVersion').toBeInstanceOf(VersionConflictError),
     ],
@@ -493,6 +511,33 @@ describe('an object that expires between two attempts the SDK makes of a commit 
     },
   );
 });
+
+test.each([
+  ['a small put with ifVersion', (key: string, version: number) => w.store.put(key, randomBody(100), { ifVersion: version })],
+  ['a delete of a small object', (key: string) => w.store.delete(key)],
+])(
+  '%s whose first attempt got no answer, sent again by the SDK seconds later while the object lives: the retry judges it at its own instant, and lands',
+  async (name, write) => {
+    // Its condition's instant is restated for the retry, not refused for the seconds that passed
+    // (then decided by a read, which finds nothing landed: an outcome unknown, a 503).
+    const key = `retried-live/${name}`;
+    const { version } = await w.store.put(key, randomBody(100), { timeToLiveMs: HOUR });
+    const rule = { kind: 'loseRequest' as const, times: 1, match: onCommand('UpdateItem'), before: async () => void (now += 10 * SEC) };
+    w.injector.add(rule);
+    let result: unknown;
+    try {
+      result = await write(key, version).catch((e: unknown) => e);
+    } finally {
+      w.injector.remove(rule);
+    }
+    expect(w.injector.stats.injected.loseRequest, 'the first attempt got no answer').toBeGreaterThan(0);
+    expect(result, 'the retry landed').not.toBeInstanceOf(Error);
+    expect(result, 'a delete answers true').not.toBe(false);
+    const item = (await rawState(fx)).objects.find((o) => o.key === key)!;
+    expect(item.version, 'written once').toBe(version + 1);
+    await expectClean(fx, expect);
+  },
+);
 
 /**
  * Runs `write` with its first attempt matching `match` throttled and, before the SDK's retry of
