@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type ConfigError, ValidationError } from '../../lib/errors.js';
 import { LostCheckIncompleteError, ReverifyIncompleteError, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
-import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { FaultInjector, type FaultRule } from '../../lib/faults/fault-injector.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
 import { planAthenaRun } from '../../lib/recovery/snapshot-audit/athena-plan.js';
@@ -126,6 +126,46 @@ function emfDocuments(out: string): Array<Record<string, unknown>> {
     .split('\n')
     .filter((line) => line.includes('"_aws"'))
     .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** The values of metric `name` in the EMF documents the function wrote, in order. */
+function published(out: string, name: string): unknown[] {
+  return emfDocuments(out)
+    .filter((doc) => name in doc)
+    .map((doc) => doc[name]);
+}
+
+/**
+ * `count` proposed losses three hours old: each object's tombstone points at a blob the bucket
+ * lacks, keys `<prefix>-000`, `<prefix>-001`, ... (sorted as made).
+ */
+async function lostRows(
+  live: Fixture,
+  prefix: string,
+  count: number,
+): Promise<Array<{ kind: string; blob_key: string; object_key: string }>> {
+  const rows: Array<{ kind: string; blob_key: string; object_key: string }> = [];
+  for (let i = 0; i < count; i++) {
+    const objectKey = `${prefix}-${String(i).padStart(3, '0')}`;
+    const key = blobKey(live, objectKey, Date.now() - 3 * HOUR);
+    await putTombstone(live, objectKey, key);
+    rows.push({ kind: 'lost', blob_key: key, object_key: objectKey });
+  }
+  return rows;
+}
+
+/** A report-only batch's handler whose DynamoDB client meets `rule` (the client closed after the test). */
+function reportOnlyMeeting(live: Fixture, rule: FaultRule): ReturnType<typeof createSnapshotAuditHandler> {
+  const dynamodb = createDynamoDBClient();
+  restores.push(() => dynamodb.destroy());
+  new FaultInjector().add(rule).attach(dynamodb, 'dynamodb');
+  return createSnapshotAuditHandler({
+    config: live.config,
+    settings: { olderThanMs: HOUR, delete: false },
+    dynamodb,
+    s3: live.s3,
+    logger: new Logger({ logLevel: 'ERROR' }),
+  });
 }
 
 /** Three hours ago, as Athena writes a timestamp in the query's rows. */
@@ -356,34 +396,15 @@ describe('snapshot-audit function batches: metrics on the error path', () => {
   // run failed on a throttling or access error alone, the broken invariant unseen.
   it('losses confirmed before a later live read of HV failed are published (SnapshotLostBlobs) and logged, then the batch fails', async () => {
     const live = await freshFixture();
-    const rows: Array<{ kind: string; blob_key: string; object_key: string }> = [];
-    for (let i = 0; i <= 100; i++) {
-      const objectKey = `lost-${String(i).padStart(3, '0')}`;
-      const key = blobKey(live, objectKey, Date.now() - 3 * HOUR);
-      await putTombstone(live, objectKey, key);
-      rows.push({ kind: 'lost', blob_key: key, object_key: objectKey });
-    }
-    const dynamodb = createDynamoDBClient();
-    restores.push(() => dynamodb.destroy());
-    new FaultInjector()
-      .add({
-        kind: 'fail',
-        match: (r) => r.command === 'BatchGetItemCommand' && JSON.stringify(r.input).includes('lost-100'),
-        error: () => awsServiceError('AccessDeniedException', 400),
-      })
-      .attach(dynamodb, 'dynamodb');
-    const handler = createSnapshotAuditHandler({
-      config: live.config,
-      settings: { olderThanMs: HOUR, delete: false },
-      dynamodb,
-      s3: live.s3,
-      logger: new Logger({ logLevel: 'ERROR' }),
+    const rows = await lostRows(live, 'lost', 101);
+    const handler = reportOnlyMeeting(live, {
+      kind: 'fail',
+      match: (r) => r.command === 'BatchGetItemCommand' && JSON.stringify(r.input).includes('lost-100'),
+      error: () => awsServiceError('AccessDeniedException', 400),
     });
     const run = await captureStdout(() => handler({ Items: rows }));
     expect((run.error as Error).message).toMatch(/access denied/);
-    const lostFigures = emfDocuments(run.out)
-      .filter((doc) => 'SnapshotLostBlobs' in doc)
-      .map((doc) => doc.SnapshotLostBlobs);
+    const lostFigures = published(run.out, 'SnapshotLostBlobs');
     expect(lostFigures).toEqual([100]);
     const logged = `${run.out}\n${run.err}`
       .split('\n')
@@ -402,33 +423,14 @@ describe('snapshot-audit function batches: metrics on the error path', () => {
   // Lambda's timeout ended it, and the losses it had confirmed went with it, the LostBlobs alarm quiet.
   it("a live check of losses that runs out of its invocation's time publishes the losses it confirmed, then fails", async () => {
     const live = await freshFixture();
-    const rows: Array<{ kind: string; blob_key: string; object_key: string }> = [];
-    for (let i = 0; i <= 100; i++) {
-      const objectKey = `late-lost-${String(i).padStart(3, '0')}`;
-      const key = blobKey(live, objectKey, Date.now() - 3 * HOUR);
-      await putTombstone(live, objectKey, key);
-      rows.push({ kind: 'lost', blob_key: key, object_key: objectKey });
-    }
-    const dynamodb = createDynamoDBClient();
-    restores.push(() => dynamodb.destroy());
+    const rows = await lostRows(live, 'late-lost', 101);
     // 8 s left: rounds stop starting 4 s in (half the time, under a minute); the first HV read answers after that.
-    new FaultInjector()
-      .add({ kind: 'delay', delayMs: 5_000, times: 1, match: (r) => r.command === 'BatchGetItemCommand' })
-      .attach(dynamodb, 'dynamodb');
-    const handler = createSnapshotAuditHandler({
-      config: live.config,
-      settings: { olderThanMs: HOUR, delete: false },
-      dynamodb,
-      s3: live.s3,
-      logger: new Logger({ logLevel: 'CRITICAL' }),
-    });
+    const handler = reportOnlyMeeting(live, { kind: 'delay', delayMs: 5_000, times: 1, match: (r) => r.command === 'BatchGetItemCommand' });
     const context = lambdaContext('tierlog-snapshot-audit', 8_000);
     const run = await captureStdout(() => handler({ Items: rows }, context));
     expect(run.error).toBeInstanceOf(LostCheckIncompleteError);
     expect((run.error as Error).message).toContain("the invocation's deadline");
-    const lostFigures = emfDocuments(run.out)
-      .filter((doc) => 'SnapshotLostBlobs' in doc)
-      .map((doc) => doc.SnapshotLostBlobs);
+    const lostFigures = published(run.out, 'SnapshotLostBlobs');
     expect(lostFigures).toEqual([100]);
   });
 });
@@ -657,9 +659,7 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
       handler({ Items: orphans.map((blob_key) => ({ kind: 'orphan', blob_key, last_modified: threeHoursAgo() })) }),
     );
     expect(run.error).toBeInstanceOf(ReverifyIncompleteError);
-    const deleted = emfDocuments(run.out)
-      .filter((doc) => 'SnapshotOrphansDeleted' in doc)
-      .map((doc) => doc.SnapshotOrphansDeleted);
+    const deleted = published(run.out, 'SnapshotOrphansDeleted');
     expect(deleted).toEqual([1]);
     expect((await listKeys(live.s3, live.config.bucket)).sort()).toEqual([referenced, orphans[1]].sort());
   });
@@ -683,9 +683,7 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     );
     expect(run.error).toBeInstanceOf(ReverifyIncompleteError);
     expect((run.error as Error).message).toContain("the invocation's deadline");
-    const deleted = emfDocuments(run.out)
-      .filter((doc) => 'SnapshotOrphansDeleted' in doc)
-      .map((doc) => doc.SnapshotOrphansDeleted);
+    const deleted = published(run.out, 'SnapshotOrphansDeleted');
     expect(deleted).toEqual([100]);
     expect((await listKeys(live.s3, live.config.bucket)).sort()).toEqual([referenced, orphans[100]!].sort());
   });
