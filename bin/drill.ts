@@ -174,7 +174,7 @@ function format(r: DrillReport): string {
     `  writers started   ${r.writersStarted}`,
     `  crashes           ${Object.values(r.crashes).reduce((a, b) => a + b, 0)} of ${r.crashesArmed} armed${crashes ? ` (${crashes})` : ''}`,
     `  reach             ${r.multipartPuts} multipart puts, ${r.lateCrashes} crashes past an operation's 7th request, ${r.racingSweeps} rounds of two sweepers racing`,
-    `  sessions          ${r.sessions.created} created: ${r.sessions.completed} completed (${r.sessions.raced} raced by a put or a delete), ${r.sessions.abandoned} abandoned, ${r.sessions.aborted} aborted, ${r.sessions.crashed} crashed`,
+    `  sessions          ${r.sessions.created} created: ${r.sessions.completed} completed (${r.sessions.raced} raced by a put or a delete), ${r.sessions.abandoned} abandoned, ${r.sessions.aborted} aborted, ${r.sessions.crashed} crashed (${r.sessions.retried} completes retried by their client)`,
     `  sweeps            ${r.sweeps}: ${r.entriesRecovered} entries recovered, ${r.orphansDeleted} orphans deleted, ${r.instancesRetired} idle instances retired`,
     `  lost: ${r.lost}`,
     `  leaked: ${r.leaked}`,

@@ -45,7 +45,7 @@ import { bodyFor, type ModelExpiry, observe, RegisterModel } from './model.js';
 import { DEFAULT_INLINE_THRESHOLD } from '../constants.js';
 import { MIN_PART_SIZE, partCountOf } from '../tiered/part-size.js';
 import { logUniformSize, pick, randomInt, type Random, seededRandom } from './random.js';
-import { describeError, type Operation, SimulatedWriter, writeStatusOf } from './writer.js';
+import { describeError, type Operation, type SessionProgress, SimulatedWriter, writeStatusOf } from './writer.js';
 
 export interface DrillOptions {
   /** Concurrent writers. */
@@ -148,6 +148,8 @@ export interface DrillSessionReport {
   readonly crashed: number;
   /** Completes that another writer's put or delete of the same key raced. */
   readonly raced: number;
+  /** Completes sent again by their client to a fresh writer, the writer serving the first having died in it. */
+  readonly retried: number;
 }
 
 export interface DrillExpiryReport {
@@ -214,7 +216,15 @@ export async function runDrill(args: {
     lateCrashes: 0,
     racingSweeps: 0,
   };
-  const sessions = { created: 0, completed: 0, abandoned: 0, aborted: 0, crashed: 0, raced: 0 };
+  const sessions = { created: 0, completed: 0, abandoned: 0, aborted: 0, crashed: 0, raced: 0, retried: 0 };
+  const retriedComplete = async (completing: NonNullable<SessionProgress['completing']>) => {
+    const client = newWriter();
+    try {
+      return await client.retryComplete(completing);
+    } finally {
+      client.close();
+    }
+  };
   const sessionRate = options.sessionRate ?? DEFAULT_SESSION_RATE;
   // The most requests an operation of each shape (a delete, a put of n parts) made: a crash is
   // armed anywhere within it, a late part or the commit after many parts as well as the first.
@@ -354,12 +364,17 @@ export async function runDrill(args: {
         expiry?.violation(
           `with replacedBlobCleanup 'stream', the ${operation.kind} ${tag} of ${key} named its replaced blob (old) in the change log`,
         );
+      // A session whose writer died in its complete: its client sends the complete again, to a
+      // fresh writer. It answers the commit the first one landed, or commits now, or is refused.
+      const completing = outcome.crashedAt !== undefined && !outcome.acknowledged ? outcome.session?.completing : undefined;
+      const answer = completing === undefined ? outcome : await retriedComplete(completing);
+      if (completing !== undefined) sessions.retried++;
       // Not acknowledged: it may have landed (a crash after the commit, an unknown outcome),
       // unless the store refused it for sure (then a read of its value is a violation).
-      model.endWrite(write, writeStatusOf(outcome), outcome.crashedAt ?? outcome.error);
-      if (outcome.acknowledged) totals.acknowledged++;
+      model.endWrite(write, writeStatusOf(answer), answer === outcome ? (outcome.crashedAt ?? outcome.error) : answer.error);
+      if (answer.acknowledged) totals.acknowledged++;
       else totals.failed++;
-      if (operation.kind === 'session') countSession(sessions, operation, outcome);
+      if (operation.kind === 'session') countSession(sessions, operation, outcome, answer.acknowledged);
       if (outcome.crashedAt !== undefined) {
         crashed++;
         if (crash !== undefined && crash.atRequest >= FIRST_CRASH_REACH) totals.lateCrashes++;
@@ -651,14 +666,15 @@ function racingWrite(random: Random, key: string, tag: string): Extract<Operatio
     : { kind: 'delete', key, tag: raceTag };
 }
 
-/** Counts a session's outcome (created, completed, ended as planned, or died). */
+/** Counts a session's outcome (created, completed, by its complete or the client's retry of it; ended as planned, or died). */
 function countSession(
   sessions: { created: number; completed: number; abandoned: number; aborted: number; crashed: number },
   operation: Extract<Operation, { kind: 'session' }>,
   outcome: { acknowledged: boolean; crashedAt?: string; error?: string; session?: { created: boolean } },
+  completed: boolean,
 ): void {
   if (outcome.session?.created === true) sessions.created++;
-  if (outcome.acknowledged) sessions.completed++;
+  if (completed) sessions.completed++;
   if (outcome.crashedAt !== undefined) sessions.crashed++;
   else if (outcome.error === undefined && operation.ending === 'abandon') sessions.abandoned++;
   else if (outcome.error === undefined && operation.ending === 'abort') sessions.aborted++;

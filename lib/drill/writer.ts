@@ -12,6 +12,7 @@ import { type ProtocolStep, protocolStepOf } from '../faults/protocol-steps.js';
 import type { ExpiryPolicy } from '../tiered/expiry.js';
 import { partCountOf } from '../tiered/part-size.js';
 import { TieredStore } from '../tiered/tiered-store.js';
+import type { CompletedPart } from '../tiered/upload-sessions.js';
 import { statusAfterError } from './model.js';
 import type { Random } from './random.js';
 
@@ -45,6 +46,8 @@ export interface SessionProgress {
   readonly completeSent: boolean;
   /** The version its complete answered. */
   readonly version?: number;
+  /** The session's id and its parts, once its complete was sent: what a client retrying it sends again. */
+  readonly completing?: { readonly uploadId: string; readonly parts: readonly CompletedPart[] };
 }
 
 export interface OperationOutcome {
@@ -171,7 +174,7 @@ export class SimulatedWriter {
       ...(this.namingOld > 0 ? { namedReplacedBlob: true } : {}),
       requests: this.injector.stats.requests - requestsBefore,
     });
-    const progress = { created: false, completeSent: false, version: undefined as number | undefined };
+    const progress: SessionRun = { created: false, completeSent: false, version: undefined, completing: undefined };
     const session = () =>
       operation.kind !== 'session'
         ? {}
@@ -180,6 +183,7 @@ export class SimulatedWriter {
               created: progress.created,
               completeSent: progress.completeSent,
               ...(progress.version !== undefined ? { version: progress.version } : {}),
+              ...(progress.completing !== undefined ? { completing: progress.completing } : {}),
             },
           };
     let racing: Promise<void> | undefined;
@@ -233,11 +237,7 @@ export class SimulatedWriter {
    * A session as its client runs it: create, each part PUT to its presigned URL (`fetch`, no AWS
    * credentials), then its ending. `beforeComplete` runs just before the complete is sent.
    */
-  private async runSession(
-    op: SessionOperation,
-    progress: { created: boolean; completeSent: boolean; version: number | undefined },
-    beforeComplete: () => void,
-  ): Promise<void> {
+  private async runSession(op: SessionOperation, progress: SessionRun, beforeComplete: () => void): Promise<void> {
     const created = await this.store.createUpload(op.key, {
       size: op.body.byteLength,
       partSize: op.partSize,
@@ -260,7 +260,30 @@ export class SimulatedWriter {
     }
     beforeComplete();
     progress.completeSent = true;
+    progress.completing = { uploadId: created.uploadId, parts };
     progress.version = (await this.store.completeUpload(created.uploadId, parts)).version;
+  }
+
+  /**
+   * A client's retry of a complete whose answer it never got (the writer serving it died), in an
+   * invocation of this writer: acknowledged at the version it answered, or the error it got.
+   */
+  async retryComplete(completing: NonNullable<SessionProgress['completing']>): Promise<OperationOutcome> {
+    const startedAt = Date.now();
+    this.log.bindInvocation({ getRemainingTimeInMillis: () => this.invocationMs });
+    const session = (version?: number) => ({
+      created: true,
+      completeSent: true,
+      ...(version !== undefined ? { version } : {}),
+      completing,
+    });
+    try {
+      const { version } = await this.store.completeUpload(completing.uploadId, completing.parts);
+      return { acknowledged: true, session: session(version), startedAt, endedAt: Date.now() };
+    } catch (err) {
+      const { name, text } = describeError(err);
+      return { acknowledged: false, error: text, errorName: name, session: session(), startedAt, endedAt: Date.now() };
+    }
   }
 
   /** Stops timers; the writer's entries stay in the log (as after a real death). */
@@ -268,6 +291,14 @@ export class SimulatedWriter {
     this.alive = false;
     this.log.close();
   }
+}
+
+/** A session's progress while it runs (see {@link SessionProgress}). */
+interface SessionRun {
+  created: boolean;
+  completeSent: boolean;
+  version: number | undefined;
+  completing: SessionProgress['completing'];
 }
 
 /** A client's PUT of one part to its presigned URL: the ETag S3 answered. */

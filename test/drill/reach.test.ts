@@ -85,7 +85,7 @@ describe('the drill reaches multipart puts, late crashes and racing sweepers', (
     expect(small.every((o) => o.kind === 'session' && o.body.byteLength <= 100)).toBe(true);
   });
 
-  it('a small seeded run opens upload sessions: completed, raced, abandoned, aborted, crashed, and holds with no upload left', async () => {
+  it('a small seeded run opens upload sessions: completed, raced, abandoned, aborted, crashed, retried, and holds with no upload left', async () => {
     const fx = await freshFixture({ replacedBlobCleanup: 'log' });
     const windows = { skewMarginMs: 500, maxUploadMs: 2_000, claimMs: 10_000, unsafeShortWindows: true };
     const sweeper = new Sweeper({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, ...windows });
@@ -103,8 +103,8 @@ describe('the drill reaches multipart puts, late crashes and racing sweepers', (
       },
       sweep: () => sweeper.sweep(),
     });
-    const { created, completed, abandoned, aborted, crashed, raced } = report.sessions;
-    for (const count of [created, completed, abandoned, aborted, crashed, raced]) expect(count).toBeGreaterThan(0);
+    const { created, completed, abandoned, aborted, crashed, raced, retried } = report.sessions;
+    for (const count of [created, completed, abandoned, aborted, crashed, raced, retried]) expect(count).toBeGreaterThan(0);
     // The writers died in a session's create and in its complete.
     expect(Object.keys(report.crashes).some((step) => step.startsWith('session-') || step === 'mp-create')).toBe(true);
     expect(Object.keys(report.crashes).some((step) => ['mp-complete', 'mp-list-parts', 'commit'].includes(step))).toBe(true);

@@ -161,7 +161,11 @@ describe('SimulatedWriter: an upload session', () => {
     const atCommit = await writerOn(fx).run(session('w/c', 'c2', 'complete'), { atRequest: 9, after: true });
     expect(atCommit).toMatchObject({ acknowledged: false, crashedAt: 'commit', session: { completeSent: true } });
     expect(writeStatusOf(atCommit)).toBe('unknown');
-    expect((await writerOn(fx).store.get('w/c'))?.metadata.tag).toBe('c2');
+    const stored = await writerOn(fx).store.get('w/c');
+    expect(stored?.metadata.tag).toBe('c2');
+    // Its client sends the complete again, to a fresh writer: the commit the first one landed.
+    const again = await writerOn(fx).retryComplete(atCommit.session!.completing!);
+    expect(again).toMatchObject({ acknowledged: true, session: { version: stored?.version } });
   });
 
   it('a write beside its complete runs at once with it, and is awaited', async () => {
