@@ -16,6 +16,7 @@ import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
 import type { DynamoDBRecord } from 'aws-lambda';
 import {
   checkDrillOptions,
+  DEFAULT_SESSION_RATE,
   type DrillExpiryReport,
   type DrillOptions,
   isSetupError,
@@ -41,6 +42,12 @@ const program = new Command('drill')
   .option('--keys <n>', 'distinct object keys', positive, 40)
   .option('--expiring-rate <p>', 'chance that a put expires (0.5 to 3 s after it)', fraction, 0.2)
   .option(
+    '--session-rate <p>',
+    'chance that a write is an upload session (parts PUT to presigned URLs; completed, aborted or abandoned to expire)',
+    fraction,
+    DEFAULT_SESSION_RATE,
+  )
+  .option(
     '--replaced-blob-cleanup <who>',
     "who deletes a blob a dead writer replaced: 'stream' (the objects-stream handler, as the construct deploys) or 'log' (the sweeper); default TIERLOG_REPLACED_BLOB_CLEANUP, else 'stream'",
     cleanup,
@@ -63,6 +70,7 @@ const opts = program.opts<{
   maxBody: number;
   keys: number;
   expiringRate: number;
+  sessionRate: number;
   replacedBlobCleanup?: ReplacedBlobCleanup;
   keep?: boolean;
   json?: boolean;
@@ -81,6 +89,7 @@ try {
     maxBodyBytes: opts.maxBody,
     keys: opts.keys,
     expiringRate: opts.expiringRate,
+    sessionRate: opts.sessionRate,
     invocationMs,
   };
   checkDrillOptions(options);

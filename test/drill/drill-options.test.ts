@@ -298,6 +298,7 @@ describe('npm start refuses what it cannot run, before it starts the local stack
       "option '--crash-rate <p>' argument '' is invalid",
     ],
     ['a blank seed', ['--seed', ' ', '--writers', '1', '--operations', '2'], {}, "option '--seed <n>' argument ' ' is invalid"],
+    ['a session rate above 1', ['--session-rate', '1.5'], {}, "option '--session-rate <p>' argument '1.5' is invalid"],
     [
       'a TIERLOG_* variable refused',
       ['--operations', '5'],
