@@ -45,7 +45,7 @@ import { bodyFor, type ModelExpiry, observe, RegisterModel } from './model.js';
 import { DEFAULT_INLINE_THRESHOLD } from '../constants.js';
 import { MIN_PART_SIZE, partCountOf } from '../tiered/part-size.js';
 import { logUniformSize, pick, randomInt, type Random, seededRandom } from './random.js';
-import { describeError, type Operation, type SessionProgress, SimulatedWriter, writeStatusOf } from './writer.js';
+import { describeError, type Operation, type SessionOperation, type SessionProgress, SimulatedWriter, writeStatusOf } from './writer.js';
 
 export interface DrillOptions {
   /** Concurrent writers. */
@@ -314,10 +314,11 @@ export async function runDrill(args: {
       }
       const tag = `w${writersStarted}-op${index}`;
       const asSession = roll >= 0.3 && random() < sessionRate;
-      const policy = roll >= 0.3 && !asSession && random() < expiringRate ? expiryPolicy(random) : undefined;
+      // A session's object may expire too (a time to live or idle from its complete).
+      const policy = roll >= 0.3 && random() < expiringRate ? expiryPolicy(random) : undefined;
       if (policy !== undefined && expiry !== undefined) expiry.puts++;
       const operation: Operation = asSession
-        ? sessionOperation(random, key, tag, options.maxBodyBytes)
+        ? { ...sessionOperation(random, key, tag, options.maxBodyBytes), ...(policy !== undefined ? { expiry: policy } : {}) }
         : roll < 0.3
           ? { kind: 'delete', key, tag }
           : {
@@ -639,7 +640,7 @@ export function body(random: Random, maxBytes: number, tag: string, partSize: nu
  * allows). Seven in ten complete, the rest are abandoned after their create or aborted after
  * their parts.
  */
-export function sessionOperation(random: Random, key: string, tag: string, maxBytes: number): Operation {
+export function sessionOperation(random: Random, key: string, tag: string, maxBytes: number): SessionOperation {
   const partSize = DRILL_PART_SIZE;
   const fullParts = Math.min(random() < 0.5 ? 0 : random() < 0.9 ? 1 : 2, Math.floor((maxBytes - 1) / partSize));
   const last =

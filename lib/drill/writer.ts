@@ -36,6 +36,8 @@ export interface SessionOperation {
   readonly ending: 'complete' | 'abort' | 'abandon';
   /** The session's lifetime, ms. */
   readonly expiresInMs: number;
+  /** The object's expiry, applied at its complete. */
+  readonly expiry?: ExpiryPolicy;
 }
 
 /** How far a session got (of a `session` operation's outcome). */
@@ -243,6 +245,7 @@ export class SimulatedWriter {
       partSize: op.partSize,
       metadata: { tag: op.tag },
       expiresInMs: op.expiresInMs,
+      ...op.expiry,
     });
     progress.created = true;
     if (op.ending === 'abandon') return;

@@ -168,6 +168,17 @@ describe('SimulatedWriter: an upload session', () => {
     expect(again).toMatchObject({ acknowledged: true, session: { version: stored?.version } });
   });
 
+  it('a session keeps its object expiry, counted from its complete', async () => {
+    const fx = await freshFixture();
+    const writer = writerOn(fx);
+    const op = { ...session('w/e', 'e1', 'complete'), expiry: { timeToLiveMs: 60_000 } };
+    const before = Date.now();
+    expect((await writer.run(op)).acknowledged).toBe(true);
+    const expiresAt = (await writer.store.head('w/e'))?.expiresAt?.getTime();
+    expect(expiresAt).toBeGreaterThanOrEqual(before + 60_000);
+    expect(expiresAt).toBeLessThanOrEqual(Math.ceil((Date.now() + 60_000) / 1_000) * 1_000);
+  });
+
   it('a write beside its complete runs at once with it, and is awaited', async () => {
     const fx = await freshFixture();
     const writer = writerOn(fx);
