@@ -351,6 +351,10 @@ export async function runDrill(args: {
               racer ??= newWriter();
               const raced = model.beginWrite(key, race.kind, race.tag, race.kind === 'put' ? race.body.byteLength : 0);
               const result = await racer.run(race);
+              if (leavesReplacedToStream && result.namedReplacedBlob === true)
+                expiry?.violation(
+                  `with replacedBlobCleanup 'stream', the ${race.kind} ${race.tag} of ${key} named its replaced blob (old) in the change log`,
+                );
               model.endWrite(raced, writeStatusOf(result), result.error);
               if (result.acknowledged) totals.acknowledged++;
               else totals.failed++;
