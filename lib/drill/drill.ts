@@ -45,7 +45,15 @@ import { bodyFor, type ModelExpiry, observe, RegisterModel } from './model.js';
 import { DEFAULT_INLINE_THRESHOLD } from '../constants.js';
 import { MIN_PART_SIZE, partCountOf } from '../tiered/part-size.js';
 import { logUniformSize, pick, randomInt, type Random, seededRandom } from './random.js';
-import { describeError, type Operation, type SessionOperation, type SessionProgress, SimulatedWriter, writeStatusOf } from './writer.js';
+import {
+  completeToRetry,
+  describeError,
+  type Operation,
+  type SessionOperation,
+  type SessionProgress,
+  SimulatedWriter,
+  writeStatusOf,
+} from './writer.js';
 
 export interface DrillOptions {
   /** Concurrent writers. */
@@ -369,9 +377,10 @@ export async function runDrill(args: {
         expiry?.violation(
           `with replacedBlobCleanup 'stream', the ${operation.kind} ${tag} of ${key} named its replaced blob (old) in the change log`,
         );
-      // A session whose writer died in its complete: its client sends the complete again, to a
-      // fresh writer. It answers the commit the first one landed, or commits now, or is refused.
-      const completing = outcome.crashedAt !== undefined && !outcome.acknowledged ? outcome.session?.completing : undefined;
+      // A session whose complete's outcome its client does not know (its writer died in it, or an
+      // error that may have left it committed): the client sends the complete again, to a fresh
+      // writer. It answers the commit the first one landed, or commits now, or is refused.
+      const completing = completeToRetry(outcome);
       const answer = completing === undefined ? outcome : await retriedComplete(completing);
       if (completing !== undefined) sessions.retried++;
       // Not acknowledged: it may have landed (a crash after the commit, an unknown outcome),

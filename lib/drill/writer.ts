@@ -83,6 +83,15 @@ export function writeStatusOf(outcome: OperationOutcome): 'acked' | 'failed' | '
   return outcome.crashedAt !== undefined ? 'unknown' : statusAfterError(outcome.errorName);
 }
 
+/**
+ * The complete a session's client sends again, to a fresh writer: one whose outcome it does not
+ * know (the writer serving it died in it, or the store answered an error that may have left it
+ * committed); none once it was answered, or refused for sure.
+ */
+export function completeToRetry(outcome: OperationOutcome): SessionProgress['completing'] {
+  return writeStatusOf(outcome) === 'unknown' ? outcome.session?.completing : undefined;
+}
+
 export interface SimulatedWriterOptions {
   readonly config: TierlogConfig;
   readonly random: Random;

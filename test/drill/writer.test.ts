@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { bodyFor } from '../../lib/drill/model.js';
 import { listUploads } from '../../lib/drill/invariants.js';
 import { seededRandom } from '../../lib/drill/random.js';
-import { type Operation, SimulatedWriter, writeStatusOf } from '../../lib/drill/writer.js';
+import type { RequestInfo } from '../../lib/faults/fault-injector.js';
+import { completeToRetry, type Operation, SimulatedWriter, writeStatusOf } from '../../lib/drill/writer.js';
 import type { ExpiryPolicy } from '../../lib/tiered/expiry.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { closedAfterEach, rawState } from '../tiered/harness.js';
@@ -125,6 +126,15 @@ describe('SimulatedWriter: a crash after the answer was decided', () => {
   });
 });
 
+/** A 500 from DynamoDB, as the SDK throws it after its retries. */
+function serverError(): Error {
+  return Object.assign(new Error('injected: internal server error'), {
+    name: 'InternalServerError',
+    $fault: 'server',
+    $metadata: { httpStatusCode: 500 },
+  });
+}
+
 describe('SimulatedWriter: an upload session', () => {
   const session = (key: string, tag: string, ending: 'complete' | 'abort' | 'abandon', size = 30_000): Operation => ({
     kind: 'session',
@@ -166,6 +176,29 @@ describe('SimulatedWriter: an upload session', () => {
     // Its client sends the complete again, to a fresh writer: the commit the first one landed.
     const again = await writerOn(fx).retryComplete(atCommit.session!.completing!);
     expect(again).toMatchObject({ acknowledged: true, session: { version: stored?.version } });
+  });
+
+  it('a complete whose commit answer was lost is an unknown outcome its client retries: the retry answers the commit', async () => {
+    const fx = await freshFixture();
+    const writer = writerOn(fx);
+    // The commit landed, its answer lost, and every DynamoDB request after it failing: the store
+    // cannot tell whether it landed.
+    let committed = false;
+    const lost = { kind: 'loseResponse' as const, match: (r: RequestInfo) => !committed && r.command === 'TransactWriteItemsCommand' };
+    const down = { kind: 'fail' as const, match: (r: RequestInfo) => committed && r.service === 'dynamodb', error: () => serverError() };
+    writer.injector.add({ ...lost, before: async () => void (committed = true) });
+    writer.injector.add(down);
+    const outcome = await writer.run(session('w/u', 'u1', 'complete'));
+    expect(outcome).toMatchObject({ acknowledged: false, session: { completeSent: true } });
+    expect(outcome.crashedAt).toBeUndefined();
+    expect(writeStatusOf(outcome)).toBe('unknown');
+    expect(completeToRetry(outcome)).toBe(outcome.session?.completing);
+    writer.injector.remove(down);
+    const again = await writerOn(fx).retryComplete(completeToRetry(outcome)!);
+    expect(again).toMatchObject({ acknowledged: true, session: { version: (await writer.store.head('w/u'))?.version } });
+    // Refused for sure, or answered: nothing to send again.
+    expect(completeToRetry(again)).toBeUndefined();
+    expect(completeToRetry({ ...outcome, errorName: 'UploadSessionClosedError' })).toBeUndefined();
   });
 
   it('a session keeps its object expiry, counted from its complete', async () => {
