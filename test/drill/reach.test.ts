@@ -5,7 +5,7 @@
  * 4). A drill that stopped reaching any of them would still say OK: these counts say it does not.
  */
 import { describe, expect, it } from 'vitest';
-import { crashPlan, DRILL_PART_SIZE, reachOf, runDrill, sessionOperation } from '../../lib/drill/drill.js';
+import { crashPlan, DEFAULT_SESSION_RATE, DRILL_PART_SIZE, reachOf, runDrill, sessionOperation } from '../../lib/drill/drill.js';
 import { bodyFor } from '../../lib/drill/model.js';
 import { seededRandom } from '../../lib/drill/random.js';
 import type { Operation } from '../../lib/drill/writer.js';
@@ -86,6 +86,8 @@ describe('the drill reaches multipart puts, late crashes and racing sweepers', (
   });
 
   it('a small seeded run opens upload sessions: completed, raced, abandoned, aborted, crashed, retried, and holds with no upload left', async () => {
+    // npm start's default opens some (6 writes in 100); this run, more.
+    expect(DEFAULT_SESSION_RATE).toBeGreaterThan(0);
     const fx = await freshFixture({ replacedBlobCleanup: 'log' });
     const windows = { skewMarginMs: 500, maxUploadMs: 2_000, claimMs: 10_000, unsafeShortWindows: true };
     const sweeper = new Sweeper({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, ...windows });
