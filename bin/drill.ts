@@ -16,6 +16,7 @@ import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
 import type { DynamoDBRecord } from 'aws-lambda';
 import {
   checkDrillOptions,
+  DEFAULT_SESSION_RATE,
   type DrillExpiryReport,
   type DrillOptions,
   isSetupError,
@@ -41,6 +42,12 @@ const program = new Command('drill')
   .option('--keys <n>', 'distinct object keys', positive, 40)
   .option('--expiring-rate <p>', 'chance that a put expires (0.5 to 3 s after it)', fraction, 0.2)
   .option(
+    '--session-rate <p>',
+    'chance that a write is an upload session (parts PUT to presigned URLs; completed, aborted or abandoned to expire)',
+    fraction,
+    DEFAULT_SESSION_RATE,
+  )
+  .option(
     '--replaced-blob-cleanup <who>',
     "who deletes a blob a dead writer replaced: 'stream' (the objects-stream handler, as the construct deploys) or 'log' (the sweeper); default TIERLOG_REPLACED_BLOB_CLEANUP, else 'stream'",
     cleanup,
@@ -63,6 +70,7 @@ const opts = program.opts<{
   maxBody: number;
   keys: number;
   expiringRate: number;
+  sessionRate: number;
   replacedBlobCleanup?: ReplacedBlobCleanup;
   keep?: boolean;
   json?: boolean;
@@ -81,6 +89,7 @@ try {
     maxBodyBytes: opts.maxBody,
     keys: opts.keys,
     expiringRate: opts.expiringRate,
+    sessionRate: opts.sessionRate,
     invocationMs,
   };
   checkDrillOptions(options);
@@ -174,6 +183,7 @@ function format(r: DrillReport): string {
     `  writers started   ${r.writersStarted}`,
     `  crashes           ${Object.values(r.crashes).reduce((a, b) => a + b, 0)} of ${r.crashesArmed} armed${crashes ? ` (${crashes})` : ''}`,
     `  reach             ${r.multipartPuts} multipart puts, ${r.lateCrashes} crashes past an operation's 7th request, ${r.racingSweeps} rounds of two sweepers racing`,
+    `  sessions          ${r.sessions.created} created: ${r.sessions.completed} completed (${r.sessions.raced} raced by a put or a delete), ${r.sessions.abandoned} abandoned, ${r.sessions.aborted} aborted, ${r.sessions.crashed} crashed (${r.sessions.retried} completes retried by their client)`,
     `  sweeps            ${r.sweeps}: ${r.entriesRecovered} entries recovered, ${r.orphansDeleted} orphans deleted, ${r.instancesRetired} idle instances retired`,
     `  lost: ${r.lost}`,
     `  leaked: ${r.leaked}`,

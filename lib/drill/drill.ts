@@ -45,7 +45,15 @@ import { bodyFor, type ModelExpiry, observe, RegisterModel } from './model.js';
 import { DEFAULT_INLINE_THRESHOLD } from '../constants.js';
 import { MIN_PART_SIZE, partCountOf } from '../tiered/part-size.js';
 import { logUniformSize, pick, randomInt, type Random, seededRandom } from './random.js';
-import { describeError, type Operation, SimulatedWriter, writeStatusOf } from './writer.js';
+import {
+  completeToRetry,
+  describeError,
+  type Operation,
+  type SessionOperation,
+  type SessionProgress,
+  SimulatedWriter,
+  writeStatusOf,
+} from './writer.js';
 
 export interface DrillOptions {
   /** Concurrent writers. */
@@ -63,7 +71,24 @@ export interface DrillOptions {
   readonly invocationMs: number;
   /** Chance that a put expires (0.5 to 3 s after it). Default 0. Above 0, the drill needs `deliverStream`. */
   readonly expiringRate?: number;
+  /**
+   * Chance that a write is an upload session instead of a put (its parts PUT to presigned URLs by
+   * the client, see {@link sessionOperation}). Default {@link DEFAULT_SESSION_RATE}.
+   */
+  readonly sessionRate?: number;
 }
+
+/** Share of the writes done as upload sessions, unless `sessionRate` says otherwise. */
+export const DEFAULT_SESSION_RATE = 0.06;
+
+/** Lifetime of a drill's upload session: its parts and complete fit in it, unless the stack is slow. */
+export const DRILL_SESSION_EXPIRES_MS = 4_000;
+
+/**
+ * Grace after a session's expiry before a sweeper may take it (the library's 15 min, compressed
+ * as the drill's other windows are): an abandoned session is taken within the drill's last sweeps.
+ */
+export const DRILL_SESSION_GRACE_MS = 1_000;
 
 /** Runs one sweep (the real Lambda handler, in the drill). */
 export type SweepFn = () => Promise<Omit<SweepReport, 'wouldDelete'>>;
@@ -97,6 +122,8 @@ export interface DrillReport {
   readonly lateCrashes: number;
   /** Sweep rounds in which two sweepers (distinct sweeperIds) ran at once (with `rivalSweep`). */
   readonly racingSweeps: number;
+  /** Upload sessions: how they ended (see {@link DrillSessionReport}). */
+  readonly sessions: DrillSessionReport;
   readonly writersStarted: number;
   readonly sweeps: number;
   readonly orphansDeleted: number;
@@ -113,6 +140,24 @@ export interface DrillReport {
   readonly expiry?: DrillExpiryReport;
   readonly durationMs: number;
   readonly ok: boolean;
+}
+
+/** The upload sessions of a drill, by how they ended. */
+export interface DrillSessionReport {
+  /** Sessions `createUpload` answered. */
+  readonly created: number;
+  /** Completed: the complete answered a version. */
+  readonly completed: number;
+  /** Left by their client after the create (no part, no complete): a sweeper takes them once expired. */
+  readonly abandoned: number;
+  /** Aborted by their client after its parts. */
+  readonly aborted: number;
+  /** Their writer died (in the create, a part URL, the complete before or after its commit, the abort). */
+  readonly crashed: number;
+  /** Completes that another writer's put or delete of the same key raced. */
+  readonly raced: number;
+  /** Completes sent again by their client to a fresh writer, the writer serving the first having died in it. */
+  readonly retried: number;
 }
 
 export interface DrillExpiryReport {
@@ -179,16 +224,29 @@ export async function runDrill(args: {
     lateCrashes: 0,
     racingSweeps: 0,
   };
+  const sessions = { created: 0, completed: 0, abandoned: 0, aborted: 0, crashed: 0, raced: 0, retried: 0 };
+  const retriedComplete = async (completing: NonNullable<SessionProgress['completing']>) => {
+    const client = newWriter();
+    try {
+      return await client.retryComplete(completing);
+    } finally {
+      client.close();
+    }
+  };
+  const sessionRate = options.sessionRate ?? DEFAULT_SESSION_RATE;
   // The most requests an operation of each shape (a delete, a put of n parts) made: a crash is
   // armed anywhere within it, a late part or the commit after many parts as well as the first.
   const reach = new Map<string, number>();
   // An inline put (one conditional write or two) apart from a put of a blob (the log, S3, the commit).
+  // A session by its parts and its ending.
   const shapeOf = (operation: Operation) =>
-    operation.kind !== 'put'
-      ? operation.kind
-      : operation.body.byteLength <= DEFAULT_INLINE_THRESHOLD
-        ? 'put-inline'
-        : `put-${partCountOf(operation.body.byteLength, DRILL_PART_SIZE)}`;
+    operation.kind === 'session'
+      ? `session-${partCountOf(operation.body.byteLength, operation.partSize)}-${operation.ending}`
+      : operation.kind !== 'put'
+        ? operation.kind
+        : operation.body.byteLength <= DEFAULT_INLINE_THRESHOLD
+          ? 'put-inline'
+          : `put-${partCountOf(operation.body.byteLength, DRILL_PART_SIZE)}`;
   let writersStarted = 0;
   let next = 0;
   let crashed = 0;
@@ -203,6 +261,7 @@ export async function runDrill(args: {
       random: seededRandom(options.seed * 7919 + writersStarted),
       invocationMs: options.invocationMs,
       partSize: DRILL_PART_SIZE,
+      completeGraceMs: DRILL_SESSION_GRACE_MS,
     });
   };
   const reader = new TieredStore({ config, changeLog: new NoopChangeLog(), dynamodb: args.dynamodb, s3: args.s3 });
@@ -246,6 +305,8 @@ export async function runDrill(args: {
   // One simulated writer's share of the operations, replaced by a fresh one when it dies.
   const runWriter = async (): Promise<void> => {
     let writer = newWriter();
+    // Another writer of this one's, never crashed: its put or delete races a session's complete.
+    let racer: SimulatedWriter | undefined;
     for (let index = next++; index < options.operations; index = next++) {
       const key = pick(random, keys);
       const roll = random();
@@ -260,10 +321,13 @@ export async function runDrill(args: {
         continue;
       }
       const tag = `w${writersStarted}-op${index}`;
+      const asSession = roll >= 0.3 && random() < sessionRate;
+      // A session's object may expire too (a time to live or idle from its complete).
       const policy = roll >= 0.3 && random() < expiringRate ? expiryPolicy(random) : undefined;
       if (policy !== undefined && expiry !== undefined) expiry.puts++;
-      const operation: Operation =
-        roll < 0.3
+      const operation: Operation = asSession
+        ? { ...sessionOperation(random, key, tag, options.maxBodyBytes), ...(policy !== undefined ? { expiry: policy } : {}) }
+        : roll < 0.3
           ? { kind: 'delete', key, tag }
           : {
               kind: 'put',
@@ -272,31 +336,59 @@ export async function runDrill(args: {
               body: body(random, options.maxBodyBytes, tag),
               ...(policy !== undefined ? { expiry: policy } : {}),
             };
+      // A share of the completes raced by a put or a delete of the key, each a write of the model.
+      const race =
+        operation.kind === 'session' && operation.ending === 'complete' && random() < 0.3 ? racingWrite(random, key, tag) : undefined;
       const shape = shapeOf(operation);
       if (operation.kind === 'put' && operation.body.byteLength > DRILL_PART_SIZE) totals.multipartPuts++;
       const crash = random() < options.crashRate ? crashPlan(random, reachOf(operation, reach.get(shape))) : undefined;
       if (crash !== undefined) totals.crashesArmed++;
+      // A session is one put of the model, from its create to its complete's answer (its commit lands inside it or never).
       const write = model.beginWrite(
         key,
-        operation.kind,
+        operation.kind === 'delete' ? 'delete' : 'put',
         tag,
-        operation.kind === 'put' ? operation.body.byteLength : 0,
+        operation.kind === 'delete' ? 0 : operation.body.byteLength,
         undefined,
         modelExpiry(policy),
       );
-      const outcome = await writer.run(operation, crash);
+      const alongside =
+        race === undefined
+          ? undefined
+          : async () => {
+              racer ??= newWriter();
+              const raced = model.beginWrite(key, race.kind, race.tag, race.kind === 'put' ? race.body.byteLength : 0);
+              const result = await racer.run(race);
+              if (leavesReplacedToStream && result.namedReplacedBlob === true)
+                expiry?.violation(
+                  `with replacedBlobCleanup 'stream', the ${race.kind} ${race.tag} of ${key} named its replaced blob (old) in the change log`,
+                );
+              model.endWrite(raced, writeStatusOf(result), result.error);
+              if (result.acknowledged) totals.acknowledged++;
+              else totals.failed++;
+              sessions.raced++;
+            };
+      const outcome = await writer.run(operation, crash, alongside);
       if (outcome.crashedAt === undefined && outcome.requests !== undefined)
         reach.set(shape, Math.max(reach.get(shape) ?? 0, outcome.requests));
       // The stream deletes what a dead writer replaced: an entry naming it is a broken invariant.
-      if (leavesReplacedToStream && outcome.namedReplacedBlob === true)
+      // (A session's complete names it in the session's own item, whatever the mode: not judged.)
+      if (leavesReplacedToStream && operation.kind !== 'session' && outcome.namedReplacedBlob === true)
         expiry?.violation(
           `with replacedBlobCleanup 'stream', the ${operation.kind} ${tag} of ${key} named its replaced blob (old) in the change log`,
         );
+      // A session whose complete's outcome its client does not know (its writer died in it, or an
+      // error that may have left it committed): the client sends the complete again, to a fresh
+      // writer. It answers the commit the first one landed, or commits now, or is refused.
+      const completing = completeToRetry(outcome);
+      const answer = completing === undefined ? outcome : await retriedComplete(completing);
+      if (completing !== undefined) sessions.retried++;
       // Not acknowledged: it may have landed (a crash after the commit, an unknown outcome),
       // unless the store refused it for sure (then a read of its value is a violation).
-      model.endWrite(write, writeStatusOf(outcome), outcome.crashedAt ?? outcome.error);
-      if (outcome.acknowledged) totals.acknowledged++;
+      model.endWrite(write, writeStatusOf(answer), answer === outcome ? (outcome.crashedAt ?? outcome.error) : answer.error);
+      if (answer.acknowledged) totals.acknowledged++;
       else totals.failed++;
+      if (operation.kind === 'session') countSession(sessions, operation, outcome, answer.acknowledged);
       if (outcome.crashedAt !== undefined) {
         crashed++;
         if (crash !== undefined && crash.atRequest >= FIRST_CRASH_REACH) totals.lateCrashes++;
@@ -307,6 +399,7 @@ export async function runDrill(args: {
       args.progress?.(index + 1, options.operations, crashed);
     }
     writer.close();
+    racer?.close();
   };
   // Whatever ends the workload, the loops beside it stop: a drill that fails leaves none running.
   const workload = await settled(Promise.all(Array.from({ length: options.writers }, runWriter)));
@@ -367,6 +460,7 @@ export async function runDrill(args: {
     multipartPuts: totals.multipartPuts,
     lateCrashes: totals.lateCrashes,
     racingSweeps: totals.racingSweeps,
+    sessions,
     writersStarted,
     sweeps: totals.sweeps,
     orphansDeleted: totals.orphansDeleted,
@@ -417,7 +511,7 @@ export function checkDrillOptions(options: DrillOptions): void {
       throw new ValidationError(`${name} must be an integer of 1 or more (got ${String(value)}): a drill of nothing checks nothing`, name);
     }
   }
-  for (const name of ['crashRate', 'expiringRate'] as const) {
+  for (const name of ['crashRate', 'expiringRate', 'sessionRate'] as const) {
     const value = options[name];
     if (value !== undefined && !(typeof value === 'number' && value >= 0 && value <= 1)) {
       throw new ValidationError(`${name} must be a chance from 0 to 1 (got ${String(value)})`, name);
@@ -554,11 +648,60 @@ export function body(random: Random, maxBytes: number, tag: string, partSize: nu
 }
 
 /**
+ * An upload session of `maxBytes` at most: one part (up to 1 MiB) half the time, else one part
+ * of {@link DRILL_PART_SIZE} and a smaller last one (a third part, one in ten, when `maxBytes`
+ * allows). Seven in ten complete, the rest are abandoned after their create or aborted after
+ * their parts.
+ */
+export function sessionOperation(random: Random, key: string, tag: string, maxBytes: number): SessionOperation {
+  const partSize = DRILL_PART_SIZE;
+  const fullParts = Math.min(random() < 0.5 ? 0 : random() < 0.9 ? 1 : 2, Math.floor((maxBytes - 1) / partSize));
+  const last =
+    fullParts === 0
+      ? logUniformSize(random, 1, Math.min(maxBytes, 1024 * 1024))
+      : randomInt(random, 1, Math.min(1024 * 1024, maxBytes - fullParts * partSize));
+  const roll = random();
+  return {
+    kind: 'session',
+    key,
+    tag,
+    body: bodyFor(tag, Math.max(1, fullParts * partSize + last)),
+    partSize,
+    ending: roll < 0.7 ? 'complete' : roll < 0.85 ? 'abandon' : 'abort',
+    expiresInMs: DRILL_SESSION_EXPIRES_MS,
+  };
+}
+
+/** A put (6 in 10) or a delete of `key` that races a session's complete. */
+function racingWrite(random: Random, key: string, tag: string): Extract<Operation, { kind: 'put' | 'delete' }> {
+  const raceTag = `${tag}-race`;
+  return random() < 0.6
+    ? { kind: 'put', key, tag: raceTag, body: bodyFor(raceTag, randomInt(random, 1, 64 * 1024)) }
+    : { kind: 'delete', key, tag: raceTag };
+}
+
+/** Counts a session's outcome (created, completed, by its complete or the client's retry of it; ended as planned, or died). */
+function countSession(
+  sessions: { created: number; completed: number; abandoned: number; aborted: number; crashed: number },
+  operation: Extract<Operation, { kind: 'session' }>,
+  outcome: { acknowledged: boolean; crashedAt?: string; error?: string; session?: { created: boolean } },
+  completed: boolean,
+): void {
+  if (outcome.session?.created === true) sessions.created++;
+  if (completed) sessions.completed++;
+  if (outcome.crashedAt !== undefined) sessions.crashed++;
+  else if (outcome.error === undefined && operation.ending === 'abandon') sessions.abandoned++;
+  else if (outcome.error === undefined && operation.ending === 'abort') sessions.aborted++;
+}
+
+/**
  * The requests an operation may be crashed at: the most an operation of its shape was seen to
  * make (`seen`), and before one was seen 7, plus a part count and two (create, complete) for a
  * multipart put.
  */
 export function reachOf(operation: Operation, seen: number | undefined): number {
+  // A session: its create (3), a part URL's read per part, its complete (up to 7 with its cleanup).
+  if (operation.kind === 'session') return seen ?? FIRST_CRASH_REACH + partCountOf(operation.body.byteLength, operation.partSize) + 3;
   const parts = operation.kind === 'put' ? partCountOf(operation.body.byteLength, DRILL_PART_SIZE) : 1;
   // Once one was seen, its requests alone: a crash armed past them never fired (an inline put makes
   // two or three, and 7 armed 4 in 7 of its crashes at requests it never sends).

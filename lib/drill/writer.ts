@@ -10,13 +10,47 @@ import { DynamoChangeLog } from '../changelog/dynamo-change-log.js';
 import { CrashError, FaultInjector, type FaultRule, type RequestInfo } from '../faults/fault-injector.js';
 import { type ProtocolStep, protocolStepOf } from '../faults/protocol-steps.js';
 import type { ExpiryPolicy } from '../tiered/expiry.js';
+import { partCountOf } from '../tiered/part-size.js';
 import { TieredStore } from '../tiered/tiered-store.js';
+import type { CompletedPart } from '../tiered/upload-sessions.js';
 import { statusAfterError } from './model.js';
 import type { Random } from './random.js';
 
 export type Operation =
   | { readonly kind: 'put'; readonly key: string; readonly body: Uint8Array; readonly tag: string; readonly expiry?: ExpiryPolicy }
-  | { readonly kind: 'delete'; readonly key: string; readonly tag: string };
+  | { readonly kind: 'delete'; readonly key: string; readonly tag: string }
+  | SessionOperation;
+
+/**
+ * An upload session, as a client and its writer run one: the writer creates it, the client PUTs
+ * each part (of `partSize` bytes, the last smaller) to its presigned URL with `fetch`, then ends
+ * it as `ending` says: completes it, aborts it, or abandons it (sends nothing more: the session
+ * expires and a sweeper takes it).
+ */
+export interface SessionOperation {
+  readonly kind: 'session';
+  readonly key: string;
+  readonly tag: string;
+  readonly body: Uint8Array;
+  readonly partSize: number;
+  readonly ending: 'complete' | 'abort' | 'abandon';
+  /** The session's lifetime, ms. */
+  readonly expiresInMs: number;
+  /** The object's expiry, applied at its complete. */
+  readonly expiry?: ExpiryPolicy;
+}
+
+/** How far a session got (of a `session` operation's outcome). */
+export interface SessionProgress {
+  /** `createUpload` answered. */
+  readonly created: boolean;
+  /** A complete was sent: only then may its value have landed. */
+  readonly completeSent: boolean;
+  /** The version its complete answered. */
+  readonly version?: number;
+  /** The session's id and its parts, once its complete was sent: what a client retrying it sends again. */
+  readonly completing?: { readonly uploadId: string; readonly parts: readonly CompletedPart[] };
+}
 
 export interface OperationOutcome {
   /** The store acknowledged the operation. */
@@ -31,6 +65,8 @@ export interface OperationOutcome {
   readonly namedReplacedBlob?: boolean;
   /** The requests (attempts, a crash's included) the operation made: how far a crash plan can reach into it. */
   readonly requests?: number;
+  /** Of a session: how far it got. */
+  readonly session?: SessionProgress;
   readonly startedAt: number;
   readonly endedAt: number;
 }
@@ -42,7 +78,18 @@ export interface OperationOutcome {
  */
 export function writeStatusOf(outcome: OperationOutcome): 'acked' | 'failed' | 'unknown' {
   if (outcome.acknowledged) return 'acked';
+  // A session whose complete was never sent (died in its create, aborted, abandoned) never lands.
+  if (outcome.session !== undefined && !outcome.session.completeSent) return 'failed';
   return outcome.crashedAt !== undefined ? 'unknown' : statusAfterError(outcome.errorName);
+}
+
+/**
+ * The complete a session's client sends again, to a fresh writer: one whose outcome it does not
+ * know (the writer serving it died in it, or the store answered an error that may have left it
+ * committed); none once it was answered, or refused for sure.
+ */
+export function completeToRetry(outcome: OperationOutcome): SessionProgress['completing'] {
+  return writeStatusOf(outcome) === 'unknown' ? outcome.session?.completing : undefined;
 }
 
 export interface SimulatedWriterOptions {
@@ -60,6 +107,8 @@ export interface SimulatedWriterOptions {
   readonly partSize?: number;
   /** The store answers before its settle (`TieredStore` option); `run` awaits `settled()`. Default false. */
   readonly settleInBackground?: boolean;
+  /** Grace after an upload session's expiry before a sweeper may take it (`TieredStore` option). Default the library's. */
+  readonly completeGraceMs?: number;
 }
 
 /** Where a crash is armed: before or after the n-th request (0-based) of the next operation. */
@@ -108,6 +157,7 @@ export class SimulatedWriter {
       ...(options.partSize !== undefined ? { partSize: options.partSize } : {}),
       ...(options.clock !== undefined ? { clock: options.clock } : {}),
       ...(options.settleInBackground !== undefined ? { settleInBackground: options.settleInBackground } : {}),
+      ...(options.completeGraceMs !== undefined ? { completeGraceMs: options.completeGraceMs } : {}),
     });
   }
 
@@ -115,8 +165,12 @@ export class SimulatedWriter {
     return this.alive;
   }
 
-  /** Runs one operation as one invocation; with `crash`, the writer dies at that request. */
-  async run(operation: Operation, crash?: CrashPlan): Promise<OperationOutcome> {
+  /**
+   * Runs one operation as one invocation; with `crash`, the writer dies at that request. A
+   * session's `alongsideComplete` runs at once with its complete (another writer's put or delete
+   * of the key, racing it), awaited before the outcome.
+   */
+  async run(operation: Operation, crash?: CrashPlan, alongsideComplete?: () => Promise<void>): Promise<OperationOutcome> {
     const startedAt = Date.now();
     if (!this.alive) return { acknowledged: false, error: 'writer is dead', startedAt, endedAt: startedAt };
     this.log.bindInvocation({ getRemainingTimeInMillis: () => this.invocationMs });
@@ -131,18 +185,46 @@ export class SimulatedWriter {
       ...(this.namingOld > 0 ? { namedReplacedBlob: true } : {}),
       requests: this.injector.stats.requests - requestsBefore,
     });
+    const progress: SessionRun = { created: false, completeSent: false, version: undefined, completing: undefined };
+    const session = () =>
+      operation.kind !== 'session'
+        ? {}
+        : {
+            session: {
+              created: progress.created,
+              completeSent: progress.completeSent,
+              ...(progress.version !== undefined ? { version: progress.version } : {}),
+              ...(progress.completing !== undefined ? { completing: progress.completing } : {}),
+            },
+          };
+    let racing: Promise<void> | undefined;
     try {
       if (operation.kind === 'put')
         await this.store.put(operation.key, operation.body, { metadata: { tag: operation.tag }, ...operation.expiry });
-      else await this.store.delete(operation.key);
+      else if (operation.kind === 'delete') await this.store.delete(operation.key);
+      else
+        await this.runSession(operation, progress, () => {
+          racing = alongsideComplete?.();
+        });
       // The store answers a write whose commit landed even when a step after it failed (the
       // delete of the replaced blob, the removal of the entry: left to the sweeper), so a crash
       // there ends in an acknowledgement. The process died all the same: nothing more of it runs.
+      await racing;
+      // A session not completed (aborted, abandoned) is no acknowledged write: nothing of it lands.
+      const acknowledged = operation.kind !== 'session' || progress.version !== undefined;
       const crashedAt = this.injector.crashedAt;
-      if (crashedAt === undefined) return { acknowledged: true, ...named(), startedAt, endedAt: Date.now() };
+      if (crashedAt === undefined) return { acknowledged, ...named(), ...session(), startedAt, endedAt: Date.now() };
       this.alive = false;
-      return { acknowledged: true, crashedAt: protocolStepOf(crashedAt, this.options.config), ...named(), startedAt, endedAt: Date.now() };
+      return {
+        acknowledged,
+        crashedAt: protocolStepOf(crashedAt, this.options.config),
+        ...named(),
+        ...session(),
+        startedAt,
+        endedAt: Date.now(),
+      };
     } catch (err) {
+      await racing;
       const crashedAt = this.injector.crashedAt;
       if (crashedAt !== undefined || err instanceof CrashError) {
         this.alive = false;
@@ -150,14 +232,69 @@ export class SimulatedWriter {
           acknowledged: false,
           crashedAt: protocolStepOf(crashedAt!, this.options.config),
           ...named(),
+          ...session(),
           startedAt,
           endedAt: Date.now(),
         };
       }
       const { name, text } = describeError(err);
-      return { acknowledged: false, error: text, errorName: name, ...named(), startedAt, endedAt: Date.now() };
+      return { acknowledged: false, error: text, errorName: name, ...named(), ...session(), startedAt, endedAt: Date.now() };
     } finally {
       if (crashRule !== undefined) this.injector.remove(crashRule);
+    }
+  }
+
+  /**
+   * A session as its client runs it: create, each part PUT to its presigned URL (`fetch`, no AWS
+   * credentials), then its ending. `beforeComplete` runs just before the complete is sent.
+   */
+  private async runSession(op: SessionOperation, progress: SessionRun, beforeComplete: () => void): Promise<void> {
+    const created = await this.store.createUpload(op.key, {
+      size: op.body.byteLength,
+      partSize: op.partSize,
+      metadata: { tag: op.tag },
+      expiresInMs: op.expiresInMs,
+      ...op.expiry,
+    });
+    progress.created = true;
+    if (op.ending === 'abandon') return;
+    const parts: Array<{ partNumber: number; etag: string }> = [];
+    const count = partCountOf(op.body.byteLength, op.partSize);
+    for (let n = 1; n <= count; n++) {
+      const url = await this.store.uploadPartUrl(created.uploadId, n);
+      parts.push({ partNumber: n, etag: await putPart(url, op.body.subarray((n - 1) * op.partSize, n * op.partSize)) });
+    }
+    // The client ends it in an invocation of its own, after its parts.
+    this.log.bindInvocation({ getRemainingTimeInMillis: () => this.invocationMs });
+    if (op.ending === 'abort') {
+      await this.store.abortUpload(created.uploadId);
+      return;
+    }
+    beforeComplete();
+    progress.completeSent = true;
+    progress.completing = { uploadId: created.uploadId, parts };
+    progress.version = (await this.store.completeUpload(created.uploadId, parts)).version;
+  }
+
+  /**
+   * A client's retry of a complete whose answer it never got (the writer serving it died), in an
+   * invocation of this writer: acknowledged at the version it answered, or the error it got.
+   */
+  async retryComplete(completing: NonNullable<SessionProgress['completing']>): Promise<OperationOutcome> {
+    const startedAt = Date.now();
+    this.log.bindInvocation({ getRemainingTimeInMillis: () => this.invocationMs });
+    const session = (version?: number) => ({
+      created: true,
+      completeSent: true,
+      ...(version !== undefined ? { version } : {}),
+      completing,
+    });
+    try {
+      const { version } = await this.store.completeUpload(completing.uploadId, completing.parts);
+      return { acknowledged: true, session: session(version), startedAt, endedAt: Date.now() };
+    } catch (err) {
+      const { name, text } = describeError(err);
+      return { acknowledged: false, error: text, errorName: name, session: session(), startedAt, endedAt: Date.now() };
     }
   }
 
@@ -166,6 +303,25 @@ export class SimulatedWriter {
     this.alive = false;
     this.log.close();
   }
+}
+
+/** A session's progress while it runs (see {@link SessionProgress}). */
+interface SessionRun {
+  created: boolean;
+  completeSent: boolean;
+  version: number | undefined;
+  completing: SessionProgress['completing'];
+}
+
+/** A client's PUT of one part to its presigned URL: the ETag S3 answered. */
+async function putPart(url: string, bytes: Uint8Array): Promise<string> {
+  const response = await fetch(url, { method: 'PUT', body: bytes });
+  const etag = response.headers.get('etag');
+  if (response.status !== 200 || etag === null) {
+    const detail = (await response.text()).slice(0, 200);
+    throw new Error(`a part PUT to its presigned URL answered ${response.status}${etag === null ? ' without an ETag' : ''}: ${detail}`);
+  }
+  return etag;
 }
 
 /**

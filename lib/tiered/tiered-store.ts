@@ -196,6 +196,14 @@ export interface TieredStoreOptions {
    * finish stays in the log for the sweeper, as after a crash.
    */
   readonly settleInBackground?: boolean;
+  /**
+   * Grace after an upload session's expiry before a sweeper may take it (the session's lease is
+   * its expiry plus this): an integer of ms, 0 to 1 day. Default 15 min, a Lambda's longest
+   * invocation, so a complete that started before the expiry has finished. Shorter is safe (the
+   * sweeper's claim fences a complete still running: it is refused, nothing committed) but
+   * refuses such completes; the drill, on compressed time, takes 1 s.
+   */
+  readonly completeGraceMs?: number;
 }
 
 /** A put's options with its expiry computed once (at the start of the put). */
@@ -251,6 +259,7 @@ const STORE_OPTIONS = optionNames<TieredStoreOptions>()(
   'consistentReads',
   'onCleanupError',
   'settleInBackground',
+  'completeGraceMs',
 );
 
 /**
@@ -269,6 +278,7 @@ export class TieredStore {
   private readonly maxAttempts: number;
   private readonly consistentReads: boolean;
   private readonly settleInBackground: boolean;
+  private readonly completeGraceMs: number | undefined;
   /** Settles of committed changes still running (with `settleInBackground`). */
   private readonly settling = new Set<Promise<void>>();
 
@@ -301,6 +311,13 @@ export class TieredStore {
     }
     this.consistentReads = options.consistentReads ?? true;
     this.settleInBackground = options.settleInBackground ?? false;
+    this.completeGraceMs = options.completeGraceMs;
+    if (this.completeGraceMs !== undefined && !isIntegerIn(this.completeGraceMs, 0, 24 * 3600_000)) {
+      throw new ValidationError(
+        `completeGraceMs must be an integer in 0..${24 * 3600_000}; got ${this.completeGraceMs}`,
+        'completeGraceMs',
+      );
+    }
     this.context = {
       log: fencedLogOf(options.changeLog, this.config.prefix),
       hv: this.hv,
@@ -507,6 +524,7 @@ export class TieredStore {
       maxAttempts: this.maxAttempts,
       onCleanupError: this.context.onCleanupError,
       invocationDeadline: () => this.context.log.invocationDeadline,
+      ...(this.completeGraceMs !== undefined ? { completeGraceMs: this.completeGraceMs } : {}),
     });
     return this.sessions;
   }

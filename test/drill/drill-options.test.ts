@@ -86,7 +86,8 @@ describe('the drill checks every value against a register model of the writes', 
     const sweeper = new Sweeper({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 });
     const report = await runDrill({
       ...fx,
-      options: { ...options, writers: 3, operations: 40, crashRate: 0, keys: 4 },
+      // No session: a session's value is a blob whatever its size.
+      options: { ...options, writers: 3, operations: 40, crashRate: 0, keys: 4, sessionRate: 0 },
       // A broken sweeper: it sweeps, then deletes every object's item.
       sweep: async () => {
         const swept = await sweeper.sweep();
@@ -297,6 +298,7 @@ describe('npm start refuses what it cannot run, before it starts the local stack
       "option '--crash-rate <p>' argument '' is invalid",
     ],
     ['a blank seed', ['--seed', ' ', '--writers', '1', '--operations', '2'], {}, "option '--seed <n>' argument ' ' is invalid"],
+    ['a session rate above 1', ['--session-rate', '1.5'], {}, "option '--session-rate <p>' argument '1.5' is invalid"],
     [
       'a TIERLOG_* variable refused',
       ['--operations', '5'],

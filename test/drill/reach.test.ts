@@ -5,10 +5,11 @@
  * 4). A drill that stopped reaching any of them would still say OK: these counts say it does not.
  */
 import { describe, expect, it } from 'vitest';
-import { crashPlan, DRILL_PART_SIZE, reachOf, runDrill } from '../../lib/drill/drill.js';
+import { crashPlan, DEFAULT_SESSION_RATE, DRILL_PART_SIZE, reachOf, runDrill, sessionOperation } from '../../lib/drill/drill.js';
 import { bodyFor } from '../../lib/drill/model.js';
 import { seededRandom } from '../../lib/drill/random.js';
 import type { Operation } from '../../lib/drill/writer.js';
+import { listUploads } from '../../lib/drill/invariants.js';
 import { Sweeper } from '../../lib/recovery/sweeper.js';
 import { MIN_PART_SIZE } from '../../lib/tiered/part-size.js';
 import { freshFixture } from '../support/local.js';
@@ -67,5 +68,49 @@ describe('the drill reaches multipart puts, late crashes and racing sweepers', (
     expect(fired).toBeGreaterThan(0);
     expect(fired).toBeLessThanOrEqual(report.crashesArmed);
     expect(report.lateCrashes).toBeLessThanOrEqual(fired);
+  }, 180_000);
+
+  it('a session is drawn over its create, part URLs and complete: one of two parts, an abandoned one, an aborted one', () => {
+    const random = seededRandom(5);
+    const drawn = Array.from({ length: 400 }, (_, i) => sessionOperation(random, 'k', `t${i}`, 6 * 1024 * 1024));
+    const sessions = drawn.filter((o) => o.kind === 'session');
+    expect(sessions.length).toBe(400);
+    expect(sessions.some((o) => o.body.byteLength > DRILL_PART_SIZE)).toBe(true);
+    expect(sessions.every((o) => o.body.byteLength <= 6 * 1024 * 1024)).toBe(true);
+    for (const ending of ['complete', 'abandon', 'abort'] as const) expect(sessions.some((o) => o.ending === ending)).toBe(true);
+    // Before one ran: 7 requests, a part URL's read per part and 3 more of a complete.
+    expect(reachOf(sessions.find((o) => o.body.byteLength > DRILL_PART_SIZE)!, undefined)).toBe(12);
+    // Never past the largest body asked for.
+    const small = Array.from({ length: 50 }, (_, i) => sessionOperation(random, 'k', `s${i}`, 100));
+    expect(small.every((o) => o.kind === 'session' && o.body.byteLength <= 100)).toBe(true);
+  });
+
+  it('a small seeded run opens upload sessions: completed, raced, abandoned, aborted, crashed, retried, and holds with no upload left', async () => {
+    // npm start's default opens some (6 writes in 100); this run, more.
+    expect(DEFAULT_SESSION_RATE).toBeGreaterThan(0);
+    const fx = await freshFixture({ replacedBlobCleanup: 'log' });
+    const windows = { skewMarginMs: 500, maxUploadMs: 2_000, claimMs: 10_000, unsafeShortWindows: true };
+    const sweeper = new Sweeper({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, ...windows });
+    const report = await runDrill({
+      ...fx,
+      options: {
+        writers: 3,
+        operations: 80,
+        seed: 7,
+        crashRate: 0.4,
+        maxBodyBytes: 6 * 1024 * 1024,
+        keys: 2,
+        invocationMs: 1_000,
+        sessionRate: 0.7,
+      },
+      sweep: () => sweeper.sweep(),
+    });
+    const { created, completed, abandoned, aborted, crashed, raced, retried } = report.sessions;
+    for (const count of [created, completed, abandoned, aborted, crashed, raced, retried]) expect(count).toBeGreaterThan(0);
+    // The writers died in a session's create and in its complete.
+    expect(Object.keys(report.crashes).some((step) => step.startsWith('session-') || step === 'mp-create')).toBe(true);
+    expect(Object.keys(report.crashes).some((step) => ['mp-complete', 'mp-list-parts', 'commit'].includes(step))).toBe(true);
+    expect(report).toMatchObject({ ok: true, lost: 0, leaked: 0, entriesLeft: 0, wrongValues: 0 });
+    expect(await listUploads(fx.s3, fx.config.bucket, `${fx.config.prefix}/`)).toEqual([]);
   }, 180_000);
 });

@@ -6,8 +6,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { bodyFor } from '../../lib/drill/model.js';
+import { listUploads } from '../../lib/drill/invariants.js';
 import { seededRandom } from '../../lib/drill/random.js';
-import { type Operation, SimulatedWriter, writeStatusOf } from '../../lib/drill/writer.js';
+import type { RequestInfo } from '../../lib/faults/fault-injector.js';
+import { completeToRetry, type Operation, SimulatedWriter, writeStatusOf } from '../../lib/drill/writer.js';
 import type { ExpiryPolicy } from '../../lib/tiered/expiry.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { closedAfterEach, rawState } from '../tiered/harness.js';
@@ -121,5 +123,105 @@ describe('SimulatedWriter: a crash after the answer was decided', () => {
     expect(writer.isAlive).toBe(false);
     expect(await writer.run({ kind: 'delete', key: 'w/settle', tag: 'd' })).toMatchObject({ acknowledged: false, error: 'writer is dead' });
     expect((await setup.store.get('w/settle'))?.metadata.tag).toBe('s1');
+  });
+});
+
+/** A 500 from DynamoDB, as the SDK throws it after its retries. */
+function serverError(): Error {
+  return Object.assign(new Error('injected: internal server error'), {
+    name: 'InternalServerError',
+    $fault: 'server',
+    $metadata: { httpStatusCode: 500 },
+  });
+}
+
+describe('SimulatedWriter: an upload session', () => {
+  const session = (key: string, tag: string, ending: 'complete' | 'abort' | 'abandon', size = 30_000): Operation => ({
+    kind: 'session',
+    key,
+    tag,
+    body: bodyFor(tag, size),
+    partSize: 5 * 1024 * 1024,
+    ending,
+    expiresInMs: 60_000,
+  });
+
+  it('completed: acknowledged at the version it answered, the value readable; abandoned or aborted: a write that never lands', async () => {
+    const fx = await freshFixture();
+    const writer = writerOn(fx);
+    const done = await writer.run(session('w/s', 's1', 'complete', 5 * 1024 * 1024 + 10));
+    expect(done).toMatchObject({ acknowledged: true, session: { created: true, completeSent: true, version: expect.any(Number) } });
+    expect(writeStatusOf(done)).toBe('acked');
+    expect((await writer.store.get('w/s'))?.metadata.tag).toBe('s1');
+    for (const ending of ['abandon', 'abort'] as const) {
+      const left = await writer.run(session('w/s', `s-${ending}`, ending));
+      expect(left, ending).toMatchObject({ acknowledged: false, session: { created: true, completeSent: false } });
+      expect(writeStatusOf(left), ending).toBe('failed');
+      expect((await writer.store.get('w/s'))?.metadata.tag, ending).toBe('s1');
+    }
+    expect(await listUploads(fx.s3, fx.config.bucket, `${fx.config.prefix}/`), 'the abandoned session waits for a sweeper').toHaveLength(1);
+  });
+
+  it('a death in its create is a write that never lands; one at its commit answer may have landed', async () => {
+    const fx = await freshFixture();
+    const inCreate = await writerOn(fx).run(session('w/c', 'c1', 'complete'), { atRequest: 1, after: false });
+    expect(inCreate).toMatchObject({ acknowledged: false, crashedAt: 'mp-create', session: { created: false, completeSent: false } });
+    expect(writeStatusOf(inCreate)).toBe('failed');
+    // create (3), one part URL (1), then the complete's reads, list and assembly: its commit is the 10th request.
+    const atCommit = await writerOn(fx).run(session('w/c', 'c2', 'complete'), { atRequest: 9, after: true });
+    expect(atCommit).toMatchObject({ acknowledged: false, crashedAt: 'commit', session: { completeSent: true } });
+    expect(writeStatusOf(atCommit)).toBe('unknown');
+    const stored = await writerOn(fx).store.get('w/c');
+    expect(stored?.metadata.tag).toBe('c2');
+    // Its client sends the complete again, to a fresh writer: the commit the first one landed.
+    const again = await writerOn(fx).retryComplete(atCommit.session!.completing!);
+    expect(again).toMatchObject({ acknowledged: true, session: { version: stored?.version } });
+  });
+
+  it('a complete whose commit answer was lost is an unknown outcome its client retries: the retry answers the commit', async () => {
+    const fx = await freshFixture();
+    const writer = writerOn(fx);
+    // The commit landed, its answer lost, and every DynamoDB request after it failing: the store
+    // cannot tell whether it landed.
+    let committed = false;
+    const lost = { kind: 'loseResponse' as const, match: (r: RequestInfo) => !committed && r.command === 'TransactWriteItemsCommand' };
+    const down = { kind: 'fail' as const, match: (r: RequestInfo) => committed && r.service === 'dynamodb', error: () => serverError() };
+    writer.injector.add({ ...lost, before: async () => void (committed = true) });
+    writer.injector.add(down);
+    const outcome = await writer.run(session('w/u', 'u1', 'complete'));
+    expect(outcome).toMatchObject({ acknowledged: false, session: { completeSent: true } });
+    expect(outcome.crashedAt).toBeUndefined();
+    expect(writeStatusOf(outcome)).toBe('unknown');
+    expect(completeToRetry(outcome)).toBe(outcome.session?.completing);
+    writer.injector.remove(down);
+    const again = await writerOn(fx).retryComplete(completeToRetry(outcome)!);
+    expect(again).toMatchObject({ acknowledged: true, session: { version: (await writer.store.head('w/u'))?.version } });
+    // Refused for sure, or answered: nothing to send again.
+    expect(completeToRetry(again)).toBeUndefined();
+    expect(completeToRetry({ ...outcome, errorName: 'UploadSessionClosedError' })).toBeUndefined();
+  });
+
+  it('a session keeps its object expiry, counted from its complete', async () => {
+    const fx = await freshFixture();
+    const writer = writerOn(fx);
+    const op = { ...session('w/e', 'e1', 'complete'), expiry: { timeToLiveMs: 60_000 } };
+    const before = Date.now();
+    expect((await writer.run(op)).acknowledged).toBe(true);
+    const expiresAt = (await writer.store.head('w/e'))?.expiresAt?.getTime();
+    expect(expiresAt).toBeGreaterThanOrEqual(before + 60_000);
+    expect(expiresAt).toBeLessThanOrEqual(Math.ceil((Date.now() + 60_000) / 1_000) * 1_000);
+  });
+
+  it('a write beside its complete runs at once with it, and is awaited', async () => {
+    const fx = await freshFixture();
+    const writer = writerOn(fx);
+    let raced = false;
+    const outcome = await writer.run(session('w/r', 'r1', 'complete'), undefined, async () => {
+      await writerOn(fx).run(put('w/r', 'r2'));
+      raced = true;
+    });
+    expect(outcome.acknowledged).toBe(true);
+    expect(raced).toBe(true);
+    expect(['r1', 'r2']).toContain((await writer.store.get('w/r'))?.metadata.tag);
   });
 });

@@ -404,6 +404,7 @@ describe("the store's own options: maxAttempts, changeLog", () => {
       consistentReads: true,
       onCleanupError: () => {},
       settleInBackground: false,
+      completeGraceMs: 1_000,
     });
     expect(store.inlineThreshold).toBe(1024);
     return log.close();
