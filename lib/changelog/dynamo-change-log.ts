@@ -49,7 +49,7 @@ import { type Change, cloneChange, isEligible, sameChange } from './change-log.j
 import { assertChange, assertChangeId, decodeEntry, encodeEntry, entryAttribute } from './entry-codec.js';
 import type { FencedChangeLog } from './fenced.js';
 import { checkChangeNames } from '../tiered/blob-keys.js';
-import { type FenceEffect, InstanceTable, type TransactElement, type WriteResult } from './instance-table.js';
+import { type FenceEffect, InstanceTable, type TransactElement, WriteNotSent, type WriteResult } from './instance-table.js';
 import { parseInstanceItem } from './instance-item.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { isThenable } from '../tiered/logged-change.js';
@@ -276,9 +276,10 @@ export class DynamoChangeLog implements FencedChangeLog {
    * when an earlier attempt of this record landed and a sweeper claimed the instance before the
    * answer came back, or when it is called again for `id` once the instance it was recorded (or
    * tried) in was claimed: the entry is the sweeper's, and nothing of the change may be uploaded.
-   * Throws {@link InvocationEndedError} when an attempt refused (the instance claimed, gone or
-   * corrupt) is answered after the deadline of the invocation the record began in
-   * ({@link bindInvocation}): it is not sent again, to a new instance, after that deadline.
+   * Throws {@link InvocationEndedError} when an attempt of it (an SDK retry included) would go out
+   * after the deadline of the invocation the record began in ({@link bindInvocation}): it is not
+   * sent. An attempt sent before it whose answer was lost may have landed: the change then stays
+   * outstanding, for `remove` to clean up, as after any record of unknown outcome.
    */
   async record(id: ChangeId, change: Change): Promise<void> {
     assertChangeId(id);
@@ -298,6 +299,16 @@ export class DynamoChangeLog implements FencedChangeLog {
     try {
       await this.recordIn(slot, id, asked, this.deadline);
     } catch (err) {
+      if (err instanceof WriteNotSent) {
+        // An attempt (an SDK retry: the first throttled, or its answer lost) was held past the
+        // deadline and not sent. One sent before it may have landed: the outcome is unknown, and
+        // the change stays outstanding for remove() to clean up. Else nothing of it landed.
+        if (!err.mayHaveLanded) {
+          if (home === undefined) this.forget(id);
+          else this.place(id, home);
+        }
+        throw err.reason;
+      }
       if (err instanceof InvocationEndedError) {
         // Every attempt sent was answered without the entry: it is where it was before this call.
         if (home === undefined) this.forget(id);
@@ -347,13 +358,22 @@ export class DynamoChangeLog implements FencedChangeLog {
 
   /**
    * Records `change` in `first`, or in a new slot when it is claimed, gone or corrupt. No attempt
-   * after the first goes out once `deadline` (the invocation's the record began in) has passed:
-   * {@link InvocationEndedError}, every attempt sent having been answered without the entry.
+   * goes out once `deadline` (the invocation's the record began in) has passed, the SDK's retries
+   * included: {@link InvocationEndedError} when every attempt sent was answered without the entry,
+   * a {@link WriteNotSent} (its reason that error) when an SDK retry was stopped.
    */
   private async recordIn(first: Slot, id: ChangeId, change: Change, deadline: number | undefined): Promise<void> {
     let slot = first;
     const entry = encodeEntry(change, this.clock());
     let forceRenew = false;
+    // Checked right before each attempt leaves, an SDK retry's too (sent after a throttled attempt,
+    // or one whose answer was lost, by an environment frozen and thawed for a later invocation).
+    const beforeAttempt =
+      deadline === undefined
+        ? undefined
+        : () => {
+            if (this.clock() >= deadline) throw new InvocationEndedError(change.id, deadline);
+          };
     for (let attempt = 0; attempt < MAX_RECORD_ATTEMPTS; attempt++) {
       const now = this.clock();
       // Answered after the invocation ended (the environment frozen while it was on its way): sent
@@ -372,6 +392,7 @@ export class DynamoChangeLog implements FencedChangeLog {
             renewTo,
             leaseFloor: now + this.leaseMs / 4,
             mustExist: target.created,
+            ...(beforeAttempt !== undefined ? { beforeAttempt } : {}),
           }),
         );
       } catch (err) {

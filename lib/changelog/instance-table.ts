@@ -26,6 +26,8 @@ import { CHANGELOG_ATTR as A, SESSION_ID_PREFIX } from '../schema/tables.js';
 import { documentClient, unmarshallOptions } from '../aws/clients.js';
 import { awsErrorName, isConditionalCheckFailed, retryOnTransactionConflict, translateAwsError, withAwsErrors } from '../aws/errors.js';
 import { CorruptItemError, ItemTooLargeError, type TableListingError } from '../errors.js';
+import { earlierAttemptMayHaveApplied, requestMayHaveApplied, watchAttempts } from '../aws/attempts.js';
+import { AttemptNotSent, guardEachAttempt } from '../aws/retry-loop.js';
 import { ContinuationKeys } from '../aws/table-pages.js';
 import { type StoreStamp, storeStampOf } from './store-stamp.js';
 import type { Change } from './change-log.js';
@@ -38,6 +40,21 @@ export interface InstanceSummary {
   readonly leaseUntil: number;
   readonly state: string | undefined;
   readonly claimedBy: string | undefined;
+}
+
+/**
+ * A write of the writer's stopped before one of its attempts went out (an SDK retry included): its
+ * `beforeAttempt` threw `reason` (the invocation's deadline had passed). `mayHaveLanded`: an
+ * earlier attempt got no answer, a 5xx or a 2xx it could not read (lib/aws/attempts.ts), so the
+ * write may have been applied: its outcome is unknown. False: nothing of it was applied.
+ */
+export class WriteNotSent extends Error {
+  constructor(
+    readonly reason: unknown,
+    readonly mayHaveLanded: boolean,
+  ) {
+    super('write not sent');
+  }
 }
 
 /** A conditional write that did not apply, with the item as it was (undefined: no item). */
@@ -99,6 +116,8 @@ export class InstanceTable {
    * Adds entry `changeId` to instance `instanceId`, creating the item unless `mustExist`. Fails
    * (not applied) if the entry exists already, if the instance is claimed or gone, or, when not
    * renewing, if the stored lease ends before `leaseFloor`. With `renewTo`, also sets the lease.
+   * `beforeAttempt` runs right before each attempt goes out (the SDK's retries included): what it
+   * throws stops the write there, a {@link WriteNotSent}.
    */
   async recordEntry(args: {
     instanceId: string;
@@ -109,11 +128,12 @@ export class InstanceTable {
     leaseFloor: number;
     /** The item was created before: if it is gone, it was drained or retired; do not re-create it. */
     mustExist: boolean;
+    beforeAttempt?: () => void;
   }): Promise<WriteResult> {
     const renewing = args.renewTo !== undefined;
     const { set, names, values } = this.addEntry(args);
     if (!renewing) values[':floor'] = args.leaseFloor;
-    return this.counting(args.instanceId, 'record', {
+    return this.counting(args.instanceId, 'record', args.beforeAttempt, {
       Key: { [A.pk]: args.instanceId },
       UpdateExpression: `SET ${set.join(', ')} ADD #n :one`,
       ConditionExpression: !renewing
@@ -194,7 +214,7 @@ export class InstanceTable {
       names['#lease'] = A.leaseUntil;
       values[':lease'] = args.renewTo;
     }
-    return this.counting(args.instanceId, 'remove', {
+    return this.counting(args.instanceId, 'remove', undefined, {
       Key: { [A.pk]: args.instanceId },
       UpdateExpression: update,
       ConditionExpression: 'attribute_exists(#c) AND #state = :live',
@@ -629,13 +649,29 @@ export class InstanceTable {
 
   // ---- plumbing ----------------------------------------------------------------------------
 
+  /**
+   * A conditional update. With `beforeAttempt`, run right before each attempt goes out (the SDK's
+   * retries, and the sends again after a transaction's conflict, included): what it throws stops
+   * the write there, a {@link WriteNotSent} telling whether an attempt before it may have landed.
+   */
   private conditionalUpdate(
     operation: string,
     input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>,
+    beforeAttempt?: () => void,
   ): Promise<WriteResult> {
-    return this.conditionalWrite(operation, () =>
-      this.doc.send(new UpdateCommand({ TableName: this.tableName, ReturnValuesOnConditionCheckFailure: 'ALL_OLD', ...input })),
-    );
+    const command = () => new UpdateCommand({ TableName: this.tableName, ReturnValuesOnConditionCheckFailure: 'ALL_OLD', ...input });
+    if (beforeAttempt === undefined) return this.conditionalWrite(operation, () => this.doc.send(command()));
+    /** A request sent before (refused for a transaction's conflict, then sent again) may have been applied. */
+    let earlier = false;
+    return this.conditionalWrite(operation, async () => {
+      try {
+        return await this.doc.send(watchAttempts(guardEachAttempt(command(), 'tierlogWriterDeadline', beforeAttempt)));
+      } catch (err) {
+        if (err instanceof AttemptNotSent) throw new WriteNotSent(err.reason, earlier || earlierAttemptMayHaveApplied(err));
+        earlier ||= requestMayHaveApplied(err);
+        throw err;
+      }
+    });
   }
 
   /**
@@ -646,10 +682,11 @@ export class InstanceTable {
   private async counting(
     instanceId: string,
     operation: string,
+    beforeAttempt: (() => void) | undefined,
     input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>,
   ): Promise<WriteResult> {
     try {
-      return await this.conditionalUpdate(operation, input);
+      return await this.conditionalUpdate(operation, input, beforeAttempt);
     } catch (err) {
       if (!isWrongTypedOperand(err)) throw err;
       const corrupt = new CorruptItemError(
@@ -673,6 +710,7 @@ export class InstanceTable {
       return { applied: true };
     } catch (err) {
       if (isConditionalCheckFailed(err)) return { applied: false, item: oldItemOf(err) };
+      if (err instanceof WriteNotSent) throw err;
       throw translateAwsError(err, { operation, table: this.tableName });
     }
   }

@@ -57,6 +57,7 @@ import { parseInstanceItem } from '../../lib/changelog/instance-item.js';
 import { InstanceTable } from '../../lib/changelog/instance-table.js';
 import { CorruptItemError, InstanceClaimedError, InvocationEndedError } from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { addInsideRetryLoop } from '../../lib/aws/retry-loop.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
 import { newChangeId } from '../../lib/ids.js';
 import { MIN_MAX_UPLOAD_MS } from '../../lib/constants.js';
@@ -821,7 +822,7 @@ describe("a record refused after its invocation's deadline", () => {
   // after the thaw, in invocation 2. Sent again to a new slot, it wrote an entry (and created an
   // item) past the deadline of the invocation it began in, for a write that can no longer commit.
   test('InvocationEndedError; no new item, nothing outstanding', async () => {
-    const { log, clock, injector } = writer();
+    const { log, clock, injector, client } = writer();
     log.setInvocationDeadline(clock.now + 10_000);
     await log.record(newChangeId(), { id: 'held/first', new: blobOf('held/first') });
     const [claimed] = log.instanceIds as [string];
@@ -830,15 +831,75 @@ describe("a record refused after its invocation's deadline", () => {
       delayMs: 0,
       times: 1,
       match: (r) => r.command === 'UpdateItemCommand',
-      before: async () => {
-        clock.advance(20 * 60_000);
-        expect(await claimNow(claimed)).toBeDefined();
-        log.setInvocationDeadline(clock.now + 10_000);
-      },
+      before: async () => void expect(await claimNow(claimed)).toBeDefined(),
     });
+    // The attempt leaves before the deadline; its answer comes after the thaw, in invocation 2.
+    let thawed = false;
+    addInsideRetryLoop(
+      client.middlewareStack,
+      'testAnsweredAfterThaw',
+      (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+        try {
+          return await next(args);
+        } finally {
+          if (!thawed) {
+            thawed = true;
+            clock.advance(20 * 60_000);
+            log.setInvocationDeadline(clock.now + 10_000);
+          }
+        }
+      },
+    );
     const outcome = await log.record(newChangeId(), { id: 'held/second', new: blobOf('held/second') }).catch((err: unknown) => err);
     expect(outcome).toBeInstanceOf(InvocationEndedError);
     for (const id of log.instanceIds) expect(await raw.get(id), `no item ${id} written past the deadline`).toBeUndefined();
     expect(log.outstanding).toBe(1);
+  });
+});
+
+describe("a record's SDK retry after its invocation's deadline", () => {
+  // The record's first attempt is throttled (a 400: not applied) or its answer lost; the
+  // environment is frozen before the SDK's retry, which goes out after the thaw, past the deadline
+  // of the invocation the record began in. Only tierlog's own later attempts were checked: the
+  // SDK's retry wrote the entry (and created the item) past the deadline.
+  test('a throttled first attempt: the retry is not sent; InvocationEndedError, no item, nothing outstanding', async () => {
+    const { log, clock, injector, probe: p } = writer();
+    const deadline = clock.now + 10_000;
+    log.setInvocationDeadline(deadline);
+    injector.add({
+      kind: 'throttle',
+      times: 1,
+      match: (r) => r.command === 'UpdateItemCommand',
+      before: async () => void clock.advance(20_000),
+    });
+    const outcome = await log.record(newChangeId(), { id: 'held/throttled', new: blobOf('held/throttled') }).catch((err: unknown) => err);
+    expect(outcome).toBeInstanceOf(InvocationEndedError);
+    expect((outcome as InvocationEndedError).deadline).toBe(deadline);
+    expect(
+      p.of('UpdateItem').filter((a) => a.error === undefined),
+      'no attempt reached the table',
+    ).toEqual([]);
+    for (const id of log.instanceIds) expect(await raw.get(id), `no item ${id} written past the deadline`).toBeUndefined();
+    expect(log.outstanding).toBe(0);
+  });
+
+  test('a first attempt whose answer was lost: the retry is not sent; the outcome is unknown, the change kept for its remove', async () => {
+    const { log, clock, injector } = writer();
+    log.setInvocationDeadline(clock.now + 10_000);
+    const update = (r: { command: string }) => r.command === 'UpdateItemCommand';
+    // Applied, its answer lost; the environment is frozen before the SDK's retry leaves.
+    injector
+      .add({ kind: 'loseResponse', times: 1, match: update })
+      .add({ kind: 'delay', delayMs: 0, times: 1, match: update, before: async () => void clock.advance(20_000) });
+    const id = newChangeId();
+    const outcome = await log.record(id, { id: 'held/lost', new: blobOf('held/lost') }).catch((err: unknown) => err);
+    expect(outcome).toBeInstanceOf(InvocationEndedError);
+    // The first attempt landed: the change stays outstanding, so that its remove cleans it up.
+    const [instance] = log.instanceIds as [string];
+    expect(RawReader.entryIds(await raw.get(instance))).toEqual([id]);
+    expect(log.outstanding).toBe(1);
+    await log.remove(id);
+    expect(RawReader.entryIds(await raw.get(instance))).toEqual([]);
+    expect(log.outstanding).toBe(0);
   });
 });
