@@ -269,11 +269,15 @@ export class UploadSessions {
       ...(ifVersion !== undefined ? { ifVersion } : {}),
       ...(expiry !== undefined ? { expiry } : {}),
     };
+    // The lease ends with the object's `expiresAt` when that comes first: past it no part URL is
+    // signed and no complete can land, so the sweeper aborts the upload then (its parts are billed),
+    // not at the session's own end, up to a day later.
+    const leaseEnd = Math.min(expiresAt, options.expiresAt?.getTime() ?? expiresAt);
     // The change is durable before anything exists in S3.
     await this.table.create({
       sessionId,
       shard: shardOf(sessionId, this.o.config.leaseShards),
-      leaseUntil: expiresAt + this.graceMs,
+      leaseUntil: leaseEnd + this.graceMs,
       info,
       now,
     });
