@@ -612,6 +612,28 @@ describe("a complete's assembly that landed, its answer lost, the blob's GET ref
   });
 });
 
+describe('a complete retried after the commit with parts, with their sizes, that are not those committed', () => {
+  // The stored result was answered whatever the retry listed: a list whose sizes make another size
+  // (a part dropped, a part of another length) was told it was committed, 200 with the size of
+  // parts it did not list. It is the session's completion that answers such a list: completed
+  // (409), the object as committed; the list committed (or one without sizes) answers the result.
+  test('UploadSessionClosedError (completed); the committed list answers the result; the object stays', async () => {
+    const key = 'edge/retry-other-sizes';
+    const body = randomBody(64 * 1024);
+    const created = await w.store.createUpload(key, { partSize: 5 * MiB });
+    const [part] = await uploadParts(w.store, created.uploadId, body, created.partSize);
+    const sized = [{ ...part!, size: body.byteLength }];
+    const committed = await w.store.completeUpload(created.uploadId, sized);
+    const other = [{ ...part!, size: body.byteLength - 1 }];
+    const error = await w.store.completeUpload(created.uploadId, other).catch((e: unknown) => e);
+    expect(error, JSON.stringify(error)).toBeInstanceOf(UploadSessionClosedError);
+    expect((error as UploadSessionClosedError).reason).toBe('completed');
+    expect(await w.store.completeUpload(created.uploadId, sized)).toEqual(committed);
+    expect(await w.store.completeUpload(created.uploadId, [part!])).toEqual(committed);
+    expect(sameBytes((await w.store.get(key))?.body, body)).toBe(true);
+  });
+});
+
 describe('an abort that loses the session between its read and its claim', () => {
   /** A writer whose claim of session `id` for the abort first lets `meanwhile` run. */
   function aborterAfter(id: string, meanwhile: () => Promise<unknown>): Writer {
