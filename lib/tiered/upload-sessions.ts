@@ -137,7 +137,10 @@ export interface CreatedUpload {
   readonly partSize: number;
   /** Parts the declared size needs (absent when no size was given). */
   readonly partCount?: number;
-  /** ms since the epoch; parts and complete are refused from then on. */
+  /**
+   * ms since the epoch; parts and complete are refused from then on: the session's expiry, or the
+   * object's `expiresAt` when that comes first.
+   */
   readonly expiresAt: number;
 }
 
@@ -296,7 +299,8 @@ export class UploadSessions {
       await this.o.lt.abortMultipart(info.blob, s3UploadId);
       throw new UploadSessionClosedError(sessionId, 'expired');
     }
-    return { uploadId: sessionId, key, partSize, expiresAt, ...(partCount !== undefined ? { partCount } : {}) };
+    // Parts and complete are refused from the object's `expiresAt` when it comes first: the end answered.
+    return { uploadId: sessionId, key, partSize, expiresAt: leaseEnd, ...(partCount !== undefined ? { partCount } : {}) };
   }
 
   async partUrl(

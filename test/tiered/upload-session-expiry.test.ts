@@ -208,6 +208,21 @@ describe('createUpload with an expiry policy', () => {
     expect(state.unreferenced).toEqual([]);
   });
 
+  // The create answered the session's own expiry (a day on) as the instant "parts and complete are
+  // refused from", though both are refused from the object's `expiresAt`: a client that planned
+  // its upload on the answer (a slow link, resumed tomorrow) learned the truth only when refused.
+  test("the create answers the object's expiresAt as the session's end when it comes first, the session's own otherwise", async () => {
+    const at = clock() + 60 * SEC;
+    const early = await w.store.createUpload('e/answered-end', { expiresAt: new Date(at), size: 10 });
+    expect(early.expiresAt).toBe(at);
+    const before = clock();
+    const late = await w.store.createUpload('e/answered-end-2', { expiresAt: new Date(before + 2 * HOUR), expiresInMs: HOUR, size: 10 });
+    expect(late.expiresAt).toBeGreaterThanOrEqual(before + HOUR);
+    expect(late.expiresAt).toBeLessThanOrEqual(clock() + HOUR);
+    await w.store.abortUpload(early.uploadId);
+    await w.store.abortUpload(late.uploadId);
+  });
+
   /**
    * A session lived its own expiry (a day by default) whatever the object's `expiresAt`, and its
    * lease with it: past that instant no part URL is signed and no complete can land, yet the parts
