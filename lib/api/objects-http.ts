@@ -706,7 +706,7 @@ async function createSession(
  * object's `expiresAt` passed, or came under a second away, or the session's `expiresInMs` ran out,
  * during a create slowed by retries), no part can ever be sent nor completed: the session is
  * aborted (what that fails to do is left to the sweeper, a fault told to `onError`) and the refusal
- * answered, a 4xx, not logged.
+ * answered, a 4xx, not logged; a session gone already (a sweeper drained it) is answered expired.
  */
 async function signedOrNone(
   store: TieredStore,
@@ -719,6 +719,9 @@ async function signedOrNone(
   try {
     return await store.uploadPartUrls(uploadId, partNumbers, { key, expiresInMs });
   } catch (err) {
+    // Gone already: no one holds its id yet, so what ended it is a sweeper that took it once its
+    // lease had run out (a create slowed past it). That is the session's expiry, told as such.
+    if (err instanceof UploadSessionNotFoundError) throw new UploadSessionClosedError(uploadId, 'expired');
     if (err instanceof ValidationError || err instanceof UploadSessionClosedError) {
       await store.abortUpload(uploadId, { key }).catch((abortErr: unknown) => {
         if (!(abortErr instanceof UploadSessionClosedError || abortErr instanceof UploadSessionNotFoundError)) options.onError?.(abortErr);

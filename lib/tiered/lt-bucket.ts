@@ -52,6 +52,16 @@ export interface UploadedPart {
 /** Why S3 refused to complete a multipart upload (the upload stays open). */
 export type CompleteRefusal = 'NoSuchUpload' | 'InvalidPart' | 'InvalidPartOrder' | 'EntityTooSmall';
 
+/**
+ * True for S3's 403 `AccessDenied` of a KMS key the caller may not use (`... is not authorized to
+ * perform: kms:Decrypt ...`, `The ciphertext refers to a customer master key ...`): the object is
+ * there, unlike the bare `Access Denied` AWS answers for a missing key without s3:ListBucket.
+ */
+function namesKms(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : '';
+  return /\bkms:|\bKMS\b|ciphertext|customer master key/i.test(message);
+}
+
 /** What {@link LtBucket.exists} found. */
 export type BlobExistence =
   /**
@@ -558,6 +568,7 @@ export class LtBucket {
    * The size of a blob S3 shows to exist (a GetObject whose body is not read: a writer's role
    * has s3:GetObject); undefined when S3 does not confirm it: 404, or 403, which is what AWS
    * answers for a missing key to a caller without s3:ListBucket. Undefined is never "missing".
+   * @throws AccessDeniedError when the 403 names KMS (the role may not decrypt the blob: it exists)
    * @throws TierlogError when the answer tells no Content-Length (sent chunked, by a proxy or an
    * S3-compatible store): the blob is there, its size is not known (never taken for 0 bytes)
    */
@@ -578,7 +589,9 @@ export class LtBucket {
     try {
       out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (err) {
-      if (isNoSuchKey(err) || awsErrorName(err) === 'AccessDenied') return undefined;
+      // A 403 of a missing key names nothing; one of a KMS key the role may not use names it (the
+      // blob is there, unreadable): that is the access error it is, never "not confirmed".
+      if (isNoSuchKey(err) || (awsErrorName(err) === 'AccessDenied' && !namesKms(err))) return undefined;
       throw translateAwsError(err, { operation: 'GetObject', bucket: this.bucket });
     }
     (out.Body as Readable | undefined)?.destroy?.();

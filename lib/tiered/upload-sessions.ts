@@ -137,7 +137,10 @@ export interface CreatedUpload {
   readonly partSize: number;
   /** Parts the declared size needs (absent when no size was given). */
   readonly partCount?: number;
-  /** ms since the epoch; parts and complete are refused from then on. */
+  /**
+   * ms since the epoch; parts and complete are refused from then on: the session's expiry, or the
+   * object's `expiresAt` when that comes first.
+   */
   readonly expiresAt: number;
 }
 
@@ -269,11 +272,15 @@ export class UploadSessions {
       ...(ifVersion !== undefined ? { ifVersion } : {}),
       ...(expiry !== undefined ? { expiry } : {}),
     };
+    // The lease ends with the object's `expiresAt` when that comes first: past it no part URL is
+    // signed and no complete can land, so the sweeper aborts the upload then (its parts are billed),
+    // not at the session's own end, up to a day later.
+    const leaseEnd = Math.min(expiresAt, options.expiresAt?.getTime() ?? expiresAt);
     // The change is durable before anything exists in S3.
     await this.table.create({
       sessionId,
       shard: shardOf(sessionId, this.o.config.leaseShards),
-      leaseUntil: expiresAt + this.graceMs,
+      leaseUntil: leaseEnd + this.graceMs,
       info,
       now,
     });
@@ -292,7 +299,8 @@ export class UploadSessions {
       await this.o.lt.abortMultipart(info.blob, s3UploadId);
       throw new UploadSessionClosedError(sessionId, 'expired');
     }
-    return { uploadId: sessionId, key, partSize, expiresAt, ...(partCount !== undefined ? { partCount } : {}) };
+    // Parts and complete are refused from the object's `expiresAt` when it comes first: the end answered.
+    return { uploadId: sessionId, key, partSize, expiresAt: leaseEnd, ...(partCount !== undefined ? { partCount } : {}) };
   }
 
   async partUrl(
@@ -384,11 +392,13 @@ export class UploadSessions {
     const session = await this.read(uploadId, expectedKey);
     const { info } = session;
     const ended = this.invocationCheck(info.key, deadline);
-    if (session.result !== undefined) return resultOf(info, session.result);
+    if (session.result !== undefined) return committedAnswer(uploadId, resultOf(info, session.result), parts);
     // A commit whose answer was lost: HV carries the session id as its write id.
     const before = await this.o.hv.read(info.key, { withBody: false });
-    if (before?.writeId === uploadId)
-      return { key: info.key, version: before.version, size: before.size, stored: 'blob', created: before.createdAt === before.updatedAt };
+    if (before?.writeId === uploadId) {
+      const created = before.createdAt === before.updatedAt;
+      return committedAnswer(uploadId, { key: info.key, version: before.version, size: before.size, stored: 'blob', created }, parts);
+    }
     this.assertOpen(session);
     if (objectExpiryAt(info.expiry, this.o.clock()) === 'passed') {
       // The instant the object was to expire at has passed: it can never be written.
@@ -414,7 +424,7 @@ export class UploadSessions {
     // NoSuchUpload: an earlier complete assembled it (its commit did not land), or it was aborted,
     // or the client's retry assembled and committed it meanwhile (then that commit's answer).
     const assembled = await this.assembled(session, parts);
-    if ('answered' in assembled) return resultOf(info, assembled.answered);
+    if ('answered' in assembled) return committedAnswer(uploadId, resultOf(info, assembled.answered), parts);
     return this.commit(session, assembled.size, before, ended);
   }
 
@@ -995,6 +1005,17 @@ function beforeEachAttempt(...checks: Array<(() => void) | undefined>): { before
       for (const check of given) check();
     },
   };
+}
+
+/**
+ * The committed `result` as the answer to a complete of `parts`, unless those parts, each given
+ * with its size, make another size: another list than the one committed, which was not taken
+ * ({@link UploadSessionClosedError}, completed), never answered as if it had been.
+ */
+function committedAnswer(uploadId: string, result: PutResult, parts: readonly CompletedPart[]): PutResult {
+  const listed = parts.every((part) => part.size !== undefined) ? parts.reduce((sum, part) => sum + part.size!, 0) : undefined;
+  if (listed !== undefined && listed !== result.size) throw new UploadSessionClosedError(uploadId, 'completed');
+  return result;
 }
 
 function resultOf(info: SessionInfo, result: SessionResult): PutResult {

@@ -2080,6 +2080,38 @@ describe('a GET answer always fits the buffered response', () => {
     },
   );
 
+  /**
+   * The session was taken and drained (its item deleted, its upload aborted: a sweeper's work once
+   * its lease had ended) between its create and the signing of its part URLs: the signing's
+   * UploadSessionNotFoundError went to `onError` as a server failure and the create answered 201
+   * with the id of a session that no longer exists, no part URL, every later call on it a 404.
+   * It is the 410 of a session that ended ("start a new one"), not logged.
+   */
+  test("a session's create whose session is gone before its part URLs are signed: 410, not a 201 without URLs, not logged", async () => {
+    const w = writer();
+    const key = 'limit/session-gone-while-creating';
+    const create = w.store.createUpload.bind(w.store);
+    let uploadId: string | undefined;
+    w.store.createUpload = async (k, options) => {
+      const created = await create(k, options);
+      uploadId = created.uploadId;
+      await w.store.abortUpload(created.uploadId); // drained: item deleted, upload aborted
+      return created;
+    };
+    const errors: unknown[] = [];
+    const res = await call(
+      w,
+      'POST',
+      `/objects/${key}`,
+      { query: 'uploads', body: JSON.stringify({ size: 2 * 5 * 1024 * KiB, partSize: 5 * 1024 * KiB }) },
+      { onError: (err) => errors.push(err) },
+    );
+    expect(uploadId).toBeDefined();
+    expect(res.statusCode, String(res.body)).toBe(410);
+    expect(bodyOf(res).message).toMatch(/expired/);
+    expect(errors).toEqual([]);
+  });
+
   test("a session's create answers no more part URLs than a 6 MB response holds; the rest are asked for one by one", async () => {
     // 10,000 URLs of a long key take 11 MB here (40 MB on AWS, with a session token): Lambda failed
     // that answer with a 502 and no session id, and the session and its upload stayed a day.

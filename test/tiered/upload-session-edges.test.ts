@@ -23,6 +23,7 @@ import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
+  AccessDeniedError,
   InvalidPartsError,
   UploadSessionClosedError,
   UploadSessionNotFoundError,
@@ -572,6 +573,64 @@ describe("a complete's assembly that landed, its answer lost, the blob's GET ans
     } finally {
       completer.close();
     }
+  });
+});
+
+describe("a complete's assembly that landed, its answer lost, the blob's GET refused for its KMS key", () => {
+  // A 403 to the GET that confirms the assembled blob was taken for "missing" (AWS's answer for a
+  // missing key to a writer without s3:ListBucket), so a live session whose blob the role may not
+  // decrypt was answered "expired" (410: start again), the access error hidden from the operator.
+  // S3 names KMS in such a refusal: it is the AccessDeniedError it is, the session left open.
+  test('AccessDeniedError, never "expired"; nothing committed, the session open; a complete that may read the blob commits it', async () => {
+    const key = 'edge/assembled-kms-denied';
+    const body = randomBody(64 * 1024);
+    const created = await w.store.createUpload(key);
+    const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
+    const injector = new FaultInjector()
+      .add({ kind: 'loseResponse', times: 1, match: (r: RequestInfo) => r.command === 'CompleteMultipartUploadCommand' })
+      .add({
+        kind: 'fail',
+        match: (r: RequestInfo) => r.command === 'GetObjectCommand',
+        error: () =>
+          awsServiceError(
+            'AccessDenied',
+            403,
+            'User: arn:aws:sts::111122223333:assumed-role/writer/fn is not authorized to perform: kms:Decrypt on the resource associated with this ciphertext because the resource does not exist in this account, or the requester is not authorized to access this resource.',
+          ),
+      });
+    const completer = makeWriter(fx, { injector });
+    try {
+      const error = await completer.store.completeUpload(created.uploadId, parts).catch((e: unknown) => e);
+      expect(injector.stats.injected.loseResponse).toBe(1);
+      expect(error, String(error)).toBeInstanceOf(AccessDeniedError);
+      expect(await w.store.head(key), 'nothing committed').toBeUndefined();
+      expect(await w.store.completeUpload(created.uploadId, parts)).toMatchObject({ size: body.byteLength });
+      expect(sameBytes((await w.store.get(key))?.body, body)).toBe(true);
+    } finally {
+      completer.close();
+    }
+  });
+});
+
+describe('a complete retried after the commit with parts, with their sizes, that are not those committed', () => {
+  // The stored result was answered whatever the retry listed: a list whose sizes make another size
+  // (a part dropped, a part of another length) was told it was committed, 200 with the size of
+  // parts it did not list. It is the session's completion that answers such a list: completed
+  // (409), the object as committed; the list committed (or one without sizes) answers the result.
+  test('UploadSessionClosedError (completed); the committed list answers the result; the object stays', async () => {
+    const key = 'edge/retry-other-sizes';
+    const body = randomBody(64 * 1024);
+    const created = await w.store.createUpload(key, { partSize: 5 * MiB });
+    const [part] = await uploadParts(w.store, created.uploadId, body, created.partSize);
+    const sized = [{ ...part!, size: body.byteLength }];
+    const committed = await w.store.completeUpload(created.uploadId, sized);
+    const other = [{ ...part!, size: body.byteLength - 1 }];
+    const error = await w.store.completeUpload(created.uploadId, other).catch((e: unknown) => e);
+    expect(error, JSON.stringify(error)).toBeInstanceOf(UploadSessionClosedError);
+    expect((error as UploadSessionClosedError).reason).toBe('completed');
+    expect(await w.store.completeUpload(created.uploadId, sized)).toEqual(committed);
+    expect(await w.store.completeUpload(created.uploadId, [part!])).toEqual(committed);
+    expect(sameBytes((await w.store.get(key))?.body, body)).toBe(true);
   });
 });
 

@@ -8,13 +8,16 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { handleObjectsRequest } from '../../lib/api/objects-http.js';
+import { DEFAULT_CLAIM_MS, DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
 import { UploadSessionNotFoundError, ValidationError, VersionConflictError } from '../../lib/errors.js';
+import { parseSessionItem } from '../../lib/tiered/upload-session-item.js';
 import { freshFixture, type Fixture } from '../support/local.js';
 import { httpEvent } from '../functions/lambda.js';
 import {
   KiB,
   expectClean,
   isFirstVersionBetween,
+  makeSweeper,
   makeWriter,
   randomBody,
   rawState,
@@ -203,6 +206,51 @@ describe('createUpload with an expiry policy', () => {
     const state = await rawState(fx);
     expect(state.instances.filter((i) => i.pk === created.uploadId)).toEqual([]);
     expect(state.unreferenced).toEqual([]);
+  });
+
+  // The create answered the session's own expiry (a day on) as the instant "parts and complete are
+  // refused from", though both are refused from the object's `expiresAt`: a client that planned
+  // its upload on the answer (a slow link, resumed tomorrow) learned the truth only when refused.
+  test("the create answers the object's expiresAt as the session's end when it comes first, the session's own otherwise", async () => {
+    const at = clock() + 60 * SEC;
+    const early = await w.store.createUpload('e/answered-end', { expiresAt: new Date(at), size: 10 });
+    expect(early.expiresAt).toBe(at);
+    const before = clock();
+    const late = await w.store.createUpload('e/answered-end-2', { expiresAt: new Date(before + 2 * HOUR), expiresInMs: HOUR, size: 10 });
+    expect(late.expiresAt).toBeGreaterThanOrEqual(before + HOUR);
+    expect(late.expiresAt).toBeLessThanOrEqual(clock() + HOUR);
+    await w.store.abortUpload(early.uploadId);
+    await w.store.abortUpload(late.uploadId);
+  });
+
+  /**
+   * A session lived its own expiry (a day by default) whatever the object's `expiresAt`, and its
+   * lease with it: past that instant no part URL is signed and no complete can land, yet the parts
+   * a client had sent stayed in progress (billed) until the session's end and the sweeper, a day on.
+   * The lease now ends with the object's instant (plus the grace): the sweeper takes it then.
+   */
+  test("a session abandoned with parts: the sweeper aborts its upload once the object's expiresAt (plus the grace) has passed, not a day later", async () => {
+    const key = 'e/abandoned-at';
+    const at = clock() + 60 * SEC;
+    const created = await w.store.createUpload(key, { expiresAt: new Date(at), size: 3000 });
+    await putPart(await w.store.uploadPartUrl(created.uploadId, 1), randomBody(3000));
+    const blob = parseSessionItem((await rawState(fx)).instances.find((i) => i.pk === created.uploadId)!)!.info.blob;
+    expect((await rawState(fx)).uploads).toContain(blob);
+    // 20 minutes past the instant (the grace is 15), hours before the session's own day ends.
+    const past = at - Date.now() + 20 * 60_000;
+    for (const offsetMs of [past, past + DEFAULT_MAX_UPLOAD_MS + DEFAULT_CLAIM_MS + 60_000]) {
+      const { sweeper, close } = makeSweeper(fx, offsetMs);
+      try {
+        await sweeper.sweep();
+      } finally {
+        close();
+      }
+    }
+    const state = await rawState(fx);
+    expect(state.uploads, 'the abandoned upload is aborted').not.toContain(blob);
+    expect(state.instances.filter((i) => i.pk === created.uploadId)).toEqual([]);
+    expect(state.blobs).not.toContain(blob);
+    expect(await item(key)).toBeUndefined();
   });
 });
 
