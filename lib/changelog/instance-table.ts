@@ -117,7 +117,7 @@ export class InstanceTable {
    * (not applied) if the entry exists already, if the instance is claimed or gone, or, when not
    * renewing, if the stored lease ends before `leaseFloor`. With `renewTo`, also sets the lease.
    * `beforeAttempt` runs right before each attempt goes out (the SDK's retries included): what it
-   * throws stops the write there, a {@link WriteNotSent}.
+   * throws stops the write there, a `WriteNotSent` (this module's).
    */
   async recordEntry(args: {
     instanceId: string;
