@@ -56,6 +56,30 @@ function bodyOf(res: APIGatewayProxyStructuredResultV2): { error?: string; messa
   return JSON.parse(String(res.body));
 }
 
+/**
+ * `POST ?uploads` of a session of two 5 MiB parts for `key` (`extra` fields in its body, `headers`
+ * on the request): the answer, and what the API told `onError`.
+ */
+async function createTwoPartSession(
+  w: Writer,
+  key: string,
+  options: { headers?: Record<string, string>; extra?: Record<string, unknown> } = {},
+): Promise<{ res: APIGatewayProxyStructuredResultV2; errors: unknown[] }> {
+  const errors: unknown[] = [];
+  const res = await call(
+    w,
+    'POST',
+    `/objects/${key}`,
+    {
+      query: 'uploads',
+      ...(options.headers !== undefined ? { headers: options.headers } : {}),
+      body: JSON.stringify({ size: 2 * 5 * 1024 * KiB, partSize: 5 * 1024 * KiB, ...options.extra }),
+    },
+    { onError: (err) => errors.push(err) },
+  );
+  return { res, errors };
+}
+
 // ---- errors --------------------------------------------------------------------------------------
 
 /** What a deployment must not tell an HTTP client: account, roles, tables, blob keys, AWS's own words. */
@@ -2008,14 +2032,7 @@ describe('a GET answer always fits the buffered response', () => {
       },
       { step: 'build', name: 'failPartSigning' },
     );
-    const errors: unknown[] = [];
-    const res = await call(
-      w,
-      'POST',
-      `/objects/${key}`,
-      { query: 'uploads', body: JSON.stringify({ size: 2 * 5 * 1024 * KiB, partSize: 5 * 1024 * KiB }) },
-      { onError: (err) => errors.push(err) },
-    );
+    const { res, errors } = await createTwoPartSession(w, key);
     expect(res.statusCode).toBe(201);
     const created = JSON.parse(String(res.body)) as { uploadId: string; partCount: number; parts: unknown[] };
     expect(created.partCount).toBe(2);
@@ -2059,18 +2076,7 @@ describe('a GET answer always fits the buffered response', () => {
         now += 1_000; // the create took a second (throttled, retried)
         return created;
       };
-      const errors: unknown[] = [];
-      const res = await call(
-        w,
-        'POST',
-        `/objects/${key}`,
-        {
-          query: 'uploads',
-          headers: headersAt(now),
-          body: JSON.stringify({ size: 2 * 5 * 1024 * KiB, partSize: 5 * 1024 * KiB, ...extra }),
-        },
-        { onError: (err) => errors.push(err) },
-      );
+      const { res, errors } = await createTwoPartSession(w, key, { headers: headersAt(now), extra });
       expect(res.statusCode).toBe(status);
       expect(bodyOf(res).message).toMatch(message);
       expect(errors).toEqual([]);
@@ -2098,14 +2104,7 @@ describe('a GET answer always fits the buffered response', () => {
       await w.store.abortUpload(created.uploadId); // drained: item deleted, upload aborted
       return created;
     };
-    const errors: unknown[] = [];
-    const res = await call(
-      w,
-      'POST',
-      `/objects/${key}`,
-      { query: 'uploads', body: JSON.stringify({ size: 2 * 5 * 1024 * KiB, partSize: 5 * 1024 * KiB }) },
-      { onError: (err) => errors.push(err) },
-    );
+    const { res, errors } = await createTwoPartSession(w, key);
     expect(uploadId).toBeDefined();
     expect(res.statusCode, String(res.body)).toBe(410);
     expect(bodyOf(res).message).toMatch(/expired/);
