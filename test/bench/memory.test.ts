@@ -33,20 +33,15 @@ describe('memory stage: the put body', () => {
       await import('./lib/index.ts');
       const { putBody, peakRssKiB, rssKiB } = await import('./bench/stages/memory.ts');
       const baseline = rssKiB();
-      const importsPeak = process.resourceUsage().maxRSS;
       const body = putBody(48 * 1024 * 1024);
-      process.stdout.write(JSON.stringify({ growthKiB: peakRssKiB() - baseline, bodyKiB: rssKiB() - baseline, importsAboveKiB: importsPeak - baseline, bytes: body.byteLength }));
+      process.stdout.write(JSON.stringify({ growthKiB: peakRssKiB() - baseline, bodyKiB: rssKiB() - baseline, bytes: body.byteLength }));
     `;
     const out = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(out.status, out.stderr).toBe(0);
-    const { growthKiB, bodyKiB, importsAboveKiB } = JSON.parse(out.stdout) as {
-      growthKiB: number;
-      bodyKiB: number;
-      importsAboveKiB: number;
-    };
-    // The imports' peak stands above the RSS the operation starts from: growth taken from that peak
-    // would leave out as much of the operation's own.
-    expect(importsAboveKiB).toBeGreaterThan(0);
+    const { growthKiB, bodyKiB } = JSON.parse(out.stdout) as { growthKiB: number; bodyKiB: number };
+    // Where the imports' peak stands above the RSS the operation starts from (Node.js 20 here, 4 to
+    // 9 MiB; Node.js 24 may give none of it back), growth taken from that peak leaves out as much of
+    // the operation's own, and falls under these bounds.
     // The 48 MiB, give or take a few MiB of the process's own; the body as the put's child reads it too.
     expect(growthKiB / 1024).toBeGreaterThan(46);
     expect(growthKiB / 1024).toBeLessThan(56);
