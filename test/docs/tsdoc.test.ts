@@ -13,10 +13,10 @@ import { expect, test } from 'vitest';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const ENTRIES = ['lib/index.ts', 'infra/index.ts', 'lib/operations.ts', 'lib/testing.ts'];
 
-/** `entry: Name` and `entry: Name.member` for each public name without TSDoc. */
-function undocumented(): string[] {
-  const program = ts.createProgram(
-    ENTRIES.map((e) => `${root}${e}`),
+/** A program of `entries` (paths under the repository), compiled as the package's consumers do. */
+function programOf(entries: readonly string[]): ts.Program {
+  return ts.createProgram(
+    entries.map((e) => `${root}${e}`),
     {
       module: ts.ModuleKind.NodeNext,
       moduleResolution: ts.ModuleResolutionKind.NodeNext,
@@ -26,6 +26,11 @@ function undocumented(): string[] {
       types: [],
     },
   );
+}
+
+/** `entry: Name` and `entry: Name.member` for each public name without TSDoc. */
+function undocumented(): string[] {
+  const program = programOf(ENTRIES);
   const checker = program.getTypeChecker();
   const missing = new Set<string>();
   const documented = (symbol: ts.Symbol) => ts.displayPartsToString(symbol.getDocumentationComment(checker)).trim() !== '';
@@ -52,14 +57,7 @@ test('every exported name of the public entries, and every public member, has TS
 }, 300_000);
 
 test("TieredStore.presignGet's TSDoc says what the URL's answer carries, as the README does: the content type and no-cache", () => {
-  const program = ts.createProgram([`${root}lib/index.ts`], {
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    target: ts.ScriptTarget.ES2022,
-    strict: true,
-    skipLibCheck: true,
-    types: [],
-  });
+  const program = programOf(['lib/index.ts']);
   const checker = program.getTypeChecker();
   const module = checker.getSymbolAtLocation(program.getSourceFile(`${root}lib/index.ts`)!)!;
   const store = checker.getAliasedSymbol(checker.getExportsOfModule(module).find((s) => s.name === 'TieredStore')!);
