@@ -988,9 +988,11 @@ export class TieredStore {
    * attempt, it let an SDK retry (the first attempt throttled, the writer paused) land over an
    * object that had expired meanwhile, one readers were told is absent: a put with `ifVersion`
    * answered success, a delete `true`. An attempt held up after that (its signing waited for
-   * credentials, the process paused) is not sent once the clock has reached the next whole second,
-   * from which an item the condition takes for live may have expired (expiries are whole seconds):
-   * {@link ExpiredSinceJudgedError}, the write judged again ({@link unlessConditionFailed}).
+   * credentials, the process paused) is not sent once a second has passed since its instant:
+   * {@link ExpiredSinceJudgedError}, the write judged again ({@link unlessConditionFailed}). Not at
+   * the next whole second: a restatement and a send milliseconds apart straddle one about once in a
+   * few hundred attempts, and an attempt after one that may have landed was then an unknown outcome
+   * for a write held up by nothing (a send is milliseconds late by its network anyway).
    */
   private judgedAtEachAttempt<C extends { middlewareStack: unknown }>(key: string, command: C): C {
     let judgedAt: number | undefined;
@@ -999,7 +1001,7 @@ export class TieredStore {
       return judgedAt;
     });
     return guardEachAttempt(command, 'tierlogLiveAtDeadline', () => {
-      if (judgedAt !== undefined && this.clock() >= (Math.floor(judgedAt) + 1) * 1000) throw new ExpiredSinceJudgedError(key);
+      if (judgedAt !== undefined && this.clock() >= judgedAt * 1000 + 1000) throw new ExpiredSinceJudgedError(key);
     });
   }
 
