@@ -284,6 +284,10 @@ export function render(r: Results): string {
     const rows: Array<Array<string | number>> = [['operation', 'baseline MiB', 'peak MiB', 'growth MiB']];
     rows.push([`${small} put (multipart; growth beyond the body)`, m.put.baselineMiB, m.put.peakMiB, m.put.growthMiB]);
     rows.push([`${small} streamed read (getStream)`, m.streamedRead.baselineMiB, m.streamedRead.peakMiB, m.streamedRead.growthMiB]);
+    if (m.sdkStreamedRead !== undefined) {
+      const x = m.sdkStreamedRead;
+      rows.push([`${small} SDK GetObject stream (no tierlog)`, x.baselineMiB, x.peakMiB, x.growthMiB]);
+    }
     for (const [size, x] of [
       [small, m.smallSession],
       [large, m.session],

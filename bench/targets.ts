@@ -4,7 +4,7 @@
  */
 import type { Results, Target } from './results.js';
 import { LATENCY_KINDS, type LatencyPair } from './stages/latency.js';
-import { withInterval } from './common.js';
+import { round, withInterval } from './common.js';
 
 /** The bound of the side-by-side time ratios: logged / unlogged latency, a session's upload / the SDK's, at most 1.10. */
 const RATIO_BOUND = 1.1;
@@ -163,13 +163,28 @@ export function targets(r: Results): Target[] {
     }
   }
   if (r.memory !== undefined) {
-    const bound = r.memory.bytes / 2 / 1024 / 1024;
-    out.push({
-      name: '64 MiB streamed read: RSS growth',
-      target: `<= ${bound} MiB (half the object: not buffered)`,
-      value: `${r.memory.streamedRead.growthMiB} MiB`,
-      met: measured(r.memory.streamedRead.growthMiB) && r.memory.streamedRead.growthMiB <= bound,
-    });
+    const sdk = r.memory.sdkStreamedRead;
+    if (sdk === undefined) {
+      // Runs before 2026-12-05 measured no SDK read: their bound was half the object.
+      const bound = r.memory.bytes / 2 / 1024 / 1024;
+      out.push({
+        name: '64 MiB streamed read: RSS growth',
+        target: `<= ${bound} MiB (half the object: not buffered)`,
+        value: `${r.memory.streamedRead.growthMiB} MiB`,
+        met: measured(r.memory.streamedRead.growthMiB) && r.memory.streamedRead.growthMiB <= bound,
+      });
+    } else {
+      // What tierlog adds to a streamed read: at most one part over the SDK's own read of the same
+      // size in the same run. The SDK's alone grows by tens of MiB, garbage the collector takes
+      // only once external memory has grown that much, so "half the object" judged Node.js.
+      const bound = round(sdk.growthMiB + r.memory.partSizeMiB, 1);
+      out.push({
+        name: '64 MiB streamed read: RSS growth',
+        target: `<= ${bound} MiB (the SDK's own GetObject stream's + one part: nothing buffered)`,
+        value: `${r.memory.streamedRead.growthMiB} MiB (the SDK's ${sdk.growthMiB} MiB)`,
+        met: measured(r.memory.streamedRead.growthMiB, sdk.growthMiB) && r.memory.streamedRead.growthMiB <= bound,
+      });
+    }
     const large = r.memory.largeStreamedRead;
     if (large !== undefined) {
       // Bounded by the part size, not the object size: four times the object, at most one part more.

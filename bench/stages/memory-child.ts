@@ -11,6 +11,7 @@
  *
  * Arguments: mode, key, bytes. Environment: the local stack's and the config's (configToEnv).
  */
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NoopChangeLog, DynamoChangeLog, TieredStore, loadConfig } from '../../lib/index.js';
 import { randomFillSync } from 'node:crypto';
 import { request } from 'node:http';
@@ -59,6 +60,15 @@ if (mode === 'session') {
   const body = putBody(bytes);
   bodyKiB = rssKiB() - baselineKiB;
   await store.put(key, body);
+} else if (mode === 'sdk-read') {
+  // The client a user would make (endpoint from the environment, as the SDK reads it), not tierlog's.
+  const endpoint = process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || undefined;
+  const s3 = new S3Client({ ...(endpoint !== undefined ? { endpoint, forcePathStyle: true } : {}) });
+  const got = await s3.send(new GetObjectCommand({ Bucket: config.bucket, Key: key }));
+  let seen = 0;
+  for await (const chunk of got.Body as AsyncIterable<Uint8Array>) seen += chunk.byteLength;
+  if (seen !== bytes) throw new Error(`read ${seen} bytes, expected ${bytes}`);
+  s3.destroy();
 } else {
   const got = await store.getStream(key);
   if (got === undefined) throw new Error(`no object ${key}`);

@@ -9,10 +9,12 @@
  * from process.resourceUsage(); "growth" is the peak less the RSS after the imports and clients
  * ({@link rssKiB}: the RSS then, not the imports' peak) and, for the put, less the body.
  */
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { execFile } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { promisify } from 'node:util';
-import { configToEnv, type TierlogConfig } from '../../lib/index.js';
+import { configToEnv, createS3Client, type TierlogConfig } from '../../lib/index.js';
 import { MiB, round } from '../common.js';
 
 const run = promisify(execFile);
@@ -59,6 +61,13 @@ export interface MemoryResult {
   readonly partSizeMiB: number;
   readonly put: RssFigures;
   readonly streamedRead: RssFigures;
+  /**
+   * The SDK's own streamed read of an S3 object of `bytes` (GetObject, no tierlog): what Node.js
+   * and the SDK cost such a read (sockets' chunks wait for V8's collector, which runs on external
+   * memory's growth, not on a part's), the baseline {@link streamedRead} is judged against.
+   * Absent in runs before 2026-12-05.
+   */
+  readonly sdkStreamedRead?: RssFigures;
   /** The larger object: {@link largeBytes}. */
   readonly largeBytes: number;
   /** An upload session of `bytes`, writer and client in one process. */
@@ -73,7 +82,7 @@ export async function memoryStage(options: { config: TierlogConfig; bytes?: numb
   const bytes = options.bytes ?? 64 * MiB;
   const env = { ...process.env, ...configToEnv(options.config) };
   const largeBytes = 4 * bytes;
-  const child = async (mode: 'put' | 'read' | 'session', key: string, size: number): Promise<RssFigures> => {
+  const child = async (mode: 'put' | 'read' | 'session' | 'sdk-read', key: string, size: number): Promise<RssFigures> => {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/stages/memory-child.ts', mode, key, String(size)], {
       env,
       maxBuffer: 1 << 20,
@@ -87,8 +96,25 @@ export async function memoryStage(options: { config: TierlogConfig; bytes?: numb
   };
   const put = await child('put', 'memory/large', bytes);
   const streamedRead = await child('read', 'memory/large', bytes);
+  const sdkStreamedRead = await withRawObject(options.config, bytes, (key) => child('sdk-read', key, bytes));
   const smallSession = await child('session', 'memory/session', bytes);
   const session = await child('session', 'memory/larger', largeBytes);
   const largeStreamedRead = await child('read', 'memory/larger', largeBytes);
-  return { bytes, partSizeMiB: 8, put, streamedRead, largeBytes, smallSession, session, largeStreamedRead };
+  return { bytes, partSizeMiB: 8, put, streamedRead, sdkStreamedRead, largeBytes, smallSession, session, largeStreamedRead };
+}
+
+/**
+ * Runs `read` on an S3 object of `bytes` random bytes written for it (the SDK's multipart upload,
+ * under a key of the bench's own outside the store's `<prefix>/`), deleted after: no blob the store does not know
+ * is left in its bucket.
+ */
+async function withRawObject<T>(config: TierlogConfig, bytes: number, read: (key: string) => Promise<T>): Promise<T> {
+  const s3 = createS3Client();
+  const key = `${config.prefix}-bench-memory-raw-${process.pid}`; // outside `<prefix>/`, the store's alone
+  try {
+    await new Upload({ client: s3, params: { Bucket: config.bucket, Key: key, Body: putBody(bytes) } }).done();
+    return await read(key);
+  } finally {
+    await s3.send(new DeleteObjectCommand({ Bucket: config.bucket, Key: key })).finally(() => s3.destroy());
+  }
 }

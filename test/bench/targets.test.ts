@@ -300,6 +300,32 @@ describe('upload sessions: a cleanup that failed', () => {
   });
 });
 
+describe("the streamed read against the SDK's own", () => {
+  test("with the SDK's read measured, the 64 MiB read is judged against it plus one part; without it, against half the object", () => {
+    const r = saved();
+    const name = '64 MiB streamed read: RSS growth';
+    const fig = (growthMiB: number) => ({ baselineMiB: 100, peakMiB: 100 + growthMiB, growthMiB });
+    // The saved run has no SDK read: half the object (32 MiB), as it was judged.
+    r.memory = { ...r.memory!, streamedRead: fig(35.4) };
+    expect(named(targets(r), name)).toMatchObject({ target: '<= 32 MiB (half the object: not buffered)', met: false });
+    // The SDK's read grew 34.6 MiB in the same run: tierlog's 35.4 adds less than a part.
+    r.memory = { ...r.memory!, sdkStreamedRead: fig(34.6) };
+    expect(named(targets(r), name)).toMatchObject({
+      target: "<= 42.6 MiB (the SDK's own GetObject stream's + one part: nothing buffered)",
+      value: "35.4 MiB (the SDK's 34.6 MiB)",
+      met: true,
+    });
+    // A read that buffered a part more than the SDK's, or the object, misses.
+    r.memory = { ...r.memory!, streamedRead: fig(42.7) };
+    expect(named(targets(r), name).met).toBe(false);
+    r.memory = { ...r.memory!, streamedRead: fig(98.6) };
+    expect(named(targets(r), name).met).toBe(false);
+    // An SDK read not measured leaves nothing to judge by.
+    r.memory = { ...r.memory!, streamedRead: fig(10), sdkStreamedRead: fig(NaN) };
+    expect(named(targets(r), name).met).toBe(false);
+  });
+});
+
 describe('a figure the run could not measure', () => {
   test('NaN, written to the JSON as null, meets no target when the run is judged again (docs/FIGURES.md)', () => {
     const r = saved();
