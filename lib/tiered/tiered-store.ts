@@ -184,7 +184,8 @@ export interface TieredStoreOptions {
    */
   readonly consistentReads?: boolean;
   /**
-   * Receives errors of in-process cleanup (the entry then stays for the sweeper). What it throws,
+   * Receives errors of in-process cleanup (what it did not clean is left to the sweeper, or a
+   * replaced blob to the stream function with `replacedBlobCleanup: 'stream'`). What it throws,
    * or the rejection of the promise an async one returns, changes nothing.
    */
   readonly onCleanupError?: (err: unknown, context: { key: string; changeId: string; blob?: string }) => void;
@@ -193,7 +194,8 @@ export interface TieredStoreOptions {
    * remove the entry) in the background; {@link TieredStore.settled} awaits it. Default false:
    * a write resolves after its settle. A process that may stop or freeze right after answering
    * (a Lambda handler) must `await store.settled()` before it returns; whatever it does not
-   * finish stays in the log for the sweeper, as after a crash.
+   * finish is left as after a crash: to the sweeper (its entry stays in the log) or, with
+   * `replacedBlobCleanup: 'stream'`, a replaced blob to the objects table's stream function.
    */
   readonly settleInBackground?: boolean;
   /**
@@ -330,13 +332,14 @@ export class TieredStore {
   /**
    * Resolves once every settle running in the background (see `settleInBackground`) has
    * finished, including settles of writes that answer while it waits: true. Never rejects: a
-   * settle that fails leaves its entry to the sweeper and reports to `onCleanupError`.
+   * settle that fails reports to `onCleanupError` and leaves its work as a crash would (to the
+   * sweeper, or a replaced blob to the stream function with `replacedBlobCleanup: 'stream'`).
    *
    * `timeoutMs` bounds the wait (a Lambda handler passes what its invocation has left, less a
    * margin, so that a slow delete cannot run it into its timeout): it resolves false when the time
    * is up with settles still running ({@link TieredStore.pendingSettles}); one past Node's longest
    * timer (about 24.8 days) bounds nothing. They go on running; what
-   * a frozen or stopped process does not finish stays in the log for the sweeper, as after a crash.
+   * a frozen or stopped process does not finish is left as after a crash (see `settleInBackground`).
    */
   async settled(options: { readonly timeoutMs?: number } = {}): Promise<boolean> {
     assertOptions(options, OPTIONS.settled, 'settled');
