@@ -184,6 +184,47 @@ describe('snapshot audit under failures', () => {
     },
   );
 
+  test.each([false, true])(
+    'the re-verification failing before any delete, after losses were confirmed (--json %s): the CLI names the losses, exit 1, nothing deleted',
+    async (json) => {
+      const fx = await freshFixture();
+      const orphan = blobKey(fx, 'orphan');
+      await putBlob(fx, orphan);
+      const lostKey = blobKey(fx, 'lost-object');
+      await putTombstone(fx, 'lost-object', lostKey);
+      const snap = await snapshotNow(fx);
+      const dynamodb = createDynamoDBClient();
+      // The first read of HV confirms the loss; the second, the re-verification's first, is refused.
+      new FaultInjector()
+        .add({ kind: 'fail', match: (r) => r.command === 'BatchGetItemCommand', skip: 1, error: accessDenied })
+        .attach(dynamodb, 'dynamodb');
+      try {
+        const from = ['--inventory', snap.inventory, '--export', snap.exportDir];
+        const run = await cli(
+          { ...fx, dynamodb },
+          ['audit', '--delete', '--empty-store-ok', '--older-than', '1h', ...from, ...(json ? ['--json'] : [])],
+          {
+            clock: () => snap.now,
+          },
+        );
+        expect(run.code).toBe(1);
+        expect(run.err).toMatch(/access denied/);
+        // The loss the audit confirmed (invariant 1 broken) is named, not lost with the error.
+        expect(run.out).toContain(lostKey);
+        if (json)
+          expect(JSON.parse(run.out)).toMatchObject({
+            lost: [{ key: lostKey, objectKey: 'lost-object' }],
+            deleted: 0,
+            error: { exitCode: 1, message: expect.stringMatching(/access denied/) },
+          });
+        else expect(run.out).toContain('LOST');
+        expect(await prefixKeys(fx)).toEqual([orphan]);
+      } finally {
+        dynamodb.destroy();
+      }
+    },
+  );
+
   test('an error after a delete batch: the audit stops there and reports what it deleted', async () => {
     const fx = await freshFixture();
     const snap = await snapshotOfOrphans(fx, 3);
