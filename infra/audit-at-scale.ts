@@ -351,8 +351,11 @@ export class AuditAtScale extends Construct {
     // Before its first orphan is confirmed (reported or deleted): a sample of the objects table's
     // pointers shows it is this bucket's store. Without it, report-only, every candidate is kept.
     fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [resources.objectsTable.tableArn] }));
-    // An objects table of the user's under a customer managed key is read through it.
+    // A table of the user's under a customer managed key is read through it: the objects table,
+    // and the change log, whose Scan refused left every orphan kept ("change-log-unreadable").
     grantKeyFor(fn.role, resources.objectsTable.encryptionKey, 'dynamodb', ['dynamodb:BatchGetItem', 'dynamodb:Scan']);
+    if (resources.changeLogTable.encryptionKey !== resources.objectsTable.encryptionKey)
+      grantKeyFor(fn.role, resources.changeLogTable.encryptionKey, 'dynamodb', ['dynamodb:Scan']);
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['s3:ListBucket'],

@@ -85,7 +85,9 @@ export function judgeStoreBinding(findings: readonly SampleFinding[], scope: Bin
       kind: 'noReferences',
       reason:
         `the objects table "${scope.table}" points at no blob (${scope.scanned} items sampled): if it is not the store of ${where}, ` +
-        'every blob there looks an orphan; deletes refused (fix the configuration, or state that the store holds no large object)',
+        'every blob there looks an orphan; deletes refused (fix the configuration, or state that the store holds no large object: ' +
+        // The snapshot-audit function reads no such setting: its operator was told to state what it cannot be told.
+        '`tierlog audit --delete --empty-store-ok`, or `emptyStoreOk` in code; the snapshot-audit function takes none)',
     };
   }
   const confirmed = findings.find((f) => f.kind === 'notHere' && f.confirmed);

@@ -196,6 +196,19 @@ describe('snapshot-audit function batches', () => {
     expect((run.error as Error).message).toMatch(/deletes refused/);
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([orphan]);
   });
+
+  it('an objects table that points at no blob: the batch fails, and says how to state the store holds no large object (the function has no such setting)', async () => {
+    const live = await freshFixture();
+    const orphan = blobKey(live, 'obj', Date.now() - 3 * HOUR);
+    await putBlob(live, orphan);
+    const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
+    const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }] }));
+    const message = (run.error as Error).message;
+    expect(message).toMatch(/deletes refused: the objects table .* points at no blob/);
+    // "State that the store holds no large object": the function reads no such setting; the CLI does.
+    expect(message).toContain('tierlog audit --delete --empty-store-ok');
+    expect(await listKeys(live.s3, live.config.bucket)).toEqual([orphan]);
+  });
 });
 
 describe('snapshot-audit function batches: an incomplete inventory', () => {

@@ -9,10 +9,14 @@ import { LEASE_INDEX_NAME } from '../../lib/constants.js';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type App, type CfnElement, Stack } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { AuditAtScale } from '../../infra/audit-at-scale.js';
 import { TierlogStack } from '../../infra/stack.js';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
 import { METRICS_NAMESPACE } from '../../lib/recovery/metric-sink.js';
-import { cleanOutdirs, newApp, userStack } from './helpers.js';
+import { actions, cleanOutdirs, logicalIdOf, newApp, statementsOfRole, storeNames, userStack } from './helpers.js';
 
 afterAll(cleanOutdirs);
 
@@ -347,5 +351,58 @@ describe('auditAtScale', () => {
     });
     expect(JSON.stringify(template.findResources('AWS::S3::Bucket'))).not.toContain('AccessControl');
     expect(findings(app)).toEqual([]);
+  });
+});
+
+describe('auditAtScale used on its own, with tables under customer managed keys', () => {
+  /**
+   * The function scans the change log (and its lease index) before it confirms any orphan: a change
+   * log under a key of the user's that the role may not use is refused on AWS (the local stack
+   * checks no IAM), every proposed orphan kept as "change-log-unreadable", and every batch of a
+   * deleting run failed ("deletes refused"). The objects table's key was granted; the change log's
+   * was not.
+   */
+  const build = (shared: boolean) => {
+    const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const changeLogKey = new kms.Key(stack, 'ChangeLogKey', { enableKeyRotation: true });
+    const objectsKey = shared ? changeLogKey : new kms.Key(stack, 'ObjectsKey', { enableKeyRotation: true });
+    const changeLogTable = new dynamodb.TableV2(stack, 'MyChangeLog', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryptionV2.customerManagedKey(changeLogKey),
+    });
+    const objectsTable = new dynamodb.TableV2(stack, 'MyObjects', {
+      partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryptionV2.customerManagedKey(objectsKey),
+    });
+    const bucket = new s3.Bucket(stack, 'MyBlobs', { enforceSSL: true });
+    const accessLogsBucket = new s3.Bucket(stack, 'MyLogs', { enforceSSL: true });
+    const resources = { changeLogTable, objectsTable, bucket, prefix: 'blobs' };
+    const audit = new AuditAtScale(stack, 'Audit', { resources, accessLogsBucket, environment: storeNames(resources), delete: true });
+    const template = Template.fromStack(stack);
+    /** The KMS actions the function's role may take on `key`, through DynamoDB. */
+    const granted = (key: kms.IKey) => {
+      const keyArn = JSON.stringify(stack.resolve(key.keyArn));
+      // Statements of like actions and conditions may be merged into one of several resources.
+      const statements = statementsOfRole(template, logicalIdOf(stack, audit.functionRole)).filter(
+        (s) => s.Effect === 'Allow' && [s.Resource].flat().some((r) => JSON.stringify(r) === keyArn),
+      );
+      for (const s of statements)
+        expect(s.Condition?.['StringEquals']?.['kms:ViaService']).toEqual(stack.resolve(`dynamodb.${stack.region}.amazonaws.com`));
+      return [...new Set(statements.flatMap(actions))].sort();
+    };
+    return { changeLogKey, objectsKey, granted };
+  };
+
+  it("the function may decrypt through the change log's key, as through the objects table's", () => {
+    const { changeLogKey, objectsKey, granted } = build(false);
+    expect(granted(changeLogKey)).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
+    expect(granted(objectsKey)).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
+  });
+
+  it('one key of both tables: read through it', () => {
+    const { changeLogKey, granted } = build(true);
+    expect(granted(changeLogKey)).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
   });
 });

@@ -136,6 +136,95 @@ describe('snapshot audit under failures', () => {
     }
   });
 
+  test.each([false, true])(
+    'the live check of proposed losses failing after it confirmed some (--json %s): the CLI names those losses, exit 1, nothing deleted',
+    async (json) => {
+      // 101 objects point at blobs the bucket lacks: the check reads HV 100 a request, the second read fails.
+      const fx = await freshFixture();
+      const orphan = blobKey(fx, 'orphan');
+      await putBlob(fx, orphan);
+      const lost: string[] = [];
+      for (let i = 0; i < 101; i++) {
+        const key = blobKey(fx, `lost-${String(i).padStart(3, '0')}`);
+        await putTombstone(fx, `lost-${String(i).padStart(3, '0')}`, key);
+        lost.push(key);
+      }
+      const snap = await snapshotNow(fx);
+      const dynamodb = createDynamoDBClient();
+      new FaultInjector()
+        .add({ kind: 'fail', match: (r) => r.command === 'BatchGetItemCommand', skip: 1, error: accessDenied })
+        .attach(dynamodb, 'dynamodb');
+      try {
+        const from = ['--inventory', snap.inventory, '--export', snap.exportDir];
+        const run = await cli(
+          { ...fx, dynamodb },
+          ['audit', '--delete', '--empty-store-ok', '--older-than', '1h', ...from, ...(json ? ['--json'] : [])],
+          {
+            clock: () => snap.now,
+          },
+        );
+        expect(run.code).toBe(1);
+        expect(run.err).toMatch(/^tierlog: the live check of proposed losses stopped after 100 losses confirmed: access denied/);
+        // The losses it confirmed are named (the one figure that says invariant 1 is broken), not only counted.
+        const named = lost.filter((key) => run.out.includes(key));
+        expect(named).toHaveLength(100);
+        if (json) {
+          const out = JSON.parse(run.out) as { lost: Array<{ key: string; objectKey: string }>; error: { name: string; exitCode: number } };
+          expect(out.lost).toHaveLength(100);
+          expect(out.lost[0]).toEqual({
+            key: expect.stringMatching(new RegExp(`^${fx.config.prefix}/`)),
+            objectKey: expect.stringMatching(/^lost-/),
+          });
+          expect(out.error).toMatchObject({ name: 'LostCheckIncompleteError', exitCode: 1 });
+        } else expect(run.out).toContain('LOST');
+        expect((await prefixKeys(fx)).sort()).toEqual([orphan]);
+      } finally {
+        dynamodb.destroy();
+      }
+    },
+  );
+
+  test.each([false, true])(
+    'the re-verification failing before any delete, after losses were confirmed (--json %s): the CLI names the losses, exit 1, nothing deleted',
+    async (json) => {
+      const fx = await freshFixture();
+      const orphan = blobKey(fx, 'orphan');
+      await putBlob(fx, orphan);
+      const lostKey = blobKey(fx, 'lost-object');
+      await putTombstone(fx, 'lost-object', lostKey);
+      const snap = await snapshotNow(fx);
+      const dynamodb = createDynamoDBClient();
+      // The first read of HV confirms the loss; the second, the re-verification's first, is refused.
+      new FaultInjector()
+        .add({ kind: 'fail', match: (r) => r.command === 'BatchGetItemCommand', skip: 1, error: accessDenied })
+        .attach(dynamodb, 'dynamodb');
+      try {
+        const from = ['--inventory', snap.inventory, '--export', snap.exportDir];
+        const run = await cli(
+          { ...fx, dynamodb },
+          ['audit', '--delete', '--empty-store-ok', '--older-than', '1h', ...from, ...(json ? ['--json'] : [])],
+          {
+            clock: () => snap.now,
+          },
+        );
+        expect(run.code).toBe(1);
+        expect(run.err).toMatch(/access denied/);
+        // The loss the audit confirmed (invariant 1 broken) is named, not lost with the error.
+        expect(run.out).toContain(lostKey);
+        if (json)
+          expect(JSON.parse(run.out)).toMatchObject({
+            lost: [{ key: lostKey, objectKey: 'lost-object' }],
+            deleted: 0,
+            error: { exitCode: 1, message: expect.stringMatching(/access denied/) },
+          });
+        else expect(run.out).toContain('LOST');
+        expect(await prefixKeys(fx)).toEqual([orphan]);
+      } finally {
+        dynamodb.destroy();
+      }
+    },
+  );
+
   test('an error after a delete batch: the audit stops there and reports what it deleted', async () => {
     const fx = await freshFixture();
     const snap = await snapshotOfOrphans(fx, 3);

@@ -4,11 +4,12 @@
  * confirmed, the inventory proved incomplete (`inventoryMissed`), a proposed loss could not be judged
  * (`lostUndecided`), a delete failed, or deletes were refused (an item that cannot be read, or an objects
  * table that is not this bucket's store); with `--exit-code`, else 3 when it left findings for a
- * person ({@link snapshotFindingsLeft}).
+ * person ({@link snapshotFindingsLeft}). A live check of proposed losses that stopped after it
+ * confirmed some prints those losses before its error (exit 1).
  */
-import { EXIT, type CliContext, InterruptedError, printJson, println, UsageError } from '../../cli/common.js';
+import { EXIT, type CliContext, InterruptedError, printJson, println, ReportBeforeError, UsageError } from '../../cli/common.js';
 import { SnapshotAuditIncompleteError } from './errors.js';
-import { deletesRefused, needsALook } from './reverify.js';
+import { deletesRefused, LostCheckIncompleteError, needsALook } from './reverify.js';
 import { formatSnapshotAudit, type SnapshotAuditReport, snapshotAudit } from './snapshot-audit.js';
 
 export interface SnapshotAuditCliOptions {
@@ -62,6 +63,19 @@ export async function snapshotAuditCommand(ctx: CliContext, options: SnapshotAud
       const exitCode = err.cause instanceof InterruptedError ? EXIT.interrupted : EXIT.failure;
       if (options.json) printJson(ctx.io, { ...err.report, error: { name: err.name, message: err.message, exitCode } });
       else print(err.report);
+    }
+    // The live check of proposed losses stopped (a read of the objects table failed) after it had
+    // confirmed some, before any delete: those losses are named (stdout; with --json, the report's
+    // `lost` beside the error), not only counted in the error's message.
+    if (err instanceof LostCheckIncompleteError) {
+      const lost = [...err.lost].sort((a, b) => a.key.localeCompare(b.key));
+      if (!options.json)
+        println(
+          ctx.io.stdout,
+          'LOST (HV points at a blob the bucket lacks; the live check stopped before it judged the other proposed losses):',
+          ...lost.map((l) => `  ${l.key}  object ${JSON.stringify(l.objectKey)}`),
+        );
+      throw new ReportBeforeError({ lost }, err, false);
     }
     throw err;
   }

@@ -60,7 +60,7 @@ export interface SnapshotAuditOptions {
    * Stops the audit at its next safe point: after the query, after the losses are confirmed, or
    * between two re-verification batches (never inside one). It then throws
    * {@link SnapshotAuditIncompleteError} with what it did, or the signal's reason when it deleted
-   * nothing. The CLI aborts it on Ctrl-C.
+   * nothing and confirmed no loss. The CLI aborts it on Ctrl-C.
    */
   readonly signal?: AbortSignal;
 }
@@ -150,7 +150,8 @@ const SNAPSHOT_AUDIT_OPTIONS = optionNames<SnapshotAuditOptions>()(
  *   `batchSize` not a whole number of at least 1 or `memoryLimit` not a non-empty string (before
  *   anything is read), `memoryLimit` a size DuckDB does not read (before the query); SnapshotError on a
  *   snapshot that cannot be trusted; {@link SnapshotAuditIncompleteError} when it stopped (an
- *   error, or its signal) after deleting.
+ *   error, or its signal) after deleting, or in the re-verification after the live check had
+ *   confirmed losses (its report names them; nothing deleted).
  */
 export async function snapshotAudit(options: SnapshotAuditOptions): Promise<SnapshotAuditReport> {
   // A misspelt option (`delet`, `emptyStoreOK`, `batchsize`) would be a default nobody chose.
@@ -203,7 +204,6 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     proposedLost.map((f) => ({ key: f.blobKey, objectKey: f.objectKey ?? '' })),
     { ...clients, cutoffMs },
   );
-  options.signal?.throwIfAborted();
   const describe = (e: DynamoExport) => ({
     dir: e.dir,
     exportTime: new Date(e.exportTime).toISOString(),
@@ -241,21 +241,43 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     deleteUnknown: [...verified.deleteUnknown].sort(),
     ...(verified.refusal !== undefined ? { deleteRefused: verified.refusal } : {}),
   });
-  const verified = await reverifyAndDelete(
-    proposedOrphans.map((f) => ({ key: f.blobKey, ...(f.lastModified !== undefined ? { lastModified: f.lastModified } : {}) })),
-    {
-      ...clients,
-      now: options.now,
-      olderThanMs: options.olderThanMs,
-      delete: options.delete ?? false,
-      ...(options.beforeDelete ? { beforeDelete: options.beforeDelete } : {}),
-      ...(options.signal !== undefined ? { signal: options.signal } : {}),
-      ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
-      ...(options.emptyStoreOk !== undefined ? { emptyStoreOk: options.emptyStoreOk } : {}),
-      // Stopped after deleting: the error carries the whole audit's report, not the re-verification's.
-      incomplete: (done, cause) => new SnapshotAuditIncompleteError(reportOf(done), cause),
-    },
-  );
+  // Losses confirmed above are not lost with an error (or Ctrl-C) of the re-verification before its
+  // first delete, which is thrown bare (after a delete, the error below carries the report): they
+  // are reported with it, as the snapshot-audit function logs and publishes them first.
+  const notReverified: ReverifyReport = {
+    checked: proposedOrphans.length,
+    confirmed: [],
+    deleted: 0,
+    kept: [],
+    deleteFailures: [],
+    deleteUnknown: [],
+    gone: [],
+  };
+  const losing = (err: unknown): unknown =>
+    lost.length > 0 && !(err instanceof SnapshotAuditIncompleteError)
+      ? new SnapshotAuditIncompleteError(reportOf(notReverified), err)
+      : err;
+  let verified: ReverifyReport;
+  try {
+    options.signal?.throwIfAborted();
+    verified = await reverifyAndDelete(
+      proposedOrphans.map((f) => ({ key: f.blobKey, ...(f.lastModified !== undefined ? { lastModified: f.lastModified } : {}) })),
+      {
+        ...clients,
+        now: options.now,
+        olderThanMs: options.olderThanMs,
+        delete: options.delete ?? false,
+        ...(options.beforeDelete ? { beforeDelete: options.beforeDelete } : {}),
+        ...(options.signal !== undefined ? { signal: options.signal } : {}),
+        ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+        ...(options.emptyStoreOk !== undefined ? { emptyStoreOk: options.emptyStoreOk } : {}),
+        // Stopped after deleting: the error carries the whole audit's report, not the re-verification's.
+        incomplete: (done, cause) => new SnapshotAuditIncompleteError(reportOf(done), cause),
+      },
+    );
+  } catch (err) {
+    throw losing(err);
+  }
   return reportOf(verified);
 }
 
