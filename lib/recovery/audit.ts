@@ -564,7 +564,12 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     if (doomed.length > 0 && report.referenced === 0) {
       // A blob of this listing that HV points at proves the table is this bucket's store; until
       // the run has seen one, a sample of the table's pointers must (store-binding.ts).
-      binding ??= await sampleStoreBinding(dynamodb, hv, lt);
+      // The candidates' own objects first: an overwritten one points at the blob that replaced it.
+      const read = doomed.flatMap((c) => {
+        const blob = pointers.get(c.objectId)?.blob;
+        return typeof blob === 'string' ? [{ objectKey: c.objectId, blob }] : [];
+      });
+      binding ??= await sampleStoreBinding(dynamodb, hv, lt, read);
       const refusal = bindingRefusal(binding, options.emptyStoreOk ?? false);
       if (refusal !== undefined) {
         if (report.delete) report.deleteRefused ??= refusal;
@@ -756,9 +761,14 @@ export async function blobsOfOtherObjects(dynamodb: DynamoDBClient, hv: HvTable,
  * and nothing is deleted on it. Refused credentials (an expired token) are thrown: they say nothing
  * of the grant, and the run cannot go on.
  */
-export async function sampleStoreBinding(dynamodb: DynamoDBClient, hv: HvTable, lt: LtBucket): Promise<StoreBinding> {
+export async function sampleStoreBinding(
+  dynamodb: DynamoDBClient,
+  hv: HvTable,
+  lt: LtBucket,
+  pointers: ReadonlyArray<{ readonly objectKey: string; readonly blob: string }> = [],
+): Promise<StoreBinding> {
   try {
-    return await checkStoreBinding({ dynamodb, hv, lt });
+    return await checkStoreBinding({ dynamodb, hv, lt, pointers });
   } catch (err) {
     if (!(err instanceof AccessDeniedError) || isCredentialRefusal(err.cause)) throw err;
     return {

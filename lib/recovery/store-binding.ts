@@ -11,6 +11,14 @@
  * store points at blobs that exist in this bucket under this prefix, and another store's table
  * points at none of them.
  *
+ * Pointers the caller has just read from the table, consistently, are looked at first
+ * (`pointers`): an audit reads the item of each candidate's object, and an orphan is most often
+ * the old blob of an object overwritten since, whose item points at the blob that replaced it.
+ * One of them whose blob is here binds the store as a sampled one does, with no Scan; the rest
+ * are not evidence either way (an item the audit read is no sample of the table). Without them, a
+ * store of many inline objects and few blobs (a few in ten thousand) has a sample that points at
+ * no blob, and every deleting audit of it was refused.
+ *
  * The rule ({@link judgeStoreBinding}, pure), over a sample of the items that point at a blob
  * (a few from each of four parallel scan segments, reading up to three pages of each until one
  * yields such an item, so the sample is not one corner of the table), each blob looked up by a
@@ -47,6 +55,8 @@ export const BINDING_PAGES_PER_SEGMENT = 3;
 export const BINDING_PAGE_LIMIT = 1_000;
 /** Items pointing at a blob kept per segment. */
 export const BINDING_SAMPLES_PER_SEGMENT = 4;
+/** The caller's pointers looked up at most (one S3 listing each) before the sample. */
+export const BINDING_KNOWN_POINTERS = 4;
 
 /** What the sample showed for one item that pointed at a blob. */
 export type SampleFinding =
@@ -125,8 +135,14 @@ export async function checkStoreBinding(options: {
   readonly dynamodb: DynamoDBClient;
   readonly hv: HvTable;
   readonly lt: LtBucket;
+  /** Items of the table the caller has just read consistently, each with the blob it points at. */
+  readonly pointers?: ReadonlyArray<{ readonly objectKey: string; readonly blob: string }>;
 }): Promise<StoreBinding> {
   const { hv, lt } = options;
+  const known = (options.pointers ?? []).filter((p) => checkBlobKey(lt.prefix, p.objectKey, p.blob).ok);
+  for (const { objectKey, blob } of known.slice(0, BINDING_KNOWN_POINTERS)) {
+    if ((await lt.exists(blob)).kind === 'exists') return { kind: 'bound', objectKey, blob };
+  }
   const { sample, scanned } = await sampleBlobPointers(options.dynamodb, hv);
   const findings: SampleFinding[] = [];
   for (const { objectKey, blob } of sample) {

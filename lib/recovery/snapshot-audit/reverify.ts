@@ -297,7 +297,12 @@ async function reverifyBatches(
     if (doomed.length > 0 && !bound) {
       // Before the first delete, and before the first orphan is confirmed (a report is acted on):
       // is the objects table this bucket's store at all?
-      const refusal = await storeBindingRefusal(options, config, lt);
+      // The candidates' own objects first: an overwritten one points at the blob that replaced it.
+      const read = doomedObjects.flatMap((objectKey) => {
+        const blob = pointers.get(objectKey);
+        return typeof blob === 'string' ? [{ objectKey, blob }] : [];
+      });
+      const refusal = await storeBindingRefusal(options, config, lt, read);
       if (refusal !== undefined) {
         report.refusal = refusal;
         const rest = [...doomed, ...parsed.slice(i + batchSize).map((c) => c.key)];
@@ -382,9 +387,10 @@ export async function storeBindingRefusal(
   options: Pick<ReverifyOptions, 'dynamodb' | 'emptyStoreOk'>,
   config: TierlogConfig,
   lt: LtBucket,
+  pointers: ReadonlyArray<{ readonly objectKey: string; readonly blob: string }> = [],
 ): Promise<string | undefined> {
   const hv = new HvTable(config.objectsTable, options.dynamodb, hvAttributeNames(config));
-  return bindingRefusal(await sampleStoreBinding(options.dynamodb, hv, lt), options.emptyStoreOk ?? false);
+  return bindingRefusal(await sampleStoreBinding(options.dynamodb, hv, lt, pointers), options.emptyStoreOk ?? false);
 }
 
 /**
