@@ -28,6 +28,7 @@ import { judgeEntries } from '../recovery/judge-entries.js';
 import { sessionUploadTarget } from '../recovery/sessions.js';
 import { effectiveWindows, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 import { checkStoreBinding } from '../recovery/store-binding.js';
+import { probeTable } from '../recovery/change-log-protection.js';
 import { HvTable } from '../tiered/hv-table.js';
 import { LtBucket } from '../tiered/lt-bucket.js';
 import {
@@ -129,7 +130,9 @@ const MAX_INSTANCE_ID_BYTES = 2048;
  *   it does not exist; ConfigError when the objects table holds an item of an entry's object that
  *   the configured attribute names do not read (`TIERLOG_HV_ATTRIBUTES` not the writers'), or
  *   that is not this bucket's store (`TIERLOG_OBJECTS_TABLE` of another deployment), as
- *   `tierlog sweep` refuses to start on either.
+ *   `tierlog sweep` refuses to start on either; ResourceMissingError when the item is stamped with
+ *   another objects table than the configured one and the configured one does not exist (a
+ *   misspelt `TIERLOG_OBJECTS_TABLE`, not another store's item).
  */
 export async function runInspect(ctx: CliContext, instanceId: string): Promise<InspectReport> {
   const bytes = Buffer.byteLength(instanceId, 'utf8');
@@ -152,7 +155,12 @@ export async function runInspect(ctx: CliContext, instanceId: string): Promise<I
   }
   // Another store's writer's item: the sweeper quarantines it whole (store-stamp.ts).
   const foreign = foreignStoreReason(item.store, ctx.config);
-  if (foreign !== undefined) return { instanceId, ok: false, corrupt: foreign, raw };
+  if (foreign !== undefined) {
+    // ... if the objects table configured exists: a misspelt TIERLOG_OBJECTS_TABLE made every
+    // stamped item look another store's (CORRUPT, "never acted on"), where a sweep stops at it.
+    await probeTable(ctx.dynamodb, ctx.config.objectsTable);
+    return { instanceId, ok: false, corrupt: foreign, raw };
+  }
   const now = ctx.clock();
   const windows = effectiveWindows(sweeperTuningFromEnv(ctx.env));
   // The upload window runs from the first claim's sighting, as the sweeper judges it (an
