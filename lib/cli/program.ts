@@ -278,11 +278,11 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       new Option(
         '--inventory <manifest>',
         'audit from snapshots: the S3 Inventory manifest.json of the bucket (with --export; DuckDB)',
-      ).argParser(once('--inventory', String)),
+      ).argParser(once('--inventory', pathArg('--inventory', 'the S3 Inventory manifest.json'))),
     )
     .addOption(
       new Option('--export <dir>', 'audit from snapshots: folder with DynamoDB exports of both tables (with --inventory)').argParser(
-        once('--export', String),
+        once('--export', pathArg('--export', 'the folder of the DynamoDB exports')),
       ),
     )
     .action(
@@ -501,6 +501,18 @@ function once<T>(flag: string, parse: (value: string) => T): (value: string) => 
     if (seen) throw new InvalidArgumentError(`${flag} is given more than once: give it once`);
     seen = true;
     return parse(value);
+  };
+}
+
+/**
+ * `parse` for an option that takes a path, refusing an empty one (exit 2): `--inventory=$MANIFEST`
+ * with the variable unset read the current folder as the manifest (a failure, exit 1, naming the
+ * folder), and an empty `--export` searched the current folder for the exports.
+ */
+function pathArg(flag: string, what: string): (value: string) => string {
+  return (value: string): string => {
+    if (value.trim() === '') throw new InvalidArgumentError(`${flag} is empty: give the path of ${what}`);
+    return value;
   };
 }
 
