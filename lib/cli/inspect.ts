@@ -10,7 +10,8 @@
  * "due" an entry a sweep would defer, or the other way round. As `tierlog sweep`, it refuses
  * (exit 2) when an item of an entry's object does not read with the configured attribute names,
  * or when the objects table is not this bucket's store (another deployment's): HV would seem to
- * point at nothing, and every blob would look due.
+ * point at nothing, and every blob would look due. A check that cannot decide (a role that may not
+ * list the bucket) is said on stderr, as `tierlog sweep` says it, and the entries judged on.
  *
  * It says which multipart uploads the sweeper aborts, from the item alone (no S3 request): an
  * upload session's (the one it noted, and any other under its blob key; sessions.ts), once a sweep
@@ -40,6 +41,7 @@ import {
   iso,
   printJson,
   println,
+  terminalSafe,
   toJson,
   UsageError,
   warnIfClockOff,
@@ -218,6 +220,14 @@ async function judgeForInspect(
     lt: new LtBucket(ctx.s3, ctx.config.bucket, ctx.config.prefix),
   });
   if (binding.kind === 'unbound') throw new ConfigError(`${CONFIG_ENV.objectsTable}: ${binding.reason}`, CONFIG_ENV.objectsTable);
+  // Not told either way (a role that may not list the bucket): judged on, as `tierlog sweep` sweeps
+  // on, and said as it says it, so no "due" here reads as judged against a table checked to be the store.
+  if (binding.kind === 'undecided') {
+    const why = binding.reason.replace(/; deletes refused.*$/s, '');
+    ctx.io.stderr.write(
+      `tierlog: warning: ${terminalSafe(why)}: entries judged on, as a sweep judges them (against ${CONFIG_ENV.objectsTable} unchecked)\n`,
+    );
+  }
   const judged = await judgeEntries(entries, judge, { readBlobPointers: (ids) => hv.readBlobPointers(ids) });
   return judged.map((j): Verdict => {
     if (j.kind === 'quarantined') return { sweeper: 'quarantined', reason: j.reason };
