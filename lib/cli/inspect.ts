@@ -10,7 +10,8 @@
  * "due" an entry a sweep would defer, or the other way round. As `tierlog sweep`, it refuses
  * (exit 2) when an item of an entry's object does not read with the configured attribute names,
  * or when the objects table is not this bucket's store (another deployment's): HV would seem to
- * point at nothing, and every blob would look due.
+ * point at nothing, and every blob would look due. A check that cannot decide (a role that may not
+ * list the bucket) is said on stderr, as `tierlog sweep` says it, and the entries judged on.
  *
  * It says which multipart uploads the sweeper aborts, from the item alone (no S3 request): an
  * upload session's (the one it noted, and any other under its blob key; sessions.ts), once a sweep
@@ -28,6 +29,7 @@ import { judgeEntries } from '../recovery/judge-entries.js';
 import { sessionUploadTarget } from '../recovery/sessions.js';
 import { effectiveWindows, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 import { checkStoreBinding } from '../recovery/store-binding.js';
+import { probeTable } from '../recovery/change-log-protection.js';
 import { HvTable } from '../tiered/hv-table.js';
 import { LtBucket } from '../tiered/lt-bucket.js';
 import {
@@ -39,6 +41,7 @@ import {
   iso,
   printJson,
   println,
+  terminalSafe,
   toJson,
   UsageError,
   warnIfClockOff,
@@ -129,7 +132,9 @@ const MAX_INSTANCE_ID_BYTES = 2048;
  *   it does not exist; ConfigError when the objects table holds an item of an entry's object that
  *   the configured attribute names do not read (`TIERLOG_HV_ATTRIBUTES` not the writers'), or
  *   that is not this bucket's store (`TIERLOG_OBJECTS_TABLE` of another deployment), as
- *   `tierlog sweep` refuses to start on either.
+ *   `tierlog sweep` refuses to start on either; ResourceMissingError when the item is stamped with
+ *   another objects table than the configured one and the configured one does not exist (a
+ *   misspelt `TIERLOG_OBJECTS_TABLE`, not another store's item).
  */
 export async function runInspect(ctx: CliContext, instanceId: string): Promise<InspectReport> {
   const bytes = Buffer.byteLength(instanceId, 'utf8');
@@ -152,7 +157,12 @@ export async function runInspect(ctx: CliContext, instanceId: string): Promise<I
   }
   // Another store's writer's item: the sweeper quarantines it whole (store-stamp.ts).
   const foreign = foreignStoreReason(item.store, ctx.config);
-  if (foreign !== undefined) return { instanceId, ok: false, corrupt: foreign, raw };
+  if (foreign !== undefined) {
+    // ... if the objects table configured exists: a misspelt TIERLOG_OBJECTS_TABLE made every
+    // stamped item look another store's (CORRUPT, "never acted on"), where a sweep stops at it.
+    await probeTable(ctx.dynamodb, ctx.config.objectsTable);
+    return { instanceId, ok: false, corrupt: foreign, raw };
+  }
   const now = ctx.clock();
   const windows = effectiveWindows(sweeperTuningFromEnv(ctx.env));
   // The upload window runs from the first claim's sighting, as the sweeper judges it (an
@@ -210,6 +220,14 @@ async function judgeForInspect(
     lt: new LtBucket(ctx.s3, ctx.config.bucket, ctx.config.prefix),
   });
   if (binding.kind === 'unbound') throw new ConfigError(`${CONFIG_ENV.objectsTable}: ${binding.reason}`, CONFIG_ENV.objectsTable);
+  // Not told either way (a role that may not list the bucket): judged on, as `tierlog sweep` sweeps
+  // on, and said as it says it, so no "due" here reads as judged against a table checked to be the store.
+  if (binding.kind === 'undecided') {
+    const why = binding.reason.replace(/; deletes refused.*$/s, '');
+    ctx.io.stderr.write(
+      `tierlog: warning: ${terminalSafe(why)}: entries judged on, as a sweep judges them (against ${CONFIG_ENV.objectsTable} unchecked)\n`,
+    );
+  }
   const judged = await judgeEntries(entries, judge, { readBlobPointers: (ids) => hv.readBlobPointers(ids) });
   return judged.map((j): Verdict => {
     if (j.kind === 'quarantined') return { sweeper: 'quarantined', reason: j.reason };

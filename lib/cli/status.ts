@@ -15,7 +15,7 @@
  */
 import { ConfigError, CorruptItemError } from '../errors.js';
 import { CONFIG_ENV } from '../config.js';
-import { assertChangeLogShape } from '../recovery/change-log-protection.js';
+import { assertChangeLogShape, probeTable } from '../recovery/change-log-protection.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { InstanceTable } from '../changelog/instance-table.js';
 import { parseInstanceItem } from '../changelog/instance-item.js';
@@ -127,6 +127,10 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
   const withoutShard: string[] = [];
   const outsideShards: Array<{ instanceId: string; shard: number }> = [];
 
+  // An item stamped with another objects table than the one configured is another store's only if
+  // the configured one exists: a misspelt TIERLOG_OBJECTS_TABLE made every stamped item look so
+  // (all "corrupt"), where a sweep with it stops at the missing table. Read once, when one is met.
+  let objectsTableRead = false;
   for await (const page of table.scanAll()) {
     for (const raw of page) {
       // Every change-log item is keyed by a string `pk`: an item without one says the table named
@@ -155,6 +159,10 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
       } catch (err) {
         if (!(err instanceof CorruptItemError)) throw err;
         corrupt = err.message;
+      }
+      if (item !== undefined && corrupt !== undefined && !objectsTableRead) {
+        await probeTable(ctx.dynamodb, ctx.config.objectsTable);
+        objectsTableRead = true;
       }
       // In a shard no query with this setting reaches, whatever the store (the sweeper's scan counts it so).
       if (item !== undefined && item.shard >= ctx.config.leaseShards)

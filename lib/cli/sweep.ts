@@ -12,11 +12,12 @@
  * configured attribute names (`TIERLOG_HV_ATTRIBUTES` not the writers'), or shows a table that is
  * not this bucket's store (it points at blobs that are not here: `TIERLOG_OBJECTS_TABLE` of another
  * deployment), before anything. A table that points at no blob is no evidence either way (a new
- * store) and does not stop a sweep, which deletes only blobs its own change log names.
+ * store) and does not stop a sweep, which deletes only blobs its own change log names; the bucket is
+ * then listed once (one key), so a bucket that does not exist stops the sweep before anything (exit 1).
  */
 import { CONFIG_ENV, hvAttributeNames } from '../config.js';
 import { DEFAULT_SKEW_MARGIN_MS } from '../constants.js';
-import { ConfigError } from '../errors.js';
+import { AccessDeniedError, ConfigError } from '../errors.js';
 import { sampleHvItems } from '../recovery/hv-shape.js';
 import { checkStoreBinding } from '../recovery/store-binding.js';
 import { HvTable } from '../tiered/hv-table.js';
@@ -108,12 +109,16 @@ export async function runSweep(ctx: CliContext, options: SweepCommandOptions = {
   if (why !== undefined) throw new ConfigError(why, CONFIG_ENV.hvAttributes);
   // ... and be this bucket's store: another deployment's table points at none of the blobs a dead
   // writer's entries name, so the sweep would delete those that were committed (store-binding.ts).
+  const lt = new LtBucket(ctx.s3, ctx.config.bucket, ctx.config.prefix);
   const binding = await checkStoreBinding({
     dynamodb: ctx.dynamodb,
     hv: new HvTable(ctx.config.objectsTable, ctx.dynamodb, hvAttributeNames(ctx.config)),
-    lt: new LtBucket(ctx.s3, ctx.config.bucket, ctx.config.prefix),
+    lt,
   });
   if (binding.kind === 'unbound') throw new ConfigError(`${CONFIG_ENV.objectsTable}: ${binding.reason}`, CONFIG_ENV.objectsTable);
+  // A table that points at no blob sent the check nothing to look up in the bucket: one listed key
+  // says it is there (a misspelt TIERLOG_BUCKET swept "clean", exit 0, until a blob was due).
+  if (binding.kind === 'noReferences') await assertBucketThere(lt);
   // Not told either way (a role that may not list the bucket): the sweep goes on, as the scheduled
   // sweeper does, with only the items' store stamps to guard it; the operator is told so.
   if (binding.kind === 'undecided') warnUnchecked(ctx, binding.reason);
@@ -133,6 +138,18 @@ export async function runSweep(ctx: CliContext, options: SweepCommandOptions = {
     ...(options.shards !== undefined ? { shards: options.shards } : {}),
     ...(options.signal !== undefined ? { signal: options.signal } : {}),
   });
+}
+
+/**
+ * Lists one key under the prefix: a bucket that does not exist is the `ResourceMissingError` naming
+ * it (exit 1), before the sweep claims anything. A listing the role may not make tells nothing either way.
+ */
+async function assertBucketThere(lt: LtBucket): Promise<void> {
+  try {
+    for await (const _page of lt.list({ pageSize: 1 })) break;
+  } catch (err) {
+    if (!(err instanceof AccessDeniedError)) throw err;
+  }
 }
 
 /**

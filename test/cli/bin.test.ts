@@ -133,6 +133,17 @@ describe('bin/tierlog.js', () => {
         /^tierlog: configuration: AWS_ENDPOINT_URL_DYNAMODB "localhost-8000" is not a URL/m,
       ],
       [{ AWS_ENDPOINT_URL_S3: 'localhost-9000' }, /^tierlog: configuration: AWS_ENDPOINT_URL_S3 "localhost-9000" is not a URL/m],
+      // The scheme left out: `new URL` reads "localhost:" as one, so the SDK sent DynamoDB's request
+      // elsewhere (an "UnknownError" of whatever answered, exit 1) and refused S3's naming no variable.
+      [
+        { AWS_ENDPOINT_URL_DYNAMODB: 'localhost:8000' },
+        /^tierlog: configuration: AWS_ENDPOINT_URL_DYNAMODB "localhost:8000" is not a URL/m,
+      ],
+      [{ AWS_ENDPOINT_URL_S3: 'localhost:9000' }, /^tierlog: configuration: AWS_ENDPOINT_URL_S3 "localhost:9000" is not a URL/m],
+      [
+        { AWS_ENDPOINT_URL_S3: '', AWS_ENDPOINT_URL: '127.0.0.1:9000' },
+        /^tierlog: configuration: AWS_ENDPOINT_URL "127.0.0.1:9000" is not a URL/m,
+      ],
     ] as const) {
       const args = env.AWS_ENDPOINT_URL_S3 !== undefined ? ['audit', '--json'] : ['status', '--json'];
       const ran = await run(args, env);

@@ -9,6 +9,9 @@ import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { InstanceTable } from '../../lib/changelog/instance-table.js';
 import { newChangeId } from '../../lib/ids.js';
 import { newBlobKey } from '../../lib/tiered/blob-keys.js';
+import { createS3Client } from '../../lib/aws/clients.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { makeWriter } from '../tiered/harness.js';
 import { cli, cliJson, HOUR, putBlob, putRawInstance, putTombstone, rawEntry } from './helpers.js';
@@ -267,6 +270,44 @@ describe('inspect', () => {
       expect(run.err, argv.join(' ')).toContain('TIERLOG_OBJECTS_TABLE');
       expect(run.err, argv.join(' ')).toContain('points at blobs that are not in');
       expect(run.out, argv.join(' ')).not.toContain(committed);
+    }
+  });
+
+  /**
+   * A role that may not list the bucket leaves the store check undecided: `tierlog sweep` goes on
+   * and says so on stderr, but inspect said nothing, its "due" and "would delete" read as judged
+   * against a table checked to be this bucket's store.
+   */
+  test('a role that may not list the bucket: the store check cannot decide, inspect judges on and says so on stderr, as sweep does', async () => {
+    const own = await freshFixture();
+    const committed = newBlobKey(own.config.prefix, 'listed');
+    await putBlob(own, committed);
+    await putTombstone(own, 'listed', committed);
+    const id = await putRawInstance(own, {
+      state: 'claimed',
+      claimedBy: 'gone-sweeper',
+      firstSeen: Date.now() - 2 * HOUR,
+      leaseUntil: Date.now() - HOUR,
+      entries: { [newChangeId()]: rawEntry('listed', { new: committed }) },
+    });
+    const s3 = createS3Client();
+    try {
+      new FaultInjector()
+        .add({ kind: 'fail', match: (r) => r.command === 'ListObjectsV2Command', error: () => awsServiceError('AccessDenied', 403) })
+        .attach(s3, 's3');
+      for (const argv of [
+        ['inspect', id],
+        ['inspect', id, '--json'],
+      ]) {
+        const run = await cli({ ...own, s3 }, argv);
+        expect(run.code, argv.join(' ')).toBe(0);
+        expect(run.err, argv.join(' ')).toMatch(
+          /^tierlog: warning: could not tell whether the objects table .* is the store of .*: entries judged on/m,
+        );
+        expect(run.err, argv.join(' ')).not.toMatch(/deletes refused/);
+      }
+    } finally {
+      s3.destroy();
     }
   });
 });

@@ -48,6 +48,10 @@ describe('--json on error', () => {
       'UsageError',
       /--export <dir> go together/,
     ],
+    // `--inventory=$MANIFEST` with the variable unset: the path of the current folder was read as
+    // the manifest (exit 1, naming the folder, not the option), and an empty --export searched it.
+    ['an empty --inventory', ['audit', '--inventory=', '--export', 'exports', '--json'], {}, 2, 'UsageError', /--inventory is empty/],
+    ['an empty --export', ['audit', '--inventory', 'm.json', '--export=', '--delete', '--json'], {}, 2, 'UsageError', /--export is empty/],
     ['a shard that does not exist', ['sweep', '--shards', '9', '--json'], {}, 2, 'UsageError', /shard 9 does not exist/],
     ['a missing instance', ['inspect', 'no-such-instance', '--json'], {}, 1, 'CommandFailedError', /is not in/],
     ['a missing variable', ['status', '--json'], { TIERLOG_BUCKET: '' }, 2, 'ConfigError', /TIERLOG_BUCKET is not set/],

@@ -84,6 +84,30 @@ describe('status for the operator', () => {
     expect(more.json.stuck.outsideShards).toEqual([{ instanceId: far, shard: 6 }]);
     expect(more.json.corruptItems.map((c: { instanceId: string }) => c.instanceId).sort()).toEqual([foreign, far].sort());
   });
+  /**
+   * A misspelt TIERLOG_OBJECTS_TABLE (a table that does not exist) made every item its writers
+   * stamped look another store's: status listed them all as corrupt items and inspect showed each
+   * CORRUPT ("the sweeper keeps it and never acts on it"), exit 0, sending the operator after items
+   * that were sound, where a sweep with the same setting stops at the missing table.
+   */
+  test('a stamped item judged against an objects table that does not exist: the missing table named (exit 1), no item called corrupt', async () => {
+    const fx = await freshFixture();
+    const now = Date.now();
+    const store = { objectsTable: fx.config.objectsTable, bucket: fx.config.bucket };
+    const id = await putRawInstance(fx, { leaseUntil: now - 10 * MIN, store, entries: { [newChangeId()]: rawEntry('s', {}) } });
+    const env = { TIERLOG_OBJECTS_TABLE: `${fx.config.objectsTable}-typo` };
+    for (const argv of [['status'], ['inspect', id]]) {
+      const text = await cli(fx, argv, { clock: () => now, env });
+      expect(text.code, argv.join(' ')).toBe(1);
+      expect(text.out).toBe('');
+      expect(text.err).toBe(
+        `tierlog: table "${fx.config.objectsTable}-typo" does not exist (check the name, the region and AWS_ENDPOINT_URL_*)\n`,
+      );
+      const json = await cliJson(fx, argv, { clock: () => now, env });
+      expect(json.code).toBe(1);
+      expect(json.json).toEqual({ error: expect.objectContaining({ name: 'ResourceMissingError', exitCode: 1 }) });
+    }
+  });
 });
 
 describe('status on a table that is not a change log', () => {

@@ -659,6 +659,34 @@ describe('tierlog sweep with an error', () => {
   });
 });
 
+describe('tierlog sweep with a bucket that does not exist', () => {
+  /**
+   * An objects table that points at no blob (a new store, one of small objects only) never sent the
+   * store check to the bucket, and a sweep with nothing to delete sent nothing else there: a
+   * misspelt TIERLOG_BUCKET swept "clean", exit 0, run after run, until a dead writer's blob was
+   * due and its delete failed.
+   */
+  test('with an objects table that points at no blob: the missing bucket named, exit 1, before any claim', async () => {
+    const fx = await freshFixture();
+    await putRawInstance(fx, { leaseUntil: Date.now() - 10 * MIN, entries: {} });
+    const before = await rawState(fx);
+    const env = { TIERLOG_BUCKET: `${fx.config.bucket}-typo` };
+    for (const argv of [['sweep'], ['sweep', '--dry-run']]) {
+      const text = await cli(fx, argv, { env });
+      expect(text.code, argv.join(' ')).toBe(1);
+      expect(text.out).toBe('');
+      expect(text.err).toBe(
+        `tierlog: bucket "${fx.config.bucket}-typo" does not exist (check the name, the region and AWS_ENDPOINT_URL_*)\n`,
+      );
+      const json = await cliJson(fx, argv, { env });
+      expect(json.code).toBe(1);
+      expect(json.json).toEqual({ error: expect.objectContaining({ name: 'ResourceMissingError', exitCode: 1 }) });
+    }
+    // The expired empty instance was not retired: nothing ran.
+    expect(await rawState(fx)).toEqual(before);
+  });
+});
+
 describe("tierlog sweep when a shard's lease-index query fails", () => {
   /** A DynamoDB client whose every lease-index query of shard 0 fails with `error()`. */
   function shard0QueryFailing(error: () => Error) {
