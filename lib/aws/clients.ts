@@ -62,7 +62,7 @@ const TIMEOUT_OPTIONS = optionNames<ClientTimeouts>()('connectionTimeoutMs', 'so
 
 /**
  * A DynamoDB client from the environment, with the SDK's retries and timeouts.
- * @throws ValidationError for an option {@link ClientTimeouts} does not have; ConfigError for a timeout that is not a positive whole number of ms
+ * @throws ValidationError for an option {@link ClientTimeouts} does not have; ConfigError for a timeout that is not a positive whole number of ms, or an endpoint variable that is not an http(s) URL
  */
 export function createDynamoDBClient(timeouts: ClientTimeouts = {}): DynamoDBClient {
   assertOptions(timeouts, TIMEOUT_OPTIONS, 'createDynamoDBClient');
@@ -79,7 +79,7 @@ export function createDynamoDBClient(timeouts: ClientTimeouts = {}): DynamoDBCli
  * when the environment sets an endpoint override (local servers do not serve virtual-hosted
  * buckets). An endpoint set in the shared config file (`endpoint_url`) is not seen here: pass a
  * client of your own, with `forcePathStyle`, for one.
- * @throws ValidationError for an option {@link ClientTimeouts} does not have; ConfigError for a timeout that is not a positive whole number of ms
+ * @throws ValidationError for an option {@link ClientTimeouts} does not have; ConfigError for a timeout that is not a positive whole number of ms, or an endpoint variable that is not an http(s) URL
  */
 export function createS3Client(timeouts: ClientTimeouts = {}): S3Client {
   assertOptions(timeouts, TIMEOUT_OPTIONS, 'createS3Client');
@@ -97,10 +97,34 @@ export function createS3Client(timeouts: ClientTimeouts = {}): S3Client {
  * the service's own variable (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_DYNAMODB`), else the global
  * one, an empty value being none; none at all when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is
  * `true` (the SDK then talks to AWS). An endpoint in the shared config file is left to the SDK.
+ *
+ * It must be an http or https URL with a host. Written without its scheme (`localhost:8000`, the
+ * usual slip), it is a URL to `new URL` (scheme `localhost:`): the SDK sent DynamoDB's requests to
+ * whatever answered on the default port (a bare "UnknownError") and refused S3's naming no variable.
+ *
+ * @throws ConfigError naming the variable, before any request.
  */
 function endpointFromEnvironment(service: 'S3' | 'DYNAMODB'): string | undefined {
   if (process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS === 'true') return undefined;
-  return process.env[`AWS_ENDPOINT_URL_${service}`] || process.env.AWS_ENDPOINT_URL || undefined;
+  const variable = [`AWS_ENDPOINT_URL_${service}`, 'AWS_ENDPOINT_URL'].find((name) => (process.env[name] ?? '') !== '');
+  if (variable === undefined) return undefined;
+  const value = process.env[variable]!;
+  if (!isHttpUrl(value)) {
+    throw new ConfigError(
+      `${variable} ${JSON.stringify(value)} is not a URL: set it to one, e.g. http://127.0.0.1:8000, or unset it`,
+      variable,
+    );
+  }
+  return value;
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
 }
 
 /** The options of the SDK's Node request handler for `timeouts` (its keep-alive agent kept). */

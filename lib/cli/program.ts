@@ -174,8 +174,6 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     // stdout stays one document), never refused.
     reportUnknownVariables(env, (message) => io.stderr.write(`tierlog: warning: ${message}\n`));
     const config = loadConfig(env);
-    if (options.dynamodb === undefined) assertEndpointVariable('DYNAMODB');
-    if (options.s3 === undefined) assertEndpointVariable('S3');
     const dynamodb = options.dynamodb ?? own(createDynamoDBClient());
     // No command streams an S3 body to a reader, and none has a deadline of its own: without an idle
     // timeout, an answer the network lost (a keep-alive socket a NAT or a VPN dropped) held a sweep
@@ -382,32 +380,6 @@ function regionOrEndpointError(err: unknown): ConfigError | undefined {
   if (variable === undefined) return undefined;
   const message = `${variable} ${JSON.stringify(input)} is not a URL: set it to one, e.g. http://127.0.0.1:8000, or unset it`;
   return new ConfigError(message, variable, { cause: err });
-}
-
-/**
- * Refuses the endpoint variable the default client of `service` takes (as lib/aws/clients.ts reads
- * it: the service's own, else `AWS_ENDPOINT_URL`, an empty value being none, none at all with
- * `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`) unless it is an http or https URL with a host, before
- * any request. Written without its scheme (`localhost:8000`, the usual slip), it is a URL to
- * `new URL` (scheme `localhost:`): the SDK sent DynamoDB's requests to whatever answered on the
- * default port (failing with a bare "UnknownError", exit 1) and refused S3's naming no variable.
- *
- * @throws ConfigError naming the variable (exit 2).
- */
-function assertEndpointVariable(service: 'DYNAMODB' | 'S3'): void {
-  if (process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS === 'true') return;
-  const variable = [`AWS_ENDPOINT_URL_${service}`, 'AWS_ENDPOINT_URL'].find((name) => (process.env[name] ?? '') !== '');
-  if (variable === undefined) return;
-  const value = process.env[variable]!;
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    url = undefined;
-  }
-  if (url !== undefined && (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '') return;
-  const message = `${variable} ${JSON.stringify(value)} is not a URL: set it to one, e.g. http://127.0.0.1:8000, or unset it`;
-  throw new ConfigError(message, variable);
 }
 
 /**
