@@ -171,7 +171,22 @@ export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
   });
 }
 
+/**
+ * `AWS_MAX_ATTEMPTS` (a whole number, 1 or more), else {@link DEFAULT_MAX_ATTEMPTS}; a profile's
+ * `max_attempts` is not read. Any other value was taken as the default in silence, where the
+ * SDK's own clients refuse it: a typo (`AWS_MAX_ATTEMPTS=1O`) meant to stop retries gave five.
+ *
+ * @throws ConfigError naming the variable.
+ */
 function maxAttempts(): number {
-  const raw = Number(process.env.AWS_MAX_ATTEMPTS);
-  return Number.isInteger(raw) && raw > 0 ? raw : DEFAULT_MAX_ATTEMPTS;
+  const value = process.env.AWS_MAX_ATTEMPTS ?? '';
+  if (value === '') return DEFAULT_MAX_ATTEMPTS;
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new ConfigError(
+      `AWS_MAX_ATTEMPTS must be a whole number of attempts, 1 or more; got ${JSON.stringify(value)}`,
+      'AWS_MAX_ATTEMPTS',
+    );
+  }
+  return n;
 }

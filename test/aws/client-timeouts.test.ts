@@ -351,11 +351,8 @@ describe("the default clients' retries", () => {
 
   it.each([
     { value: '2', attempts: 2 },
-    { value: '0', attempts: 5 },
-    { value: '-3', attempts: 5 },
-    { value: '2.5', attempts: 5 },
-    { value: 'many', attempts: 5 },
-  ])('AWS_MAX_ATTEMPTS=$value gives $attempts attempts (5 unless a positive whole number)', async ({ value, attempts }) => {
+    { value: '', attempts: 5 },
+  ])('AWS_MAX_ATTEMPTS="$value" gives $attempts attempts (5 when unset)', async ({ value, attempts }) => {
     vi.stubEnv('AWS_MAX_ATTEMPTS', value);
     const dynamodb = createDynamoDBClient();
     const s3 = createS3Client();
@@ -365,6 +362,19 @@ describe("the default clients' retries", () => {
     } finally {
       dynamodb.destroy();
       s3.destroy();
+      vi.unstubAllEnvs();
+    }
+  });
+
+  // Taken as 5 in silence until 2026-12-05: a typo meant to stop retries gave five.
+  it.each(['0', '-3', '2.5', 'many', '1O', '1e3'])('AWS_MAX_ATTEMPTS=%s is refused by either client, naming it', (value) => {
+    vi.stubEnv('AWS_MAX_ATTEMPTS', value);
+    try {
+      for (const make of [createDynamoDBClient, createS3Client]) {
+        expect(() => make()).toThrow(ConfigError);
+        expect(() => make()).toThrow(`AWS_MAX_ATTEMPTS must be a whole number of attempts, 1 or more; got ${JSON.stringify(value)}`);
+      }
+    } finally {
       vi.unstubAllEnvs();
     }
   });
