@@ -372,7 +372,7 @@ test("the default clients' retries are the README's (AWS_MAX_ATTEMPTS default)",
     const clients = [createDynamoDBClient(), createS3Client()];
     for (const client of clients) {
       const attempts = await (client.config.maxAttempts as () => Promise<number>)();
-      says(`the SDK's retries (\`AWS_MAX_ATTEMPTS\`, default ${attempts};`);
+      says(`the SDK's retries (\`AWS_MAX_ATTEMPTS\`, default ${attempts},`);
       // The mode is the SDK's chain's: standard when nothing names one.
       expect(((await client.config.retryStrategy()) as { mode?: string }).mode).toBe('standard');
       client.destroy();
