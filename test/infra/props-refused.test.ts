@@ -452,3 +452,94 @@ describe('the parts used on their own: the grants (resources) and the configurat
     });
   }
 });
+
+describe('the parts used on their own: a number or duration given as a CloudFormation parameter', () => {
+  /**
+   * As the `Tierlog` construct refuses them: each is checked at synth (or becomes a variable its
+   * function reads, checked as it reads it), and a token's value is not known then. Used on their
+   * own, the parts refused it as the number it encodes (`sweeperParallelism must be an integer in
+   * 1..leaseShards (4), got -1.888e+289`) or by CDK's conversion of the duration, naming neither the
+   * prop nor the cause; and the objects function refused a parameter as its alarm's threshold,
+   * which CloudFormation takes.
+   */
+  const setup = () => {
+    const stack = new Stack(newApp(), 'UserStack', { env: HERE });
+    const table = (id: string) =>
+      new dynamodb.TableV2(stack, id, {
+        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+        dynamoStream: dynamodb.StreamViewType.OLD_IMAGE,
+        timeToLiveAttribute: 'expiresAt',
+      });
+    const resources: TierlogResources = {
+      changeLogTable: table('Log'),
+      objectsTable: table('Objects'),
+      bucket: new s3.Bucket(stack, 'Bucket'),
+      prefix: 'blobs',
+    };
+    const environment = configToEnv({
+      changeLogTable: resources.changeLogTable.tableName,
+      objectsTable: resources.objectsTable.tableName,
+      bucket: resources.bucket.bucketName,
+      prefix: resources.prefix,
+      leaseShards: 4,
+    });
+    const parameter = () => new CfnParameter(stack, 'Value', { type: 'Number' }).valueAsNumber;
+    return { stack, resources, environment, parameter };
+  };
+  type Setup = ReturnType<typeof setup>;
+  const sweeper = (x: Setup, props: Partial<ConstructorParameters<typeof TierlogSweeper>[2]>) =>
+    new TierlogSweeper(x.stack, 'Sweeper', { resources: x.resources, environment: x.environment, leaseShards: 4, ...props });
+  const cases: Array<[string, (x: Setup) => unknown]> = [
+    ['leaseShards', (x) => sweeper(x, { leaseShards: x.parameter() })],
+    ['sweeperParallelism', (x) => sweeper(x, { parallelism: x.parameter() })],
+    ['sweeperReservedConcurrency', (x) => sweeper(x, { reservedConcurrency: x.parameter() })],
+    ['sweeperTuning.concurrency', (x) => sweeper(x, { tuning: { concurrency: x.parameter() } })],
+    ['sweeperTuning.claim', (x) => sweeper(x, { tuning: { claim: Duration.seconds(x.parameter()) } })],
+    ['sweeperTuning.retryFailed', (x) => sweeper(x, { tuning: { retryFailed: Duration.millis(x.parameter()) } })],
+    ['sweeperTuning.shardlessScan.segments', (x) => sweeper(x, { tuning: { shardlessScan: { segments: x.parameter(), maxPages: 4 } } })],
+    [
+      'objectsTuning.inlineThreshold',
+      (x) =>
+        new ObjectsFunction(x.stack, 'Api', {
+          resources: x.resources,
+          environment: x.environment,
+          tuning: { inlineThreshold: x.parameter() },
+        }),
+    ],
+    [
+      'objectsStreamTuning.concurrency',
+      (x) =>
+        new ObjectsStreamCleanup(x.stack, 'Stream', {
+          resources: x.resources,
+          environment: x.environment,
+          tuning: { concurrency: x.parameter() },
+        }),
+    ],
+    [
+      'objectsStreamTuning.deadlineMargin',
+      (x) =>
+        new ObjectsStreamCleanup(x.stack, 'Stream', {
+          resources: x.resources,
+          environment: x.environment,
+          tuning: { deadlineMargin: Duration.millis(x.parameter()) },
+        }),
+    ],
+  ];
+  for (const [prop, make] of cases) {
+    it(`${prop}: refused, naming it and that it must be a literal`, () => {
+      expect(() => make(setup())).toThrow(
+        new RegExp(`^${prop.replaceAll('.', '\\.')} must be a literal (number|duration), not a CloudFormation token`),
+      );
+    });
+  }
+
+  it("ObjectsFunction's serverErrorsThreshold: the parameter is the alarm's threshold (CloudFormation resolves it)", () => {
+    const x = setup();
+    const value = new CfnParameter(x.stack, 'Threshold', { type: 'Number', default: 10 });
+    new ObjectsFunction(x.stack, 'Api', { resources: x.resources, environment: x.environment, serverErrorsThreshold: value.valueAsNumber });
+    Template.fromStack(x.stack).hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Url5xxCount',
+      Threshold: { Ref: 'Threshold' },
+    });
+  });
+});
