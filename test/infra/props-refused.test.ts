@@ -543,3 +543,67 @@ describe('the parts used on their own: a number or duration given as a CloudForm
     });
   });
 });
+
+describe('the parts used on their own: resources in another region or account than the stack', () => {
+  /**
+   * Each function addresses its tables and bucket by name (`TIERLOG_OBJECTS_TABLE`, ...) in its own
+   * region and account, where that name is another table or none: every sweep, stream batch or
+   * request failed on AWS. `Tierlog` refused such an `objectsTable` or `bucket`; the parts used on
+   * their own took them.
+   */
+  const parts = {
+    sweeper: (s: Stack, resources: TierlogResources, environment: Record<string, string>) =>
+      new TierlogSweeper(s, 'Sweeper', { resources, environment, leaseShards: 4 }),
+    objectsStream: (s: Stack, resources: TierlogResources, environment: Record<string, string>) =>
+      new ObjectsStreamCleanup(s, 'Stream', { resources, environment }),
+    objectsFunction: (s: Stack, resources: TierlogResources, environment: Record<string, string>) =>
+      new ObjectsFunction(s, 'Api', { resources, environment }),
+  };
+  const setup = (where: { table?: string; bucket?: string; account?: string }) => {
+    const stack = new Stack(newApp(), 'UserStack', { env: HERE });
+    const own = (id: string) =>
+      new dynamodb.TableV2(stack, id, {
+        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+        dynamoStream: dynamodb.StreamViewType.OLD_IMAGE,
+        timeToLiveAttribute: 'expiresAt',
+      });
+    const account = where.account ?? HERE.account;
+    const arn = `arn:aws:dynamodb:${where.table ?? HERE.region}:${account}:table/my-objects`;
+    const objectsTable =
+      where.table !== undefined || where.account !== undefined
+        ? dynamodb.TableV2.fromTableAttributes(stack, 'MyObjects', {
+            tableArn: arn,
+            tableStreamArn: `${arn}/stream/2026-01-01T00:00:00.000`,
+          })
+        : own('Objects');
+    const bucket =
+      where.bucket !== undefined
+        ? s3.Bucket.fromBucketAttributes(stack, 'MyBlobs', { bucketName: 'my-blobs', region: where.bucket })
+        : new s3.Bucket(stack, 'Bucket');
+    const resources: TierlogResources = { changeLogTable: own('Log'), objectsTable, bucket, prefix: 'blobs' };
+    const environment = configToEnv({
+      changeLogTable: resources.changeLogTable.tableName,
+      objectsTable: objectsTable.tableName,
+      bucket: bucket.bucketName,
+      prefix: 'blobs',
+      leaseShards: 4,
+    });
+    return { stack, resources, environment };
+  };
+  for (const [part, make] of Object.entries(parts)) {
+    it(`${part}: an objects table in another region or account, or a bucket in another region, is refused at synth, naming it`, () => {
+      const cases: Array<[Parameters<typeof setup>[0], RegExp]> = [
+        [{ table: 'us-east-1' }, /^resources\.objectsTable .* is in region us-east-1, the stack in eu-west-1/],
+        [{ account: '210987654321' }, /^resources\.objectsTable .* is in account 210987654321, the stack in 123456789012/],
+        [{ bucket: 'us-east-1' }, /^resources\.bucket .* is in region us-east-1, the stack in eu-west-1/],
+      ];
+      for (const [where, message] of cases) {
+        const x = setup(where);
+        expect(() => make(x.stack, x.resources, x.environment)).toThrow(message);
+      }
+      // The stack's own: taken.
+      const x = setup({});
+      make(x.stack, x.resources, x.environment);
+    });
+  }
+});
