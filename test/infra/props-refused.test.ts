@@ -606,4 +606,26 @@ describe('the parts used on their own: resources in another region or account th
       make(x.stack, x.resources, x.environment);
     });
   }
+
+  it('in an environment-agnostic stack: a CloudFormation rule refuses the deploy elsewhere, one a resource however many parts use it', () => {
+    const stack = new Stack(newApp(), 'UserStack');
+    const table = tableAt(stack, HERE.account, HERE.region);
+    const log = new dynamodb.TableV2(stack, 'Log', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
+    const bucket = new s3.Bucket(stack, 'Bucket');
+    const resources: TierlogResources = { changeLogTable: log, objectsTable: table, bucket, prefix: 'blobs' };
+    const environment = configToEnv({
+      changeLogTable: log.tableName,
+      objectsTable: table.tableName,
+      bucket: bucket.bucketName,
+      prefix: 'blobs',
+      leaseShards: 4,
+    });
+    parts.sweeper(stack, resources, environment);
+    parts.objectsFunction(stack, resources, environment);
+    const rules = Object.values(ourRules(Template.fromStack(stack)));
+    expect(rules.map((r) => r.Assertions[0]!.AssertDescription).sort()).toEqual([
+      expect.stringMatching(/^resources\.objectsTable UserStack\/MyObjects is in account 123456789012: deploy the stack there/),
+      expect.stringMatching(/^resources\.objectsTable UserStack\/MyObjects is in region eu-west-1: deploy the stack there/),
+    ]);
+  });
 });
