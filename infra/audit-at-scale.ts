@@ -37,7 +37,7 @@ import { INVENTORY_STALE_SECONDS } from '../lib/recovery/snapshot-audit/athena-p
 import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue } from './failure-handling.js';
 import { nagArn } from './nag.js';
-import { metricsDeploymentEnv, metricsDeploymentOf, TierlogFunction, tierlogDimensions } from './function.js';
+import { metricsDeploymentEnv, metricsDeploymentOf, refuseTokenOptions, TierlogFunction, tierlogDimensions } from './function.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** Options of the audit at scale (`TierlogProps.auditAtScale`). */
@@ -186,6 +186,16 @@ export class AuditAtScale extends Construct {
     const deployment = metricsDeploymentOf(props.metricsDeployment, props.environment);
     const stack = Stack.of(this);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    // Used on its own (the Tierlog construct refuses them first): each is checked below, and a
+    // token was refused as the number it encodes, or by CDK's conversion of the duration.
+    refuseTokenOptions(
+      Object.fromEntries(
+        (['olderThan', 'maxConcurrency', 'snapshotRetentionDays', 'bytesScannedCutoffPerQuery'] as const).map((option) => [
+          `auditAtScale.${option}`,
+          props[option],
+        ]),
+      ),
+    );
     const olderThan = props.olderThan ?? Duration.hours(24);
     // The audits' one rule, at synth: at least 1 h, and not reaching back before 2000 (a unit mistaken).
     const refused = safetyAgeRefusal(olderThan.toMilliseconds(), Date.now());

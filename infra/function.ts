@@ -77,6 +77,27 @@ export function literalVariables(environment: Readonly<Record<string, string>>):
 }
 
 /**
+ * Refuses a number or duration option given as a CloudFormation token (a parameter's
+ * `valueAsNumber`, `Duration.seconds` of one), naming it (`names` maps each to the prop it is):
+ * each is checked at synth against what the function and its alarms work with, and a token's value
+ * is not known then. Checked as a number, a token was refused as the one it encodes
+ * (`sweeperParallelism must be an integer in 1..leaseShards (4), got -1.888e+289`), or by CDK's
+ * conversion of the duration, a message that named neither the prop nor the cause.
+ *
+ * @throws Error naming the option.
+ */
+export function refuseTokenOptions(values: Readonly<Record<string, unknown>>): void {
+  for (const [name, value] of Object.entries(values)) {
+    const duration = value instanceof Duration;
+    if (duration ? value.isUnresolved() : typeof value === 'number' && Token.isUnresolved(value)) {
+      throw new Error(
+        `${name} must be a literal ${duration ? 'duration' : 'number'}, not a CloudFormation token (a parameter): it is checked at synth against what the functions and alarms work with`,
+      );
+    }
+  }
+}
+
+/**
  * Refuses a configuration variable of `environment` (`TIERLOG_CHANGELOG_TABLE`, ...,
  * `TIERLOG_REPLACED_BLOB_CLEANUP`) whose literal value the function's `loadConfig` refuses at
  * its init: every invocation would fail on it (`TIERLOG_REPLACED_BLOB_CLEANUP=Stream`, a

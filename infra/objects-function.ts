@@ -2,13 +2,13 @@
  * The reference storage writer: `functions/objects.ts` (`PUT | GET | HEAD | DELETE
  * /objects/{key}`) behind a Function URL, with the writer grants.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { functionOptionsOf, literalVariables, TierlogFunction, type TierlogFunctionOptions } from './function.js';
+import { functionOptionsOf, literalVariables, refuseTokenOptions, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { addAlarmActions } from './failure-handling.js';
 import { checkGrantsCoverEnvironment, grantWriter, type TierlogResources } from './permissions.js';
 import { writerTuningFromEnv, writerTuningToEnv } from '../lib/tiered/writer-env.js';
@@ -109,6 +109,9 @@ export class ObjectsFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: ObjectsFunctionProps) {
     super(scope, id);
+    // A variable the function reads, checked below as it reads it: a token's value is not known at
+    // synth (it was refused as the number it encodes).
+    refuseTokenOptions({ 'objectsTuning.inlineThreshold': props.tuning?.inlineThreshold });
     checkGrantsCoverEnvironment(this, props.resources, props.environment);
     const tuningEnv = writerTuningToEnv({ ...props.tuning }, TUNING_PROPS);
     // The function reads its tuning variables whoever set them: one `environment` sets and the
@@ -129,7 +132,9 @@ export class ObjectsFunction extends Construct {
     grantWriter(fn.function, props.resources);
     this.url = fn.function.addFunctionUrl({ authType: props.authType ?? lambda.FunctionUrlAuthType.AWS_IAM });
     const threshold = props.serverErrorsThreshold ?? 5;
-    if (!Number.isInteger(threshold) || threshold < 1)
+    // A token (a parameter) is the alarm's threshold as CloudFormation resolves it: it was refused
+    // as the number it encodes.
+    if (!Token.isUnresolved(threshold) && (!Number.isInteger(threshold) || threshold < 1))
       throw new Error(`serverErrorsThreshold must be a positive integer, got ${threshold}`);
     // Lambda publishes the URL's metrics under the function's name (its $LATEST and aliases), and
     // only for periods with requests: no data is no 5xx.

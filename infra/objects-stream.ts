@@ -32,7 +32,14 @@ import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { STREAM_METRICS } from '../lib/recovery/stream-metrics.js';
 import { DEFAULT_STREAM_MARGIN_MS, STREAM_ENV, streamTuningFromEnv, streamTuningToEnv } from '../lib/recovery/stream-env.js';
 import { failureQueue } from './failure-handling.js';
-import { literalVariables, metricsDeploymentEnv, metricsDeploymentOf, TierlogFunction, tierlogDimensions } from './function.js';
+import {
+  literalVariables,
+  metricsDeploymentEnv,
+  metricsDeploymentOf,
+  refuseTokenOptions,
+  TierlogFunction,
+  tierlogDimensions,
+} from './function.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** `POWERTOOLS_SERVICE_NAME` of the stream function, and the `service` dimension of its metrics. */
@@ -315,7 +322,9 @@ export class ObjectsStreamCleanup extends Construct {
     }
     const timeout = props.timeout ?? Duration.minutes(1);
     const margin = props.tuning?.deadlineMargin;
-    if (margin?.isUnresolved()) throw new Error(`${TUNING_PROPS.deadlineMarginMs} must be a literal duration`);
+    // Both become variables the function reads, checked below as it reads them: a token's value is
+    // not known at synth (the concurrency was refused as the number it encodes).
+    refuseTokenOptions({ [TUNING_PROPS.concurrency]: props.tuning?.concurrency, [TUNING_PROPS.deadlineMarginMs]: margin });
     const tuningEnv = streamTuningToEnv(
       {
         ...(props.tuning?.concurrency !== undefined ? { concurrency: props.tuning.concurrency } : {}),

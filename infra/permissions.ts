@@ -22,6 +22,7 @@ import { CONFIG_ENV, isValidPrefix, validateConfig } from '../lib/config.js';
 import { DEFAULT_PREFIX, LEASE_INDEX_NAME } from '../lib/constants.js';
 import { ConfigError } from '../lib/errors.js';
 import type { ResourceKind } from './iam-map.js';
+import { requireSameEnvironment } from './same-environment.js';
 
 /** What a grant is given on. */
 export interface TierlogResources {
@@ -258,9 +259,11 @@ export function grantRole(grantee: iam.IGrantable, resources: TierlogResources, 
  * default when the variable is unset), two literal names, or two references to resources of the
  * app; a variable not set, or a literal against a reference, is not compared. A literal
  * `TIERLOG_PREFIX` the function could not read (blank, padded) is refused, never taken for unset.
+ * Each resource must be in the stack's region and account, where the function addresses it by
+ * name (refused at synth when both are known, else by a CloudFormation rule at deploy).
  *
  * @throws ConfigError naming `TIERLOG_PREFIX` when the function's `loadConfig` would refuse it.
- * @throws Error naming the variable and both values.
+ * @throws Error naming the variable and both values, or the resource in another region or account.
  */
 export function checkGrantsCoverEnvironment(
   scope: IConstruct,
@@ -268,6 +271,10 @@ export function checkGrantsCoverEnvironment(
   environment: Readonly<Record<string, string>>,
 ): void {
   checkGrantPrefix(resources.prefix);
+  // The function addresses each by name, in its own region and account (as Tierlog refuses its props).
+  requireSameEnvironment(scope, 'resources.changeLogTable', resources.changeLogTable);
+  requireSameEnvironment(scope, 'resources.objectsTable', resources.objectsTable);
+  requireSameEnvironment(scope, 'resources.bucket', resources.bucket);
   const stack = Stack.of(scope);
   const shown = (v: string) => (Token.isUnresolved(v) ? JSON.stringify(stack.resolve(v)) : `"${v}"`);
   const prefix = environment[CONFIG_ENV.prefix];

@@ -13,6 +13,9 @@
 import { Aws, CfnRule, Fn, type IResource, Stack, Token } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 
+/** The resources and fields a rule was made for, by stack. */
+const RULED = new WeakMap<Stack, Set<string>>();
+
 /**
  * Checks that `resource` (the prop `prop`) is in the stack's region and account (see the module doc).
  *
@@ -31,7 +34,12 @@ export function requireSameEnvironment(scope: Construct, prop: string, resource:
       if (theirs !== ours) throw new Error(`${prop} ${resource.node.path} is in ${field} ${theirs}, the stack in ${ours}: ${why}`);
       continue;
     }
-    new CfnRule(scope, `${prop}Same${field === 'region' ? 'Region' : 'Account'}`, {
+    // One rule a resource and field: the Tierlog construct checks its props before its parts do.
+    const ruled = RULED.get(stack) ?? new Set<string>();
+    RULED.set(stack, ruled);
+    if (ruled.has(`${resource.node.addr} ${field}`)) continue;
+    ruled.add(`${resource.node.addr} ${field}`);
+    new CfnRule(scope, `${prop.replace(/\W/g, '')}Same${field === 'region' ? 'Region' : 'Account'}`, {
       assertions: [
         {
           assert: Fn.conditionEquals(pseudo, theirs),

@@ -32,7 +32,7 @@ import { checkGrantsCoverEnvironment, grantSweeper, type TierlogResources } from
 
 export { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
 import { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
-import { literalVariables, metricsDeploymentEnv, metricsDeploymentOf } from './function.js';
+import { literalVariables, metricsDeploymentEnv, metricsDeploymentOf, refuseTokenOptions } from './function.js';
 
 /**
  * The sweeper's tuning, written to its function's environment (`SWEEPER_ENV`, the variables
@@ -315,6 +315,18 @@ export class TierlogSweeper extends Construct {
 
   constructor(scope: Construct, id: string, props: TierlogSweeperProps) {
     super(scope, id);
+    // Used on its own (the Tierlog construct refuses them first): each is checked below, and a
+    // token was refused as the number it encodes, or by CDK's conversion of the duration.
+    const scan = props.tuning?.shardlessScan;
+    refuseTokenOptions({
+      leaseShards: props.leaseShards,
+      sweeperParallelism: props.parallelism,
+      sweeperReservedConcurrency: props.reservedConcurrency,
+      ...Object.fromEntries(Object.entries(props.tuning ?? {}).map(([option, value]) => [`sweeperTuning.${option}`, value])),
+      ...(typeof scan === 'object' && scan !== null
+        ? { 'sweeperTuning.shardlessScan.segments': scan.segments, 'sweeperTuning.shardlessScan.maxPages': scan.maxPages }
+        : {}),
+    });
     const parallelism = props.parallelism ?? 1;
     if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > props.leaseShards) {
       throw new Error(`sweeperParallelism must be an integer in 1..leaseShards (${props.leaseShards}), got ${parallelism}`);

@@ -3,7 +3,7 @@
  * the change-log and objects tables, the LT bucket, the scheduled sweeper, the reference objects
  * function, alarms and a dashboard; `grantWriter` / `writerEnvironment` for your own writers.
  */
-import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { type Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
@@ -29,7 +29,7 @@ import {
   type TierlogAlarms,
 } from './monitoring.js';
 import { acknowledgeNagFindings } from './nag.js';
-import { functionOptionsOf, type TierlogFunctionOptions } from './function.js';
+import { functionOptionsOf, refuseTokenOptions, type TierlogFunctionOptions } from './function.js';
 import { ObjectsFunction, type ObjectsTuningProps } from './objects-function.js';
 import { ObjectsStreamCleanup, type ObjectsStreamTuningProps } from './objects-stream.js';
 import { pointAlarmsAtRunbook } from './failure-handling.js';
@@ -660,12 +660,7 @@ function refuseTokenProps(props: TierlogProps): void {
   };
   for (const [name, value] of Object.entries(values)) {
     if (value === undefined) continue;
-    const duration = value instanceof Duration;
-    if (duration ? value.isUnresolved() : typeof value === 'number' && Token.isUnresolved(value)) {
-      throw new Error(
-        `${name} must be a literal ${duration ? 'duration' : 'number'}, not a CloudFormation token (a parameter): it is checked at synth against what the functions and alarms work with`,
-      );
-    }
+    refuseTokenOptions({ [name]: value });
     // A CDK context value is a string: a number was refused as out of its range ("got 8"), a
     // duration failed with a bare TypeError.
     const expected = DURATION_PROPS.has(name)

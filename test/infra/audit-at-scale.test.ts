@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LEASE_INDEX_NAME } from '../../lib/constants.js';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { type App, type CfnElement, Stack } from 'aws-cdk-lib';
+import { type App, type CfnElement, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -405,4 +405,41 @@ describe('auditAtScale used on its own, with tables under customer managed keys'
     const { changeLogKey, granted } = build(true);
     expect(granted(changeLogKey)).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
   });
+});
+
+describe('AuditAtScale used on its own: a number or duration given as a CloudFormation parameter', () => {
+  /**
+   * As the `Tierlog` construct refuses them under `auditAtScale`: each is checked at synth (the
+   * safety age against the audits' one rule), and a token's value is not known then. Used on its
+   * own, the part refused it as the number it encodes (`auditAtScale.maxConcurrency must be a
+   * positive integer, got -1.888e+289`) or by CDK's conversion of the duration, naming neither the
+   * prop nor the cause.
+   */
+  const cases: Array<[string, (n: number) => Partial<ConstructorParameters<typeof AuditAtScale>[2]>]> = [
+    ['olderThan', (n) => ({ olderThan: Duration.hours(n) })],
+    ['maxConcurrency', (n) => ({ maxConcurrency: n })],
+    ['snapshotRetentionDays', (n) => ({ snapshotRetentionDays: n })],
+    ['bytesScannedCutoffPerQuery', (n) => ({ bytesScannedCutoffPerQuery: n })],
+  ];
+  for (const [option, props] of cases) {
+    it(`${option}: refused, naming it and that it must be a literal`, () => {
+      const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+      const table = (id: string) =>
+        new dynamodb.TableV2(stack, id, {
+          partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+          pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        });
+      const resources = {
+        changeLogTable: table('Log'),
+        objectsTable: table('Objects'),
+        bucket: new s3.Bucket(stack, 'Blobs'),
+        prefix: 'blobs',
+      };
+      const accessLogsBucket = new s3.Bucket(stack, 'Logs');
+      const n = new CfnParameter(stack, 'Value', { type: 'Number' }).valueAsNumber;
+      expect(
+        () => new AuditAtScale(stack, 'Audit', { resources, accessLogsBucket, environment: storeNames(resources), ...props(n) }),
+      ).toThrow(new RegExp(`^auditAtScale\\.${option} must be a literal (number|duration), not a CloudFormation token`));
+    });
+  }
 });

@@ -452,3 +452,180 @@ describe('the parts used on their own: the grants (resources) and the configurat
     });
   }
 });
+
+describe('the parts used on their own: a number or duration given as a CloudFormation parameter', () => {
+  /**
+   * As the `Tierlog` construct refuses them: each is checked at synth (or becomes a variable its
+   * function reads, checked as it reads it), and a token's value is not known then. Used on their
+   * own, the parts refused it as the number it encodes (`sweeperParallelism must be an integer in
+   * 1..leaseShards (4), got -1.888e+289`) or by CDK's conversion of the duration, naming neither the
+   * prop nor the cause; and the objects function refused a parameter as its alarm's threshold,
+   * which CloudFormation takes.
+   */
+  const setup = () => {
+    const stack = new Stack(newApp(), 'UserStack', { env: HERE });
+    const table = (id: string) =>
+      new dynamodb.TableV2(stack, id, {
+        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+        dynamoStream: dynamodb.StreamViewType.OLD_IMAGE,
+        timeToLiveAttribute: 'expiresAt',
+      });
+    const resources: TierlogResources = {
+      changeLogTable: table('Log'),
+      objectsTable: table('Objects'),
+      bucket: new s3.Bucket(stack, 'Bucket'),
+      prefix: 'blobs',
+    };
+    const environment = configToEnv({
+      changeLogTable: resources.changeLogTable.tableName,
+      objectsTable: resources.objectsTable.tableName,
+      bucket: resources.bucket.bucketName,
+      prefix: resources.prefix,
+      leaseShards: 4,
+    });
+    const parameter = () => new CfnParameter(stack, 'Value', { type: 'Number' }).valueAsNumber;
+    return { stack, resources, environment, parameter };
+  };
+  type Setup = ReturnType<typeof setup>;
+  const sweeper = (x: Setup, props: Partial<ConstructorParameters<typeof TierlogSweeper>[2]>) =>
+    new TierlogSweeper(x.stack, 'Sweeper', { resources: x.resources, environment: x.environment, leaseShards: 4, ...props });
+  const cases: Array<[string, (x: Setup) => unknown]> = [
+    ['leaseShards', (x) => sweeper(x, { leaseShards: x.parameter() })],
+    ['sweeperParallelism', (x) => sweeper(x, { parallelism: x.parameter() })],
+    ['sweeperReservedConcurrency', (x) => sweeper(x, { reservedConcurrency: x.parameter() })],
+    ['sweeperTuning.concurrency', (x) => sweeper(x, { tuning: { concurrency: x.parameter() } })],
+    ['sweeperTuning.claim', (x) => sweeper(x, { tuning: { claim: Duration.seconds(x.parameter()) } })],
+    ['sweeperTuning.retryFailed', (x) => sweeper(x, { tuning: { retryFailed: Duration.millis(x.parameter()) } })],
+    ['sweeperTuning.shardlessScan.segments', (x) => sweeper(x, { tuning: { shardlessScan: { segments: x.parameter(), maxPages: 4 } } })],
+    [
+      'objectsTuning.inlineThreshold',
+      (x) =>
+        new ObjectsFunction(x.stack, 'Api', {
+          resources: x.resources,
+          environment: x.environment,
+          tuning: { inlineThreshold: x.parameter() },
+        }),
+    ],
+    [
+      'objectsStreamTuning.concurrency',
+      (x) =>
+        new ObjectsStreamCleanup(x.stack, 'Stream', {
+          resources: x.resources,
+          environment: x.environment,
+          tuning: { concurrency: x.parameter() },
+        }),
+    ],
+    [
+      'objectsStreamTuning.deadlineMargin',
+      (x) =>
+        new ObjectsStreamCleanup(x.stack, 'Stream', {
+          resources: x.resources,
+          environment: x.environment,
+          tuning: { deadlineMargin: Duration.millis(x.parameter()) },
+        }),
+    ],
+  ];
+  for (const [prop, make] of cases) {
+    it(`${prop}: refused, naming it and that it must be a literal`, () => {
+      expect(() => make(setup())).toThrow(
+        new RegExp(`^${prop.replaceAll('.', '\\.')} must be a literal (number|duration), not a CloudFormation token`),
+      );
+    });
+  }
+
+  it("ObjectsFunction's serverErrorsThreshold: the parameter is the alarm's threshold (CloudFormation resolves it)", () => {
+    const x = setup();
+    const value = new CfnParameter(x.stack, 'Threshold', { type: 'Number', default: 10 });
+    new ObjectsFunction(x.stack, 'Api', { resources: x.resources, environment: x.environment, serverErrorsThreshold: value.valueAsNumber });
+    Template.fromStack(x.stack).hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Url5xxCount',
+      Threshold: { Ref: 'Threshold' },
+    });
+  });
+});
+
+describe('the parts used on their own: resources in another region or account than the stack', () => {
+  /**
+   * Each function addresses its tables and bucket by name (`TIERLOG_OBJECTS_TABLE`, ...) in its own
+   * region and account, where that name is another table or none: every sweep, stream batch or
+   * request failed on AWS. `Tierlog` refused such an `objectsTable` or `bucket`; the parts used on
+   * their own took them.
+   */
+  const parts = {
+    sweeper: (s: Stack, resources: TierlogResources, environment: Record<string, string>) =>
+      new TierlogSweeper(s, 'Sweeper', { resources, environment, leaseShards: 4 }),
+    objectsStream: (s: Stack, resources: TierlogResources, environment: Record<string, string>) =>
+      new ObjectsStreamCleanup(s, 'Stream', { resources, environment }),
+    objectsFunction: (s: Stack, resources: TierlogResources, environment: Record<string, string>) =>
+      new ObjectsFunction(s, 'Api', { resources, environment }),
+  };
+  const setup = (where: { table?: string; bucket?: string; account?: string }) => {
+    const stack = new Stack(newApp(), 'UserStack', { env: HERE });
+    const own = (id: string) =>
+      new dynamodb.TableV2(stack, id, {
+        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+        dynamoStream: dynamodb.StreamViewType.OLD_IMAGE,
+        timeToLiveAttribute: 'expiresAt',
+      });
+    const account = where.account ?? HERE.account;
+    const arn = `arn:aws:dynamodb:${where.table ?? HERE.region}:${account}:table/my-objects`;
+    const objectsTable =
+      where.table !== undefined || where.account !== undefined
+        ? dynamodb.TableV2.fromTableAttributes(stack, 'MyObjects', {
+            tableArn: arn,
+            tableStreamArn: `${arn}/stream/2026-01-01T00:00:00.000`,
+          })
+        : own('Objects');
+    const bucket =
+      where.bucket !== undefined
+        ? s3.Bucket.fromBucketAttributes(stack, 'MyBlobs', { bucketName: 'my-blobs', region: where.bucket })
+        : new s3.Bucket(stack, 'Bucket');
+    const resources: TierlogResources = { changeLogTable: own('Log'), objectsTable, bucket, prefix: 'blobs' };
+    const environment = configToEnv({
+      changeLogTable: resources.changeLogTable.tableName,
+      objectsTable: objectsTable.tableName,
+      bucket: bucket.bucketName,
+      prefix: 'blobs',
+      leaseShards: 4,
+    });
+    return { stack, resources, environment };
+  };
+  for (const [part, make] of Object.entries(parts)) {
+    it(`${part}: an objects table in another region or account, or a bucket in another region, is refused at synth, naming it`, () => {
+      const cases: Array<[Parameters<typeof setup>[0], RegExp]> = [
+        [{ table: 'us-east-1' }, /^resources\.objectsTable .* is in region us-east-1, the stack in eu-west-1/],
+        [{ account: '210987654321' }, /^resources\.objectsTable .* is in account 210987654321, the stack in 123456789012/],
+        [{ bucket: 'us-east-1' }, /^resources\.bucket .* is in region us-east-1, the stack in eu-west-1/],
+      ];
+      for (const [where, message] of cases) {
+        const x = setup(where);
+        expect(() => make(x.stack, x.resources, x.environment)).toThrow(message);
+      }
+      // The stack's own: taken.
+      const x = setup({});
+      make(x.stack, x.resources, x.environment);
+    });
+  }
+
+  it('in an environment-agnostic stack: a CloudFormation rule refuses the deploy elsewhere, one a resource however many parts use it', () => {
+    const stack = new Stack(newApp(), 'UserStack');
+    const table = tableAt(stack, HERE.account, HERE.region);
+    const log = new dynamodb.TableV2(stack, 'Log', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
+    const bucket = new s3.Bucket(stack, 'Bucket');
+    const resources: TierlogResources = { changeLogTable: log, objectsTable: table, bucket, prefix: 'blobs' };
+    const environment = configToEnv({
+      changeLogTable: log.tableName,
+      objectsTable: table.tableName,
+      bucket: bucket.bucketName,
+      prefix: 'blobs',
+      leaseShards: 4,
+    });
+    parts.sweeper(stack, resources, environment);
+    parts.objectsFunction(stack, resources, environment);
+    const rules = Object.values(ourRules(Template.fromStack(stack)));
+    expect(rules.map((r) => r.Assertions[0]!.AssertDescription).sort()).toEqual([
+      expect.stringMatching(/^resources\.objectsTable UserStack\/MyObjects is in account 123456789012: deploy the stack there/),
+      expect.stringMatching(/^resources\.objectsTable UserStack\/MyObjects is in region eu-west-1: deploy the stack there/),
+    ]);
+  });
+});
