@@ -253,6 +253,37 @@ describe('expiry headers', () => {
   });
 });
 
+/**
+ * A refused expiry header is named as the client sent it, in its own unit: the store's refusal
+ * named its option (`timeToLiveMs must be a positive integer (milliseconds)` for `x-tierlog-ttl: 0`),
+ * so a client that followed it sent milliseconds to a header read in seconds (60000: 16 hours
+ * where a minute was meant). A PUT and a session's create answer the same; nothing is written.
+ */
+describe('a refused expiry header is named, in seconds', () => {
+  const years = (n: number) => String(n * 365 * 86_400);
+  test.each([
+    ['x-tierlog-ttl of 0', { 'x-tierlog-ttl': '0' }, ['x-tierlog-ttl']],
+    ['x-tierlog-tti of 0', { 'x-tierlog-tti': '0' }, ['x-tierlog-tti']],
+    ['x-tierlog-ttl past 100 years', { 'x-tierlog-ttl': years(101) }, ['x-tierlog-ttl']],
+    ['x-tierlog-tti past 100 years', { 'x-tierlog-tti': years(101) }, ['x-tierlog-tti']],
+    ['x-tierlog-expires-at in the past', { 'x-tierlog-expires-at': '2001-01-01T00:00:00Z' }, ['x-tierlog-expires-at']],
+    ['x-tierlog-expires-at past 100 years', { 'x-tierlog-expires-at': '2200-01-01T00:00:00Z' }, ['x-tierlog-expires-at']],
+    ['x-tierlog-ttl with x-tierlog-tti', { 'x-tierlog-ttl': '60', 'x-tierlog-tti': '60' }, ['x-tierlog-ttl', 'x-tierlog-tti']],
+  ])('%s: 400 naming the header, PUT and POST ?uploads', async (_name, headers, named) => {
+    const before = await snapshot(fx);
+    for (const res of [
+      await put('/objects/bad-expiry', randomBody(10), headers),
+      await call('POST', '/objects/bad-expiry', { query: 'uploads', body: JSON.stringify({ size: 10 }), headers }),
+    ]) {
+      expect(res.statusCode, String(res.body)).toBe(400);
+      const { message } = json(res) as { message: string };
+      for (const header of named) expect(message).toContain(header);
+      expect(message).not.toMatch(/timeToLiveMs|timeToIdleMs|millisecond/);
+    }
+    expect(await snapshot(fx)).toBe(before);
+  });
+});
+
 // RFC 9110 5.6.7, as DESIGN.md states it: an RFC 850 two-digit year is the nearest year ending so
 // that is not more than 50 years ahead, on whatever date the header is read (from 2050 on, some
 // are in the next century).
