@@ -100,7 +100,8 @@
  *   refused one (two given, 0 seconds, past 100 years, an instant passed) is 400 naming the header.
  *   Another `x-tierlog-*` header on a write (but `x-tierlog-stored`, an answer's, copied back) is 400: a
  *   misspelt expiry would leave the object for ever. GET
- *   and HEAD answer `x-tierlog-expires-at: <ISO 8601>` for an object that expires; an expired
+ *   and HEAD answer `x-tierlog-expires-at: <ISO 8601>` for an object that expires (a GET's 307
+ *   too: S3's answer to its URL carries none); an expired
  *   object is 404.
  * - Bad input is a 4xx with a JSON `{ error, message }` (to a HEAD, its headers alone); nothing
  *   is written. A server-side failure (configuration, permissions, a missing table, a corrupt
@@ -463,7 +464,8 @@ async function redirectToBlob(
 
 /**
  * The answer to a GET that the presigned URL `signed` serves (its version's blob): 307, unless
- * a precondition says otherwise. `info` gives the validators a 304 or 412 carries.
+ * a precondition says otherwise. `info` gives the validators a 304 or 412 carries, and the
+ * object's expiry the 307 carries.
  */
 function redirectAnswer(
   signed: { readonly url: string; readonly version: number },
@@ -485,9 +487,12 @@ function redirectAnswer(
       headers: { 'content-type': 'application/json', etag: etagOf(signed.version) },
     };
   }
+  // The object's expiry, as a 200 answers it: S3's answer to the URL carries none (for a time to
+  // idle, the expiry this very read moved on).
+  const expiry: Record<string, string> = info.expiresAt !== undefined ? { 'x-tierlog-expires-at': info.expiresAt.toISOString() } : {};
   return {
     statusCode: 307,
-    headers: { location: signed.url, etag: etagOf(signed.version), 'cache-control': 'no-store', 'x-tierlog-stored': 'blob' },
+    headers: { location: signed.url, etag: etagOf(signed.version), 'cache-control': 'no-store', 'x-tierlog-stored': 'blob', ...expiry },
   };
 }
 

@@ -208,6 +208,25 @@ describe('expiry headers', () => {
     }
   });
 
+  /**
+   * A GET of an object over the response limit is answered 307 to S3, whose answer carries no
+   * tierlog header: the 307 was the GET's only answer of the expiry, and carried none, so a client
+   * reading it (redirects followed by hand, a proxy) learned of no expiry, nor of a time to idle's
+   * moved on by that very read.
+   */
+  test.each([
+    ['x-tierlog-ttl', '3600'],
+    ['x-tierlog-tti', '600'],
+  ])('%s: a GET answered 307 (over the response limit) carries x-tierlog-expires-at as HEAD does', async (header, value) => {
+    expect((await put('/objects/expiring-huge', randomBody(4 * MiB + 1), { [header]: value })).statusCode).toBeLessThan(300);
+    const got = await call('GET', '/objects/expiring-huge');
+    expect(got.statusCode).toBe(307);
+    const headed = await call('HEAD', '/objects/expiring-huge');
+    expect(headed.headers?.['x-tierlog-expires-at']).toBeDefined();
+    expect(got.headers?.['x-tierlog-expires-at']).toBe(headed.headers?.['x-tierlog-expires-at']);
+    expect((await call('DELETE', '/objects/expiring-huge')).statusCode).toBe(204);
+  });
+
   test('x-tierlog-expires-at (HTTP date) is kept to the second; a PUT without one makes the object permanent', async () => {
     const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 86_400_000);
     expect((await put('/objects/dated', randomBody(10), { 'x-tierlog-expires-at': at.toUTCString() })).statusCode).toBe(201);
