@@ -442,7 +442,9 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
 
 /**
  * Too large for a buffered response: send the client to S3 with a short-lived URL. Undefined
- * when the object is inline by now (replaced since it was read).
+ * when the object is inline by now (replaced since it was read). Asked as a URL of any size, so
+ * it comes with the object's description, whose expiry the 307 carries as one from the first
+ * read does (a presigned GET's answer has none).
  */
 async function redirectToBlob(
   store: TieredStore,
@@ -451,15 +453,13 @@ async function redirectToBlob(
   ifRange: string | undefined,
   preconditions: ReadPreconditions,
 ): Promise<Response | undefined> {
-  let presigned: Awaited<ReturnType<TieredStore['presignGet']>>;
-  try {
-    presigned = await store.presignGet(key, { expiresInMs });
-  } catch (err) {
-    if (err instanceof ValidationError && err.field === 'key') return undefined;
-    throw err;
+  const object = await store.getStreamOrUrl(key, { maxBytes: 0, expiresInMs });
+  if (object === undefined) return noSuchObject();
+  if (!('url' in object)) {
+    object.body.destroy();
+    return undefined;
   }
-  if (presigned === undefined) return noSuchObject();
-  return redirectAnswer(presigned, ifRange, preconditions);
+  return redirectAnswer(object, ifRange, preconditions, object);
 }
 
 /**
