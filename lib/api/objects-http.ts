@@ -96,10 +96,12 @@
  * - Expiry on PUT (and on a session's create), one of: `x-tierlog-expires-at: <ISO 8601 or HTTP date>`
  *   (nothing else: a bare number is not taken for a year, and an ISO time of day names its zone),
  *   `x-tierlog-ttl: <seconds>` (time to live), `x-tierlog-tti: <seconds>` (time to idle: reads
- *   move the expiry forward). None: the object never expires (a PUT replaces the policy). Another
- *   `x-tierlog-*` header on a write (but `x-tierlog-stored`, an answer's, copied back) is 400: a
+ *   move the expiry forward). None: the object never expires (a PUT replaces the policy). A
+ *   refused one (two given, 0 seconds, past 100 years, an instant passed) is 400 naming the header.
+ *   Another `x-tierlog-*` header on a write (but `x-tierlog-stored`, an answer's, copied back) is 400: a
  *   misspelt expiry would leave the object for ever. GET
- *   and HEAD answer `x-tierlog-expires-at: <ISO 8601>` for an object that expires; an expired
+ *   and HEAD answer `x-tierlog-expires-at: <ISO 8601>` for an object that expires (a GET's 307
+ *   too: S3's answer to its URL carries none); an expired
  *   object is 404.
  * - Bad input is a 4xx with a JSON `{ error, message }` (to a HEAD, its headers alone); nothing
  *   is written. A server-side failure (configuration, permissions, a missing table, a corrupt
@@ -132,6 +134,7 @@ import { httpStatus, isThrottling, isTransactionConflict } from '../aws/errors.j
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { type ByteRange, contentRange, parseRangeHeader } from '../tiered/byte-range.js';
 import { MAX_PARTS } from '../tiered/part-size.js';
+import { MAX_EXPIRY_MS } from '../tiered/expiry.js';
 import { evaluateRead, type ReadPreconditions, readPreconditionsOf, refuseDateOnlyCondition } from './preconditions.js';
 import { readAtMost } from './bounded-read.js';
 import type { ObjectInfo, PutOptions, TieredStore } from '../tiered/tiered-store.js';
@@ -439,7 +442,9 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
 
 /**
  * Too large for a buffered response: send the client to S3 with a short-lived URL. Undefined
- * when the object is inline by now (replaced since it was read).
+ * when the object is inline by now (replaced since it was read). Asked as a URL of any size, so
+ * it comes with the object's description, whose expiry the 307 carries as one from the first
+ * read does (a presigned GET's answer has none).
  */
 async function redirectToBlob(
   store: TieredStore,
@@ -448,20 +453,19 @@ async function redirectToBlob(
   ifRange: string | undefined,
   preconditions: ReadPreconditions,
 ): Promise<Response | undefined> {
-  let presigned: Awaited<ReturnType<TieredStore['presignGet']>>;
-  try {
-    presigned = await store.presignGet(key, { expiresInMs });
-  } catch (err) {
-    if (err instanceof ValidationError && err.field === 'key') return undefined;
-    throw err;
+  const object = await store.getStreamOrUrl(key, { maxBytes: 0, expiresInMs });
+  if (object === undefined) return noSuchObject();
+  if (!('url' in object)) {
+    object.body.destroy();
+    return undefined;
   }
-  if (presigned === undefined) return noSuchObject();
-  return redirectAnswer(presigned, ifRange, preconditions);
+  return redirectAnswer(object, ifRange, preconditions, object);
 }
 
 /**
  * The answer to a GET that the presigned URL `signed` serves (its version's blob): 307, unless
- * a precondition says otherwise. `info` gives the validators a 304 or 412 carries.
+ * a precondition says otherwise. `info` gives the validators a 304 or 412 carries, and the
+ * object's expiry the 307 carries.
  */
 function redirectAnswer(
   signed: { readonly url: string; readonly version: number },
@@ -483,9 +487,12 @@ function redirectAnswer(
       headers: { 'content-type': 'application/json', etag: etagOf(signed.version) },
     };
   }
+  // The object's expiry, as a 200 answers it: S3's answer to the URL carries none (for a time to
+  // idle, the expiry this very read moved on).
+  const expiry: Record<string, string> = info.expiresAt !== undefined ? { 'x-tierlog-expires-at': info.expiresAt.toISOString() } : {};
   return {
     statusCode: 307,
-    headers: { location: signed.url, etag: etagOf(signed.version), 'cache-control': 'no-store', 'x-tierlog-stored': 'blob' },
+    headers: { location: signed.url, etag: etagOf(signed.version), 'cache-control': 'no-store', 'x-tierlog-stored': 'blob', ...expiry },
   };
 }
 
@@ -671,15 +678,17 @@ async function createSession(
   const size = numberField('size');
   const partSize = numberField('partSize');
   const expiresInMs = numberField('expiresInMs');
-  const created = await store.createUpload(key, {
-    ...(size !== undefined ? { size } : {}),
-    ...(partSize !== undefined ? { partSize } : {}),
-    ...(expiresInMs !== undefined ? { expiresInMs } : {}),
-    ...(contentType !== undefined ? { contentType } : {}),
-    ...(metadata !== undefined ? { metadata: metadata as Record<string, string> } : {}),
-    ...(ifVersion !== undefined ? { ifVersion } : {}),
-    ...expiryOf(headers),
-  });
+  const created = await namingExpiryHeader(
+    store.createUpload(key, {
+      ...(size !== undefined ? { size } : {}),
+      ...(partSize !== undefined ? { partSize } : {}),
+      ...(expiresInMs !== undefined ? { expiresInMs } : {}),
+      ...(contentType !== undefined ? { contentType } : {}),
+      ...(metadata !== undefined ? { metadata: metadata as Record<string, string> } : {}),
+      ...(ifVersion !== undefined ? { ifVersion } : {}),
+      ...expiryOf(headers),
+    }),
+  );
   const count = Math.min(created.partCount ?? 0, options.maxPartUrls ?? 1_000);
   // The URLs live as long as the session (or the signer's temporary credentials, if they expire
   // first: a client refused asks again with `GET ?uploadId=…&partNumber=n`). One read of the session signs them all.
@@ -688,7 +697,8 @@ async function createSession(
   // shorter than the session by as much as the store's clock is behind, a second once that passed it.
   const expiresInMsOfUrls = MAX_PRESIGN_SECONDS * 1_000;
   const partNumbers = Array.from({ length: count }, (_, i) => i + 1);
-  const urls = count > 0 ? await signedOrNone(store, created.uploadId, partNumbers, key, expiresInMsOfUrls, options) : [];
+  const urls =
+    count > 0 ? await namingExpiryHeader(signedOrNone(store, created.uploadId, partNumbers, key, expiresInMsOfUrls, options)) : [];
   const parts = fitting(
     created,
     urls.map((url, i) => ({ partNumber: partNumbers[i]!, url })),
@@ -805,7 +815,7 @@ async function putObject(
     ...(ifVersion !== undefined ? { ifVersion } : {}),
     ...expiryOf(headers),
   };
-  const result = await store.put(key, body, options);
+  const result = await namingExpiryHeader(store.put(key, body, options));
   return {
     statusCode: result.created ? 201 : 200,
     headers: { etag: etagOf(result.version), 'x-tierlog-stored': result.stored, 'content-type': 'application/json' },
@@ -991,8 +1001,32 @@ function conditionOf(headers: Record<string, string>): number | undefined {
 /** The request headers of a write in tierlog's namespace (`x-tierlog-stored`, a response header, means nothing on a request). */
 const WRITE_HEADERS = new Set(['x-tierlog-expires-at', 'x-tierlog-ttl', 'x-tierlog-tti', 'x-tierlog-stored']);
 
+/** The expiry headers of a write, and the option of the store each one gives. */
+const EXPIRY_HEADERS = ['x-tierlog-expires-at', 'x-tierlog-ttl', 'x-tierlog-tti'] as const;
+const EXPIRY_HEADER_OF: Readonly<Record<string, string>> = {
+  expiresAt: 'x-tierlog-expires-at',
+  timeToLiveMs: 'x-tierlog-ttl',
+  timeToIdleMs: 'x-tierlog-tti',
+};
+
 /**
- * The expiry policy of the request headers (the store rejects more than one). Another
+ * `write` (a PUT's, a session's create), its store's refusal of the expiry the headers gave
+ * (`expiresAt must be in the future`, `... more than 100 years away`, passed before the write
+ * could commit it) naming the header sent, not only the store's option: the client sent no
+ * `expiresAt`.
+ */
+async function namingExpiryHeader<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (err) {
+    const header = err instanceof ValidationError ? EXPIRY_HEADER_OF[err.field] : undefined;
+    if (header === undefined || !(err instanceof ValidationError)) throw err;
+    throw new ValidationError(`${header}: ${err.message}`, header);
+  }
+}
+
+/**
+ * The expiry policy of the request headers (at most one: more is 400 naming them). Another
  * `x-tierlog-*` header is 400: a misspelt expiry (`x-tierlog-expires`) would write an object that
  * never expires, and the answer would not say so.
  */
@@ -1004,10 +1038,18 @@ function expiryOf(headers: Record<string, string>): Pick<PutOptions, 'expiresAt'
         name,
       );
   }
+  // Refused here, in the header's terms: the store names its options (`timeToLiveMs`) and their
+  // unit (milliseconds), and a client that followed that sent milliseconds to a header of seconds.
+  const sent = EXPIRY_HEADERS.filter((name) => headers[name] !== undefined);
+  if (sent.length > 1)
+    throw new ValidationError(`only one of ${EXPIRY_HEADERS.join(', ')} may be given (got ${sent.join(', ')})`, sent[1]!);
   const seconds = (name: string): number | undefined => {
     const value = headers[name];
     if (value === undefined) return undefined;
-    if (!/^\d{1,12}$/.test(value.trim())) throw new ValidationError(`${name} must be a whole number of seconds`, name);
+    if (!/^\d{1,12}$/.test(value.trim()) || Number(value.trim()) === 0)
+      throw new ValidationError(`${name} must be a whole number of seconds, at least 1`, name);
+    if (Number(value.trim()) * 1000 > MAX_EXPIRY_MS)
+      throw new ValidationError(`${name} is more than 100 years (${MAX_EXPIRY_MS / 1000} seconds)`, name);
     return Number(value.trim()) * 1000;
   };
   const at = headers['x-tierlog-expires-at'];

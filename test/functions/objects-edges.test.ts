@@ -2203,3 +2203,33 @@ describe('a GET answer always fits the buffered response', () => {
     expect(new Uint8Array(Buffer.from(String(ranged.body), 'base64'))).toEqual(body.subarray(0, 2048));
   });
 });
+
+/**
+ * A GET whose read followed the pointer to a blob over the response limit (the blob it read
+ * replaced by a larger one meanwhile) is answered by a second read, a URL: its 307 carried no
+ * `x-tierlog-expires-at`, where the same object's 307 from one read carries it.
+ */
+test('a GET sent to S3 after its read followed the pointer to a larger blob: its 307 carries the expiry, as HEAD answers it', async () => {
+  const w = writer();
+  const key = 'replaced-while-read';
+  const put = await call(w, 'PUT', `/objects/${key}`, {
+    body: Buffer.from(randomBody(40 * KiB)).toString('base64'),
+    isBase64Encoded: true,
+    headers: { 'x-tierlog-ttl': '3600' },
+  });
+  expect(put.statusCode).toBe(201);
+  // Its first read answers a stream of a blob over the limit, as one that followed the pointer does.
+  const read = w.store.getStreamOrUrl.bind(w.store);
+  let first = true;
+  w.store.getStreamOrUrl = (k, options) => {
+    if (!first) return read(k, options);
+    first = false;
+    return read(k, { ...options, maxBytes: Number.MAX_SAFE_INTEGER });
+  };
+  const got = await call(w, 'GET', `/objects/${key}`, {}, { maxResponseBytes: 16 * KiB });
+  expect(got.statusCode).toBe(307);
+  expect(first, 'the first read answered a stream').toBe(false);
+  const headed = await call(w, 'HEAD', `/objects/${key}`);
+  expect(headed.headers?.['x-tierlog-expires-at']).toBeDefined();
+  expect(got.headers?.['x-tierlog-expires-at']).toBe(headed.headers?.['x-tierlog-expires-at']);
+});

@@ -208,6 +208,25 @@ describe('expiry headers', () => {
     }
   });
 
+  /**
+   * A GET of an object over the response limit is answered 307 to S3, whose answer carries no
+   * tierlog header: the 307 was the GET's only answer of the expiry, and carried none, so a client
+   * reading it (redirects followed by hand, a proxy) learned of no expiry, nor of a time to idle's
+   * moved on by that very read.
+   */
+  test.each([
+    ['x-tierlog-ttl', '3600'],
+    ['x-tierlog-tti', '600'],
+  ])('%s: a GET answered 307 (over the response limit) carries x-tierlog-expires-at as HEAD does', async (header, value) => {
+    expect((await put('/objects/expiring-huge', randomBody(4 * MiB + 1), { [header]: value })).statusCode).toBeLessThan(300);
+    const got = await call('GET', '/objects/expiring-huge');
+    expect(got.statusCode).toBe(307);
+    const headed = await call('HEAD', '/objects/expiring-huge');
+    expect(headed.headers?.['x-tierlog-expires-at']).toBeDefined();
+    expect(got.headers?.['x-tierlog-expires-at']).toBe(headed.headers?.['x-tierlog-expires-at']);
+    expect((await call('DELETE', '/objects/expiring-huge')).statusCode).toBe(204);
+  });
+
   test('x-tierlog-expires-at (HTTP date) is kept to the second; a PUT without one makes the object permanent', async () => {
     const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 86_400_000);
     expect((await put('/objects/dated', randomBody(10), { 'x-tierlog-expires-at': at.toUTCString() })).statusCode).toBe(201);
@@ -250,6 +269,37 @@ describe('expiry headers', () => {
       if (zone === undefined) delete process.env.TZ;
       else process.env.TZ = zone;
     }
+  });
+});
+
+/**
+ * A refused expiry header is named as the client sent it, in its own unit: the store's refusal
+ * named its option (`timeToLiveMs must be a positive integer (milliseconds)` for `x-tierlog-ttl: 0`),
+ * so a client that followed it sent milliseconds to a header read in seconds (60000: 16 hours
+ * where a minute was meant). A PUT and a session's create answer the same; nothing is written.
+ */
+describe('a refused expiry header is named, in seconds', () => {
+  const years = (n: number) => String(n * 365 * 86_400);
+  test.each([
+    ['x-tierlog-ttl of 0', { 'x-tierlog-ttl': '0' }, ['x-tierlog-ttl']],
+    ['x-tierlog-tti of 0', { 'x-tierlog-tti': '0' }, ['x-tierlog-tti']],
+    ['x-tierlog-ttl past 100 years', { 'x-tierlog-ttl': years(101) }, ['x-tierlog-ttl']],
+    ['x-tierlog-tti past 100 years', { 'x-tierlog-tti': years(101) }, ['x-tierlog-tti']],
+    ['x-tierlog-expires-at in the past', { 'x-tierlog-expires-at': '2001-01-01T00:00:00Z' }, ['x-tierlog-expires-at']],
+    ['x-tierlog-expires-at past 100 years', { 'x-tierlog-expires-at': '2200-01-01T00:00:00Z' }, ['x-tierlog-expires-at']],
+    ['x-tierlog-ttl with x-tierlog-tti', { 'x-tierlog-ttl': '60', 'x-tierlog-tti': '60' }, ['x-tierlog-ttl', 'x-tierlog-tti']],
+  ])('%s: 400 naming the header, PUT and POST ?uploads', async (_name, headers, named) => {
+    const before = await snapshot(fx);
+    for (const res of [
+      await put('/objects/bad-expiry', randomBody(10), headers),
+      await call('POST', '/objects/bad-expiry', { query: 'uploads', body: JSON.stringify({ size: 10 }), headers }),
+    ]) {
+      expect(res.statusCode, String(res.body)).toBe(400);
+      const { message } = json(res) as { message: string };
+      for (const header of named) expect(message).toContain(header);
+      expect(message).not.toMatch(/timeToLiveMs|timeToIdleMs|millisecond/);
+    }
+    expect(await snapshot(fx)).toBe(before);
   });
 });
 
