@@ -489,6 +489,8 @@ describe('the parts used on their own: a number or duration given as a CloudForm
   type Setup = ReturnType<typeof setup>;
   const sweeper = (x: Setup, props: Partial<ConstructorParameters<typeof TierlogSweeper>[2]>) =>
     new TierlogSweeper(x.stack, 'Sweeper', { resources: x.resources, environment: x.environment, leaseShards: 4, ...props });
+  const streamCleanup = (x: Setup, tuning: NonNullable<ConstructorParameters<typeof ObjectsStreamCleanup>[2]['tuning']>) =>
+    new ObjectsStreamCleanup(x.stack, 'Stream', { resources: x.resources, environment: x.environment, tuning });
   const cases: Array<[string, (x: Setup) => unknown]> = [
     ['leaseShards', (x) => sweeper(x, { leaseShards: x.parameter() })],
     ['sweeperParallelism', (x) => sweeper(x, { parallelism: x.parameter() })],
@@ -506,24 +508,8 @@ describe('the parts used on their own: a number or duration given as a CloudForm
           tuning: { inlineThreshold: x.parameter() },
         }),
     ],
-    [
-      'objectsStreamTuning.concurrency',
-      (x) =>
-        new ObjectsStreamCleanup(x.stack, 'Stream', {
-          resources: x.resources,
-          environment: x.environment,
-          tuning: { concurrency: x.parameter() },
-        }),
-    ],
-    [
-      'objectsStreamTuning.deadlineMargin',
-      (x) =>
-        new ObjectsStreamCleanup(x.stack, 'Stream', {
-          resources: x.resources,
-          environment: x.environment,
-          tuning: { deadlineMargin: Duration.millis(x.parameter()) },
-        }),
-    ],
+    ['objectsStreamTuning.concurrency', (x) => streamCleanup(x, { concurrency: x.parameter() })],
+    ['objectsStreamTuning.deadlineMargin', (x) => streamCleanup(x, { deadlineMargin: Duration.millis(x.parameter()) })],
   ];
   for (const [prop, make] of cases) {
     it(`${prop}: refused, naming it and that it must be a literal`, () => {

@@ -57,6 +57,25 @@ async function reverify(fx: Fixture, keys: string[], emptyStoreOk?: boolean, bat
   );
 }
 
+/**
+ * A client whose Scans of the objects table by segment (the binding's sample) read pages of one
+ * item, standing for pages of a thousand small objects; `sampled` records each (segment, start key).
+ */
+function sampleInPagesOfOne(fx: Fixture) {
+  const dynamodb = createDynamoDBClient();
+  const sampled: Array<{ segment: number; start: unknown }> = [];
+  dynamodb.middlewareStack.add(
+    (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+      const { TableName, TotalSegments, Segment, ExclusiveStartKey } = args.input;
+      if (context.commandName !== 'ScanCommand' || TableName !== fx.config.objectsTable || TotalSegments === undefined) return next(args);
+      sampled.push({ segment: Segment, start: ExclusiveStartKey });
+      return next({ ...args, input: { ...args.input, Limit: 1 } });
+    },
+    { step: 'initialize', name: 'scanPagesOfOne' },
+  );
+  return { dynamodb, sampled };
+}
+
 describe("the audits refuse to delete through an objects table that is not the bucket's store", () => {
   test("another store's table: the listing audit deletes nothing and says why (exit 1), even with --empty-store-ok", async () => {
     const { fx, live, orphan } = await production();
@@ -316,16 +335,7 @@ describe("the audits refuse to delete through an objects table that is not the b
     } finally {
       writer.close();
     }
-    const dynamodb = createDynamoDBClient();
-    const starts: unknown[] = [];
-    dynamodb.middlewareStack.add(
-      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
-        if (context.commandName !== 'ScanCommand' || args.input.TableName !== fx.config.objectsTable) return next(args);
-        starts.push(args.input.ExclusiveStartKey);
-        return next({ ...args, input: { ...args.input, Limit: 1 } });
-      },
-      { step: 'initialize', name: 'scanPagesOfOne' },
-    );
+    const { dynamodb, sampled } = sampleInPagesOfOne(fx);
     try {
       const report = await reverifyAndDelete([{ key: orphan, lastModified: OLD }], {
         config: fx.config,
@@ -341,7 +351,7 @@ describe("the audits refuse to delete through an objects table that is not the b
       dynamodb.destroy();
     }
     expect(
-      starts.some((start) => start !== undefined),
+      sampled.some(({ start }) => start !== undefined),
       'a segment read a second page',
     ).toBe(true);
     expect(await prefixKeys(fx)).toEqual([live]);
@@ -364,16 +374,7 @@ describe("the audits refuse to delete through an objects table that is not the b
     } finally {
       writer.close();
     }
-    const dynamodb = createDynamoDBClient();
-    const sampled: unknown[] = [];
-    dynamodb.middlewareStack.add(
-      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
-        if (context.commandName !== 'ScanCommand' || args.input.TotalSegments === undefined) return next(args);
-        sampled.push(args.input.Segment);
-        return next({ ...args, input: { ...args.input, Limit: 1 } });
-      },
-      { step: 'initialize', name: 'scanPagesOfOne' },
-    );
+    const { dynamodb, sampled } = sampleInPagesOfOne(fx);
     try {
       // The scene's premise: the sample alone sees no pointer (DynamoDB Local's order puts "doc"
       // past the third page of its segment), and refused every delete before.

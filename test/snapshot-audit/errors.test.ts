@@ -149,38 +149,22 @@ describe('snapshot audit under failures', () => {
         await putTombstone(fx, `lost-${String(i).padStart(3, '0')}`, key);
         lost.push(key);
       }
-      const snap = await snapshotNow(fx);
-      const dynamodb = createDynamoDBClient();
-      new FaultInjector()
-        .add({ kind: 'fail', match: (r) => r.command === 'BatchGetItemCommand', skip: 1, error: accessDenied })
-        .attach(dynamodb, 'dynamodb');
-      try {
-        const from = ['--inventory', snap.inventory, '--export', snap.exportDir];
-        const run = await cli(
-          { ...fx, dynamodb },
-          ['audit', '--delete', '--empty-store-ok', '--older-than', '1h', ...from, ...(json ? ['--json'] : [])],
-          {
-            clock: () => snap.now,
-          },
-        );
-        expect(run.code).toBe(1);
-        expect(run.err).toMatch(/^tierlog: the live check of proposed losses stopped after 100 losses confirmed: access denied/);
-        // The losses it confirmed are named (the one figure that says invariant 1 is broken), not only counted.
-        const named = lost.filter((key) => run.out.includes(key));
-        expect(named).toHaveLength(100);
-        if (json) {
-          const out = JSON.parse(run.out) as { lost: Array<{ key: string; objectKey: string }>; error: { name: string; exitCode: number } };
-          expect(out.lost).toHaveLength(100);
-          expect(out.lost[0]).toEqual({
-            key: expect.stringMatching(new RegExp(`^${fx.config.prefix}/`)),
-            objectKey: expect.stringMatching(/^lost-/),
-          });
-          expect(out.error).toMatchObject({ name: 'LostCheckIncompleteError', exitCode: 1 });
-        } else expect(run.out).toContain('LOST');
-        expect((await prefixKeys(fx)).sort()).toEqual([orphan]);
-      } finally {
-        dynamodb.destroy();
-      }
+      const run = await auditSecondReadRefused(fx, json);
+      expect(run.code).toBe(1);
+      expect(run.err).toMatch(/^tierlog: the live check of proposed losses stopped after 100 losses confirmed: access denied/);
+      // The losses it confirmed are named (the one figure that says invariant 1 is broken), not only counted.
+      const named = lost.filter((key) => run.out.includes(key));
+      expect(named).toHaveLength(100);
+      if (json) {
+        const out = JSON.parse(run.out) as { lost: Array<{ key: string; objectKey: string }>; error: { name: string; exitCode: number } };
+        expect(out.lost).toHaveLength(100);
+        expect(out.lost[0]).toEqual({
+          key: expect.stringMatching(new RegExp(`^${fx.config.prefix}/`)),
+          objectKey: expect.stringMatching(/^lost-/),
+        });
+        expect(out.error).toMatchObject({ name: 'LostCheckIncompleteError', exitCode: 1 });
+      } else expect(run.out).toContain('LOST');
+      expect((await prefixKeys(fx)).sort()).toEqual([orphan]);
     },
   );
 
@@ -192,36 +176,20 @@ describe('snapshot audit under failures', () => {
       await putBlob(fx, orphan);
       const lostKey = blobKey(fx, 'lost-object');
       await putTombstone(fx, 'lost-object', lostKey);
-      const snap = await snapshotNow(fx);
-      const dynamodb = createDynamoDBClient();
       // The first read of HV confirms the loss; the second, the re-verification's first, is refused.
-      new FaultInjector()
-        .add({ kind: 'fail', match: (r) => r.command === 'BatchGetItemCommand', skip: 1, error: accessDenied })
-        .attach(dynamodb, 'dynamodb');
-      try {
-        const from = ['--inventory', snap.inventory, '--export', snap.exportDir];
-        const run = await cli(
-          { ...fx, dynamodb },
-          ['audit', '--delete', '--empty-store-ok', '--older-than', '1h', ...from, ...(json ? ['--json'] : [])],
-          {
-            clock: () => snap.now,
-          },
-        );
-        expect(run.code).toBe(1);
-        expect(run.err).toMatch(/access denied/);
-        // The loss the audit confirmed (invariant 1 broken) is named, not lost with the error.
-        expect(run.out).toContain(lostKey);
-        if (json)
-          expect(JSON.parse(run.out)).toMatchObject({
-            lost: [{ key: lostKey, objectKey: 'lost-object' }],
-            deleted: 0,
-            error: { exitCode: 1, message: expect.stringMatching(/access denied/) },
-          });
-        else expect(run.out).toContain('LOST');
-        expect(await prefixKeys(fx)).toEqual([orphan]);
-      } finally {
-        dynamodb.destroy();
-      }
+      const run = await auditSecondReadRefused(fx, json);
+      expect(run.code).toBe(1);
+      expect(run.err).toMatch(/access denied/);
+      // The loss the audit confirmed (invariant 1 broken) is named, not lost with the error.
+      expect(run.out).toContain(lostKey);
+      if (json)
+        expect(JSON.parse(run.out)).toMatchObject({
+          lost: [{ key: lostKey, objectKey: 'lost-object' }],
+          deleted: 0,
+          error: { exitCode: 1, message: expect.stringMatching(/access denied/) },
+        });
+      else expect(run.out).toContain('LOST');
+      expect(await prefixKeys(fx)).toEqual([orphan]);
     },
   );
 
@@ -296,3 +264,27 @@ describe('snapshot audit under failures', () => {
     expect(await prefixKeys(fx)).toEqual(snap.keys);
   });
 });
+
+/**
+ * `tierlog audit --delete --empty-store-ok` from snapshots of `fx` taken now, its second
+ * BatchGetItem (a read of the objects table) refused: access denied.
+ */
+async function auditSecondReadRefused(fx: Fixture, json: boolean) {
+  const snap = await snapshotNow(fx);
+  const dynamodb = createDynamoDBClient();
+  new FaultInjector()
+    .add({ kind: 'fail', match: (r) => r.command === 'BatchGetItemCommand', skip: 1, error: accessDenied })
+    .attach(dynamodb, 'dynamodb');
+  try {
+    const from = ['--inventory', snap.inventory, '--export', snap.exportDir];
+    return await cli(
+      { ...fx, dynamodb },
+      ['audit', '--delete', '--empty-store-ok', '--older-than', '1h', ...from, ...(json ? ['--json'] : [])],
+      {
+        clock: () => snap.now,
+      },
+    );
+  } finally {
+    dynamodb.destroy();
+  }
+}

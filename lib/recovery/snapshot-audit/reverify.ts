@@ -207,15 +207,7 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
   assertSafetyAge(options.olderThanMs, options.now);
   const batchSize = reverifyBatchSize(options.batchSize);
   const attrs = snapshotHvAttributesOf(config, options.hvAttributes);
-  const report: ReverifyReport = {
-    checked: candidates.length,
-    confirmed: [],
-    deleted: 0,
-    kept: [],
-    deleteFailures: [],
-    deleteUnknown: [],
-    gone: [],
-  };
+  const report = emptyReverifyReport(candidates.length);
   const parsed: Array<{ key: string; objectId: string; uuid: string }> = [];
   // A key proposed twice (overlapping inventory files) is judged, deleted and counted once.
   const seen = new Set<string>();
@@ -249,6 +241,11 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
     if (report.deleted === 0 && report.deleteFailures.length === 0 && report.deleteUnknown.length === 0) throw err;
     throw options.incomplete !== undefined ? options.incomplete(report, err) : new ReverifyIncompleteError(report, err);
   }
+}
+
+/** The report of a re-verification of `checked` candidates that has judged none yet. */
+export function emptyReverifyReport(checked: number): ReverifyReport {
+  return { checked, confirmed: [], deleted: 0, kept: [], deleteFailures: [], deleteUnknown: [], gone: [] };
 }
 
 async function reverifyBatches(

@@ -20,7 +20,15 @@ import { SnapshotAuditIncompleteError, SnapshotError } from './errors.js';
 import { type Finding, runSnapshotQuery } from './duckdb-runner.js';
 import { type Inventory, readInventory } from './inventory.js';
 import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
-import { checkLost, type KeptReason, type LostCandidate, type ReverifyReport, reverifyAndDelete, reverifyBatchSize } from './reverify.js';
+import {
+  checkLost,
+  emptyReverifyReport,
+  type KeptReason,
+  type LostCandidate,
+  type ReverifyReport,
+  reverifyAndDelete,
+  reverifyBatchSize,
+} from './reverify.js';
 
 export interface SnapshotAuditOptions {
   readonly config: TierlogConfig;
@@ -244,15 +252,7 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
   // Losses confirmed above are not lost with an error (or Ctrl-C) of the re-verification before its
   // first delete, which is thrown bare (after a delete, the error below carries the report): they
   // are reported with it, as the snapshot-audit function logs and publishes them first.
-  const notReverified: ReverifyReport = {
-    checked: proposedOrphans.length,
-    confirmed: [],
-    deleted: 0,
-    kept: [],
-    deleteFailures: [],
-    deleteUnknown: [],
-    gone: [],
-  };
+  const notReverified = emptyReverifyReport(proposedOrphans.length);
   const losing = (err: unknown): unknown =>
     lost.length > 0 && !(err instanceof SnapshotAuditIncompleteError)
       ? new SnapshotAuditIncompleteError(reportOf(notReverified), err)
