@@ -76,7 +76,7 @@
  *   for PUT, the expiry applying to the object from its commit) and answers the part URLs when `size` is given (the first `maxPartUrls`, fewer if a 6 MB response would not hold them);
  *   `GET ?uploadId=…` lists the uploaded parts (all of them: S3's paging, `max-parts` or
  *   `part-number-marker`, is 400, as is any other query name, a condition or an S3 header but
- *   SigV4's on either GET), `GET ?uploadId=…&partNumber=n` presigns one more part URL; `POST ?uploadId=…` completes (JSON `{ parts: [{ partNumber, etag }] }`, no other field);
+ *   SigV4's on either GET), `GET ?uploadId=…&partNumber=n` presigns one more part URL (a HEAD of either: its headers alone, RFC 9110 §9.3.2); `POST ?uploadId=…` completes (JSON `{ parts: [{ partNumber, etag }] }`, no other field);
  *   `DELETE ?uploadId=…` aborts. The create's, the list's and the part URL's answers carry
  *   `Cache-Control: no-store` (presigned URLs, parts as they stand), as a 307 does. A query that names `uploadId` or `partNumber` twice, or both
  *   `uploads` and `uploadId`, is 400; so is an abort or a complete with anything beside `uploadId`
@@ -551,9 +551,12 @@ async function sessionRequest(
         unhonoured.slice(0, 40),
       );
   }
-  if (method === 'GET') refuseUnhonouredSessionRead(query, headers);
+  // HEAD is GET without the content (RFC 9110 §9.3.2), answered wherever GET is: a 405 naming
+  // GET in its Allow told a client checking a session with HEAD that the route refuses it.
+  if (method === 'GET' || method === 'HEAD') refuseUnhonouredSessionRead(query, headers);
   switch (method) {
-    case 'GET': {
+    case 'GET':
+    case 'HEAD': {
       const partNumber = query.get('partNumber');
       if (partNumber === null) {
         const parts = await store.listUploadParts(uploadId, { key });
@@ -588,7 +591,7 @@ async function sessionRequest(
       await store.abortUpload(uploadId, { key });
       return { statusCode: 204 };
     default:
-      return notAllowed(method, 'GET, POST, DELETE');
+      return notAllowed(method, 'GET, HEAD, POST, DELETE');
   }
 }
 
