@@ -14,7 +14,8 @@
  *   as in S3, and `.` or `..` segments are part of it; a WHATWG URL client (a browser, `fetch`)
  *   removes such segments, even percent-encoded, before it sends the path, so it reaches another
  *   key: send a key with its `/` encoded (`%2F`, as `encodeURIComponent` does) to keep them.
- * - Bodies arrive base64-encoded when Lambda says so; the decoded size is capped. A PUT stores the
+ * - Bodies arrive base64-encoded when Lambda says so; the decoded size is capped (past it, 413: a PUT's
+ *   at `maxBodyBytes`, a session's JSON at 1 MiB). A PUT stores the
  *   body whole and as sent, or refuses it: `Content-Range` (a partial update) is 400 (RFC 9110
  *   §14.5), a `Content-Encoding` other than `identity` is 415 with `Accept-Encoding: identity` (the
  *   bytes would come back encoded and unlabelled; on a session's create too), a `Content-Length`
@@ -760,7 +761,7 @@ function fitting<T>(created: object, parts: readonly T[]): T[] {
 /** The JSON object in the request body (`{}` when empty and allowed). */
 function jsonBody(event: APIGatewayProxyEventV2, emptyAllowed: boolean): Record<string, unknown> {
   const raw = event.body ?? '';
-  const tooLarge = () => new ValidationError(`body exceeds ${MAX_JSON_BODY} bytes`, 'body');
+  const tooLarge = () => new BodyTooLargeError(`body exceeds ${MAX_JSON_BODY} bytes`);
   // Base64 takes 4/3 of the bytes: what cannot fit is refused before it is decoded.
   if (raw.length > (event.isBase64Encoded ? Math.ceil(MAX_JSON_BODY / 3) * 4 : MAX_JSON_BODY)) throw tooLarge();
   const text = event.isBase64Encoded ? base64Body(raw).toString('utf8') : raw;
@@ -1216,6 +1217,16 @@ function problem(statusCode: number, error: string, message: string): Response {
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error, message }) };
 }
 
+/**
+ * A session's JSON body (a create's or a complete's) past its limit: 413 (RFC 9110 §15.5.14), as
+ * a PUT's body past `maxBodyBytes` is, not a 400 that reads as a malformed request.
+ */
+class BodyTooLargeError extends ValidationError {
+  constructor(message: string) {
+    super(message, 'body');
+  }
+}
+
 /** A write's `If-Match` named a weak tag, which never matches (RFC 9110 §13.1.1): 412. */
 class WeakIfMatchError extends Error {
   constructor() {
@@ -1224,6 +1235,7 @@ class WeakIfMatchError extends Error {
 }
 
 function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefined): Response {
+  if (err instanceof BodyTooLargeError) return problem(413, 'BodyTooLarge', err.message);
   if (err instanceof ValidationError) return problem(400, 'BadRequest', err.message);
   if (err instanceof WeakIfMatchError) return problem(412, 'PreconditionFailed', err.message);
   if (err instanceof VersionConflictError) return problem(412, 'PreconditionFailed', err.message);
