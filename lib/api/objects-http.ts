@@ -14,7 +14,8 @@
  *   as in S3, and `.` or `..` segments are part of it; a WHATWG URL client (a browser, `fetch`)
  *   removes such segments, even percent-encoded, before it sends the path, so it reaches another
  *   key: send a key with its `/` encoded (`%2F`, as `encodeURIComponent` does) to keep them.
- * - Bodies arrive base64-encoded when Lambda says so; the decoded size is capped. A PUT stores the
+ * - Bodies arrive base64-encoded when Lambda says so; the decoded size is capped (past it, 413: a PUT's
+ *   at `maxBodyBytes`, a session's JSON at 1 MiB). A PUT stores the
  *   body whole and as sent, or refuses it: `Content-Range` (a partial update) is 400 (RFC 9110
  *   §14.5), a `Content-Encoding` other than `identity` is 415 with `Accept-Encoding: identity` (the
  *   bytes would come back encoded and unlabelled; on a session's create too), a `Content-Length`
@@ -76,7 +77,7 @@
  *   for PUT, the expiry applying to the object from its commit) and answers the part URLs when `size` is given (the first `maxPartUrls`, fewer if a 6 MB response would not hold them);
  *   `GET ?uploadId=…` lists the uploaded parts (all of them: S3's paging, `max-parts` or
  *   `part-number-marker`, is 400, as is any other query name, a condition or an S3 header but
- *   SigV4's on either GET), `GET ?uploadId=…&partNumber=n` presigns one more part URL; `POST ?uploadId=…` completes (JSON `{ parts: [{ partNumber, etag }] }`, no other field);
+ *   SigV4's on either GET), `GET ?uploadId=…&partNumber=n` presigns one more part URL (a HEAD of either: its headers alone, RFC 9110 §9.3.2); `POST ?uploadId=…` completes (JSON `{ parts: [{ partNumber, etag }] }`, no other field);
  *   `DELETE ?uploadId=…` aborts. The create's, the list's and the part URL's answers carry
  *   `Cache-Control: no-store` (presigned URLs, parts as they stand), as a 307 does. A query that names `uploadId` or `partNumber` twice, or both
  *   `uploads` and `uploadId`, is 400; so is an abort or a complete with anything beside `uploadId`
@@ -558,9 +559,12 @@ async function sessionRequest(
         unhonoured.slice(0, 40),
       );
   }
-  if (method === 'GET') refuseUnhonouredSessionRead(query, headers);
+  // HEAD is GET without the content (RFC 9110 §9.3.2), answered wherever GET is: a 405 naming
+  // GET in its Allow told a client checking a session with HEAD that the route refuses it.
+  if (method === 'GET' || method === 'HEAD') refuseUnhonouredSessionRead(query, headers);
   switch (method) {
-    case 'GET': {
+    case 'GET':
+    case 'HEAD': {
       const partNumber = query.get('partNumber');
       if (partNumber === null) {
         const parts = await store.listUploadParts(uploadId, { key });
@@ -595,7 +599,7 @@ async function sessionRequest(
       await store.abortUpload(uploadId, { key });
       return { statusCode: 204 };
     default:
-      return notAllowed(method, 'GET, POST, DELETE');
+      return notAllowed(method, 'GET, HEAD, POST, DELETE');
   }
 }
 
@@ -767,7 +771,7 @@ function fitting<T>(created: object, parts: readonly T[]): T[] {
 /** The JSON object in the request body (`{}` when empty and allowed). */
 function jsonBody(event: APIGatewayProxyEventV2, emptyAllowed: boolean): Record<string, unknown> {
   const raw = event.body ?? '';
-  const tooLarge = () => new ValidationError(`body exceeds ${MAX_JSON_BODY} bytes`, 'body');
+  const tooLarge = () => new BodyTooLargeError(`body exceeds ${MAX_JSON_BODY} bytes`);
   // Base64 takes 4/3 of the bytes: what cannot fit is refused before it is decoded.
   if (raw.length > (event.isBase64Encoded ? Math.ceil(MAX_JSON_BODY / 3) * 4 : MAX_JSON_BODY)) throw tooLarge();
   const text = event.isBase64Encoded ? base64Body(raw).toString('utf8') : raw;
@@ -1255,6 +1259,16 @@ function problem(statusCode: number, error: string, message: string): Response {
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error, message }) };
 }
 
+/**
+ * A session's JSON body (a create's or a complete's) past its limit: 413 (RFC 9110 §15.5.14), as
+ * a PUT's body past `maxBodyBytes` is, not a 400 that reads as a malformed request.
+ */
+class BodyTooLargeError extends ValidationError {
+  constructor(message: string) {
+    super(message, 'body');
+  }
+}
+
 /** A write's `If-Match` named a weak tag, which never matches (RFC 9110 §13.1.1): 412. */
 class WeakIfMatchError extends Error {
   constructor() {
@@ -1263,6 +1277,7 @@ class WeakIfMatchError extends Error {
 }
 
 function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefined): Response {
+  if (err instanceof BodyTooLargeError) return problem(413, 'BodyTooLarge', err.message);
   if (err instanceof ValidationError) return problem(400, 'BadRequest', err.message);
   if (err instanceof WeakIfMatchError) return problem(412, 'PreconditionFailed', err.message);
   if (err instanceof VersionConflictError) return problem(412, 'PreconditionFailed', err.message);

@@ -1289,6 +1289,32 @@ describe("a session's answers are never stored by a cache", () => {
   });
 });
 
+describe("HEAD of a session's list of parts and part URL", () => {
+  /**
+   * HEAD is GET without the content (RFC 9110 §9.3.2). The list's and the part URL's routes took
+   * GET and answered HEAD 405 with `Allow: GET, POST, DELETE`: a client checking a session with
+   * HEAD (still open, or gone) was told the method is refused where the Allow it got names GET.
+   */
+  test('answers the headers a GET answers (200, or the 404 of a session that is not there), no body, and a 405 names HEAD', async () => {
+    const w = writer();
+    const key = 'sessions/head';
+    const created = await call(w, 'POST', `/objects/${key}`, { query: 'uploads', body: JSON.stringify({ size: 10 }) });
+    const { uploadId } = JSON.parse(String(created.body)) as { uploadId: string };
+    for (const query of [`uploadId=${uploadId}`, `uploadId=${uploadId}&partNumber=1`]) {
+      const get = await call(w, 'GET', `/objects/${key}`, { query });
+      const head = await call(w, 'HEAD', `/objects/${key}`, { query });
+      expect([head.statusCode, head.body]).toEqual([200, undefined]);
+      expect(head.headers).toEqual(get.headers);
+    }
+    const absent = await call(w, 'HEAD', `/objects/${key}`, { query: 'uploadId=no-such-session' });
+    expect([absent.statusCode, absent.body]).toEqual([404, undefined]);
+    const refused = await call(w, 'PUT', `/objects/${key}`, { query: `uploadId=${uploadId}&partNumber=1`, body: 'x' });
+    expect(refused.statusCode).toBe(405);
+    expect(refused.headers?.allow).toBe('GET, HEAD, POST, DELETE');
+    expect((await call(w, 'DELETE', `/objects/${key}`, { query: `uploadId=${uploadId}` })).statusCode).toBe(204);
+  });
+});
+
 describe("a session's create takes ?uploads alone", () => {
   /**
    * S3's CreateMultipartUpload takes no query name but `uploads`. Another (`?uploads&ttl=60`, an
@@ -1821,7 +1847,8 @@ describe('a HEAD answer has no content', () => {
   test.each([
     ['a malformed If-Match', { headers: { 'if-match': 'garbage' } }, 400],
     ['If-Unmodified-Since without If-Match', { headers: { 'if-unmodified-since': 'Tue, 01 Dec 2099 00:00:00 GMT' } }, 400],
-    ['a session route', { query: 'uploadId=upload-x' }, 405],
+    ['a session route of no session', { query: 'uploadId=upload-x' }, 404],
+    ["a session's create", { query: 'uploads' }, 405],
     ['a key too long', { path: `/objects/${'k'.repeat(600)}` }, 400],
     ['If-Match of another version', { headers: { 'if-match': '"1"' } }, 412],
   ] as const)('HEAD with %s: no body', async (_name, request, status) => {
@@ -1971,11 +1998,18 @@ describe('a GET answer always fits the buffered response', () => {
         });
       expect((await send(json(MiB))).statusCode).toBe(201);
       const over = await send(json(MiB + 1));
-      expect(over.statusCode).toBe(400);
+      // 413, as a PUT's body past its limit is (RFC 9110 §15.5.14), not a 400 for a malformed request.
+      expect([over.statusCode, bodyOf(over).error]).toEqual([413, 'BodyTooLarge']);
       expect(bodyOf(over).message).toMatch(/body exceeds 1048576 bytes/);
       // Counted in bytes, not characters: 600 KiB of two-byte characters is 1.2 MB.
       const wide = await send(`{"size": 10, "x": "${'é'.repeat(600 * KiB)}"}`);
-      expect(wide.statusCode).toBe(400);
+      expect(wide.statusCode).toBe(413);
+      // A complete's list of parts too (10,000 parts, pretty-printed, pass 1 MiB), before any request.
+      const complete = await call(w, 'POST', '/objects/limit/json-body', {
+        query: 'uploadId=upload-x',
+        body: `{"parts": []}${' '.repeat(MiB)}`,
+      });
+      expect([complete.statusCode, bodyOf(complete).error]).toEqual([413, 'BodyTooLarge']);
     },
   );
 
