@@ -79,9 +79,18 @@ export interface RunCliOptions {
 
 const VERSION = packageVersion();
 
-/** The package's version (from lib/cli/ in the source tree, or dist/lib/cli/ when built). */
+/**
+ * The package's version (from lib/cli/ in the source tree, or dist/lib/cli/ when built);
+ * `unknown` where it cannot be read: `runCli` bundled into a function as CommonJS (CDK's
+ * `NodejsFunction` default) has no `import.meta.url`, and a bundle no package.json beside it.
+ */
 function packageVersion(): string {
-  const require = createRequire(import.meta.url);
+  let require: NodeJS.Require;
+  try {
+    require = createRequire(import.meta.url);
+  } catch {
+    return 'unknown';
+  }
   for (const path of ['../../package.json', '../../../package.json']) {
     try {
       const pkg = require(path) as { name?: string; version?: string };
