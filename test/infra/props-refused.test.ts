@@ -309,6 +309,16 @@ describe('what the functions cannot work with, when the stack is made', () => {
   });
 });
 
+/** The parts that take `resources` and `environment`, each made with those alone. */
+const PARTS = {
+  sweeper: (s: Stack, resources: TierlogResources, environment: Record<string, string>) =>
+    new TierlogSweeper(s, 'Sweeper', { resources, environment, leaseShards: 4 }),
+  objectsStream: (s: Stack, resources: TierlogResources, environment: Record<string, string>) =>
+    new ObjectsStreamCleanup(s, 'Stream', { resources, environment }),
+  objectsFunction: (s: Stack, resources: TierlogResources, environment: Record<string, string>) =>
+    new ObjectsFunction(s, 'Api', { resources, environment }),
+};
+
 describe('the parts used on their own: the grants (resources) and the configuration the function reads (environment) name one store', () => {
   /**
    * Each part grants on `resources` and its function works on what `environment` names: a prefix,
@@ -316,14 +326,7 @@ describe('the parts used on their own: the grants (resources) and the configurat
    * the function was refused on AWS (the local stack checks no IAM), or, the prefix, blobs
    * outside the function's namespace kept for ever.
    */
-  const parts = {
-    sweeper: (s: Stack, resources: TierlogResources, environment: Record<string, string>) =>
-      new TierlogSweeper(s, 'Sweeper', { resources, environment, leaseShards: 4 }),
-    objectsStream: (s: Stack, resources: TierlogResources, environment: Record<string, string>) =>
-      new ObjectsStreamCleanup(s, 'Stream', { resources, environment }),
-    objectsFunction: (s: Stack, resources: TierlogResources, environment: Record<string, string>) =>
-      new ObjectsFunction(s, 'Api', { resources, environment }),
-  };
+  const parts = PARTS;
   const setup = () => {
     const stack = new Stack(newApp(), 'UserStack');
     const table = (id: string) =>
@@ -537,14 +540,7 @@ describe('the parts used on their own: resources in another region or account th
    * request failed on AWS. `Tierlog` refused such an `objectsTable` or `bucket`; the parts used on
    * their own took them.
    */
-  const parts = {
-    sweeper: (s: Stack, resources: TierlogResources, environment: Record<string, string>) =>
-      new TierlogSweeper(s, 'Sweeper', { resources, environment, leaseShards: 4 }),
-    objectsStream: (s: Stack, resources: TierlogResources, environment: Record<string, string>) =>
-      new ObjectsStreamCleanup(s, 'Stream', { resources, environment }),
-    objectsFunction: (s: Stack, resources: TierlogResources, environment: Record<string, string>) =>
-      new ObjectsFunction(s, 'Api', { resources, environment }),
-  };
+  const parts = PARTS;
   const setup = (where: { table?: string; bucket?: string; account?: string }) => {
     const stack = new Stack(newApp(), 'UserStack', { env: HERE });
     const own = (id: string) =>

@@ -13,6 +13,7 @@
  *    (checkBatch 1) before the run has seen a blob the table points at (a sample of the table's
  *    pointers decides then: one Scan page per segment).
  */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
@@ -55,6 +56,11 @@ async function reverify(fx: Fixture, keys: string[], emptyStoreOk?: boolean, bat
       ...(batchSize !== undefined ? { batchSize } : {}),
     },
   );
+}
+
+/** The listing audit with `--delete`, 90 min of safety age, two hours ahead, through `dynamodb`. */
+function deletingAudit(fx: Fixture, dynamodb: DynamoDBClient, batching: { pageSize?: number; checkBatch?: number } = {}) {
+  return audit({ config: fx.config, dynamodb, s3: fx.s3, clock: ahead, olderThanMs: 90 * 60_000, delete: true, ...batching });
 }
 
 /**
@@ -304,15 +310,7 @@ describe("the audits refuse to delete through an objects table that is not the b
       { step: 'initialize', name: 'countScans' },
     );
     try {
-      const report = await audit({
-        config: fx.config,
-        dynamodb,
-        s3: fx.s3,
-        clock: ahead,
-        olderThanMs: 90 * 60_000,
-        delete: true,
-        ...batching,
-      });
+      const report = await deletingAudit(fx, dynamodb, batching);
       expect(report.deleteRefused).toBeUndefined();
       expect(report.deleted).toBe(1);
       expect(scans.filter((t) => t === fx.config.objectsTable)).toHaveLength(objectsScans);
@@ -392,16 +390,7 @@ describe("the audits refuse to delete through an objects table that is not the b
       });
       expect(snapshot.refusal).toBeUndefined();
       expect(snapshot.confirmed).toEqual([orphan]);
-      const listing = await audit({
-        config: fx.config,
-        dynamodb,
-        s3: fx.s3,
-        clock: ahead,
-        olderThanMs: 90 * 60_000,
-        delete: true,
-        pageSize: 1,
-        checkBatch: 1,
-      });
+      const listing = await deletingAudit(fx, dynamodb, { pageSize: 1, checkBatch: 1 });
       expect(listing.deleteRefused).toBeUndefined();
       expect(listing.deleted).toBe(1);
       expect(sampled, 'no sample of the table').toEqual([]);
