@@ -29,6 +29,7 @@ import { judgeEntries } from '../recovery/judge-entries.js';
 import { sessionUploadTarget } from '../recovery/sessions.js';
 import { effectiveWindows, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 import { checkStoreBinding } from '../recovery/store-binding.js';
+import { warnUnchecked } from './sweep.js';
 import { probeTable } from '../recovery/change-log-protection.js';
 import { HvTable } from '../tiered/hv-table.js';
 import { LtBucket } from '../tiered/lt-bucket.js';
@@ -222,12 +223,8 @@ async function judgeForInspect(
   if (binding.kind === 'unbound') throw new ConfigError(`${CONFIG_ENV.objectsTable}: ${binding.reason}`, CONFIG_ENV.objectsTable);
   // Not told either way (a role that may not list the bucket): judged on, as `tierlog sweep` sweeps
   // on, and said as it says it, so no "due" here reads as judged against a table checked to be the store.
-  if (binding.kind === 'undecided') {
-    const why = binding.reason.replace(/; deletes refused.*$/s, '');
-    ctx.io.stderr.write(
-      `tierlog: warning: ${terminalSafe(why)}: entries judged on, as a sweep judges them (against ${CONFIG_ENV.objectsTable} unchecked)\n`,
-    );
-  }
+  if (binding.kind === 'undecided')
+    warnUnchecked(ctx, binding.reason, `entries judged on, as a sweep judges them (against ${CONFIG_ENV.objectsTable} unchecked)`);
   const judged = await judgeEntries(entries, judge, { readBlobPointers: (ids) => hv.readBlobPointers(ids) });
   return judged.map((j): Verdict => {
     if (j.kind === 'quarantined') return { sweeper: 'quarantined', reason: j.reason };

@@ -74,12 +74,15 @@ function changedAnything(r: SweepReport): boolean {
  * Tells the operator the store check could not decide (`reason`, the audits' words, which end in
  * "deletes refused": the sweep does not refuse). An instance item stamped by another store's writer
  * is still quarantined; one written before the stamps existed is judged against this table.
+ * `goingOn` says what the command does instead (`tierlog inspect` judges its entries on).
  */
-function warnUnchecked(ctx: Pick<CliContext, 'io'>, reason: string): void {
+export function warnUnchecked(
+  ctx: Pick<CliContext, 'io'>,
+  reason: string,
+  goingOn = `sweeping on, as the scheduled sweeper does (an item stamped by another store's writer is quarantined; an unstamped one is judged against ${CONFIG_ENV.objectsTable})`,
+): void {
   const why = reason.replace(/; deletes refused.*$/s, '');
-  ctx.io.stderr.write(
-    `tierlog: warning: ${terminalSafe(why)}: sweeping on, as the scheduled sweeper does (an item stamped by another store's writer is quarantined; an unstamped one is judged against ${CONFIG_ENV.objectsTable})\n`,
-  );
+  ctx.io.stderr.write(`tierlog: warning: ${terminalSafe(why)}: ${goingOn}\n`);
 }
 
 /** Logs the sweeper's warnings and errors on stderr, one line each. */
