@@ -51,7 +51,7 @@ import type { FencedChangeLog } from './fenced.js';
 import { checkChangeNames } from '../tiered/blob-keys.js';
 import { type FenceEffect, InstanceTable, type TransactElement, WriteNotSent, type WriteResult } from './instance-table.js';
 import { parseInstanceItem } from './instance-item.js';
-import { assertOptions, optionNames } from '../plain-options.js';
+import { assertOptions, kindOf, optionNames } from '../plain-options.js';
 import { isThenable } from '../tiered/logged-change.js';
 
 /** Options of {@link DynamoChangeLog}: any other name is a `ValidationError` at construction. */
@@ -210,6 +210,15 @@ export class DynamoChangeLog implements FencedChangeLog {
         'invocationLeaseMarginMs',
       );
     }
+    // From a caller without types (a setting read from the environment): `'false'` is truthy, and
+    // inside Lambda it turned the timer on and the refusal of a write made unbound off.
+    if (options.renewInBackground !== undefined && typeof options.renewInBackground !== 'boolean') {
+      throw new ValidationError(`renewInBackground must be true or false, got ${kindOf(options.renewInBackground)}`, 'renewInBackground');
+    }
+    // One that is no function (a logger given for its method) threw on every report, which is ignored.
+    if (options.onBackgroundError !== undefined && typeof options.onBackgroundError !== 'function') {
+      throw new ValidationError(`onBackgroundError must be a function, got ${kindOf(options.onBackgroundError)}`, 'onBackgroundError');
+    }
     this.shards = options.config.leaseShards;
     this.inLambda = process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined;
     this.renewInBackground = options.renewInBackground ?? !this.inLambda;
@@ -242,10 +251,31 @@ export class DynamoChangeLog implements FencedChangeLog {
 
   /**
    * Ties the lease to a Lambda invocation: until the next call, every lease this log writes
-   * reaches the invocation's deadline plus the margin. Call at the start of each invocation.
+   * reaches the invocation's deadline plus the margin. Call at the start of each invocation. A
+   * `context` without `getRemainingTimeInMillis()` (the event given for it), or whose answer is no
+   * finite number, is a {@link ValidationError} (field `context`) and binds nothing.
    */
   bindInvocation(context: { getRemainingTimeInMillis(): number }): void {
-    this.setInvocationDeadline(this.clock() + context.getRemainingTimeInMillis());
+    // The event given for the context, or a time left that is no number (a string would make the
+    // deadline "<now>30000"): a ValidationError naming the context, the log left as it was.
+    const read: unknown =
+      typeof context === 'object' && context !== null
+        ? (context as { getRemainingTimeInMillis?: unknown }).getRemainingTimeInMillis
+        : undefined;
+    if (typeof read !== 'function') {
+      throw new ValidationError(
+        `bindInvocation takes the Lambda context, with getRemainingTimeInMillis(); got ${kindOf(context)}${typeof context === 'object' && context !== null ? ' without it' : ''}`,
+        'context',
+      );
+    }
+    const ms: unknown = read.call(context);
+    if (typeof ms !== 'number' || !Number.isFinite(ms)) {
+      throw new ValidationError(
+        `the context's getRemainingTimeInMillis() answered ${kindOf(ms)} ${String(ms)}, not a number of ms`,
+        'context',
+      );
+    }
+    this.setInvocationDeadline(this.clock() + ms);
   }
 
   /**

@@ -958,4 +958,53 @@ describe('errors', () => {
   it.each([['leaseMs'], ['entriesPerInstance'], ['maxSlots']] as const)('rejects a non-positive %s', (option) => {
     expect(() => new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, [option]: 0 })).toThrow(ValidationError);
   });
+
+  // From a caller without types (options read from the environment, a logger given for a function):
+  // `renewInBackground: 'false'` is truthy, so it ran the timer inside Lambda and no longer refused a
+  // write made without bindInvocation; an onBackgroundError that is no function swallowed every
+  // renewal failure it was given to report.
+  it.each([
+    ['renewInBackground', 'false'],
+    ['renewInBackground', 0],
+    ['onBackgroundError', { error: () => {} }],
+    ['onBackgroundError', 'console.error'],
+  ] as const)('rejects a %s of another type (%j) with a ValidationError naming it', (option, value) => {
+    const err = (() => {
+      try {
+        logs.push(new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, [option]: value } as never));
+        return undefined;
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe(option);
+  });
+
+  it('inside Lambda, renewInBackground given as the string "false" is refused, not taken for true (no write left unbound)', () => {
+    const before = process.env.AWS_LAMBDA_FUNCTION_NAME;
+    process.env.AWS_LAMBDA_FUNCTION_NAME = 'writer';
+    try {
+      expect(() => new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb, renewInBackground: 'false' as never })).toThrow(
+        expect.objectContaining({ name: 'ValidationError', field: 'renewInBackground' }),
+      );
+    } finally {
+      if (before === undefined) delete process.env.AWS_LAMBDA_FUNCTION_NAME;
+      else process.env.AWS_LAMBDA_FUNCTION_NAME = before;
+    }
+  });
+
+  // The Lambda event given for the context (`bindInvocation(event)`), a context a framework wrapped,
+  // or a remaining time read as a string: a bare TypeError, or a deadline of "<now>30000" refused
+  // as a deadline the caller never gave.
+  it.each([
+    ['no context', undefined],
+    ['the event, not the context', { userId: 'u1' }],
+    ['a remaining time that is a string', { getRemainingTimeInMillis: () => '30000' }],
+    ['a remaining time that is NaN', { getRemainingTimeInMillis: () => Number.NaN }],
+  ])('bindInvocation given %s is a ValidationError naming context, and binds nothing', async (_what, context) => {
+    const { log } = writer();
+    expect(() => log.bindInvocation(context as never)).toThrow(expect.objectContaining({ name: 'ValidationError', field: 'context' }));
+    expect(log.invocationDeadline).toBeUndefined();
+  });
 });
