@@ -44,6 +44,7 @@ import {
 import { assertDeadline, type ChangeId, type Clock, newInstanceId, systemClock, wholeMsClock } from '../ids.js';
 import { createDynamoDBClient } from '../aws/clients.js';
 import { refusedOutright } from '../aws/errors.js';
+import { serverClockOffset } from '../aws/server-clock.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { type Change, cloneChange, isEligible, sameChange } from './change-log.js';
 import { assertChange, assertChangeId, decodeEntry, encodeEntry, entryAttribute } from './entry-codec.js';
@@ -65,7 +66,12 @@ export interface DynamoChangeLogOptions {
    * {@link MAX_WRITER_LEASE_MS} (930 000): a sweeper claims a live lease further ahead as suspect.
    */
   readonly leaseMs?: number;
-  /** Milliseconds since the epoch (a ValidationError at construction unless it reads 2000 to 2255: not seconds). Default `Date.now`. */
+  /**
+   * Milliseconds since the epoch (a ValidationError at construction unless it reads 2000 to 2255: not seconds). Default
+   * `Date.now`, with leases written and judged on AWS's clock as the SDK measured it from DynamoDB's answers (their
+   * Date header), the clock the sweeper judges them on: a machine whose clock is off by more than 2 s writes them
+   * there, not on its own. A clock given is used as it reads.
+   */
   readonly clock?: Clock;
   /** Outstanding entries per instance item before another slot is opened. Default 8; at most 48 count. */
   readonly entriesPerInstance?: number;
@@ -136,6 +142,18 @@ interface ItemWrite {
 
 const MAX_RECORD_ATTEMPTS = 6;
 
+/**
+ * The least offset of DynamoDB's clock from this machine's that moves the default clock's leases:
+ * a Date header has whole seconds, so a clock in step reads up to a second (plus a round trip) off.
+ */
+const CLOCK_OFFSET_FLOOR_MS = 2_000;
+
+/** Now on the clock of leases, and its offset from the log's clock (`DynamoChangeLog.leaseClock`). */
+interface LeaseClock {
+  readonly now: number;
+  readonly offset: number;
+}
+
 /** Time an upload attempt sent right before {@link DynamoChangeLog.mayUpload}'s bound may take to land. */
 const UPLOAD_SEND_MARGIN_MS = 60_000;
 
@@ -169,6 +187,10 @@ export class DynamoChangeLog implements FencedChangeLog {
   private readonly inLambda: boolean;
   private readonly onBackgroundError: (err: unknown) => void;
   private readonly ownsClient: DynamoDBClient | undefined;
+  /** The client of its requests: its measure of DynamoDB's clock moves the default clock's leases (`leaseClock`). */
+  private readonly client: DynamoDBClient;
+  /** No clock was given: leases are on AWS's clock as the SDK measured it (`leaseClock`). */
+  private readonly awsClock: boolean;
   private slots: Slot[] = [];
   /** Slots that take no new entries (one of theirs was abandoned) but still have some in flight. */
   private draining: Slot[] = [];
@@ -192,7 +214,9 @@ export class DynamoChangeLog implements FencedChangeLog {
     this.tableName = options.config.changeLogTable;
     this.prefix = options.config.prefix;
     this.ownsClient = options.dynamodb === undefined ? createDynamoDBClient() : undefined;
-    this.table = new InstanceTable(options.config, options.dynamodb ?? this.ownsClient!);
+    this.client = options.dynamodb ?? this.ownsClient!;
+    this.table = new InstanceTable(options.config, this.client);
+    this.awsClock = options.clock === undefined;
     this.clock = wholeMsClock(options.clock ?? systemClock);
     this.leaseMs = positive(options.leaseMs ?? DEFAULT_LEASE_MS, 'leaseMs');
     this.cap = positive(options.entriesPerInstance ?? DEFAULT_ENTRIES_PER_INSTANCE, 'entriesPerInstance');
@@ -409,7 +433,8 @@ export class DynamoChangeLog implements FencedChangeLog {
       // Answered after the invocation ended (the environment frozen while it was on its way): sent
       // again, to a new item, it would write past the deadline for a write that can no longer commit.
       if (attempt > 0 && deadline !== undefined && now >= deadline) throw new InvocationEndedError(change.id, deadline);
-      const renewTo = forceRenew || this.needsRenewal(slot, now) ? this.desiredLease(now) : undefined;
+      const at = this.leaseClock(now);
+      const renewTo = forceRenew || this.needsRenewal(slot, at) ? this.desiredLease(at) : undefined;
       const target = slot;
       let written: { readonly result: WriteResult; readonly bound: number };
       try {
@@ -420,7 +445,7 @@ export class DynamoChangeLog implements FencedChangeLog {
             changeId: id,
             entry,
             renewTo,
-            leaseFloor: now + this.leaseMs / 4,
+            leaseFloor: at.now + this.leaseMs / 4,
             mustExist: target.created,
             ...(beforeAttempt !== undefined ? { beforeAttempt } : {}),
           }),
@@ -493,9 +518,9 @@ export class DynamoChangeLog implements FencedChangeLog {
       this.forget(id);
       return;
     }
-    const now = this.clock();
+    const at = this.leaseClock();
     const othersOutstanding = slot.entries.size > 1;
-    const renewTo = othersOutstanding && this.needsRenewal(slot, now) ? this.desiredLease(now) : undefined;
+    const renewTo = othersOutstanding && this.needsRenewal(slot, at) ? this.desiredLease(at) : undefined;
     // The lease it writes, when applied, is taken by `writingLease`.
     const { result } = await this.writingLease(slot, renewTo, () =>
       this.table.removeEntry({ instanceId: slot.instanceId, changeId: id, renewTo }),
@@ -559,7 +584,8 @@ export class DynamoChangeLog implements FencedChangeLog {
     const slot = home !== undefined && !home.fenced ? home : this.pickSlot();
     this.place(changeId, slot);
     const now = this.clock();
-    const renewTo = this.needsRenewal(slot, now) ? this.desiredLease(now) : undefined;
+    const at = this.leaseClock(now);
+    const renewTo = this.needsRenewal(slot, at) ? this.desiredLease(at) : undefined;
     // Its lease write is in flight from now until the commit is answered (committed, withdrawn or abandoned).
     this.endCommitLease(changeId, false);
     if (renewTo !== undefined) this.leaseAtCommit.set(changeId, { slot, write: this.beginWrite(slot, renewTo) });
@@ -611,7 +637,7 @@ export class DynamoChangeLog implements FencedChangeLog {
     const slot = this.homes.get(changeId);
     if (slot?.fenced === true) return false;
     if (slot === undefined || slot.leaseUntil === 0) return true;
-    return this.clock() < slot.leaseUntil + MIN_MAX_UPLOAD_MS - UPLOAD_SEND_MARGIN_MS;
+    return this.leaseClock().now < slot.leaseUntil + MIN_MAX_UPLOAD_MS - UPLOAD_SEND_MARGIN_MS;
   }
 
   abandon(changeId: ChangeId): void {
@@ -682,7 +708,7 @@ export class DynamoChangeLog implements FencedChangeLog {
    * there would cost a refused write, or a fenced commit and its backoff. It drains instead.
    */
   private dropLapsedSlots(): void {
-    const now = this.clock();
+    const { now } = this.leaseClock();
     const lapsed = (slot: Slot) => slot.created && slot.leaseUntil <= now && (slot.entries.size === 0 || this.deadline !== undefined);
     const kept = this.slots.filter((slot) => !lapsed(slot));
     if (kept.length === this.slots.length) return;
@@ -710,9 +736,27 @@ export class DynamoChangeLog implements FencedChangeLog {
     if (index >= 0) this.slots[index] = this.newSlot();
   }
 
-  private needsRenewal(slot: Slot, now: number): boolean {
-    if (slot.leaseUntil - now < this.leaseMs / 2) return true;
-    return this.deadline !== undefined && slot.leaseUntil < this.deadline + this.margin;
+  private needsRenewal(slot: Slot, at: LeaseClock): boolean {
+    if (slot.leaseUntil - at.now < this.leaseMs / 2) return true;
+    return this.deadline !== undefined && slot.leaseUntil < this.deadline + at.offset + this.margin;
+  }
+
+  /**
+   * Now on the clock leases are written and judged on, with its offset from this log's clock (the
+   * invocation's deadline, read on this log's clock, is moved by it). With the default clock, AWS's
+   * as the SDK measured it from DynamoDB's answers (their Date header): the scheduled sweeper
+   * judges leases on AWS's clock, and a lease written on a clock minutes behind had ended there
+   * while its writer was still writing (every sweep claimed it and fenced its commits). An offset
+   * within `CLOCK_OFFSET_FLOOR_MS` is the Date header's resolution, not a clock off: none. With
+   * a clock given, that clock (the caller's choice: a test's, a drill's compressed time).
+   */
+  private leaseClock(now = this.clock()): LeaseClock {
+    if (!this.awsClock) return { now, offset: 0 };
+    // A client without the SDK's config (a stand-in of a caller's) measures nothing: no offset.
+    const measured =
+      typeof this.client?.config === 'object' && this.client.config !== null ? Math.round(serverClockOffset(this.client)) : 0;
+    const offset = Math.abs(measured) > CLOCK_OFFSET_FLOOR_MS ? measured : 0;
+    return { now: now + offset, offset };
   }
 
   /**
@@ -720,8 +764,8 @@ export class DynamoChangeLog implements FencedChangeLog {
    * clock with fractions of a ms, or a fractional `leaseMs`, would make every item it writes a
    * corrupt header to `scan`, `tierlog status` and the audits).
    */
-  private desiredLease(now: number): number {
-    return Math.ceil(Math.max(now + this.leaseMs, this.deadline !== undefined ? this.deadline + this.margin : 0));
+  private desiredLease(at: LeaseClock): number {
+    return Math.ceil(Math.max(at.now + this.leaseMs, this.deadline !== undefined ? this.deadline + at.offset + this.margin : 0));
   }
 
   /**
@@ -818,14 +862,14 @@ export class DynamoChangeLog implements FencedChangeLog {
       this.timer = undefined;
       return;
     }
-    const now = this.clock();
+    const at = this.leaseClock();
     await Promise.all(
       busy
-        .filter((slot) => !this.renewing.has(slot) && this.needsRenewal(slot, now))
+        .filter((slot) => !this.renewing.has(slot) && this.needsRenewal(slot, at))
         .map(async (slot) => {
           this.renewing.add(slot);
           try {
-            const lease = this.desiredLease(now);
+            const lease = this.desiredLease(at);
             const { result } = await this.writingLease(slot, lease, () => this.table.renewLease(slot.instanceId, lease));
             if (!result.applied) this.markFenced(slot);
           } catch (err) {

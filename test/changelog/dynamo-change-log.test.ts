@@ -708,6 +708,44 @@ describe('background renewal', () => {
   });
 });
 
+/**
+ * Makes `client` see DynamoDB's clock `ms` ahead of this machine's: each answer's Date header moved
+ * on before the SDK's signer reads it (as it does an answer of AWS to a machine whose clock is behind).
+ */
+function serverClockAhead(client: DynamoDBClient, ms: number): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const out = (await next(args)) as { response?: { headers?: Record<string, string> } };
+      const headers = out.response?.headers;
+      if (headers?.date !== undefined) headers.date = new Date(Date.parse(headers.date) + ms).toUTCString();
+      return out as never;
+    },
+    { step: 'deserialize', name: 'testServerClockAhead', priority: 'high' },
+  );
+}
+
+describe("a writer whose clock is off AWS's", () => {
+  // A machine whose clock runs three minutes behind (a VM after a pause, a host without NTP): its
+  // leases, written on its own clock, had ended on AWS's, on which the scheduled sweeper judges
+  // them, while it was still writing: every sweep claimed its instances and fenced its commits.
+  it("writes its leases on DynamoDB's clock as the SDK measured it: a sweeper on that clock does not claim the live writer", async () => {
+    const BEHIND = 180_000;
+    const client = newClient();
+    clients.push(client);
+    serverClockAhead(client, BEHIND);
+    const log = new DynamoChangeLog({ config: fx.config, dynamodb: client, renewInBackground: false });
+    logs.push(log);
+    await log.record(newChangeId(), { id: 'skewed-a' }); // its answer tells the SDK DynamoDB's clock
+    await log.record(newChangeId(), { id: 'skewed-b' });
+    const instance = log.instanceId;
+    const awsNow = Date.now() + BEHIND;
+    expect((await raw.get(instance))!.leaseUntil, "the lease runs on AWS's clock").toBeGreaterThan(awsNow + LEASE / 2);
+    expect(await claimAt(instance, awsNow), "a sweeper on AWS's clock claimed the live writer").toBeUndefined();
+    await log.record(newChangeId(), { id: 'skewed-c' });
+    expect(log.instanceId, 'the writer was fenced').toBe(instance);
+  });
+});
+
 describe('retirement', () => {
   it('retire deletes an empty expired instance in one request', async () => {
     const { log, clock } = writer();
