@@ -19,8 +19,8 @@ import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../config.js';
 import { changeLogTableSchema, objectsTableSchema, type TableSchema } from '../schema/tables.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
-import { awsErrorName } from '../aws/errors.js';
-import { ConfigError } from '../errors.js';
+import { awsErrorName, translateAwsError } from '../aws/errors.js';
+import { AccessDeniedError, ConfigError } from '../errors.js';
 import { assertOptions } from '../plain-options.js';
 
 /** The CreateTable request for `schema` under `tableName` (on-demand billing). */
@@ -63,6 +63,9 @@ export function createTableInput(schema: TableSchema, tableName: string): Create
  *   `hvAtributes`), or failed with a `TypeError` given none.
  * @throws ValidationError when `clients` names a client it does not take (a misspelt `dynamoDB`
  *   would create the tables through a client from `process.env`), before any request.
+ * @throws AccessDeniedError when S3 refuses the bucket's HeadBucket (on AWS most often another
+ *   account's bucket of the name), ResourceMissingError naming its region when the bucket is in
+ *   another region than the S3 client's; no bucket is made then.
  * @throws the first failure of the three (in the order table, table, bucket), once all three have
  *   ended: nothing of the call is under way after it rejects.
  */
@@ -172,13 +175,27 @@ export function schemaMismatch(existing: TableDescription, input: CreateTableCom
   return undefined;
 }
 
+/**
+ * Makes the bucket unless HeadBucket finds it. What else HeadBucket answers is thrown translated
+ * (translateAwsError), never taken for a missing bucket: on AWS a bucket these credentials may not
+ * read is a bare 403 (no body, so no error name: the SDK's "Unknown: UnknownError", naming neither
+ * the bucket nor the cause), most often another account's bucket of the name (bucket names are
+ * global), an `AccessDeniedError` saying so; one in another region than the client's is a bare
+ * 301, a `ResourceMissingError` naming the bucket's region.
+ */
 async function ensureBucket(client: S3Client, bucket: string): Promise<void> {
   try {
     await client.send(new HeadBucketCommand({ Bucket: bucket }));
     return;
   } catch (err) {
     const name = awsErrorName(err);
-    if (name !== 'NotFound' && name !== 'NoSuchBucket') throw err;
+    if (name !== 'NotFound' && name !== 'NoSuchBucket') {
+      const translated = translateAwsError(err, { operation: 'HeadBucket', bucket });
+      if (translated instanceof AccessDeniedError) {
+        translated.message += `; bucket names are global: "${bucket}" may be another account's bucket (name one of your own)`;
+      }
+      throw translated;
+    }
   }
   try {
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
