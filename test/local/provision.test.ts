@@ -355,3 +355,41 @@ describe('provisionLocal and a bucket S3 answers a bare 403 or 301 for', () => {
     expect(methods).toEqual(['HEAD']);
   });
 });
+
+/**
+ * On AWS an index added to an existing table (UpdateTable, after provisionLocal refused the table
+ * for want of it) is `CREATING` while DynamoDB backfills it, the table `ACTIVE` all along, and a
+ * Query of it is refused ("Cannot read from backfilling global secondary index"): the sweeper's
+ * every sweep. DynamoDB Local makes an index at once: the client here reports it `CREATING` to the
+ * first two DescribeTable calls, as AWS would during a backfill.
+ */
+describe('provisionLocal and an existing table whose lease index DynamoDB is still backfilling', () => {
+  it('resolves only once the index is ACTIVE, not while it is CREATING', async () => {
+    const config = testConfig();
+    await provisionLocal(config, { dynamodb, s3 });
+    const statuses: string[] = [];
+    const backfilling = createDynamoDBClient();
+    backfilling.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        if (context.commandName === 'DescribeTableCommand') {
+          const table = (out.output as { Table?: TableDescription }).Table;
+          if (table?.TableName === config.changeLogTable) {
+            const creating = statuses.length < 2;
+            for (const index of table.GlobalSecondaryIndexes ?? []) if (creating) index.IndexStatus = 'CREATING';
+            statuses.push(creating ? 'CREATING' : 'ACTIVE');
+          }
+        }
+        return out;
+      },
+      { step: 'initialize', name: 'indexBackfilling' },
+    );
+    try {
+      await provisionLocal(config, { dynamodb: backfilling, s3 });
+      expect(statuses.at(-1)).toBe('ACTIVE');
+      expect(statuses.slice(0, 2)).toEqual(['CREATING', 'CREATING']);
+    } finally {
+      backfilling.destroy();
+    }
+  }, 60_000);
+});
