@@ -3,7 +3,9 @@
  * schema in `lib/schema/tables.ts`, and the bucket. Idempotent: what exists is left alone, once it
  * is checked to have the keys and indexes tierlog needs: a table of that name made for another
  * schema (another key attribute, `hvAttributes.key` changed since, no lease index) is a
- * `ConfigError`, never taken as it is (every write to it would fail later, far from the cause).
+ * `ConfigError`, never taken as it is (every write to it would fail later, far from the cause). It
+ * resolves once each table and each index it needs is `ACTIVE` (an index DynamoDB is backfilling
+ * refuses every Query).
  * Production resources come from the CDK construct in `infra/`, not from here.
  */
 import {
@@ -19,8 +21,8 @@ import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../config.js';
 import { changeLogTableSchema, objectsTableSchema, type TableSchema } from '../schema/tables.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
-import { awsErrorName } from '../aws/errors.js';
-import { ConfigError } from '../errors.js';
+import { awsErrorName, translateAwsError } from '../aws/errors.js';
+import { AccessDeniedError, ConfigError, TierlogError } from '../errors.js';
 import { assertOptions } from '../plain-options.js';
 
 /** The CreateTable request for `schema` under `tableName` (on-demand billing). */
@@ -63,6 +65,12 @@ export function createTableInput(schema: TableSchema, tableName: string): Create
  *   `hvAtributes`), or failed with a `TypeError` given none.
  * @throws ValidationError when `clients` names a client it does not take (a misspelt `dynamoDB`
  *   would create the tables through a client from `process.env`), before any request.
+ * @throws AccessDeniedError when S3 refuses the bucket's HeadBucket (on AWS most often another
+ *   account's bucket of the name), ResourceMissingError naming its region when the bucket is in
+ *   another region than the S3 client's; no bucket is made then.
+ * @throws TierlogError when an index a table needs is still not ACTIVE a minute on (on AWS, one
+ *   added to an existing table is CREATING while DynamoDB backfills it); it resolves only once
+ *   each is ACTIVE.
  * @throws the first failure of the three (in the order table, table, bucket), once all three have
  *   ended: nothing of the call is under way after it rejects.
  */
@@ -120,6 +128,37 @@ async function ensureTable(
     );
   }
   if (existing.TableStatus !== 'ACTIVE') await waitUntilTableExists({ client, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { TableName });
+  await waitForIndexes(client, existing, input);
+}
+
+/** How long `waitForIndexes` waits for an index to become active: the table waiter's minute. */
+const INDEX_WAIT_MS = 60_000;
+
+/**
+ * Waits until each index `input` needs is `ACTIVE` on the table. On AWS an index added to an
+ * existing table (UpdateTable, after this refused the table for want of it) is `CREATING` while
+ * DynamoDB backfills it, the table `ACTIVE` all along, and every Query of it is refused ("Cannot
+ * read from backfilling global secondary index"): taken as ready, the sweeper's every sweep failed.
+ * Past a minute, a `TierlogError` naming the index and its status.
+ */
+async function waitForIndexes(client: DynamoDBClient, described: TableDescription, input: CreateTableCommandInput): Promise<void> {
+  const TableName = input.TableName!;
+  const wanted = new Set((input.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+  const deadline = Date.now() + INDEX_WAIT_MS;
+  let table = described;
+  for (;;) {
+    const pending = (table.GlobalSecondaryIndexes ?? []).filter(
+      (index) => wanted.has(index.IndexName) && index.IndexStatus !== undefined && index.IndexStatus !== 'ACTIVE',
+    );
+    if (pending.length === 0) return;
+    if (Date.now() >= deadline) {
+      throw new TierlogError(
+        `table ${TableName}: ${pending.map((index) => `index ${index.IndexName} is ${index.IndexStatus}`).join(', ')} after ${INDEX_WAIT_MS / 1_000} s (DynamoDB is backfilling it): run provisionLocal again once it is ACTIVE`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    table = (await client.send(new DescribeTableCommand({ TableName }))).Table ?? {};
+  }
 }
 
 /** The table's description, or undefined when there is no such table. */
@@ -172,13 +211,27 @@ export function schemaMismatch(existing: TableDescription, input: CreateTableCom
   return undefined;
 }
 
+/**
+ * Makes the bucket unless HeadBucket finds it. What else HeadBucket answers is thrown translated
+ * (translateAwsError), never taken for a missing bucket: on AWS a bucket these credentials may not
+ * read is a bare 403 (no body, so no error name: the SDK's "Unknown: UnknownError", naming neither
+ * the bucket nor the cause), most often another account's bucket of the name (bucket names are
+ * global), an `AccessDeniedError` saying so; one in another region than the client's is a bare
+ * 301, a `ResourceMissingError` naming the bucket's region.
+ */
 async function ensureBucket(client: S3Client, bucket: string): Promise<void> {
   try {
     await client.send(new HeadBucketCommand({ Bucket: bucket }));
     return;
   } catch (err) {
     const name = awsErrorName(err);
-    if (name !== 'NotFound' && name !== 'NoSuchBucket') throw err;
+    if (name !== 'NotFound' && name !== 'NoSuchBucket') {
+      const translated = translateAwsError(err, { operation: 'HeadBucket', bucket });
+      if (translated instanceof AccessDeniedError) {
+        translated.message += `; bucket names are global: "${bucket}" may be another account's bucket (name one of your own)`;
+      }
+      throw translated;
+    }
   }
   try {
     await client.send(new CreateBucketCommand({ Bucket: bucket }));

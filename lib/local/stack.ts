@@ -381,9 +381,10 @@ function requirePeers(): void {
 const MIN_JAVA = 17;
 
 /**
- * Refuses, before anything starts, a machine whose `java` is missing or older than DynamoDB
- * Local needs: both failed as "DynamoDB Local did not start", three times over, with the end of
- * a shell's or a JVM's stderr. A version it cannot read is let through (the start will tell).
+ * Refuses, before anything starts, a machine whose `java` is missing, does not run (`java -version`
+ * fails without a version: macOS's stub without a JDK) or is older than DynamoDB Local needs: each
+ * failed as "DynamoDB Local did not start", three times over, with the end of a shell's or a JVM's
+ * stderr. A version it cannot read from a java that ran is let through (the start will tell).
  */
 function requireJava(): void {
   const probe = spawnSync('java', ['-version'], { encoding: 'utf8', timeout: 30_000 });
@@ -393,7 +394,18 @@ function requireJava(): void {
       'java',
     );
   }
-  const major = javaMajorVersion(`${probe.stderr ?? ''}${probe.stdout ?? ''}`);
+  const output = `${probe.stderr ?? ''}${probe.stdout ?? ''}`;
+  const major = javaMajorVersion(output);
+  // A java that fails to say its version does not run at all: macOS's /usr/bin/java without a JDK
+  // (a stub that exits 1, "Unable to locate a Java Runtime"). Let through, it failed three starts
+  // of DynamoDB Local, after the S3 server had started, as a TierlogError (`npm run dev`: exit 1).
+  if (major === undefined && typeof probe.status === 'number' && probe.status !== 0) {
+    const said = output.trim().split('\n').slice(0, 2).join(' ').slice(0, 300);
+    throw new ConfigError(
+      `startLocalStack runs DynamoDB Local, which needs Java ${MIN_JAVA} or later: the java on PATH does not run (\`java -version\` exit ${probe.status}${said !== '' ? `: ${said}` : ''}) (install a JDK or JRE ${MIN_JAVA}+)`,
+      'java',
+    );
+  }
   if (major !== undefined && major < MIN_JAVA) {
     throw new ConfigError(
       `startLocalStack runs DynamoDB Local, which needs Java ${MIN_JAVA} or later: the java on PATH is Java ${major} (install Java ${MIN_JAVA}+, or put it first on PATH)`,

@@ -12,11 +12,13 @@ import {
   PutItemCommand,
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
-import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { createTableInput, provisionLocal } from '../../lib/local/provision.js';
 import { changeLogTableSchema, objectsTableSchema } from '../../lib/schema/tables.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
-import { ConfigError } from '../../lib/errors.js';
+import { AccessDeniedError, ConfigError, ResourceMissingError } from '../../lib/errors.js';
 import type { TierlogConfig } from '../../lib/config.js';
 import { testConfig } from '../support/local.js';
 import { s3AccessDenied } from '../../lib/faults/s3-answers.js';
@@ -242,7 +244,7 @@ describe('provisionLocal and a table of the name DynamoDB is still deleting', ()
 });
 
 describe('provisionLocal and a bucket it may not read', () => {
-  it('HeadBucket answered 403: the refusal is thrown and no bucket is created (only a missing bucket is made)', async () => {
+  it('HeadBucket answered 403: the refusal is thrown (an AccessDeniedError) and no bucket is created (only a missing bucket is made)', async () => {
     const config = testConfig();
     const sent: string[] = [];
     const refusing = createS3Client();
@@ -256,7 +258,8 @@ describe('provisionLocal and a bucket it may not read', () => {
     );
     try {
       const error = await provisionLocal(config, { dynamodb, s3: refusing }).catch((err: unknown) => err);
-      expect((error as Error).name).toBe('AccessDenied');
+      expect(error).toBeInstanceOf(AccessDeniedError);
+      expect(((error as Error).cause as Error).name).toBe('AccessDenied');
       expect(sent).toEqual(['HeadBucketCommand']);
     } finally {
       refusing.destroy();
@@ -286,7 +289,7 @@ describe('provisionLocal and a bucket it may not read', () => {
     try {
       const error = await provisionLocal(config, { dynamodb: watched, s3: refusing }).catch((err: unknown) => err);
       settled = true;
-      expect((error as Error).name).toBe('AccessDenied');
+      expect(error).toBeInstanceOf(AccessDeniedError);
       // The tables' requests, still under way when the bucket's failed, have ended: both tables are there.
       expect((await describeTable(config.changeLogTable)).TableStatus).toBe('ACTIVE');
       expect((await describeTable(config.objectsTable)).TableStatus).toBe('ACTIVE');
@@ -296,4 +299,97 @@ describe('provisionLocal and a bucket it may not read', () => {
       refusing.destroy();
     }
   });
+});
+
+/**
+ * On AWS, HeadBucket of a bucket the credentials may not read answers a bare 403 (no body, so no
+ * error name: bucket names are global, and `tierlog-blobs` may be another account's), and of a
+ * bucket in another region than the client's a bare 301 naming its region in
+ * `x-amz-bucket-region`. The S3 server answers neither: a server here answers as S3 does.
+ */
+describe('provisionLocal and a bucket S3 answers a bare 403 or 301 for', () => {
+  let status = 403;
+  const methods: string[] = [];
+  let server: Server;
+  let answering: S3Client;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      methods.push(String(req.method));
+      req.resume();
+      res.writeHead(status, status === 301 ? { 'x-amz-bucket-region': 'eu-west-1' } : {});
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    answering = new S3Client({
+      region: 'us-west-2',
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      forcePathStyle: true,
+      maxAttempts: 1,
+    });
+  });
+  afterAll(async () => {
+    answering?.destroy();
+    await new Promise<void>((resolve) => server?.close(() => resolve()));
+  });
+
+  it('403: an AccessDeniedError naming HeadBucket and the bucket, saying the name may be another account’s; no bucket is made', async () => {
+    status = 403;
+    methods.length = 0;
+    const config = testConfig();
+    const error = await provisionLocal(config, { dynamodb, s3: answering }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(AccessDeniedError);
+    expect(error).toMatchObject({ operation: 'HeadBucket', resourceName: config.bucket });
+    expect((error as Error).message).toContain('another account');
+    expect(methods).toEqual(['HEAD']);
+  });
+
+  it('301: a ResourceMissingError naming the bucket’s region and AWS_REGION; no bucket is made', async () => {
+    status = 301;
+    methods.length = 0;
+    const config = testConfig();
+    const error = await provisionLocal(config, { dynamodb, s3: answering }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(ResourceMissingError);
+    expect(error).toMatchObject({ resource: 'bucket', resourceName: config.bucket });
+    expect((error as Error).message).toContain('eu-west-1');
+    expect((error as Error).message).toContain('AWS_REGION');
+    expect(methods).toEqual(['HEAD']);
+  });
+});
+
+/**
+ * On AWS an index added to an existing table (UpdateTable, after provisionLocal refused the table
+ * for want of it) is `CREATING` while DynamoDB backfills it, the table `ACTIVE` all along, and a
+ * Query of it is refused ("Cannot read from backfilling global secondary index"): the sweeper's
+ * every sweep. DynamoDB Local makes an index at once: the client here reports it `CREATING` to the
+ * first two DescribeTable calls, as AWS would during a backfill.
+ */
+describe('provisionLocal and an existing table whose lease index DynamoDB is still backfilling', () => {
+  it('resolves only once the index is ACTIVE, not while it is CREATING', async () => {
+    const config = testConfig();
+    await provisionLocal(config, { dynamodb, s3 });
+    const statuses: string[] = [];
+    const backfilling = createDynamoDBClient();
+    backfilling.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        if (context.commandName === 'DescribeTableCommand') {
+          const table = (out.output as { Table?: TableDescription }).Table;
+          if (table?.TableName === config.changeLogTable) {
+            const creating = statuses.length < 2;
+            for (const index of table.GlobalSecondaryIndexes ?? []) if (creating) index.IndexStatus = 'CREATING';
+            statuses.push(creating ? 'CREATING' : 'ACTIVE');
+          }
+        }
+        return out;
+      },
+      { step: 'initialize', name: 'indexBackfilling' },
+    );
+    try {
+      await provisionLocal(config, { dynamodb: backfilling, s3 });
+      expect(statuses.at(-1)).toBe('ACTIVE');
+      expect(statuses.slice(0, 2)).toEqual(['CREATING', 'CREATING']);
+    } finally {
+      backfilling.destroy();
+    }
+  }, 60_000);
 });

@@ -614,6 +614,36 @@ describe('startLocalStack', () => {
     expect(await leftRunning(before)).toEqual([]);
   });
 
+  it.each([
+    [
+      "macOS's java without a JDK (a stub that exits 1)",
+      `#!/bin/sh\necho 'The operation couldn’t be completed. Unable to locate a Java Runtime.' >&2\necho 'Please visit http://www.java.com for information on installing Java.' >&2\nexit 1\n`,
+      0o755,
+      /does not run.*exit 1.*Unable to locate a Java Runtime/s,
+    ],
+  ])(
+    '%s is a ConfigError naming java before anything starts, not three failed starts of DynamoDB Local',
+    async (_what, script, mode, message) => {
+      const before = descendants();
+      const bin = mkdtempSync(join(tmpdir(), 'tierlog-java-test-'));
+      writeFileSync(join(bin, 'java'), script);
+      chmodSync(join(bin, 'java'), mode);
+      const saved = process.env.PATH;
+      process.env.PATH = `${bin}:${saved}`;
+      try {
+        const error = await startLocalStack({ exportEnv: false }).catch((err: unknown) => err);
+        expect(error).toBeInstanceOf(ConfigError);
+        expect((error as ConfigError).setting).toBe('java');
+        expect((error as ConfigError).message).toMatch(message);
+        expect((error as ConfigError).message).toContain('Java 17 or later');
+      } finally {
+        process.env.PATH = saved;
+        rmSync(bin, { recursive: true, force: true });
+      }
+      expect(await leftRunning(before)).toEqual([]);
+    },
+  );
+
   it('javaMajorVersion reads what java -version prints, old and new schemes', () => {
     expect(javaMajorVersion('java version "1.8.0_392"')).toBe(8);
     expect(javaMajorVersion('openjdk version "17.0.15" 2025-04-15')).toBe(17);
