@@ -179,19 +179,21 @@ export interface TieredStoreOptions {
    */
   readonly maxAttempts?: number;
   /**
-   * Reads use consistent reads (read-your-writes). Default true. False: a read may answer a state
+   * Reads use consistent reads (read-your-writes): true or false (anything else, `'false'` read from
+   * the environment, is a ValidationError at construction). Default true. False: a read may answer a state
    * before the latest write; a URL `getStreamOrUrl` answers is still signed from a consistent read.
    */
   readonly consistentReads?: boolean;
   /**
-   * Receives errors of in-process cleanup (what it did not clean is left to the sweeper, or a
+   * A function (anything else is a ValidationError at construction) that receives errors of in-process cleanup (what it did not clean is left to the sweeper, or a
    * replaced blob to the stream function with `replacedBlobCleanup: 'stream'`). What it throws,
    * or the rejection of the promise an async one returns, changes nothing.
    */
   readonly onCleanupError?: (err: unknown, context: { key: string; changeId: string; blob?: string }) => void;
   /**
    * Answer a write as soon as its commit landed and run its settle (delete the replaced blob,
-   * remove the entry) in the background; {@link TieredStore.settled} awaits it. Default false:
+   * remove the entry) in the background; {@link TieredStore.settled} awaits it. True or false (anything
+   * else, `'false'` read from the environment, is a ValidationError at construction). Default false:
    * a write resolves after its settle. A process that may stop or freeze right after answering
    * (a Lambda handler) must `await store.settled()` before it returns; whatever it does not
    * finish is left as after a crash: to the sweeper (its entry stays in the log) or, with
@@ -310,6 +312,19 @@ export class TieredStore {
     this.maxAttempts = options.maxAttempts ?? 5;
     if (!isIntegerIn(this.maxAttempts, 1)) {
       throw new ValidationError(`maxAttempts must be an integer, 1 or more; got ${this.maxAttempts}`, 'maxAttempts');
+    }
+    // From a caller without types (options read from JSON or the environment): `'false'` is truthy,
+    // so `settleInBackground: 'false'` answered writes before their settle (a Lambda handler that
+    // did not await `settled()` left each replaced blob to the sweeper), `consistentReads: 0` read
+    // stale, and an `onCleanupError` that is not a function dropped every report in silence.
+    for (const name of ['consistentReads', 'settleInBackground'] as const) {
+      const value: unknown = options[name];
+      if (value !== undefined && typeof value !== 'boolean') {
+        throw new ValidationError(`${name} must be true or false, got ${kindOf(value)}`, name);
+      }
+    }
+    if (options.onCleanupError !== undefined && typeof options.onCleanupError !== 'function') {
+      throw new ValidationError(`onCleanupError must be a function, got ${kindOf(options.onCleanupError)}`, 'onCleanupError');
     }
     this.consistentReads = options.consistentReads ?? true;
     this.settleInBackground = options.settleInBackground ?? false;

@@ -356,6 +356,25 @@ describe("the store's own options: maxAttempts, changeLog", () => {
     expect((err as Error).message).toContain('TieredStore');
   });
 
+  // From a caller without types (options read from JSON or the environment): `'false'` is truthy.
+  // `settleInBackground: 'false'` answered every overwrite before its settle (a Lambda handler that
+  // does not await `settled()` left each replaced blob to the sweeper), `consistentReads: 0` read
+  // stale, and an `onCleanupError` that is not a function dropped every report in silence.
+  test.each([
+    ['settleInBackground', 'false'],
+    ['settleInBackground', 1],
+    ['consistentReads', 'true'],
+    ['consistentReads', 0],
+    ['onCleanupError', 'console.warn'],
+    ['onCleanupError', null],
+  ])('%s given %j: a ValidationError naming it, at construction', (name, value) => {
+    const err = refusal(
+      () => new TieredStore({ config: fx.config, changeLog: w.log, dynamodb: w.dynamodb, s3: w.s3, [name]: value } as never),
+    );
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe(name);
+  });
+
   test.each([
     ['leaseMS', 900_000],
     ['renewInBackgound', false],
