@@ -151,9 +151,9 @@ export interface TieredStoreOptions {
    * commits; any other {@link ChangeLog} is adapted (its commit is a plain conditional write).
    */
   readonly changeLog: ChangeLog;
-  /** Default: a client from the environment. */
+  /** Default: a client from the environment. A client of another service is a ValidationError at construction. */
   readonly dynamodb?: DynamoDBClient;
-  /** Default: a client from the environment. */
+  /** Default: a client from the environment. A client of another service is a ValidationError at construction. */
   readonly s3?: S3Client;
   /**
    * Bodies up to this many bytes are stored inline in HV. Default 8 KiB (see the README's
@@ -297,6 +297,8 @@ export class TieredStore {
     if (!isInlineThreshold(this.inlineThreshold)) {
       throw new ValidationError(`inlineThreshold must be an integer in 0..${MAX_INLINE_THRESHOLD}`, 'inlineThreshold');
     }
+    assertClientOf('dynamodb', options.dynamodb, 'DynamoDB');
+    assertClientOf('s3', options.s3, 'S3');
     this.hv = new HvTable(
       options.config.objectsTable,
       options.dynamodb ?? createDynamoDBClient(),
@@ -1255,6 +1257,20 @@ function assertLogOfThisStore(config: TierlogConfig, log: ChangeLog): void {
         setting,
       );
     }
+  }
+}
+
+/**
+ * @throws ValidationError when `client`, given as the option `name`, is an AWS SDK client of
+ * another service than `service` (the two clients swapped, a DynamoDB Streams client): every
+ * request would go to that service's endpoint, and the first write failed with what it answered
+ * (`SyntaxError: Unexpected token '<'`, S3's XML read as DynamoDB's JSON), naming no option.
+ */
+function assertClientOf(name: 'dynamodb' | 's3', client: unknown, service: 'DynamoDB' | 'S3'): void {
+  if (client === undefined) return;
+  const serviceId = (client as { readonly config?: { readonly serviceId?: unknown } } | null)?.config?.serviceId;
+  if (typeof serviceId === 'string' && serviceId !== service) {
+    throw new ValidationError(`${name} must be a client of ${service}, got a client of ${serviceId}`, name);
   }
 }
 

@@ -375,6 +375,21 @@ describe("the store's own options: maxAttempts, changeLog", () => {
     expect((err as ValidationError).field).toBe(name);
   });
 
+  // Swapped, every request went to the other service's endpoint: the first put failed with
+  // "SyntaxError: Unexpected token '<'" (S3's XML read as DynamoDB's JSON), naming no option.
+  test('the DynamoDB and S3 clients swapped: a ValidationError naming the option, at construction, nothing sent', async () => {
+    const requests = w.injector.stats.requests;
+    for (const [name, options] of [
+      ['dynamodb', { dynamodb: w.s3, s3: w.s3 }],
+      ['s3', { dynamodb: w.dynamodb, s3: w.dynamodb }],
+    ] as const) {
+      const err = refusal(() => new TieredStore({ config: fx.config, changeLog: w.log, ...options } as never));
+      expect(err, name).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).field).toBe(name);
+    }
+    expect(w.injector.stats.requests).toBe(requests);
+  });
+
   test.each([
     ['leaseMS', 900_000],
     ['renewInBackgound', false],
