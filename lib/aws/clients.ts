@@ -163,9 +163,20 @@ export function unmarshallOptions(): { wrapNumbers: (value: string) => number | 
   };
 }
 
-/** The document client tierlog uses on top of `client`: plain JS values, no empty-value surprises. */
+/**
+ * The document client tierlog uses on top of `client`: plain JS values, no empty-value surprises.
+ *
+ * On a config of its own: `DynamoDBDocumentClient.from` writes its options into the config object
+ * of the client it wraps, which every document client made on that client shares, and each of
+ * them reads the options there at each request. On the caller's client, the last one made set
+ * them for all: the caller's own document client (`wrapNumbers: true`) made after the store made
+ * every read of the store a CorruptItemError (its version a NumberValue), and the store made after
+ * it turned the caller's numbers into plain ones. A shallow copy keeps the client's handler,
+ * credentials and signer (its middleware, shared, keeps the client's own config and clock offset).
+ */
 export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(client, {
+  const own = { config: { ...client.config }, middlewareStack: client.middlewareStack } as unknown as DynamoDBClient;
+  return DynamoDBDocumentClient.from(own, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
     unmarshallOptions: unmarshallOptions(),
   });

@@ -151,9 +151,9 @@ export interface TieredStoreOptions {
    * commits; any other {@link ChangeLog} is adapted (its commit is a plain conditional write).
    */
   readonly changeLog: ChangeLog;
-  /** Default: a client from the environment. */
+  /** Default: a client from the environment. A client of another service is a ValidationError at construction. */
   readonly dynamodb?: DynamoDBClient;
-  /** Default: a client from the environment. */
+  /** Default: a client from the environment. A client of another service is a ValidationError at construction. */
   readonly s3?: S3Client;
   /**
    * Bodies up to this many bytes are stored inline in HV. Default 8 KiB (see the README's
@@ -179,19 +179,21 @@ export interface TieredStoreOptions {
    */
   readonly maxAttempts?: number;
   /**
-   * Reads use consistent reads (read-your-writes). Default true. False: a read may answer a state
+   * Reads use consistent reads (read-your-writes): true or false (anything else, `'false'` read from
+   * the environment, is a ValidationError at construction). Default true. False: a read may answer a state
    * before the latest write; a URL `getStreamOrUrl` answers is still signed from a consistent read.
    */
   readonly consistentReads?: boolean;
   /**
-   * Receives errors of in-process cleanup (what it did not clean is left to the sweeper, or a
+   * A function (anything else is a ValidationError at construction) that receives errors of in-process cleanup (what it did not clean is left to the sweeper, or a
    * replaced blob to the stream function with `replacedBlobCleanup: 'stream'`). What it throws,
    * or the rejection of the promise an async one returns, changes nothing.
    */
   readonly onCleanupError?: (err: unknown, context: { key: string; changeId: string; blob?: string }) => void;
   /**
    * Answer a write as soon as its commit landed and run its settle (delete the replaced blob,
-   * remove the entry) in the background; {@link TieredStore.settled} awaits it. Default false:
+   * remove the entry) in the background; {@link TieredStore.settled} awaits it. True or false (anything
+   * else, `'false'` read from the environment, is a ValidationError at construction). Default false:
    * a write resolves after its settle. A process that may stop or freeze right after answering
    * (a Lambda handler) must `await store.settled()` before it returns; whatever it does not
    * finish is left as after a crash: to the sweeper (its entry stays in the log) or, with
@@ -295,6 +297,8 @@ export class TieredStore {
     if (!isInlineThreshold(this.inlineThreshold)) {
       throw new ValidationError(`inlineThreshold must be an integer in 0..${MAX_INLINE_THRESHOLD}`, 'inlineThreshold');
     }
+    assertClientOf('dynamodb', options.dynamodb, 'DynamoDB');
+    assertClientOf('s3', options.s3, 'S3');
     this.hv = new HvTable(
       options.config.objectsTable,
       options.dynamodb ?? createDynamoDBClient(),
@@ -310,6 +314,19 @@ export class TieredStore {
     this.maxAttempts = options.maxAttempts ?? 5;
     if (!isIntegerIn(this.maxAttempts, 1)) {
       throw new ValidationError(`maxAttempts must be an integer, 1 or more; got ${this.maxAttempts}`, 'maxAttempts');
+    }
+    // From a caller without types (options read from JSON or the environment): `'false'` is truthy,
+    // so `settleInBackground: 'false'` answered writes before their settle (a Lambda handler that
+    // did not await `settled()` left each replaced blob to the sweeper), `consistentReads: 0` read
+    // stale, and an `onCleanupError` that is not a function dropped every report in silence.
+    for (const name of ['consistentReads', 'settleInBackground'] as const) {
+      const value: unknown = options[name];
+      if (value !== undefined && typeof value !== 'boolean') {
+        throw new ValidationError(`${name} must be true or false, got ${kindOf(value)}`, name);
+      }
+    }
+    if (options.onCleanupError !== undefined && typeof options.onCleanupError !== 'function') {
+      throw new ValidationError(`onCleanupError must be a function, got ${kindOf(options.onCleanupError)}`, 'onCleanupError');
     }
     this.consistentReads = options.consistentReads ?? true;
     this.settleInBackground = options.settleInBackground ?? false;
@@ -1240,6 +1257,20 @@ function assertLogOfThisStore(config: TierlogConfig, log: ChangeLog): void {
         setting,
       );
     }
+  }
+}
+
+/**
+ * @throws ValidationError when `client`, given as the option `name`, is an AWS SDK client of
+ * another service than `service` (the two clients swapped, a DynamoDB Streams client): every
+ * request would go to that service's endpoint, and the first write failed with what it answered
+ * (`SyntaxError: Unexpected token '<'`, S3's XML read as DynamoDB's JSON), naming no option.
+ */
+function assertClientOf(name: 'dynamodb' | 's3', client: unknown, service: 'DynamoDB' | 'S3'): void {
+  if (client === undefined) return;
+  const serviceId = (client as { readonly config?: { readonly serviceId?: unknown } } | null)?.config?.serviceId;
+  if (typeof serviceId === 'string' && serviceId !== service) {
+    throw new ValidationError(`${name} must be a client of ${service}, got a client of ${serviceId}`, name);
   }
 }
 

@@ -356,6 +356,40 @@ describe("the store's own options: maxAttempts, changeLog", () => {
     expect((err as Error).message).toContain('TieredStore');
   });
 
+  // From a caller without types (options read from JSON or the environment): `'false'` is truthy.
+  // `settleInBackground: 'false'` answered every overwrite before its settle (a Lambda handler that
+  // does not await `settled()` left each replaced blob to the sweeper), `consistentReads: 0` read
+  // stale, and an `onCleanupError` that is not a function dropped every report in silence.
+  test.each([
+    ['settleInBackground', 'false'],
+    ['settleInBackground', 1],
+    ['consistentReads', 'true'],
+    ['consistentReads', 0],
+    ['onCleanupError', 'console.warn'],
+    ['onCleanupError', null],
+  ])('%s given %j: a ValidationError naming it, at construction', (name, value) => {
+    const err = refusal(
+      () => new TieredStore({ config: fx.config, changeLog: w.log, dynamodb: w.dynamodb, s3: w.s3, [name]: value } as never),
+    );
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe(name);
+  });
+
+  // Swapped, every request went to the other service's endpoint: the first put failed with
+  // "SyntaxError: Unexpected token '<'" (S3's XML read as DynamoDB's JSON), naming no option.
+  test('the DynamoDB and S3 clients swapped: a ValidationError naming the option, at construction, nothing sent', async () => {
+    const requests = w.injector.stats.requests;
+    for (const [name, options] of [
+      ['dynamodb', { dynamodb: w.s3, s3: w.s3 }],
+      ['s3', { dynamodb: w.dynamodb, s3: w.dynamodb }],
+    ] as const) {
+      const err = refusal(() => new TieredStore({ config: fx.config, changeLog: w.log, ...options } as never));
+      expect(err, name).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).field).toBe(name);
+    }
+    expect(w.injector.stats.requests).toBe(requests);
+  });
+
   test.each([
     ['leaseMS', 900_000],
     ['renewInBackgound', false],
