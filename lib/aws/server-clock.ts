@@ -2,9 +2,10 @@
  * How far a service's clock is from this machine's, as the SDK measured it: its signer sets the
  * client's `systemClockOffset` from the Date header of each answer (its server time, less the time
  * the answer arrived), to sign the next request on the service's clock. A Date header has whole
- * seconds: the figure is good to about a second plus the round trip. Read by the decisions of an
- * operator's machine that must not trust its own clock: `tierlog sweep` refuses a clock off by more
- * than the skew margin, and `tierlog audit` judges ages and expiry on the earlier of the two.
+ * seconds: the figure is good to about a second plus the round trip. Read by the decisions that
+ * must not trust this machine's clock: a `Sweeper` with its default clock (and `tierlog sweep`
+ * before it starts) refuses a clock off by more than the skew margin, `DynamoChangeLog` writes its
+ * leases on DynamoDB's, and `tierlog audit` judges ages and expiry on the earlier of the two.
  */
 
 /** What of an SDK client this reads (the services' types differ). */
@@ -19,4 +20,29 @@ interface ClockedClient {
 export function serverClockOffset(client: ClockedClient): number {
   const offset = (client.config as { systemClockOffset?: unknown }).systemClockOffset;
   return typeof offset === 'number' && Number.isFinite(offset) ? offset : 0;
+}
+
+/** How far this machine's clock is off AWS's, when that is more than a skew margin. */
+export interface ClockOff {
+  /** How far, ms. */
+  readonly ms: number;
+  readonly way: 'ahead of' | 'behind';
+}
+
+/**
+ * How far this machine's clock is off DynamoDB's or S3's (the farther), as the SDK measured it from
+ * the Date header of the answers of `clients` so far, when that is more than `skewMarginMs`;
+ * undefined within it (and before any answer). The decisions that judge leases and windows on this
+ * machine's clock (the sweeper's rules) read it once their requests were answered.
+ */
+export function clockOffAws(
+  clients: { readonly dynamodb: ClockedClient; readonly s3: ClockedClient },
+  skewMarginMs: number,
+): ClockOff | undefined {
+  const offsets = [serverClockOffset(clients.dynamodb), serverClockOffset(clients.s3)];
+  const ahead = Math.max(0, ...offsets.map((o) => -o));
+  const behind = Math.max(0, ...offsets);
+  if (ahead > skewMarginMs && ahead >= behind) return { ms: ahead, way: 'ahead of' };
+  if (behind > skewMarginMs) return { ms: behind, way: 'behind' };
+  return undefined;
 }

@@ -10,7 +10,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { TierlogConfig } from '../config.js';
 import type { Clock } from '../ids.js';
-import { serverClockOffset } from '../aws/server-clock.js';
+import { type ClockOff, clockOffAws } from '../aws/server-clock.js';
 
 /** Exit codes of the `tierlog` binary. */
 export const EXIT = {
@@ -264,28 +264,6 @@ export function dropOutputOnBrokenPipe(): void {
   };
   process.stdout.on('error', drop);
   process.stderr.on('error', drop);
-}
-
-/** How far this machine's clock is off AWS's, when that is more than a skew margin. */
-export interface ClockOff {
-  /** How far, ms. */
-  readonly ms: number;
-  readonly way: 'ahead of' | 'behind';
-}
-
-/**
- * How far this machine's clock is off DynamoDB's or S3's (the farther), as the SDK measured it from
- * the Date header of the command's answers so far, when that is more than `skewMarginMs`;
- * undefined within it. The commands that judge leases and windows on this machine's clock (the
- * sweeper's rules) read it once their requests were answered.
- */
-export function clockOffAws(ctx: Pick<CliContext, 'dynamodb' | 's3'>, skewMarginMs: number): ClockOff | undefined {
-  const offsets = [serverClockOffset(ctx.dynamodb), serverClockOffset(ctx.s3)];
-  const ahead = Math.max(0, ...offsets.map((o) => -o));
-  const behind = Math.max(0, ...offsets);
-  if (ahead > skewMarginMs && ahead >= behind) return { ms: ahead, way: 'ahead of' };
-  if (behind > skewMarginMs) return { ms: behind, way: 'behind' };
-  return undefined;
 }
 
 /** `this machine's clock is 1m 2s behind AWS's` (to the second: the Date header has no finer). */

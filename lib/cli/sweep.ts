@@ -28,7 +28,6 @@ import { sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 import {
   type CliContext,
   type CliOutput,
-  clockOffAws,
   describeClockOff,
   EXIT,
   formatDuration,
@@ -39,6 +38,7 @@ import {
   terminalSafe,
   UsageError,
 } from './common.js';
+import { clockOffAws } from '../aws/server-clock.js';
 
 export interface SweepCommandOptions {
   readonly dryRun?: boolean;

@@ -33,6 +33,13 @@
  *  7. **release**: the claim's expiry moves to when the next kept entry is due, or the item is
  *     deleted when nothing is left.
  *
+ * Its decisions are on its clock. With the default clock (the machine's), the first instance found
+ * is not taken until the answers so far say that clock is within `skewMargin` of AWS's (as the SDK
+ * measured it from their Date header: {@link clockOffAws}); off by more, the sweep is refused, a
+ * `ConfigError` (field `clock`), before it claims or deletes anything. The scheduled Lambda's
+ * clock is AWS's; a machine off it would claim live writers (ahead) or take fresh leases for
+ * suspect ones (behind), and close the upload window of a dead writer while its upload may land.
+ *
  * Every step is idempotent, so a sweep that dies halfway is finished by the next one once its
  * claim expires. The sweep stops taking work before its deadline (`deadlineMarginMs`) or once its
  * `signal` is aborted (it settles the instances under way and returns its report, `stoppedEarly`).
@@ -64,6 +71,7 @@ import { ConfigError, CorruptItemError, ItemTooLargeError, TierlogError, Validat
 import { assertDeadline, type Clock, newInstanceId, systemClock, wholeMsClock } from '../ids.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { clockOffAws } from '../aws/server-clock.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { type InstanceItem, parseInstanceItem } from '../changelog/instance-item.js';
 import { foreignStoreReason } from '../changelog/store-stamp.js';
@@ -100,7 +108,11 @@ export interface SweeperOptions {
   readonly dynamodb?: DynamoDBClient;
   /** Default: a client from the environment. */
   readonly s3?: S3Client;
-  /** Milliseconds since the epoch. Default `Date.now`. */
+  /**
+   * Milliseconds since the epoch. Default `Date.now`, checked against AWS's clock (the Date header
+   * of the sweep's answers) before the sweep takes an instance: off by more than `skewMarginMs`, the
+   * sweep is a `ConfigError`. A clock given is used as it reads (tests, drills on compressed time).
+   */
   readonly clock?: Clock;
   /** This sweeper's id, written as `claimedBy`: a non-empty string. Default: a new UUIDv7. */
   readonly sweeperId?: string;
@@ -339,6 +351,10 @@ export class Sweeper {
   private readonly hv: HvTable;
   private readonly lt: LtBucket;
   private readonly clock: Clock;
+  /** No clock was given: the machine's, checked against AWS's before an instance is taken ({@link assertClockInStep}). */
+  private readonly machineClock: boolean;
+  /** The clients whose answers measure AWS's clock. */
+  private readonly clients: { readonly dynamodb: DynamoDBClient; readonly s3: S3Client };
   private readonly claimMs: number;
   private readonly skewMarginMs: number;
   private readonly maxLeaseMs: number;
@@ -370,11 +386,14 @@ export class Sweeper {
     checkSweeperDurations(options);
     checkSweeperId(options.sweeperId);
     const dynamodb = options.dynamodb ?? createDynamoDBClient();
+    const s3 = options.s3 ?? createS3Client();
+    this.clients = { dynamodb, s3 };
     this.table = new InstanceTable(options.config, dynamodb);
     this.hv = new HvTable(options.config.objectsTable, dynamodb, resolveHvAttributes(options.config, options.attributes));
-    this.lt = new LtBucket(options.s3 ?? createS3Client(), options.config.bucket, options.config.prefix, MULTIPART_PART_SIZE);
+    this.lt = new LtBucket(s3, options.config.bucket, options.config.prefix, MULTIPART_PART_SIZE);
     // A clock in seconds would judge every lease long expired: checked, as the writers' are.
     this.clock = wholeMsClock(options.clock ?? systemClock);
+    this.machineClock = options.clock === undefined;
     this.sweeperId = options.sweeperId ?? newInstanceId();
     this.claimMs = options.claimMs ?? DEFAULT_CLAIM_MS;
     this.skewMarginMs = options.skewMarginMs ?? DEFAULT_SKEW_MARGIN_MS;
@@ -667,6 +686,8 @@ export class Sweeper {
       report.stoppedEarly = true;
       return false;
     }
+    // Found by a query on this machine's clock, answered: taken only if that clock is AWS's.
+    this.assertClockInStep();
     if (found.via.kind === 'expired') {
       report.instancesExpired++;
       report.oldestExpiredAgeMs = Math.max(report.oldestExpiredAgeMs, started - found.summary.leaseUntil);
@@ -686,6 +707,27 @@ export class Sweeper {
       at.skipped?.();
     });
     return true;
+  }
+
+  /**
+   * With the default clock, refuses to take an instance while the answers so far show this
+   * machine's clock off AWS's by more than the skew margin (the module doc). Before any answer
+   * there is no measure, and nothing to take: an instance is found by an answered query.
+   *
+   * @throws ConfigError (field `clock`) naming how far and which way.
+   */
+  private assertClockInStep(): void {
+    if (!this.machineClock) return;
+    const off = clockOffAws(this.clients, this.skewMarginMs);
+    if (off === undefined) return;
+    const harm =
+      off.way === 'ahead of'
+        ? 'take live writers for dead ones and fence them, and could judge their uploads over too early'
+        : "take live writers' leases for ones further ahead than any writer takes and fence them, and would close the scheduled sweeper's upload window early";
+    throw new ConfigError(
+      `this machine's clock is ${Math.round(off.ms / 1_000)} s ${off.way} AWS's (as the SDK measured it from the answers' Date header), more than the skew margin (${this.skewMarginMs} ms): a sweep on it would ${harm}. Set the clock right (NTP); nothing was claimed`,
+      'clock',
+    );
   }
 
   /**
