@@ -8,6 +8,14 @@
  * leases on DynamoDB's, and `tierlog audit` judges ages and expiry on the earlier of the two.
  */
 
+import { MIN_SKEW_MARGIN_MS } from '../constants.js';
+
+/**
+ * The least offset that says a clock is off: a Date header has whole seconds, so a clock in step
+ * reads up to a second (plus a round trip) off.
+ */
+export const CLOCK_OFFSET_FLOOR_MS = 2_000;
+
 /** What of an SDK client this reads (the services' types differ). */
 interface ClockedClient {
   readonly config: unknown;
@@ -31,18 +39,22 @@ export interface ClockOff {
 
 /**
  * How far this machine's clock is off DynamoDB's or S3's (the farther), as the SDK measured it from
- * the Date header of the answers of `clients` so far, when that is more than `skewMarginMs`;
- * undefined within it (and before any answer). The decisions that judge leases and windows on this
- * machine's clock (the sweeper's rules) read it once their requests were answered.
+ * the Date header of the answers of `clients` so far, when that is more than `skewMarginMs` (and
+ * than the least skew margin a sweeper takes without `unsafeShortWindows`, `MIN_SKEW_MARGIN_MS`:
+ * a drill's margin, below the header's resolution and a busy machine's round trip, would take a
+ * clock in step for one off); undefined within it (and before any answer). The decisions that
+ * judge leases and windows on this machine's clock (the sweeper's rules) read it once their
+ * requests were answered.
  */
 export function clockOffAws(
   clients: { readonly dynamodb: ClockedClient; readonly s3: ClockedClient },
   skewMarginMs: number,
 ): ClockOff | undefined {
   const offsets = [serverClockOffset(clients.dynamodb), serverClockOffset(clients.s3)];
+  const margin = Math.max(skewMarginMs, MIN_SKEW_MARGIN_MS);
   const ahead = Math.max(0, ...offsets.map((o) => -o));
   const behind = Math.max(0, ...offsets);
-  if (ahead > skewMarginMs && ahead >= behind) return { ms: ahead, way: 'ahead of' };
-  if (behind > skewMarginMs) return { ms: behind, way: 'behind' };
+  if (ahead > margin && ahead >= behind) return { ms: ahead, way: 'ahead of' };
+  if (behind > margin) return { ms: behind, way: 'behind' };
   return undefined;
 }

@@ -44,7 +44,7 @@ import {
 import { assertDeadline, type ChangeId, type Clock, newInstanceId, systemClock, wholeMsClock } from '../ids.js';
 import { createDynamoDBClient } from '../aws/clients.js';
 import { refusedOutright } from '../aws/errors.js';
-import { serverClockOffset } from '../aws/server-clock.js';
+import { CLOCK_OFFSET_FLOOR_MS, serverClockOffset } from '../aws/server-clock.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { type Change, cloneChange, isEligible, sameChange } from './change-log.js';
 import { assertChange, assertChangeId, decodeEntry, encodeEntry, entryAttribute } from './entry-codec.js';
@@ -141,12 +141,6 @@ interface ItemWrite {
 }
 
 const MAX_RECORD_ATTEMPTS = 6;
-
-/**
- * The least offset of DynamoDB's clock from this machine's that moves the default clock's leases:
- * a Date header has whole seconds, so a clock in step reads up to a second (plus a round trip) off.
- */
-const CLOCK_OFFSET_FLOOR_MS = 2_000;
 
 /** Now on the clock of leases, and its offset from the log's clock (`DynamoChangeLog.leaseClock`). */
 interface LeaseClock {
