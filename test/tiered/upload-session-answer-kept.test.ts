@@ -73,3 +73,30 @@ describe('a committed overwrite whose replaced blob S3 would not delete, its ses
     await expectClean(fx, expect);
   });
 });
+
+describe('a committed overwrite whose writer died right after the commit, its session expired and swept', () => {
+  test('a complete retried within the day answers the commit the crash kept from the client', async () => {
+    const key = 'kept/overwrite-writer-died';
+    await w.store.put(key, randomBody(40 * 1024));
+    const old = (await rawState(fx)).references.get(key)!;
+    const created = await w.store.createUpload(key, { expiresInMs: 60_000 });
+    const body = randomBody(1000);
+    const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
+    // The commit lands; the writer dies before its answer (and its cleanup of the replaced blob).
+    const dying = makeWriter(fx, {
+      injector: new FaultInjector().add({ kind: 'crashAfter', times: 1, match: (r) => r.command === 'TransactWriteItemsCommand' }),
+    });
+    try {
+      await expect(dying.store.completeUpload(created.uploadId, parts)).rejects.toThrow();
+    } finally {
+      dying.close();
+    }
+    const committed = (await w.store.head(key))!;
+    const past = 60_000 + DEFAULT_COMPLETE_GRACE_MS + 60_000;
+    await sweepAt(past);
+    await sweepAt(past + DEFAULT_MAX_UPLOAD_MS + DEFAULT_CLAIM_MS + 60_000);
+    expect((await rawState(fx)).blobs).not.toContain(old);
+    const again = await w.store.completeUpload(created.uploadId, parts);
+    expect(again).toMatchObject({ key, version: committed.version, size: body.byteLength, created: false });
+  });
+});
