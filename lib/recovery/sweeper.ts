@@ -1119,7 +1119,8 @@ export class Sweeper {
       return;
     }
     report.entriesRecovered += drop.length;
-    if (due.length === 0 || kept) report.instancesDrained++;
+    // A kept session is counted drained once, when a later sweep deletes its item.
+    if (due.length === 0) report.instancesDrained++;
   }
 
   /** Steps 3 and 4's verdict on one entry (`judgeEntries`, shared with `tierlog inspect`), as the sweeper keeps it. */
