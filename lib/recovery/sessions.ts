@@ -45,6 +45,20 @@ export function isUploadSession(raw: Record<string, unknown>): boolean {
 }
 
 /**
+ * Until when a drained session's item must stay (ms since the epoch), or undefined when it may go:
+ * a committed session keeps its answer for a retried complete a day after its commit
+ * (`COMPLETE_ANSWER_KEPT_MS`), however soon the session expires. An overwrite's entry keeps the
+ * session's own lease for its cleanup, so the sweeper may drain it (the replaced blob deleted) well
+ * before that day is out; deleting the item then told a client retrying a lost answer that the
+ * session does not exist. Undefined for an item that is no committed session, or one committed
+ * before the result carried its `keepUntil`.
+ */
+export function answerKeptUntil(raw: Record<string, unknown>): number | undefined {
+  if (!isUploadSession(raw)) return undefined;
+  return parseSessionItem(raw)?.result?.keepUntil;
+}
+
+/**
  * Aborts the multipart upload of a claimed session item (nothing for other items). No abort is
  * sent once `stopped` says the sweep was cut off at its deadline (its listing may answer after the
  * sweep returned): the session stays claimed with its entry, and the next sweep aborts them.

@@ -87,7 +87,7 @@ import { DEFAULT_MAX_LEASE_MS } from './stuck.js';
 import { WorkPool } from './work-pool.js';
 import { KeyBatcher } from './key-batcher.js';
 import { checkSweeperWindows } from './sweeper-env.js';
-import { abortSessionUpload, isUploadSession } from './sessions.js';
+import { abortSessionUpload, answerKeptUntil, isUploadSession } from './sessions.js';
 import { AbandonedUploads, DEFAULT_UPLOAD_LISTING_PAGES } from './abandoned-uploads.js';
 
 /** Where the sweeper logs; Powertools' `Logger` fits. */
@@ -917,7 +917,7 @@ export class Sweeper {
             }
           }
           if (sweep.stopped) return;
-          this.settleInstance(parsed.item, isUploadSession(parsed.raw), sweep);
+          this.settleInstance(parsed.item, isUploadSession(parsed.raw), sweep, answerKeptUntil(parsed.raw));
         }
       }
     } catch (err) {
@@ -1014,7 +1014,7 @@ export class Sweeper {
    * it comes back (as a new task of the pool) once the batch was answered. An upload session's
    * uploads are its own step's (sessions.ts): none of its blobs goes to the abandoned uploads.
    */
-  private settleInstance(item: InstanceItem, session: boolean, sweep: SweepRun): void {
+  private settleInstance(item: InstanceItem, session: boolean, sweep: SweepRun, keepUntil?: number): void {
     const now = this.clock();
     const ctx: JudgeContext = { prefix: this.config.prefix, now, maxUploadMs: this.maxUploadMs, firstSeen: item.firstSeen ?? now };
     this.whenAnswered(
@@ -1025,7 +1025,7 @@ export class Sweeper {
         this.deleteJudged(
           item,
           judged.map((j) => this.judged(item.instanceId, j, ctx)),
-          { now, windowEnd: uploadWindowEnd(ctx), session },
+          { now, windowEnd: uploadWindowEnd(ctx), session, ...(keepUntil !== undefined ? { keepUntil } : {}) },
           sweep,
         ),
     );
@@ -1039,7 +1039,7 @@ export class Sweeper {
   private async deleteJudged(
     item: InstanceItem,
     judged: readonly Judged[],
-    at: { readonly now: number; readonly windowEnd: number; readonly session: boolean },
+    at: { readonly now: number; readonly windowEnd: number; readonly session: boolean; readonly keepUntil?: number },
     sweep: SweepRun,
   ): Promise<void> {
     const { now } = at;
@@ -1062,7 +1062,7 @@ export class Sweeper {
         this.whenAnswered(item.instanceId, sweep, sweep.uploads.abort(item.instanceId, abandoned, at.windowEnd), async () => {});
       return;
     }
-    if (deletes.length === 0) return this.finishInstance(item, judged, deletes, new Map(), now, sweep);
+    if (deletes.length === 0) return this.finishInstance(item, judged, deletes, new Map(), now, sweep, at.keepUntil);
     // The aborts never fail; they are awaited whatever the deletes answer, so none outlives the sweep.
     const aborted = sweep.uploads.abort(item.instanceId, abandoned, at.windowEnd);
     const answered = sweep.deletes.submit(deletes).then(
@@ -1075,7 +1075,9 @@ export class Sweeper {
         throw err;
       },
     );
-    this.whenAnswered(item.instanceId, sweep, answered, (failed) => this.finishInstance(item, judged, deletes, failed, now, sweep));
+    this.whenAnswered(item.instanceId, sweep, answered, (failed) =>
+      this.finishInstance(item, judged, deletes, failed, now, sweep, at.keepUntil),
+    );
   }
 
   /**
@@ -1105,11 +1107,12 @@ export class Sweeper {
     failed: ReadonlyMap<string, DeleteFailure>,
     now: number,
     sweep: SweepRun,
+    keepUntil?: number,
   ): Promise<void> {
     const { instanceId } = item;
     const { report } = sweep;
     try {
-      await this.dropAndRelease(item, this.fatesOf(instanceId, judged, deletes, failed, now, sweep), sweep);
+      await this.dropAndRelease(item, this.fatesOf(instanceId, judged, deletes, failed, now, sweep), sweep, keepUntil);
     } catch (err) {
       report.errors++;
       this.logger.error('instance not settled', { instanceId, error: describe(err) });
@@ -1120,11 +1123,15 @@ export class Sweeper {
    * Steps 6 and 7 from the fates of the instance's entries. Nothing is written when nothing is
    * dropped and the claim already holds the instance until its next due entry (a first sighting).
    */
-  private async dropAndRelease(item: InstanceItem, fates: readonly Fate[], sweep: SweepRun): Promise<void> {
+  private async dropAndRelease(item: InstanceItem, fates: readonly Fate[], sweep: SweepRun, keepUntil?: number): Promise<void> {
     const { instanceId } = item;
     const { report } = sweep;
     const drop = fates.filter((f) => f.kind === 'drop').map((f) => f.changeId);
     const due = fates.flatMap((f) => (f.kind === 'keep' ? [f.due] : []));
+    // A committed upload session keeps its answer for a retried complete until `keepUntil` (a day
+    // after its commit): drained before then, its item stays, held until that instant, not deleted.
+    const kept = due.length === 0 && keepUntil !== undefined && keepUntil > this.clock();
+    if (kept) due.push(keepUntil);
     if (drop.length === 0 && due.length > 0 && Math.min(...due) === item.leaseUntil) return;
     let landed = 0;
     const released = await this.release(
@@ -1154,6 +1161,7 @@ export class Sweeper {
       return;
     }
     report.entriesRecovered += drop.length;
+    // A kept session is counted drained once, when a later sweep deletes its item.
     if (due.length === 0) report.instancesDrained++;
   }
 

@@ -85,6 +85,12 @@ export interface SessionResult {
   readonly size: number;
   /** Nothing (or a deletion marker) was there before the commit. */
   readonly created?: boolean;
+  /**
+   * Until when (ms since the epoch) the item keeps this answer for a retried complete: a day after
+   * the commit, or the session's lease if later. Written by the commit (absent on items committed
+   * before it was): a sweeper that drains the session's entry earlier keeps the item until then.
+   */
+  readonly keepUntil?: number;
 }
 
 export interface SessionItem {
@@ -126,6 +132,7 @@ const resultSchema = z.object({
   version: z.number().int().positive(),
   size: z.number().int().nonnegative(),
   created: z.boolean().optional(),
+  keepUntil: z.number().int().optional(),
 });
 
 /** The session of a raw change-log item, or undefined when the item is not a well-formed session. */
@@ -294,7 +301,10 @@ export class SessionTable {
    */
   fenceElement(sessionId: string, effect: FenceEffect, result: SessionResult, keepUntil: number): TransactElement {
     const names: Record<string, string> = { '#state': A.state, '#c': entryAttribute(sessionId), '#res': RESULT_ATTR };
-    const values: Record<string, unknown> = { ':live': 'live', ':res': result };
+    // The answer carries how long it is kept: an overwrite's entry keeps the session's own lease (its
+    // replaced blob is the sweeper's if the cleanup fails), and a sweeper that drains it then keeps
+    // the item, the answer with it, until `keepUntil` (lib/recovery/sessions.ts `answerKeptUntil`).
+    const values: Record<string, unknown> = { ':live': 'live', ':res': { ...result, keepUntil } };
     let update = 'SET #res = :res';
     if (effect.kind === 'remove') {
       update += ', #lease = :keep REMOVE #c ADD #n :minus';

@@ -26,7 +26,8 @@
  *  - A client may retry complete: the committed result is stored on the session, and HV carries
  *    the session id as its write id, so a retry answers the same version and never deletes the
  *    blob. The item keeps the result for {@link COMPLETE_ANSWER_KEPT_MS} after the commit (its
- *    lease is moved there once no entry is left to clean), not only until the session's expiry:
+ *    lease is moved there once no entry is left to clean; a sweeper that drains an overwrite's
+ *    entry before then keeps the item until the result's `keepUntil`), not only until the session's expiry:
  *    a retry after a lost answer must not be told the session does not exist. A commit whose
  *    outcome is unknown is decided the same way on the retry. Two completes of one session at
  *    once (a client that gave up waiting and retried) commit once, and both answer that commit:
