@@ -30,7 +30,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { ConfigError } from '../errors.js';
+import { ConfigError, ValidationError } from '../errors.js';
 import { DYNAMODB_SOCKET_TIMEOUT_MS } from '../constants.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 
@@ -200,4 +200,21 @@ function maxAttempts(): number {
     );
   }
   return n;
+}
+
+/**
+ * Refuses a client given as the option `name` that is an AWS SDK client of another service than
+ * `service` (the DynamoDB and S3 clients swapped, a DynamoDB Streams client): every request would
+ * go to that service's endpoint, and the first failed with what it answered (`SyntaxError:
+ * Unexpected token '<'`, S3's XML read as DynamoDB's JSON), naming no option. Undefined (the
+ * default client) and objects without a `serviceId` (a test's own) pass.
+ *
+ * @throws ValidationError naming the option.
+ */
+export function assertClientOf(name: string, client: unknown, service: 'DynamoDB' | 'S3'): void {
+  if (client === undefined) return;
+  const serviceId = (client as { readonly config?: { readonly serviceId?: unknown } } | null)?.config?.serviceId;
+  if (typeof serviceId === 'string' && serviceId !== service) {
+    throw new ValidationError(`${name} must be a client of ${service}, got a client of ${serviceId}`, name);
+  }
 }

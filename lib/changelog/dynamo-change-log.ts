@@ -42,7 +42,7 @@ import {
   ValidationError,
 } from '../errors.js';
 import { assertDeadline, type ChangeId, type Clock, newInstanceId, systemClock, wholeMsClock } from '../ids.js';
-import { createDynamoDBClient } from '../aws/clients.js';
+import { assertClientOf, createDynamoDBClient } from '../aws/clients.js';
 import { refusedOutright } from '../aws/errors.js';
 import { CLOCK_OFFSET_FLOOR_MS, serverClockOffset } from '../aws/server-clock.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
@@ -207,6 +207,7 @@ export class DynamoChangeLog implements FencedChangeLog {
     this.config = validateConfig(options.config);
     this.tableName = options.config.changeLogTable;
     this.prefix = options.config.prefix;
+    assertClientOf('dynamodb', options.dynamodb, 'DynamoDB');
     this.ownsClient = options.dynamodb === undefined ? createDynamoDBClient() : undefined;
     this.client = options.dynamodb ?? this.ownsClient!;
     this.table = new InstanceTable(options.config, this.client);

@@ -28,7 +28,7 @@ import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { assertClientOf, createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { advancingObjectPages } from '../aws/object-pages.js';
 import { loadConfig, type TierlogConfig, validateConfig } from '../config.js';
 import { MAX_TIMER_MS, S3_SOCKET_TIMEOUT_MS } from '../constants.js';
@@ -221,6 +221,8 @@ export function createSnapshotAuditHandler(options: SnapshotAuditHandlerOptions 
   warnOfUnknownVariables(logger);
   const location = options.location !== undefined ? checkSnapshotAuditLocation(options.location) : undefined;
   const clock = options.clock !== undefined ? wholeMsClock(options.clock) : Date.now;
+  assertClientOf('dynamodb', options.dynamodb, 'DynamoDB');
+  assertClientOf('s3', options.s3, 'S3');
   const audit: AuditContext = {
     config: options.config !== undefined ? validateConfig(options.config) : loadConfig(),
     settings:

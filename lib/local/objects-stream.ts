@@ -19,7 +19,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { assertClientOf, createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { type TierlogConfig, validateConfig } from '../config.js';
 import { isIntegerIn } from '../env-integers.js';
 import { TierlogError, ValidationError } from '../errors.js';
@@ -101,6 +101,8 @@ export async function openObjectsStream(options: OpenObjectsStreamOptions): Prom
   const config = validateConfig(options.config);
   const batchSize = boundedInteger(options.batchSize, 100, 10_000, 'batchSize');
   const maxAttempts = boundedInteger(options.maxAttempts, 11, 10_001, 'maxAttempts');
+  assertClientOf('dynamodb', options.dynamodb, 'DynamoDB');
+  assertClientOf('s3', options.s3, 'S3');
   const dynamodb = options.dynamodb ?? createDynamoDBClient();
   const s3 = options.s3 ?? createS3Client();
   const destroyOwn = (): void => {

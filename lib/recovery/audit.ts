@@ -76,7 +76,7 @@ import { MULTIPART_PART_SIZE, S3_DELETE_BATCH, S3_SOCKET_TIMEOUT_MS } from '../c
 import { AccessDeniedError, stoppedAfterMessage, TierlogError, ValidationError } from '../errors.js';
 import { assertOptions, kindOf, optionNames } from '../plain-options.js';
 import { assertClock, type Clock, isUuidV7, systemClock } from '../ids.js';
-import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { assertClientOf, createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { isCredentialRefusal, refusedOutright, translateAwsError } from '../aws/errors.js';
 import { serverClockOffset } from '../aws/server-clock.js';
 import { advancingPages } from '../aws/table-pages.js';
@@ -444,6 +444,8 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   countOption(options.pageSize, 'pageSize', 1);
   const checkBatch = countOption(options.checkBatch, 'checkBatch', 10_000);
   const deleteBatch = Math.min(S3_DELETE_BATCH, countOption(options.deleteBatch, 'deleteBatch', S3_DELETE_BATCH));
+  assertClientOf('dynamodb', options.dynamodb, 'DynamoDB');
+  assertClientOf('s3', options.s3, 'S3');
   const dynamodb = options.dynamodb ?? createDynamoDBClient();
   const s3 = options.s3 ?? createS3Client({ socketTimeoutMs: S3_SOCKET_TIMEOUT_MS });
   const hv = new HvTable(config.objectsTable, dynamodb, hvAttributeNames(config));

@@ -45,7 +45,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { resolveHvAttributes, type TierlogConfig, validateConfig } from '../config.js';
-import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { assertClientOf, createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { MAX_TIMER_MS, MULTIPART_PART_SIZE } from '../constants.js';
 import { ValidationError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
@@ -295,6 +295,8 @@ export class StreamCleanup {
     if (options === undefined) throw new ValidationError('StreamCleanup takes its options (config)', 'options');
     assertOptions(options, STREAM_CLEANUP_OPTIONS, 'StreamCleanup');
     validateConfig(options.config);
+    assertClientOf('dynamodb', options.dynamodb, 'DynamoDB');
+    assertClientOf('s3', options.s3, 'S3');
     // One in seconds would never reach a deadline in ms: every batch ran into the Lambda timeout.
     this.clock = wholeMsClock(options.clock ?? systemClock);
     this.prefix = options.config.prefix;

@@ -70,7 +70,7 @@ import { checkIntegerIn } from '../env-integers.js';
 import { ConfigError, CorruptItemError, ItemTooLargeError, TierlogError, ValidationError } from '../errors.js';
 import { assertDeadline, type Clock, newInstanceId, systemClock, wholeMsClock } from '../ids.js';
 import { assertOptions, optionNames } from '../plain-options.js';
-import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { assertClientOf, createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { clockOffAws } from '../aws/server-clock.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { type InstanceItem, parseInstanceItem } from '../changelog/instance-item.js';
@@ -385,6 +385,8 @@ export class Sweeper {
     checkSweeperWindows(options);
     checkSweeperDurations(options);
     checkSweeperId(options.sweeperId);
+    assertClientOf('dynamodb', options.dynamodb, 'DynamoDB');
+    assertClientOf('s3', options.s3, 'S3');
     const dynamodb = options.dynamodb ?? createDynamoDBClient();
     const s3 = options.s3 ?? createS3Client();
     this.clients = { dynamodb, s3 };

@@ -70,7 +70,7 @@ import {
   VersionConflictError,
 } from '../errors.js';
 import { type Clock, newChangeId, systemClock, wholeMsClock } from '../ids.js';
-import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { assertClientOf, createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { awsErrorName, isConditionalCheckFailed, isTransactionConflict, translateAwsError } from '../aws/errors.js';
 import { earlierAttemptMayHaveApplied, requestMayHaveApplied } from '../aws/attempts.js';
 import { sleepBackoff, THROTTLED_BACKOFF_MS } from '../aws/backoff.js';
@@ -1257,20 +1257,6 @@ function assertLogOfThisStore(config: TierlogConfig, log: ChangeLog): void {
         setting,
       );
     }
-  }
-}
-
-/**
- * @throws ValidationError when `client`, given as the option `name`, is an AWS SDK client of
- * another service than `service` (the two clients swapped, a DynamoDB Streams client): every
- * request would go to that service's endpoint, and the first write failed with what it answered
- * (`SyntaxError: Unexpected token '<'`, S3's XML read as DynamoDB's JSON), naming no option.
- */
-function assertClientOf(name: 'dynamodb' | 's3', client: unknown, service: 'DynamoDB' | 'S3'): void {
-  if (client === undefined) return;
-  const serviceId = (client as { readonly config?: { readonly serviceId?: unknown } } | null)?.config?.serviceId;
-  if (typeof serviceId === 'string' && serviceId !== service) {
-    throw new ValidationError(`${name} must be a client of ${service}, got a client of ${serviceId}`, name);
   }
 }
 

@@ -14,6 +14,7 @@ import { assertSafetyAge, notBlobKeys } from '../audit.js';
 import type { DeleteFailure } from '../../tiered/lt-bucket.js';
 import { type DynamoExport, findExports } from './dynamo-export.js';
 import { assertEpochMs } from '../../ids.js';
+import { assertClientOf } from '../../aws/clients.js';
 import { assertOptions, optionNames } from '../../plain-options.js';
 import { ValidationError } from '../../errors.js';
 import { SnapshotAuditIncompleteError, SnapshotError } from './errors.js';
@@ -165,6 +166,8 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
   // A misspelt option (`delet`, `emptyStoreOK`, `batchsize`) would be a default nobody chose.
   assertOptions(options, SNAPSHOT_AUDIT_OPTIONS, 'snapshotAudit');
   const config = validateConfig(options.config);
+  assertClientOf('dynamodb', options.dynamodb, 'DynamoDB');
+  assertClientOf('s3', options.s3, 'S3');
   // Checked before the query, which may take minutes: the re-verification would refuse them after it.
   assertEpochMs(options.now, 'now');
   assertSafetyAge(options.olderThanMs, options.now);
