@@ -7,7 +7,8 @@ import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
-import { CrashError, FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { CrashError, FaultInjector, type FaultKind, type FaultRule, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { ValidationError } from '../../lib/errors.js';
 import { freshFixture } from '../support/local.js';
 
 const keyIs = (key: string) => (r: RequestInfo) => r.input.Key === key;
@@ -167,5 +168,48 @@ describe('a client attached to more than one recorder', () => {
     } finally {
       s3.destroy();
     }
+  });
+});
+
+describe('a rule no attempt would meet as written is refused when added', () => {
+  test.each([
+    // A typo'd kind answered its attempt with nothing: the SDK failed it with a TypeError and the
+    // "dead" writer went on (no crash), so a test expecting the put to reject passed.
+    ['a kind not among the fault kinds (crash)', { kind: 'crash' }, 'kind'],
+    ['a kind of another case (crashbefore)', { kind: 'crashbefore' }, 'kind'],
+    // An unknown name was ignored: the rule fired at every request, the writer's first included.
+    ['a name the rule does not take (step)', { kind: 'crashBefore', step: 'commit' }, 'step'],
+    ['a match that is no function', { kind: 'crashBefore', match: 'commit' }, 'match'],
+    ['a before that is no function', { kind: 'crashBefore', before: 'x' }, 'before'],
+    ['an error that is no function', { kind: 'fail', error: new Error('x') }, 'error'],
+    ['a probability above 1 (a percentage)', { kind: 'throttle', probability: 50 }, 'probability'],
+    ['a probability of NaN', { kind: 'throttle', probability: Number.NaN }, 'probability'],
+    ['a times below 0', { kind: 'throttle', times: -1 }, 'times'],
+    ['a times of NaN (fires without end)', { kind: 'throttle', times: Number.NaN }, 'times'],
+    ['a skip that is no whole number', { kind: 'throttle', skip: 1.5 }, 'skip'],
+    ['a delayMs of NaN (held 1 ms)', { kind: 'delay', delayMs: Number.NaN }, 'delayMs'],
+    ['a negative delayMs', { kind: 'delay', delayMs: -1 }, 'delayMs'],
+  ] as const)('%s is a ValidationError naming it', (_what, rule, field) => {
+    const injector = new FaultInjector();
+    const error = (() => {
+      try {
+        injector.add(rule as unknown as FaultRule);
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe(field);
+  });
+
+  test('a rule written as documented is taken, Infinity delays and probabilities 0 and 1 included', () => {
+    const injector = new FaultInjector();
+    expect(() =>
+      injector
+        .add({ kind: 'delay', delayMs: Number.POSITIVE_INFINITY, match: onCommand('PutObject'), times: 0, skip: 2 })
+        .add({ kind: 'throttle', probability: 0 })
+        .add({ kind: 'fail', probability: 1, error: () => new Error('x'), before: async () => undefined }),
+    ).not.toThrow();
   });
 });
