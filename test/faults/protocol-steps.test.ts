@@ -10,7 +10,8 @@
 import { describe, expect, test } from 'vitest';
 import type { ReplacedBlobCleanup } from '../../lib/config.js';
 import { CommandRecorder, type RecordedCommand } from '../../lib/faults/command-recorder.js';
-import { atStep, protocolStepOf } from '../../lib/faults/protocol-steps.js';
+import { atStep, type ProtocolStep, type ProtocolStepConfig, protocolStepOf } from '../../lib/faults/protocol-steps.js';
+import { ValidationError } from '../../lib/errors.js';
 import { SESSION_ID_PREFIX } from '../../lib/schema/tables.js';
 import { freshFixture } from '../support/local.js';
 import { KiB, makeSweeper, makeWriter, PAST_EVERYTHING_MS, writersClosedAfterEach, randomBody, type Writer } from '../tiered/harness.js';
@@ -165,3 +166,46 @@ describe("a writer instance's own item is no upload session's", () => {
     expect(sessionSteps(requests.map((c) => stepOf(fx.config, c)))).toEqual([]);
   });
 });
+
+describe('atStep aimed at no step is refused, not a rule that never fires', () => {
+  const config = { changeLogTable: 'log-t', objectsTable: 'obj-t', bucket: 'blobs-b', prefix: 'blobs', leaseShards: 4 };
+
+  // Each matched no request: a crashBefore rule aimed so never fired, the writer's put went
+  // through, and a test of "the writer dies at its commit" that did not check `crashedAt` ran
+  // without its crash.
+  test.each(['comit', 'Commit', 'put', 'delete', 'mp-upload', '', 'toString', 'constructor'])(
+    'the step %j is a ValidationError naming step',
+    (step) => {
+      const error = catching(() => atStep(step as ProtocolStep, config));
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).field).toBe('step');
+    },
+  );
+
+  test.each([
+    // A test's fixture passed for its configuration: `{ config, dynamodb, s3 }`.
+    ['a fixture, not its config', { config }, 'changeLogTable'],
+    ['no objects table', { changeLogTable: 'log-t' }, 'objectsTable'],
+    ['a prefix that is no string', { ...config, prefix: 7 }, 'prefix'],
+    ['no configuration', undefined, 'config'],
+  ])('%s is a ValidationError naming it', (_what, bad, field) => {
+    const error = catching(() => atStep('commit', bad as unknown as ProtocolStepConfig));
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe(field);
+  });
+
+  test('every step the type names is taken', () => {
+    const steps: ProtocolStep[] = ['record', 'session-note-upload', 'hv-remove', 'mp-list-parts', 'delete-blobs', 'other'];
+    for (const step of steps) expect(() => atStep(step, config)).not.toThrow();
+    expect(() => atStep('commit', { changeLogTable: 'log-t', objectsTable: 'obj-t' })).not.toThrow();
+  });
+});
+
+function catching(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
