@@ -160,8 +160,14 @@ export class FaultInjector {
    * Installs the injector on `client` (inside the SDK's retry loop). Returns the client. Attaching
    * it again to the same client changes nothing; another injector on the same client adds its
    * rules (each decides on every attempt, the one attached last first).
+   *
+   * @throws ValidationError when `service` is not `'dynamodb'` or `'s3'`, or is not the client's
+   *   (an S3 client attached as `'dynamodb'`): its requests were classified as the other
+   *   service's, so `atStep` aimed at a step of one client never fired, or fired at a writer's own
+   *   request to another bucket.
    */
   attach<C extends AttachableClient>(client: C, service: 'dynamodb' | 's3'): C {
+    assertService(client, service);
     const middleware =
       (next: (args: any) => Promise<any>, context: { commandName?: string }) =>
       async (args: { input: Record<string, unknown>; request?: { body?: unknown } }) => {
@@ -255,6 +261,31 @@ export class FaultInjector {
       return rule;
     }
     return undefined;
+  }
+}
+
+/**
+ * The SDK's `serviceId`s of the clients each {@link RequestInfo.service} names (a DynamoDB Streams
+ * client's requests name no table: every one is `other`, as for DynamoDB).
+ */
+const SERVICE_IDS: Readonly<Record<RequestInfo['service'], readonly string[]>> = { dynamodb: ['DynamoDB', 'DynamoDB Streams'], s3: ['S3'] };
+
+/**
+ * Refuses a `service` that is no {@link RequestInfo.service}, or that names another service than
+ * the client's own (its `config.serviceId`, when it has one): a request is classified by it (an S3
+ * request under the store's bucket and prefix is the store's; any other service's is told by its
+ * table), and a throttle is answered as that service throttles.
+ */
+function assertService(client: AttachableClient, service: unknown): void {
+  if (service !== 'dynamodb' && service !== 's3') {
+    throw new ValidationError(`FaultInjector.attach: the service must be 'dynamodb' or 's3'; got ${JSON.stringify(service)}`, 'service');
+  }
+  const serviceId = (client as { config?: { serviceId?: unknown } }).config?.serviceId;
+  if (typeof serviceId === 'string' && !SERVICE_IDS[service].includes(serviceId)) {
+    throw new ValidationError(
+      `FaultInjector.attach: a ${serviceId} client attached as '${service}': its requests would be taken for ${SERVICE_IDS[service][0]}'s`,
+      'service',
+    );
   }
 }
 

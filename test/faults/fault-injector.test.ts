@@ -7,6 +7,7 @@ import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
+import { atStep } from '../../lib/faults/protocol-steps.js';
 import { CrashError, FaultInjector, type FaultKind, type FaultRule, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { ValidationError } from '../../lib/errors.js';
 import { freshFixture } from '../support/local.js';
@@ -211,5 +212,49 @@ describe('a rule no attempt would meet as written is refused when added', () => 
         .add({ kind: 'throttle', probability: 0 })
         .add({ kind: 'fail', probability: 1, error: () => new Error('x'), before: async () => undefined }),
     ).not.toThrow();
+  });
+});
+
+describe("an injector attached under another service's name is refused", () => {
+  test.each([
+    // Swapped: both literals type-check. The S3 client's requests were taken for DynamoDB's, so a
+    // writer's own upload to another bucket was the store's `upload`; the DynamoDB client's for S3's,
+    // so `atStep('commit')` never fired on it.
+    ['an S3 client attached as dynamodb', () => createS3Client(), 'dynamodb'],
+    ['a DynamoDB client attached as s3', () => createDynamoDBClient(), 's3'],
+    ['an S3 client attached as S3 (no such service)', () => createS3Client(), 'S3'],
+    ['a DynamoDB client attached with no service', () => createDynamoDBClient(), undefined],
+  ] as const)('%s: a ValidationError naming service', (_what, make, service) => {
+    const client = make();
+    try {
+      const error = (() => {
+        try {
+          new FaultInjector().attach(client, service as 'dynamodb');
+        } catch (err) {
+          return err;
+        }
+        return undefined;
+      })();
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).field).toBe('service');
+    } finally {
+      client.destroy();
+    }
+  });
+
+  test("a writer's own upload to another bucket, through an S3 client attached as dynamodb, is no store step", async () => {
+    const fx = await freshFixture();
+    const config = { ...fx.config };
+    const s3 = createS3Client();
+    try {
+      const injector = new FaultInjector().add({ kind: 'crashBefore', match: atStep('upload', config) });
+      // Refused when attached: before, the attach went through and the thumbnail's PutObject was
+      // taken for the store's upload, the crash aimed at the writer's upload firing there.
+      expect(() => injector.attach(s3, 'dynamodb')).toThrow(ValidationError);
+      await s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'thumbs/x', Body: 'x' }));
+      expect(injector.crashedAt).toBeUndefined();
+    } finally {
+      s3.destroy();
+    }
   });
 });
