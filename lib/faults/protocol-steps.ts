@@ -29,7 +29,7 @@ export type ProtocolStep =
   | 'settle'
   /** Change log: any other UpdateItem of a writer (a lease renewal). */
   | 'renew'
-  /** Change log: an upload session created (PutItem). */
+  /** Change log: an upload session created (PutItem; a sweeper's put-back of a writer instance's item is `other`). */
   | 'session-create'
   /** Change log: an upload session read (GetItem; a read of a writer instance's item is `other`). */
   | 'session-read'
@@ -103,7 +103,7 @@ export function protocolStepOf(request: RequestInfo, config: ProtocolStepConfig)
       if (table === config.changeLogTable) return isSessionRequest(input) ? 'session-read' : 'other';
       return table === config.objectsTable ? 'hv-read' : 'other';
     case 'PutItemCommand':
-      return table === config.changeLogTable ? 'session-create' : 'other';
+      return table === config.changeLogTable && isSessionRequest(input) ? 'session-create' : 'other';
     case 'DeleteItemCommand':
       if (table === config.changeLogTable) return isSessionRequest(input) || condition.includes(':abort') ? 'session-delete' : 'other';
       return table === config.objectsTable ? 'hv-remove' : 'other';
@@ -155,13 +155,13 @@ function isTheStores(request: RequestInfo, config: ProtocolStepConfig): boolean 
 }
 
 /**
- * Whether a change-log request's key is an upload session's (its id starts with
+ * Whether a change-log request's key (a put's item) is an upload session's (its id starts with
  * `SESSION_ID_PREFIX`), not a writer instance's: a writer's read of its own items (its log's
- * `scan`) and a sweeper's read, retirement or delete of an instance are no session's steps. (A
- * session made before the prefix, a bare UUIDv7, cannot be told from an instance by its key.)
+ * `scan`) and a sweeper's read, retirement, put-back or delete of an instance are no session's
+ * steps. (A session made before the prefix, a bare UUIDv7, cannot be told from an instance by its key.)
  */
 function isSessionRequest(input: Record<string, unknown>): boolean {
-  const pk = (input.Key as Record<string, unknown> | undefined)?.[CHANGELOG_ATTR.pk];
+  const pk = ((input.Key ?? input.Item) as Record<string, unknown> | undefined)?.[CHANGELOG_ATTR.pk];
   const id = typeof pk === 'string' ? pk : (pk as { S?: unknown } | undefined)?.S;
   return typeof id === 'string' && id.startsWith(SESSION_ID_PREFIX);
 }

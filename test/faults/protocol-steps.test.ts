@@ -7,14 +7,25 @@
  * A writer's own requests through the same clients (another table, bucket or key outside the
  * prefix) are `other`, so a fault aimed at a step never fires at them.
  */
+import { ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, test } from 'vitest';
 import type { ReplacedBlobCleanup } from '../../lib/config.js';
 import { CommandRecorder, type RecordedCommand } from '../../lib/faults/command-recorder.js';
 import { atStep, type ProtocolStep, type ProtocolStepConfig, protocolStepOf } from '../../lib/faults/protocol-steps.js';
 import { ValidationError } from '../../lib/errors.js';
-import { SESSION_ID_PREFIX } from '../../lib/schema/tables.js';
+import { CHANGELOG_ATTR, SESSION_ID_PREFIX } from '../../lib/schema/tables.js';
 import { freshFixture } from '../support/local.js';
-import { KiB, makeSweeper, makeWriter, PAST_EVERYTHING_MS, writersClosedAfterEach, randomBody, type Writer } from '../tiered/harness.js';
+import {
+  deadWriterPut,
+  KiB,
+  makeSweeper,
+  makeWriter,
+  PAST_EVERYTHING_MS,
+  randomBody,
+  steps,
+  type Writer,
+  writersClosedAfterEach,
+} from '../tiered/harness.js';
 
 const open = writersClosedAfterEach();
 
@@ -164,6 +175,45 @@ describe("a writer instance's own item is no upload session's", () => {
     const requests = recorder.commands.filter((c) => isInstanceRequest(fx.config, c));
     expect(requests.map((c) => c.command)).toContain('DeleteItem');
     expect(sessionSteps(requests.map((c) => stepOf(fx.config, c)))).toEqual([]);
+  });
+});
+
+describe("a sweeper's put-back of a writer instance's item is no session's create", () => {
+  test('an instance whose counter said 0 with an entry, retired and put back: the PutItem is other', async () => {
+    const fx = await freshFixture();
+    await deadWriterPut(fx, open, 'steps/put-back', steps(fx.config).commit);
+    // The counter set to 0 by hand (a hand edit, a tool's bug): the sweeper's retire deletes the item
+    // and finds the entry in its answer, then puts it back as it was (a PutItem of the instance).
+    const scanned = await fx.dynamodb.send(new ScanCommand({ TableName: fx.config.changeLogTable, ConsistentRead: true }));
+    const pk = scanned.Items?.[0]?.[CHANGELOG_ATTR.pk]?.S;
+    expect(pk, 'the dead writer left its instance').toBeDefined();
+    await fx.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: fx.config.changeLogTable,
+        Key: { [CHANGELOG_ATTR.pk]: { S: pk as string } },
+        UpdateExpression: 'SET #n = :zero',
+        ExpressionAttributeNames: { '#n': CHANGELOG_ATTR.count },
+        ExpressionAttributeValues: { ':zero': { N: '0' } },
+      }),
+    );
+    const recorder = new CommandRecorder();
+    const { sweeper, close } = makeSweeper(fx, PAST_EVERYTHING_MS, { recorder });
+    try {
+      await sweeper.sweep();
+    } finally {
+      close();
+    }
+    const puts = recorder.commands.filter((c) => c.command === 'PutItem' && c.input.TableName === fx.config.changeLogTable);
+    expect(puts, 'the put-back').toHaveLength(1);
+    const put = puts[0] as RecordedCommand;
+    expect(protocolStepOf({ service: put.service, command: 'PutItemCommand', input: put.input }, fx.config)).toBe('other');
+    expect(atStep('session-create', fx.config)({ service: put.service, command: 'PutItemCommand', input: put.input })).toBe(false);
+  });
+
+  test("a session's create is session-create", () => {
+    const config = { changeLogTable: 'log-t', objectsTable: 'obj-t', bucket: 'blobs-b', prefix: 'blobs', leaseShards: 4 };
+    const input = { TableName: 'log-t', Item: { pk: { S: `${SESSION_ID_PREFIX}0190a0b2-0000-7000-8000-000000000000` } } };
+    expect(protocolStepOf({ service: 'dynamodb', command: 'PutItemCommand', input }, config)).toBe('session-create');
   });
 });
 
