@@ -28,9 +28,24 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { addInsideRetryLoop } from '../aws/retry-loop.js';
 import { MAX_TIMER_MS } from '../constants.js';
+import { isIntegerIn } from '../env-integers.js';
+import { ValidationError } from '../errors.js';
+import { assertOptions, optionNames } from '../plain-options.js';
 
 /** What a fault does to the attempt it fires on (see the kinds in the module header). */
 export type FaultKind = 'loseRequest' | 'loseResponse' | 'throttle' | 'delay' | 'fail' | 'expireToken' | 'crashBefore' | 'crashAfter';
+
+/** Every {@link FaultKind}, for the check of a rule's `kind`. */
+const FAULT_KINDS: readonly FaultKind[] = [
+  'loseRequest',
+  'loseResponse',
+  'throttle',
+  'delay',
+  'fail',
+  'expireToken',
+  'crashBefore',
+  'crashAfter',
+];
 
 /** What a fault rule sees of a request. */
 export interface RequestInfo {
@@ -109,8 +124,17 @@ export class FaultInjector {
   /** @param random uniform in [0, 1); pass a seeded generator for reproducible runs. */
   constructor(private readonly random: () => number = Math.random) {}
 
-  /** Adds a rule; rules are tried in order, the first that fires wins. */
+  /**
+   * Adds a rule; rules are tried in order, the first that fires wins.
+   *
+   * @throws ValidationError for a rule that is not what {@link FaultRule} describes (a `kind` not
+   *   among the fault kinds, a name it does not take, a `match`, `before` or `error` that is no
+   *   function, a `probability` outside 0..1, a `times` or `skip` that is no whole number, 0 or
+   *   more, a `delayMs` that is no number of ms, 0 or more), before it is added: such a rule
+   *   fired at requests it was not aimed at, or failed them with another error than its kind's.
+   */
   add(rule: FaultRule): this {
+    assertRule(rule);
     this.rules.push({ rule, fired: 0, seen: 0 });
     return this;
   }
@@ -136,8 +160,14 @@ export class FaultInjector {
    * Installs the injector on `client` (inside the SDK's retry loop). Returns the client. Attaching
    * it again to the same client changes nothing; another injector on the same client adds its
    * rules (each decides on every attempt, the one attached last first).
+   *
+   * @throws ValidationError when `service` is not `'dynamodb'` or `'s3'`, or is not the client's
+   *   (an S3 client attached as `'dynamodb'`): its requests were classified as the other
+   *   service's, so `atStep` aimed at a step of one client never fired, or fired at a writer's own
+   *   request to another bucket.
    */
   attach<C extends AttachableClient>(client: C, service: 'dynamodb' | 's3'): C {
+    assertService(client, service);
     const middleware =
       (next: (args: any) => Promise<any>, context: { commandName?: string }) =>
       async (args: { input: Record<string, unknown>; request?: { body?: unknown } }) => {
@@ -231,6 +261,71 @@ export class FaultInjector {
       return rule;
     }
     return undefined;
+  }
+}
+
+/**
+ * The SDK's `serviceId`s of the clients each {@link RequestInfo.service} names (a DynamoDB Streams
+ * client's requests name no table: every one is `other`, as for DynamoDB).
+ */
+const SERVICE_IDS: Readonly<Record<RequestInfo['service'], readonly string[]>> = { dynamodb: ['DynamoDB', 'DynamoDB Streams'], s3: ['S3'] };
+
+/**
+ * Refuses a `service` that is no {@link RequestInfo.service}, or that names another service than
+ * the client's own (its `config.serviceId`, when it has one): a request is classified by it (an S3
+ * request under the store's bucket and prefix is the store's; any other service's is told by its
+ * table), and a throttle is answered as that service throttles.
+ */
+function assertService(client: AttachableClient, service: unknown): void {
+  if (service !== 'dynamodb' && service !== 's3') {
+    throw new ValidationError(`FaultInjector.attach: the service must be 'dynamodb' or 's3'; got ${JSON.stringify(service)}`, 'service');
+  }
+  const serviceId = (client as { config?: { serviceId?: unknown } }).config?.serviceId;
+  if (typeof serviceId === 'string' && !SERVICE_IDS[service].includes(serviceId)) {
+    throw new ValidationError(
+      `FaultInjector.attach: a ${serviceId} client attached as '${service}': its requests would be taken for ${SERVICE_IDS[service][0]}'s`,
+      'service',
+    );
+  }
+}
+
+const RULE_FIELDS = optionNames<FaultRule>()('kind', 'match', 'probability', 'times', 'skip', 'delayMs', 'error', 'before');
+
+/**
+ * Refuses a rule whose fault no attempt would meet as its kind says: an unknown `kind` (`crash`)
+ * answered its attempt with nothing (the SDK failed it unsent, and no crash: the "dead" writer
+ * went on); an unknown name (`step: 'commit'`) was ignored, so the rule fired at every request;
+ * a `match` that is no function failed every attempt with a `TypeError`; a `times` or `skip` of
+ * NaN or below 0 and a `delayMs` of NaN changed silently what the rule does.
+ */
+function assertRule(rule: FaultRule): void {
+  if (rule === undefined) throw new ValidationError('FaultInjector.add takes a rule ({ kind, match, ... })', 'rule');
+  assertOptions(rule, RULE_FIELDS, 'FaultInjector.add');
+  if (!FAULT_KINDS.includes(rule.kind)) {
+    throw new ValidationError(`a fault rule's kind must be one of ${FAULT_KINDS.join(', ')}; got ${JSON.stringify(rule.kind)}`, 'kind');
+  }
+  for (const name of ['match', 'before', 'error'] as const) {
+    if (rule[name] !== undefined && typeof rule[name] !== 'function') {
+      throw new ValidationError(`a fault rule's ${name} must be a function; got ${JSON.stringify(rule[name])}`, name);
+    }
+  }
+  const { probability, times, skip, delayMs } = rule;
+  if (probability !== undefined && !(typeof probability === 'number' && probability >= 0 && probability <= 1)) {
+    throw new ValidationError(`a fault rule's probability must be a number from 0 to 1; got ${String(probability)}`, 'probability');
+  }
+  for (const [name, value] of [
+    ['times', times],
+    ['skip', skip],
+  ] as const) {
+    if (value !== undefined && !isIntegerIn(value, 0)) {
+      throw new ValidationError(`a fault rule's ${name} must be a whole number, 0 or more; got ${String(value)}`, name);
+    }
+  }
+  if (delayMs !== undefined && !(typeof delayMs === 'number' && delayMs >= 0)) {
+    throw new ValidationError(
+      `a fault rule's delayMs must be a number of ms, 0 or more (Infinity: until the crash); got ${String(delayMs)}`,
+      'delayMs',
+    );
   }
 }
 

@@ -13,6 +13,7 @@
  * rows and files, sent through the same clients), is `other`, never one of the store's steps.
  */
 import type { TierlogConfig } from '../config.js';
+import { ValidationError } from '../errors.js';
 import { CHANGELOG_ATTR, SESSION_ID_PREFIX } from '../schema/tables.js';
 import type { RequestInfo } from './fault-injector.js';
 
@@ -28,7 +29,7 @@ export type ProtocolStep =
   | 'settle'
   /** Change log: any other UpdateItem of a writer (a lease renewal). */
   | 'renew'
-  /** Change log: an upload session created (PutItem). */
+  /** Change log: an upload session created (PutItem; a sweeper's put-back of a writer instance's item is `other`). */
   | 'session-create'
   /** Change log: an upload session read (GetItem; a read of a writer instance's item is `other`). */
   | 'session-read'
@@ -102,7 +103,7 @@ export function protocolStepOf(request: RequestInfo, config: ProtocolStepConfig)
       if (table === config.changeLogTable) return isSessionRequest(input) ? 'session-read' : 'other';
       return table === config.objectsTable ? 'hv-read' : 'other';
     case 'PutItemCommand':
-      return table === config.changeLogTable ? 'session-create' : 'other';
+      return table === config.changeLogTable && isSessionRequest(input) ? 'session-create' : 'other';
     case 'DeleteItemCommand':
       if (table === config.changeLogTable) return isSessionRequest(input) || condition.includes(':abort') ? 'session-delete' : 'other';
       return table === config.objectsTable ? 'hv-remove' : 'other';
@@ -154,18 +155,82 @@ function isTheStores(request: RequestInfo, config: ProtocolStepConfig): boolean 
 }
 
 /**
- * Whether a change-log request's key is an upload session's (its id starts with
+ * Whether a change-log request's key (a put's item) is an upload session's (its id starts with
  * `SESSION_ID_PREFIX`), not a writer instance's: a writer's read of its own items (its log's
- * `scan`) and a sweeper's read, retirement or delete of an instance are no session's steps. (A
- * session made before the prefix, a bare UUIDv7, cannot be told from an instance by its key.)
+ * `scan`) and a sweeper's read, retirement, put-back or delete of an instance are no session's
+ * steps. (A session made before the prefix, a bare UUIDv7, cannot be told from an instance by its key.)
  */
 function isSessionRequest(input: Record<string, unknown>): boolean {
-  const pk = (input.Key as Record<string, unknown> | undefined)?.[CHANGELOG_ATTR.pk];
+  const pk = ((input.Key ?? input.Item) as Record<string, unknown> | undefined)?.[CHANGELOG_ATTR.pk];
   const id = typeof pk === 'string' ? pk : (pk as { S?: unknown } | undefined)?.S;
   return typeof id === 'string' && id.startsWith(SESSION_ID_PREFIX);
 }
 
-/** A request matcher (a fault rule's `match`) for the requests of `step`. */
+/** Every {@link ProtocolStep} (a record of them all: a step added to the type and not here does not compile). */
+const PROTOCOL_STEPS: Readonly<Record<ProtocolStep, true>> = {
+  record: true,
+  remove: true,
+  claim: true,
+  settle: true,
+  renew: true,
+  'session-create': true,
+  'session-read': true,
+  'session-note-upload': true,
+  'session-abort-claim': true,
+  'session-delete': true,
+  'hv-read': true,
+  'hv-inline': true,
+  'hv-delete': true,
+  'hv-commit': true,
+  'hv-write': true,
+  'hv-remove': true,
+  commit: true,
+  upload: true,
+  'mp-create': true,
+  'mp-part': true,
+  'mp-list-parts': true,
+  'mp-complete': true,
+  'mp-abort': true,
+  'delete-blob': true,
+  'delete-blobs': true,
+  other: true,
+};
+
+/**
+ * A request matcher (a fault rule's `match`) for the requests of `step`.
+ *
+ * @throws ValidationError for a `step` that is not a {@link ProtocolStep} (`'comit'`, `'Commit'`,
+ *   `'put'`), or a `config` that names no `changeLogTable` or `objectsTable` (a fixture passed for
+ *   its `config`), or a `bucket` or `prefix` that is no string: no request would ever match, and
+ *   a crash test aimed at it would run without its crash.
+ */
 export function atStep(step: ProtocolStep, config: ProtocolStepConfig): (request: RequestInfo) => boolean {
+  if (typeof step !== 'string' || !Object.hasOwn(PROTOCOL_STEPS, step)) {
+    throw new ValidationError(
+      `atStep: ${JSON.stringify(step)} is no protocol step; the steps are ${Object.keys(PROTOCOL_STEPS).join(', ')}`,
+      'step',
+    );
+  }
+  assertStepConfig(config);
   return (request) => protocolStepOf(request, config) === step;
+}
+
+/** Refuses a configuration in which no request could be the store's (see {@link atStep}). */
+function assertStepConfig(config: ProtocolStepConfig): void {
+  if (typeof config !== 'object' || config === null) {
+    throw new ValidationError('atStep takes the configuration of the store (changeLogTable, objectsTable, bucket, prefix)', 'config');
+  }
+  for (const name of ['changeLogTable', 'objectsTable'] as const) {
+    if (typeof config[name] !== 'string' || config[name] === '') {
+      throw new ValidationError(
+        `atStep: the configuration names no ${name} (got ${JSON.stringify(config[name])}): no request would be the store's`,
+        name,
+      );
+    }
+  }
+  for (const name of ['bucket', 'prefix'] as const) {
+    if (config[name] !== undefined && typeof config[name] !== 'string') {
+      throw new ValidationError(`atStep: the configuration's ${name} must be a string (got ${JSON.stringify(config[name])})`, name);
+    }
+  }
 }

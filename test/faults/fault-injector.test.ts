@@ -7,7 +7,9 @@ import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
-import { CrashError, FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { atStep } from '../../lib/faults/protocol-steps.js';
+import { CrashError, FaultInjector, type FaultKind, type FaultRule, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
+import { ValidationError } from '../../lib/errors.js';
 import { freshFixture } from '../support/local.js';
 
 const keyIs = (key: string) => (r: RequestInfo) => r.input.Key === key;
@@ -164,6 +166,93 @@ describe('a client attached to more than one recorder', () => {
       await s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'recorded/x', Body: 'x' }));
       expect(inner.names()).toEqual(['PutObject']);
       expect(outer.names()).toEqual(['PutObject']);
+    } finally {
+      s3.destroy();
+    }
+  });
+});
+
+describe('a rule no attempt would meet as written is refused when added', () => {
+  test.each([
+    // A typo'd kind answered its attempt with nothing: the SDK failed it with a TypeError and the
+    // "dead" writer went on (no crash), so a test expecting the put to reject passed.
+    ['a kind not among the fault kinds (crash)', { kind: 'crash' }, 'kind'],
+    ['a kind of another case (crashbefore)', { kind: 'crashbefore' }, 'kind'],
+    // An unknown name was ignored: the rule fired at every request, the writer's first included.
+    ['a name the rule does not take (step)', { kind: 'crashBefore', step: 'commit' }, 'step'],
+    ['a match that is no function', { kind: 'crashBefore', match: 'commit' }, 'match'],
+    ['a before that is no function', { kind: 'crashBefore', before: 'x' }, 'before'],
+    ['an error that is no function', { kind: 'fail', error: new Error('x') }, 'error'],
+    ['a probability above 1 (a percentage)', { kind: 'throttle', probability: 50 }, 'probability'],
+    ['a probability of NaN', { kind: 'throttle', probability: Number.NaN }, 'probability'],
+    ['a times below 0', { kind: 'throttle', times: -1 }, 'times'],
+    ['a times of NaN (fires without end)', { kind: 'throttle', times: Number.NaN }, 'times'],
+    ['a skip that is no whole number', { kind: 'throttle', skip: 1.5 }, 'skip'],
+    ['a delayMs of NaN (held 1 ms)', { kind: 'delay', delayMs: Number.NaN }, 'delayMs'],
+    ['a negative delayMs', { kind: 'delay', delayMs: -1 }, 'delayMs'],
+  ] as const)('%s is a ValidationError naming it', (_what, rule, field) => {
+    const injector = new FaultInjector();
+    const error = (() => {
+      try {
+        injector.add(rule as unknown as FaultRule);
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe(field);
+  });
+
+  test('a rule written as documented is taken, Infinity delays and probabilities 0 and 1 included', () => {
+    const injector = new FaultInjector();
+    expect(() =>
+      injector
+        .add({ kind: 'delay', delayMs: Number.POSITIVE_INFINITY, match: onCommand('PutObject'), times: 0, skip: 2 })
+        .add({ kind: 'throttle', probability: 0 })
+        .add({ kind: 'fail', probability: 1, error: () => new Error('x'), before: async () => undefined }),
+    ).not.toThrow();
+  });
+});
+
+describe("an injector attached under another service's name is refused", () => {
+  test.each([
+    // Swapped: both literals type-check. The S3 client's requests were taken for DynamoDB's, so a
+    // writer's own upload to another bucket was the store's `upload`; the DynamoDB client's for S3's,
+    // so `atStep('commit')` never fired on it.
+    ['an S3 client attached as dynamodb', () => createS3Client(), 'dynamodb'],
+    ['a DynamoDB client attached as s3', () => createDynamoDBClient(), 's3'],
+    ['an S3 client attached as S3 (no such service)', () => createS3Client(), 'S3'],
+    ['a DynamoDB client attached with no service', () => createDynamoDBClient(), undefined],
+  ] as const)('%s: a ValidationError naming service', (_what, make, service) => {
+    const client = make();
+    try {
+      const error = (() => {
+        try {
+          new FaultInjector().attach(client, service as 'dynamodb');
+        } catch (err) {
+          return err;
+        }
+        return undefined;
+      })();
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).field).toBe('service');
+    } finally {
+      client.destroy();
+    }
+  });
+
+  test("a writer's own upload to another bucket, through an S3 client attached as dynamodb, is no store step", async () => {
+    const fx = await freshFixture();
+    const config = { ...fx.config };
+    const s3 = createS3Client();
+    try {
+      const injector = new FaultInjector().add({ kind: 'crashBefore', match: atStep('upload', config) });
+      // Refused when attached: before, the attach went through and the thumbnail's PutObject was
+      // taken for the store's upload, the crash aimed at the writer's upload firing there.
+      expect(() => injector.attach(s3, 'dynamodb')).toThrow(ValidationError);
+      await s3.send(new PutObjectCommand({ Bucket: fx.config.bucket, Key: 'thumbs/x', Body: 'x' }));
+      expect(injector.crashedAt).toBeUndefined();
     } finally {
       s3.destroy();
     }

@@ -7,13 +7,25 @@
  * A writer's own requests through the same clients (another table, bucket or key outside the
  * prefix) are `other`, so a fault aimed at a step never fires at them.
  */
+import { ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, test } from 'vitest';
 import type { ReplacedBlobCleanup } from '../../lib/config.js';
 import { CommandRecorder, type RecordedCommand } from '../../lib/faults/command-recorder.js';
-import { atStep, protocolStepOf } from '../../lib/faults/protocol-steps.js';
-import { SESSION_ID_PREFIX } from '../../lib/schema/tables.js';
+import { atStep, type ProtocolStep, type ProtocolStepConfig, protocolStepOf } from '../../lib/faults/protocol-steps.js';
+import { ValidationError } from '../../lib/errors.js';
+import { CHANGELOG_ATTR, SESSION_ID_PREFIX } from '../../lib/schema/tables.js';
 import { freshFixture } from '../support/local.js';
-import { KiB, makeSweeper, makeWriter, PAST_EVERYTHING_MS, writersClosedAfterEach, randomBody, type Writer } from '../tiered/harness.js';
+import {
+  deadWriterPut,
+  KiB,
+  makeSweeper,
+  makeWriter,
+  PAST_EVERYTHING_MS,
+  randomBody,
+  steps,
+  type Writer,
+  writersClosedAfterEach,
+} from '../tiered/harness.js';
 
 const open = writersClosedAfterEach();
 
@@ -165,3 +177,85 @@ describe("a writer instance's own item is no upload session's", () => {
     expect(sessionSteps(requests.map((c) => stepOf(fx.config, c)))).toEqual([]);
   });
 });
+
+describe("a sweeper's put-back of a writer instance's item is no session's create", () => {
+  test('an instance whose counter said 0 with an entry, retired and put back: the PutItem is other', async () => {
+    const fx = await freshFixture();
+    await deadWriterPut(fx, open, 'steps/put-back', steps(fx.config).commit);
+    // The counter set to 0 by hand (a hand edit, a tool's bug): the sweeper's retire deletes the item
+    // and finds the entry in its answer, then puts it back as it was (a PutItem of the instance).
+    const scanned = await fx.dynamodb.send(new ScanCommand({ TableName: fx.config.changeLogTable, ConsistentRead: true }));
+    const pk = scanned.Items?.[0]?.[CHANGELOG_ATTR.pk]?.S;
+    expect(pk, 'the dead writer left its instance').toBeDefined();
+    await fx.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: fx.config.changeLogTable,
+        Key: { [CHANGELOG_ATTR.pk]: { S: pk as string } },
+        UpdateExpression: 'SET #n = :zero',
+        ExpressionAttributeNames: { '#n': CHANGELOG_ATTR.count },
+        ExpressionAttributeValues: { ':zero': { N: '0' } },
+      }),
+    );
+    const recorder = new CommandRecorder();
+    const { sweeper, close } = makeSweeper(fx, PAST_EVERYTHING_MS, { recorder });
+    try {
+      await sweeper.sweep();
+    } finally {
+      close();
+    }
+    const puts = recorder.commands.filter((c) => c.command === 'PutItem' && c.input.TableName === fx.config.changeLogTable);
+    expect(puts, 'the put-back').toHaveLength(1);
+    const put = puts[0] as RecordedCommand;
+    expect(protocolStepOf({ service: put.service, command: 'PutItemCommand', input: put.input }, fx.config)).toBe('other');
+    expect(atStep('session-create', fx.config)({ service: put.service, command: 'PutItemCommand', input: put.input })).toBe(false);
+  });
+
+  test("a session's create is session-create", () => {
+    const config = { changeLogTable: 'log-t', objectsTable: 'obj-t', bucket: 'blobs-b', prefix: 'blobs', leaseShards: 4 };
+    const input = { TableName: 'log-t', Item: { pk: { S: `${SESSION_ID_PREFIX}0190a0b2-0000-7000-8000-000000000000` } } };
+    expect(protocolStepOf({ service: 'dynamodb', command: 'PutItemCommand', input }, config)).toBe('session-create');
+  });
+});
+
+describe('atStep aimed at no step is refused, not a rule that never fires', () => {
+  const config = { changeLogTable: 'log-t', objectsTable: 'obj-t', bucket: 'blobs-b', prefix: 'blobs', leaseShards: 4 };
+
+  // Each matched no request: a crashBefore rule aimed so never fired, the writer's put went
+  // through, and a test of "the writer dies at its commit" that did not check `crashedAt` ran
+  // without its crash.
+  test.each(['comit', 'Commit', 'put', 'delete', 'mp-upload', '', 'toString', 'constructor'])(
+    'the step %j is a ValidationError naming step',
+    (step) => {
+      const error = catching(() => atStep(step as ProtocolStep, config));
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).field).toBe('step');
+    },
+  );
+
+  test.each([
+    // A test's fixture passed for its configuration: `{ config, dynamodb, s3 }`.
+    ['a fixture, not its config', { config }, 'changeLogTable'],
+    ['no objects table', { changeLogTable: 'log-t' }, 'objectsTable'],
+    ['a prefix that is no string', { ...config, prefix: 7 }, 'prefix'],
+    ['no configuration', undefined, 'config'],
+  ])('%s is a ValidationError naming it', (_what, bad, field) => {
+    const error = catching(() => atStep('commit', bad as unknown as ProtocolStepConfig));
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe(field);
+  });
+
+  test('every step the type names is taken', () => {
+    const steps: ProtocolStep[] = ['record', 'session-note-upload', 'hv-remove', 'mp-list-parts', 'delete-blobs', 'other'];
+    for (const step of steps) expect(() => atStep(step, config)).not.toThrow();
+    expect(() => atStep('commit', { changeLogTable: 'log-t', objectsTable: 'obj-t' })).not.toThrow();
+  });
+});
+
+function catching(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
