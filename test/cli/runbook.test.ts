@@ -9,18 +9,45 @@
  *   on a live instance (a writer's entry protects a write in flight).
  * - StuckInstances, an item without a shard: giving it a shard puts it in the lease index, and
  *   the sweeper recovers it as any dead writer's.
- * - A corrupt instance item: deleted only when its lease ended long ago.
+ * - A corrupt instance item: deleted only when its lease ended long ago; one without a lease
+ *   (which that condition cannot compare) by the README's own command, read from it.
  */
 import { ConditionalCheckFailedException, DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { v7 as uuidv7 } from 'uuid';
+import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { newChangeId } from '../../lib/ids.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { blobKey, cli, cliJson, HOUR, putBlob, putRawInstance, putTombstone, rawEntry } from './helpers.js';
 
 const MIN = 60_000;
+
+/**
+ * The README's `aws dynamodb delete-item` of a change-log item without a lease, as the
+ * request it sends: the shell block under "**Removing an item without a lease.**".
+ */
+function readmeLeaselessDelete(): {
+  ConditionExpression: string;
+  ExpressionAttributeNames: Record<string, string>;
+  ExpressionAttributeValues?: Record<string, { N: string }>;
+} {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const at = readme.indexOf('**Removing an item without a lease.**');
+  expect(at, 'README has a "Removing an item without a lease." procedure').toBeGreaterThan(0);
+  const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(at))![1]!;
+  expect(block).toContain('aws dynamodb delete-item --table-name "$TIERLOG_CHANGELOG_TABLE"');
+  expect(block).toContain(`--key '{"pk":{"S":"<instance>"}}'`);
+  const arg = (flag: string) => new RegExp(`${flag} '([^']*)'`).exec(block)![1]!;
+  return {
+    ConditionExpression: arg('--condition-expression'),
+    ExpressionAttributeNames: JSON.parse(arg('--expression-attribute-names')),
+    ...(block.includes('--expression-attribute-values')
+      ? { ExpressionAttributeValues: JSON.parse(arg('--expression-attribute-values')) }
+      : {}),
+  };
+}
 
 /** README: `aws dynamodb update-item ... --update-expression 'REMOVE #e' --condition-expression '#state = :claimed AND attribute_exists(#e)'`. */
 function removeEntry(fx: Fixture, instanceId: string, attribute: string) {
@@ -154,5 +181,52 @@ describe('README, when an alarm fires: the hand procedures', () => {
     await remove(old);
     const after = await cliJson(fx, ['status'], { clock: () => t0 });
     expect(after.json.corruptItems.map((c: { instanceId: string }) => c.instanceId)).toEqual([recent]);
+  });
+
+  test("an item without a lease (no lease shard or no lease): the lease condition cannot remove it; the README's own command does, and refuses a leased item", async () => {
+    const fx = await freshFixture();
+    const t0 = Date.now();
+    const leaseless = uuidv7();
+    // Written by hand or by a tool that does not know the schema: in a shard, but no lease to sort
+    // it by (the lease index refuses one of another type, so absent is the only way to lack one).
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.changeLogTable,
+        Item: marshall({
+          pk: leaseless,
+          state: 'live',
+          shard: 0,
+          n: 1,
+          [`c_${newChangeId()}`]: rawEntry('x', { old: 'elsewhere/eA/zzz' }),
+        }),
+      }),
+    );
+    const leased = await putRawInstance(fx, { leaseUntil: t0 - 48 * HOUR, state: 'zombie', entries: {} });
+    const status = await cliJson(fx, ['status'], { clock: () => t0 });
+    expect(status.json.stuck.withoutShard).toEqual([leaseless]);
+    const text = await cli(fx, ['status'], { clock: () => t0 });
+    expect(text.out).toContain(`  ${leaseless}  no lease shard or no lease`);
+    // The corrupt-item removal's condition compares no lease: refused, the item (and the StuckInstances alarm) stays.
+    await expect(
+      fx.dynamodb.send(
+        new DeleteItemCommand({
+          TableName: fx.config.changeLogTable,
+          Key: { pk: { S: leaseless } },
+          ConditionExpression: '#lease < :cutoff',
+          ExpressionAttributeNames: { '#lease': 'leaseUntil' },
+          ExpressionAttributeValues: { ':cutoff': { N: String(t0 - 24 * HOUR) } },
+        }),
+      ),
+    ).rejects.toBeInstanceOf(ConditionalCheckFailedException);
+
+    const request = readmeLeaselessDelete();
+    const remove = (instanceId: string) =>
+      fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.changeLogTable, Key: { pk: { S: instanceId } }, ...request }));
+    await remove(leaseless);
+    // An item with a numeric lease, a writer's, is never removed by it.
+    await expect(remove(leased)).rejects.toBeInstanceOf(ConditionalCheckFailedException);
+    const after = await cliJson(fx, ['status'], { clock: () => t0 });
+    expect(after.json.stuck.withoutShard).toEqual([]);
+    expect(after.json.corruptItems.map((c: { instanceId: string }) => c.instanceId)).toEqual([leased]);
   });
 });
