@@ -944,10 +944,10 @@ export class Sweeper {
       const parsed = parse(raw);
       // Taken since the lease index showed it (another sweeper's claim, a writer's renewal): the
       // claim's condition would refuse it, so the real sweep skips it; so does its preview.
-      if (parsed.kind === 'item' && !claimable(parsed.item, found.via)) return { kind: 'lost' };
+      if (parsed.kind === 'item' && !claimable(parsed.item, this.claimedVia(found.via))) return { kind: 'lost' };
       return { kind: 'held', parsed, claimed: false };
     }
-    const { via } = found;
+    const via = this.claimedVia(found.via);
     if (via.kind === 'expired' && found.summary.state !== 'claimed') {
       const retired = await this.table.retireOutcome(instanceId, via.cutoff);
       if (retired.applied) return { kind: 'retired' };
@@ -984,6 +984,19 @@ export class Sweeper {
     // The suspect claim's condition refuses an upload session: that, not a lost claim.
     if (via.kind === 'suspect' && claimed.item !== undefined && isUploadSession(claimed.item)) return { kind: 'session' };
     return this.ownClaim(claimed.item, until);
+  }
+
+  /**
+   * What the claim's condition asks of an instance `via` found: an expired one's cutoff as the
+   * query had it (the sweep's start: earlier is only safer); a suspect one's horizon on the clock
+   * now, as `take` judged its lease. The start's horizon lies behind by as long as the sweep has
+   * run: a writer that renewed its lease since the query read it (its clock set right, a lease as
+   * far ahead as any writer takes on AWS's clock) would pass it, and a live writer be claimed.
+   */
+  private claimedVia(via: Found['via']): Found['via'] {
+    if (via.kind === 'expired') return via;
+    const now = suspectLeaseHorizon(this.clock(), { maxLeaseMs: this.maxLeaseMs, skewMarginMs: this.skewMarginMs });
+    return { kind: 'suspect', horizon: Math.max(via.horizon, now) };
   }
 
   /**

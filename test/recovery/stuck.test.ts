@@ -193,6 +193,52 @@ describe("a suspect-lease query page read after the sweep's start", () => {
   });
 });
 
+describe('a suspect instance whose writer renewed its lease within reach between the query and the claim', () => {
+  // A writer whose first lease was written on a clock hours ahead (before its clock, or the SDK's
+  // measure of AWS's, was set right) renews on AWS's time: as far ahead as any writer takes a lease.
+  // The sweep read the suspect lease at its start, and claims minutes later (a busy pool).
+  test.each([false, true])(
+    'dryRun %s: not claimed (nor counted as one a sweep would recover): the live writer is not fenced',
+    async (dryRun) => {
+      const fx = await freshFixture({ leaseShards: 1 });
+      let offset = 0;
+      const ahead = await putRawInstance(fx, {
+        shard: 0,
+        leaseUntil: Date.now() + 3 * HOUR,
+        entries: { [newChangeId()]: { v: 1, id: 's', at: Date.now() } },
+      });
+      const dynamodb = createDynamoDBClient();
+      open.push({ close: () => dynamodb.destroy() });
+      let renewed = 0;
+      (dynamodb.middlewareStack as { add(m: unknown, o: unknown): void }).add(
+        (next: (args: { input: Record<string, unknown> }) => Promise<unknown>, context: { commandName?: string }) =>
+          async (args: { input: Record<string, unknown> }) => {
+            const claimOrRead = ['UpdateItemCommand', 'GetItemCommand'].includes(context.commandName ?? '');
+            if (claimOrRead && JSON.stringify(args.input).includes(ahead) && renewed++ === 0) {
+              await putRawInstance(fx, {
+                instanceId: ahead,
+                shard: 0,
+                leaseUntil: Date.now() + offset + MAX_WRITER_LEASE_MS,
+                entries: { [newChangeId()]: { v: 1, id: 's', at: Date.now() } },
+              });
+            }
+            const out = await next(args);
+            // Five minutes pass once the suspect query is answered (the pool busy with a backlog).
+            if (context.commandName === 'QueryCommand' && String(args.input.KeyConditionExpression).includes('> :horizon'))
+              offset = 5 * MIN;
+            return out;
+          },
+        { step: 'initialize', name: 'renewedBeforeClaim' },
+      );
+      const sweeper = new Sweeper({ config: fx.config, dynamodb, clock: () => Date.now() + offset, shardlessScan: false });
+      const report = await sweeper.sweep({ dryRun });
+      expect(renewed, "the item was renewed before the claim (or the dry run's read)").toBeGreaterThan(0);
+      expect(await rawInstance(fx, ahead)).toMatchObject({ state: 'live' });
+      expect(report).toMatchObject({ instancesClaimed: 0, instancesSkipped: 1, entriesDeferred: 0, errors: 0 });
+    },
+  );
+});
+
 describe('a housekeeping sweep cut off behind a backlog of expired instances', () => {
   test('has still claimed the suspect lease in the same shard (its query goes first) and reported it', async () => {
     const fx = await freshFixture();
