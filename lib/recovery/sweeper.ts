@@ -193,7 +193,7 @@ export interface SweeperOptions {
    * kept for compatibility and must agree with it (a `ConfigError` otherwise).
    */
   readonly attributes?: Partial<HvAttributeNames>;
-  /** Structured log sink. Default: silent. */
+  /** Structured log sink. Default: silent. One without `info`, `warn` and `error` methods is a `ValidationError` at construction. */
   readonly logger?: SweepLogger;
 }
 
@@ -413,6 +413,7 @@ export class Sweeper {
       throw new ValidationError('random must be a function returning a number in [0, 1)', 'random');
     }
     this.random = options.random ?? Math.random;
+    checkLogger(options.logger);
     this.logger = options.logger ?? silent;
   }
 
@@ -1335,6 +1336,26 @@ function checkSweeperId(sweeperId: unknown): void {
   throw new ConfigError(
     `sweeperId must be a non-empty string, got ${typeof sweeperId === 'string' ? '""' : typeof sweeperId}`,
     'sweeperId',
+  );
+}
+
+/**
+ * `logger`: each of `info`, `warn` and `error` a function. The sweep calls them as it works, some
+ * only on a rare path (`warn` for a quarantined entry, a suspect lease, a refused delete): one
+ * missing (a JS caller's logger of other method names) failed that sweep there with a TypeError,
+ * after its claims, its report lost, and every later sweep that met the same path alike.
+ *
+ * @throws ValidationError naming the option.
+ */
+function checkLogger(logger: unknown): void {
+  if (logger === undefined) return;
+  const missing = (['info', 'warn', 'error'] as const).filter(
+    (method) => typeof (logger as Partial<Record<string, unknown>> | null)?.[method] !== 'function',
+  );
+  if (missing.length === 0) return;
+  throw new ValidationError(
+    `logger must have info, warn and error methods (Powertools' Logger, console fit); ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not a function`,
+    'logger',
   );
 }
 

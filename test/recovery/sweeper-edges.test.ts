@@ -14,7 +14,8 @@ import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
 import { awsServiceError, batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
-import { ConfigError } from '../../lib/errors.js';
+import { ConfigError, ValidationError } from '../../lib/errors.js';
+import type { SweepLogger } from '../../lib/recovery/sweeper.js';
 import { newChangeId } from '../../lib/ids.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
 import { freshFixture } from '../support/local.js';
@@ -706,6 +707,37 @@ describe('a sweeperId that is not a non-empty string (a number or an object from
       expect(() => sweeperAt(fx, 0, { sweeperId: sweeperId as string })).toThrow(ConfigError);
       expect(await rawInstance(fx, instanceId)).toEqual(before);
       expect(await allKeys(fx)).toEqual(blobs);
+    },
+  );
+});
+
+describe("a logger without one of info, warn and error (a JS caller's logger of other method names)", () => {
+  // It constructed; the sweep claimed, and failed with a TypeError where it first logged with the
+  // missing method (warn: a quarantined entry, as here), its report lost; every later sweep alike.
+  test.each(['info', 'warn', 'error'])(
+    'without %s: a ValidationError naming logger at construction, before any request',
+    async (method) => {
+      const fx = await freshFixture();
+      const at = Date.now() - 2 * HOUR;
+      const instanceId = await putRawInstance(fx, {
+        state: 'claimed',
+        claimedBy: 'a-sweeper-that-died',
+        leaseUntil: Date.now() - HOUR,
+        firstSeen: at,
+        entries: { [newChangeId()]: { v: 1, id: 'q', new: 'elsewhere/blob', at } },
+      });
+      const before = await rawInstance(fx, instanceId);
+      const logger: Record<string, unknown> = { info() {}, warn() {}, error() {} };
+      delete logger[method];
+      let thrown: unknown;
+      try {
+        await sweeperAt(fx, 0, { logger: logger as unknown as SweepLogger }).sweep();
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(ValidationError);
+      expect((thrown as ValidationError).field).toBe('logger');
+      expect(await rawInstance(fx, instanceId)).toEqual(before);
     },
   );
 });
