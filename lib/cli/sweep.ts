@@ -22,7 +22,7 @@ import { sampleHvItems } from '../recovery/hv-shape.js';
 import { checkStoreBinding } from '../recovery/store-binding.js';
 import { HvTable } from '../tiered/hv-table.js';
 import { LtBucket } from '../tiered/lt-bucket.js';
-import { SweepIncompleteError, Sweeper, type SweepLogger } from '../recovery/sweeper.js';
+import { SweepIncompleteError, Sweeper, type SweepLogger, sweepOnClockOff } from '../recovery/sweeper.js';
 import type { SweepReport } from '../recovery/report.js';
 import { sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 import {
@@ -173,12 +173,8 @@ async function assertBucketThere(lt: LtBucket): Promise<void> {
 function checkClock(ctx: CliContext, skewMarginMs: number): void {
   const off = clockOffAws(ctx, skewMarginMs);
   if (off === undefined) return;
-  const harm =
-    off.way === 'ahead of'
-      ? 'take live writers for dead ones and fence them, and could judge their uploads over too early'
-      : "take live writers' leases for ones further ahead than any writer takes and fence them, and would close the scheduled sweeper's upload window early";
   throw new ConfigError(
-    `${describeClockOff(off)}: a sweep on it would ${harm}. Set the clock right (NTP) before sweeping by hand; the scheduled sweeper is not affected`,
+    `${describeClockOff(off)}: a sweep on it would ${sweepOnClockOff(off)}. Set the clock right (NTP) before sweeping by hand; the scheduled sweeper is not affected`,
     'clock',
   );
 }

@@ -71,7 +71,7 @@ import { ConfigError, CorruptItemError, ItemTooLargeError, TierlogError, Validat
 import { assertDeadline, type Clock, newInstanceId, systemClock, wholeMsClock } from '../ids.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { assertClientOf, createDynamoDBClient, createS3Client } from '../aws/clients.js';
-import { clockOffAws } from '../aws/server-clock.js';
+import { type ClockOff, clockOffAws } from '../aws/server-clock.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { type InstanceItem, parseInstanceItem } from '../changelog/instance-item.js';
 import { foreignStoreReason } from '../changelog/store-stamp.js';
@@ -723,12 +723,8 @@ export class Sweeper {
     if (!this.machineClock) return;
     const off = clockOffAws(this.clients, this.skewMarginMs);
     if (off === undefined) return;
-    const harm =
-      off.way === 'ahead of'
-        ? 'take live writers for dead ones and fence them, and could judge their uploads over too early'
-        : "take live writers' leases for ones further ahead than any writer takes and fence them, and would close the scheduled sweeper's upload window early";
     throw new ConfigError(
-      `this machine's clock is ${Math.round(off.ms / 1_000)} s ${off.way} AWS's (as the SDK measured it from the answers' Date header), more than the skew margin (${this.skewMarginMs} ms): a sweep on it would ${harm}. Set the clock right (NTP); nothing was claimed`,
+      `this machine's clock is ${Math.round(off.ms / 1_000)} s ${off.way} AWS's (as the SDK measured it from the answers' Date header), more than the skew margin (${this.skewMarginMs} ms): a sweep on it would ${sweepOnClockOff(off)}. Set the clock right (NTP); nothing was claimed`,
       'clock',
     );
   }
@@ -1299,6 +1295,13 @@ export class SweepIncompleteError extends TierlogError {
 }
 
 /** True when `report` holds nothing but errors: the sweep did and found nothing. */
+/** What a sweep on a clock `off` AWS's would do wrong, for the refusals of the `Sweeper` and `tierlog sweep`. */
+export function sweepOnClockOff(off: ClockOff): string {
+  return off.way === 'ahead of'
+    ? 'take live writers for dead ones and fence them, and could judge their uploads over too early'
+    : "take live writers' leases for ones further ahead than any writer takes and fence them, and would close the scheduled sweeper's upload window early";
+}
+
 function showsNothing(report: SweepReport): boolean {
   const { errors: _errors, durationMs: _duration, dryRun: _dryRun, wouldDelete, stoppedEarly, ...counts } = report;
   return wouldDelete.length === 0 && !stoppedEarly && Object.values(counts).every((n) => n === 0);

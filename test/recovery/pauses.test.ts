@@ -57,6 +57,7 @@ import {
   closedAfterEach,
   outcome,
   writerHolding,
+  sweepOnceAt,
 } from '../tiered/harness.js';
 
 const open = closedAfterEach<{ close(): void }>();
@@ -69,14 +70,8 @@ const SMALL_OLD = randomBody(200);
 const DAY = 24 * 3600_000;
 
 /** A sweep by a sweeper whose clock is `offsetMs` ahead (the time the paused actor slept). */
-async function sweepAt(fx: Fixture, offsetMs: number, injector?: FaultInjector) {
-  const { sweeper, close } = makeSweeper(fx, offsetMs, injector !== undefined ? { injector } : {});
-  try {
-    return await sweeper.sweep();
-  } finally {
-    close();
-  }
-}
+const sweepAt = (fx: Fixture, offsetMs: number, injector?: FaultInjector) =>
+  sweepOnceAt(fx, offsetMs, injector !== undefined ? { injector } : {});
 
 /**
  * A pause before the next attempt matching `match` (the session's commit) during which the

@@ -54,6 +54,7 @@ import {
   closedAfterEach,
   outcome,
   writerHolding,
+  sweepOnceAt,
 } from '../tiered/harness.js';
 
 const open = closedAfterEach<{ close(): void }>();
@@ -425,14 +426,8 @@ describe('races that hold', () => {
   const DAY = 24 * 3600_000;
 
   /** A sweep by a sweeper `offsetMs` ahead, with `injector` on its clients. */
-  async function sweepAt(fx: Fixture, offsetMs: number, injector?: FaultInjector) {
-    const { sweeper, close } = makeSweeper(fx, offsetMs, injector !== undefined ? { injector } : {});
-    try {
-      return await sweeper.sweep();
-    } finally {
-      close();
-    }
-  }
+  const sweepAt = (fx: Fixture, offsetMs: number, injector?: FaultInjector) =>
+    sweepOnceAt(fx, offsetMs, injector !== undefined ? { injector } : {});
 
   /**
    * A writer died after its commit landed, before deleting `old` (log mode: its entry names `new`

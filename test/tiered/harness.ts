@@ -222,6 +222,16 @@ export function makeSweeper(fx: Fixture, offsetMs: number, options: SweeperAtOpt
   };
 }
 
+/** One sweep by a sweeper whose clock is `offsetMs` ahead ({@link makeSweeper}), its own clients closed after it. */
+export async function sweepOnceAt(fx: Fixture, offsetMs: number, options: SweeperAtOptions = {}) {
+  const { sweeper, close } = makeSweeper(fx, offsetMs, options);
+  try {
+    return await sweeper.sweep();
+  } finally {
+    close();
+  }
+}
+
 /**
  * Recovery of everything outstanding: a sweep past every lease (the first sighting of an
  * instance only fences it and defers its entries), then one past the upload window that
@@ -229,14 +239,7 @@ export function makeSweeper(fx: Fixture, offsetMs: number, options: SweeperAtOpt
  */
 export async function sweepPastEverything(fx: Fixture, options: Partial<Omit<SweeperOptions, 'config'>> = {}) {
   const window = (options.maxUploadMs ?? DEFAULT_MAX_UPLOAD_MS) + (options.claimMs ?? DEFAULT_CLAIM_MS) + 60_000;
-  const sweepAt = async (offsetMs: number) => {
-    const { sweeper, close } = makeSweeper(fx, offsetMs, options);
-    try {
-      return await sweeper.sweep();
-    } finally {
-      close();
-    }
-  };
+  const sweepAt = (offsetMs: number) => sweepOnceAt(fx, offsetMs, options);
   const first = await sweepAt(PAST_EVERYTHING_MS);
   const last = await sweepAt(PAST_EVERYTHING_MS + window);
   const sum: Record<string, unknown> = { ...last };

@@ -12,7 +12,7 @@ import { COMPLETE_ANSWER_KEPT_MS, DEFAULT_COMPLETE_GRACE_MS } from '../../lib/ti
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { freshFixture, type Fixture } from '../support/local.js';
-import { expectClean, makeSweeper, makeWriter, randomBody, rawState, rawValue, sameBytes, type Writer } from './harness.js';
+import { expectClean, makeWriter, randomBody, rawState, rawValue, sameBytes, sweepOnceAt, type Writer } from './harness.js';
 import { uploadParts } from './upload-session-client.js';
 
 let fx: Fixture;
@@ -23,14 +23,7 @@ beforeAll(async () => {
 });
 afterAll(() => w.close());
 
-async function sweepAt(offsetMs: number) {
-  const { sweeper, close } = makeSweeper(fx, offsetMs);
-  try {
-    return await sweeper.sweep();
-  } finally {
-    close();
-  }
-}
+const sweepAt = (offsetMs: number) => sweepOnceAt(fx, offsetMs);
 
 describe('a committed overwrite whose replaced blob S3 would not delete, its session expired and swept', () => {
   test('a complete retried within the day answers the commit, not "no such session"; the replaced blob is deleted', async () => {

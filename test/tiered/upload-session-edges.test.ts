@@ -47,6 +47,7 @@ import {
   rawValue,
   sameBytes,
   type Writer,
+  sweepOnceAt,
 } from './harness.js';
 import { uploadParts } from './upload-session-client.js';
 import type { CompletedPart } from '../../lib/tiered/upload-sessions.js';
@@ -79,14 +80,7 @@ async function setSessionField(uploadId: string, field: string, value: unknown):
   );
 }
 
-async function sweepAt(offsetMs: number) {
-  const { sweeper, close } = makeSweeper(fx, offsetMs);
-  try {
-    return await sweeper.sweep();
-  } finally {
-    close();
-  }
-}
+const sweepAt = (offsetMs: number) => sweepOnceAt(fx, offsetMs);
 
 describe('bad input to a session', () => {
   test('a sparse part list is a ValidationError naming the hole; the session stays open and the right list commits', async () => {
