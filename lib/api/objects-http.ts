@@ -171,7 +171,8 @@ export interface ObjectsApiOptions {
   /**
    * Receives unexpected errors (answered as a 500 that does not repeat them, or as a 503 when a
    * connection to AWS was lost or AWS answered a server error), and a failed signing
-   * of a new session's part URLs (the session is answered without them).
+   * of a new session's part URLs (the session is answered without them). One that throws is a
+   * process warning: the request is answered as it would be.
    */
   readonly onError?: (err: unknown) => void;
 }
@@ -738,11 +739,12 @@ async function signedOrNone(
     if (err instanceof UploadSessionNotFoundError) throw new UploadSessionClosedError(uploadId, 'expired');
     if (err instanceof ValidationError || err instanceof UploadSessionClosedError) {
       await store.abortUpload(uploadId, { key }).catch((abortErr: unknown) => {
-        if (!(abortErr instanceof UploadSessionClosedError || abortErr instanceof UploadSessionNotFoundError)) options.onError?.(abortErr);
+        if (!(abortErr instanceof UploadSessionClosedError || abortErr instanceof UploadSessionNotFoundError))
+          tell(options.onError, abortErr);
       });
       throw err;
     }
-    options.onError?.(err);
+    tell(options.onError, err);
     return [];
   }
 }
@@ -1331,7 +1333,7 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
   // body, which the SDK does not retry), or a server error of AWS's to every attempt: nothing of the answer went out
   // (a buffered response goes whole or not at all). A fault, not load: logged, as a 500 was.
   if (isConnectionLost(err) || AWS_SERVER_FAULTS.has(httpStatus(err) ?? 0)) {
-    onError?.(err);
+    tell(onError, err);
     return {
       ...problem(503, 'Retry', 'storage did not answer: retry'),
       headers: { 'retry-after': '1', 'content-type': 'application/json' },
@@ -1340,8 +1342,22 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
   // Everything else is the server's fault (ConfigError, ResourceMissingError, AccessDeniedError,
   // CorruptItemError, BlobMissingError, ChangeIdConflictError; a bug, an AWS error): its message
   // names tables, blob keys, roles and account ids, so it goes to the log, never to the client.
-  onError?.(err);
+  tell(onError, err);
   return problem(500, 'InternalError', 'internal error (logged on the server)');
+}
+
+/**
+ * Tells `onError` of `err`. An `onError` that throws (a logger failing on the error it is given:
+ * a circular cause, a closed stream) is a process warning, never the request's answer: the
+ * request rejected, which a Lambda answers with a bodiless 502, and a session's create whose part
+ * URLs failed to sign lost its opened session's id.
+ */
+function tell(onError: ((err: unknown) => void) | undefined, err: unknown): void {
+  try {
+    onError?.(err);
+  } catch (thrown) {
+    process.emitWarning(`handleObjectsRequest: onError threw: ${String(thrown)}`);
+  }
 }
 
 /** AWS's answers of a fault on its side that a later attempt may not meet (not 501, S3's NotImplemented: a request it never serves). */

@@ -604,6 +604,32 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
   });
 });
 
+describe('an onError that throws', () => {
+  // handleObjectsRequest never throws: a logger that fails on the error it is given (a circular
+  // cause, a closed stream) rejected the request instead, and Lambda answered a bodiless 502.
+  test.each([
+    ['a 500 (AWS refused the read)', awsDenial, 500, 'InternalError'],
+    ['a 503 (a connection to AWS reset)', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 503, 'Retry'],
+  ] as const)('still answers %s, its own status and body', async (_name, error, status, code) => {
+    const injector = new FaultInjector().add({ kind: 'fail', match: steps(fx.config).hvRead, times: 10, error: () => error });
+    const w = writer(injector);
+    const res = await call(
+      w,
+      'GET',
+      '/objects/errors/thrown-logger',
+      {},
+      {
+        onError: () => {
+          throw new TypeError('Converting circular structure to JSON');
+        },
+      },
+    );
+    expect(res.statusCode).toBe(status);
+    expect(bodyOf(res).error).toBe(code);
+    expect(JSON.stringify(res)).not.toContain(SECRET);
+  });
+});
+
 // ---- preconditions -------------------------------------------------------------------------------
 
 describe('a precondition is never dropped', () => {
