@@ -13,7 +13,8 @@ import {
   safetyAgeRefusal,
 } from '../recovery/audit.js';
 import { assertClock } from '../ids.js';
-import { assertOptions, optionNames } from '../plain-options.js';
+import { assertOptions, kindOf, optionNames } from '../plain-options.js';
+import { ValidationError } from '../errors.js';
 import { snapshotAuditCommand } from '../recovery/snapshot-audit/cli.js';
 import {
   type CliContext,
@@ -56,11 +57,16 @@ const AUDIT_COMMAND_OPTIONS = optionNames<AuditCommandOptions>()(
  * Runs the audit with the context's configuration, clients and clock, showing progress.
  *
  * @throws UsageError when `olderThanMs` is under 1 h or reaches back before 2000; ValidationError
- *   when an option name is not one of {@link AuditCommandOptions}'s (a misspelt `olderThanMS` was a
+ *   when `progress` is not a boolean or an option name is not one of {@link AuditCommandOptions}'s (a misspelt `olderThanMS` was a
  *   default nobody chose), both before any request; what {@link audit} throws.
  */
 export async function runAudit(ctx: CliContext, options: AuditCommandOptions = {}): Promise<AuditReport> {
   assertOptions(options, AUDIT_COMMAND_OPTIONS, 'runAudit');
+  // From a caller without types (a job's JSON, its environment): "false" is truthy, and drew the bar.
+  const progress: unknown = options.progress;
+  if (progress !== undefined && typeof progress !== 'boolean') {
+    throw new ValidationError(`progress must be true or false, got ${kindOf(progress)}`, 'progress');
+  }
   const olderThanMs = cliSafetyAge(ctx, options.olderThanMs);
   const showProgress = options.progress ?? ctx.io.stderr.isTTY === true;
   const bar = showProgress

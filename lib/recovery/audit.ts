@@ -146,8 +146,9 @@ export interface AuditOptions {
    */
   readonly emptyStoreOk?: boolean;
   /**
-   * Stops the audit at its next safe point: before the next listing page or the next round of
-   * checks, never inside a round, so an expired object's item is never removed without its blob.
+   * Stops the audit at its next safe point: before the next listing page, the next round of
+   * checks, or a round's first change (its reads done), never once a round has begun to change
+   * things, so an expired object's item is never removed without its blob.
    * It then throws {@link AuditIncompleteError} with what it did, or the signal's reason when it
    * changed nothing. The CLI aborts it on Ctrl-C.
    */
@@ -588,7 +589,12 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       });
       report.orphanBytes += c.size;
     }
-    if (report.delete && report.deleteRefused === undefined) {
+    if (report.delete && report.deleteRefused === undefined && (doomed.length > 0 || expired.length > 0)) {
+      // The round's reads done (the last may take minutes: the objects table's scan before the
+      // run's first delete), none of its changes begun: a signal given during them stops the run
+      // here, so nothing is removed or deleted after it. Once a change is made, the round ends.
+      otherObjectsBlobs ??= await blobsOfOtherObjects(dynamodb, hv, config.prefix);
+      options.signal?.throwIfAborted();
       // An expired object's item goes first, as TTL would remove it; its blob then is an orphan.
       for (const { candidate, ref } of expired) {
         let removed: boolean;

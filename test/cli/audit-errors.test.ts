@@ -8,8 +8,9 @@
  *  - An error stops the audit after a delete batch went through: the report of what it did until
  *    then is printed (JSON on stdout with --json), the error goes to stderr, exit 1, and the
  *    deleted count is exactly what left the bucket.
- *  - Ctrl-C (the CLI's abort signal) stops the audit at the end of the round of checks and deletes
- *    under way: it prints what it did and exits 130; the orphans of later rounds stay.
+ *  - Ctrl-C (the CLI's abort signal) stops the audit before the round's first change when it came
+ *    during the round's reads, else at the end of the round's deletes: it prints what it did and
+ *    exits 130; the orphans of later rounds stay.
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
@@ -197,6 +198,31 @@ describe('audit --delete under failures', () => {
       else expect(c.out()).toContain('deleted 2 blobs');
     },
   );
+
+  test("Ctrl-C during a round's reads (its change-log scan), before its first change: nothing of that round is deleted, exit 130", async () => {
+    const fx = await freshFixture();
+    const keys = await orphans(fx, 2);
+    const interrupt = new AbortController();
+    const dynamodb = createDynamoDBClient();
+    closers.push(() => dynamodb.destroy());
+    // The operator presses Ctrl-C while the round scans the change log (minutes on a large table).
+    dynamodb.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        if (context.commandName === 'ScanCommand' && args.input.TableName === fx.config.changeLogTable)
+          interrupt.abort(new InterruptedError());
+        return next(args);
+      },
+      { step: 'initialize', name: 'ctrlCDuringScan' },
+    );
+    const run = await cliJson({ ...fx, dynamodb }, ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], {
+      clock: ahead,
+      signal: interrupt.signal,
+    });
+    // Before, the round went on to delete both orphans after the signal (its report: 2 deleted).
+    expect(await prefixKeys(fx)).toEqual(keys);
+    expect(run.code, run.err).toBe(130);
+    expect(run.json).toEqual({ error: { name: 'InterruptedError', message: 'interrupted: stopped at a safe point', exitCode: 130 } });
+  });
 
   test('Ctrl-C before anything was deleted: nothing is, exit 130', async () => {
     const fx = await freshFixture();

@@ -145,6 +145,17 @@ describe('audit', () => {
     expect(await allBlobs(s.fx)).toEqual(before);
   });
 
+  test.each(['false', 0, 'no'])(
+    "runAudit from code given progress %j (not a boolean, from a job's JSON or environment) refuses it, naming progress, and draws no bar",
+    async (value) => {
+      const c = capture();
+      const run = runAudit(ctxOf(s.fx, { io: c.io }), { olderThanMs: 90 * 60_000, progress: value as never });
+      // Before, "false" was truthy: the bar (cursor hidden, wrapping off) was drawn to a stderr that is no terminal.
+      await expect(run).rejects.toMatchObject({ name: 'ValidationError', field: 'progress' });
+      expect(c.err()).toBe('');
+    },
+  );
+
   test('auditFindingsLeft: orphans and expired blobs count as left unless this run deleted them, and it did not when deletes were refused', () => {
     const one = [{}] as never[];
     const report = {
