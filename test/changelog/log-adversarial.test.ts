@@ -66,7 +66,7 @@ import {
   closedAfterEach,
   expectClean,
   KiB,
-  makeSweeper,
+  sweepOnceAt,
   makeWriter,
   PAST_EVERYTHING_MS,
   PAST_WINDOW_MS,
@@ -771,14 +771,7 @@ describe('a store whose record is retried after a claim', () => {
     const fresh = await freshFixture({ replacedBlobCleanup: 'log' });
     const key = 'adversarial/record-retry';
     await writerHolding(fresh, open, key, OLD);
-    const sweepAt = async (offsetMs: number) => {
-      const { sweeper: s, close } = makeSweeper(fresh, offsetMs);
-      try {
-        return await s.sweep();
-      } finally {
-        close();
-      }
-    };
+    const sweepAt = (offsetMs: number) => sweepOnceAt(fresh, offsetMs);
     // The writer's clock: the pause before its upload passes for it too.
     let slept = 0;
     const injector = new FaultInjector();

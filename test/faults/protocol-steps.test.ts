@@ -18,7 +18,7 @@ import { freshFixture } from '../support/local.js';
 import {
   deadWriterPut,
   KiB,
-  makeSweeper,
+  sweepOnceAt,
   makeWriter,
   PAST_EVERYTHING_MS,
   randomBody,
@@ -166,12 +166,7 @@ describe("a writer instance's own item is no upload session's", () => {
     await w.store.put('steps/retired', randomBody(40 * KiB));
     w.close();
     const recorder = new CommandRecorder();
-    const { sweeper, close } = makeSweeper(fx, PAST_EVERYTHING_MS, { recorder });
-    try {
-      await sweeper.sweep();
-    } finally {
-      close();
-    }
+    await sweepOnceAt(fx, PAST_EVERYTHING_MS, { recorder });
     const requests = recorder.commands.filter((c) => isInstanceRequest(fx.config, c));
     expect(requests.map((c) => c.command)).toContain('DeleteItem');
     expect(sessionSteps(requests.map((c) => stepOf(fx.config, c)))).toEqual([]);
@@ -197,12 +192,7 @@ describe("a sweeper's put-back of a writer instance's item is no session's creat
       }),
     );
     const recorder = new CommandRecorder();
-    const { sweeper, close } = makeSweeper(fx, PAST_EVERYTHING_MS, { recorder });
-    try {
-      await sweeper.sweep();
-    } finally {
-      close();
-    }
+    await sweepOnceAt(fx, PAST_EVERYTHING_MS, { recorder });
     const puts = recorder.commands.filter((c) => c.command === 'PutItem' && c.input.TableName === fx.config.changeLogTable);
     expect(puts, 'the put-back').toHaveLength(1);
     const put = puts[0] as RecordedCommand;

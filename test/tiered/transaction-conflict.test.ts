@@ -15,7 +15,7 @@ import { encodeObjectId } from '../../lib/tiered/blob-keys.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import {
   KiB,
-  makeSweeper,
+  sweepOnceAt,
   makeWriter,
   PAST_EVERYTHING_MS,
   randomBody,
@@ -88,12 +88,7 @@ test("a sweeper's claim meets a writer's commit on the instance item: it claims 
   open.push(dead);
   await expect(dead.store.put('conflict/claimed', LARGE)).rejects.toThrow();
   const injector = new FaultInjector().add({ kind: 'fail', times: 1, match: steps(own.config).claim, error: conflict });
-  const { sweeper, close } = makeSweeper(own, PAST_EVERYTHING_MS, { injector });
-  try {
-    expect(await sweeper.sweep()).toMatchObject({ instancesClaimed: 1, errors: 0 });
-  } finally {
-    close();
-  }
+  expect(await sweepOnceAt(own, PAST_EVERYTHING_MS, { injector })).toMatchObject({ instancesClaimed: 1, errors: 0 });
   expect(injector.stats.injected.fail).toBe(1);
   expect((await rawState(own)).instances.map((i) => i.state)).toEqual(['claimed']);
 });

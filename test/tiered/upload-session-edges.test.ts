@@ -40,7 +40,6 @@ import {
   MiB,
   PAST_WINDOW_MS,
   expectClean,
-  makeSweeper,
   makeWriter,
   randomBody,
   rawState,
@@ -155,12 +154,7 @@ describe("a session whose 'upload' attribute it cannot read and whose entry name
     const logger = { info() {}, warn: (m: string, a?: Record<string, unknown>) => warnings.push(`${m} ${JSON.stringify(a)}`), error() {} };
     try {
       for (const offset of [2 * DAY, 2 * DAY + PAST_WINDOW_MS]) {
-        const { sweeper, close } = makeSweeper(fx, offset, { logger });
-        try {
-          expect((await sweeper.sweep()).errors).toBe(0);
-        } finally {
-          close();
-        }
+        expect((await sweepOnceAt(fx, offset, { logger })).errors).toBe(0);
       }
       const untrusted = warnings.filter((m) => m.startsWith('upload session not aborted'));
       expect(untrusted.length).toBeGreaterThan(0);
@@ -276,14 +270,9 @@ describe('a sweeper not granted the multipart-upload listing', () => {
     });
     let refusals = 0;
     for (const offset of [2 * DAY, 2 * DAY + PAST_WINDOW_MS]) {
-      const { sweeper, close } = makeSweeper(fx, offset, { injector });
-      try {
-        const report = await sweeper.sweep();
-        expect(report.errors).toBe(0);
-        refusals += report.abandonedUploadErrors;
-      } finally {
-        close();
-      }
+      const report = await sweepOnceAt(fx, offset, { injector });
+      expect(report.errors).toBe(0);
+      refusals += report.abandonedUploadErrors;
     }
     expect(injector.stats.injected.fail, 'the listing was refused').toBeGreaterThan(0);
     expect(refusals, 'each refused listing counted').toBe(injector.stats.injected.fail);
@@ -306,12 +295,7 @@ describe('a multipart-upload listing that fails for another reason than a refuse
       match: (r: RequestInfo) => r.command === 'ListMultipartUploadsCommand' && r.input.Prefix === blob,
       error: () => awsServiceError('InternalError', 500),
     });
-    const { sweeper, close } = makeSweeper(fx, 2 * DAY, { injector });
-    try {
-      expect((await sweeper.sweep()).errors).toBeGreaterThan(0);
-    } finally {
-      close();
-    }
+    expect((await sweepOnceAt(fx, 2 * DAY, { injector })).errors).toBeGreaterThan(0);
     expect((await uploadsInProgress()).filter((key) => key === blob)).toHaveLength(2);
     for (const offset of [3 * DAY, 3 * DAY + PAST_WINDOW_MS]) expect((await sweepAt(offset)).errors).toBe(0);
     expect(await uploadsInProgress()).not.toContain(blob);

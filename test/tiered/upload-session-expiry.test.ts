@@ -17,7 +17,7 @@ import {
   KiB,
   expectClean,
   isFirstVersionBetween,
-  makeSweeper,
+  sweepOnceAt,
   makeWriter,
   randomBody,
   rawState,
@@ -239,12 +239,7 @@ describe('createUpload with an expiry policy', () => {
     // 20 minutes past the instant (the grace is 15), hours before the session's own day ends.
     const past = at - Date.now() + 20 * 60_000;
     for (const offsetMs of [past, past + DEFAULT_MAX_UPLOAD_MS + DEFAULT_CLAIM_MS + 60_000]) {
-      const { sweeper, close } = makeSweeper(fx, offsetMs);
-      try {
-        await sweeper.sweep();
-      } finally {
-        close();
-      }
+      await sweepOnceAt(fx, offsetMs);
     }
     const state = await rawState(fx);
     expect(state.uploads, 'the abandoned upload is aborted').not.toContain(blob);

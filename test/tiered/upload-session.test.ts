@@ -21,6 +21,7 @@ import {
   expectClean,
   isFirstVersionBetween,
   makeSweeper,
+  sweepOnceAt,
   makeWriter,
   randomBody,
   rawState,
@@ -360,21 +361,11 @@ describe('upload sessions', () => {
         const parts = await uploadParts(clocked.store, created.uploadId, randomBody(3000), created.partSize);
         const result = await clocked.store.completeUpload(created.uploadId, parts, { key });
         // The session's lease (expiry + grace) and the sweeper's margins are past: a sweep runs.
-        const s = makeSweeper(own, 60_000 + DEFAULT_COMPLETE_GRACE_MS + 10 * 60_000);
-        try {
-          expect((await s.sweeper.sweep()).errors).toBe(0);
-        } finally {
-          s.close();
-        }
+        expect((await sweepOnceAt(own, 60_000 + DEFAULT_COMPLETE_GRACE_MS + 10 * 60_000)).errors).toBe(0);
         now += 23 * 3_600_000;
         expect(await clocked.store.completeUpload(created.uploadId, parts, { key })).toEqual(result);
         // A day after the commit the sweeper retires it: nothing is kept for ever.
-        const later = makeSweeper(own, 25 * 3_600_000);
-        try {
-          await later.sweeper.sweep();
-        } finally {
-          later.close();
-        }
+        await sweepOnceAt(own, 25 * 3_600_000);
         await expect(clocked.store.completeUpload(created.uploadId, parts, { key })).rejects.toBeInstanceOf(UploadSessionNotFoundError);
         expect((await clocked.store.head(key))?.version).toBe(result.version);
       } finally {
@@ -392,12 +383,7 @@ describe('upload sessions', () => {
       const parts = await uploadParts(owner.store, session.uploadId, randomBody(3000), session.partSize);
       const result = await owner.store.completeUpload(session.uploadId, parts);
       // Two days on: past the day an answer is kept at least, within the session's own lifetime.
-      const s = makeSweeper(own, 2 * 24 * 3_600_000);
-      try {
-        expect((await s.sweeper.sweep()).errors).toBe(0);
-      } finally {
-        s.close();
-      }
+      expect((await sweepOnceAt(own, 2 * 24 * 3_600_000)).errors).toBe(0);
       expect(await owner.store.completeUpload(session.uploadId, parts)).toEqual(result);
     } finally {
       owner.close();
@@ -409,13 +395,8 @@ describe('upload sessions', () => {
     const created = await w.store.createUpload('s/long', { expiresInMs: 7 * 24 * 3_600_000 });
     expect(created.uploadId.startsWith(SESSION_ID_PREFIX)).toBe(true);
     const parts = await uploadParts(w.store, created.uploadId, body, created.partSize);
-    const s = makeSweeper(fx, 0);
-    try {
-      const report = await s.sweeper.sweep();
-      expect(report).toMatchObject({ suspectLeases: 0, stuckInstances: 0, instancesClaimed: 0, errors: 0 });
-    } finally {
-      s.close();
-    }
+    const report = await sweepOnceAt(fx, 0);
+    expect(report).toMatchObject({ suspectLeases: 0, stuckInstances: 0, instancesClaimed: 0, errors: 0 });
     const io = { stdout: { write: () => true }, stderr: { write: () => true } };
     const status = await collectStatus({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: () => Date.now(), io } as never);
     expect(status.stuck.suspectLeases).toEqual([]);
