@@ -140,6 +140,7 @@ import { evaluateRead, type ReadPreconditions, readPreconditionsOf, refuseDateOn
 import { readAtMost } from './bounded-read.js';
 import type { ObjectInfo, PutOptions, TieredStore } from '../tiered/tiered-store.js';
 import { DEFAULT_CONTENT_TYPE } from '../tiered/object-info.js';
+import { notifyCallback } from '../callbacks.js';
 
 /** Options of {@link handleObjectsRequest}: the limits of what a request carries and an answer holds. */
 export interface ObjectsApiOptions {
@@ -1353,11 +1354,7 @@ function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefin
  * URLs failed to sign lost its opened session's id.
  */
 function tell(onError: ((err: unknown) => void) | undefined, err: unknown): void {
-  try {
-    onError?.(err);
-  } catch (thrown) {
-    process.emitWarning(`handleObjectsRequest: onError threw: ${String(thrown)}`);
-  }
+  notifyCallback('handleObjectsRequest: onError', onError, err);
 }
 
 /** AWS's answers of a fault on its side that a later attempt may not meet (not 501, S3's NotImplemented: a request it never serves). */

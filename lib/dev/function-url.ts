@@ -19,6 +19,7 @@ import { LAMBDA_MAX_INVOCATION_MS } from '../constants.js';
 import { isIntegerIn } from '../env-integers.js';
 import { TierlogError, ValidationError } from '../errors.js';
 import { assertOptions } from '../plain-options.js';
+import { notifyCallback } from '../callbacks.js';
 
 /**
  * A Function URL / HTTP API v2 handler. Lambda takes any JSON value as its result: one without a
@@ -373,11 +374,7 @@ export function functionUrlListener(
           // Its body is these words, not JSON (LocalStack's tests, validated against AWS, read them).
           res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'x-amzn-requestid': context.awsRequestId });
           res.end(FUNCTION_ERROR_BODY);
-          try {
-            options.onError?.(err);
-          } catch (thrown) {
-            process.emitWarning(`functionUrlListener: onError threw: ${String(thrown)}`);
-          }
+          notifyCallback('functionUrlListener: onError', options.onError, err);
         });
     });
   };

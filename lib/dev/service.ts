@@ -14,6 +14,7 @@ import { createObjectsHandler } from '../handlers/objects.js';
 import { OBJECTS_SERVICE_NAME, SWEEPER_SERVICE_NAME } from '../handlers/names.js';
 import { createSweeperHandler, type SweepSummary } from '../handlers/sweeper.js';
 import { isIntegerIn } from '../env-integers.js';
+import { notifyCallback } from '../callbacks.js';
 import { provisionLocal } from '../local/provision.js';
 import { SWEEPER_ENV, sweeperTuningFromEnv, UNSAFE_SHORT_WINDOWS_ENV } from '../recovery/sweeper-env.js';
 import { writerTuningFromEnv } from '../tiered/writer-env.js';
@@ -235,13 +236,8 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
 
     // An onSweep that throws is a warning, as functionUrlListener's onError: thrown, it made
     // sweepNow() reject with its error for a sweep that succeeded, or hid the sweep's own error.
-    const tell = (result: { summary?: SweepSummary; error?: unknown }): void => {
-      try {
-        options.onSweep?.(result);
-      } catch (thrown) {
-        process.emitWarning(`startDevService: onSweep threw: ${String(thrown)}`);
-      }
-    };
+    const tell = (result: { summary?: SweepSummary; error?: unknown }): void =>
+      notifyCallback('startDevService: onSweep', options.onSweep, result);
     const sweepOnce = (): Promise<SweepSummary> => {
       // Once stop() has begun, no sweep: its clients, never used yet, would resolve the endpoints
       // and credentials stop() puts back (the shell's: another endpoint, an AWS account).

@@ -26,6 +26,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ConfigError, TierlogError, ValidationError } from '../errors.js';
+import { notifyCallback } from '../callbacks.js';
 import { MAX_TIMER_MS } from '../constants.js';
 import { isIntegerIn } from '../env-integers.js';
 import { assertOptions, optionNames } from '../plain-options.js';
@@ -540,13 +541,9 @@ function watchExit(name: string, child: ChildProcess, stopping: () => boolean, r
   child.once('exit', (code, signal) => {
     if (stopping()) return;
     const message = `tierlog local stack: ${name} exited while in use (${signal !== null ? `signal ${signal}` : `code ${code}`}); its stderr ends with: ${tail.trim() || '(nothing)'}`;
-    try {
-      report(message);
-    } catch (thrown) {
-      // Thrown in a child's exit event, it was an uncaught exception that ended this process (a
-      // test's worker, its other tests with it): a warning, as functionUrlListener's onError.
-      process.emitWarning(`tierlog local stack: onUnexpectedExit threw: ${String(thrown)}`);
-    }
+    // Thrown in a child's exit event, it was an uncaught exception that ended this process (a
+    // test's worker, its other tests with it): a warning.
+    notifyCallback('tierlog local stack: onUnexpectedExit', report, message);
   });
 }
 
