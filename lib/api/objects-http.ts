@@ -1053,7 +1053,9 @@ function expiryOf(headers: Record<string, string>): Pick<PutOptions, 'expiresAt'
   const seconds = (name: string): number | undefined => {
     const value = headers[name];
     if (value === undefined) return undefined;
-    if (!/^\d{1,12}$/.test(value.trim()) || Number(value.trim()) === 0)
+    // Any number of digits: past 12 it is past 100 years, said so (milliseconds since the epoch
+    // sent for seconds were told they were no whole number, which they are).
+    if (!/^\d+$/.test(value.trim()) || Number(value.trim()) === 0)
       throw new ValidationError(`${name} must be a whole number of seconds, at least 1`, name);
     if (Number(value.trim()) * 1000 > MAX_EXPIRY_MS)
       throw new ValidationError(`${name} is more than 100 years (${MAX_EXPIRY_MS / 1000} seconds)`, name);

@@ -500,11 +500,15 @@ export class HvTable {
       b.condition(
         `(attribute_not_exists(${b.name('key', a.key)}) OR attribute_exists(${b.name('blob', a.blob)}) OR attribute_exists(${b.name('body', a.body)}) OR ${marker()})`,
       );
-    // `liveAt`: an item at or past its expiry counts as absent (expiry.ts: isExpired).
+    // `liveAt`: an item at or past its expiry counts as absent (expiry.ts: isExpired). An expiry
+    // that is no Number (a String written by another tool) is none, as to every read and to TTL,
+    // which reads only a Number: compared with a number, DynamoDB answers false for another type,
+    // so such an item was neither live nor expired here, and every conditional write on an object
+    // read as live lost its condition on every attempt (a ContentionError, for ever).
     const liveAt = (at: number) => b.value(LIVE_AT_VALUE.slice(1), at / 1000);
     const expired = (at: number) => `${b.name('expiresAt', a.expiresAt)} <= ${liveAt(at)}`;
     const live = (at: number) =>
-      `(attribute_not_exists(${b.name('expiresAt', a.expiresAt)}) OR ${b.name('expiresAt', a.expiresAt)} > ${liveAt(at)})`;
+      `(attribute_not_exists(${b.name('expiresAt', a.expiresAt)}) OR NOT attribute_type(${b.name('expiresAt', a.expiresAt)}, ${b.value('numberType', 'N')}) OR ${b.name('expiresAt', a.expiresAt)} > ${liveAt(at)})`;
     switch (expected.kind) {
       case 'absent':
         if (expected.liveAt === undefined) b.condition(`(attribute_not_exists(${b.name('key', a.key)}) OR ${marker()})`);

@@ -275,8 +275,10 @@ export class UploadSessions {
     };
     // The lease ends with the object's `expiresAt` when that comes first: past it no part URL is
     // signed and no complete can land, so the sweeper aborts the upload then (its parts are billed),
-    // not at the session's own end, up to a day later.
-    const leaseEnd = Math.min(expiresAt, options.expiresAt?.getTime() ?? expiresAt);
+    // not at the session's own end, up to a day later. The instant checked and stored above, not
+    // the caller's Date read again: edited after the call (during the ifVersion read), it moved the
+    // lease off the object's instant.
+    const leaseEnd = Math.min(expiresAt, expiry?.at ?? expiresAt);
     // The change is durable before anything exists in S3.
     await this.table.create({
       sessionId,

@@ -303,6 +303,30 @@ describe('a refused expiry header is named, in seconds', () => {
   });
 });
 
+/**
+ * A whole number of seconds of 13 digits or more (milliseconds since the epoch sent where a
+ * duration in seconds belongs, `Date.now()`) was refused as "must be a whole number of seconds, at
+ * least 1", which it is: a client that followed the message had nothing to change. It is refused
+ * for what it is, past 100 years; so is a number of 400 digits.
+ */
+test.each([
+  ['x-tierlog-ttl', '1767225600000'],
+  ['x-tierlog-tti', '9'.repeat(400)],
+])('%s of a whole number of seconds past 100 years, however many digits: 400 saying so', async (header, value) => {
+  const before = await snapshot(fx);
+  for (const res of [
+    await put('/objects/bad-expiry', randomBody(10), { [header]: value }),
+    await call('POST', '/objects/bad-expiry', { query: 'uploads', body: JSON.stringify({ size: 10 }), headers: { [header]: value } }),
+  ]) {
+    expect(res.statusCode, String(res.body)).toBe(400);
+    const { message } = json(res) as { message: string };
+    expect(message).toContain(header);
+    expect(message).toContain('more than 100 years');
+    expect(message).not.toContain('whole number');
+  }
+  expect(await snapshot(fx)).toBe(before);
+});
+
 // RFC 9110 5.6.7, as DESIGN.md states it: an RFC 850 two-digit year is the nearest year ending so
 // that is not more than 50 years ahead, on whatever date the header is read (from 2050 on, some
 // are in the next century).

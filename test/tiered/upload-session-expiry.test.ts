@@ -249,6 +249,28 @@ describe('createUpload with an expiry policy', () => {
   });
 });
 
+/**
+ * A create with `ifVersion` reads the object before it writes the session: its lease (and the
+ * `expiresAt` it answered) was taken from the caller's `expiresAt` Date after that read, while the
+ * object's instant was stored before it. A caller that edits its Date once the call is made (one
+ * Date moved on for the next create, not awaited) got a session whose lease ended at the edited
+ * instant: earlier, the sweeper took a live session (its upload aborted) before the object's
+ * instant; later, the parts stayed billed past it. The lease and the answer are the instant checked.
+ */
+test("a create's lease and answer are the expiresAt it checked and stored, though the caller's Date is edited during the create", async () => {
+  const key = 'e/edited-date';
+  const at = Math.ceil((clock() + 10 * 60 * SEC) / SEC) * SEC;
+  const date = new Date(at);
+  const creating = w.store.createUpload(key, { expiresAt: date, ifVersion: 0, size: 10 });
+  date.setTime(at - 9 * 60 * SEC); // the caller's next use of its Date, the create not awaited
+  const created = await creating;
+  const session = parseSessionItem((await rawState(fx)).instances.find((i) => i.pk === created.uploadId)!)!;
+  expect(session.info.expiry?.at).toBe(at);
+  expect(created.expiresAt).toBe(at);
+  expect(session.leaseUntil).toBe(at + 15 * 60 * SEC);
+  await w.store.abortUpload(created.uploadId);
+});
+
 describe('POST ?uploads with the expiry headers', () => {
   const call = (method: string, path: string, options: { headers?: Record<string, string>; body?: string; query?: string }) => {
     const event = httpEvent(method, path, options);
