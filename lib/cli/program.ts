@@ -72,7 +72,8 @@ export interface RunCliOptions {
   readonly clock?: Clock;
   /**
    * Interrupts `audit` and `sweep` (as Ctrl-C does: exit 130), whatever reason it is aborted with. Default: SIGINT or SIGTERM, while one runs,
-   * when `io` is the process's own; none otherwise.
+   * when `io` is the process's own; none otherwise. Given, no command takes the process's signals
+   * (`status` and `inspect`, which only read, run to their end).
    */
   readonly signal?: AbortSignal;
 }
@@ -455,10 +456,13 @@ async function interruptible<T>(
 /**
  * Runs a command that only reads (`status`, `inspect`): for the real process, SIGINT or SIGTERM
  * quits at once (`quit`), as the process's default did, but with `--json` stdout is one JSON
- * document then too (the default printed nothing). An embedding program's signals stay its own.
+ * document then too (the default printed nothing). An embedding program's signals stay its own:
+ * one that gives its output, or its own `signal` (as `sweep` and `audit` take none of the
+ * process's then: a SIGTERM to a host that stops its runs with its own signal ended the host at
+ * once, `process.exit(130)`, its own shutdown preempted). The command then reads to its end.
  */
 async function readOnly<T>(options: RunCliOptions, quit: () => never, run: () => Promise<T>): Promise<T> {
-  if (options.io !== undefined) return run();
+  if (options.io !== undefined || options.signal !== undefined) return run();
   const onSignal = () => quit();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

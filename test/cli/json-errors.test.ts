@@ -114,6 +114,70 @@ describe('--json on error', () => {
   });
 });
 
+describe("an embedding program's own signal", () => {
+  /**
+   * `runCli(argv, { signal })` without `io` (a job runner or a daemon that stops its runs with its
+   * own signal and prints to its own stdout): `sweep` and `audit` take that signal and leave the
+   * process's alone, but `status` and `inspect` took SIGINT and SIGTERM for the run and quit at the
+   * first with `process.exit(130)`: a SIGTERM to the host (a deploy's rolling restart) while a
+   * status read the table ended the host at once, its own graceful shutdown preempted. They take
+   * none of the process's signals when the caller gives its own, as sweep and audit.
+   */
+  test.each([
+    ['status', ['status'], 'ScanCommand'],
+    ['inspect', ['inspect', 'no-such-instance'], 'GetItemCommand'],
+  ] as const)(
+    '%s takes no SIGINT or SIGTERM of the host: a SIGTERM to it during the run does not end the host',
+    async (_name, argv, command) => {
+      const fx = await freshFixture();
+      const before = { SIGINT: new Set(process.listeners('SIGINT')), SIGTERM: new Set(process.listeners('SIGTERM')) };
+      const taken: string[] = [];
+      const dynamodb = new FaultInjector()
+        .add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: (r) => r.command === command,
+          before: async () => {
+            // The host is sent SIGTERM (then SIGINT) mid-run: the handlers tierlog took for it are called.
+            for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+              for (const listener of process.listeners(signal)) {
+                if (before[signal].has(listener)) continue;
+                taken.push(signal);
+                listener(signal);
+              }
+            }
+          },
+        })
+        .attach(createDynamoDBClient(), 'dynamodb');
+      let out = '';
+      const exits: unknown[] = [];
+      const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
+      const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      const exit = vi.spyOn(process, 'exit').mockImplementation((code) => (exits.push(code), undefined) as never);
+      let code: number;
+      try {
+        code = await runCli([...argv, '--json'], {
+          env: configToEnv(fx.config),
+          dynamodb,
+          s3: fx.s3,
+          signal: new AbortController().signal,
+        });
+      } finally {
+        stdout.mockRestore();
+        stderr.mockRestore();
+        exit.mockRestore();
+        dynamodb.destroy();
+      }
+      expect(taken).toEqual([]);
+      expect(exits).toEqual([]);
+      // The command ran to its end: its own report (or error) is stdout's one document.
+      expect(code).toBe(argv[0] === 'status' ? 0 : 1);
+      expect(JSON.parse(out)).not.toHaveProperty('error.name', 'InterruptedError');
+    },
+  );
+});
+
 describe('--json when a signal quits the real process at once', () => {
   /**
    * `tierlog <argv> --json` as the real process runs it (its own stdout, stderr and signals), the
