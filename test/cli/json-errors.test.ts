@@ -4,6 +4,8 @@
  * `{"error": {name, message, exitCode}}` there, its exit code the same, and the human message on
  * stderr as without `--json`; a run that printed its report prints nothing more on stdout.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { runCli } from '../../lib/cli/program.js';
@@ -11,7 +13,7 @@ import { configToEnv } from '../../lib/config.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { putDeadInstance } from '../tiered/harness.js';
-import { cli } from './helpers.js';
+import { capture, cli } from './helpers.js';
 
 let fx: Fixture;
 beforeAll(async () => {
@@ -111,6 +113,69 @@ describe('--json on error', () => {
     const operand = await cli(fx, ['inspect', '--', '--json']);
     expect(operand.code).toBe(1);
     expect(operand.out).toBe('');
+  });
+});
+
+describe('an endpoint variable naming a server that is not the service', () => {
+  /**
+   * The local stack's two endpoints swapped (`AWS_ENDPOINT_URL_DYNAMODB` set to the S3 server's
+   * port, as a copy from the wrong line does), or a port another HTTP server answers on: the answer
+   * is no AWS service's, and the command failed with the SDK's parse error, exit 1, naming neither
+   * the endpoint nor the variable ("SyntaxError: Unexpected token 'N', "Not Found" is not valid
+   * JSON ... inspect the hidden field {error}.$response"). It is a configuration error naming the
+   * variable, its value and the answer's status, exit 2, before anything was done.
+   */
+  test.each([
+    ['status', ['status'], 'AWS_ENDPOINT_URL_DYNAMODB'],
+    ['inspect', ['inspect', 'some-instance'], 'AWS_ENDPOINT_URL_DYNAMODB'],
+    ['audit (the bucket listed first)', ['audit'], 'AWS_ENDPOINT_URL_S3'],
+  ] as const)('%s with the two endpoints swapped: exit 2 naming the variable', async (_name, argv, variable) => {
+    const fx = await freshFixture();
+    const dynamodbUrl = process.env.AWS_ENDPOINT_URL_DYNAMODB!;
+    const s3Url = process.env.AWS_ENDPOINT_URL_S3!;
+    vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', s3Url);
+    vi.stubEnv('AWS_ENDPOINT_URL_S3', dynamodbUrl);
+    const c = capture();
+    let code: number;
+    try {
+      code = await runCli([...argv, '--json'], { io: c.io, env: configToEnv(fx.config) });
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    const wrong = variable === 'AWS_ENDPOINT_URL_DYNAMODB' ? s3Url : dynamodbUrl;
+    expect(code, c.err()).toBe(2);
+    const error = (JSON.parse(c.out()) as { error: { name: string; message: string; exitCode: number } }).error;
+    expect(error).toMatchObject({ name: 'ConfigError', exitCode: 2 });
+    expect(error.message).toContain(`${variable} "${wrong}"`);
+    expect(error.message).toMatch(/HTTP \d{3}/);
+    expect(c.err()).toContain(`tierlog: configuration: ${error.message}`);
+    expect(c.err()).not.toMatch(/hidden field|\$response/);
+  });
+});
+
+describe('an endpoint variable naming a server that is not the service, answering without a body', () => {
+  test("status with AWS_ENDPOINT_URL_DYNAMODB at another server's port (a bodiless 404): exit 2 naming each endpoint variable set", async () => {
+    const fx = await freshFixture();
+    // Another HTTP server on the port (a dev server, a proxy): a 404 with no body, no AWS error in it.
+    const server = createServer((_req, res) => res.writeHead(404).end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const other = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', other);
+    vi.stubEnv('AWS_MAX_ATTEMPTS', '1');
+    const c = capture();
+    let code: number;
+    try {
+      code = await runCli(['status', '--json'], { io: c.io, env: configToEnv(fx.config) });
+    } finally {
+      vi.unstubAllEnvs();
+      server.close();
+    }
+    expect(code, c.err()).toBe(2);
+    const error = (JSON.parse(c.out()) as { error: { name: string; message: string } }).error;
+    expect(error.name).toBe('ConfigError');
+    expect(error.message).toContain(`AWS_ENDPOINT_URL_DYNAMODB "${other}"`);
+    expect(error.message).toContain(`AWS_ENDPOINT_URL_S3 "${process.env.AWS_ENDPOINT_URL_S3}"`);
+    expect(error.message).toContain('HTTP 404');
   });
 });
 
