@@ -135,8 +135,8 @@ export async function runSweep(ctx: CliContext, options: SweepCommandOptions = {
     s3: ctx.s3,
     // This machine's clock is the sweeper's default, which it checks against every answer before it
     // takes an instance (it takes a clock given for the caller's choice, unchecked): a clock that
-    // steps during a long sweep (a VM resumed, NTP correcting it) claims no live writer after the
-    // check above. A clock `runCli` was given (tests, drills) is used as it reads.
+    // steps after the check above (a VM resumed, NTP correcting it) takes no instance once the
+    // answers show it off. A clock `runCli` was given (tests, drills) is used as it reads.
     ...(ctx.clock !== systemClock ? { clock: ctx.clock } : {}),
     ...tuning,
     logger: stderrLogger(ctx.io.stderr),
