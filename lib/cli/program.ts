@@ -72,7 +72,8 @@ export interface RunCliOptions {
   readonly clock?: Clock;
   /**
    * Interrupts `audit` and `sweep` (as Ctrl-C does: exit 130), whatever reason it is aborted with. Default: SIGINT or SIGTERM, while one runs,
-   * when `io` is the process's own; none otherwise.
+   * when `io` is the process's own; none otherwise. Given, no command takes the process's signals
+   * (`status` and `inspect`, which only read, run to their end).
    */
   readonly signal?: AbortSignal;
 }
@@ -361,7 +362,44 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
  * {@link ConfigError} naming what to set (exit 2); undefined for any other error.
  */
 export function awsSettingError(err: unknown): ConfigError | undefined {
-  return sdkConfigurationError(err) ?? credentialsConfigError(err) ?? regionOrEndpointError(err);
+  return sdkConfigurationError(err) ?? credentialsConfigError(err) ?? regionOrEndpointError(err) ?? foreignAnswerError(err);
+}
+
+/**
+ * An answer no AWS service gives, from an endpoint an endpoint variable set: the local stack's two
+ * endpoints swapped (`AWS_ENDPOINT_URL_DYNAMODB` the S3 server's port), or a port another HTTP
+ * server answers on. The SDK fails to parse it and says only that ("SyntaxError: Unexpected token
+ * ... is not valid JSON", "XML parse error", or a bodiless answer's "UnknownError"), with a pointer
+ * to a hidden field the operator cannot see, naming no endpoint. A {@link ConfigError} naming the
+ * variable, its value and the answer's HTTP status; undefined for any other error, and where no
+ * endpoint variable is set (AWS itself, whose garbled answer is no setting's fault).
+ */
+function foreignAnswerError(err: unknown): ConfigError | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const status = (err as { $metadata?: { httpStatusCode?: unknown } }).$metadata?.httpStatusCode;
+  if (typeof status !== 'number') return undefined;
+  const json = err.name === 'SyntaxError' || /is not valid JSON/.test(err.message);
+  const xml = /XML parse error/.test(err.message);
+  const bodiless = err.name === 'Unknown' && err.message === 'UnknownError';
+  if (!json && !xml && !/Deserialization error/.test(err.message) && !bodiless) return undefined;
+  if (process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS === 'true') return undefined;
+  const set: string[] = ENDPOINT_VARIABLES.filter((name) => (process.env[name] ?? '') !== '');
+  // DynamoDB answers JSON, S3 XML: the parser that failed says which client asked, so which
+  // variable it read; a bodiless answer says neither, and each variable set is named.
+  const service = json ? 'DynamoDB' : xml ? 'S3' : undefined;
+  const read =
+    service === undefined ? set : [`AWS_ENDPOINT_URL_${service.toUpperCase()}`, 'AWS_ENDPOINT_URL'].filter((n) => set.includes(n));
+  const variable = read[0];
+  if (variable === undefined) return undefined;
+  const named = (name: string) => `${name} ${JSON.stringify(process.env[name])}`;
+  const firstLine = err.message.split('\n')[0]!.trim();
+  const message =
+    service !== undefined
+      ? `${named(variable)} answered HTTP ${status} with what is no ${service} answer (${firstLine}): is it ${service}'s endpoint? ` +
+        `(the local stack's endpoints swapped, or another server's port) Set it to the service's endpoint, or unset it to reach AWS`
+      : `an endpoint of ${set.map(named).join(' or ')} answered HTTP ${status} with what is no AWS answer (${firstLine}): ` +
+        `does each name its service's endpoint? (the local stack's endpoints swapped, or another server's port) Set them right, or unset them to reach AWS`;
+  return new ConfigError(message, variable, { cause: err });
 }
 
 /** The endpoint variables the default clients read (lib/aws/clients.ts), the service's own first. */
@@ -455,10 +493,13 @@ async function interruptible<T>(
 /**
  * Runs a command that only reads (`status`, `inspect`): for the real process, SIGINT or SIGTERM
  * quits at once (`quit`), as the process's default did, but with `--json` stdout is one JSON
- * document then too (the default printed nothing). An embedding program's signals stay its own.
+ * document then too (the default printed nothing). An embedding program's signals stay its own:
+ * one that gives its output, or its own `signal` (as `sweep` and `audit` take none of the
+ * process's then: a SIGTERM to a host that stops its runs with its own signal ended the host at
+ * once, `process.exit(130)`, its own shutdown preempted). The command then reads to its end.
  */
 async function readOnly<T>(options: RunCliOptions, quit: () => never, run: () => Promise<T>): Promise<T> {
-  if (options.io !== undefined) return run();
+  if (options.io !== undefined || options.signal !== undefined) return run();
   const onSignal = () => quit();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

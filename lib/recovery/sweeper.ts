@@ -724,7 +724,7 @@ export class Sweeper {
     const off = clockOffAws(this.clients, this.skewMarginMs);
     if (off === undefined) return;
     throw new ConfigError(
-      `this machine's clock is ${Math.round(off.ms / 1_000)} s ${off.way} AWS's (as the SDK measured it from the answers' Date header), more than the skew margin (${this.skewMarginMs} ms): a sweep on it would ${sweepOnClockOff(off)}. Set the clock right (NTP); nothing was claimed`,
+      `this machine's clock is ${Math.round(off.ms / 1_000)} s ${off.way} AWS's (as the SDK measured it from the answers' Date header), more than the skew margin (${this.skewMarginMs} ms): a sweep on it would ${sweepOnClockOff(off)}. Set the clock right (NTP); no instance is taken while it is off`,
       'clock',
     );
   }

@@ -4,6 +4,8 @@
  * `{"error": {name, message, exitCode}}` there, its exit code the same, and the human message on
  * stderr as without `--json`; a run that printed its report prints nothing more on stdout.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { beforeAll, describe, expect, test, vi } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { runCli } from '../../lib/cli/program.js';
@@ -11,7 +13,7 @@ import { configToEnv } from '../../lib/config.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { putDeadInstance } from '../tiered/harness.js';
-import { cli } from './helpers.js';
+import { capture, cli } from './helpers.js';
 
 let fx: Fixture;
 beforeAll(async () => {
@@ -112,6 +114,133 @@ describe('--json on error', () => {
     expect(operand.code).toBe(1);
     expect(operand.out).toBe('');
   });
+});
+
+describe('an endpoint variable naming a server that is not the service', () => {
+  /**
+   * The local stack's two endpoints swapped (`AWS_ENDPOINT_URL_DYNAMODB` set to the S3 server's
+   * port, as a copy from the wrong line does), or a port another HTTP server answers on: the answer
+   * is no AWS service's, and the command failed with the SDK's parse error, exit 1, naming neither
+   * the endpoint nor the variable ("SyntaxError: Unexpected token 'N', "Not Found" is not valid
+   * JSON ... inspect the hidden field {error}.$response"). It is a configuration error naming the
+   * variable, its value and the answer's status, exit 2, before anything was done.
+   */
+  test.each([
+    ['status', ['status'], 'AWS_ENDPOINT_URL_DYNAMODB'],
+    ['inspect', ['inspect', 'some-instance'], 'AWS_ENDPOINT_URL_DYNAMODB'],
+    ['audit (the bucket listed first)', ['audit'], 'AWS_ENDPOINT_URL_S3'],
+  ] as const)('%s with the two endpoints swapped: exit 2 naming the variable', async (_name, argv, variable) => {
+    const fx = await freshFixture();
+    const dynamodbUrl = process.env.AWS_ENDPOINT_URL_DYNAMODB!;
+    const s3Url = process.env.AWS_ENDPOINT_URL_S3!;
+    vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', s3Url);
+    vi.stubEnv('AWS_ENDPOINT_URL_S3', dynamodbUrl);
+    const c = capture();
+    let code: number;
+    try {
+      code = await runCli([...argv, '--json'], { io: c.io, env: configToEnv(fx.config) });
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    const wrong = variable === 'AWS_ENDPOINT_URL_DYNAMODB' ? s3Url : dynamodbUrl;
+    expect(code, c.err()).toBe(2);
+    const error = (JSON.parse(c.out()) as { error: { name: string; message: string; exitCode: number } }).error;
+    expect(error).toMatchObject({ name: 'ConfigError', exitCode: 2 });
+    expect(error.message).toContain(`${variable} "${wrong}"`);
+    expect(error.message).toMatch(/HTTP \d{3}/);
+    expect(c.err()).toContain(`tierlog: configuration: ${error.message}`);
+    expect(c.err()).not.toMatch(/hidden field|\$response/);
+  });
+});
+
+describe('an endpoint variable naming a server that is not the service, answering without a body', () => {
+  test("status with AWS_ENDPOINT_URL_DYNAMODB at another server's port (a bodiless 404): exit 2 naming each endpoint variable set", async () => {
+    const fx = await freshFixture();
+    // Another HTTP server on the port (a dev server, a proxy): a 404 with no body, no AWS error in it.
+    const server = createServer((_req, res) => res.writeHead(404).end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const other = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', other);
+    vi.stubEnv('AWS_MAX_ATTEMPTS', '1');
+    const c = capture();
+    let code: number;
+    try {
+      code = await runCli(['status', '--json'], { io: c.io, env: configToEnv(fx.config) });
+    } finally {
+      vi.unstubAllEnvs();
+      server.close();
+    }
+    expect(code, c.err()).toBe(2);
+    const error = (JSON.parse(c.out()) as { error: { name: string; message: string } }).error;
+    expect(error.name).toBe('ConfigError');
+    expect(error.message).toContain(`AWS_ENDPOINT_URL_DYNAMODB "${other}"`);
+    expect(error.message).toContain(`AWS_ENDPOINT_URL_S3 "${process.env.AWS_ENDPOINT_URL_S3}"`);
+    expect(error.message).toContain('HTTP 404');
+  });
+});
+
+describe("an embedding program's own signal", () => {
+  /**
+   * `runCli(argv, { signal })` without `io` (a job runner or a daemon that stops its runs with its
+   * own signal and prints to its own stdout): `sweep` and `audit` take that signal and leave the
+   * process's alone, but `status` and `inspect` took SIGINT and SIGTERM for the run and quit at the
+   * first with `process.exit(130)`: a SIGTERM to the host (a deploy's rolling restart) while a
+   * status read the table ended the host at once, its own graceful shutdown preempted. They take
+   * none of the process's signals when the caller gives its own, as sweep and audit.
+   */
+  test.each([
+    ['status', ['status'], 'ScanCommand'],
+    ['inspect', ['inspect', 'no-such-instance'], 'GetItemCommand'],
+  ] as const)(
+    '%s takes no SIGINT or SIGTERM of the host: a SIGTERM to it during the run does not end the host',
+    async (_name, argv, command) => {
+      const fx = await freshFixture();
+      const before = { SIGINT: new Set(process.listeners('SIGINT')), SIGTERM: new Set(process.listeners('SIGTERM')) };
+      const taken: string[] = [];
+      const dynamodb = new FaultInjector()
+        .add({
+          kind: 'delay',
+          delayMs: 0,
+          times: 1,
+          match: (r) => r.command === command,
+          before: async () => {
+            // The host is sent SIGTERM (then SIGINT) mid-run: the handlers tierlog took for it are called.
+            for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+              for (const listener of process.listeners(signal)) {
+                if (before[signal].has(listener)) continue;
+                taken.push(signal);
+                listener(signal);
+              }
+            }
+          },
+        })
+        .attach(createDynamoDBClient(), 'dynamodb');
+      let out = '';
+      const exits: unknown[] = [];
+      const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
+      const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      const exit = vi.spyOn(process, 'exit').mockImplementation((code) => (exits.push(code), undefined) as never);
+      let code: number;
+      try {
+        code = await runCli([...argv, '--json'], {
+          env: configToEnv(fx.config),
+          dynamodb,
+          s3: fx.s3,
+          signal: new AbortController().signal,
+        });
+      } finally {
+        stdout.mockRestore();
+        stderr.mockRestore();
+        exit.mockRestore();
+        dynamodb.destroy();
+      }
+      expect(taken).toEqual([]);
+      expect(exits).toEqual([]);
+      // The command ran to its end: its own report (or error) is stdout's one document.
+      expect(code).toBe(argv[0] === 'status' ? 0 : 1);
+      expect(JSON.parse(out)).not.toHaveProperty('error.name', 'InterruptedError');
+    },
+  );
 });
 
 describe('--json when a signal quits the real process at once', () => {

@@ -904,6 +904,82 @@ describe("tierlog sweep on a machine whose clock is off AWS's", () => {
     expect((await scanAll(fx.dynamodb, fx.config.changeLogTable)).find((i) => i.pk === instanceId)).not.toHaveProperty('claimedBy');
   });
 
+  /**
+   * The check before the sweep saw a clock in step; the clock then stepped (a VM resumed, WSL after
+   * the laptop slept, NTP correcting it) before the sweep's first query. The CLI gave the sweeper
+   * its clock, which the sweeper takes for the caller's choice and never checks: each instance
+   * found after the step was judged on a clock 20 minutes ahead, and a live writer (its lease 10
+   * minutes ahead on AWS's clock) was claimed, its commits fenced. The sweeper checks each answer, as with its default
+   * clock: it takes nothing once they show the clock off (exit 2, the writer's item as it wrote it).
+   */
+  test("a clock that steps off AWS's during the sweep (after the check before it): nothing taken from then on, the live writer not claimed", async () => {
+    const fx = await freshFixture();
+    const aws = Date.now() - 20 * MIN; // AWS's time once the clock has stepped
+    const live = await putRawInstance(fx, { shard: 0, leaseUntil: aws + 10 * MIN, entries: { [newChangeId()]: rawEntry('x', {}) } });
+    const before = await rawInstance(fx, live);
+    // Answers in step until the sweep's first lease-index query; from then on, AWS's clock 20 minutes behind.
+    let stepped = false;
+    const dynamodb = createDynamoDBClient();
+    open.push({ close: () => dynamodb.destroy() });
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'QueryCommand') stepped = true;
+        const out = await next(args);
+        const headers = (out.response as { headers?: Record<string, string> }).headers;
+        if (stepped && headers !== undefined) headers.date = new Date(Date.now() - 20 * MIN).toUTCString();
+        return out;
+      },
+      { step: 'deserialize', name: 'clockStepsMidSweep', override: true },
+    );
+    const run = await cli({ ...fx, dynamodb }, ['sweep', '--json']);
+    expect(stepped).toBe(true);
+    expect(run.code, run.out).toBe(2);
+    expect(JSON.parse(run.out).error).toMatchObject({ name: 'ConfigError', exitCode: 2 });
+    expect(run.err).toMatch(/this machine's clock is \d+ s ahead of AWS's/);
+    expect(await rawInstance(fx, live)).toEqual(before);
+  });
+
+  /**
+   * The machine's clock steps 20 minutes ahead while the sweep runs (a VM resumed, NTP correcting
+   * it), after the first claim. Every instance taken after the answers show it would be claimed
+   * with a `firstSeen` and a claim on that clock, and its upload window judged on it (a window
+   * judged over 20 minutes early: a fenced writer's upload that may still land, its blob deleted
+   * and left behind). The CLI gave the sweeper its clock, so the sweeper never looked: the
+   * instances after the step were all taken. Now the sweep stops taking them (the one already
+   * waiting for the single slot aside), reports what it did and exits 1, naming the clock.
+   */
+  test("the machine's clock steps ahead during the sweep: the instances after it are not taken, exit 1 naming the clock", async () => {
+    const fx = await freshFixture();
+    const now = Date.now();
+    const ids: string[] = [];
+    for (const ago of [60, 50, 40, 30]) {
+      ids.push(
+        await putRawInstance(fx, { shard: 0, leaseUntil: now - ago * MIN, entries: { [newChangeId()]: rawEntry(`step-${ago}`, {}) } }),
+      );
+    }
+    const last = await rawInstance(fx, ids[3]!);
+    const real = Date.now.bind(Date);
+    let step = 0;
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => real() + step);
+    const dynamodb = atFirstClaim(() => {
+      step = 20 * MIN;
+    });
+    let run: { code: number; json: { error?: unknown; instancesClaimed: number }; err: string };
+    try {
+      run = await cliJson({ ...fx, dynamodb }, ['sweep'], { env: { TIERLOG_SWEEP_CONCURRENCY: '1' } });
+    } finally {
+      clock.mockRestore();
+    }
+    expect(run.code, run.err).toBe(1);
+    expect(run.json.error).toMatchObject({ name: 'ConfigError', exitCode: 1 });
+    expect(run.err).toMatch(/this machine's clock is \d+ s ahead of AWS's/);
+    // Said after claims, it does not say that nothing was claimed.
+    expect(run.err).toContain('no instance is taken while it is off');
+    // The first taken before the step, the second waiting for the slot as it came; none after.
+    expect(run.json.instancesClaimed).toBeLessThanOrEqual(2);
+    expect(await rawInstance(fx, ids[3]!)).toEqual(last);
+  });
+
   test('within the skew margin either way (10 seconds): the sweep runs', async () => {
     for (const offset of [10_000, -10_000]) {
       const fx = await freshFixture();
