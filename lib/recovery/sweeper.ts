@@ -703,12 +703,27 @@ export class Sweeper {
     }
     // The instances taken before wait for no more than BATCH_MAX_WAIT_MS behind this one.
     flushStale();
-    // Looked at again once a slot is free: the wait may have outlasted the deadline or the signal.
+    // Looked at again once a slot is free: the wait may have outlasted the deadline or the signal,
+    // and the answers of the tasks it waited behind may show the clock off since the check above
+    // (a VM resumed, NTP stepping it): that instance is left as it was, and the refusal is the
+    // shard's, as before the wait.
+    let refused: { readonly error: unknown } | undefined;
     await pool.run(async () => {
-      if (!pastDeadline()) return this.processInstance(found, sweep);
-      report.stoppedEarly = true;
-      at.skipped?.();
+      if (pastDeadline()) {
+        report.stoppedEarly = true;
+        at.skipped?.();
+        return;
+      }
+      try {
+        this.assertClockInStep();
+      } catch (error) {
+        refused = { error };
+        at.skipped?.();
+        return;
+      }
+      return this.processInstance(found, sweep);
     });
+    if (refused !== undefined) throw refused.error;
     return true;
   }
 
