@@ -20,6 +20,12 @@ beforeAll(async () => {
   fx = await freshFixture();
 });
 
+/** A DynamoDB client of the local stack that calls `act` as the first `command` request goes out. */
+function atFirst(command: string, act: () => void) {
+  return new FaultInjector()
+    .add({ kind: 'delay', delayMs: 0, times: 1, match: (r) => r.command === command, before: async () => act() })
+    .attach(createDynamoDBClient(), 'dynamodb');
+}
 describe('--json on error', () => {
   test.each([
     ['an unknown option', ['status', '--json', '--bogus'], {}, 2, 'UsageError', /unknown option '--bogus'/],
@@ -197,24 +203,16 @@ describe("an embedding program's own signal", () => {
       const fx = await freshFixture();
       const before = { SIGINT: new Set(process.listeners('SIGINT')), SIGTERM: new Set(process.listeners('SIGTERM')) };
       const taken: string[] = [];
-      const dynamodb = new FaultInjector()
-        .add({
-          kind: 'delay',
-          delayMs: 0,
-          times: 1,
-          match: (r) => r.command === command,
-          before: async () => {
-            // The host is sent SIGTERM (then SIGINT) mid-run: the handlers tierlog took for it are called.
-            for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-              for (const listener of process.listeners(signal)) {
-                if (before[signal].has(listener)) continue;
-                taken.push(signal);
-                listener(signal);
-              }
-            }
-          },
-        })
-        .attach(createDynamoDBClient(), 'dynamodb');
+      const dynamodb = atFirst(command, () => {
+        // The host is sent SIGTERM (then SIGINT) mid-run: the handlers tierlog took for it are called.
+        for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+          for (const listener of process.listeners(signal)) {
+            if (before[signal].has(listener)) continue;
+            taken.push(signal);
+            listener(signal);
+          }
+        }
+      });
       let out = '';
       const exits: unknown[] = [];
       const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
@@ -254,19 +252,11 @@ describe('--json when a signal quits the real process at once', () => {
     const fx = await freshFixture();
     await putDeadInstance(fx, { fenced: true });
     const before = new Set(process.listeners(signal));
-    const dynamodb = new FaultInjector()
-      .add({
-        kind: 'delay',
-        delayMs: 0,
-        times: 1,
-        match: (r) => r.command === command,
-        before: async () => {
-          for (let i = 0; i < times; i++) {
-            for (const listener of process.listeners(signal)) if (!before.has(listener)) listener(signal);
-          }
-        },
-      })
-      .attach(createDynamoDBClient(), 'dynamodb');
+    const dynamodb = atFirst(command, () => {
+      for (let i = 0; i < times; i++) {
+        for (const listener of process.listeners(signal)) if (!before.has(listener)) listener(signal);
+      }
+    });
     let out = '';
     const exits: Array<{ code: unknown; out: string }> = [];
     const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
