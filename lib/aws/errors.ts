@@ -185,6 +185,16 @@ export function translateAwsError(err: unknown, context: { operation: string; ta
       { cause: err },
     );
   }
+  // Keyed by the name tierlog uses, of another type (a table of the user's own with a Number
+  // partition key): every request for it is refused so, whatever it carries. The deployment's
+  // fault, never the request's: a small write's refusal was a CommitRefusedError, a 400 to the client.
+  if (name === 'ValidationException' && context.table !== undefined && KEY_TYPE_MISMATCH.test(messageOf(err))) {
+    return new ConfigError(
+      `table "${context.table}" has a key of another type than tierlog writes (DynamoDB: ${messageOf(err)}): its partition key must be a String (the objects table's, hvAttributes.key; the change log's, pk)`,
+      context.table,
+      { cause: err },
+    );
+  }
   // A 403 is always an authorization failure (a HEAD answers it without a body, so without a name).
   if ((name !== undefined && ACCESS_DENIED.has(name)) || httpStatus(err) === 403) {
     const denied = context.table !== undefined ? deniedTableOf(err) : undefined;
@@ -245,6 +255,8 @@ export async function withAwsErrors<T>(
 
 /** DynamoDB's answers to a request whose key or index the table does not have. */
 const SCHEMA_MISMATCH = /does not have the specified index|key element does not match the schema|required keys was not given a value/i;
+/** DynamoDB's refusal of a key (or an index key) attribute of another type than the table's schema declares. */
+const KEY_TYPE_MISMATCH = /type mismatch for (index )?key/i;
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

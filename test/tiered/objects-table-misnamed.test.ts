@@ -6,6 +6,7 @@
  * be refused again"), which the objects API answered 400 InvalidRequest, the client blamed for the
  * deployment's fault and no 5xx for the operator's alarm. The API answers 500, the error logged.
  */
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { handleObjectsRequest } from '../../lib/api/objects-http.js';
@@ -102,5 +103,72 @@ describe('the change-log table named as another table', () => {
     );
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).message).toContain(`table "${other}"`);
+  });
+});
+
+/**
+ * An objects table of the user's own (imported, so the construct could not check it) whose partition
+ * key has the right name but is a Number, where tierlog needs a String. DynamoDB refuses every
+ * request for it with a ValidationException ("Type mismatch for key"), which named nothing: a small
+ * put's or a delete's one conditional write was a CommitRefusedError ("would be refused again"),
+ * answered 400 InvalidRequest by the objects API (the client blamed for the deployment's fault, no
+ * 5xx for the operator's alarm), and a read the SDK's bare error. Each is a ConfigError naming the
+ * table, as a table keyed by another name is; the API answers 500, the error logged.
+ */
+describe('the objects table keyed by a Number', () => {
+  let numeric: string;
+  let keyedWrong: TieredStore;
+  beforeAll(async () => {
+    numeric = `${fx.config.objectsTable}-numeric`;
+    await fx.dynamodb.send(
+      new CreateTableCommand({
+        TableName: numeric,
+        AttributeDefinitions: [{ AttributeName: 'key', AttributeType: 'N' }],
+        KeySchema: [{ AttributeName: 'key', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    const config = { ...fx.config, objectsTable: numeric };
+    keyedWrong = new TieredStore({
+      config,
+      changeLog: new DynamoChangeLog({ config, dynamodb: fx.dynamodb }),
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+    });
+  });
+
+  test.each([
+    ['a small put', () => keyedWrong.put('k', 'small')],
+    ['a conditional small put', () => keyedWrong.put('k', 'small', { ifVersion: 0 })],
+    ['a large put', () => keyedWrong.put('k', new Uint8Array(20 * KiB))],
+    ['a delete', () => keyedWrong.delete('k')],
+    ['a get', () => keyedWrong.get('k')],
+    ['a head', () => keyedWrong.head('k')],
+  ])('%s is a ConfigError naming the table', async (_name, call) => {
+    const error = await call().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toContain(`table "${numeric}"`);
+  });
+
+  test.each([
+    ['PUT', 'small'],
+    ['DELETE', undefined],
+    ['GET', undefined],
+  ])('the objects API answers a %s 500, the error logged', async (method, body) => {
+    const logged: unknown[] = [];
+    const event = {
+      rawPath: '/objects/k',
+      rawQueryString: '',
+      headers: {},
+      isBase64Encoded: false,
+      requestContext: { http: { method } },
+      ...(body !== undefined ? { body } : {}),
+    } as unknown as APIGatewayProxyEventV2;
+    const response = await handleObjectsRequest(keyedWrong, event, { onError: (err) => logged.push(err) });
+    expect(response.statusCode).toBe(500);
+    expect(logged[0]).toBeInstanceOf(ConfigError);
   });
 });
