@@ -38,6 +38,7 @@ import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue } from './failure-handling.js';
 import { nagArn } from './nag.js';
 import { metricsDeploymentEnv, metricsDeploymentOf, refuseTokenOptions, TierlogFunction, tierlogDimensions } from './function.js';
+import { pointInTimeRecoveryOf } from './own-objects-table.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** Options of the audit at scale (`TierlogProps.auditAtScale`). */
@@ -85,7 +86,10 @@ export interface AuditAtScaleOptions {
 
 /** Properties of {@link AuditAtScale}. */
 export interface AuditAtScaleProps extends AuditAtScaleOptions {
-  /** The tables, the blob bucket and the prefix the audit reads (the deployment's). */
+  /**
+   * The tables, the blob bucket and the prefix the audit reads (the deployment's). Both tables
+   * need point-in-time recovery (each run exports them): a table of this app without it is refused.
+   */
   readonly resources: TierlogResources;
   /** The bucket the blob bucket's access logs go to (the snapshots bucket logs there too). */
   readonly accessLogsBucket: s3.Bucket;
@@ -182,6 +186,19 @@ export class AuditAtScale extends Construct {
     this.props = props;
     const { resources } = props;
     checkGrantsCoverEnvironment(this, resources, props.environment);
+    // Every run exports both tables, which DynamoDB refuses without point-in-time recovery: each
+    // run would fail at its export (the Tierlog construct's change log has it, and it refuses an
+    // objects table of the app without it; used on its own, the part took either).
+    for (const [prop, table] of [
+      ['resources.changeLogTable', resources.changeLogTable],
+      ['resources.objectsTable', resources.objectsTable],
+    ] as const) {
+      if (pointInTimeRecoveryOf(table) === false) {
+        throw new Error(
+          `${prop} ${table.node.path} has no point-in-time recovery: every run exports it with ExportTableToPointInTime, which needs it, so each run would fail at its export; turn it on`,
+        );
+      }
+    }
     // What the function publishes under, whoever set it: the alarms watch that.
     const deployment = metricsDeploymentOf(props.metricsDeployment, props.environment);
     const stack = Stack.of(this);

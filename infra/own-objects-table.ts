@@ -87,16 +87,28 @@ export function ownObjectsTableProblems(
       `it must live in one region, not ${regions.length} (${regions.join(', ')}): consistent reads and conditional writes hold within one region, and a sweeper would take a blob a write in another region references for garbage`,
     );
   }
-  if (options.pointInTimeRecovery) {
-    const specs: Pitr[] =
-      type === 'AWS::DynamoDB::Table'
-        ? [read(props.pointInTimeRecoverySpecification)]
-        : (read(props.replicas) ?? [{}]).map((r) => r.pointInTimeRecoverySpecification);
-    if (!specs.every((p) => p?.pointInTimeRecoveryEnabled === true)) {
-      problems.push('auditAtScale exports it with ExportTableToPointInTime, which needs point-in-time recovery: turn it on');
-    }
+  if (options.pointInTimeRecovery && pointInTimeRecoveryOf(table) === false) {
+    problems.push('auditAtScale exports it with ExportTableToPointInTime, which needs point-in-time recovery: turn it on');
   }
   return problems;
+}
+
+/**
+ * Whether `table` has point-in-time recovery (in every replica, for a `TableV2`), when it is a
+ * resource of this app whose setting is a literal; undefined for an imported table, whose settings
+ * cannot be read.
+ */
+export function pointInTimeRecoveryOf(table: dynamodb.ITableV2): boolean | undefined {
+  const resource = table.node.defaultChild as { cfnResourceType?: string } | undefined;
+  const type = resource?.cfnResourceType;
+  if (type !== 'AWS::DynamoDB::GlobalTable' && type !== 'AWS::DynamoDB::Table') return undefined;
+  const read = <T>(value: T): T => Stack.of(table).resolve(value) as T;
+  const props = resource as unknown as ReadableTableProps;
+  const specs: Pitr[] =
+    type === 'AWS::DynamoDB::Table'
+      ? [read(props.pointInTimeRecoverySpecification)]
+      : (read(props.replicas) ?? [{}]).map((r) => r.pointInTimeRecoverySpecification);
+  return specs.every((p) => p?.pointInTimeRecoveryEnabled === true);
 }
 
 /**

@@ -443,3 +443,55 @@ describe('AuditAtScale used on its own: a number or duration given as a CloudFor
     });
   }
 });
+
+describe('AuditAtScale used on its own: what its runs need of the tables and the bucket it is given', () => {
+  /**
+   * Every run exports both tables with ExportTableToPointInTime, which DynamoDB refuses for a table
+   * without point-in-time recovery: the `Tierlog` construct refuses an objects table of the app
+   * without it under `auditAtScale`, but the part used on its own took either table, and every
+   * scheduled run failed at its export (`ExecutionsFailed` daily, no audit ever).
+   */
+  const setup = (pitr: { changeLog: boolean; objects: boolean }, tableKind: 'TableV2' | 'Table' = 'TableV2') => {
+    const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const table = (id: string, enabled: boolean) =>
+      tableKind === 'TableV2'
+        ? new dynamodb.TableV2(stack, id, {
+            partitionKey: { name: id === 'Log' ? 'pk' : 'key', type: dynamodb.AttributeType.STRING },
+            pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: enabled },
+          })
+        : (new dynamodb.Table(stack, id, {
+            partitionKey: { name: id === 'Log' ? 'pk' : 'key', type: dynamodb.AttributeType.STRING },
+            pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: enabled },
+          }) as unknown as dynamodb.ITableV2);
+    const resources = {
+      changeLogTable: table('Log', pitr.changeLog),
+      objectsTable: table('Objects', pitr.objects),
+      bucket: new s3.Bucket(stack, 'Blobs'),
+      prefix: 'blobs',
+    };
+    const accessLogsBucket = new s3.Bucket(stack, 'Logs');
+    return () => new AuditAtScale(stack, 'Audit', { resources, accessLogsBucket, environment: storeNames(resources) });
+  };
+
+  it('a table of the app without point-in-time recovery is refused, naming it (every run would fail at its export)', () => {
+    expect(setup({ changeLog: false, objects: true })).toThrow(/resources\.changeLogTable UserStack\/Log .*point-in-time recovery/);
+    expect(setup({ changeLog: true, objects: false })).toThrow(/resources\.objectsTable UserStack\/Objects .*point-in-time recovery/);
+    expect(setup({ changeLog: false, objects: true }, 'Table')).toThrow(
+      /resources\.changeLogTable UserStack\/Log .*point-in-time recovery/,
+    );
+  });
+
+  it('tables with point-in-time recovery, or imported ones (whose settings cannot be read), are taken', () => {
+    expect(setup({ changeLog: true, objects: true })).not.toThrow();
+    expect(setup({ changeLog: true, objects: true }, 'Table')).not.toThrow();
+    const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const resources = {
+      changeLogTable: dynamodb.TableV2.fromTableName(stack, 'Log', 'my-change-log'),
+      objectsTable: dynamodb.TableV2.fromTableName(stack, 'Objects', 'my-objects'),
+      bucket: new s3.Bucket(stack, 'Blobs'),
+      prefix: 'blobs',
+    };
+    const accessLogsBucket = new s3.Bucket(stack, 'Logs');
+    expect(() => new AuditAtScale(stack, 'Audit', { resources, accessLogsBucket, environment: storeNames(resources) })).not.toThrow();
+  });
+});
