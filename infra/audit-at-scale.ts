@@ -89,6 +89,8 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
   /**
    * The tables, the blob bucket and the prefix the audit reads (the deployment's). Both tables
    * need point-in-time recovery (each run exports them): a table of this app without it is refused.
+   * The bucket is one of this app (an `s3.Bucket`): the part adds its S3 Inventory; an imported
+   * one is refused.
    */
   readonly resources: TierlogResources;
   /** The bucket the blob bucket's access logs go to (the snapshots bucket logs there too). */
@@ -199,6 +201,15 @@ export class AuditAtScale extends Construct {
         );
       }
     }
+    // Its snapshot of the bucket is an S3 Inventory, a setting of the bucket: only a bucket of this
+    // app can be given one here (an imported one failed with a bare TypeError).
+    const blobBucket = resources.bucket as s3.Bucket;
+    if (typeof (blobBucket as Partial<s3.Bucket>).addInventory !== 'function') {
+      const name = Token.isUnresolved(blobBucket.bucketName) ? '' : ` ("${blobBucket.bucketName}")`;
+      throw new Error(
+        `resources.bucket ${blobBucket.node.path}${name} is imported: the audit at scale reads the bucket through an S3 Inventory, a setting of the bucket that only a bucket of this app (an s3.Bucket) can be given here; configure the imported bucket's S3 Inventory yourself and run \`tierlog audit --inventory\``,
+      );
+    }
     // What the function publishes under, whoever set it: the alarms watch that.
     const deployment = metricsDeploymentOf(props.metricsDeployment, props.environment);
     const stack = Stack.of(this);
@@ -256,7 +267,6 @@ export class AuditAtScale extends Construct {
     });
     deliverAccessLogs(this.snapshotBucket, props.accessLogsBucket, 'snapshots/');
     const bucketName = this.snapshotBucket.bucketName;
-    const blobBucket = resources.bucket as s3.Bucket;
     blobBucket.addInventory({
       inventoryId: INVENTORY_ID,
       destination: { bucket: this.snapshotBucket, prefix: 'inventory' },

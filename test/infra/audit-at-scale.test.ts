@@ -481,6 +481,26 @@ describe('AuditAtScale used on its own: what its runs need of the tables and the
     );
   });
 
+  it("an imported blob bucket is refused, naming it: its S3 Inventory, the audit's snapshot of it, is a setting of the bucket the part cannot add", () => {
+    // It failed with a bare TypeError ("addInventory is not a function"), naming neither the prop nor the cause.
+    const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const table = (id: string) =>
+      new dynamodb.TableV2(stack, id, {
+        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      });
+    const resources = {
+      changeLogTable: table('Log'),
+      objectsTable: table('Objects'),
+      bucket: s3.Bucket.fromBucketName(stack, 'Blobs', 'my-blobs'),
+      prefix: 'blobs',
+    };
+    const accessLogsBucket = new s3.Bucket(stack, 'Logs');
+    expect(() => new AuditAtScale(stack, 'Audit', { resources, accessLogsBucket, environment: storeNames(resources) })).toThrow(
+      /^resources\.bucket UserStack\/Blobs \("my-blobs"\) is imported: .*S3 Inventory.*tierlog audit --inventory/,
+    );
+  });
+
   it('tables with point-in-time recovery, or imported ones (whose settings cannot be read), are taken', () => {
     expect(setup({ changeLog: true, objects: true })).not.toThrow();
     expect(setup({ changeLog: true, objects: true }, 'Table')).not.toThrow();
