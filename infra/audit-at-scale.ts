@@ -38,7 +38,7 @@ import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue } from './failure-handling.js';
 import { nagArn } from './nag.js';
 import { metricsDeploymentEnv, metricsDeploymentOf, refuseTokenOptions, TierlogFunction, tierlogDimensions } from './function.js';
-import { pointInTimeRecoveryOf } from './own-objects-table.js';
+import { checkObjectsTableKey, pointInTimeRecoveryOf } from './own-objects-table.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** Options of the audit at scale (`TierlogProps.auditAtScale`). */
@@ -88,7 +88,8 @@ export interface AuditAtScaleOptions {
 export interface AuditAtScaleProps extends AuditAtScaleOptions {
   /**
    * The tables, the blob bucket and the prefix the audit reads (the deployment's). Both tables
-   * need point-in-time recovery (each run exports them): a table of this app without it is refused.
+   * need point-in-time recovery (each run exports them): a table of this app without it is refused,
+   * as is an objects table of this app keyed otherwise than the function reads it.
    * The bucket is one of this app (an `s3.Bucket`): the part adds its S3 Inventory; an imported
    * one is refused.
    */
@@ -188,6 +189,7 @@ export class AuditAtScale extends Construct {
     this.props = props;
     const { resources } = props;
     checkGrantsCoverEnvironment(this, resources, props.environment);
+    checkObjectsTableKey(resources.objectsTable, props.environment);
     // Every run exports both tables, which DynamoDB refuses without point-in-time recovery: each
     // run would fail at its export (the Tierlog construct's change log has it, and it refuses an
     // objects table of the app without it; used on its own, the part took either).

@@ -40,6 +40,7 @@ import {
   TierlogFunction,
   tierlogDimensions,
 } from './function.js';
+import { checkObjectsTableKey } from './own-objects-table.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** `POWERTOOLS_SERVICE_NAME` of the stream function, and the `service` dimension of its metrics. */
@@ -90,8 +91,9 @@ export interface ObjectsStreamCleanupProps {
   /**
    * The objects table, bucket and prefix. The table's stream must be on and carry old images
    * (`OLD_IMAGE` or `NEW_AND_OLD_IMAGES`): a table of this app whose stream has none is refused,
-   * as is one with a replica in another region, or whose TTL is not on the expiry attribute the
-   * function's `TIERLOG_HV_ATTRIBUTES` names (`expiresAt` when it names none).
+   * as is one with a replica in another region, whose TTL is not on the expiry attribute the
+   * function's `TIERLOG_HV_ATTRIBUTES` names (`expiresAt` when it names none), or whose key is not
+   * its key attribute (`key` when it names none).
    */
   readonly resources: TierlogResources;
   /**
@@ -299,6 +301,7 @@ export class ObjectsStreamCleanup extends Construct {
     super(scope, id);
     this.metricsDeployment = metricsDeploymentOf(props.metricsDeployment, props.environment);
     checkGrantsCoverEnvironment(this, props.resources, props.environment);
+    checkObjectsTableKey(props.resources.objectsTable, props.environment);
     const table = props.resources.objectsTable as dynamodb.ITableV2;
     const streamArn = table.tableStreamArn;
     if (streamArn === undefined) throw new Error('the objects table has no stream: enable it (OLD_IMAGE or NEW_AND_OLD_IMAGES)');

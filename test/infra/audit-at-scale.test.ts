@@ -501,6 +501,25 @@ describe('AuditAtScale used on its own: what its runs need of the tables and the
     );
   });
 
+  it('an objects table of the app keyed otherwise than the function reads it is refused, naming it (every HV read of a batch would be refused)', () => {
+    const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const table = (id: string, key: string) =>
+      new dynamodb.TableV2(stack, id, {
+        partitionKey: { name: key, type: dynamodb.AttributeType.STRING },
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      });
+    const resources = {
+      changeLogTable: table('Log', 'pk'),
+      objectsTable: table('Objects', 'id'),
+      bucket: new s3.Bucket(stack, 'Blobs'),
+      prefix: 'blobs',
+    };
+    const accessLogsBucket = new s3.Bucket(stack, 'Logs');
+    expect(() => new AuditAtScale(stack, 'Audit', { resources, accessLogsBucket, environment: storeNames(resources) })).toThrow(
+      /^resources\.objectsTable UserStack\/Objects cannot be the function's objects table: its key must be the string partition key "key"/,
+    );
+  });
+
   it('tables with point-in-time recovery, or imported ones (whose settings cannot be read), are taken', () => {
     expect(setup({ changeLog: true, objects: true })).not.toThrow();
     expect(setup({ changeLog: true, objects: true }, 'Table')).not.toThrow();

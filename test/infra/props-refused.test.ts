@@ -456,6 +456,70 @@ describe('the parts used on their own: the grants (resources) and the configurat
   }
 });
 
+describe('the parts used on their own: an objects table of the app keyed otherwise than the function reads it', () => {
+  /**
+   * Each part's function addresses every objects-table item by the key attribute of its
+   * `TIERLOG_HV_ATTRIBUTES` (`key` when it names none): a table keyed otherwise has DynamoDB refuse
+   * every such request (a ValidationException), on every sweep, stream batch or request. The
+   * `Tierlog` construct refuses such a table of yours; the parts used on their own took it.
+   */
+  const setup = (partitionKey: dynamodb.Attribute, hvAttributes?: { key: string }) => {
+    const stack = new Stack(newApp(), 'UserStack');
+    const table = (id: string, key: dynamodb.Attribute) =>
+      new dynamodb.TableV2(stack, id, {
+        partitionKey: key,
+        dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+        timeToLiveAttribute: 'expiresAt',
+      });
+    const resources: TierlogResources = {
+      changeLogTable: table('Log', { name: 'pk', type: dynamodb.AttributeType.STRING }),
+      objectsTable: table('Keyed', partitionKey),
+      bucket: new s3.Bucket(stack, 'Bucket'),
+      prefix: 'blobs',
+    };
+    const environment = configToEnv({
+      changeLogTable: resources.changeLogTable.tableName,
+      objectsTable: resources.objectsTable.tableName,
+      bucket: resources.bucket.bucketName,
+      prefix: resources.prefix,
+      leaseShards: 4,
+      ...(hvAttributes !== undefined ? { hvAttributes } : {}),
+    });
+    return { stack, resources, environment };
+  };
+  const S = dynamodb.AttributeType.STRING;
+
+  for (const [part, make] of Object.entries(PARTS)) {
+    it(`${part}: refused at synth, naming the table and both keys`, () => {
+      const cases: Array<[dynamodb.Attribute, { key: string } | undefined, RegExp]> = [
+        [
+          { name: 'id', type: S },
+          undefined,
+          /partition key "key" \(the key attribute of the function's TIERLOG_HV_ATTRIBUTES\) alone, not HASH "id"/,
+        ],
+        [{ name: 'id', type: S }, { key: 'k' }, /partition key "k" .* alone, not HASH "id"/],
+        [{ name: 'key', type: dynamodb.AttributeType.NUMBER }, undefined, /not HASH "key" \(type N\)/],
+      ];
+      for (const [partitionKey, hvAttributes, message] of cases) {
+        const x = setup(partitionKey, hvAttributes);
+        expect(() => make(x.stack, x.resources, x.environment)).toThrow(
+          new RegExp(`^resources\\.objectsTable UserStack/Keyed cannot be the function's objects table: .*${message.source}`),
+        );
+      }
+    });
+
+    it(`${part}: a table keyed as the function reads it is taken`, () => {
+      for (const [partitionKey, hvAttributes] of [
+        [{ name: 'key', type: S }, undefined],
+        [{ name: 'id', type: S }, { key: 'id' }],
+      ] as const) {
+        const x = setup(partitionKey, hvAttributes);
+        expect(() => make(x.stack, x.resources, x.environment)).not.toThrow();
+      }
+    });
+  }
+});
+
 describe('the parts used on their own: a number or duration given as a CloudFormation parameter', () => {
   /**
    * As the `Tierlog` construct refuses them: each is checked at synth (or becomes a variable its
