@@ -304,7 +304,14 @@ export class ObjectsStreamCleanup extends Construct {
     checkObjectsTableKey(props.resources.objectsTable, props.environment);
     const table = props.resources.objectsTable as dynamodb.ITableV2;
     const streamArn = table.tableStreamArn;
-    if (streamArn === undefined) throw new Error('the objects table has no stream: enable it (OLD_IMAGE or NEW_AND_OLD_IMAGES)');
+    if (streamArn === undefined) {
+      // An imported table has no stream ARN unless it is given: its stream may well be on.
+      throw new Error(
+        table.node.defaultChild === undefined
+          ? `the objects table ${table.node.path} was imported without its stream ARN: import it with TableV2.fromTableAttributes({ tableName, tableStreamArn }) (its stream must carry old images: OLD_IMAGE or NEW_AND_OLD_IMAGES)`
+          : 'the objects table has no stream: enable it (OLD_IMAGE or NEW_AND_OLD_IMAGES)',
+      );
+    }
     checkStreamOfTable(table, streamArn);
     // Every blob the function deletes is named by an old image: a stream of new images or keys only
     // has none, and its MODIFY records would not even pass the event filter (no metric, no alarm).

@@ -235,10 +235,22 @@ describe('thresholds and settings that cannot work', () => {
 });
 
 describe('what the functions cannot work with, when the stack is made', () => {
-  it('an objects table imported without its stream: refused (the stream function deletes the blobs of removed objects)', () => {
+  it('an objects table imported without its stream: refused, saying to import it with its stream ARN (the stream function deletes the blobs of removed objects)', () => {
+    // Its stream may well be on: "enable it" sent the user to a table that had one.
     expect(() => build(HERE, (s) => ({ objectsTable: dynamodb.TableV2.fromTableName(s, 'NoStream', 'my-objects') }))).toThrow(
-      /the objects table has no stream: enable it/,
+      /^the objects table \S*\/NoStream was imported without its stream ARN: import it with TableV2\.fromTableAttributes\(\{ tableName, tableStreamArn \}\)/,
     );
+  });
+
+  it('an objects table of the app without a stream: refused, saying to enable it', () => {
+    expect(() =>
+      build(HERE, (s) => ({
+        objectsTable: new dynamodb.TableV2(s, 'NoStream', {
+          partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+          timeToLiveAttribute: 'expiresAt',
+        }),
+      })),
+    ).toThrow(/stream must carry old images \(OLD_IMAGE or NEW_AND_OLD_IMAGES\), not none/);
   });
 
   /**
