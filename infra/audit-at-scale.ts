@@ -38,6 +38,7 @@ import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue } from './failure-handling.js';
 import { nagArn } from './nag.js';
 import { metricsDeploymentEnv, metricsDeploymentOf, refuseTokenOptions, TierlogFunction, tierlogDimensions } from './function.js';
+import { checkObjectsTableKey, pointInTimeRecoveryOf } from './own-objects-table.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** Options of the audit at scale (`TierlogProps.auditAtScale`). */
@@ -85,7 +86,13 @@ export interface AuditAtScaleOptions {
 
 /** Properties of {@link AuditAtScale}. */
 export interface AuditAtScaleProps extends AuditAtScaleOptions {
-  /** The tables, the blob bucket and the prefix the audit reads (the deployment's). */
+  /**
+   * The tables, the blob bucket and the prefix the audit reads (the deployment's). Both tables
+   * need point-in-time recovery (each run exports them): a table of this app without it is refused,
+   * as is an objects table of this app keyed otherwise than the function reads it.
+   * The bucket is one of this app (an `s3.Bucket`): the part adds its S3 Inventory; an imported
+   * one is refused.
+   */
   readonly resources: TierlogResources;
   /** The bucket the blob bucket's access logs go to (the snapshots bucket logs there too). */
   readonly accessLogsBucket: s3.Bucket;
@@ -182,6 +189,29 @@ export class AuditAtScale extends Construct {
     this.props = props;
     const { resources } = props;
     checkGrantsCoverEnvironment(this, resources, props.environment);
+    checkObjectsTableKey(resources.objectsTable, props.environment);
+    // Every run exports both tables, which DynamoDB refuses without point-in-time recovery: each
+    // run would fail at its export (the Tierlog construct's change log has it, and it refuses an
+    // objects table of the app without it; used on its own, the part took either).
+    for (const [prop, table] of [
+      ['resources.changeLogTable', resources.changeLogTable],
+      ['resources.objectsTable', resources.objectsTable],
+    ] as const) {
+      if (pointInTimeRecoveryOf(table) === false) {
+        throw new Error(
+          `${prop} ${table.node.path} has no point-in-time recovery: every run exports it with ExportTableToPointInTime, which needs it, so each run would fail at its export; turn it on`,
+        );
+      }
+    }
+    // Its snapshot of the bucket is an S3 Inventory, a setting of the bucket: only a bucket of this
+    // app can be given one here (an imported one failed with a bare TypeError).
+    const blobBucket = resources.bucket as s3.Bucket;
+    if (typeof (blobBucket as Partial<s3.Bucket>).addInventory !== 'function') {
+      const name = Token.isUnresolved(blobBucket.bucketName) ? '' : ` ("${blobBucket.bucketName}")`;
+      throw new Error(
+        `resources.bucket ${blobBucket.node.path}${name} is imported: the audit at scale reads the bucket through an S3 Inventory, a setting of the bucket that only a bucket of this app (an s3.Bucket) can be given here; configure the imported bucket's S3 Inventory yourself and run \`tierlog audit --inventory\``,
+      );
+    }
     // What the function publishes under, whoever set it: the alarms watch that.
     const deployment = metricsDeploymentOf(props.metricsDeployment, props.environment);
     const stack = Stack.of(this);
@@ -239,7 +269,6 @@ export class AuditAtScale extends Construct {
     });
     deliverAccessLogs(this.snapshotBucket, props.accessLogsBucket, 'snapshots/');
     const bucketName = this.snapshotBucket.bucketName;
-    const blobBucket = resources.bucket as s3.Bucket;
     blobBucket.addInventory({
       inventoryId: INVENTORY_ID,
       destination: { bucket: this.snapshotBucket, prefix: 'inventory' },

@@ -10,6 +10,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { functionOptionsOf, literalVariables, refuseTokenOptions, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { addAlarmActions } from './failure-handling.js';
+import { checkObjectsTableKey } from './own-objects-table.js';
 import { checkGrantsCoverEnvironment, grantWriter, type TierlogResources } from './permissions.js';
 import { writerTuningFromEnv, writerTuningToEnv } from '../lib/tiered/writer-env.js';
 
@@ -44,7 +45,10 @@ const TUNING_PROPS = { inlineThreshold: 'objectsTuning.inlineThreshold' } as con
 
 /** Properties of {@link ObjectsFunction}. */
 export interface ObjectsFunctionProps extends TierlogFunctionOptions {
-  /** The tables, bucket and prefix it writes. */
+  /**
+   * The tables, bucket and prefix it writes. An objects table of this app keyed otherwise than the
+   * function reads it (the key attribute of its `TIERLOG_HV_ATTRIBUTES`) is refused.
+   */
   readonly resources: TierlogResources;
   /**
    * The function's configuration variables (what `loadConfig` reads), of the store `resources`
@@ -113,6 +117,7 @@ export class ObjectsFunction extends Construct {
     // synth (it was refused as the number it encodes).
     refuseTokenOptions({ 'objectsTuning.inlineThreshold': props.tuning?.inlineThreshold });
     checkGrantsCoverEnvironment(this, props.resources, props.environment);
+    checkObjectsTableKey(props.resources.objectsTable, props.environment);
     const tuningEnv = writerTuningToEnv({ ...props.tuning }, TUNING_PROPS);
     // The function reads its tuning variables whoever set them: one `environment` sets and the
     // props do not is checked here as the prop is (a ConfigError naming the variable), not by a

@@ -40,6 +40,7 @@ import {
   TierlogFunction,
   tierlogDimensions,
 } from './function.js';
+import { checkObjectsTableKey } from './own-objects-table.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** `POWERTOOLS_SERVICE_NAME` of the stream function, and the `service` dimension of its metrics. */
@@ -90,8 +91,9 @@ export interface ObjectsStreamCleanupProps {
   /**
    * The objects table, bucket and prefix. The table's stream must be on and carry old images
    * (`OLD_IMAGE` or `NEW_AND_OLD_IMAGES`): a table of this app whose stream has none is refused,
-   * as is one with a replica in another region, or whose TTL is not on the expiry attribute the
-   * function's `TIERLOG_HV_ATTRIBUTES` names (`expiresAt` when it names none).
+   * as is one with a replica in another region, whose TTL is not on the expiry attribute the
+   * function's `TIERLOG_HV_ATTRIBUTES` names (`expiresAt` when it names none), or whose key is not
+   * its key attribute (`key` when it names none).
    */
   readonly resources: TierlogResources;
   /**
@@ -299,9 +301,17 @@ export class ObjectsStreamCleanup extends Construct {
     super(scope, id);
     this.metricsDeployment = metricsDeploymentOf(props.metricsDeployment, props.environment);
     checkGrantsCoverEnvironment(this, props.resources, props.environment);
+    checkObjectsTableKey(props.resources.objectsTable, props.environment);
     const table = props.resources.objectsTable as dynamodb.ITableV2;
     const streamArn = table.tableStreamArn;
-    if (streamArn === undefined) throw new Error('the objects table has no stream: enable it (OLD_IMAGE or NEW_AND_OLD_IMAGES)');
+    if (streamArn === undefined) {
+      // An imported table has no stream ARN unless it is given: its stream may well be on.
+      throw new Error(
+        table.node.defaultChild === undefined
+          ? `the objects table ${table.node.path} was imported without its stream ARN: import it with TableV2.fromTableAttributes({ tableName, tableStreamArn }) (its stream must carry old images: OLD_IMAGE or NEW_AND_OLD_IMAGES)`
+          : 'the objects table has no stream: enable it (OLD_IMAGE or NEW_AND_OLD_IMAGES)',
+      );
+    }
     checkStreamOfTable(table, streamArn);
     // Every blob the function deletes is named by an old image: a stream of new images or keys only
     // has none, and its MODIFY records would not even pass the event filter (no metric, no alarm).

@@ -9,8 +9,16 @@
  * A bucket the construct creates is its own; nested prefixes (`blobs`, `blobs/b`) do not
  * collide: the outer store's audits read the inner store's keys as no blob keys of theirs
  * (reported, never deleted).
+ *
+ * One store per objects table too. An item names its blob by its key alone, not by the bucket: two
+ * `Tierlog` constructs given one objects table (each with its own bucket, or another prefix) answer
+ * each other's objects from their own bucket, where the blob is not (every such read fails), each
+ * one's audits report the other's blobs as lost, and its stream function takes the other's records
+ * for its own (kept as untrusted, or deleted in its own bucket where no such key is). Two of one
+ * app given the same table (one construct, or one name in one account and region) fail synthesis.
  */
-import { Token } from 'aws-cdk-lib';
+import { Stack, Token } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
 
@@ -57,5 +65,61 @@ export function refuseSharedPrefix<T extends IConstruct & BlobStoreSite>(store: 
           (other) =>
             `${other.node.path} stores blobs under the same bucket and prefix "${store.prefix}/": an audit of either store would delete the other's blobs; give each store its own prefix`,
         ),
+  });
+}
+
+/** What {@link refuseSharedObjectsTable} reads of a construct that keeps its objects in a table. */
+export interface ObjectsTableSite {
+  readonly objectsTable: dynamodb.ITableV2;
+}
+
+/**
+ * The name `table` has at synth: its `tableName` when a literal (imported by name or ARN), else
+ * the `tableName` property of its resource when it is a table of this app given a literal name;
+ * undefined when neither is known.
+ */
+function literalTableName(table: dynamodb.ITableV2): string | undefined {
+  if (!Token.isUnresolved(table.tableName)) return table.tableName;
+  const resource = table.node.defaultChild as { cfnResourceType?: string; tableName?: unknown } | undefined;
+  if (resource?.cfnResourceType !== 'AWS::DynamoDB::GlobalTable' && resource?.cfnResourceType !== 'AWS::DynamoDB::Table') return undefined;
+  return typeof resource.tableName === 'string' && !Token.isUnresolved(resource.tableName) ? resource.tableName : undefined;
+}
+
+/**
+ * Whether `a` and `b` are the same table: one construct, or one literal name in one account and
+ * region (table names are per account and region): both in one stack, or both in a region and
+ * account known at synth. Two environment-agnostic stacks may be deployed apart: not compared.
+ */
+function sameTable(a: dynamodb.ITableV2, b: dynamodb.ITableV2): boolean {
+  if (a === b) return true;
+  const name = literalTableName(a);
+  if (name === undefined || name !== literalTableName(b)) return false;
+  if (Stack.of(a) === Stack.of(b)) return true;
+  const known = (v: string) => !Token.isUnresolved(v);
+  return (
+    [a.env.region, a.env.account, b.env.region, b.env.account].every(known) &&
+    a.env.region === b.env.region &&
+    a.env.account === b.env.account
+  );
+}
+
+/**
+ * Refuses, at synth, another store of the same app (found by `isStore`) given `store`'s objects
+ * table: a validation on `store`, so constructs added after it are seen.
+ */
+export function refuseSharedObjectsTable<T extends IConstruct & ObjectsTableSite>(
+  store: T,
+  isStore: (node: IConstruct) => node is T,
+): void {
+  store.node.addValidation({
+    validate: () =>
+      store.node.root.node
+        .findAll()
+        .filter((other): other is T => other !== store && isStore(other))
+        .filter((other) => sameTable(other.objectsTable, store.objectsTable))
+        .map((other) => {
+          const name = literalTableName(store.objectsTable);
+          return `${other.node.path} uses the same objects table (${name !== undefined ? `"${name}"` : store.objectsTable.node.path}): an item names its blob by key alone, so objects written through either are unreadable through the other (their blobs in the other's bucket or prefix) and each one's audits report the other's blobs lost; give each store its own objects table`;
+        }),
   });
 }

@@ -23,6 +23,7 @@
  */
 import { Stack, Token } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { CONFIG_ENV, hvAttributeNamesFromEnv } from '../lib/config.js';
 import type { HvAttributeNames } from '../lib/tiered/hv-table.js';
 
 /** The stream view types that carry the old image. */
@@ -70,14 +71,8 @@ export function ownObjectsTableProblems(
       `TTL must be on "${names.expiresAt}" (hvAttributes.expiresAt), not ${ttl?.attributeName === undefined || ttl.enabled === false ? 'off' : `"${ttl.attributeName}"`}: otherwise expired objects and their blobs are never removed`,
     );
   }
-  const keys = read(props.keySchema) ?? [];
-  const hash = keys.find((k) => k.keyType === 'HASH');
-  const hashType = read(props.attributeDefinitions)?.find((d) => d.attributeName === hash?.attributeName)?.attributeType;
-  if (hash?.attributeName !== names.key || hashType !== 'S' || keys.length !== 1) {
-    problems.push(
-      `its key must be the string partition key "${names.key}" (hvAttributes.key) alone, not ${keys.map((k) => `${k.keyType} "${k.attributeName}"`).join(' + ') || 'none'}${hashType !== undefined && hashType !== 'S' ? ` (type ${hashType})` : ''}`,
-    );
-  }
+  const keyProblem = objectsTableKeyProblem(table, names.key, 'hvAttributes.key');
+  if (keyProblem !== undefined) problems.push(keyProblem);
   const regions =
     type === 'AWS::DynamoDB::GlobalTable'
       ? (read(props.replicas) ?? []).map((r) => r.region ?? '?')
@@ -87,16 +82,68 @@ export function ownObjectsTableProblems(
       `it must live in one region, not ${regions.length} (${regions.join(', ')}): consistent reads and conditional writes hold within one region, and a sweeper would take a blob a write in another region references for garbage`,
     );
   }
-  if (options.pointInTimeRecovery) {
-    const specs: Pitr[] =
-      type === 'AWS::DynamoDB::Table'
-        ? [read(props.pointInTimeRecoverySpecification)]
-        : (read(props.replicas) ?? [{}]).map((r) => r.pointInTimeRecoverySpecification);
-    if (!specs.every((p) => p?.pointInTimeRecoveryEnabled === true)) {
-      problems.push('auditAtScale exports it with ExportTableToPointInTime, which needs point-in-time recovery: turn it on');
-    }
+  if (options.pointInTimeRecovery && pointInTimeRecoveryOf(table) === false) {
+    problems.push('auditAtScale exports it with ExportTableToPointInTime, which needs point-in-time recovery: turn it on');
   }
   return problems;
+}
+
+/**
+ * What is wrong with the key of `table` for tierlog's objects table keyed by the attribute `key`
+ * (`setting` names where that comes from): undefined when it is the string partition key `key`
+ * alone, or when the table cannot be read (imported).
+ */
+export function objectsTableKeyProblem(table: dynamodb.ITableV2, key: string, setting: string): string | undefined {
+  const resource = table.node.defaultChild as { cfnResourceType?: string } | undefined;
+  const type = resource?.cfnResourceType;
+  if (type !== 'AWS::DynamoDB::GlobalTable' && type !== 'AWS::DynamoDB::Table') return undefined;
+  const read = <T>(value: T): T => Stack.of(table).resolve(value) as T;
+  const props = resource as unknown as ReadableTableProps;
+  const keys = read(props.keySchema) ?? [];
+  const hash = keys.find((k) => k.keyType === 'HASH');
+  const hashType = read(props.attributeDefinitions)?.find((d) => d.attributeName === hash?.attributeName)?.attributeType;
+  if (hash?.attributeName === key && hashType === 'S' && keys.length === 1) return undefined;
+  return `its key must be the string partition key "${key}" (${setting}) alone, not ${keys.map((k) => `${k.keyType} "${k.attributeName}"`).join(' + ') || 'none'}${hashType !== undefined && hashType !== 'S' ? ` (type ${hashType})` : ''}`;
+}
+
+/**
+ * Refuses a part's `resources.objectsTable`, a table of this app, whose key is not the key
+ * attribute its function reads (the `key` of `TIERLOG_HV_ATTRIBUTES` in `environment`, `key` when
+ * it names none): the function addresses every item by that key, and DynamoDB refuses each such
+ * request (a `ValidationException`), on every invocation. The `Tierlog` construct refuses such a
+ * table (`checkOwnObjectsTable`); its parts used on their own took it. A variable known only at
+ * deploy, or an imported table, is not judged.
+ *
+ * @throws Error naming the table and both keys.
+ */
+export function checkObjectsTableKey(table: dynamodb.ITableV2, environment: Readonly<Record<string, string>>): void {
+  const variable = environment[CONFIG_ENV.hvAttributes];
+  if (variable !== undefined && Token.isUnresolved(variable)) return;
+  const key = hvAttributeNamesFromEnv(environment).key;
+  const problem = objectsTableKeyProblem(table, key, `the key attribute of the function's ${CONFIG_ENV.hvAttributes}`);
+  if (problem !== undefined) {
+    throw new Error(
+      `resources.objectsTable ${table.node.path} cannot be the function's objects table: ${problem}; the function addresses every item by that key, and DynamoDB would refuse each request`,
+    );
+  }
+}
+
+/**
+ * Whether `table` has point-in-time recovery (in every replica, for a `TableV2`), when it is a
+ * resource of this app whose setting is a literal; undefined for an imported table, whose settings
+ * cannot be read.
+ */
+export function pointInTimeRecoveryOf(table: dynamodb.ITableV2): boolean | undefined {
+  const resource = table.node.defaultChild as { cfnResourceType?: string } | undefined;
+  const type = resource?.cfnResourceType;
+  if (type !== 'AWS::DynamoDB::GlobalTable' && type !== 'AWS::DynamoDB::Table') return undefined;
+  const read = <T>(value: T): T => Stack.of(table).resolve(value) as T;
+  const props = resource as unknown as ReadableTableProps;
+  const specs: Pitr[] =
+    type === 'AWS::DynamoDB::Table'
+      ? [read(props.pointInTimeRecoverySpecification)]
+      : (read(props.replicas) ?? [{}]).map((r) => r.pointInTimeRecoverySpecification);
+  return specs.every((p) => p?.pointInTimeRecoveryEnabled === true);
 }
 
 /**

@@ -28,6 +28,7 @@ import {
 import { ConfigError } from '../lib/errors.js';
 import { failureQueue } from './failure-handling.js';
 import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
+import { checkObjectsTableKey } from './own-objects-table.js';
 import { checkGrantsCoverEnvironment, grantSweeper, type TierlogResources } from './permissions.js';
 
 export { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
@@ -158,7 +159,10 @@ export function sweeperTuningOf(tuning: SweeperTuningProps = {}): Partial<Omit<S
 
 /** Properties of {@link TierlogSweeper}. */
 export interface TierlogSweeperProps extends TierlogFunctionOptions {
-  /** The tables, bucket and prefix to sweep. */
+  /**
+   * The tables, bucket and prefix to sweep. An objects table of this app keyed otherwise than the
+   * function reads it (the key attribute of its `TIERLOG_HV_ATTRIBUTES`) is refused.
+   */
   readonly resources: TierlogResources;
   /**
    * The function's configuration variables (what `loadConfig` reads), of the store `resources`
@@ -334,6 +338,7 @@ export class TierlogSweeper extends Construct {
     this.parallelism = parallelism;
     checkLeaseShards(props.leaseShards, props.environment);
     checkGrantsCoverEnvironment(this, props.resources, props.environment);
+    checkObjectsTableKey(props.resources.objectsTable, props.environment);
     const reserved = props.reservedConcurrency ?? 2 * parallelism;
     if (!Number.isInteger(reserved) || reserved < parallelism) {
       // Fewer slots than fan-out groups: while sweeps run long (a backlog), the groups left

@@ -33,7 +33,7 @@ import { functionOptionsOf, refuseTokenOptions, type TierlogFunctionOptions } fr
 import { ObjectsFunction, type ObjectsTuningProps } from './objects-function.js';
 import { ObjectsStreamCleanup, type ObjectsStreamTuningProps } from './objects-stream.js';
 import { pointAlarmsAtRunbook } from './failure-handling.js';
-import { refuseSharedPrefix } from './one-store-per-prefix.js';
+import { refuseSharedObjectsTable, refuseSharedPrefix } from './one-store-per-prefix.js';
 import { validateOwnBucket } from './own-bucket.js';
 import { checkOwnObjectsTable } from './own-objects-table.js';
 import { requireSameEnvironment } from './same-environment.js';
@@ -66,7 +66,10 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * expired or replaced object leaks (a `tableStreamArn` of another table is refused). Under a
    * customer managed KMS key, each role gets the key actions its DynamoDB actions need on the
    * table's `encryptionKey`: import the table with it (`fromTableAttributes({ encryptionKey })`),
-   * or every function's first request is refused by KMS, on AWS only.
+   * or every function's first request is refused by KMS, on AWS only. One store's: another
+   * `Tierlog` of the app given the same table (one construct, or one name in one account and
+   * region) is refused at synth, as an item names its blob by key alone (objects written through
+   * one would be unreadable through the other).
    *
    * @default - a new table from the objects schema
    */
@@ -372,6 +375,7 @@ export class Tierlog extends Construct {
       checkOwnObjectsTable(props.objectsTable, hvNames, {
         pointInTimeRecovery: props.auditAtScale !== undefined && props.auditAtScale !== false,
       });
+      refuseSharedObjectsTable(this, (node): node is Tierlog => node instanceof Tierlog);
     }
     if (props.bucket !== undefined) {
       // Settings of the bucket the construct creates: silently dropped, they would promise an undo

@@ -51,6 +51,7 @@ import { MAX_INLINE_THRESHOLD } from '../../lib/tiered/writer-env.js';
 import { DEFAULT_COMPLETE_GRACE_MS, DEFAULT_SESSION_EXPIRES_MS } from '../../lib/tiered/upload-sessions.js';
 import { MAX_PRESIGN_SECONDS } from '../../lib/aws/presign.js';
 import { ABORT_INCOMPLETE_MULTIPART_DAYS } from '../../infra/bucket.js';
+import { ROLE_PERMISSIONS } from '../../infra/permissions.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -402,4 +403,34 @@ test('every README that offers `bundleAwsSdk` says `false` bundles at synth time
       : paragraph;
     expect(said, 'where bundleAwsSdk is offered, what synth then needs is named').toMatch(/esbuild/);
   }
+});
+
+describe('README, when an alarm fires: the restore of a lost blob', () => {
+  /**
+   * The `LostBlobs` row is what an operator follows to get a deleted blob back, and it works only
+   * within the bucket's undo window: a deployment's `noncurrentVersionExpiration` (1 day, say) is
+   * its window, not the default the row stated ("7 days"), and an operator who read the default
+   * waited past it. Its commands need S3 actions no tierlog grant gives (`grantOperator` included):
+   * an operator whose role is the README's `TierlogOperators` met AccessDenied mid-incident, told
+   * nothing of what to ask for.
+   */
+  const row = (alarm: string) => {
+    const found = readme.split('\n').find((line) => line.startsWith(`| \`${alarm}\``));
+    expect(found, `a row for ${alarm}`).toBeDefined();
+    return found!.replace(/ +/g, ' ');
+  };
+
+  test.each(['LostBlobs', 'ReferencedKept'])('the %s row gives the window as the setting that decides it', (alarm) => {
+    expect(row(alarm)).toMatch(/noncurrent version for the bucket's undo window \(`noncurrentVersionExpiration`, 7 days by default/);
+  });
+
+  test('the LostBlobs row names the actions of its commands that no tierlog grant gives', () => {
+    const granted = new Set(Object.values(ROLE_PERMISSIONS).flatMap((permissions) => permissions.map((p) => p.action)));
+    // `aws s3api list-object-versions` and `delete-object --version-id`, as AWS authorizes them.
+    const needed = ['s3:ListBucketVersions', 's3:DeleteObjectVersion'];
+    const text = row('LostBlobs');
+    expect(text).toContain('list-object-versions');
+    expect(text).toContain('--version-id');
+    for (const action of needed.filter((a) => !granted.has(a))) expect(text, action).toContain(`\`${action}\``);
+  });
 });

@@ -443,3 +443,94 @@ describe('AuditAtScale used on its own: a number or duration given as a CloudFor
     });
   }
 });
+
+describe('AuditAtScale used on its own: what its runs need of the tables and the bucket it is given', () => {
+  /**
+   * Every run exports both tables with ExportTableToPointInTime, which DynamoDB refuses for a table
+   * without point-in-time recovery: the `Tierlog` construct refuses an objects table of the app
+   * without it under `auditAtScale`, but the part used on its own took either table, and every
+   * scheduled run failed at its export (`ExecutionsFailed` daily, no audit ever).
+   */
+  const setup = (pitr: { changeLog: boolean; objects: boolean }, tableKind: 'TableV2' | 'Table' = 'TableV2') => {
+    const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const table = (id: string, enabled: boolean) =>
+      tableKind === 'TableV2'
+        ? new dynamodb.TableV2(stack, id, {
+            partitionKey: { name: id === 'Log' ? 'pk' : 'key', type: dynamodb.AttributeType.STRING },
+            pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: enabled },
+          })
+        : (new dynamodb.Table(stack, id, {
+            partitionKey: { name: id === 'Log' ? 'pk' : 'key', type: dynamodb.AttributeType.STRING },
+            pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: enabled },
+          }) as unknown as dynamodb.ITableV2);
+    const resources = {
+      changeLogTable: table('Log', pitr.changeLog),
+      objectsTable: table('Objects', pitr.objects),
+      bucket: new s3.Bucket(stack, 'Blobs'),
+      prefix: 'blobs',
+    };
+    const accessLogsBucket = new s3.Bucket(stack, 'Logs');
+    return () => new AuditAtScale(stack, 'Audit', { resources, accessLogsBucket, environment: storeNames(resources) });
+  };
+
+  it('a table of the app without point-in-time recovery is refused, naming it (every run would fail at its export)', () => {
+    expect(setup({ changeLog: false, objects: true })).toThrow(/resources\.changeLogTable UserStack\/Log .*point-in-time recovery/);
+    expect(setup({ changeLog: true, objects: false })).toThrow(/resources\.objectsTable UserStack\/Objects .*point-in-time recovery/);
+    expect(setup({ changeLog: false, objects: true }, 'Table')).toThrow(
+      /resources\.changeLogTable UserStack\/Log .*point-in-time recovery/,
+    );
+  });
+
+  it("an imported blob bucket is refused, naming it: its S3 Inventory, the audit's snapshot of it, is a setting of the bucket the part cannot add", () => {
+    // It failed with a bare TypeError ("addInventory is not a function"), naming neither the prop nor the cause.
+    const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const table = (id: string) =>
+      new dynamodb.TableV2(stack, id, {
+        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      });
+    const resources = {
+      changeLogTable: table('Log'),
+      objectsTable: table('Objects'),
+      bucket: s3.Bucket.fromBucketName(stack, 'Blobs', 'my-blobs'),
+      prefix: 'blobs',
+    };
+    const accessLogsBucket = new s3.Bucket(stack, 'Logs');
+    expect(() => new AuditAtScale(stack, 'Audit', { resources, accessLogsBucket, environment: storeNames(resources) })).toThrow(
+      /^resources\.bucket UserStack\/Blobs \("my-blobs"\) is imported: .*S3 Inventory.*tierlog audit --inventory/,
+    );
+  });
+
+  it('an objects table of the app keyed otherwise than the function reads it is refused, naming it (every HV read of a batch would be refused)', () => {
+    const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const table = (id: string, key: string) =>
+      new dynamodb.TableV2(stack, id, {
+        partitionKey: { name: key, type: dynamodb.AttributeType.STRING },
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      });
+    const resources = {
+      changeLogTable: table('Log', 'pk'),
+      objectsTable: table('Objects', 'id'),
+      bucket: new s3.Bucket(stack, 'Blobs'),
+      prefix: 'blobs',
+    };
+    const accessLogsBucket = new s3.Bucket(stack, 'Logs');
+    expect(() => new AuditAtScale(stack, 'Audit', { resources, accessLogsBucket, environment: storeNames(resources) })).toThrow(
+      /^resources\.objectsTable UserStack\/Objects cannot be the function's objects table: its key must be the string partition key "key"/,
+    );
+  });
+
+  it('tables with point-in-time recovery, or imported ones (whose settings cannot be read), are taken', () => {
+    expect(setup({ changeLog: true, objects: true })).not.toThrow();
+    expect(setup({ changeLog: true, objects: true }, 'Table')).not.toThrow();
+    const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const resources = {
+      changeLogTable: dynamodb.TableV2.fromTableName(stack, 'Log', 'my-change-log'),
+      objectsTable: dynamodb.TableV2.fromTableName(stack, 'Objects', 'my-objects'),
+      bucket: new s3.Bucket(stack, 'Blobs'),
+      prefix: 'blobs',
+    };
+    const accessLogsBucket = new s3.Bucket(stack, 'Logs');
+    expect(() => new AuditAtScale(stack, 'Audit', { resources, accessLogsBucket, environment: storeNames(resources) })).not.toThrow();
+  });
+});

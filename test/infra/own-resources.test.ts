@@ -410,6 +410,56 @@ describe('one store per bucket prefix', () => {
     expect(() => Template.fromStack(stack3)).not.toThrow();
   });
 
+  it('two constructs of one app given the same objects table fail synthesis, naming the other: an object written through one is unreadable through the other (its blob in the other bucket or prefix)', () => {
+    // Each makes its own bucket: before, nothing compared the tables.
+    const { stack } = userStack();
+    const table = new dynamodb.TableV2(stack, 'MyObjects', {
+      partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+      dynamoStream: dynamodb.StreamViewType.OLD_IMAGE,
+      timeToLiveAttribute: 'expiresAt',
+    });
+    new Tierlog(stack, 'Photos', { objectsTable: table });
+    new Tierlog(stack, 'Videos', { objectsTable: table, prefix: 'videos' });
+    expect(() => Template.fromStack(stack)).toThrow(/UserStack\/Photos uses the same objects table/);
+    // The construct's own table given to a second one; a table imported by its name in another stack of the same environment.
+    const { stack: single } = userStack();
+    const owner = new Tierlog(single, 'Owner', {});
+    new Tierlog(single, 'Borrower', { objectsTable: owner.objectsTable, prefix: 'borrowed' });
+    expect(() => Template.fromStack(single)).toThrow(/UserStack\/Owner uses the same objects table/);
+    const env = { account: '123456789012', region: 'eu-west-1' };
+    const app2 = newApp();
+    const first = new Stack(app2, 'First', { env });
+    const second = new Stack(app2, 'Second', { env });
+    new Tierlog(first, 'Media', {
+      objectsTable: dynamodb.TableV2.fromTableAttributes(first, 'T', { tableName: 'my-objects', tableStreamArn: STREAM_ARN }),
+    });
+    new Tierlog(second, 'Media', {
+      objectsTable: dynamodb.TableV2.fromTableAttributes(second, 'T', { tableName: 'my-objects', tableStreamArn: STREAM_ARN }),
+    });
+    expect(() => Template.fromStack(second)).toThrow(/First\/Media uses the same objects table \("my-objects"\)/);
+  });
+
+  it('tables of the same name in other regions, or whose environments are not known, are other tables: taken', () => {
+    const app = newApp();
+    const arnIn = (region: string) => `arn:aws:dynamodb:${region}:123456789012:table/my-objects/stream/2026-01-01T00:00:00.000`;
+    const stacks = [
+      ...['eu-west-1', 'us-east-1'].map((region) => ({
+        id: `In-${region}`,
+        env: { account: '123456789012', region },
+        stream: arnIn(region),
+      })),
+      // Two environment-agnostic stacks may be deployed to two regions: not compared.
+      ...['AgnosticA', 'AgnosticB'].map((id) => ({ id, env: undefined, stream: STREAM_ARN })),
+    ].map(({ id, env, stream }) => {
+      const stack = new Stack(app, id, env ? { env } : {});
+      new Tierlog(stack, 'Media', {
+        objectsTable: dynamodb.TableV2.fromTableAttributes(stack, 'T', { tableName: 'my-objects', tableStreamArn: stream }),
+      });
+      return stack;
+    });
+    for (const stack of stacks) expect(() => Template.fromStack(stack)).not.toThrow();
+  });
+
   it('another prefix, nested or not, or another bucket, is taken', () => {
     const { stack } = userStack();
     const bucket = new s3.Bucket(stack, 'MyBlobs', abort);

@@ -235,10 +235,22 @@ describe('thresholds and settings that cannot work', () => {
 });
 
 describe('what the functions cannot work with, when the stack is made', () => {
-  it('an objects table imported without its stream: refused (the stream function deletes the blobs of removed objects)', () => {
+  it('an objects table imported without its stream: refused, saying to import it with its stream ARN (the stream function deletes the blobs of removed objects)', () => {
+    // Its stream may well be on: "enable it" sent the user to a table that had one.
     expect(() => build(HERE, (s) => ({ objectsTable: dynamodb.TableV2.fromTableName(s, 'NoStream', 'my-objects') }))).toThrow(
-      /the objects table has no stream: enable it/,
+      /^the objects table \S*\/NoStream was imported without its stream ARN: import it with TableV2\.fromTableAttributes\(\{ tableName, tableStreamArn \}\)/,
     );
+  });
+
+  it('an objects table of the app without a stream: refused, saying to enable it', () => {
+    expect(() =>
+      build(HERE, (s) => ({
+        objectsTable: new dynamodb.TableV2(s, 'NoStream', {
+          partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+          timeToLiveAttribute: 'expiresAt',
+        }),
+      })),
+    ).toThrow(/stream must carry old images \(OLD_IMAGE or NEW_AND_OLD_IMAGES\), not none/);
   });
 
   /**
@@ -452,6 +464,70 @@ describe('the parts used on their own: the grants (resources) and the configurat
       const y = setup();
       // A literal name against a reference: not comparable at synth.
       expect(() => make(y.stack, y.resources, y.env({ bucket: 'some-bucket' }))).not.toThrow();
+    });
+  }
+});
+
+describe('the parts used on their own: an objects table of the app keyed otherwise than the function reads it', () => {
+  /**
+   * Each part's function addresses every objects-table item by the key attribute of its
+   * `TIERLOG_HV_ATTRIBUTES` (`key` when it names none): a table keyed otherwise has DynamoDB refuse
+   * every such request (a ValidationException), on every sweep, stream batch or request. The
+   * `Tierlog` construct refuses such a table of yours; the parts used on their own took it.
+   */
+  const setup = (partitionKey: dynamodb.Attribute, hvAttributes?: { key: string }) => {
+    const stack = new Stack(newApp(), 'UserStack');
+    const table = (id: string, key: dynamodb.Attribute) =>
+      new dynamodb.TableV2(stack, id, {
+        partitionKey: key,
+        dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+        timeToLiveAttribute: 'expiresAt',
+      });
+    const resources: TierlogResources = {
+      changeLogTable: table('Log', { name: 'pk', type: dynamodb.AttributeType.STRING }),
+      objectsTable: table('Keyed', partitionKey),
+      bucket: new s3.Bucket(stack, 'Bucket'),
+      prefix: 'blobs',
+    };
+    const environment = configToEnv({
+      changeLogTable: resources.changeLogTable.tableName,
+      objectsTable: resources.objectsTable.tableName,
+      bucket: resources.bucket.bucketName,
+      prefix: resources.prefix,
+      leaseShards: 4,
+      ...(hvAttributes !== undefined ? { hvAttributes } : {}),
+    });
+    return { stack, resources, environment };
+  };
+  const S = dynamodb.AttributeType.STRING;
+
+  for (const [part, make] of Object.entries(PARTS)) {
+    it(`${part}: refused at synth, naming the table and both keys`, () => {
+      const cases: Array<[dynamodb.Attribute, { key: string } | undefined, RegExp]> = [
+        [
+          { name: 'id', type: S },
+          undefined,
+          /partition key "key" \(the key attribute of the function's TIERLOG_HV_ATTRIBUTES\) alone, not HASH "id"/,
+        ],
+        [{ name: 'id', type: S }, { key: 'k' }, /partition key "k" .* alone, not HASH "id"/],
+        [{ name: 'key', type: dynamodb.AttributeType.NUMBER }, undefined, /not HASH "key" \(type N\)/],
+      ];
+      for (const [partitionKey, hvAttributes, message] of cases) {
+        const x = setup(partitionKey, hvAttributes);
+        expect(() => make(x.stack, x.resources, x.environment)).toThrow(
+          new RegExp(`^resources\\.objectsTable UserStack/Keyed cannot be the function's objects table: .*${message.source}`),
+        );
+      }
+    });
+
+    it(`${part}: a table keyed as the function reads it is taken`, () => {
+      for (const [partitionKey, hvAttributes] of [
+        [{ name: 'key', type: S }, undefined],
+        [{ name: 'id', type: S }, { key: 'id' }],
+      ] as const) {
+        const x = setup(partitionKey, hvAttributes);
+        expect(() => make(x.stack, x.resources, x.environment)).not.toThrow();
+      }
     });
   }
 });

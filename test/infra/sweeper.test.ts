@@ -170,10 +170,11 @@ describe('sweeper function', () => {
 /** A user's stack with two tables and a bucket of its own, as a `TierlogSweeper`'s `resources` (prefix `blobs`). */
 function stackWithResources() {
   const { stack } = userStack();
-  const table = (id: string) => new dynamodb.TableV2(stack, id, { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
+  const table = (id: string, key: string) =>
+    new dynamodb.TableV2(stack, id, { partitionKey: { name: key, type: dynamodb.AttributeType.STRING } });
   const resources = {
-    changeLogTable: table('Log'),
-    objectsTable: table('Objects'),
+    changeLogTable: table('Log', 'pk'),
+    objectsTable: table('Objects', 'key'),
     bucket: new s3.Bucket(stack, 'Bucket'),
     prefix: 'blobs',
   };
