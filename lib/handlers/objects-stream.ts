@@ -88,11 +88,14 @@ export function createObjectsStreamHandler(options: ObjectsStreamHandlerOptions 
   const tuning = { ...streamTuningFromEnv(), ...definedOnly(options.cleanup ?? {}) };
   const cleanup = new StreamCleanup({ config: options.config ?? loadConfig(), ...tuning, logger: log });
   const deadlineMarginMs = tuning.deadlineMarginMs ?? DEFAULT_STREAM_MARGIN_MS;
+  // The setting the margin came from: the option when given (it decides), else the variable. A
+  // refusal naming the variable sent the user to an environment where nothing was set.
+  const marginSetting = options.cleanup?.deadlineMarginMs !== undefined ? 'cleanup.deadlineMarginMs' : STREAM_ENV.deadlineMarginMs;
   return async (event, context) => {
     const remainingMs = remainingTimeOf(context, 'the objects-stream handler');
     addLogContext(logger, context);
     // Every record would be reported unfinished, in every retry, until the stream drops it.
-    assertTimeBeyondMargin(remainingMs, deadlineMarginMs, 'the objects-stream handler', STREAM_ENV.deadlineMarginMs);
+    assertTimeBeyondMargin(remainingMs, deadlineMarginMs, 'the objects-stream handler', marginSetting);
     const records = parseStreamEvent(event);
     // Answer before the invocation ends: what is unfinished then is reported, not timed out.
     const { response, report } = await cleanup.handle(records, { deadline: clock() + remainingMs });

@@ -584,6 +584,17 @@ describe("the invocation's deadline", () => {
     },
   );
 
+  test('an invocation within a margin given as an option (no variable set) is refused naming the option, not a variable nobody set', async () => {
+    const { blobs, records } = await threeRemoved('deadline/option-named');
+    expect(process.env.TIERLOG_STREAM_DEADLINE_MARGIN_MS).toBeUndefined();
+    const own = createObjectsStreamHandler({ config: fx.config, cleanup: { dynamodb: fx.dynamodb, s3: fx.s3, deadlineMarginMs: 40_000 } });
+    const { error } = await captureStdout(() => own(streamEvent(records), lambdaContext('my-stream-consumer', 30_000)));
+    expect(error).toMatchObject({ name: 'ConfigError', setting: 'cleanup.deadlineMarginMs' });
+    expect(String((error as Error).message)).toContain('cleanup.deadlineMarginMs');
+    expect(String((error as Error).message)).not.toMatch(/TIERLOG_/);
+    for (const b of blobs) expect(await rawGetObject(fx, b)).toBeDefined();
+  });
+
   test("the deadline is on the cleanup's clock: with a clock given as an option (an hour ahead), the batch is finished", async () => {
     const { blobs, records } = await threeRemoved('deadline/clock');
     const clock = () => Date.now() + 3_600_000;
