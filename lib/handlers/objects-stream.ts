@@ -82,7 +82,7 @@ export function createObjectsStreamHandler(options: ObjectsStreamHandlerOptions 
   // A misspelt option (`cleanup: { concurency }`) would be a default nobody chose: refused at init.
   assertOptions(options, HANDLER_OPTIONS, 'createObjectsStreamHandler');
   assertOptions(options.cleanup, CLEANUP_OPTIONS, "createObjectsStreamHandler's cleanup");
-  const { logger, metrics, log, metricSink } = handlerTelemetry(OBJECTS_STREAM_SERVICE_NAME, options);
+  const { logger, metrics, log, metricSink, invocation } = handlerTelemetry(OBJECTS_STREAM_SERVICE_NAME, options);
   warnOfUnknownVariables(logger);
   const clock = options.cleanup?.clock ?? Date.now;
   const tuning = { ...streamTuningFromEnv(), ...definedOnly(options.cleanup ?? {}) };
@@ -98,7 +98,8 @@ export function createObjectsStreamHandler(options: ObjectsStreamHandlerOptions 
     assertTimeBeyondMargin(remainingMs, deadlineMarginMs, 'the objects-stream handler', marginSetting);
     const records = parseStreamEvent(event);
     // Answer before the invocation ends: what is unfinished then is reported, not timed out.
-    const { response, report } = await cleanup.handle(records, { deadline: clock() + remainingMs });
+    // In the invocation's scope: a delete answered after the batch (in the next invocation) logs as this one's.
+    const { response, report } = await invocation.run(context, () => cleanup.handle(records, { deadline: clock() + remainingMs }));
     addStreamMetrics(metricSink, report);
     metrics.publishStoredMetrics();
     logger.info('stream batch', { ...report });
