@@ -7,6 +7,7 @@
  * time, which bounds each handler's work ({@link remainingTimeOf}), and must leave more than the
  * handler's deadline margin ({@link assertTimeBeyondMargin}).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { reportUnknownVariables } from '../config.js';
@@ -17,12 +18,47 @@ import { METRICS_NAMESPACE, type MetricSink } from '../recovery/metric-sink.js';
 import type { SweepLogger } from '../recovery/sweeper.js';
 import { metricsDeploymentDimensions } from './names.js';
 
+/**
+ * The invocation a handler's work began in, through all of that work ({@link InvocationScope.run}):
+ * Lambda freezes the environment once the handler answers, and work still under way then (a
+ * request answered 503 at its deadline, a stream batch's delete not answered in time) goes on
+ * when it is thawed for the next invocation, whose request id the logger's context holds by then.
+ * What that work logs carries its own invocation's request id ({@link InvocationScope.attributes}),
+ * not the next one's.
+ */
+export interface InvocationScope {
+  /** Runs `work` as the invocation of `context` (its `awsRequestId`; none: as it is). */
+  run<T>(context: object, work: () => T): T;
+  /** `{ function_request_id }` of the invocation the calling work began in; empty outside one. */
+  attributes(): { function_request_id?: string };
+}
+
+/** A new {@link InvocationScope}. */
+export function invocationScope(): InvocationScope {
+  const storage = new AsyncLocalStorage<string>();
+  return {
+    run: (context, work) => {
+      const id = (context as { awsRequestId?: unknown }).awsRequestId;
+      return typeof id === 'string' ? storage.run(id, work) : work();
+    },
+    attributes: () => {
+      const id = storage.getStore();
+      return id !== undefined ? { function_request_id: id } : {};
+    },
+  };
+}
+
 /** A handler's Powertools logger and metrics, and the sinks the recovery code writes to. */
 export interface HandlerTelemetry {
   readonly logger: Logger;
   readonly metrics: Metrics;
-  /** `logger` as the sweeper and the stream cleanup log. */
+  /**
+   * `logger` as the sweeper and the stream cleanup log: each line with the request id of the
+   * invocation the work that logs it began in ({@link HandlerTelemetry.invocation}).
+   */
   readonly log: SweepLogger;
+  /** The scope each invocation's work runs in, so that what it logs late is told as its own. */
+  readonly invocation: InvocationScope;
   /** `metrics` as a report's figures are added to it. */
   readonly metricSink: MetricSink;
 }
@@ -35,14 +71,16 @@ export function handlerTelemetry(serviceName: string, options: { readonly logger
   const logger = options.logger ?? new Logger({ serviceName });
   const metrics =
     options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName, defaultDimensions: metricsDeploymentDimensions() });
+  const invocation = invocationScope();
   return {
     logger,
     metrics,
     log: {
-      info: (message, attributes = {}) => logger.info(message, attributes),
-      warn: (message, attributes = {}) => logger.warn(message, attributes),
-      error: (message, attributes = {}) => logger.error(message, attributes),
+      info: (message, attributes = {}) => logger.info(message, { ...attributes, ...invocation.attributes() }),
+      warn: (message, attributes = {}) => logger.warn(message, { ...attributes, ...invocation.attributes() }),
+      error: (message, attributes = {}) => logger.error(message, { ...attributes, ...invocation.attributes() }),
     },
+    invocation,
     metricSink: { addMetric: (name, unit, value) => metrics.addMetric(name, MetricUnit[unit], value) },
   };
 }

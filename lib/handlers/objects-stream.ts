@@ -82,20 +82,24 @@ export function createObjectsStreamHandler(options: ObjectsStreamHandlerOptions 
   // A misspelt option (`cleanup: { concurency }`) would be a default nobody chose: refused at init.
   assertOptions(options, HANDLER_OPTIONS, 'createObjectsStreamHandler');
   assertOptions(options.cleanup, CLEANUP_OPTIONS, "createObjectsStreamHandler's cleanup");
-  const { logger, metrics, log, metricSink } = handlerTelemetry(OBJECTS_STREAM_SERVICE_NAME, options);
+  const { logger, metrics, log, metricSink, invocation } = handlerTelemetry(OBJECTS_STREAM_SERVICE_NAME, options);
   warnOfUnknownVariables(logger);
   const clock = options.cleanup?.clock ?? Date.now;
   const tuning = { ...streamTuningFromEnv(), ...definedOnly(options.cleanup ?? {}) };
   const cleanup = new StreamCleanup({ config: options.config ?? loadConfig(), ...tuning, logger: log });
   const deadlineMarginMs = tuning.deadlineMarginMs ?? DEFAULT_STREAM_MARGIN_MS;
+  // The setting the margin came from: the option when given (it decides), else the variable. A
+  // refusal naming the variable sent the user to an environment where nothing was set.
+  const marginSetting = options.cleanup?.deadlineMarginMs !== undefined ? 'cleanup.deadlineMarginMs' : STREAM_ENV.deadlineMarginMs;
   return async (event, context) => {
     const remainingMs = remainingTimeOf(context, 'the objects-stream handler');
     addLogContext(logger, context);
     // Every record would be reported unfinished, in every retry, until the stream drops it.
-    assertTimeBeyondMargin(remainingMs, deadlineMarginMs, 'the objects-stream handler', STREAM_ENV.deadlineMarginMs);
+    assertTimeBeyondMargin(remainingMs, deadlineMarginMs, 'the objects-stream handler', marginSetting);
     const records = parseStreamEvent(event);
     // Answer before the invocation ends: what is unfinished then is reported, not timed out.
-    const { response, report } = await cleanup.handle(records, { deadline: clock() + remainingMs });
+    // In the invocation's scope: a delete answered after the batch (in the next invocation) logs as this one's.
+    const { response, report } = await invocation.run(context, () => cleanup.handle(records, { deadline: clock() + remainingMs }));
     addStreamMetrics(metricSink, report);
     metrics.publishStoredMetrics();
     logger.info('stream batch', { ...report });

@@ -5,7 +5,9 @@
  * in the factory's scope: one writer instance per execution environment, its lease tied to each
  * invocation's deadline (no timer: a frozen environment holds no lease it cannot honour). A
  * request not finished a second before that deadline (AWS holding it) is answered a 503 `Retry`
- * then, not Lambda's bodyless 502 at the timeout, and sends no write after that answer.
+ * then, not Lambda's bodyless 502 at the timeout, and sends no write after that answer. What
+ * it logs after that answer (in the next invocation of the environment, thawed) carries its own
+ * invocation's request id (`function_request_id`), not the one the logger is bound to by then.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -14,7 +16,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { checkObjectsApiOptions, handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptions } from '../api/objects-http.js';
 import { ConfigError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
-import { addLogContext, remainingTimeOf, warnOfUnknownVariables } from './factory-support.js';
+import { addLogContext, invocationScope, remainingTimeOf, warnOfUnknownVariables } from './factory-support.js';
 import { OBJECTS_SERVICE_NAME } from './names.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { OBJECTS_ANSWER_MARGIN_MS, S3_SOCKET_TIMEOUT_MS } from '../constants.js';
@@ -96,6 +98,9 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
   }
   const logger = options.logger ?? new Logger({ serviceName: OBJECTS_SERVICE_NAME });
   warnOfUnknownVariables(logger);
+  // A request answered 503 at its deadline goes on when the environment is thawed for the next
+  // invocation: what it logs then (its failure, a cleanup left) is told as its own invocation's.
+  const invocation = invocationScope();
   // The variable is read and checked in any case, as the sweeper's and the stream function's
   // tuning are: an option given takes precedence, but never hides a bad value in the environment.
   const tuning: WriterTuning = {
@@ -114,7 +119,8 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
     // idle S3 socket is a lost answer: given up and sent again, not waited on until the timeout.
     s3: options.s3 ?? createS3Client({ socketTimeoutMs: S3_SOCKET_TIMEOUT_MS }),
     ...tuning,
-    onCleanupError: (err, context) => logger.warn('cleanup left for the sweeper', { ...context, error: String(err) }),
+    onCleanupError: (err, context) =>
+      logger.warn('cleanup left for the sweeper', { ...context, error: String(err), ...invocation.attributes() }),
   });
   const limits: ObjectsApiOptions = {
     ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
@@ -129,13 +135,15 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
     const answerInMs = remainingMs - Math.min(OBJECTS_ANSWER_MARGIN_MS, Math.floor(remainingMs / 10));
     changeLog.bindInvocation({ getRemainingTimeInMillis: () => answerInMs });
     let logged = false;
-    const request = handleObjectsRequest(store, event, {
-      ...limits,
-      onError: (err) => {
-        logged = true;
-        logger.error('request failed', err as Error);
-      },
-    });
+    const request = invocation.run(context, () =>
+      handleObjectsRequest(store, event, {
+        ...limits,
+        onError: (err) => {
+          logged = true;
+          logger.error('request failed', { error: err, ...invocation.attributes() });
+        },
+      }),
+    );
     const response = await answeredWithin(request, answerInMs);
     if (response === undefined) {
       logger.warn("request not finished before the invocation's deadline: answered 503", { answeredAfterMs: answerInMs });

@@ -91,12 +91,16 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
   const sweeper = new Sweeper({ config, ...tuning, logger: log });
   const deadlineMarginMs = tuning.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
   const answerMarginMs = tuning.answerMarginMs ?? DEFAULT_ANSWER_MARGIN_MS;
+  // The setting each margin came from: the option when given (it decides), else the variable. A
+  // refusal naming the variable sent the user to an environment where nothing was set.
+  const settingOf = (option: 'deadlineMarginMs' | 'answerMarginMs') =>
+    options.sweeper?.[option] !== undefined ? `sweeper.${option}` : SWEEPER_ENV[option];
   return async (event, context) => {
     const remainingMs = remainingTimeOf(context, 'the sweeper handler');
     addLogContext(logger, context);
     // Before anything is published: a sweep that took nothing would tell the not-running alarm it ran.
-    assertTimeBeyondMargin(remainingMs, deadlineMarginMs, 'the sweeper handler', SWEEPER_ENV.deadlineMarginMs);
-    assertTimeBeyondMargin(remainingMs, answerMarginMs, 'the sweeper handler', SWEEPER_ENV.answerMarginMs, 'answer margin');
+    assertTimeBeyondMargin(remainingMs, deadlineMarginMs, 'the sweeper handler', settingOf('deadlineMarginMs'));
+    assertTimeBeyondMargin(remainingMs, answerMarginMs, 'the sweeper handler', settingOf('answerMarginMs'), 'answer margin');
     const { shards: asked, dryRun, housekeeping } = parseSweepEvent(event);
     const shards = asked === undefined ? undefined : shardsInRange(asked, config.leaseShards);
     if (shards !== undefined && shards.skipped.length > 0) {

@@ -21,15 +21,16 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { InvocationEndedError, ValidationError } from '../../lib/errors.js';
-import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
+import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { expectClean, makeWriter, randomBody, sameBytes, snapshot } from '../tiered/harness.js';
+import { deferred, expectClean, makeWriter, randomBody, sameBytes, snapshot } from '../tiered/harness.js';
 import { uploadParts } from '../tiered/upload-session-client.js';
 import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import { createObjectsStreamHandler } from '../../lib/handlers/objects-stream.js';
 import { createSweeperHandler } from '../../lib/handlers/sweeper.js';
-import { httpEvent, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
+import { captureStdout, httpEvent, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -380,6 +381,69 @@ describe("a request still waiting on AWS near the invocation's deadline is answe
       },
     };
   };
+
+  /**
+   * Lambda freezes the environment once the handler answers, and thaws it for the next invocation:
+   * a request answered 503 at its deadline goes on then, and its failure is logged while the next
+   * invocation runs. Logged under the next one's request id, it put an error on a request that may
+   * have succeeded, and none on the one that failed.
+   */
+  test('a request answered 503 at its deadline whose read then fails, in the next invocation, is logged under its own request id', async () => {
+    const w = makeWriter(fx);
+    await w.store.put('deadline/late-log', randomBody(64 * 1024));
+    const held = deferred();
+    const reached = deferred();
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      times: 1,
+      match: onCommand('GetObject'),
+      before: async () => {
+        reached.resolve();
+        await held.promise;
+      },
+      error: () => awsServiceError('InvalidRequest', 400, 'injected: a refusal the API does not translate'),
+    });
+    const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
+    const s3 = injector.attach(createS3Client(), 's3');
+    const logger = new Logger({ serviceName: 'tierlog-objects', logLevel: 'INFO' });
+    const failureLogged = deferred();
+    const error = logger.error.bind(logger) as (...args: unknown[]) => void;
+    logger.error = ((...args: unknown[]) => {
+      error(...args);
+      failureLogged.resolve();
+    }) as Logger['error'];
+    const objects = createObjectsHandler({ config: fx.config, dynamodb, s3, logger });
+    const first = lambdaContext('tierlog-objects', 1_500);
+    const second = lambdaContext('tierlog-objects', 60_000);
+    try {
+      const { err, error: thrown } = await captureStdout(async () => {
+        const late = await objects(httpEvent('GET', '/objects/deadline/late-log'), first);
+        expect(late.statusCode).toBe(503);
+        await reached.promise;
+        // The next invocation starts; the first request's read is answered (a refusal) meanwhile.
+        const next = objects(httpEvent('HEAD', '/objects/deadline/late-log'), second);
+        held.resolve();
+        await failureLogged.promise;
+        return next;
+      });
+      expect(thrown).toBeUndefined();
+      // Powertools writes warnings and errors to stderr.
+      const lines = err
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const failed = lines.filter((l) => l.message === 'request failed');
+      expect(failed).toHaveLength(1);
+      expect(failed[0]?.function_request_id).toBe(first.awsRequestId);
+      // The 503 it was answered is told under its own id too.
+      const answered = lines.filter((l) => String(l.message).startsWith('request not finished'));
+      expect(answered.map((l) => l.function_request_id)).toEqual([first.awsRequestId]);
+    } finally {
+      dynamodb.destroy();
+      s3.destroy();
+      w.close();
+    }
+  });
 
   test('a GET whose blob S3 holds past the deadline: a 503 Retry before the deadline, not a timeout', async () => {
     const w = makeWriter(fx);

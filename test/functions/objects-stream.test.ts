@@ -12,7 +12,10 @@ import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/c
 import type { Context, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
+import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { StreamCleanup, type StreamBatchResponse } from '../../lib/recovery/stream-cleanup.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -534,6 +537,66 @@ describe("the invocation's deadline", () => {
     for (const b of blobs) expect(await rawGetObject(fx, b)).toBeUndefined();
   });
 
+  /**
+   * Lambda freezes the environment once the handler answers and thaws it for the next invocation:
+   * a delete still unanswered when the batch answered fails then, and its warning was logged under
+   * the next invocation's request id (the logger's context by then), not the batch's that reported it.
+   */
+  test("a delete that fails after its batch answered, in the next invocation, is logged under its own batch's request id", async () => {
+    const { blobs, records } = await threeRemoved('deadline/late-log');
+    const held = deferred();
+    const reached = deferred();
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      times: 1,
+      match: (r) => onCommand('DeleteObject')(r) && r.input.Key === blobs[1],
+      before: async () => {
+        reached.resolve();
+        await held.promise;
+      },
+      error: () => awsServiceError('AccessDenied', 403, 'injected: Access Denied'),
+    });
+    const s3 = injector.attach(createS3Client(), 's3');
+    const logger = new Logger({ serviceName: 'tierlog-objects-stream', logLevel: 'INFO' });
+    const failureLogged = deferred();
+    const warn = logger.warn.bind(logger) as (...args: unknown[]) => void;
+    logger.warn = ((...args: unknown[]) => {
+      warn(...args);
+      if (args[0] === 'blob delete failed: record left for a retry') failureLogged.resolve();
+    }) as Logger['warn'];
+    const own = createObjectsStreamHandler({
+      config: fx.config,
+      cleanup: { dynamodb: fx.dynamodb, s3, deadlineMarginMs: 500 },
+      logger,
+      metrics: new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-objects-stream' }),
+    });
+    const first = lambdaContext('tierlog-objects-stream', 1_000);
+    const second = lambdaContext('tierlog-objects-stream', 60_000);
+    try {
+      const { err, error } = await captureStdout(async () => {
+        const answered = await own(streamEvent(records), first);
+        expect(answered.batchItemFailures).toEqual([{ itemIdentifier: records[1]!.dynamodb!.SequenceNumber }]);
+        await reached.promise;
+        // The next invocation starts; the first batch's held delete is answered (refused) meanwhile.
+        const next = own(streamEvent([]), second);
+        held.resolve();
+        await failureLogged.promise;
+        return next;
+      });
+      expect(error).toBeUndefined();
+      const failed = err
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.message === 'blob delete failed: record left for a retry');
+      expect(failed.map((l) => l.function_request_id)).toEqual([first.awsRequestId]);
+    } finally {
+      held.resolve();
+      s3.destroy();
+    }
+    expect(await deliver(records.slice(1))).toEqual({ batchItemFailures: [] });
+  });
+
   test('TIERLOG_STREAM_DEADLINE_MARGIN_MS is the margin the function keeps: 40 s with 30 s left is refused, the default margin finishes the batch', async () => {
     const { blobs, records } = await threeRemoved('deadline/env');
     const saved = { ...process.env };
@@ -583,6 +646,17 @@ describe("the invocation's deadline", () => {
       }
     },
   );
+
+  test('an invocation within a margin given as an option (no variable set) is refused naming the option, not a variable nobody set', async () => {
+    const { blobs, records } = await threeRemoved('deadline/option-named');
+    expect(process.env.TIERLOG_STREAM_DEADLINE_MARGIN_MS).toBeUndefined();
+    const own = createObjectsStreamHandler({ config: fx.config, cleanup: { dynamodb: fx.dynamodb, s3: fx.s3, deadlineMarginMs: 40_000 } });
+    const { error } = await captureStdout(() => own(streamEvent(records), lambdaContext('my-stream-consumer', 30_000)));
+    expect(error).toMatchObject({ name: 'ConfigError', setting: 'cleanup.deadlineMarginMs' });
+    expect(String((error as Error).message)).toContain('cleanup.deadlineMarginMs');
+    expect(String((error as Error).message)).not.toMatch(/TIERLOG_/);
+    for (const b of blobs) expect(await rawGetObject(fx, b)).toBeDefined();
+  });
 
   test("the deadline is on the cleanup's clock: with a clock given as an option (an hour ahead), the batch is finished", async () => {
     const { blobs, records } = await threeRemoved('deadline/clock');

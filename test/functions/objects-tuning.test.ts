@@ -137,7 +137,10 @@ describe('TIERLOG_INLINE_THRESHOLD', () => {
       const handler = mod.createObjectsHandler({ logger });
       const res = await handler(httpEvent('GET', '/objects/corrupt/elsewhere'), lambdaContext('tierlog-objects'));
       expect(res.statusCode).toBe(500);
-      expect(error).toHaveBeenCalledWith('request failed', expect.objectContaining({ name: 'CorruptItemError' }));
+      expect(error).toHaveBeenCalledWith(
+        'request failed',
+        expect.objectContaining({ error: expect.objectContaining({ name: 'CorruptItemError' }) }),
+      );
     } finally {
       restore();
     }

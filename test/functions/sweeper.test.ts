@@ -393,6 +393,26 @@ describe('sweeper handler', () => {
     expect(result).toMatchObject({ stoppedEarly: false, instancesClaimed: 1 });
   });
 
+  test.each([
+    ['deadlineMarginMs', { deadlineMarginMs: 40_000 }, 'sweeper.deadlineMarginMs'],
+    ['answerMarginMs', { answerMarginMs: 40_000 }, 'sweeper.answerMarginMs'],
+  ] as const)(
+    'an invocation within a margin given as an option (%s, no variable set) is refused naming the option, not a variable nobody set',
+    async (_label, margin, setting) => {
+      const fx = await freshFixture();
+      await putDeadInstance(fx, { shard: 0 });
+      const image = await snapshot(fx);
+      const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'));
+      restores.push(restore);
+      const handler = mod.createSweeperHandler({ sweeper: { dynamodb: fx.dynamodb, s3: fx.s3, ...margin } });
+      const { error } = await captureStdout(() => handler(scheduledEvent(), lambdaContext('tierlog-sweeper', 30_000)));
+      expect(error).toMatchObject({ name: 'ConfigError', setting });
+      expect(String((error as Error).message)).toContain(setting);
+      expect(String((error as Error).message)).not.toMatch(/TIERLOG_/);
+      expect(await snapshot(fx)).toBe(image);
+    },
+  );
+
   test("the deadline is taken on the sweeper's own clock: a clock option far from the wall clock neither stops the sweep at once nor lets it run past the invocation", async () => {
     const fx = await freshFixture();
     await putDeadInstance(fx, { shard: 0 });
