@@ -46,6 +46,7 @@ import {
   snapshotAuditLocationFromEnv,
   snapshotAuditSettingsFromEnv,
 } from '../recovery/snapshot-audit/function-env.js';
+import { SnapshotError } from '../recovery/snapshot-audit/errors.js';
 import { snapshotHvAttributesOf } from '../recovery/snapshot-audit/query.js';
 import {
   checkLost,
@@ -414,7 +415,10 @@ async function plan(audit: AuditContext, event: Record<string, unknown>): Promis
     for (const p of page.CommonPrefixes ?? []) partitions.push(p.Prefix ?? '');
   }
   const dt = newestDt(partitions);
-  if (dt === undefined) throw new Error(`no inventory under s3://${bucket}/${hive}/ yet (the first report arrives within 48 h)`);
+  // No partition says nothing of the deployment's age: a first report not delivered yet, a
+  // delivery S3 was never let make, or reports that stopped and expired all read the same. The
+  // SnapshotInventoryAge alarm cannot tell (no age to publish), so the message names all three.
+  if (dt === undefined) throw noInventoryError(bucket, hive);
   // An inventory that stopped arriving (its configuration removed, the bucket policy changed)
   // leaves this run on the last one it finds: safe (every candidate is re-verified live), but
   // blind to every orphan since. Its age is a metric, alarmed by the construct (InventoryStale).
@@ -438,6 +442,22 @@ async function plan(audit: AuditContext, event: Record<string, unknown>): Promis
   });
   logger.info('planned', { dt, cutoff: result.cutoff });
   return result;
+}
+
+/**
+ * The plan's refusal when the snapshot bucket holds no inventory partition. It said "yet (the first
+ * report arrives within 48 h)" alone, every day, also to a deployment whose inventory S3 never
+ * delivered or whose reports stopped long enough ago that the snapshot bucket's lifecycle expired
+ * the last: an operator who read it waited, and no alarm but the failed runs fired (the
+ * inventory-age alarm has no age to read where there is no report).
+ */
+function noInventoryError(bucket: string, hive: string): SnapshotError {
+  return new SnapshotError(
+    'no S3 Inventory report in the inventory folder: S3 delivers the first within 48 h of the inventory configuration; ' +
+      "later than that, S3 delivers none (the blob bucket's inventory configuration removed or changed, its delivery to " +
+      'this bucket refused) or the reports stopped and the last one expired with the snapshot retention',
+    `s3://${bucket}/${hive}/`,
+  );
 }
 
 /**

@@ -789,6 +789,22 @@ describe('snapshot-audit function plan', () => {
     },
   );
 
+  it('no inventory partition at all: a SnapshotError naming the folder that says it may never come, not only "yet, within 48 h"', async () => {
+    // A deployment whose inventory S3 stopped delivering weeks ago (its last report expired with the
+    // snapshot retention) lists as a fresh one: no partition, no age for the inventory-age alarm.
+    const live = await freshFixture();
+    const run = await runPlan(live, Date.now() - 3 * HOUR);
+    expect(run.result).toBeUndefined();
+    // The module was loaded afresh (its own copy of the errors): compared by name.
+    expect(run.error).toMatchObject({ name: 'SnapshotError', path: `s3://${live.config.bucket}/inventory/hive/` });
+    const message = (run.error as Error).message;
+    expect(message).toContain('within 48 h');
+    expect(message).toContain('the reports stopped and the last one expired');
+    expect(message).toContain("the blob bucket's inventory configuration");
+    // Nothing to publish: no age is made up for it.
+    expect(run.out).not.toContain('SnapshotInventoryAge');
+  });
+
   it("takes an export's time as ISO, seconds or ms since the epoch alike: the same cutoff, the export's time less the safety age", async () => {
     const live = await freshFixture();
     await putInventoryPartitions(live, [Date.now() - HOUR]);
@@ -1105,7 +1121,7 @@ describe('createSnapshotAuditHandler (the factory the function is)', () => {
     const plan = await captureStdout(() =>
       handler({ action: 'plan', objectsExport: exportOf(live.config.objectsTable), changeLogExport: exportOf(live.config.changeLogTable) }),
     );
-    expect((plan.error as Error).message).toContain(`no inventory under s3://${live.config.bucket}/inventory/hive/`);
+    expect(plan.error).toMatchObject({ name: 'SnapshotError', path: `s3://${live.config.bucket}/inventory/hive/` });
   });
 });
 
