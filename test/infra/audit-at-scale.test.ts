@@ -48,6 +48,16 @@ const changeLogScans = (stack: TierlogStack) => [
   stack.resolve(`${stack.tierlog.changeLogTable.tableArn}/index/${LEASE_INDEX_NAME}`),
 ];
 
+/** A stack of the user's own, in a fixed account and region. */
+const userStackIn = () => new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+
+/** A table of `stack` keyed `key`, with point-in-time recovery (each run exports it). */
+const exportableTable = (stack: Stack, id: string) =>
+  new dynamodb.TableV2(stack, id, {
+    partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+  });
+
 describe('auditAtScale', () => {
   it('is off by default: no state machine, no inventory, no Glue, no Athena', () => {
     const { template } = build({});
@@ -363,7 +373,7 @@ describe('auditAtScale used on its own, with tables under customer managed keys'
    * was not.
    */
   const build = (shared: boolean) => {
-    const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const stack = userStackIn();
     const changeLogKey = new kms.Key(stack, 'ChangeLogKey', { enableKeyRotation: true });
     const objectsKey = shared ? changeLogKey : new kms.Key(stack, 'ObjectsKey', { enableKeyRotation: true });
     const changeLogTable = new dynamodb.TableV2(stack, 'MyChangeLog', {
@@ -423,12 +433,8 @@ describe('AuditAtScale used on its own: a number or duration given as a CloudFor
   ];
   for (const [option, props] of cases) {
     it(`${option}: refused, naming it and that it must be a literal`, () => {
-      const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
-      const table = (id: string) =>
-        new dynamodb.TableV2(stack, id, {
-          partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
-          pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-        });
+      const stack = userStackIn();
+      const table = (id: string) => exportableTable(stack, id);
       const resources = {
         changeLogTable: table('Log'),
         objectsTable: table('Objects'),
@@ -452,7 +458,7 @@ describe('AuditAtScale used on its own: what its runs need of the tables and the
    * scheduled run failed at its export (`ExecutionsFailed` daily, no audit ever).
    */
   const setup = (pitr: { changeLog: boolean; objects: boolean }, tableKind: 'TableV2' | 'Table' = 'TableV2') => {
-    const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const stack = userStackIn();
     const table = (id: string, enabled: boolean) =>
       tableKind === 'TableV2'
         ? new dynamodb.TableV2(stack, id, {
@@ -483,12 +489,8 @@ describe('AuditAtScale used on its own: what its runs need of the tables and the
 
   it("an imported blob bucket is refused, naming it: its S3 Inventory, the audit's snapshot of it, is a setting of the bucket the part cannot add", () => {
     // It failed with a bare TypeError ("addInventory is not a function"), naming neither the prop nor the cause.
-    const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
-    const table = (id: string) =>
-      new dynamodb.TableV2(stack, id, {
-        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
-        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      });
+    const stack = userStackIn();
+    const table = (id: string) => exportableTable(stack, id);
     const resources = {
       changeLogTable: table('Log'),
       objectsTable: table('Objects'),
@@ -502,7 +504,7 @@ describe('AuditAtScale used on its own: what its runs need of the tables and the
   });
 
   it('an objects table of the app keyed otherwise than the function reads it is refused, naming it (every HV read of a batch would be refused)', () => {
-    const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const stack = userStackIn();
     const table = (id: string, key: string) =>
       new dynamodb.TableV2(stack, id, {
         partitionKey: { name: key, type: dynamodb.AttributeType.STRING },
@@ -523,7 +525,7 @@ describe('AuditAtScale used on its own: what its runs need of the tables and the
   it('tables with point-in-time recovery, or imported ones (whose settings cannot be read), are taken', () => {
     expect(setup({ changeLog: true, objects: true })).not.toThrow();
     expect(setup({ changeLog: true, objects: true }, 'Table')).not.toThrow();
-    const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const stack = userStackIn();
     const resources = {
       changeLogTable: dynamodb.TableV2.fromTableName(stack, 'Log', 'my-change-log'),
       objectsTable: dynamodb.TableV2.fromTableName(stack, 'Objects', 'my-objects'),

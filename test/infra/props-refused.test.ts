@@ -54,6 +54,18 @@ function build(env: { account: string; region: string } | undefined, own: (stack
   return { stack, template: Template.fromStack(stack) };
 }
 
+/** The store variables of `resources` (4 lease shards) as their function reads them, `over` set too. */
+function environmentOf(resources: TierlogResources, over: Partial<Parameters<typeof configToEnv>[0]> = {}): Record<string, string> {
+  return configToEnv({
+    changeLogTable: resources.changeLogTable.tableName,
+    objectsTable: resources.objectsTable.tableName,
+    bucket: resources.bucket.bucketName,
+    prefix: resources.prefix,
+    leaseShards: 4,
+    ...over,
+  });
+}
+
 describe('an objects table or bucket of the user in another region or account', () => {
   const cases: Array<[string, (stack: Stack) => TierlogProps, RegExp]> = [
     [
@@ -353,15 +365,7 @@ describe('the parts used on their own: the grants (resources) and the configurat
       bucket: new s3.Bucket(stack, 'Bucket'),
       prefix: 'tenant/blobs',
     };
-    const env = (over: Partial<Parameters<typeof configToEnv>[0]> = {}) =>
-      configToEnv({
-        changeLogTable: resources.changeLogTable.tableName,
-        objectsTable: resources.objectsTable.tableName,
-        bucket: resources.bucket.bucketName,
-        prefix: resources.prefix,
-        leaseShards: 4,
-        ...over,
-      });
+    const env = (over: Partial<Parameters<typeof configToEnv>[0]> = {}) => environmentOf(resources, over);
     return { stack, table, resources, env };
   };
 
@@ -489,14 +493,7 @@ describe('the parts used on their own: an objects table of the app keyed otherwi
       bucket: new s3.Bucket(stack, 'Bucket'),
       prefix: 'blobs',
     };
-    const environment = configToEnv({
-      changeLogTable: resources.changeLogTable.tableName,
-      objectsTable: resources.objectsTable.tableName,
-      bucket: resources.bucket.bucketName,
-      prefix: resources.prefix,
-      leaseShards: 4,
-      ...(hvAttributes !== undefined ? { hvAttributes } : {}),
-    });
+    const environment = environmentOf(resources, hvAttributes !== undefined ? { hvAttributes } : {});
     return { stack, resources, environment };
   };
   const S = dynamodb.AttributeType.STRING;
@@ -555,13 +552,7 @@ describe('the parts used on their own: a number or duration given as a CloudForm
       bucket: new s3.Bucket(stack, 'Bucket'),
       prefix: 'blobs',
     };
-    const environment = configToEnv({
-      changeLogTable: resources.changeLogTable.tableName,
-      objectsTable: resources.objectsTable.tableName,
-      bucket: resources.bucket.bucketName,
-      prefix: resources.prefix,
-      leaseShards: 4,
-    });
+    const environment = environmentOf(resources);
     const parameter = () => new CfnParameter(stack, 'Value', { type: 'Number' }).valueAsNumber;
     return { stack, resources, environment, parameter };
   };
@@ -639,13 +630,7 @@ describe('the parts used on their own: resources in another region or account th
         ? s3.Bucket.fromBucketAttributes(stack, 'MyBlobs', { bucketName: 'my-blobs', region: where.bucket })
         : new s3.Bucket(stack, 'Bucket');
     const resources: TierlogResources = { changeLogTable: own('Log'), objectsTable, bucket, prefix: 'blobs' };
-    const environment = configToEnv({
-      changeLogTable: resources.changeLogTable.tableName,
-      objectsTable: objectsTable.tableName,
-      bucket: bucket.bucketName,
-      prefix: 'blobs',
-      leaseShards: 4,
-    });
+    const environment = environmentOf(resources);
     return { stack, resources, environment };
   };
   for (const [part, make] of Object.entries(parts)) {
@@ -671,13 +656,7 @@ describe('the parts used on their own: resources in another region or account th
     const log = new dynamodb.TableV2(stack, 'Log', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
     const bucket = new s3.Bucket(stack, 'Bucket');
     const resources: TierlogResources = { changeLogTable: log, objectsTable: table, bucket, prefix: 'blobs' };
-    const environment = configToEnv({
-      changeLogTable: log.tableName,
-      objectsTable: table.tableName,
-      bucket: bucket.bucketName,
-      prefix: 'blobs',
-      leaseShards: 4,
-    });
+    const environment = environmentOf(resources);
     parts.sweeper(stack, resources, environment);
     parts.objectsFunction(stack, resources, environment);
     const rules = Object.values(ourRules(Template.fromStack(stack)));

@@ -7,13 +7,14 @@
  * deployment's fault and no 5xx for the operator's alarm. The API answers 500, the error logged.
  */
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+
 import { beforeAll, describe, expect, test } from 'vitest';
 import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { ConfigError } from '../../lib/errors.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { emptyTable, type Fixture, freshFixture } from '../support/local.js';
+import { httpEvent } from '../functions/lambda.js';
 import { KiB } from './harness.js';
 
 let fx: Fixture;
@@ -27,6 +28,22 @@ beforeAll(async () => {
   store = new TieredStore({ config, changeLog: new DynamoChangeLog({ config, dynamodb: fx.dynamodb }), dynamodb: fx.dynamodb, s3: fx.s3 });
 });
 
+/** What `call` rejected with; undefined when it resolved. */
+function rejectionOf(call: () => Promise<unknown>): Promise<unknown> {
+  return call().then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+}
+
+/** The objects API's answer's status to `method` of `/objects/k` through `on`, and the errors it told `onError`. */
+async function apiAnswer(on: TieredStore, method: string, body?: string): Promise<{ status: number | undefined; logged: unknown[] }> {
+  const logged: unknown[] = [];
+  const event = httpEvent(method, '/objects/k', body !== undefined ? { body } : {});
+  const response = await handleObjectsRequest(on, event, { onError: (err) => logged.push(err) });
+  return { status: response.statusCode, logged };
+}
+
 const calls: Record<string, () => Promise<unknown>> = {
   'a small put': () => store.put('k', 'small'),
   'a large put': () => store.put('k', new Uint8Array(20 * KiB)),
@@ -37,10 +54,7 @@ const calls: Record<string, () => Promise<unknown>> = {
 
 describe('the objects table named as another table', () => {
   test.each(Object.keys(calls))('%s is a ConfigError naming the table', async (name) => {
-    const error = await calls[name]!().then(
-      () => undefined,
-      (err: unknown) => err,
-    );
+    const error = await rejectionOf(calls[name]!);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).message).toContain(`table "${table}"`);
   });
@@ -49,17 +63,8 @@ describe('the objects table named as another table', () => {
     ['PUT', 'small'],
     ['DELETE', undefined],
   ])('the objects API answers a %s 500, the error logged', async (method, body) => {
-    const logged: unknown[] = [];
-    const event = {
-      rawPath: '/objects/k',
-      rawQueryString: '',
-      headers: {},
-      isBase64Encoded: false,
-      requestContext: { http: { method } },
-      ...(body !== undefined ? { body } : {}),
-    } as unknown as APIGatewayProxyEventV2;
-    const response = await handleObjectsRequest(store, event, { onError: (err) => logged.push(err) });
-    expect(response.statusCode).toBe(500);
+    const { status, logged } = await apiAnswer(store, method, body);
+    expect(status).toBe(500);
     expect(logged[0]).toBeInstanceOf(ConfigError);
   });
 });
@@ -97,10 +102,7 @@ describe('the change-log table named as another table', () => {
     ['a small body over a large one', () => wrong.put('large', 'small')],
     ['a large put', () => wrong.put('large', new Uint8Array(30 * KiB))],
   ])('%s is a ConfigError naming the change-log table', async (_name, call) => {
-    const error = await call().then(
-      () => undefined,
-      (err: unknown) => err,
-    );
+    const error = await rejectionOf(call);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).message).toContain(`table "${other}"`);
   });
@@ -145,10 +147,7 @@ describe('the objects table keyed by a Number', () => {
     ['a get', () => keyedWrong.get('k')],
     ['a head', () => keyedWrong.head('k')],
   ])('%s is a ConfigError naming the table', async (_name, call) => {
-    const error = await call().then(
-      () => undefined,
-      (err: unknown) => err,
-    );
+    const error = await rejectionOf(call);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).message).toContain(`table "${numeric}"`);
   });
@@ -158,17 +157,8 @@ describe('the objects table keyed by a Number', () => {
     ['DELETE', undefined],
     ['GET', undefined],
   ])('the objects API answers a %s 500, the error logged', async (method, body) => {
-    const logged: unknown[] = [];
-    const event = {
-      rawPath: '/objects/k',
-      rawQueryString: '',
-      headers: {},
-      isBase64Encoded: false,
-      requestContext: { http: { method } },
-      ...(body !== undefined ? { body } : {}),
-    } as unknown as APIGatewayProxyEventV2;
-    const response = await handleObjectsRequest(keyedWrong, event, { onError: (err) => logged.push(err) });
-    expect(response.statusCode).toBe(500);
+    const { status, logged } = await apiAnswer(keyedWrong, method, body);
+    expect(status).toBe(500);
     expect(logged[0]).toBeInstanceOf(ConfigError);
   });
 });
