@@ -30,7 +30,7 @@ import { uploadParts } from '../tiered/upload-session-client.js';
 import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import { createObjectsStreamHandler } from '../../lib/handlers/objects-stream.js';
 import { createSweeperHandler } from '../../lib/handlers/sweeper.js';
-import { captureStdout, httpEvent, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
+import { captureStdout, httpEvent, jsonLines, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -428,10 +428,7 @@ describe("a request still waiting on AWS near the invocation's deadline is answe
       });
       expect(thrown).toBeUndefined();
       // Powertools writes warnings and errors to stderr.
-      const lines = err
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = jsonLines(err);
       const failed = lines.filter((l) => l.message === 'request failed');
       expect(failed).toHaveLength(1);
       expect(failed[0]?.function_request_id).toBe(first.awsRequestId);

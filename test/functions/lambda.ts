@@ -117,6 +117,14 @@ export async function loadHandler<M>(
   };
 }
 
+/** The JSON lines of a captured output (Powertools' log lines, EMF documents), parsed; other lines left out. */
+export function jsonLines(text: string): Array<Record<string, unknown>> {
+  return text
+    .split('\n')
+    .filter((l) => l.trim().startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
 /**
  * Captures what is written to stdout (`out`: EMF metrics, info logs) and to stderr (`err`: the
  * logger's warnings and errors) while `fn` runs; neither reaches the test output.

@@ -21,7 +21,7 @@ import { StreamCleanup, type StreamBatchResponse } from '../../lib/recovery/stre
 import { type Fixture, freshFixture } from '../support/local.js';
 import { StreamReader, asTtlDeletion, streamEvent } from '../support/stream.js';
 import { KiB, deferred, makeWriter, randomBody, rawGetObject, rawPutObject, rawState, type Writer } from '../tiered/harness.js';
-import { captureStdout, lambdaContext, loadHandler } from './lambda.js';
+import { captureStdout, jsonLines, lambdaContext, loadHandler } from './lambda.js';
 import { createObjectsStreamHandler } from '../../lib/operations.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { ConfigError, ValidationError } from '../../lib/errors.js';
@@ -242,14 +242,7 @@ describe('createObjectsStreamHandler (tierlog/operations): the same consumer, fo
       expect(await rawGetObject(fx, blob)).toBeUndefined();
       expect(out).toMatch(/"service":"tierlog-objects-stream"/);
       // The batch's counts as EMF: the blob deleted, nothing failed.
-      const emf = Object.assign(
-        {},
-        ...out
-          .split('\n')
-          .filter((l) => l.trim().startsWith('{'))
-          .map((l) => JSON.parse(l) as Record<string, unknown>)
-          .filter((d) => d._aws !== undefined),
-      );
+      const emf = Object.assign({}, ...jsonLines(out).filter((d) => d._aws !== undefined));
       expect(emf).toMatchObject({ StreamBlobsDeleted: 1, StreamRecordsFailed: 0 });
       // Through the clients it was given.
       expect(recorder.names('s3').length).toBeGreaterThan(0);
@@ -584,11 +577,7 @@ describe("the invocation's deadline", () => {
         return next;
       });
       expect(error).toBeUndefined();
-      const failed = err
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((l) => l.message === 'blob delete failed: record left for a retry');
+      const failed = jsonLines(err).filter((l) => l.message === 'blob delete failed: record left for a retry');
       expect(failed.map((l) => l.function_request_id)).toEqual([first.awsRequestId]);
     } finally {
       held.resolve();

@@ -26,7 +26,7 @@ import {
   snapshot,
   steps,
 } from '../tiered/harness.js';
-import { captureStdout, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
+import { captureStdout, jsonLines, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
@@ -258,11 +258,7 @@ describe('sweeper handler', () => {
     const past = await dry();
     expect(past.result).toMatchObject({ dryRun: true, blobsDeleted: 1, entriesRecovered: 1, instancesClaimed: 0 });
     // The blobs it would delete are listed by key (the report and the sweep's own log give a count).
-    const listed = past.out
-      .split('\n')
-      .filter((l) => l.trim().startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .filter((l) => Array.isArray(l.wouldDelete));
+    const listed = jsonLines(past.out).filter((l) => Array.isArray(l.wouldDelete));
     expect(listed.map((l) => l.wouldDelete)).toEqual([blobs]);
     // It published nothing: its would-be deletes are not BlobsDeleted on the dashboard.
     expect(emfDocuments(past.out)).toEqual([]);
@@ -521,11 +517,7 @@ describe('sweeper handler', () => {
     );
     expect(error).toBeUndefined();
     expect(result).toMatchObject({ errors: 0 });
-    const logs = out
-      .split('\n')
-      .filter((l) => l.trim().startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .filter((l) => l._aws === undefined);
+    const logs = jsonLines(out).filter((l) => l._aws === undefined);
     expect(logs.map((l) => [l.message, l.service])).toContainEqual(['sweep finished', 'my-sweeper']);
     expect(emfDocuments(out).map((d) => d._aws.CloudWatchMetrics[0].Namespace)).toEqual(['MyNamespace']);
   });
@@ -653,11 +645,7 @@ describe('sweeper handler', () => {
     );
     expect(error).toMatchObject({ name: 'AccessDeniedError' });
     // The list the operator asked for, of the shard that answered (it was lost with the error).
-    const listed = out
-      .split('\n')
-      .filter((l) => l.trim().startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .filter((l) => Array.isArray(l.wouldDelete));
+    const listed = jsonLines(out).filter((l) => Array.isArray(l.wouldDelete));
     expect(listed.map((l) => l.wouldDelete)).toEqual([blobs]);
     // A dry run still: nothing changed, nothing published.
     expect(await snapshot(fx)).toBe(image);
