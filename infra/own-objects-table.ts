@@ -43,6 +43,25 @@ interface ReadableTableProps {
 }
 
 /**
+ * The CloudFormation properties of `table` when it is a table resource of this app, with its type
+ * and `read` (which resolves a property's value); undefined for an imported table, whose settings
+ * cannot be read.
+ */
+function readableTable(table: dynamodb.ITableV2):
+  | {
+      readonly type: 'AWS::DynamoDB::GlobalTable' | 'AWS::DynamoDB::Table';
+      readonly props: ReadableTableProps;
+      readonly read: <T>(value: T) => T;
+    }
+  | undefined {
+  const resource = table.node.defaultChild as { cfnResourceType?: string } | undefined;
+  const type = resource?.cfnResourceType;
+  if (type !== 'AWS::DynamoDB::GlobalTable' && type !== 'AWS::DynamoDB::Table') return undefined;
+  const stack = Stack.of(table);
+  return { type, props: resource as unknown as ReadableTableProps, read: <T>(value: T): T => stack.resolve(value) as T };
+}
+
+/**
  * What is wrong with `table` as tierlog's objects table under the attribute names `names`: one
  * sentence per problem; empty when nothing is, or when the table cannot be read (imported).
  */
@@ -51,12 +70,10 @@ export function ownObjectsTableProblems(
   names: Pick<HvAttributeNames, 'key' | 'expiresAt'>,
   options: { readonly pointInTimeRecovery?: boolean } = {},
 ): string[] {
-  const resource = table.node.defaultChild as { cfnResourceType?: string } | undefined;
-  const type = resource?.cfnResourceType;
-  if (type !== 'AWS::DynamoDB::GlobalTable' && type !== 'AWS::DynamoDB::Table') return [];
+  const readable = readableTable(table);
+  if (readable === undefined) return [];
+  const { type, props, read } = readable;
   const stack = Stack.of(table);
-  const read = <T>(value: T): T => stack.resolve(value) as T;
-  const props = resource as unknown as ReadableTableProps;
   const problems: string[] = [];
 
   const view = read(props.streamSpecification)?.streamViewType;
@@ -94,11 +111,9 @@ export function ownObjectsTableProblems(
  * alone, or when the table cannot be read (imported).
  */
 export function objectsTableKeyProblem(table: dynamodb.ITableV2, key: string, setting: string): string | undefined {
-  const resource = table.node.defaultChild as { cfnResourceType?: string } | undefined;
-  const type = resource?.cfnResourceType;
-  if (type !== 'AWS::DynamoDB::GlobalTable' && type !== 'AWS::DynamoDB::Table') return undefined;
-  const read = <T>(value: T): T => Stack.of(table).resolve(value) as T;
-  const props = resource as unknown as ReadableTableProps;
+  const readable = readableTable(table);
+  if (readable === undefined) return undefined;
+  const { props, read } = readable;
   const keys = read(props.keySchema) ?? [];
   const hash = keys.find((k) => k.keyType === 'HASH');
   const hashType = read(props.attributeDefinitions)?.find((d) => d.attributeName === hash?.attributeName)?.attributeType;
@@ -134,11 +149,9 @@ export function checkObjectsTableKey(table: dynamodb.ITableV2, environment: Read
  * cannot be read.
  */
 export function pointInTimeRecoveryOf(table: dynamodb.ITableV2): boolean | undefined {
-  const resource = table.node.defaultChild as { cfnResourceType?: string } | undefined;
-  const type = resource?.cfnResourceType;
-  if (type !== 'AWS::DynamoDB::GlobalTable' && type !== 'AWS::DynamoDB::Table') return undefined;
-  const read = <T>(value: T): T => Stack.of(table).resolve(value) as T;
-  const props = resource as unknown as ReadableTableProps;
+  const readable = readableTable(table);
+  if (readable === undefined) return undefined;
+  const { type, props, read } = readable;
   const specs: Pitr[] =
     type === 'AWS::DynamoDB::Table'
       ? [read(props.pointInTimeRecoverySpecification)]
