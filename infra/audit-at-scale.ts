@@ -38,7 +38,8 @@ import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue } from './failure-handling.js';
 import { nagArn } from './nag.js';
 import { metricsDeploymentEnv, metricsDeploymentOf, refuseTokenOptions, TierlogFunction, tierlogDimensions } from './function.js';
-import { checkObjectsTableKey, pointInTimeRecoveryOf } from './own-objects-table.js';
+import { checkObjectsTableKey } from './own-objects-table.js';
+import { pointInTimeRecoveryOf } from './readable-table.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** Options of the audit at scale (`TierlogProps.auditAtScale`). */

@@ -21,45 +21,14 @@
  *    item at a blob that a sweeper's consistent read here does not see yet, and the sweeper would
  *    delete it; the protocol, like the change log, is single-region.
  */
-import { Stack, Token } from 'aws-cdk-lib';
+import { Token } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { CONFIG_ENV, hvAttributeNamesFromEnv } from '../lib/config.js';
 import type { HvAttributeNames } from '../lib/tiered/hv-table.js';
+import { pointInTimeRecoveryOf, readableTable, regionsOf, stringKeyProblem } from './readable-table.js';
 
 /** The stream view types that carry the old image. */
 const OLD_IMAGE_VIEWS: readonly string[] = ['OLD_IMAGE', 'NEW_AND_OLD_IMAGES'];
-
-type Pitr = { pointInTimeRecoveryEnabled?: boolean } | undefined;
-
-interface ReadableTableProps {
-  /** `AWS::DynamoDB::Table`. */
-  readonly pointInTimeRecoverySpecification?: Pitr;
-  /** `AWS::DynamoDB::GlobalTable` (`TableV2`): per replica. */
-  readonly replicas?: Array<{ region?: string; pointInTimeRecoverySpecification?: Pitr }>;
-  readonly keySchema?: Array<{ attributeName: string; keyType: string }>;
-  readonly attributeDefinitions?: Array<{ attributeName: string; attributeType: string }>;
-  readonly streamSpecification?: { streamViewType?: string };
-  readonly timeToLiveSpecification?: { attributeName?: string; enabled?: boolean };
-}
-
-/**
- * The CloudFormation properties of `table` when it is a table resource of this app, with its type
- * and `read` (which resolves a property's value); undefined for an imported table, whose settings
- * cannot be read.
- */
-function readableTable(table: dynamodb.ITableV2):
-  | {
-      readonly type: 'AWS::DynamoDB::GlobalTable' | 'AWS::DynamoDB::Table';
-      readonly props: ReadableTableProps;
-      readonly read: <T>(value: T) => T;
-    }
-  | undefined {
-  const resource = table.node.defaultChild as { cfnResourceType?: string } | undefined;
-  const type = resource?.cfnResourceType;
-  if (type !== 'AWS::DynamoDB::GlobalTable' && type !== 'AWS::DynamoDB::Table') return undefined;
-  const stack = Stack.of(table);
-  return { type, props: resource as unknown as ReadableTableProps, read: <T>(value: T): T => stack.resolve(value) as T };
-}
 
 /**
  * What is wrong with `table` as tierlog's objects table under the attribute names `names`: one
@@ -72,8 +41,7 @@ export function ownObjectsTableProblems(
 ): string[] {
   const readable = readableTable(table);
   if (readable === undefined) return [];
-  const { type, props, read } = readable;
-  const stack = Stack.of(table);
+  const { props, read } = readable;
   const problems: string[] = [];
 
   const view = read(props.streamSpecification)?.streamViewType;
@@ -88,12 +56,9 @@ export function ownObjectsTableProblems(
       `TTL must be on "${names.expiresAt}" (hvAttributes.expiresAt), not ${ttl?.attributeName === undefined || ttl.enabled === false ? 'off' : `"${ttl.attributeName}"`}: otherwise expired objects and their blobs are never removed`,
     );
   }
-  const keyProblem = objectsTableKeyProblem(table, names.key, 'hvAttributes.key');
+  const keyProblem = stringKeyProblem(table, names.key, 'hvAttributes.key');
   if (keyProblem !== undefined) problems.push(keyProblem);
-  const regions =
-    type === 'AWS::DynamoDB::GlobalTable'
-      ? (read(props.replicas) ?? []).map((r) => r.region ?? '?')
-      : [Token.isUnresolved(stack.region) ? "the stack's" : stack.region, ...tableReplicaRegions(table)];
+  const regions = regionsOf(table, readable);
   if (regions.length > 1) {
     problems.push(
       `it must live in one region, not ${regions.length} (${regions.join(', ')}): consistent reads and conditional writes hold within one region, and a sweeper would take a blob a write in another region references for garbage`,
@@ -103,22 +68,6 @@ export function ownObjectsTableProblems(
     problems.push('auditAtScale exports it with ExportTableToPointInTime, which needs point-in-time recovery: turn it on');
   }
   return problems;
-}
-
-/**
- * What is wrong with the key of `table` for tierlog's objects table keyed by the attribute `key`
- * (`setting` names where that comes from): undefined when it is the string partition key `key`
- * alone, or when the table cannot be read (imported).
- */
-export function objectsTableKeyProblem(table: dynamodb.ITableV2, key: string, setting: string): string | undefined {
-  const readable = readableTable(table);
-  if (readable === undefined) return undefined;
-  const { props, read } = readable;
-  const keys = read(props.keySchema) ?? [];
-  const hash = keys.find((k) => k.keyType === 'HASH');
-  const hashType = read(props.attributeDefinitions)?.find((d) => d.attributeName === hash?.attributeName)?.attributeType;
-  if (hash?.attributeName === key && hashType === 'S' && keys.length === 1) return undefined;
-  return `its key must be the string partition key "${key}" (${setting}) alone, not ${keys.map((k) => `${k.keyType} "${k.attributeName}"`).join(' + ') || 'none'}${hashType !== undefined && hashType !== 'S' ? ` (type ${hashType})` : ''}`;
 }
 
 /**
@@ -135,39 +84,12 @@ export function checkObjectsTableKey(table: dynamodb.ITableV2, environment: Read
   const variable = environment[CONFIG_ENV.hvAttributes];
   if (variable !== undefined && Token.isUnresolved(variable)) return;
   const key = hvAttributeNamesFromEnv(environment).key;
-  const problem = objectsTableKeyProblem(table, key, `the key attribute of the function's ${CONFIG_ENV.hvAttributes}`);
+  const problem = stringKeyProblem(table, key, `the key attribute of the function's ${CONFIG_ENV.hvAttributes}`);
   if (problem !== undefined) {
     throw new Error(
       `resources.objectsTable ${table.node.path} cannot be the function's objects table: ${problem}; the function addresses every item by that key, and DynamoDB would refuse each request`,
     );
   }
-}
-
-/**
- * Whether `table` has point-in-time recovery (in every replica, for a `TableV2`), when it is a
- * resource of this app whose setting is a literal; undefined for an imported table, whose settings
- * cannot be read.
- */
-export function pointInTimeRecoveryOf(table: dynamodb.ITableV2): boolean | undefined {
-  const readable = readableTable(table);
-  if (readable === undefined) return undefined;
-  const { type, props, read } = readable;
-  const specs: Pitr[] =
-    type === 'AWS::DynamoDB::Table'
-      ? [read(props.pointInTimeRecoverySpecification)]
-      : (read(props.replicas) ?? [{}]).map((r) => r.pointInTimeRecoverySpecification);
-  return specs.every((p) => p?.pointInTimeRecoveryEnabled === true);
-}
-
-/**
- * The regions a `Table` (not `TableV2`) replicates to with `replicationRegions`: CDK makes each
- * replica a custom resource (`Custom::DynamoDBReplica`) under the table, named `Replica<region>`,
- * not a property of the table resource.
- */
-function tableReplicaRegions(table: dynamodb.ITableV2): string[] {
-  return table.node.children
-    .filter((child) => (child.node.defaultChild as { cfnResourceType?: string } | undefined)?.cfnResourceType === 'Custom::DynamoDBReplica')
-    .map((child) => child.node.id.replace(/^Replica/, ''));
 }
 
 /**
