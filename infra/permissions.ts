@@ -26,7 +26,12 @@ import { requireSameEnvironment } from './same-environment.js';
 
 /** What a grant is given on. */
 export interface TierlogResources {
-  /** The change-log table (its lease index too). */
+  /**
+   * The change-log table (its lease index too): the schema's (`lib/schema/tables.ts`), keyed by the
+   * string `pk` alone, with the lease index, in one region. A table of the app without them is
+   * refused at synth by each part that reads it (`TierlogSweeper`, `ObjectsFunction`,
+   * `AuditAtScale`); an imported one cannot be read and is taken as it is.
+   */
   readonly changeLogTable: dynamodb.ITableV2;
   /** The objects table. */
   readonly objectsTable: dynamodb.ITableV2;

@@ -6,6 +6,7 @@
  * documented.
  */
 import { Stack, Token } from 'aws-cdk-lib';
+import type { TableDescription } from '@aws-sdk/client-dynamodb';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 
 type Pitr = { pointInTimeRecoveryEnabled?: boolean } | undefined;
@@ -48,6 +49,37 @@ export function readableTable(table: dynamodb.ITableV2): ReadableTable | undefin
   if (type !== 'AWS::DynamoDB::GlobalTable' && type !== 'AWS::DynamoDB::Table') return undefined;
   const stack = Stack.of(table);
   return { type, props: resource as unknown as ReadableTableProps, read: <T>(value: T): T => stack.resolve(value) as T };
+}
+
+/**
+ * `readable`'s key, attributes and indexes as DynamoDB would describe the table once deployed
+ * (DescribeTable's answer), for `schemaMismatch` (`lib/schema/table-shape.ts`), the rule
+ * `provisionLocal` judges a table it finds by.
+ */
+export function describedAs(readable: ReadableTable): TableDescription {
+  const { props, read } = readable;
+  const keySchema = (keys: KeySchema | undefined) =>
+    (read(keys) ?? []).map((k) => ({ AttributeName: k.attributeName, KeyType: k.keyType as 'HASH' | 'RANGE' }));
+  return {
+    KeySchema: keySchema(props.keySchema),
+    AttributeDefinitions: (read(props.attributeDefinitions) ?? []).map((d) => ({
+      AttributeName: d.attributeName,
+      AttributeType: d.attributeType as 'S' | 'N' | 'B',
+    })),
+    GlobalSecondaryIndexes: (read(props.globalSecondaryIndexes) ?? []).map((index) => {
+      const projection = read(index.projection);
+      return {
+        IndexName: read(index.indexName),
+        KeySchema: keySchema(index.keySchema),
+        Projection: {
+          ...(projection?.projectionType !== undefined
+            ? { ProjectionType: projection.projectionType as 'ALL' | 'INCLUDE' | 'KEYS_ONLY' }
+            : {}),
+          ...(projection?.nonKeyAttributes !== undefined ? { NonKeyAttributes: read(projection.nonKeyAttributes) } : {}),
+        },
+      };
+    }),
+  };
 }
 
 /**

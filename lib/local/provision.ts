@@ -19,42 +19,14 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../config.js';
+import { createTableInput, schemaMismatch } from '../schema/table-shape.js';
 import { changeLogTableSchema, objectsTableSchema, type TableSchema } from '../schema/tables.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { awsErrorName, translateAwsError } from '../aws/errors.js';
 import { AccessDeniedError, ConfigError, TierlogError } from '../errors.js';
 import { assertOptions } from '../plain-options.js';
 
-/** The CreateTable request for `schema` under `tableName` (on-demand billing). */
-export function createTableInput(schema: TableSchema, tableName: string): CreateTableCommandInput {
-  const attributes = new Map<string, string>();
-  const keys = [schema.partitionKey, schema.sortKey, ...schema.globalSecondaryIndexes.flatMap((i) => [i.partitionKey, i.sortKey])];
-  for (const key of keys) if (key !== undefined) attributes.set(key.name, key.type);
-  return {
-    TableName: tableName,
-    BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: [...attributes].map(([AttributeName, AttributeType]) => ({
-      AttributeName,
-      AttributeType: AttributeType as 'S' | 'N' | 'B',
-    })),
-    KeySchema: [
-      { AttributeName: schema.partitionKey.name, KeyType: 'HASH' },
-      ...(schema.sortKey ? [{ AttributeName: schema.sortKey.name, KeyType: 'RANGE' as const }] : []),
-    ],
-    ...(schema.globalSecondaryIndexes.length > 0
-      ? {
-          GlobalSecondaryIndexes: schema.globalSecondaryIndexes.map((index) => ({
-            IndexName: index.indexName,
-            KeySchema: [
-              { AttributeName: index.partitionKey.name, KeyType: 'HASH' as const },
-              ...(index.sortKey ? [{ AttributeName: index.sortKey.name, KeyType: 'RANGE' as const }] : []),
-            ],
-            Projection: { ProjectionType: 'INCLUDE' as const, NonKeyAttributes: [...index.nonKeyAttributes] },
-          })),
-        }
-      : {}),
-  };
-}
+export { createTableInput } from '../schema/table-shape.js';
 
 /**
  * Creates the change-log table, the objects table and the bucket where missing.
@@ -182,33 +154,6 @@ async function createTable(client: DynamoDBClient, input: CreateTableCommandInpu
   }
   await waitUntilTableExists({ client, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { TableName });
   return (await client.send(new DescribeTableCommand({ TableName }))).Table!;
-}
-
-/**
- * What `existing` lacks of the table `input` would create, or undefined when it has it all: the
- * same key (names, key types and attribute types), and each index of `input` with the same key and
- * the non-key attributes projected. Another billing mode, more indexes or more projected
- * attributes are taken.
- */
-export function schemaMismatch(existing: TableDescription, input: CreateTableCommandInput): string | undefined {
-  const typeOf = (definitions: CreateTableCommandInput['AttributeDefinitions'], name: string | undefined) =>
-    definitions?.find((d) => d.AttributeName === name)?.AttributeType;
-  const keyOf = (schema: CreateTableCommandInput['KeySchema'], definitions: CreateTableCommandInput['AttributeDefinitions']): string =>
-    (schema ?? []).map((k) => `${k.AttributeName} ${typeOf(definitions, k.AttributeName)} ${k.KeyType}`).join(', ');
-  const wantedKey = keyOf(input.KeySchema, input.AttributeDefinitions);
-  const hasKey = keyOf(existing.KeySchema, existing.AttributeDefinitions);
-  if (hasKey !== wantedKey) return `its key is (${hasKey}), not (${wantedKey})`;
-  for (const index of input.GlobalSecondaryIndexes ?? []) {
-    const found = existing.GlobalSecondaryIndexes?.find((i) => i.IndexName === index.IndexName);
-    if (found === undefined) return `it has no index ${index.IndexName}`;
-    const wanted = keyOf(index.KeySchema, input.AttributeDefinitions);
-    const has = keyOf(found.KeySchema, existing.AttributeDefinitions);
-    if (has !== wanted) return `its index ${index.IndexName} has the key (${has}), not (${wanted})`;
-    const projected = found.Projection?.ProjectionType === 'ALL' ? undefined : new Set(found.Projection?.NonKeyAttributes ?? []);
-    const missing = (index.Projection?.NonKeyAttributes ?? []).filter((name) => projected !== undefined && !projected.has(name));
-    if (missing.length > 0) return `its index ${index.IndexName} does not project ${missing.join(', ')}`;
-  }
-  return undefined;
 }
 
 /**

@@ -13,10 +13,12 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AuditAtScale } from '../../infra/audit-at-scale.js';
+import { toAttribute, toGlobalSecondaryIndex } from '../../infra/tables.js';
+import { changeLogTableSchema } from '../../lib/schema/tables.js';
 import { TierlogStack } from '../../infra/stack.js';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
 import { METRICS_NAMESPACE } from '../../lib/recovery/metric-sink.js';
-import { actions, cleanOutdirs, logicalIdOf, newApp, statementsOfRole, storeNames, userStack } from './helpers.js';
+import { actions, changeLogTableIn, cleanOutdirs, logicalIdOf, newApp, statementsOfRole, storeNames, userStack } from './helpers.js';
 
 afterAll(cleanOutdirs);
 
@@ -57,6 +59,21 @@ const exportableTable = (stack: Stack, id: string) =>
     partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
   });
+
+/** A `Table` (not `TableV2`) of the app: the change log's (id `Log`) with its key and lease index. */
+const v1Table = (stack: Stack, id: string, pitr: boolean): dynamodb.ITableV2 => {
+  const log = id === 'Log';
+  const table = new dynamodb.Table(stack, id, {
+    partitionKey: log ? toAttribute(changeLogTableSchema.partitionKey) : { name: 'key', type: dynamodb.AttributeType.STRING },
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: pitr },
+  });
+  if (log)
+    for (const index of changeLogTableSchema.globalSecondaryIndexes) {
+      const { readCapacity: _r, writeCapacity: _w, ...props } = toGlobalSecondaryIndex(index);
+      table.addGlobalSecondaryIndex(props);
+    }
+  return table as unknown as dynamodb.ITableV2;
+};
 
 describe('auditAtScale', () => {
   it('is off by default: no state machine, no inventory, no Glue, no Athena', () => {
@@ -376,8 +393,7 @@ describe('auditAtScale used on its own, with tables under customer managed keys'
     const stack = userStackIn();
     const changeLogKey = new kms.Key(stack, 'ChangeLogKey', { enableKeyRotation: true });
     const objectsKey = shared ? changeLogKey : new kms.Key(stack, 'ObjectsKey', { enableKeyRotation: true });
-    const changeLogTable = new dynamodb.TableV2(stack, 'MyChangeLog', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+    const changeLogTable = changeLogTableIn(stack, 'MyChangeLog', {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: dynamodb.TableEncryptionV2.customerManagedKey(changeLogKey),
     });
@@ -436,7 +452,7 @@ describe('AuditAtScale used on its own: a number or duration given as a CloudFor
       const stack = userStackIn();
       const table = (id: string) => exportableTable(stack, id);
       const resources = {
-        changeLogTable: table('Log'),
+        changeLogTable: changeLogTableIn(stack, 'Log', { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }),
         objectsTable: table('Objects'),
         bucket: new s3.Bucket(stack, 'Blobs'),
         prefix: 'blobs',
@@ -461,14 +477,13 @@ describe('AuditAtScale used on its own: what its runs need of the tables and the
     const stack = userStackIn();
     const table = (id: string, enabled: boolean) =>
       tableKind === 'TableV2'
-        ? new dynamodb.TableV2(stack, id, {
-            partitionKey: { name: id === 'Log' ? 'pk' : 'key', type: dynamodb.AttributeType.STRING },
-            pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: enabled },
-          })
-        : (new dynamodb.Table(stack, id, {
-            partitionKey: { name: id === 'Log' ? 'pk' : 'key', type: dynamodb.AttributeType.STRING },
-            pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: enabled },
-          }) as unknown as dynamodb.ITableV2);
+        ? id === 'Log'
+          ? changeLogTableIn(stack, id, { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: enabled } })
+          : new dynamodb.TableV2(stack, id, {
+              partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+              pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: enabled },
+            })
+        : v1Table(stack, id, enabled);
     const resources = {
       changeLogTable: table('Log', pitr.changeLog),
       objectsTable: table('Objects', pitr.objects),
@@ -492,7 +507,7 @@ describe('AuditAtScale used on its own: what its runs need of the tables and the
     const stack = userStackIn();
     const table = (id: string) => exportableTable(stack, id);
     const resources = {
-      changeLogTable: table('Log'),
+      changeLogTable: changeLogTableIn(stack, 'Log', { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }),
       objectsTable: table('Objects'),
       bucket: s3.Bucket.fromBucketName(stack, 'Blobs', 'my-blobs'),
       prefix: 'blobs',
@@ -511,7 +526,7 @@ describe('AuditAtScale used on its own: what its runs need of the tables and the
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       });
     const resources = {
-      changeLogTable: table('Log', 'pk'),
+      changeLogTable: changeLogTableIn(stack, 'Log', { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }),
       objectsTable: table('Objects', 'id'),
       bucket: new s3.Bucket(stack, 'Blobs'),
       prefix: 'blobs',

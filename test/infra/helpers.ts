@@ -8,8 +8,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type { Construct } from 'constructs';
 import { TierlogStack } from '../../infra/stack.js';
+import { toAttribute, toGlobalSecondaryIndex } from '../../infra/tables.js';
 import { CONFIG_ENV } from '../../lib/config.js';
+import { changeLogTableSchema } from '../../lib/schema/tables.js';
 import type { TierlogProps } from '../../infra/tierlog.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -113,4 +117,20 @@ export function storeNames(r: {
     [CONFIG_ENV.objectsTable]: r.objectsTable.tableName,
     [CONFIG_ENV.bucket]: r.bucket.bucketName,
   };
+}
+
+/**
+ * A change-log table of the user's app, as a part used on its own needs it (`infra/change-log-table.ts`):
+ * the schema's key and lease index (`lib/schema/tables.ts`), with `props` beside them.
+ */
+export function changeLogTableIn(
+  scope: Construct,
+  id = 'Log',
+  props: Omit<dynamodb.TablePropsV2, 'partitionKey' | 'globalSecondaryIndexes'> = {},
+): dynamodb.TableV2 {
+  return new dynamodb.TableV2(scope, id, {
+    partitionKey: toAttribute(changeLogTableSchema.partitionKey),
+    globalSecondaryIndexes: changeLogTableSchema.globalSecondaryIndexes.map(toGlobalSecondaryIndex),
+    ...props,
+  });
 }

@@ -43,6 +43,7 @@ import { type Fixture, freshFixture } from '../support/local.js';
 import { driveCli, driveObjectsFunction, driveSweeperFunction, driveWriter, ENTRY_POINTS } from './entry-points.js';
 import {
   actions,
+  changeLogTableIn,
   cleanOutdirs,
   logicalIdOf,
   PROJECT_ROOT,
@@ -426,7 +427,7 @@ describe('a prefix IAM would read as a pattern or a variable is refused', () => 
           dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
         });
       const resources: TierlogResources = {
-        changeLogTable: table('Log'),
+        changeLogTable: changeLogTableIn(s),
         objectsTable: table('Objects'),
         bucket: new s3.Bucket(s, 'B'),
         prefix,

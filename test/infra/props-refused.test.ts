@@ -21,13 +21,15 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import { AuditAtScale } from '../../infra/audit-at-scale.js';
 import { ObjectsFunction } from '../../infra/objects-function.js';
 import { ObjectsStreamCleanup } from '../../infra/objects-stream.js';
 import type { TierlogResources } from '../../infra/permissions.js';
 import { TierlogSweeper } from '../../infra/sweeper.js';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
 import { CONFIG_ENV, configToEnv, loadConfig } from '../../lib/config.js';
-import { cleanOutdirs, newApp, tierlogTemplate } from './helpers.js';
+import { LEASE_INDEX_NAME } from '../../lib/constants.js';
+import { changeLogTableIn, cleanOutdirs, newApp, tierlogTemplate } from './helpers.js';
 
 afterAll(cleanOutdirs);
 
@@ -360,7 +362,7 @@ describe('the parts used on their own: the grants (resources) and the configurat
         timeToLiveAttribute: 'expiresAt',
       });
     const resources: TierlogResources = {
-      changeLogTable: table('Log'),
+      changeLogTable: changeLogTableIn(stack),
       objectsTable: table('Objects'),
       bucket: new s3.Bucket(stack, 'Bucket'),
       prefix: 'tenant/blobs',
@@ -488,7 +490,7 @@ describe('the parts used on their own: an objects table of the app keyed otherwi
         timeToLiveAttribute: 'expiresAt',
       });
     const resources: TierlogResources = {
-      changeLogTable: table('Log', { name: 'pk', type: dynamodb.AttributeType.STRING }),
+      changeLogTable: changeLogTableIn(stack),
       objectsTable: table('Keyed', partitionKey),
       bucket: new s3.Bucket(stack, 'Bucket'),
       prefix: 'blobs',
@@ -529,6 +531,131 @@ describe('the parts used on their own: an objects table of the app keyed otherwi
   }
 });
 
+describe("the parts used on their own: a change-log table of the app that is not tierlog's", () => {
+  /**
+   * The sweeper claims and the writer records every instance by its string key `pk`, and every
+   * sweep finds expired instances by querying the lease index: a table of the app keyed otherwise
+   * had DynamoDB refuse every request of the function (a ValidationException, on every invocation),
+   * and one without the index (or with an index that does not carry `state` and `claimedBy`) let no
+   * sweep find a dead writer, so its blobs leaked. The `Tierlog` construct makes its change log
+   * from the schema; the parts used on their own took any table. The stream function never reads
+   * the change log: its part takes any.
+   */
+  const S = dynamodb.AttributeType.STRING;
+  const N = dynamodb.AttributeType.NUMBER;
+  const setup = (log: (stack: Stack) => dynamodb.ITableV2) => {
+    const stack = new Stack(newApp(), 'UserStack', { env: HERE });
+    const resources: TierlogResources = {
+      changeLogTable: log(stack),
+      objectsTable: new dynamodb.TableV2(stack, 'Objects', {
+        partitionKey: { name: 'key', type: S },
+        dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+        timeToLiveAttribute: 'expiresAt',
+      }),
+      bucket: new s3.Bucket(stack, 'Bucket'),
+      prefix: 'blobs',
+    };
+    return { stack, resources, environment: environmentOf(resources) };
+  };
+  const leaseIndex = (overrides: Partial<dynamodb.GlobalSecondaryIndexPropsV2> = {}): dynamodb.GlobalSecondaryIndexPropsV2 => ({
+    indexName: LEASE_INDEX_NAME,
+    partitionKey: { name: 'shard', type: N },
+    sortKey: { name: 'leaseUntil', type: N },
+    projectionType: dynamodb.ProjectionType.INCLUDE,
+    nonKeyAttributes: ['state', 'claimedBy'],
+    ...overrides,
+  });
+  const refused: Array<[string, (stack: Stack) => dynamodb.ITableV2, RegExp]> = [
+    [
+      'keyed by another attribute',
+      (stack) => new dynamodb.TableV2(stack, 'Log', { partitionKey: { name: 'id', type: S }, globalSecondaryIndexes: [leaseIndex()] }),
+      /its key is \(id S HASH\), not \(pk S HASH\)/,
+    ],
+    [
+      'keyed by pk and a sort key',
+      (stack) =>
+        new dynamodb.TableV2(stack, 'Log', {
+          partitionKey: { name: 'pk', type: S },
+          sortKey: { name: 'sk', type: S },
+          globalSecondaryIndexes: [leaseIndex()],
+        }),
+      /its key is \(pk S HASH, sk S RANGE\), not \(pk S HASH\)/,
+    ],
+    [
+      'without the lease index',
+      (stack) => new dynamodb.TableV2(stack, 'Log', { partitionKey: { name: 'pk', type: S } }),
+      /it has no index byLease/,
+    ],
+    [
+      'with a lease index keyed otherwise',
+      (stack) =>
+        new dynamodb.TableV2(stack, 'Log', {
+          partitionKey: { name: 'pk', type: S },
+          globalSecondaryIndexes: [leaseIndex({ partitionKey: { name: 'state', type: S } })],
+        }),
+      /its index byLease has the key \(state S HASH, leaseUntil N RANGE\), not \(shard N HASH, leaseUntil N RANGE\)/,
+    ],
+    [
+      'with a lease index that projects only its keys',
+      (stack) =>
+        new dynamodb.TableV2(stack, 'Log', {
+          partitionKey: { name: 'pk', type: S },
+          globalSecondaryIndexes: [leaseIndex({ projectionType: dynamodb.ProjectionType.KEYS_ONLY, nonKeyAttributes: undefined })],
+        }),
+      /its index byLease does not project state, claimedBy/,
+    ],
+    [
+      'replicated to another region',
+      (stack) => changeLogTableIn(stack, 'Log', { replicas: [{ region: 'us-east-1' }] }),
+      /it must live in one region, not 2 \(us-east-1, eu-west-1\)/,
+    ],
+  ];
+
+  for (const [part, make] of Object.entries({ sweeper: PARTS.sweeper, objectsFunction: PARTS.objectsFunction })) {
+    for (const [what, log, message] of refused) {
+      it(`${part}: a table ${what} is refused at synth, naming the table and what it lacks`, () => {
+        const x = setup(log);
+        expect(() => make(x.stack, x.resources, x.environment)).toThrow(
+          new RegExp(`^resources\\.changeLogTable UserStack/Log cannot be tierlog's change-log table: .*${message.source}`),
+        );
+      });
+    }
+
+    it(`${part}: the schema's table, one projecting all, or an imported one (whose settings cannot be read) is taken`, () => {
+      const taken: Array<(stack: Stack) => dynamodb.ITableV2> = [
+        (stack) => changeLogTableIn(stack),
+        (stack) =>
+          new dynamodb.TableV2(stack, 'Log', {
+            partitionKey: { name: 'pk', type: S },
+            globalSecondaryIndexes: [leaseIndex({ projectionType: dynamodb.ProjectionType.ALL, nonKeyAttributes: undefined })],
+          }),
+        (stack) => dynamodb.TableV2.fromTableName(stack, 'Log', 'my-change-log'),
+      ];
+      for (const log of taken) {
+        const x = setup(log);
+        expect(() => make(x.stack, x.resources, x.environment)).not.toThrow();
+      }
+    });
+  }
+
+  it('auditAtScale: a table without the lease index is refused; the stream cleanup, which never reads the change log, takes it', () => {
+    const pitr = { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } };
+    const x = setup((stack) => new dynamodb.TableV2(stack, 'Log', { partitionKey: { name: 'pk', type: S }, ...pitr }));
+    const objectsTable = new dynamodb.TableV2(x.stack, 'Exported', { partitionKey: { name: 'key', type: S }, ...pitr });
+    const resources = { ...x.resources, objectsTable };
+    expect(
+      () =>
+        new AuditAtScale(x.stack, 'Audit', {
+          resources,
+          accessLogsBucket: new s3.Bucket(x.stack, 'Logs'),
+          environment: environmentOf(resources),
+        }),
+    ).toThrow(/^resources\.changeLogTable UserStack\/Log cannot be tierlog's change-log table: it has no index byLease/);
+    const y = setup((stack) => new dynamodb.TableV2(stack, 'Log', { partitionKey: { name: 'pk', type: S } }));
+    expect(() => PARTS.objectsStream(y.stack, y.resources, y.environment)).not.toThrow();
+  });
+});
+
 describe('the parts used on their own: a number or duration given as a CloudFormation parameter', () => {
   /**
    * As the `Tierlog` construct refuses them: each is checked at synth (or becomes a variable its
@@ -547,7 +674,7 @@ describe('the parts used on their own: a number or duration given as a CloudForm
         timeToLiveAttribute: 'expiresAt',
       });
     const resources: TierlogResources = {
-      changeLogTable: table('Log'),
+      changeLogTable: changeLogTableIn(stack),
       objectsTable: table('Objects'),
       bucket: new s3.Bucket(stack, 'Bucket'),
       prefix: 'blobs',
@@ -629,7 +756,7 @@ describe('the parts used on their own: resources in another region or account th
       where.bucket !== undefined
         ? s3.Bucket.fromBucketAttributes(stack, 'MyBlobs', { bucketName: 'my-blobs', region: where.bucket })
         : new s3.Bucket(stack, 'Bucket');
-    const resources: TierlogResources = { changeLogTable: own('Log'), objectsTable, bucket, prefix: 'blobs' };
+    const resources: TierlogResources = { changeLogTable: changeLogTableIn(stack), objectsTable, bucket, prefix: 'blobs' };
     const environment = environmentOf(resources);
     return { stack, resources, environment };
   };
@@ -653,7 +780,7 @@ describe('the parts used on their own: resources in another region or account th
   it('in an environment-agnostic stack: a CloudFormation rule refuses the deploy elsewhere, one a resource however many parts use it', () => {
     const stack = new Stack(newApp(), 'UserStack');
     const table = tableAt(stack, HERE.account, HERE.region);
-    const log = new dynamodb.TableV2(stack, 'Log', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
+    const log = changeLogTableIn(stack);
     const bucket = new s3.Bucket(stack, 'Bucket');
     const resources: TierlogResources = { changeLogTable: log, objectsTable: table, bucket, prefix: 'blobs' };
     const environment = environmentOf(resources);

@@ -8,7 +8,16 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { shardsOfSchedule, TierlogSweeper } from '../../infra/sweeper.js';
 import { Tierlog } from '../../infra/tierlog.js';
-import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, storeNames, tierlogTemplate, userStack } from './helpers.js';
+import {
+  changeLogTableIn,
+  cleanOutdirs,
+  logicalIdOf,
+  onlyResource,
+  resourcesOf,
+  storeNames,
+  tierlogTemplate,
+  userStack,
+} from './helpers.js';
 
 afterAll(cleanOutdirs);
 
@@ -173,7 +182,7 @@ function stackWithResources() {
   const table = (id: string, key: string) =>
     new dynamodb.TableV2(stack, id, { partitionKey: { name: key, type: dynamodb.AttributeType.STRING } });
   const resources = {
-    changeLogTable: table('Log', 'pk'),
+    changeLogTable: changeLogTableIn(stack),
     objectsTable: table('Objects', 'key'),
     bucket: new s3.Bucket(stack, 'Bucket'),
     prefix: 'blobs',
