@@ -60,9 +60,10 @@ export interface SweeperHandlerOptions {
    */
   readonly logger?: Logger;
   /**
-   * Powertools metrics of the function (EMF, published after each invocation).
+   * Powertools metrics of the function (EMF, published after each invocation). Given or not, they carry the
+   * `deployment` dimension when `TIERLOG_METRICS_DEPLOYMENT` is set: the deployment's alarms watch it.
    *
-   * @default new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-sweeper' })
+   * @default new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-sweeper' }), with that dimension
    */
   readonly metrics?: Metrics;
 }
