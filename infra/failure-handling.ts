@@ -1,12 +1,14 @@
 /**
  * What every tierlog function's failure path shares: a queue for what could not be delivered or
  * processed, alarm actions wired to both ALARM and OK (so an on-call channel hears the recovery
- * too), and alarm descriptions that name their runbook.
+ * too), alarm descriptions that name their runbook, and a log level that keeps the lines that
+ * runbook names.
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct, IConstruct } from 'constructs';
+import { ConfigError } from '../lib/errors.js';
 
 /**
  * An encrypted, TLS-only queue that keeps messages 14 days (SQS's maximum). Its messages name
@@ -43,5 +45,35 @@ export function pointAlarmsAtRunbook(scope: IConstruct): void {
     if (!(node instanceof cloudwatch.Alarm)) continue;
     const alarm = node.node.defaultChild as cloudwatch.CfnAlarm;
     alarm.alarmDescription = `${alarm.alarmDescription ?? ''} Runbook: ${RUNBOOK}, ${node.node.id}.`.trim();
+  }
+}
+
+/** The variables Powertools' logger takes its level from: the first one set (not blank) decides. */
+const LOG_LEVEL_VARIABLES = ['POWERTOOLS_LOG_LEVEL', 'LOG_LEVEL'] as const;
+
+/** Powertools' log levels above WARN: a logger at one of them drops every warning. */
+const LEVELS_WITHOUT_WARNINGS: readonly string[] = ['ERROR', 'CRITICAL', 'SILENT'];
+
+/**
+ * Refuses a function `environment` whose Powertools log level drops warnings (`ERROR`,
+ * `CRITICAL`, `SILENT` in `POWERTOOLS_LOG_LEVEL`, or in `LOG_LEVEL` when that is unset): the lines
+ * the runbook sends an alarm's reader to are warnings (`blob deletes failed`, `entry quarantined`,
+ * `suspect lease`, `blob of a removed item is referenced again`, `request answered 503`), so the
+ * alarm would fire with nothing in the log to say why. A level not known at synth (a token) is not
+ * read.
+ *
+ * @throws ConfigError naming the variable.
+ */
+export function checkLogLevelKeepsWarnings(environment: Readonly<Record<string, string>>, handler: string): void {
+  for (const variable of LOG_LEVEL_VARIABLES) {
+    const value = environment[variable];
+    if (value === undefined || Token.isUnresolved(value)) continue;
+    if (value.trim() === '') continue;
+    const level = value.trim().toUpperCase();
+    if (!LEVELS_WITHOUT_WARNINGS.includes(level)) return;
+    throw new ConfigError(
+      `${variable} ${JSON.stringify(value.slice(0, 40))} in the ${handler} function's environment drops its warnings, and the lines the alarms' runbook names are warnings ("blob deletes failed", "entry quarantined", "suspect lease", "request answered 503", ...): an alarm would fire with nothing in the log to say why. Give WARN (or a more verbose level), or leave it unset (INFO)`,
+      variable,
+    );
   }
 }

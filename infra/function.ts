@@ -18,6 +18,7 @@ import { ConfigError } from '../lib/errors.js';
 import { dimensionValueProblem, METRICS_DEPLOYMENT_DIMENSION, METRICS_DEPLOYMENT_ENV } from '../lib/handlers/names.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { BUNDLE_BANNER, BUNDLE_TARGET, type HandlerName } from './bundling.js';
+import { checkLogLevelKeepsWarnings } from './failure-handling.js';
 
 /** The package root (where `functions/` lives), from this file's location. */
 const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -201,7 +202,9 @@ export interface TierlogFunctionProps extends TierlogFunctionOptions {
    * Variables besides the Powertools and Node.js ones (the tierlog configuration): the function's
    * service, namespace, `POWERTOOLS_METRICS_DISABLED` and `POWERTOOLS_DEV` (both false: the alarms
    * watch its metrics, which CloudWatch reads from its stdout) are set over any given here; a
-   * `NODE_OPTIONS` given is kept, `--enable-source-maps` added to it.
+   * `NODE_OPTIONS` given is kept, `--enable-source-maps` added to it. A Powertools log level that
+   * drops warnings (`POWERTOOLS_LOG_LEVEL` or `LOG_LEVEL` of `ERROR`, `CRITICAL`, `SILENT`) is
+   * refused: the lines the alarms' runbook names are warnings.
    */
   readonly environment: Record<string, string>;
   /**
@@ -258,6 +261,8 @@ export class TierlogFunction extends Construct {
     super(scope, id);
     // The handler reads its configuration at init: a value it refuses would fail every invocation.
     checkConfigVariables(props.environment);
+    // What an alarm's runbook sends its reader to is logged at warn: a level above drops it.
+    checkLogLevelKeepsWarnings(props.environment, props.handler);
     const runtime = props.runtime ?? lambda.Runtime.NODEJS_24_X;
     checkRuntime(runtime);
     const bundleAwsSdk: unknown = props.bundleAwsSdk;

@@ -64,13 +64,16 @@ export interface HandlerTelemetry {
 }
 
 /**
- * The given logger and metrics, or new ones of service `serviceName` in the `Tierlog` namespace
- * (with the `deployment` dimension when `TIERLOG_METRICS_DEPLOYMENT` is set: see `names.ts`).
+ * The given logger and metrics, or new ones of service `serviceName` in the `Tierlog` namespace.
+ * Either way the metrics carry the `deployment` dimension when `TIERLOG_METRICS_DEPLOYMENT` is set
+ * (see `names.ts`): the alarms of that deployment watch them so, and metrics given without it (a
+ * function's own, for its cold-start metric) left every one of them blind.
  */
 export function handlerTelemetry(serviceName: string, options: { readonly logger?: Logger; readonly metrics?: Metrics }): HandlerTelemetry {
   const logger = options.logger ?? new Logger({ serviceName });
-  const metrics =
-    options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName, defaultDimensions: metricsDeploymentDimensions() });
+  const deployment = metricsDeploymentDimensions();
+  const metrics = options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName, defaultDimensions: deployment });
+  if (options.metrics !== undefined && Object.keys(deployment).length > 0) options.metrics.setDefaultDimensions(deployment);
   const invocation = invocationScope();
   return {
     logger,

@@ -62,9 +62,10 @@ export interface ObjectsStreamHandlerOptions {
    */
   readonly logger?: Logger;
   /**
-   * Powertools metrics of the function (EMF, published after each invocation).
+   * Powertools metrics of the function (EMF, published after each invocation). Given or not, they carry the
+   * `deployment` dimension when `TIERLOG_METRICS_DEPLOYMENT` is set: the deployment's alarms watch it.
    *
-   * @default new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-objects-stream' })
+   * @default new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-objects-stream' }), with that dimension
    */
   readonly metrics?: Metrics;
 }

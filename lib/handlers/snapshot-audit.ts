@@ -186,9 +186,10 @@ export interface SnapshotAuditHandlerOptions {
    */
   readonly logger?: Logger;
   /**
-   * Powertools metrics of the function (EMF, published as each action goes).
+   * Powertools metrics of the function (EMF, published as each action goes). Given or not, they carry the
+   * `deployment` dimension when `TIERLOG_METRICS_DEPLOYMENT` is set: the deployment's alarms watch it.
    *
-   * @default new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-snapshot-audit' })
+   * @default new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-snapshot-audit' }), with that dimension
    */
   readonly metrics?: Metrics;
   /**

@@ -2,7 +2,9 @@
  * The scheduled sweeper handler as a factory: `functions/sweeper.ts` is
  * `createSweeperHandler()`. One sweep of the change log per invocation, until shortly before the
  * invocation's deadline (a sweep still waiting on requests then returns, `stoppedEarly`, so the
- * report is logged and its metrics published); structured logs and EMF metrics through Powertools. Overlapping runs
+ * report is logged and its metrics published); structured logs and EMF metrics through Powertools. What a sweep
+ * cut off so logs once the handler returned (a late answer, in the next invocation) carries its own
+ * invocation's request id (`function_request_id`), not the one the logger is bound to by then. Overlapping runs
  * are safe: instances are claimed one by one with conditional writes.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
@@ -58,9 +60,10 @@ export interface SweeperHandlerOptions {
    */
   readonly logger?: Logger;
   /**
-   * Powertools metrics of the function (EMF, published after each invocation).
+   * Powertools metrics of the function (EMF, published after each invocation). Given or not, they carry the
+   * `deployment` dimension when `TIERLOG_METRICS_DEPLOYMENT` is set: the deployment's alarms watch it.
    *
-   * @default new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-sweeper' })
+   * @default new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-sweeper' }), with that dimension
    */
   readonly metrics?: Metrics;
 }
@@ -78,7 +81,7 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
   // A misspelt option (`sweeper: { maxUploadMS }`) would be a default nobody chose: refused at init.
   assertOptions(options, HANDLER_OPTIONS, 'createSweeperHandler');
   assertOptions(options.sweeper, TUNING_OPTIONS, "createSweeperHandler's sweeper");
-  const { logger, metrics, log, metricSink } = handlerTelemetry(SWEEPER_SERVICE_NAME, options);
+  const { logger, metrics, log, metricSink, invocation } = handlerTelemetry(SWEEPER_SERVICE_NAME, options);
   warnOfUnknownVariables(logger);
   const clock = options.sweeper?.clock ?? systemClock;
   const config = options.config ?? loadConfig();
@@ -134,7 +137,12 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
     };
     let report: SweepReport;
     try {
-      report = await sweeper.sweep({ deadline, dryRun, housekeeping, ...(shards !== undefined ? { shards: shards.swept } : {}) });
+      // In the invocation's scope: a request a cut-off sweep left unanswered is answered after the
+      // handler returned, once Lambda thaws the environment for the next invocation, and what the
+      // sweeper logs of it then ("sweep failed after its deadline") is told as this invocation's.
+      report = await invocation.run(context, () =>
+        sweeper.sweep({ deadline, dryRun, housekeeping, ...(shards !== undefined ? { shards: shards.swept } : {}) }),
+      );
     } catch (err) {
       if (!(err instanceof SweepIncompleteError)) throw err;
       // A shard's lease-index query failed after the others were swept: what they did is

@@ -5,12 +5,13 @@
  * its EMF metrics printed (`StoppedEarly` 1); the instance stays claimed with its entry. The
  * answer margin comes from the handler's options or from `TIERLOG_ANSWER_MARGIN_MS`.
  */
+import { Logger } from '@aws-lambda-powertools/logger';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { deferred, putDeadInstance, rawGetObject, rawInstance } from '../tiered/harness.js';
-import { captureStdout, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
+import { captureStdout, jsonLines, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
 
 const restores: Array<() => void> = [];
 afterEach(() => {
@@ -86,6 +87,70 @@ describe('sweeper handler at its deadline', () => {
       release.resolve();
     },
   );
+});
+
+describe('what a sweep cut off at its deadline logs after it answered', () => {
+  /**
+   * Lambda freezes the environment once the handler answers and thaws it for the next invocation:
+   * a lease-index query still unanswered when the sweep was cut off is answered then, and what the
+   * sweeper logs of it ("finding instances failed", "sweep failed after its deadline") was logged
+   * under the next invocation's request id (the logger's context by then): an operator who looked
+   * up the invocation that stopped early never found why, and the next one seemed to fail.
+   */
+  test("a lease-index query refused after the sweep answered, in the next invocation, is logged under its own invocation's request id", async () => {
+    const fx = await freshFixture();
+    await putDeadInstance(fx);
+    const t0 = Date.now();
+    const remainingMs = 120_000;
+    let now = t0;
+    let holding = true;
+    const held = deferred();
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: (r) => holding && onCommand('Query')(r),
+      before: async () => {
+        now = t0 + remainingMs - 2_000;
+        await held.promise;
+      },
+      error: () => Object.assign(new Error('injected: not authorized'), { name: 'AccessDeniedException', $fault: 'client', $metadata: {} }),
+    });
+    const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
+    const s3 = createS3Client();
+    restores.push(() => {
+      held.resolve();
+      dynamodb.destroy();
+      s3.destroy();
+    });
+    const logger = new Logger({ serviceName: 'tierlog-sweeper', logLevel: 'INFO' });
+    const lateLogged = deferred();
+    const write = logger.error.bind(logger) as (...args: unknown[]) => void;
+    logger.error = ((...args: unknown[]) => {
+      write(...args);
+      if (args[0] === 'sweep failed after its deadline') lateLogged.resolve();
+    }) as Logger['error'];
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'));
+    restores.push(restore);
+    const handler = mod.createSweeperHandler({ sweeper: { dynamodb, s3, clock: () => now, answerMarginMs: 2_000 }, logger });
+    const first = { ...lambdaContext('tierlog-sweeper'), getRemainingTimeInMillis: () => t0 + remainingMs - now };
+    const second = lambdaContext('tierlog-sweeper');
+
+    const { error, out, err } = await captureStdout(async () => {
+      expect(await handler(scheduledEvent(), first)).toMatchObject({ stoppedEarly: true, errors: 0 });
+      // The next invocation starts; the first sweep's held queries are answered (refused) meanwhile.
+      holding = false;
+      now = Date.now();
+      const next = handler(scheduledEvent(), { ...second, getRemainingTimeInMillis: () => 60_000 });
+      held.resolve();
+      await lateLogged.promise;
+      return next;
+    });
+    expect(error).toBeUndefined();
+    const late = jsonLines(out + err).filter(
+      (l) => l.message === 'sweep failed after its deadline' || l.message === 'finding instances failed: shard left for the next sweep',
+    );
+    expect(late.map((l) => l.message)).toContain('sweep failed after its deadline');
+    expect(late.map((l) => [l.message, l.function_request_id])).toEqual(late.map((l) => [l.message, first.awsRequestId]));
+  });
 });
 
 describe('sweeper handler cut off before its lease-index queries answered', () => {

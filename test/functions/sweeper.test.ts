@@ -522,6 +522,30 @@ describe('sweeper handler', () => {
     expect(emfDocuments(out).map((d) => d._aws.CloudWatchMetrics[0].Namespace)).toEqual(['MyNamespace']);
   });
 
+  /**
+   * `TIERLOG_METRICS_DEPLOYMENT` names the deployment the function's metrics carry (their
+   * `deployment` dimension), and the alarms of that deployment watch them so. A handler given its
+   * own Metrics (its cold-start metric, say) published without it: every alarm of the deployment
+   * blind, its not-running alarm up for good while it swept.
+   */
+  test('a handler given its own metrics, in a function of a deployment (TIERLOG_METRICS_DEPLOYMENT), publishes them under that deployment', async () => {
+    const fx = await freshFixture();
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'), {
+      TIERLOG_METRICS_DEPLOYMENT: 'Stack/Own',
+    });
+    restores.push(restore);
+    const metrics = new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-sweeper' });
+    const { error, out } = await captureStdout(() =>
+      mod.createSweeperHandler({ metrics })(scheduledEvent(), lambdaContext('tierlog-sweeper')),
+    );
+    expect(error).toBeUndefined();
+    const documents = emfDocuments(out);
+    expect(documents).toHaveLength(1);
+    expect(documents[0]!._aws.CloudWatchMetrics[0].Dimensions).toEqual([['service', 'deployment']]);
+    expect(documents[0]).toMatchObject({ service: 'tierlog-sweeper', deployment: 'Stack/Own' });
+    expect(documents[0]!.SweepDuration).toBeDefined();
+  });
+
   test('TIERLOG_RETRY_FAILED_MS: an entry whose blob delete failed is not taken again before it', async () => {
     const fx = await freshFixture();
     // Fenced by an earlier sweep, so this one judges it and deletes (two blobs: one DeleteObjects).

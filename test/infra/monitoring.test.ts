@@ -8,6 +8,10 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { routineExpiredAgeOf, sweepIntervalOf, sweeperSilenceOf, TierlogMonitoring } from '../../infra/monitoring.js';
 import { SWEEP_METRICS } from '../../lib/recovery/sweep-metrics.js';
 import { Tierlog } from '../../infra/tierlog.js';
+import { TierlogSweeper } from '../../infra/sweeper.js';
+import { ObjectsStreamCleanup } from '../../infra/objects-stream.js';
+import { ObjectsFunction } from '../../infra/objects-function.js';
+import { ConfigError } from '../../lib/errors.js';
 import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, tierlogTemplate, userStack } from './helpers.js';
 
 afterAll(cleanOutdirs);
@@ -685,6 +689,58 @@ describe('every alarm names its runbook', () => {
       expect(rows, `README has no row for ${row}`).toContain(row);
       expect(description.length).toBeLessThanOrEqual(1024);
     }
+  });
+});
+
+describe("a part's log level keeps the lines the runbook names", () => {
+  /**
+   * The runbook sends an alarm's reader to warnings: `blob deletes failed` (EntriesFailing), `entry
+   * quarantined` (EntriesQuarantined), `suspect lease` (StuckInstances), `blob of a removed item is
+   * referenced again` (ReferencedKept), `request answered 503` (ServerErrors). A part given a
+   * Powertools level above WARN in its `environment` (to cut log costs) deployed a function whose
+   * alarms fired with nothing in its log group to say why. Refused at synth, naming the variable.
+   */
+  const partsOf = (level: Record<string, string>) => {
+    const { stack } = userStack();
+    const t = new Tierlog(stack, 'T');
+    const resources = { changeLogTable: t.changeLogTable, objectsTable: t.objectsTable, bucket: t.bucket, prefix: t.prefix };
+    const environment = { ...t.writerEnvironment, ...level };
+    return {
+      sweeper: () => new TierlogSweeper(stack, 'OwnSweeper', { resources, environment, leaseShards: t.leaseShards }),
+      stream: () => new ObjectsStreamCleanup(stack, 'OwnStream', { resources, environment }),
+      api: () => new ObjectsFunction(stack, 'OwnApi', { resources, environment }),
+    };
+  };
+
+  it.each([
+    ['POWERTOOLS_LOG_LEVEL', { POWERTOOLS_LOG_LEVEL: 'ERROR' }],
+    ['POWERTOOLS_LOG_LEVEL', { POWERTOOLS_LOG_LEVEL: 'SILENT' }],
+    ['LOG_LEVEL', { LOG_LEVEL: 'CRITICAL' }],
+    ['POWERTOOLS_LOG_LEVEL', { POWERTOOLS_LOG_LEVEL: ' ERROR ', LOG_LEVEL: 'DEBUG' }],
+  ])('%s of %j: each part is refused with a ConfigError naming it', (variable, level) => {
+    const parts = partsOf(level);
+    for (const make of [parts.sweeper, parts.stream, parts.api]) {
+      const refused = (() => {
+        try {
+          make();
+          return undefined;
+        } catch (err) {
+          return err;
+        }
+      })();
+      expect(refused).toBeInstanceOf(ConfigError);
+      expect(refused).toMatchObject({ setting: variable, message: expect.stringContaining('drops its warnings') });
+    }
+  });
+
+  it.each([
+    [{ POWERTOOLS_LOG_LEVEL: 'WARN' }],
+    [{ POWERTOOLS_LOG_LEVEL: 'DEBUG' }],
+    [{ LOG_LEVEL: 'INFO' }],
+    [{ POWERTOOLS_LOG_LEVEL: 'WARN', LOG_LEVEL: 'ERROR' }],
+  ])('%j keeps warnings: taken', (level) => {
+    const parts = partsOf(level);
+    for (const make of [parts.sweeper, parts.stream, parts.api]) expect(make).not.toThrow();
   });
 });
 
