@@ -41,6 +41,7 @@ import {
   tierlogDimensions,
 } from './function.js';
 import { checkObjectsTableKey } from './own-objects-table.js';
+import { requireStreamInStackEnvironment } from './same-environment.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** `POWERTOOLS_SERVICE_NAME` of the stream function, and the `service` dimension of its metrics. */
@@ -313,6 +314,10 @@ export class ObjectsStreamCleanup extends Construct {
       );
     }
     checkStreamOfTable(table, streamArn);
+    // Its table's name alone was compared where the table's ARN is not known (an environment-
+    // agnostic stack): a stream of a table of the same name in another account or region passed.
+    // (A table whose ARN is known has its stream where it is, checked as the table is.)
+    if (Token.isUnresolved(table.tableArn)) requireStreamInStackEnvironment(this, "resources.objectsTable's stream", streamArn);
     // Every blob the function deletes is named by an old image: a stream of new images or keys only
     // has none, and its MODIFY records would not even pass the event filter (no metric, no alarm).
     const view = streamViewTypeOf(table);

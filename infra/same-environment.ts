@@ -22,28 +22,54 @@ const RULED = new WeakMap<Stack, Set<string>>();
  * @throws Error when both are known and differ.
  */
 export function requireSameEnvironment(scope: Construct, prop: string, resource: IResource): void {
+  requireEnvironment(scope, prop, resource.node.path, resource.node.addr, resource.env);
+}
+
+/**
+ * Checks that the stream `streamArn` (a literal ARN: a token is not checked), the objects table's
+ * stream as `prop` gives it, is in the stack's region and account, as {@link requireSameEnvironment}
+ * checks a resource: the stream function reads the table by name in its own region and account,
+ * so a stream of a table of the same name elsewhere (a cross-account mapping) is not that table's.
+ *
+ * @throws Error when both are known and differ.
+ */
+export function requireStreamInStackEnvironment(scope: Construct, prop: string, streamArn: string): void {
+  if (Token.isUnresolved(streamArn)) return;
+  const parts = /^arn:[^:]+:dynamodb:([^:]+):(\d{12}):table\//.exec(streamArn);
+  if (parts === null) return;
+  requireEnvironment(scope, prop, streamArn, streamArn, { region: parts[1]!, account: parts[2]! });
+}
+
+/** {@link requireSameEnvironment} of what `path` names (`key` tells it apart), at `env`. */
+function requireEnvironment(
+  scope: Construct,
+  prop: string,
+  path: string,
+  key: string,
+  env: { readonly region: string; readonly account: string },
+): void {
   const stack = Stack.of(scope);
   const sides = [
-    { field: 'region', theirs: resource.env.region, ours: stack.region, pseudo: Aws.REGION },
-    { field: 'account', theirs: resource.env.account, ours: stack.account, pseudo: Aws.ACCOUNT_ID },
+    { field: 'region', theirs: env.region, ours: stack.region, pseudo: Aws.REGION },
+    { field: 'account', theirs: env.account, ours: stack.account, pseudo: Aws.ACCOUNT_ID },
   ] as const;
   for (const { field, theirs, ours, pseudo } of sides) {
     if (Token.isUnresolved(theirs)) continue;
     const why = `tierlog's functions and writers address it by name in their own ${field}, and the protocol holds within one region (docs/DESIGN.md, "One region")`;
     if (!Token.isUnresolved(ours)) {
-      if (theirs !== ours) throw new Error(`${prop} ${resource.node.path} is in ${field} ${theirs}, the stack in ${ours}: ${why}`);
+      if (theirs !== ours) throw new Error(`${prop} ${path} is in ${field} ${theirs}, the stack in ${ours}: ${why}`);
       continue;
     }
     // One rule a resource and field: the Tierlog construct checks its props before its parts do.
     const ruled = RULED.get(stack) ?? new Set<string>();
     RULED.set(stack, ruled);
-    if (ruled.has(`${resource.node.addr} ${field}`)) continue;
-    ruled.add(`${resource.node.addr} ${field}`);
+    if (ruled.has(`${key} ${field}`)) continue;
+    ruled.add(`${key} ${field}`);
     new CfnRule(scope, `${prop.replace(/\W/g, '')}Same${field === 'region' ? 'Region' : 'Account'}`, {
       assertions: [
         {
           assert: Fn.conditionEquals(pseudo, theirs),
-          assertDescription: `${prop} ${resource.node.path} is in ${field} ${theirs}: deploy the stack there (${why})`,
+          assertDescription: `${prop} ${path} is in ${field} ${theirs}: deploy the stack there (${why})`,
         },
       ],
     });

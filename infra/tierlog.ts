@@ -63,7 +63,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * A table defined in this app is checked and refused (an `Error` naming each problem) when it
    * lacks one of these; an imported one (`TableV2.fromTableAttributes` with `tableStreamArn`)
    * cannot be read, so check it yourself: with another stream view type every blob of an
-   * expired or replaced object leaks (a `tableStreamArn` of another table is refused). Under a
+   * expired or replaced object leaks (a `tableStreamArn` of another table is refused, and so is
+   * one of another region or account than the stack's, as the table would be). Under a
    * customer managed KMS key, each role gets the key actions its DynamoDB actions need on the
    * table's `encryptionKey`: import the table with it (`fromTableAttributes({ encryptionKey })`),
    * or every function's first request is refused by KMS, on AWS only. One store's: another

@@ -26,6 +26,7 @@ import { OBJECTS_STREAM_SERVICE_NAME } from './names.js';
 import { loadConfig, type TierlogConfig } from '../config.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import {
+  accountOfArn,
   parseStreamEvent,
   STREAM_CLEANUP_OPTIONS,
   StreamCleanup,
@@ -52,7 +53,10 @@ export interface ObjectsStreamHandlerOptions {
   /**
    * Cleanup options beyond the configuration (clients, clock, tuning). The tuning in the
    * environment (`TIERLOG_STREAM_CONCURRENCY`, `TIERLOG_STREAM_DEADLINE_MARGIN_MS`) is read and
-   * checked in any case; an option given here takes precedence over its variable.
+   * checked in any case; an option given here takes precedence over its variable. Without a
+   * `dynamodb` client here the function reads the objects table through its own role, so the
+   * table is its own account's: a record of another account's stream (a table of the same name
+   * there) is untrusted. With one (which may be another account's), the table's name alone is compared.
    */
   readonly cleanup?: Omit<StreamCleanupOptions, 'config' | 'logger'>;
   /**
@@ -92,6 +96,10 @@ export function createObjectsStreamHandler(options: ObjectsStreamHandlerOptions 
   // The setting the margin came from: the option when given (it decides), else the variable. A
   // refusal naming the variable sent the user to an environment where nothing was set.
   const marginSetting = options.cleanup?.deadlineMarginMs !== undefined ? 'cleanup.deadlineMarginMs' : STREAM_ENV.deadlineMarginMs;
+  // Through its own role, the configuration's table (a name, never an ARN) is the function's own
+  // account's: a record of another account's stream (a cross-account mapping to a table of the
+  // same name) is not this table's. A client given may be another account's: the name alone then.
+  const ownTable = options.cleanup?.dynamodb === undefined;
   return async (event, context) => {
     const remainingMs = remainingTimeOf(context, 'the objects-stream handler');
     addLogContext(logger, context);
@@ -100,7 +108,10 @@ export function createObjectsStreamHandler(options: ObjectsStreamHandlerOptions 
     const records = parseStreamEvent(event);
     // Answer before the invocation ends: what is unfinished then is reported, not timed out.
     // In the invocation's scope: a delete answered after the batch (in the next invocation) logs as this one's.
-    const { response, report } = await invocation.run(context, () => cleanup.handle(records, { deadline: clock() + remainingMs }));
+    const account = ownTable ? accountOfArn(context.invokedFunctionArn) : undefined;
+    const { response, report } = await invocation.run(context, () =>
+      cleanup.handle(records, { deadline: clock() + remainingMs, ...(account !== undefined ? { account } : {}) }),
+    );
     addStreamMetrics(metricSink, report);
     metrics.publishStoredMetrics();
     logger.info('stream batch', { ...report });

@@ -14,7 +14,8 @@
  * from the new image when the stream carries it, else from HV below.
  *
  * The rule, per REMOVE or MODIFY record of the objects table's stream (a record whose
- * `eventSourceARN` names another table, or whose `eventName` is none of Lambda's three, is
+ * `eventSourceARN` names another table, or another account than the table's when that is known,
+ * or whose `eventName` is none of Lambda's three, is
  * untrusted; so is an old image that shows neither a blob, an inline body nor a deletion marker
  * under the configured names, as an HV item would be: hv-item-shape.ts) whose old image names a
  * blob `b` for key `k`:
@@ -152,13 +153,25 @@ export function streamTableOf(arn: string): string | undefined {
   return /:table\/([^/]+)\/stream\//.exec(arn)?.[1];
 }
 
+/** The account an ARN names (`arn:<partition>:<service>:<region>:<account>:...`, 12 digits), or undefined when it names none. */
+export function accountOfArn(arn: unknown): string | undefined {
+  return typeof arn === 'string' ? /^arn:[^:]+:[^:]+:[^:]*:(\d{12}):/.exec(arn)?.[1] : undefined;
+}
+
 /**
  * Judges one record from its own content (pure). `table`: the objects table; a record whose
  * `eventSourceARN` names another table's stream (a mapping to the wrong table, another store's)
- * is untrusted, whatever its image says. A record without one (not delivered by Lambda) is judged
- * by its content.
+ * is untrusted, whatever its image says. `account`: the table's account, when known; a record
+ * whose `eventSourceARN` names another account (a table of the same name there) is untrusted too.
+ * A record without one (not delivered by Lambda) is judged by its content.
  */
-export function judgeStreamRecord(record: ObjectsStreamRecord, prefix: string, attrs: HvShapeNames, table?: string): StreamRecordVerdict {
+export function judgeStreamRecord(
+  record: ObjectsStreamRecord,
+  prefix: string,
+  attrs: HvShapeNames,
+  table?: string,
+  account?: string,
+): StreamRecordVerdict {
   // A record cut short (no object, a null image) is judged like one without an old image: it
   // never drives a delete, and it does not fail the batch it came in.
   if (typeof record !== 'object' || record === null) return { kind: 'untrusted', reason: 'the record is not an object' };
@@ -166,6 +179,11 @@ export function judgeStreamRecord(record: ObjectsStreamRecord, prefix: string, a
     return {
       kind: 'untrusted',
       reason: `a record of another stream (${String(record.eventSourceARN).slice(0, 300)}), not table "${table}"'s`,
+    };
+  if (account !== undefined && ofAnotherAccount(record, account))
+    return {
+      kind: 'untrusted',
+      reason: `a record of another account's stream (${String(record.eventSourceARN).slice(0, 300)}), not account ${account}'s, where the objects table is`,
     };
   const modified = record.eventName === 'MODIFY';
   if (record.eventName === 'INSERT') return { kind: 'ignore', reason: 'insert' };
@@ -211,6 +229,15 @@ export function judgeStreamRecord(record: ObjectsStreamRecord, prefix: string, a
 function ofAnotherStream(record: ObjectsStreamRecord, table: string): boolean {
   const source = record.eventSourceARN;
   return source !== undefined && (typeof source !== 'string' || streamTableOf(source) !== table);
+}
+
+/**
+ * The record's `eventSourceARN` names another account than `account` (one without it, or whose ARN
+ * names no account, is judged by its table and content).
+ */
+function ofAnotherAccount(record: ObjectsStreamRecord, account: string): boolean {
+  const named = accountOfArn(record.eventSourceARN);
+  return named !== undefined && named !== account;
 }
 
 /** The record is a REMOVE DynamoDB's TTL made (`userIdentity` the service principal {@link TTL_PRINCIPAL}). */
@@ -264,6 +291,14 @@ export interface StreamHandleOptions {
    * 2255 (the time left itself, seconds), is a `ValidationError`.
    */
   readonly deadline?: number;
+  /**
+   * The AWS account of the objects table (12 digits), when known: a record whose
+   * `eventSourceARN` names another account's stream (a table of the same name there, mapped by a
+   * cross-account event source mapping) is untrusted, nothing deleted. The stream handler passes
+   * its function's own account when it reads the table through its own role. Default: not
+   * compared (the table's name alone is).
+   */
+  readonly account?: string;
 }
 
 /** The names {@link StreamCleanupOptions} has: any other is refused at construction. */
@@ -330,10 +365,15 @@ export class StreamCleanup {
       if (typeof seq === 'string' && seq.length > 0) failed.add(seq);
       else unnamed++;
     };
-    const { deadline } = options;
+    const { deadline, account } = options;
     // NaN would never stop a request starting, and would fire the answer at once; the time left
     // itself, or seconds, would leave every record of every batch unfinished.
     if (deadline !== undefined) assertDeadline(deadline);
+    // Any other value would match no ARN's account: every record of this table untrusted.
+    if (account !== undefined && (typeof account !== 'string' || !/^\d{12}$/.test(account)))
+      throw new ValidationError(`account must be an AWS account id (12 digits), got ${String(account).slice(0, 100)}`, 'account');
+    const ofThisTable = (record: ObjectsStreamRecord): boolean =>
+      !ofAnotherStream(record, this.hv.tableName) && (account === undefined || !ofAnotherAccount(record, account));
     const stopStarting = () => deadline !== undefined && this.clock() >= deadline - this.deadlineMarginMs;
     let removes = 0;
     let expiredRemoves = 0;
@@ -346,12 +386,12 @@ export class StreamCleanup {
     for (const record of records) {
       // Another table's removals are not this table's (untrusted below): counted here, they told
       // StreamRemoves and StreamExpiredRemoves of expiries the objects table never had.
-      if (record?.eventName === 'REMOVE' && !ofAnotherStream(record, this.hv.tableName)) {
+      if (record?.eventName === 'REMOVE' && ofThisTable(record)) {
         removes++;
         // Every TTL removal, whatever its item held: an inline object's, or one whose image is not trusted.
         if (isTtlDeletion(record)) expiredRemoves++;
       }
-      const verdict = judgeStreamRecord(record, this.prefix, this.hv.attrs, this.hv.tableName);
+      const verdict = judgeStreamRecord(record, this.prefix, this.hv.attrs, this.hv.tableName, account);
       if (verdict.kind === 'untrusted') {
         untrusted++;
         this.logger.error('stream record not trusted: nothing deleted', {

@@ -10,13 +10,17 @@ import { configToEnv } from '../../lib/config.js';
 import type { TieredStore } from '../../lib/tiered/tiered-store.js';
 import type { Fixture } from '../support/local.js';
 
+/**
+ * A Lambda context of a function in DynamoDB Local's account (`000000000000`, the account of its
+ * stream ARNs), as a deployed function shares its objects table's account.
+ */
 export function lambdaContext(functionName: string, remainingMs = 60_000): Context {
   const deadline = Date.now() + remainingMs;
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName,
     functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:eu-west-1:123456789012:function:${functionName}`,
+    invokedFunctionArn: `arn:aws:lambda:eu-west-1:000000000000:function:${functionName}`,
     memoryLimitInMB: '512',
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,

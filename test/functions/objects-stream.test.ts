@@ -224,6 +224,53 @@ describe("a record of another table's stream", () => {
     expect(await deliver([record!])).toEqual({ batchItemFailures: [] });
     expect(await rawGetObject(fx, blob)).toBeUndefined();
   });
+
+  /**
+   * Lambda maps a function to a DynamoDB stream of another account (resource-based policies on
+   * streams, 2026): a table of the same name there (the same stack deployed in a staging and a
+   * production account, a copied ARN) passed the name check. Its removals were counted as this
+   * table's, the blobs its images name deleted from this bucket, and no untrusted record told
+   * that the function reads another account's stream while this table's own blobs leak. The
+   * configuration names the table by name, the function's own account's: a record of another
+   * account is untrusted.
+   */
+  test("a table of the same name in another account: deletes nothing, counts as untrusted, not as this table's removal", async () => {
+    await writer.store.put('foreign/account', randomBody(40 * KiB));
+    const blob = (await blobOf('foreign/account'))!;
+    await expireAsTtl('foreign/account');
+    const [record] = removes(await reader.read());
+    const ours = record!.eventSourceARN!;
+    const account = /^arn:[^:]+:dynamodb:[^:]*:(\d{12}):/.exec(ours)![1]!;
+    expect(lambdaContext('tierlog-objects-stream').invokedFunctionArn).toContain(`:${account}:`);
+    const theirs = ours.replace(`:${account}:table/`, ':210987654321:table/');
+
+    const { result, out } = await captureStdout(() =>
+      handler(streamEvent([asTtlDeletion({ ...record!, eventSourceARN: theirs })]), lambdaContext('tierlog-objects-stream')),
+    );
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(out).toMatch(/"StreamUntrusted":1\b/);
+    expect(out).toMatch(/"StreamRemoves":0\b/);
+    expect(out).toMatch(/"StreamExpiredRemoves":0\b/);
+    expect(await rawGetObject(fx, blob)).toBeDefined();
+
+    expect(await deliver([record!])).toEqual({ batchItemFailures: [] });
+    expect(await rawGetObject(fx, blob)).toBeUndefined();
+  });
+
+  test('a handler given its own DynamoDB client (the table may be of another account) judges the table by its name alone', async () => {
+    await writer.store.put('foreign/client', randomBody(40 * KiB));
+    const blob = (await blobOf('foreign/client'))!;
+    await expireAsTtl('foreign/client');
+    const [record] = removes(await reader.read());
+    const ours = record!.eventSourceARN!;
+    const theirs = ours.replace(/:(\d{12}):table\//, ':210987654321:table/');
+    const own = createObjectsStreamHandler({ config: fx.config, cleanup: { dynamodb: fx.dynamodb, s3: fx.s3 } });
+    const { result } = await captureStdout(() =>
+      own(streamEvent([{ ...record!, eventSourceARN: theirs }]), lambdaContext('tierlog-objects-stream')),
+    );
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(await rawGetObject(fx, blob)).toBeUndefined();
+  });
 });
 
 describe('createObjectsStreamHandler (tierlog/operations): the same consumer, for a deployment without the construct', () => {

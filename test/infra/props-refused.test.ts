@@ -119,15 +119,49 @@ describe('an objects table or bucket of the user in another region or account', 
     expect(assertions.every((a) => /objectsTable .*MyObjects is in (region|account)/.test(a.AssertDescription))).toBe(true);
   });
 
-  it('adds no rule when the table and bucket are addressed in the stack own environment (imported by name)', () => {
+  it('adds no rule when the table, its stream and the bucket are addressed in the stack own environment (imported by name, the stream by a token)', () => {
     const { template } = build(undefined, (s) => ({
       objectsTable: dynamodb.TableV2.fromTableAttributes(s, 'MyObjects', {
         tableName: 'my-objects',
-        tableStreamArn: 'arn:aws:dynamodb:eu-west-1:123456789012:table/my-objects/stream/x',
+        tableStreamArn: new CfnParameter(s, 'StreamArn').valueAsString,
       }),
       bucket: s3.Bucket.fromBucketName(s, 'MyBlobs', 'my-blobs'),
     }));
     expect(ourRules(template)).toEqual({});
+  });
+
+  /**
+   * A table imported by name has no known ARN in an environment-agnostic stack: its stream ARN
+   * was compared by the table's name alone, so the stream of a table of the same name in another
+   * account or region (a copied ARN; Lambda maps a function to another account's stream) was
+   * taken, and the stream function read that table's records instead of this one's.
+   */
+  it("a literal stream ARN of the table imported by name: a rule refuses the deploy in another region or account than the stream's", () => {
+    const { template } = build(undefined, (s) => ({
+      objectsTable: dynamodb.TableV2.fromTableAttributes(s, 'MyObjects', {
+        tableName: 'my-objects',
+        tableStreamArn: 'arn:aws:dynamodb:eu-west-1:999999999999:table/my-objects/stream/x',
+      }),
+    }));
+    const assertions = Object.values(ourRules(template)).flatMap((r) => r.Assertions);
+    expect(assertions.map((a) => a.Assert)).toEqual(
+      expect.arrayContaining([
+        { 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'eu-west-1'] },
+        { 'Fn::Equals': [{ Ref: 'AWS::AccountId' }, '999999999999'] },
+      ]),
+    );
+    expect(assertions.some((a) => /stream .*999999999999.* is in account 999999999999/.test(a.AssertDescription))).toBe(true);
+  });
+
+  it('the same stream ARN in a stack of another account: refused at synth', () => {
+    expect(() =>
+      build(HERE, (s) => ({
+        objectsTable: dynamodb.TableV2.fromTableAttributes(s, 'MyObjects', {
+          tableName: 'my-objects',
+          tableStreamArn: 'arn:aws:dynamodb:eu-west-1:999999999999:table/my-objects/stream/x',
+        }),
+      })),
+    ).toThrow(/999999999999/);
   });
 });
 

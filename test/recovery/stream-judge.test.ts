@@ -137,6 +137,15 @@ describe('judgeStreamRecord', () => {
     expect(judgeStreamRecord(input as ObjectsStreamRecord, PREFIX, ATTRS, TABLE)).toMatchObject(expected);
   });
 
+  test.each([
+    ["this account's stream of this table", arn(TABLE), { kind: 'candidate' }],
+    ['a table of the same name in another account', arn(TABLE).replace(':123456789012:', ':210987654321:'), { kind: 'untrusted' }],
+    ['no eventSourceARN (not delivered by Lambda): judged by its content', undefined, { kind: 'candidate' }],
+  ] as const)('a REMOVE, the table of account 123456789012, from %s', (_label, eventSourceARN, expected) => {
+    const input = { ...record('REMOVE', image(BLOB)), ...(eventSourceARN !== undefined ? { eventSourceARN } : {}) };
+    expect(judgeStreamRecord(input as ObjectsStreamRecord, PREFIX, ATTRS, TABLE, '123456789012')).toMatchObject(expected);
+  });
+
   /** The writers' names (TIERLOG_HV_ATTRIBUTES), none of them the default. */
   const RENAMED = { key: 'id', blob: 'ptr', body: 'data', deleted: 'gone' } as const;
   test.each([
