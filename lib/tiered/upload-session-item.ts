@@ -10,7 +10,9 @@
  * late complete), deletes `new` unless HV points at it, and drops the entry. Besides the header
  * the item carries `upload` (what the session is: key, blob, S3 upload id, options, expiry) and,
  * once committed, `result` (what the complete answered, for a retried complete; once no entry is
- * left to clean, the lease moves to a day after the commit so the answer outlives the session).
+ * left to clean, the lease moves to a day after the commit so the answer outlives the session), or,
+ * once a complete refused for its condition ended it, `refusal` (kept a day the same way, claimed
+ * for the abort, its entry removed).
  *
  * Writes are single-item conditional writes; the commit's element goes into the same
  * `TransactWriteItems` as the HV write (see `commit.ts`), so a session the sweeper or an abort
@@ -29,6 +31,8 @@ import { CHANGELOG_ATTR as A, SESSION_ID_PREFIX } from '../schema/tables.js';
 export const UPLOAD_ATTR = 'upload';
 /** Attribute of a committed session's answer. */
 export const RESULT_ATTR = 'result';
+/** Attribute of the refusal that ended a session (a complete refused for its condition), for a retried complete. */
+export const REFUSAL_ATTR = 'refusal';
 /** Attribute saying why a claimed session was closed by its user (`aborted`). */
 export const CLOSED_ATTR = 'closed';
 /** `claimedBy` of a session its user aborted. */
@@ -93,6 +97,15 @@ export interface SessionResult {
   readonly keepUntil?: number;
 }
 
+/**
+ * The refusal a complete answered when it ended its session (the commit's `ifVersion` not met, or
+ * the object's `expiresAt` passed), kept on the item for a retried complete until `keepUntil` (a day
+ * after the refusal), as a committed session keeps its result: the retry is told the same.
+ */
+export type SessionRefusal =
+  | { readonly error: 'VersionConflictError'; readonly expected?: number; readonly actual?: number; readonly keepUntil: number }
+  | { readonly error: 'ValidationError'; readonly message: string; readonly field: string; readonly keepUntil: number };
+
 export interface SessionItem {
   readonly sessionId: string;
   readonly state: 'live' | 'claimed';
@@ -100,6 +113,8 @@ export interface SessionItem {
   readonly leaseUntil: number;
   readonly info: SessionInfo;
   readonly result?: SessionResult;
+  /** The refusal of the complete that ended the session, kept for a retried complete. */
+  readonly refusal?: SessionRefusal;
   readonly closed?: string;
   /** The entry is still there (not yet committed as a create, nor cleaned after an overwrite). */
   readonly entryPresent: boolean;
@@ -135,6 +150,16 @@ const resultSchema = z.object({
   keepUntil: z.number().int().optional(),
 });
 
+const refusalSchema = z.discriminatedUnion('error', [
+  z.object({
+    error: z.literal('VersionConflictError'),
+    expected: z.number().int().nonnegative().optional(),
+    actual: z.number().int().nonnegative().optional(),
+    keepUntil: z.number().int(),
+  }),
+  z.object({ error: z.literal('ValidationError'), message: z.string(), field: z.string(), keepUntil: z.number().int() }),
+]);
+
 /** The session of a raw change-log item, or undefined when the item is not a well-formed session. */
 export function parseSessionItem(raw: Record<string, unknown> | undefined): SessionItem | undefined {
   if (raw === undefined) return undefined;
@@ -144,6 +169,8 @@ export function parseSessionItem(raw: Record<string, unknown> | undefined): Sess
   if (!info.success || (state !== 'live' && state !== 'claimed') || typeof pk !== 'string') return undefined;
   const result = raw[RESULT_ATTR] === undefined ? undefined : resultSchema.safeParse(raw[RESULT_ATTR]);
   if (result !== undefined && !result.success) return undefined;
+  // A refusal this writer cannot read (a newer format) is none: the session answers as aborted.
+  const refusal = raw[REFUSAL_ATTR] === undefined ? undefined : refusalSchema.safeParse(raw[REFUSAL_ATTR]);
   const claimedBy = raw[A.claimedBy];
   const closed = raw[CLOSED_ATTR];
   const entry = raw[entryAttribute(pk)] === undefined ? undefined : decodeEntry(entryAttribute(pk), raw[entryAttribute(pk)]);
@@ -156,6 +183,7 @@ export function parseSessionItem(raw: Record<string, unknown> | undefined): Sess
     entryPresent: raw[entryAttribute(pk)] !== undefined,
     ...(typeof claimedBy === 'string' ? { claimedBy } : {}),
     ...(result !== undefined ? { result: result.data } : {}),
+    ...(refusal?.success === true ? { refusal: refusal.data as SessionRefusal } : {}),
     ...(typeof closed === 'string' ? { closed } : {}),
     ...(replaced !== undefined ? { replaced } : {}),
   };
@@ -268,6 +296,45 @@ export class SessionTable {
         ),
       ).catch((err) => {
         // Gone or taken over by a sweeper: it finishes the same (idempotent) work.
+        if (!isConditionalCheckFailed(err)) throw err;
+      }),
+    );
+  }
+
+  /**
+   * Keeps a session this process aborted for a complete's refusal (its claim is still the abort's;
+   * its upload aborted and its blob deleted): records `refusal`, removes the entry (nothing is left
+   * to clean) and moves the lease to the refusal's `keepUntil`, so a retried complete is told the
+   * refusal again until then; the sweeper retires the item afterwards. A claim taken over since (a
+   * sweeper's) is left to its taker.
+   */
+  async keepRefusal(sessionId: string, refusal: SessionRefusal): Promise<void> {
+    await this.send('completeUpload', () =>
+      retryOnTransactionConflict(() =>
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { [A.pk]: sessionId },
+            UpdateExpression: 'SET #ref = :ref, #lease = :keep, #n = :zero REMOVE #c',
+            ConditionExpression: '#state = :claimed AND #by = :abort',
+            ExpressionAttributeNames: {
+              '#ref': REFUSAL_ATTR,
+              '#lease': A.leaseUntil,
+              '#n': A.count,
+              '#c': entryAttribute(sessionId),
+              '#state': A.state,
+              '#by': A.claimedBy,
+            },
+            ExpressionAttributeValues: {
+              ':ref': refusal,
+              ':keep': refusal.keepUntil,
+              ':zero': 0,
+              ':claimed': 'claimed',
+              ':abort': ABORT_CLAIMANT,
+            },
+          }),
+        ),
+      ).catch((err) => {
         if (!isConditionalCheckFailed(err)) throw err;
       }),
     );

@@ -32,7 +32,9 @@
  *    outcome is unknown is decided the same way on the retry. Two completes of one session at
  *    once (a client that gave up waiting and retried) commit once, and both answer that commit:
  *    one that lost reads the stored result before it refuses anything (ifVersion, expiry) or
- *    calls its outcome unknown, even once HV has moved on past it.
+ *    calls its outcome unknown, even once HV has moved on past it. A complete refused for its
+ *    condition (`ifVersion`, the object's `expiresAt` passed) ends the session, and the item keeps
+ *    that refusal as long (`refusal`): its retry is told the same, not that the session is unknown.
  *  - The id a client holds is only a handle: the session is read from the change-log table, and
  *    an id that names no session of this store for this key is refused
  *    ({@link UploadSessionNotFoundError}).
@@ -47,6 +49,7 @@ import {
   CorruptItemError,
   InvalidPartsError,
   InvocationEndedError,
+  TierlogError,
   UploadAssembledError,
   UploadSessionClosedError,
   UploadSessionNotFoundError,
@@ -83,6 +86,7 @@ import {
   parseSessionItem,
   type SessionInfo,
   type SessionItem,
+  type SessionRefusal,
   type SessionResult,
   SessionTable,
   type StoredPolicy,
@@ -105,6 +109,8 @@ export const DEFAULT_COMPLETE_GRACE_MS = 15 * 60_000;
  * (objectstore's window), however soon the session itself expires.
  */
 export const COMPLETE_ANSWER_KEPT_MS = 24 * 3600_000;
+/** Aborts of a session's multipart upload at most, while S3 still lists it after one (a part that landed after it). */
+const ABORT_ROUNDS = 3;
 
 /**
  * Besides the session's own options, the object's expiry: `expiresAt`, `timeToLiveMs` or
@@ -396,6 +402,8 @@ export class UploadSessions {
     const { info } = session;
     const ended = this.invocationCheck(info.key, deadline);
     if (session.result !== undefined) return committedAnswer(uploadId, resultOf(info, session.result), parts);
+    // Ended by a complete refused for its condition: its retry (an answer lost) is told the same.
+    if (session.refusal !== undefined) throw refusalError(info, session.refusal);
     // A commit whose answer was lost: HV carries the session id as its write id.
     const before = await this.o.hv.read(info.key, { withBody: false });
     if (before?.writeId === uploadId) {
@@ -551,6 +559,8 @@ export class UploadSessions {
           // A sweeper (expiry) or an abort claimed the session: this commit can never land.
           const again = parseSessionItem(await this.table.getRaw(sessionId));
           if (again?.result !== undefined) return resultOf(info, again.result);
+          // Ended by this complete's own retry, refused for its condition: the same refusal.
+          if (again?.refusal !== undefined) throw refusalError(info, again.refusal);
           await this.tryDelete(info.key, sessionId, info.blob);
           throw new UploadSessionClosedError(sessionId, this.fencedBy(session, again));
         }
@@ -820,24 +830,69 @@ export class UploadSessions {
   /**
    * Ends an uncommitted session for good: claim it (fences a complete in flight; a sweeper
    * finishes from there if this process dies), abort the multipart upload, delete the blob unless
-   * HV points at it, delete the session. False when the claim was refused (the session committed
-   * meanwhile, or a sweeper took it): nothing was done.
+   * HV points at it, delete the session; or, ending it for a complete's `refusal` (a
+   * {@link VersionConflictError} or {@link ValidationError}), keep the item with that refusal for
+   * {@link COMPLETE_ANSWER_KEPT_MS}, its entry removed, for a retried complete. False when the claim
+   * was refused (the session committed meanwhile, or a sweeper took it): nothing was done.
    *
    * A claim refused because the session is claimed for an abort already goes on: the claim was
    * this one's, its answer lost and the request sent again by the SDK, or a concurrent abort's;
    * either way the session is an abort's, and every step below may be done twice.
    */
-  private async discard(session: SessionItem): Promise<boolean> {
+  private async discard(session: SessionItem, refusal?: Error): Promise<boolean> {
     const { info, sessionId } = session;
-    if (session.state === 'live' && !(await this.table.claimForAbort(sessionId, this.o.clock()))) {
-      const now = parseSessionItem(await this.table.getRaw(sessionId));
-      if (now?.result !== undefined || now?.claimedBy !== ABORT_CLAIMANT) return false;
+    let claimedHere = false;
+    if (session.state === 'live') {
+      claimedHere = await this.table.claimForAbort(sessionId, this.o.clock());
+      if (!claimedHere) {
+        const now = parseSessionItem(await this.table.getRaw(sessionId));
+        if (now?.result !== undefined || now?.claimedBy !== ABORT_CLAIMANT) return false;
+      }
     }
-    if (info.s3UploadId !== undefined) await this.o.lt.abortMultipart(info.blob, info.s3UploadId);
+    if (info.s3UploadId !== undefined) await this.abortUntilNoParts(session, info.s3UploadId);
     const current = await this.o.hv.read(info.key, { withBody: false });
     if (current?.blob !== info.blob) await this.o.lt.delete(info.blob);
-    await this.table.deleteAborted(sessionId);
+    // A complete's refusal is its answer to a retry too (the client lost it): kept a day, as a
+    // commit's result, when this complete ended the session (an abort's claim it joined is the abort's).
+    const kept = claimedHere && refusal !== undefined ? refusalOf(refusal, this.o.clock() + COMPLETE_ANSWER_KEPT_MS) : undefined;
+    if (kept !== undefined) await this.table.keepRefusal(sessionId, kept);
+    else await this.table.deleteAborted(sessionId);
     return true;
+  }
+
+  /**
+   * Aborts the session's multipart upload, then asks S3 for its parts (ListParts): a part PUT in
+   * flight during the abort may land after it, and AWS says an upload may then have to be aborted
+   * again, ListParts telling when none is left (AbortMultipartUpload's reference; s3rver refuses
+   * such a part, so the emulator never shows it). The session's item is deleted next, so nothing
+   * would name that upload any more: its parts billed until the bucket's lifecycle rule, days
+   * later. While S3 still lists the upload it is aborted again, {@link ABORT_ROUNDS} times at most;
+   * a listing that fails, or an upload still listed after the last round, goes to `onCleanupError`
+   * and is the lifecycle rule's (the abort itself is done: nothing can complete the session).
+   */
+  private async abortUntilNoParts(session: SessionItem, s3UploadId: string): Promise<void> {
+    const { info, sessionId } = session;
+    const context = { key: info.key, changeId: sessionId, blob: info.blob };
+    for (let round = 1; ; round++) {
+      await this.o.lt.abortMultipart(info.blob, s3UploadId);
+      let left: UploadedPart[] | undefined;
+      try {
+        left = await this.o.lt.listParts(info.blob, s3UploadId);
+      } catch (err) {
+        this.report(err, context);
+        return;
+      }
+      if (left === undefined) return;
+      if (round >= ABORT_ROUNDS) {
+        this.report(
+          new TierlogError(
+            `upload ${s3UploadId.slice(0, 200)} of ${info.blob.slice(0, 200)} still holds ${left.length} parts after ${round} aborts: left to the bucket's lifecycle rule`,
+          ),
+          context,
+        );
+        return;
+      }
+    }
   }
 
   /**
@@ -866,7 +921,7 @@ export class UploadSessions {
   private async refuse(session: SessionItem, error: Error): Promise<PutResult> {
     let discarded: boolean | 'failed';
     try {
-      discarded = await this.discard(session);
+      discarded = await this.discard(session, error);
     } catch (cleanup) {
       this.report(cleanup, { key: session.info.key, changeId: session.sessionId, blob: session.info.blob });
       discarded = 'failed';
@@ -1019,6 +1074,29 @@ function committedAnswer(uploadId: string, result: PutResult, parts: readonly Co
   const listed = parts.every((part) => part.size !== undefined) ? parts.reduce((sum, part) => sum + part.size!, 0) : undefined;
   if (listed !== undefined && listed !== result.size) throw new UploadSessionClosedError(uploadId, 'completed');
   return result;
+}
+
+/**
+ * The refusal of a complete that ended its session, as kept for a retry (until `keepUntil`):
+ * undefined for an error that is no refusal of the complete's own (its answer is not kept).
+ */
+function refusalOf(error: Error, keepUntil: number): SessionRefusal | undefined {
+  if (error instanceof VersionConflictError) {
+    return {
+      error: 'VersionConflictError',
+      ...(error.expected !== undefined ? { expected: error.expected } : {}),
+      ...(error.actual !== undefined ? { actual: error.actual } : {}),
+      keepUntil,
+    };
+  }
+  if (error instanceof ValidationError) return { error: 'ValidationError', message: error.message, field: error.field, keepUntil };
+  return undefined;
+}
+
+/** The error a kept refusal answers a retried complete with: the one the refused complete threw. */
+function refusalError(info: SessionInfo, refusal: SessionRefusal): Error {
+  if (refusal.error === 'VersionConflictError') return new VersionConflictError(info.key, refusal.expected, refusal.actual);
+  return new ValidationError(refusal.message, refusal.field);
 }
 
 function resultOf(info: SessionInfo, result: SessionResult): PutResult {

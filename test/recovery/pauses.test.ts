@@ -534,8 +534,9 @@ describe("a put whose write is retried by the SDK after a pause past the put's e
       const expiresAt = (await wr.store.head(key))!.expiresAt!.getTime();
       expect(expiresAt).toBeGreaterThan(clock() + TTL.timeToLiveMs - 1_000);
     } else {
-      expect((again as { error?: unknown }).error).toBeInstanceOf(Error);
-      expect((again as { error?: unknown }).error).not.toBeInstanceOf(ValidationError);
+      // Ended: the complete sent again is told the same refusal (the session keeps it), nothing committed.
+      expect((again as { error?: unknown }).error).toBeInstanceOf(ValidationError);
+      await expect(wr.store.listUploadParts(created.uploadId)).rejects.toMatchObject({ reason: 'aborted' });
       expect(await rawValue(fx, key)).toBeUndefined();
     }
     wr.close();

@@ -658,6 +658,49 @@ describe('an abort that loses the session between its read and its claim', () =>
   });
 });
 
+/**
+ * A writer whose S3 client answers its first `times` AbortMultipartUpload with success, unsent: what
+ * AWS leaves when a part PUT was in flight during the abort and landed after it ("those part uploads
+ * might or might not succeed. As a result, it might be necessary to abort a given multipart upload
+ * multiple times", AbortMultipartUpload's reference): the upload still holds parts. s3rver refuses
+ * a part sent after an abort, so it never shows that.
+ */
+function writerWhoseAbortAPartOutlives(times = 1): Writer {
+  const writer = makeWriter(fx);
+  let left = times;
+  writer.s3.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'AbortMultipartUploadCommand' && left > 0) {
+        left--;
+        return { output: { $metadata: { httpStatusCode: 204 } }, response: {} } as never;
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'testAbortOutlivedByAPart' },
+  );
+  return writer;
+}
+
+describe('an abort whose upload a part PUT in flight outlives (it landed after S3 aborted the upload)', () => {
+  // The session's item is deleted by the abort: nothing names the upload any more, and no sweeper
+  // comes back for it. Its parts stayed billed until the bucket's lifecycle rule (8 days).
+  test('the abort asks S3 for the parts again and aborts the upload again: none is left in progress', async () => {
+    const key = 'edge/abort-outlived-by-a-part';
+    const created = await w.store.createUpload(key, { partSize: 5 * MiB });
+    await uploadParts(w.store, created.uploadId, randomBody(5 * MiB + 100), created.partSize);
+    const item = await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: created.uploadId } }));
+    const blob = String((item.Item?.upload as { blob?: string } | undefined)?.blob);
+    const aborter = writerWhoseAbortAPartOutlives();
+    try {
+      await aborter.store.abortUpload(created.uploadId);
+      expect(await uploadsInProgress(), 'no upload left in progress that nothing names').not.toContain(blob);
+      await expect(w.store.listUploadParts(created.uploadId)).rejects.toBeInstanceOf(UploadSessionNotFoundError);
+    } finally {
+      aborter.close();
+    }
+  });
+});
+
 describe('a session taken by a sweeper before its create noted the upload id (a clock far behind the sweeper’s)', () => {
   // Where the sweep runs: before the upload starts (the sweeper finds none to abort), or before its id is noted.
   test.each([

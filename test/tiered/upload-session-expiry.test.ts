@@ -9,7 +9,7 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { DEFAULT_CLAIM_MS, DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
-import { UploadSessionNotFoundError, ValidationError, VersionConflictError } from '../../lib/errors.js';
+import { ValidationError, VersionConflictError } from '../../lib/errors.js';
 import { parseSessionItem } from '../../lib/tiered/upload-session-item.js';
 import { freshFixture, type Fixture } from '../support/local.js';
 import { httpEvent } from '../functions/lambda.js';
@@ -198,14 +198,23 @@ describe('createUpload with an expiry policy', () => {
     try {
       await expect(completer.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(ValidationError);
       expect(await item(key)).toBeUndefined();
-      // Aborted and gone, as after abortUpload.
-      await expect(completer.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(UploadSessionNotFoundError);
+      // Aborted, as after abortUpload; its item keeps the refusal for a retry (an answer lost).
+      await expect(completer.store.completeUpload(created.uploadId, parts)).rejects.toMatchObject({
+        name: 'ValidationError',
+        field: 'expiresAt',
+      });
+      await expect(w.store.listUploadParts(created.uploadId)).rejects.toMatchObject({ reason: 'aborted' });
     } finally {
       completer.close();
     }
     const state = await rawState(fx);
-    expect(state.instances.filter((i) => i.pk === created.uploadId)).toEqual([]);
+    const kept = state.instances.filter((i) => i.pk === created.uploadId);
+    expect(
+      kept.flatMap((i) => Object.keys(i).filter((name) => name.startsWith('c_'))),
+      'no entry left',
+    ).toEqual([]);
     expect(state.unreferenced).toEqual([]);
+    expect(state.uploads.filter((k) => kept.some((i) => (i.upload as { blob?: string }).blob === k))).toEqual([]);
   });
 
   // The create answered the session's own expiry (a day on) as the instant "parts and complete are

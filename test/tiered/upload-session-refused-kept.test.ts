@@ -1,0 +1,93 @@
+/**
+ * A complete refused for its condition ends its session (its upload aborted, its blob deleted),
+ * and its answer, the refusal, is what a client that lost it and retries must be told again: never
+ * that the session does not exist (`UploadSessionNotFoundError`, the objects API's 404
+ * `NoSuchUpload`), which says the id is unknown or altered and tells nothing of the condition.
+ * The session's item keeps the refusal a day (as a committed session keeps its result), its entry
+ * gone with the blob; the sweeper retires it afterwards.
+ * Checked from outside: the raw change-log table, the bucket, the sweeps' reports.
+ */
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { VersionConflictError } from '../../lib/errors.js';
+import { handleObjectsRequest } from '../../lib/api/objects-http.js';
+import { freshFixture, type Fixture } from '../support/local.js';
+import { expectClean, makeWriter, randomBody, rawState, sweepOnceAt, type Writer } from './harness.js';
+import { uploadParts } from './upload-session-client.js';
+
+const DAY = 24 * 3600_000;
+let fx: Fixture;
+let w: Writer;
+beforeAll(async () => {
+  fx = await freshFixture();
+  w = makeWriter(fx);
+});
+afterAll(() => w.close());
+
+const sessionItem = async (uploadId: string) =>
+  (await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: uploadId } }))).Item;
+
+describe('a complete refused for its condition (ifVersion), retried after its answer was lost', () => {
+  test('the retry is the same VersionConflictError, not "no such session"; nothing committed, nothing left', async () => {
+    const key = 'refused/create-only';
+    const created = await w.store.createUpload(key, { ifVersion: 0 });
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    // Another client creates the object meanwhile: the create-only complete cannot commit.
+    await w.store.put(key, randomBody(100));
+    const current = (await w.store.head(key))!.version;
+    const first = await w.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+    expect(first).toBeInstanceOf(VersionConflictError);
+    expect(first).toMatchObject({ key, expected: 0, actual: current });
+    const retried = await w.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+    expect(retried, 'the answer the first complete got').toBeInstanceOf(VersionConflictError);
+    expect(retried).toMatchObject({ key, expected: 0, actual: current });
+    expect((await w.store.head(key))!.version, 'nothing committed').toBe(current);
+    // Ended all the same: its upload aborted, its blob deleted, no entry left for the sweeper.
+    await expect(w.store.listUploadParts(created.uploadId)).rejects.toMatchObject({ name: 'UploadSessionClosedError', reason: 'aborted' });
+    const state = await rawState(fx);
+    expect(state.entries).toBe(0);
+    expect(state.uploads).toEqual([]);
+  });
+
+  test('over HTTP: the retried complete is the 412 again, not a 404 NoSuchUpload', async () => {
+    const key = 'refused/http';
+    const event = (method: string, rawQueryString: string, body?: string) =>
+      ({
+        rawPath: `/objects/${key}`,
+        rawQueryString,
+        headers: { 'if-none-match': '*', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        requestContext: { http: { method } },
+        ...(body !== undefined ? { body, isBase64Encoded: false } : {}),
+      }) as never;
+    const created = await handleObjectsRequest(w.store, event('POST', 'uploads'));
+    expect(created.statusCode).toBe(201);
+    const { uploadId, partSize } = JSON.parse(String(created.body)) as { uploadId: string; partSize: number };
+    const parts = await uploadParts(w.store, uploadId, randomBody(1000), partSize);
+    await w.store.put(key, randomBody(100));
+    const complete = () =>
+      handleObjectsRequest(w.store, {
+        ...(event('POST', `uploadId=${uploadId}`, JSON.stringify({ parts })) as object),
+        headers: { 'content-type': 'application/json' },
+      } as never);
+    expect((await complete()).statusCode).toBe(412);
+    expect((await complete()).statusCode, 'the answer the first complete got').toBe(412);
+  });
+
+  test('the sweeper retires the item once the day is out; until then it is kept', async () => {
+    const key = 'refused/swept';
+    const created = await w.store.createUpload(key, { ifVersion: 0, expiresInMs: 60_000 });
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    await w.store.put(key, randomBody(100));
+    await expect(w.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(VersionConflictError);
+    expect((await sweepOnceAt(fx, DAY / 2)).errors).toBe(0);
+    expect(await sessionItem(created.uploadId), 'kept with its answer within the day').toBeDefined();
+    await expect(w.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(VersionConflictError);
+    for (const offset of [DAY + 3600_000, 2 * DAY]) expect((await sweepOnceAt(fx, offset)).errors).toBe(0);
+    expect(await sessionItem(created.uploadId), 'retired after the day').toBeUndefined();
+  });
+});
+
+test('after everything: nothing lost, nothing leaked, the log drains', async () => {
+  for (const offset of [3 * DAY, 4 * DAY]) await sweepOnceAt(fx, offset);
+  await expectClean(fx, expect);
+});
