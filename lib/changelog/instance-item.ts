@@ -73,3 +73,27 @@ export function parseInstanceItem(raw: Record<string, unknown>): InstanceItem {
     ...(store !== undefined ? { store: { objectsTable: store.objectsTable } } : {}),
   };
 }
+
+/**
+ * Whether the sweeper retires `raw` without reading more of it: a live instance whose lease ended
+ * before `cutoff`, its counter 0 and no entry (`InstanceTable.retireOutcome`'s condition, the
+ * first thing a sweep tries on an expired instance), whatever its store stamp or the rest of its
+ * header, once a sweep reaches it (it has a lease shard). Such an item is deleted, not kept as a
+ * corrupt one, and nothing of it is quarantined.
+ */
+export function retiredUnread(raw: Record<string, unknown>, cutoff: number): boolean {
+  const lease = raw[CHANGELOG_ATTR.leaseUntil];
+  const shard = raw[CHANGELOG_ATTR.shard];
+  return (
+    // Only a query (or the housekeeping scan past the shards) hands an instance to a sweep: one
+    // without a lease shard is in neither, never retired.
+    typeof shard === 'number' &&
+    Number.isInteger(shard) &&
+    shard >= 0 &&
+    raw[CHANGELOG_ATTR.state] === 'live' &&
+    raw[CHANGELOG_ATTR.count] === 0 &&
+    typeof lease === 'number' &&
+    lease < cutoff &&
+    !Object.keys(raw).some(isEntryAttribute)
+  );
+}

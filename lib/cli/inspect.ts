@@ -19,7 +19,7 @@
  */
 import { ConfigError, CorruptItemError } from '../errors.js';
 import { InstanceTable } from '../changelog/instance-table.js';
-import { type InstanceItem, parseInstanceItem } from '../changelog/instance-item.js';
+import { type InstanceItem, parseInstanceItem, retiredUnread } from '../changelog/instance-item.js';
 import { foreignStoreReason } from '../changelog/store-stamp.js';
 import { type DecodedEntry, entryAttribute } from '../changelog/entry-codec.js';
 import { CONFIG_ENV, hvAttributeNames } from '../config.js';
@@ -120,6 +120,11 @@ export type InspectReport =
       readonly instanceId: string;
       readonly ok: false;
       readonly corrupt: string;
+      /**
+       * What the sweeper does with it: `keep` (never acts on it), or `retire` (it holds no entry and
+       * its lease ended: the next sweep deletes it without reading more of it).
+       */
+      readonly sweeper: 'keep' | 'retire';
       readonly raw: Record<string, unknown>;
     };
 
@@ -154,7 +159,7 @@ export async function runInspect(ctx: CliContext, instanceId: string): Promise<I
     item = parseInstanceItem(raw);
   } catch (err) {
     if (!(err instanceof CorruptItemError)) throw err;
-    return { instanceId, ok: false, corrupt: err.message, raw };
+    return { instanceId, ok: false, corrupt: err.message, sweeper: corruptFate(ctx, raw), raw };
   }
   // Another store's writer's item: the sweeper quarantines it whole (store-stamp.ts).
   const foreign = foreignStoreReason(item.store, ctx.config);
@@ -162,7 +167,7 @@ export async function runInspect(ctx: CliContext, instanceId: string): Promise<I
     // ... if the objects table configured exists: a misspelt TIERLOG_OBJECTS_TABLE made every
     // stamped item look another store's (CORRUPT, "never acted on"), where a sweep stops at it.
     await probeTable(ctx.dynamodb, ctx.config.objectsTable);
-    return { instanceId, ok: false, corrupt: foreign, raw };
+    return { instanceId, ok: false, corrupt: foreign, sweeper: corruptFate(ctx, raw), raw };
   }
   const now = ctx.clock();
   const windows = effectiveWindows(sweeperTuningFromEnv(ctx.env));
@@ -255,13 +260,21 @@ function describeEntry(entry: DecodedEntry, verdict: Verdict): InspectedEntry {
   };
 }
 
+/** What the sweeper does with an item it cannot trust: retire it when it holds nothing (retiredUnread), else keep it. */
+function corruptFate(ctx: CliContext, raw: Record<string, unknown>): 'keep' | 'retire' {
+  const { skewMarginMs } = effectiveWindows(sweeperTuningFromEnv(ctx.env));
+  return retiredUnread(raw, ctx.clock() - skewMarginMs) ? 'retire' : 'keep';
+}
+
 /** The human form of an inspect report. */
 export function formatInspect(r: InspectReport, now: number): string[] {
   if (!r.ok) {
     return [
       `instance  ${r.instanceId}`,
       `CORRUPT   ${r.corrupt}`,
-      'the sweeper keeps it and never acts on it; raw item:',
+      r.sweeper === 'retire'
+        ? 'it holds no entry and its lease ended: the next sweep deletes it (nothing else); raw item:'
+        : 'the sweeper keeps it and never acts on it; raw item:',
       ...toJson(r.raw)
         .split('\n')
         .map((l) => `  ${l}`),

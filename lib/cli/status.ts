@@ -18,7 +18,7 @@ import { CONFIG_ENV } from '../config.js';
 import { assertChangeLogShape, probeTable } from '../recovery/change-log-protection.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { InstanceTable } from '../changelog/instance-table.js';
-import { parseInstanceItem } from '../changelog/instance-item.js';
+import { parseInstanceItem, retiredUnread } from '../changelog/instance-item.js';
 import { foreignStoreReason } from '../changelog/store-stamp.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
 import { screenEntry } from '../recovery/judge.js';
@@ -167,6 +167,14 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
       // In a shard no query with this setting reaches, whatever the store (the sweeper's scan counts it so).
       if (item !== undefined && item.shard >= ctx.config.leaseShards)
         outsideShards.push({ instanceId: item.instanceId, shard: item.shard });
+      if ((item === undefined || corrupt !== undefined) && retiredUnread(raw, now - windows.skewMarginMs)) {
+        // The sweeper deletes it without reading it (retireOutcome): an expired instance, not one kept.
+        const lease = raw[CHANGELOG_ATTR.leaseUntil] as number;
+        expired++;
+        ids.expired.push([lease, String(raw[CHANGELOG_ATTR.pk])]);
+        if (oldest === null || now - lease > oldest.age) oldest = { age: now - lease, instanceId: String(raw[CHANGELOG_ATTR.pk]) };
+        continue;
+      }
       if (item === undefined || corrupt !== undefined) {
         const entries = Object.keys(raw).filter(isEntryAttribute).length;
         corruptItems.push({ instanceId: String(raw[CHANGELOG_ATTR.pk] ?? '?'), reason: corrupt ?? '', entries });

@@ -79,10 +79,38 @@ describe('status for the operator', () => {
       `corrupt items  1 (kept and never acted on; see "tierlog inspect <instance>")\n  ${foreign}  written by a writer of another store`,
     );
     // In a shard past the setting, it is outside the shards too, as the sweeper's scan counts it.
-    const far = await putRawInstance(fx, { shard: 6, leaseUntil: now - HOUR, store, entries: {} });
+    const far = await putRawInstance(fx, {
+      shard: 6,
+      leaseUntil: now - HOUR,
+      store,
+      entries: { [newChangeId()]: rawEntry('h', { new: blobKey(fx, 'h') }) },
+    });
     const more = await cliJson(fx, ['status'], { clock: () => now });
     expect(more.json.stuck.outsideShards).toEqual([{ instanceId: far, shard: 6 }]);
     expect(more.json.corruptItems.map((c: { instanceId: string }) => c.instanceId).sort()).toEqual([foreign, far].sort());
+  });
+  /**
+   * An item another store's writer left with no entry (its lease ended, its counter 0) is retired
+   * by the sweeper's first request, which reads nothing of its stamp: status listed it among the
+   * corrupt items, "kept and never acted on", so the operator went to inspect an item the next
+   * sweep deletes. It is an expired instance; one with entries is still quarantined whole.
+   */
+  test("another store's item with no entry is an expired instance, as the sweeper retires it, not a corrupt one kept", async () => {
+    const fx = await freshFixture();
+    const now = Date.now();
+    const store = { objectsTable: 'other-objects', bucket: fx.config.bucket };
+    const empty = await putRawInstance(fx, { leaseUntil: now - 10 * MIN, store, entries: {} });
+    const status = await cliJson(fx, ['status']);
+    expect(status.json.corruptItems).toEqual([]);
+    expect(status.json.instances).toMatchObject({ total: 1, expired: 1 });
+    expect(status.json.instanceIds.expired).toEqual([empty]);
+    expect(status.json.entries).toMatchObject({ outstanding: 0, quarantined: 0 });
+    // inspect says the same: not kept, the next sweep deletes it.
+    expect((await cliJson(fx, ['inspect', empty])).json).toMatchObject({ ok: false, sweeper: 'retire' });
+    expect((await cli(fx, ['inspect', empty])).out).toContain('it holds no entry and its lease ended: the next sweep deletes it');
+    const sweep = await cliJson(fx, ['sweep']);
+    expect(sweep.json).toMatchObject({ instancesRetired: 1, entriesQuarantined: 0 });
+    expect((await cliJson(fx, ['status'])).json.instances.total).toBe(0);
   });
   /**
    * A misspelt TIERLOG_OBJECTS_TABLE (a table that does not exist) made every item its writers
