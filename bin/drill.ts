@@ -6,6 +6,8 @@
  *
  *   npm start -- --writers 8 --operations 400 --seed 42 --crash-rate 0.15 --expiring-rate 0.2 \
  *     [--replaced-blob-cleanup stream|log] [--keep] [--json]
+ *
+ * With --json, stdout is the report alone (with --keep too: the lines for another shell go to stderr).
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { startLocalStack, type LocalStack } from '../lib/local/stack.js';
@@ -53,7 +55,7 @@ const program = new Command('drill')
     cleanup,
   )
   .option('--keep', 'keep the local stack up afterwards, for exploring with the CLI')
-  .option('--json', 'print the report as JSON')
+  .option('--json', 'print the report as JSON (stdout holds it alone; with --keep the lines for another shell go to stderr)')
   .exitOverride();
 try {
   program.parse();
@@ -154,10 +156,12 @@ try {
 
   if (opts.keep) {
     // Lines a shell runs as they are (the JSON of TIERLOG_HV_ATTRIBUTES quoted, not stripped of its
-    // quotes), without the profile whose credentials the SDK would take over the stack's.
-    console.log('\nThe local stack stays up. In another shell:\n  unset AWS_PROFILE');
-    for (const line of shellExports({ ...stack.env, ...configToEnv(config) })) console.log(`  ${line}`);
-    console.log('  npm run cli -- status   # in this repository\nCtrl-C stops it.');
+    // quotes), without the profile whose credentials the SDK would take over the stack's. With
+    // --json on stderr: stdout is the report alone, a JSON document (`> report.json`, `| jq`).
+    const say = opts.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
+    say('\nThe local stack stays up. In another shell:\n  unset AWS_PROFILE');
+    for (const line of shellExports({ ...stack.env, ...configToEnv(config) })) say(`  ${line}`);
+    say('  npm run cli -- status   # in this repository\nCtrl-C stops it.');
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   }
   dynamodb.destroy();
