@@ -338,7 +338,9 @@ export async function runDrill(args: {
             };
       // A share of the completes raced by a put or a delete of the key, each a write of the model.
       const race =
-        operation.kind === 'session' && operation.ending === 'complete' && random() < 0.3 ? racingWrite(random, key, tag) : undefined;
+        operation.kind === 'session' && operation.ending === 'complete' && random() < 0.3
+          ? racingWrite(random, key, tag, options.maxBodyBytes)
+          : undefined;
       const shape = shapeOf(operation);
       if (operation.kind === 'put' && operation.body.byteLength > DRILL_PART_SIZE) totals.multipartPuts++;
       const crash = random() < options.crashRate ? crashPlan(random, reachOf(operation, reach.get(shape))) : undefined;
@@ -672,11 +674,11 @@ export function sessionOperation(random: Random, key: string, tag: string, maxBy
   };
 }
 
-/** A put (6 in 10) or a delete of `key` that races a session's complete. */
-function racingWrite(random: Random, key: string, tag: string): Extract<Operation, { kind: 'put' | 'delete' }> {
+/** A put (6 in 10) of up to 64 KiB, and never past `maxBytes` (`--max-body`), or a delete of `key` that races a session's complete. */
+function racingWrite(random: Random, key: string, tag: string, maxBytes: number): Extract<Operation, { kind: 'put' | 'delete' }> {
   const raceTag = `${tag}-race`;
   return random() < 0.6
-    ? { kind: 'put', key, tag: raceTag, body: bodyFor(raceTag, randomInt(random, 1, 64 * 1024)) }
+    ? { kind: 'put', key, tag: raceTag, body: bodyFor(raceTag, randomInt(random, 1, Math.min(64 * 1024, maxBytes))) }
     : { kind: 'delete', key, tag: raceTag };
 }
 

@@ -318,3 +318,34 @@ describe('npm start refuses what it cannot run, before it starts the local stack
     expect(out.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+describe('--max-body bounds every body the drill writes', () => {
+  it("the puts that race a session's complete too: with maxBodyBytes 1 KiB, no value the workload writes is larger", async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'log' });
+    // The windows npm start gives its sweeper, scaled to 1 s invocations: the sessions abandoned are taken.
+    const windows = { skewMarginMs: 500, maxUploadMs: 2_000, claimMs: 10_000, unsafeShortWindows: true };
+    const sweeper = new Sweeper({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, ...windows });
+    const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 });
+    // Every value the workload's keys held, from the objects table's stream (the expiry scenarios' keys aside).
+    const written: Array<{ tag: string; size: number }> = [];
+    const maxBodyBytes = 1024;
+    const report = await runDrill({
+      ...fx,
+      options: { ...options, writers: 3, operations: 40, keys: 4, crashRate: 0, sessionRate: 1, maxBodyBytes, invocationMs: 1_000 },
+      sweep: () => sweeper.sweep(),
+      deliverStream: async (records) => {
+        for (const record of records) {
+          const image = record.dynamodb?.NewImage;
+          if (image?.['key']?.S?.startsWith('drill/object-') !== true || image['size']?.N === undefined) continue;
+          written.push({ tag: image['metadata']?.M?.['tag']?.S ?? '(no tag)', size: Number(image['size'].N) });
+        }
+        return (await cleanup.handle(records)).response;
+      },
+    });
+    expect(report.sessions.raced).toBeGreaterThan(0);
+    expect(written.filter(({ tag }) => tag.endsWith('-race')).length).toBeGreaterThan(0);
+    expect(written.filter(({ size }) => size > maxBodyBytes)).toEqual([]);
+    expect([...report.wrongValueSamples, ...(report.expiry?.violations ?? [])]).toEqual([]);
+    expect(report.ok).toBe(true);
+  }, 180_000);
+});
