@@ -22,6 +22,7 @@ import {
   type DrillExpiryReport,
   type DrillOptions,
   isSetupError,
+  MAX_DRILL_BODY_BYTES,
   MAX_SEED,
   runDrill,
   type DrillReport,
@@ -40,7 +41,7 @@ const program = new Command('drill')
     fraction,
     0.15,
   )
-  .option('--max-body <bytes>', 'largest body', positive, 6 * 1024 * 1024)
+  .option('--max-body <bytes>', `largest body, at most ${MAX_DRILL_BODY_BYTES}`, bodyBytes, 6 * 1024 * 1024)
   .option('--keys <n>', 'distinct object keys', positive, 40)
   .option('--expiring-rate <p>', 'chance that a put expires (0.5 to 3 s after it)', fraction, 0.2)
   .option(
@@ -254,6 +255,14 @@ function seedArg(value: string): number {
 function positive(value: string): number {
   const n = numeric(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('an integer of 1 or more');
+  return n;
+}
+
+/** A largest body the drill can make: a body is one buffer in memory. */
+function bodyBytes(value: string): number {
+  const n = positive(value);
+  if (n > MAX_DRILL_BODY_BYTES)
+    throw new InvalidArgumentError(`an integer from 1 to ${MAX_DRILL_BODY_BYTES} (a body is one buffer in memory)`);
   return n;
 }
 

@@ -6,6 +6,7 @@
  */
 import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateMultipartUploadCommand, DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import buffer from 'node:buffer';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
@@ -33,6 +34,8 @@ describe('a drill of nothing, or of a seed the generator cannot tell from anothe
     ['keys', 0],
     ['writers', 1.5],
     ['maxBodyBytes', 0],
+    // Past the largest buffer this process can hold: a put drawn that large ended the run with a RangeError.
+    ['maxBodyBytes', buffer.constants.MAX_LENGTH + 1],
     ['invocationMs', 0],
     // The generator keeps 32 bits: these ran the drill of another seed.
     ['seed', 2 ** 32 + 1],
@@ -304,6 +307,12 @@ describe('npm start refuses what it cannot run, before it starts the local stack
     ],
     ['a blank seed', ['--seed', ' ', '--writers', '1', '--operations', '2'], {}, "option '--seed <n>' argument ' ' is invalid"],
     ['a session rate above 1', ['--session-rate', '1.5'], {}, "option '--session-rate <p>' argument '1.5' is invalid"],
+    [
+      'a largest body no buffer holds',
+      ['--max-body', String(buffer.constants.MAX_LENGTH + 1)],
+      {},
+      `option '--max-body <bytes>' argument '${buffer.constants.MAX_LENGTH + 1}' is invalid`,
+    ],
     [
       'a TIERLOG_* variable refused',
       ['--operations', '5'],
