@@ -6,6 +6,8 @@
  *
  *   npm start -- --writers 8 --operations 400 --seed 42 --crash-rate 0.15 --expiring-rate 0.2 \
  *     [--replaced-blob-cleanup stream|log] [--keep] [--json]
+ *
+ * With --json, stdout is the report alone (with --keep too: the lines for another shell go to stderr).
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { startLocalStack, type LocalStack } from '../lib/local/stack.js';
@@ -20,6 +22,7 @@ import {
   type DrillExpiryReport,
   type DrillOptions,
   isSetupError,
+  MAX_DRILL_BODY_BYTES,
   MAX_SEED,
   runDrill,
   type DrillReport,
@@ -38,7 +41,7 @@ const program = new Command('drill')
     fraction,
     0.15,
   )
-  .option('--max-body <bytes>', 'largest body', positive, 6 * 1024 * 1024)
+  .option('--max-body <bytes>', `largest body, at most ${MAX_DRILL_BODY_BYTES}`, bodyBytes, 6 * 1024 * 1024)
   .option('--keys <n>', 'distinct object keys', positive, 40)
   .option('--expiring-rate <p>', 'chance that a put expires (0.5 to 3 s after it)', fraction, 0.2)
   .option(
@@ -53,7 +56,7 @@ const program = new Command('drill')
     cleanup,
   )
   .option('--keep', 'keep the local stack up afterwards, for exploring with the CLI')
-  .option('--json', 'print the report as JSON')
+  .option('--json', 'print the report as JSON (stdout holds it alone; with --keep the lines for another shell go to stderr)')
   .exitOverride();
 try {
   program.parse();
@@ -154,10 +157,12 @@ try {
 
   if (opts.keep) {
     // Lines a shell runs as they are (the JSON of TIERLOG_HV_ATTRIBUTES quoted, not stripped of its
-    // quotes), without the profile whose credentials the SDK would take over the stack's.
-    console.log('\nThe local stack stays up. In another shell:\n  unset AWS_PROFILE');
-    for (const line of shellExports({ ...stack.env, ...configToEnv(config) })) console.log(`  ${line}`);
-    console.log('  npm run cli -- status   # in this repository\nCtrl-C stops it.');
+    // quotes), without the profile whose credentials the SDK would take over the stack's. With
+    // --json on stderr: stdout is the report alone, a JSON document (`> report.json`, `| jq`).
+    const say = opts.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
+    say('\nThe local stack stays up. In another shell:\n  unset AWS_PROFILE');
+    for (const line of shellExports({ ...stack.env, ...configToEnv(config) })) say(`  ${line}`);
+    say('  npm run cli -- status   # in this repository\nCtrl-C stops it.');
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   }
   dynamodb.destroy();
@@ -250,6 +255,14 @@ function seedArg(value: string): number {
 function positive(value: string): number {
   const n = numeric(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('an integer of 1 or more');
+  return n;
+}
+
+/** A largest body the drill can make: a body is one buffer in memory. */
+function bodyBytes(value: string): number {
+  const n = positive(value);
+  if (n > MAX_DRILL_BODY_BYTES)
+    throw new InvalidArgumentError(`an integer from 1 to ${MAX_DRILL_BODY_BYTES} (a body is one buffer in memory)`);
   return n;
 }
 

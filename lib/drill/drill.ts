@@ -27,6 +27,7 @@
  * handler then, checks that no replaced blob outlives its stream event and that no write names
  * one in the log (each request of a writer is seen), and reports how many the handler deleted; the final invariants are checked after the stream's last delivery.
  */
+import { constants } from 'node:buffer';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { TierlogConfig } from '../config.js';
@@ -338,7 +339,9 @@ export async function runDrill(args: {
             };
       // A share of the completes raced by a put or a delete of the key, each a write of the model.
       const race =
-        operation.kind === 'session' && operation.ending === 'complete' && random() < 0.3 ? racingWrite(random, key, tag) : undefined;
+        operation.kind === 'session' && operation.ending === 'complete' && random() < 0.3
+          ? racingWrite(random, key, tag, options.maxBodyBytes)
+          : undefined;
       const shape = shapeOf(operation);
       if (operation.kind === 'put' && operation.body.byteLength > DRILL_PART_SIZE) totals.multipartPuts++;
       const crash = random() < options.crashRate ? crashPlan(random, reachOf(operation, reach.get(shape))) : undefined;
@@ -500,7 +503,8 @@ export function drillPassed(
  * 0 operations or 0 keys found every invariant holding over an empty store, and said so. A
  * `crashRate` or `expiringRate` outside 0..1 (NaN made no crash, no expiring put). And a
  * seed the generator cannot tell from another: it takes 32 bits, so 2^32 + 1 ran seed 1's drill
- * (a fraction or a negative number, one of another seed) under a name that said otherwise.
+ * (a fraction or a negative number, one of another seed) under a name that said otherwise. A
+ * `maxBodyBytes` above `MAX_DRILL_BODY_BYTES`: a put drawn past it cannot be made.
  *
  * @throws ValidationError naming the option.
  */
@@ -510,6 +514,13 @@ export function checkDrillOptions(options: DrillOptions): void {
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new ValidationError(`${name} must be an integer of 1 or more (got ${String(value)}): a drill of nothing checks nothing`, name);
     }
+  }
+  // A body is one buffer in memory: a put drawn larger (1 in 25 go up to the largest) ended the run with a RangeError.
+  if (options.maxBodyBytes > MAX_DRILL_BODY_BYTES) {
+    throw new ValidationError(
+      `maxBodyBytes must be at most ${MAX_DRILL_BODY_BYTES} (got ${options.maxBodyBytes}): the largest buffer this process can hold, a body is one`,
+      'maxBodyBytes',
+    );
   }
   for (const name of ['crashRate', 'expiringRate', 'sessionRate'] as const) {
     const value = options[name];
@@ -537,6 +548,9 @@ export function checkDrillOptions(options: DrillOptions): void {
 export function isSetupError(err: unknown, running: boolean): err is ConfigError | ValidationError {
   return err instanceof ConfigError || (!running && err instanceof ValidationError);
 }
+
+/** The largest body the drill can make: a body is one buffer (`buffer.constants.MAX_LENGTH`). */
+export const MAX_DRILL_BODY_BYTES = constants.MAX_LENGTH;
 
 /** The largest seed the drill's generator tells apart (it keeps 32 bits). */
 export const MAX_SEED = 2 ** 32 - 1;
@@ -672,11 +686,11 @@ export function sessionOperation(random: Random, key: string, tag: string, maxBy
   };
 }
 
-/** A put (6 in 10) or a delete of `key` that races a session's complete. */
-function racingWrite(random: Random, key: string, tag: string): Extract<Operation, { kind: 'put' | 'delete' }> {
+/** A put (6 in 10) of up to 64 KiB, and never past `maxBytes` (`--max-body`), or a delete of `key` that races a session's complete. */
+function racingWrite(random: Random, key: string, tag: string, maxBytes: number): Extract<Operation, { kind: 'put' | 'delete' }> {
   const raceTag = `${tag}-race`;
   return random() < 0.6
-    ? { kind: 'put', key, tag: raceTag, body: bodyFor(raceTag, randomInt(random, 1, 64 * 1024)) }
+    ? { kind: 'put', key, tag: raceTag, body: bodyFor(raceTag, randomInt(random, 1, Math.min(64 * 1024, maxBytes))) }
     : { kind: 'delete', key, tag: raceTag };
 }
 

@@ -41,9 +41,14 @@ export type WriteStatus = 'pending' | 'acked' | 'failed' | 'unknown';
 /**
  * The errors (by name) after which a write definitely did not take effect: the store refused it
  * before anything could land, or its commit was fenced. Any other error may have left it applied.
+ * By name, so a subclass that says the same is listed under its own (`UploadNotSentError`).
  */
 const DEFINITE_FAILURES: ReadonlySet<string> = new Set([
   'InstanceClaimedError',
+  // An InstanceClaimedError: its upload was stopped unsent (the lease and the upload window passed, or the instance fenced); it did not commit.
+  'UploadNotSentError',
+  // DynamoDB cancelled its commit for a reason it meets again: nothing was written.
+  'CommitRefusedError',
   'ContentionError',
   'VersionConflictError',
   'ValidationError',

@@ -6,6 +6,7 @@
  */
 import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateMultipartUploadCommand, DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import buffer from 'node:buffer';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
@@ -33,6 +34,8 @@ describe('a drill of nothing, or of a seed the generator cannot tell from anothe
     ['keys', 0],
     ['writers', 1.5],
     ['maxBodyBytes', 0],
+    // Past the largest buffer this process can hold: a put drawn that large ended the run with a RangeError.
+    ['maxBodyBytes', buffer.constants.MAX_LENGTH + 1],
     ['invocationMs', 0],
     // The generator keeps 32 bits: these ran the drill of another seed.
     ['seed', 2 ** 32 + 1],
@@ -305,6 +308,12 @@ describe('npm start refuses what it cannot run, before it starts the local stack
     ['a blank seed', ['--seed', ' ', '--writers', '1', '--operations', '2'], {}, "option '--seed <n>' argument ' ' is invalid"],
     ['a session rate above 1', ['--session-rate', '1.5'], {}, "option '--session-rate <p>' argument '1.5' is invalid"],
     [
+      'a largest body no buffer holds',
+      ['--max-body', String(buffer.constants.MAX_LENGTH + 1)],
+      {},
+      `option '--max-body <bytes>' argument '${buffer.constants.MAX_LENGTH + 1}' is invalid`,
+    ],
+    [
       'a TIERLOG_* variable refused',
       ['--operations', '5'],
       { TIERLOG_LEASE_SHARDS: 'abc' },
@@ -317,4 +326,35 @@ describe('npm start refuses what it cannot run, before it starts the local stack
     expect(out.stderr).not.toContain('starting DynamoDB Local');
     expect(out.stderr).not.toMatch(/\n\s+at /);
   });
+});
+
+describe('--max-body bounds every body the drill writes', () => {
+  it("the puts that race a session's complete too: with maxBodyBytes 1 KiB, no value the workload writes is larger", async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'log' });
+    // The windows npm start gives its sweeper, scaled to 1 s invocations: the sessions abandoned are taken.
+    const windows = { skewMarginMs: 500, maxUploadMs: 2_000, claimMs: 10_000, unsafeShortWindows: true };
+    const sweeper = new Sweeper({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, ...windows });
+    const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 });
+    // Every value the workload's keys held, from the objects table's stream (the expiry scenarios' keys aside).
+    const written: Array<{ tag: string; size: number }> = [];
+    const maxBodyBytes = 1024;
+    const report = await runDrill({
+      ...fx,
+      options: { ...options, writers: 3, operations: 40, keys: 4, crashRate: 0, sessionRate: 1, maxBodyBytes, invocationMs: 1_000 },
+      sweep: () => sweeper.sweep(),
+      deliverStream: async (records) => {
+        for (const record of records) {
+          const image = record.dynamodb?.NewImage;
+          if (image?.['key']?.S?.startsWith('drill/object-') !== true || image['size']?.N === undefined) continue;
+          written.push({ tag: image['metadata']?.M?.['tag']?.S ?? '(no tag)', size: Number(image['size'].N) });
+        }
+        return (await cleanup.handle(records)).response;
+      },
+    });
+    expect(report.sessions.raced).toBeGreaterThan(0);
+    expect(written.filter(({ tag }) => tag.endsWith('-race')).length).toBeGreaterThan(0);
+    expect(written.filter(({ size }) => size > maxBodyBytes)).toEqual([]);
+    expect([...report.wrongValueSamples, ...(report.expiry?.violations ?? [])]).toEqual([]);
+    expect(report.ok).toBe(true);
+  }, 180_000);
 });

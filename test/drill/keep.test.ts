@@ -50,3 +50,34 @@ it('--keep prints lines a shell runs as they are: the JSON of TIERLOG_HV_ATTRIBU
   }
   expect(await exited).toBe(0);
 }, 180_000);
+
+it('--json --keep: stdout is the JSON report alone, the lines for the other shell on stderr', async () => {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'bin/drill.ts', '--json', '--keep', '--writers', '1', '--operations', '4', '--keys', '2', '--max-body', '2048'],
+    { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        // The report's last field written (stdout and stderr arrive in no fixed order).
+        if (`${stdout}${stderr}`.includes('Ctrl-C stops it') && /"ok": (true|false)\n}/.test(stdout)) resolve();
+      };
+      child.stdout!.on('data', check);
+      child.stderr!.on('data', check);
+      void exited.then(() => reject(new Error(`the drill exited before it kept the stack up:\n${stdout}\n${stderr}`)));
+    });
+    const report = JSON.parse(stdout) as { ok: boolean; seed: number };
+    expect(report).toMatchObject({ ok: true, seed: 42 });
+    expect(stderr).toContain('Ctrl-C stops it');
+    expect(stderr).toMatch(/export AWS_ENDPOINT_URL_DYNAMODB=/);
+  } finally {
+    child.kill('SIGINT');
+  }
+  expect(await exited).toBe(0);
+}, 180_000);

@@ -55,6 +55,13 @@ describe('how the drill takes a write that was not acknowledged', () => {
       'failed',
     ],
     ['refused as invalid (an expiry passed before any attempt)', { acknowledged: false, errorName: 'ValidationError' }, 'failed'],
+    // An InstanceClaimedError of its own name: its upload stopped unsent, the write did not commit.
+    [
+      'fenced before its upload was sent',
+      { acknowledged: false, error: 'UploadNotSentError: …', errorName: 'UploadNotSentError' },
+      'failed',
+    ],
+    ['refused by DynamoDB at its commit (nothing written)', { acknowledged: false, errorName: 'CommitRefusedError' }, 'failed'],
     ['an outcome the store could not decide', { acknowledged: false, errorName: 'CommitOutcomeUnknownError' }, 'unknown'],
     ['an error of the network', { acknowledged: false, errorName: 'TimeoutError' }, 'unknown'],
     ['a death at a step', { acknowledged: false, crashedAt: 'commit' }, 'unknown'],
