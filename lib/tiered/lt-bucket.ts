@@ -121,6 +121,9 @@ export interface ListedBlob {
   readonly lastModified?: number;
 }
 
+/** GetObjects of one read whose body was cut while it was read (`LtBucket.getBytes`), as the SDK's attempts of a request. */
+const BODY_READ_ATTEMPTS = 3;
+
 /** Pages of no key, each truncated, {@link LtBucket.exists} reads before it calls the blob `unknown`. */
 const EXISTS_MAX_PAGES = 10;
 
@@ -176,9 +179,35 @@ export class LtBucket {
    * @throws CorruptItemError when S3 says the blob is not `size` bytes (its item's), before its body is read
    */
   async getBytes(key: string, size: number): Promise<Uint8Array | undefined> {
-    const out = await this.getObject(key, size);
-    if (out === undefined) return undefined;
-    return this.counted(key, size, size, await out.transformToByteArray());
+    return this.readWhole(key, size, size, undefined);
+  }
+
+  /**
+   * The bytes of one GetObject (of `range`), read to their end. The SDK retries a request that
+   * failed before its answer, never a body cut while it is read (a connection reset midway through
+   * a large blob: a bare `Error: aborted`): such a read is sent again, up to
+   * `BODY_READ_ATTEMPTS` in all. A blob key is written once, so a second GET answers the same
+   * bytes, or none (the blob deleted since: undefined, and the caller follows the pointer).
+   */
+  private async readWhole(
+    key: string,
+    size: number,
+    wanted: number,
+    range: { readonly start: number; readonly end: number } | undefined,
+  ): Promise<Uint8Array | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      const out = await this.getObject(key, size, range);
+      if (out === undefined) return undefined;
+      let bytes: Uint8Array;
+      try {
+        bytes = await out.transformToByteArray();
+      } catch (err) {
+        // A count that found another length is an answer, not a cut: never read again.
+        if (err instanceof TierlogError || attempt >= BODY_READ_ATTEMPTS) throw err;
+        continue;
+      }
+      return this.counted(key, size, wanted, bytes);
+    }
   }
 
   /**
@@ -610,8 +639,7 @@ export class LtBucket {
    * @throws CorruptItemError when S3 says the blob is not `size` bytes (its item's)
    */
   async getRangeBytes(key: string, size: number, start: number, end: number): Promise<Uint8Array | undefined> {
-    const out = await this.getObject(key, size, { start, end });
-    return out === undefined ? undefined : this.counted(key, size, end - start + 1, await out.transformToByteArray());
+    return this.readWhole(key, size, end - start + 1, { start, end });
   }
 
   /**

@@ -1,0 +1,90 @@
+/**
+ * A read of a blob whose GetObject body is cut while it is read (a connection reset midway
+ * through a large blob). The SDK retries a request that failed before its answer, never a body
+ * that fails while it is read: `get` (whole or ranged) reads the body itself, so it sends the GET
+ * again, as many times as the SDK tries a request (3 in all); the blob key is written once, so
+ * the second answer is the same bytes. Cut every time, the read fails with the cut, never taken
+ * for a missing or corrupt blob.
+ */
+import type { Readable } from 'node:stream';
+import { Readable as ReadableStream } from 'node:stream';
+import { beforeAll, expect, test } from 'vitest';
+import { BlobMissingError, CorruptItemError } from '../../lib/errors.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { MiB, makeWriter, randomBody, sameBytes, type Writer, writersClosedAfterEach } from './harness.js';
+
+let fx: Fixture;
+beforeAll(async () => {
+  fx = await freshFixture();
+});
+const open = writersClosedAfterEach();
+
+interface Handler {
+  handle: (request: { method: string }, options?: unknown) => Promise<{ response: { body: unknown } }>;
+}
+
+/** The next `times` GETs of `w`'s S3 client answer a body that fails after its first 64 KiB (a connection reset). */
+function cutGets(w: Writer, times: number): { readonly cut: number } {
+  const handler = w.s3.config.requestHandler as unknown as Handler;
+  const send = handler.handle.bind(handler);
+  const state = { cut: 0 };
+  handler.handle = async (request, options) => {
+    const out = await send(request, options);
+    if (request.method !== 'GET' || state.cut >= times) return out;
+    state.cut++;
+    const source = out.response.body as Readable;
+    let seen = 0;
+    const cut = new ReadableStream({ read: () => source.resume() });
+    source.on('data', (chunk: Buffer) => {
+      seen += chunk.byteLength;
+      if (seen > 64 * 1024) {
+        source.destroy();
+        cut.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+      } else if (!cut.push(chunk)) source.pause();
+    });
+    source.on('end', () => cut.push(null));
+    out.response.body = cut;
+    return out;
+  };
+  return state;
+}
+
+const BODY = randomBody(1 * MiB);
+
+function writer(): Writer {
+  const w = makeWriter(fx, { injector: new FaultInjector(), store: { inlineThreshold: 1024, partSize: 5 * MiB } });
+  open.push(w);
+  return w;
+}
+
+test('get of a blob whose body is cut once midway: read again, the whole body answered', async () => {
+  const w = writer();
+  await w.store.put('cut/whole', BODY);
+  const cuts = cutGets(w, 1);
+  const got = await w.store.get('cut/whole');
+  expect(cuts.cut).toBe(1);
+  expect(sameBytes(got?.body, BODY), 'the whole body').toBe(true);
+});
+
+test('a ranged get whose body is cut once midway: read again, the range answered', async () => {
+  const w = writer();
+  await w.store.put('cut/range', BODY);
+  const cuts = cutGets(w, 1);
+  const got = await w.store.get('cut/range', { range: { start: 1000, end: 500_000 } });
+  expect(cuts.cut).toBe(1);
+  expect(got?.range).toEqual({ start: 1000, end: 500_000, size: BODY.byteLength });
+  expect(sameBytes(got?.body, BODY.subarray(1000, 500_001)), 'the range').toBe(true);
+});
+
+test('cut on every attempt: the get fails with the cut after 3 GETs, not as a missing or corrupt blob', async () => {
+  const w = writer();
+  await w.store.put('cut/always', BODY);
+  const cuts = cutGets(w, Number.POSITIVE_INFINITY);
+  const error = await w.store.get('cut/always').catch((e: unknown) => e);
+  expect(cuts.cut).toBe(3);
+  expect(error).toBeInstanceOf(Error);
+  expect(error).not.toBeInstanceOf(CorruptItemError);
+  expect(error).not.toBeInstanceOf(BlobMissingError);
+  expect((error as Error).message).toBe('aborted');
+});
