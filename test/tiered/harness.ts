@@ -9,7 +9,7 @@ import { type DynamoDBClient, PutItemCommand, ScanCommand, UpdateItemCommand } f
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { v7 as uuidv7 } from 'uuid';
-import { afterEach } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { DynamoChangeLog, type DynamoChangeLogOptions } from '../../lib/changelog/dynamo-change-log.js';
 import { hvAttributeNames, type TierlogConfig } from '../../lib/config.js';
@@ -24,7 +24,7 @@ import type { StreamReader } from '../../lib/local/stream-reader.js';
 import { TieredStore, type TieredStoreOptions } from '../../lib/tiered/tiered-store.js';
 import { firstVersion, VERSIONS_PER_MS } from '../../lib/tiered/versions.js';
 import { newChangeId } from '../../lib/ids.js';
-import { type Fixture, listKeys, scanAll } from '../support/local.js';
+import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
 import { listUploads } from '../../lib/drill/invariants.js';
 
 export const KiB = 1024;
@@ -132,6 +132,21 @@ export interface WriterOptions {
   readonly injector?: FaultInjector;
   readonly log?: Partial<Omit<DynamoChangeLogOptions, 'config' | 'dynamodb'>>;
   readonly store?: Partial<Omit<TieredStoreOptions, 'config' | 'changeLog' | 'dynamodb' | 's3'>>;
+}
+
+/**
+ * A fresh fixture and a writer on it for a test file's tests: `set` is given both before the
+ * first test (`({ fx, w } = made)` into the file's own variables), and the writer is closed after
+ * the last.
+ */
+export function withWriter(set: (made: { readonly fx: Fixture; readonly w: Writer }) => void): void {
+  let writer: Writer | undefined;
+  beforeAll(async () => {
+    const fx = await freshFixture();
+    writer = makeWriter(fx);
+    set({ fx, w: writer });
+  });
+  afterAll(() => writer?.close());
 }
 
 /** A writer "process": its own clients, its own change log and store. */

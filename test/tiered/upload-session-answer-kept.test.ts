@@ -6,22 +6,18 @@
  * session's entry still names that blob when the session's own lease ends, and a sweeper drains it.
  * Checked from outside: the sweeps' reports, the objects item, the raw change-log table.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { DEFAULT_CLAIM_MS, DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
 import { COMPLETE_ANSWER_KEPT_MS, DEFAULT_COMPLETE_GRACE_MS } from '../../lib/tiered/upload-sessions.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
-import { freshFixture, type Fixture } from '../support/local.js';
-import { expectClean, makeWriter, randomBody, rawState, rawValue, sameBytes, sweepOnceAt, type Writer } from './harness.js';
+import type { Fixture } from '../support/local.js';
+import { expectClean, makeWriter, withWriter, randomBody, rawState, rawValue, sameBytes, sweepOnceAt, type Writer } from './harness.js';
 import { uploadParts } from './upload-session-client.js';
 
 let fx: Fixture;
 let w: Writer;
-beforeAll(async () => {
-  fx = await freshFixture();
-  w = makeWriter(fx);
-});
-afterAll(() => w.close());
+withWriter((made) => ({ fx, w } = made));
 
 const sweepAt = (offsetMs: number) => sweepOnceAt(fx, offsetMs);
 

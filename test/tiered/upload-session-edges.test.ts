@@ -21,7 +21,7 @@ import {
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
   AccessDeniedError,
   InvalidPartsError,
@@ -41,6 +41,7 @@ import {
   PAST_WINDOW_MS,
   expectClean,
   makeWriter,
+  withWriter,
   randomBody,
   rawState,
   rawValue,
@@ -54,11 +55,7 @@ import type { CompletedPart } from '../../lib/tiered/upload-sessions.js';
 const DAY = 24 * 3600_000;
 let fx: Fixture;
 let w: Writer;
-beforeAll(async () => {
-  fx = await freshFixture();
-  w = makeWriter(fx);
-});
-afterAll(() => w.close());
+withWriter((made) => ({ fx, w } = made));
 
 /** Keys of the multipart uploads in progress under the store's prefix. */
 async function uploadsInProgress(): Promise<string[]> {

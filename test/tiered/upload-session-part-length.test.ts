@@ -11,19 +11,15 @@ import { UploadPartCommand } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { presignUrls } from '../../lib/aws/presign.js';
 import { TierlogError } from '../../lib/errors.js';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { partLengthOf } from '../../lib/tiered/part-size.js';
-import { type Fixture, freshFixture } from '../support/local.js';
-import { MiB, makeWriter, randomBody, sameBytes, type Writer } from './harness.js';
+import type { Fixture } from '../support/local.js';
+import { MiB, withWriter, randomBody, sameBytes, type Writer } from './harness.js';
 import { putPart } from './upload-session-client.js';
 
 let fx: Fixture;
 let w: Writer;
-beforeAll(async () => {
-  fx = await freshFixture();
-  w = makeWriter(fx);
-});
-afterAll(() => w.close());
+withWriter((made) => ({ fx, w } = made));
 
 /** Whether S3 would take a PUT to `url` with a body of `contentLength` bytes: its signature, recomputed from that request. */
 async function s3Accepts(url: string, contentLength: number): Promise<boolean> {

@@ -8,21 +8,17 @@
  * Checked from outside: the raw change-log table, the bucket, the sweeps' reports.
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { VersionConflictError } from '../../lib/errors.js';
 import { handleObjectsRequest } from '../../lib/api/objects-http.js';
-import { freshFixture, type Fixture } from '../support/local.js';
-import { expectClean, makeWriter, randomBody, rawState, sweepOnceAt, type Writer } from './harness.js';
+import type { Fixture } from '../support/local.js';
+import { expectClean, withWriter, randomBody, rawState, sweepOnceAt, type Writer } from './harness.js';
 import { uploadParts } from './upload-session-client.js';
 
 const DAY = 24 * 3600_000;
 let fx: Fixture;
 let w: Writer;
-beforeAll(async () => {
-  fx = await freshFixture();
-  w = makeWriter(fx);
-});
-afterAll(() => w.close());
+withWriter((made) => ({ fx, w } = made));
 
 const sessionItem = async (uploadId: string) =>
   (await fx.dynamodb.send(new GetCommand({ TableName: fx.config.changeLogTable, Key: { pk: uploadId } }))).Item;

@@ -3,7 +3,7 @@
  * presigned part URLs (no AWS credentials), the invariants are checked from outside (raw scans of
  * both tables and the bucket).
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
   InvalidPartsError,
   UploadSessionClosedError,
@@ -23,6 +23,7 @@ import {
   makeSweeper,
   sweepOnceAt,
   makeWriter,
+  withWriter,
   randomBody,
   rawState,
   rawValue,
@@ -36,11 +37,7 @@ import { StreamReader } from '../support/stream.js';
 
 let fx: Fixture;
 let w: Writer;
-beforeAll(async () => {
-  fx = await freshFixture();
-  w = makeWriter(fx);
-});
-afterAll(() => w.close());
+withWriter((made) => ({ fx, w } = made));
 
 describe('upload sessions', () => {
   test('create, upload parts with presigned URLs, list, complete: the object reads back whole', async () => {
