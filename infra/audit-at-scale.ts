@@ -38,7 +38,7 @@ import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue } from './failure-handling.js';
 import { nagArn } from './nag.js';
 import { metricsDeploymentEnv, metricsDeploymentOf, refuseTokenOptions, TierlogFunction, tierlogDimensions } from './function.js';
-import { checkChangeLogTable } from './change-log-table.js';
+import { validateChangeLogTable } from './change-log-table.js';
 import { checkObjectsTableKey } from './own-objects-table.js';
 import { pointInTimeRecoveryOf } from './readable-table.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
@@ -192,7 +192,7 @@ export class AuditAtScale extends Construct {
     const { resources } = props;
     checkGrantsCoverEnvironment(this, resources, props.environment);
     checkObjectsTableKey(resources.objectsTable, props.environment);
-    checkChangeLogTable(resources.changeLogTable);
+    validateChangeLogTable(this, resources.changeLogTable);
     // Every run exports both tables, which DynamoDB refuses without point-in-time recovery: each
     // run would fail at its export (the Tierlog construct's change log has it, and it refuses an
     // objects table of the app without it; used on its own, the part took either).

@@ -17,6 +17,7 @@
  *    recording entries.
  */
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type { IConstruct } from 'constructs';
 import { createTableInput, schemaMismatch } from '../lib/schema/table-shape.js';
 import { changeLogTableSchema } from '../lib/schema/tables.js';
 import { describedAs, readableTable, regionsOf } from './readable-table.js';
@@ -45,15 +46,20 @@ export function changeLogTableProblems(table: dynamodb.ITableV2): string[] {
 }
 
 /**
- * Refuses a part's `resources.changeLogTable`, a table of this app, that tierlog cannot work with
- * (see the module doc): its function would fail on every invocation, or no sweep would ever find a
- * dead writer.
- *
- * @throws Error naming the table and every problem.
+ * Refuses, at synth, a part's `resources.changeLogTable`, a table of this app, that tierlog cannot
+ * work with (see the module doc): its function would fail on every invocation, or no sweep would
+ * ever find a dead writer. A validation on `scope` (the part), as `validateOwnBucket` is, so an
+ * index or a replica added to the table after the part is made counts: checked when the part was
+ * made, a lease index added next was refused as missing, and a replica added next (the change log
+ * in two regions) was never seen.
  */
-export function checkChangeLogTable(table: dynamodb.ITableV2): void {
-  const problems = changeLogTableProblems(table);
-  if (problems.length > 0) {
-    throw new Error(`resources.changeLogTable ${table.node.path} cannot be tierlog's change-log table: ${problems.join('; ')}`);
-  }
+export function validateChangeLogTable(scope: IConstruct, table: dynamodb.ITableV2): void {
+  scope.node.addValidation({
+    validate: () => {
+      const problems = changeLogTableProblems(table);
+      return problems.length > 0
+        ? [`resources.changeLogTable ${table.node.path} cannot be tierlog's change-log table: ${problems.join('; ')}`]
+        : [];
+    },
+  });
 }

@@ -10,7 +10,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { functionOptionsOf, literalVariables, refuseTokenOptions, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { addAlarmActions } from './failure-handling.js';
-import { checkChangeLogTable } from './change-log-table.js';
+import { validateChangeLogTable } from './change-log-table.js';
 import { checkObjectsTableKey } from './own-objects-table.js';
 import { checkGrantsCoverEnvironment, grantWriter, type TierlogResources } from './permissions.js';
 import { writerTuningFromEnv, writerTuningToEnv } from '../lib/tiered/writer-env.js';
@@ -119,7 +119,7 @@ export class ObjectsFunction extends Construct {
     refuseTokenOptions({ 'objectsTuning.inlineThreshold': props.tuning?.inlineThreshold });
     checkGrantsCoverEnvironment(this, props.resources, props.environment);
     checkObjectsTableKey(props.resources.objectsTable, props.environment);
-    checkChangeLogTable(props.resources.changeLogTable);
+    validateChangeLogTable(this, props.resources.changeLogTable);
     const tuningEnv = writerTuningToEnv({ ...props.tuning }, TUNING_PROPS);
     // The function reads its tuning variables whoever set them: one `environment` sets and the
     // props do not is checked here as the prop is (a ConfigError naming the variable), not by a

@@ -329,12 +329,18 @@ export class ObjectsStreamCleanup extends Construct {
     // As the Tierlog construct refuses it (DESIGN, "One region"): the function's consistent re-read
     // holds in its own region only, so a replica's write that points the item back at the blob an
     // old image names (last writer wins) is not seen yet, and the blob is deleted under it.
-    const regions = regionsOfReplicatedTable(table);
-    if (regions.length > 0) {
-      throw new Error(
-        `the objects table must live in one region, not ${regions.length} (${regions.join(', ')}): the function deletes a blob once a consistent read here shows no item pointing at it, and a write in another region's replica is not seen by that read`,
-      );
-    }
+    // Again at synth: a replica added to the table after this part (`addReplica`) counts too.
+    const oneRegion = (): string[] => {
+      const regions = regionsOfReplicatedTable(table);
+      return regions.length > 0
+        ? [
+            `the objects table must live in one region, not ${regions.length} (${regions.join(', ')}): the function deletes a blob once a consistent read here shows no item pointing at it, and a write in another region's replica is not seen by that read`,
+          ]
+        : [];
+    };
+    const [problem] = oneRegion();
+    if (problem !== undefined) throw new Error(problem);
+    this.node.addValidation({ validate: oneRegion });
     const timeout = props.timeout ?? Duration.minutes(1);
     const margin = props.tuning?.deadlineMargin;
     // Both become variables the function reads, checked below as it reads them: a token's value is

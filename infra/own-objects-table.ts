@@ -23,6 +23,7 @@
  */
 import { Token } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type { IConstruct } from 'constructs';
 import { CONFIG_ENV, hvAttributeNamesFromEnv } from '../lib/config.js';
 import type { HvAttributeNames } from '../lib/tiered/hv-table.js';
 import { pointInTimeRecoveryOf, readableTable, regionsOf, stringKeyProblem } from './readable-table.js';
@@ -106,4 +107,23 @@ export function checkOwnObjectsTable(
   if (problems.length > 0) {
     throw new Error(`objectsTable ${table.node.path} cannot be tierlog's objects table: ${problems.join('; ')}`);
   }
+}
+
+/**
+ * Refuses such a table at synth too, a validation on `scope` (the construct): a replica added to
+ * the table after the construct (`addReplica`, a `TableV2`'s settings written in steps) put the
+ * objects table in two regions with nothing refused, as the bucket's rules added after count.
+ */
+export function validateOwnObjectsTable(
+  scope: IConstruct,
+  table: dynamodb.ITableV2,
+  names: Pick<HvAttributeNames, 'key' | 'expiresAt'>,
+  options: { readonly pointInTimeRecovery?: boolean } = {},
+): void {
+  scope.node.addValidation({
+    validate: () => {
+      const problems = ownObjectsTableProblems(table, names, options);
+      return problems.length > 0 ? [`objectsTable ${table.node.path} cannot be tierlog's objects table: ${problems.join('; ')}`] : [];
+    },
+  });
 }

@@ -28,7 +28,7 @@ import {
 import { ConfigError } from '../lib/errors.js';
 import { failureQueue } from './failure-handling.js';
 import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
-import { checkChangeLogTable } from './change-log-table.js';
+import { validateChangeLogTable } from './change-log-table.js';
 import { checkObjectsTableKey } from './own-objects-table.js';
 import { checkGrantsCoverEnvironment, grantSweeper, type TierlogResources } from './permissions.js';
 
@@ -340,7 +340,7 @@ export class TierlogSweeper extends Construct {
     checkLeaseShards(props.leaseShards, props.environment);
     checkGrantsCoverEnvironment(this, props.resources, props.environment);
     checkObjectsTableKey(props.resources.objectsTable, props.environment);
-    checkChangeLogTable(props.resources.changeLogTable);
+    validateChangeLogTable(this, props.resources.changeLogTable);
     const reserved = props.reservedConcurrency ?? 2 * parallelism;
     if (!Number.isInteger(reserved) || reserved < parallelism) {
       // Fewer slots than fan-out groups: while sweeps run long (a backlog), the groups left

@@ -35,7 +35,7 @@ import { ObjectsStreamCleanup, type ObjectsStreamTuningProps } from './objects-s
 import { pointAlarmsAtRunbook } from './failure-handling.js';
 import { refuseSharedObjectsTable, refuseSharedPrefix } from './one-store-per-prefix.js';
 import { validateOwnBucket } from './own-bucket.js';
-import { checkOwnObjectsTable } from './own-objects-table.js';
+import { checkOwnObjectsTable, validateOwnObjectsTable } from './own-objects-table.js';
 import { requireSameEnvironment } from './same-environment.js';
 import { addTierlogOutputs } from './outputs.js';
 import { grantOperator, grantOperatorReadOnly, grantSweeper, grantWriter, type TierlogResources } from './permissions.js';
@@ -373,9 +373,9 @@ export class Tierlog extends Construct {
       );
     if (props.objectsTable !== undefined) {
       requireSameEnvironment(this, 'objectsTable', props.objectsTable);
-      checkOwnObjectsTable(props.objectsTable, hvNames, {
-        pointInTimeRecovery: props.auditAtScale !== undefined && props.auditAtScale !== false,
-      });
+      const ownTableOptions = { pointInTimeRecovery: props.auditAtScale !== undefined && props.auditAtScale !== false };
+      checkOwnObjectsTable(props.objectsTable, hvNames, ownTableOptions);
+      validateOwnObjectsTable(this, props.objectsTable, hvNames, ownTableOptions);
       refuseSharedObjectsTable(this, (node): node is Tierlog => node instanceof Tierlog);
     }
     if (props.bucket !== undefined) {

@@ -6,7 +6,7 @@
  * grants; the iterator-age, failure-queue and untrusted-record alarms; its dashboard row.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Duration, Stack } from 'aws-cdk-lib';
+import { type App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -382,6 +382,22 @@ describe("ObjectsStreamCleanup used on its own: the objects table's stream must 
     expect(replicated(v1(['us-east-1', 'ap-south-1']))).toThrow(/must live in one region, not 3 \(eu-west-1, us-east-1, ap-south-1\)/);
     expect(replicated(v2([]))).not.toThrow();
     expect(replicated(v1([]))).not.toThrow();
+  });
+
+  it('refuses at synth a replica added to the table after the part (a TableV2 written in steps)', () => {
+    // Checked only when the part was made: `addReplica` next put the objects table in two
+    // regions, and the app synthesized with nothing refused.
+    const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const objectsTable = new dynamodb.TableV2(stack, 'Objects', {
+      partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+      dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+      timeToLiveAttribute: 'expiresAt',
+    });
+    const changeLogTable = new dynamodb.TableV2(stack, 'Log', { partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING } });
+    const resources = { changeLogTable, objectsTable, bucket: new s3.Bucket(stack, 'Bucket'), prefix: 'blobs' };
+    new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: storeNames(resources) });
+    objectsTable.addReplica({ region: 'us-east-1' });
+    expect(() => (stack.node.root as App).synth()).toThrow(/the objects table must live in one region, not 2 \(.*us-east-1.*\)/);
   });
 
   it("refuses a table of this app whose TTL is off or on another attribute than the function's expiry attribute, as the Tierlog construct does", () => {

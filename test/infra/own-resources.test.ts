@@ -164,6 +164,18 @@ describe('an objects table defined in the app', () => {
     expect(inRegion([])).not.toThrow();
   });
 
+  it('with a replica added after the construct is refused at synth (a TableV2 written in steps)', () => {
+    // Checked only when the construct was made: `addReplica` next put the objects table in two
+    // regions, and the app synthesized with nothing refused.
+    const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const objectsTable = new dynamodb.TableV2(stack, 'MyObjects', base as dynamodb.TablePropsV2);
+    new Tierlog(stack, 'Storage', { objectsTable });
+    objectsTable.addReplica({ region: 'us-east-1' });
+    expect(() => (stack.node.root as App).synth()).toThrow(
+      /objectsTable UserStack\/MyObjects cannot be tierlog's objects table: it must live in one region, not 2 \(.*us-east-1.*\)/,
+    );
+  });
+
   it('a Table (not TableV2) with replicationRegions is refused the same (its replicas are custom resources, not table properties)', () => {
     const withReplicas = (replicationRegions: string[]) => () => {
       const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
