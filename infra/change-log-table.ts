@@ -1,7 +1,7 @@
 /**
  * Checks a change-log table of the user's (`TierlogResources.changeLogTable`, given to a part used
- * on its own: `TierlogSweeper`, `TierlogObjectsFunction`, `TierlogObjectsStream`, `AuditAtScale`)
- * against what tierlog needs of it, when the table is a resource of this app and its settings can
+ * on its own that reads it: `TierlogSweeper`, `ObjectsFunction`, `AuditAtScale`; the stream's
+ * `ObjectsStreamCleanup` never does) against what tierlog needs of it, when the table is a resource of this app and its settings can
  * be read. An imported table has none to read, and is taken as documented. The `Tierlog` construct
  * makes its own from the one schema (`lib/schema/tables.ts`) and needs no check.
  *
