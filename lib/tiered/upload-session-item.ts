@@ -37,6 +37,14 @@ export const REFUSAL_ATTR = 'refusal';
 export const CLOSED_ATTR = 'closed';
 /** `claimedBy` of a session its user aborted. */
 export const ABORT_CLAIMANT = 'abort';
+
+/** The condition of every write made under an abort's claim: the session is still claimed by it. */
+const HELD_BY_ABORT = {
+  ConditionExpression: '#state = :claimed AND #by = :abort',
+  ExpressionAttributeNames: { '#state': A.state, '#by': A.claimedBy },
+  ExpressionAttributeValues: { ':claimed': 'claimed', ':abort': ABORT_CLAIMANT },
+};
+
 /** Version of the `upload` attribute's format. */
 export const UPLOAD_SCHEMA_VERSION = 1;
 
@@ -283,21 +291,9 @@ export class SessionTable {
    * the delete for a moment, which is sent again.
    */
   async deleteAborted(sessionId: string): Promise<void> {
-    await this.send('abortUpload', () =>
-      retryOnTransactionConflict(() =>
-        this.doc.send(
-          new DeleteCommand({
-            TableName: this.tableName,
-            Key: { [A.pk]: sessionId },
-            ConditionExpression: '#state = :claimed AND #by = :abort',
-            ExpressionAttributeNames: { '#state': A.state, '#by': A.claimedBy },
-            ExpressionAttributeValues: { ':claimed': 'claimed', ':abort': ABORT_CLAIMANT },
-          }),
-        ),
-      ).catch((err) => {
-        // Gone or taken over by a sweeper: it finishes the same (idempotent) work.
-        if (!isConditionalCheckFailed(err)) throw err;
-      }),
+    await this.whileAbortHoldsClaim(
+      'abortUpload',
+      (held) => new DeleteCommand({ TableName: this.tableName, Key: { [A.pk]: sessionId }, ...held }),
     );
   }
 
@@ -309,34 +305,23 @@ export class SessionTable {
    * sweeper's) is left to its taker.
    */
   async keepRefusal(sessionId: string, refusal: SessionRefusal): Promise<void> {
-    await this.send('completeUpload', () =>
-      retryOnTransactionConflict(() =>
-        this.doc.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: { [A.pk]: sessionId },
-            UpdateExpression: 'SET #ref = :ref, #lease = :keep, #n = :zero REMOVE #c',
-            ConditionExpression: '#state = :claimed AND #by = :abort',
-            ExpressionAttributeNames: {
-              '#ref': REFUSAL_ATTR,
-              '#lease': A.leaseUntil,
-              '#n': A.count,
-              '#c': entryAttribute(sessionId),
-              '#state': A.state,
-              '#by': A.claimedBy,
-            },
-            ExpressionAttributeValues: {
-              ':ref': refusal,
-              ':keep': refusal.keepUntil,
-              ':zero': 0,
-              ':claimed': 'claimed',
-              ':abort': ABORT_CLAIMANT,
-            },
-          }),
-        ),
-      ).catch((err) => {
-        if (!isConditionalCheckFailed(err)) throw err;
-      }),
+    await this.whileAbortHoldsClaim(
+      'completeUpload',
+      (held) =>
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [A.pk]: sessionId },
+          UpdateExpression: 'SET #ref = :ref, #lease = :keep, #n = :zero REMOVE #c',
+          ConditionExpression: held.ConditionExpression,
+          ExpressionAttributeNames: {
+            ...held.ExpressionAttributeNames,
+            '#ref': REFUSAL_ATTR,
+            '#lease': A.leaseUntil,
+            '#n': A.count,
+            '#c': entryAttribute(sessionId),
+          },
+          ExpressionAttributeValues: { ...held.ExpressionAttributeValues, ':ref': refusal, ':keep': refusal.keepUntil, ':zero': 0 },
+        }),
     );
   }
 
@@ -395,6 +380,23 @@ export class SessionTable {
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     };
+  }
+
+  /**
+   * Sends a write only this process's abort may make: the session must still be claimed by the
+   * abort (`claimedBy` is {@link ABORT_CLAIMANT}). A session gone, or taken over by a sweeper since,
+   * is left alone (the sweeper finishes the same idempotent work); a complete's commit holding the
+   * session refuses the write for a moment, which is sent again.
+   */
+  private async whileAbortHoldsClaim(
+    operation: string,
+    command: (held: typeof HELD_BY_ABORT) => DeleteCommand | UpdateCommand,
+  ): Promise<void> {
+    await this.send(operation, () =>
+      retryOnTransactionConflict(() => this.doc.send(command(HELD_BY_ABORT))).catch((err) => {
+        if (!isConditionalCheckFailed(err)) throw err;
+      }),
+    );
   }
 
   private async conditional(operation: string, input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>): Promise<boolean> {
