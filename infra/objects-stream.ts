@@ -42,6 +42,7 @@ import {
 } from './function.js';
 import { checkObjectsTableKey } from './own-objects-table.js';
 import { requireStreamInStackEnvironment } from './same-environment.js';
+import { readableTable, regionsOf } from './readable-table.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** `POWERTOOLS_SERVICE_NAME` of the stream function, and the `service` dimension of its metrics. */
@@ -256,27 +257,6 @@ function checkStreamOfTable(table: dynamodb.ITableV2, streamArn: string): void {
   }
 }
 
-/**
- * The regions of the table when it is a resource of this app in more than one (a `TableV2`'s
- * replicas; a `Table`'s `replicationRegions`, each a `Custom::DynamoDBReplica` under it); empty for
- * a table of one region, or an imported one, whose replicas cannot be read.
- */
-function regionsOfReplicatedTable(table: dynamodb.ITableV2): string[] {
-  const resource = table.node.defaultChild as { cfnResourceType?: string; replicas?: unknown } | undefined;
-  const stack = Stack.of(table);
-  let regions: string[];
-  if (resource?.cfnResourceType === 'AWS::DynamoDB::GlobalTable') {
-    const replicas = stack.resolve(resource.replicas) as Array<{ region?: string }> | undefined;
-    regions = (replicas ?? []).map((r) => r.region ?? '?');
-  } else if (resource?.cfnResourceType === 'AWS::DynamoDB::Table') {
-    const replicas = table.node.children.filter(
-      (child) => (child.node.defaultChild as { cfnResourceType?: string } | undefined)?.cfnResourceType === 'Custom::DynamoDBReplica',
-    );
-    regions = [Token.isUnresolved(stack.region) ? "the stack's" : stack.region, ...replicas.map((c) => c.node.id.replace(/^Replica/, ''))];
-  } else return [];
-  return regions.length > 1 ? regions : [];
-}
-
 /** How long a DynamoDB stream keeps a record. */
 const STREAM_RETENTION = Duration.hours(24);
 
@@ -329,18 +309,19 @@ export class ObjectsStreamCleanup extends Construct {
     // As the Tierlog construct refuses it (DESIGN, "One region"): the function's consistent re-read
     // holds in its own region only, so a replica's write that points the item back at the blob an
     // old image names (last writer wins) is not seen yet, and the blob is deleted under it.
-    // Again at synth: a replica added to the table after this part (`addReplica`) counts too.
-    const oneRegion = (): string[] => {
-      const regions = regionsOfReplicatedTable(table);
-      return regions.length > 0
-        ? [
-            `the objects table must live in one region, not ${regions.length} (${regions.join(', ')}): the function deletes a blob once a consistent read here shows no item pointing at it, and a write in another region's replica is not seen by that read`,
-          ]
-        : [];
-    };
-    const [problem] = oneRegion();
-    if (problem !== undefined) throw new Error(problem);
-    this.node.addValidation({ validate: oneRegion });
+    // At synth, not as the part is made: a replica added to the table after it (`addReplica`)
+    // counts too.
+    this.node.addValidation({
+      validate: () => {
+        const readable = readableTable(table);
+        const regions = readable === undefined ? [] : regionsOf(table, readable);
+        return regions.length > 1
+          ? [
+              `the objects table must live in one region, not ${regions.length} (${regions.join(', ')}): the function deletes a blob once a consistent read here shows no item pointing at it, and a write in another region's replica is not seen by that read`,
+            ]
+          : [];
+      },
+    });
     const timeout = props.timeout ?? Duration.minutes(1);
     const margin = props.tuning?.deadlineMargin;
     // Both become variables the function reads, checked below as it reads them: a token's value is

@@ -361,7 +361,9 @@ describe("ObjectsStreamCleanup used on its own: the objects table's stream must 
       const stack = new Stack(newApp(), 'UserStack', { env: { account: '123456789012', region: 'eu-west-1' } });
       const changeLogTable = new dynamodb.TableV2(stack, 'Log', { partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING } });
       const resources = { changeLogTable, objectsTable: build(stack), bucket: new s3.Bucket(stack, 'Bucket'), prefix: 'blobs' };
-      return new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: storeNames(resources) });
+      new ObjectsStreamCleanup(stack, 'Stream', { resources, environment: storeNames(resources) });
+      // At synth (as a replica added after the part is): a table's regions are read once it is whole.
+      (stack.node.root as App).synth();
     };
     const v2 = (replicas: dynamodb.ReplicaTableProps[]) => (stack: Stack) =>
       new dynamodb.TableV2(stack, 'Objects', {
