@@ -175,11 +175,12 @@ export class LtBucket {
   }
 
   /**
-   * The blob's bytes, or undefined if it does not exist.
+   * The blob's bytes, or undefined if it does not exist. `mayReadAgain` says whether a body cut
+   * while it is read may be read again (see `readWhole`): the caller's deadline, not passed.
    * @throws CorruptItemError when S3 says the blob is not `size` bytes (its item's), before its body is read
    */
-  async getBytes(key: string, size: number): Promise<Uint8Array | undefined> {
-    return this.readWhole(key, size, size, undefined);
+  async getBytes(key: string, size: number, mayReadAgain?: () => boolean): Promise<Uint8Array | undefined> {
+    return this.readWhole(key, size, size, undefined, mayReadAgain);
   }
 
   /**
@@ -187,13 +188,17 @@ export class LtBucket {
    * failed before its answer, never a body cut while it is read (a connection reset midway through
    * a large blob: a bare `Error: aborted`): such a read is sent again, up to
    * `BODY_READ_ATTEMPTS` in all. A blob key is written once, so a second GET answers the same
-   * bytes, or none (the blob deleted since: undefined, and the caller follows the pointer).
+   * bytes, or none (the blob deleted since: undefined, and the caller follows the pointer). Not
+   * once `mayReadAgain` says no (the caller's deadline has passed: its answer would come after
+   * the caller's own, the invocation ended, and a large blob read again for nobody): the cut fails
+   * the read.
    */
   private async readWhole(
     key: string,
     size: number,
     wanted: number,
     range: { readonly start: number; readonly end: number } | undefined,
+    mayReadAgain: () => boolean = () => true,
   ): Promise<Uint8Array | undefined> {
     for (let attempt = 1; ; attempt++) {
       const out = await this.getObject(key, size, range);
@@ -203,7 +208,7 @@ export class LtBucket {
         bytes = await out.transformToByteArray();
       } catch (err) {
         // A count that found another length is an answer, not a cut: never read again.
-        if (err instanceof TierlogError || attempt >= BODY_READ_ATTEMPTS) throw err;
+        if (err instanceof TierlogError || attempt >= BODY_READ_ATTEMPTS || !mayReadAgain()) throw err;
         continue;
       }
       return this.counted(key, size, wanted, bytes);
@@ -636,10 +641,17 @@ export class LtBucket {
 
   /**
    * Bytes `start..end` (inclusive) of the blob of `size` bytes, or undefined if it does not exist.
+   * `mayReadAgain` as for {@link getBytes}.
    * @throws CorruptItemError when S3 says the blob is not `size` bytes (its item's)
    */
-  async getRangeBytes(key: string, size: number, start: number, end: number): Promise<Uint8Array | undefined> {
-    return this.readWhole(key, size, end - start + 1, { start, end });
+  async getRangeBytes(
+    key: string,
+    size: number,
+    start: number,
+    end: number,
+    mayReadAgain?: () => boolean,
+  ): Promise<Uint8Array | undefined> {
+    return this.readWhole(key, size, end - start + 1, { start, end }, mayReadAgain);
   }
 
   /**

@@ -34,6 +34,8 @@ export async function readRange<B extends Uint8Array | Readable>(args: {
   live: (record: HvRecord | undefined) => HvRecord | undefined;
   /** The live record of `key` the caller has just read, instead of a first read of HV. */
   first?: HvRecord;
+  /** Whether a body cut while read may be read again (the caller's deadline not passed); default yes. */
+  mayReadAgain?: () => boolean;
 }): Promise<RangedBody<B> | undefined> {
   assertByteRange(args.range);
   let record = args.first ?? args.live(await args.hv.read(args.key, { consistent: args.consistent }));
@@ -51,7 +53,7 @@ export async function readRange<B extends Uint8Array | Readable>(args: {
     let refused: AccessDeniedError | undefined;
     const body = await (args.mode === 'stream'
       ? args.lt.getRangeStream(record.blob, record.size, range.start, range.end)
-      : args.lt.getRangeBytes(record.blob, record.size, range.start, range.end)
+      : args.lt.getRangeBytes(record.blob, record.size, range.start, range.end, args.mayReadAgain)
     ).catch((err: unknown) => {
       if (!(err instanceof AccessDeniedError)) throw err;
       refused = err;

@@ -393,7 +393,7 @@ export class TieredStore {
     assertObjectKey(key);
     assertOptions(options, OPTIONS.get, 'get');
     if (options.range !== undefined) return this.readRanged<Uint8Array>(key, options.range, 'bytes');
-    return this.readBody(key, 'bytes', (blob, size) => this.lt.getBytes(blob, size));
+    return this.readBody(key, 'bytes', (blob, size) => this.lt.getBytes(blob, size, this.beforeInvocationDeadline()));
   }
 
   /** The object with its body as a stream (large objects are not buffered), or undefined. */
@@ -465,6 +465,7 @@ export class TieredStore {
       consistent: this.consistentReads,
       maxAttempts: this.maxAttempts,
       live: (record) => this.live(record),
+      mayReadAgain: this.beforeInvocationDeadline(),
     });
     // A ranged read is a read: it moves a time-to-idle object's expiry on, as a whole read does.
     if (read === undefined) return undefined;
@@ -1163,6 +1164,18 @@ export class TieredStore {
     return () => {
       if (this.clock() >= deadline) throw new InvocationEndedError(key, deadline);
     };
+  }
+
+  /**
+   * Whether a read started now may still send a GET again (a body cut while read), or undefined
+   * (always): with the log bound to a Lambda invocation, not once that invocation's deadline,
+   * taken now, has passed. A read is no write (sent late it changes nothing), but its answer would
+   * come after the invocation's: a large blob read again for nobody, the cut the answer instead.
+   */
+  private beforeInvocationDeadline(): (() => boolean) | undefined {
+    const deadline = this.context.log.invocationDeadline;
+    if (deadline === undefined) return undefined;
+    return () => this.clock() < deadline;
   }
 
   /** The clock's now. @throws ValidationError when the put's expiry (fixed at its start) has passed. */

@@ -4,7 +4,8 @@
  * that fails while it is read: `get` (whole or ranged) reads the body itself, so it sends the GET
  * again, as many times as the SDK tries a request (3 in all); the blob key is written once, so
  * the second answer is the same bytes. Cut every time, the read fails with the cut, never taken
- * for a missing or corrupt blob.
+ * for a missing or corrupt blob. Bound to a Lambda invocation whose deadline has passed, it is not
+ * read again: the cut is the answer, not a large blob read for an invocation that has ended.
  */
 import type { Readable } from 'node:stream';
 import { Readable as ReadableStream } from 'node:stream';
@@ -24,8 +25,11 @@ interface Handler {
   handle: (request: { method: string }, options?: unknown) => Promise<{ response: { body: unknown } }>;
 }
 
-/** The next `times` GETs of `w`'s S3 client answer a body that fails after its first 64 KiB (a connection reset). */
-function cutGets(w: Writer, times: number): { readonly cut: number } {
+/**
+ * The next `times` GETs of `w`'s S3 client answer a body that fails after its first 64 KiB (a
+ * connection reset); `onCut` runs as each is cut.
+ */
+function cutGets(w: Writer, times: number, onCut: () => void = () => {}): { readonly cut: number } {
   const handler = w.s3.config.requestHandler as unknown as Handler;
   const send = handler.handle.bind(handler);
   const state = { cut: 0 };
@@ -40,6 +44,7 @@ function cutGets(w: Writer, times: number): { readonly cut: number } {
       seen += chunk.byteLength;
       if (seen > 64 * 1024) {
         source.destroy();
+        onCut();
         cut.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
       } else if (!cut.push(chunk)) source.pause();
     });
@@ -88,3 +93,30 @@ test('cut on every attempt: the get fails with the cut after 3 GETs, not as a mi
   expect(error).not.toBeInstanceOf(BlobMissingError);
   expect((error as Error).message).toBe('aborted');
 });
+
+test.each([
+  ['whole', undefined],
+  ['ranged', { start: 1000, end: 500_000 }],
+] as const)(
+  '%s get bound to an invocation whose deadline passes during the cut read: not read again, the cut answered',
+  async (name, range) => {
+    let ahead = 0;
+    const w = makeWriter(fx, { store: { inlineThreshold: 1024, partSize: 5 * MiB, clock: () => Date.now() + ahead } });
+    open.push(w);
+    const key = `cut/deadline-${name}`;
+    await w.store.put(key, BODY);
+    w.log.setInvocationDeadline(Date.now() + 60_000);
+    // Two GETs cut: this read's, in which the invocation's minute runs out, and the next read's first.
+    const cuts = cutGets(w, 2, () => {
+      if (cuts.cut === 1) ahead = 120_000;
+    });
+    const error = await w.store.get(key, range === undefined ? {} : { range }).catch((e: unknown) => e);
+    expect(cuts.cut, 'one GET: none sent after the deadline').toBe(1);
+    expect((error as Error).message).toBe('aborted');
+    // A read that began before its deadline and is cut before it: read again.
+    ahead = 0;
+    const got = await w.store.get(key, range === undefined ? {} : { range });
+    expect(cuts.cut).toBe(2);
+    expect(got?.body.byteLength).toBe(range === undefined ? BODY.byteLength : 500_001 - 1000);
+  },
+);
