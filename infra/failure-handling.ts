@@ -60,15 +60,16 @@ const LEVELS_WITHOUT_WARNINGS: readonly string[] = ['ERROR', 'CRITICAL', 'SILENT
  * the runbook sends an alarm's reader to are warnings (`blob deletes failed`, `entry quarantined`,
  * `suspect lease`, `blob of a removed item is referenced again`, `request answered 503`), so the
  * alarm would fire with nothing in the log to say why. A level not known at synth (a token) is not
- * read.
+ * read, and stops the check: it may decide, so a `LOG_LEVEL` after it is not judged either.
  *
  * @throws ConfigError naming the variable.
  */
 export function checkLogLevelKeepsWarnings(environment: Readonly<Record<string, string>>, handler: string): void {
   for (const variable of LOG_LEVEL_VARIABLES) {
     const value = environment[variable];
-    if (value === undefined || Token.isUnresolved(value)) continue;
-    if (value.trim() === '') continue;
+    if (value === undefined || value.trim() === '') continue;
+    // Known only at deploy, it decides (or, blank then, the next does): nothing here can be judged.
+    if (Token.isUnresolved(value)) return;
     const level = value.trim().toUpperCase();
     if (!LEVELS_WITHOUT_WARNINGS.includes(level)) return;
     throw new ConfigError(
