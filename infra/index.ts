@@ -32,6 +32,14 @@ export { AuditAtScale, type AuditAtScaleOptions, type AuditAtScaleProps } from '
 export { addTierlogOutputs } from './outputs.js';
 export { schemaTable, toAttribute, toGlobalSecondaryIndex, type SchemaTableOptions } from './tables.js';
 export {
+  changeLogTableSchema,
+  objectsTableSchema,
+  type TableSchema,
+  type IndexSchema,
+  type KeyAttribute,
+  type KeyType,
+} from '../lib/schema/tables.js';
+export {
   grantWriter,
   grantSweeper,
   grantOperator,

@@ -4,6 +4,7 @@
  * is no longer needed is noticed.
  */
 import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
 import type { Tierlog } from './tierlog.js';
 
@@ -21,65 +22,44 @@ export interface NagAcknowledgement {
  * The finding a grant of {@link Tierlog.grantWriter} (or `grantSweeper`, `grantOperator`) adds to
  * the grantee's policy: object access on `<bucket>/<prefix>/*`. Acknowledge it on your own
  * writer's or operator's role: `Validations.of(role).acknowledge(prefixObjectsFinding(tierlog))`.
- * `grantOperatorReadOnly` has no object access, so no finding.
+ * `grantOperatorReadOnly` has no object access, so no finding. `store` is the `Tierlog`, or the
+ * `resources` its parts were given when they are used on their own.
  */
-export function prefixObjectsFinding(tierlog: Tierlog): { id: string; reason: string } {
+export function prefixObjectsFinding(store: { readonly bucket: s3.IBucket; readonly prefix: string }): { id: string; reason: string } {
   return {
-    id: `AwsSolutions-IAM5[Resource::${nagArn(tierlog.bucket, tierlog.bucket.bucketArn)}/${tierlog.prefix}/*]`,
+    id: `AwsSolutions-IAM5[Resource::${nagArn(store.bucket, store.bucket.bucketArn)}/${store.prefix}/*]`,
     reason:
       'Blob keys are generated per write (<prefix>/<object id>/<uuidv7>), so object access cannot name them; ' +
       'it is limited to the tierlog prefix of this one bucket, with exact actions.',
   };
 }
 
-/** The findings tierlog accepts, on the constructs that have them. */
+/**
+ * The findings tierlog accepts, on the constructs that have them: those of each of its parts (the
+ * sweeper's, the objects stream's, the objects function's: each part's `nagAcknowledgements()`).
+ */
 export function nagAcknowledgements(tierlog: Tierlog): NagAcknowledgement[] {
-  const prefixObjects = prefixObjectsFinding(tierlog);
-  const sweeper = tierlog.sweeper;
-  const acks: NagAcknowledgement[] = [
-    { construct: sweeper.role, ...prefixObjects },
-    {
-      construct: sweeper.schedulerRole,
-      id: `AwsSolutions-IAM5[Resource::<${logicalId(sweeper.function)}.Arn>:*]`,
-      reason:
-        'Added by the EventBridge Scheduler Lambda target (Function.grantInvoke): the qualified ARNs (versions, aliases) ' +
-        'of the sweeper function only; the schedules invoke its unqualified ARN.',
-    },
-    {
-      construct: sweeper.deadLetterQueue,
-      id: 'AwsSolutions-SQS3',
-      reason:
-        "This queue IS a dead-letter queue: the schedules' DeadLetterConfig, which cdk-nag does not recognise as one. " +
-        'It is watched by the DeadLetterQueueNotEmpty alarm.',
-    },
-  ];
-  const stream = tierlog.objectsStream;
-  acks.push(
-    { construct: stream.role, ...prefixObjects },
-    {
-      construct: stream.role,
-      id: `AwsSolutions-IAM5[Resource::${nagArn(tierlog.objectsTable, tierlog.objectsTable.tableArn)}/stream/*]`,
-      reason:
-        "dynamodb:ListStreams, which the stream event source mapping needs, on the objects table's own streams (the resource AWS documents for it); " +
-        'it lists stream ARNs, no data.',
-    },
-    {
-      construct: stream.failureQueue,
-      id: 'AwsSolutions-SQS3',
-      reason:
-        "This queue IS a dead-letter queue: the stream event source mapping's on-failure destination, which cdk-nag does not recognise as one. " +
-        'It is watched by the FailureQueueNotEmpty alarm.',
-    },
-  );
-  if (tierlog.objectsFunction?.role) acks.push({ construct: tierlog.objectsFunction.role, ...prefixObjects });
-  return acks;
+  const parts = [tierlog.sweeper, tierlog.objectsStream, ...(tierlog.objectsApi !== undefined ? [tierlog.objectsApi] : [])];
+  return parts.flatMap((part) => part.nagAcknowledgements());
 }
 
 /** Acknowledges {@link nagAcknowledgements} on `tierlog`'s constructs. */
 export function acknowledgeNagFindings(tierlog: Tierlog): void {
-  for (const ack of nagAcknowledgements(tierlog)) {
-    Validations.of(ack.construct).acknowledge({ id: ack.id, reason: ack.reason });
-  }
+  acknowledgeEach(nagAcknowledgements(tierlog));
+}
+
+/** Acknowledges each of `acks` on its construct, with its reason. */
+export function acknowledgeEach(acks: readonly NagAcknowledgement[]): void {
+  for (const ack of acks) Validations.of(ack.construct).acknowledge({ id: ack.id, reason: ack.reason });
+}
+
+/** The finding of a dead-letter queue cdk-nag does not recognise as one (`AwsSolutions-SQS3`), on `queue`. */
+export function deadLetterQueueFinding(queue: IConstruct, whoseQueue: string, alarm: string): NagAcknowledgement {
+  return {
+    construct: queue,
+    id: 'AwsSolutions-SQS3',
+    reason: `This queue IS a dead-letter queue: ${whoseQueue}, which cdk-nag does not recognise as one. It is watched by the ${alarm} alarm.`,
+  };
 }
 
 /**
@@ -87,7 +67,7 @@ export function acknowledgeNagFindings(tierlog: Tierlog): void {
  * resolved ARN for an imported one (`objectsTable` / `bucket` of your own, which has no resource).
  */
 export function nagArn(resource: IConstruct, arn: string): string {
-  if (resource.node.defaultChild !== undefined) return `<${logicalId(resource)}.Arn>`;
+  if (resource.node.defaultChild !== undefined) return `<${logicalIdOf(resource)}.Arn>`;
   return renderNag(Stack.of(resource).resolve(arn));
 }
 
@@ -103,7 +83,8 @@ function renderNag(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function logicalId(construct: IConstruct): string {
+/** The CloudFormation logical id of `construct`'s resource, as cdk-nag prints it. */
+export function logicalIdOf(construct: IConstruct): string {
   const element = construct.node.defaultChild as CfnElement;
   return Stack.of(construct).resolve(element.logicalId) as string;
 }

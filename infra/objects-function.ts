@@ -13,6 +13,7 @@ import { addAlarmActions } from './failure-handling.js';
 import { validateChangeLogTable } from './change-log-table.js';
 import { checkObjectsTableKey } from './own-objects-table.js';
 import { checkGrantsCoverEnvironment, grantWriter, type TierlogResources } from './permissions.js';
+import { acknowledgeEach, type NagAcknowledgement, prefixObjectsFinding } from './nag.js';
 import { writerTuningFromEnv, writerTuningToEnv } from '../lib/tiered/writer-env.js';
 
 export { OBJECTS_SERVICE_NAME } from '../lib/handlers/names.js';
@@ -112,8 +113,12 @@ export class ObjectsFunction extends Construct {
   /** Its alarm: the URL answers 5xx (`serverErrorsThreshold` in five minutes). */
   public readonly alarms: { readonly serverErrors: cloudwatch.Alarm };
 
+  /** The bucket and prefix it writes (its finding names them). */
+  private readonly store: TierlogResources;
+
   constructor(scope: Construct, id: string, props: ObjectsFunctionProps) {
     super(scope, id);
+    this.store = props.resources;
     // A variable the function reads, checked below as it reads it: a token's value is not known at
     // synth (it was refused as the number it encodes).
     refuseTokenOptions({ 'objectsTuning.inlineThreshold': props.tuning?.inlineThreshold });
@@ -167,5 +172,19 @@ export class ObjectsFunction extends Construct {
   /** Lets `grantee` call the Function URL (`lambda:InvokeFunctionUrl`, and `lambda:InvokeFunction` only via the URL). */
   grantInvokeUrl(grantee: iam.IGrantable): iam.Grant {
     return this.function.grantInvokeUrl(grantee);
+  }
+
+  /**
+   * The cdk-nag AwsSolutions finding this part has by design, with its reason: object access under
+   * the prefix (its role). The `Tierlog` construct acknowledges it; used on its own, call
+   * {@link acknowledgeNagFindings}.
+   */
+  nagAcknowledgements(): NagAcknowledgement[] {
+    return [{ construct: this.role, ...prefixObjectsFinding(this.store) }];
+  }
+
+  /** Acknowledges {@link nagAcknowledgements} on the constructs that have them. */
+  acknowledgeNagFindings(): void {
+    acknowledgeEach(this.nagAcknowledgements());
   }
 }

@@ -43,6 +43,7 @@ import {
 import { checkObjectsTableKey } from './own-objects-table.js';
 import { requireStreamInStackEnvironment } from './same-environment.js';
 import { readableTable, regionsOf } from './readable-table.js';
+import { acknowledgeEach, deadLetterQueueFinding, type NagAcknowledgement, nagArn, prefixObjectsFinding } from './nag.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** `POWERTOOLS_SERVICE_NAME` of the stream function, and the `service` dimension of its metrics. */
@@ -278,8 +279,12 @@ export class ObjectsStreamCleanup extends Construct {
   /** The deployment its metrics carry as their `deployment` dimension (`metricsDeployment`, else its variable in `environment`), if any. */
   public readonly metricsDeployment: string | undefined;
 
+  /** The objects table, bucket and prefix it cleans (its findings name them). */
+  private readonly store: TierlogResources;
+
   constructor(scope: Construct, id: string, props: ObjectsStreamCleanupProps) {
     super(scope, id);
+    this.store = props.resources;
     this.metricsDeployment = metricsDeploymentOf(props.metricsDeployment, props.environment);
     checkGrantsCoverEnvironment(this, props.resources, props.environment);
     checkObjectsTableKey(props.resources.objectsTable, props.environment);
@@ -563,5 +568,31 @@ export class ObjectsStreamCleanup extends Construct {
         width: 8,
       }),
     ];
+  }
+
+  /**
+   * The cdk-nag AwsSolutions findings this part has by design, each with its reason: object access
+   * under the prefix and `dynamodb:ListStreams` on the table's streams (its role), the on-failure
+   * queue cdk-nag does not recognise as a dead-letter queue. The `Tierlog` construct acknowledges
+   * them; used on its own, call {@link acknowledgeNagFindings}.
+   */
+  nagAcknowledgements(): NagAcknowledgement[] {
+    const table = this.store.objectsTable;
+    return [
+      { construct: this.role, ...prefixObjectsFinding(this.store) },
+      {
+        construct: this.role,
+        id: `AwsSolutions-IAM5[Resource::${nagArn(table, table.tableArn)}/stream/*]`,
+        reason:
+          "dynamodb:ListStreams, which the stream event source mapping needs, on the objects table's own streams (the resource AWS documents for it); " +
+          'it lists stream ARNs, no data.',
+      },
+      deadLetterQueueFinding(this.failureQueue, "the stream event source mapping's on-failure destination", 'FailureQueueNotEmpty'),
+    ];
+  }
+
+  /** Acknowledges {@link nagAcknowledgements} on the constructs that have them. */
+  acknowledgeNagFindings(): void {
+    acknowledgeEach(this.nagAcknowledgements());
   }
 }

@@ -31,6 +31,7 @@ import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from 
 import { validateChangeLogTable } from './change-log-table.js';
 import { checkObjectsTableKey } from './own-objects-table.js';
 import { checkGrantsCoverEnvironment, grantSweeper, type TierlogResources } from './permissions.js';
+import { acknowledgeEach, deadLetterQueueFinding, logicalIdOf, type NagAcknowledgement, prefixObjectsFinding } from './nag.js';
 
 export { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
 import { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
@@ -317,9 +318,12 @@ export class TierlogSweeper extends Construct {
   public readonly tuningEnvironment: Readonly<Record<string, string>>;
   /** The deployment its metrics carry as their `deployment` dimension (`metricsDeployment`, else its variable in `environment`), if any. */
   public readonly metricsDeployment: string | undefined;
+  /** The bucket and prefix it sweeps (its findings name them). */
+  private readonly store: TierlogResources;
 
   constructor(scope: Construct, id: string, props: TierlogSweeperProps) {
     super(scope, id);
+    this.store = props.resources;
     // Used on its own (the Tierlog construct refuses them first): each is checked below, and a
     // token was refused as the number it encodes, or by CDK's conversion of the duration.
     const scan = props.tuning?.shardlessScan;
@@ -474,5 +478,30 @@ export class TierlogSweeper extends Construct {
       'housekeeping',
       props.housekeepingSchedule ?? scheduler.ScheduleExpression.rate(Duration.minutes(10)),
     );
+  }
+
+  /**
+   * The cdk-nag AwsSolutions findings this part has by design, each with its reason: object access
+   * under the prefix (its role), the Scheduler target's qualified function ARNs (the scheduler
+   * role), the dead-letter queue cdk-nag does not recognise as one. The `Tierlog` construct
+   * acknowledges them (`acknowledgeNagFindings`); used on its own, call {@link acknowledgeNagFindings}.
+   */
+  nagAcknowledgements(): NagAcknowledgement[] {
+    return [
+      { construct: this.role, ...prefixObjectsFinding(this.store) },
+      {
+        construct: this.schedulerRole,
+        id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(this.function)}.Arn>:*]`,
+        reason:
+          'Added by the EventBridge Scheduler Lambda target (Function.grantInvoke): the qualified ARNs (versions, aliases) ' +
+          'of the sweeper function only; the schedules invoke its unqualified ARN.',
+      },
+      deadLetterQueueFinding(this.deadLetterQueue, "the schedules' DeadLetterConfig", 'DeadLetterQueueNotEmpty'),
+    ];
+  }
+
+  /** Acknowledges {@link nagAcknowledgements} on the constructs that have them. */
+  acknowledgeNagFindings(): void {
+    acknowledgeEach(this.nagAcknowledgements());
   }
 }

@@ -323,6 +323,8 @@ export class Tierlog extends Construct {
   public readonly objectsFunction?: lambda.IFunction;
   /** Its Function URL. */
   public readonly objectsFunctionUrl?: lambda.FunctionUrl;
+  /** The part that holds them (function, role, log group, URL, alarm), unless `objectsFunction: false`. */
+  public readonly objectsApi?: ObjectsFunction;
   /** The alarms. */
   public readonly alarms: TierlogAlarms;
   /** The sweeper dashboard. */
@@ -345,7 +347,6 @@ export class Tierlog extends Construct {
   public readonly auditAtScale?: AuditAtScale;
 
   private readonly resources: TierlogResources;
-  private readonly objects?: ObjectsFunction;
 
   constructor(scope: Construct, id: string, props: TierlogProps = {}) {
     super(scope, id);
@@ -471,7 +472,7 @@ export class Tierlog extends Construct {
       throw new Error(`objectsFunctionUrlAuth must be AWS_IAM or NONE (lambda.FunctionUrlAuthType), got ${JSON.stringify(urlAuth)}`);
     }
     if (props.objectsFunction ?? true) {
-      this.objects = new ObjectsFunction(this, 'ObjectsApi', {
+      this.objectsApi = new ObjectsFunction(this, 'ObjectsApi', {
         resources: this.resources,
         environment: { ...this.writerEnvironment },
         ...(props.objectsTuning !== undefined ? { tuning: props.objectsTuning } : {}),
@@ -479,8 +480,8 @@ export class Tierlog extends Construct {
         ...functionOptions,
         ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
       });
-      this.objectsFunction = this.objects.function;
-      this.objectsFunctionUrl = this.objects.url;
+      this.objectsFunction = this.objectsApi.function;
+      this.objectsFunctionUrl = this.objectsApi.url;
     }
 
     if (props.auditAtScale) {
@@ -528,13 +529,13 @@ export class Tierlog extends Construct {
       ...(props.alarmActions ? { alarmActions: props.alarmActions } : {}),
       // The dashboard's alarm status shows them too (they have their actions already).
       statusAlarms: [
-        ...(this.objects !== undefined ? [this.objects.alarms.serverErrors] : []),
+        ...(this.objectsApi !== undefined ? [this.objectsApi.alarms.serverErrors] : []),
         ...Object.values(this.auditAtScale?.alarms ?? {}),
       ],
     });
     this.alarms = {
       ...monitoring.alarms,
-      ...(this.objects !== undefined ? { objectsServerErrors: this.objects.alarms.serverErrors } : {}),
+      ...(this.objectsApi !== undefined ? { objectsServerErrors: this.objectsApi.alarms.serverErrors } : {}),
     };
     this.dashboard = monitoring.dashboard;
 
@@ -584,8 +585,8 @@ export class Tierlog extends Construct {
    * @throws when the construct was built with `objectsFunction: false`.
    */
   grantInvokeObjectsUrl(grantee: iam.IGrantable): iam.Grant {
-    if (this.objects === undefined) throw new Error('this Tierlog has no objects function (objectsFunction: false)');
-    return this.objects.grantInvokeUrl(grantee);
+    if (this.objectsApi === undefined) throw new Error('this Tierlog has no objects function (objectsFunction: false)');
+    return this.objectsApi.grantInvokeUrl(grantee);
   }
 }
 

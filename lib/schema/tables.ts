@@ -5,24 +5,36 @@
  */
 import { LEASE_INDEX_NAME } from '../constants.js';
 
+/** A key attribute's DynamoDB type: string, number or binary. */
 export type KeyType = 'S' | 'N' | 'B';
 
+/** A key attribute of a table or an index. */
 export interface KeyAttribute {
+  /** The attribute's name. */
   readonly name: string;
+  /** Its type. */
   readonly type: KeyType;
 }
 
+/** A global secondary index of a table. */
 export interface IndexSchema {
+  /** The index's name. */
   readonly indexName: string;
+  /** Its partition key. */
   readonly partitionKey: KeyAttribute;
+  /** Its sort key, if any. */
   readonly sortKey?: KeyAttribute;
   /** Non-key attributes projected into the index (projection type INCLUDE). */
   readonly nonKeyAttributes: readonly string[];
 }
 
+/** A table's keys and indexes: what a table must have for tierlog to work with it. */
 export interface TableSchema {
+  /** The table's partition key. */
   readonly partitionKey: KeyAttribute;
+  /** Its sort key, if any. */
   readonly sortKey?: KeyAttribute;
+  /** Its global secondary indexes. */
   readonly globalSecondaryIndexes: readonly IndexSchema[];
 }
 

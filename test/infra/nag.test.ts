@@ -1,12 +1,21 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { App } from 'aws-cdk-lib';
 import { nagAcknowledgements, prefixObjectsFinding } from '../../infra/nag.js';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
 import { TierlogStack } from '../../infra/stack.js';
+import { BlobBucket } from '../../infra/bucket.js';
+import { ObjectsFunction } from '../../infra/objects-function.js';
+import { ObjectsStreamCleanup } from '../../infra/objects-stream.js';
+import { TierlogSweeper } from '../../infra/sweeper.js';
+import { schemaTable } from '../../infra/tables.js';
+import { configToEnv } from '../../lib/config.js';
+import { changeLogTableSchema, objectsTableSchema } from '../../lib/schema/tables.js';
 import { cleanOutdirs, newApp, userStack } from './helpers.js';
 
 afterAll(cleanOutdirs);
@@ -134,5 +143,68 @@ describe('cdk-nag AwsSolutions', () => {
     }
     expect(message).not.toBe('');
     for (const ack of nagAcknowledgements(stack.tierlog)) expect(message).toContain(ack.id);
+  });
+});
+
+describe('cdk-nag AwsSolutions: the parts on their own, over tables and a bucket of the user', () => {
+  /** The parts over resources the user's stack defines, as examples/cdk-parts.ts builds them; a bucket imported when `imported`. */
+  function partsStack(imported = false) {
+    const { app, stack } = userStack();
+    const changeLogTable = schemaTable(stack, 'ChangeLog', changeLogTableSchema);
+    const objectsTable = schemaTable(stack, 'Objects', objectsTableSchema, {
+      dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+      timeToLiveAttribute: 'expiresAt',
+    });
+    const bucket = imported ? s3.Bucket.fromBucketName(stack, 'Imported', 'their-blobs') : new BlobBucket(stack, 'Blobs').bucket;
+    const resources = { changeLogTable, objectsTable, bucket, prefix: 'media' };
+    const environment = configToEnv({
+      changeLogTable: changeLogTable.tableName,
+      objectsTable: objectsTable.tableName,
+      bucket: bucket.bucketName,
+      prefix: 'media',
+      leaseShards: 4,
+    });
+    const parts = [
+      new TierlogSweeper(stack, 'Sweeper', { resources, environment, leaseShards: 4 }),
+      new ObjectsStreamCleanup(stack, 'ObjectsStream', { resources, environment }),
+      new ObjectsFunction(stack, 'ObjectsApi', { resources, environment }),
+    ];
+    return { app, parts };
+  }
+
+  it.each([
+    ['a bucket of the stack', false],
+    ['an imported bucket', true],
+  ])('%s: each part names exactly the findings it has, and acknowledging them leaves none', (_name, imported) => {
+    const { app, parts } = partsStack(imported);
+    const found = findings(app);
+    const acks = parts.flatMap((part) => part.nagAcknowledgements());
+    expect(found.length).toBeGreaterThan(0);
+    for (const finding of found) {
+      const [rule, path] = finding.split(' @ ') as [string, string];
+      expect(
+        acks.some((a) => a.id === rule && path.startsWith(`${a.construct.node.path}/`)),
+        finding,
+      ).toBe(true);
+    }
+    for (const ack of acks) {
+      expect(
+        found.some((f) => f.startsWith(`${ack.id} @ ${ack.construct.node.path}/`)),
+        `${ack.id} on ${ack.construct.node.path}`,
+      ).toBe(true);
+      expect(ack.reason.length, ack.id).toBeGreaterThan(40);
+    }
+    for (const part of parts) part.acknowledgeNagFindings();
+    expect(findings(app)).toEqual([]);
+  });
+
+  it('the Tierlog construct acknowledges what its parts name, no more', () => {
+    const { stack } = stackWith({});
+    const { sweeper, objectsStream, objectsApi } = stack.tierlog;
+    expect(nagAcknowledgements(stack.tierlog)).toEqual([
+      ...sweeper.nagAcknowledgements(),
+      ...objectsStream.nagAcknowledgements(),
+      ...objectsApi!.nagAcknowledgements(),
+    ]);
   });
 });

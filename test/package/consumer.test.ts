@@ -294,6 +294,23 @@ describe('the packed tarball, installed into a project outside the repository', 
     expect(statSync(join(outdir, sweeper!, 'index.mjs')).size).toBeGreaterThan(10_000);
   }, 300_000);
 
+  it("synthesizes example (d), the parts on their own over the stack's own tables and bucket, under cdk-nag", async () => {
+    const outdir = join(project, 'cdk.parts.out');
+    await sh(process.execPath, ['out/cdk-parts.js'], project, {
+      CDK_OUTDIR: outdir,
+      PATH: `/nonexistent:${process.env.PATH}`,
+      CDK_DOCKER: 'false',
+    });
+    const template = JSON.parse(readFileSync(join(outdir, 'MyParts.template.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string }>;
+    };
+    const count = (type: string) => Object.values(template.Resources).filter((r) => r.Type === type).length;
+    expect(count('AWS::Lambda::Function')).toBe(2); // the sweeper and the objects stream's cleanup
+    expect(count('AWS::DynamoDB::GlobalTable')).toBe(2); // the change log and the objects table
+    expect(count('AWS::Lambda::EventSourceMapping')).toBe(1);
+    expect(count('AWS::CloudWatch::Alarm')).toBeGreaterThan(5);
+  }, 300_000);
+
   it('runs the prebuilt handler bundles the construct deploys, against the local stack; each warns of a misspelt variable at init', async () => {
     // As Lambda runs them: the bundle's module with the function's environment, its handler called
     // with an event and a context. The environment is the construct's (configToEnv) plus one misspelling.
