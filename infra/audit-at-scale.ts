@@ -35,7 +35,7 @@ import { safetyAgeRefusal } from '../lib/recovery/audit.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { INVENTORY_STALE_SECONDS } from '../lib/recovery/snapshot-audit/athena-plan.js';
 import { deliverAccessLogs } from './bucket.js';
-import { addAlarmActions, failureQueue } from './failure-handling.js';
+import { addAlarmActions, failureQueue, pointAlarmsAtRunbook } from './failure-handling.js';
 import { nagArn } from './nag.js';
 import { metricsDeploymentEnv, metricsDeploymentOf, refuseTokenOptions, TierlogFunction, tierlogDimensions } from './function.js';
 import { validateChangeLogTable } from './change-log-table.js';
@@ -643,6 +643,8 @@ export class AuditAtScale extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.IGNORE,
     });
     addAlarmActions([executionsFailed, lostBlobs, runsNotStarted, inventoryStale], props.alarmActions);
+    // Deployed on its own too: the person an alarm pages finds its runbook row from the alarm alone.
+    pointAlarmsAtRunbook(this);
     this.alarms = { executionsFailed, lostBlobs, runsNotStarted, inventoryStale };
   }
 

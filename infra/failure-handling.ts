@@ -38,12 +38,16 @@ export const RUNBOOK = 'the tierlog README (node_modules/tierlog/README.md), "Wh
 
 /**
  * Ends the description of every alarm under `scope` with where its runbook row is: the table of
- * "When an alarm fires" in the README, by the alarm's id (`SweeperErrors`, `LostBlobs`, ...).
+ * "When an alarm fires" in the README, by the alarm's id (`SweeperErrors`, `LostBlobs`, ...). Each
+ * part that makes alarms calls it (a part is deployed on its own too, and the person its alarm
+ * pages needs the row as much), and the `Tierlog` construct over them: an alarm that names
+ * its runbook already is left as it is.
  */
 export function pointAlarmsAtRunbook(scope: IConstruct): void {
   for (const node of scope.node.findAll()) {
     if (!(node instanceof cloudwatch.Alarm)) continue;
     const alarm = node.node.defaultChild as cloudwatch.CfnAlarm;
+    if (alarm.alarmDescription?.includes(` Runbook: ${RUNBOOK}, `)) continue;
     alarm.alarmDescription = `${alarm.alarmDescription ?? ''} Runbook: ${RUNBOOK}, ${node.node.id}.`.trim();
   }
 }

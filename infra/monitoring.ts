@@ -19,7 +19,7 @@ import {
 } from '../lib/constants.js';
 import { sweeperTuningFromEnv } from '../lib/recovery/sweeper-env.js';
 import { METRICS_NAMESPACE, SWEEP_METRICS } from '../lib/recovery/sweep-metrics.js';
-import { addAlarmActions } from './failure-handling.js';
+import { addAlarmActions, pointAlarmsAtRunbook } from './failure-handling.js';
 import { tierlogDimensions } from './function.js';
 import type { ObjectsStreamAlarms, ObjectsStreamCleanup } from './objects-stream.js';
 import { SWEEPER_SERVICE_NAME, TierlogSweeper } from './sweeper.js';
@@ -617,6 +617,8 @@ export class TierlogMonitoring extends Construct {
       ...props.objectsStream.alarms,
     };
     addAlarmActions(Object.values(this.alarms), props.alarmActions);
+    // Deployed on its own too: the person an alarm pages finds its runbook row from the alarm alone.
+    pointAlarmsAtRunbook(this);
 
     const counts = (names: Array<keyof typeof SWEEP_METRICS>) =>
       names.map((name) => sweepMetric(SWEEP_METRICS[name], cloudwatch.Stats.SUM, SWEEP_METRICS[name], deployment));

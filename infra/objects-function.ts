@@ -9,7 +9,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { functionOptionsOf, literalVariables, refuseTokenOptions, TierlogFunction, type TierlogFunctionOptions } from './function.js';
-import { addAlarmActions } from './failure-handling.js';
+import { addAlarmActions, pointAlarmsAtRunbook } from './failure-handling.js';
 import { validateChangeLogTable } from './change-log-table.js';
 import { checkObjectsTableKey } from './own-objects-table.js';
 import { checkGrantsCoverEnvironment, grantWriter, type TierlogResources } from './permissions.js';
@@ -167,6 +167,8 @@ export class ObjectsFunction extends Construct {
       }),
     };
     addAlarmActions(Object.values(this.alarms), props.alarmActions);
+    // Deployed on its own too: the person its alarm pages finds its runbook row from the alarm alone.
+    pointAlarmsAtRunbook(this);
   }
 
   /** Lets `grantee` call the Function URL (`lambda:InvokeFunctionUrl`, and `lambda:InvokeFunction` only via the URL). */

@@ -31,7 +31,7 @@ import { checkIntegerIn } from '../lib/env-integers.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { STREAM_METRICS } from '../lib/recovery/stream-metrics.js';
 import { DEFAULT_STREAM_MARGIN_MS, STREAM_ENV, streamTuningFromEnv, streamTuningToEnv } from '../lib/recovery/stream-env.js';
-import { failureQueue } from './failure-handling.js';
+import { failureQueue, pointAlarmsAtRunbook } from './failure-handling.js';
 import {
   literalVariables,
   metricsDeploymentEnv,
@@ -509,6 +509,8 @@ export class ObjectsStreamCleanup extends Construct {
         'tierlog: the objects table points again at the blob of an item that was removed (see "referenced again" in the objects-stream logs): items re-created with old blob pointers (a restore or a copy into the live table), which tierlog never writes; the same re-creation made after the removal was handled points at a deleted blob',
       ),
     };
+    // Deployed on its own too: the person an alarm pages finds its runbook row from the alarm alone.
+    pointAlarmsAtRunbook(this);
   }
 
   /** An alarm on any count of the stream function's metric `metricName` in a period. */

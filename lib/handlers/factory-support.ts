@@ -16,7 +16,7 @@ import { ConfigError, ValidationError } from '../errors.js';
 import { kindOf } from '../plain-options.js';
 import { METRICS_NAMESPACE, type MetricSink } from '../recovery/metric-sink.js';
 import type { SweepLogger } from '../recovery/sweeper.js';
-import { metricsDeploymentDimensions } from './names.js';
+import { METRICS_DEPLOYMENT_DIMENSION, METRICS_DEPLOYMENT_ENV, metricsDeploymentDimensions } from './names.js';
 
 /**
  * The invocation a handler's work began in, through all of that work ({@link InvocationScope.run}):
@@ -67,11 +67,15 @@ export interface HandlerTelemetry {
  * The given logger and metrics, or new ones of service `serviceName` in the `Tierlog` namespace.
  * Either way the metrics carry the `deployment` dimension when `TIERLOG_METRICS_DEPLOYMENT` is set
  * (see `names.ts`): the alarms of that deployment watch them so, and metrics given without it (a
- * function's own, for its cold-start metric) left every one of them blind.
+ * function's own, for its cold-start metric) left every one of them blind. With it set, metrics
+ * given that publish elsewhere are refused (`checkGivenMetrics`).
+ *
+ * @throws ConfigError naming `metrics` for those.
  */
 export function handlerTelemetry(serviceName: string, options: { readonly logger?: Logger; readonly metrics?: Metrics }): HandlerTelemetry {
   const logger = options.logger ?? new Logger({ serviceName });
   const deployment = metricsDeploymentDimensions();
+  if (options.metrics !== undefined && Object.keys(deployment).length > 0) checkGivenMetrics(options.metrics, serviceName, deployment);
   const metrics = options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName, defaultDimensions: deployment });
   if (options.metrics !== undefined && Object.keys(deployment).length > 0) options.metrics.setDefaultDimensions(deployment);
   const invocation = invocationScope();
@@ -86,6 +90,40 @@ export function handlerTelemetry(serviceName: string, options: { readonly logger
     invocation,
     metricSink: { addMetric: (name, unit, value) => metrics.addMetric(name, MetricUnit[unit], value) },
   };
+}
+
+/**
+ * Refuses `metrics` given to the handler of `serviceName` in a function of a deployment
+ * (`deployment`, from `TIERLOG_METRICS_DEPLOYMENT`) that do not publish where that deployment's
+ * alarms look: namespace `Tierlog`, dimensions `service` (this `serviceName`) and `deployment`
+ * alone. CloudWatch tells metrics apart by their whole dimension set, so one more default
+ * dimension (`environment: 'prod'`, as Powertools' examples set), another service (or none: Powertools'
+ * `service_undefined`) or another namespace (or none: `default_namespace`) are other metrics:
+ * every alarm of the deployment blind, `SweeperNotRunning` up for good while it sweeps. What
+ * the metrics hold cannot be read (Powertools set to throw on empty metrics): not checked.
+ *
+ * @throws ConfigError naming `metrics`.
+ */
+function checkGivenMetrics(metrics: Metrics, serviceName: string, deployment: Record<string, string>): void {
+  let emf: { _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }> } } & Record<string, unknown>;
+  try {
+    emf = metrics.serializeMetrics() as typeof emf;
+  } catch {
+    return;
+  }
+  const directive = emf._aws.CloudWatchMetrics[0];
+  const namespace = directive?.Namespace;
+  const dimensions = [...new Set((directive?.Dimensions ?? []).flat())].filter((d) => !(d in deployment));
+  const service = emf['service'];
+  if (namespace === METRICS_NAMESPACE && service === serviceName && dimensions.length === 1 && dimensions[0] === 'service') return;
+  const watched = ['service', ...Object.keys(deployment)].join(', ');
+  throw new ConfigError(
+    `the metrics given to the ${serviceName} handler publish in namespace ${JSON.stringify(namespace)}, service ${JSON.stringify(service)}, ` +
+      `dimensions ${[...dimensions, ...Object.keys(deployment)].join(', ')}; the alarms of its deployment (${METRICS_DEPLOYMENT_ENV} ${JSON.stringify(deployment[METRICS_DEPLOYMENT_DIMENSION])}) ` +
+      `watch namespace "${METRICS_NAMESPACE}", service "${serviceName}" and the dimensions ${watched} alone, so they would never see this function's metrics. ` +
+      `Give new Metrics({ namespace: '${METRICS_NAMESPACE}', serviceName: '${serviceName}' }) without other default dimensions, or none (the handler makes its own)`,
+    'metrics',
+  );
 }
 
 /** `options` without the fields set to `undefined`, which would hide the environment's value when spread over it. */

@@ -188,6 +188,8 @@ export interface SnapshotAuditHandlerOptions {
   /**
    * Powertools metrics of the function (EMF, published as each action goes). Given or not, they carry the
    * `deployment` dimension when `TIERLOG_METRICS_DEPLOYMENT` is set: the deployment's alarms watch it.
+   * With it set, metrics given must publish where those alarms look (namespace `Tierlog`, service
+   * `tierlog-snapshot-audit`, no other default dimension): others are refused at init (a `ConfigError` naming `metrics`).
    *
    * @default new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-snapshot-audit' }), with that dimension
    */

@@ -62,6 +62,8 @@ export interface SweeperHandlerOptions {
   /**
    * Powertools metrics of the function (EMF, published after each invocation). Given or not, they carry the
    * `deployment` dimension when `TIERLOG_METRICS_DEPLOYMENT` is set: the deployment's alarms watch it.
+   * With it set, metrics given must publish where those alarms look (namespace `Tierlog`, service
+   * `tierlog-sweeper`, no other default dimension): others are refused at init (a `ConfigError` naming `metrics`).
    *
    * @default new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-sweeper' }), with that dimension
    */

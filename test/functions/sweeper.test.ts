@@ -546,6 +546,71 @@ describe('sweeper handler', () => {
     expect(documents[0]!.SweepDuration).toBeDefined();
   });
 
+  /**
+   * CloudWatch tells metrics apart by namespace and whole dimension set: metrics given with one
+   * more default dimension (`environment`, as Powertools' examples set), or of another service or
+   * namespace (or none: Powertools' `service_undefined`, `default_namespace`), published every
+   * figure where none of the deployment's alarms looks, which watch `Tierlog` with `service` and
+   * `deployment` alone: the function swept, and `SweeperNotRunning` stayed up. Each factory
+   * refuses them at init.
+   */
+  test.each([
+    ['one more default dimension', { namespace: 'Tierlog', serviceName: 'tierlog-sweeper', defaultDimensions: { environment: 'prod' } }],
+    ['another namespace', { namespace: 'MyNamespace', serviceName: 'tierlog-sweeper' }],
+    ['no namespace', { serviceName: 'tierlog-sweeper' }],
+    ['another service', { namespace: 'Tierlog', serviceName: 'my-sweeper' }],
+    ['no service', { namespace: 'Tierlog' }],
+  ])('metrics given to a function of a deployment that its alarms cannot see (%s) are refused at init', async (_what, given) => {
+    const fx = await freshFixture();
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'), {
+      TIERLOG_METRICS_DEPLOYMENT: 'Stack/Own',
+    });
+    restores.push(restore);
+    const saved = process.env.POWERTOOLS_SERVICE_NAME;
+    delete process.env.POWERTOOLS_SERVICE_NAME;
+    restores.push(() => {
+      if (saved !== undefined) process.env.POWERTOOLS_SERVICE_NAME = saved;
+    });
+    const { error } = await captureStdout(async () => mod.createSweeperHandler({ metrics: new Metrics(given) }));
+    expect(error).toMatchObject({ name: 'ConfigError', setting: 'metrics' });
+    expect((error as Error).message).toMatch(
+      /watch namespace "Tierlog", service "tierlog-sweeper" and the dimensions service, deployment alone/,
+    );
+  });
+
+  test("the stream and snapshot-audit factories refuse metrics their deployment's alarms cannot see too", async () => {
+    const fx = await freshFixture();
+    const deployment = { TIERLOG_METRICS_DEPLOYMENT: 'Stack/Own' };
+    const stream = await loadHandler(fx, () => import('../../lib/handlers/objects-stream.js'), deployment);
+    restores.push(stream.restore);
+    const extra = { namespace: 'Tierlog', serviceName: 'tierlog-objects-stream', defaultDimensions: { environment: 'prod' } };
+    expect(() => stream.mod.createObjectsStreamHandler({ metrics: new Metrics(extra) })).toThrow(
+      expect.objectContaining({ name: 'ConfigError', setting: 'metrics' }),
+    );
+    // The same metrics without the extra dimension are taken.
+    expect(() =>
+      stream.mod.createObjectsStreamHandler({ metrics: new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-objects-stream' }) }),
+    ).not.toThrow();
+    const audit = await loadHandler(fx, () => import('../../lib/handlers/snapshot-audit.js'), deployment);
+    // Restored first: it saw the variable the stream's loading set.
+    restores.unshift(audit.restore);
+    expect(() =>
+      audit.mod.createSnapshotAuditHandler({ metrics: new Metrics({ namespace: 'Other', serviceName: 'tierlog-snapshot-audit' }) }),
+    ).toThrow(expect.objectContaining({ name: 'ConfigError', setting: 'metrics' }));
+  });
+
+  test('without a deployment (TIERLOG_METRICS_DEPLOYMENT unset), metrics given publish as given', async () => {
+    const fx = await freshFixture();
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'));
+    restores.push(restore);
+    const metrics = new Metrics({ namespace: 'MyNamespace', serviceName: 'my-sweeper', defaultDimensions: { environment: 'prod' } });
+    const { error, out } = await captureStdout(() =>
+      mod.createSweeperHandler({ metrics })(scheduledEvent(), lambdaContext('tierlog-sweeper')),
+    );
+    expect(error).toBeUndefined();
+    expect(emfDocuments(out)[0]).toMatchObject({ service: 'my-sweeper', environment: 'prod' });
+  });
+
   test('TIERLOG_RETRY_FAILED_MS: an entry whose blob delete failed is not taken again before it', async () => {
     const fx = await freshFixture();
     // Fenced by an earlier sweep, so this one judges it and deletes (two blobs: one DeleteObjects).

@@ -80,3 +80,39 @@ describe('infra/README-deploy.md: the SweeperNotRunning window it states is the 
     }
   });
 });
+
+describe('infra/README-deploy.md: the OldestExpiredAge threshold it states is the one the construct makes', () => {
+  /**
+   * It said "older than 15 minutes", the threshold with the default schedules only: the construct
+   * makes it the skew margin and the shortest interval of the sweep and housekeeping schedules,
+   * rounded up to minutes, plus 13 minutes, so a deployment sweeping hourly (housekeeping every
+   * 10 minutes) is alarmed at 24 minutes, one sweeping and housekeeping hourly at 74. An operator
+   * who went by it waited for an alarm at 15 minutes that was not coming. Its worked examples are
+   * synthesized here.
+   */
+  const readme = source('infra/README-deploy.md');
+  const start = readme.indexOf('oldest expired instance older than');
+  const clause = readme.slice(start, readme.indexOf(', blob deletes failing', start));
+  const examples = [...clause.matchAll(/sweeps `([^`]+)` with housekeeping `([^`]+)`: (\d+) minutes/g)].map((m) => ({
+    sweep: m[1]!,
+    housekeeping: m[2]!,
+    minutes: Number(m[3]),
+  }));
+
+  it('names the prop and gives worked examples, not 15 minutes whatever the schedules', () => {
+    expect(start).toBeGreaterThanOrEqual(0);
+    expect(clause).toContain('`oldestExpiredAgeThreshold`');
+    expect(examples.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('each worked example is the threshold of the alarm synthesized with those schedules', () => {
+    for (const { sweep, housekeeping, minutes } of examples) {
+      const { stack: s, template: t } = tierlogTemplate({
+        sweepSchedule: scheduler.ScheduleExpression.expression(sweep),
+        sweepHousekeepingSchedule: scheduler.ScheduleExpression.expression(housekeeping),
+      });
+      const a = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.oldestExpiredAge)]!;
+      expect(a.Properties!['Threshold'], `${sweep} / ${housekeeping}`).toBe(minutes * 60_000);
+    }
+  });
+});

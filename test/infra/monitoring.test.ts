@@ -11,6 +11,8 @@ import { Tierlog } from '../../infra/tierlog.js';
 import { TierlogSweeper } from '../../infra/sweeper.js';
 import { ObjectsStreamCleanup } from '../../infra/objects-stream.js';
 import { ObjectsFunction } from '../../infra/objects-function.js';
+import { AuditAtScale } from '../../infra/audit-at-scale.js';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { ConfigError } from '../../lib/errors.js';
 import { cleanOutdirs, logicalIdOf, onlyResource, resourcesOf, tierlogTemplate, userStack } from './helpers.js';
 
@@ -688,6 +690,39 @@ describe('every alarm names its runbook', () => {
       expect(row, description).toBeDefined();
       expect(rows, `README has no row for ${row}`).toContain(row);
       expect(description.length).toBeLessThanOrEqual(1024);
+    }
+  });
+});
+
+describe('the alarms of the parts used on their own name their runbook', () => {
+  /**
+   * The parts are deployed on their own too (`TierlogSweeper`, `ObjectsStreamCleanup`,
+   * `ObjectsFunction`, `AuditAtScale`, watched by a `TierlogMonitoring`): only the `Tierlog`
+   * construct ended its alarms' descriptions with the runbook, so the person such an alarm paged
+   * had nothing to go on but its name. Each part ends its own, once, whoever composes it.
+   */
+  it("every alarm of the parts ends with the README's row, once, and a Tierlog's still once", () => {
+    const { stack } = userStack();
+    const t = new Tierlog(stack, 'T');
+    const resources = { changeLogTable: t.changeLogTable, objectsTable: t.objectsTable, bucket: t.bucket, prefix: t.prefix };
+    const environment = { ...t.writerEnvironment };
+    const sweeper = new TierlogSweeper(stack, 'OwnSweeper', { resources, environment, leaseShards: t.leaseShards });
+    const objectsStream = new ObjectsStreamCleanup(stack, 'OwnStream', { resources, environment });
+    new ObjectsFunction(stack, 'OwnApi', { resources, environment });
+    new AuditAtScale(stack, 'OwnAudit', { resources, accessLogsBucket: new s3.Bucket(stack, 'Logs'), environment });
+    new TierlogMonitoring(stack, 'OwnMonitoring', {
+      sweeperFunction: sweeper.function,
+      deadLetterQueue: sweeper.deadLetterQueue,
+      objectsStream,
+    });
+    const alarms = resourcesOf(Template.fromStack(stack), 'AWS::CloudWatch::Alarm');
+    const own = Object.entries(alarms).filter(([id]) => id.startsWith('Own'));
+    // The monitoring's 8, the stream's 4, the API's 1 and the audit's 4.
+    expect(own).toHaveLength(17);
+    for (const [id, alarm] of Object.entries(alarms)) {
+      const description = String(alarm.Properties!['AlarmDescription']);
+      expect(description, id).toMatch(/ Runbook: the tierlog README \(node_modules\/tierlog\/README\.md\), "When an alarm fires", \w+\.$/);
+      expect(description.split(' Runbook: ').length, id).toBe(2);
     }
   });
 });
