@@ -60,7 +60,9 @@
  *   (and a 304 or 412 of such an object), with no S3 request (`TieredStore.getStreamOrUrl`). The
  *   limit applies to the object as read by the one read that answers, so an object replaced
  *   meanwhile cannot overflow it; an inline object (at most the inline threshold) is always
- *   answered in the body.
+ *   answered in the body. A blob's body cut while it is read (a connection reset midway) is read
+ *   again, from HV, up to 3 GetObjects in all, as `get` reads one (each read judged on the
+ *   version it finds); cut on every one, the GET is a 503 `Retry`.
  * - `If-Range: "<version>"` with a Range (a resumed download): the range only while the object is
  *   still that version, else the whole object, 200, so a client never splices bytes of two
  *   versions. A date, a weak tag or anything else never matches (a version can change within the
@@ -135,6 +137,7 @@ import { httpStatus, isThrottling, isTransactionConflict } from '../aws/errors.j
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { type ByteRange, contentRange, parseRangeHeader } from '../tiered/byte-range.js';
 import { MAX_PARTS } from '../tiered/part-size.js';
+import { BODY_READ_ATTEMPTS } from '../tiered/lt-bucket.js';
 import { MAX_EXPIRY_MS } from '../tiered/expiry.js';
 import { evaluateRead, type ReadPreconditions, readPreconditionsOf, refuseDateOnlyCondition } from './preconditions.js';
 import { readAtMost } from './bounded-read.js';
@@ -378,6 +381,7 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
   // One read decides: the size checked against the limit is the size of the bytes answered, so an
   // object replaced while it is read never makes an answer larger than a buffered response carries.
   const expiresInMs = options.redirectExpiresInMs ?? DEFAULT_REDIRECT_EXPIRES_MS;
+  let bodyReads = 0;
   for (let attempt = 1; ; attempt++) {
     let object: Awaited<ReturnType<TieredStore['getStreamOrUrl']>>;
     try {
@@ -428,7 +432,18 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       if (attempt >= REDIRECT_ATTEMPTS) throw new ContentionError(key, attempt);
       continue;
     }
-    const bytes = await readAtMost(object.body, Math.max(length, maxResponseBytes));
+    let bytes: Buffer;
+    try {
+      bytes = await readAtMost(object.body, Math.max(length, maxResponseBytes));
+    } catch (err) {
+      // A blob's body cut while it was read (a connection reset midway): the SDK retries a request
+      // that fails before its answer, never a body, so the object is read again, as \`get\` reads a
+      // cut blob again (BODY_READ_ATTEMPTS GETs in all). Read afresh from HV: each read is judged
+      // on the version it finds, and its bytes answered under that version's headers.
+      if (object.stored !== 'blob' || !isConnectionLost(err) || ++bodyReads >= BODY_READ_ATTEMPTS) throw err;
+      attempt--;
+      continue;
+    }
     // The headers declare `length` bytes: a blob of another size is never answered under them (a
     // short body would be taken for the whole object).
     if (bytes.byteLength !== length) throw new TierlogError(`the body read is ${bytes.byteLength} bytes, its item declares ${length}`);
