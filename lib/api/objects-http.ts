@@ -227,8 +227,24 @@ export async function handleObjectsRequest(
   event: APIGatewayProxyEventV2,
   options: ObjectsApiOptions = {},
 ): Promise<Response> {
-  const response = await answer(store, event, options);
-  // A HEAD answer is GET's headers with no content (RFC 9110 9.3.2), an error's too.
+  return sentFor(event, await answerWithContent(store, event, options));
+}
+
+/**
+ * The answer to one request with the content a GET of it would carry, a HEAD's too (an error's
+ * `{ error, message }`): for a caller that logs what it answers (the Lambda handler) before it
+ * sends it with `sentFor`. Never throws.
+ */
+export async function answerWithContent(
+  store: TieredStore,
+  event: APIGatewayProxyEventV2,
+  options: ObjectsApiOptions = {},
+): Promise<Response> {
+  return answer(store, event, options);
+}
+
+/** `response` as it is sent to `event`: to a HEAD, GET's headers with no content (RFC 9110 9.3.2), an error's too. */
+export function sentFor(event: APIGatewayProxyEventV2, response: Response): Response {
   if ((event?.requestContext?.http?.method ?? '').toUpperCase() !== 'HEAD' || response.body === undefined) return response;
   const { body: _content, isBase64Encoded: _encoded, ...headOnly } = response;
   return headOnly;

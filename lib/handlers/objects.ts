@@ -13,7 +13,13 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { checkObjectsApiOptions, handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptions } from '../api/objects-http.js';
+import {
+  answerWithContent,
+  checkObjectsApiOptions,
+  MAX_BUFFERED_RESPONSE_BYTES,
+  type ObjectsApiOptions,
+  sentFor,
+} from '../api/objects-http.js';
 import { ConfigError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { addLogContext, invocationScope, remainingTimeOf, warnOfUnknownVariables } from './factory-support.js';
@@ -135,8 +141,10 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
     const answerInMs = remainingMs - Math.min(OBJECTS_ANSWER_MARGIN_MS, Math.floor(remainingMs / 10));
     changeLog.bindInvocation({ getRemainingTimeInMillis: () => answerInMs });
     let logged = false;
+    // Answered with its content, a HEAD's too, so that a 5xx is logged with what it says: a HEAD's
+    // is sent without it (sentFor), and was logged as a bare status, its cause unsaid.
     const request = invocation.run(context, () =>
-      handleObjectsRequest(store, event, {
+      answerWithContent(store, event, {
         ...limits,
         onError: (err) => {
           logged = true;
@@ -155,13 +163,14 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
     // without an error to report (AWS throttling, a writer fenced by a sweeper, a commit whose
     // outcome is unknown) is told with what its client was told, at warn: retried, not broken.
     if (!logged && (response.statusCode ?? 200) >= 500) logger.warn(`request answered ${response.statusCode}`, answeredProblemOf(response));
-    return response;
+    return sentFor(event, response);
   };
 }
 
 /**
  * The `{ error, message }` a problem response carries, as `error` and `answered` (the log line's
- * own `message` is the logger's); empty when its body is not one (a HEAD's).
+ * own `message` is the logger's); empty when its body is not one. A HEAD's answer is taken before
+ * its content is dropped, so it tells its cause too.
  */
 function answeredProblemOf(response: { readonly body?: string | undefined }): { error?: string; answered?: string } {
   try {

@@ -359,6 +359,39 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
     }
   });
 
+  test("a HEAD's 5xx (its headers alone to the client) is logged with what a GET's would be told: the error and its message", async () => {
+    // A HEAD answers no body (RFC 9110 §9.3.2), and the handler took what it logs from the body:
+    // a throttled HEAD was logged as a bare `request answered 503`, the operator the alarm sent
+    // to the log group left to guess whether AWS was throttling or a writer was fenced.
+    const setup = writer();
+    await setup.store.put('errors/logged-head-503', randomBody(20 * KiB));
+    const injector = new FaultInjector().add({ kind: 'throttle', match: steps(fx.config).hvRead });
+    const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
+    try {
+      const handler = createObjectsHandler({ config: fx.config, dynamodb });
+      const { result, err } = await captureStdout(() =>
+        handler(httpEvent('HEAD', '/objects/errors/logged-head-503'), lambdaContext('tierlog-objects')),
+      );
+      expect(result?.statusCode).toBe(503);
+      expect(result?.body, 'a HEAD answer is its headers alone').toBeUndefined();
+      expect(result?.headers?.['retry-after']).toBe('1');
+      const lines = err
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          level: 'WARN',
+          message: 'request answered 503',
+          error: 'SlowDown',
+          answered: 'the service is busy: retry later',
+        }),
+      );
+    } finally {
+      dynamodb.destroy();
+    }
+  });
+
   /**
    * A complete's commit (a transaction) held the session's item through every attempt of an abort's
    * claim (DynamoDB's TransactionConflictException, sent again 8 times): nothing was applied, and
