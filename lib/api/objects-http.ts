@@ -34,7 +34,7 @@
  * - `ETag` is the quoted version; `If-Match: "<version>"` makes a PUT or DELETE conditional,
  *   `If-None-Match: *` makes a PUT create-only (and a DELETE of an existing object 412); a lost
  *   condition is 412, and so is a weak `If-Match` tag (compared strongly, it never matches). A
- *   DELETE of an absent object is 404 whatever its condition (RFC 9110 §13.2.1), as without one. Any
+ *   DELETE of an absent object is 404 whatever its condition, a weak tag too (RFC 9110 §13.2.1), as without one. Any
  *   other `If-None-Match` on a write, both headers at once, or `If-Unmodified-Since` without
  *   `If-Match`, is 400: a precondition is never ignored.
  * - GET and HEAD evaluate `If-Match` (strong comparison; false: 412) and `If-None-Match` (weak
@@ -322,12 +322,22 @@ async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options
       case 'DELETE': {
         // Both precondition headers count: `If-None-Match: *` ("only if absent") refuses to delete an object.
         refuseUnhonouredDeleteHeaders(headers);
-        const ifVersion = conditionOf(headers);
+        // A weak If-Match never matches (§13.1.1): only an absent object meets it, as `If-None-Match: *`
+        // would (0), so nothing is deleted, and the absent one is 404 as under any condition.
+        let weak: WeakIfMatchError | undefined;
+        let ifVersion: number | undefined;
+        try {
+          ifVersion = conditionOf(headers);
+        } catch (err) {
+          if (!(err instanceof WeakIfMatchError)) throw err;
+          weak = err;
+          ifVersion = 0;
+        }
         const deleted = await store.delete(key, ifVersion !== undefined ? { ifVersion } : {}).catch((err: unknown) => {
           // An absent object is 404 whatever the precondition, as without it (RFC 9110 §13.2.1): a
           // DELETE retried after its answer was lost learns the object is gone, not that a version stands.
           if (err instanceof VersionConflictError && err.actual === undefined) return false;
-          throw err;
+          throw weak !== undefined && err instanceof VersionConflictError ? weak : err;
         });
         return deleted ? { statusCode: 204 } : problem(404, 'NotFound', 'no such object');
       }
@@ -1033,7 +1043,9 @@ function conditionOf(headers: Record<string, string>): number | undefined {
   if (ifMatch !== undefined && ifNoneMatch !== undefined) {
     throw new ValidationError('If-Match and If-None-Match cannot be combined', 'If-Match');
   }
-  return ifMatch ?? (ifNoneMatch !== undefined ? 0 : undefined);
+  // Refused once the request is known well-formed: both headers at once stay a 400.
+  if (ifMatch?.weak === true) throw new WeakIfMatchError();
+  return ifMatch?.version ?? (ifNoneMatch !== undefined ? 0 : undefined);
 }
 
 /** The request headers of a write in tierlog's namespace (`x-tierlog-stored`, a response header, means nothing on a request). */
@@ -1179,14 +1191,14 @@ function utcOf(
   return date;
 }
 
-function ifMatchOf(headers: Record<string, string>): number | undefined {
+/** A write's `If-Match`: the version it names, and whether its tag is weak (which never matches). */
+function ifMatchOf(headers: Record<string, string>): { readonly version: number; readonly weak: boolean } | undefined {
   const value = headers['if-match'];
   if (value === undefined) return undefined;
   const match = ETAG.exec(value);
   const version = match === null ? Number.NaN : Number(match[1]);
   if (!Number.isSafeInteger(version)) throw new ValidationError('If-Match must be one quoted version, e.g. "3"', 'If-Match');
-  if (value.trim().startsWith('W/')) throw new WeakIfMatchError();
-  return version;
+  return { version, weak: value.trim().startsWith('W/') };
 }
 
 function infoHeaders(info: ObjectInfo): Record<string, string> {
