@@ -57,7 +57,9 @@
  *   URL instead (Range headers follow the redirect): the bytes go from S3 to the client, no
  *   Lambda carries them, labelled with the `Content-Type` a 200 would carry (the URL names it).
  *   One read of HV decides the 307
- *   (and a 304 or 412 of such an object), with no S3 request (`TieredStore.getStreamOrUrl`). The
+ *   (and a 304 or 412 of such an object), with no S3 request (`TieredStore.getStreamOrUrl`), and
+ *   a GET with `If-None-Match` (a cache's revalidation) of any blob is judged so too before its
+ *   bytes are read: a 304 sends no S3 request. The
  *   limit applies to the object as read by the one read that answers, so an object replaced
  *   meanwhile cannot overflow it; an inline object (at most the inline threshold) is always
  *   answered in the body. A blob's body cut while it is read (a connection reset midway) is read
@@ -408,11 +410,17 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
   // object replaced while it is read never makes an answer larger than a buffered response carries.
   const expiresInMs = options.redirectExpiresInMs ?? DEFAULT_REDIRECT_EXPIRES_MS;
   let bodyReads = 0;
+  // A revalidation (`If-None-Match`: every answer says no-cache, so a cache sends one before each
+  // reuse) is judged on the item before any blob is opened: its first read asks for a URL whatever
+  // the size (one read of HV, no S3 request), and the blob's bytes are read only to be answered.
+  // Opened first, each 304 cost an S3 GET dropped unread, and S3 throttling a GET made it a 503.
+  let judgedFirst = preconditions.ifNoneMatch !== undefined;
   for (let attempt = 1; ; attempt++) {
     let object: Awaited<ReturnType<TieredStore['getStreamOrUrl']>>;
     try {
       // A blob whose bytes exceed the limit comes back as a URL, from the same read of HV.
-      object = await store.getStreamOrUrl(key, { ...(range !== undefined ? { range } : {}), maxBytes: maxResponseBytes, expiresInMs });
+      const maxBytes = judgedFirst ? 0 : maxResponseBytes;
+      object = await store.getStreamOrUrl(key, { ...(range !== undefined ? { range } : {}), maxBytes, expiresInMs });
     } catch (err) {
       // Past the end of the current version: of the version If-Range names too only if it is that one.
       if (!(err instanceof RangeNotSatisfiableError && ifRange !== undefined && range !== undefined)) throw err;
@@ -424,6 +432,17 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       continue;
     }
     if (object === undefined) return noSuchObject();
+    if ('url' in object && judgedFirst) {
+      judgedFirst = false;
+      const verdict = evaluateRead(preconditions, object.version);
+      if (verdict !== 'proceed') return preconditionAnswer(verdict, object);
+      // Bytes an answer holds: read them, a read of its own judged again on the version it finds.
+      const bytes = object.range === undefined ? object.size : object.range.end - object.range.start + 1;
+      if (bytes <= maxResponseBytes) {
+        attempt--;
+        continue;
+      }
+    }
     if ('url' in object) {
       // A URL of this version: if the client holds part of another, the whole object, read afresh.
       if (range !== undefined && ifRange !== undefined && !ifRangeMatches(ifRange, object.version)) {
