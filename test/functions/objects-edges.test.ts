@@ -16,7 +16,7 @@ import { handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptio
 import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import * as errors from '../../lib/errors.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
-import { createDynamoDBClient } from '../../lib/aws/clients.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
@@ -356,6 +356,55 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
       );
     } finally {
       dynamodb.destroy();
+    }
+  });
+
+  /**
+   * Behind an HTTP API (payload 2.0, which the API serves) the client's answer carries API
+   * Gateway's request id (`apigw-requestid`, the event's `requestContext.requestId`), not Lambda's
+   * (`function_request_id` in the log): the operator given the id of a 500 "logged on the server"
+   * found no line of it. Each line of a request's failure names the event's id too.
+   */
+  test("a request's 5xx is logged with the event's request id (an HTTP API's, which its client holds), a 500's and a 503's", async () => {
+    const setup = writer();
+    await setup.store.put('errors/logged-id', randomBody(20 * KiB));
+    // A 503 (DynamoDB throttling every read) and a 500 (an S3 refusal the API does not translate).
+    const throttled = new FaultInjector().add({ kind: 'throttle', match: steps(fx.config).hvRead });
+    const refused = new FaultInjector().add({
+      kind: 'fail',
+      match: onCommand('GetObject'),
+      error: () => awsServiceError('InvalidRequest', 400, 'injected: a refusal the API does not translate'),
+    });
+    const clients = [throttled, refused].map((injector) => ({
+      dynamodb: injector.attach(createDynamoDBClient(), 'dynamodb'),
+      s3: injector.attach(createS3Client(), 's3'),
+    }));
+    try {
+      const ids: string[] = [];
+      const { err } = await captureStdout(async () => {
+        for (const [i, expected] of [503, 500].entries()) {
+          const handler = createObjectsHandler({ config: fx.config, ...clients[i]! });
+          const event = httpEvent('GET', '/objects/errors/logged-id');
+          const id = `apigw-${expected}-${event.requestContext.requestId}`;
+          ids.push(id);
+          const res = await handler(
+            { ...event, requestContext: { ...event.requestContext, requestId: id } },
+            lambdaContext('tierlog-objects'),
+          );
+          expect(res.statusCode).toBe(expected);
+        }
+      });
+      const lines = err
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'request answered 503', http_request_id: ids[0] }));
+      expect(lines).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'request failed', http_request_id: ids[1] }));
+    } finally {
+      for (const { dynamodb, s3 } of clients) {
+        dynamodb.destroy();
+        s3.destroy();
+      }
     }
   });
 
