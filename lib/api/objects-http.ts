@@ -34,7 +34,7 @@
  * - `ETag` is the quoted version; `If-Match: "<version>"` makes a PUT or DELETE conditional,
  *   `If-None-Match: *` makes a PUT create-only (and a DELETE of an existing object 412); a lost
  *   condition is 412, and so is a weak `If-Match` tag (compared strongly, it never matches). A
- *   DELETE of an absent object is 404 whatever its condition (RFC 9110 §13.2.1), as without one. Any
+ *   DELETE of an absent object is 404 whatever its condition, a weak tag too (RFC 9110 §13.2.1), as without one. Any
  *   other `If-None-Match` on a write, both headers at once, or `If-Unmodified-Since` without
  *   `If-Match`, is 400: a precondition is never ignored.
  * - GET and HEAD evaluate `If-Match` (strong comparison; false: 412) and `If-None-Match` (weak
@@ -57,10 +57,14 @@
  *   URL instead (Range headers follow the redirect): the bytes go from S3 to the client, no
  *   Lambda carries them, labelled with the `Content-Type` a 200 would carry (the URL names it).
  *   One read of HV decides the 307
- *   (and a 304 or 412 of such an object), with no S3 request (`TieredStore.getStreamOrUrl`). The
+ *   (and a 304 or 412 of such an object), with no S3 request (`TieredStore.getStreamOrUrl`), and
+ *   a GET with `If-None-Match` (a cache's revalidation) of any blob is judged so too before its
+ *   bytes are read: a 304 sends no S3 request. The
  *   limit applies to the object as read by the one read that answers, so an object replaced
  *   meanwhile cannot overflow it; an inline object (at most the inline threshold) is always
- *   answered in the body.
+ *   answered in the body. A blob's body cut while it is read (a connection reset midway) is read
+ *   again, from HV, up to 3 GetObjects in all, as `get` reads one (each read judged on the
+ *   version it finds); cut on every one, the GET is a 503 `Retry`.
  * - `If-Range: "<version>"` with a Range (a resumed download): the range only while the object is
  *   still that version, else the whole object, 200, so a client never splices bytes of two
  *   versions. A date, a weak tag or anything else never matches (a version can change within the
@@ -135,6 +139,7 @@ import { httpStatus, isThrottling, isTransactionConflict } from '../aws/errors.j
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { type ByteRange, contentRange, parseRangeHeader } from '../tiered/byte-range.js';
 import { MAX_PARTS } from '../tiered/part-size.js';
+import { BODY_READ_ATTEMPTS } from '../tiered/lt-bucket.js';
 import { MAX_EXPIRY_MS } from '../tiered/expiry.js';
 import { evaluateRead, type ReadPreconditions, readPreconditionsOf, refuseDateOnlyCondition } from './preconditions.js';
 import { readAtMost } from './bounded-read.js';
@@ -224,8 +229,24 @@ export async function handleObjectsRequest(
   event: APIGatewayProxyEventV2,
   options: ObjectsApiOptions = {},
 ): Promise<Response> {
-  const response = await answer(store, event, options);
-  // A HEAD answer is GET's headers with no content (RFC 9110 9.3.2), an error's too.
+  return sentFor(event, await answerWithContent(store, event, options));
+}
+
+/**
+ * The answer to one request with the content a GET of it would carry, a HEAD's too (an error's
+ * `{ error, message }`): for a caller that logs what it answers (the Lambda handler) before it
+ * sends it with `sentFor`. Never throws.
+ */
+export async function answerWithContent(
+  store: TieredStore,
+  event: APIGatewayProxyEventV2,
+  options: ObjectsApiOptions = {},
+): Promise<Response> {
+  return answer(store, event, options);
+}
+
+/** `response` as it is sent to `event`: to a HEAD, GET's headers with no content (RFC 9110 9.3.2), an error's too. */
+export function sentFor(event: APIGatewayProxyEventV2, response: Response): Response {
   if ((event?.requestContext?.http?.method ?? '').toUpperCase() !== 'HEAD' || response.body === undefined) return response;
   const { body: _content, isBase64Encoded: _encoded, ...headOnly } = response;
   return headOnly;
@@ -303,12 +324,22 @@ async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options
       case 'DELETE': {
         // Both precondition headers count: `If-None-Match: *` ("only if absent") refuses to delete an object.
         refuseUnhonouredDeleteHeaders(headers);
-        const ifVersion = conditionOf(headers);
+        // A weak If-Match never matches (§13.1.1): only an absent object meets it, as `If-None-Match: *`
+        // would (0), so nothing is deleted, and the absent one is 404 as under any condition.
+        let weak: WeakIfMatchError | undefined;
+        let ifVersion: number | undefined;
+        try {
+          ifVersion = conditionOf(headers);
+        } catch (err) {
+          if (!(err instanceof WeakIfMatchError)) throw err;
+          weak = err;
+          ifVersion = 0;
+        }
         const deleted = await store.delete(key, ifVersion !== undefined ? { ifVersion } : {}).catch((err: unknown) => {
           // An absent object is 404 whatever the precondition, as without it (RFC 9110 §13.2.1): a
           // DELETE retried after its answer was lost learns the object is gone, not that a version stands.
           if (err instanceof VersionConflictError && err.actual === undefined) return false;
-          throw err;
+          throw weak !== undefined && err instanceof VersionConflictError ? weak : err;
         });
         return deleted ? { statusCode: 204 } : problem(404, 'NotFound', 'no such object');
       }
@@ -378,11 +409,18 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
   // One read decides: the size checked against the limit is the size of the bytes answered, so an
   // object replaced while it is read never makes an answer larger than a buffered response carries.
   const expiresInMs = options.redirectExpiresInMs ?? DEFAULT_REDIRECT_EXPIRES_MS;
+  let bodyReads = 0;
+  // A revalidation (`If-None-Match`: every answer says no-cache, so a cache sends one before each
+  // reuse) is judged on the item before any blob is opened: its first read asks for a URL whatever
+  // the size (one read of HV, no S3 request), and the blob's bytes are read only to be answered.
+  // Opened first, each 304 cost an S3 GET dropped unread, and S3 throttling a GET made it a 503.
+  let judgedFirst = preconditions.ifNoneMatch !== undefined;
   for (let attempt = 1; ; attempt++) {
     let object: Awaited<ReturnType<TieredStore['getStreamOrUrl']>>;
     try {
       // A blob whose bytes exceed the limit comes back as a URL, from the same read of HV.
-      object = await store.getStreamOrUrl(key, { ...(range !== undefined ? { range } : {}), maxBytes: maxResponseBytes, expiresInMs });
+      const maxBytes = judgedFirst ? 0 : maxResponseBytes;
+      object = await store.getStreamOrUrl(key, { ...(range !== undefined ? { range } : {}), maxBytes, expiresInMs });
     } catch (err) {
       // Past the end of the current version: of the version If-Range names too only if it is that one.
       if (!(err instanceof RangeNotSatisfiableError && ifRange !== undefined && range !== undefined)) throw err;
@@ -394,6 +432,17 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       continue;
     }
     if (object === undefined) return noSuchObject();
+    if ('url' in object && judgedFirst) {
+      judgedFirst = false;
+      const verdict = evaluateRead(preconditions, object.version);
+      if (verdict !== 'proceed') return preconditionAnswer(verdict, object);
+      // Bytes an answer holds: read them, a read of its own judged again on the version it finds.
+      const bytes = object.range === undefined ? object.size : object.range.end - object.range.start + 1;
+      if (bytes <= maxResponseBytes) {
+        attempt--;
+        continue;
+      }
+    }
     if ('url' in object) {
       // A URL of this version: if the client holds part of another, the whole object, read afresh.
       if (range !== undefined && ifRange !== undefined && !ifRangeMatches(ifRange, object.version)) {
@@ -428,7 +477,18 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       if (attempt >= REDIRECT_ATTEMPTS) throw new ContentionError(key, attempt);
       continue;
     }
-    const bytes = await readAtMost(object.body, Math.max(length, maxResponseBytes));
+    let bytes: Buffer;
+    try {
+      bytes = await readAtMost(object.body, Math.max(length, maxResponseBytes));
+    } catch (err) {
+      // A blob's body cut while it was read (a connection reset midway): the SDK retries a request
+      // that fails before its answer, never a body, so the object is read again, as \`get\` reads a
+      // cut blob again (BODY_READ_ATTEMPTS GETs in all). Read afresh from HV: each read is judged
+      // on the version it finds, and its bytes answered under that version's headers.
+      if (object.stored !== 'blob' || !isConnectionLost(err) || ++bodyReads >= BODY_READ_ATTEMPTS) throw err;
+      attempt--;
+      continue;
+    }
     // The headers declare `length` bytes: a blob of another size is never answered under them (a
     // short body would be taken for the whole object).
     if (bytes.byteLength !== length) throw new TierlogError(`the body read is ${bytes.byteLength} bytes, its item declares ${length}`);
@@ -1002,7 +1062,9 @@ function conditionOf(headers: Record<string, string>): number | undefined {
   if (ifMatch !== undefined && ifNoneMatch !== undefined) {
     throw new ValidationError('If-Match and If-None-Match cannot be combined', 'If-Match');
   }
-  return ifMatch ?? (ifNoneMatch !== undefined ? 0 : undefined);
+  // Refused once the request is known well-formed: both headers at once stay a 400.
+  if (ifMatch?.weak === true) throw new WeakIfMatchError();
+  return ifMatch?.version ?? (ifNoneMatch !== undefined ? 0 : undefined);
 }
 
 /** The request headers of a write in tierlog's namespace (`x-tierlog-stored`, a response header, means nothing on a request). */
@@ -1148,14 +1210,14 @@ function utcOf(
   return date;
 }
 
-function ifMatchOf(headers: Record<string, string>): number | undefined {
+/** A write's `If-Match`: the version it names, and whether its tag is weak (which never matches). */
+function ifMatchOf(headers: Record<string, string>): { readonly version: number; readonly weak: boolean } | undefined {
   const value = headers['if-match'];
   if (value === undefined) return undefined;
   const match = ETAG.exec(value);
   const version = match === null ? Number.NaN : Number(match[1]);
   if (!Number.isSafeInteger(version)) throw new ValidationError('If-Match must be one quoted version, e.g. "3"', 'If-Match');
-  if (value.trim().startsWith('W/')) throw new WeakIfMatchError();
-  return version;
+  return { version, weak: value.trim().startsWith('W/') };
 }
 
 function infoHeaders(info: ObjectInfo): Record<string, string> {

@@ -8,12 +8,20 @@
  * then, not Lambda's bodyless 502 at the timeout, and sends no write after that answer. What
  * it logs after that answer (in the next invocation of the environment, thawed) carries its own
  * invocation's request id (`function_request_id`), not the one the logger is bound to by then.
+ * Each line of a request's failure also names the event's (`http_request_id`): the id its client's
+ * answer carries, which behind an HTTP API is API Gateway's, not Lambda's.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { checkObjectsApiOptions, handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptions } from '../api/objects-http.js';
+import {
+  answerWithContent,
+  checkObjectsApiOptions,
+  MAX_BUFFERED_RESPONSE_BYTES,
+  type ObjectsApiOptions,
+  sentFor,
+} from '../api/objects-http.js';
 import { ConfigError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { addLogContext, invocationScope, remainingTimeOf, warnOfUnknownVariables } from './factory-support.js';
@@ -134,19 +142,24 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
     // write attempt still on its way then may land, so the answer is the 503 of an outcome unknown.
     const answerInMs = remainingMs - Math.min(OBJECTS_ANSWER_MARGIN_MS, Math.floor(remainingMs / 10));
     changeLog.bindInvocation({ getRemainingTimeInMillis: () => answerInMs });
+    // The id its client's answer carries: behind an HTTP API, API Gateway's (`apigw-requestid`),
+    // not Lambda's (`function_request_id`), so each line of its failure names it too.
+    const requestId = httpRequestIdOf(event);
     let logged = false;
+    // Answered with its content, a HEAD's too, so that a 5xx is logged with what it says: a HEAD's
+    // is sent without it (sentFor), and was logged as a bare status, its cause unsaid.
     const request = invocation.run(context, () =>
-      handleObjectsRequest(store, event, {
+      answerWithContent(store, event, {
         ...limits,
         onError: (err) => {
           logged = true;
-          logger.error('request failed', { error: err, ...invocation.attributes() });
+          logger.error('request failed', { error: err, ...invocation.attributes(), ...requestId });
         },
       }),
     );
     const response = await answeredWithin(request, answerInMs);
     if (response === undefined) {
-      logger.warn("request not finished before the invocation's deadline: answered 503", { answeredAfterMs: answerInMs });
+      logger.warn("request not finished before the invocation's deadline: answered 503", { answeredAfterMs: answerInMs, ...requestId });
       // A HEAD answer is headers alone (RFC 9110 §9.3.2), as the API answers its own.
       const head = String(event?.requestContext?.http?.method ?? '').toUpperCase() === 'HEAD';
       return notFinishedInTime(head);
@@ -154,14 +167,25 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
     // Every 5xx is in the log, as the ServerErrors alarm's runbook says: a 503 the API answers
     // without an error to report (AWS throttling, a writer fenced by a sweeper, a commit whose
     // outcome is unknown) is told with what its client was told, at warn: retried, not broken.
-    if (!logged && (response.statusCode ?? 200) >= 500) logger.warn(`request answered ${response.statusCode}`, answeredProblemOf(response));
-    return response;
+    if (!logged && (response.statusCode ?? 200) >= 500)
+      logger.warn(`request answered ${response.statusCode}`, { ...answeredProblemOf(response), ...requestId });
+    return sentFor(event, response);
   };
 }
 
 /**
+ * `{ http_request_id }`: the event's `requestContext.requestId`, the id its client's answer carries
+ * (a Function URL's is the invocation's own, an HTTP API's is API Gateway's); empty without one.
+ */
+function httpRequestIdOf(event: APIGatewayProxyEventV2): { http_request_id?: string } {
+  const id: unknown = event?.requestContext?.requestId;
+  return typeof id === 'string' && id !== '' ? { http_request_id: id.slice(0, 200) } : {};
+}
+
+/**
  * The `{ error, message }` a problem response carries, as `error` and `answered` (the log line's
- * own `message` is the logger's); empty when its body is not one (a HEAD's).
+ * own `message` is the logger's); empty when its body is not one. A HEAD's answer is taken before
+ * its content is dropped, so it tells its cause too.
  */
 function answeredProblemOf(response: { readonly body?: string | undefined }): { error?: string; answered?: string } {
   try {

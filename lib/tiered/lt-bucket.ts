@@ -121,8 +121,11 @@ export interface ListedBlob {
   readonly lastModified?: number;
 }
 
-/** GetObjects of one read whose body was cut while it was read (`LtBucket.getBytes`), as the SDK's attempts of a request. */
-const BODY_READ_ATTEMPTS = 3;
+/**
+ * GetObjects of one read whose body was cut while it was read (`LtBucket.getBytes`, the objects
+ * API's GET), as the SDK's attempts of a request.
+ */
+export const BODY_READ_ATTEMPTS = 3;
 
 /** Pages of no key, each truncated, {@link LtBucket.exists} reads before it calls the blob `unknown`. */
 const EXISTS_MAX_PAGES = 10;

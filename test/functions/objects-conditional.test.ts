@@ -119,3 +119,60 @@ describe('a download in ranges with If-Match', () => {
     }
   });
 });
+
+/**
+ * Every answer carries `Cache-Control: no-cache`, so a cache revalidates each reuse with
+ * `If-None-Match`. For a blob answered in the body, the read opened the blob's S3 GET before the
+ * condition was judged, and dropped it for the 304: each revalidation cost an S3 GET (and its
+ * connection), and while S3 throttled or failed GETs the revalidation of an unchanged object was a
+ * 503. The condition is judged on the objects table's item first; the blob is read only for bytes
+ * that are answered.
+ */
+describe('a revalidation (If-None-Match) of a blob answered in the body', () => {
+  test('of its current version while S3 fails every GET: 304 from the objects table alone, no GET sent to S3', async () => {
+    const r = makeWriter(fx);
+    // Every GET the S3 client sends meets a connection reset (what the SDK sends again, then gives up on).
+    const handler = r.s3.config.requestHandler as unknown as {
+      handle: (request: { method: string }, options?: unknown) => Promise<unknown>;
+    };
+    const send = handler.handle.bind(handler);
+    let gets = 0;
+    handler.handle = async (request, options) => {
+      if (request.method !== 'GET') return send(request, options);
+      gets++;
+      throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    };
+    try {
+      const [, etag] = objects.get('c/blob')!;
+      const cases: Record<string, string>[] = [
+        { 'if-none-match': etag },
+        { 'if-none-match': etag, range: 'bytes=0-99' },
+        { 'if-none-match': '*' },
+      ];
+      for (const headers of cases) {
+        const res = await handleObjectsRequest(r.store, httpEvent('GET', '/objects/c/blob', { headers }), { maxResponseBytes: 64 * KiB });
+        expect([res.statusCode, res.headers?.etag], JSON.stringify(headers)).toEqual([304, etag]);
+        expect(res.headers?.['cache-control']).toBe('no-cache');
+      }
+      expect(gets, 'no GET sent to S3').toBe(0);
+      // A read of the bytes does meet the failure: 503, as before.
+      const read = await handleObjectsRequest(r.store, httpEvent('GET', '/objects/c/blob', { headers: { 'if-none-match': '"1"' } }), {
+        maxResponseBytes: 64 * KiB,
+      });
+      expect(read.statusCode).toBe(503);
+      expect(gets).toBeGreaterThan(0);
+    } finally {
+      r.close();
+    }
+  });
+
+  test('of another version: the bytes, 200, read from S3 (whole or the range asked for)', async () => {
+    const [body, etag] = objects.get('c/blob')!;
+    const whole = await call('GET', 'c/blob', { 'if-none-match': '"1"' });
+    expect([whole.statusCode, whole.headers?.etag]).toEqual([200, etag]);
+    expect(sameBytes(Buffer.from(String(whole.body), 'base64'), body)).toBe(true);
+    const part = await call('GET', 'c/blob', { 'if-none-match': '"1"', range: 'bytes=100-199' });
+    expect([part.statusCode, part.headers?.['content-range']]).toEqual([206, `bytes 100-199/${body.byteLength}`]);
+    expect(sameBytes(Buffer.from(String(part.body), 'base64'), body.subarray(100, 200))).toBe(true);
+  });
+});

@@ -16,7 +16,7 @@ import { handleObjectsRequest, MAX_BUFFERED_RESPONSE_BYTES, type ObjectsApiOptio
 import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import * as errors from '../../lib/errors.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
-import { createDynamoDBClient } from '../../lib/aws/clients.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector, onCommand, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
@@ -342,6 +342,88 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
         handler(httpEvent('GET', '/objects/errors/logged-503'), lambdaContext('tierlog-objects')),
       );
       expect(result?.statusCode).toBe(503);
+      const lines = err
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          level: 'WARN',
+          message: 'request answered 503',
+          error: 'SlowDown',
+          answered: 'the service is busy: retry later',
+        }),
+      );
+    } finally {
+      dynamodb.destroy();
+    }
+  });
+
+  /**
+   * Behind an HTTP API (payload 2.0, which the API serves) the client's answer carries API
+   * Gateway's request id (`apigw-requestid`, the event's `requestContext.requestId`), not Lambda's
+   * (`function_request_id` in the log): the operator given the id of a 500 "logged on the server"
+   * found no line of it. Each line of a request's failure names the event's id too.
+   */
+  test("a request's 5xx is logged with the event's request id (an HTTP API's, which its client holds), a 500's and a 503's", async () => {
+    const setup = writer();
+    await setup.store.put('errors/logged-id', randomBody(20 * KiB));
+    // A 503 (DynamoDB throttling every read) and a 500 (an S3 refusal the API does not translate).
+    const throttled = new FaultInjector().add({ kind: 'throttle', match: steps(fx.config).hvRead });
+    const refused = new FaultInjector().add({
+      kind: 'fail',
+      match: onCommand('GetObject'),
+      error: () => awsServiceError('InvalidRequest', 400, 'injected: a refusal the API does not translate'),
+    });
+    const clients = [throttled, refused].map((injector) => ({
+      dynamodb: injector.attach(createDynamoDBClient(), 'dynamodb'),
+      s3: injector.attach(createS3Client(), 's3'),
+    }));
+    try {
+      const ids: string[] = [];
+      const { err } = await captureStdout(async () => {
+        for (const [i, expected] of [503, 500].entries()) {
+          const handler = createObjectsHandler({ config: fx.config, ...clients[i]! });
+          const event = httpEvent('GET', '/objects/errors/logged-id');
+          const id = `apigw-${expected}-${event.requestContext.requestId}`;
+          ids.push(id);
+          const res = await handler(
+            { ...event, requestContext: { ...event.requestContext, requestId: id } },
+            lambdaContext('tierlog-objects'),
+          );
+          expect(res.statusCode).toBe(expected);
+        }
+      });
+      const lines = err
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'request answered 503', http_request_id: ids[0] }));
+      expect(lines).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'request failed', http_request_id: ids[1] }));
+    } finally {
+      for (const { dynamodb, s3 } of clients) {
+        dynamodb.destroy();
+        s3.destroy();
+      }
+    }
+  });
+
+  test("a HEAD's 5xx (its headers alone to the client) is logged with what a GET's would be told: the error and its message", async () => {
+    // A HEAD answers no body (RFC 9110 §9.3.2), and the handler took what it logs from the body:
+    // a throttled HEAD was logged as a bare `request answered 503`, the operator the alarm sent
+    // to the log group left to guess whether AWS was throttling or a writer was fenced.
+    const setup = writer();
+    await setup.store.put('errors/logged-head-503', randomBody(20 * KiB));
+    const injector = new FaultInjector().add({ kind: 'throttle', match: steps(fx.config).hvRead });
+    const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
+    try {
+      const handler = createObjectsHandler({ config: fx.config, dynamodb });
+      const { result, err } = await captureStdout(() =>
+        handler(httpEvent('HEAD', '/objects/errors/logged-head-503'), lambdaContext('tierlog-objects')),
+      );
+      expect(result?.statusCode).toBe(503);
+      expect(result?.body, 'a HEAD answer is its headers alone').toBeUndefined();
+      expect(result?.headers?.['retry-after']).toBe('1');
       const lines = err
         .split('\n')
         .filter((line) => line.startsWith('{'))
@@ -697,6 +779,32 @@ describe('a precondition is never dropped', () => {
     expect(put.statusCode).toBe(201);
     expect((await call(w, 'DELETE', '/objects/pre/gone', { headers: { 'if-match': '"7"' } })).statusCode).toBe(412);
     expect(await w.store.head('pre/gone')).toBeDefined();
+  });
+
+  /**
+   * A weak tag in If-Match never matches (strong comparison), so it deletes nothing; but an absent
+   * object is 404 whatever the condition, as the API says: a DELETE retried with the weak ETag a
+   * proxy handed the client (one that compresses answers weakens their tags) after its first
+   * attempt's answer was lost was told 412, a version standing, when no object was there.
+   */
+  test('DELETE with a weak If-Match of an object deleted or never there is 404, as with a strong one; of one there, 412', async () => {
+    const w = writer();
+    for (const body of [randomBody(10), randomBody(40 * KiB)]) {
+      const put = await call(w, 'PUT', '/objects/pre/weak-gone', { body: Buffer.from(body).toString('base64'), isBase64Encoded: true });
+      const weak = { 'if-match': `W/${String(put.headers?.etag)}` };
+      const before = await snapshot(fx);
+      const kept = await call(w, 'DELETE', '/objects/pre/weak-gone', { headers: weak });
+      expect([kept.statusCode, bodyOf(kept).error]).toEqual([412, 'PreconditionFailed']);
+      expect(bodyOf(kept).message).toContain('strong');
+      expect(await snapshot(fx), 'nothing deleted nor recorded').toBe(before);
+      expect((await call(w, 'DELETE', '/objects/pre/weak-gone')).statusCode).toBe(204);
+      const gone = await snapshot(fx);
+      const again = await call(w, 'DELETE', '/objects/pre/weak-gone', { headers: weak });
+      expect([again.statusCode, bodyOf(again).error]).toEqual([404, 'NotFound']);
+      expect(await snapshot(fx)).toBe(gone);
+    }
+    const never = await call(w, 'DELETE', '/objects/pre/weak-never-there', { headers: { 'if-match': 'W/"7"' } });
+    expect([never.statusCode, bodyOf(never).error]).toEqual([404, 'NotFound']);
   });
 
   /**
