@@ -296,8 +296,11 @@ type Taken =
   | { readonly kind: 'gone' }
   /** Ours to judge: claimed, or (in a dry run) only read. */
   | { readonly kind: 'held'; readonly parsed: Parsed; readonly claimed: boolean }
-  /** The claim refused a header it cannot trust: quarantined without a claim. */
-  | { readonly kind: 'refused'; readonly reason: string; readonly entries: number }
+  /**
+   * Quarantined without a claim: the claim refused a header it cannot trust (`header`: the same on
+   * every sweep until someone fixes the item), or DynamoDB refused the claim's write (`size`).
+   */
+  | { readonly kind: 'refused'; readonly reason: string; readonly entries: number; readonly why: 'header' | 'size' }
   /**
    * Found as suspect, and an upload session (its lease is its expiry, days ahead): one whose id is
    * a bare UUIDv7 (made before session ids took their prefix), which the lease index's filter
@@ -322,6 +325,12 @@ interface SweepRun {
    * instances name (one writer's `new`, the next writer's `old`) is deleted for both and counted once.
    */
   readonly counted: Set<string>;
+  /**
+   * The lease ages of the expired instances taken whose retire or claim is unanswered: counted in
+   * `oldestExpiredAgeMs` once the answer did not refuse the item's header (`processInstance`),
+   * or when the sweep is cut off first (they wait, as far as it knows).
+   */
+  readonly unanswered: Set<{ readonly age: number }>;
   /** The deadline cut the sweep off: nothing more is started (no request, no count). */
   stopped: boolean;
 }
@@ -517,7 +526,17 @@ export class Sweeper {
     // Instances waiting in a batcher: each goes on (in the pool) once its batch is answered.
     const waiting = new Set<Promise<void>>();
     const uploads = new AbandonedUploads(this.lt, this.clock, report, this.logger, this.maxUploadListingPages);
-    const sweep: SweepRun = { report, pool, pointers, deletes, waiting, uploads, counted: new Set(), stopped: false };
+    const sweep: SweepRun = {
+      report,
+      pool,
+      pointers,
+      deletes,
+      waiting,
+      uploads,
+      counted: new Set(),
+      unanswered: new Set(),
+      stopped: false,
+    };
     const pastDeadline = () =>
       options.signal?.aborted === true || (options.deadline !== undefined && this.clock() >= options.deadline - this.deadlineMarginMs);
 
@@ -539,6 +558,7 @@ export class Sweeper {
       // Cut off: what is still in flight is left to finish or not (both safe: DESIGN.md, Recovery).
       sweep.stopped = true;
       uploads.stop();
+      for (const { age } of sweep.unanswered) report.oldestExpiredAgeMs = Math.max(report.oldestExpiredAgeMs, age);
       work.then(
         (done) => {
           if (done.failure !== undefined) this.logger.error('sweep failed after its deadline', { error: describe(done.failure.error) });
@@ -691,9 +711,15 @@ export class Sweeper {
     }
     // Found by a query on this machine's clock, answered: taken only if that clock is AWS's.
     this.assertClockInStep();
-    if (found.via.kind === 'expired') {
+    // Its wait (OldestExpiredAge) is counted unless the claim refuses its header (processInstance).
+    const wait = found.via.kind === 'expired' ? { age: started - found.summary.leaseUntil } : undefined;
+    const waited = (counted = true) => {
+      if (wait === undefined || !sweep.unanswered.delete(wait)) return;
+      if (counted) report.oldestExpiredAgeMs = Math.max(report.oldestExpiredAgeMs, wait.age);
+    };
+    if (wait !== undefined) {
       report.instancesExpired++;
-      report.oldestExpiredAgeMs = Math.max(report.oldestExpiredAgeMs, started - found.summary.leaseUntil);
+      sweep.unanswered.add(wait);
     } else {
       // On the clock now, not at the sweep's start: a page of the query read late (behind a busy
       // pool) shows the leases live writers took since, as far ahead as any writer takes one.
@@ -711,6 +737,7 @@ export class Sweeper {
     await pool.run(async () => {
       if (pastDeadline()) {
         report.stoppedEarly = true;
+        waited();
         at.skipped?.();
         return;
       }
@@ -718,10 +745,11 @@ export class Sweeper {
         this.assertClockInStep();
       } catch (error) {
         refused = { error };
+        waited();
         at.skipped?.();
         return;
       }
-      return this.processInstance(found, sweep);
+      return this.processInstance(found, sweep, waited);
     });
     if (refused !== undefined) throw refused.error;
     return true;
@@ -873,7 +901,15 @@ export class Sweeper {
     return Math.max(0, Math.min(segments - 1, Math.floor(pick * segments)));
   }
 
-  private async processInstance(found: Found, sweep: SweepRun): Promise<void> {
+  /**
+   * Steps 2 to 7 for one instance found. `waited` counts its wait in `oldestExpiredAgeMs` (the
+   * backlog alarm's `OldestExpiredAge`), unless (`false`) its claim's answer refused its header: such
+   * an item is quarantined whole, unclaimed, on every sweep until someone fixes it (its entries
+   * counted in `entriesQuarantined`, `tierlog status` listing it among the corrupt items), so no
+   * sweep will ever recover it, and its lease's age, growing for good, would hold that alarm up
+   * whatever the backlog (as `tierlog status` names no oldest expired instance).
+   */
+  private async processInstance(found: Found, sweep: SweepRun, waited: (counted?: boolean) => void): Promise<void> {
     const { report } = sweep;
     const instanceId = found.summary.instanceId;
     if (sweep.stopped) return;
@@ -882,6 +918,7 @@ export class Sweeper {
       try {
         taken = await this.retireOrClaim(found, report.dryRun, sweep);
       } finally {
+        waited(!(taken?.kind === 'refused' && taken.why === 'header'));
         // A suspect is counted once the claim's answer (or a claim that failed) did not show an
         // upload session, which the lease index's filter may not tell (see `Taken`).
         if (found.via.kind === 'suspect' && taken?.kind !== 'session' && !sweep.stopped) {
@@ -990,7 +1027,7 @@ export class Sweeper {
       if (sweep.stopped) return { kind: 'gone' };
       // Never claimable: quarantined whole on every sweep (counted, alarmed), not an error each time.
       const item = await this.table.getRaw(instanceId);
-      return item === undefined ? { kind: 'lost' } : { kind: 'refused', reason: err.message, entries: entryCount(item) };
+      return item === undefined ? { kind: 'lost' } : { kind: 'refused', reason: err.message, entries: entryCount(item), why: 'size' };
     }
     if (claimed.applied) return { kind: 'held', parsed: parse(claimed.item), claimed: true };
     // The suspect claim's condition refuses an upload session: that, not a lost claim.
@@ -1021,7 +1058,7 @@ export class Sweeper {
   private ownClaim(raw: Record<string, unknown> | undefined, until: number): Taken {
     if (raw === undefined) return { kind: 'lost' };
     const parsed = parse(raw);
-    if (parsed.kind === 'corrupt') return { kind: 'refused', reason: parsed.reason, entries: parsed.entries };
+    if (parsed.kind === 'corrupt') return { kind: 'refused', reason: parsed.reason, entries: parsed.entries, why: 'header' };
     const mine =
       raw[CHANGELOG_ATTR.state] === 'claimed' &&
       raw[CHANGELOG_ATTR.claimedBy] === this.sweeperId &&
