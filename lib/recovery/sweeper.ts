@@ -213,7 +213,11 @@ export interface SweepOptions {
    * `AbortSignal` (its `AbortController`, say): a `ValidationError`, before any request.
    */
   readonly signal?: AbortSignal;
-  /** Report what would be deleted; claim nothing, delete nothing. Default false; not a boolean: a `ValidationError`. */
+  /**
+   * Report what would be deleted; claim nothing, delete nothing, and leave the bounded scan
+   * ({@link SweeperOptions.shardlessScan}) where it was, for the next real sweep to read what this
+   * one previewed. Default false; not a boolean: a `ValidationError`.
+   */
   readonly dryRun?: boolean;
   /** Sweep only these lease shards (fan-out). Default: all. */
   readonly shards?: readonly number[];
@@ -840,9 +844,15 @@ export class Sweeper {
         stop: () => sweep.stopped,
         ...(from !== undefined ? { from } : {}),
       });
-      // Where the next scan of the segment goes on (undefined: at its start).
-      const resumeAt = (key: Record<string, unknown> | undefined) =>
-        key === undefined ? this.scanResume.delete(segment) : this.scanResume.set(segment, key);
+      // Where the next scan of the segment goes on (undefined: at its start). Not moved by a dry
+      // run, which takes nothing it reads: the next real sweep (a warm Lambda's, after an invocation
+      // with `{"dryRun": true}`) would go on past those pages, and leave what they hold untaken
+      // until the scan came round to them again, a whole pass of the table later.
+      const resumeAt = (key: Record<string, unknown> | undefined) => {
+        if (report.dryRun) return;
+        if (key === undefined) this.scanResume.delete(segment);
+        else this.scanResume.set(segment, key);
+      };
       // Cut off meanwhile: the report was returned, and stays as it was; what the scan read is read again.
       if (sweep.stopped) return;
       // Read to the segment's end: the next scan of it starts over.
