@@ -219,7 +219,10 @@ export interface SweepOptions {
    * one previewed. Default false; not a boolean: a `ValidationError`.
    */
   readonly dryRun?: boolean;
-  /** Sweep only these lease shards (fan-out). Default: all. */
+  /**
+   * Sweep only these lease shards (fan-out), at least one. Default: all. An empty list (a share of
+   * the shards computed to none) is a `ValidationError`, before any request: it would sweep nothing.
+   */
   readonly shards?: readonly number[];
   /**
    * Also look for what the lease index's expiry query cannot show: live leases further ahead
@@ -1318,6 +1321,14 @@ export class Sweeper {
     // From a caller without types: a number is no list, and a string's characters are no shards.
     if (!Array.isArray(requested)) {
       throw new ValidationError(`shards must be an array of lease shard numbers, got ${typeof requested}`, 'shards');
+    }
+    // A share computed to none (`all.filter(s => s % groups === group)` of a group past the count)
+    // swept nothing on every run and answered a report of nothing found, as an idle sweep does.
+    if (requested.length === 0) {
+      throw new ValidationError(
+        `shards must be an array of lease shard numbers, at least one (of 0..${this.config.leaseShards - 1}), got an empty one: it would sweep nothing; for every shard give no shards`,
+        'shards',
+      );
     }
     for (const shard of requested) {
       if (!Number.isInteger(shard) || shard < 0 || shard >= this.config.leaseShards) {
