@@ -63,7 +63,11 @@ export interface SweepReport {
    * {@link stuckInstances} until then. Set `TIERLOG_LEASE_SHARDS` the same for every writer and sweeper.
    */
   instancesOutsideShards: number;
-  /** Age of the oldest expired lease seen, ms (0 when none). */
+  /**
+   * Age of the oldest expired lease seen, ms (0 when none). An item whose header the claim refuses
+   * (quarantined whole, never claimed, on every sweep: in {@link entriesQuarantined}) is no wait
+   * for recovery and is not in it, as `tierlog status` lists it among the corrupt items.
+   */
   oldestExpiredAgeMs: number;
   /** Wall time of the sweep, ms. */
   durationMs: number;

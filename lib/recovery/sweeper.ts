@@ -213,9 +213,16 @@ export interface SweepOptions {
    * `AbortSignal` (its `AbortController`, say): a `ValidationError`, before any request.
    */
   readonly signal?: AbortSignal;
-  /** Report what would be deleted; claim nothing, delete nothing. Default false; not a boolean: a `ValidationError`. */
+  /**
+   * Report what would be deleted; claim nothing, delete nothing, and leave the bounded scan
+   * ({@link SweeperOptions.shardlessScan}) where it was, for the next real sweep to read what this
+   * one previewed. Default false; not a boolean: a `ValidationError`.
+   */
   readonly dryRun?: boolean;
-  /** Sweep only these lease shards (fan-out). Default: all. */
+  /**
+   * Sweep only these lease shards (fan-out), at least one. Default: all. An empty list (a share of
+   * the shards computed to none) is a `ValidationError`, before any request: it would sweep nothing.
+   */
   readonly shards?: readonly number[];
   /**
    * Also look for what the lease index's expiry query cannot show: live leases further ahead
@@ -296,8 +303,11 @@ type Taken =
   | { readonly kind: 'gone' }
   /** Ours to judge: claimed, or (in a dry run) only read. */
   | { readonly kind: 'held'; readonly parsed: Parsed; readonly claimed: boolean }
-  /** The claim refused a header it cannot trust: quarantined without a claim. */
-  | { readonly kind: 'refused'; readonly reason: string; readonly entries: number }
+  /**
+   * Quarantined without a claim: the claim refused a header it cannot trust (`header`: the same on
+   * every sweep until someone fixes the item), or DynamoDB refused the claim's write (`size`).
+   */
+  | { readonly kind: 'refused'; readonly reason: string; readonly entries: number; readonly why: 'header' | 'size' }
   /**
    * Found as suspect, and an upload session (its lease is its expiry, days ahead): one whose id is
    * a bare UUIDv7 (made before session ids took their prefix), which the lease index's filter
@@ -322,6 +332,12 @@ interface SweepRun {
    * instances name (one writer's `new`, the next writer's `old`) is deleted for both and counted once.
    */
   readonly counted: Set<string>;
+  /**
+   * The lease ages of the expired instances taken whose retire or claim is unanswered: counted in
+   * `oldestExpiredAgeMs` once the answer did not refuse the item's header (`processInstance`),
+   * or when the sweep is cut off first (they wait, as far as it knows).
+   */
+  readonly unanswered: Set<{ readonly age: number }>;
   /** The deadline cut the sweep off: nothing more is started (no request, no count). */
   stopped: boolean;
 }
@@ -517,7 +533,17 @@ export class Sweeper {
     // Instances waiting in a batcher: each goes on (in the pool) once its batch is answered.
     const waiting = new Set<Promise<void>>();
     const uploads = new AbandonedUploads(this.lt, this.clock, report, this.logger, this.maxUploadListingPages);
-    const sweep: SweepRun = { report, pool, pointers, deletes, waiting, uploads, counted: new Set(), stopped: false };
+    const sweep: SweepRun = {
+      report,
+      pool,
+      pointers,
+      deletes,
+      waiting,
+      uploads,
+      counted: new Set(),
+      unanswered: new Set(),
+      stopped: false,
+    };
     const pastDeadline = () =>
       options.signal?.aborted === true || (options.deadline !== undefined && this.clock() >= options.deadline - this.deadlineMarginMs);
 
@@ -539,6 +565,7 @@ export class Sweeper {
       // Cut off: what is still in flight is left to finish or not (both safe: DESIGN.md, Recovery).
       sweep.stopped = true;
       uploads.stop();
+      for (const { age } of sweep.unanswered) report.oldestExpiredAgeMs = Math.max(report.oldestExpiredAgeMs, age);
       work.then(
         (done) => {
           if (done.failure !== undefined) this.logger.error('sweep failed after its deadline', { error: describe(done.failure.error) });
@@ -691,9 +718,15 @@ export class Sweeper {
     }
     // Found by a query on this machine's clock, answered: taken only if that clock is AWS's.
     this.assertClockInStep();
-    if (found.via.kind === 'expired') {
+    // Its wait (OldestExpiredAge) is counted unless the claim refuses its header (processInstance).
+    const wait = found.via.kind === 'expired' ? { age: started - found.summary.leaseUntil } : undefined;
+    const waited = (counted = true) => {
+      if (wait === undefined || !sweep.unanswered.delete(wait)) return;
+      if (counted) report.oldestExpiredAgeMs = Math.max(report.oldestExpiredAgeMs, wait.age);
+    };
+    if (wait !== undefined) {
       report.instancesExpired++;
-      report.oldestExpiredAgeMs = Math.max(report.oldestExpiredAgeMs, started - found.summary.leaseUntil);
+      sweep.unanswered.add(wait);
     } else {
       // On the clock now, not at the sweep's start: a page of the query read late (behind a busy
       // pool) shows the leases live writers took since, as far ahead as any writer takes one.
@@ -711,6 +744,7 @@ export class Sweeper {
     await pool.run(async () => {
       if (pastDeadline()) {
         report.stoppedEarly = true;
+        waited();
         at.skipped?.();
         return;
       }
@@ -718,10 +752,11 @@ export class Sweeper {
         this.assertClockInStep();
       } catch (error) {
         refused = { error };
+        waited();
         at.skipped?.();
         return;
       }
-      return this.processInstance(found, sweep);
+      return this.processInstance(found, sweep, waited);
     });
     if (refused !== undefined) throw refused.error;
     return true;
@@ -812,9 +847,15 @@ export class Sweeper {
         stop: () => sweep.stopped,
         ...(from !== undefined ? { from } : {}),
       });
-      // Where the next scan of the segment goes on (undefined: at its start).
-      const resumeAt = (key: Record<string, unknown> | undefined) =>
-        key === undefined ? this.scanResume.delete(segment) : this.scanResume.set(segment, key);
+      // Where the next scan of the segment goes on (undefined: at its start). Not moved by a dry
+      // run, which takes nothing it reads: the next real sweep (a warm Lambda's, after an invocation
+      // with `{"dryRun": true}`) would go on past those pages, and leave what they hold untaken
+      // until the scan came round to them again, a whole pass of the table later.
+      const resumeAt = (key: Record<string, unknown> | undefined) => {
+        if (report.dryRun) return;
+        if (key === undefined) this.scanResume.delete(segment);
+        else this.scanResume.set(segment, key);
+      };
       // Cut off meanwhile: the report was returned, and stays as it was; what the scan read is read again.
       if (sweep.stopped) return;
       // Read to the segment's end: the next scan of it starts over.
@@ -873,7 +914,15 @@ export class Sweeper {
     return Math.max(0, Math.min(segments - 1, Math.floor(pick * segments)));
   }
 
-  private async processInstance(found: Found, sweep: SweepRun): Promise<void> {
+  /**
+   * Steps 2 to 7 for one instance found. `waited` counts its wait in `oldestExpiredAgeMs` (the
+   * backlog alarm's `OldestExpiredAge`), unless (`false`) its claim's answer refused its header: such
+   * an item is quarantined whole, unclaimed, on every sweep until someone fixes it (its entries
+   * counted in `entriesQuarantined`, `tierlog status` listing it among the corrupt items), so no
+   * sweep will ever recover it, and its lease's age, growing for good, would hold that alarm up
+   * whatever the backlog (as `tierlog status` names no oldest expired instance).
+   */
+  private async processInstance(found: Found, sweep: SweepRun, waited: (counted?: boolean) => void): Promise<void> {
     const { report } = sweep;
     const instanceId = found.summary.instanceId;
     if (sweep.stopped) return;
@@ -882,6 +931,7 @@ export class Sweeper {
       try {
         taken = await this.retireOrClaim(found, report.dryRun, sweep);
       } finally {
+        waited(!(taken?.kind === 'refused' && taken.why === 'header'));
         // A suspect is counted once the claim's answer (or a claim that failed) did not show an
         // upload session, which the lease index's filter may not tell (see `Taken`).
         if (found.via.kind === 'suspect' && taken?.kind !== 'session' && !sweep.stopped) {
@@ -990,7 +1040,7 @@ export class Sweeper {
       if (sweep.stopped) return { kind: 'gone' };
       // Never claimable: quarantined whole on every sweep (counted, alarmed), not an error each time.
       const item = await this.table.getRaw(instanceId);
-      return item === undefined ? { kind: 'lost' } : { kind: 'refused', reason: err.message, entries: entryCount(item) };
+      return item === undefined ? { kind: 'lost' } : { kind: 'refused', reason: err.message, entries: entryCount(item), why: 'size' };
     }
     if (claimed.applied) return { kind: 'held', parsed: parse(claimed.item), claimed: true };
     // The suspect claim's condition refuses an upload session: that, not a lost claim.
@@ -1021,7 +1071,7 @@ export class Sweeper {
   private ownClaim(raw: Record<string, unknown> | undefined, until: number): Taken {
     if (raw === undefined) return { kind: 'lost' };
     const parsed = parse(raw);
-    if (parsed.kind === 'corrupt') return { kind: 'refused', reason: parsed.reason, entries: parsed.entries };
+    if (parsed.kind === 'corrupt') return { kind: 'refused', reason: parsed.reason, entries: parsed.entries, why: 'header' };
     const mine =
       raw[CHANGELOG_ATTR.state] === 'claimed' &&
       raw[CHANGELOG_ATTR.claimedBy] === this.sweeperId &&
@@ -1271,6 +1321,14 @@ export class Sweeper {
     // From a caller without types: a number is no list, and a string's characters are no shards.
     if (!Array.isArray(requested)) {
       throw new ValidationError(`shards must be an array of lease shard numbers, got ${typeof requested}`, 'shards');
+    }
+    // A share computed to none (`all.filter(s => s % groups === group)` of a group past the count)
+    // swept nothing on every run and answered a report of nothing found, as an idle sweep does.
+    if (requested.length === 0) {
+      throw new ValidationError(
+        `shards must be an array of lease shard numbers, at least one (of 0..${this.config.leaseShards - 1}), got an empty one: it would sweep nothing; for every shard give no shards`,
+        'shards',
+      );
     }
     for (const shard of requested) {
       if (!Number.isInteger(shard) || shard < 0 || shard >= this.config.leaseShards) {

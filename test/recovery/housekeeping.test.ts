@@ -129,11 +129,12 @@ describe('housekeeping', () => {
     const s = makeSweeper(fx, 0, { dynamodb: twoPerPage(), shardlessScan: { segments: 1, maxPages: 1 }, logger });
     open.push(s);
     const counts: number[] = [];
-    for (let i = 0; i < 5; i++) counts.push((await s.sweeper.sweep({ dryRun: true })).instancesWithoutShard);
+    // Real sweeps (a dry run leaves the scan where it was): items without a shard are only reported.
+    for (let i = 0; i < 5; i++) counts.push((await s.sweeper.sweep()).instancesWithoutShard);
     expect(counts).toEqual([2, 2, 2, 2, 1]);
     expect([...found].sort()).toEqual([...shardless].sort());
     // Read to its end, the next scan starts over.
-    expect((await s.sweeper.sweep({ dryRun: true })).instancesWithoutShard).toBe(2);
+    expect((await s.sweeper.sweep()).instancesWithoutShard).toBe(2);
   });
 
   // A sweeper that scanned segment 0 only (the default `Math.random` unread) would leave the items
@@ -174,7 +175,7 @@ describe('housekeeping', () => {
     const reads: string[][] = [[], []];
     for (; sweeps < 12; sweeps++) {
       found.length = 0;
-      expect(await s.sweeper.sweep({ dryRun: true })).toMatchObject({ errors: 0 });
+      expect(await s.sweeper.sweep()).toMatchObject({ errors: 0 });
       reads[sweeps % 2]!.push(...found);
     }
     // Six sweeps of each segment: it read whole, in order, each item once.
@@ -262,6 +263,40 @@ describe('housekeeping', () => {
     // The next scan reads that page again: the one left is retired with the rest.
     expect(await s.sweeper.sweep()).toMatchObject({ instancesRetired: 2, errors: 0 });
     for (const id of ids) expect(await rawInstance(fx, id)).toBeUndefined();
+  });
+
+  // The deployed function takes `{"dryRun": true}` (README): on a warm environment, the one the
+  // schedules' sweeps run in, a dry run that moved the scan on made the next real sweep start past
+  // the pages it read, so the items there it only previewed were left until the scan came round.
+  test('a dry run leaves the scan where it was: the next real sweep takes the items outside the lease shards the dry run read', async () => {
+    const fx = await freshFixture();
+    // Four dead idle writers of a setting with 8 shards, in shard 6 (the sweeper's 4 never query it).
+    const ids = [uuidv7(), uuidv7(), uuidv7(), uuidv7()];
+    for (const pk of ids) {
+      await fx.dynamodb.send(
+        new PutItemCommand({
+          TableName: fx.config.changeLogTable,
+          Item: marshall({ pk, shard: 6, state: 'live', leaseUntil: Date.now() - HOUR, n: 0 }),
+        }),
+      );
+    }
+    const previewed: string[] = [];
+    const logger = {
+      info() {},
+      error() {},
+      warn(message: string, attributes?: Record<string, unknown>) {
+        if (message.startsWith('instances outside the lease shards'))
+          previewed.push(...(attributes!.instances as Array<{ instanceId: string }>).map((i) => i.instanceId));
+      },
+    };
+    // One sweeper, as a warm Lambda keeps it between invocations; two items a page, one page a sweep.
+    const s = makeSweeper(fx, 0, { dynamodb: twoPerPage(), shardlessScan: { segments: 1, maxPages: 1 }, logger });
+    open.push(s);
+    expect(await s.sweeper.sweep({ dryRun: true })).toMatchObject({ instancesOutsideShards: 2, instancesRetired: 0, errors: 0 });
+    expect(previewed).toHaveLength(2);
+    for (const id of ids) expect(await rawInstance(fx, id)).toBeDefined();
+    expect(await s.sweeper.sweep()).toMatchObject({ instancesOutsideShards: 2, instancesRetired: 2, errors: 0 });
+    for (const id of previewed) expect(await rawInstance(fx, id)).toBeUndefined();
   });
 
   test('a bounded scan that fails is counted among the errors (SweepErrors); the shards are swept all the same', async () => {

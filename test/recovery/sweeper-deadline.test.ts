@@ -594,6 +594,8 @@ describe('sweep options of the wrong type', () => {
     ['shards', 'a number', { shards: 2 }],
     ['shards', 'a string of a list', { shards: '0,1' }],
     ['shards', 'a list of strings', { shards: ['0'] }],
+    // A share of the shards computed to none: a sweep of nothing, answered as an idle one.
+    ['shards', 'an empty list', { shards: [] }],
   ])('%s given %s: a ValidationError naming it, before any request', async (field, _what, options) => {
     const fx = await freshFixture();
     await putDeadInstance(fx, { count: 1, fenced: true });

@@ -17,6 +17,7 @@ import { awsServiceError, batchDeleteThenSecondKeyFailing, s3AccessDenied } from
 import { ConfigError, ValidationError } from '../../lib/errors.js';
 import type { SweepLogger } from '../../lib/recovery/sweeper.js';
 import { newChangeId } from '../../lib/ids.js';
+import { collectStatus } from '../../lib/cli/status.js';
 import type { SweepReport } from '../../lib/recovery/report.js';
 import { freshFixture } from '../support/local.js';
 import {
@@ -464,6 +465,44 @@ describe('an instance item whose header the claim would launder (written by some
     }
     expect(await rawInstance(fx, instanceId)).toEqual(before);
     expect(await allKeys(fx)).toEqual([blob]);
+  });
+});
+
+describe('an instance item whose header the claim refuses, quarantined whole on every sweep beside a dead writer recovered', () => {
+  test("its age is no backlog: OldestExpiredAge is the recoverable instance's, then 0, as tierlog status names none", async () => {
+    const fx = await freshFixture();
+    const corrupt = await putRawInstance(fx, {
+      shard: 0,
+      leaseUntil: Date.now() - 3 * HOUR,
+      entries: { [newChangeId()]: { v: 1, id: 'refused-header/a', at: Date.now() - 3 * HOUR, new: rawBlobKey(fx, 'refused-header/a') } },
+    });
+    // A claimant that is not a string: the claim refuses the header, so the item is never claimed.
+    await fx.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: fx.config.changeLogTable,
+        Key: { pk: { S: corrupt } },
+        UpdateExpression: 'SET claimedBy = :v',
+        ExpressionAttributeValues: { ':v': { N: '7' } },
+      }),
+    );
+    await putDeadInstance(fx, { since: Date.now() - HOUR });
+    const first = await sweeperAt(fx, 0).sweep();
+    expect(first).toMatchObject({ instancesExpired: 2, instancesClaimed: 1, entriesQuarantined: 1, errors: 0 });
+    // The dead writer's lease ended an hour ago; the refused item's three hours ago is not a wait for recovery.
+    expect(first.oldestExpiredAgeMs).toBeGreaterThanOrEqual(HOUR);
+    expect(first.oldestExpiredAgeMs).toBeLessThan(2 * HOUR);
+    const judged = await sweeperAt(fx, PAST_WINDOW_MS).sweep();
+    expect(judged).toMatchObject({ instancesDrained: 1, entriesQuarantined: 1, errors: 0 });
+    expect(judged.oldestExpiredAgeMs).toBeLessThan(2 * HOUR);
+    // Nothing left a sweep can recover: the backlog alarm's data point is 0 (EntriesQuarantined tells the item).
+    const idle = await sweeperAt(fx, PAST_WINDOW_MS + MIN).sweep();
+    expect(idle).toMatchObject({ instancesExpired: 1, entriesQuarantined: 1, stoppedEarly: false, errors: 0 });
+    expect(idle.oldestExpiredAgeMs).toBe(0);
+    const io = { stdout: { write: () => true }, stderr: { write: () => true } };
+    const ctx = { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: () => Date.now() + PAST_WINDOW_MS + MIN, io, env: {} };
+    const status = await collectStatus(ctx as unknown as Parameters<typeof collectStatus>[0]);
+    expect(status.oldestExpiredAgeMs).toBeNull();
+    expect(status.corruptItems.map((c) => c.instanceId)).toEqual([corrupt]);
   });
 });
 
