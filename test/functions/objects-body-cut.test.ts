@@ -6,10 +6,10 @@
  * finds. Cut on every one, the answer is the 503 `Retry` of a connection lost, logged.
  */
 import type { Readable } from 'node:stream';
-import { Readable as ReadableStream } from 'node:stream';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { beforeAll, expect, test } from 'vitest';
 import { handleObjectsRequest } from '../../lib/api/objects-http.js';
+import { cutGets as cutS3Gets } from '../support/cut-body.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { MiB, makeWriter, randomBody, type Writer, writersClosedAfterEach } from '../tiered/harness.js';
 import { httpEvent } from './lambda.js';
@@ -20,36 +20,12 @@ beforeAll(async () => {
 });
 const open = writersClosedAfterEach();
 
+/** The next `times` GETs of `w`'s S3 client answer a body cut after its first 64 KiB (a connection reset). */
+const cutGets = (w: Writer, times: number, onCut?: () => void) => cutS3Gets(w.s3, times, onCut);
+
+/** The S3 client's request handler, as the replacing test wraps it once more. */
 interface Handler {
   handle: (request: { method: string }, options?: unknown) => Promise<{ response: { body: unknown } }>;
-}
-
-/** The next `times` GETs of `w`'s S3 client answer a body that fails after its first 64 KiB (a connection reset). */
-function cutGets(w: Writer, times: number): { readonly cut: number; readonly gets: number } {
-  const handler = w.s3.config.requestHandler as unknown as Handler;
-  const send = handler.handle.bind(handler);
-  const state = { cut: 0, gets: 0 };
-  handler.handle = async (request, options) => {
-    const out = await send(request, options);
-    if (request.method !== 'GET') return out;
-    state.gets++;
-    if (state.cut >= times) return out;
-    state.cut++;
-    const source = out.response.body as Readable;
-    let seen = 0;
-    const cut = new ReadableStream({ read: () => source.resume() });
-    source.on('data', (chunk: Buffer) => {
-      seen += chunk.byteLength;
-      if (seen > 64 * 1024) {
-        source.destroy();
-        cut.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
-      } else if (!cut.push(chunk)) source.pause();
-    });
-    source.on('end', () => cut.push(null));
-    out.response.body = cut;
-    return out;
-  };
-  return state;
 }
 
 const BODY = Buffer.from(randomBody(1 * MiB));

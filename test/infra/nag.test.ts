@@ -6,7 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { App } from 'aws-cdk-lib';
-import { nagAcknowledgements, prefixObjectsFinding } from '../../infra/nag.js';
+import { type NagAcknowledgement, nagAcknowledgements, prefixObjectsFinding } from '../../infra/nag.js';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
 import { TierlogStack } from '../../infra/stack.js';
 import { BlobBucket } from '../../infra/bucket.js';
@@ -24,6 +24,26 @@ afterAll(cleanOutdirs);
 function findings(app: App): string[] {
   const report = new AwsSolutionsChecks().validateScope(app);
   return report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} @ ${r.constructPath}`)).sort();
+}
+
+/**
+ * Every finding is covered by an acknowledgement on a construct above it, and every
+ * acknowledgement covers a finding (one no longer needed is noticed).
+ */
+function expectExactlyAcknowledged(found: readonly string[], acks: readonly NagAcknowledgement[]): void {
+  for (const finding of found) {
+    const [rule, path] = finding.split(' @ ') as [string, string];
+    expect(
+      acks.some((a) => a.id === rule && path.startsWith(`${a.construct.node.path}/`)),
+      finding,
+    ).toBe(true);
+  }
+  for (const ack of acks) {
+    expect(
+      found.some((f) => f.startsWith(`${ack.id} @ ${ack.construct.node.path}/`)),
+      `${ack.id} on ${ack.construct.node.path}`,
+    ).toBe(true);
+  }
 }
 
 function stackWith(props: TierlogProps, flags = true): { app: App; stack: TierlogStack } {
@@ -46,22 +66,7 @@ describe('cdk-nag AwsSolutions', () => {
   it.each(variants)('%s: each acknowledgement is still needed, and they are all there is', (_name, props) => {
     const { app, stack } = stackWith({ ...props, acknowledgeNagFindings: false });
     const found = findings(app);
-    const acks = nagAcknowledgements(stack.tierlog);
-    // Every finding is covered by an acknowledgement on a construct above it...
-    for (const finding of found) {
-      const [rule, path] = finding.split(' @ ') as [string, string];
-      expect(
-        acks.some((a) => a.id === rule && path.startsWith(`${a.construct.node.path}/`)),
-        finding,
-      ).toBe(true);
-    }
-    // ...and every acknowledgement covers a finding.
-    for (const ack of acks) {
-      expect(
-        found.some((f) => f.startsWith(`${ack.id} @ ${ack.construct.node.path}/`)),
-        `${ack.id} on ${ack.construct.node.path}`,
-      ).toBe(true);
-    }
+    expectExactlyAcknowledged(found, nagAcknowledgements(stack.tierlog));
   });
 
   it('in an app without feature flags (an older cdk.json): still builds, still nag-clean', () => {
@@ -180,20 +185,8 @@ describe('cdk-nag AwsSolutions: the parts on their own, over tables and a bucket
     const found = findings(app);
     const acks = parts.flatMap((part) => part.nagAcknowledgements());
     expect(found.length).toBeGreaterThan(0);
-    for (const finding of found) {
-      const [rule, path] = finding.split(' @ ') as [string, string];
-      expect(
-        acks.some((a) => a.id === rule && path.startsWith(`${a.construct.node.path}/`)),
-        finding,
-      ).toBe(true);
-    }
-    for (const ack of acks) {
-      expect(
-        found.some((f) => f.startsWith(`${ack.id} @ ${ack.construct.node.path}/`)),
-        `${ack.id} on ${ack.construct.node.path}`,
-      ).toBe(true);
-      expect(ack.reason.length, ack.id).toBeGreaterThan(40);
-    }
+    expectExactlyAcknowledged(found, acks);
+    for (const ack of acks) expect(ack.reason.length, ack.id).toBeGreaterThan(40);
     for (const part of parts) part.acknowledgeNagFindings();
     expect(findings(app)).toEqual([]);
   });

@@ -7,11 +7,10 @@
  * for a missing or corrupt blob. Bound to a Lambda invocation whose deadline has passed, it is not
  * read again: the cut is the answer, not a large blob read for an invocation that has ended.
  */
-import type { Readable } from 'node:stream';
-import { Readable as ReadableStream } from 'node:stream';
 import { beforeAll, expect, test } from 'vitest';
 import { BlobMissingError, CorruptItemError } from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { cutGets as cutS3Gets } from '../support/cut-body.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { MiB, makeWriter, randomBody, sameBytes, type Writer, writersClosedAfterEach } from './harness.js';
 
@@ -21,39 +20,8 @@ beforeAll(async () => {
 });
 const open = writersClosedAfterEach();
 
-interface Handler {
-  handle: (request: { method: string }, options?: unknown) => Promise<{ response: { body: unknown } }>;
-}
-
-/**
- * The next `times` GETs of `w`'s S3 client answer a body that fails after its first 64 KiB (a
- * connection reset); `onCut` runs as each is cut.
- */
-function cutGets(w: Writer, times: number, onCut: () => void = () => {}): { readonly cut: number } {
-  const handler = w.s3.config.requestHandler as unknown as Handler;
-  const send = handler.handle.bind(handler);
-  const state = { cut: 0 };
-  handler.handle = async (request, options) => {
-    const out = await send(request, options);
-    if (request.method !== 'GET' || state.cut >= times) return out;
-    state.cut++;
-    const source = out.response.body as Readable;
-    let seen = 0;
-    const cut = new ReadableStream({ read: () => source.resume() });
-    source.on('data', (chunk: Buffer) => {
-      seen += chunk.byteLength;
-      if (seen > 64 * 1024) {
-        source.destroy();
-        onCut();
-        cut.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
-      } else if (!cut.push(chunk)) source.pause();
-    });
-    source.on('end', () => cut.push(null));
-    out.response.body = cut;
-    return out;
-  };
-  return state;
-}
+/** The next `times` GETs of `w`'s S3 client answer a body cut after its first 64 KiB (a connection reset). */
+const cutGets = (w: Writer, times: number, onCut?: () => void) => cutS3Gets(w.s3, times, onCut);
 
 const BODY = randomBody(1 * MiB);
 
