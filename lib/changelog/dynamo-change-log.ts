@@ -731,8 +731,15 @@ export class DynamoChangeLog implements FencedChangeLog {
     if (index >= 0) this.slots[index] = this.newSlot();
   }
 
+  /**
+   * Whether a write of `slot` renews its lease: when less than half of it remains, or, renewing in
+   * the background, would remain by the next tick (up to a tick away, the first one a whole period
+   * after the write that starts the timer): between two writes the lease left never falls below
+   * half, so only a process stalled for more than half its lease plus the skew margin is claimed.
+   * Bound to an invocation, also when it ends before the invocation's deadline plus the margin.
+   */
   private needsRenewal(slot: Slot, at: LeaseClock): boolean {
-    if (slot.leaseUntil - at.now < this.leaseMs / 2) return true;
+    if (slot.leaseUntil - at.now < this.leaseMs / 2 + (this.renewInBackground ? this.tickMs : 0)) return true;
     return this.deadline !== undefined && slot.leaseUntil < this.deadline + at.offset + this.margin;
   }
 
@@ -868,9 +875,7 @@ export class DynamoChangeLog implements FencedChangeLog {
     const at = this.leaseClock();
     await Promise.all(
       busy
-        .filter(
-          (slot) => !this.renewing.has(slot) && (this.needsRenewal(slot, at) || slot.leaseUntil - at.now < this.leaseMs / 2 + this.tickMs),
-        )
+        .filter((slot) => !this.renewing.has(slot) && this.needsRenewal(slot, at))
         .map(async (slot) => {
           this.renewing.add(slot);
           try {

@@ -51,6 +51,8 @@
  *  - a renewal tick renewed only a lease already past half, every quarter lease: right before the
  *    tick that renewed, a quarter was left, so a stall of a quarter lease plus the skew margin had
  *    a live process claimed (the README says half). A tick renews a lease past half by the next.
+ *    So did a record into an item idle meanwhile (the timer stopped, or the slot empty): it renewed
+ *    only below half, and the first tick came a period later. Both renew a lease past half by the next tick.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -928,6 +930,33 @@ describe('a long-running writer between its renewal ticks', () => {
         expect(lease - (start + (tick + 1) * period - 1), `after tick ${tick}`).toBeGreaterThanOrEqual(LEASE / 2);
       }
       await log.remove(id);
+    } finally {
+      setIntervalSpy.mockRestore();
+    }
+  });
+
+  test('a record that starts the ticks again (the process idle meanwhile) leaves at least half the lease until the first of them', async () => {
+    const periods: number[] = [];
+    const setIntervalSpy = vi.spyOn(globalThis, 'setInterval').mockImplementation(((_run: () => void, ms?: number) => {
+      periods.push(ms ?? 0);
+      return { unref() {}, ref() {}, hasRef: () => false, refresh() {} } as unknown as NodeJS.Timeout;
+    }) as typeof setInterval);
+    try {
+      const { log, clock } = writer({ renewInBackground: true });
+      const first = newChangeId();
+      await log.record(first, { id: 'first', new: blobOf('first') });
+      await log.remove(first);
+      // Idle: the next tick stops the timer. Its item keeps the lease the record wrote.
+      await log.renewDueLeases();
+      const leaseEnd = (await raw.get(log.instanceId))!.leaseUntil;
+      clock.now = leaseEnd - LEASE / 2;
+      const next = newChangeId();
+      await log.record(next, { id: 'next', new: blobOf('next') });
+      expect(periods).toHaveLength(2);
+      // Stalled from the record until the instant before the first tick of the timer it started.
+      const lease = (await raw.get(log.instanceId))!.leaseUntil;
+      expect(lease - (clock.now + periods[1]! - 1)).toBeGreaterThanOrEqual(LEASE / 2);
+      await log.remove(next);
     } finally {
       setIntervalSpy.mockRestore();
     }
