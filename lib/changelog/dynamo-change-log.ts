@@ -731,8 +731,15 @@ export class DynamoChangeLog implements FencedChangeLog {
     if (index >= 0) this.slots[index] = this.newSlot();
   }
 
+  /**
+   * Whether a write of `slot` renews its lease: when less than half of it remains, or, renewing in
+   * the background, would remain by the next tick (up to a tick away, the first one a whole period
+   * after the write that starts the timer): between two writes the lease left never falls below
+   * half, so only a process stalled for more than half its lease plus the skew margin is claimed.
+   * Bound to an invocation, also when it ends before the invocation's deadline plus the margin.
+   */
   private needsRenewal(slot: Slot, at: LeaseClock): boolean {
-    if (slot.leaseUntil - at.now < this.leaseMs / 2) return true;
+    if (slot.leaseUntil - at.now < this.leaseMs / 2 + (this.renewInBackground ? this.tickMs : 0)) return true;
     return this.deadline !== undefined && slot.leaseUntil < this.deadline + at.offset + this.margin;
   }
 
@@ -824,10 +831,7 @@ export class DynamoChangeLog implements FencedChangeLog {
   private ensureTimer(): void {
     if (!this.renewInBackground || this.timer !== undefined) return;
     // Nothing awaits a tick: whatever escapes it is reported, never an unhandled rejection.
-    this.timer = setInterval(
-      () => void this.renewDueLeases().catch((err) => this.reportBackground(err)),
-      Math.max(1_000, this.leaseMs / 4),
-    );
+    this.timer = setInterval(() => void this.renewDueLeases().catch((err) => this.reportBackground(err)), this.tickMs);
     this.timer.unref();
   }
 
@@ -845,7 +849,18 @@ export class DynamoChangeLog implements FencedChangeLog {
     }
   }
 
-  /** One tick of the background renewal: extends leases that are past half, stops when idle. Never rejects for a failed renewal. */
+  /** Period of the background renewal's ticks: a quarter lease, at least a second. */
+  private get tickMs(): number {
+    return Math.max(1_000, this.leaseMs / 4);
+  }
+
+  /**
+   * One tick of the background renewal: extends the leases that would be past half before the next
+   * tick, stops when idle. Never rejects for a failed renewal. So the lease left never falls below
+   * half of it while ticks run: a process is claimed only once it stalled for more than half its
+   * lease plus the sweeper's skew margin (a tick renewing only a lease already past half left a
+   * quarter of it right before the tick that renewed).
+   */
   async renewDueLeases(): Promise<void> {
     this.draining = this.draining.filter((slot) => !slot.fenced && slot.entries.size > 0);
     // Only items written once: a slot whose first record (or recording commit) is still in flight

@@ -47,9 +47,14 @@
  *    that overlap;
  *  - a `cleanupAfter` before 1970 was recorded, but its stored form (`ca`, non-negative) reads back
  *    as malformed: quarantined forever, and a retried record of it refused as a conflict with
- *    itself. It is refused at record, by every log (test/changelog/contract.test.ts).
+ *    itself. It is refused at record, by every log (test/changelog/contract.test.ts);
+ *  - a renewal tick renewed only a lease already past half, every quarter lease: right before the
+ *    tick that renewed, a quarter was left, so a stall of a quarter lease plus the skew margin had
+ *    a live process claimed (the README says half). A tick renews a lease past half by the next.
+ *    So did a record into an item idle meanwhile (the timer stopped, or the slot empty): it renewed
+ *    only below half, and the first tick came a period later. Both renew a lease past half by the next tick.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoChangeLog, type DynamoChangeLogOptions } from '../../lib/changelog/dynamo-change-log.js';
@@ -894,5 +899,66 @@ describe("a record's SDK retry after its invocation's deadline", () => {
     await log.remove(id);
     expect(RawReader.entryIds(await raw.get(instance))).toEqual([]);
     expect(log.outstanding).toBe(0);
+  });
+});
+
+describe('a long-running writer between its renewal ticks', () => {
+  // The README: a long-running process "must stall for more than about half its lease (60 s by
+  // default) plus the skew margin to be claimed". A tick renewed only a lease already past half,
+  // every quarter lease: the tick after a renewal found 3/4 left, the next one 1/2 (not past half),
+  // so right before the third a quarter was left. A stall (a GC pause, a VM paused, a laptop lid)
+  // of a quarter lease plus the skew margin had the live writer claimed, its commit fenced.
+  test('the lease left never falls below half of it, at any instant between two ticks', async () => {
+    const periods: number[] = [];
+    const setIntervalSpy = vi.spyOn(globalThis, 'setInterval').mockImplementation(((_run: () => void, ms?: number) => {
+      periods.push(ms ?? 0);
+      return { unref() {}, ref() {}, hasRef: () => false, refresh() {} } as unknown as NodeJS.Timeout;
+    }) as typeof setInterval);
+    try {
+      const { log, clock } = writer({ renewInBackground: true });
+      const start = clock.now;
+      const id = newChangeId();
+      await log.record(id, { id: 'long', new: blobOf('long') });
+      // The timer the record started: its period is the log's, ticks are driven here on the clock.
+      expect(periods).toHaveLength(1);
+      const period = periods[0]!;
+      for (let tick = 1; tick <= 12; tick++) {
+        clock.now = start + tick * period;
+        await log.renewDueLeases();
+        // Stalled from here until the instant before the next tick: what the lease still holds then.
+        const lease = (await raw.get(log.instanceId))!.leaseUntil;
+        expect(lease - (start + (tick + 1) * period - 1), `after tick ${tick}`).toBeGreaterThanOrEqual(LEASE / 2);
+      }
+      await log.remove(id);
+    } finally {
+      setIntervalSpy.mockRestore();
+    }
+  });
+
+  test('a record that starts the ticks again (the process idle meanwhile) leaves at least half the lease until the first of them', async () => {
+    const periods: number[] = [];
+    const setIntervalSpy = vi.spyOn(globalThis, 'setInterval').mockImplementation(((_run: () => void, ms?: number) => {
+      periods.push(ms ?? 0);
+      return { unref() {}, ref() {}, hasRef: () => false, refresh() {} } as unknown as NodeJS.Timeout;
+    }) as typeof setInterval);
+    try {
+      const { log, clock } = writer({ renewInBackground: true });
+      const first = newChangeId();
+      await log.record(first, { id: 'first', new: blobOf('first') });
+      await log.remove(first);
+      // Idle: the next tick stops the timer. Its item keeps the lease the record wrote.
+      await log.renewDueLeases();
+      const leaseEnd = (await raw.get(log.instanceId))!.leaseUntil;
+      clock.now = leaseEnd - LEASE / 2;
+      const next = newChangeId();
+      await log.record(next, { id: 'next', new: blobOf('next') });
+      expect(periods).toHaveLength(2);
+      // Stalled from the record until the instant before the first tick of the timer it started.
+      const lease = (await raw.get(log.instanceId))!.leaseUntil;
+      expect(lease - (clock.now + periods[1]! - 1)).toBeGreaterThanOrEqual(LEASE / 2);
+      await log.remove(next);
+    } finally {
+      setIntervalSpy.mockRestore();
+    }
   });
 });
