@@ -431,7 +431,15 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       attempt--;
       continue;
     }
-    if (object === undefined) return noSuchObject();
+    if (object === undefined) {
+      // Asked for a URL whatever the size, the store signs none in an object's last second: an
+      // object there answers undefined as an absent one does. Judged again on the object read (a
+      // body answered fits), never a 404 for an object a GET without the condition answers.
+      if (!judgedFirst) return noSuchObject();
+      judgedFirst = false;
+      attempt--;
+      continue;
+    }
     if ('url' in object && judgedFirst) {
       judgedFirst = false;
       const verdict = evaluateRead(preconditions, object.version);

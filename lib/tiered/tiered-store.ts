@@ -909,6 +909,27 @@ export class TieredStore {
     // Judged where it lands, later than `now`: it must not land past the expiry it read (expiry.ts).
     const margin = ttiRefreshMarginMs(record.ttiMs!);
     if (record.expiresAtSeconds! * 1000 - now <= margin) return record;
+    // Reads of the same state in flight together share one refresh: each sent its own, all but one
+    // refused by its condition (billed as a write), and an object read continuously by a server
+    // cost a write per read in flight when the refresh fell due, not one per debounce. Each read
+    // answers the expiry the shared refresh moved the object to, on its own record.
+    const state = `${record.key}\u0000${record.version}\u0000${record.blob ?? ''}\u0000${record.expiresAtSeconds}`;
+    let refreshing = this.refreshing.get(state);
+    if (refreshing === undefined) {
+      refreshing = this.refresh(record, now, next, margin).then((r) => r.expiresAtSeconds);
+      this.refreshing.set(state, refreshing);
+      const done = () => this.refreshing.delete(state);
+      refreshing.then(done, done);
+    }
+    const expiresAtSeconds = await refreshing;
+    return expiresAtSeconds === record.expiresAtSeconds ? record : { ...record, expiresAtSeconds };
+  }
+
+  /** Time-to-idle refreshes in flight, by the state they refresh (key, version, blob, expiry read). */
+  private readonly refreshing = new Map<string, Promise<number | undefined>>();
+
+  /** The refresh of {@link touch}: `next` at `now`, sent only while `margin` lasts. Never fails. */
+  private async refresh(record: HvRecord, now: number, next: number, margin: number): Promise<HvRecord> {
     try {
       const write = this.hv.ttiRefreshWrite(record.key, record.version, record.expiresAtSeconds!, next, now + margin);
       const command = new UpdateCommand({ ...write.input, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' });
