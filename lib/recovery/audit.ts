@@ -71,9 +71,9 @@
  */
 import { type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { hvAttributeNames, isValidPrefix, type TierlogConfig, validateConfig } from '../config.js';
+import { CONFIG_ENV, hvAttributeNames, isValidPrefix, type TierlogConfig, validateConfig } from '../config.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH, S3_SOCKET_TIMEOUT_MS } from '../constants.js';
-import { AccessDeniedError, stoppedAfterMessage, TierlogError, ValidationError } from '../errors.js';
+import { AccessDeniedError, ConfigError, stoppedAfterMessage, TierlogError, ValidationError } from '../errors.js';
 import { assertOptions, kindOf, optionNames } from '../plain-options.js';
 import { assertClock, type Clock, isUuidV7, systemClock } from '../ids.js';
 import { assertClientOf, createDynamoDBClient, createS3Client } from '../aws/clients.js';
@@ -676,6 +676,18 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     if (report.checked === 0) {
       await assertChangeLogShape(dynamodb, config.changeLogTable);
       await probeTable(dynamodb, config.objectsTable);
+      // Nor does it say the prefix is the store's: a misspelt TIERLOG_PREFIX listed nothing (or
+      // another store's young blobs), and the run reported clean, `--exit-code` 0, run after run,
+      // while the objects table points at blobs elsewhere (`tierlog sweep` refuses that pair). The
+      // table's sample must not show it another store's: a ConfigError, nothing having been deleted.
+      binding ??= await sampleStoreBinding(dynamodb, hv, lt);
+      if (binding.kind === 'unbound') {
+        const setting = report.listed === 0 ? CONFIG_ENV.prefix : CONFIG_ENV.objectsTable;
+        throw new ConfigError(
+          `${binding.reason.replace(/; deletes refused.*$/s, '')}: nothing under s3://${config.bucket}/${config.prefix}/ was checked (${report.listed} keys listed); ${CONFIG_ENV.prefix} and ${CONFIG_ENV.objectsTable} must be the writers'`,
+          setting,
+        );
+      }
     }
   } catch (err) {
     // What was done must not be lost with the error.
