@@ -677,17 +677,8 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       await assertChangeLogShape(dynamodb, config.changeLogTable);
       await probeTable(dynamodb, config.objectsTable);
       // Nor does it say the prefix is the store's: a misspelt TIERLOG_PREFIX listed nothing (or
-      // another store's young blobs), and the run reported clean, `--exit-code` 0, run after run,
-      // while the objects table points at blobs elsewhere (`tierlog sweep` refuses that pair). The
-      // table's sample must not show it another store's: a ConfigError, nothing having been deleted.
-      binding ??= await sampleStoreBinding(dynamodb, hv, lt);
-      if (binding.kind === 'unbound') {
-        const setting = report.listed === 0 ? CONFIG_ENV.prefix : CONFIG_ENV.objectsTable;
-        throw new ConfigError(
-          `${binding.reason.replace(/; deletes refused.*$/s, '')}: nothing under s3://${config.bucket}/${config.prefix}/ was checked (${report.listed} keys listed); ${CONFIG_ENV.prefix} and ${CONFIG_ENV.objectsTable} must be the writers'`,
-          setting,
-        );
-      }
+      // another store's young blobs), and the run reported clean, `--exit-code` 0, run after run.
+      await assertPrefixOfStore(dynamodb, hv, lt, report.listed);
     }
   } catch (err) {
     // What was done must not be lost with the error.
@@ -703,6 +694,29 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   }
   progress();
   return report;
+}
+
+/**
+ * For an audit that judged no blob (`keys` keys under the prefix, none checked; undefined: a
+ * snapshot audit whose snapshots proposed no key under it): a sample of the
+ * objects table's pointers (store-binding.ts) must not show them all outside `<prefix>/`. Such a run
+ * reported clean, `--exit-code` 0, run after run, under a `TIERLOG_PREFIX` that is not the writers'
+ * (misspelt, another environment's), while the table points at blobs elsewhere (the pair `tierlog
+ * sweep` refuses). An empty store, a table of inline objects and a sample that could not decide
+ * pass: nothing says the prefix is wrong.
+ *
+ * @throws ConfigError naming `TIERLOG_PREFIX` (nothing listed or proposed) or `TIERLOG_OBJECTS_TABLE` (keys
+ *   listed, none of them the table's).
+ */
+export async function assertPrefixOfStore(dynamodb: DynamoDBClient, hv: HvTable, lt: LtBucket, keys?: number): Promise<void> {
+  const binding = await sampleStoreBinding(dynamodb, hv, lt);
+  if (binding.kind !== 'unbound') return;
+  const where = `s3://${lt.bucket}/${lt.prefix}/`;
+  throw new ConfigError(
+    `${binding.reason.replace(/; deletes refused.*$/s, '')}: no blob under ${where} was judged (${keys === undefined ? 'the snapshots proposed none' : `${keys} ${keys === 1 ? 'key' : 'keys'} there`}); ` +
+      `${CONFIG_ENV.prefix} and ${CONFIG_ENV.objectsTable} must be the writers'`,
+    keys === undefined || keys === 0 ? CONFIG_ENV.prefix : CONFIG_ENV.objectsTable,
+  );
 }
 
 /**
