@@ -71,9 +71,9 @@
  */
 import { type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { hvAttributeNames, isValidPrefix, type TierlogConfig, validateConfig } from '../config.js';
+import { CONFIG_ENV, hvAttributeNames, isValidPrefix, type TierlogConfig, validateConfig } from '../config.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH, S3_SOCKET_TIMEOUT_MS } from '../constants.js';
-import { AccessDeniedError, stoppedAfterMessage, TierlogError, ValidationError } from '../errors.js';
+import { AccessDeniedError, ConfigError, stoppedAfterMessage, TierlogError, ValidationError } from '../errors.js';
 import { assertOptions, kindOf, optionNames } from '../plain-options.js';
 import { assertClock, type Clock, isUuidV7, systemClock } from '../ids.js';
 import { assertClientOf, createDynamoDBClient, createS3Client } from '../aws/clients.js';
@@ -676,6 +676,9 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     if (report.checked === 0) {
       await assertChangeLogShape(dynamodb, config.changeLogTable);
       await probeTable(dynamodb, config.objectsTable);
+      // Nor does it say the prefix is the store's: a misspelt TIERLOG_PREFIX listed nothing (or
+      // another store's young blobs), and the run reported clean, `--exit-code` 0, run after run.
+      await assertPrefixOfStore(dynamodb, hv, lt, report.listed);
     }
   } catch (err) {
     // What was done must not be lost with the error.
@@ -691,6 +694,29 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   }
   progress();
   return report;
+}
+
+/**
+ * For an audit that judged no blob (`keys` keys under the prefix, none checked; undefined: a
+ * snapshot audit whose snapshots proposed no key under it): a sample of the
+ * objects table's pointers (store-binding.ts) must not show them all outside `<prefix>/`. Such a run
+ * reported clean, `--exit-code` 0, run after run, under a `TIERLOG_PREFIX` that is not the writers'
+ * (misspelt, another environment's), while the table points at blobs elsewhere (the pair `tierlog
+ * sweep` refuses). An empty store, a table of inline objects and a sample that could not decide
+ * pass: nothing says the prefix is wrong.
+ *
+ * @throws ConfigError naming `TIERLOG_PREFIX` (nothing listed or proposed) or `TIERLOG_OBJECTS_TABLE` (keys
+ *   listed, none of them the table's).
+ */
+export async function assertPrefixOfStore(dynamodb: DynamoDBClient, hv: HvTable, lt: LtBucket, keys?: number): Promise<void> {
+  const binding = await sampleStoreBinding(dynamodb, hv, lt);
+  if (binding.kind !== 'unbound') return;
+  const where = `s3://${lt.bucket}/${lt.prefix}/`;
+  throw new ConfigError(
+    `${binding.reason.replace(/; deletes refused.*$/s, '')}: no blob under ${where} was judged (${keys === undefined ? 'the snapshots proposed none' : `${keys} ${keys === 1 ? 'key' : 'keys'} there`}); ` +
+      `${CONFIG_ENV.prefix} and ${CONFIG_ENV.objectsTable} must be the writers'`,
+    keys === undefined || keys === 0 ? CONFIG_ENV.prefix : CONFIG_ENV.objectsTable,
+  );
 }
 
 /**

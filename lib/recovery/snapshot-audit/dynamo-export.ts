@@ -26,7 +26,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { SnapshotError } from './errors.js';
+import { parseFailure, SnapshotError } from './errors.js';
 import { md5File } from './inventory.js';
 import { sqlString } from './query.js';
 
@@ -119,7 +119,7 @@ function kindOfSummary(path: string): { path: string; tableArn: string; unusable
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new SnapshotError(`not a DynamoDB export summary: ${(err as Error).message.slice(0, 300)}`, path, { cause: err });
+    throw new SnapshotError(`not a DynamoDB export summary: ${parseFailure(err)}`, path, { cause: err });
   }
   const { tableArn, outputFormat, exportType } = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
   if (typeof tableArn !== 'string') throw new SnapshotError('not a DynamoDB export summary: no tableArn', path);
@@ -151,7 +151,7 @@ export async function readExport(dir: string): Promise<DynamoExport> {
     try {
       entry = fileLineSchema.parse(JSON.parse(line));
     } catch (err) {
-      throw new SnapshotError(`malformed line in manifest-files.json: ${(err as Error).message.slice(0, 200)}`, filesPath, { cause: err });
+      throw new SnapshotError(`malformed line in manifest-files.json: ${parseFailure(err, 200)}`, filesPath, { cause: err });
     }
     // The key is <S3Prefix>/AWSDynamoDB/<id>/data/<file>: locally, relative to this export's folder.
     const at = entry.dataFileS3Key.lastIndexOf('/data/');
@@ -191,7 +191,7 @@ function parseSummary(path: string): z.infer<typeof summarySchema> {
   try {
     return summarySchema.parse(JSON.parse(readFileSync(path, 'utf8')));
   } catch (err) {
-    throw new SnapshotError(`not a DynamoDB JSON export summary: ${(err as Error).message.slice(0, 300)}`, path, { cause: err });
+    throw new SnapshotError(`not a DynamoDB JSON export summary: ${parseFailure(err)}`, path, { cause: err });
   }
 }
 

@@ -3,6 +3,7 @@
  * that does not parse, a data file that is missing or fails its checksum, an export of the wrong
  * format. Nothing is proposed, let alone deleted, from such a snapshot.
  */
+import { ZodError } from 'zod';
 import { stoppedAfterMessage, TierlogError } from '../../errors.js';
 import { unknownOutcome } from './reverify.js';
 import type { SnapshotAuditReport } from './snapshot-audit.js';
@@ -17,6 +18,23 @@ export class SnapshotError extends TierlogError {
   ) {
     super(`${message} (${path})`, options);
   }
+}
+
+/**
+ * Why a snapshot file did not parse, in one line of at most `max` characters: a schema's refusal
+ * as each field at fault and what is wrong with it (`creationTimestamp: Required; files.0.size:
+ * Expected number, received string`), not the validator's JSON dump (which, cut to a length and its
+ * line breaks escaped for the terminal, named no field readably); a JSON syntax error as it is.
+ */
+export function parseFailure(err: unknown, max = 300): string {
+  const text =
+    err instanceof ZodError
+      ? err.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ')
+      : err instanceof Error
+        ? err.message
+        : String(err);
+  const line = text.replace(/\s*\n\s*/g, ' ');
+  return line.length > max ? `${line.slice(0, max - 3)}...` : line;
 }
 
 /**

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { SnapshotError } from './errors.js';
+import { parseFailure, SnapshotError } from './errors.js';
 import { sqlString } from './query.js';
 
 const manifestSchema = z.object({
@@ -77,7 +77,7 @@ export async function readInventory(manifestPath: string): Promise<Inventory> {
   try {
     manifest = manifestSchema.parse(JSON.parse(raw));
   } catch (err) {
-    throw new SnapshotError(`not an S3 Inventory manifest: ${(err as Error).message.slice(0, 300)}`, path, { cause: err });
+    throw new SnapshotError(`not an S3 Inventory manifest: ${parseFailure(err)}`, path, { cause: err });
   }
   if (manifest.fileFormat === 'ORC') throw new SnapshotError('ORC inventories are not supported: configure CSV or Parquet', path);
   const csvColumns = manifest.fileFormat === 'CSV' ? manifest.fileSchema.split(',').map((c) => c.trim()) : [];

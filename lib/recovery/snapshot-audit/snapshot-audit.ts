@@ -9,9 +9,10 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { type TierlogConfig, validateConfig } from '../../config.js';
-import { assertSafetyAge, notBlobKeys } from '../audit.js';
-import type { DeleteFailure } from '../../tiered/lt-bucket.js';
+import { hvAttributeNames, type TierlogConfig, validateConfig } from '../../config.js';
+import { assertPrefixOfStore, assertSafetyAge, notBlobKeys } from '../audit.js';
+import { type DeleteFailure, LtBucket } from '../../tiered/lt-bucket.js';
+import { HvTable } from '../../tiered/hv-table.js';
 import { type DynamoExport, findExports } from './dynamo-export.js';
 import { assertEpochMs } from '../../ids.js';
 import { assertClientOf } from '../../aws/clients.js';
@@ -209,6 +210,16 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     s3: options.s3,
     hvAttributes,
   };
+  // Snapshots that propose nothing under the prefix say nothing of it: one misspelt (not the
+  // writers') reported clean, run after run. A sample of the live table's pointers must not lie
+  // all outside it (as the listing audit that checked no blob asks).
+  if (findings.length === 0) {
+    await assertPrefixOfStore(
+      options.dynamodb,
+      new HvTable(config.objectsTable, options.dynamodb, hvAttributeNames(config)),
+      new LtBucket(options.s3, config.bucket, config.prefix),
+    );
+  }
   options.signal?.throwIfAborted();
   // Read only, so first: an error here stops the audit before it deleted anything.
   const { lost, missedByInventory, undecided } = await checkLost(
