@@ -30,6 +30,7 @@ import { failureQueue } from './failure-handling.js';
 import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { validateChangeLogTable } from './change-log-table.js';
 import { checkObjectsTableKey } from './own-objects-table.js';
+import { validateOwnBucket } from './own-bucket.js';
 import { checkGrantsCoverEnvironment, grantSweeper, type TierlogResources } from './permissions.js';
 import { acknowledgeEach, deadLetterQueueFinding, logicalIdOf, type NagAcknowledgement, prefixObjectsFinding } from './nag.js';
 
@@ -163,7 +164,10 @@ export function sweeperTuningOf(tuning: SweeperTuningProps = {}): Partial<Omit<S
 export interface TierlogSweeperProps extends TierlogFunctionOptions {
   /**
    * The tables, bucket and prefix to sweep. An objects table of this app keyed otherwise than the
-   * function reads it (the key attribute of its `TIERLOG_HV_ATTRIBUTES`) is refused.
+   * function reads it (the key attribute of its `TIERLOG_HV_ATTRIBUTES`) is refused, and so, at
+   * synth, is a bucket of this app without the lifecycle tierlog relies on (the README's "Add it to
+   * an existing stack"): a rule that expires or archives blobs under the prefix, none that aborts
+   * incomplete uploads.
    */
   readonly resources: TierlogResources;
   /**
@@ -345,6 +349,9 @@ export class TierlogSweeper extends Construct {
     checkGrantsCoverEnvironment(this, props.resources, props.environment);
     checkObjectsTableKey(props.resources.objectsTable, props.environment);
     validateChangeLogTable(this, props.resources.changeLogTable);
+    // Its blobs' bucket, when it is a bucket of this app: the lifecycle tierlog relies on (a
+    // Tierlog's bucket of the user's is checked so, by the Tierlog's sweeper).
+    validateOwnBucket(this, props.resources.bucket, props.resources.prefix);
     const reserved = props.reservedConcurrency ?? 2 * parallelism;
     if (!Number.isInteger(reserved) || reserved < parallelism) {
       // Fewer slots than fan-out groups: while sweeps run long (a backlog), the groups left

@@ -34,7 +34,6 @@ import { ObjectsFunction, type ObjectsTuningProps } from './objects-function.js'
 import { ObjectsStreamCleanup, type ObjectsStreamTuningProps } from './objects-stream.js';
 import { pointAlarmsAtRunbook } from './failure-handling.js';
 import { refuseSharedObjectsTable, refuseSharedPrefix } from './one-store-per-prefix.js';
-import { validateOwnBucket } from './own-bucket.js';
 import { checkOwnObjectsTable, validateOwnObjectsTable } from './own-objects-table.js';
 import { requireSameEnvironment } from './same-environment.js';
 import { addTierlogOutputs } from './outputs.js';
@@ -389,7 +388,6 @@ export class Tierlog extends Construct {
       }
       requireSameEnvironment(this, 'bucket', props.bucket);
       validateBucketName(props.bucket);
-      validateOwnBucket(this, props.bucket, this.prefix);
       this.bucket = props.bucket;
       refuseSharedPrefix(this, (node): node is Tierlog => node instanceof Tierlog);
     } else {

@@ -27,6 +27,7 @@ import { ObjectsStreamCleanup } from '../../infra/objects-stream.js';
 import type { TierlogResources } from '../../infra/permissions.js';
 import { TierlogSweeper } from '../../infra/sweeper.js';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
+import { BlobBucket } from '../../infra/bucket.js';
 import { CONFIG_ENV, configToEnv, loadConfig } from '../../lib/config.js';
 import { LEASE_INDEX_NAME } from '../../lib/constants.js';
 import { changeLogTableIn, cleanOutdirs, newApp, tierlogTemplate } from './helpers.js';
@@ -589,7 +590,7 @@ describe("the parts used on their own: a change-log table of the app that is not
         dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
         timeToLiveAttribute: 'expiresAt',
       }),
-      bucket: new s3.Bucket(stack, 'Bucket'),
+      bucket: new BlobBucket(stack, 'Blobs').bucket, // with the lifecycle tierlog relies on: checked too
       prefix: 'blobs',
     };
     return { stack, resources, environment: environmentOf(resources) };
@@ -841,7 +842,7 @@ describe('the parts used on their own: resources in another region or account th
     const stack = new Stack(newApp(), 'UserStack');
     const table = tableAt(stack, HERE.account, HERE.region);
     const log = changeLogTableIn(stack);
-    const bucket = new s3.Bucket(stack, 'Bucket');
+    const bucket = new BlobBucket(stack, 'Blobs').bucket;
     const resources: TierlogResources = { changeLogTable: log, objectsTable: table, bucket, prefix: 'blobs' };
     const environment = environmentOf(resources);
     parts.sweeper(stack, resources, environment);
@@ -851,5 +852,45 @@ describe('the parts used on their own: resources in another region or account th
       expect.stringMatching(/^resources\.objectsTable UserStack\/MyObjects is in account 123456789012: deploy the stack there/),
       expect.stringMatching(/^resources\.objectsTable UserStack\/MyObjects is in region eu-west-1: deploy the stack there/),
     ]);
+  });
+});
+
+describe('the parts used on their own: a bucket of the app without the lifecycle tierlog relies on', () => {
+  /**
+   * The sweeper refuses, at synth, the bucket a `Tierlog` refuses as its own (a lifecycle rule that
+   * expires live blobs under the prefix deletes what the objects table points at; none that aborts
+   * incomplete uploads bills them for ever). Used on its own, it took any bucket: the check was the
+   * `Tierlog`'s alone.
+   */
+  const setup = (bucket: (stack: Stack) => s3.IBucket) => {
+    const stack = new Stack(newApp(), 'UserStack');
+    const resources: TierlogResources = {
+      changeLogTable: changeLogTableIn(stack),
+      objectsTable: new dynamodb.TableV2(stack, 'Objects', {
+        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+        dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+        timeToLiveAttribute: 'expiresAt',
+      }),
+      bucket: bucket(stack),
+      prefix: 'blobs',
+    };
+    PARTS.sweeper(stack, resources, environmentOf(resources));
+    return () => Template.fromStack(stack);
+  };
+
+  it('a bucket that expires current objects under the prefix, or aborts no upload: refused at synth, naming it', () => {
+    const expiring = (stack: Stack) =>
+      new s3.Bucket(stack, 'Expiring', {
+        lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(8) }, { prefix: 'blobs/', expiration: Duration.days(30) }],
+      });
+    expect(setup(expiring)).toThrow(/bucket UserStack\/Expiring cannot hold tierlog's blobs: .*expire/);
+    expect(setup((stack) => new s3.Bucket(stack, 'Plain'))).toThrow(
+      /bucket UserStack\/Plain cannot hold tierlog's blobs: no lifecycle rule over "blobs\/" aborts incomplete multipart uploads/,
+    );
+  });
+
+  it("a BlobBucket's, or an imported one (whose rules cannot be read): taken", () => {
+    expect(setup((stack) => new BlobBucket(stack, 'Blobs').bucket)).not.toThrow();
+    expect(setup((stack) => s3.Bucket.fromBucketName(stack, 'Theirs', 'their-blobs'))).not.toThrow();
   });
 });
