@@ -58,8 +58,8 @@
  *   Lambda carries them, labelled with the `Content-Type` a 200 would carry (the URL names it).
  *   One read of HV decides the 307
  *   (and a 304 or 412 of such an object), with no S3 request (`TieredStore.getStreamOrUrl`), and
- *   a GET with `If-None-Match` (a cache's revalidation) of any blob is judged so too before its
- *   bytes are read: a 304 sends no S3 request. The
+ *   a GET with `If-None-Match` (a cache's revalidation) is judged first on the item alone
+ *   (`TieredStore.head`): a 304 sends no S3 request. The
  *   limit applies to the object as read by the one read that answers, so an object replaced
  *   meanwhile cannot overflow it; an inline object (at most the inline threshold) is always
  *   answered in the body. A blob's body cut while it is read (a connection reset midway) is read
@@ -232,6 +232,13 @@ export async function handleObjectsRequest(
   return sentFor(event, await answerWithContent(store, event, options));
 }
 
+/** `response` as it is sent to `event`: to a HEAD, GET's headers with no content (RFC 9110 9.3.2), an error's too. */
+export function sentFor(event: APIGatewayProxyEventV2, response: Response): Response {
+  if ((event?.requestContext?.http?.method ?? '').toUpperCase() !== 'HEAD' || response.body === undefined) return response;
+  const { body: _content, isBase64Encoded: _encoded, ...headOnly } = response;
+  return headOnly;
+}
+
 /**
  * The answer to one request with the content a GET of it would carry, a HEAD's too (an error's
  * `{ error, message }`): for a caller that logs what it answers (the Lambda handler) before it
@@ -242,17 +249,6 @@ export async function answerWithContent(
   event: APIGatewayProxyEventV2,
   options: ObjectsApiOptions = {},
 ): Promise<Response> {
-  return answer(store, event, options);
-}
-
-/** `response` as it is sent to `event`: to a HEAD, GET's headers with no content (RFC 9110 9.3.2), an error's too. */
-export function sentFor(event: APIGatewayProxyEventV2, response: Response): Response {
-  if ((event?.requestContext?.http?.method ?? '').toUpperCase() !== 'HEAD' || response.body === undefined) return response;
-  const { body: _content, isBase64Encoded: _encoded, ...headOnly } = response;
-  return headOnly;
-}
-
-async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options: ObjectsApiOptions): Promise<Response> {
   try {
     // The deployment's settings, not the request's: out of bounds, the server's fault (500), not a 400.
     checkObjectsApiOptions(options);
@@ -326,20 +322,13 @@ async function answer(store: TieredStore, event: APIGatewayProxyEventV2, options
         refuseUnhonouredDeleteHeaders(headers);
         // A weak If-Match never matches (§13.1.1): only an absent object meets it, as `If-None-Match: *`
         // would (0), so nothing is deleted, and the absent one is 404 as under any condition.
-        let weak: WeakIfMatchError | undefined;
-        let ifVersion: number | undefined;
-        try {
-          ifVersion = conditionOf(headers);
-        } catch (err) {
-          if (!(err instanceof WeakIfMatchError)) throw err;
-          weak = err;
-          ifVersion = 0;
-        }
-        const deleted = await store.delete(key, ifVersion !== undefined ? { ifVersion } : {}).catch((err: unknown) => {
+        const { ifVersion, weakIfMatch } = writeConditionOf(headers);
+        const condition = weakIfMatch ? 0 : ifVersion;
+        const deleted = await store.delete(key, condition !== undefined ? { ifVersion: condition } : {}).catch((err: unknown) => {
           // An absent object is 404 whatever the precondition, as without it (RFC 9110 §13.2.1): a
           // DELETE retried after its answer was lost learns the object is gone, not that a version stands.
           if (err instanceof VersionConflictError && err.actual === undefined) return false;
-          throw weak !== undefined && err instanceof VersionConflictError ? weak : err;
+          throw weakIfMatch && err instanceof VersionConflictError ? new WeakIfMatchError() : err;
         });
         return deleted ? { statusCode: 204 } : problem(404, 'NotFound', 'no such object');
       }
@@ -409,18 +398,22 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
   // One read decides: the size checked against the limit is the size of the bytes answered, so an
   // object replaced while it is read never makes an answer larger than a buffered response carries.
   const expiresInMs = options.redirectExpiresInMs ?? DEFAULT_REDIRECT_EXPIRES_MS;
-  let bodyReads = 0;
   // A revalidation (`If-None-Match`: every answer says no-cache, so a cache sends one before each
-  // reuse) is judged on the item before any blob is opened: its first read asks for a URL whatever
-  // the size (one read of HV, no S3 request), and the blob's bytes are read only to be answered.
-  // Opened first, each 304 cost an S3 GET dropped unread, and S3 throttling a GET made it a 503.
-  let judgedFirst = preconditions.ifNoneMatch !== undefined;
+  // reuse) is judged on the item alone, before any blob is opened: a 304 costs one read of HV and
+  // no S3 request (opened first, each 304 cost an S3 GET dropped unread, and S3 throttling a GET
+  // made it a 503). The read that answers bytes is judged again on the version it finds.
+  if (preconditions.ifNoneMatch !== undefined) {
+    const info = await store.head(key);
+    if (info === undefined) return noSuchObject();
+    const verdict = evaluateRead(preconditions, info.version);
+    if (verdict !== 'proceed') return preconditionAnswer(verdict, info);
+  }
+  let bodyReads = 0;
   for (let attempt = 1; ; attempt++) {
     let object: Awaited<ReturnType<TieredStore['getStreamOrUrl']>>;
     try {
       // A blob whose bytes exceed the limit comes back as a URL, from the same read of HV.
-      const maxBytes = judgedFirst ? 0 : maxResponseBytes;
-      object = await store.getStreamOrUrl(key, { ...(range !== undefined ? { range } : {}), maxBytes, expiresInMs });
+      object = await store.getStreamOrUrl(key, { ...(range !== undefined ? { range } : {}), maxBytes: maxResponseBytes, expiresInMs });
     } catch (err) {
       // Past the end of the current version: of the version If-Range names too only if it is that one.
       if (!(err instanceof RangeNotSatisfiableError && ifRange !== undefined && range !== undefined)) throw err;
@@ -431,26 +424,7 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       attempt--;
       continue;
     }
-    if (object === undefined) {
-      // Asked for a URL whatever the size, the store signs none in an object's last second: an
-      // object there answers undefined as an absent one does. Judged again on the object read (a
-      // body answered fits), never a 404 for an object a GET without the condition answers.
-      if (!judgedFirst) return noSuchObject();
-      judgedFirst = false;
-      attempt--;
-      continue;
-    }
-    if ('url' in object && judgedFirst) {
-      judgedFirst = false;
-      const verdict = evaluateRead(preconditions, object.version);
-      if (verdict !== 'proceed') return preconditionAnswer(verdict, object);
-      // Bytes an answer holds: read them, a read of its own judged again on the version it finds.
-      const bytes = object.range === undefined ? object.size : object.range.end - object.range.start + 1;
-      if (bytes <= maxResponseBytes) {
-        attempt--;
-        continue;
-      }
-    }
+    if (object === undefined) return noSuchObject();
     if ('url' in object) {
       // A URL of this version: if the client holds part of another, the whole object, read afresh.
       if (range !== undefined && ifRange !== undefined && !ifRangeMatches(ifRange, object.version)) {
@@ -1061,6 +1035,17 @@ function base64Body(raw: string): Buffer {
  * 412), and `If-Unmodified-Since` without `If-Match` is refused (400), as on a read.
  */
 function conditionOf(headers: Record<string, string>): number | undefined {
+  const { ifVersion, weakIfMatch } = writeConditionOf(headers);
+  if (weakIfMatch) throw new WeakIfMatchError();
+  return ifVersion;
+}
+
+/**
+ * The preconditions of a well-formed write request: the version `If-Match` names or 0 for
+ * `If-None-Match: *` (undefined: none), and whether `If-Match` named a weak tag (which never
+ * matches, so its version is not given). Malformed ones are refused (400).
+ */
+function writeConditionOf(headers: Record<string, string>): { readonly ifVersion: number | undefined; readonly weakIfMatch: boolean } {
   refuseDateOnlyCondition(headers);
   const ifMatch = ifMatchOf(headers);
   const ifNoneMatch = headers['if-none-match'];
@@ -1070,9 +1055,8 @@ function conditionOf(headers: Record<string, string>): number | undefined {
   if (ifMatch !== undefined && ifNoneMatch !== undefined) {
     throw new ValidationError('If-Match and If-None-Match cannot be combined', 'If-Match');
   }
-  // Refused once the request is known well-formed: both headers at once stay a 400.
-  if (ifMatch?.weak === true) throw new WeakIfMatchError();
-  return ifMatch?.version ?? (ifNoneMatch !== undefined ? 0 : undefined);
+  if (ifMatch?.weak === true) return { ifVersion: undefined, weakIfMatch: true };
+  return { ifVersion: ifMatch?.version ?? (ifNoneMatch !== undefined ? 0 : undefined), weakIfMatch: false };
 }
 
 /** The request headers of a write in tierlog's namespace (`x-tierlog-stored`, a response header, means nothing on a request). */

@@ -3,7 +3,8 @@
  * API judges such a GET on the item before any blob is opened, asking the store for a URL of any
  * size, and the store signs none for less than a second of life. The GET answered 404 for an
  * object that was there (a GET without the header at the same instant answered 200 and its
- * body); a cache holding it was told it was gone instead of 304. It is judged on the object read.
+ * body); a cache holding it was told it was gone instead of 304. It is judged on the item as
+ * `head` reads it (an object there is one), and its bytes read as a GET without the header reads them.
  */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, expect, test } from 'vitest';
