@@ -409,7 +409,10 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
     if (verdict !== 'proceed') return preconditionAnswer(verdict, info);
   }
   let bodyReads = 0;
-  for (let attempt = 1; ; attempt++) {
+  // Each pass reads afresh: the whole object instead of a range (If-Range), a cut body, a blob
+  // grown past the limit while it was read; only the last, a race, is bounded by the passes it takes.
+  let redirectsMissed = 0;
+  for (;;) {
     let object: Awaited<ReturnType<TieredStore['getStreamOrUrl']>>;
     try {
       // A blob whose bytes exceed the limit comes back as a URL, from the same read of HV.
@@ -421,7 +424,6 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       if (now === undefined) return noSuchObject();
       if (ifRangeMatches(ifRange, now.version)) throw err;
       range = undefined;
-      attempt--;
       continue;
     }
     if (object === undefined) return noSuchObject();
@@ -431,7 +433,6 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
         const verdict = evaluateRead(preconditions, object.version);
         if (verdict !== 'proceed') return preconditionAnswer(verdict, object);
         range = undefined;
-        attempt--;
         continue;
       }
       return redirectAnswer(object, ifRange, preconditions, object);
@@ -445,7 +446,6 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       // Another version than the client holds part of: the whole object, read afresh.
       object.body.destroy();
       range = undefined;
-      attempt--;
       continue;
     }
     const length = object.range === undefined ? object.size : object.range.end - object.range.start + 1;
@@ -456,7 +456,7 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       const redirect = await redirectToBlob(store, key, expiresInMs, ifRange, preconditions);
       if (redirect !== undefined) return redirect;
       // Replaced by an inline body since it was read: read again.
-      if (attempt >= REDIRECT_ATTEMPTS) throw new ContentionError(key, attempt);
+      if (++redirectsMissed >= REDIRECT_ATTEMPTS) throw new ContentionError(key, redirectsMissed);
       continue;
     }
     let bytes: Buffer;
@@ -464,11 +464,10 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       bytes = await readAtMost(object.body, Math.max(length, maxResponseBytes));
     } catch (err) {
       // A blob's body cut while it was read (a connection reset midway): the SDK retries a request
-      // that fails before its answer, never a body, so the object is read again, as \`get\` reads a
+      // that fails before its answer, never a body, so the object is read again, as `get` reads a
       // cut blob again (BODY_READ_ATTEMPTS GETs in all). Read afresh from HV: each read is judged
       // on the version it finds, and its bytes answered under that version's headers.
       if (object.stored !== 'blob' || !isConnectionLost(err) || ++bodyReads >= BODY_READ_ATTEMPTS) throw err;
-      attempt--;
       continue;
     }
     // The headers declare `length` bytes: a blob of another size is never answered under them (a
