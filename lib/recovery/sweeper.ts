@@ -333,13 +333,24 @@ interface SweepRun {
    */
   readonly counted: Set<string>;
   /**
-   * The lease ages of the expired instances taken whose retire or claim is unanswered: counted in
-   * `oldestExpiredAgeMs` once the answer did not refuse the item's header (`processInstance`),
-   * or when the sweep is cut off first (they wait, as far as it knows).
+   * The expired instances taken, each with its lease's age and whether its claim's answer refused
+   * the item's header (`processInstance`): `oldestExpiredAgeMs` is the oldest of the others, an
+   * unanswered one counted (it waits, as far as the sweep knows when it reports).
    */
-  readonly unanswered: Set<{ readonly age: number }>;
+  readonly expired: ExpiredWait[];
   /** The deadline cut the sweep off: nothing more is started (no request, no count). */
   stopped: boolean;
+}
+
+/** An expired instance taken: its lease's age when the sweep began, and whether its claim refused the item's header. */
+interface ExpiredWait {
+  readonly age: number;
+  headerRefused: boolean;
+}
+
+/** The oldest wait for recovery among `expired` (0: none): a header refused is none, no sweep recovers that item. */
+function oldestWaitOf(expired: readonly ExpiredWait[]): number {
+  return expired.reduce((oldest, wait) => (wait.headerRefused ? oldest : Math.max(oldest, wait.age)), 0);
 }
 
 /** One entry after screening and judging (steps 3 and 4). */
@@ -541,7 +552,7 @@ export class Sweeper {
       waiting,
       uploads,
       counted: new Set(),
-      unanswered: new Set(),
+      expired: [],
       stopped: false,
     };
     const pastDeadline = () =>
@@ -565,7 +576,6 @@ export class Sweeper {
       // Cut off: what is still in flight is left to finish or not (both safe: DESIGN.md, Recovery).
       sweep.stopped = true;
       uploads.stop();
-      for (const { age } of sweep.unanswered) report.oldestExpiredAgeMs = Math.max(report.oldestExpiredAgeMs, age);
       work.then(
         (done) => {
           if (done.failure !== undefined) this.logger.error('sweep failed after its deadline', { error: describe(done.failure.error) });
@@ -579,6 +589,7 @@ export class Sweeper {
         deletesWaiting: deletes.busy,
       });
     }
+    report.oldestExpiredAgeMs = oldestWaitOf(sweep.expired);
     report.durationMs = this.clock() - started;
     // A copy: answers that arrive after a cut-off change nothing the caller holds.
     const final: SweepReport = { ...report, wouldDelete: [...report.wouldDelete] };
@@ -719,14 +730,11 @@ export class Sweeper {
     // Found by a query on this machine's clock, answered: taken only if that clock is AWS's.
     this.assertClockInStep();
     // Its wait (OldestExpiredAge) is counted unless the claim refuses its header (processInstance).
-    const wait = found.via.kind === 'expired' ? { age: started - found.summary.leaseUntil } : undefined;
-    const waited = (counted = true) => {
-      if (wait === undefined || !sweep.unanswered.delete(wait)) return;
-      if (counted) report.oldestExpiredAgeMs = Math.max(report.oldestExpiredAgeMs, wait.age);
-    };
+    const wait: ExpiredWait | undefined =
+      found.via.kind === 'expired' ? { age: started - found.summary.leaseUntil, headerRefused: false } : undefined;
     if (wait !== undefined) {
       report.instancesExpired++;
-      sweep.unanswered.add(wait);
+      sweep.expired.push(wait);
     } else {
       // On the clock now, not at the sweep's start: a page of the query read late (behind a busy
       // pool) shows the leases live writers took since, as far ahead as any writer takes one.
@@ -744,7 +752,6 @@ export class Sweeper {
     await pool.run(async () => {
       if (pastDeadline()) {
         report.stoppedEarly = true;
-        waited();
         at.skipped?.();
         return;
       }
@@ -752,11 +759,10 @@ export class Sweeper {
         this.assertClockInStep();
       } catch (error) {
         refused = { error };
-        waited();
         at.skipped?.();
         return;
       }
-      return this.processInstance(found, sweep, waited);
+      return this.processInstance(found, sweep, wait);
     });
     if (refused !== undefined) throw refused.error;
     return true;
@@ -915,14 +921,14 @@ export class Sweeper {
   }
 
   /**
-   * Steps 2 to 7 for one instance found. `waited` counts its wait in `oldestExpiredAgeMs` (the
-   * backlog alarm's `OldestExpiredAge`), unless (`false`) its claim's answer refused its header: such
+   * Steps 2 to 7 for one instance found. An expired one's `wait` counts in `oldestExpiredAgeMs` (the
+   * backlog alarm's `OldestExpiredAge`), unless its claim's answer refused its header: such
    * an item is quarantined whole, unclaimed, on every sweep until someone fixes it (its entries
    * counted in `entriesQuarantined`, `tierlog status` listing it among the corrupt items), so no
    * sweep will ever recover it, and its lease's age, growing for good, would hold that alarm up
    * whatever the backlog (as `tierlog status` names no oldest expired instance).
    */
-  private async processInstance(found: Found, sweep: SweepRun, waited: (counted?: boolean) => void): Promise<void> {
+  private async processInstance(found: Found, sweep: SweepRun, wait: ExpiredWait | undefined): Promise<void> {
     const { report } = sweep;
     const instanceId = found.summary.instanceId;
     if (sweep.stopped) return;
@@ -931,7 +937,7 @@ export class Sweeper {
       try {
         taken = await this.retireOrClaim(found, report.dryRun, sweep);
       } finally {
-        waited(!(taken?.kind === 'refused' && taken.why === 'header'));
+        if (wait !== undefined && taken?.kind === 'refused' && taken.why === 'header') wait.headerRefused = true;
         // A suspect is counted once the claim's answer (or a claim that failed) did not show an
         // upload session, which the lease index's filter may not tell (see `Taken`).
         if (found.via.kind === 'suspect' && taken?.kind !== 'session' && !sweep.stopped) {
