@@ -10,6 +10,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { EmfOutput } from '@aws-lambda-powertools/metrics/types';
 import { reportUnknownVariables } from '../config.js';
 import { LOG_LIST_PART_BYTES } from '../constants.js';
 import { ConfigError, ValidationError } from '../errors.js';
@@ -105,9 +106,9 @@ export function handlerTelemetry(serviceName: string, options: { readonly logger
  * @throws ConfigError naming `metrics`.
  */
 function checkGivenMetrics(metrics: Metrics, serviceName: string, deployment: Record<string, string>): void {
-  let emf: { _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }> } } & Record<string, unknown>;
+  let emf: EmfOutput;
   try {
-    emf = metrics.serializeMetrics() as typeof emf;
+    emf = metrics.serializeMetrics();
   } catch {
     return;
   }

@@ -256,7 +256,7 @@ async function reverifyBatches(
   options: ReverifyOptions & { readonly batchSize: number },
   report: ReverifyReport,
 ): Promise<ReverifyReport> {
-  const lt = new LtBucket(options.s3, config.bucket, config.prefix, MULTIPART_PART_SIZE);
+  const { hv, lt } = liveStoreOf(config, options);
   const { batchSize } = options;
   let bound = false;
   // Blobs an item of another object points at (an item copied to rename an object): read by the
@@ -299,7 +299,7 @@ async function reverifyBatches(
         const blob = pointers.get(objectKey);
         return typeof blob === 'string' ? [{ objectKey, blob }] : [];
       });
-      const refusal = await storeBindingRefusal(options, config, lt, read);
+      const refusal = await storeBindingRefusal(options, { hv, lt }, read);
       if (refusal !== undefined) {
         report.refusal = refusal;
         const rest = [...doomed, ...parsed.slice(i + batchSize).map((c) => c.key)];
@@ -309,11 +309,7 @@ async function reverifyBatches(
       bound = true;
     }
     if (options.delete && options.scanOtherObjects !== false && doomed.length > 0) {
-      otherObjects ??= await blobsOfOtherObjects(
-        options.dynamodb,
-        new HvTable(config.objectsTable, options.dynamodb, hvAttributeNames(config)),
-        config.prefix,
-      );
+      otherObjects ??= await blobsOfOtherObjects(options.dynamodb, hv, config.prefix);
       const pointed = doomed.filter((key) => otherObjects?.has(key));
       for (const key of pointed) report.kept.push({ key, reason: 'referenced' });
       doomed.splice(0, doomed.length, ...doomed.filter((key) => !otherObjects?.has(key)));
@@ -379,14 +375,26 @@ export function needsALook(reason: KeptReason): boolean {
   return reason === 'change-log-unreadable' || reason === 'objects-table-unrecognised' || reason === 'store-unbound';
 }
 
+/** The live store `config` names, as the snapshot audit reads and deletes in it: its objects table, its blobs under the prefix. */
+export interface LiveStore {
+  readonly hv: HvTable;
+  readonly lt: LtBucket;
+}
+
+/** The {@link LiveStore} of `config`, through `clients`. */
+export function liveStoreOf(config: TierlogConfig, clients: { readonly dynamodb: DynamoDBClient; readonly s3: S3Client }): LiveStore {
+  return {
+    hv: new HvTable(config.objectsTable, clients.dynamodb, hvAttributeNames(config)),
+    lt: new LtBucket(clients.s3, config.bucket, config.prefix, MULTIPART_PART_SIZE),
+  };
+}
+
 /** Why deletes are refused for the store `config` names (`../store-binding.ts`), or undefined. */
 export async function storeBindingRefusal(
   options: Pick<ReverifyOptions, 'dynamodb' | 'emptyStoreOk'>,
-  config: TierlogConfig,
-  lt: LtBucket,
+  { hv, lt }: LiveStore,
   pointers: ReadonlyArray<{ readonly objectKey: string; readonly blob: string }> = [],
 ): Promise<string | undefined> {
-  const hv = new HvTable(config.objectsTable, options.dynamodb, hvAttributeNames(config));
   return bindingRefusal(await sampleStoreBinding(options.dynamodb, hv, lt, pointers), options.emptyStoreOk ?? false);
 }
 
@@ -463,7 +471,7 @@ export async function checkLost(
     throw new ValidationError(`cutoffMs must be ms since the epoch, got ${String(options.cutoffMs)}`, 'cutoffMs');
   }
   const attrs = snapshotHvAttributesOf(config, options.hvAttributes);
-  const lt = new LtBucket(options.s3, config.bucket, config.prefix, MULTIPART_PART_SIZE);
+  const { lt } = liveStoreOf(config, options);
   const confirmed: LostCandidate[] = [];
   const missedByInventory: string[] = [];
   const undecided: LostCheck['undecided'] = [];

@@ -9,10 +9,9 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { hvAttributeNames, type TierlogConfig, validateConfig } from '../../config.js';
+import { type TierlogConfig, validateConfig } from '../../config.js';
 import { assertPrefixOfStore, assertSafetyAge, notBlobKeys } from '../audit.js';
-import { type DeleteFailure, LtBucket } from '../../tiered/lt-bucket.js';
-import { HvTable } from '../../tiered/hv-table.js';
+import type { DeleteFailure } from '../../tiered/lt-bucket.js';
 import { type DynamoExport, findExports } from './dynamo-export.js';
 import { assertEpochMs } from '../../ids.js';
 import { assertClientOf } from '../../aws/clients.js';
@@ -26,6 +25,7 @@ import {
   checkLost,
   emptyReverifyReport,
   type KeptReason,
+  liveStoreOf,
   type LostCandidate,
   type ReverifyReport,
   reverifyAndDelete,
@@ -214,11 +214,8 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
   // writers') reported clean, run after run. A sample of the live table's pointers must not lie
   // all outside it (as the listing audit that checked no blob asks).
   if (findings.length === 0) {
-    await assertPrefixOfStore(
-      options.dynamodb,
-      new HvTable(config.objectsTable, options.dynamodb, hvAttributeNames(config)),
-      new LtBucket(options.s3, config.bucket, config.prefix),
-    );
+    const { hv, lt } = liveStoreOf(config, options);
+    await assertPrefixOfStore(options.dynamodb, hv, lt);
   }
   options.signal?.throwIfAborted();
   // Read only, so first: an error here stops the audit before it deleted anything.
