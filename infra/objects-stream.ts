@@ -438,8 +438,11 @@ export class ObjectsStreamCleanup extends Construct {
       // blob), and those of items that show neither a string blob, an inline body nor a deletion
       // marker under the function's names, which it counts untrusted (written under other names, a
       // blob of another type): filtered out, their blobs were left with no metric and no alarm.
-      // Creates and changes of inline objects and of deletion markers invoke nothing. (Names known
-      // only at deploy: the blob attribute alone, as `blobAttribute` gives it.)
+      // Creates and changes of inline objects and of deletion markers invoke nothing. A marker is
+      // `true`: a `deleted` of `false` beside no blob and no body marks nothing (a corrupt or foreign
+      // item, which the function counts untrusted), so a fourth filter passes it; dropped as a
+      // marker's, its blob was left with no metric and no alarm. (Names known only at deploy: the
+      // blob attribute alone, as `blobAttribute` gives it.)
       filters: [
         lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('REMOVE') }),
         lambda.FilterCriteria.filter({
@@ -455,6 +458,16 @@ export class ObjectsStreamCleanup extends Construct {
                     [names.blob]: { S: lambda.FilterRule.notExists() },
                     [names.body]: { B: lambda.FilterRule.notExists() },
                     [names.deleted]: { BOOL: lambda.FilterRule.notExists() },
+                  },
+                },
+              }),
+              lambda.FilterCriteria.filter({
+                eventName: lambda.FilterRule.isEqual('MODIFY'),
+                dynamodb: {
+                  OldImage: {
+                    [names.blob]: { S: lambda.FilterRule.notExists() },
+                    [names.body]: { B: lambda.FilterRule.notExists() },
+                    [names.deleted]: { BOOL: lambda.FilterRule.isEqual(false) },
                   },
                 },
               }),

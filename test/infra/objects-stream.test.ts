@@ -83,6 +83,13 @@ describe('event source mapping', () => {
             },
           }),
         },
+        // And those whose `deleted` is false: it marks nothing, and no blob or body says what they are.
+        {
+          Pattern: JSON.stringify({
+            eventName: ['MODIFY'],
+            dynamodb: { OldImage: { blob: { S: [{ exists: false }] }, body: { B: [{ exists: false }] }, deleted: { BOOL: [false] } } },
+          }),
+        },
       ],
     });
   });
@@ -483,8 +490,10 @@ describe('the event filter passes every MODIFY the function would act on or coun
    * function counts untrusted (a large object written under other attribute names than the
    * function's `TIERLOG_HV_ATTRIBUTES`, as the writers of an `ObjectsStreamCleanup` used on its own
    * may be; a blob attribute of another type) never reached it: no `StreamUntrusted`, no alarm,
-   * and every blob such a writer replaced and could not delete was left in silence. The function's
-   * judgement (`judgeStreamRecord`) is the oracle: a MODIFY it would not ignore must pass.
+   * and every blob such a writer replaced and could not delete was left in silence. So was one
+   * whose `deleted` is false beside no blob and no body (a corrupt or foreign item), which the third
+   * filter took for a deletion marker's. The function's judgement (`judgeStreamRecord`) is the
+   * oracle: a MODIFY it would not ignore must pass.
    */
   const PREFIX = 'tenant/blobs';
   const ATTRS = { key: 'key', blob: 'blob', body: 'body', deleted: 'deleted' } as const;
@@ -514,6 +523,9 @@ describe('the event filter passes every MODIFY the function would act on or coun
     'a blob attribute that is no string': modify({ blob: { N: '7' }, size: { N: '1' } }),
     'an inline object': modify({ body: { B: 'aGk=' }, size: { N: '2' } }),
     'a deletion marker': modify({ deleted: { BOOL: true } }),
+    // Corrupt or foreign: `deleted` false marks nothing, and nothing else says what the item is.
+    'a deletion marker that is false, without blob or body': modify({ deleted: { BOOL: false }, size: { N: '1' } }),
+    'an inline object whose deletion marker is false': modify({ body: { B: 'aGk=' }, deleted: { BOOL: false }, size: { N: '2' } }),
   };
 
   it.each([
@@ -539,6 +551,8 @@ describe('the event filter passes every MODIFY the function would act on or coun
       'a blob attribute that is no string': true,
       'an inline object': false,
       'a deletion marker': false,
+      'a deletion marker that is false, without blob or body': true,
+      'an inline object whose deletion marker is false': false,
     });
     expect(seen).toEqual(judged);
   });
