@@ -903,17 +903,23 @@ describe("a record's SDK retry after its invocation's deadline", () => {
 });
 
 describe('a long-running writer between its renewal ticks', () => {
+  /** Records the period of each timer set (the renewal ticks, driven by the test on its clock), and starts none. */
+  function recordTimerPeriods() {
+    const periods: number[] = [];
+    const setIntervalSpy = vi.spyOn(globalThis, 'setInterval').mockImplementation(((_run: () => void, ms?: number) => {
+      periods.push(ms ?? 0);
+      return { unref() {}, ref() {}, hasRef: () => false, refresh() {} } as unknown as NodeJS.Timeout;
+    }) as typeof setInterval);
+    return { periods, setIntervalSpy };
+  }
+
   // The README: a long-running process "must stall for more than about half its lease (60 s by
   // default) plus the skew margin to be claimed". A tick renewed only a lease already past half,
   // every quarter lease: the tick after a renewal found 3/4 left, the next one 1/2 (not past half),
   // so right before the third a quarter was left. A stall (a GC pause, a VM paused, a laptop lid)
   // of a quarter lease plus the skew margin had the live writer claimed, its commit fenced.
   test('the lease left never falls below half of it, at any instant between two ticks', async () => {
-    const periods: number[] = [];
-    const setIntervalSpy = vi.spyOn(globalThis, 'setInterval').mockImplementation(((_run: () => void, ms?: number) => {
-      periods.push(ms ?? 0);
-      return { unref() {}, ref() {}, hasRef: () => false, refresh() {} } as unknown as NodeJS.Timeout;
-    }) as typeof setInterval);
+    const { periods, setIntervalSpy } = recordTimerPeriods();
     try {
       const { log, clock } = writer({ renewInBackground: true });
       const start = clock.now;
@@ -936,11 +942,7 @@ describe('a long-running writer between its renewal ticks', () => {
   });
 
   test('a record that starts the ticks again (the process idle meanwhile) leaves at least half the lease until the first of them', async () => {
-    const periods: number[] = [];
-    const setIntervalSpy = vi.spyOn(globalThis, 'setInterval').mockImplementation(((_run: () => void, ms?: number) => {
-      periods.push(ms ?? 0);
-      return { unref() {}, ref() {}, hasRef: () => false, refresh() {} } as unknown as NodeJS.Timeout;
-    }) as typeof setInterval);
+    const { periods, setIntervalSpy } = recordTimerPeriods();
     try {
       const { log, clock } = writer({ renewInBackground: true });
       const first = newChangeId();

@@ -23,7 +23,7 @@ import { atStep } from '../../lib/faults/protocol-steps.js';
 import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { refusal } from '../support/refusal.js';
 import { KiB, makeWriter, randomBody, rawPutObject, snapshot, steps, type Writer } from '../tiered/harness.js';
-import { captureStdout, httpEvent, lambdaContext } from './lambda.js';
+import { captureStdout, httpEvent, jsonLines, lambdaContext } from './lambda.js';
 import { eventBody } from '../../lib/dev/function-url.js';
 
 let fx: Fixture;
@@ -328,35 +328,35 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
     expect(logged).toEqual([]);
   });
 
-  test('the Lambda handler logs every 5xx it answers: a throttled 503 at warn, with what its client was told', async () => {
-    // The ServerErrors alarm counts every 5xx and its runbook sends the operator to the log group:
-    // before, a 503 with no error to report (throttling, a fenced writer, an unknown commit) left
-    // nothing there.
-    const setup = writer();
-    await setup.store.put('errors/logged-503', randomBody(20 * KiB));
+  /** A `method` of `key`, a blob's, through the Lambda handler while DynamoDB throttles every read: its answer and the JSON lines it logged. */
+  async function throttledThroughHandler(method: 'GET' | 'HEAD', key: string) {
+    await writer().store.put(key, randomBody(20 * KiB));
     const injector = new FaultInjector().add({ kind: 'throttle', match: steps(fx.config).hvRead });
     const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
     try {
       const handler = createObjectsHandler({ config: fx.config, dynamodb });
-      const { result, err } = await captureStdout(() =>
-        handler(httpEvent('GET', '/objects/errors/logged-503'), lambdaContext('tierlog-objects')),
-      );
-      expect(result?.statusCode).toBe(503);
-      const lines = err
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>);
-      expect(lines).toContainEqual(
-        expect.objectContaining({
-          level: 'WARN',
-          message: 'request answered 503',
-          error: 'SlowDown',
-          answered: 'the service is busy: retry later',
-        }),
-      );
+      const { result, err } = await captureStdout(() => handler(httpEvent(method, `/objects/${key}`), lambdaContext('tierlog-objects')));
+      return { result, lines: jsonLines(err) };
     } finally {
       dynamodb.destroy();
     }
+  }
+
+  /** The warning a throttled request's 503 is logged with: what its client was told. */
+  const loggedThrottled503 = expect.objectContaining({
+    level: 'WARN',
+    message: 'request answered 503',
+    error: 'SlowDown',
+    answered: 'the service is busy: retry later',
+  });
+
+  test('the Lambda handler logs every 5xx it answers: a throttled 503 at warn, with what its client was told', async () => {
+    // The ServerErrors alarm counts every 5xx and its runbook sends the operator to the log group:
+    // before, a 503 with no error to report (throttling, a fenced writer, an unknown commit) left
+    // nothing there.
+    const { result, lines } = await throttledThroughHandler('GET', 'errors/logged-503');
+    expect(result?.statusCode).toBe(503);
+    expect(lines).toContainEqual(loggedThrottled503);
   });
 
   /**
@@ -394,10 +394,7 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
           expect(res.statusCode).toBe(expected);
         }
       });
-      const lines = err
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      const lines = jsonLines(err);
       expect(lines).toContainEqual(expect.objectContaining({ level: 'WARN', message: 'request answered 503', http_request_id: ids[0] }));
       expect(lines).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'request failed', http_request_id: ids[1] }));
     } finally {
@@ -412,33 +409,11 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
     // A HEAD answers no body (RFC 9110 §9.3.2), and the handler took what it logs from the body:
     // a throttled HEAD was logged as a bare `request answered 503`, the operator the alarm sent
     // to the log group left to guess whether AWS was throttling or a writer was fenced.
-    const setup = writer();
-    await setup.store.put('errors/logged-head-503', randomBody(20 * KiB));
-    const injector = new FaultInjector().add({ kind: 'throttle', match: steps(fx.config).hvRead });
-    const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
-    try {
-      const handler = createObjectsHandler({ config: fx.config, dynamodb });
-      const { result, err } = await captureStdout(() =>
-        handler(httpEvent('HEAD', '/objects/errors/logged-head-503'), lambdaContext('tierlog-objects')),
-      );
-      expect(result?.statusCode).toBe(503);
-      expect(result?.body, 'a HEAD answer is its headers alone').toBeUndefined();
-      expect(result?.headers?.['retry-after']).toBe('1');
-      const lines = err
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>);
-      expect(lines).toContainEqual(
-        expect.objectContaining({
-          level: 'WARN',
-          message: 'request answered 503',
-          error: 'SlowDown',
-          answered: 'the service is busy: retry later',
-        }),
-      );
-    } finally {
-      dynamodb.destroy();
-    }
+    const { result, lines } = await throttledThroughHandler('HEAD', 'errors/logged-head-503');
+    expect(result?.statusCode).toBe(503);
+    expect(result?.body, 'a HEAD answer is its headers alone').toBeUndefined();
+    expect(result?.headers?.['retry-after']).toBe('1');
+    expect(lines).toContainEqual(loggedThrottled503);
   });
 
   /**
