@@ -19,7 +19,6 @@ const UNIT = [
   'test/drill/model.test.ts',
   'test/drill/verdict.test.ts',
   'test/drill/workload.test.ts',
-  'test/functions/bounded-read.test.ts',
   'test/aws/errors.test.ts',
   'test/docs/**/*.test.ts',
   'test/bench/**/*.test.ts',

@@ -62,9 +62,10 @@
  *   (`TieredStore.head`): a 304 sends no S3 request. The
  *   limit applies to the object as read by the one read that answers, so an object replaced
  *   meanwhile cannot overflow it; an inline object (at most the inline threshold) is always
- *   answered in the body. A blob's body cut while it is read (a connection reset midway) is read
- *   again, from HV, up to 3 GetObjects in all, as `get` reads one (each read judged on the
- *   version it finds); cut on every one, the GET is a 503 `Retry`.
+ *   answered in the body (`TieredStore.getBytesOrUrl`: a blob grown past the limit while it is read
+ *   is answered by URL). A blob's body cut while it is read (a connection reset midway) is read
+ *   again, up to 3 GetObjects in all, as `get` reads one, and not once the invocation's answer is
+ *   due; cut on every one, the GET is a 503 `Retry`.
  * - `If-Range: "<version>"` with a Range (a resumed download): the range only while the object is
  *   still that version, else the whole object, 200, so a client never splices bytes of two
  *   versions. A date, a weak tag or anything else never matches (a version can change within the
@@ -139,10 +140,8 @@ import { httpStatus, isThrottling, isTransactionConflict } from '../aws/errors.j
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { type ByteRange, contentRange, parseRangeHeader } from '../tiered/byte-range.js';
 import { MAX_PARTS } from '../tiered/part-size.js';
-import { BODY_READ_ATTEMPTS } from '../tiered/lt-bucket.js';
 import { MAX_EXPIRY_MS } from '../tiered/expiry.js';
 import { evaluateRead, type ReadPreconditions, readPreconditionsOf, refuseDateOnlyCondition } from './preconditions.js';
-import { readAtMost } from './bounded-read.js';
 import type { ObjectInfo, PutOptions, TieredStore } from '../tiered/tiered-store.js';
 import { DEFAULT_CONTENT_TYPE } from '../tiered/object-info.js';
 import { notifyCallback } from '../callbacks.js';
@@ -200,8 +199,6 @@ const MAX_JSON_BODY = 1024 * 1024;
 const DEFAULT_MAX_BODY = 5 * 1024 * 1024;
 const DEFAULT_MAX_RESPONSE = 4 * 1024 * 1024;
 const DEFAULT_REDIRECT_EXPIRES_MS = 60_000;
-/** Reads of a GET whose object keeps changing between inline and blob before it gives up (409). */
-const REDIRECT_ATTEMPTS = 3;
 /** A version as a quoted tag: up to 16 digits (a version is below 2^53, lib/tiered/versions.ts). */
 const ETAG = /^\s*(?:W\/)?"([1-9][0-9]{0,15})"\s*$/;
 
@@ -408,15 +405,15 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
     const verdict = evaluateRead(preconditions, info.version);
     if (verdict !== 'proceed') return preconditionAnswer(verdict, info);
   }
-  let bodyReads = 0;
-  // Each pass reads afresh: the whole object instead of a range (If-Range), a cut body, a blob
-  // grown past the limit while it was read; only the last, a race, is bounded by the passes it takes.
-  let redirectsMissed = 0;
+  // A second pass reads the whole object: the client holds part of another version than the one
+  // read (If-Range), which the range would splice with it.
   for (;;) {
-    let object: Awaited<ReturnType<TieredStore['getStreamOrUrl']>>;
+    let object: Awaited<ReturnType<TieredStore['getBytesOrUrl']>>;
     try {
-      // A blob whose bytes exceed the limit comes back as a URL, from the same read of HV.
-      object = await store.getStreamOrUrl(key, { ...(range !== undefined ? { range } : {}), maxBytes: maxResponseBytes, expiresInMs });
+      // A blob whose bytes exceed the limit comes back as a URL, from the same read of HV; the
+      // bytes of one that fits are read whole (a body cut midway read again, a blob replaced while
+      // it was read followed, one grown past the limit answered by URL: `getBytesOrUrl`).
+      object = await store.getBytesOrUrl(key, { ...(range !== undefined ? { range } : {}), maxBytes: maxResponseBytes, expiresInMs });
     } catch (err) {
       // Past the end of the current version: of the version If-Range names too only if it is that one.
       if (!(err instanceof RangeNotSatisfiableError && ifRange !== undefined && range !== undefined)) throw err;
@@ -427,83 +424,28 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       continue;
     }
     if (object === undefined) return noSuchObject();
-    if ('url' in object) {
-      // A URL of this version: if the client holds part of another, the whole object, read afresh.
-      if (range !== undefined && ifRange !== undefined && !ifRangeMatches(ifRange, object.version)) {
-        const verdict = evaluateRead(preconditions, object.version);
-        if (verdict !== 'proceed') return preconditionAnswer(verdict, object);
-        range = undefined;
-        continue;
-      }
-      return redirectAnswer(object, ifRange, preconditions, object);
-    }
     const verdict = evaluateRead(preconditions, object.version);
-    if (verdict !== 'proceed') {
-      object.body.destroy();
-      return preconditionAnswer(verdict, object);
-    }
+    if (verdict !== 'proceed') return preconditionAnswer(verdict, object);
     if (range !== undefined && ifRange !== undefined && !ifRangeMatches(ifRange, object.version)) {
       // Another version than the client holds part of: the whole object, read afresh.
-      object.body.destroy();
       range = undefined;
       continue;
     }
+    if ('url' in object) return redirectAnswer(object, ifRange, preconditions, object);
     const length = object.range === undefined ? object.size : object.range.end - object.range.start + 1;
-    // An inline body (at most the inline threshold, < 400 KiB) always fits. A blob above the limit
-    // came as a URL; this one was replaced by a larger one while it was read: go through S3.
-    if (object.stored === 'blob' && length > maxResponseBytes) {
-      object.body.destroy();
-      const redirect = await redirectToBlob(store, key, expiresInMs, ifRange, preconditions);
-      if (redirect !== undefined) return redirect;
-      // Replaced by an inline body since it was read: read again.
-      if (++redirectsMissed >= REDIRECT_ATTEMPTS) throw new ContentionError(key, redirectsMissed);
-      continue;
-    }
-    let bytes: Buffer;
-    try {
-      bytes = await readAtMost(object.body, Math.max(length, maxResponseBytes));
-    } catch (err) {
-      // A blob's body cut while it was read (a connection reset midway): the SDK retries a request
-      // that fails before its answer, never a body, so the object is read again, as `get` reads a
-      // cut blob again (BODY_READ_ATTEMPTS GETs in all). Read afresh from HV: each read is judged
-      // on the version it finds, and its bytes answered under that version's headers.
-      if (object.stored !== 'blob' || !isConnectionLost(err) || ++bodyReads >= BODY_READ_ATTEMPTS) throw err;
-      continue;
-    }
     // The headers declare `length` bytes: a blob of another size is never answered under them (a
     // short body would be taken for the whole object).
-    if (bytes.byteLength !== length) throw new TierlogError(`the body read is ${bytes.byteLength} bytes, its item declares ${length}`);
-    const body = bytes.toString('base64');
+    if (object.body.byteLength !== length)
+      throw new TierlogError(`the body read is ${object.body.byteLength} bytes, its item declares ${length}`);
+    const body = Buffer.from(object.body.buffer, object.body.byteOffset, object.body.byteLength).toString('base64');
     if (object.range === undefined) return { statusCode: 200, headers: infoHeaders(object), body, isBase64Encoded: true };
     return {
       statusCode: 206,
-      headers: { ...infoHeaders(object), 'content-length': String(bytes.byteLength), 'content-range': contentRange(object.range) },
+      headers: { ...infoHeaders(object), 'content-length': String(length), 'content-range': contentRange(object.range) },
       body,
       isBase64Encoded: true,
     };
   }
-}
-
-/**
- * Too large for a buffered response: send the client to S3 with a short-lived URL. Undefined
- * when the object is inline by now (replaced since it was read). Asked as a URL of any size, so
- * it comes with the object's description, whose expiry the 307 carries as one from the first
- * read does (a presigned GET's answer has none).
- */
-async function redirectToBlob(
-  store: TieredStore,
-  key: string,
-  expiresInMs: number,
-  ifRange: string | undefined,
-  preconditions: ReadPreconditions,
-): Promise<Response | undefined> {
-  const object = await store.getStreamOrUrl(key, { maxBytes: 0, expiresInMs });
-  if (object === undefined) return noSuchObject();
-  if (!('url' in object)) {
-    object.body.destroy();
-    return undefined;
-  }
-  return redirectAnswer(object, ifRange, preconditions, object);
 }
 
 /**

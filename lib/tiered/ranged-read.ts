@@ -14,6 +14,17 @@ import { assertByteRange, type ByteRange, type ResolvedRange, resolveRange } fro
 import { type HvRecord, type HvTable, inlineBodyOf } from './hv-table.js';
 import type { LtBucket } from './lt-bucket.js';
 
+/**
+ * A read bounded by `maxBytes` found more bytes to read than that (a blob replaced by a larger one
+ * while it was read, followed): the caller reads again, and answers otherwise (a URL).
+ */
+export class GrownPastLimit extends Error {
+  constructor() {
+    super('more bytes to read than the read allows (the object was replaced by a larger one while it was read)');
+    this.name = 'GrownPastLimit';
+  }
+}
+
 export interface RangedBody<B> {
   readonly record: HvRecord;
   /** Undefined when the range is answered by the whole object (a suffix of an empty one, byte-range.ts). */
@@ -36,6 +47,8 @@ export async function readRange<B extends Uint8Array | Readable>(args: {
   first?: HvRecord;
   /** Whether a body cut while read may be read again (the caller's deadline not passed); default yes. */
   mayReadAgain?: () => boolean;
+  /** The most bytes of a blob read: a range of a blob followed to a larger one may exceed it ({@link GrownPastLimit}). */
+  maxBytes?: number;
 }): Promise<RangedBody<B> | undefined> {
   assertByteRange(args.range);
   let record = args.first ?? args.live(await args.hv.read(args.key, { consistent: args.consistent }));
@@ -49,6 +62,9 @@ export async function readRange<B extends Uint8Array | Readable>(args: {
       const bytes = range === undefined ? whole : whole.subarray(range.start, range.end + 1);
       const body = (args.mode === 'stream' ? ReadableStream.from([Buffer.from(bytes)], { objectMode: false }) : bytes) as B;
       return { record, range, body };
+    }
+    if (args.maxBytes !== undefined && range.end - range.start + 1 > args.maxBytes) {
+      throw new GrownPastLimit();
     }
     let refused: AccessDeniedError | undefined;
     const body = await (args.mode === 'stream'

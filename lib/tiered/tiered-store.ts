@@ -130,7 +130,7 @@ export type {
   UrlResult,
 } from './object-info.js';
 import { assertByteRange, type ByteRange, resolveRange } from './byte-range.js';
-import { readRange } from './ranged-read.js';
+import { GrownPastLimit, readRange } from './ranged-read.js';
 import type { UploadedPart } from './lt-bucket.js';
 import {
   type CompletedPart,
@@ -242,6 +242,7 @@ const OPTIONS = {
   delete: ['ifVersion'],
   get: ['range'],
   getStreamOrUrl: ['range', 'maxBytes', 'expiresInMs'],
+  getBytesOrUrl: ['range', 'maxBytes', 'expiresInMs'],
   presignGet: ['expiresInMs'],
   settled: ['timeoutMs'],
   createUpload: ['size', 'partSize', 'contentType', 'metadata', 'ifVersion', 'expiresInMs', ...EXPIRY_OPTIONS],
@@ -419,9 +420,58 @@ export class TieredStore {
     key: string,
     options: GetOptions & { readonly maxBytes: number; readonly expiresInMs?: number },
   ): Promise<StreamResult | UrlResult | undefined> {
+    const read = await this.readOrSign(key, options, 'getStreamOrUrl');
+    if (read === undefined || 'url' in read) return read;
+    if (options.range !== undefined) return this.readRanged<Readable>(key, options.range, 'stream', read.first);
+    return this.readBody(key, 'stream', (blob, size) => this.lt.getStream(blob, size), read.first);
+  }
+
+  /**
+   * {@link getStreamOrUrl} for a server that answers at most `maxBytes` from memory (the objects
+   * API's buffered response): the bytes to answer (the range, or the whole object) read whole, as
+   * {@link get} reads them (a blob's body cut midway read again, not past the invocation's
+   * deadline; a blob replaced and deleted meanwhile followed to its successor), else, for a blob,
+   * a presigned URL of it. Never more than `maxBytes` of a blob read: an object replaced by a
+   * larger one while it is read is read again, and answered by URL (a ContentionError after
+   * `maxAttempts` passes that each found it replaced).
+   * @throws RangeNotSatisfiableError, ContentionError, ValidationError (`maxBytes`, `expiresInMs`, the key)
+   */
+  async getBytesOrUrl(
+    key: string,
+    options: GetOptions & { readonly maxBytes: number; readonly expiresInMs?: number },
+  ): Promise<GetResult | UrlResult | undefined> {
+    for (let pass = 1; ; pass++) {
+      const read = await this.readOrSign(key, options, 'getBytesOrUrl');
+      if (read === undefined || 'url' in read) return read;
+      try {
+        if (options.range !== undefined)
+          return await this.readRanged<Uint8Array>(key, options.range, 'bytes', read.first, options.maxBytes);
+        return await this.readBody(
+          key,
+          'bytes',
+          (blob, size) =>
+            size > options.maxBytes ? Promise.reject(new GrownPastLimit()) : this.lt.getBytes(blob, size, this.beforeInvocationDeadline()),
+          read.first,
+        );
+      } catch (err) {
+        if (!(err instanceof GrownPastLimit)) throw err;
+        if (pass >= this.maxAttempts) throw new ContentionError(key, pass);
+      }
+    }
+  }
+
+  /**
+   * The first read of {@link getStreamOrUrl} and {@link getBytesOrUrl}: undefined when absent, the
+   * URL of a blob whose bytes to answer exceed `maxBytes`, else the live record to read the body of.
+   */
+  private async readOrSign(
+    key: string,
+    options: GetOptions & { readonly maxBytes: number; readonly expiresInMs?: number },
+    call: 'getStreamOrUrl' | 'getBytesOrUrl',
+  ): Promise<UrlResult | { readonly first: HvRecord } | undefined> {
     assertObjectKey(key);
-    if (options === undefined) throw new ValidationError('getStreamOrUrl takes its options (maxBytes)', 'options');
-    assertOptions(options, OPTIONS.getStreamOrUrl, 'getStreamOrUrl');
+    if (options === undefined) throw new ValidationError(`${call} takes its options (maxBytes)`, 'options');
+    assertOptions(options, OPTIONS[call], call);
     if (!Number.isSafeInteger(options.maxBytes) || options.maxBytes < 0) {
       throw new ValidationError(`maxBytes must be a non-negative integer, got ${options.maxBytes}`, 'maxBytes');
     }
@@ -435,17 +485,14 @@ export class TieredStore {
       first = this.live(await this.hv.read(key, { consistent: true }));
     }
     if (first === undefined) return undefined;
-    if (first.blob !== undefined) {
+    if (first.blob !== undefined && this.answeredByUrl(key, first, options)) {
       const range = options.range === undefined ? undefined : resolveRange(key, options.range, first.size);
-      if (this.answeredByUrl(key, first, options)) {
-        const signed = await this.uploads.presignLive(first, first.blob, wanted, (record) => this.touch(record));
-        if (signed === undefined) return undefined; // less than a second of its life left
-        const { url, expiresAt } = signed.presigned;
-        return { ...infoOf(signed.record), url, urlExpiresAt: expiresAt, ...(range !== undefined ? { range } : {}) };
-      }
+      const signed = await this.uploads.presignLive(first, first.blob, wanted, (record) => this.touch(record));
+      if (signed === undefined) return undefined; // less than a second of its life left
+      const { url, expiresAt } = signed.presigned;
+      return { ...infoOf(signed.record), url, urlExpiresAt: expiresAt, ...(range !== undefined ? { range } : {}) };
     }
-    if (options.range !== undefined) return this.readRanged<Readable>(key, options.range, 'stream', first);
-    return this.readBody(key, 'stream', (blob, size) => this.lt.getStream(blob, size), first);
+    return { first };
   }
 
   /** True when {@link getStreamOrUrl} answers `record`, a blob object's, by URL: more bytes to answer than `maxBytes`. */
@@ -454,7 +501,13 @@ export class TieredStore {
     return (range === undefined ? record.size : range.end - range.start + 1) > options.maxBytes;
   }
 
-  private async readRanged<B extends Uint8Array | Readable>(key: string, range: ByteRange, mode: 'bytes' | 'stream', first?: HvRecord) {
+  private async readRanged<B extends Uint8Array | Readable>(
+    key: string,
+    range: ByteRange,
+    mode: 'bytes' | 'stream',
+    first?: HvRecord,
+    maxBytes?: number,
+  ) {
     const read = await readRange<B>({
       first,
       hv: this.hv,
@@ -466,6 +519,7 @@ export class TieredStore {
       maxAttempts: this.maxAttempts,
       live: (record) => this.live(record),
       mayReadAgain: this.beforeInvocationDeadline(),
+      ...(maxBytes !== undefined ? { maxBytes } : {}),
     });
     // A ranged read is a read: it moves a time-to-idle object's expiry on, as a whole read does.
     if (read === undefined) return undefined;

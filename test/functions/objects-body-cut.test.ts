@@ -2,8 +2,11 @@
  * The objects API's GET of a blob whose S3 body is cut while it is read (a connection reset
  * midway through a large blob). The SDK retries a request that fails before its answer, never a
  * body that fails while it is read, and the API reads that body itself (a buffered answer): it
- * reads the object again, as `get` does (3 GetObjects in all), each read judged on the version it
- * finds. Cut on every one, the answer is the 503 `Retry` of a connection lost, logged.
+ * reads the object again, as `get` does (3 GetObjects in all, `TieredStore.getBytesOrUrl`), a
+ * blob replaced and deleted meanwhile followed to its successor. Cut on every one, the answer is the
+ * 503 `Retry` of a connection lost, logged. Bound to a Lambda invocation whose deadline has passed,
+ * the cut is not read again: the handler has answered its 503 by then, and the blob would be read
+ * for nobody.
  */
 import type { Readable } from 'node:stream';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -106,4 +109,26 @@ test('cut on every attempt: 503 Retry after 3 GETs, logged once', async () => {
   expect(JSON.parse(String(res.body)).error).toBe('Retry');
   expect(logged).toHaveLength(1);
   expect((logged[0] as Error).message).toBe('aborted');
+});
+
+test('a GET bound to an invocation whose deadline passes during the cut read: not read again, the 503 of the cut', async () => {
+  let ahead = 0;
+  const w = makeWriter(fx, { store: { inlineThreshold: 1024, clock: () => Date.now() + ahead } });
+  open.push(w);
+  await w.store.put('cut/deadline', BODY);
+  w.log.setInvocationDeadline(Date.now() + 60_000);
+  // Two GETs cut: this read's, in which the invocation's minute runs out, and the next read's first.
+  const cuts = cutGets(w, 2, () => {
+    if (cuts.cut === 1) ahead = 120_000;
+  });
+  const res = await get(w, 'cut/deadline');
+  expect(cuts.gets, 'one GET: none sent after the deadline').toBe(1);
+  expect(res.statusCode).toBe(503);
+  expect(JSON.parse(String(res.body)).error).toBe('Retry');
+  // A read that began before its deadline and is cut before it: read again.
+  ahead = 0;
+  const again = await get(w, 'cut/deadline');
+  expect(cuts.gets).toBe(3);
+  expect(again.statusCode).toBe(200);
+  expect(bytesOf(again).equals(BODY)).toBe(true);
 });
