@@ -835,9 +835,10 @@ export class UploadSessions {
    * {@link COMPLETE_ANSWER_KEPT_MS}, its entry removed, for a retried complete. False when the claim
    * was refused (the session committed meanwhile, or a sweeper took it): nothing was done.
    *
-   * A claim refused because the session is claimed for an abort already goes on: the claim was
-   * this one's, its answer lost and the request sent again by the SDK, or a concurrent abort's;
-   * either way the session is an abort's, and every step below may be done twice.
+   * A claim refused because the session is claimed for an abort already goes on: a concurrent
+   * abort's (this one's own, its answer lost and the request sent again by the SDK, is told by its
+   * token: `claimForAbort`, and a complete's refusal is kept); either way the session is an
+   * abort's, and every step below may be done twice.
    */
   private async discard(session: SessionItem, refusal?: Error): Promise<boolean> {
     const { info, sessionId } = session;

@@ -11,8 +11,10 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { VersionConflictError } from '../../lib/errors.js';
 import { handleObjectsRequest } from '../../lib/api/objects-http.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { atStep } from '../../lib/faults/protocol-steps.js';
 import type { Fixture } from '../support/local.js';
-import { expectClean, withWriter, randomBody, rawState, sweepOnceAt, type Writer } from './harness.js';
+import { expectClean, makeWriter, withWriter, randomBody, rawState, sweepOnceAt, type Writer } from './harness.js';
 import { uploadParts } from './upload-session-client.js';
 
 const DAY = 24 * 3600_000;
@@ -80,6 +82,35 @@ describe('a complete refused for its condition (ifVersion), retried after its an
     await expect(w.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(VersionConflictError);
     for (const offset of [DAY + 3600_000, 2 * DAY]) expect((await sweepOnceAt(fx, offset)).errors).toBe(0);
     expect(await sessionItem(created.uploadId), 'retired after the day').toBeUndefined();
+  });
+});
+
+describe('a complete refused for its condition whose claim of the session lost its answer (the SDK sent it again)', () => {
+  // The claim that ends the session landed; its answer was lost and the SDK's retry was refused
+  // for its condition (the session claimed already). The claim was this complete's own: it keeps
+  // the refusal for a retry, as when the first answer arrives.
+  test('the retry is the same VersionConflictError, not "no such session"; nothing committed, nothing left', async () => {
+    const key = 'refused/claim-answer-lost';
+    const created = await w.store.createUpload(key, { ifVersion: 0 });
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    await w.store.put(key, randomBody(100));
+    const current = (await w.store.head(key))!.version;
+    const injector = new FaultInjector().add({ kind: 'loseResponse', times: 1, match: atStep('session-abort-claim', fx.config) });
+    const completer = makeWriter(fx, { injector });
+    try {
+      const first = await completer.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+      expect(injector.stats.injected.loseResponse, "the claim's answer was lost").toBe(1);
+      expect(first).toBeInstanceOf(VersionConflictError);
+    } finally {
+      completer.close();
+    }
+    const retried = await w.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+    expect(retried, 'the answer the first complete got').toBeInstanceOf(VersionConflictError);
+    expect(retried).toMatchObject({ key, expected: 0, actual: current });
+    expect((await w.store.head(key))!.version, 'nothing committed').toBe(current);
+    const state = await rawState(fx);
+    expect(state.entries).toBe(0);
+    expect(state.uploads).toEqual([]);
   });
 });
 
