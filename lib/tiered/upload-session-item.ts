@@ -276,9 +276,13 @@ export class SessionTable {
    * abort if this process does not. True when this call's claim landed: also when its answer was
    * lost and the SDK's retry was refused for its condition (the session claimed by that landing),
    * told by the claim's own token on the item; false when the session was not live (another abort's
-   * claim, a sweeper's, a commit).
+   * claim, a sweeper's, a commit). With `refusal` (a complete's, ending the session for its
+   * condition), the claim records it too: a writer that dies before its ending is done (the upload
+   * aborted, the blob deleted, {@link SessionTable.keepRefusal}) leaves the refusal for a retried
+   * complete all the same, not an abort nobody asked for, and the sweeper that finishes the ending
+   * keeps the item until the refusal's `keepUntil` (lib/recovery/sessions.ts `answerKeptUntil`).
    */
-  async claimForAbort(sessionId: string, now: number): Promise<boolean> {
+  async claimForAbort(sessionId: string, now: number, refusal?: SessionRefusal): Promise<boolean> {
     const token = newInstanceId();
     try {
       // A complete's commit (a transaction) holding the session refuses the claim for a moment.
@@ -288,7 +292,7 @@ export class SessionTable {
             new UpdateCommand({
               TableName: this.tableName,
               Key: { [A.pk]: sessionId },
-              UpdateExpression: 'SET #state = :claimed, #by = :abort, #lease = :now, #closed = :aborted, #tok = :tok',
+              UpdateExpression: `SET #state = :claimed, #by = :abort, #lease = :now, #closed = :aborted, #tok = :tok${refusal !== undefined ? ', #ref = :ref' : ''}`,
               ConditionExpression: '#state = :live AND attribute_not_exists(#res)',
               ExpressionAttributeNames: {
                 '#state': A.state,
@@ -297,6 +301,7 @@ export class SessionTable {
                 '#closed': CLOSED_ATTR,
                 '#res': RESULT_ATTR,
                 '#tok': ABORT_TOKEN_ATTR,
+                ...(refusal !== undefined ? { '#ref': REFUSAL_ATTR } : {}),
               },
               ExpressionAttributeValues: {
                 ':claimed': 'claimed',
@@ -305,6 +310,7 @@ export class SessionTable {
                 ':now': now,
                 ':aborted': 'aborted',
                 ':tok': token,
+                ...(refusal !== undefined ? { ':ref': refusal } : {}),
               },
             }),
           ),

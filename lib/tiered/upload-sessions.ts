@@ -842,9 +842,13 @@ export class UploadSessions {
    */
   private async discard(session: SessionItem, refusal?: Error): Promise<boolean> {
     const { info, sessionId } = session;
+    // A complete's refusal is its answer to a retry too (the client lost it): kept a day, as a
+    // commit's result, when this complete ended the session (an abort's claim it joined is the
+    // abort's). Recorded with the claim, so a writer that dies before the ending is done leaves it.
+    const kept = refusal !== undefined ? refusalOf(refusal, this.o.clock() + COMPLETE_ANSWER_KEPT_MS) : undefined;
     let claimedHere = false;
     if (session.state === 'live') {
-      claimedHere = await this.table.claimForAbort(sessionId, this.o.clock());
+      claimedHere = await this.table.claimForAbort(sessionId, this.o.clock(), kept);
       if (!claimedHere) {
         const now = parseSessionItem(await this.table.getRaw(sessionId));
         if (now?.result !== undefined || now?.claimedBy !== ABORT_CLAIMANT) return false;
@@ -853,10 +857,7 @@ export class UploadSessions {
     if (info.s3UploadId !== undefined) await this.abortUntilNoParts(session, info.s3UploadId);
     const current = await this.o.hv.read(info.key, { withBody: false });
     if (current?.blob !== info.blob) await this.o.lt.delete(info.blob);
-    // A complete's refusal is its answer to a retry too (the client lost it): kept a day, as a
-    // commit's result, when this complete ended the session (an abort's claim it joined is the abort's).
-    const kept = claimedHere && refusal !== undefined ? refusalOf(refusal, this.o.clock() + COMPLETE_ANSWER_KEPT_MS) : undefined;
-    if (kept !== undefined) await this.table.keepRefusal(sessionId, kept);
+    if (claimedHere && kept !== undefined) await this.table.keepRefusal(sessionId, kept);
     else await this.table.deleteAborted(sessionId);
     return true;
   }

@@ -14,7 +14,7 @@ import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
 import type { Fixture } from '../support/local.js';
-import { expectClean, makeWriter, withWriter, randomBody, rawState, sweepOnceAt, type Writer } from './harness.js';
+import { expectClean, makeWriter, PAST_WINDOW_MS, withWriter, randomBody, rawState, sweepOnceAt, type Writer } from './harness.js';
 import { uploadParts } from './upload-session-client.js';
 
 const DAY = 24 * 3600_000;
@@ -111,6 +111,39 @@ describe('a complete refused for its condition whose claim of the session lost i
     const state = await rawState(fx);
     expect(state.entries).toBe(0);
     expect(state.uploads).toEqual([]);
+  });
+});
+
+describe('a complete refused for its condition whose writer died right after its claim of the session', () => {
+  // The claim that ends the session landed; the writer died before the upload was aborted, the
+  // blob deleted and the refusal kept (a Lambda timed out, or crashed there). The client got no
+  // answer and retries: it is told the refusal, not that its session was aborted (it aborted
+  // nothing), nor, once the sweeper has finished the ending, that the session does not exist.
+  test('the retry is the VersionConflictError, before and after the sweeper ends the session; nothing committed, nothing left', async () => {
+    const key = 'refused/died-after-claim';
+    const created = await w.store.createUpload(key, { ifVersion: 0 });
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    await w.store.put(key, randomBody(100));
+    const current = (await w.store.head(key))!.version;
+    const injector = new FaultInjector().add({ kind: 'crashAfter', times: 1, match: atStep('session-abort-claim', fx.config) });
+    const dying = makeWriter(fx, { injector });
+    try {
+      await expect(dying.store.completeUpload(created.uploadId, parts)).rejects.toThrow();
+      expect(injector.stats.injected.crashAfter, 'the writer died right after its claim').toBe(1);
+    } finally {
+      dying.close();
+    }
+    const retried = await w.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+    expect(retried, 'the refusal, not "aborted"').toBeInstanceOf(VersionConflictError);
+    expect(retried).toMatchObject({ key, expected: 0, actual: current });
+    // The sweeper finishes the ending (the upload aborted, then the blob deleted past the window).
+    for (const offset of [60_000, 60_000 + PAST_WINDOW_MS]) expect((await sweepOnceAt(fx, offset)).errors).toBe(0);
+    const state = await rawState(fx);
+    expect(state.entries, 'the ending finished').toBe(0);
+    expect(state.uploads).toEqual([]);
+    const again = await w.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+    expect(again, 'the refusal within the day, not "no such session"').toBeInstanceOf(VersionConflictError);
+    expect((await w.store.head(key))!.version, 'nothing committed').toBe(current);
   });
 });
 
