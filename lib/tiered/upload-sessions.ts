@@ -847,17 +847,23 @@ export class UploadSessions {
     // abort's). Recorded with the claim, so a writer that dies before the ending is done leaves it.
     const kept = refusal !== undefined ? refusalOf(refusal, this.o.clock() + COMPLETE_ANSWER_KEPT_MS) : undefined;
     let claimedHere = false;
+    // The refusal of the complete whose ending this joins (its claim holds the session: a client's
+    // abort after it, an abort or a refused complete racing it), recorded with that claim: kept, as
+    // it would have been, never deleted with the item (a retried complete was told "no such session").
+    let joined = session.refusal;
     if (session.state === 'live') {
       claimedHere = await this.table.claimForAbort(sessionId, this.o.clock(), kept);
       if (!claimedHere) {
         const now = parseSessionItem(await this.table.getRaw(sessionId));
         if (now?.result !== undefined || now?.claimedBy !== ABORT_CLAIMANT) return false;
+        joined = now.refusal;
       }
     }
     if (info.s3UploadId !== undefined) await this.abortUntilNoParts(session, info.s3UploadId);
     const current = await this.o.hv.read(info.key, { withBody: false });
     if (current?.blob !== info.blob) await this.o.lt.delete(info.blob);
-    if (claimedHere && kept !== undefined) await this.table.keepRefusal(sessionId, kept);
+    const keep = claimedHere ? kept : joined;
+    if (keep !== undefined) await this.table.keepRefusal(sessionId, keep);
     else await this.table.deleteAborted(sessionId);
     return true;
   }

@@ -147,6 +147,51 @@ describe('a complete refused for its condition whose writer died right after its
   });
 });
 
+describe("a session a complete's refusal ended, then aborted by its client (an error path that aborts on any failure)", () => {
+  // The session is ended already: the abort finishes what is left of the ending (nothing, or, when
+  // the refusing writer died after its claim, the upload and the blob) and answers; it must not
+  // take the kept refusal with it.
+  test('the abort answers; the retried complete is still the same VersionConflictError, not "no such session"', async () => {
+    const key = 'refused/then-aborted';
+    const created = await w.store.createUpload(key, { ifVersion: 0 });
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    await w.store.put(key, randomBody(100));
+    const current = (await w.store.head(key))!.version;
+    await expect(w.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(VersionConflictError);
+    await w.store.abortUpload(created.uploadId);
+    const retried = await w.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+    expect(retried, 'the answer the first complete got').toBeInstanceOf(VersionConflictError);
+    expect(retried).toMatchObject({ key, expected: 0, actual: current });
+    expect(await sessionItem(created.uploadId), 'kept with its answer').toBeDefined();
+    const state = await rawState(fx);
+    expect(state.entries).toBe(0);
+    expect(state.uploads).toEqual([]);
+  });
+
+  test('its writer having died after its claim: the abort ends the upload and deletes the blob, the refusal kept', async () => {
+    const key = 'refused/died-then-aborted';
+    const created = await w.store.createUpload(key, { ifVersion: 0 });
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    await w.store.put(key, randomBody(100));
+    const current = (await w.store.head(key))!.version;
+    const injector = new FaultInjector().add({ kind: 'crashAfter', times: 1, match: atStep('session-abort-claim', fx.config) });
+    const dying = makeWriter(fx, { injector });
+    try {
+      await expect(dying.store.completeUpload(created.uploadId, parts)).rejects.toThrow();
+      expect(injector.stats.injected.crashAfter, 'the writer died right after its claim').toBe(1);
+    } finally {
+      dying.close();
+    }
+    await w.store.abortUpload(created.uploadId);
+    const state = await rawState(fx);
+    expect(state.entries, 'the ending finished by the abort').toBe(0);
+    expect(state.uploads).toEqual([]);
+    const retried = await w.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+    expect(retried, 'the refusal, not "no such session"').toBeInstanceOf(VersionConflictError);
+    expect(retried).toMatchObject({ key, expected: 0, actual: current });
+  });
+});
+
 test('after everything: nothing lost, nothing leaked, the log drains', async () => {
   for (const offset of [3 * DAY, 4 * DAY]) await sweepOnceAt(fx, offset);
   await expectClean(fx, expect);
