@@ -50,12 +50,15 @@ export function isUploadSession(raw: Record<string, unknown>): boolean {
  * (`COMPLETE_ANSWER_KEPT_MS`), however soon the session expires. An overwrite's entry keeps the
  * session's own lease for its cleanup, so the sweeper may drain it (the replaced blob deleted) well
  * before that day is out; deleting the item then told a client retrying a lost answer that the
- * session does not exist. Undefined for an item that is no committed session, or one committed
+ * session does not exist. So does a session a complete's refusal ended (its `refusal`, recorded
+ * with the claim) whose writer died before the ending was done: the sweeper finishes it and keeps
+ * the refusal until its `keepUntil`. Undefined for an item that is neither, or one committed
  * before the result carried its `keepUntil`.
  */
 export function answerKeptUntil(raw: Record<string, unknown>): number | undefined {
   if (!isUploadSession(raw)) return undefined;
-  return parseSessionItem(raw)?.result?.keepUntil;
+  const session = parseSessionItem(raw);
+  return session?.result?.keepUntil ?? session?.refusal?.keepUntil;
 }
 
 /**

@@ -20,6 +20,7 @@
  */
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
+import { earlierAttemptMayHaveApplied, watchAttempts } from '../aws/attempts.js';
 import { isConditionalCheckFailed, retryOnTransactionConflict, translateAwsError, withAwsErrors } from '../aws/errors.js';
 import { decodeEntry, entryAttribute, encodeEntry } from '../changelog/entry-codec.js';
 import type { FenceEffect, TransactElement } from '../changelog/instance-table.js';
@@ -37,6 +38,11 @@ export const REFUSAL_ATTR = 'refusal';
 export const CLOSED_ATTR = 'closed';
 /** `claimedBy` of a session its user aborted. */
 export const ABORT_CLAIMANT = 'abort';
+/**
+ * Attribute of the token an abort's claim writes (a fresh id per claim): a claim whose answer was
+ * lost, the SDK's retry refused for its condition, finds its own token there and knows it landed.
+ */
+export const ABORT_TOKEN_ATTR = 'abortToken';
 
 /** The condition of every write made under an abort's claim: the session is still claimed by it. */
 const HELD_BY_ABORT = {
@@ -267,22 +273,58 @@ export class SessionTable {
   /**
    * Closes a live, uncommitted session for its user's abort: claims it as a sweeper would (which
    * fences any complete in flight) with a lease that has already ended, so a sweeper finishes the
-   * abort if this process does not.
+   * abort if this process does not. True when this call's claim landed: also when its answer was
+   * lost and the SDK's retry was refused for its condition (the session claimed by that landing),
+   * told by the claim's own token on the item; false when the session was not live (another abort's
+   * claim, a sweeper's, a commit). With `refusal` (a complete's, ending the session for its
+   * condition), the claim records it too: a writer that dies before its ending is done (the upload
+   * aborted, the blob deleted, {@link SessionTable.keepRefusal}) leaves the refusal for a retried
+   * complete all the same, not an abort nobody asked for, and the sweeper that finishes the ending
+   * keeps the item until the refusal's `keepUntil` (lib/recovery/sessions.ts `answerKeptUntil`).
    */
-  async claimForAbort(sessionId: string, now: number): Promise<boolean> {
-    return this.conditional('abortUpload', {
-      Key: { [A.pk]: sessionId },
-      UpdateExpression: 'SET #state = :claimed, #by = :abort, #lease = :now, #closed = :aborted',
-      ConditionExpression: '#state = :live AND attribute_not_exists(#res)',
-      ExpressionAttributeNames: {
-        '#state': A.state,
-        '#by': A.claimedBy,
-        '#lease': A.leaseUntil,
-        '#closed': CLOSED_ATTR,
-        '#res': RESULT_ATTR,
-      },
-      ExpressionAttributeValues: { ':claimed': 'claimed', ':live': 'live', ':abort': ABORT_CLAIMANT, ':now': now, ':aborted': 'aborted' },
-    });
+  async claimForAbort(sessionId: string, now: number, refusal?: SessionRefusal): Promise<boolean> {
+    const token = newInstanceId();
+    try {
+      // A complete's commit (a transaction) holding the session refuses the claim for a moment.
+      await retryOnTransactionConflict(() =>
+        this.doc.send(
+          watchAttempts(
+            new UpdateCommand({
+              TableName: this.tableName,
+              Key: { [A.pk]: sessionId },
+              UpdateExpression: `SET #state = :claimed, #by = :abort, #lease = :now, #closed = :aborted, #tok = :tok${refusal !== undefined ? ', #ref = :ref' : ''}`,
+              ConditionExpression: '#state = :live AND attribute_not_exists(#res)',
+              ExpressionAttributeNames: {
+                '#state': A.state,
+                '#by': A.claimedBy,
+                '#lease': A.leaseUntil,
+                '#closed': CLOSED_ATTR,
+                '#res': RESULT_ATTR,
+                '#tok': ABORT_TOKEN_ATTR,
+                ...(refusal !== undefined ? { '#ref': REFUSAL_ATTR } : {}),
+              },
+              ExpressionAttributeValues: {
+                ':claimed': 'claimed',
+                ':live': 'live',
+                ':abort': ABORT_CLAIMANT,
+                ':now': now,
+                ':aborted': 'aborted',
+                ':tok': token,
+                ...(refusal !== undefined ? { ':ref': refusal } : {}),
+              },
+            }),
+          ),
+        ),
+      );
+      return true;
+    } catch (err) {
+      if (!isConditionalCheckFailed(err)) throw translateAwsError(err, { operation: 'abortUpload', table: this.tableName });
+      // Refused after an attempt that may have landed (no answer, a 5xx): the session is claimed by
+      // this claim itself when the item carries its token. Taken for another's, a complete's
+      // refusal was not kept (the item deleted: its retry told the session does not exist).
+      if (!earlierAttemptMayHaveApplied(err)) return false;
+      return (await this.getRaw(sessionId))?.[ABORT_TOKEN_ATTR] === token;
+    }
   }
 
   /**

@@ -835,27 +835,35 @@ export class UploadSessions {
    * {@link COMPLETE_ANSWER_KEPT_MS}, its entry removed, for a retried complete. False when the claim
    * was refused (the session committed meanwhile, or a sweeper took it): nothing was done.
    *
-   * A claim refused because the session is claimed for an abort already goes on: the claim was
-   * this one's, its answer lost and the request sent again by the SDK, or a concurrent abort's;
-   * either way the session is an abort's, and every step below may be done twice.
+   * A claim refused because the session is claimed for an abort already goes on: a concurrent
+   * abort's (this one's own, its answer lost and the request sent again by the SDK, is told by its
+   * token: `claimForAbort`, and a complete's refusal is kept); either way the session is an
+   * abort's, and every step below may be done twice.
    */
   private async discard(session: SessionItem, refusal?: Error): Promise<boolean> {
     const { info, sessionId } = session;
+    // A complete's refusal is its answer to a retry too (the client lost it): kept a day, as a
+    // commit's result, when this complete ended the session (an abort's claim it joined is the
+    // abort's). Recorded with the claim, so a writer that dies before the ending is done leaves it.
+    const kept = refusal !== undefined ? refusalOf(refusal, this.o.clock() + COMPLETE_ANSWER_KEPT_MS) : undefined;
     let claimedHere = false;
+    // The refusal of the complete whose ending this joins (its claim holds the session: a client's
+    // abort after it, an abort or a refused complete racing it), recorded with that claim: kept, as
+    // it would have been, never deleted with the item (a retried complete was told "no such session").
+    let joined = session.refusal;
     if (session.state === 'live') {
-      claimedHere = await this.table.claimForAbort(sessionId, this.o.clock());
+      claimedHere = await this.table.claimForAbort(sessionId, this.o.clock(), kept);
       if (!claimedHere) {
         const now = parseSessionItem(await this.table.getRaw(sessionId));
         if (now?.result !== undefined || now?.claimedBy !== ABORT_CLAIMANT) return false;
+        joined = now.refusal;
       }
     }
     if (info.s3UploadId !== undefined) await this.abortUntilNoParts(session, info.s3UploadId);
     const current = await this.o.hv.read(info.key, { withBody: false });
     if (current?.blob !== info.blob) await this.o.lt.delete(info.blob);
-    // A complete's refusal is its answer to a retry too (the client lost it): kept a day, as a
-    // commit's result, when this complete ended the session (an abort's claim it joined is the abort's).
-    const kept = claimedHere && refusal !== undefined ? refusalOf(refusal, this.o.clock() + COMPLETE_ANSWER_KEPT_MS) : undefined;
-    if (kept !== undefined) await this.table.keepRefusal(sessionId, kept);
+    const keep = claimedHere ? kept : joined;
+    if (keep !== undefined) await this.table.keepRefusal(sessionId, keep);
     else await this.table.deleteAborted(sessionId);
     return true;
   }

@@ -11,8 +11,10 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { VersionConflictError } from '../../lib/errors.js';
 import { handleObjectsRequest } from '../../lib/api/objects-http.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { atStep } from '../../lib/faults/protocol-steps.js';
 import type { Fixture } from '../support/local.js';
-import { expectClean, withWriter, randomBody, rawState, sweepOnceAt, type Writer } from './harness.js';
+import { expectClean, makeWriter, PAST_WINDOW_MS, withWriter, randomBody, rawState, sweepOnceAt, type Writer } from './harness.js';
 import { uploadParts } from './upload-session-client.js';
 
 const DAY = 24 * 3600_000;
@@ -80,6 +82,113 @@ describe('a complete refused for its condition (ifVersion), retried after its an
     await expect(w.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(VersionConflictError);
     for (const offset of [DAY + 3600_000, 2 * DAY]) expect((await sweepOnceAt(fx, offset)).errors).toBe(0);
     expect(await sessionItem(created.uploadId), 'retired after the day').toBeUndefined();
+  });
+});
+
+describe('a complete refused for its condition whose claim of the session lost its answer (the SDK sent it again)', () => {
+  // The claim that ends the session landed; its answer was lost and the SDK's retry was refused
+  // for its condition (the session claimed already). The claim was this complete's own: it keeps
+  // the refusal for a retry, as when the first answer arrives.
+  test('the retry is the same VersionConflictError, not "no such session"; nothing committed, nothing left', async () => {
+    const key = 'refused/claim-answer-lost';
+    const created = await w.store.createUpload(key, { ifVersion: 0 });
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    await w.store.put(key, randomBody(100));
+    const current = (await w.store.head(key))!.version;
+    const injector = new FaultInjector().add({ kind: 'loseResponse', times: 1, match: atStep('session-abort-claim', fx.config) });
+    const completer = makeWriter(fx, { injector });
+    try {
+      const first = await completer.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+      expect(injector.stats.injected.loseResponse, "the claim's answer was lost").toBe(1);
+      expect(first).toBeInstanceOf(VersionConflictError);
+    } finally {
+      completer.close();
+    }
+    const retried = await w.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+    expect(retried, 'the answer the first complete got').toBeInstanceOf(VersionConflictError);
+    expect(retried).toMatchObject({ key, expected: 0, actual: current });
+    expect((await w.store.head(key))!.version, 'nothing committed').toBe(current);
+    const state = await rawState(fx);
+    expect(state.entries).toBe(0);
+    expect(state.uploads).toEqual([]);
+  });
+});
+
+describe('a complete refused for its condition whose writer died right after its claim of the session', () => {
+  // The claim that ends the session landed; the writer died before the upload was aborted, the
+  // blob deleted and the refusal kept (a Lambda timed out, or crashed there). The client got no
+  // answer and retries: it is told the refusal, not that its session was aborted (it aborted
+  // nothing), nor, once the sweeper has finished the ending, that the session does not exist.
+  test('the retry is the VersionConflictError, before and after the sweeper ends the session; nothing committed, nothing left', async () => {
+    const key = 'refused/died-after-claim';
+    const created = await w.store.createUpload(key, { ifVersion: 0 });
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    await w.store.put(key, randomBody(100));
+    const current = (await w.store.head(key))!.version;
+    const injector = new FaultInjector().add({ kind: 'crashAfter', times: 1, match: atStep('session-abort-claim', fx.config) });
+    const dying = makeWriter(fx, { injector });
+    try {
+      await expect(dying.store.completeUpload(created.uploadId, parts)).rejects.toThrow();
+      expect(injector.stats.injected.crashAfter, 'the writer died right after its claim').toBe(1);
+    } finally {
+      dying.close();
+    }
+    const retried = await w.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+    expect(retried, 'the refusal, not "aborted"').toBeInstanceOf(VersionConflictError);
+    expect(retried).toMatchObject({ key, expected: 0, actual: current });
+    // The sweeper finishes the ending (the upload aborted, then the blob deleted past the window).
+    for (const offset of [60_000, 60_000 + PAST_WINDOW_MS]) expect((await sweepOnceAt(fx, offset)).errors).toBe(0);
+    const state = await rawState(fx);
+    expect(state.entries, 'the ending finished').toBe(0);
+    expect(state.uploads).toEqual([]);
+    const again = await w.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+    expect(again, 'the refusal within the day, not "no such session"').toBeInstanceOf(VersionConflictError);
+    expect((await w.store.head(key))!.version, 'nothing committed').toBe(current);
+  });
+});
+
+describe("a session a complete's refusal ended, then aborted by its client (an error path that aborts on any failure)", () => {
+  // The session is ended already: the abort finishes what is left of the ending (nothing, or, when
+  // the refusing writer died after its claim, the upload and the blob) and answers; it must not
+  // take the kept refusal with it.
+  test('the abort answers; the retried complete is still the same VersionConflictError, not "no such session"', async () => {
+    const key = 'refused/then-aborted';
+    const created = await w.store.createUpload(key, { ifVersion: 0 });
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    await w.store.put(key, randomBody(100));
+    const current = (await w.store.head(key))!.version;
+    await expect(w.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(VersionConflictError);
+    await w.store.abortUpload(created.uploadId);
+    const retried = await w.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+    expect(retried, 'the answer the first complete got').toBeInstanceOf(VersionConflictError);
+    expect(retried).toMatchObject({ key, expected: 0, actual: current });
+    expect(await sessionItem(created.uploadId), 'kept with its answer').toBeDefined();
+    const state = await rawState(fx);
+    expect(state.entries).toBe(0);
+    expect(state.uploads).toEqual([]);
+  });
+
+  test('its writer having died after its claim: the abort ends the upload and deletes the blob, the refusal kept', async () => {
+    const key = 'refused/died-then-aborted';
+    const created = await w.store.createUpload(key, { ifVersion: 0 });
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+    await w.store.put(key, randomBody(100));
+    const current = (await w.store.head(key))!.version;
+    const injector = new FaultInjector().add({ kind: 'crashAfter', times: 1, match: atStep('session-abort-claim', fx.config) });
+    const dying = makeWriter(fx, { injector });
+    try {
+      await expect(dying.store.completeUpload(created.uploadId, parts)).rejects.toThrow();
+      expect(injector.stats.injected.crashAfter, 'the writer died right after its claim').toBe(1);
+    } finally {
+      dying.close();
+    }
+    await w.store.abortUpload(created.uploadId);
+    const state = await rawState(fx);
+    expect(state.entries, 'the ending finished by the abort').toBe(0);
+    expect(state.uploads).toEqual([]);
+    const retried = await w.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+    expect(retried, 'the refusal, not "no such session"').toBeInstanceOf(VersionConflictError);
+    expect(retried).toMatchObject({ key, expected: 0, actual: current });
   });
 });
 
