@@ -14,6 +14,7 @@ import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
 import type { Fixture } from '../support/local.js';
+import type { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { expectClean, makeWriter, PAST_WINDOW_MS, withWriter, randomBody, rawState, sweepOnceAt, type Writer } from './harness.js';
 import { uploadParts } from './upload-session-client.js';
 
@@ -85,16 +86,37 @@ describe('a complete refused for its condition (ifVersion), retried after its an
   });
 });
 
+/**
+ * A session for `key` made with `ifVersion: 0`, its parts uploaded, and `key` written meanwhile:
+ * its complete is refused for its condition. `current` is the version written.
+ */
+async function sessionRefusedOnComplete(key: string) {
+  const created = await w.store.createUpload(key, { ifVersion: 0 });
+  const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
+  await w.store.put(key, randomBody(100));
+  const current = (await w.store.head(key))!.version;
+  return { created, parts, current };
+}
+
+/** Completes the session with a writer that dies right after its claim of the session (the refusal's ending not done). */
+async function completeByWriterDyingAfterItsClaim(uploadId: string, parts: Parameters<TieredStore['completeUpload']>[1]) {
+  const injector = new FaultInjector().add({ kind: 'crashAfter', times: 1, match: atStep('session-abort-claim', fx.config) });
+  const dying = makeWriter(fx, { injector });
+  try {
+    await expect(dying.store.completeUpload(uploadId, parts)).rejects.toThrow();
+    expect(injector.stats.injected.crashAfter, 'the writer died right after its claim').toBe(1);
+  } finally {
+    dying.close();
+  }
+}
+
 describe('a complete refused for its condition whose claim of the session lost its answer (the SDK sent it again)', () => {
   // The claim that ends the session landed; its answer was lost and the SDK's retry was refused
   // for its condition (the session claimed already). The claim was this complete's own: it keeps
   // the refusal for a retry, as when the first answer arrives.
   test('the retry is the same VersionConflictError, not "no such session"; nothing committed, nothing left', async () => {
     const key = 'refused/claim-answer-lost';
-    const created = await w.store.createUpload(key, { ifVersion: 0 });
-    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
-    await w.store.put(key, randomBody(100));
-    const current = (await w.store.head(key))!.version;
+    const { created, parts, current } = await sessionRefusedOnComplete(key);
     const injector = new FaultInjector().add({ kind: 'loseResponse', times: 1, match: atStep('session-abort-claim', fx.config) });
     const completer = makeWriter(fx, { injector });
     try {
@@ -121,18 +143,8 @@ describe('a complete refused for its condition whose writer died right after its
   // nothing), nor, once the sweeper has finished the ending, that the session does not exist.
   test('the retry is the VersionConflictError, before and after the sweeper ends the session; nothing committed, nothing left', async () => {
     const key = 'refused/died-after-claim';
-    const created = await w.store.createUpload(key, { ifVersion: 0 });
-    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
-    await w.store.put(key, randomBody(100));
-    const current = (await w.store.head(key))!.version;
-    const injector = new FaultInjector().add({ kind: 'crashAfter', times: 1, match: atStep('session-abort-claim', fx.config) });
-    const dying = makeWriter(fx, { injector });
-    try {
-      await expect(dying.store.completeUpload(created.uploadId, parts)).rejects.toThrow();
-      expect(injector.stats.injected.crashAfter, 'the writer died right after its claim').toBe(1);
-    } finally {
-      dying.close();
-    }
+    const { created, parts, current } = await sessionRefusedOnComplete(key);
+    await completeByWriterDyingAfterItsClaim(created.uploadId, parts);
     const retried = await w.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
     expect(retried, 'the refusal, not "aborted"').toBeInstanceOf(VersionConflictError);
     expect(retried).toMatchObject({ key, expected: 0, actual: current });
@@ -153,10 +165,7 @@ describe("a session a complete's refusal ended, then aborted by its client (an e
   // take the kept refusal with it.
   test('the abort answers; the retried complete is still the same VersionConflictError, not "no such session"', async () => {
     const key = 'refused/then-aborted';
-    const created = await w.store.createUpload(key, { ifVersion: 0 });
-    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
-    await w.store.put(key, randomBody(100));
-    const current = (await w.store.head(key))!.version;
+    const { created, parts, current } = await sessionRefusedOnComplete(key);
     await expect(w.store.completeUpload(created.uploadId, parts)).rejects.toBeInstanceOf(VersionConflictError);
     await w.store.abortUpload(created.uploadId);
     const retried = await w.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
@@ -170,18 +179,8 @@ describe("a session a complete's refusal ended, then aborted by its client (an e
 
   test('its writer having died after its claim: the abort ends the upload and deletes the blob, the refusal kept', async () => {
     const key = 'refused/died-then-aborted';
-    const created = await w.store.createUpload(key, { ifVersion: 0 });
-    const parts = await uploadParts(w.store, created.uploadId, randomBody(1000), created.partSize);
-    await w.store.put(key, randomBody(100));
-    const current = (await w.store.head(key))!.version;
-    const injector = new FaultInjector().add({ kind: 'crashAfter', times: 1, match: atStep('session-abort-claim', fx.config) });
-    const dying = makeWriter(fx, { injector });
-    try {
-      await expect(dying.store.completeUpload(created.uploadId, parts)).rejects.toThrow();
-      expect(injector.stats.injected.crashAfter, 'the writer died right after its claim').toBe(1);
-    } finally {
-      dying.close();
-    }
+    const { created, parts, current } = await sessionRefusedOnComplete(key);
+    await completeByWriterDyingAfterItsClaim(created.uploadId, parts);
     await w.store.abortUpload(created.uploadId);
     const state = await rawState(fx);
     expect(state.entries, 'the ending finished by the abort').toBe(0);
