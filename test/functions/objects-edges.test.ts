@@ -1989,15 +1989,7 @@ describe('a GET answer always fits the buffered response', () => {
     const { version } = await other.store.put(key, randomBody(20 * KiB));
     const big = randomBody(300 * KiB);
     // Another writer replaces the object (and deletes the blob first read) right before its bytes are fetched.
-    const injector = new FaultInjector().add({
-      kind: 'delay',
-      delayMs: 0,
-      match: onCommand('GetObject'),
-      times: 1,
-      before: async () => {
-        await other.store.put(key, big);
-      },
-    });
+    const injector = replacedBeforeItsFetch(() => other.store.put(key, big));
     const w = writer(injector);
     const res = await call(w, 'GET', `/objects/${key}`, range !== undefined ? { headers: { range } } : {}, { maxResponseBytes: LIMIT });
     expect(injector.stats.injected.delay).toBe(1);
@@ -2343,6 +2335,17 @@ describe('a GET answer always fits the buffered response', () => {
   });
 });
 
+/** An injector that runs `replace` (another writer's overwrite) right before the first blob fetch, once. */
+function replacedBeforeItsFetch(replace: () => Promise<unknown>): FaultInjector {
+  return new FaultInjector().add({
+    kind: 'delay',
+    delayMs: 0,
+    match: onCommand('GetObject'),
+    times: 1,
+    before: async () => void (await replace()),
+  });
+}
+
 /**
  * A GET whose read followed the pointer to a blob over the response limit (the blob it read
  * replaced by a larger one meanwhile) is answered by a second read, a URL: its 307 carried no
@@ -2354,15 +2357,9 @@ test('a GET sent to S3 after its read followed the pointer to a larger blob: its
   await other.store.put(key, randomBody(40 * KiB), { timeToLiveMs: 3_600_000 });
   // The blob read fits the limit; before its fetch it is replaced by one over it (the old deleted).
   let replaced = false;
-  const injector = new FaultInjector().add({
-    kind: 'delay',
-    delayMs: 0,
-    match: onCommand('GetObject'),
-    times: 1,
-    before: async () => {
-      await other.store.put(key, randomBody(100 * KiB), { timeToLiveMs: 3_600_000 });
-      replaced = true;
-    },
+  const injector = replacedBeforeItsFetch(async () => {
+    await other.store.put(key, randomBody(100 * KiB), { timeToLiveMs: 3_600_000 });
+    replaced = true;
   });
   const w = writer(injector);
   const got = await call(w, 'GET', `/objects/${key}`, {}, { maxResponseBytes: 64 * KiB });
