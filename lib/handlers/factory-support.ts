@@ -69,13 +69,15 @@ export interface HandlerTelemetry {
  * Either way the metrics carry the `deployment` dimension when `TIERLOG_METRICS_DEPLOYMENT` is set
  * (see `names.ts`): the alarms of that deployment watch them so, and metrics given without it (a
  * function's own, for its cold-start metric) left every one of them blind. With it set, metrics
- * given that publish elsewhere are refused (`checkGivenMetrics`).
+ * given that publish elsewhere are refused (`checkGivenMetrics`), and so, in Lambda, are Powertools
+ * variables that publish none (`checkMetricsPublished`).
  *
- * @throws ConfigError naming `metrics` for those.
+ * @throws ConfigError naming `metrics` for those, or the Powertools variable.
  */
 export function handlerTelemetry(serviceName: string, options: { readonly logger?: Logger; readonly metrics?: Metrics }): HandlerTelemetry {
   const logger = options.logger ?? new Logger({ serviceName });
   const deployment = metricsDeploymentDimensions();
+  if (Object.keys(deployment).length > 0) checkMetricsPublished(serviceName, deployment);
   if (options.metrics !== undefined && Object.keys(deployment).length > 0) checkGivenMetrics(options.metrics, serviceName, deployment);
   const metrics = options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName, defaultDimensions: deployment });
   if (options.metrics !== undefined && Object.keys(deployment).length > 0) options.metrics.setDefaultDimensions(deployment);
@@ -91,6 +93,51 @@ export function handlerTelemetry(serviceName: string, options: { readonly logger
     invocation,
     metricSink: { addMetric: (name, unit, value) => metrics.addMetric(name, MetricUnit[unit], value) },
   };
+}
+
+/** The values Powertools reads as true and as false in its boolean variables (its `extendedParsing`). */
+const POWERTOOLS_TRUE = new Set(['1', 'y', 'yes', 't', 'true', 'on']);
+const POWERTOOLS_FALSE = new Set(['0', 'n', 'no', 'f', 'false', 'off']);
+
+/** A Powertools boolean variable of `env` as Powertools reads it: undefined when unset or not a boolean. */
+function powertoolsFlag(env: Readonly<Record<string, string | undefined>>, name: string): boolean | undefined {
+  const value = env[name]?.trim().toLowerCase();
+  if (value === undefined) return undefined;
+  return POWERTOOLS_TRUE.has(value) ? true : POWERTOOLS_FALSE.has(value) ? false : undefined;
+}
+
+/**
+ * Refuses to start the handler of `serviceName` in a Lambda function of a deployment (`deployment`,
+ * from `TIERLOG_METRICS_DEPLOYMENT`) whose Powertools variables leave the deployment's alarms
+ * without its metrics: `POWERTOOLS_METRICS_DISABLED` true publishes none, and `POWERTOOLS_DEV`
+ * true (its local-development mode) publishes none unless that is set false, and then writes them
+ * through the console, whose lines Lambda decorates, so CloudWatch reads no EMF from them. The
+ * construct sets both false in its functions; a function of your own (a `TierlogMonitoring` of its
+ * `metricsDeployment` watching it) took them, swept, and had `SweeperNotRunning` up and every other
+ * alarm blind. Outside Lambda (`AWS_LAMBDA_FUNCTION_NAME` unset: the dev service, a drill, a
+ * test) nothing reads the EMF lines, and a local run turns them off on purpose: not checked.
+ *
+ * @throws ConfigError naming the Powertools variable at fault.
+ */
+function checkMetricsPublished(
+  serviceName: string,
+  deployment: Record<string, string>,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): void {
+  if (env['AWS_LAMBDA_FUNCTION_NAME'] === undefined) return;
+  const disabled = powertoolsFlag(env, 'POWERTOOLS_METRICS_DISABLED');
+  const dev = powertoolsFlag(env, 'POWERTOOLS_DEV') === true;
+  const at = disabled === true ? 'POWERTOOLS_METRICS_DISABLED' : dev ? 'POWERTOOLS_DEV' : undefined;
+  if (at === undefined) return;
+  const effect =
+    at === 'POWERTOOLS_METRICS_DISABLED' || disabled === undefined
+      ? 'Powertools publishes no metric'
+      : 'Powertools writes its metrics through the console, whose lines Lambda decorates, so CloudWatch reads no metric from them';
+  throw new ConfigError(
+    `the ${serviceName} handler runs with ${at}=${JSON.stringify(env[at]?.slice(0, 20))} in a function of a deployment (${METRICS_DEPLOYMENT_ENV} ${JSON.stringify(deployment[METRICS_DEPLOYMENT_DIMENSION])}): ` +
+      `${effect}, and the deployment's alarms would never see this function's metrics. Set POWERTOOLS_METRICS_DISABLED and POWERTOOLS_DEV to false, as the construct does`,
+    at,
+  );
 }
 
 /**
