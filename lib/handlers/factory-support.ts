@@ -147,18 +147,14 @@ function checkMetricsPublished(
  * alone. CloudWatch tells metrics apart by their whole dimension set, so one more default
  * dimension (`environment: 'prod'`, as Powertools' examples set), another service (or none: Powertools'
  * `service_undefined`) or another namespace (or none: `default_namespace`) are other metrics:
- * every alarm of the deployment blind, `SweeperNotRunning` up for good while it sweeps. What
- * the metrics hold cannot be read (Powertools set to throw on empty metrics): not checked.
+ * every alarm of the deployment blind, `SweeperNotRunning` up for good while it sweeps. Metrics
+ * set to throw on empty metrics are read too (`serializedOf`); what cannot be read is not checked.
  *
  * @throws ConfigError naming `metrics`.
  */
 function checkGivenMetrics(metrics: Metrics, serviceName: string, deployment: Record<string, string>): void {
-  let emf: EmfOutput;
-  try {
-    emf = metrics.serializeMetrics();
-  } catch {
-    return;
-  }
+  const emf = serializedOf(metrics);
+  if (emf === undefined) return;
   const directive = emf._aws.CloudWatchMetrics[0];
   const namespace = directive?.Namespace;
   const dimensions = [...new Set((directive?.Dimensions ?? []).flat())].filter((d) => !(d in deployment));
@@ -172,6 +168,30 @@ function checkGivenMetrics(metrics: Metrics, serviceName: string, deployment: Re
       `Give new Metrics({ namespace: '${METRICS_NAMESPACE}', serviceName: '${serviceName}' }) without other default dimensions, or none (the handler makes its own)`,
     'metrics',
   );
+}
+
+/**
+ * What `metrics` would publish now (their namespace and dimensions, no metric yet), or undefined
+ * when that cannot be read. Metrics set to throw on empty metrics (`setThrowOnEmptyMetrics(true)`,
+ * as Powertools' `throwOnEmptyMetrics` sets them) throw a `RangeError` when they hold none, the
+ * first thing they check: they are read once without that setting, which is then put back. Left
+ * unread, metrics of another namespace so set were taken in a function of a deployment, and its
+ * alarms never saw a figure of it.
+ */
+function serializedOf(metrics: Metrics): EmfOutput | undefined {
+  try {
+    return metrics.serializeMetrics();
+  } catch (err) {
+    if (!(err instanceof RangeError) || metrics.hasStoredMetrics()) return undefined;
+    metrics.setThrowOnEmptyMetrics(false);
+    try {
+      return metrics.serializeMetrics();
+    } catch {
+      return undefined;
+    } finally {
+      metrics.setThrowOnEmptyMetrics(true);
+    }
+  }
 }
 
 /** `options` without the fields set to `undefined`, which would hide the environment's value when spread over it. */

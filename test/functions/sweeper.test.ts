@@ -578,6 +578,27 @@ describe('sweeper handler', () => {
     );
   });
 
+  /**
+   * Metrics set to throw on empty metrics (`setThrowOnEmptyMetrics(true)`, what Powertools'
+   * `throwOnEmptyMetrics` sets) throw when read holding none, and the check took that for metrics
+   * it cannot read: another namespace so set was taken, every alarm of the deployment blind. They
+   * are read all the same now, and their setting is left as it was.
+   */
+  test('metrics given set to throw on empty metrics are checked too, and keep that setting', async () => {
+    const fx = await freshFixture();
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'), {
+      TIERLOG_METRICS_DEPLOYMENT: 'Stack/Own',
+    });
+    restores.push(restore);
+    const elsewhere = new Metrics({ namespace: 'MyNamespace', serviceName: 'tierlog-sweeper' }).setThrowOnEmptyMetrics(true);
+    expect(() => mod.createSweeperHandler({ metrics: elsewhere })).toThrow(
+      expect.objectContaining({ name: 'ConfigError', setting: 'metrics' }),
+    );
+    const watched = new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-sweeper' }).setThrowOnEmptyMetrics(true);
+    expect(() => mod.createSweeperHandler({ metrics: watched })).not.toThrow();
+    expect(() => watched.serializeMetrics()).toThrow(RangeError);
+  });
+
   test("the stream and snapshot-audit factories refuse metrics their deployment's alarms cannot see too", async () => {
     const fx = await freshFixture();
     const deployment = { TIERLOG_METRICS_DEPLOYMENT: 'Stack/Own' };
