@@ -72,9 +72,11 @@ export interface HandlerTelemetry {
  * given that publish elsewhere are refused (`checkGivenMetrics`), and so, in Lambda, are Powertools
  * variables that publish none (`checkMetricsPublished`).
  *
- * @throws ConfigError naming `metrics` for those, or the Powertools variable.
+ * @throws ConfigError naming `metrics` for those, or the Powertools variable; ValidationError
+ *   naming `logger` or `metrics` for one that is not Powertools' ({@link assertPowertools}).
  */
 export function handlerTelemetry(serviceName: string, options: { readonly logger?: Logger; readonly metrics?: Metrics }): HandlerTelemetry {
+  assertPowertools(options, serviceName);
   const logger = options.logger ?? new Logger({ serviceName });
   const deployment = metricsDeploymentDimensions();
   if (Object.keys(deployment).length > 0) checkMetricsPublished(serviceName, deployment);
@@ -93,6 +95,39 @@ export function handlerTelemetry(serviceName: string, options: { readonly logger
     invocation,
     metricSink: { addMetric: (name, unit, value) => metrics.addMetric(name, MetricUnit[unit], value) },
   };
+}
+
+/** What the handlers call of a Powertools `Logger` and `Metrics` given to them. */
+const POWERTOOLS_METHODS = {
+  logger: ['info', 'warn', 'error', 'addContext'],
+  metrics: ['addMetric', 'publishStoredMetrics', 'serializeMetrics', 'setDefaultDimensions', 'hasStoredMetrics', 'setThrowOnEmptyMetrics'],
+} as const;
+
+/**
+ * Refuses a `logger` or `metrics` given to the handler of `serviceName` that is not Powertools'
+ * (a JS caller's `console`, a pino or winston logger, an `aws-embedded-metrics` logger): the
+ * factory took it, and every invocation then failed with a `TypeError` from inside tierlog
+ * (`logger.addContext is not a function` before any work, so a sweeper never swept and every
+ * request to the objects function was Lambda's bodiless 502; `metrics.publishStoredMetrics is not
+ * a function` after a sweep had done its deletes, its metrics lost). Refused when the handler is
+ * made, naming the option and what it lacks.
+ *
+ * @throws ValidationError naming `logger` or `metrics`.
+ */
+export function assertPowertools(options: { readonly logger?: unknown; readonly metrics?: unknown }, serviceName: string): void {
+  for (const option of ['logger', 'metrics'] as const) {
+    const given = options[option];
+    if (given === undefined) continue;
+    const missing = POWERTOOLS_METHODS[option].filter(
+      (method) => typeof (given as Record<string, unknown> | null)?.[method] !== 'function',
+    );
+    if (missing.length === 0) continue;
+    const kind = option === 'logger' ? 'Logger (@aws-lambda-powertools/logger)' : 'Metrics (@aws-lambda-powertools/metrics)';
+    throw new ValidationError(
+      `the ${serviceName} handler's ${option} must be a Powertools ${kind}, which it calls at each invocation; got ${kindOf(given)}${given !== null && typeof given === 'object' ? ` without ${missing.join(', ')}` : ''}`,
+      option,
+    );
+  }
 }
 
 /** The values Powertools reads as true and as false in its boolean variables (its `extendedParsing`). */
