@@ -150,7 +150,8 @@ function powertoolsFlag(env: Readonly<Record<string, string | undefined>>, name:
  * construct sets both false in its functions; a function of your own (a `TierlogMonitoring` of its
  * `metricsDeployment` watching it) took them, swept, and had `SweeperNotRunning` up and every other
  * alarm blind. Outside Lambda (`AWS_LAMBDA_FUNCTION_NAME` unset: the dev service, a drill, a
- * test) nothing reads the EMF lines, and a local run turns them off on purpose: not checked.
+ * test; or `sam local`, which sets it with `AWS_SAM_LOCAL`) nothing reads the EMF lines, and a
+ * local run turns them off on purpose: not checked.
  *
  * @throws ConfigError naming the Powertools variable at fault.
  */
@@ -159,7 +160,7 @@ function checkMetricsPublished(
   deployment: Record<string, string>,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): void {
-  if (env['AWS_LAMBDA_FUNCTION_NAME'] === undefined) return;
+  if (env['AWS_LAMBDA_FUNCTION_NAME'] === undefined || env['AWS_SAM_LOCAL'] === 'true') return;
   const disabled = powertoolsFlag(env, 'POWERTOOLS_METRICS_DISABLED');
   const dev = powertoolsFlag(env, 'POWERTOOLS_DEV') === true;
   const at = disabled === true ? 'POWERTOOLS_METRICS_DISABLED' : dev ? 'POWERTOOLS_DEV' : undefined;

@@ -661,6 +661,9 @@ describe('sweeper handler', () => {
       restores.unshift(audit.restore);
       expect(() => audit.mod.createSnapshotAuditHandler()).toThrow(expected);
       // The same variables outside Lambda (a local run, which turns the metrics off on purpose): taken.
+      process.env.AWS_SAM_LOCAL = 'true';
+      expect(() => sweeper.mod.createSweeperHandler()).not.toThrow();
+      delete process.env.AWS_SAM_LOCAL;
       delete process.env.AWS_LAMBDA_FUNCTION_NAME;
       expect(() => sweeper.mod.createSweeperHandler()).not.toThrow();
     },
