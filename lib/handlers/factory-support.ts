@@ -69,13 +69,17 @@ export interface HandlerTelemetry {
  * Either way the metrics carry the `deployment` dimension when `TIERLOG_METRICS_DEPLOYMENT` is set
  * (see `names.ts`): the alarms of that deployment watch them so, and metrics given without it (a
  * function's own, for its cold-start metric) left every one of them blind. With it set, metrics
- * given that publish elsewhere are refused (`checkGivenMetrics`).
+ * given that publish elsewhere are refused (`checkGivenMetrics`), and so, in Lambda, are Powertools
+ * variables that publish none (`checkMetricsPublished`).
  *
- * @throws ConfigError naming `metrics` for those.
+ * @throws ConfigError naming `metrics` for those, or the Powertools variable; ValidationError
+ *   naming `logger` or `metrics` for one that is not Powertools' ({@link assertPowertools}).
  */
 export function handlerTelemetry(serviceName: string, options: { readonly logger?: Logger; readonly metrics?: Metrics }): HandlerTelemetry {
+  assertPowertools(options, serviceName);
   const logger = options.logger ?? new Logger({ serviceName });
   const deployment = metricsDeploymentDimensions();
+  if (Object.keys(deployment).length > 0) checkMetricsPublished(serviceName, deployment);
   if (options.metrics !== undefined && Object.keys(deployment).length > 0) checkGivenMetrics(options.metrics, serviceName, deployment);
   const metrics = options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName, defaultDimensions: deployment });
   if (options.metrics !== undefined && Object.keys(deployment).length > 0) options.metrics.setDefaultDimensions(deployment);
@@ -93,6 +97,85 @@ export function handlerTelemetry(serviceName: string, options: { readonly logger
   };
 }
 
+/** What the handlers call of a Powertools `Logger` and `Metrics` given to them. */
+const POWERTOOLS_METHODS = {
+  logger: ['info', 'warn', 'error', 'addContext'],
+  metrics: ['addMetric', 'publishStoredMetrics', 'serializeMetrics', 'setDefaultDimensions', 'hasStoredMetrics', 'setThrowOnEmptyMetrics'],
+} as const;
+
+/**
+ * Refuses a `logger` or `metrics` given to the handler of `serviceName` that is not Powertools'
+ * (a JS caller's `console`, a pino or winston logger, an `aws-embedded-metrics` logger): the
+ * factory took it, and every invocation then failed with a `TypeError` from inside tierlog
+ * (`logger.addContext is not a function` before any work, so a sweeper never swept and every
+ * request to the objects function was Lambda's bodiless 502; `metrics.publishStoredMetrics is not
+ * a function` after a sweep had done its deletes, its metrics lost). Refused when the handler is
+ * made, naming the option and what it lacks.
+ *
+ * @throws ValidationError naming `logger` or `metrics`.
+ */
+export function assertPowertools(options: { readonly logger?: unknown; readonly metrics?: unknown }, serviceName: string): void {
+  for (const option of ['logger', 'metrics'] as const) {
+    const given = options[option];
+    if (given === undefined) continue;
+    const missing = POWERTOOLS_METHODS[option].filter(
+      (method) => typeof (given as Record<string, unknown> | null)?.[method] !== 'function',
+    );
+    if (missing.length === 0) continue;
+    const kind = option === 'logger' ? 'Logger (@aws-lambda-powertools/logger)' : 'Metrics (@aws-lambda-powertools/metrics)';
+    throw new ValidationError(
+      `the ${serviceName} handler's ${option} must be a Powertools ${kind}, which it calls at each invocation; got ${kindOf(given)}${given !== null && typeof given === 'object' ? ` without ${missing.join(', ')}` : ''}`,
+      option,
+    );
+  }
+}
+
+/** The values Powertools reads as true and as false in its boolean variables (its `extendedParsing`). */
+const POWERTOOLS_TRUE = new Set(['1', 'y', 'yes', 't', 'true', 'on']);
+const POWERTOOLS_FALSE = new Set(['0', 'n', 'no', 'f', 'false', 'off']);
+
+/** A Powertools boolean variable of `env` as Powertools reads it: undefined when unset or not a boolean. */
+function powertoolsFlag(env: Readonly<Record<string, string | undefined>>, name: string): boolean | undefined {
+  const value = env[name]?.trim().toLowerCase();
+  if (value === undefined) return undefined;
+  return POWERTOOLS_TRUE.has(value) ? true : POWERTOOLS_FALSE.has(value) ? false : undefined;
+}
+
+/**
+ * Refuses to start the handler of `serviceName` in a Lambda function of a deployment (`deployment`,
+ * from `TIERLOG_METRICS_DEPLOYMENT`) whose Powertools variables leave the deployment's alarms
+ * without its metrics: `POWERTOOLS_METRICS_DISABLED` true publishes none, and `POWERTOOLS_DEV`
+ * true (its local-development mode) publishes none unless that is set false, and then writes them
+ * through the console, whose lines Lambda decorates, so CloudWatch reads no EMF from them. The
+ * construct sets both false in its functions; a function of your own (a `TierlogMonitoring` of its
+ * `metricsDeployment` watching it) took them, swept, and had `SweeperNotRunning` up and every other
+ * alarm blind. Outside Lambda (`AWS_LAMBDA_FUNCTION_NAME` unset: the dev service, a drill, a
+ * test; or `sam local`, which sets it with `AWS_SAM_LOCAL`) nothing reads the EMF lines, and a
+ * local run turns them off on purpose: not checked.
+ *
+ * @throws ConfigError naming the Powertools variable at fault.
+ */
+function checkMetricsPublished(
+  serviceName: string,
+  deployment: Record<string, string>,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): void {
+  if (env['AWS_LAMBDA_FUNCTION_NAME'] === undefined || env['AWS_SAM_LOCAL'] === 'true') return;
+  const disabled = powertoolsFlag(env, 'POWERTOOLS_METRICS_DISABLED');
+  const dev = powertoolsFlag(env, 'POWERTOOLS_DEV') === true;
+  const at = disabled === true ? 'POWERTOOLS_METRICS_DISABLED' : dev ? 'POWERTOOLS_DEV' : undefined;
+  if (at === undefined) return;
+  const effect =
+    at === 'POWERTOOLS_METRICS_DISABLED' || disabled === undefined
+      ? 'Powertools publishes no metric'
+      : 'Powertools writes its metrics through the console, whose lines Lambda decorates, so CloudWatch reads no metric from them';
+  throw new ConfigError(
+    `the ${serviceName} handler runs with ${at}=${JSON.stringify(env[at]?.slice(0, 20))} in a function of a deployment (${METRICS_DEPLOYMENT_ENV} ${JSON.stringify(deployment[METRICS_DEPLOYMENT_DIMENSION])}): ` +
+      `${effect}, and the deployment's alarms would never see this function's metrics. Set POWERTOOLS_METRICS_DISABLED and POWERTOOLS_DEV to false, as the construct does`,
+    at,
+  );
+}
+
 /**
  * Refuses `metrics` given to the handler of `serviceName` in a function of a deployment
  * (`deployment`, from `TIERLOG_METRICS_DEPLOYMENT`) that do not publish where that deployment's
@@ -100,18 +183,14 @@ export function handlerTelemetry(serviceName: string, options: { readonly logger
  * alone. CloudWatch tells metrics apart by their whole dimension set, so one more default
  * dimension (`environment: 'prod'`, as Powertools' examples set), another service (or none: Powertools'
  * `service_undefined`) or another namespace (or none: `default_namespace`) are other metrics:
- * every alarm of the deployment blind, `SweeperNotRunning` up for good while it sweeps. What
- * the metrics hold cannot be read (Powertools set to throw on empty metrics): not checked.
+ * every alarm of the deployment blind, `SweeperNotRunning` up for good while it sweeps. Metrics
+ * set to throw on empty metrics are read too (`serializedOf`); what cannot be read is not checked.
  *
  * @throws ConfigError naming `metrics`.
  */
 function checkGivenMetrics(metrics: Metrics, serviceName: string, deployment: Record<string, string>): void {
-  let emf: EmfOutput;
-  try {
-    emf = metrics.serializeMetrics();
-  } catch {
-    return;
-  }
+  const emf = serializedOf(metrics);
+  if (emf === undefined) return;
   const directive = emf._aws.CloudWatchMetrics[0];
   const namespace = directive?.Namespace;
   const dimensions = [...new Set((directive?.Dimensions ?? []).flat())].filter((d) => !(d in deployment));
@@ -125,6 +204,30 @@ function checkGivenMetrics(metrics: Metrics, serviceName: string, deployment: Re
       `Give new Metrics({ namespace: '${METRICS_NAMESPACE}', serviceName: '${serviceName}' }) without other default dimensions, or none (the handler makes its own)`,
     'metrics',
   );
+}
+
+/**
+ * What `metrics` would publish now (their namespace and dimensions, no metric yet), or undefined
+ * when that cannot be read. Metrics set to throw on empty metrics (`setThrowOnEmptyMetrics(true)`,
+ * as Powertools' `throwOnEmptyMetrics` sets them) throw a `RangeError` when they hold none, the
+ * first thing they check: they are read once without that setting, which is then put back. Left
+ * unread, metrics of another namespace so set were taken in a function of a deployment, and its
+ * alarms never saw a figure of it.
+ */
+function serializedOf(metrics: Metrics): EmfOutput | undefined {
+  try {
+    return metrics.serializeMetrics();
+  } catch (err) {
+    if (!(err instanceof RangeError) || metrics.hasStoredMetrics()) return undefined;
+    metrics.setThrowOnEmptyMetrics(false);
+    try {
+      return metrics.serializeMetrics();
+    } catch {
+      return undefined;
+    } finally {
+      metrics.setThrowOnEmptyMetrics(true);
+    }
+  }
 }
 
 /** `options` without the fields set to `undefined`, which would hide the environment's value when spread over it. */

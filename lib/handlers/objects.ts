@@ -24,7 +24,7 @@ import {
 } from '../api/objects-http.js';
 import { ConfigError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
-import { addLogContext, invocationScope, remainingTimeOf, warnOfUnknownVariables } from './factory-support.js';
+import { addLogContext, assertPowertools, invocationScope, remainingTimeOf, warnOfUnknownVariables } from './factory-support.js';
 import { OBJECTS_SERVICE_NAME } from './names.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { OBJECTS_ANSWER_MARGIN_MS, S3_SOCKET_TIMEOUT_MS } from '../constants.js';
@@ -92,6 +92,7 @@ const HANDLER_OPTIONS = optionNames<ObjectsHandlerOptions>()(
  *   `maxResponseBytes` not an integer in 1..{@link MAX_BUFFERED_RESPONSE_BYTES}:
  *   a larger answer does not fit a buffered Lambda response, and Lambda would fail it with no body;
  *   when `inlineThreshold` or `TIERLOG_INLINE_THRESHOLD` is out of range (naming the one at fault).
+ * @throws ValidationError naming `logger` when it is not a Powertools `Logger` (`assertPowertools`).
  */
 export function createObjectsHandler(options: ObjectsHandlerOptions = {}): ObjectsHandler {
   // A misspelt option (`maxBodyByte`, `inlineTreshold`) would be a default nobody chose: refused at init.
@@ -104,6 +105,7 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
       'maxResponseBytes',
     );
   }
+  assertPowertools(options, OBJECTS_SERVICE_NAME);
   const logger = options.logger ?? new Logger({ serviceName: OBJECTS_SERVICE_NAME });
   warnOfUnknownVariables(logger);
   // A request answered 503 at its deadline goes on when the environment is thawed for the next

@@ -30,6 +30,7 @@ import { uploadParts } from '../tiered/upload-session-client.js';
 import { createObjectsHandler } from '../../lib/handlers/objects.js';
 import { createObjectsStreamHandler } from '../../lib/handlers/objects-stream.js';
 import { createSweeperHandler } from '../../lib/handlers/sweeper.js';
+import { createSnapshotAuditHandler } from '../../lib/handlers/snapshot-audit.js';
 import { captureStdout, httpEvent, jsonLines, lambdaContext, loadHandler, scheduledEvent } from './lambda.js';
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -122,6 +123,32 @@ describe('a handler called without a Lambda context that tells the remaining tim
       lambdaContext('tierlog-objects'),
     )) as APIGatewayProxyStructuredResultV2;
     expect(res.statusCode).toBe(201);
+  });
+});
+
+describe("a handler factory given a logger or metrics that are not Powertools'", () => {
+  /**
+   * A JS caller's `console`, a pino logger or an `aws-embedded-metrics` one was taken, and every
+   * invocation then failed with a TypeError from inside tierlog: `logger.addContext is not a
+   * function` before any work (no sweep ever ran; every request to the objects function a bodiless
+   * 502), or `metrics.publishStoredMetrics is not a function` after a sweep's deletes. Refused when
+   * the handler is made now, naming the option.
+   */
+  const settings = { olderThanMs: 86_400_000, delete: false };
+  const factories: Array<[string, (given: Record<string, unknown>) => unknown]> = [
+    ['createObjectsHandler', (given) => createObjectsHandler({ config: fx.config, ...given } as never)],
+    ['createSweeperHandler', (given) => createSweeperHandler({ config: fx.config, ...given } as never)],
+    ['createObjectsStreamHandler', (given) => createObjectsStreamHandler({ config: fx.config, ...given } as never)],
+    ['createSnapshotAuditHandler', (given) => createSnapshotAuditHandler({ config: fx.config, settings, ...given } as never)],
+  ];
+  test.each(factories)('%s({ logger: console }): a ValidationError naming logger, at once', (_name, make) => {
+    expect(() => make({ logger: console })).toThrow(expect.objectContaining({ name: 'ValidationError', field: 'logger' }));
+    // A Powertools logger is taken.
+    expect(() => make({ logger: new Logger({ logLevel: 'CRITICAL' }) })).not.toThrow();
+  });
+  test.each(factories.slice(1))('%s({ metrics: an object of another library }): a ValidationError naming metrics', (_name, make) => {
+    const other = { putMetric: () => undefined, flush: async () => undefined };
+    expect(() => make({ metrics: other })).toThrow(expect.objectContaining({ name: 'ValidationError', field: 'metrics' }));
   });
 });
 

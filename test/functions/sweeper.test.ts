@@ -578,6 +578,27 @@ describe('sweeper handler', () => {
     );
   });
 
+  /**
+   * Metrics set to throw on empty metrics (`setThrowOnEmptyMetrics(true)`, what Powertools'
+   * `throwOnEmptyMetrics` sets) throw when read holding none, and the check took that for metrics
+   * it cannot read: another namespace so set was taken, every alarm of the deployment blind. They
+   * are read all the same now, and their setting is left as it was.
+   */
+  test('metrics given set to throw on empty metrics are checked too, and keep that setting', async () => {
+    const fx = await freshFixture();
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'), {
+      TIERLOG_METRICS_DEPLOYMENT: 'Stack/Own',
+    });
+    restores.push(restore);
+    const elsewhere = new Metrics({ namespace: 'MyNamespace', serviceName: 'tierlog-sweeper' }).setThrowOnEmptyMetrics(true);
+    expect(() => mod.createSweeperHandler({ metrics: elsewhere })).toThrow(
+      expect.objectContaining({ name: 'ConfigError', setting: 'metrics' }),
+    );
+    const watched = new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-sweeper' }).setThrowOnEmptyMetrics(true);
+    expect(() => mod.createSweeperHandler({ metrics: watched })).not.toThrow();
+    expect(() => watched.serializeMetrics()).toThrow(RangeError);
+  });
+
   test("the stream and snapshot-audit factories refuse metrics their deployment's alarms cannot see too", async () => {
     const fx = await freshFixture();
     const deployment = { TIERLOG_METRICS_DEPLOYMENT: 'Stack/Own' };
@@ -597,6 +618,71 @@ describe('sweeper handler', () => {
     expect(() =>
       audit.mod.createSnapshotAuditHandler({ metrics: new Metrics({ namespace: 'Other', serviceName: 'tierlog-snapshot-audit' }) }),
     ).toThrow(expect.objectContaining({ name: 'ConfigError', setting: 'metrics' }));
+  });
+
+  /**
+   * Powertools publishes no metric with `POWERTOOLS_METRICS_DISABLED` true, nor with `POWERTOOLS_DEV`
+   * true (its local-development mode) unless that is set false, and then writes them through the
+   * console, whose lines Lambda decorates (no EMF CloudWatch reads). The construct sets both false;
+   * a function of your own in a deployment (a `TierlogMonitoring` of its `metricsDeployment`
+   * watching) took them, swept, and had every alarm blind and `SweeperNotRunning` up. Each factory
+   * refuses them at init in Lambda, naming the variable; outside it (the dev service turns them
+   * off on purpose) they are taken.
+   */
+  test.each<[string, Record<string, string>, string]>([
+    ['metrics disabled', { POWERTOOLS_METRICS_DISABLED: 'true' }, 'POWERTOOLS_METRICS_DISABLED'],
+    ['dev mode', { POWERTOOLS_DEV: 'true' }, 'POWERTOOLS_DEV'],
+    ['dev mode (1), metrics enabled', { POWERTOOLS_DEV: '1', POWERTOOLS_METRICS_DISABLED: 'false' }, 'POWERTOOLS_DEV'],
+  ])(
+    'a function of a deployment whose Powertools variables publish no metric its alarms read (%s) is refused at init',
+    async (_what, powertools, variable) => {
+      const fx = await freshFixture();
+      const env = {
+        TIERLOG_METRICS_DEPLOYMENT: 'Stack/Own',
+        AWS_LAMBDA_FUNCTION_NAME: 'own-sweeper',
+        POWERTOOLS_DEV: 'false',
+        POWERTOOLS_METRICS_DISABLED: 'false',
+        ...powertools,
+      };
+      const sweeper = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'), env);
+      restores.push(sweeper.restore);
+      const expected = expect.objectContaining({ name: 'ConfigError', setting: variable });
+      expect(() => sweeper.mod.createSweeperHandler()).toThrow(expected);
+      expect(() =>
+        sweeper.mod.createSweeperHandler({ metrics: new Metrics({ namespace: 'Tierlog', serviceName: 'tierlog-sweeper' }) }),
+      ).toThrow(expected);
+      const stream = await loadHandler(fx, () => import('../../lib/handlers/objects-stream.js'), env);
+      restores.unshift(stream.restore);
+      expect(() => stream.mod.createObjectsStreamHandler()).toThrow(expected);
+      const audit = await loadHandler(fx, () => import('../../lib/handlers/snapshot-audit.js'), {
+        ...env,
+        TIERLOG_SNAPSHOT_OLDER_THAN_MS: '86400000',
+      });
+      restores.unshift(audit.restore);
+      expect(() => audit.mod.createSnapshotAuditHandler()).toThrow(expected);
+      // The same variables outside Lambda (a local run, which turns the metrics off on purpose): taken.
+      process.env.AWS_SAM_LOCAL = 'true';
+      expect(() => sweeper.mod.createSweeperHandler()).not.toThrow();
+      delete process.env.AWS_SAM_LOCAL;
+      delete process.env.AWS_LAMBDA_FUNCTION_NAME;
+      expect(() => sweeper.mod.createSweeperHandler()).not.toThrow();
+    },
+  );
+
+  test('a function of a deployment with the Powertools variables the construct sets (both false) publishes its metrics', async () => {
+    const fx = await freshFixture();
+    const env = {
+      TIERLOG_METRICS_DEPLOYMENT: 'Stack/Own',
+      AWS_LAMBDA_FUNCTION_NAME: 'own-sweeper',
+      POWERTOOLS_DEV: 'false',
+      POWERTOOLS_METRICS_DISABLED: 'false',
+      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+    };
+    const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'), env);
+    restores.push(restore);
+    const { error, out } = await captureStdout(() => mod.createSweeperHandler()(scheduledEvent(), lambdaContext('own-sweeper')));
+    expect(error).toBeUndefined();
+    expect(emfDocuments(out)[0]).toMatchObject({ service: 'tierlog-sweeper', deployment: 'Stack/Own' });
   });
 
   test('without a deployment (TIERLOG_METRICS_DEPLOYMENT unset), metrics given publish as given', async () => {
