@@ -39,7 +39,7 @@ import { addAlarmActions, failureQueue, pointAlarmsAtRunbook } from './failure-h
 import { nagArn } from './nag.js';
 import { metricsDeploymentEnv, metricsDeploymentOf, refuseTokenOptions, TierlogFunction, tierlogDimensions } from './function.js';
 import { validateChangeLogTable } from './change-log-table.js';
-import { checkObjectsTableKey } from './own-objects-table.js';
+import { checkObjectsTableKey, validateObjectsTableInOneRegion } from './own-objects-table.js';
 import { pointInTimeRecoveryOf } from './readable-table.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
@@ -91,7 +91,8 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
   /**
    * The tables, the blob bucket and the prefix the audit reads (the deployment's). Both tables
    * need point-in-time recovery (each run exports them): a table of this app without it is refused,
-   * as is an objects table of this app keyed otherwise than the function reads it.
+   * as is an objects table of this app keyed otherwise than the function reads it, or (at synth)
+   * in more than one region (a replica: the re-verification's consistent read does not see a write there).
    * The bucket is one of this app (an `s3.Bucket`): the part adds its S3 Inventory; an imported
    * one is refused.
    */
@@ -193,6 +194,11 @@ export class AuditAtScale extends Construct {
     checkGrantsCoverEnvironment(this, resources, props.environment);
     checkObjectsTableKey(resources.objectsTable, props.environment);
     validateChangeLogTable(this, resources.changeLogTable);
+    validateObjectsTableInOneRegion(
+      this,
+      resources.objectsTable,
+      'the audit deletes an orphan once a consistent read of the objects table shows no item pointing at it',
+    );
     // Every run exports both tables, which DynamoDB refuses without point-in-time recovery: each
     // run would fail at its export (the Tierlog construct's change log has it, and it refuses an
     // objects table of the app without it; used on its own, the part took either).

@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import { functionOptionsOf, literalVariables, refuseTokenOptions, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { addAlarmActions, pointAlarmsAtRunbook } from './failure-handling.js';
 import { validateChangeLogTable } from './change-log-table.js';
-import { checkObjectsTableKey } from './own-objects-table.js';
+import { checkObjectsTableKey, validateObjectsTableInOneRegion } from './own-objects-table.js';
 import { checkGrantsCoverEnvironment, grantWriter, type TierlogResources } from './permissions.js';
 import { acknowledgeEach, type NagAcknowledgement, prefixObjectsFinding } from './nag.js';
 import { writerTuningFromEnv, writerTuningToEnv } from '../lib/tiered/writer-env.js';
@@ -49,7 +49,8 @@ const TUNING_PROPS = { inlineThreshold: 'objectsTuning.inlineThreshold' } as con
 export interface ObjectsFunctionProps extends TierlogFunctionOptions {
   /**
    * The tables, bucket and prefix it writes. An objects table of this app keyed otherwise than the
-   * function reads it (the key attribute of its `TIERLOG_HV_ATTRIBUTES`) is refused.
+   * function reads it (the key attribute of its `TIERLOG_HV_ATTRIBUTES`) is refused, and so, at
+   * synth, is one in more than one region (a replica: its conditional writes hold here only).
    */
   readonly resources: TierlogResources;
   /**
@@ -125,6 +126,11 @@ export class ObjectsFunction extends Construct {
     checkGrantsCoverEnvironment(this, props.resources, props.environment);
     checkObjectsTableKey(props.resources.objectsTable, props.environment);
     validateChangeLogTable(this, props.resources.changeLogTable);
+    validateObjectsTableInOneRegion(
+      this,
+      props.resources.objectsTable,
+      'the function writes an object with a condition on its version and deletes the blob that write replaced',
+    );
     const tuningEnv = writerTuningToEnv({ ...props.tuning }, TUNING_PROPS);
     // The function reads its tuning variables whoever set them: one `environment` sets and the
     // props do not is checked here as the prop is (a ConfigError naming the variable), not by a

@@ -894,3 +894,56 @@ describe('the parts used on their own: a bucket of the app without the lifecycle
     expect(setup((stack) => s3.Bucket.fromBucketName(stack, 'Theirs', 'their-blobs'))).not.toThrow();
   });
 });
+
+describe('the parts used on their own: an objects table of the app in more than one region', () => {
+  /**
+   * DESIGN, "One region": the sweeper deletes a dead writer's blob, and the audit an orphan, once a
+   * consistent read of the objects table shows no item pointing at it, and the objects function
+   * writes under a condition on the item's version; a write in another region's replica is seen by
+   * neither. `Tierlog` and `ObjectsStreamCleanup` refused an objects table with a replica; the
+   * sweeper, the objects function and the audit used on their own took it.
+   */
+  const pitr = { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } };
+  const setup = (replicas: dynamodb.ReplicaTableProps[]) => {
+    const stack = new Stack(newApp(), 'UserStack', { env: HERE });
+    const blobs = new BlobBucket(stack, 'Blobs');
+    const resources: TierlogResources = {
+      changeLogTable: changeLogTableIn(stack, 'Log', pitr),
+      objectsTable: new dynamodb.TableV2(stack, 'Objects', {
+        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+        dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+        timeToLiveAttribute: 'expiresAt',
+        replicas,
+        ...pitr,
+      }),
+      bucket: blobs.bucket,
+      prefix: 'blobs',
+    };
+    return { stack, resources, environment: environmentOf(resources), accessLogsBucket: blobs.accessLogsBucket };
+  };
+  const parts: Record<string, (x: ReturnType<typeof setup>) => void> = {
+    sweeper: (x) => PARTS.sweeper(x.stack, x.resources, x.environment),
+    objectsFunction: (x) => PARTS.objectsFunction(x.stack, x.resources, x.environment),
+    auditAtScale: (x) =>
+      new AuditAtScale(x.stack, 'Audit', { resources: x.resources, environment: x.environment, accessLogsBucket: x.accessLogsBucket }),
+  };
+  for (const [part, make] of Object.entries(parts)) {
+    it(`${part}: a table with a replica in another region, given or added after the part, is refused at synth, naming it`, () => {
+      const replicated = setup([{ region: 'us-east-1' }]);
+      make(replicated);
+      expect(() => synth(replicated.stack)).toThrow(
+        /resources\.objectsTable UserStack\/Objects must live in one region, not 2 \(.*us-east-1.*\)/,
+      );
+      const late = setup([]);
+      make(late);
+      (late.resources.objectsTable as dynamodb.TableV2).addReplica({ region: 'us-east-1' });
+      expect(() => synth(late.stack)).toThrow(/resources\.objectsTable UserStack\/Objects must live in one region, not 2/);
+    });
+
+    it(`${part}: a table in the stack's region alone is taken`, () => {
+      const x = setup([]);
+      make(x);
+      expect(() => synth(x.stack)).not.toThrow();
+    });
+  }
+});
