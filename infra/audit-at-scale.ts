@@ -28,12 +28,15 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
+import { CONFIG_ENV, hvAttributeNamesFromEnv } from '../lib/config.js';
 import { LEASE_INDEX_NAME } from '../lib/constants.js';
+import { ConfigError, ValidationError } from '../lib/errors.js';
 import { SNAPSHOT_AUDIT_SERVICE_NAME } from '../lib/handlers/names.js';
 import { GLUE_TABLES } from '../lib/recovery/snapshot-audit/athena-plan.js';
 import { safetyAgeRefusal } from '../lib/recovery/audit.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { INVENTORY_STALE_SECONDS } from '../lib/recovery/snapshot-audit/athena-plan.js';
+import { checkSnapshotHvAttributes } from '../lib/recovery/snapshot-audit/query.js';
 import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue, pointAlarmsAtRunbook } from './failure-handling.js';
 import { nagArn } from './nag.js';
@@ -101,7 +104,8 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
   readonly accessLogsBucket: s3.Bucket;
   /**
    * The configuration variables (what `loadConfig` reads), of the store `resources` names (another
-   * prefix, bucket or table is refused at synth).
+   * prefix, bucket or table is refused at synth, and so are objects-table attribute names in
+   * `TIERLOG_HV_ATTRIBUTES` that the snapshot query cannot read: letters, digits and `_` only).
    */
   readonly environment: Record<string, string>;
   /**
@@ -152,6 +156,32 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
 
 const INVENTORY_ID = 'tierlog-audit';
 
+/**
+ * Refuses objects-table attribute names in `environment` (its `TIERLOG_HV_ATTRIBUTES`, when known at
+ * synth) that the snapshot query cannot read from the table exports (`checkSnapshotHvAttributes`:
+ * letters, digits and `_`, narrower than what the configuration takes), as the `Tierlog` construct
+ * refuses its `hvAttributes` under `auditAtScale`: every run would export both tables and then fail
+ * at its plan. A token is left to the function.
+ *
+ * @throws ConfigError naming the variable, the attribute and its name.
+ */
+function checkExportedAttributeNames(environment: Readonly<Record<string, string>>): void {
+  const variable = environment[CONFIG_ENV.hvAttributes];
+  if (variable !== undefined && Token.isUnresolved(variable)) return;
+  const names = hvAttributeNamesFromEnv(environment);
+  try {
+    checkSnapshotHvAttributes({ key: names.key, blob: names.blob, deleted: names.deleted });
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    const field = err.field.replace(/^hvAttributes\./, '') as 'key' | 'blob' | 'deleted';
+    throw new ConfigError(
+      `${CONFIG_ENV.hvAttributes} names ${field} ${JSON.stringify(names[field])}, which the snapshot query cannot read from the table exports (letters, digits and _ only): every run would export both tables and fail at its plan`,
+      CONFIG_ENV.hvAttributes,
+      { cause: err },
+    );
+  }
+}
+
 /** The least `BytesScannedCutoffPerQuery` Athena takes (10 MB). */
 const MIN_BYTES_SCANNED_CUTOFF = 10_000_000;
 
@@ -193,6 +223,7 @@ export class AuditAtScale extends Construct {
     const { resources } = props;
     checkGrantsCoverEnvironment(this, resources, props.environment);
     checkObjectsTableKey(resources.objectsTable, props.environment);
+    checkExportedAttributeNames(props.environment);
     validateChangeLogTable(this, resources.changeLogTable);
     validateObjectsTableInOneRegion(
       this,
