@@ -44,6 +44,7 @@ import { metricsDeploymentEnv, metricsDeploymentOf, refuseTokenOptions, TierlogF
 import { validateChangeLogTable } from './change-log-table.js';
 import { checkObjectsTableKey, validateObjectsTableInOneRegion } from './own-objects-table.js';
 import { pointInTimeRecoveryOf } from './readable-table.js';
+import { checkRemovalPolicy } from './tables.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** Options of the audit at scale (`TierlogProps.auditAtScale`). */
@@ -255,6 +256,7 @@ export class AuditAtScale extends Construct {
     // What the function publishes under, whoever set it: the alarms watch that.
     const deployment = metricsDeploymentOf(props.metricsDeployment, props.environment);
     const stack = Stack.of(this);
+    checkRemovalPolicy(props.removalPolicy, 'removalPolicy');
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     // Used on its own (the Tierlog construct refuses them first): each is checked below, and a
     // token was refused as the number it encodes, or by CDK's conversion of the duration.

@@ -16,7 +16,7 @@
  *    resources it grants on (every request of its function refused on AWS).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { type App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
+import { type App, CfnParameter, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -28,6 +28,8 @@ import type { TierlogResources } from '../../infra/permissions.js';
 import { TierlogSweeper } from '../../infra/sweeper.js';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
 import { BlobBucket } from '../../infra/bucket.js';
+import { schemaTable } from '../../infra/tables.js';
+import { changeLogTableSchema } from '../../lib/schema/tables.js';
 import { CONFIG_ENV, configToEnv, loadConfig } from '../../lib/config.js';
 import { LEASE_INDEX_NAME } from '../../lib/constants.js';
 import { changeLogTableIn, cleanOutdirs, newApp, tierlogTemplate } from './helpers.js';
@@ -946,4 +948,66 @@ describe('the parts used on their own: an objects table of the app in more than 
       expect(() => synth(x.stack)).not.toThrow();
     });
   }
+});
+
+describe('removalPolicy SNAPSHOT, which CloudFormation honours on no resource of tierlog', () => {
+  /**
+   * CloudFormation takes snapshots of volumes and databases only: on a DynamoDB table, an S3 bucket
+   * or a log group it deletes the resource instead. An app without CDK's
+   * `validateSnapshotRemovalPolicy` flag (an older cdk.json) synthesized and deployed
+   * `removalPolicy: RemovalPolicy.SNAPSHOT` (the tables' deletion protection off, as for anything
+   * but RETAIN), and `cdk destroy` deleted the change log and the objects the user meant to keep a
+   * copy of; with the flag, CDK refused it naming a resource type, not the prop.
+   */
+  const snapshot =
+    /removalPolicy RemovalPolicy\.SNAPSHOT: CloudFormation takes no snapshot of a DynamoDB table, an S3 bucket or a log group/;
+
+  it('the Tierlog: refused at synth, naming the prop, with or without the feature flags', () => {
+    expect(() => tierlogTemplate({ removalPolicy: RemovalPolicy.SNAPSHOT }, { flags: false })).toThrow(snapshot);
+    expect(() => tierlogTemplate({ removalPolicy: RemovalPolicy.SNAPSHOT })).toThrow(snapshot);
+  });
+
+  it('the parts and their tables and bucket: refused at synth, naming the prop', () => {
+    const stack = () => new Stack(newApp({ flags: false }), 'UserStack', { env: HERE });
+    const SNAPSHOT = RemovalPolicy.SNAPSHOT;
+    expect(() => schemaTable(stack(), 'Log', changeLogTableSchema, { removalPolicy: SNAPSHOT })).toThrow(snapshot);
+    expect(() => new BlobBucket(stack(), 'Blobs', { removalPolicy: SNAPSHOT })).toThrow(snapshot);
+    const partOf = (make: (s: Stack, resources: TierlogResources, environment: Record<string, string>) => unknown) => () => {
+      const s = stack();
+      const pitr = { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } };
+      const blobs = new BlobBucket(s, 'Blobs');
+      const resources: TierlogResources = {
+        changeLogTable: changeLogTableIn(s, 'Log', pitr),
+        objectsTable: new dynamodb.TableV2(s, 'Objects', {
+          partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+          dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+          timeToLiveAttribute: 'expiresAt',
+          ...pitr,
+        }),
+        bucket: blobs.bucket,
+        prefix: 'blobs',
+      };
+      make(s, resources, environmentOf(resources));
+      return blobs;
+    };
+    const parts: Array<(s: Stack, resources: TierlogResources, environment: Record<string, string>) => unknown> = [
+      (s, resources, environment) => new TierlogSweeper(s, 'Sweeper', { resources, environment, leaseShards: 4, removalPolicy: SNAPSHOT }),
+      (s, resources, environment) => new ObjectsStreamCleanup(s, 'Stream', { resources, environment, removalPolicy: SNAPSHOT }),
+      (s, resources, environment) => new ObjectsFunction(s, 'Api', { resources, environment, removalPolicy: SNAPSHOT }),
+      (s, resources, environment) =>
+        new AuditAtScale(s, 'Audit', {
+          resources,
+          environment,
+          accessLogsBucket: new s3.Bucket(s, 'Logs'),
+          removalPolicy: SNAPSHOT,
+        }),
+    ];
+    for (const make of parts) expect(partOf(make)).toThrow(snapshot);
+  });
+
+  it('RETAIN, DESTROY and RETAIN_ON_UPDATE_OR_DELETE are taken', () => {
+    for (const removalPolicy of [RemovalPolicy.RETAIN, RemovalPolicy.DESTROY, RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE]) {
+      expect(() => tierlogTemplate({ removalPolicy }, { flags: false })).not.toThrow();
+    }
+  });
 });
