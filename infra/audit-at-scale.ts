@@ -42,6 +42,7 @@ import { addAlarmActions, failureQueue, pointAlarmsAtRunbook } from './failure-h
 import { nagArn } from './nag.js';
 import { metricsDeploymentEnv, metricsDeploymentOf, refuseTokenOptions, TierlogFunction, tierlogDimensions } from './function.js';
 import { validateChangeLogTable } from './change-log-table.js';
+import { refuseOtherStoreUnderPrefix } from './one-store-per-prefix.js';
 import { checkObjectsTableKey, validateObjectsTableInOneRegion } from './own-objects-table.js';
 import { pointInTimeRecoveryOf } from './readable-table.js';
 import { checkRemovalPolicy } from './tables.js';
@@ -226,6 +227,7 @@ export class AuditAtScale extends Construct {
     checkObjectsTableKey(resources.objectsTable, props.environment);
     checkExportedAttributeNames(props.environment);
     validateChangeLogTable(this, resources.changeLogTable);
+    refuseOtherStoreUnderPrefix(this, resources);
     validateObjectsTableInOneRegion(
       this,
       resources.objectsTable,

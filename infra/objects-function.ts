@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { functionOptionsOf, literalVariables, refuseTokenOptions, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { addAlarmActions, pointAlarmsAtRunbook } from './failure-handling.js';
 import { validateChangeLogTable } from './change-log-table.js';
+import { refuseOtherStoreUnderPrefix } from './one-store-per-prefix.js';
 import { checkObjectsTableKey, validateObjectsTableInOneRegion } from './own-objects-table.js';
 import { checkGrantsCoverEnvironment, grantWriter, type TierlogResources } from './permissions.js';
 import { acknowledgeEach, type NagAcknowledgement, prefixObjectsFinding } from './nag.js';
@@ -126,6 +127,7 @@ export class ObjectsFunction extends Construct {
     checkGrantsCoverEnvironment(this, props.resources, props.environment);
     checkObjectsTableKey(props.resources.objectsTable, props.environment);
     validateChangeLogTable(this, props.resources.changeLogTable);
+    refuseOtherStoreUnderPrefix(this, props.resources);
     validateObjectsTableInOneRegion(
       this,
       props.resources.objectsTable,

@@ -31,6 +31,7 @@ import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from 
 import { validateChangeLogTable } from './change-log-table.js';
 import { checkObjectsTableKey, validateObjectsTableInOneRegion } from './own-objects-table.js';
 import { validateOwnBucket } from './own-bucket.js';
+import { refuseOtherStoreUnderPrefix } from './one-store-per-prefix.js';
 import { checkGrantsCoverEnvironment, grantSweeper, type TierlogResources } from './permissions.js';
 import { acknowledgeEach, deadLetterQueueFinding, logicalIdOf, type NagAcknowledgement, prefixObjectsFinding } from './nag.js';
 
@@ -358,6 +359,7 @@ export class TierlogSweeper extends Construct {
     // Its blobs' bucket, when it is a bucket of this app: the lifecycle tierlog relies on (a
     // Tierlog's bucket of the user's is checked so, by the Tierlog's sweeper).
     validateOwnBucket(this, props.resources.bucket, props.resources.prefix);
+    refuseOtherStoreUnderPrefix(this, props.resources);
     const reserved = props.reservedConcurrency ?? 2 * parallelism;
     if (!Number.isInteger(reserved) || reserved < parallelism) {
       // Fewer slots than fan-out groups: while sweeps run long (a backlog), the groups left

@@ -1011,3 +1011,62 @@ describe('removalPolicy SNAPSHOT, which CloudFormation honours on no resource of
     }
   });
 });
+
+describe('the parts used on their own: two stores under one bucket and prefix', () => {
+  /**
+   * An audit lists `<prefix>/` and reads one store's objects table: a second store under the same
+   * bucket and prefix has blobs that table never points at, and the audit (`AuditAtScale` with
+   * `delete`, `tierlog audit --delete`) deletes them, live ones included. Two `Tierlog` constructs
+   * so were refused; parts of two stores (each its objects table) over one bucket and prefix, or
+   * parts beside a `Tierlog` given its bucket and prefix, synthesized.
+   */
+  const S = dynamodb.AttributeType.STRING;
+  const objectsTable = (stack: Stack, id: string) =>
+    new dynamodb.TableV2(stack, id, {
+      partitionKey: { name: 'key', type: S },
+      dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+      timeToLiveAttribute: 'expiresAt',
+    });
+  const storeOf = (stack: Stack, n: number, bucket: s3.IBucket, prefix: string): TierlogResources => ({
+    changeLogTable: changeLogTableIn(stack, `Log${n}`),
+    objectsTable: objectsTable(stack, `Objects${n}`),
+    bucket,
+    prefix,
+  });
+
+  it('parts of two stores (each its objects table) under one bucket and prefix: refused at synth, naming both', () => {
+    const stack = new Stack(newApp(), 'UserStack', { env: HERE });
+    const bucket = new BlobBucket(stack, 'Blobs').bucket;
+    const first = storeOf(stack, 1, bucket, 'media');
+    const second = storeOf(stack, 2, bucket, 'media');
+    new TierlogSweeper(stack, 'Sweeper1', { resources: first, environment: environmentOf(first), leaseShards: 4 });
+    new ObjectsFunction(stack, 'Api2', { resources: second, environment: environmentOf(second) });
+    expect(() => synth(stack)).toThrow(
+      /UserStack\/Api2 stores blobs under the same bucket and prefix "media\/" for another objects table \(UserStack\/Objects2, not UserStack\/Objects1\): an audit of either store would delete the other's blobs/,
+    );
+  });
+
+  it("parts beside a Tierlog given the Tierlog's bucket and prefix, with their own objects table: refused at synth", () => {
+    const stack = new Stack(newApp(), 'UserStack', { env: HERE });
+    const tierlog = new Tierlog(stack, 'Storage');
+    const mine = storeOf(stack, 1, tierlog.bucket, tierlog.prefix);
+    new ObjectsStreamCleanup(stack, 'Stream', { resources: mine, environment: environmentOf(mine) });
+    expect(() => synth(stack)).toThrow(
+      /UserStack\/Storage\/\S+ stores blobs under the same bucket and prefix "blobs\/" for another objects table/,
+    );
+  });
+
+  it('parts of one store, or of two stores under their own prefixes or buckets: taken', () => {
+    const stack = new Stack(newApp(), 'UserStack', { env: HERE });
+    const bucket = new BlobBucket(stack, 'Blobs').bucket;
+    const first = storeOf(stack, 1, bucket, 'media');
+    const second = storeOf(stack, 2, bucket, 'media/b'); // nested: the outer audits never delete the inner keys
+    const third = storeOf(stack, 3, new BlobBucket(stack, 'Other').bucket, 'media');
+    new TierlogSweeper(stack, 'Sweeper1', { resources: first, environment: environmentOf(first), leaseShards: 4 });
+    new ObjectsStreamCleanup(stack, 'Stream1', { resources: first, environment: environmentOf(first) });
+    new ObjectsFunction(stack, 'Api1', { resources: { ...first }, environment: environmentOf(first) });
+    new ObjectsFunction(stack, 'Api2', { resources: second, environment: environmentOf(second) });
+    new ObjectsFunction(stack, 'Api3', { resources: third, environment: environmentOf(third) });
+    expect(() => synth(stack)).not.toThrow();
+  });
+});
