@@ -1070,3 +1070,43 @@ describe('the parts used on their own: two stores under one bucket and prefix', 
     expect(() => synth(stack)).not.toThrow();
   });
 });
+
+describe('ObjectsFunction used on its own: replaced blobs left to a stream without old images', () => {
+  /**
+   * With `TIERLOG_REPLACED_BLOB_CLEANUP=stream` (what `Tierlog.writerEnvironment` sets) the objects
+   * function records no replaced blob in its change-log entry and leaves one it could not delete (a
+   * failed delete, a death after the commit) to the stream function, which reads it from the old
+   * image: over a table of the app whose stream is off or carries no old image, each such blob
+   * leaked until an audit, with nothing refused.
+   */
+  const setup = (dynamoStream: dynamodb.StreamViewType | undefined, replacedBlobCleanup?: 'stream' | 'log') => () => {
+    const stack = new Stack(newApp(), 'UserStack', { env: HERE });
+    const resources: TierlogResources = {
+      changeLogTable: changeLogTableIn(stack),
+      objectsTable: new dynamodb.TableV2(stack, 'Objects', {
+        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+        ...(dynamoStream !== undefined ? { dynamoStream } : {}),
+        timeToLiveAttribute: 'expiresAt',
+      }),
+      bucket: new BlobBucket(stack, 'Blobs').bucket,
+      prefix: 'blobs',
+    };
+    const environment = environmentOf(resources, replacedBlobCleanup !== undefined ? { replacedBlobCleanup } : {});
+    new ObjectsFunction(stack, 'Api', { resources, environment });
+  };
+
+  it('a table whose stream is off or carries no old image: refused, naming the variable and the table', () => {
+    expect(setup(undefined, 'stream')).toThrow(
+      /^TIERLOG_REPLACED_BLOB_CLEANUP=stream .* the stream of resources\.objectsTable UserStack\/Objects carries nothing \(it is off\)/,
+    );
+    expect(setup(dynamodb.StreamViewType.NEW_IMAGE, 'stream')).toThrow(/carries no old image \(NEW_IMAGE\)/);
+    expect(setup(dynamodb.StreamViewType.KEYS_ONLY, 'stream')).toThrow(/carries no old image \(KEYS_ONLY\)/);
+  });
+
+  it('old images, or the log cleanup (the sweeper deletes them): taken', () => {
+    expect(setup(dynamodb.StreamViewType.OLD_IMAGE, 'stream')).not.toThrow();
+    expect(setup(dynamodb.StreamViewType.NEW_AND_OLD_IMAGES, 'stream')).not.toThrow();
+    expect(setup(undefined, 'log')).not.toThrow();
+    expect(setup(undefined)).not.toThrow();
+  });
+});
