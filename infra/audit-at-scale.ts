@@ -28,19 +28,24 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
+import { CONFIG_ENV, hvAttributeNamesFromEnv } from '../lib/config.js';
 import { LEASE_INDEX_NAME } from '../lib/constants.js';
+import { ConfigError, ValidationError } from '../lib/errors.js';
 import { SNAPSHOT_AUDIT_SERVICE_NAME } from '../lib/handlers/names.js';
 import { GLUE_TABLES } from '../lib/recovery/snapshot-audit/athena-plan.js';
 import { safetyAgeRefusal } from '../lib/recovery/audit.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { INVENTORY_STALE_SECONDS } from '../lib/recovery/snapshot-audit/athena-plan.js';
+import { checkSnapshotHvAttributes } from '../lib/recovery/snapshot-audit/query.js';
 import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue, pointAlarmsAtRunbook } from './failure-handling.js';
 import { nagArn } from './nag.js';
 import { metricsDeploymentEnv, metricsDeploymentOf, refuseTokenOptions, TierlogFunction, tierlogDimensions } from './function.js';
 import { validateChangeLogTable } from './change-log-table.js';
-import { checkObjectsTableKey } from './own-objects-table.js';
+import { refuseOtherStoreUnderPrefix } from './one-store-per-prefix.js';
+import { checkObjectsTableKey, validateObjectsTableInOneRegion } from './own-objects-table.js';
 import { pointInTimeRecoveryOf } from './readable-table.js';
+import { checkRemovalPolicy } from './tables.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** Options of the audit at scale (`TierlogProps.auditAtScale`). */
@@ -91,7 +96,8 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
   /**
    * The tables, the blob bucket and the prefix the audit reads (the deployment's). Both tables
    * need point-in-time recovery (each run exports them): a table of this app without it is refused,
-   * as is an objects table of this app keyed otherwise than the function reads it.
+   * as is an objects table of this app keyed otherwise than the function reads it, or (at synth)
+   * in more than one region (a replica: the re-verification's consistent read does not see a write there).
    * The bucket is one of this app (an `s3.Bucket`): the part adds its S3 Inventory; an imported
    * one is refused.
    */
@@ -100,7 +106,8 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
   readonly accessLogsBucket: s3.Bucket;
   /**
    * The configuration variables (what `loadConfig` reads), of the store `resources` names (another
-   * prefix, bucket or table is refused at synth).
+   * prefix, bucket or table is refused at synth, and so are objects-table attribute names in
+   * `TIERLOG_HV_ATTRIBUTES` that the snapshot query cannot read: letters, digits and `_` only).
    */
   readonly environment: Record<string, string>;
   /**
@@ -151,6 +158,32 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
 
 const INVENTORY_ID = 'tierlog-audit';
 
+/**
+ * Refuses objects-table attribute names in `environment` (its `TIERLOG_HV_ATTRIBUTES`, when known at
+ * synth) that the snapshot query cannot read from the table exports (`checkSnapshotHvAttributes`:
+ * letters, digits and `_`, narrower than what the configuration takes), as the `Tierlog` construct
+ * refuses its `hvAttributes` under `auditAtScale`: every run would export both tables and then fail
+ * at its plan. A token is left to the function.
+ *
+ * @throws ConfigError naming the variable, the attribute and its name.
+ */
+function checkExportedAttributeNames(environment: Readonly<Record<string, string>>): void {
+  const variable = environment[CONFIG_ENV.hvAttributes];
+  if (variable !== undefined && Token.isUnresolved(variable)) return;
+  const names = hvAttributeNamesFromEnv(environment);
+  try {
+    checkSnapshotHvAttributes({ key: names.key, blob: names.blob, deleted: names.deleted });
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    const field = err.field.replace(/^hvAttributes\./, '') as 'key' | 'blob' | 'deleted';
+    throw new ConfigError(
+      `${CONFIG_ENV.hvAttributes} names ${field} ${JSON.stringify(names[field])}, which the snapshot query cannot read from the table exports (letters, digits and _ only): every run would export both tables and fail at its plan`,
+      CONFIG_ENV.hvAttributes,
+      { cause: err },
+    );
+  }
+}
+
 /** The least `BytesScannedCutoffPerQuery` Athena takes (10 MB). */
 const MIN_BYTES_SCANNED_CUTOFF = 10_000_000;
 
@@ -192,7 +225,14 @@ export class AuditAtScale extends Construct {
     const { resources } = props;
     checkGrantsCoverEnvironment(this, resources, props.environment);
     checkObjectsTableKey(resources.objectsTable, props.environment);
+    checkExportedAttributeNames(props.environment);
     validateChangeLogTable(this, resources.changeLogTable);
+    refuseOtherStoreUnderPrefix(this, resources);
+    validateObjectsTableInOneRegion(
+      this,
+      resources.objectsTable,
+      'the audit deletes an orphan once a consistent read of the objects table shows no item pointing at it',
+    );
     // Every run exports both tables, which DynamoDB refuses without point-in-time recovery: each
     // run would fail at its export (the Tierlog construct's change log has it, and it refuses an
     // objects table of the app without it; used on its own, the part took either).
@@ -218,6 +258,7 @@ export class AuditAtScale extends Construct {
     // What the function publishes under, whoever set it: the alarms watch that.
     const deployment = metricsDeploymentOf(props.metricsDeployment, props.environment);
     const stack = Stack.of(this);
+    checkRemovalPolicy(props.removalPolicy, 'removalPolicy');
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     // Used on its own (the Tierlog construct refuses them first): each is checked below, and a
     // token was refused as the number it encodes, or by CDK's conversion of the duration.

@@ -6,6 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { MAX_PRESIGN_SECONDS } from '../lib/aws/presign.js';
+import { checkRemovalPolicy } from './tables.js';
 
 /** Days after which the bucket aborts an incomplete multipart upload: the longest session + 1. */
 export const ABORT_INCOMPLETE_MULTIPART_DAYS = MAX_PRESIGN_SECONDS / 86_400 + 1;
@@ -38,7 +39,8 @@ export interface BlobBucketProps {
   readonly corsAllowedOrigins?: readonly string[];
   /**
    * What happens to both buckets when they leave the stack. With `DESTROY` they are emptied
-   * first (every object and version), by CDK's auto-delete custom resource.
+   * first (every object and version), by CDK's auto-delete custom resource. `SNAPSHOT` is
+   * refused (CloudFormation snapshots no bucket: it deletes it).
    *
    * @default RemovalPolicy.RETAIN
    */
@@ -58,6 +60,7 @@ export class BlobBucket extends Construct {
 
   constructor(scope: Construct, id: string, props: BlobBucketProps = {}) {
     super(scope, id);
+    checkRemovalPolicy(props.removalPolicy, 'removalPolicy');
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const undoWindow = props.noncurrentVersionExpiration ?? Duration.days(7);
     // S3 counts lifecycle ages in whole days, at least one: 0 or a fraction fails the deploy.

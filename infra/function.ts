@@ -19,6 +19,7 @@ import { dimensionValueProblem, METRICS_DEPLOYMENT_DIMENSION, METRICS_DEPLOYMENT
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { BUNDLE_BANNER, BUNDLE_TARGET, type HandlerName } from './bundling.js';
 import { checkLogLevelKeepsWarnings } from './failure-handling.js';
+import { checkRemovalPolicy } from './tables.js';
 
 /** The package root (where `functions/` lives), from this file's location. */
 const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -62,7 +63,8 @@ export interface TierlogFunctionOptions {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * Removal policy of the log group.
+   * Removal policy of the log group. `SNAPSHOT` is refused (CloudFormation snapshots no log
+   * group: it deletes it).
    *
    * @default RemovalPolicy.RETAIN
    */
@@ -263,6 +265,8 @@ export class TierlogFunction extends Construct {
     checkConfigVariables(props.environment);
     // What an alarm's runbook sends its reader to is logged at warn: a level above drops it.
     checkLogLevelKeepsWarnings(props.environment, props.handler);
+    // Its log group's: CloudFormation snapshots none (with SNAPSHOT it deletes it).
+    checkRemovalPolicy(props.removalPolicy, 'removalPolicy');
     const runtime = props.runtime ?? lambda.Runtime.NODEJS_24_X;
     checkRuntime(runtime);
     const bundleAwsSdk: unknown = props.bundleAwsSdk;

@@ -11,9 +11,13 @@ import { Construct } from 'constructs';
 import { functionOptionsOf, literalVariables, refuseTokenOptions, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { addAlarmActions, pointAlarmsAtRunbook } from './failure-handling.js';
 import { validateChangeLogTable } from './change-log-table.js';
-import { checkObjectsTableKey } from './own-objects-table.js';
+import { refuseOtherStoreUnderPrefix } from './one-store-per-prefix.js';
+import { checkObjectsTableKey, validateObjectsTableInOneRegion } from './own-objects-table.js';
 import { checkGrantsCoverEnvironment, grantWriter, type TierlogResources } from './permissions.js';
 import { acknowledgeEach, type NagAcknowledgement, prefixObjectsFinding } from './nag.js';
+import { readableTable } from './readable-table.js';
+import { CONFIG_ENV } from '../lib/config.js';
+import { ConfigError } from '../lib/errors.js';
 import { writerTuningFromEnv, writerTuningToEnv } from '../lib/tiered/writer-env.js';
 
 export { OBJECTS_SERVICE_NAME } from '../lib/handlers/names.js';
@@ -49,7 +53,10 @@ const TUNING_PROPS = { inlineThreshold: 'objectsTuning.inlineThreshold' } as con
 export interface ObjectsFunctionProps extends TierlogFunctionOptions {
   /**
    * The tables, bucket and prefix it writes. An objects table of this app keyed otherwise than the
-   * function reads it (the key attribute of its `TIERLOG_HV_ATTRIBUTES`) is refused.
+   * function reads it (the key attribute of its `TIERLOG_HV_ATTRIBUTES`) is refused, and so, at
+   * synth, is one in more than one region (a replica: its conditional writes hold here only).
+   * With `TIERLOG_REPLACED_BLOB_CLEANUP=stream` in `environment`, one whose stream carries no old
+   * images is refused too (the blobs the function leaves to the stream would leak).
    */
   readonly resources: TierlogResources;
   /**
@@ -100,6 +107,29 @@ export interface ObjectsFunctionProps extends TierlogFunctionOptions {
   readonly memorySize?: number;
 }
 
+/**
+ * Refuses `TIERLOG_REPLACED_BLOB_CLEANUP=stream` in `environment` over an objects table of this app
+ * whose stream carries no old images (none, `KEYS_ONLY`, `NEW_IMAGE`): with it the function records
+ * no replaced blob in its change-log entry and leaves the one it could not delete (it died after the
+ * commit, or the delete failed) to the stream function, which finds the blob in the old image alone.
+ * With no old image, every such blob leaks until an audit. An imported table, or a variable known
+ * only at deploy, is not judged.
+ *
+ * @throws ConfigError naming the variable and the table.
+ */
+function checkStreamForReplacedBlobs(resources: TierlogResources, environment: Readonly<Record<string, string>>): void {
+  const cleanup = environment[CONFIG_ENV.replacedBlobCleanup];
+  if (cleanup === undefined || Token.isUnresolved(cleanup) || cleanup.trim() !== 'stream') return;
+  const readable = readableTable(resources.objectsTable);
+  if (readable === undefined) return;
+  const view = readable.read(readable.props.streamSpecification)?.streamViewType;
+  if (view === 'OLD_IMAGE' || view === 'NEW_AND_OLD_IMAGES') return;
+  throw new ConfigError(
+    `${CONFIG_ENV.replacedBlobCleanup}=stream leaves the blob an overwrite or delete replaced, when the function could not delete it, to the objects table's stream function, which reads it from the old image; the stream of resources.objectsTable ${resources.objectsTable.node.path} carries ${view === undefined ? 'nothing (it is off)' : `no old image (${view})`}, so each such blob would leak: turn its stream on with old images (and deploy ObjectsStreamCleanup on it), or leave the variable unset (log: the sweeper deletes them)`,
+    CONFIG_ENV.replacedBlobCleanup,
+  );
+}
+
 /** The objects function and its URL. */
 export class ObjectsFunction extends Construct {
   /** The function. */
@@ -125,6 +155,13 @@ export class ObjectsFunction extends Construct {
     checkGrantsCoverEnvironment(this, props.resources, props.environment);
     checkObjectsTableKey(props.resources.objectsTable, props.environment);
     validateChangeLogTable(this, props.resources.changeLogTable);
+    refuseOtherStoreUnderPrefix(this, props.resources);
+    checkStreamForReplacedBlobs(props.resources, props.environment);
+    validateObjectsTableInOneRegion(
+      this,
+      props.resources.objectsTable,
+      'the function writes an object with a condition on its version and deletes the blob that write replaced',
+    );
     const tuningEnv = writerTuningToEnv({ ...props.tuning }, TUNING_PROPS);
     // The function reads its tuning variables whoever set them: one `environment` sets and the
     // props do not is checked here as the prop is (a ConfigError naming the variable), not by a

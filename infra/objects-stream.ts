@@ -41,6 +41,7 @@ import {
   tierlogDimensions,
 } from './function.js';
 import { checkObjectsTableKey } from './own-objects-table.js';
+import { refuseOtherStoreUnderPrefix } from './one-store-per-prefix.js';
 import { requireStreamInStackEnvironment } from './same-environment.js';
 import { readableTable, regionsOf } from './readable-table.js';
 import { acknowledgeEach, deadLetterQueueFinding, type NagAcknowledgement, nagArn, prefixObjectsFinding } from './nag.js';
@@ -288,6 +289,7 @@ export class ObjectsStreamCleanup extends Construct {
     this.metricsDeployment = metricsDeploymentOf(props.metricsDeployment, props.environment);
     checkGrantsCoverEnvironment(this, props.resources, props.environment);
     checkObjectsTableKey(props.resources.objectsTable, props.environment);
+    refuseOtherStoreUnderPrefix(this, props.resources);
     const table = props.resources.objectsTable as dynamodb.ITableV2;
     const streamArn = table.tableStreamArn;
     if (streamArn === undefined) {

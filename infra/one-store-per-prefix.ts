@@ -5,7 +5,9 @@
  * never points at and that log never names, so an audit of either store deletes the other's
  * blobs, live ones included. Nothing at run time can tell the two stores' blobs apart (keys are
  * `<prefix>/<object id>/<uuidv7>` in both), so the app that deploys them is where it is refused:
- * two `Tierlog` constructs of one app given the same bucket and the same prefix fail synthesis.
+ * two `Tierlog` constructs of one app given the same bucket and the same prefix fail synthesis, and
+ * so do parts used on their own of two stores (each its objects table) under one bucket and prefix
+ * ({@link refuseOtherStoreUnderPrefix}).
  * A bucket the construct creates is its own; nested prefixes (`blobs`, `blobs/b`) do not
  * collide: the outer store's audits read the inner store's keys as no blob keys of theirs
  * (reported, never deleted).
@@ -121,5 +123,58 @@ export function refuseSharedObjectsTable<T extends IConstruct & ObjectsTableSite
           const name = literalTableName(store.objectsTable);
           return `${other.node.path} uses the same objects table (${name !== undefined ? `"${name}"` : store.objectsTable.node.path}): an item names its blob by key alone, so objects written through either are unreadable through the other (their blobs in the other's bucket or prefix) and each one's audits report the other's blobs lost; give each store its own objects table`;
         }),
+  });
+}
+
+/** What {@link refuseOtherStoreUnderPrefix} reads of a part's store. */
+export interface PartStore extends BlobStoreSite, ObjectsTableSite {}
+
+/** The store each part registered with {@link refuseOtherStoreUnderPrefix} works on. */
+const partStores = new WeakMap<IConstruct, PartStore>();
+
+/** Whether `table` is a table of this app (its settings, and its identity, known at synth). */
+function tableOfApp(table: dynamodb.ITableV2): boolean {
+  const type = (table.node.defaultChild as { cfnResourceType?: string } | undefined)?.cfnResourceType;
+  return type === 'AWS::DynamoDB::GlobalTable' || type === 'AWS::DynamoDB::Table';
+}
+
+/**
+ * Whether `a` and `b` are known to be two tables: two literal names that differ, or two tables of
+ * this app (distinct constructs). An imported table whose name is a token may be either: not judged.
+ */
+function otherTables(a: dynamodb.ITableV2, b: dynamodb.ITableV2): boolean {
+  if (a === b || a.tableName === b.tableName || sameTable(a, b)) return false;
+  const nameA = literalTableName(a);
+  const nameB = literalTableName(b);
+  if (nameA !== undefined && nameB !== undefined) return nameA !== nameB;
+  return tableOfApp(a) && tableOfApp(b);
+}
+
+/**
+ * Refuses, at synth, a part used on its own (`TierlogSweeper`, `ObjectsStreamCleanup`,
+ * `ObjectsFunction`, `AuditAtScale`; the `Tierlog` construct's too) whose store's bucket and prefix
+ * another part of the app works on with another objects table: two stores under one prefix, whose
+ * audits each delete the other's blobs (see the module doc). Parts of one store (the same bucket,
+ * prefix and objects table) are taken. A validation on `part`, so parts added after it are seen.
+ */
+export function refuseOtherStoreUnderPrefix(part: IConstruct, store: PartStore): void {
+  partStores.set(part, store);
+  part.node.addValidation({
+    validate: () =>
+      part.node.root.node
+        .findAll()
+        .filter((other) => other !== part && partStores.has(other))
+        .filter((other) => {
+          const theirs = partStores.get(other)!;
+          return (
+            theirs.prefix === store.prefix &&
+            sameBucket(theirs.bucket, store.bucket) &&
+            otherTables(theirs.objectsTable, store.objectsTable)
+          );
+        })
+        .map(
+          (other) =>
+            `${other.node.path} stores blobs under the same bucket and prefix "${store.prefix}/" for another objects table (${partStores.get(other)!.objectsTable.node.path}, not ${store.objectsTable.node.path}): an audit of either store would delete the other's blobs; give each store its own prefix`,
+        ),
   });
 }

@@ -127,3 +127,26 @@ export function validateOwnObjectsTable(
     },
   });
 }
+
+/**
+ * Refuses, at synth, a part's `resources.objectsTable`, a table of this app, that lives in more
+ * than one region (a `TableV2` with a replica besides its own, a `Table` with
+ * `replicationRegions`), as the `Tierlog` construct and `ObjectsStreamCleanup` refuse it (DESIGN,
+ * "One region"): `what` deletes a blob once a consistent read here shows no item pointing at it, or
+ * writes with conditions that hold here only, and a write in another region's replica is not seen
+ * by either. A validation on `scope` (the part), so a replica added to the table after the part
+ * (`addReplica`) counts. An imported table cannot be read: taken as it is.
+ */
+export function validateObjectsTableInOneRegion(scope: IConstruct, table: dynamodb.ITableV2, what: string): void {
+  scope.node.addValidation({
+    validate: () => {
+      const readable = readableTable(table);
+      const regions = readable === undefined ? [] : regionsOf(table, readable);
+      return regions.length > 1
+        ? [
+            `resources.objectsTable ${table.node.path} must live in one region, not ${regions.length} (${regions.join(', ')}): ${what}, and a write in another region's replica is not seen here (consistent reads and conditional writes hold within one region)`,
+          ]
+        : [];
+    },
+  });
+}

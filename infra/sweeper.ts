@@ -29,8 +29,9 @@ import { ConfigError } from '../lib/errors.js';
 import { failureQueue } from './failure-handling.js';
 import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { validateChangeLogTable } from './change-log-table.js';
-import { checkObjectsTableKey } from './own-objects-table.js';
+import { checkObjectsTableKey, validateObjectsTableInOneRegion } from './own-objects-table.js';
 import { validateOwnBucket } from './own-bucket.js';
+import { refuseOtherStoreUnderPrefix } from './one-store-per-prefix.js';
 import { checkGrantsCoverEnvironment, grantSweeper, type TierlogResources } from './permissions.js';
 import { acknowledgeEach, deadLetterQueueFinding, logicalIdOf, type NagAcknowledgement, prefixObjectsFinding } from './nag.js';
 
@@ -165,7 +166,8 @@ export interface TierlogSweeperProps extends TierlogFunctionOptions {
   /**
    * The tables, bucket and prefix to sweep. An objects table of this app keyed otherwise than the
    * function reads it (the key attribute of its `TIERLOG_HV_ATTRIBUTES`) is refused, and so, at
-   * synth, is a bucket of this app without the lifecycle tierlog relies on (the README's "Add it to
+   * synth, are one in more than one region (a replica: the sweep's consistent read does not see a
+   * write there) and a bucket of this app without the lifecycle tierlog relies on (the README's "Add it to
    * an existing stack"): a rule that expires or archives blobs under the prefix, none that aborts
    * incomplete uploads.
    */
@@ -349,9 +351,15 @@ export class TierlogSweeper extends Construct {
     checkGrantsCoverEnvironment(this, props.resources, props.environment);
     checkObjectsTableKey(props.resources.objectsTable, props.environment);
     validateChangeLogTable(this, props.resources.changeLogTable);
+    validateObjectsTableInOneRegion(
+      this,
+      props.resources.objectsTable,
+      "the sweeper deletes a dead writer's blob once a consistent read of the objects table shows no item pointing at it",
+    );
     // Its blobs' bucket, when it is a bucket of this app: the lifecycle tierlog relies on (a
     // Tierlog's bucket of the user's is checked so, by the Tierlog's sweeper).
     validateOwnBucket(this, props.resources.bucket, props.resources.prefix);
+    refuseOtherStoreUnderPrefix(this, props.resources);
     const reserved = props.reservedConcurrency ?? 2 * parallelism;
     if (!Number.isInteger(reserved) || reserved < parallelism) {
       // Fewer slots than fan-out groups: while sweeps run long (a backlog), the groups left

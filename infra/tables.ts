@@ -32,7 +32,8 @@ export function toGlobalSecondaryIndex(index: IndexSchema): dynamodb.GlobalSecon
 /** Options of {@link schemaTable}. */
 export interface SchemaTableOptions {
   /**
-   * What happens to the table when it leaves the stack.
+   * What happens to the table when it leaves the stack. `SNAPSHOT` is refused (CloudFormation
+   * snapshots no DynamoDB table: it deletes it).
    *
    * @default RemovalPolicy.RETAIN
    */
@@ -57,11 +58,36 @@ export interface SchemaTableOptions {
   readonly timeToLiveAttribute?: string;
 }
 
+/** The removal policies CloudFormation applies to every resource of tierlog's (tables, buckets, log groups). */
+const REMOVAL_POLICIES: readonly unknown[] = [RemovalPolicy.RETAIN, RemovalPolicy.DESTROY, RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE];
+
+/**
+ * Refuses a removal policy (prop `prop`) that no resource of tierlog's takes: `SNAPSHOT`, which
+ * CloudFormation honours on volumes and databases only (not a DynamoDB table, an S3 bucket or a
+ * log group). An app without CDK's `@aws-cdk/core:validateSnapshotRemovalPolicy` flag (an older
+ * `cdk.json`) deployed it, and CloudFormation deleted the resource instead of taking a snapshot:
+ * `cdk destroy` (or a resource leaving the stack) deleted the change log and the objects, which the
+ * user meant to keep a copy of. With the flag, CDK refused it naming the resource type, not the
+ * prop. Another value (a CDK context value that is no `RemovalPolicy`) is refused too.
+ *
+ * @throws Error naming `prop`.
+ */
+export function checkRemovalPolicy(value: unknown, prop: string): void {
+  if (value === undefined || REMOVAL_POLICIES.includes(value)) return;
+  if (value === RemovalPolicy.SNAPSHOT) {
+    throw new Error(
+      `${prop} RemovalPolicy.SNAPSHOT: CloudFormation takes no snapshot of a DynamoDB table, an S3 bucket or a log group, it deletes them instead (your data with them); keep RETAIN (the default) and copy the tables with point-in-time recovery or AWS Backup`,
+    );
+  }
+  throw new Error(`${prop} must be RemovalPolicy.RETAIN, DESTROY or RETAIN_ON_UPDATE_OR_DELETE, got ${JSON.stringify(value)}`);
+}
+
 /**
  * A `TableV2` for `schema`: on-demand billing, point-in-time recovery, deletion protection,
  * AWS-owned encryption, retained on stack deletion (all by default).
  */
 export function schemaTable(scope: Construct, id: string, schema: TableSchema, options: SchemaTableOptions = {}): dynamodb.TableV2 {
+  checkRemovalPolicy(options.removalPolicy, 'removalPolicy');
   return new dynamodb.TableV2(scope, id, {
     partitionKey: toAttribute(schema.partitionKey),
     ...(schema.sortKey ? { sortKey: toAttribute(schema.sortKey) } : {}),

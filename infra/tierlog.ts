@@ -39,7 +39,7 @@ import { requireSameEnvironment } from './same-environment.js';
 import { addTierlogOutputs } from './outputs.js';
 import { grantOperator, grantOperatorReadOnly, grantSweeper, grantWriter, type TierlogResources } from './permissions.js';
 import { type SweeperTuningProps, TierlogSweeper } from './sweeper.js';
-import { schemaTable } from './tables.js';
+import { checkRemovalPolicy, schemaTable } from './tables.js';
 import { TableReplacementGuard } from './table-guard.js';
 import { dimensionValueProblem } from '../lib/handlers/names.js';
 
@@ -253,7 +253,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * Removal policy of the tables, buckets and log groups. Anything but `RETAIN` also
    * turns the tables' deletion protection off, and `DESTROY` empties the buckets this construct
    * made before deleting them (for scratch stacks only: the change log and the objects are your
-   * data; a bucket you pass in is never emptied).
+   * data; a bucket you pass in is never emptied). `SNAPSHOT` is refused: CloudFormation snapshots
+   * none of these (it deletes them); copy the tables with point-in-time recovery or AWS Backup.
    *
    * @default RemovalPolicy.RETAIN
    */
@@ -355,6 +356,7 @@ export class Tierlog extends Construct {
     validateSettings(this.prefix, this.leaseShards, props.hvAttributes);
     checkAuditAtScaleProp(props.auditAtScale);
     checkBooleanProps(props);
+    checkRemovalPolicy(props.removalPolicy, 'removalPolicy');
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const tableOptions = { removalPolicy, deletionProtection: removalPolicy === RemovalPolicy.RETAIN };
 

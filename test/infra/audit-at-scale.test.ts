@@ -537,6 +537,25 @@ describe('AuditAtScale used on its own: what its runs need of the tables and the
     );
   });
 
+  it('objects-table attribute names in its environment that the query cannot read from the exports are refused, naming the variable (every run would fail at its plan, after both exports)', () => {
+    // The Tierlog construct refuses them under auditAtScale; the part used on its own deployed
+    // them, and each run exported both tables and then failed at its plan (ExecutionsFailed daily).
+    const audit = (hvAttributes: Record<string, string>) => () => {
+      const stack = userStackIn();
+      const resources = {
+        changeLogTable: changeLogTableIn(stack, 'Log', { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }),
+        objectsTable: exportableTable(stack, 'Objects'),
+        bucket: new s3.Bucket(stack, 'Blobs'),
+        prefix: 'blobs',
+      };
+      const environment = { ...storeNames(resources), TIERLOG_HV_ATTRIBUTES: JSON.stringify(hvAttributes) };
+      new AuditAtScale(stack, 'Audit', { resources, accessLogsBucket: new s3.Bucket(stack, 'Logs'), environment });
+    };
+    expect(audit({ blob: 'blob-ref' })).toThrow(/^TIERLOG_HV_ATTRIBUTES names blob "blob-ref", which the snapshot query cannot read/);
+    expect(audit({ deleted: 'is.deleted' })).toThrow(/^TIERLOG_HV_ATTRIBUTES names deleted "is\.deleted"/);
+    expect(audit({ blob: 'blob_ref', body: 'data-body' })).not.toThrow();
+  });
+
   it('tables with point-in-time recovery, or imported ones (whose settings cannot be read), are taken', () => {
     expect(setup({ changeLog: true, objects: true })).not.toThrow();
     expect(setup({ changeLog: true, objects: true }, 'Table')).not.toThrow();

@@ -16,7 +16,7 @@
  *    resources it grants on (every request of its function refused on AWS).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { type App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
+import { type App, CfnParameter, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -28,6 +28,8 @@ import type { TierlogResources } from '../../infra/permissions.js';
 import { TierlogSweeper } from '../../infra/sweeper.js';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
 import { BlobBucket } from '../../infra/bucket.js';
+import { schemaTable } from '../../infra/tables.js';
+import { changeLogTableSchema } from '../../lib/schema/tables.js';
 import { CONFIG_ENV, configToEnv, loadConfig } from '../../lib/config.js';
 import { LEASE_INDEX_NAME } from '../../lib/constants.js';
 import { changeLogTableIn, cleanOutdirs, newApp, tierlogTemplate } from './helpers.js';
@@ -892,5 +894,219 @@ describe('the parts used on their own: a bucket of the app without the lifecycle
   it("a BlobBucket's, or an imported one (whose rules cannot be read): taken", () => {
     expect(setup((stack) => new BlobBucket(stack, 'Blobs').bucket)).not.toThrow();
     expect(setup((stack) => s3.Bucket.fromBucketName(stack, 'Theirs', 'their-blobs'))).not.toThrow();
+  });
+});
+
+describe('the parts used on their own: an objects table of the app in more than one region', () => {
+  /**
+   * DESIGN, "One region": the sweeper deletes a dead writer's blob, and the audit an orphan, once a
+   * consistent read of the objects table shows no item pointing at it, and the objects function
+   * writes under a condition on the item's version; a write in another region's replica is seen by
+   * neither. `Tierlog` and `ObjectsStreamCleanup` refused an objects table with a replica; the
+   * sweeper, the objects function and the audit used on their own took it.
+   */
+  const pitr = { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } };
+  const setup = (replicas: dynamodb.ReplicaTableProps[]) => {
+    const stack = new Stack(newApp(), 'UserStack', { env: HERE });
+    const blobs = new BlobBucket(stack, 'Blobs');
+    const resources: TierlogResources = {
+      changeLogTable: changeLogTableIn(stack, 'Log', pitr),
+      objectsTable: new dynamodb.TableV2(stack, 'Objects', {
+        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+        dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+        timeToLiveAttribute: 'expiresAt',
+        replicas,
+        ...pitr,
+      }),
+      bucket: blobs.bucket,
+      prefix: 'blobs',
+    };
+    return { stack, resources, environment: environmentOf(resources), accessLogsBucket: blobs.accessLogsBucket };
+  };
+  const parts: Record<string, (x: ReturnType<typeof setup>) => void> = {
+    sweeper: (x) => PARTS.sweeper(x.stack, x.resources, x.environment),
+    objectsFunction: (x) => PARTS.objectsFunction(x.stack, x.resources, x.environment),
+    auditAtScale: (x) =>
+      new AuditAtScale(x.stack, 'Audit', { resources: x.resources, environment: x.environment, accessLogsBucket: x.accessLogsBucket }),
+  };
+  for (const [part, make] of Object.entries(parts)) {
+    it(`${part}: a table with a replica in another region, given or added after the part, is refused at synth, naming it`, () => {
+      const replicated = setup([{ region: 'us-east-1' }]);
+      make(replicated);
+      expect(() => synth(replicated.stack)).toThrow(
+        /resources\.objectsTable UserStack\/Objects must live in one region, not 2 \(.*us-east-1.*\)/,
+      );
+      const late = setup([]);
+      make(late);
+      (late.resources.objectsTable as dynamodb.TableV2).addReplica({ region: 'us-east-1' });
+      expect(() => synth(late.stack)).toThrow(/resources\.objectsTable UserStack\/Objects must live in one region, not 2/);
+    });
+
+    it(`${part}: a table in the stack's region alone is taken`, () => {
+      const x = setup([]);
+      make(x);
+      expect(() => synth(x.stack)).not.toThrow();
+    });
+  }
+});
+
+describe('removalPolicy SNAPSHOT, which CloudFormation honours on no resource of tierlog', () => {
+  /**
+   * CloudFormation takes snapshots of volumes and databases only: on a DynamoDB table, an S3 bucket
+   * or a log group it deletes the resource instead. An app without CDK's
+   * `validateSnapshotRemovalPolicy` flag (an older cdk.json) synthesized and deployed
+   * `removalPolicy: RemovalPolicy.SNAPSHOT` (the tables' deletion protection off, as for anything
+   * but RETAIN), and `cdk destroy` deleted the change log and the objects the user meant to keep a
+   * copy of; with the flag, CDK refused it naming a resource type, not the prop.
+   */
+  const snapshot =
+    /removalPolicy RemovalPolicy\.SNAPSHOT: CloudFormation takes no snapshot of a DynamoDB table, an S3 bucket or a log group/;
+
+  it('the Tierlog: refused at synth, naming the prop, with or without the feature flags', () => {
+    expect(() => tierlogTemplate({ removalPolicy: RemovalPolicy.SNAPSHOT }, { flags: false })).toThrow(snapshot);
+    expect(() => tierlogTemplate({ removalPolicy: RemovalPolicy.SNAPSHOT })).toThrow(snapshot);
+  });
+
+  it('the parts and their tables and bucket: refused at synth, naming the prop', () => {
+    const stack = () => new Stack(newApp({ flags: false }), 'UserStack', { env: HERE });
+    const SNAPSHOT = RemovalPolicy.SNAPSHOT;
+    expect(() => schemaTable(stack(), 'Log', changeLogTableSchema, { removalPolicy: SNAPSHOT })).toThrow(snapshot);
+    expect(() => new BlobBucket(stack(), 'Blobs', { removalPolicy: SNAPSHOT })).toThrow(snapshot);
+    const partOf = (make: (s: Stack, resources: TierlogResources, environment: Record<string, string>) => unknown) => () => {
+      const s = stack();
+      const pitr = { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } };
+      const blobs = new BlobBucket(s, 'Blobs');
+      const resources: TierlogResources = {
+        changeLogTable: changeLogTableIn(s, 'Log', pitr),
+        objectsTable: new dynamodb.TableV2(s, 'Objects', {
+          partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+          dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+          timeToLiveAttribute: 'expiresAt',
+          ...pitr,
+        }),
+        bucket: blobs.bucket,
+        prefix: 'blobs',
+      };
+      make(s, resources, environmentOf(resources));
+      return blobs;
+    };
+    const parts: Array<(s: Stack, resources: TierlogResources, environment: Record<string, string>) => unknown> = [
+      (s, resources, environment) => new TierlogSweeper(s, 'Sweeper', { resources, environment, leaseShards: 4, removalPolicy: SNAPSHOT }),
+      (s, resources, environment) => new ObjectsStreamCleanup(s, 'Stream', { resources, environment, removalPolicy: SNAPSHOT }),
+      (s, resources, environment) => new ObjectsFunction(s, 'Api', { resources, environment, removalPolicy: SNAPSHOT }),
+      (s, resources, environment) =>
+        new AuditAtScale(s, 'Audit', {
+          resources,
+          environment,
+          accessLogsBucket: new s3.Bucket(s, 'Logs'),
+          removalPolicy: SNAPSHOT,
+        }),
+    ];
+    for (const make of parts) expect(partOf(make)).toThrow(snapshot);
+  });
+
+  it('RETAIN, DESTROY and RETAIN_ON_UPDATE_OR_DELETE are taken', () => {
+    for (const removalPolicy of [RemovalPolicy.RETAIN, RemovalPolicy.DESTROY, RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE]) {
+      expect(() => tierlogTemplate({ removalPolicy }, { flags: false })).not.toThrow();
+    }
+  });
+});
+
+describe('the parts used on their own: two stores under one bucket and prefix', () => {
+  /**
+   * An audit lists `<prefix>/` and reads one store's objects table: a second store under the same
+   * bucket and prefix has blobs that table never points at, and the audit (`AuditAtScale` with
+   * `delete`, `tierlog audit --delete`) deletes them, live ones included. Two `Tierlog` constructs
+   * so were refused; parts of two stores (each its objects table) over one bucket and prefix, or
+   * parts beside a `Tierlog` given its bucket and prefix, synthesized.
+   */
+  const S = dynamodb.AttributeType.STRING;
+  const objectsTable = (stack: Stack, id: string) =>
+    new dynamodb.TableV2(stack, id, {
+      partitionKey: { name: 'key', type: S },
+      dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+      timeToLiveAttribute: 'expiresAt',
+    });
+  const storeOf = (stack: Stack, n: number, bucket: s3.IBucket, prefix: string): TierlogResources => ({
+    changeLogTable: changeLogTableIn(stack, `Log${n}`),
+    objectsTable: objectsTable(stack, `Objects${n}`),
+    bucket,
+    prefix,
+  });
+
+  it('parts of two stores (each its objects table) under one bucket and prefix: refused at synth, naming both', () => {
+    const stack = new Stack(newApp(), 'UserStack', { env: HERE });
+    const bucket = new BlobBucket(stack, 'Blobs').bucket;
+    const first = storeOf(stack, 1, bucket, 'media');
+    const second = storeOf(stack, 2, bucket, 'media');
+    new TierlogSweeper(stack, 'Sweeper1', { resources: first, environment: environmentOf(first), leaseShards: 4 });
+    new ObjectsFunction(stack, 'Api2', { resources: second, environment: environmentOf(second) });
+    expect(() => synth(stack)).toThrow(
+      /UserStack\/Api2 stores blobs under the same bucket and prefix "media\/" for another objects table \(UserStack\/Objects2, not UserStack\/Objects1\): an audit of either store would delete the other's blobs/,
+    );
+  });
+
+  it("parts beside a Tierlog given the Tierlog's bucket and prefix, with their own objects table: refused at synth", () => {
+    const stack = new Stack(newApp(), 'UserStack', { env: HERE });
+    const tierlog = new Tierlog(stack, 'Storage');
+    const mine = storeOf(stack, 1, tierlog.bucket, tierlog.prefix);
+    new ObjectsStreamCleanup(stack, 'Stream', { resources: mine, environment: environmentOf(mine) });
+    expect(() => synth(stack)).toThrow(
+      /UserStack\/Storage\/\S+ stores blobs under the same bucket and prefix "blobs\/" for another objects table/,
+    );
+  });
+
+  it('parts of one store, or of two stores under their own prefixes or buckets: taken', () => {
+    const stack = new Stack(newApp(), 'UserStack', { env: HERE });
+    const bucket = new BlobBucket(stack, 'Blobs').bucket;
+    const first = storeOf(stack, 1, bucket, 'media');
+    const second = storeOf(stack, 2, bucket, 'media/b'); // nested: the outer audits never delete the inner keys
+    const third = storeOf(stack, 3, new BlobBucket(stack, 'Other').bucket, 'media');
+    new TierlogSweeper(stack, 'Sweeper1', { resources: first, environment: environmentOf(first), leaseShards: 4 });
+    new ObjectsStreamCleanup(stack, 'Stream1', { resources: first, environment: environmentOf(first) });
+    new ObjectsFunction(stack, 'Api1', { resources: { ...first }, environment: environmentOf(first) });
+    new ObjectsFunction(stack, 'Api2', { resources: second, environment: environmentOf(second) });
+    new ObjectsFunction(stack, 'Api3', { resources: third, environment: environmentOf(third) });
+    expect(() => synth(stack)).not.toThrow();
+  });
+});
+
+describe('ObjectsFunction used on its own: replaced blobs left to a stream without old images', () => {
+  /**
+   * With `TIERLOG_REPLACED_BLOB_CLEANUP=stream` (what `Tierlog.writerEnvironment` sets) the objects
+   * function records no replaced blob in its change-log entry and leaves one it could not delete (a
+   * failed delete, a death after the commit) to the stream function, which reads it from the old
+   * image: over a table of the app whose stream is off or carries no old image, each such blob
+   * leaked until an audit, with nothing refused.
+   */
+  const setup = (dynamoStream: dynamodb.StreamViewType | undefined, replacedBlobCleanup?: 'stream' | 'log') => () => {
+    const stack = new Stack(newApp(), 'UserStack', { env: HERE });
+    const resources: TierlogResources = {
+      changeLogTable: changeLogTableIn(stack),
+      objectsTable: new dynamodb.TableV2(stack, 'Objects', {
+        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+        ...(dynamoStream !== undefined ? { dynamoStream } : {}),
+        timeToLiveAttribute: 'expiresAt',
+      }),
+      bucket: new BlobBucket(stack, 'Blobs').bucket,
+      prefix: 'blobs',
+    };
+    const environment = environmentOf(resources, replacedBlobCleanup !== undefined ? { replacedBlobCleanup } : {});
+    new ObjectsFunction(stack, 'Api', { resources, environment });
+  };
+
+  it('a table whose stream is off or carries no old image: refused, naming the variable and the table', () => {
+    expect(setup(undefined, 'stream')).toThrow(
+      /^TIERLOG_REPLACED_BLOB_CLEANUP=stream .* the stream of resources\.objectsTable UserStack\/Objects carries nothing \(it is off\)/,
+    );
+    expect(setup(dynamodb.StreamViewType.NEW_IMAGE, 'stream')).toThrow(/carries no old image \(NEW_IMAGE\)/);
+    expect(setup(dynamodb.StreamViewType.KEYS_ONLY, 'stream')).toThrow(/carries no old image \(KEYS_ONLY\)/);
+  });
+
+  it('old images, or the log cleanup (the sweeper deletes them): taken', () => {
+    expect(setup(dynamodb.StreamViewType.OLD_IMAGE, 'stream')).not.toThrow();
+    expect(setup(dynamodb.StreamViewType.NEW_AND_OLD_IMAGES, 'stream')).not.toThrow();
+    expect(setup(undefined, 'log')).not.toThrow();
+    expect(setup(undefined)).not.toThrow();
   });
 });
