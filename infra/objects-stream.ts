@@ -453,26 +453,19 @@ export class ObjectsStreamCleanup extends Construct {
         }),
         ...(names !== undefined
           ? [
-              lambda.FilterCriteria.filter({
-                eventName: lambda.FilterRule.isEqual('MODIFY'),
-                dynamodb: {
-                  OldImage: {
-                    [names.blob]: { S: lambda.FilterRule.notExists() },
-                    [names.body]: { B: lambda.FilterRule.notExists() },
-                    [names.deleted]: { BOOL: lambda.FilterRule.notExists() },
+              // No string blob, no body, and no deletion marker: `deleted` absent, or false.
+              ...[lambda.FilterRule.notExists(), lambda.FilterRule.isEqual(false)].map((deleted) =>
+                lambda.FilterCriteria.filter({
+                  eventName: lambda.FilterRule.isEqual('MODIFY'),
+                  dynamodb: {
+                    OldImage: {
+                      [names.blob]: { S: lambda.FilterRule.notExists() },
+                      [names.body]: { B: lambda.FilterRule.notExists() },
+                      [names.deleted]: { BOOL: deleted },
+                    },
                   },
-                },
-              }),
-              lambda.FilterCriteria.filter({
-                eventName: lambda.FilterRule.isEqual('MODIFY'),
-                dynamodb: {
-                  OldImage: {
-                    [names.blob]: { S: lambda.FilterRule.notExists() },
-                    [names.body]: { B: lambda.FilterRule.notExists() },
-                    [names.deleted]: { BOOL: lambda.FilterRule.isEqual(false) },
-                  },
-                },
-              }),
+                }),
+              ),
             ]
           : []),
       ],
