@@ -8,7 +8,7 @@
  *  - a Distributed Map batch (`{ Items, BatchInput }`, rows of the query's result): re-verifies the
  *    proposed orphans live and deletes the confirmed ones (when `TIERLOG_SNAPSHOT_DELETE=true`),
  *    confirms proposed losses live, both in rounds that stop before the invocation's deadline (a
- *    batch stopped so fails, the losses it confirmed and the blobs it deleted published); the
+ *    batch stopped so fails, the losses and orphans it confirmed and the blobs it deleted published); the
  *    batch fails when deletes failed or were refused (a
  *    change-log item that cannot be read), and, after its deletes, when a proposed loss is a blob
  *    the bucket has held since before the plan's cutoff (`BatchInput.cutoff`: the inventory is
@@ -139,7 +139,7 @@ export interface SnapshotAuditBatchSummary {
  * given, binds the function's logs to the invocation (its request id), as the other handlers' are,
  * and bounds a batch's live checks: no round of them starts within 30 s of the deadline (half the
  * invocation's time, when it has less than a minute), and a batch stopped so fails with what it
- * confirmed lost and deleted published.
+ * confirmed (lost, orphaned) and deleted published.
  */
 export type SnapshotAuditHandler = (event: unknown, context?: Partial<Context>) => Promise<AthenaPlan | SnapshotAuditBatchSummary>;
 
@@ -667,8 +667,10 @@ async function batch(
       },
     );
   } catch (err) {
-    // Stopped after deleting: what it deleted is counted all the same, and what may be gone is said.
+    // Stopped after confirming (report-only) or deleting: what it confirmed and deleted is counted
+    // all the same, and what may be gone is said.
     if (err instanceof ReverifyIncompleteError) {
+      metrics.addMetric('SnapshotOrphansConfirmed', MetricUnit.Count, err.report.confirmed.length);
       metrics.addMetric('SnapshotOrphansDeleted', MetricUnit.Count, err.report.deleted);
       metrics.publishStoredMetrics();
       if (err.report.deleteUnknown.length > 0)

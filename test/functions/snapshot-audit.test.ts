@@ -701,6 +701,45 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     expect((await listKeys(live.s3, live.config.bucket)).sort()).toEqual([referenced, orphans[100]!].sort());
   });
 
+  it("a report-only batch (the construct's default) that runs out of its invocation's time publishes the orphans it confirmed before the deadline (SnapshotOrphansConfirmed)", async () => {
+    const live = await freshFixture();
+    const referenced = await withLiveBlob(live);
+    // 101 proposed orphans: a round of 100, then one more.
+    const orphans = Array.from({ length: 101 }, (_, i) => blobKey(live, `report-${i}`, Date.now() - 3 * HOUR));
+    for (const key of orphans) await putBlob(live, key);
+    const s3 = createS3Client();
+    restores.push(() => s3.destroy());
+    // 8 s left: rounds stop starting 4 s in; the first round's last listing (is the blob still there?) answers after that.
+    new FaultInjector()
+      .add({
+        kind: 'delay',
+        delayMs: 5_000,
+        times: 1,
+        match: (r) => r.command === 'ListObjectsV2Command' && r.input.Prefix === orphans[99],
+      })
+      .attach(s3, 's3');
+    const handler = createSnapshotAuditHandler({
+      config: live.config,
+      settings: { olderThanMs: HOUR, delete: false },
+      dynamodb: live.dynamodb,
+      s3,
+      logger: new Logger({ logLevel: 'CRITICAL' }),
+    });
+    const run = await captureStdout(() =>
+      handler(
+        { Items: orphans.map((blob_key) => ({ kind: 'orphan', blob_key, last_modified: threeHoursAgo() })) },
+        lambdaContext('tierlog-snapshot-audit', 8_000),
+      ),
+    );
+    // Before, the deadline's error was thrown bare: the 100 orphans the first round confirmed were counted nowhere.
+    expect(run.error).toBeInstanceOf(ReverifyIncompleteError);
+    expect((run.error as Error).message).toContain("the invocation's deadline");
+    expect((run.error as ReverifyIncompleteError).report.confirmed).toEqual(orphans.slice(0, 100));
+    expect(published(run.out, 'SnapshotOrphansConfirmed')).toEqual([100]);
+    expect(published(run.out, 'SnapshotOrphansDeleted')).toEqual([0]);
+    expect((await listKeys(live.s3, live.config.bucket)).sort()).toEqual([referenced, ...orphans].sort());
+  });
+
   it("a function of a short timeout (10 s, not the construct's 5 min) still does its batch: the margin is then half its time", async () => {
     const live = await freshFixture();
     const referenced = await withLiveBlob(live);

@@ -115,12 +115,13 @@ export interface ReverifyOptions {
   readonly emptyStoreOk?: boolean;
   /**
    * Stops at the next batch, never inside one (a batch's read and its delete go together). What
-   * was done is then thrown as a {@link ReverifyIncompleteError} if anything was deleted, else the
-   * signal's reason. The CLI aborts it on Ctrl-C.
+   * was done is then thrown as a {@link ReverifyIncompleteError} if anything was deleted (without
+   * `delete`: if an orphan was confirmed), else the signal's reason. The CLI aborts it on Ctrl-C.
    */
   readonly signal?: AbortSignal;
   /**
-   * Builds the error thrown when it stops after deleting, from the report so far and the cause.
+   * Builds the error thrown when it stops after deleting (without `delete`: after confirming
+   * orphans), from the report so far and the cause.
    * Default: a {@link ReverifyIncompleteError}. A caller with a larger report (the snapshot audit)
    * passes its own, so that the error carries that report.
    */
@@ -155,9 +156,9 @@ export interface ReverifyReport {
 }
 
 /**
- * The re-verification stopped (an error, or its signal) after it had deleted blobs: `report` says
- * what it did up to there, `cause` why it stopped. Stopped before any delete, it throws the cause
- * itself, since it changed nothing.
+ * The re-verification stopped (an error, or its signal) after it had deleted blobs (without
+ * `delete`: after it had confirmed orphans, its findings): `report` says what it did up to there,
+ * `cause` why it stopped. Stopped before that, it throws the cause itself.
  */
 export class ReverifyIncompleteError extends TierlogError {
   constructor(
@@ -196,7 +197,8 @@ const REVERIFY_OPTIONS = optionNames<ReverifyOptions>()(
  * @throws ConfigError on an invalid configuration; ValidationError when an option name is not one
  *   of {@link ReverifyOptions}'s, `olderThanMs` is under 1 h or reaches back before 2000, `now` is
  *   not ms since the epoch or `batchSize` not a whole number of at least 1;
- *   {@link ReverifyIncompleteError} (or the `incomplete` option's error) when it stopped after deleting.
+ *   {@link ReverifyIncompleteError} (or the `incomplete` option's error) when it stopped after
+ *   deleting (without `delete`: after confirming orphans).
  */
 export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], options: ReverifyOptions): Promise<ReverifyReport> {
   // A misspelt option (`delet`, `emptyStoreOK`, `batchsize`) would be a default nobody chose.
@@ -238,7 +240,11 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
   try {
     return await reverifyBatches(parsed, protection, config, attrs, { ...options, batchSize }, report);
   } catch (err) {
-    if (report.deleted === 0 && report.deleteFailures.length === 0 && report.deleteUnknown.length === 0) throw err;
+    // Stopped before it changed anything, the cause alone; but a report-only run's confirmed orphans
+    // are its findings, and go with the error (the snapshot-audit function's default, stopped at its
+    // deadline, counted them nowhere).
+    const changed = report.deleted > 0 || report.deleteFailures.length > 0 || report.deleteUnknown.length > 0;
+    if (!changed && (options.delete === true || report.confirmed.length === 0)) throw err;
     throw options.incomplete !== undefined ? options.incomplete(report, err) : new ReverifyIncompleteError(report, err);
   }
 }
