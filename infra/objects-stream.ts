@@ -40,10 +40,9 @@ import {
   TierlogFunction,
   tierlogDimensions,
 } from './function.js';
-import { checkObjectsTableKey } from './own-objects-table.js';
+import { checkObjectsTableKey, validateObjectsTableInOneRegion } from './own-objects-table.js';
 import { refuseOtherStoreUnderPrefix } from './one-store-per-prefix.js';
 import { requireStreamInStackEnvironment } from './same-environment.js';
-import { readableTable, regionsOf } from './readable-table.js';
 import { acknowledgeEach, deadLetterQueueFinding, type NagAcknowledgement, nagArn, prefixObjectsFinding } from './nag.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
@@ -316,19 +315,7 @@ export class ObjectsStreamCleanup extends Construct {
     // As the Tierlog construct refuses it (DESIGN, "One region"): the function's consistent re-read
     // holds in its own region only, so a replica's write that points the item back at the blob an
     // old image names (last writer wins) is not seen yet, and the blob is deleted under it.
-    // At synth, not as the part is made: a replica added to the table after it (`addReplica`)
-    // counts too.
-    this.node.addValidation({
-      validate: () => {
-        const readable = readableTable(table);
-        const regions = readable === undefined ? [] : regionsOf(table, readable);
-        return regions.length > 1
-          ? [
-              `the objects table must live in one region, not ${regions.length} (${regions.join(', ')}): the function deletes a blob once a consistent read here shows no item pointing at it, and a write in another region's replica is not seen by that read`,
-            ]
-          : [];
-      },
-    });
+    validateObjectsTableInOneRegion(this, table, 'the function deletes a blob once a consistent read here shows no item pointing at it');
     const timeout = props.timeout ?? Duration.minutes(1);
     const margin = props.tuning?.deadlineMargin;
     // Both become variables the function reads, checked below as it reads them: a token's value is

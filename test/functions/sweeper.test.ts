@@ -629,6 +629,14 @@ describe('sweeper handler', () => {
    * refuses them at init in Lambda, naming the variable; outside it (the dev service turns them
    * off on purpose) they are taken.
    */
+  /** A function of your own in Lambda, of a deployment its alarms watch, with the Powertools variables the construct sets. */
+  const OWN_FUNCTION_OF_DEPLOYMENT = {
+    TIERLOG_METRICS_DEPLOYMENT: 'Stack/Own',
+    AWS_LAMBDA_FUNCTION_NAME: 'own-sweeper',
+    POWERTOOLS_DEV: 'false',
+    POWERTOOLS_METRICS_DISABLED: 'false',
+  };
+
   test.each<[string, Record<string, string>, string]>([
     ['metrics disabled', { POWERTOOLS_METRICS_DISABLED: 'true' }, 'POWERTOOLS_METRICS_DISABLED'],
     ['dev mode', { POWERTOOLS_DEV: 'true' }, 'POWERTOOLS_DEV'],
@@ -637,13 +645,7 @@ describe('sweeper handler', () => {
     'a function of a deployment whose Powertools variables publish no metric its alarms read (%s) is refused at init',
     async (_what, powertools, variable) => {
       const fx = await freshFixture();
-      const env = {
-        TIERLOG_METRICS_DEPLOYMENT: 'Stack/Own',
-        AWS_LAMBDA_FUNCTION_NAME: 'own-sweeper',
-        POWERTOOLS_DEV: 'false',
-        POWERTOOLS_METRICS_DISABLED: 'false',
-        ...powertools,
-      };
+      const env = { ...OWN_FUNCTION_OF_DEPLOYMENT, ...powertools };
       const sweeper = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'), env);
       restores.push(sweeper.restore);
       const expected = expect.objectContaining({ name: 'ConfigError', setting: variable });
@@ -671,13 +673,7 @@ describe('sweeper handler', () => {
 
   test('a function of a deployment with the Powertools variables the construct sets (both false) publishes its metrics', async () => {
     const fx = await freshFixture();
-    const env = {
-      TIERLOG_METRICS_DEPLOYMENT: 'Stack/Own',
-      AWS_LAMBDA_FUNCTION_NAME: 'own-sweeper',
-      POWERTOOLS_DEV: 'false',
-      POWERTOOLS_METRICS_DISABLED: 'false',
-      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
-    };
+    const env = { ...OWN_FUNCTION_OF_DEPLOYMENT, POWERTOOLS_LOG_LEVEL: 'CRITICAL' };
     const { mod, restore } = await loadHandler(fx, () => import('../../lib/handlers/sweeper.js'), env);
     restores.push(restore);
     const { error, out } = await captureStdout(() => mod.createSweeperHandler()(scheduledEvent(), lambdaContext('own-sweeper')));

@@ -134,3 +134,20 @@ export function changeLogTableIn(
     ...props,
   });
 }
+
+/**
+ * An objects table of the user's app, as a part used on its own needs it: keyed on `key`, a stream
+ * of old and new images, TTL on `expiresAt` (the default names), with `props` over them.
+ */
+export function objectsTableIn(
+  scope: Construct,
+  id = 'Objects',
+  props: Omit<dynamodb.TablePropsV2, 'partitionKey'> = {},
+): dynamodb.TableV2 {
+  return new dynamodb.TableV2(scope, id, {
+    partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
+    dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+    timeToLiveAttribute: 'expiresAt',
+    ...props,
+  });
+}

@@ -32,7 +32,7 @@ import { schemaTable } from '../../infra/tables.js';
 import { changeLogTableSchema } from '../../lib/schema/tables.js';
 import { CONFIG_ENV, configToEnv, loadConfig } from '../../lib/config.js';
 import { LEASE_INDEX_NAME } from '../../lib/constants.js';
-import { changeLogTableIn, cleanOutdirs, newApp, tierlogTemplate } from './helpers.js';
+import { changeLogTableIn, cleanOutdirs, newApp, objectsTableIn, tierlogTemplate } from './helpers.js';
 
 afterAll(cleanOutdirs);
 
@@ -587,11 +587,7 @@ describe("the parts used on their own: a change-log table of the app that is not
     const stack = new Stack(newApp(), 'UserStack', { env: HERE });
     const resources: TierlogResources = {
       changeLogTable: log(stack),
-      objectsTable: new dynamodb.TableV2(stack, 'Objects', {
-        partitionKey: { name: 'key', type: S },
-        dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
-        timeToLiveAttribute: 'expiresAt',
-      }),
+      objectsTable: objectsTableIn(stack),
       bucket: new BlobBucket(stack, 'Blobs').bucket, // with the lifecycle tierlog relies on: checked too
       prefix: 'blobs',
     };
@@ -868,11 +864,7 @@ describe('the parts used on their own: a bucket of the app without the lifecycle
     const stack = new Stack(newApp(), 'UserStack');
     const resources: TierlogResources = {
       changeLogTable: changeLogTableIn(stack),
-      objectsTable: new dynamodb.TableV2(stack, 'Objects', {
-        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
-        dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
-        timeToLiveAttribute: 'expiresAt',
-      }),
+      objectsTable: objectsTableIn(stack),
       bucket: bucket(stack),
       prefix: 'blobs',
     };
@@ -911,13 +903,7 @@ describe('the parts used on their own: an objects table of the app in more than 
     const blobs = new BlobBucket(stack, 'Blobs');
     const resources: TierlogResources = {
       changeLogTable: changeLogTableIn(stack, 'Log', pitr),
-      objectsTable: new dynamodb.TableV2(stack, 'Objects', {
-        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
-        dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
-        timeToLiveAttribute: 'expiresAt',
-        replicas,
-        ...pitr,
-      }),
+      objectsTable: objectsTableIn(stack, 'Objects', { replicas, ...pitr }),
       bucket: blobs.bucket,
       prefix: 'blobs',
     };
@@ -978,12 +964,7 @@ describe('removalPolicy SNAPSHOT, which CloudFormation honours on no resource of
       const blobs = new BlobBucket(s, 'Blobs');
       const resources: TierlogResources = {
         changeLogTable: changeLogTableIn(s, 'Log', pitr),
-        objectsTable: new dynamodb.TableV2(s, 'Objects', {
-          partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
-          dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
-          timeToLiveAttribute: 'expiresAt',
-          ...pitr,
-        }),
+        objectsTable: objectsTableIn(s, 'Objects', pitr),
         bucket: blobs.bucket,
         prefix: 'blobs',
       };
@@ -1083,11 +1064,7 @@ describe('ObjectsFunction used on its own: replaced blobs left to a stream witho
     const stack = new Stack(newApp(), 'UserStack', { env: HERE });
     const resources: TierlogResources = {
       changeLogTable: changeLogTableIn(stack),
-      objectsTable: new dynamodb.TableV2(stack, 'Objects', {
-        partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
-        ...(dynamoStream !== undefined ? { dynamoStream } : {}),
-        timeToLiveAttribute: 'expiresAt',
-      }),
+      objectsTable: objectsTableIn(stack, 'Objects', { dynamoStream }),
       bucket: new BlobBucket(stack, 'Blobs').bucket,
       prefix: 'blobs',
     };
