@@ -122,10 +122,10 @@ export interface ListedBlob {
 }
 
 /**
- * GetObjects of one read whose body was cut while it was read (`LtBucket.getBytes`, the objects
- * API's GET), as the SDK's attempts of a request.
+ * GetObjects of one read whose body was cut while it was read (`LtBucket.getBytes`, and so the
+ * objects API's GET through `TieredStore.getBytesOrUrl`), as the SDK's attempts of a request.
  */
-export const BODY_READ_ATTEMPTS = 3;
+const BODY_READ_ATTEMPTS = 3;
 
 /** Pages of no key, each truncated, {@link LtBucket.exists} reads before it calls the blob `unknown`. */
 const EXISTS_MAX_PAGES = 10;
