@@ -28,6 +28,7 @@ const RUN_FLAGS: ReadonlyArray<[flag: BenchOption, setting: keyof Settings]> = [
   ['sweep-concurrency', 'sweepConcurrency'],
   ['scaling-instances', 'scalingInstances'],
   ['coldstart-runs', 'coldStartRuns'],
+  ['coldstart-node', 'coldStartNode'],
   ['idle-instances', 'idleInstances'],
   ['writers', 'writers'],
   ['ops-per-writer', 'opsPerWriter'],

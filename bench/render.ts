@@ -274,7 +274,7 @@ export function render(r: Results): string {
       ]);
     }
     parts.push(
-      `\n== Cold start (esbuild bundles as deployed; a fresh node process imports the bundle and answers its first request on the local stack; ms since the process started; ${c.runs} runs each, interleaved) ==\n${table(rows)}`,
+      `\n== Cold start (esbuild bundles as deployed; a fresh node process${c.node === undefined ? '' : ` (${c.node})`} imports the bundle and answers its first request on the local stack; ms since the process started; ${c.runs} runs each, interleaved) ==\n${table(rows)}`,
     );
   }
   if (r.memory !== undefined) {

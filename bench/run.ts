@@ -167,7 +167,11 @@ async function main(): Promise<number> {
   }
   if (only.has('coldstart')) {
     log(`cold start: bundles, ${settings.coldStartRuns} fresh processes each`);
-    results.coldStart = await coldStartStage({ config: await freshConfig('cold'), runs: settings.coldStartRuns });
+    results.coldStart = await coldStartStage({
+      config: await freshConfig('cold'),
+      runs: settings.coldStartRuns,
+      node: settings.coldStartNode,
+    });
   }
   if (only.has('memory')) {
     log('memory: 64 MiB put and streamed read, peak RSS in child processes');

@@ -2,10 +2,12 @@
  * The bench's command line: which stages run, and the size of each. `--quick` picks smaller
  * defaults; every size can be set on its own ({@link USAGE}).
  *
- * {@link parseBenchArgs} reads nothing but the arguments (and whether `--json`'s folder exists), so
+ * {@link parseBenchArgs} reads nothing but the arguments (and whether `--json`'s folder exists, and
+ * `--coldstart-node`'s version), so
  * bench/run.ts can refuse a bad command line with the usage before it starts the local stack, and
  * the tests and the figures script can read the options without parsing their own command lines.
  */
+import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,6 +28,7 @@ export const BENCH_OPTIONS = {
   'sweep-concurrency': { type: 'string' },
   'scaling-instances': { type: 'string' },
   'coldstart-runs': { type: 'string' },
+  'coldstart-node': { type: 'string' },
   'idle-instances': { type: 'string' },
   writers: { type: 'string' },
   'ops-per-writer': { type: 'string' },
@@ -51,6 +54,8 @@ export const USAGE = `usage: npm run bench [-- options]   (bench/README.md says 
   --sweep-concurrency N      the sweeper's concurrency in the recovery stage (library default 16)
   --scaling-instances N      dead instances per point of the scaling stage (default 300)
   --coldstart-runs N         fresh processes per bundle in the cold-start stage (default 7, at least 2)
+  --coldstart-node FILE      the node the cold-start processes run (default this one; the construct
+                             deploys nodejs24.x: a Node 24 binary measures what Lambda runs)
   --idle-instances N         live instances for the idle sweep (default 10000)
   --writers N  --ops-per-writer N  --keys N  --throttle P   the load stage (100, 30, 150, 0.05)
   --seed N                   seed of the load stage's random choices (default 1)
@@ -143,6 +148,23 @@ function readJson(args: Args): string | undefined {
   return path;
 }
 
+/**
+ * The node binary the cold-start stage runs its processes with, when one is given: it must answer
+ * `--version` with a Node version, so a wrong path is refused before the stack starts, not found
+ * out after the other stages have run.
+ */
+function readColdStartNode(args: Args): string | undefined {
+  const path = args['coldstart-node'];
+  if (path === undefined) return undefined;
+  const answer = path.trim() === '' ? undefined : spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 30_000 });
+  if (answer?.status !== 0 || !/^v\d+\./.test(answer.stdout)) {
+    throw new BenchArgsError(
+      `--coldstart-node takes the path of a node binary, got "${path}" (it does not answer --version with a Node version)`,
+    );
+  }
+  return path;
+}
+
 function readStages(args: Args): Set<Stage> {
   if (args.only === undefined) return new Set(STAGES);
   return new Set(
@@ -171,6 +193,7 @@ function readSettings(args: Args) {
     sweepConcurrency: args['sweep-concurrency'] !== undefined ? readCount(args, 'sweep-concurrency', 16, 16) : undefined,
     scalingInstances: readCount(args, 'scaling-instances', 300, 60),
     coldStartRuns: readCount(args, 'coldstart-runs', 7, 3, 2),
+    coldStartNode: readColdStartNode(args),
     // At least one: the idle figure is that a sweep reads no live instance, which an empty table cannot show.
     idleInstances: readCount(args, 'idle-instances', 10_000, 1_000),
     writers: readCount(args, 'writers', 100, 100),

@@ -9,7 +9,9 @@
  * since the process started (Node's own start included, alike for all). Runs are interleaved;
  * medians are reported, each ratio with its 95% interval by a paired bootstrap of the runs (run i's
  * handler against run i's bare one): two runs of the same code gave 1.158 and 1.224 against the
- * bound of 1.20, and the interval says when a run cannot tell.
+ * bound of 1.20, and the interval says when a run cannot tell. The processes run this process's
+ * node unless the run names another (`--coldstart-node`: the construct deploys nodejs24.x, and a
+ * bundle's import costs what that Node's parser and source-map support cost); the result names it.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
@@ -61,9 +63,15 @@ export interface BundleFigures {
   readonly ratioInterval?: [number, number];
 }
 
-export type ColdStartResult = Record<BundleName, BundleFigures> & { readonly runs: number };
+export type ColdStartResult = Record<BundleName, BundleFigures> & {
+  readonly runs: number;
+  /** The version of the node the processes ran (absent in results before 2026-12-06: the bench's own, the run's `node`). */
+  readonly node?: string;
+};
 
-export async function coldStartStage(options: { config: TierlogConfig; runs: number }): Promise<ColdStartResult> {
+export async function coldStartStage(options: { config: TierlogConfig; runs: number; node?: string }): Promise<ColdStartResult> {
+  const node = options.node ?? process.execPath;
+  const version = (await run(node, ['--version'])).stdout.trim();
   const dir = mkdtempSync(join(tmpdir(), 'tierlog-coldstart-'));
   try {
     for (const name of BUNDLES) {
@@ -95,7 +103,7 @@ export async function coldStartStage(options: { config: TierlogConfig; runs: num
     const samples: Record<BundleName, number[]> = { bare: [], objects: [], sweeper: [] };
     for (let i = 0; i < options.runs; i++) {
       const order = i % 2 === 0 ? BUNDLES : [...BUNDLES].reverse();
-      for (const name of order) samples[name].push(await firstAnswer(name, join(dir, name), EVENT[name], env));
+      for (const name of order) samples[name].push(await firstAnswer(node, name, join(dir, name), EVENT[name], env));
     }
     const median = (values: readonly number[]) => percentile(values, 50);
     const bare = median(samples.bare);
@@ -113,13 +121,13 @@ export async function coldStartStage(options: { config: TierlogConfig; runs: num
           : { ratioInterval: pairedRatioInterval(samples[name], samples.bare, median).map((x) => round(x, 3)) as [number, number] }),
       };
     };
-    return { runs: options.runs, bare: figures('bare'), objects: figures('objects'), sweeper: figures('sweeper') };
+    return { runs: options.runs, node: version, bare: figures('bare'), objects: figures('objects'), sweeper: figures('sweeper') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function firstAnswer(name: BundleName, cwd: string, event: unknown, env: NodeJS.ProcessEnv): Promise<number> {
+async function firstAnswer(node: string, name: BundleName, cwd: string, event: unknown, env: NodeJS.ProcessEnv): Promise<number> {
   const script = `
     const { performance } = await import('node:perf_hooks');
     const m = await import('./index.mjs');
@@ -127,7 +135,7 @@ async function firstAnswer(name: BundleName, cwd: string, event: unknown, env: N
     const out = await m.handler(${JSON.stringify(event)}, context);
     process.stdout.write(JSON.stringify({ ms: performance.now(), out }));
   `;
-  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd, env, maxBuffer: 1 << 20 });
+  const { stdout } = await run(node, ['--input-type=module', '-e', script], { cwd, env, maxBuffer: 1 << 20 });
   const parsed = JSON.parse(stdout.slice(stdout.lastIndexOf('{"ms"'))) as { ms: number; out: unknown };
   if (!expectedAnswer(name, parsed.out)) {
     throw new Error(`cold start of ${name}: its first answer is not the expected one: ${JSON.stringify(parsed.out).slice(0, 500)}`);

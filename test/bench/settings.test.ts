@@ -30,6 +30,11 @@ describe('parseBenchArgs', () => {
       replacedBlobCleanup: 'stream',
     });
     expect(run.settings.sweepConcurrency).toBeUndefined();
+    expect(run.settings.coldStartNode).toBeUndefined();
+  });
+
+  test('--coldstart-node names the node the cold-start processes run: a binary that answers --version is taken', () => {
+    expect(parseBenchArgs(['--coldstart-node', process.execPath]).settings.coldStartNode).toBe(process.execPath);
   });
 
   test('--quick picks the smaller sizes; a size given beside it wins', () => {
@@ -101,6 +106,10 @@ describe('parseBenchArgs', () => {
     [['--json', 'no-such-folder/results.json'], '"no-such-folder"'],
     [['--json', 'bench'], '"bench"'],
     [['--json', ''], '--json'],
+    // Read when the cold-start stage starts, after every other stage: a wrong path is refused first.
+    [['--coldstart-node', 'no-such-node'], '--coldstart-node'],
+    [['--coldstart-node', 'package.json'], '"package.json"'],
+    [['--coldstart-node', ''], '--coldstart-node'],
   ];
   test.each(REFUSED)('%j is refused, naming %s', (argv, names) => {
     let err: unknown;

@@ -118,6 +118,8 @@ describe('targets', () => {
     // Every flag is one bench/settings.ts parses (an unknown one makes the bench refuse to start).
     for (const flag of flags.keys()) expect(Object.keys(BENCH_OPTIONS)).toContain(flag);
     expect(rerunCommand({ ...st, quick: true })).toContain('npm run bench -- --quick ');
+    // The node a cold start ran under is part of what it measured.
+    expect(rerunCommand({ ...st, coldStartNode: '/opt/node24/bin/node' })).toContain('--coldstart-node /opt/node24/bin/node');
   });
 
   test('the command runs the stages the saved run ran, and those alone (--only is not in its settings)', () => {
