@@ -6,18 +6,22 @@
  */
 import type { TieredStore } from 'tierlog';
 
-/** The client's side of one part: PUT the bytes to the URL, keep the ETag S3 answers. */
-export type UploadPart = (url: string, partNumber: number) => Promise<string>;
+/**
+ * The client's side of one part: PUT exactly `bytes` of the body (offsets `start` to `end`,
+ * inclusive) to the URL, keep the ETag S3 answers. The URL signs that length: S3 refuses others.
+ */
+export type UploadPart = (url: string, partNumber: number, bytes: { readonly start: number; readonly end: number }) => Promise<string>;
 
 export async function uploadLarge(store: TieredStore, key: string, size: number, uploadPart: UploadPart): Promise<number> {
-  // A declared size gives the part count (an empty body is one empty part).
-  const { uploadId, partCount = 1 } = await store.createUpload(key, { size, contentType: 'video/mp4', ifVersion: 0 });
+  // A declared size fixes the parts: partSize bytes (the store's choice), the rest for the last (an empty body is one empty part).
+  const { uploadId, partSize, partCount = 1 } = await store.createUpload(key, { size, contentType: 'video/mp4', ifVersion: 0 });
   const parts: { partNumber: number; etag: string }[] = [];
   try {
     const partNumbers = Array.from({ length: partCount }, (_, i) => i + 1);
     const urls = await store.uploadPartUrls(uploadId, partNumbers); // one read of the session; or uploadPartUrl(id, n)
     for (const [i, url] of urls.entries()) {
-      parts.push({ partNumber: i + 1, etag: await uploadPart(url, i + 1) }); // client: PUT the part there
+      const bytes = { start: i * partSize, end: Math.min((i + 1) * partSize, size) - 1 }; // what the URL takes
+      parts.push({ partNumber: i + 1, etag: await uploadPart(url, i + 1, bytes) }); // client: PUT those bytes there
     }
     await store.listUploadParts(uploadId); // [{ partNumber, etag, size }], e.g. to resume
     const { version } = await store.completeUpload(uploadId, parts); // idempotent under retries

@@ -324,12 +324,13 @@ describe('README: the commands it names', () => {
   });
 });
 
-test("every Node.js version the README asks for is package.json's engines", () => {
+test("every Node.js version the README asks for is package.json's engines (20.19+ or 22.12+: where require(esm) runs unflagged)", () => {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string } };
-  const floor = /^>=(\d+\.\d+)$/.exec(pkg.engines.node)![1]!;
-  const asked = [...flat.matchAll(/Node(?:\.js)? (?:>= ?)?(20[.\d]*)\+?/g)].map((m) => m[1]!);
+  const [, floor20, floor22] = /^\^(20\.\d+)\.0 \|\| >=(22\.\d+)\.0$/.exec(pkg.engines.node) ?? [];
+  expect(floor20, pkg.engines.node).toBeDefined();
+  const asked = [...flat.matchAll(/Node(?:\.js)? (?:>= ?)?(20[.\d]*)\+?(?: or (22[.\d]*)\+?)?/g)].map((m) => `${m[1]!} or ${m[2]}`);
   expect(asked.length).toBeGreaterThanOrEqual(2);
-  expect(asked.filter((v) => v !== floor)).toEqual([]);
+  expect(asked.filter((v) => v !== `${floor20} or ${floor22}`)).toEqual([]);
 });
 
 test("every construct prop the README's defaults table names is a prop, and each tuning row's names are the tuning props'", () => {

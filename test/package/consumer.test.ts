@@ -447,7 +447,7 @@ for (const start of [() => startLocalStack(), () => openObjectsStream({ config }
 /**
  * The most common consumers are CommonJS (no "type": "module"): an app from `cdk init app
  * --language typescript` and a script doing `require('tierlog')`. tierlog is ESM only, so they
- * load it with require(esm) (Node.js 20.19+; it throws ERR_REQUIRE_ASYNC_MODULE if a module in
+ * load it with require(esm) (Node.js 20.19+ or 22.12+; it throws ERR_REQUIRE_ASYNC_MODULE if a module in
  * dist/ uses top-level await). TypeScript finds its types with the template's NodeNext tsconfig
  * through `exports`; older templates (`module: commonjs`, so node10 resolution, and no
  * skipLibCheck) ignore `exports` and read the subpaths from `typesVersions`, and check the
