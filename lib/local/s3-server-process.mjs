@@ -7,6 +7,7 @@
 // exit hook there). It makes it only once its signal and stdin handlers are in place: a Ctrl-C
 // that reaches it while it is still starting (a terminal signals the whole process group) finds no
 // directory yet, or one these handlers remove; a directory the parent made would be left behind.
+// A SIGHUP (a terminal closed, signalling the whole group) and SIGTERM remove it too.
 import { createRequire } from 'node:module';
 import { createReadStream, promises as fs, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -38,6 +39,10 @@ process.stdin.on('close', stop);
 process.stdin.resume();
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+// A terminal signals its whole foreground group, this process too: SIGHUP when it is closed (or an
+// SSH session drops). Without a handler that ended it at once, its directory and the blobs in it
+// left in the temporary directory for good (the parent, ended by the same signal, runs no hook).
+process.on('SIGHUP', stop);
 
 // One request's error that escapes s3rver (a stream a client aborted, say) must not end the server
 // for every request after it: it is written to stderr (the stack reports it if the process still

@@ -10,7 +10,7 @@
  *
  * No stray servers, no data left: each child is tied to a pipe on its stdin and exits when the
  * pipe closes, which happens on every exit path of this process, including a signal that runs no
- * hook (SIGINT and SIGTERM without a handler, SIGKILL; DynamoDB Local's JVM is sent SIGTERM, and
+ * hook (SIGINT, SIGTERM and SIGHUP without a handler, SIGKILL; DynamoDB Local's JVM is sent SIGTERM, and
  * SIGKILL 5 s later if it still runs); the S3 server removes its temporary directory, and the
  * blobs in it, as it exits. `stop()` also ends them at once, and an exit hook closes the pipes. A start that fails ends what it started (the server
  * that answered when the other did not, one that did not answer in time) before it rejects,
