@@ -13,8 +13,29 @@
 import { type DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ConfigError, ValidationError } from '../errors.js';
 
-/** The domains AWS's service endpoints are under, in every partition (China, GovCloud and the ISO ones included). */
-export const AWS_SERVICE_DOMAINS = ['amazonaws.com', 'amazonaws.com.cn', 'api.aws', 'c2s.ic.gov', 'sc2s.sgov.gov'] as const;
+/**
+ * The domains AWS's service endpoints are under, in every partition the SDK places a client in,
+ * each by its endpoints' domain and its dual-stack endpoints' (`AWS_USE_DUALSTACK_ENDPOINT`): AWS
+ * and GovCloud, China, the European Sovereign Cloud, and the ISO partitions (ISO, ISO-B, ISO-E,
+ * ISO-F). One left out (China's dual-stack `api.amazonwebservices.com.cn`, the European Sovereign
+ * Cloud's `amazonaws.eu`) was taken for a local server's: the tool ran against AWS's tables.
+ */
+export const AWS_SERVICE_DOMAINS = [
+  'amazonaws.com',
+  'api.aws',
+  'amazonaws.com.cn',
+  'api.amazonwebservices.com.cn',
+  'amazonaws.eu',
+  'api.amazonwebservices.eu',
+  'c2s.ic.gov',
+  'api.aws.ic.gov',
+  'sc2s.sgov.gov',
+  'api.aws.scloud',
+  'cloud.adc-e.uk',
+  'api.cloud-aws.adc-e.uk',
+  'csp.hci.ic.gov',
+  'api.aws.hci.ic.gov',
+] as const;
 
 /** Thrown by the middleware that reads the host, to stop the request before it is signed. */
 class HostFound extends Error {
