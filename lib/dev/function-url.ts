@@ -178,14 +178,20 @@ export function requestHeaders(req: IncomingMessage): { headers: Record<string, 
   return { headers, cookies };
 }
 
-/** The query's parameters, decoded, a repeated name's values joined with commas; none without a query. */
+/**
+ * The query's parameters, decoded, a repeated name's values joined with commas; none without a
+ * query. Each name is an own property, as in the JSON event Lambda sends: gathered on a plain
+ * object, a name such as `constructor` or `toString` found the object's own member (its value
+ * became `function Object() { [native code] },a`) and `__proto__` set the object's prototype.
+ */
 export function queryParameters(rawQueryString: string): Record<string, string> | undefined {
   if (rawQueryString === '') return undefined;
-  const parameters: Record<string, string> = {};
+  const parameters = new Map<string, string>();
   for (const [name, value] of new URLSearchParams(rawQueryString)) {
-    parameters[name] = parameters[name] === undefined ? value : `${parameters[name]},${value}`;
+    const before = parameters.get(name);
+    parameters.set(name, before === undefined ? value : `${before},${value}`);
   }
-  return parameters;
+  return Object.fromEntries(parameters);
 }
 
 /**

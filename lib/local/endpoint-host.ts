@@ -13,14 +13,62 @@
 import { type DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ConfigError, ValidationError } from '../errors.js';
 
-/** The domains AWS's service endpoints are under, in every partition (China, GovCloud and the ISO ones included). */
-export const AWS_SERVICE_DOMAINS = ['amazonaws.com', 'amazonaws.com.cn', 'api.aws', 'c2s.ic.gov', 'sc2s.sgov.gov'] as const;
+/**
+ * The domains AWS's service endpoints are under, in every partition the SDK places a client in,
+ * each by its endpoints' domain and its dual-stack endpoints' (`AWS_USE_DUALSTACK_ENDPOINT`): AWS
+ * and GovCloud, China, the European Sovereign Cloud, and the ISO partitions (ISO, ISO-B, ISO-E,
+ * ISO-F). One left out (China's dual-stack `api.amazonwebservices.com.cn`, the European Sovereign
+ * Cloud's `amazonaws.eu`) was taken for a local server's: the tool ran against AWS's tables.
+ */
+export const AWS_SERVICE_DOMAINS = [
+  'amazonaws.com',
+  'api.aws',
+  'amazonaws.com.cn',
+  'api.amazonwebservices.com.cn',
+  'amazonaws.eu',
+  'api.amazonwebservices.eu',
+  'c2s.ic.gov',
+  'api.aws.ic.gov',
+  'sc2s.sgov.gov',
+  'api.aws.scloud',
+  'cloud.adc-e.uk',
+  'api.cloud-aws.adc-e.uk',
+  'csp.hci.ic.gov',
+  'api.aws.hci.ic.gov',
+] as const;
+
+/** Where a request goes: its scheme, host, port and path, as the SDK built it. */
+interface RequestTarget {
+  readonly protocol?: unknown;
+  readonly hostname?: unknown;
+  readonly port?: unknown;
+  readonly path?: unknown;
+}
 
 /** Thrown by the middleware that reads the host, to stop the request before it is signed. */
 class HostFound extends Error {
-  constructor(readonly hostname: string) {
-    super(`request to ${hostname} built and dropped`);
+  constructor(readonly target: RequestTarget) {
+    super(`request to ${String(target.hostname)} built and dropped`);
   }
+}
+
+/** Where `client` would send a DynamoDB request, read from the request it builds (and drops). */
+async function dynamoDbTargetOf(client: DynamoDBClient): Promise<RequestTarget> {
+  const command = new ListTablesCommand({ Limit: 1 });
+  // The build step runs after the endpoint is resolved and before signing and retries.
+  command.middlewareStack.add(
+    () => async (args) => {
+      throw new HostFound(args.request as RequestTarget);
+    },
+    { step: 'build', priority: 'low', name: 'tierlogEndpointHost' },
+  );
+  try {
+    await client.send(command);
+  } catch (err) {
+    if (err instanceof HostFound) return err.target;
+    throw err;
+  }
+  throw new Error('the request was sent: the middleware reading its host did not run');
 }
 
 /**
@@ -28,22 +76,24 @@ class HostFound extends Error {
  * the SDK cannot place (no region and no endpoint).
  */
 export async function dynamoDbHostOf(client: DynamoDBClient): Promise<string> {
-  const command = new ListTablesCommand({ Limit: 1 });
-  // The build step runs after the endpoint is resolved and before signing and retries.
-  command.middlewareStack.add(
-    () => async (args) => {
-      const { hostname } = args.request as { hostname?: unknown };
-      throw new HostFound(typeof hostname === 'string' ? hostname : '');
-    },
-    { step: 'build', priority: 'low', name: 'tierlogEndpointHost' },
-  );
-  try {
-    await client.send(command);
-  } catch (err) {
-    if (err instanceof HostFound) return err.hostname;
-    throw err;
-  }
-  throw new Error('the request was sent: the middleware reading its host did not run');
+  const { hostname } = await dynamoDbTargetOf(client);
+  return typeof hostname === 'string' ? hostname : '';
+}
+
+/**
+ * The endpoint `client` sends DynamoDB requests to (`http://127.0.0.1:8000`), when it is not
+ * AWS's own: placed as the SDK places it (its `endpoint` option, `AWS_ENDPOINT_URL_*`, the shared
+ * config file's `endpoint_url`). Undefined for AWS's, whose DynamoDB Streams endpoint is another
+ * host, which the SDK finds for a streams client of the region.
+ */
+export async function localDynamoDbEndpointOf(client: DynamoDBClient): Promise<string | undefined> {
+  const { protocol, hostname, port, path } = await dynamoDbTargetOf(client);
+  if (typeof hostname !== 'string' || isAwsHost(hostname)) return undefined;
+  const scheme = typeof protocol === 'string' && protocol !== '' ? protocol.replace(/:?$/, ':') : 'https:';
+  const host = hostname.includes(':') && !hostname.startsWith('[') ? `[${hostname}]` : hostname;
+  const at = typeof port === 'number' ? `:${port}` : '';
+  const under = typeof path === 'string' && path !== '/' ? path.replace(/\/$/, '') : '';
+  return `${scheme}//${host}${at}${under}`;
 }
 
 /** Whether `hostname` is an AWS service endpoint's (under one of {@link AWS_SERVICE_DOMAINS}). */

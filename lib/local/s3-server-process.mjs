@@ -6,7 +6,9 @@
 // so the stored blobs go with the server however its parent ended (a SIGINT or a SIGKILL runs no
 // exit hook there). It makes it only once its signal and stdin handlers are in place: a Ctrl-C
 // that reaches it while it is still starting (a terminal signals the whole process group) finds no
-// directory yet, or one these handlers remove; a directory the parent made would be left behind.
+// directory yet, or one its stdin's end removes; a directory the parent made would be left behind.
+// The terminal's signals to the group (SIGINT, SIGHUP) are its parent's to act on: it lives until
+// its stdin closes (the parent stopped the stack, or exited), or a SIGTERM.
 import { createRequire } from 'node:module';
 import { createReadStream, promises as fs, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -37,7 +39,15 @@ process.stdin.on('end', stop);
 process.stdin.on('close', stop);
 process.stdin.resume();
 process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+// A terminal signals its whole foreground group, this process too: SIGINT on Ctrl-C, SIGHUP when it
+// is closed (or an SSH session drops). Taken as a stop, the server went at once under a parent that
+// stops gracefully on it (`npm run dev`: the request and the sweep under way, which it answers
+// before it stops the stack, failed against a server gone, told as one that "exited while in
+// use"); without a handler, SIGHUP ended it, its directory and the blobs in it left behind for
+// good. Neither is this process's to act on: a parent the signal ends closes the pipe, and the
+// stdin's end stops the server and removes its directory; one that goes on is served until it stops.
+process.on('SIGINT', () => {});
+process.on('SIGHUP', () => {});
 
 // One request's error that escapes s3rver (a stream a client aborted, say) must not end the server
 // for every request after it: it is written to stderr (the stack reports it if the process still

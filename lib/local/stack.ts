@@ -10,7 +10,7 @@
  *
  * No stray servers, no data left: each child is tied to a pipe on its stdin and exits when the
  * pipe closes, which happens on every exit path of this process, including a signal that runs no
- * hook (SIGINT and SIGTERM without a handler, SIGKILL; DynamoDB Local's JVM is sent SIGTERM, and
+ * hook (SIGINT, SIGTERM and SIGHUP without a handler, SIGKILL; DynamoDB Local's JVM is sent SIGTERM, and
  * SIGKILL 5 s later if it still runs); the S3 server removes its temporary directory, and the
  * blobs in it, as it exits. `stop()` also ends them at once, and an exit hook closes the pipes. A start that fails ends what it started (the server
  * that answered when the other did not, one that did not answer in time) before it rejects,
@@ -321,8 +321,13 @@ async function startDynamoDbLocal(readyTimeoutMs: number): Promise<Started> {
     // (endChild's SIGTERM): the shell went, and the JVM, no longer ours, kept its port for good.
     // One that outlives the SIGTERM of a closed pipe (this process exited without stop(): its exit
     // hook only closes the pipes) is killed 5 s later; it had kept its port, and its shell, for good.
+    // The terminal's signals to the whole process group (SIGINT on Ctrl-C, SIGHUP when it closes)
+    // are ignored, by the shell, java and the watcher alike (java keeps a signal ignored at its
+    // start): they are this process's to act on. Taken, they ended DynamoDB Local at once under a
+    // process that stops gracefully on them (`npm run dev`: the request and the sweep under way
+    // failed against it); a process they end closes the pipe, and java is killed as above.
     const script =
-      'exec 3<&0; java "$@" </dev/null & j=$!; trap \'kill -9 $j 2>/dev/null; exit 143\' TERM; ' +
+      "trap '' INT HUP; exec 3<&0; java \"$@\" </dev/null & j=$!; trap 'kill -9 $j 2>/dev/null; exit 143' TERM; " +
       '{ cat <&3 >/dev/null; kill $j 2>/dev/null; i=0; while [ $i -lt 50 ] && kill -0 $j 2>/dev/null; do sleep 0.1; i=$((i+1)); done; ' +
       'kill -0 $j 2>/dev/null && kill -9 $j 2>/dev/null; } & wait $j';
     const child = spawn(

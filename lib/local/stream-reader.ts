@@ -17,6 +17,7 @@ import { DescribeTableCommand, type DynamoDBClient, UpdateTableCommand } from '@
 import type { _Record as SdkRecord } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { withAwsErrors } from '../aws/errors.js';
+import { localDynamoDbEndpointOf } from './endpoint-host.js';
 import { ConfigError } from '../errors.js';
 
 type StreamsSdk = typeof import('@aws-sdk/client-dynamodb-streams');
@@ -50,10 +51,10 @@ export class StreamReader {
     readonly streamArn: string,
     private readonly region: string,
     dynamodb: DynamoDBClient,
+    endpoint: string | undefined,
   ) {
-    // Where the table's client goes, with its credentials: its own endpoint when it was given one,
-    // else DynamoDB's from the environment (the SDK would read AWS_ENDPOINT_URL_DYNAMODB_STREAMS).
-    const endpoint = dynamodb.config.endpoint ?? process.env.AWS_ENDPOINT_URL_DYNAMODB;
+    // Where the table's client goes, with its credentials: the endpoint it sends its requests to
+    // (a local server's), else the SDK's own for the streams of the region (AWS's).
     this.client = new sdk.DynamoDBStreamsClient({
       region,
       credentials: dynamodb.config.credentials,
@@ -93,7 +94,11 @@ export class StreamReader {
       ).Table?.LatestStreamArn;
     }
     if (arn === undefined) throw new ConfigError(`table ${table} has no stream after UpdateTable`, 'StreamSpecification');
-    return new StreamReader(sdk, arn, await dynamodb.config.region(), dynamodb);
+    // The endpoint the table's client sends to, as the SDK placed it: its `endpoint` option, the
+    // variable, or the shared config file's `endpoint_url` (read by the variable alone, a client the
+    // config file placed had the stream read from AWS's DynamoDB Streams: every read failed).
+    const endpoint = await localDynamoDbEndpointOf(dynamodb);
+    return new StreamReader(sdk, arn, await dynamodb.config.region(), dynamodb, endpoint);
   }
 
   /**

@@ -136,6 +136,20 @@ describe('the event: as Lambda builds it', () => {
     expect((await eventOf('/x', {})).queryStringParameters).toBeUndefined();
   });
 
+  test('queryStringParameters: a name that is also an object property (constructor, toString, __proto__) is a parameter as any other', async () => {
+    // Lambda's event is JSON: each name an own property with its value. Looked up on a plain object,
+    // `constructor` found Object's (the value became "function Object() { [native code] },a"), and
+    // `__proto__` was set as the object's prototype: the parameter was gone.
+    const event = await eventOf('/x?constructor=a&toString=b&toString=c&__proto__=d&hasOwnProperty=e', {});
+    expect(JSON.parse(JSON.stringify(event.queryStringParameters))).toEqual({
+      constructor: 'a',
+      toString: 'b,c',
+      ['__proto__']: 'd',
+      hasOwnProperty: 'e',
+    });
+    expect(Object.getPrototypeOf(event.queryStringParameters)).toBe(Object.prototype);
+  });
+
   test.each([
     ['application/json', false],
     ['application/json; charset=utf-8', false],

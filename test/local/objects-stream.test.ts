@@ -5,7 +5,10 @@
  * own cleanup, and a blob something still points at is kept. Delivery follows the event source
  * mapping: a batch is taken up again at its first failed record, given up after its attempts.
  */
-import { DescribeTableCommand, DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient, PutItemCommand, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { checkInvariants } from '../../lib/drill/invariants.js';
@@ -74,6 +77,35 @@ describe('openObjectsStream', () => {
     expect(report).toMatchObject({ lost: [], leaked: [], blobs: 2 });
     expect((await writer.store.get('a'))?.body[0]).toBe(5);
     expect((await writer.store.get('b'))?.body[0]).toBe(3);
+  });
+
+  test("a DynamoDB client placed by the shared config file's endpoint_url (no AWS_ENDPOINT_URL_DYNAMODB): the stream is read where the table is", async () => {
+    // The SDK places a client by the config file's `services` section too (tierlog's clients leave
+    // that to it). The stream's client was placed by the variable alone: with none, it went to AWS's
+    // DynamoDB Streams, for a stream of the local table, and every delivery failed.
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const dir = mkdtempSync(join(tmpdir(), 'tierlog-config-test-'));
+    const file = join(dir, 'config');
+    writeFileSync(
+      file,
+      `[default]\nservices = local\n\n[services local]\ndynamodb =\n  endpoint_url = ${process.env.AWS_ENDPOINT_URL_DYNAMODB}\n`,
+    );
+    const saved = { file: process.env.AWS_CONFIG_FILE, endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB };
+    process.env.AWS_CONFIG_FILE = file;
+    delete process.env.AWS_ENDPOINT_URL_DYNAMODB;
+    const dynamodb = new DynamoDBClient({ maxAttempts: 1 });
+    try {
+      const stream = await openObjectsStream({ config: fx.config, dynamodb, s3: fx.s3 });
+      open.push(stream);
+      await dynamodb.send(new PutItemCommand({ TableName: fx.config.objectsTable, Item: { key: { S: 'k' } } }));
+      expect(await stream.deliver()).toMatchObject({ records: 1, givenUp: 0 });
+    } finally {
+      if (saved.file === undefined) delete process.env.AWS_CONFIG_FILE;
+      else process.env.AWS_CONFIG_FILE = saved.file;
+      if (saved.endpoint !== undefined) process.env.AWS_ENDPOINT_URL_DYNAMODB = saved.endpoint;
+      dynamodb.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   // maxAttempts, then the batches and retries it makes: given up from the failed record on, never the records before it.

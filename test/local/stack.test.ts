@@ -549,6 +549,133 @@ describe('startLocalStack', () => {
     expect(await leftRunning(before)).toEqual([]);
   });
 
+  it.each(['SIGHUP', 'SIGINT'] as const)(
+    'a terminal that sends %s to the whole process group (closed, Ctrl-C) leaves no server running and no data on disk',
+    async (signal) => {
+      const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
+      const root = fileURLToPath(new URL('../..', import.meta.url));
+      // A test process of a user's in a terminal: it starts a stack and stores a blob; the terminal
+      // then signals every process of its foreground group (SIGHUP when it is closed or its SSH
+      // session drops), the S3 server's too, not only this one.
+      const script = `
+        const { startLocalStack } = await import('./lib/local/stack.ts');
+        const { S3Client, CreateBucketCommand, PutObjectCommand } = await import('@aws-sdk/client-s3');
+        await startLocalStack();
+        const s3 = new S3Client({ forcePathStyle: true });
+        await s3.send(new CreateBucketCommand({ Bucket: 'left-behind' }));
+        await s3.send(new PutObjectCommand({ Bucket: 'left-behind', Key: 'k', Body: 'data' }));
+        console.log('stored');
+        setInterval(() => {}, 1000);`;
+      const child = spawn(process.execPath, ['--import', 'tsx/esm', '--input-type=module', '-e', script], {
+        cwd: root,
+        env: { ...process.env, TMPDIR: temp },
+        stdio: ['ignore', 'pipe', 'inherit'],
+        detached: true, // a process group of its own, as a shell makes for a command
+      });
+      const group = child.pid!;
+      const groupAlive = (): boolean => {
+        try {
+          process.kill(-group, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      try {
+        await new Promise<void>((resolve, reject) => {
+          let out = '';
+          child.stdout!.on('data', (chunk: Buffer) => {
+            out += chunk.toString();
+            if (out.includes('stored')) resolve();
+          });
+          child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
+        });
+        expect(readdirSync(temp).filter((name) => name.startsWith('tierlog-s3-'))).toHaveLength(1);
+        process.kill(-group, signal);
+        let left: string[] = [];
+        for (let i = 0; i < 100; i++) {
+          left = [...readdirSync(temp).filter((name) => name.startsWith('tierlog-')), ...(groupAlive() ? ['a process of the group'] : [])];
+          if (left.length === 0) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(left).toEqual([]);
+      } finally {
+        if (groupAlive()) process.kill(-group, 'SIGKILL');
+        rmSync(temp, { recursive: true, force: true });
+      }
+    },
+    120_000,
+  );
+
+  it.each(['SIGINT', 'SIGHUP'] as const)(
+    "a process that stops gracefully on the terminal's %s to its whole group (npm run dev) is served until it stops the stack",
+    async (signal) => {
+      const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
+      const root = fileURLToPath(new URL('../..', import.meta.url));
+      // As npm run dev does on Ctrl-C: it finishes the work under way against the stack (a request,
+      // a sweep: here a PutObject and a ListTables a moment later), then stops the stack. The
+      // terminal signals every process of the group, the servers too: theirs to ignore.
+      const script = `
+        const { startLocalStack } = await import('./lib/local/stack.ts');
+        const { S3Client, CreateBucketCommand, PutObjectCommand } = await import('@aws-sdk/client-s3');
+        const { DynamoDBClient, ListTablesCommand } = await import('@aws-sdk/client-dynamodb');
+        const exits = [];
+        const stack = await startLocalStack({ onUnexpectedExit: (message) => exits.push(message) });
+        const s3 = new S3Client({ forcePathStyle: true, maxAttempts: 1 });
+        const dynamodb = new DynamoDBClient({ maxAttempts: 1 });
+        await s3.send(new CreateBucketCommand({ Bucket: 'graceful' }));
+        process.on('${signal}', async () => {
+          await new Promise((resolve) => setTimeout(resolve, 3000));
+          const answer = (sent) => sent.then(() => 'ok', (err) => 'failed: ' + (err.code ?? err.name));
+          const put = await answer(s3.send(new PutObjectCommand({ Bucket: 'graceful', Key: 'k', Body: 'data' })));
+          const list = await answer(dynamodb.send(new ListTablesCommand({})));
+          await stack.stop();
+          console.log(JSON.stringify({ put, list, exits }));
+          process.exit(0);
+        });
+        console.log('ready');
+        setInterval(() => {}, 1000);`;
+      const child = spawn(process.execPath, ['--import', 'tsx/esm', '--input-type=module', '-e', script], {
+        cwd: root,
+        env: { ...process.env, TMPDIR: temp },
+        stdio: ['ignore', 'pipe', 'inherit'],
+        detached: true, // a process group of its own, as a shell makes for a command
+      });
+      const group = child.pid!;
+      const groupAlive = (): boolean => {
+        try {
+          process.kill(-group, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      try {
+        let out = '';
+        child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+        await new Promise<void>((resolve, reject) => {
+          child.stdout!.on('data', () => out.includes('ready') && resolve());
+          child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
+        });
+        process.kill(-group, signal);
+        expect(await exited).toBe(0);
+        expect(JSON.parse(out.slice(out.indexOf('{')))).toEqual({ put: 'ok', list: 'ok', exits: [] });
+        let left: string[] = [];
+        for (let i = 0; i < 100; i++) {
+          left = [...readdirSync(temp).filter((name) => name.startsWith('tierlog-')), ...(groupAlive() ? ['a process of the group'] : [])];
+          if (left.length === 0) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(left).toEqual([]);
+      } finally {
+        if (groupAlive()) process.kill(-group, 'SIGKILL');
+        rmSync(temp, { recursive: true, force: true });
+      }
+    },
+    120_000,
+  );
+
   it('Ctrl-C during the start (SIGINT to the whole process group, the S3 server not yet running) leaves no data directory', async () => {
     const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
     const root = fileURLToPath(new URL('../..', import.meta.url));

@@ -102,7 +102,7 @@ describe('sweepPastLeases', () => {
   );
 
   /** {@link offlineDynamoDBClient}, destroyed after the test. */
-  const countingClient = (config: { endpoint?: string; region?: string }) => {
+  const countingClient = (config: { endpoint?: string; region?: string; useDualstackEndpoint?: boolean }) => {
     const offline = offlineDynamoDBClient(config);
     open.push({ close: () => offline.client.destroy() });
     return offline;
@@ -121,6 +121,42 @@ describe('sweepPastLeases', () => {
       host: 'vpce-0a1b-c2d3.dynamodb.us-east-1.vpce.amazonaws.com',
     },
     { to: 'the China partition', config: { region: 'cn-north-1' }, host: 'dynamodb.cn-north-1.amazonaws.com.cn' },
+    // Every partition the SDK places a client in, by its endpoints and its dual-stack ones
+    // (AWS_USE_DUALSTACK_ENDPOINT): the China partition's dual-stack, the European Sovereign Cloud's,
+    // the ISO partitions'. Each was taken for a local server, and the sweeps ran against its tables.
+    {
+      to: "the China partition's dual-stack endpoint",
+      config: { region: 'cn-north-1', useDualstackEndpoint: true },
+      host: 'dynamodb.cn-north-1.api.amazonwebservices.com.cn',
+    },
+    { to: 'the European Sovereign Cloud', config: { region: 'eusc-de-east-1' }, host: 'dynamodb.eusc-de-east-1.amazonaws.eu' },
+    {
+      to: "the European Sovereign Cloud's dual-stack endpoint",
+      config: { region: 'eusc-de-east-1', useDualstackEndpoint: true },
+      host: 'dynamodb.eusc-de-east-1.api.amazonwebservices.eu',
+    },
+    {
+      to: "an ISO partition's dual-stack endpoint",
+      config: { region: 'us-iso-east-1', useDualstackEndpoint: true },
+      host: 'dynamodb.us-iso-east-1.api.aws.ic.gov',
+    },
+    {
+      to: "the ISO-B partition's dual-stack endpoint",
+      config: { region: 'us-isob-east-1', useDualstackEndpoint: true },
+      host: 'dynamodb.us-isob-east-1.api.aws.scloud',
+    },
+    { to: 'the ISO-E partition', config: { region: 'eu-isoe-west-1' }, host: 'dynamodb.eu-isoe-west-1.cloud.adc-e.uk' },
+    {
+      to: "the ISO-E partition's dual-stack endpoint",
+      config: { region: 'eu-isoe-west-1', useDualstackEndpoint: true },
+      host: 'dynamodb.eu-isoe-west-1.api.cloud-aws.adc-e.uk',
+    },
+    { to: 'the ISO-F partition', config: { region: 'us-isof-south-1' }, host: 'dynamodb.us-isof-south-1.csp.hci.ic.gov' },
+    {
+      to: "the ISO-F partition's dual-stack endpoint",
+      config: { region: 'us-isof-south-1', useDualstackEndpoint: true },
+      host: 'dynamodb.us-isof-south-1.api.aws.hci.ic.gov',
+    },
   ])('a DynamoDB client that talks to $to is a ConfigError naming againstAws, no request sent', async ({ config, host }) => {
     const fx = await freshFixture();
     const { client: aws, sent } = countingClient(config);
@@ -153,6 +189,10 @@ describe('sweepPastLeases', () => {
     ['dynamodb.cn-north-1.amazonaws.com.cn', true],
     ['dynamodb.us-east-1.api.aws', true],
     ['dynamodb.us-iso-east-1.c2s.ic.gov', true],
+    ['dynamodb.eusc-de-east-1.amazonaws.eu', true],
+    ['dynamodb.cn-north-1.api.amazonwebservices.com.cn', true],
+    ['ic.gov', false],
+    ['amazonaws.eu.example.org', false],
     ['127.0.0.1', false],
     ['localhost', false],
     ['localstack', false],

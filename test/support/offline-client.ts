@@ -11,7 +11,7 @@ export interface OfflineClient {
   sent(): number;
 }
 
-export function offlineDynamoDBClient(config: { endpoint?: string; region?: string } = {}): OfflineClient {
+export function offlineDynamoDBClient(config: { endpoint?: string; region?: string; useDualstackEndpoint?: boolean } = {}): OfflineClient {
   let sent = 0;
   const client = new DynamoDBClient({
     region: 'us-east-1',
