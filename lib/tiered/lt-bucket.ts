@@ -27,7 +27,7 @@ import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
 import { advancingObjectPages } from '../aws/object-pages.js';
 import { CorruptItemError, ListingError, ResourceMissingError, TierlogError } from '../errors.js';
 import { checkBeforeEachAttempt } from '../aws/retry-loop.js';
-import { assertPartSize } from './part-size.js';
+import { assertPartSize, partSizeFor } from './part-size.js';
 
 export interface UploadOptions {
   readonly contentType?: string;
@@ -135,7 +135,8 @@ export class LtBucket {
     private readonly s3: S3Client,
     readonly bucket: string,
     readonly prefix: string,
-    private readonly partSize: number = MULTIPART_PART_SIZE,
+    /** Bytes of each part of an upload (the last may be fewer): more for a body that needs over 10,000. */
+    readonly partSize: number = MULTIPART_PART_SIZE,
   ) {
     assertPartSize(partSize);
   }
@@ -161,7 +162,9 @@ export class LtBucket {
         ...(options.contentType !== undefined ? { ContentType: options.contentType } : {}),
         ...(options.metadata !== undefined ? { Metadata: { ...options.metadata } } : {}),
       },
-      partSize: this.partSize,
+      // More than the store's part when the body needs over 10,000 of them: lib-storage refuses
+      // the 10,001st only once 10,000 have gone up.
+      partSize: partSizeFor(body.byteLength, this.partSize),
       queueSize: 4,
       // The parts are aborted below: lib-storage's own abort throws its failure in place of the
       // upload's error (a SlowDown of the abort would hide an access denied of a part).

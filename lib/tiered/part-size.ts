@@ -34,6 +34,15 @@ export function partLengthOf(size: number, partSize: number, partNumber: number)
   return Math.max(0, Math.min(partSize, size - (partNumber - 1) * partSize));
 }
 
+/**
+ * The part size of an upload of `size` bytes: `preferred`, or the least whole MiB that fits `size`
+ * in {@link MAX_PARTS} parts when `preferred` would need more (S3 refuses part 10,001, and an
+ * upload of the preferred size learns it only after 10,000 parts have gone up).
+ */
+export function partSizeFor(size: number, preferred: number): number {
+  return Math.max(preferred, Math.ceil(size / MAX_PARTS / MiB) * MiB);
+}
+
 /** @throws ValidationError (field `partSize`) unless `partSize` is an integer in 5 MiB..5 GiB. */
 export function assertPartSize(partSize: number): void {
   if (!Number.isInteger(partSize) || partSize < MIN_PART_SIZE || partSize > MAX_PART_SIZE) {

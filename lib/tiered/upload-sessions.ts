@@ -60,7 +60,7 @@ import type { Clock } from '../ids.js';
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { refusedOutright } from '../aws/errors.js';
 import { sleepBackoff, THROTTLED_BACKOFF_MS } from '../aws/backoff.js';
-import { MAX_OBJECT_SIZE, MAX_PARTS, MIN_PART_SIZE, assertPartSize, partCountOf, partLengthOf } from './part-size.js';
+import { MAX_OBJECT_SIZE, MAX_PARTS, MIN_PART_SIZE, assertPartSize, partCountOf, partLengthOf, partSizeFor } from './part-size.js';
 import { checkBlobKey, newBlobKey } from './blob-keys.js';
 import {
   ExpiredSinceJudgedError,
@@ -94,7 +94,6 @@ import {
 import type { PutResult } from './tiered-store.js';
 import { storeStampOf } from '../changelog/store-stamp.js';
 
-const MiB = 1024 * 1024;
 export { MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE } from './part-size.js';
 /** Default session lifetime: 24 hours. */
 export const DEFAULT_SESSION_EXPIRES_MS = 24 * 3600_000;
@@ -122,7 +121,10 @@ const ABORT_ROUNDS = 3;
 export interface CreateUploadOptions extends ExpiryPolicy {
   /** The object's size in bytes, when known: checked at complete, and sizes the parts. */
   readonly size?: number;
-  /** Bytes per part (5 MiB .. 5 GiB; the last part may be smaller). Default 8 MiB, more when `size` needs it. */
+  /**
+   * Bytes per part (5 MiB .. 5 GiB; the last part may be smaller). Default the store's `partSize`
+   * (8 MiB unless set), more when `size` needs it: the least whole MiB that fits 10,000 parts.
+   */
   readonly partSize?: number;
   /** The object's media type, returned with it on reads (none given: none stored; the objects API then answers `application/octet-stream`). */
   readonly contentType?: string;
@@ -236,7 +238,8 @@ export class UploadSessions {
     if (ifVersion !== undefined && (!Number.isSafeInteger(ifVersion) || ifVersion < 0)) {
       throw new ValidationError('ifVersion must be a non-negative safe integer', 'ifVersion');
     }
-    const partSize = options.partSize ?? Math.max(8 * MiB, Math.ceil((size ?? 0) / MAX_PARTS / MiB) * MiB);
+    // The store's part size (a put's), larger only when the size needs more than 10,000 of them.
+    const partSize = options.partSize ?? partSizeFor(size ?? 0, this.o.lt.partSize);
     assertPartSize(partSize);
     const partCount = size === undefined ? undefined : partCountOf(size, partSize);
     if (partCount !== undefined && partCount > MAX_PARTS) {

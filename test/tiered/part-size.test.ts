@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { InMemoryChangeLog } from '../../lib/changelog/in-memory.js';
 import { ValidationError } from '../../lib/errors.js';
 import { LtBucket } from '../../lib/tiered/lt-bucket.js';
+import { partSizeFor } from '../../lib/tiered/part-size.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE } from '../../lib/tiered/upload-sessions.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -82,21 +83,29 @@ describe("an upload session's declared size", () => {
     }
   });
 
-  // The default part is 8 MiB (as a put's), larger only when the size needs more than 10,000 of them.
+  // The default part is the store's (a put's: 8 MiB unless the store is given one), larger only
+  // when the size needs more than 10,000 of them. A store of 16 MiB parts opened sessions of 8.
   test.each([
-    ['no size', undefined, 8 * MiB, undefined],
-    ['1 GiB', 1024 * MiB, 8 * MiB, 128],
-    ['100 GiB', 100 * 1024 * MiB, 11 * MiB, 9_310],
-  ])('%s, no partSize: parts of the default size, or the smallest whole MiB that fits', async (_name, size, partSize, partCount) => {
-    const store = storeWith(MIN_PART_SIZE);
-    const created = await store.createUpload('part-size/default', size === undefined ? {} : { size });
-    try {
-      expect(created.partSize).toBe(partSize);
-      expect(created.partCount).toBe(partCount);
-    } finally {
-      await store.abortUpload(created.uploadId);
-    }
-  });
+    ['no size', 8 * MiB, undefined, 8 * MiB, undefined],
+    ['1 GiB', 8 * MiB, 1024 * MiB, 8 * MiB, 128],
+    ['100 GiB', 8 * MiB, 100 * 1024 * MiB, 11 * MiB, 9_310],
+    ['no size, a store of 5 MiB parts', MIN_PART_SIZE, undefined, MIN_PART_SIZE, undefined],
+    ['1 GiB, a store of 16 MiB parts', 16 * MiB, 1024 * MiB, 16 * MiB, 64],
+    ['100 GiB, a store of 5 MiB parts', MIN_PART_SIZE, 100 * 1024 * MiB, 11 * MiB, 9_310],
+    ['100 GiB, a store of 16 MiB parts', 16 * MiB, 100 * 1024 * MiB, 16 * MiB, 6_400],
+  ])(
+    "%s, no partSize: parts of the store's size, or the smallest whole MiB that fits",
+    async (_name, storePart, size, partSize, partCount) => {
+      const store = storeWith(storePart);
+      const created = await store.createUpload('part-size/default', size === undefined ? {} : { size });
+      try {
+        expect(created.partSize).toBe(partSize);
+        expect(created.partCount).toBe(partCount);
+      } finally {
+        await store.abortUpload(created.uploadId);
+      }
+    },
+  );
 
   test('a partSize too small for the size (10,001 parts) is a ValidationError naming partSize; 10,000 fit', async () => {
     const size = (MAX_PARTS + 1) * MIN_PART_SIZE;
@@ -117,5 +126,19 @@ describe("an upload session's declared size", () => {
     await expect(storeWith(MIN_PART_SIZE).createUpload('part-size/huge', { size })).rejects.toThrow(
       expect.objectContaining({ name: 'ValidationError', field: 'size' }),
     );
+  });
+});
+
+describe("a put's parts", () => {
+  // A body over 10,000 parts of the store's size (78 GiB at 8 MiB: a Node 22+ process of that much
+  // memory) went up 10,000 parts before lib-storage refused the 10,001st; its parts grow instead.
+  test.each([
+    ['1 GiB at 8 MiB', 1024 * MiB, 8 * MiB, 8 * MiB],
+    ['exactly 10,000 parts of 8 MiB', MAX_PARTS * 8 * MiB, 8 * MiB, 8 * MiB],
+    ['one byte past 10,000 parts of 8 MiB', MAX_PARTS * 8 * MiB + 1, 8 * MiB, 9 * MiB],
+    ['100 GiB at 5 MiB', 100 * 1024 * MiB, MIN_PART_SIZE, 11 * MiB],
+  ])('%s: parts of the preferred size, or the least whole MiB that fits 10,000', (_name, size, preferred, expected) => {
+    expect(partSizeFor(size, preferred)).toBe(expected);
+    expect(Math.ceil(size / expected)).toBeLessThanOrEqual(MAX_PARTS);
   });
 });
