@@ -616,7 +616,14 @@ export class UploadSessions {
     assertObjectKey(key);
     const wanted = checkPresignGetLifetime(options.expiresInMs);
     // A deletion marker and an expired item are absent, as to every read.
-    const live = this.liveAt(await this.o.hv.read(key, { withBody: false }), this.o.clock());
+    let live = this.liveAt(await this.o.hv.read(key, { withBody: false }), this.o.clock());
+    if (live !== undefined && live.blob === undefined) {
+      // Read without its body, an item of other attribute names (TIERLOG_HV_ATTRIBUTES not the
+      // writers'), its deletion markers too, shows no blob as an inline object does: the caller was
+      // told its request was wrong ("stored inline", a ValidationError) where every other read
+      // answers a CorruptItemError. Read again with its body, as get reads it, before refusing.
+      live = this.liveAt(await this.o.hv.read(key), this.o.clock());
+    }
     if (live === undefined) return undefined;
     if (live.blob === undefined) throw new ValidationError(`object "${key}" is stored inline: read it with get()`, 'key');
     return (await this.presignLive(live, live.blob, wanted, read))?.presigned;
