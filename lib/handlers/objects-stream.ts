@@ -8,7 +8,8 @@
  * reporting the records it did not finish. Structured logs and EMF metrics through Powertools.
  *
  * For a deployment without the construct that sets `replacedBlobCleanup: 'stream'`: map the
- * objects table's stream (NEW_AND_OLD_IMAGES) to a function exporting this handler, with
+ * objects table's stream (old images: OLD_IMAGE, as the construct's, or NEW_AND_OLD_IMAGES; a
+ * stream of new images only is untrusted, every blob kept) to a function exporting this handler, with
  * ReportBatchItemFailures and the tuning variables of lib/recovery/stream-env.ts.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';

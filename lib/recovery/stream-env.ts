@@ -13,6 +13,7 @@
  */
 import { LAMBDA_MAX_INVOCATION_MS, MIN_ANSWER_MARGIN_MS } from '../constants.js';
 import { checkIntegerIn, integersFromEnv, integersToEnv } from '../env-integers.js';
+import { assertOptions, optionNames } from '../plain-options.js';
 
 /** The variable of each stream cleanup option settable from the environment. */
 export const STREAM_ENV = {
@@ -74,16 +75,23 @@ export function streamTuningFromEnv(env: Readonly<Record<string, string | undefi
   return tuning;
 }
 
+/** The names {@link streamTuningToEnv} writes: any other is refused. */
+const TO_ENV_OPTIONS = optionNames<StreamTuning>()('concurrency', 'deadlineMarginMs');
+
 /**
  * The environment that sets `tuning` (what {@link streamTuningFromEnv} reads back), checked as
  * `StreamCleanup` checks it; `names` maps an option to the setting an error names.
  *
- * @throws ConfigError as {@link checkStreamTuning}.
+ * @throws ValidationError naming a name `tuning` has that is no setting of it, before anything is
+ *   written; ConfigError as {@link checkStreamTuning}.
  */
 export function streamTuningToEnv(
   tuning: StreamTuning,
   names: Partial<Record<keyof typeof STREAM_ENV, string>> = {},
 ): Record<string, string> {
+  // A name it does not write (`deadlineMargin`, the prop's, or `concurency`) wrote no variable:
+  // the function ran on a default the deployment never chose, and nothing said so.
+  assertOptions(tuning, TO_ENV_OPTIONS, 'streamTuningToEnv');
   checkStreamTuning(tuning, names);
   return integersToEnv(STREAM_ENV, tuning);
 }

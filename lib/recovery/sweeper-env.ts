@@ -18,6 +18,7 @@
  */
 import { checkIntegerIn, integersFromEnv, integersToEnv } from '../env-integers.js';
 import { ConfigError } from '../errors.js';
+import { assertOptions, optionNames } from '../plain-options.js';
 import {
   DEFAULT_ANSWER_MARGIN_MS,
   DEFAULT_CLAIM_MS,
@@ -305,17 +306,35 @@ export function sweeperTuningFromEnv(
   return tuning;
 }
 
+/** The names {@link sweeperTuningToEnv} writes: any other is refused. */
+const TO_ENV_OPTIONS = optionNames<Omit<SweeperTuning, 'unsafeShortWindows'>>()(
+  'claimMs',
+  'skewMarginMs',
+  'maxUploadMs',
+  'concurrency',
+  'maxUploadListingPages',
+  'deadlineMarginMs',
+  'answerMarginMs',
+  'quarantineRecheckMs',
+  'retryFailedMs',
+  'shardlessScan',
+);
+
 /**
  * The environment that sets `tuning` (what {@link sweeperTuningFromEnv} reads back), checked as
  * the sweeper checks it; `names` maps a setting to what an error names. For deployments (the
  * construct's `sweeperTuning`); the drills' opt-out is not one of them.
  *
- * @throws ConfigError as {@link checkSweeperWindows}.
+ * @throws ValidationError naming a name `tuning` has that is no setting of it (`unsafeShortWindows`
+ *   included), before anything is written; ConfigError as {@link checkSweeperWindows}.
  */
 export function sweeperTuningToEnv(
   tuning: Partial<Omit<SweeperTuning, 'unsafeShortWindows'>>,
   names: Partial<Record<SweeperSetting, string>> = {},
 ): Record<string, string> {
+  // A name it does not write (`maxUploadMS`, the prop's `claim`, the drills' `unsafeShortWindows`)
+  // wrote no variable: the deployment ran on a default it never chose, and nothing said so.
+  assertOptions(tuning, TO_ENV_OPTIONS, 'sweeperTuningToEnv');
   checkSweeperWindows(tuning, names);
   const { shardlessScan, ...options } = tuning;
   const scan =

@@ -532,6 +532,9 @@ export class TieredStore {
    * S3 answers it with the object's content type (`application/octet-stream` when it has none) and
    * `Cache-Control: no-cache`: a cache revalidates with S3 before it reuses the answer, so none
    * outlives the URL.
+   * @throws ValidationError when the object is stored inline (read it with {@link get}), or for the
+   *   key or `expiresInMs`; CorruptItemError for an item the configured attribute names do not
+   *   describe, as {@link get} answers it.
    */
   async presignGet(key: string, options: { expiresInMs?: number } = {}): Promise<PresignedGet | undefined> {
     assertOptions(options, OPTIONS.presignGet, 'presignGet');

@@ -262,7 +262,14 @@ export class UploadSessions {
     }
     const expiry = storedPolicyOf(options);
     if (ifVersion !== undefined) {
-      const current = this.liveAt(await this.o.hv.read(key, { withBody: false }), this.o.clock());
+      let current = this.liveAt(await this.o.hv.read(key, { withBody: false }), this.o.clock());
+      if (current !== undefined && current.blob === undefined) {
+        // Read without its body, an item of other attribute names (TIERLOG_HV_ATTRIBUTES not the
+        // writers') shows no blob, as an inline object does: its version matched, the session
+        // opened and took every part, and only its complete was refused (a CorruptItemError, as a
+        // put's would have been at once). Read again with its body, as a read does, before judging.
+        current = this.liveAt(await this.o.hv.read(key), this.o.clock());
+      }
       if ((current?.version ?? 0) !== ifVersion) throw new VersionConflictError(key, ifVersion, current?.version);
     }
 
@@ -619,7 +626,14 @@ export class UploadSessions {
     assertObjectKey(key);
     const wanted = checkPresignGetLifetime(options.expiresInMs);
     // A deletion marker and an expired item are absent, as to every read.
-    const live = this.liveAt(await this.o.hv.read(key, { withBody: false }), this.o.clock());
+    let live = this.liveAt(await this.o.hv.read(key, { withBody: false }), this.o.clock());
+    if (live !== undefined && live.blob === undefined) {
+      // Read without its body, an item of other attribute names (TIERLOG_HV_ATTRIBUTES not the
+      // writers'), its deletion markers too, shows no blob as an inline object does: the caller was
+      // told its request was wrong ("stored inline", a ValidationError) where every other read
+      // answers a CorruptItemError. Read again with its body, as get reads it, before refusing.
+      live = this.liveAt(await this.o.hv.read(key), this.o.clock());
+    }
     if (live === undefined) return undefined;
     if (live.blob === undefined) throw new ValidationError(`object "${key}" is stored inline: read it with get()`, 'key');
     return (await this.presignLive(live, live.blob, wanted, read))?.presigned;

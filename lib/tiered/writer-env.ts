@@ -19,6 +19,7 @@
  */
 import { DYNAMODB_ITEM_LIMIT, DEFAULT_INLINE_THRESHOLD, INLINE_OVERHEAD_RESERVE } from '../constants.js';
 import { checkIntegerIn, integersFromEnv, integersToEnv, isIntegerIn } from '../env-integers.js';
+import { assertOptions, optionNames } from '../plain-options.js';
 
 /** The variable of each writer option settable from the environment. */
 export const WRITER_ENV = {
@@ -67,16 +68,23 @@ export function writerTuningFromEnv(env: Readonly<Record<string, string | undefi
   return tuning;
 }
 
+/** The names {@link writerTuningToEnv} writes: any other is refused. */
+const TO_ENV_OPTIONS = optionNames<WriterTuning>()('inlineThreshold');
+
 /**
  * The environment that sets `tuning` (what {@link writerTuningFromEnv} reads back), checked as the
  * store checks it; `names` maps an option to the setting an error names.
  *
- * @throws ConfigError as {@link checkWriterTuning}.
+ * @throws ValidationError naming a name `tuning` has that is no setting of it, before anything is
+ *   written; ConfigError as {@link checkWriterTuning}.
  */
 export function writerTuningToEnv(
   tuning: WriterTuning,
   names: Partial<Record<keyof typeof WRITER_ENV, string>> = {},
 ): Record<string, string> {
+  // A name it does not write (`inlineTreshold`, from JavaScript or a JSON setting) wrote no
+  // variable: the objects function stored bodies at the default threshold, and nothing said so.
+  assertOptions(tuning, TO_ENV_OPTIONS, 'writerTuningToEnv');
   checkWriterTuning(tuning, names);
   return integersToEnv(WRITER_ENV, tuning);
 }

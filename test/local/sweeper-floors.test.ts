@@ -34,6 +34,7 @@ import {
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { EVERY_SWEEPER_OPTION } from '../support/sweeper-tuning.js';
 import { refusal } from '../support/refusal.js';
+import { ValidationError } from '../../lib/errors.js';
 
 const config = { changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: 'blobs', leaseShards: 4 };
 
@@ -245,6 +246,16 @@ describe("the upload listing's bound and the deadline margins, from the environm
     expect(sweeper({ deadlineMarginMs: 0 })).not.toThrow();
     const prop = 'sweeperTuning.answerMargin';
     expect(refusal(() => sweeperTuningToEnv({ answerMarginMs: 0 }, { answerMarginMs: prop })).setting).toBe(prop);
+  });
+
+  it('sweeperTuningToEnv refuses a name the tuning does not have: a misspelt window was no variable, the default a deployment never chose', () => {
+    // A deployment without the construct builds its sweeper's environment with it: `maxUploadMS`
+    // wrote nothing, and the function swept on the default 20 min window, no error anywhere.
+    for (const tuning of [{ maxUploadMS: 30 * 60_000 }, { claim: 600_000 }, { unsafeShortWindows: true }, { config }]) {
+      expect(() => sweeperTuningToEnv(tuning as never)).toThrow(ValidationError);
+      expect(() => sweeperTuningToEnv(tuning as never)).toThrow(`"${Object.keys(tuning)[0]}"`);
+    }
+    expect(sweeperTuningToEnv({ maxUploadMs: 30 * 60_000, claimMs: undefined })).toEqual({ TIERLOG_MAX_UPLOAD_MS: '1800000' });
   });
 
   it('sweeperTuningToEnv writes what sweeperTuningFromEnv reads back, every variable, and refuses what the sweeper refuses', () => {

@@ -15,6 +15,7 @@ import {
   streamTuningToEnv,
 } from '../../lib/recovery/stream-env.js';
 import { refusal } from '../support/refusal.js';
+import { ValidationError } from '../../lib/errors.js';
 
 const CONFIG = { changeLogTable: 'changes', objectsTable: 'objects', bucket: 'blobs-bucket', prefix: 'blobs', leaseShards: 4 };
 const CONCURRENCY = 'TIERLOG_STREAM_CONCURRENCY';
@@ -72,5 +73,19 @@ describe('one rule for the environment, the options and the construct', () => {
     const tuning = { concurrency: 3, deadlineMarginMs: 7_000 };
     expect(streamTuningFromEnv(streamTuningToEnv(tuning))).toEqual(tuning);
     expect(streamTuningToEnv({})).toEqual({});
+  });
+});
+
+describe('streamTuningToEnv refuses a name the tuning does not have', () => {
+  // A deployment of your own builds its stream function's environment with it: `deadlineMargin`
+  // (the construct's prop, without `Ms`) or `concurency` wrote nothing, and the function ran on the
+  // defaults, no error anywhere.
+  it.each([[{ deadlineMargin: 8_000 }], [{ concurency: 4 }], [{ config: CONFIG }]])('%j: a ValidationError naming it', (tuning) => {
+    expect(() => streamTuningToEnv(tuning as never)).toThrow(ValidationError);
+    expect(() => streamTuningToEnv(tuning as never)).toThrow(`"${Object.keys(tuning)[0]}"`);
+  });
+
+  it('the names it has, and a name set to undefined, as ever', () => {
+    expect(streamTuningToEnv({ concurrency: 4, deadlineMarginMs: undefined })).toEqual({ [CONCURRENCY]: '4' });
   });
 });

@@ -35,6 +35,12 @@ describe.each([
       'a conditional put on the version it read',
       (w: Writer, version: number) => w.store.put('names/x', randomBody(64 * KiB), { ifVersion: version }),
     ],
+    [
+      // The version matched as a put's did: the session opened and took its parts, and only its
+      // complete was refused, after the client had sent them all.
+      'an upload session conditional on the version it read',
+      (w: Writer, version: number) => w.store.createUpload('names/x', { size: 64 * KiB, ifVersion: version }),
+    ],
   ])('%s is refused (CorruptItemError): nothing written, nothing left behind, the object reads as it was', async (_what, write) => {
     const fx = await freshFixture({ hvAttributes: WRITERS_NAMES });
     const writers = makeWriter(fx);
@@ -50,6 +56,7 @@ describe.each([
     const after = await rawState(fx);
     expect(after.objects).toEqual(before.objects);
     expect(after.blobs).toEqual(before.blobs);
+    expect(after.uploads, 'no multipart upload left in progress').toEqual(before.uploads);
     expect(after.entries).toBe(0);
     const read = await writers.store.get('names/x');
     expect(read?.version).toBe(version);
@@ -82,6 +89,7 @@ describe("an item whose 'deleted' attribute is not true (another schema's soft-d
     ['a large put', (w: Writer) => w.store.put('flag/x', randomBody(64 * KiB))],
     ['a small put', (w: Writer) => w.store.put('flag/x', 'tiny')],
     ['a create (ifVersion 0)', (w: Writer) => w.store.put('flag/x', 'tiny', { ifVersion: 0 })],
+    ['an upload session create (ifVersion 0)', (w: Writer) => w.store.createUpload('flag/x', { size: 64 * KiB, ifVersion: 0 })],
     ['a delete', (w: Writer) => w.store.delete('flag/x')],
     ['a get', (w: Writer) => w.store.get('flag/x')],
   ])('%s is refused (CorruptItemError): the item as it was, nothing left behind', async (_what, call) => {
@@ -107,6 +115,7 @@ describe("an item whose 'deleted' attribute is not true (another schema's soft-d
     const after = await rawState(fx);
     expect(after.objects).toEqual(before.objects);
     expect(after.blobs).toEqual(before.blobs);
+    expect(after.uploads, 'no multipart upload left in progress').toEqual(before.uploads);
     expect(after.entries).toBe(0);
   });
 });

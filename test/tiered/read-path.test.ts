@@ -136,6 +136,40 @@ describe('an item the configured attribute names do not describe', () => {
     await expect(w.store.head(key)).rejects.toBeInstanceOf(CorruptItemError);
   });
 
+  test('presignGet and getBytesOrUrl answer what get does: CorruptItemError, never a ValidationError "stored inline"', async () => {
+    // presignGet read the item without its body, so it could not tell an item of other names (or
+    // a deletion marker under them) from an inline object: the caller was told its own request was
+    // wrong (a ValidationError, "read it with get()"), and get then answered a CorruptItemError.
+    const key = 'foreign/presign';
+    await foreign(key);
+    const marker = 'foreign/presign-marker';
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: marshall({ key: marker, version: 8, gone: true, createdAt: now, updatedAt: now }),
+      }),
+    );
+    for (const [name, read] of [
+      ['presignGet', () => w.store.presignGet(key)],
+      ['presignGet of a marker under other names', () => w.store.presignGet(marker)],
+      ['getBytesOrUrl', () => w.store.getBytesOrUrl(key, { maxBytes: 1 << 20 })],
+    ] as const) {
+      const outcome = await (read as () => Promise<unknown>)().then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
+      expect('error' in outcome && outcome.error instanceof CorruptItemError, `${name}: ${JSON.stringify(outcome).slice(0, 200)}`).toBe(
+        true,
+      );
+    }
+    // An object stored inline is still refused as the caller's mistake, and an absent one answered undefined.
+    await w.store.put('foreign/presign-inline', randomBody(100));
+    await expect(w.store.presignGet('foreign/presign-inline')).rejects.toThrow(/stored inline/);
+    await expect(w.store.presignGet('foreign/presign-inline')).rejects.toBeInstanceOf(ValidationError);
+    await w.store.delete('foreign/presign-inline');
+    expect(await w.store.presignGet('foreign/presign-inline')).toBeUndefined();
+  });
+
   test('head answers what get does for a blob outside the prefix: CorruptItemError, never a 200 of its size', async () => {
     // An item whose blob lies outside `<prefix>/` (written under another prefix, or corrupt): every
     // read of its body refuses it (LtBucket.assertOwned) before any S3 request, while head answered

@@ -16,6 +16,7 @@ import {
   writerTuningToEnv,
 } from '../../lib/tiered/writer-env.js';
 import { refusal } from '../support/refusal.js';
+import { ValidationError } from '../../lib/errors.js';
 
 const VAR = 'TIERLOG_INLINE_THRESHOLD';
 const CONFIG = { changeLogTable: 'changes', objectsTable: 'objects', bucket: 'blobs-bucket', prefix: 'blobs', leaseShards: 4 };
@@ -87,5 +88,23 @@ describe('createObjectsHandler', () => {
       if (saved === undefined) delete process.env[VAR];
       else process.env[VAR] = saved;
     }
+  });
+});
+
+describe('writerTuningToEnv refuses a name the tuning does not have', () => {
+  // The objects function's environment, the construct's `objectsTuning` from JavaScript or a
+  // deployment of your own: `inlineTreshold: 0` wrote nothing, and the function stored small
+  // bodies inline at the default 8 KiB, no error anywhere.
+  it.each([[{ inlineTreshold: 0 }], [{ InlineThreshold: 65_536 }], [{ partSize: 8 * 1024 * 1024 }]])(
+    '%j: a ValidationError naming it',
+    (tuning) => {
+      expect(() => writerTuningToEnv(tuning as never)).toThrow(ValidationError);
+      expect(() => writerTuningToEnv(tuning as never)).toThrow(`"${Object.keys(tuning)[0]}"`);
+    },
+  );
+
+  it('the name it has, and a name set to undefined, as ever', () => {
+    expect(writerTuningToEnv({ inlineThreshold: 0 })).toEqual({ [VAR]: '0' });
+    expect(writerTuningToEnv({ inlineThreshold: undefined })).toEqual({});
   });
 });
