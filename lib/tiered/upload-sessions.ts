@@ -262,14 +262,9 @@ export class UploadSessions {
     }
     const expiry = storedPolicyOf(options);
     if (ifVersion !== undefined) {
-      let current = this.liveAt(await this.o.hv.read(key, { withBody: false }), this.o.clock());
-      if (current !== undefined && current.blob === undefined) {
-        // Read without its body, an item of other attribute names (TIERLOG_HV_ATTRIBUTES not the
-        // writers') shows no blob, as an inline object does: its version matched, the session
-        // opened and took every part, and only its complete was refused (a CorruptItemError, as a
-        // put's would have been at once). Read again with its body, as a read does, before judging.
-        current = this.liveAt(await this.o.hv.read(key), this.o.clock());
-      }
+      // An item of other attribute names is refused here (a CorruptItemError, as a put's would be
+      // at once), not after the session opened and took every part.
+      const current = await this.liveRecordOf(key);
       if ((current?.version ?? 0) !== ifVersion) throw new VersionConflictError(key, ifVersion, current?.version);
     }
 
@@ -625,15 +620,9 @@ export class UploadSessions {
   ): Promise<PresignedGet | undefined> {
     assertObjectKey(key);
     const wanted = checkPresignGetLifetime(options.expiresInMs);
-    // A deletion marker and an expired item are absent, as to every read.
-    let live = this.liveAt(await this.o.hv.read(key, { withBody: false }), this.o.clock());
-    if (live !== undefined && live.blob === undefined) {
-      // Read without its body, an item of other attribute names (TIERLOG_HV_ATTRIBUTES not the
-      // writers'), its deletion markers too, shows no blob as an inline object does: the caller was
-      // told its request was wrong ("stored inline", a ValidationError) where every other read
-      // answers a CorruptItemError. Read again with its body, as get reads it, before refusing.
-      live = this.liveAt(await this.o.hv.read(key), this.o.clock());
-    }
+    // A deletion marker and an expired item are absent, as to every read; an item of other
+    // attribute names is a CorruptItemError, as to get (not "stored inline", the caller's fault).
+    const live = await this.liveRecordOf(key);
     if (live === undefined) return undefined;
     if (live.blob === undefined) throw new ValidationError(`object "${key}" is stored inline: read it with get()`, 'key');
     return (await this.presignLive(live, live.blob, wanted, read))?.presigned;
@@ -680,6 +669,19 @@ export class UploadSessions {
   }
 
   /** The object `record` stands for at `now`: none for no item, a deletion marker or an expired item. */
+  /**
+   * The live record of `key` (undefined for a deletion marker, an expired item or none), read
+   * without an inline body when it has a blob. Read without its body, an item of other attribute
+   * names (TIERLOG_HV_ATTRIBUTES not the writers'; its deletion markers too) shows no blob, as an
+   * inline object does: a record without one is read again with its body, as get reads it, which
+   * tells the two apart (a CorruptItemError for the item the names do not describe).
+   */
+  private async liveRecordOf(key: string): Promise<HvRecord | undefined> {
+    const lean = this.liveAt(await this.o.hv.read(key, { withBody: false }), this.o.clock());
+    if (lean === undefined || lean.blob !== undefined) return lean;
+    return this.liveAt(await this.o.hv.read(key), this.o.clock());
+  }
+
   private liveAt(record: HvRecord | undefined, now: number): HvRecord | undefined {
     const object = liveOf(record);
     return object !== undefined && isExpired(object, now) ? undefined : object;
