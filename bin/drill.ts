@@ -18,7 +18,9 @@ import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
 import type { DynamoDBRecord } from 'aws-lambda';
 import {
   checkDrillOptions,
+  checkHandlerEnvironment,
   DEFAULT_SESSION_RATE,
+  DRILL_HANDLER_REMAINING_MS,
   type DrillExpiryReport,
   type DrillOptions,
   isSetupError,
@@ -107,6 +109,20 @@ try {
     leaseShards: 4,
   });
   const config: TierlogConfig = { ...fromEnv, replacedBlobCleanup: opts.replacedBlobCleanup ?? fromEnv.replacedBlobCleanup ?? 'stream' };
+  // The real sweeper and objects-stream Lambda handlers, configured through their environment,
+  // with windows scaled to the drill's short invocations. What they would refuse (a tuning
+  // variable, a margin of their invocations or more) is refused here, before the stack starts.
+  const handlerEnv = {
+    ...configToEnv(config),
+    [SWEEPER_ENV.skewMarginMs]: '500',
+    [SWEEPER_ENV.maxUploadMs]: String(invocationMs * 2),
+    [SWEEPER_ENV.claimMs]: '10000',
+    // The drill's writers run 2 s invocations: its windows are short on purpose.
+    [UNSAFE_SHORT_WINDOWS_ENV]: '1',
+    POWERTOOLS_LOG_LEVEL: 'ERROR',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  };
+  checkHandlerEnvironment({ ...process.env, ...handlerEnv }, DRILL_HANDLER_REMAINING_MS);
   const started = Date.now();
   process.stderr.write('starting DynamoDB Local and the S3 server... ');
   stack = await startLocalStack();
@@ -115,17 +131,7 @@ try {
   const s3 = createS3Client();
   await provisionLocal(config, { dynamodb, s3 });
 
-  // The real sweeper Lambda handler, configured through its environment, with windows scaled
-  // to the drill's short invocations.
-  Object.assign(process.env, configToEnv(config), {
-    [SWEEPER_ENV.skewMarginMs]: '500',
-    [SWEEPER_ENV.maxUploadMs]: String(invocationMs * 2),
-    [SWEEPER_ENV.claimMs]: '10000',
-    // The drill's writers run 2 s invocations: its windows are short on purpose.
-    [UNSAFE_SHORT_WINDOWS_ENV]: '1',
-    POWERTOOLS_LOG_LEVEL: 'ERROR',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-  });
+  Object.assign(process.env, handlerEnv);
   const { handler } = await import('../functions/sweeper.js');
   const context = lambdaContext('tierlog-sweeper-drill');
   const sweep = () => handler({ source: 'tierlog.drill' }, context);
@@ -237,7 +243,7 @@ function lambdaContext(functionName: string) {
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'drill',
     callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => 60_000,
+    getRemainingTimeInMillis: () => DRILL_HANDLER_REMAINING_MS,
     done: () => {},
     fail: () => {},
     succeed: () => {},

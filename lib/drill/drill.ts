@@ -36,6 +36,8 @@ import { TieredStore } from '../tiered/tiered-store.js';
 import { NoopChangeLog } from '../changelog/noop.js';
 import { hvAttributeNames, replacedBlobCleanupOf } from '../config.js';
 import { ConfigError, ValidationError } from '../errors.js';
+import { SWEEPER_ENV, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
+import { DEFAULT_STREAM_MARGIN_MS, STREAM_ENV, streamTuningFromEnv } from '../recovery/stream-env.js';
 import { StreamReader } from '../local/stream-reader.js';
 import type { ExpiryPolicy } from '../tiered/expiry.js';
 import type { GetResult } from '../tiered/object-info.js';
@@ -43,7 +45,7 @@ import { type DeliverBatch, type ExpiryCounts, ExpiryDriver } from './expiry.js'
 import { type ExpiryScenarioReport, runExpiryScenarios } from './expiry-scenarios.js';
 import { checkInvariants, type InvariantReport, scanTable } from './invariants.js';
 import { bodyFor, type ModelExpiry, observe, RegisterModel } from './model.js';
-import { DEFAULT_INLINE_THRESHOLD } from '../constants.js';
+import { DEFAULT_ANSWER_MARGIN_MS, DEFAULT_DEADLINE_MARGIN_MS, DEFAULT_INLINE_THRESHOLD } from '../constants.js';
 import { MIN_PART_SIZE, partCountOf } from '../tiered/part-size.js';
 import { logUniformSize, pick, randomInt, type Random, seededRandom } from './random.js';
 import {
@@ -547,6 +549,37 @@ export function checkDrillOptions(options: DrillOptions): void {
  */
 export function isSetupError(err: unknown, running: boolean): err is ConfigError | ValidationError {
   return err instanceof ConfigError || (!running && err instanceof ValidationError);
+}
+
+/** The time left that `npm start` gives each invocation of its sweeper and objects-stream handlers, ms. */
+export const DRILL_HANDLER_REMAINING_MS = 60_000;
+
+/**
+ * Refuses, before the local stack starts, an environment (`env`: the process's with the drill's own
+ * variables over it) that the drill's sweeper and objects-stream handlers would refuse: their
+ * tuning (`TIERLOG_SWEEP_CONCURRENCY`, `TIERLOG_STREAM_CONCURRENCY`, ...), which they read when
+ * `npm start` makes them, once the stack is up, and their margins, which they judge at each
+ * invocation against the time it has left (`remainingMs`): a margin of the invocations it gives them
+ * or more refused the first sweep or stream batch, and ended the drill only once its whole workload
+ * had run.
+ *
+ * @throws ConfigError naming the variable.
+ */
+export function checkHandlerEnvironment(env: Readonly<Record<string, string | undefined>>, remainingMs: number): void {
+  const sweeper = sweeperTuningFromEnv(env);
+  const stream = streamTuningFromEnv(env);
+  const margins: Array<[string, number]> = [
+    [SWEEPER_ENV.deadlineMarginMs, sweeper.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS],
+    [SWEEPER_ENV.answerMarginMs, sweeper.answerMarginMs ?? DEFAULT_ANSWER_MARGIN_MS],
+    [STREAM_ENV.deadlineMarginMs, stream.deadlineMarginMs ?? DEFAULT_STREAM_MARGIN_MS],
+  ];
+  for (const [variable, margin] of margins) {
+    if (margin < remainingMs) continue;
+    throw new ConfigError(
+      `${variable} is ${margin} ms, no less than the ${remainingMs} ms each invocation of the drill's handlers has: they would start nothing. Lower it, or unset it for the drill`,
+      variable,
+    );
+  }
 }
 
 /** The largest body the drill can make: a body is one buffer (`buffer.constants.MAX_LENGTH`). */

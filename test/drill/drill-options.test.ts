@@ -319,6 +319,28 @@ describe('npm start refuses what it cannot run, before it starts the local stack
       { TIERLOG_LEASE_SHARDS: 'abc' },
       'drill: TIERLOG_LEASE_SHARDS must be an integer',
     ],
+    // The sweeper's and the stream handler's own variables: read by the handlers, which the drill
+    // made once the stack was up (their tuning), or checked at their first invocation (their
+    // margins, against the drill's invocations of 60 s): refused after the stack had started, a
+    // margin after the whole workload had run, as the set-up error it is (exit 2).
+    [
+      'a sweeper tuning variable the sweeper refuses',
+      ['--operations', '5'],
+      { TIERLOG_SWEEP_CONCURRENCY: 'abc' },
+      'drill: TIERLOG_SWEEP_CONCURRENCY must be a non-negative integer',
+    ],
+    [
+      "a stream handler's margin longer than the drill's invocations",
+      ['--operations', '5', '--writers', '1', '--max-body', '2048'],
+      { TIERLOG_STREAM_DEADLINE_MARGIN_MS: '120000' },
+      'drill: TIERLOG_STREAM_DEADLINE_MARGIN_MS',
+    ],
+    [
+      "a sweeper's margin longer than the drill's invocations",
+      ['--operations', '5', '--writers', '1', '--max-body', '2048'],
+      { TIERLOG_DEADLINE_MARGIN_MS: '60000' },
+      'drill: TIERLOG_DEADLINE_MARGIN_MS',
+    ],
   ])('%s: exit code 2 (1 is an invariant that failed), the reason in a line, no stack started', (_, argv, env, reason) => {
     const out = drill(argv, env);
     expect(out.status).toBe(2);
