@@ -31,6 +31,7 @@ import {
 } from '../lib/drill/drill.js';
 import { SWEEPER_ENV, UNSAFE_SHORT_WINDOWS_ENV } from '../lib/recovery/sweeper-env.js';
 import { EXIT } from '../lib/cli/common.js';
+import { writerTuningFromEnv } from '../lib/tiered/writer-env.js';
 
 const program = new Command('drill')
   .description('Run tierlog under crashes on the embedded local stack and check its invariants')
@@ -86,7 +87,10 @@ let stack: LocalStack | undefined;
 // Set once the drill runs: an error after that is a failed run (exit 1), whatever its class.
 let running = false;
 try {
+  // The writers' own variable, as the objects function and `npm run dev` read it (a bad one refused here).
+  const writerTuning = writerTuningFromEnv();
   const options: DrillOptions = {
+    ...writerTuning,
     writers: opts.writers,
     operations: opts.operations,
     seed: opts.seed,

@@ -47,6 +47,7 @@ import { checkInvariants, type InvariantReport, scanTable } from './invariants.j
 import { bodyFor, type ModelExpiry, observe, RegisterModel } from './model.js';
 import { DEFAULT_ANSWER_MARGIN_MS, DEFAULT_DEADLINE_MARGIN_MS, DEFAULT_INLINE_THRESHOLD } from '../constants.js';
 import { MIN_PART_SIZE, partCountOf } from '../tiered/part-size.js';
+import { isInlineThreshold, MAX_INLINE_THRESHOLD } from '../tiered/writer-env.js';
 import { logUniformSize, pick, randomInt, type Random, seededRandom } from './random.js';
 import {
   completeToRetry,
@@ -79,6 +80,12 @@ export interface DrillOptions {
    * the client, see {@link sessionOperation}). Default {@link DEFAULT_SESSION_RATE}.
    */
   readonly sessionRate?: number;
+  /**
+   * Inline threshold of the writers' stores, bytes (`npm start` takes `TIERLOG_INLINE_THRESHOLD`,
+   * as the objects function and `npm run dev` do). Default the library's. The expiry scenarios
+   * keep the library's: their values must be blobs, whose deletion on expiry they check.
+   */
+  readonly inlineThreshold?: number;
 }
 
 /** Share of the writes done as upload sessions, unless `sessionRate` says otherwise. */
@@ -240,6 +247,7 @@ export async function runDrill(args: {
   // The most requests an operation of each shape (a delete, a put of n parts) made: a crash is
   // armed anywhere within it, a late part or the commit after many parts as well as the first.
   const reach = new Map<string, number>();
+  const inlineThreshold = options.inlineThreshold ?? DEFAULT_INLINE_THRESHOLD;
   // An inline put (one conditional write or two) apart from a put of a blob (the log, S3, the commit).
   // A session by its parts and its ending.
   const shapeOf = (operation: Operation) =>
@@ -247,7 +255,7 @@ export async function runDrill(args: {
       ? `session-${partCountOf(operation.body.byteLength, operation.partSize)}-${operation.ending}`
       : operation.kind !== 'put'
         ? operation.kind
-        : operation.body.byteLength <= DEFAULT_INLINE_THRESHOLD
+        : operation.body.byteLength <= inlineThreshold
           ? 'put-inline'
           : `put-${partCountOf(operation.body.byteLength, DRILL_PART_SIZE)}`;
   let writersStarted = 0;
@@ -265,6 +273,7 @@ export async function runDrill(args: {
       invocationMs: options.invocationMs,
       partSize: DRILL_PART_SIZE,
       completeGraceMs: DRILL_SESSION_GRACE_MS,
+      inlineThreshold,
     });
   };
   const reader = new TieredStore({ config, changeLog: new NoopChangeLog(), dynamodb: args.dynamodb, s3: args.s3 });
@@ -506,7 +515,8 @@ export function drillPassed(
  * `crashRate` or `expiringRate` outside 0..1 (NaN made no crash, no expiring put). And a
  * seed the generator cannot tell from another: it takes 32 bits, so 2^32 + 1 ran seed 1's drill
  * (a fraction or a negative number, one of another seed) under a name that said otherwise. A
- * `maxBodyBytes` above `MAX_DRILL_BODY_BYTES`: a put drawn past it cannot be made.
+ * `maxBodyBytes` above `MAX_DRILL_BODY_BYTES`: a put drawn past it cannot be made. An
+ * `inlineThreshold` no store takes.
  *
  * @throws ValidationError naming the option.
  */
@@ -529,6 +539,13 @@ export function checkDrillOptions(options: DrillOptions): void {
     if (value !== undefined && !(typeof value === 'number' && value >= 0 && value <= 1)) {
       throw new ValidationError(`${name} must be a chance from 0 to 1 (got ${String(value)})`, name);
     }
+  }
+  // A threshold no store takes failed every write with a ConfigError: a drill of nothing, said OK.
+  if (options.inlineThreshold !== undefined && !isInlineThreshold(options.inlineThreshold)) {
+    throw new ValidationError(
+      `inlineThreshold must be an integer from 0 to ${MAX_INLINE_THRESHOLD} (got ${String(options.inlineThreshold)})`,
+      'inlineThreshold',
+    );
   }
   const { seed } = options;
   if (!Number.isSafeInteger(seed) || seed < 0 || seed > MAX_SEED) {

@@ -46,6 +46,8 @@ describe('a drill of nothing, or of a seed the generator cannot tell from anothe
     ['crashRate', 1.5],
     ['expiringRate', Number.NaN],
     ['expiringRate', -0.1],
+    // No store takes it: every write would have failed with a ConfigError, a drill of nothing.
+    ['inlineThreshold', -1],
   ])('%s: %s is a ValidationError naming it', async (name, value) => {
     let swept = 0;
     const error = await runDrill({
@@ -335,6 +337,13 @@ describe('npm start refuses what it cannot run, before it starts the local stack
       { TIERLOG_STREAM_DEADLINE_MARGIN_MS: '120000' },
       'drill: TIERLOG_STREAM_DEADLINE_MARGIN_MS',
     ],
+    // The writers' own variable (the objects function's, `npm run dev`'s): ignored, a bad one too.
+    [
+      'an inline threshold no store takes',
+      ['--operations', '5', '--writers', '1', '--max-body', '2048'],
+      { TIERLOG_INLINE_THRESHOLD: 'abc' },
+      'drill: TIERLOG_INLINE_THRESHOLD',
+    ],
     [
       "a sweeper's margin longer than the drill's invocations",
       ['--operations', '5', '--writers', '1', '--max-body', '2048'],
@@ -348,6 +357,26 @@ describe('npm start refuses what it cannot run, before it starts the local stack
     expect(out.stderr).not.toContain('starting DynamoDB Local');
     expect(out.stderr).not.toMatch(/\n\s+at /);
   });
+});
+
+describe("the writers' inline threshold (TIERLOG_INLINE_THRESHOLD in npm start) is the drill's", () => {
+  it('with inlineThreshold 0 every value the workload leaves is a blob, though every body is of 1 KiB at most', async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'log' });
+    const sweeper = new Sweeper({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 });
+    const report = await runDrill({
+      ...fx,
+      // Puts only, so the keys end holding values; no session (a session's value is a blob whatever the threshold).
+      options: { ...options, writers: 2, operations: 24, keys: 3, crashRate: 0, sessionRate: 0, inlineThreshold: 0 },
+      sweep: () => sweeper.sweep(),
+    });
+    expect(report).toMatchObject({ ok: true, lost: 0, leaked: 0, wrongValues: 0 });
+    const values = (await scanTable(fx.dynamodb, fx.config.objectsTable)).filter(
+      (item) => String(item['key']).startsWith('drill/object-') && item['deleted'] !== true,
+    );
+    expect(values.length).toBeGreaterThan(0);
+    // With the library's 8 KiB, each of them was inline: the drill ran another store than the one asked for.
+    expect(values.filter((item) => typeof item['blob'] !== 'string').map((item) => item['key'])).toEqual([]);
+  }, 180_000);
 });
 
 describe('--max-body bounds every body the drill writes', () => {
