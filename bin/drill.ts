@@ -7,7 +7,8 @@
  *   npm start -- --writers 8 --operations 400 --seed 42 --crash-rate 0.15 --expiring-rate 0.2 \
  *     [--replaced-blob-cleanup stream|log] [--keep] [--json]
  *
- * With --json, stdout is the report alone (with --keep too: the lines for another shell go to stderr).
+ * With --json, stdout is the report alone (with --keep too: the lines for another shell go to stderr),
+ * or, for a run that stops before it, `{"error": {"name", "message", "exitCode"}}`.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { startLocalStack, type LocalStack } from '../lib/local/stack.js';
@@ -59,13 +60,20 @@ const program = new Command('drill')
     cleanup,
   )
   .option('--keep', 'keep the local stack up afterwards, for exploring with the CLI')
-  .option('--json', 'print the report as JSON (stdout holds it alone; with --keep the lines for another shell go to stderr)')
+  .option(
+    '--json',
+    'print the report as JSON (stdout holds it alone, or {"error": ...} for a run that stops before it; with --keep the lines for another shell go to stderr)',
+  )
   .exitOverride();
+// Asked before the command line is read: one it refuses prints its error as JSON too.
+const jsonAsked = process.argv.slice(2).includes('--json');
 try {
   program.parse();
 } catch (err) {
   // Commander has said what was wrong (or printed the help).
-  process.exit(err instanceof CommanderError && err.exitCode === 0 ? EXIT.ok : EXIT.usage);
+  const code = err instanceof CommanderError && err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  if (code !== EXIT.ok && jsonAsked) printJsonError(err, code);
+  process.exit(code);
 }
 
 const opts = program.opts<{
@@ -86,6 +94,8 @@ const invocationMs = 2_000;
 let stack: LocalStack | undefined;
 // Set once the drill runs: an error after that is a failed run (exit 1), whatever its class.
 let running = false;
+// Set once the report is on stdout: with --json, an error after it prints no second document.
+let reported = false;
 try {
   // The writers' own variable, as the objects function and `npm run dev` read it (a bad one refused here).
   const writerTuning = writerTuningFromEnv();
@@ -163,6 +173,7 @@ try {
   });
   process.stderr.write('\n');
   console.log(opts.json ? JSON.stringify(report, null, 2) : format(report));
+  reported = true;
   process.exitCode = report.ok ? EXIT.ok : EXIT.failure;
 
   if (opts.keep) {
@@ -183,8 +194,19 @@ try {
   if (usage) console.error(`drill: ${err.message}`);
   else console.error(err);
   process.exitCode = usage ? EXIT.usage : EXIT.failure;
+  if (opts.json && !reported) printJsonError(err, process.exitCode);
 } finally {
   await stack?.stop();
+}
+
+/**
+ * With --json, a run that stops before its report (an option or a variable refused, a store error)
+ * prints its error as the CLI does, `{"error": {"name", "message", "exitCode"}}`: stdout is one JSON
+ * document whatever happens (the message is on stderr as well).
+ */
+function printJsonError(err: unknown, exitCode: number): void {
+  const { name, message } = err instanceof Error ? err : { name: typeof err, message: String(err) };
+  console.log(JSON.stringify({ error: { name, message, exitCode } }, null, 2));
 }
 
 function format(r: DrillReport): string {

@@ -359,6 +359,29 @@ describe('npm start refuses what it cannot run, before it starts the local stack
   });
 });
 
+describe('npm start --json prints one JSON document whatever happens', () => {
+  const drill = (argv: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'bin/drill.ts', '--json', ...argv], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, ...env },
+    });
+
+  it.each<[string, string[], Record<string, string>, string]>([
+    ['a TIERLOG_* variable refused', ['--operations', '5'], { TIERLOG_LEASE_SHARDS: 'abc' }, 'TIERLOG_LEASE_SHARDS must be an integer'],
+    ['an option it cannot take', ['--writers', '0'], {}, "option '--writers <n>' argument '0' is invalid"],
+  ])('%s: stdout is {"error": {name, message, exitCode}} (the message on stderr too), exit code 2', (_, argv, env, reason) => {
+    const out = drill(argv, env);
+    expect(out.status).toBe(2);
+    expect(out.stderr).toContain(reason);
+    // A script that reads the report from stdout (`> report.json`, `| jq .ok`) met an empty output.
+    const document = JSON.parse(out.stdout) as { error: { name: string; message: string; exitCode: number } };
+    expect(document.error.message).toContain(reason);
+    expect(document.error.exitCode).toBe(2);
+    expect(typeof document.error.name).toBe('string');
+  });
+});
+
 describe("the writers' inline threshold (TIERLOG_INLINE_THRESHOLD in npm start) is the drill's", () => {
   it('with inlineThreshold 0 every value the workload leaves is a blob, though every body is of 1 KiB at most', async () => {
     const fx = await freshFixture({ replacedBlobCleanup: 'log' });
