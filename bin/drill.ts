@@ -96,6 +96,17 @@ let stack: LocalStack | undefined;
 let running = false;
 // Set once the report is on stdout: with --json, an error after it prints no second document.
 let reported = false;
+// With --json, Ctrl-C or SIGTERM (a CI job's timeout) before the report prints its error as the
+// CLI's does and exits 130 (the local stack's servers go with the process: their pipes close).
+// Without, the signal ends the process as ever. Taken off once the report is printed.
+const interrupted = (signal: NodeJS.Signals): void => {
+  printJsonError(
+    Object.assign(new Error(`interrupted (${signal}) before the drill's report: nothing was checked`), { name: 'InterruptedError' }),
+    EXIT.interrupted,
+  );
+  process.exit(EXIT.interrupted);
+};
+if (opts.json) for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, interrupted);
 try {
   // The writers' own variable, as the objects function and `npm run dev` read it (a bad one refused here).
   const writerTuning = writerTuningFromEnv();
@@ -174,6 +185,7 @@ try {
   process.stderr.write('\n');
   console.log(opts.json ? JSON.stringify(report, null, 2) : format(report));
   reported = true;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.off(signal, interrupted);
   process.exitCode = report.ok ? EXIT.ok : EXIT.failure;
 
   if (opts.keep) {

@@ -7,7 +7,7 @@
 import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateMultipartUploadCommand, DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import buffer from 'node:buffer';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { type DrillOptions, type DrillReport, runDrill } from '../../lib/drill/drill.js';
@@ -380,6 +380,45 @@ describe('npm start --json prints one JSON document whatever happens', () => {
     expect(document.error.exitCode).toBe(2);
     expect(typeof document.error.name).toBe('string');
   });
+});
+
+describe('npm start --json ended by a signal', () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    '%s (a CI job\'s timeout, Ctrl-C) while it runs: stdout is {"error": {"name": "InterruptedError", ...}}, exit code 130',
+    async (signal) => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'bin/drill.ts', '--json', '--writers', '1', '--operations', '100000', '--max-body', '2048'],
+        { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+        child.once('exit', (code, killedBy) => resolve({ code, signal: killedBy })),
+      );
+      // Once the local stack is up: the drill runs.
+      await new Promise<void>((resolve, reject) => {
+        child.stderr!.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          if (/up in \d+ ms/.test(stderr)) resolve();
+        });
+        void exited.then(() => reject(new Error(`the drill exited before it ran:\n${stderr}`)));
+      });
+      try {
+        child.kill(signal);
+      } finally {
+        // Whatever the test finds, no drill of 100 000 operations is left running.
+        setTimeout(() => child.kill('SIGKILL'), 30_000).unref();
+      }
+      // A script reading the verdict from stdout met an empty output, the process ended by the signal.
+      expect(await exited).toEqual({ code: 130, signal: null });
+      const document = JSON.parse(stdout) as { error: { name: string; message: string; exitCode: number } };
+      expect(document.error).toMatchObject({ name: 'InterruptedError', exitCode: 130 });
+      expect(document.error.message).toContain(signal);
+    },
+    120_000,
+  );
 });
 
 describe("the writers' inline threshold (TIERLOG_INLINE_THRESHOLD in npm start) is the drill's", () => {
