@@ -7,7 +7,8 @@
  *   npm start -- --writers 8 --operations 400 --seed 42 --crash-rate 0.15 --expiring-rate 0.2 \
  *     [--replaced-blob-cleanup stream|log] [--keep] [--json]
  *
- * With --json, stdout is the report alone (with --keep too: the lines for another shell go to stderr).
+ * With --json, stdout is the report alone (with --keep too: the lines for another shell go to stderr),
+ * or, for a run that stops before it, `{"error": {"name", "message", "exitCode"}}`.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { startLocalStack, type LocalStack } from '../lib/local/stack.js';
@@ -18,7 +19,9 @@ import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
 import type { DynamoDBRecord } from 'aws-lambda';
 import {
   checkDrillOptions,
+  checkHandlerEnvironment,
   DEFAULT_SESSION_RATE,
+  DRILL_HANDLER_REMAINING_MS,
   type DrillExpiryReport,
   type DrillOptions,
   isSetupError,
@@ -29,6 +32,7 @@ import {
 } from '../lib/drill/drill.js';
 import { SWEEPER_ENV, UNSAFE_SHORT_WINDOWS_ENV } from '../lib/recovery/sweeper-env.js';
 import { EXIT } from '../lib/cli/common.js';
+import { writerTuningFromEnv } from '../lib/tiered/writer-env.js';
 
 const program = new Command('drill')
   .description('Run tierlog under crashes on the embedded local stack and check its invariants')
@@ -56,13 +60,20 @@ const program = new Command('drill')
     cleanup,
   )
   .option('--keep', 'keep the local stack up afterwards, for exploring with the CLI')
-  .option('--json', 'print the report as JSON (stdout holds it alone; with --keep the lines for another shell go to stderr)')
+  .option(
+    '--json',
+    'print the report as JSON (stdout holds it alone, or {"error": ...} for a run that stops before it; with --keep the lines for another shell go to stderr)',
+  )
   .exitOverride();
+// Asked before the command line is read: one it refuses prints its error as JSON too.
+const jsonAsked = process.argv.slice(2).includes('--json');
 try {
   program.parse();
 } catch (err) {
   // Commander has said what was wrong (or printed the help).
-  process.exit(err instanceof CommanderError && err.exitCode === 0 ? EXIT.ok : EXIT.usage);
+  const code = err instanceof CommanderError && err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  if (code !== EXIT.ok && jsonAsked) printJsonError(err, code);
+  process.exit(code);
 }
 
 const opts = program.opts<{
@@ -83,8 +94,24 @@ const invocationMs = 2_000;
 let stack: LocalStack | undefined;
 // Set once the drill runs: an error after that is a failed run (exit 1), whatever its class.
 let running = false;
+// Set once the report is on stdout: with --json, an error after it prints no second document.
+let reported = false;
+// With --json, Ctrl-C or SIGTERM (a CI job's timeout) before the report prints its error as the
+// CLI's does and exits 130 (the local stack's servers go with the process: their pipes close).
+// Without, the signal ends the process as ever. Taken off once the report is printed.
+const interrupted = (signal: NodeJS.Signals): void => {
+  printJsonError(
+    Object.assign(new Error(`interrupted (${signal}) before the drill's report: nothing was checked`), { name: 'InterruptedError' }),
+    EXIT.interrupted,
+  );
+  process.exit(EXIT.interrupted);
+};
+if (opts.json) for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, interrupted);
 try {
+  // The writers' own variable, as the objects function and `npm run dev` read it (a bad one refused here).
+  const writerTuning = writerTuningFromEnv();
   const options: DrillOptions = {
+    ...writerTuning,
     writers: opts.writers,
     operations: opts.operations,
     seed: opts.seed,
@@ -107,6 +134,20 @@ try {
     leaseShards: 4,
   });
   const config: TierlogConfig = { ...fromEnv, replacedBlobCleanup: opts.replacedBlobCleanup ?? fromEnv.replacedBlobCleanup ?? 'stream' };
+  // The real sweeper and objects-stream Lambda handlers, configured through their environment,
+  // with windows scaled to the drill's short invocations. What they would refuse (a tuning
+  // variable, a margin of their invocations or more) is refused here, before the stack starts.
+  const handlerEnv = {
+    ...configToEnv(config),
+    [SWEEPER_ENV.skewMarginMs]: '500',
+    [SWEEPER_ENV.maxUploadMs]: String(invocationMs * 2),
+    [SWEEPER_ENV.claimMs]: '10000',
+    // The drill's writers run 2 s invocations: its windows are short on purpose.
+    [UNSAFE_SHORT_WINDOWS_ENV]: '1',
+    POWERTOOLS_LOG_LEVEL: 'ERROR',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  };
+  checkHandlerEnvironment({ ...process.env, ...handlerEnv }, DRILL_HANDLER_REMAINING_MS);
   const started = Date.now();
   process.stderr.write('starting DynamoDB Local and the S3 server... ');
   stack = await startLocalStack();
@@ -115,17 +156,7 @@ try {
   const s3 = createS3Client();
   await provisionLocal(config, { dynamodb, s3 });
 
-  // The real sweeper Lambda handler, configured through its environment, with windows scaled
-  // to the drill's short invocations.
-  Object.assign(process.env, configToEnv(config), {
-    [SWEEPER_ENV.skewMarginMs]: '500',
-    [SWEEPER_ENV.maxUploadMs]: String(invocationMs * 2),
-    [SWEEPER_ENV.claimMs]: '10000',
-    // The drill's writers run 2 s invocations: its windows are short on purpose.
-    [UNSAFE_SHORT_WINDOWS_ENV]: '1',
-    POWERTOOLS_LOG_LEVEL: 'ERROR',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-  });
+  Object.assign(process.env, handlerEnv);
   const { handler } = await import('../functions/sweeper.js');
   const context = lambdaContext('tierlog-sweeper-drill');
   const sweep = () => handler({ source: 'tierlog.drill' }, context);
@@ -153,6 +184,8 @@ try {
   });
   process.stderr.write('\n');
   console.log(opts.json ? JSON.stringify(report, null, 2) : format(report));
+  reported = true;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.off(signal, interrupted);
   process.exitCode = report.ok ? EXIT.ok : EXIT.failure;
 
   if (opts.keep) {
@@ -173,8 +206,19 @@ try {
   if (usage) console.error(`drill: ${err.message}`);
   else console.error(err);
   process.exitCode = usage ? EXIT.usage : EXIT.failure;
+  if (opts.json && !reported) printJsonError(err, process.exitCode);
 } finally {
   await stack?.stop();
+}
+
+/**
+ * With --json, a run that stops before its report (an option or a variable refused, a store error)
+ * prints its error as the CLI does, `{"error": {"name", "message", "exitCode"}}`: stdout is one JSON
+ * document whatever happens (the message is on stderr as well).
+ */
+function printJsonError(err: unknown, exitCode: number): void {
+  const { name, message } = err instanceof Error ? err : { name: typeof err, message: String(err) };
+  console.log(JSON.stringify({ error: { name, message, exitCode } }, null, 2));
 }
 
 function format(r: DrillReport): string {
@@ -237,7 +281,7 @@ function lambdaContext(functionName: string) {
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'drill',
     callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => 60_000,
+    getRemainingTimeInMillis: () => DRILL_HANDLER_REMAINING_MS,
     done: () => {},
     fail: () => {},
     succeed: () => {},

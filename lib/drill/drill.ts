@@ -36,6 +36,8 @@ import { TieredStore } from '../tiered/tiered-store.js';
 import { NoopChangeLog } from '../changelog/noop.js';
 import { hvAttributeNames, replacedBlobCleanupOf } from '../config.js';
 import { ConfigError, ValidationError } from '../errors.js';
+import { SWEEPER_ENV, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
+import { DEFAULT_STREAM_MARGIN_MS, STREAM_ENV, streamTuningFromEnv } from '../recovery/stream-env.js';
 import { StreamReader } from '../local/stream-reader.js';
 import type { ExpiryPolicy } from '../tiered/expiry.js';
 import type { GetResult } from '../tiered/object-info.js';
@@ -43,8 +45,9 @@ import { type DeliverBatch, type ExpiryCounts, ExpiryDriver } from './expiry.js'
 import { type ExpiryScenarioReport, runExpiryScenarios } from './expiry-scenarios.js';
 import { checkInvariants, type InvariantReport, scanTable } from './invariants.js';
 import { bodyFor, type ModelExpiry, observe, RegisterModel } from './model.js';
-import { DEFAULT_INLINE_THRESHOLD } from '../constants.js';
+import { DEFAULT_ANSWER_MARGIN_MS, DEFAULT_DEADLINE_MARGIN_MS, DEFAULT_INLINE_THRESHOLD } from '../constants.js';
 import { MIN_PART_SIZE, partCountOf } from '../tiered/part-size.js';
+import { isInlineThreshold, MAX_INLINE_THRESHOLD } from '../tiered/writer-env.js';
 import { logUniformSize, pick, randomInt, type Random, seededRandom } from './random.js';
 import {
   completeToRetry,
@@ -77,6 +80,12 @@ export interface DrillOptions {
    * the client, see {@link sessionOperation}). Default {@link DEFAULT_SESSION_RATE}.
    */
   readonly sessionRate?: number;
+  /**
+   * Inline threshold of the writers' stores, bytes (`npm start` takes `TIERLOG_INLINE_THRESHOLD`,
+   * as the objects function and `npm run dev` do). Default the library's. The expiry scenarios
+   * keep the library's: their values must be blobs, whose deletion on expiry they check.
+   */
+  readonly inlineThreshold?: number;
 }
 
 /** Share of the writes done as upload sessions, unless `sessionRate` says otherwise. */
@@ -238,6 +247,7 @@ export async function runDrill(args: {
   // The most requests an operation of each shape (a delete, a put of n parts) made: a crash is
   // armed anywhere within it, a late part or the commit after many parts as well as the first.
   const reach = new Map<string, number>();
+  const inlineThreshold = options.inlineThreshold ?? DEFAULT_INLINE_THRESHOLD;
   // An inline put (one conditional write or two) apart from a put of a blob (the log, S3, the commit).
   // A session by its parts and its ending.
   const shapeOf = (operation: Operation) =>
@@ -245,7 +255,7 @@ export async function runDrill(args: {
       ? `session-${partCountOf(operation.body.byteLength, operation.partSize)}-${operation.ending}`
       : operation.kind !== 'put'
         ? operation.kind
-        : operation.body.byteLength <= DEFAULT_INLINE_THRESHOLD
+        : operation.body.byteLength <= inlineThreshold
           ? 'put-inline'
           : `put-${partCountOf(operation.body.byteLength, DRILL_PART_SIZE)}`;
   let writersStarted = 0;
@@ -263,6 +273,7 @@ export async function runDrill(args: {
       invocationMs: options.invocationMs,
       partSize: DRILL_PART_SIZE,
       completeGraceMs: DRILL_SESSION_GRACE_MS,
+      inlineThreshold,
     });
   };
   const reader = new TieredStore({ config, changeLog: new NoopChangeLog(), dynamodb: args.dynamodb, s3: args.s3 });
@@ -504,7 +515,8 @@ export function drillPassed(
  * `crashRate` or `expiringRate` outside 0..1 (NaN made no crash, no expiring put). And a
  * seed the generator cannot tell from another: it takes 32 bits, so 2^32 + 1 ran seed 1's drill
  * (a fraction or a negative number, one of another seed) under a name that said otherwise. A
- * `maxBodyBytes` above `MAX_DRILL_BODY_BYTES`: a put drawn past it cannot be made.
+ * `maxBodyBytes` above `MAX_DRILL_BODY_BYTES`: a put drawn past it cannot be made. An
+ * `inlineThreshold` no store takes.
  *
  * @throws ValidationError naming the option.
  */
@@ -528,6 +540,13 @@ export function checkDrillOptions(options: DrillOptions): void {
       throw new ValidationError(`${name} must be a chance from 0 to 1 (got ${String(value)})`, name);
     }
   }
+  // A threshold no store takes failed every write with a ConfigError: a drill of nothing, said OK.
+  if (options.inlineThreshold !== undefined && !isInlineThreshold(options.inlineThreshold)) {
+    throw new ValidationError(
+      `inlineThreshold must be an integer from 0 to ${MAX_INLINE_THRESHOLD} (got ${String(options.inlineThreshold)})`,
+      'inlineThreshold',
+    );
+  }
   const { seed } = options;
   if (!Number.isSafeInteger(seed) || seed < 0 || seed > MAX_SEED) {
     throw new ValidationError(
@@ -547,6 +566,37 @@ export function checkDrillOptions(options: DrillOptions): void {
  */
 export function isSetupError(err: unknown, running: boolean): err is ConfigError | ValidationError {
   return err instanceof ConfigError || (!running && err instanceof ValidationError);
+}
+
+/** The time left that `npm start` gives each invocation of its sweeper and objects-stream handlers, ms. */
+export const DRILL_HANDLER_REMAINING_MS = 60_000;
+
+/**
+ * Refuses, before the local stack starts, an environment (`env`: the process's with the drill's own
+ * variables over it) that the drill's sweeper and objects-stream handlers would refuse: their
+ * tuning (`TIERLOG_SWEEP_CONCURRENCY`, `TIERLOG_STREAM_CONCURRENCY`, ...), which they read when
+ * `npm start` makes them, once the stack is up, and their margins, which they judge at each
+ * invocation against the time it has left (`remainingMs`): a margin of the invocations it gives them
+ * or more refused the first sweep or stream batch, and ended the drill only once its whole workload
+ * had run.
+ *
+ * @throws ConfigError naming the variable.
+ */
+export function checkHandlerEnvironment(env: Readonly<Record<string, string | undefined>>, remainingMs: number): void {
+  const sweeper = sweeperTuningFromEnv(env);
+  const stream = streamTuningFromEnv(env);
+  const margins: Array<[string, number]> = [
+    [SWEEPER_ENV.deadlineMarginMs, sweeper.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS],
+    [SWEEPER_ENV.answerMarginMs, sweeper.answerMarginMs ?? DEFAULT_ANSWER_MARGIN_MS],
+    [STREAM_ENV.deadlineMarginMs, stream.deadlineMarginMs ?? DEFAULT_STREAM_MARGIN_MS],
+  ];
+  for (const [variable, margin] of margins) {
+    if (margin < remainingMs) continue;
+    throw new ConfigError(
+      `${variable} is ${margin} ms, no less than the ${remainingMs} ms each invocation of the drill's handlers has: they would start nothing. Lower it, or unset it for the drill`,
+      variable,
+    );
+  }
 }
 
 /** The largest body the drill can make: a body is one buffer (`buffer.constants.MAX_LENGTH`). */

@@ -7,7 +7,7 @@
 import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateMultipartUploadCommand, DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import buffer from 'node:buffer';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { type DrillOptions, type DrillReport, runDrill } from '../../lib/drill/drill.js';
@@ -46,6 +46,8 @@ describe('a drill of nothing, or of a seed the generator cannot tell from anothe
     ['crashRate', 1.5],
     ['expiringRate', Number.NaN],
     ['expiringRate', -0.1],
+    // No store takes it: every write would have failed with a ConfigError, a drill of nothing.
+    ['inlineThreshold', -1],
   ])('%s: %s is a ValidationError naming it', async (name, value) => {
     let swept = 0;
     const error = await runDrill({
@@ -319,6 +321,35 @@ describe('npm start refuses what it cannot run, before it starts the local stack
       { TIERLOG_LEASE_SHARDS: 'abc' },
       'drill: TIERLOG_LEASE_SHARDS must be an integer',
     ],
+    // The sweeper's and the stream handler's own variables: read by the handlers, which the drill
+    // made once the stack was up (their tuning), or checked at their first invocation (their
+    // margins, against the drill's invocations of 60 s): refused after the stack had started, a
+    // margin after the whole workload had run, as the set-up error it is (exit 2).
+    [
+      'a sweeper tuning variable the sweeper refuses',
+      ['--operations', '5'],
+      { TIERLOG_SWEEP_CONCURRENCY: 'abc' },
+      'drill: TIERLOG_SWEEP_CONCURRENCY must be a non-negative integer',
+    ],
+    [
+      "a stream handler's margin longer than the drill's invocations",
+      ['--operations', '5', '--writers', '1', '--max-body', '2048'],
+      { TIERLOG_STREAM_DEADLINE_MARGIN_MS: '120000' },
+      'drill: TIERLOG_STREAM_DEADLINE_MARGIN_MS',
+    ],
+    // The writers' own variable (the objects function's, `npm run dev`'s): ignored, a bad one too.
+    [
+      'an inline threshold no store takes',
+      ['--operations', '5', '--writers', '1', '--max-body', '2048'],
+      { TIERLOG_INLINE_THRESHOLD: 'abc' },
+      'drill: TIERLOG_INLINE_THRESHOLD',
+    ],
+    [
+      "a sweeper's margin longer than the drill's invocations",
+      ['--operations', '5', '--writers', '1', '--max-body', '2048'],
+      { TIERLOG_DEADLINE_MARGIN_MS: '60000' },
+      'drill: TIERLOG_DEADLINE_MARGIN_MS',
+    ],
   ])('%s: exit code 2 (1 is an invariant that failed), the reason in a line, no stack started', (_, argv, env, reason) => {
     const out = drill(argv, env);
     expect(out.status).toBe(2);
@@ -326,6 +357,88 @@ describe('npm start refuses what it cannot run, before it starts the local stack
     expect(out.stderr).not.toContain('starting DynamoDB Local');
     expect(out.stderr).not.toMatch(/\n\s+at /);
   });
+});
+
+describe('npm start --json prints one JSON document whatever happens', () => {
+  const drill = (argv: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'bin/drill.ts', '--json', ...argv], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, ...env },
+    });
+
+  it.each<[string, string[], Record<string, string>, string]>([
+    ['a TIERLOG_* variable refused', ['--operations', '5'], { TIERLOG_LEASE_SHARDS: 'abc' }, 'TIERLOG_LEASE_SHARDS must be an integer'],
+    ['an option it cannot take', ['--writers', '0'], {}, "option '--writers <n>' argument '0' is invalid"],
+  ])('%s: stdout is {"error": {name, message, exitCode}} (the message on stderr too), exit code 2', (_, argv, env, reason) => {
+    const out = drill(argv, env);
+    expect(out.status).toBe(2);
+    expect(out.stderr).toContain(reason);
+    // A script that reads the report from stdout (`> report.json`, `| jq .ok`) met an empty output.
+    const document = JSON.parse(out.stdout) as { error: { name: string; message: string; exitCode: number } };
+    expect(document.error.message).toContain(reason);
+    expect(document.error.exitCode).toBe(2);
+    expect(typeof document.error.name).toBe('string');
+  });
+});
+
+describe('npm start --json ended by a signal', () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    '%s (a CI job\'s timeout, Ctrl-C) while it runs: stdout is {"error": {"name": "InterruptedError", ...}}, exit code 130',
+    async (signal) => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'bin/drill.ts', '--json', '--writers', '1', '--operations', '100000', '--max-body', '2048'],
+        { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+        child.once('exit', (code, killedBy) => resolve({ code, signal: killedBy })),
+      );
+      // Once the local stack is up: the drill runs.
+      await new Promise<void>((resolve, reject) => {
+        child.stderr!.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          if (/up in \d+ ms/.test(stderr)) resolve();
+        });
+        void exited.then(() => reject(new Error(`the drill exited before it ran:\n${stderr}`)));
+      });
+      try {
+        child.kill(signal);
+      } finally {
+        // Whatever the test finds, no drill of 100 000 operations is left running.
+        setTimeout(() => child.kill('SIGKILL'), 30_000).unref();
+      }
+      // A script reading the verdict from stdout met an empty output, the process ended by the signal.
+      expect(await exited).toEqual({ code: 130, signal: null });
+      const document = JSON.parse(stdout) as { error: { name: string; message: string; exitCode: number } };
+      expect(document.error).toMatchObject({ name: 'InterruptedError', exitCode: 130 });
+      expect(document.error.message).toContain(signal);
+    },
+    120_000,
+  );
+});
+
+describe("the writers' inline threshold (TIERLOG_INLINE_THRESHOLD in npm start) is the drill's", () => {
+  it('with inlineThreshold 0 every value the workload leaves is a blob, though every body is of 1 KiB at most', async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'log' });
+    const sweeper = new Sweeper({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 });
+    const report = await runDrill({
+      ...fx,
+      // Puts only, so the keys end holding values; no session (a session's value is a blob whatever the threshold).
+      options: { ...options, writers: 2, operations: 24, keys: 3, crashRate: 0, sessionRate: 0, inlineThreshold: 0 },
+      sweep: () => sweeper.sweep(),
+    });
+    expect(report).toMatchObject({ ok: true, lost: 0, leaked: 0, wrongValues: 0 });
+    const values = (await scanTable(fx.dynamodb, fx.config.objectsTable)).filter(
+      (item) => String(item['key']).startsWith('drill/object-') && item['deleted'] !== true,
+    );
+    expect(values.length).toBeGreaterThan(0);
+    // With the library's 8 KiB, each of them was inline: the drill ran another store than the one asked for.
+    expect(values.filter((item) => typeof item['blob'] !== 'string').map((item) => item['key'])).toEqual([]);
+  }, 180_000);
 });
 
 describe('--max-body bounds every body the drill writes', () => {
