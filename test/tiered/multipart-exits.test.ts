@@ -127,6 +127,38 @@ test('a part refused (access denied) and its abort throttled: the put fails with
   await expectKnownState(w);
 });
 
+test('a part refused once for good (access denied) in a large body: the parts after it are not sent, the put fails with its error, nothing is left', async () => {
+  const key = 'multipart/part-denied-early';
+  // Twelve parts of 5 MiB. Pinned, not fixed: lib-storage's four workers share one generator of
+  // parts, which the failed worker's loop closes, so the others stop after the part they have in
+  // flight. An upgrade that let them go on would send the rest of the body (minutes of a Lambda's
+  // 15 for a GiB) before the put failed and its upload was aborted.
+  const body = randomBody(12 * 5 * MiB);
+  const injector = new FaultInjector().add({
+    kind: 'fail',
+    match: onCommand('UploadPart'),
+    times: 1,
+    error: () =>
+      Object.assign(new Error('injected: denied'), { name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } }),
+  });
+  const w = writer(injector);
+  let partsSent = 0;
+  w.s3.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'UploadPartCommand') partsSent++;
+      return next(args);
+    },
+    { step: 'initialize', name: 'countParts' },
+  );
+  const error = await w.store.put(key, body).catch((e: unknown) => e);
+  expect(error, 'the cause a caller can act on').toBeInstanceOf(AccessDeniedError);
+  expect(injector.stats.injected.fail).toBe(1);
+  // The refused part and the (at most three) parts the other workers had in flight when it was refused.
+  expect(partsSent, 'no part sent after one failed').toBeLessThanOrEqual(4);
+  expect(await rawValue(fx, key)).toBeUndefined();
+  await expectKnownState(w);
+});
+
 test('a CompleteMultipartUpload answered 200 with an error in its body: the put fails, nothing is committed or left', async () => {
   const key = 'multipart/complete-200-error';
   const w = writer(new FaultInjector());
