@@ -503,17 +503,8 @@ describe('startLocalStack', () => {
             return false;
           }
         };
-        let left: string[] = [];
-        for (let i = 0; i < 100; i++) {
-          left = [
-            ...readdirSync(temp).filter((name) => name.startsWith('tierlog-')),
-            ...(alive(pids.s3) ? ['s3 server'] : []),
-            ...(alive(pids.dynamodb) ? ['DynamoDB Local'] : []),
-          ];
-          if (left.length === 0) break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        expect(left).toEqual([]);
+        const servers = () => [...(alive(pids.s3) ? ['s3 server'] : []), ...(alive(pids.dynamodb) ? ['DynamoDB Local'] : [])];
+        expect(await leftBehind(temp, servers)).toEqual([]);
       } finally {
         child.kill('SIGKILL');
         rmSync(temp, { recursive: true, force: true });
@@ -552,8 +543,6 @@ describe('startLocalStack', () => {
   it.each(['SIGHUP', 'SIGINT'] as const)(
     'a terminal that sends %s to the whole process group (closed, Ctrl-C) leaves no server running and no data on disk',
     async (signal) => {
-      const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
-      const root = fileURLToPath(new URL('../..', import.meta.url));
       // A test process of a user's in a terminal: it starts a stack and stores a blob; the terminal
       // then signals every process of its foreground group (SIGHUP when it is closed or its SSH
       // session drops), the S3 server's too, not only this one.
@@ -566,21 +555,7 @@ describe('startLocalStack', () => {
         await s3.send(new PutObjectCommand({ Bucket: 'left-behind', Key: 'k', Body: 'data' }));
         console.log('stored');
         setInterval(() => {}, 1000);`;
-      const child = spawn(process.execPath, ['--import', 'tsx/esm', '--input-type=module', '-e', script], {
-        cwd: root,
-        env: { ...process.env, TMPDIR: temp },
-        stdio: ['ignore', 'pipe', 'inherit'],
-        detached: true, // a process group of its own, as a shell makes for a command
-      });
-      const group = child.pid!;
-      const groupAlive = (): boolean => {
-        try {
-          process.kill(-group, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      };
+      const { child, temp, signal: send, left, end } = runAsGroup(script, 'pipe');
       try {
         await new Promise<void>((resolve, reject) => {
           let out = '';
@@ -591,17 +566,10 @@ describe('startLocalStack', () => {
           child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
         });
         expect(readdirSync(temp).filter((name) => name.startsWith('tierlog-s3-'))).toHaveLength(1);
-        process.kill(-group, signal);
-        let left: string[] = [];
-        for (let i = 0; i < 100; i++) {
-          left = [...readdirSync(temp).filter((name) => name.startsWith('tierlog-')), ...(groupAlive() ? ['a process of the group'] : [])];
-          if (left.length === 0) break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        expect(left).toEqual([]);
+        send(signal);
+        expect(await left()).toEqual([]);
       } finally {
-        if (groupAlive()) process.kill(-group, 'SIGKILL');
-        rmSync(temp, { recursive: true, force: true });
+        end();
       }
     },
     120_000,
@@ -610,8 +578,6 @@ describe('startLocalStack', () => {
   it.each(['SIGINT', 'SIGHUP'] as const)(
     "a process that stops gracefully on the terminal's %s to its whole group (npm run dev) is served until it stops the stack",
     async (signal) => {
-      const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
-      const root = fileURLToPath(new URL('../..', import.meta.url));
       // As npm run dev does on Ctrl-C: it finishes the work under way against the stack (a request,
       // a sweep: here a PutObject and a ListTables a moment later), then stops the stack. The
       // terminal signals every process of the group, the servers too: theirs to ignore.
@@ -635,21 +601,7 @@ describe('startLocalStack', () => {
         });
         console.log('ready');
         setInterval(() => {}, 1000);`;
-      const child = spawn(process.execPath, ['--import', 'tsx/esm', '--input-type=module', '-e', script], {
-        cwd: root,
-        env: { ...process.env, TMPDIR: temp },
-        stdio: ['ignore', 'pipe', 'inherit'],
-        detached: true, // a process group of its own, as a shell makes for a command
-      });
-      const group = child.pid!;
-      const groupAlive = (): boolean => {
-        try {
-          process.kill(-group, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      };
+      const { child, signal: send, left, end } = runAsGroup(script, 'pipe');
       try {
         let out = '';
         child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -658,27 +610,18 @@ describe('startLocalStack', () => {
           child.stdout!.on('data', () => out.includes('ready') && resolve());
           child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
         });
-        process.kill(-group, signal);
+        send(signal);
         expect(await exited).toBe(0);
         expect(JSON.parse(out.slice(out.indexOf('{')))).toEqual({ put: 'ok', list: 'ok', exits: [] });
-        let left: string[] = [];
-        for (let i = 0; i < 100; i++) {
-          left = [...readdirSync(temp).filter((name) => name.startsWith('tierlog-')), ...(groupAlive() ? ['a process of the group'] : [])];
-          if (left.length === 0) break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        expect(left).toEqual([]);
+        expect(await left()).toEqual([]);
       } finally {
-        if (groupAlive()) process.kill(-group, 'SIGKILL');
-        rmSync(temp, { recursive: true, force: true });
+        end();
       }
     },
     120_000,
   );
 
   it('Ctrl-C during the start (SIGINT to the whole process group, the S3 server not yet running) leaves no data directory', async () => {
-    const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
-    const root = fileURLToPath(new URL('../..', import.meta.url));
     // A terminal's Ctrl-C reaches every process of the foreground group: here, once the stack has
     // spawned the S3 server (startLocalStack spawns it before its first await), before it runs.
     const script = `
@@ -686,33 +629,12 @@ describe('startLocalStack', () => {
       startLocalStack().catch(() => {});
       process.kill(0, 'SIGINT');
       setInterval(() => {}, 1000);`;
-    const child = spawn(process.execPath, ['--import', 'tsx/esm', '--input-type=module', '-e', script], {
-      cwd: root,
-      env: { ...process.env, TMPDIR: temp },
-      stdio: ['ignore', 'ignore', 'inherit'],
-      detached: true, // a process group of its own, as a shell makes for a command
-    });
-    const group = child.pid!;
-    const groupAlive = (): boolean => {
-      try {
-        process.kill(-group, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
+    const { child, left, end } = runAsGroup(script, 'ignore');
     try {
       expect(await new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)))).toBe('SIGINT');
-      let left: string[] = [];
-      for (let i = 0; i < 100; i++) {
-        left = [...readdirSync(temp).filter((name) => name.startsWith('tierlog-')), ...(groupAlive() ? ['a process of the group'] : [])];
-        if (left.length === 0) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(left).toEqual([]);
+      expect(await left()).toEqual([]);
     } finally {
-      if (groupAlive()) process.kill(-group, 'SIGKILL');
-      rmSync(temp, { recursive: true, force: true });
+      end();
     }
   }, 60_000);
 
@@ -900,3 +822,49 @@ describe('startLocalStack', () => {
     expect(env.AWS_REGION).toBeTruthy();
   });
 });
+
+/**
+ * A user's script run from the repository as a process group of its own (as a shell runs a
+ * command, so a terminal's signal reaches every process of it), its TMPDIR a fresh folder.
+ */
+function runAsGroup(script: string, stdout: 'pipe' | 'ignore') {
+  const temp = mkdtempSync(join(tmpdir(), 'tierlog-stack-test-'));
+  const child = spawn(process.execPath, ['--import', 'tsx/esm', '--input-type=module', '-e', script], {
+    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    env: { ...process.env, TMPDIR: temp },
+    stdio: ['ignore', stdout, 'inherit'],
+    detached: true,
+  });
+  const group = child.pid!;
+  const alive = (): boolean => {
+    try {
+      process.kill(-group, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return {
+    child,
+    temp,
+    /** Sends `signal` to every process of the group, as a terminal does. */
+    signal: (signal: NodeJS.Signals) => process.kill(-group, signal),
+    /** What is still there after up to 10 s: tierlog's folders under TMPDIR, a process of the group. */
+    left: () => leftBehind(temp, () => (alive() ? ['a process of the group'] : [])),
+    end: () => {
+      if (alive()) process.kill(-group, 'SIGKILL');
+      rmSync(temp, { recursive: true, force: true });
+    },
+  };
+}
+
+/** What is still there after up to 10 s (polled): tierlog's folders under `temp`, and what `others` names. */
+async function leftBehind(temp: string, others: () => string[]): Promise<string[]> {
+  let left: string[] = [];
+  for (let i = 0; i < 100; i++) {
+    left = [...readdirSync(temp).filter((name) => name.startsWith('tierlog-')), ...others()];
+    if (left.length === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return left;
+}
