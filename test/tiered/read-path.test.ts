@@ -149,19 +149,11 @@ describe('an item the configured attribute names do not describe', () => {
         Item: marshall({ key: marker, version: 8, gone: true, createdAt: now, updatedAt: now }),
       }),
     );
-    for (const [name, read] of [
+    await expectEachCorrupt([
       ['presignGet', () => w.store.presignGet(key)],
       ['presignGet of a marker under other names', () => w.store.presignGet(marker)],
       ['getBytesOrUrl', () => w.store.getBytesOrUrl(key, { maxBytes: 1 << 20 })],
-    ] as const) {
-      const outcome = await (read as () => Promise<unknown>)().then(
-        (value) => ({ value }),
-        (error: unknown) => ({ error }),
-      );
-      expect('error' in outcome && outcome.error instanceof CorruptItemError, `${name}: ${JSON.stringify(outcome).slice(0, 200)}`).toBe(
-        true,
-      );
-    }
+    ]);
     // An object stored inline is still refused as the caller's mistake, and an absent one answered undefined.
     await w.store.put('foreign/presign-inline', randomBody(100));
     await expect(w.store.presignGet('foreign/presign-inline')).rejects.toThrow(/stored inline/);
@@ -636,20 +628,12 @@ describe('an attribute of another type than the writers write', () => {
     if (item.blob === 'BLOB') item.blob = `${fx.config.prefix}/${encodeObjectId(key)}/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b`;
     await fx.dynamodb.send(new PutItemCommand({ TableName: fx.config.objectsTable, Item: marshall(item) }));
     const before = (await rawState(fx)).objects.find((o) => o.key === key);
-    for (const [name, read] of [
+    await expectEachCorrupt([
       ['head', () => w.store.head(key)],
       ['get', () => w.store.get(key)],
       ['getStream', () => w.store.getStream(key)],
       ['get ranged', () => w.store.get(key, { range: { start: 0, end: 0 } })],
-    ] as const) {
-      const outcome = await (read as () => Promise<unknown>)().then(
-        (value) => ({ value }),
-        (error: unknown) => ({ error }),
-      );
-      expect('error' in outcome && outcome.error instanceof CorruptItemError, `${name}: ${JSON.stringify(outcome).slice(0, 200)}`).toBe(
-        true,
-      );
-    }
+    ]);
     expect(
       (await rawState(fx)).objects.find((o) => o.key === key),
       'the item untouched',
@@ -755,3 +739,14 @@ describe("the pointer read that judges blobs (sweeper, stream function, the audi
     expect(pointer).toMatchObject({ unrecognised: expect.stringMatching(/none of the attributes the configuration names/) });
   });
 });
+
+/** Each read, by its name, is refused with a CorruptItemError (what else it answered is in the message). */
+async function expectEachCorrupt(reads: ReadonlyArray<readonly [name: string, read: () => Promise<unknown>]>): Promise<void> {
+  for (const [name, read] of reads) {
+    const outcome = await read().then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
+    expect('error' in outcome && outcome.error instanceof CorruptItemError, `${name}: ${JSON.stringify(outcome).slice(0, 200)}`).toBe(true);
+  }
+}
