@@ -218,6 +218,13 @@ interface PutPlan extends PutOptions {
 }
 
 const RETRY = Symbol('retry');
+
+/**
+ * How long a time-to-idle refresh that moved an object on answers the reads of the state it moved
+ * it from (reads under way when it landed: a blob's download). A minute: longer than such a read
+ * takes as a rule, and the refreshes kept are those of the last minute only.
+ */
+const REFRESHED_HOLD_MS = 60_000;
 type Attempt<T> = T | typeof RETRY;
 
 /**
@@ -971,9 +978,19 @@ export class TieredStore {
     // cost a write per read in flight when the refresh fell due, not one per debounce. Each read
     // answers the expiry the shared refresh moved the object to, on its own record.
     const state = `${record.key}\u0000${record.version}\u0000${record.blob ?? ''}\u0000${record.expiresAtSeconds}`;
+    // A read of a state a refresh has just moved on from (its item came back before the refresh
+    // landed, and a blob's download ended after it was answered) answers where it moved the object:
+    // sent, its own refresh was refused by its condition and billed as a write, one per download
+    // overlapping the refresh of a large object read by many at once.
+    const moved = this.refreshedState(state, now);
+    if (moved !== undefined) return { ...record, expiresAtSeconds: moved };
     let refreshing = this.refreshing.get(state);
     if (refreshing === undefined) {
-      refreshing = this.refresh(record, now, next, margin).then((r) => r.expiresAtSeconds);
+      refreshing = this.refresh(record, now, next, margin).then((r) => {
+        // Only a refresh that moved the object on is kept: one given up or refused leaves the next read to try.
+        if (r.expiresAtSeconds! > record.expiresAtSeconds!) this.keepRefreshed(state, r.expiresAtSeconds!);
+        return r.expiresAtSeconds;
+      });
       this.refreshing.set(state, refreshing);
       const done = () => this.refreshing.delete(state);
       refreshing.then(done, done);
@@ -984,6 +1001,37 @@ export class TieredStore {
 
   /** Time-to-idle refreshes in flight, by the state they refresh (key, version, blob, expiry read). */
   private readonly refreshing = new Map<string, Promise<number | undefined>>();
+
+  /**
+   * Refreshes that moved an object on, by the state they moved it from, with the expiry they set
+   * and when they were kept, oldest first: held {@link REFRESHED_HOLD_MS}, so the map holds the
+   * refreshes of that long, whatever the number of objects read.
+   */
+  private readonly refreshed = new Map<string, { readonly expiresAtSeconds: number; readonly at: number }>();
+
+  private keepRefreshed(state: string, expiresAtSeconds: number): void {
+    const at = this.clock();
+    for (const [old, kept] of this.refreshed) {
+      if (at - kept.at < REFRESHED_HOLD_MS) break;
+      this.refreshed.delete(old);
+    }
+    this.refreshed.delete(state);
+    this.refreshed.set(state, { expiresAtSeconds, at });
+  }
+
+  /**
+   * The expiry a refresh moved `state` to, when one did less than {@link REFRESHED_HOLD_MS} ago.
+   * Only a refresh moves a version's expiry, so the object's is that one or later.
+   */
+  private refreshedState(state: string, now: number): number | undefined {
+    const kept = this.refreshed.get(state);
+    if (kept === undefined) return undefined;
+    if (now - kept.at >= REFRESHED_HOLD_MS || now < kept.at) {
+      this.refreshed.delete(state);
+      return undefined;
+    }
+    return kept.expiresAtSeconds;
+  }
 
   /** The refresh of {@link touch}: `next` at `now`, sent only while `margin` lasts. Never fails. */
   private async refresh(record: HvRecord, now: number, next: number, margin: number): Promise<HvRecord> {

@@ -270,6 +270,15 @@ export class UploadSessions {
 
     const sessionId = newSessionId();
     const now = this.o.clock();
+    // Checked again where the session is made: a read slowed past the object's instant (throttled,
+    // retried) opened a session, and a multipart upload billed until the sweeper took it, that no
+    // part URL and no complete could ever serve, answered with an `expiresAt` already past.
+    if (expiry?.at !== undefined && expiry.at - now < 1_000) {
+      throw new ValidationError(
+        'expiresAt is less than a second away, shorter than a part URL lives: an upload session for it could never complete',
+        'expiresAt',
+      );
+    }
     const expiresAt = now + expiresInMs;
     const info: SessionInfo = {
       v: 1,

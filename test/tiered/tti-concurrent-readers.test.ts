@@ -48,3 +48,47 @@ test('20 reads in flight of a time-to-idle object due for a refresh send one ref
   expect((await w.store.head('tti/hot'))!.expiresAt!.getTime()).toBeGreaterThan(written);
   expect((await w.store.head('tti/hot'))!.expiresAt!.getTime()).toBe(reads[0]!.expiresAt!.getTime());
 });
+
+/**
+ * A blob object's read refreshes after its body is read (a whole GET downloads it first): the reads
+ * whose item came back before a refresh landed, and whose download ended after it was answered (a
+ * large object read by many clients at once), each sent a refresh of their own, refused by its
+ * condition (billed as a write): as many writes as downloads overlapping the refresh, not one per
+ * debounce. A refresh that moved the object on answers the reads of the state it moved on from.
+ */
+test("a blob read whose download ends after another read's refresh landed sends no refresh of its own", async () => {
+  now = Date.UTC(2026, 10, 30, 12, 0, 0);
+  const body = randomBody(300 * 1024);
+  const { version } = await w.store.put('tti/slow-download', body, { timeToIdleMs: 10 * MINUTE });
+  now += 6 * MINUTE;
+  // The first read's download is held until the second read, refresh included, has answered.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let gets = 0;
+  w.s3.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'GetObjectCommand' && gets++ === 0) await held;
+      return next(args);
+    },
+    { step: 'initialize', name: 'holdFirstDownload' },
+  );
+  try {
+    w.recorder.reset();
+    const slow = w.store.get('tti/slow-download');
+    while (gets === 0) await new Promise((resolve) => setImmediate(resolve));
+    const fast = await w.store.get('tti/slow-download');
+    release();
+    const slowRead = await slow;
+    const refreshes = w.recorder.names('dynamodb').filter((name) => /Update/.test(name));
+    expect(refreshes, refreshes.join(', ')).toHaveLength(1);
+    expect(slowRead?.version).toBe(version);
+    expect(sameBytes(slowRead!.body, body)).toBe(true);
+    expect(slowRead!.expiresAt!.getTime()).toBe(fast!.expiresAt!.getTime());
+    expect(fast!.expiresAt!.getTime()).toBeGreaterThanOrEqual(now + 10 * MINUTE);
+  } finally {
+    release();
+    w.s3.middlewareStack.remove('holdFirstDownload');
+  }
+});

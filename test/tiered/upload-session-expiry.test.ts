@@ -5,6 +5,7 @@
  * or idle counts from the commit), an instant that passes before the complete aborts the
  * session and leaves nothing, and the HTTP create route takes the PUT route's expiry headers.
  */
+import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { handleObjectsRequest } from '../../lib/api/objects-http.js';
@@ -278,6 +279,42 @@ test("a create's lease and answer are the expiresAt it checked and stored, thoug
   expect(created.expiresAt).toBe(at);
   expect(session.leaseUntil).toBe(at + 15 * 60 * SEC);
   await w.store.abortUpload(created.uploadId);
+});
+
+/**
+ * A create with `ifVersion` checked the object's `expiresAt` (at least a second away) before its
+ * read of the object, and opened the session after it: a read slowed past the instant (throttled,
+ * retried) opened a session, and a multipart upload billed until the sweeper took it, whose
+ * object's instant had passed, answered with an `expiresAt` already past: no part URL is signed
+ * for it and no complete can land. Checked again at the instant the session is made: refused,
+ * nothing written.
+ */
+test("a create whose ifVersion read ends past the object's expiresAt is refused, and opens no session", async () => {
+  const key = 'e/read-past-expiry';
+  const before = await rawState(fx);
+  const uploadsInProgress = async () =>
+    ((await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket }))).Uploads ?? []).length;
+  const uploadsBefore = await uploadsInProgress();
+  offset = 0;
+  const at = new Date(clock() + 3 * SEC);
+  // The create's read of the object takes 5 s (a throttled read retried): the clock moves on with it.
+  w.dynamodb.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'GetItemCommand') offset += 5 * SEC;
+      return next(args);
+    },
+    { step: 'initialize', name: 'slowObjectRead' },
+  );
+  try {
+    const err = await w.store.createUpload(key, { expiresAt: at, ifVersion: 0, size: 10 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe('expiresAt');
+  } finally {
+    w.dynamodb.middlewareStack.remove('slowObjectRead');
+    offset = 0;
+  }
+  expect((await rawState(fx)).instances).toHaveLength(before.instances.length);
+  expect(await uploadsInProgress()).toBe(uploadsBefore);
 });
 
 describe('POST ?uploads with the expiry headers', () => {
