@@ -252,15 +252,8 @@ export class UploadSessions {
     // Validated as put's (one policy, a future instant, positive durations) before anything is written.
     const validatedAt = this.o.clock();
     storedExpiryOf(options, validatedAt);
-    // Nor an instant under a second away: no part URL is signed for it (the shortest lives a second,
-    // past the instant, see partUrls), so the session could never receive a part, nor complete.
-    if (options.expiresAt !== undefined && options.expiresAt.getTime() - validatedAt < 1_000) {
-      throw new ValidationError(
-        'expiresAt is less than a second away, shorter than a part URL lives: an upload session for it could never complete',
-        'expiresAt',
-      );
-    }
     const expiry = storedPolicyOf(options);
+    assertSessionCanServe(expiry?.at, validatedAt);
     if (ifVersion !== undefined) {
       // An item of other attribute names is refused here (a CorruptItemError, as a put's would be
       // at once), not after the session opened and took every part.
@@ -273,12 +266,7 @@ export class UploadSessions {
     // Checked again where the session is made: a read slowed past the object's instant (throttled,
     // retried) opened a session, and a multipart upload billed until the sweeper took it, that no
     // part URL and no complete could ever serve, answered with an `expiresAt` already past.
-    if (expiry?.at !== undefined && expiry.at - now < 1_000) {
-      throw new ValidationError(
-        'expiresAt is less than a second away, shorter than a part URL lives: an upload session for it could never complete',
-        'expiresAt',
-      );
-    }
+    assertSessionCanServe(expiry?.at, now);
     const expiresAt = now + expiresInMs;
     const info: SessionInfo = {
       v: 1,
@@ -1019,6 +1007,22 @@ const PART_REFUSALS: Record<'InvalidPart' | 'InvalidPartOrder' | 'EntityTooSmall
  * CompleteMultipartUpload would refuse (a part not uploaded or with another ETag, parts out of
  * order or repeated, a part but the last under 5 MiB) before anything is assembled.
  */
+/**
+ * Refuses an object's instant (`at`, ms since the epoch) under a second after `now`: no part URL
+ * is signed for it (the shortest lives a second, past the instant, see partUrls), so a session
+ * for it could never receive a part, nor complete.
+ *
+ * @throws ValidationError naming `expiresAt`.
+ */
+function assertSessionCanServe(at: number | undefined, now: number): void {
+  if (at !== undefined && at - now < 1_000) {
+    throw new ValidationError(
+      'expiresAt is less than a second away, shorter than a part URL lives: an upload session for it could never complete',
+      'expiresAt',
+    );
+  }
+}
+
 function sizeOfParts(uploadId: string, parts: readonly CompletedPart[], uploaded: readonly UploadedPart[]): number {
   const byNumber = new Map(uploaded.map((p) => [p.partNumber, p]));
   const bare = (etag: string) => etag.replace(/^"|"$/g, '');
