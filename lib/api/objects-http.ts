@@ -40,7 +40,8 @@
  * - GET and HEAD evaluate `If-Match` (strong comparison; false: 412) and `If-None-Match` (weak
  *   comparison; a match: 304) against the version they answer, in RFC 9110's order
  *   (lib/api/preconditions.ts), so a download in several ranges with `If-Match` gets 412 once the
- *   object is replaced, never bytes of two versions. `If-Unmodified-Since` without `If-Match` is 400
+ *   object is replaced, never bytes of two versions (nor a 416 when its range is past the end of
+ *   the new one: a Range is evaluated after the preconditions, §14.2). `If-Unmodified-Since` without `If-Match` is 400
  *   and `If-Modified-Since` is not evaluated: a date cannot name a version. A GET answered by a
  *   redirect is judged on the version the URL serves; the client's headers then follow the
  *   redirect to S3, which compares `If-Match` with its own ETag (not the version; GetObject
@@ -415,11 +416,18 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       // it was read followed, one grown past the limit answered by URL: `getBytesOrUrl`).
       object = await store.getBytesOrUrl(key, { ...(range !== undefined ? { range } : {}), maxBytes: maxResponseBytes, expiresInMs });
     } catch (err) {
-      // Past the end of the current version: of the version If-Range names too only if it is that one.
-      if (!(err instanceof RangeNotSatisfiableError && ifRange !== undefined && range !== undefined)) throw err;
+      if (!(err instanceof RangeNotSatisfiableError && range !== undefined)) throw err;
+      // A Range is evaluated after the preconditions (RFC 9110 §14.2): a range past the end of a
+      // version If-Match does not name is 412, not 416, which a resuming client (curl -C -) takes
+      // for "my copy is whole" and keeps the old version's first bytes as the object.
+      const noIfRange = ifRange === undefined;
+      if (noIfRange && preconditions.ifMatch === undefined && preconditions.ifNoneMatch === undefined) throw err;
       const now = await store.head(key);
       if (now === undefined) return noSuchObject();
-      if (ifRangeMatches(ifRange, now.version)) throw err;
+      const verdict = evaluateRead(preconditions, now.version);
+      if (verdict !== 'proceed') return preconditionAnswer(verdict, now);
+      // Past the end of the current version: of the version If-Range names too only if it is that one.
+      if (noIfRange || ifRangeMatches(ifRange, now.version)) throw err;
       range = undefined;
       continue;
     }

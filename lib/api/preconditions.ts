@@ -18,8 +18,9 @@
  *      is always correct, only less economical. A cache that holds the ETag sends If-None-Match,
  *      which takes precedence anyway.
  *
- * An absent object is 404, and an unsatisfiable range 416, whatever the preconditions (§13.2.1:
- * a non-2xx answer to the request without them takes precedence). A malformed `If-Match` or
+ * An absent object is 404 whatever the preconditions (§13.2.1: a non-2xx answer to the request
+ * without them takes precedence). A range is evaluated after them (§14.2): a range past the end
+ * of a version `If-Match` does not name is 412, never 416. A malformed `If-Match` or
  * `If-None-Match` is 400: a precondition is never ignored. The ETag of an object is its quoted
  * version (`"<version>"`), so tags are compared with the version's digits.
  */

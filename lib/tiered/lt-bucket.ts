@@ -5,7 +5,7 @@
  * refuses to touch anything else, whatever its caller believes.
  */
 import { createHash } from 'node:crypto';
-import { pipeline, type Readable, Transform } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -25,7 +25,7 @@ import { awsErrorName, isCredentialRefusal, isDefiniteRejection, isNoSuchKey, tr
 import { type PresignedUrl, presignUrl, presignUrls } from '../aws/presign.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
 import { advancingObjectPages } from '../aws/object-pages.js';
-import { CorruptItemError, ListingError, ResourceMissingError, TierlogError } from '../errors.js';
+import { AccessDeniedError, CorruptItemError, ListingError, ResourceMissingError, TierlogError } from '../errors.js';
 import { checkBeforeEachAttempt } from '../aws/retry-loop.js';
 import { assertPartSize, partSizeFor } from './part-size.js';
 
@@ -123,7 +123,8 @@ export interface ListedBlob {
 
 /**
  * GetObjects of one read whose body was cut while it was read (`LtBucket.getBytes`, and so the
- * objects API's GET through `TieredStore.getBytesOrUrl`), as the SDK's attempts of a request.
+ * objects API's GET through `TieredStore.getBytesOrUrl`; a stream's, `LtBucket.getStream`, each
+ * after the first a GetObject of the rest), as the SDK's attempts of a request.
  */
 const BODY_READ_ATTEMPTS = 3;
 
@@ -222,12 +223,67 @@ export class LtBucket {
   }
 
   /**
-   * The blob as a stream, or undefined if it does not exist.
+   * The blob as a stream, or undefined if it does not exist. A body cut while it is read goes on
+   * from the byte it reached (`resuming`), as `getBytes` reads one again; `mayReadAgain` as
+   * for {@link getBytes}.
    * @throws CorruptItemError when S3 says the blob is not `size` bytes (its item's)
    */
-  async getStream(key: string, size: number): Promise<Readable | undefined> {
+  async getStream(key: string, size: number, mayReadAgain?: () => boolean): Promise<Readable | undefined> {
     const out = await this.getObject(key, size);
-    return out as unknown as Readable | undefined;
+    if (out === undefined) return undefined;
+    return size === 0
+      ? (out as unknown as Readable)
+      : this.resuming(key, size, { start: 0, end: size - 1 }, out as unknown as Readable, mayReadAgain);
+  }
+
+  /**
+   * `first`, the body of a GetObject of `range` of the blob, as a stream that goes on past a cut.
+   * The SDK retries a request that failed before its answer, never a body cut while it is read (a
+   * connection reset midway: `Error: aborted`), and a stream's reader cannot tell a cut from a
+   * fault of its own: such a cut is followed by a GetObject of the rest of the range, from the byte
+   * reached (a blob key is written once: the same bytes, checked against the item's size as the
+   * first answer was), up to `BODY_READ_ATTEMPTS` GetObjects in all, and not once `mayReadAgain`
+   * says no. The stream fails with the cut past them, with a count that found another length
+   * (a `TierlogError`) at once, and with the cut when the blob is gone meanwhile (replaced and
+   * deleted: bytes of it were given already, so its successor's are never spliced in). Destroyed
+   * early, it destroys the body it reads.
+   */
+  private resuming(
+    key: string,
+    size: number,
+    range: { readonly start: number; readonly end: number },
+    first: Readable,
+    mayReadAgain: () => boolean = () => true,
+  ): Readable {
+    const rest = (start: number) => this.getObject(key, size, { start, end: range.end });
+    // The body read now: destroyed with the stream, whenever that is (before its first read too,
+    // when the generator has not begun and runs nothing of its own), so its socket goes back.
+    let source: Readable = first;
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      let next = range.start;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          for await (const chunk of source) {
+            next += (chunk as Uint8Array).byteLength;
+            yield chunk as Uint8Array;
+          }
+          return;
+        } catch (err) {
+          if (err instanceof TierlogError || attempt >= BODY_READ_ATTEMPTS || next > range.end || !mayReadAgain()) throw err;
+          source.destroy();
+          const resumed = await rest(next).catch((again: unknown) => {
+            // Refused (403: a writer has no s3:ListBucket) as for a missing blob: gone, the cut answered.
+            if (again instanceof AccessDeniedError) return undefined;
+            throw again;
+          });
+          if (resumed === undefined) throw err;
+          source = resumed as unknown as Readable;
+        }
+      }
+    }
+    const stream = Readable.from(chunks(), { objectMode: false });
+    stream.once('close', () => source.destroy());
+    return stream;
   }
 
   /**
@@ -661,11 +717,13 @@ export class LtBucket {
   }
 
   /**
-   * Bytes `start..end` (inclusive) of the blob of `size` bytes as a stream, or undefined if it does not exist.
+   * Bytes `start..end` (inclusive) of the blob of `size` bytes as a stream, or undefined if it does not exist;
+   * a body cut while it is read goes on from the byte it reached, as {@link getStream}'s.
    * @throws CorruptItemError when S3 says the blob is not `size` bytes (its item's)
    */
-  async getRangeStream(key: string, size: number, start: number, end: number): Promise<Readable | undefined> {
-    return (await this.getObject(key, size, { start, end })) as unknown as Readable | undefined;
+  async getRangeStream(key: string, size: number, start: number, end: number, mayReadAgain?: () => boolean): Promise<Readable | undefined> {
+    const out = await this.getObject(key, size, { start, end });
+    return out === undefined ? undefined : this.resuming(key, size, { start, end }, out as unknown as Readable, mayReadAgain);
   }
 
   /**

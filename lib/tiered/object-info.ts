@@ -76,9 +76,10 @@ export interface GetResult extends ObjectInfo {
 /** An object whose body is a stream ({@link TieredStore.getStream}): a large one is not buffered. */
 export interface StreamResult extends ObjectInfo {
   /**
-   * The body. A blob's is S3's response stream: read it to its end, or `destroy()` it when you
-   * stop early (a client that went away); left unread, it holds one of the S3 client's pooled
-   * sockets until the connection times out.
+   * The body. A blob's reads S3's response stream (a body cut midway goes on from the byte
+   * reached, with a GetObject of the rest, up to 3 in all): read it to its end, or `destroy()` it
+   * when you stop early (a client that went away); left unread, it holds one of the S3 client's
+   * pooled sockets until the connection times out.
    */
   readonly body: Readable;
   /**

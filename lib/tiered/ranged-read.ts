@@ -68,7 +68,7 @@ export async function readRange<B extends Uint8Array | Readable>(args: {
     }
     let refused: AccessDeniedError | undefined;
     const body = await (args.mode === 'stream'
-      ? args.lt.getRangeStream(record.blob, record.size, range.start, range.end)
+      ? args.lt.getRangeStream(record.blob, record.size, range.start, range.end, args.mayReadAgain)
       : args.lt.getRangeBytes(record.blob, record.size, range.start, range.end, args.mayReadAgain)
     ).catch((err: unknown) => {
       if (!(err instanceof AccessDeniedError)) throw err;

@@ -404,12 +404,17 @@ export class TieredStore {
     return this.readBody(key, 'bytes', (blob, size) => this.lt.getBytes(blob, size, this.beforeInvocationDeadline()));
   }
 
-  /** The object with its body as a stream (large objects are not buffered), or undefined. */
+  /**
+   * The object with its body as a stream (large objects are not buffered), or undefined. A blob's
+   * body cut while it is read goes on from the byte reached (up to 3 GetObjects in all, as
+   * {@link get} reads one again; not past the invocation's deadline), and fails with the cut past
+   * them or when the blob was deleted meanwhile: never ends short, never splices two versions.
+   */
   async getStream(key: string, options: GetOptions = {}): Promise<StreamResult | undefined> {
     assertObjectKey(key);
     assertOptions(options, OPTIONS.get, 'getStream');
     if (options.range !== undefined) return this.readRanged<Readable>(key, options.range, 'stream');
-    return this.readBody(key, 'stream', (blob, size) => this.lt.getStream(blob, size));
+    return this.readBody(key, 'stream', (blob, size) => this.lt.getStream(blob, size, this.beforeInvocationDeadline()));
   }
 
   /**
@@ -430,7 +435,7 @@ export class TieredStore {
     const read = await this.readOrSign(key, options, 'getStreamOrUrl');
     if (read === undefined || 'url' in read) return read;
     if (options.range !== undefined) return this.readRanged<Readable>(key, options.range, 'stream', read.first);
-    return this.readBody(key, 'stream', (blob, size) => this.lt.getStream(blob, size), read.first);
+    return this.readBody(key, 'stream', (blob, size) => this.lt.getStream(blob, size, this.beforeInvocationDeadline()), read.first);
   }
 
   /**

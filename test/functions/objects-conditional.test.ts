@@ -105,6 +105,26 @@ describe('a download in ranges with If-Match', () => {
     expect(two.headers?.['content-range']).toBeUndefined();
   });
 
+  // RFC 9110 §14.2: a Range is evaluated after the preconditions. Answered 416 (`bytes */<new size>`),
+  // a resuming client (curl -C -) takes its copy for complete: the old version's first bytes kept
+  // as the whole object, the very splice If-Match asks to be kept from.
+  test.each([
+    ['answered in the body', 30 * KiB, 2 * KiB],
+    ['answered by a redirect', 300 * KiB, 200 * KiB],
+  ] as const)('the object replaced by a shorter one, the next range past its end (%s): 412, not 416', async (name, size, shorter) => {
+    const key = `c/shorter-${name.split(' ').pop()}`;
+    const { version } = await w.store.put(key, randomBody(size));
+    const etag = `"${version}"`;
+    await w.store.put(key, randomBody(shorter));
+    const res = await call('GET', key, { range: `bytes=${size - 1000}-`, 'if-match': etag });
+    expect(res.statusCode).toBe(412);
+    expect(res.headers?.etag).toBe(`"${version + 1}"`);
+    expect(res.headers?.['content-range']).toBeUndefined();
+    // Without If-Match (or with the current tag), the range past the end is 416, as before.
+    expect((await call('GET', key, { range: `bytes=${size - 1000}-` })).statusCode).toBe(416);
+    expect((await call('GET', key, { range: `bytes=${size - 1000}-`, 'if-match': `"${version + 1}"` })).statusCode).toBe(416);
+  });
+
   test('a range with If-None-Match of the current version: 304', async () => {
     const [, etag] = objects.get('c/blob')!;
     const res = await call('GET', 'c/blob', { range: 'bytes=0-99', 'if-none-match': etag });

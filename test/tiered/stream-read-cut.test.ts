@@ -1,0 +1,123 @@
+/**
+ * A streamed read (`getStream`, `getStreamOrUrl`) of a blob whose GetObject body is cut while it
+ * is read (a connection reset midway through a large blob). The SDK retries a request that failed
+ * before its answer, never a body cut while it is read; the stream goes on from the byte it
+ * reached with a ranged GET of the rest (a blob key is written once: the same bytes), up to 3
+ * GETs in all, as `get` reads the body again. Cut on every one, the stream fails with the cut.
+ */
+import type { Readable } from 'node:stream';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { beforeAll, expect, test } from 'vitest';
+import { cutGets as cutS3Gets } from '../support/cut-body.js';
+import { type Fixture, freshFixture } from '../support/local.js';
+import { MiB, makeWriter, randomBody, rawState, sameBytes, type Writer, writersClosedAfterEach } from './harness.js';
+
+let fx: Fixture;
+beforeAll(async () => {
+  fx = await freshFixture();
+});
+const open = writersClosedAfterEach();
+
+const BODY = randomBody(1 * MiB);
+
+function writer(): Writer {
+  const w = makeWriter(fx, { store: { inlineThreshold: 1024, partSize: 5 * MiB } });
+  open.push(w);
+  return w;
+}
+
+/** The `Range` of each GET `w`'s S3 client sends (none: the whole blob), wrapped outside the cut. */
+function rangesSent(w: Writer): (string | undefined)[] {
+  const handler = w.s3.config.requestHandler as unknown as {
+    handle: (request: { method: string; headers: Record<string, string> }, options?: unknown) => Promise<unknown>;
+  };
+  const send = handler.handle.bind(handler);
+  const ranges: (string | undefined)[] = [];
+  handler.handle = (request, options) => {
+    if (request.method === 'GET') ranges.push(request.headers.range ?? request.headers.Range);
+    return send(request, options);
+  };
+  return ranges;
+}
+
+async function read(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(chunks);
+}
+
+test('getStream of a blob whose body is cut once midway: goes on from the byte reached, the whole body', async () => {
+  const w = writer();
+  await w.store.put('stream-cut/whole', BODY);
+  const cuts = cutS3Gets(w.s3, 1);
+  const ranges = rangesSent(w);
+  const got = await w.store.getStream('stream-cut/whole');
+  const bytes = await read(got!.body);
+  expect(cuts.cut).toBe(1);
+  expect(sameBytes(bytes, BODY), 'the whole body').toBe(true);
+  expect(ranges).toHaveLength(2);
+  expect(ranges[0]).toBeUndefined();
+  expect(ranges[1]).toMatch(new RegExp(`^bytes=[1-9][0-9]*-${BODY.byteLength - 1}$`));
+});
+
+test('a ranged getStream cut once midway: goes on within the range, the range answered', async () => {
+  const w = writer();
+  await w.store.put('stream-cut/range', BODY);
+  const cuts = cutS3Gets(w.s3, 1);
+  const ranges = rangesSent(w);
+  const got = await w.store.getStream('stream-cut/range', { range: { start: 1000, end: 500_000 } });
+  expect(got?.range).toEqual({ start: 1000, end: 500_000, size: BODY.byteLength });
+  const bytes = await read(got!.body);
+  expect(cuts.cut).toBe(1);
+  expect(sameBytes(bytes, BODY.subarray(1000, 500_001)), 'the range').toBe(true);
+  expect(ranges[0]).toBe('bytes=1000-500000');
+  expect(ranges[1]).toMatch(/^bytes=[1-9][0-9]*-500000$/);
+});
+
+test('getStreamOrUrl of a blob within maxBytes, cut once midway: the whole body', async () => {
+  const w = writer();
+  await w.store.put('stream-cut/or-url', BODY);
+  const cuts = cutS3Gets(w.s3, 1);
+  const got = await w.store.getStreamOrUrl('stream-cut/or-url', { maxBytes: 2 * MiB });
+  expect(got !== undefined && 'body' in got).toBe(true);
+  const bytes = await read((got as { body: Readable }).body);
+  expect(cuts.cut).toBe(1);
+  expect(sameBytes(bytes, BODY)).toBe(true);
+});
+
+test('cut on every GET: the stream fails with the cut after 3 GETs, never ends short as if whole', async () => {
+  const w = writer();
+  await w.store.put('stream-cut/always', BODY);
+  const cuts = cutS3Gets(w.s3, Number.POSITIVE_INFINITY);
+  const got = await w.store.getStream('stream-cut/always');
+  const error = await read(got!.body).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(cuts.cut).toBe(3);
+  expect((error as Error).message).toBe('aborted');
+});
+
+test('a blob deleted between the cut and the rest (replaced meanwhile): the stream fails with the cut, nothing spliced', async () => {
+  const w = writer();
+  await w.store.put('stream-cut/gone', BODY);
+  const blob = (await rawState(fx)).references.get('stream-cut/gone')!;
+  const cuts = cutS3Gets(w.s3, 1);
+  const handler = w.s3.config.requestHandler as unknown as {
+    handle: (request: { method: string }, options?: unknown) => Promise<unknown>;
+  };
+  const send = handler.handle.bind(handler);
+  let gets = 0;
+  handler.handle = async (request, options) => {
+    if (request.method === 'GET' && ++gets === 2) await fx.s3.send(new DeleteObjectCommand({ Bucket: fx.config.bucket, Key: blob }));
+    return send(request, options);
+  };
+  const got = await w.store.getStream('stream-cut/gone');
+  const error = await read(got!.body).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(cuts.cut).toBe(1);
+  expect(gets).toBe(2);
+  expect((error as Error).message).toBe('aborted');
+});
