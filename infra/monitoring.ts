@@ -5,7 +5,7 @@
  */
 import { Annotations, Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -68,7 +68,9 @@ export interface TierlogMonitoringProps {
    * minutes), or every one fails before it publishes (a bad environment at init, a timeout: those
    * raise the errors alarm as well). A sweep that finished publishes a `SweepDuration` data point,
    * errors or not. At least 15 minutes (three five-minute periods) and at most one day; pass at
-   * least twice the sweep schedules' shortest interval, and more than the sweeper's timeout (the
+   * least twice the sweep schedules' shortest interval, and the sweeper's timeout and 10 minutes (a
+   * sweep publishes when it ends: under a backlog, sweeps publish up to a timeout apart); less is
+   * taken with a warning at synth, as the alarm would fire on a running sweeper (the
    * {@link Tierlog} construct passes `sweeperSilenceOf(...)` of its schedules and timeout).
    *
    * @default - with a `TierlogSweeper`'s function, `sweeperSilenceOf(...)` of its schedules and
@@ -362,6 +364,25 @@ function notRunningBlindSpot(silence: Duration, interval: Duration): string | un
   );
 }
 
+/**
+ * Why `SweeperNotRunning` cannot watch a sweeper of this `timeout` with this `silence`, or undefined
+ * when it can (or either is not known at synth). A sweep publishes when it ends, and under a
+ * backlog every sweep runs to its deadline: sweeps of one slot then publish a timeout (and a
+ * throttled event's retry) apart, so a window shorter than the timeout and two periods (what
+ * {@link sweeperSilenceOf} gives it) holds none at times, and the alarm fires on a sweeper that runs
+ * flat out. A `sweeperSilence` given is the user's choice: a warning at synth, as for the interval.
+ */
+function silenceUnderLongestSweep(silence: Duration, timeout: Duration | undefined): string | undefined {
+  if (timeout === undefined || timeout.isUnresolved() || silence.isUnresolved()) return undefined;
+  const longestMs = timeout.toMilliseconds() + 2 * PERIOD.toMilliseconds();
+  if (silence.toMilliseconds() >= longestMs) return undefined;
+  return (
+    `SweeperNotRunning looks back ${silence.toHumanString()} for a sweeper whose timeout is ${timeout.toHumanString()}: ` +
+    'a sweep publishes when it ends, and under a backlog every sweep runs to its deadline, so sweeps publish up to that far apart ' +
+    `and the alarm fires on a sweeper that is running (a false alarm during every backlog). Give sweeperSilence at least ${Duration.millis(longestMs).toHumanString()} (the timeout and two periods), or leave it to the sweeper's schedules and timeout.`
+  );
+}
+
 /** The {@link TierlogSweeper} whose function `fn` is; undefined for another function (an imported one). */
 function sweeperOf(fn: lambda.IFunction): TierlogSweeper | undefined {
   const sweeper = fn.node.scopes.findLast((scope) => scope instanceof TierlogSweeper);
@@ -486,6 +507,8 @@ export class TierlogMonitoring extends Construct {
         `SweeperNotRunning looks back a day, and no sweep schedule's interval is read (${[...sweeps, ...housekeeping].join(', ')}: only rate(...) and a cron(...) of every day are): it fires on any day without a sweep. Add a schedule of every day (a rate, or a cron of every day).`,
       );
     }
+    const silenceWarning = silenceUnderLongestSweep(silence, sweeper?.timeout ?? (fn instanceof lambda.Function ? fn.timeout : undefined));
+    if (silenceWarning !== undefined) Annotations.of(this).addWarningV2('tierlog:sweeperNotRunningFlaps', silenceWarning);
     if (sweeper !== undefined) {
       const { housekeeping } = scheduleExpressionsOf(sweeper);
       if (housekeeping.length > 0 && sweepIntervalOf(housekeeping) === undefined) {

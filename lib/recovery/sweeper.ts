@@ -449,10 +449,12 @@ export class Sweeper {
    *
    * @throws the first failure of a lease-index query (e.g. `ResourceMissingError` naming the
    *   table), once everything the sweep started, in every shard, has finished: nothing it started
-   *   runs on after it rejected. A sweep that did or found anything before (another shard's
-   *   instances, stuck ones) throws it as the `cause` of a {@link SweepIncompleteError}, whose
-   *   `report` says what that was: the failure of one shard does not hide the others' work from
-   *   the metrics. A deadline that comes first returns the report, as ever.
+   *   runs on after it rejected. A sweep that read another shard's lease index, or did or found
+   *   anything before (instances, stuck ones), throws it as the `cause` of a
+   *   {@link SweepIncompleteError}, whose `report` says what that was (nothing, at times): the
+   *   failure of one shard does not hide the others' sweep from the metrics. A refusal (a
+   *   `ConfigError`: a clock off AWS's) with nothing done rejects alone. A deadline that comes
+   *   first returns the report, as ever.
    *
    * The sweeps of one `Sweeper` run one at a time: one called while another runs (a service's
    * interval shorter than a sweep) starts once that one has returned or thrown. Two at once would
@@ -596,9 +598,14 @@ export class Sweeper {
     this.logger.info('sweep finished', { ...final, wouldDelete: final.wouldDelete.length });
     if (outcome !== 'deadline' && outcome.failure !== undefined) {
       // A lease-index query failed: the sweep rejects, but what it did and found in the other
-      // shards is not lost with the error (the handler publishes it, the CLI prints it).
-      const { error } = outcome.failure;
-      throw showsNothing(final) ? error : new SweepIncompleteError(final, error);
+      // shards is not lost with the error (the handler publishes it, the CLI prints it). Nor is
+      // that it read them and found nothing there: its report (a SweepDuration) tells the
+      // not-running alarm that the sweeper runs, which the failure itself left unsaid. A sweep
+      // that read no shard's lease index, or that was refused (a clock off AWS's: no instance is
+      // taken anywhere), and found nothing else rejects with the failure alone.
+      const { error, everyShard } = outcome.failure;
+      const alone = (everyShard || error instanceof ConfigError) && showsNothing(final);
+      throw alone ? error : new SweepIncompleteError(final, error);
     }
     return final;
   }
@@ -644,7 +651,7 @@ export class Sweeper {
       readonly flush: () => void;
       readonly flushStale: () => void;
     },
-  ): Promise<{ readonly failure?: { readonly error: unknown } }> {
+  ): Promise<{ readonly failure?: { readonly error: unknown; readonly everyShard: boolean } }> {
     const { report, pool, waiting } = sweep;
     const { shards, cutoff, started, horizon, pastDeadline, flush, flushStale } = at;
     // The scan hands the expired instances it finds outside the shards to the pool, as a shard's query does.
@@ -657,6 +664,7 @@ export class Sweeper {
     // rejected at once would leave its claims, deletes and drops running after its caller (a
     // Lambda handler) returned, to go on in a later invocation or never.
     let failure: { readonly error: unknown } | undefined;
+    let failedShards = 0;
     await Promise.all([
       scan,
       ...shards.map(async (shard) => {
@@ -665,6 +673,7 @@ export class Sweeper {
         } catch (error) {
           // Counted too: a sweep the deadline cuts off first returns its report, not this failure.
           report.errors++;
+          failedShards++;
           failure ??= { error };
           this.logger.error('finding instances failed: shard left for the next sweep', { shard, error: describe(error) });
         }
@@ -676,7 +685,7 @@ export class Sweeper {
       await Promise.all([...waiting]);
       await pool.drain();
     }
-    return failure === undefined ? {} : { failure };
+    return failure === undefined ? {} : { failure: { ...failure, everyShard: failedShards === shards.length } };
   }
 
   /**
@@ -1349,9 +1358,9 @@ export class Sweeper {
 }
 
 /**
- * A sweep rejected for a lease-index query that failed (its `cause`), after it did or found
- * something in the other shards: {@link report} says what (its `errors` count the failed
- * queries). The sweeper handler publishes the report's metrics before it fails the invocation
+ * A sweep rejected for a lease-index query that failed (its `cause`), after it read another
+ * shard's lease index or did or found something: {@link report} says what (its `errors` count the
+ * failed queries; its counts all 0 when the other shards held nothing to do). The sweeper handler publishes the report's metrics before it fails the invocation
  * with the cause; `tierlog sweep` prints it.
  */
 export class SweepIncompleteError extends TierlogError {

@@ -864,6 +864,23 @@ describe('sweeper handler', () => {
     expect(await rawInstance(fx, instanceId)).toMatchObject({ state: 'live' });
   });
 
+  // The default deployment (one schedule over every lease shard), one shard's query failing at
+  // each sweep and nothing to do in the others: the invocation failed with nothing published, so
+  // SweeperNotRunning paged "the sweeper is not running" (check the schedules) for a sweeper that
+  // ran every schedule and swept its other shards; the errors alarm alone tells the failure.
+  test("a shard's lease-index query failed and the other shards held nothing to do: the sweep is still published (its heartbeat), no OldestExpiredAge", async () => {
+    const fx = await freshFixture();
+    const { injector, handler } = await shard0Failing(fx, indexThrottled);
+
+    const { error, out } = await captureStdout(() => handler(scheduledEvent({ housekeeping: false }), lambdaContext('tierlog-sweeper')));
+    expect(injector.stats.injected.fail).toBeGreaterThan(0);
+    expect(error).toMatchObject({ name: 'ProvisionedThroughputExceededException' });
+    const values = Object.assign({}, ...emfDocuments(out));
+    expect(values).toMatchObject({ InstancesExpired: 0, SweepErrors: 1 });
+    expect(values.SweepDuration, 'the heartbeat SweeperNotRunning counts').toEqual(expect.any(Number));
+    expect(values, 'no OldestExpiredAge of 0 for the shard not read').not.toHaveProperty('OldestExpiredAge');
+  });
+
   test.each([
     ['TIERLOG_SWEEP_CONCURRENCY', '0'],
     ['TIERLOG_SHARDLESS_SCAN_SEGMENTS', '1000000'],

@@ -157,6 +157,33 @@ describe('alarms', () => {
     expect(notRunning.Properties).toMatchObject({ EvaluationPeriods: 3, DatapointsToAlarm: 3 });
   });
 
+  // A sweep publishes when it ends: under a backlog, sweeps of 15 minutes in one slot publish 15
+  // minutes (and a throttled event's retry) apart. A sweeperSilence given under the timeout and two
+  // periods fired SweeperNotRunning on a sweeper running flat out, and synth said nothing (it
+  // warned of a window under two sweep intervals only).
+  it.each([
+    ['15 minutes, the least taken', Duration.minutes(15), true],
+    ['24 minutes', Duration.minutes(24), true],
+    ['25 minutes (the timeout and two periods)', Duration.minutes(25), false],
+    ["not given (the sweeper's own)", undefined, false],
+  ])(
+    'TierlogMonitoring on a sweeper of a 15-minute timeout, sweeperSilence %s: a synth warning that it fires on a running sweeper: %s',
+    (_what, sweeperSilence, warned) => {
+      const { stack: s } = userStack();
+      const t = new Tierlog(s, 'Storage', { sweeperTimeout: Duration.minutes(15), sweeperReservedConcurrency: 1 });
+      new TierlogMonitoring(s, 'Own', {
+        metricsDeployment: t.metricsDeployment,
+        sweeperFunction: t.sweeperFunction,
+        deadLetterQueue: t.deadLetterQueue,
+        objectsStream: t.objectsStream,
+        ...(sweeperSilence !== undefined ? { sweeperSilence } : {}),
+      });
+      const warnings = Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('whose timeout is 15 minutes'));
+      expect(warnings.length > 0).toBe(warned);
+      if (warned) expect(JSON.stringify(warnings[0]!.entry.data)).toMatch(/at least 25 minutes/);
+    },
+  );
+
   it("TierlogMonitoring used on its own on a TierlogSweeper's function: its windows follow that sweeper's schedules, timeout and tuning, as the construct's do", () => {
     // Left at their fixed defaults (15 minutes of silence, a one-minute sweep, a 30 s skew margin),
     // the not-running alarm stayed up between sweeps 30 minutes apart, the errors alarm never saw

@@ -1059,15 +1059,43 @@ describe("a shard's lease-index query that fails after the SDK's retries", () =>
     expect(await rawInstance(fx, instanceId)).toBeDefined();
   });
 
-  test('a sweep that did and found nothing else rejects with the failure itself', async () => {
+  test('a sweep that read no lease index (its one shard failed) and found nothing else rejects with the failure itself', async () => {
     const fx = await freshFixture();
     const injector = new FaultInjector().add({ kind: 'fail', match: shardQuery(0), error: throttled });
     const s = makeSweeper(fx, 0, { injector });
     try {
-      await expect(s.sweeper.sweep({ housekeeping: false })).rejects.toMatchObject({ name: 'ProvisionedThroughputExceededException' });
+      await expect(s.sweeper.sweep({ housekeeping: false, shards: [0] })).rejects.toMatchObject({
+        name: 'ProvisionedThroughputExceededException',
+      });
     } finally {
       s.close();
     }
+  });
+
+  // Its other shards read, with nothing to do: the failure alone left the handler nothing to
+  // publish, so a sweeper sweeping every schedule had SweeperNotRunning up ("the sweeper is not
+  // running": check the schedules) beside the errors alarm.
+  test('a sweep whose other shards were read and held nothing to do: SweepIncompleteError, its report of nothing done', async () => {
+    const fx = await freshFixture();
+    const injector = new FaultInjector().add({ kind: 'fail', match: shardQuery(0), error: throttled });
+    const s = makeSweeper(fx, 0, { injector });
+    const error = await s.sweeper
+      .sweep({ housekeeping: false })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      )
+      .finally(() => s.close());
+    expect(error).toBeInstanceOf(SweepIncompleteError);
+    const incomplete = error as SweepIncompleteError;
+    expect((incomplete.cause as Error).name).toBe('ProvisionedThroughputExceededException');
+    expect(incomplete.report).toMatchObject({
+      instancesExpired: 0,
+      instancesClaimed: 0,
+      oldestExpiredAgeMs: 0,
+      errors: 1,
+      stoppedEarly: false,
+    });
   });
 });
 
