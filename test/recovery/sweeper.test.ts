@@ -410,10 +410,7 @@ describe('dry run', () => {
     for (const misspelt of [{ dryrun: true }, { DryRun: true }, { dry: true }]) {
       const refused = await sweeperAt(fx, at)
         .sweep(misspelt as never)
-        .then(
-          () => undefined,
-          (err: unknown) => err,
-        );
+        .then(() => undefined, rejected);
       expect(refused, JSON.stringify(misspelt)).toBeInstanceOf(ValidationError);
       expect((refused as ValidationError).field).toBe(Object.keys(misspelt)[0]);
     }
@@ -1020,10 +1017,7 @@ describe("a shard's lease-index query that fails after the SDK's retries", () =>
     const s = makeSweeper(fx, 0, { injector });
     const error = await s.sweeper
       .sweep({ housekeeping: false, dryRun: true })
-      .then(
-        () => undefined,
-        (err: unknown) => err,
-      )
+      .then(() => undefined, rejected)
       .finally(() => s.close());
     expect(error).toBeInstanceOf(SweepIncompleteError);
     const incomplete = error as SweepIncompleteError;
@@ -1081,10 +1075,7 @@ describe("a shard's lease-index query that fails after the SDK's retries", () =>
     const s = makeSweeper(fx, 0, { injector });
     const error = await s.sweeper
       .sweep({ housekeeping: false })
-      .then(
-        () => undefined,
-        (err: unknown) => err,
-      )
+      .then(() => undefined, rejected)
       .finally(() => s.close());
     expect(error).toBeInstanceOf(SweepIncompleteError);
     const incomplete = error as SweepIncompleteError;
@@ -1181,10 +1172,7 @@ describe('shards', () => {
     for (const shards of [[-1], [fx.config.leaseShards], [0.5], [1, fx.config.leaseShards + 3]]) {
       const refused = await sweeperAt(fx, 0)
         .sweep({ shards })
-        .then(
-          () => undefined,
-          (err: unknown) => err,
-        );
+        .then(() => undefined, rejected);
       expect(refused, JSON.stringify(shards)).toBeInstanceOf(ValidationError);
       expect((refused as ValidationError).field).toBe('shards');
     }
@@ -1241,3 +1229,8 @@ describe('concurrency', () => {
     },
   );
 });
+
+/** What a promise rejected with, as the `then` of a call expected to reject (undefined: it resolved). */
+function rejected(err: unknown): unknown {
+  return err;
+}
