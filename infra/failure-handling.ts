@@ -48,8 +48,17 @@ export function pointAlarmsAtRunbook(scope: IConstruct): void {
     if (!(node instanceof cloudwatch.Alarm)) continue;
     const alarm = node.node.defaultChild as cloudwatch.CfnAlarm;
     if (alarm.alarmDescription?.includes(` Runbook: ${RUNBOOK}, `)) continue;
-    alarm.alarmDescription = `${alarm.alarmDescription ?? ''} Runbook: ${RUNBOOK}, ${node.node.id}.`.trim();
+    alarm.alarmDescription = `${alarm.alarmDescription ?? ''} Runbook: ${RUNBOOK}, ${RUNBOOK_ROWS.get(node) ?? node.node.id}.`.trim();
   }
+}
+
+/** The runbook rows of alarms one row serves (one per fan-out group): their ids are not the row's. */
+const RUNBOOK_ROWS = new WeakMap<cloudwatch.Alarm, string>();
+
+/** Makes {@link pointAlarmsAtRunbook} name `row` for `alarm`, whose id is not its row's (`SweeperGroupNotRunning3`). */
+export function atRunbookRow(alarm: cloudwatch.Alarm, row: string): cloudwatch.Alarm {
+  RUNBOOK_ROWS.set(alarm, row);
+  return alarm;
 }
 
 /** The variables Powertools' logger takes its level from: the first one set (not blank) decides. */

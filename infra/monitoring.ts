@@ -18,8 +18,8 @@ import {
   MAX_RETRY_FAILED_MS,
 } from '../lib/constants.js';
 import { sweeperTuningFromEnv } from '../lib/recovery/sweeper-env.js';
-import { METRICS_NAMESPACE, SWEEP_METRICS } from '../lib/recovery/sweep-metrics.js';
-import { addAlarmActions, pointAlarmsAtRunbook } from './failure-handling.js';
+import { METRICS_NAMESPACE, SWEEP_GROUP_DIMENSION, SWEEP_METRICS, shardGroupOf } from '../lib/recovery/sweep-metrics.js';
+import { addAlarmActions, atRunbookRow, pointAlarmsAtRunbook } from './failure-handling.js';
 import { tierlogDimensions } from './function.js';
 import type { ObjectsStreamAlarms, ObjectsStreamCleanup } from './objects-stream.js';
 import { SWEEPER_SERVICE_NAME, TierlogSweeper } from './sweeper.js';
@@ -445,6 +445,15 @@ function checkSameDeployment(deployment: string | undefined, props: TierlogMonit
 export class TierlogMonitoring extends Construct {
   /** The alarms. */
   public readonly alarms: TierlogAlarms;
+  /**
+   * With a `TierlogSweeper`'s function that fans out (`parallelism` above 1), one alarm per group
+   * (`SweeperGroupNotRunning<i>`, in the order of its `fanOutGroups`): no sweep of that group's
+   * shards finished for `sweeperSilence`, while `sweeperNotRunning`, which counts every group's
+   * sweeps, hears the others (a group's schedules disabled or deleted, its events dropped). Missing
+   * data is breaching, as there. Empty otherwise (one group: `sweeperNotRunning` is its alarm; an
+   * imported function's groups are not known here). Their actions are `alarmActions`.
+   */
+  public readonly sweeperGroupsNotRunning: readonly cloudwatch.Alarm[];
   /** The dashboard. */
   public readonly dashboard: cloudwatch.Dashboard;
 
@@ -639,7 +648,26 @@ export class TierlogMonitoring extends Construct {
       }),
       ...props.objectsStream.alarms,
     };
-    addAlarmActions(Object.values(this.alarms), props.alarmActions);
+    const groups = sweeper?.fanOutGroups ?? [];
+    this.sweeperGroupsNotRunning = groups.map((shards, i) =>
+      atRunbookRow(
+        new cloudwatch.Alarm(this, `SweeperGroupNotRunning${i}`, {
+          alarmDescription: `tierlog: no sweep of the sweeper's fan-out group ${i} (lease shards s with s % ${groups.length} = ${i}) finished for ${silence.toHumanString()}, while other groups' sweeps run: its schedules (Schedule${i}, Housekeeping${i}) are disabled or deleted, or their events dropped (see the dead-letter queue); its shards' dead writers are not swept`,
+          metric: sweeps.with({
+            dimensionsMap: { ...sweeps.dimensions, [SWEEP_GROUP_DIMENSION]: shardGroupOf(shards) },
+            label: `sweeps of group ${i}`,
+          }),
+          threshold: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+          evaluationPeriods: silencePeriods,
+          datapointsToAlarm: silencePeriods,
+          // No data is no sweep of the group: the case this alarm is for.
+          treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        }),
+        'SweeperGroupNotRunning',
+      ),
+    );
+    addAlarmActions([...Object.values(this.alarms), ...this.sweeperGroupsNotRunning], props.alarmActions);
     // Deployed on its own too: the person an alarm pages finds its runbook row from the alarm alone.
     pointAlarmsAtRunbook(this);
 
@@ -652,7 +680,7 @@ export class TierlogMonitoring extends Construct {
         [
           new cloudwatch.AlarmStatusWidget({
             title: 'tierlog alarms',
-            alarms: [...Object.values(this.alarms), ...(props.statusAlarms ?? [])],
+            alarms: [...Object.values(this.alarms), ...this.sweeperGroupsNotRunning, ...(props.statusAlarms ?? [])],
             width: 24,
             height: 3,
           }),

@@ -315,6 +315,13 @@ export class TierlogSweeper extends Construct {
   public readonly deadLetterQueue: sqs.Queue;
   /** The number of schedules. */
   public readonly parallelism: number;
+  /**
+   * The shards each fan-out group's schedules send (`{"shards": [...]}`), one list per group; empty
+   * without fan-out (`parallelism` 1: the schedules send none, and the function sweeps them all).
+   * `TierlogMonitoring` gives each group a `SweeperGroupNotRunning` alarm on the heartbeat its
+   * sweeps publish under these shards (`SWEEP_GROUP_DIMENSION`).
+   */
+  public readonly fanOutGroups: readonly (readonly number[])[];
   /** The function's timeout: the longest a sweep runs. */
   public readonly timeout: Duration;
   /**
@@ -347,6 +354,8 @@ export class TierlogSweeper extends Construct {
       throw new Error(`sweeperParallelism must be an integer in 1..leaseShards (${props.leaseShards}), got ${parallelism}`);
     }
     this.parallelism = parallelism;
+    this.fanOutGroups =
+      parallelism > 1 ? Array.from({ length: parallelism }, (_, i) => shardsOfSchedule(i, parallelism, props.leaseShards)) : [];
     checkLeaseShards(props.leaseShards, props.environment);
     checkGrantsCoverEnvironment(this, props.resources, props.environment);
     checkObjectsTableKey(props.resources.objectsTable, props.environment);
@@ -466,7 +475,7 @@ export class TierlogSweeper extends Construct {
 
     const groupSchedules = (kind: 'sweep' | 'housekeeping', expression: scheduler.ScheduleExpression): scheduler.Schedule[] =>
       Array.from({ length: parallelism }, (_, i) => {
-        const shards = shardsOfSchedule(i, parallelism, props.leaseShards);
+        const shards = this.fanOutGroups[i] ?? [];
         const housekeeping = kind === 'housekeeping';
         const target = new targets.LambdaInvoke(this.function, {
           role: this.schedulerRole,

@@ -327,6 +327,11 @@ export class Tierlog extends Construct {
   public readonly objectsApi?: ObjectsFunction;
   /** The alarms. */
   public readonly alarms: TierlogAlarms;
+  /**
+   * With `sweeperParallelism` above 1, one not-running alarm per fan-out group
+   * (`TierlogMonitoring.sweeperGroupsNotRunning`); empty otherwise.
+   */
+  public readonly sweeperGroupsNotRunning: readonly cloudwatch.Alarm[];
   /** The sweeper dashboard. */
   public readonly dashboard: cloudwatch.Dashboard;
   /**
@@ -537,6 +542,7 @@ export class Tierlog extends Construct {
       ...monitoring.alarms,
       ...(this.objectsApi !== undefined ? { objectsServerErrors: this.objectsApi.alarms.serverErrors } : {}),
     };
+    this.sweeperGroupsNotRunning = monitoring.sweeperGroupsNotRunning;
     this.dashboard = monitoring.dashboard;
 
     if (props.outputs ?? false) addTierlogOutputs(new Construct(this, 'Outputs'), this);

@@ -58,7 +58,15 @@ export {
   MIN_AUDIT_AGE_MS,
   DEFAULT_AUDIT_AGE_MS,
 } from './recovery/audit.js';
-export { addSweepMetrics, METRICS_NAMESPACE, SWEEP_METRICS, type MetricSink, type SweepMetricsOptions } from './recovery/sweep-metrics.js';
+export {
+  addSweepMetrics,
+  METRICS_NAMESPACE,
+  SWEEP_GROUP_DIMENSION,
+  SWEEP_METRICS,
+  shardGroupOf,
+  type MetricSink,
+  type SweepMetricsOptions,
+} from './recovery/sweep-metrics.js';
 export {
   createSweeperHandler,
   type SweeperHandler,

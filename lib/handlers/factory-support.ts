@@ -100,7 +100,15 @@ export function handlerTelemetry(serviceName: string, options: { readonly logger
 /** What the handlers call of a Powertools `Logger` and `Metrics` given to them. */
 const POWERTOOLS_METHODS = {
   logger: ['info', 'warn', 'error', 'addContext'],
-  metrics: ['addMetric', 'publishStoredMetrics', 'serializeMetrics', 'setDefaultDimensions', 'hasStoredMetrics', 'setThrowOnEmptyMetrics'],
+  metrics: [
+    'addMetric',
+    'publishStoredMetrics',
+    'serializeMetrics',
+    'setDefaultDimensions',
+    'hasStoredMetrics',
+    'setThrowOnEmptyMetrics',
+    'singleMetric',
+  ],
 } as const;
 
 /**

@@ -8,7 +8,7 @@
  * are safe: instances are claimed one by one with conditional writes.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import {
   addLogContext,
@@ -24,7 +24,7 @@ import { loadConfig, type TierlogConfig } from '../config.js';
 import { systemClock } from '../ids.js';
 import { emptyReport, type SweepReport } from '../recovery/report.js';
 import { parseSweepEvent, shardsInRange } from '../recovery/sweep-event.js';
-import { addSweepMetrics } from '../recovery/sweep-metrics.js';
+import { addSweepMetrics, SWEEP_GROUP_DIMENSION, SWEEP_METRICS, shardGroupOf } from '../recovery/sweep-metrics.js';
 import { SWEEPER_OPTIONS, SweepIncompleteError, Sweeper, type SweeperOptions } from '../recovery/sweeper.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { SWEEPER_ENV, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
@@ -136,6 +136,13 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
       }
       addSweepMetrics(metricSink, report, { shardsUnread });
       metrics.publishStoredMetrics();
+      // A fan-out group's heartbeat, under its shards: the not-running alarm hears every group's
+      // sweeps together, and one group's silence under the others' (SWEEP_GROUP_DIMENSION).
+      if (asked !== undefined) {
+        const heartbeat = metrics.singleMetric();
+        heartbeat.addDimension(SWEEP_GROUP_DIMENSION, shardGroupOf(asked));
+        heartbeat.addMetric(SWEEP_METRICS.sweepDuration, MetricUnit.Milliseconds, report.durationMs);
+      }
     };
     let report: SweepReport;
     try {

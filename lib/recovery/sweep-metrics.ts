@@ -2,6 +2,7 @@
  * The sweeper's CloudWatch metrics, from a {@link SweepReport}. Names are fixed here because the
  * CDK alarms and dashboard (infra/) refer to them.
  */
+import { createHash } from 'node:crypto';
 import { addReportMetrics, type MetricSink } from './metric-sink.js';
 import type { SweepReport } from './report.js';
 
@@ -31,6 +32,48 @@ export const SWEEP_METRICS = {
   /** 1 when the deadline cut the sweep short (`stoppedEarly`), else 0. */
   stoppedEarly: 'StoppedEarly',
 } as const;
+
+/**
+ * The dimension of a fan-out group's heartbeat. A sweep whose event names its shards (each of the
+ * construct's schedules with `sweeperParallelism` above 1) publishes, beside its metrics, one more
+ * `SweepDuration` data point with this dimension, valued {@link shardGroupOf} the event's shards
+ * (`"1-253/4"`).
+ * The not-running alarm counts the sweeps of every group together: a group that stopped (its
+ * schedules disabled or deleted, its invocations dropped or failing before they publish) left it
+ * quiet while the dead writers of that group's shards were never swept. Each group's
+ * `SweeperGroupNotRunning` alarm counts its own.
+ */
+export const SWEEP_GROUP_DIMENSION = 'shards';
+
+/** The longest dimension value the CDK takes (CloudWatch's own limit is longer). */
+const MAX_DIMENSION_VALUE = 255;
+
+/**
+ * The value of {@link SWEEP_GROUP_DIMENSION} for a sweep of `shards`: each once, ascending, a run
+ * of three or more at one step written `first-last/step` (`/1` left out), others as they are,
+ * joined by commas. A fan-out group of the construct is one run (`"1-253/4"`, or `"1"`), within
+ * the 255 characters a dimension value has; a list of the user's whose form is longer is named by a
+ * digest of it (`sha256:` and 16 hex digits), as stable.
+ */
+export function shardGroupOf(shards: readonly number[]): string {
+  const sorted = [...new Set(shards)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    const step = (sorted[i + 1] ?? Number.NaN) - sorted[i]!;
+    let last = i;
+    while (last + 1 < sorted.length && sorted[last + 1]! - sorted[last]! === step) last += 1;
+    if (last - i >= 2) {
+      parts.push(`${sorted[i]}-${sorted[last]}${step === 1 ? '' : `/${step}`}`);
+      i = last + 1;
+    } else {
+      parts.push(String(sorted[i]));
+      i += 1;
+    }
+  }
+  const written = parts.join(',');
+  if (written.length <= MAX_DIMENSION_VALUE) return written;
+  return `sha256:${createHash('sha256').update(sorted.join(',')).digest('hex').slice(0, 16)}`;
+}
 
 /** Options of {@link addSweepMetrics}. */
 export interface SweepMetricsOptions {

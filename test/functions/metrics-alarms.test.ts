@@ -251,6 +251,65 @@ describe('alarms and dashboard against the metrics the functions emit', () => {
   });
 });
 
+describe('a fan-out group that stops sweeping is heard while the other groups sweep', () => {
+  /**
+   * With `sweeperParallelism` above 1 each group of schedules sweeps its own lease shards, and
+   * `SweeperNotRunning` counts the sweeps of every group together: a group whose schedules were
+   * disabled or deleted, or whose events were dropped, left it quiet while its shards' dead writers
+   * were never swept. Each group has an alarm on the heartbeat its own sweeps publish. Here the
+   * sweeper function runs once with the input of each group's sweep schedule, as Scheduler sends
+   * it, and group 1 does not run: its alarm watches a metric nothing printed (missing data,
+   * breaching), the not-running alarm one every group's sweep printed.
+   */
+  it("each group's alarm watches the heartbeat of its own group's sweeps, and no other group's", async () => {
+    const { template } = tierlogTemplate({ sweeperParallelism: 3 });
+    const deployment = deploymentOf(template);
+    const inputs = Object.entries(resourcesOf(template, 'AWS::Scheduler::Schedule'))
+      .filter(([id]) => /Schedule\d+[A-F0-9]{8}$/.test(id))
+      .map(([, r]) => JSON.parse((r.Properties!['Target'] as { Input: string }).Input) as { shards: number[] })
+      .sort((a, b) => a.shards[0]! - b.shards[0]!);
+    expect(inputs.map((i) => i.shards)).toEqual([[0, 3], [1], [2]]);
+
+    const fx = await freshFixture();
+    const loaded = await loadHandler(fx, () => import('../../functions/sweeper.js'), {
+      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+      [METRICS_DEPLOYMENT_ENV]: deployment,
+      TIERLOG_LEASE_SHARDS: '4',
+    });
+    restores.push(loaded.restore);
+    const emittedBy: Array<Set<string>> = [];
+    for (const input of inputs) {
+      const swept = await captureStdout(() => loaded.mod.handler(input, lambdaContext('tierlog-sweeper')));
+      expect(swept.error).toBeUndefined();
+      emittedBy.push(new Set(emfMetrics(swept.out).map((m) => keyOf(m.namespace, m.name, m.dimensions))));
+    }
+
+    const alarms = Object.entries(resourcesOf(template, 'AWS::CloudWatch::Alarm'));
+    const groupAlarms = alarms
+      .filter(([id]) => id.includes('SweeperGroupNotRunning'))
+      .map(([id, r]) => ({ id, props: r.Properties as Json, watched: alarmMetrics(id, r.Properties as Json) }))
+      .sort((a, b) => a.id.localeCompare(b.id));
+    expect(groupAlarms).toHaveLength(3);
+    groupAlarms.forEach(({ id, props, watched }, group) => {
+      expect(props, id).toMatchObject({ TreatMissingData: 'breaching', ComparisonOperator: 'LessThanThreshold', Threshold: 1 });
+      expect(watched, id).toHaveLength(1);
+      const key = keyOf(watched[0]!.namespace, watched[0]!.name, watched[0]!.dimensions);
+      // Printed by its own group's sweep, by no other's.
+      expect(
+        emittedBy.map((keys) => keys.has(key)),
+        id,
+      ).toEqual(inputs.map((_, g) => g === group));
+    });
+
+    // Groups 0 and 2 sweep, group 1 does not: the not-running alarm hears sweeps, group 1's none.
+    const [notRunning] = alarms.filter(([id]) => /SweeperNotRunning/.test(id)).map(([id, r]) => alarmMetrics(id, r.Properties as Json));
+    const heard = new Set([...emittedBy[0]!, ...emittedBy[2]!]);
+    const keyOfAlarm = (w: AlarmedMetric) => keyOf(w.namespace, w.name, w.dimensions);
+    expect(heard.has(keyOfAlarm(notRunning![0]!))).toBe(true);
+    expect(heard.has(keyOfAlarm(groupAlarms[1]!.watched[0]!))).toBe(false);
+  });
+});
+
 describe("Powertools' switches in a part's environment do not turn the metrics off", () => {
   /**
    * Powertools publishes no metric at all when `POWERTOOLS_METRICS_DISABLED` is true, or when
