@@ -204,6 +204,14 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
 
 const PERIOD = Duration.minutes(5);
 
+/** The alarms a dashboard's alarm status widget shows at most. */
+const MAX_ALARMS_PER_STATUS_WIDGET = 100;
+
+/** `items` in consecutive slices of `size` (the last one shorter). */
+function chunksOf<T>(items: readonly T[], size: number): T[][] {
+  return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+}
+
 /** Bounds of {@link TierlogMonitoringProps.sweeperSilence}: three periods, and the day an alarm can look back. */
 const MIN_SWEEPER_SILENCE = Duration.minutes(15);
 
@@ -680,11 +688,20 @@ export class TierlogMonitoring extends Construct {
         [
           new cloudwatch.AlarmStatusWidget({
             title: 'tierlog alarms',
-            alarms: [...Object.values(this.alarms), ...this.sweeperGroupsNotRunning, ...(props.statusAlarms ?? [])],
+            alarms: [...Object.values(this.alarms), ...(props.statusAlarms ?? [])],
             width: 24,
             height: 3,
           }),
         ],
+        // A widget shows 100 alarms at most: the groups' (up to 256) in rows of their own.
+        ...chunksOf(this.sweeperGroupsNotRunning, MAX_ALARMS_PER_STATUS_WIDGET).map((alarms, i) => [
+          new cloudwatch.AlarmStatusWidget({
+            title: `tierlog sweeper fan-out groups${i > 0 ? ` (${i * MAX_ALARMS_PER_STATUS_WIDGET}+)` : ''}`,
+            alarms: [...alarms],
+            width: 24,
+            height: 3,
+          }),
+        ]),
         [
           new cloudwatch.GraphWidget({
             title: 'Instances',

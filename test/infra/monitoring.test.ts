@@ -696,6 +696,36 @@ describe('dashboard', () => {
     const shown = ids.filter((id) => body.includes(`{"Fn::GetAtt":["${id}","Arn"]}`));
     expect(ids.filter((id) => !shown.includes(id))).toEqual([]);
   });
+
+  it('a sweeper of 150 fan-out groups: each group has its not-running alarm, on the dashboard once, in widgets of 100 alarms at most (CloudWatch refuses more)', () => {
+    const { stack: full, template } = tierlogTemplate({ leaseShards: 150, sweeperParallelism: 150, sweeperReservedConcurrency: 150 });
+    const groups = Object.entries(resourcesOf(template, 'AWS::CloudWatch::Alarm')).filter(([id]) => id.includes('SweeperGroupNotRunning'));
+    expect(groups).toHaveLength(150);
+    // (With a label, CDK writes the alarm's metric as a query of its Metrics.)
+    type Dims = Array<{ Name: string; Value: string }>;
+    const dimensionsOf = (p: Record<string, unknown>): Dims =>
+      (p['Dimensions'] as Dims | undefined) ??
+      (p['Metrics'] as Array<{ MetricStat?: { Metric: { Dimensions: Dims } } }>).find((m) => m.MetricStat)!.MetricStat!.Metric.Dimensions;
+    const shards = groups.map(([, a]) => dimensionsOf(a.Properties!).find((d) => d.Name === 'shards')?.Value);
+    expect(new Set(shards).size).toBe(150);
+    // The body as CloudFormation joins it, each alarm's ARN written as its logical id.
+    const [, dashboard] = onlyResource(template, 'AWS::CloudWatch::Dashboard');
+    const joined = full.resolve(dashboard.Properties!['DashboardBody']) as {
+      'Fn::Join': [string, Array<string | Record<string, unknown>>];
+    };
+    const text = joined['Fn::Join'][1]
+      .map((p) => (typeof p === 'string' ? p : ((p['Fn::GetAtt'] as string[] | undefined)?.[0] ?? '?')))
+      .join('');
+    const widgets = (JSON.parse(text) as { widgets: Array<{ type: string; properties: { alarms?: string[] } }> }).widgets;
+    const statusLists = widgets.filter((w) => w.type === 'alarm').map((w) => w.properties.alarms ?? []);
+    for (const list of statusLists) expect(list.length).toBeLessThanOrEqual(100);
+    const shown = statusLists.flat();
+    for (const [id] of groups)
+      expect(
+        shown.filter((a) => a === id),
+        id,
+      ).toHaveLength(1);
+  });
 });
 
 describe('every alarm names its runbook', () => {
