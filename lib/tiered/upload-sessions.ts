@@ -415,10 +415,7 @@ export class UploadSessions {
     this.assertOpen(session);
     if (objectExpiryAt(info.expiry, this.o.clock()) === 'passed') {
       // The instant the object was to expire at has passed: it can never be written.
-      return this.refuse(
-        session,
-        new ValidationError("the object's expiresAt has passed before the upload completed; the session is aborted", 'expiresAt'),
-      );
+      return this.refuse(session, expiresAtPassed());
     }
 
     // The size is that of the listed parts (ListParts), checked before S3 assembles anything, so
@@ -486,12 +483,7 @@ export class UploadSessions {
       const keepUntil = Math.max(session.leaseUntil, now + COMPLETE_ANSWER_KEPT_MS);
       const log = this.sessionLog(sessionId, result, keepUntil);
       const expiry = objectExpiryAt(info.expiry, now);
-      if (expiry === 'passed') {
-        return this.refuse(
-          session,
-          new ValidationError("the object's expiresAt has passed before the upload completed; the session is aborted", 'expiresAt'),
-        );
-      }
+      if (expiry === 'passed') return this.refuse(session, expiresAtPassed());
       const fields = {
         size,
         now,
@@ -580,8 +572,10 @@ export class UploadSessions {
           // past the object's expiry: nothing committed; the session stays open (the client aborts
           // it, completes it again later or when its object's time to live counts from the commit,
           // or the sweeper takes it at expiry), unless the object's expiresAt has passed: it can
-          // never complete, so it ends.
-          if (objectExpiryAt(info.expiry, this.o.clock()) === 'passed') return this.refuse(session, outcome.error);
+          // never complete, so it ends, refused for that instant (kept for a retry), whatever the
+          // attempt's own error was: ended with a throttling, the complete answered "retry later"
+          // (the objects API's 503) and kept nothing, so the retry was told the session does not exist.
+          if (objectExpiryAt(info.expiry, this.o.clock()) === 'passed') return this.refuse(session, expiresAtPassed());
           throw outcome.error;
         default: {
           // The fence failed on a live session: a concurrent complete of it (the client's retry)
@@ -1114,6 +1108,11 @@ function committedAnswer(uploadId: string, result: PutResult, parts: readonly Co
   const listed = parts.every((part) => part.size !== undefined) ? parts.reduce((sum, part) => sum + part.size!, 0) : undefined;
   if (listed !== undefined && listed !== result.size) throw new UploadSessionClosedError(uploadId, 'completed');
   return result;
+}
+
+/** The refusal of a complete whose object's `expiresAt` passed before it committed (the session ends). */
+function expiresAtPassed(): ValidationError {
+  return new ValidationError("the object's expiresAt has passed before the upload completed; the session is aborted", 'expiresAt');
 }
 
 /**

@@ -7,10 +7,11 @@
  */
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { DEFAULT_CLAIM_MS, DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
-import { ValidationError, VersionConflictError } from '../../lib/errors.js';
+import { UploadSessionNotFoundError, ValidationError, VersionConflictError } from '../../lib/errors.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { parseSessionItem } from '../../lib/tiered/upload-session-item.js';
 import { freshFixture, type Fixture } from '../support/local.js';
 import { httpEvent } from '../functions/lambda.js';
@@ -23,6 +24,7 @@ import {
   randomBody,
   rawState,
   sameBytes,
+  steps,
   sweepPastEverything,
   type Writer,
 } from './harness.js';
@@ -216,6 +218,52 @@ describe('createUpload with an expiry policy', () => {
     ).toEqual([]);
     expect(state.unreferenced).toEqual([]);
     expect(state.uploads.filter((k) => kept.some((i) => (i.upload as { blob?: string }).blob === k))).toEqual([]);
+  });
+
+  /**
+   * A commit DynamoDB refused for load on every attempt (throttled after the SDK's retries) while
+   * the object's `expiresAt` passed ends the session, since it can never complete; it answered the
+   * throttling (the objects API's 503 SlowDown, "retry later") and kept no refusal, its item
+   * deleted: the retry that answer invited was told the session does not exist (404 NoSuchUpload).
+   * Its answer is the expiresAt refusal, kept for the retry, as when the instant passes before it.
+   */
+  test("a commit throttled while the object's expiresAt passes: ValidationError naming expiresAt, kept for the retry, never a throttling to retry", async () => {
+    const key = 'e/throttled-past-at';
+    const at = clock() + 60 * SEC;
+    const created = await w.store.createUpload(key, { expiresAt: new Date(at) });
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(3000), created.partSize);
+    let late = -30 * SEC;
+    // Each commit attempt is throttled, and the instant passes while it is.
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: steps(fx.config).commit,
+      error: () => {
+        late = SEC;
+        return Object.assign(new Error('injected: ThrottlingException'), {
+          name: 'ThrottlingException',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 400 },
+          $retryable: { throttling: true },
+        });
+      },
+    });
+    vi.stubEnv('AWS_MAX_ATTEMPTS', '1');
+    const completer = makeWriter(fx, { injector, store: { clock: () => at + late } });
+    vi.unstubAllEnvs();
+    try {
+      const first = await completer.store.completeUpload(created.uploadId, parts).catch((e: unknown) => e);
+      expect(injector.stats.injected.fail, 'the commit was throttled').toBeGreaterThan(0);
+      expect(first).toBeInstanceOf(ValidationError);
+      expect(first).toMatchObject({ field: 'expiresAt' });
+      const retried = await completer.store.completeUpload(created.uploadId, parts).catch((e: unknown) => e);
+      expect(retried, 'the session is known').not.toBeInstanceOf(UploadSessionNotFoundError);
+      expect(retried).toMatchObject({ name: 'ValidationError', field: 'expiresAt' });
+    } finally {
+      completer.close();
+    }
+    expect(await item(key)).toBeUndefined();
+    const state = await rawState(fx);
+    expect(state.unreferenced).toEqual([]);
   });
 
   // The create answered the session's own expiry (a day on) as the instant "parts and complete are
