@@ -310,6 +310,16 @@ export class UploadSessions {
       await this.o.lt.abortMultipart(info.blob, s3UploadId);
       throw new UploadSessionClosedError(sessionId, 'expired');
     }
+    // Checked once more now that it is open: its write or S3's start of its upload slowed past the
+    // object's instant (throttled, retried) opened a session, and a multipart upload, that no part
+    // URL and no complete could serve, answered with an `expiresAt` already past and left to the
+    // sweeper. Nobody holds its id yet: it is ended here (what that fails to do, the sweeper does).
+    try {
+      assertSessionCanServe(expiry?.at, this.o.clock());
+    } catch (refused) {
+      await this.endOpened(sessionId, info, s3UploadId);
+      throw refused;
+    }
     // Parts and complete are refused from the object's `expiresAt` when it comes first: the end answered.
     return { uploadId: sessionId, key, partSize, expiresAt: leaseEnd, ...(partCount !== undefined ? { partCount } : {}) };
   }
@@ -924,6 +934,22 @@ export class UploadSessions {
     if (!refusedOutright(err)) return;
     try {
       if (await this.table.claimForAbort(sessionId, this.o.clock())) await this.table.deleteAborted(sessionId);
+    } catch (cleanup) {
+      this.report(cleanup, { key: info.key, changeId: sessionId, blob: info.blob });
+    }
+  }
+
+  /**
+   * Ends a session its create has just opened and will not answer (no one holds its id, so no
+   * part was sent): claims it, aborts its upload, deletes it. A failure goes to `onCleanupError`;
+   * the session, claimed or still open, is then the sweeper's (which aborts every upload under its
+   * blob key) at its claim's end or its lease's.
+   */
+  private async endOpened(sessionId: string, info: SessionInfo, s3UploadId: string): Promise<void> {
+    try {
+      if (!(await this.table.claimForAbort(sessionId, this.o.clock()))) return;
+      await this.o.lt.abortMultipart(info.blob, s3UploadId);
+      await this.table.deleteAborted(sessionId);
     } catch (cleanup) {
       this.report(cleanup, { key: info.key, changeId: sessionId, blob: info.blob });
     }

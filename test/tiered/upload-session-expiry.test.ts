@@ -365,6 +365,45 @@ test("a create whose ifVersion read ends past the object's expiresAt is refused,
   expect(await uploadsInProgress()).toBe(uploadsBefore);
 });
 
+/**
+ * The same instant passed while the session was being opened: its PutItem (or S3's start of the
+ * multipart upload) slowed past it, throttled and retried. The check before the writes passed, so
+ * the create opened the session and its multipart upload and answered them, with an `expiresAt`
+ * already past: no part URL is signed for it and no complete can land, and the upload waited for
+ * the sweeper. Checked again once the session is open: refused, the session ended, nothing left.
+ */
+test.each([
+  ['its session write', 'PutItemCommand'],
+  ["S3's start of its upload", 'CreateMultipartUploadCommand'],
+])("a create slowed past the object's expiresAt in %s is refused, and leaves no session and no upload", async (_what, command) => {
+  const key = `e/open-past-expiry/${command}`;
+  const before = await rawState(fx);
+  const uploadsInProgress = async () =>
+    ((await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket }))).Uploads ?? []).length;
+  const uploadsBefore = await uploadsInProgress();
+  offset = 0;
+  const at = new Date(clock() + 3 * SEC);
+  const client = command === 'PutItemCommand' ? w.dynamodb : w.s3;
+  // The request takes 5 s (throttled, retried): the clock moves on with it.
+  (client.middlewareStack as typeof w.dynamodb.middlewareStack).add(
+    (next, context) => async (args) => {
+      if (context.commandName === command) offset += 5 * SEC;
+      return next(args);
+    },
+    { step: 'initialize', name: 'slowOpen' },
+  );
+  try {
+    const err = await w.store.createUpload(key, { expiresAt: at, size: 10 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe('expiresAt');
+  } finally {
+    client.middlewareStack.remove('slowOpen');
+    offset = 0;
+  }
+  expect((await rawState(fx)).instances, 'no session left').toHaveLength(before.instances.length);
+  expect(await uploadsInProgress(), 'no upload left in progress').toBe(uploadsBefore);
+});
+
 describe('POST ?uploads with the expiry headers', () => {
   const call = (method: string, path: string, options: { headers?: Record<string, string>; body?: string; query?: string }) => {
     const event = httpEvent(method, path, options);
