@@ -5,7 +5,9 @@
  *
  *   create:   record the session, i.e. the change `{ id: key, new: blob }`, BEFORE anything
  *             exists (one PutItem), then start the S3 multipart upload and note its id (a start
- *             S3 refused outright ends the session at once: nothing exists to clean).
+ *             S3 refused outright ends the session at once: nothing exists to clean; so does an
+ *             object's `expiresAt` that came within a second while the session was opened, its
+ *             upload aborted, the create refused).
  *   parts:    presigned `UploadPart` URLs, valid until the session expires at the latest (nor past
  *             the object's `expiresAt`, if it has one; and no longer than the signer's temporary
  *             credentials: see lib/aws/presign.ts).
