@@ -6,8 +6,8 @@
  *   create:   record the session, i.e. the change `{ id: key, new: blob }`, BEFORE anything
  *             exists (one PutItem), then start the S3 multipart upload and note its id (a start
  *             S3 refused outright ends the session at once: nothing exists to clean; so does an
- *             object's `expiresAt` that came within a second while the session was opened, its
- *             upload aborted, the create refused).
+ *             object's `expiresAt` that came within a second, or the session's own end, while the
+ *             session was opened, its upload aborted, the create refused).
  *   parts:    presigned `UploadPart` URLs, valid until the session expires at the latest (nor past
  *             the object's `expiresAt`, if it has one; and no longer than the signer's temporary
  *             credentials: see lib/aws/presign.ts).
@@ -316,8 +316,12 @@ export class UploadSessions {
     // object's instant (throttled, retried) opened a session, and a multipart upload, that no part
     // URL and no complete could serve, answered with an `expiresAt` already past and left to the
     // sweeper. Nobody holds its id yet: it is ended here (what that fails to do, the sweeper does).
+    // So did its own lifetime (`expiresInMs`) running out meanwhile: over HTTP, a create without a
+    // `size` (no part URL signed) answered 201 with a session that could take no part.
     try {
-      assertSessionCanServe(expiry?.at, this.o.clock());
+      const openedAt = this.o.clock();
+      assertSessionCanServe(expiry?.at, openedAt);
+      if (openedAt >= expiresAt) throw new UploadSessionClosedError(sessionId, 'expired');
     } catch (refused) {
       await this.endOpened(sessionId, info, s3UploadId);
       throw refused;

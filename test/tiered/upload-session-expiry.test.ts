@@ -10,7 +10,7 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { DEFAULT_CLAIM_MS, DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
-import { UploadSessionNotFoundError, ValidationError, VersionConflictError } from '../../lib/errors.js';
+import { UploadSessionClosedError, UploadSessionNotFoundError, ValidationError, VersionConflictError } from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { parseSessionItem } from '../../lib/tiered/upload-session-item.js';
 import { freshFixture, type Fixture } from '../support/local.js';
@@ -398,6 +398,38 @@ test.each([
     expect((err as ValidationError).field).toBe('expiresAt');
   } finally {
     client.middlewareStack.remove('slowOpen');
+    offset = 0;
+  }
+  expect((await rawState(fx)).instances, 'no session left').toHaveLength(before.instances.length);
+  expect(await uploadsInProgress(), 'no upload left in progress').toBe(uploadsBefore);
+});
+
+/**
+ * The session's own lifetime (`expiresInMs`) ran out while it was being opened (its PutItem slowed,
+ * throttled and retried): the create answered it, an `expiresAt` already past, a session that takes
+ * no part (over HTTP, a create without a `size` signs no part URL: 201), its upload left to the
+ * sweeper. It is refused as expired now, the session ended, nothing left.
+ */
+test('a create whose session write outlasts its own expiresInMs is refused as expired, and leaves no session and no upload', async () => {
+  const key = 'e/open-past-session-end';
+  const before = await rawState(fx);
+  const uploadsInProgress = async () =>
+    ((await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket }))).Uploads ?? []).length;
+  const uploadsBefore = await uploadsInProgress();
+  offset = 0;
+  w.dynamodb.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'PutItemCommand') offset += 5 * SEC;
+      return next(args);
+    },
+    { step: 'initialize', name: 'slowSessionWrite' },
+  );
+  try {
+    const err = await w.store.createUpload(key, { expiresInMs: 2 * SEC }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UploadSessionClosedError);
+    expect(err).toMatchObject({ reason: 'expired' });
+  } finally {
+    w.dynamodb.middlewareStack.remove('slowSessionWrite');
     offset = 0;
   }
   expect((await rawState(fx)).instances, 'no session left').toHaveLength(before.instances.length);
