@@ -5,7 +5,9 @@
  *
  *   create:   record the session, i.e. the change `{ id: key, new: blob }`, BEFORE anything
  *             exists (one PutItem), then start the S3 multipart upload and note its id (a start
- *             S3 refused outright ends the session at once: nothing exists to clean).
+ *             S3 refused outright ends the session at once: nothing exists to clean; so does an
+ *             object's `expiresAt` that came within a second, or the session's own end, while the
+ *             session was opened, its upload aborted, the create refused).
  *   parts:    presigned `UploadPart` URLs, valid until the session expires at the latest (nor past
  *             the object's `expiresAt`, if it has one; and no longer than the signer's temporary
  *             credentials: see lib/aws/presign.ts).
@@ -310,6 +312,20 @@ export class UploadSessions {
       await this.o.lt.abortMultipart(info.blob, s3UploadId);
       throw new UploadSessionClosedError(sessionId, 'expired');
     }
+    // Checked once more now that it is open: its write or S3's start of its upload slowed past the
+    // object's instant (throttled, retried) opened a session, and a multipart upload, that no part
+    // URL and no complete could serve, answered with an `expiresAt` already past and left to the
+    // sweeper. Nobody holds its id yet: it is ended here (what that fails to do, the sweeper does).
+    // So did its own lifetime (`expiresInMs`) running out meanwhile: over HTTP, a create without a
+    // `size` (no part URL signed) answered 201 with a session that could take no part.
+    try {
+      const openedAt = this.o.clock();
+      assertSessionCanServe(expiry?.at, openedAt);
+      if (openedAt >= expiresAt) throw new UploadSessionClosedError(sessionId, 'expired');
+    } catch (refused) {
+      await this.endOpened(sessionId, info, s3UploadId);
+      throw refused;
+    }
     // Parts and complete are refused from the object's `expiresAt` when it comes first: the end answered.
     return { uploadId: sessionId, key, partSize, expiresAt: leaseEnd, ...(partCount !== undefined ? { partCount } : {}) };
   }
@@ -415,10 +431,7 @@ export class UploadSessions {
     this.assertOpen(session);
     if (objectExpiryAt(info.expiry, this.o.clock()) === 'passed') {
       // The instant the object was to expire at has passed: it can never be written.
-      return this.refuse(
-        session,
-        new ValidationError("the object's expiresAt has passed before the upload completed; the session is aborted", 'expiresAt'),
-      );
+      return this.refuse(session, expiresAtPassed());
     }
 
     // The size is that of the listed parts (ListParts), checked before S3 assembles anything, so
@@ -486,12 +499,7 @@ export class UploadSessions {
       const keepUntil = Math.max(session.leaseUntil, now + COMPLETE_ANSWER_KEPT_MS);
       const log = this.sessionLog(sessionId, result, keepUntil);
       const expiry = objectExpiryAt(info.expiry, now);
-      if (expiry === 'passed') {
-        return this.refuse(
-          session,
-          new ValidationError("the object's expiresAt has passed before the upload completed; the session is aborted", 'expiresAt'),
-        );
-      }
+      if (expiry === 'passed') return this.refuse(session, expiresAtPassed());
       const fields = {
         size,
         now,
@@ -580,8 +588,10 @@ export class UploadSessions {
           // past the object's expiry: nothing committed; the session stays open (the client aborts
           // it, completes it again later or when its object's time to live counts from the commit,
           // or the sweeper takes it at expiry), unless the object's expiresAt has passed: it can
-          // never complete, so it ends.
-          if (objectExpiryAt(info.expiry, this.o.clock()) === 'passed') return this.refuse(session, outcome.error);
+          // never complete, so it ends, refused for that instant (kept for a retry), whatever the
+          // attempt's own error was: ended with a throttling, the complete answered "retry later"
+          // (the objects API's 503) and kept nothing, so the retry was told the session does not exist.
+          if (objectExpiryAt(info.expiry, this.o.clock()) === 'passed') return this.refuse(session, expiresAtPassed());
           throw outcome.error;
         default: {
           // The fence failed on a live session: a concurrent complete of it (the client's retry)
@@ -936,6 +946,22 @@ export class UploadSessions {
   }
 
   /**
+   * Ends a session its create has just opened and will not answer (no one holds its id, so no
+   * part was sent): claims it, aborts its upload, deletes it. A failure goes to `onCleanupError`;
+   * the session, claimed or still open, is then the sweeper's (which aborts every upload under its
+   * blob key) at its claim's end or its lease's.
+   */
+  private async endOpened(sessionId: string, info: SessionInfo, s3UploadId: string): Promise<void> {
+    try {
+      if (!(await this.table.claimForAbort(sessionId, this.o.clock()))) return;
+      await this.o.lt.abortMultipart(info.blob, s3UploadId);
+      await this.table.deleteAborted(sessionId);
+    } catch (cleanup) {
+      this.report(cleanup, { key: info.key, changeId: sessionId, blob: info.blob });
+    }
+  }
+
+  /**
    * A complete that cannot commit: ends the session and throws `error`, unless a concurrent
    * complete of the same session (the client's retry) committed it first; then that one's answer.
    * Ending it failing (S3 refusing the abort of its upload, say) changes no answer: the failure goes
@@ -1114,6 +1140,11 @@ function committedAnswer(uploadId: string, result: PutResult, parts: readonly Co
   const listed = parts.every((part) => part.size !== undefined) ? parts.reduce((sum, part) => sum + part.size!, 0) : undefined;
   if (listed !== undefined && listed !== result.size) throw new UploadSessionClosedError(uploadId, 'completed');
   return result;
+}
+
+/** The refusal of a complete whose object's `expiresAt` passed before it committed (the session ends). */
+function expiresAtPassed(): ValidationError {
+  return new ValidationError("the object's expiresAt has passed before the upload completed; the session is aborted", 'expiresAt');
 }
 
 /**

@@ -7,10 +7,11 @@
  */
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { DEFAULT_CLAIM_MS, DEFAULT_MAX_UPLOAD_MS } from '../../lib/constants.js';
-import { ValidationError, VersionConflictError } from '../../lib/errors.js';
+import { UploadSessionClosedError, UploadSessionNotFoundError, ValidationError, VersionConflictError } from '../../lib/errors.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { parseSessionItem } from '../../lib/tiered/upload-session-item.js';
 import { freshFixture, type Fixture } from '../support/local.js';
 import { httpEvent } from '../functions/lambda.js';
@@ -23,6 +24,7 @@ import {
   randomBody,
   rawState,
   sameBytes,
+  steps,
   sweepPastEverything,
   type Writer,
 } from './harness.js';
@@ -218,6 +220,52 @@ describe('createUpload with an expiry policy', () => {
     expect(state.uploads.filter((k) => kept.some((i) => (i.upload as { blob?: string }).blob === k))).toEqual([]);
   });
 
+  /**
+   * A commit DynamoDB refused for load on every attempt (throttled after the SDK's retries) while
+   * the object's `expiresAt` passed ends the session, since it can never complete; it answered the
+   * throttling (the objects API's 503 SlowDown, "retry later") and kept no refusal, its item
+   * deleted: the retry that answer invited was told the session does not exist (404 NoSuchUpload).
+   * Its answer is the expiresAt refusal, kept for the retry, as when the instant passes before it.
+   */
+  test("a commit throttled while the object's expiresAt passes: ValidationError naming expiresAt, kept for the retry, never a throttling to retry", async () => {
+    const key = 'e/throttled-past-at';
+    const at = clock() + 60 * SEC;
+    const created = await w.store.createUpload(key, { expiresAt: new Date(at) });
+    const parts = await uploadParts(w.store, created.uploadId, randomBody(3000), created.partSize);
+    let late = -30 * SEC;
+    // Each commit attempt is throttled, and the instant passes while it is.
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: steps(fx.config).commit,
+      error: () => {
+        late = SEC;
+        return Object.assign(new Error('injected: ThrottlingException'), {
+          name: 'ThrottlingException',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 400 },
+          $retryable: { throttling: true },
+        });
+      },
+    });
+    vi.stubEnv('AWS_MAX_ATTEMPTS', '1');
+    const completer = makeWriter(fx, { injector, store: { clock: () => at + late } });
+    vi.unstubAllEnvs();
+    try {
+      const first = await completer.store.completeUpload(created.uploadId, parts).catch((e: unknown) => e);
+      expect(injector.stats.injected.fail, 'the commit was throttled').toBeGreaterThan(0);
+      expect(first).toBeInstanceOf(ValidationError);
+      expect(first).toMatchObject({ field: 'expiresAt' });
+      const retried = await completer.store.completeUpload(created.uploadId, parts).catch((e: unknown) => e);
+      expect(retried, 'the session is known').not.toBeInstanceOf(UploadSessionNotFoundError);
+      expect(retried).toMatchObject({ name: 'ValidationError', field: 'expiresAt' });
+    } finally {
+      completer.close();
+    }
+    expect(await item(key)).toBeUndefined();
+    const state = await rawState(fx);
+    expect(state.unreferenced).toEqual([]);
+  });
+
   // The create answered the session's own expiry (a day on) as the instant "parts and complete are
   // refused from", though both are refused from the object's `expiresAt`: a client that planned
   // its upload on the answer (a slow link, resumed tomorrow) learned the truth only when refused.
@@ -315,6 +363,77 @@ test("a create whose ifVersion read ends past the object's expiresAt is refused,
   }
   expect((await rawState(fx)).instances).toHaveLength(before.instances.length);
   expect(await uploadsInProgress()).toBe(uploadsBefore);
+});
+
+/**
+ * The same instant passed while the session was being opened: its PutItem (or S3's start of the
+ * multipart upload) slowed past it, throttled and retried. The check before the writes passed, so
+ * the create opened the session and its multipart upload and answered them, with an `expiresAt`
+ * already past: no part URL is signed for it and no complete can land, and the upload waited for
+ * the sweeper. Checked again once the session is open: refused, the session ended, nothing left.
+ */
+test.each([
+  ['its session write', 'PutItemCommand'],
+  ["S3's start of its upload", 'CreateMultipartUploadCommand'],
+])("a create slowed past the object's expiresAt in %s is refused, and leaves no session and no upload", async (_what, command) => {
+  const key = `e/open-past-expiry/${command}`;
+  const before = await rawState(fx);
+  const uploadsInProgress = async () =>
+    ((await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket }))).Uploads ?? []).length;
+  const uploadsBefore = await uploadsInProgress();
+  offset = 0;
+  const at = new Date(clock() + 3 * SEC);
+  const client = command === 'PutItemCommand' ? w.dynamodb : w.s3;
+  // The request takes 5 s (throttled, retried): the clock moves on with it.
+  (client.middlewareStack as typeof w.dynamodb.middlewareStack).add(
+    (next, context) => async (args) => {
+      if (context.commandName === command) offset += 5 * SEC;
+      return next(args);
+    },
+    { step: 'initialize', name: 'slowOpen' },
+  );
+  try {
+    const err = await w.store.createUpload(key, { expiresAt: at, size: 10 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe('expiresAt');
+  } finally {
+    client.middlewareStack.remove('slowOpen');
+    offset = 0;
+  }
+  expect((await rawState(fx)).instances, 'no session left').toHaveLength(before.instances.length);
+  expect(await uploadsInProgress(), 'no upload left in progress').toBe(uploadsBefore);
+});
+
+/**
+ * The session's own lifetime (`expiresInMs`) ran out while it was being opened (its PutItem slowed,
+ * throttled and retried): the create answered it, an `expiresAt` already past, a session that takes
+ * no part (over HTTP, a create without a `size` signs no part URL: 201), its upload left to the
+ * sweeper. It is refused as expired now, the session ended, nothing left.
+ */
+test('a create whose session write outlasts its own expiresInMs is refused as expired, and leaves no session and no upload', async () => {
+  const key = 'e/open-past-session-end';
+  const before = await rawState(fx);
+  const uploadsInProgress = async () =>
+    ((await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket }))).Uploads ?? []).length;
+  const uploadsBefore = await uploadsInProgress();
+  offset = 0;
+  w.dynamodb.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'PutItemCommand') offset += 5 * SEC;
+      return next(args);
+    },
+    { step: 'initialize', name: 'slowSessionWrite' },
+  );
+  try {
+    const err = await w.store.createUpload(key, { expiresInMs: 2 * SEC }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UploadSessionClosedError);
+    expect(err).toMatchObject({ reason: 'expired' });
+  } finally {
+    w.dynamodb.middlewareStack.remove('slowSessionWrite');
+    offset = 0;
+  }
+  expect((await rawState(fx)).instances, 'no session left').toHaveLength(before.instances.length);
+  expect(await uploadsInProgress(), 'no upload left in progress').toBe(uploadsBefore);
 });
 
 describe('POST ?uploads with the expiry headers', () => {
