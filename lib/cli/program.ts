@@ -262,15 +262,21 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .description(
       'List the bucket under <prefix>/ and check every blob against the change log and the objects table (consistent reads). ' +
         'Reports orphans: blobs no object points at and no change-log entry names, older than the safety age (by both S3 ' +
-        "LastModified and the key's UUIDv7 time); blobs of writes in flight (never deleted); and keys that are not blob " +
-        'keys (never deleted). Progress bar on stderr when it is a terminal.',
+        "LastModified and the key's UUIDv7 time); blobs of writes in flight (never deleted); blobs of objects expired past " +
+        'TTL and the stream that still point at them (stream event lost); and keys that are not blob keys (never deleted). ' +
+        'Progress bar on stderr when it is a terminal.',
     )
     .addOption(
       new Option('--older-than <duration>', 'safety age: only blobs older than this, e.g. 90m, 24h, 7d (at least 1h)')
         .default(DEFAULT_AUDIT_AGE_MS, '24h')
         .argParser(once('--older-than', durationArg)),
     )
-    .option('--delete', 'delete the orphans found (each batch is re-checked against the objects table first)')
+    .option(
+      '--delete',
+      'delete the orphans found (each batch is re-checked against the objects table first); removes the items of objects ' +
+        'expired past TTL and the stream (stream event lost) from the objects table, as TTL would, then deletes their blobs ' +
+        '(from snapshots: the confirmed orphans only)',
+    )
     .option(
       '--empty-store-ok',
       'with --delete: the store holds no large object, so delete even though the objects table points at no blob ' +
