@@ -31,11 +31,13 @@ import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { S3_SOCKET_TIMEOUT_MS } from '../constants.js';
 import { sdkConfigurationError } from '../aws/errors.js';
 import { SWEEPER_ENV, UNSAFE_SHORT_WINDOWS_ENV } from '../recovery/sweeper-env.js';
+import { SNAPSHOT_AUDIT_ENV } from '../recovery/snapshot-audit/variables.js';
 import { auditCommand, DEFAULT_AUDIT_AGE_MS } from './audit.js';
 import {
   type CliContext,
   type CliIO,
   EXIT,
+  formatDuration,
   InterruptedError,
   parseDuration,
   printJson,
@@ -126,7 +128,9 @@ ${wrap(Object.values(SWEEPER_ENV).join(', '), 2, 96)}
                              the AWS SDK's own settings (point these at a local stack to use one)
   Any other TIERLOG_* variable is ignored: one no tierlog entry point reads with a warning on stderr naming
   the one it likely meant; the writers' and the stream function's own (TIERLOG_INLINE_THRESHOLD,
-  TIERLOG_STREAM_*, TIERLOG_METRICS_DEPLOYMENT) in silence, as they change nothing the CLI does.
+  TIERLOG_STREAM_*, TIERLOG_METRICS_DEPLOYMENT) in silence, as they change nothing the CLI does;
+  the snapshot-audit function's (TIERLOG_SNAPSHOT_*) too: "audit" takes --older-than and --delete,
+  and warns when TIERLOG_SNAPSHOT_OLDER_THAN_MS, or TIERLOG_SNAPSHOT_DELETE=true, says otherwise.
 
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 findings left for a person (audit --exit-code),
 130 interrupted (audit, sweep: at a safe point, on Ctrl-C or SIGTERM).`;
@@ -318,8 +322,10 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
             '--empty-store-ok goes with --delete (it lets the deletes of a store whose objects table points at no blob go ahead)',
           );
         }
+        const c = ctx();
+        warnSnapshotVariables(c, opts.olderThan, opts.delete === true);
         const run = (signal?: AbortSignal) =>
-          auditCommand(ctx(), {
+          auditCommand(c, {
             olderThanMs: opts.olderThan,
             delete: opts.delete === true,
             emptyStoreOk: opts.emptyStoreOk === true,
@@ -514,6 +520,30 @@ async function readOnly<T>(options: RunCliOptions, quit: () => never, run: () =>
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+  }
+}
+
+/**
+ * Warns on stderr when the snapshot-audit function's own variables are set (the deployment's
+ * environment copied into the shell, as the runbook has the CLI run with the functions'
+ * `TIERLOG_*`) and this audit does otherwise: the CLI reads neither, its safety age is
+ * `--older-than` (default 24 h) and it deletes only with `--delete`, so a run meant to redo the
+ * function's audit judged blobs the deployment's safety age keeps young (with `--delete`, deleted
+ * them), in silence.
+ */
+function warnSnapshotVariables(ctx: CliContext, olderThanMs: number, deleting: boolean): void {
+  const warn = (message: string) => ctx.io.stderr.write(`tierlog: warning: ${terminalSafe(message)}\n`);
+  const ageVar = SNAPSHOT_AUDIT_ENV.olderThanMs;
+  const age = (ctx.env[ageVar] ?? '').trim();
+  if (age !== '' && !(/^[0-9]+$/.test(age) && Number(age) === olderThanMs)) {
+    const shown = /^[0-9]+$/.test(age) && Number.isSafeInteger(Number(age)) ? formatDuration(Number(age)) : JSON.stringify(age);
+    warn(
+      `${ageVar} (${shown}) is the snapshot-audit function's safety age, not read here: this audit's is --older-than, ${formatDuration(olderThanMs)}`,
+    );
+  }
+  const deleteVar = SNAPSHOT_AUDIT_ENV.delete;
+  if ((ctx.env[deleteVar] ?? '').trim() === 'true' && !deleting) {
+    warn(`${deleteVar} (true) is the snapshot-audit function's, not read here: this audit deletes only with --delete, and deletes nothing`);
   }
 }
 
