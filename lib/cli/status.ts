@@ -7,7 +7,7 @@
  * lease or claim counted as ended once it ended the skew margin ago, as the sweeper takes it,
  * outstanding entries and what the sweeper would quarantine or defer, the oldest expired lease,
  * and items that do not parse or that a writer of another store wrote (the sweeper quarantines
- * both whole). Lists the ids of the expired, claimed and stuck instances (oldest
+ * both whole). Lists the ids of the expired and claimed instances and of the claims ended (oldest
  * first), the ids `tierlog inspect` takes, and those an alarm asks about: the instances holding
  * quarantined entries (as screened: an entry quarantined for its objects item, which only the
  * sweeper's HV read finds, is in the sweeper's log), and items in a lease shard at or past
@@ -289,13 +289,16 @@ export function formatStatus(r: StatusReport, leaseShards?: number): string[] {
     `oldest expired  ${r.oldestExpiredAgeMs === null ? 'none' : `${formatDuration(r.oldestExpiredAgeMs)} ago (instance ${r.oldestExpiredInstance})`}`,
   ];
   const shown = 20;
-  for (const [kind, list, total] of [
-    ['expired', r.instanceIds.expired, i.expired],
-    ['claimed', r.instanceIds.claimed, i.claimed - i.claimsExpired],
-    ['stuck', r.instanceIds.stuck, i.claimsExpired],
+  // The claims ended (`instanceIds.stuck`) are not what StuckInstances counts, which the runbook
+  // finds under "stuck instances" below: headed so, they sent an operator paged by that alarm after
+  // instances a sweeper stopped on, which the next sweep takes again.
+  for (const [heading, list, total] of [
+    ['expired instances', r.instanceIds.expired, i.expired],
+    ['claimed instances', r.instanceIds.claimed, i.claimed - i.claimsExpired],
+    ['claims ended, taken again by the next sweep', r.instanceIds.stuck, i.claimsExpired],
   ] as const) {
     if (list.length === 0) continue;
-    lines.push(`${kind} instances (oldest first; "tierlog inspect <instance>"):`);
+    lines.push(`${heading} (oldest first; "tierlog inspect <instance>"):`);
     for (const id of list.slice(0, shown)) lines.push(`  ${id}`);
     if (total > shown) lines.push(`  ... and ${total - shown} more${total > list.length ? '' : ' (use --json)'}`);
   }
