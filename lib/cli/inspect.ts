@@ -281,12 +281,16 @@ export function formatInspect(r: InspectReport, now: number): string[] {
     ];
   }
   const ended = r.leaseRemainingMs < 0;
-  const expiry =
-    r.state !== 'live' || !ended
-      ? ''
-      : r.expired
+  // `expired` of --json, for a claim too: one that ended (its sweeper stopped) is taken again.
+  const expiry = !ended
+    ? ''
+    : r.state === 'live'
+      ? r.expired
         ? ' (lease ended: expired)'
-        : ' (lease ended, within the skew margin: no sweep takes it yet)';
+        : ' (lease ended, within the skew margin: no sweep takes it yet)'
+      : r.expired
+        ? ' (claim ended: the next sweep takes it again)'
+        : ' (claim ended, within the skew margin: no sweep takes it yet)';
   const lines = [
     `instance  ${r.instanceId}`,
     `state     ${r.state}${r.claimedBy !== null ? ` by ${r.claimedBy}` : ''}${expiry}`,

@@ -31,11 +31,13 @@ import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { S3_SOCKET_TIMEOUT_MS } from '../constants.js';
 import { sdkConfigurationError } from '../aws/errors.js';
 import { SWEEPER_ENV, UNSAFE_SHORT_WINDOWS_ENV } from '../recovery/sweeper-env.js';
+import { SNAPSHOT_AUDIT_ENV } from '../recovery/snapshot-audit/variables.js';
 import { auditCommand, DEFAULT_AUDIT_AGE_MS } from './audit.js';
 import {
   type CliContext,
   type CliIO,
   EXIT,
+  formatDuration,
   InterruptedError,
   parseDuration,
   printJson,
@@ -123,10 +125,14 @@ ${wrap(Object.values(SWEEPER_ENV).join(', '), 2, 96)}
                              windows under their floors allowed: drills on compressed time only,
                              never with real writers (as the sweeper Lambda)
   AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, ...
-                             the AWS SDK's own settings (point these at a local stack to use one)
+                             the AWS SDK's own settings (point these at a local stack to use one);
+                             AWS_DEFAULT_REGION, the aws CLI's, is not one (a warning says where the
+                             requests go when it is set and AWS_REGION is not)
   Any other TIERLOG_* variable is ignored: one no tierlog entry point reads with a warning on stderr naming
   the one it likely meant; the writers' and the stream function's own (TIERLOG_INLINE_THRESHOLD,
-  TIERLOG_STREAM_*, TIERLOG_METRICS_DEPLOYMENT) in silence, as they change nothing the CLI does.
+  TIERLOG_STREAM_*, TIERLOG_METRICS_DEPLOYMENT) in silence, as they change nothing the CLI does;
+  the snapshot-audit function's (TIERLOG_SNAPSHOT_*) too: "audit" takes --older-than and --delete,
+  and warns when TIERLOG_SNAPSHOT_OLDER_THAN_MS, or TIERLOG_SNAPSHOT_DELETE=true, says otherwise.
 
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 findings left for a person (audit --exit-code),
 130 interrupted (audit, sweep: at a safe point, on Ctrl-C or SIGTERM).`;
@@ -192,6 +198,15 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     context = { config, dynamodb, s3, clock, io, env };
     return context;
   };
+  /**
+   * {@link ctx}, once the region its requests go to has been set beside the aws CLI's (what the
+   * runbook's other commands use): said on stderr when they differ ({@link warnRegionNotRead}).
+   */
+  const ready = async (): Promise<CliContext> => {
+    const c = ctx();
+    await warnRegionNotRead(c);
+    return c;
+  };
   const own = <T extends { destroy(): void }>(client: T): T => {
     owned.push(client);
     return client;
@@ -231,7 +246,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
         'Reads the WHOLE change-log table (a consistent scan): fine for an operator, not for a dashboard.',
     )
     .action(async (_opts: object, command: Command) => {
-      exitCode = await readOnly(options, quit, () => statusCommand(ctx(), { json: json(command) }));
+      exitCode = await readOnly(options, quit, async () => statusCommand(await ready(), { json: json(command) }));
     });
 
   program
@@ -245,7 +260,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     )
     .addOption(new Option('--shards <list>', 'sweep only these lease shards, e.g. 0,1 (default: all)').argParser(once('--shards', String)))
     .action(async (opts: { dryRun?: boolean; shards?: string }, command: Command) => {
-      const c = ctx();
+      const c = await ready();
       const shards = opts.shards === undefined ? undefined : parseShards(opts.shards, c.config.leaseShards);
       const run = (signal?: AbortSignal) =>
         sweepCommand(c, {
@@ -262,15 +277,21 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .description(
       'List the bucket under <prefix>/ and check every blob against the change log and the objects table (consistent reads). ' +
         'Reports orphans: blobs no object points at and no change-log entry names, older than the safety age (by both S3 ' +
-        "LastModified and the key's UUIDv7 time); blobs of writes in flight (never deleted); and keys that are not blob " +
-        'keys (never deleted). Progress bar on stderr when it is a terminal.',
+        "LastModified and the key's UUIDv7 time); blobs of writes in flight (never deleted); blobs of objects expired past " +
+        'TTL and the stream that still point at them (stream event lost); and keys that are not blob keys (never deleted). ' +
+        'Progress bar on stderr when it is a terminal.',
     )
     .addOption(
       new Option('--older-than <duration>', 'safety age: only blobs older than this, e.g. 90m, 24h, 7d (at least 1h)')
         .default(DEFAULT_AUDIT_AGE_MS, '24h')
         .argParser(once('--older-than', durationArg)),
     )
-    .option('--delete', 'delete the orphans found (each batch is re-checked against the objects table first)')
+    .option(
+      '--delete',
+      'delete the orphans found (each batch is re-checked against the objects table first); removes the items of objects ' +
+        'expired past TTL and the stream (stream event lost) from the objects table, as TTL would, then deletes their blobs ' +
+        '(from snapshots: the confirmed orphans only)',
+    )
     .option(
       '--empty-store-ok',
       'with --delete: the store holds no large object, so delete even though the objects table points at no blob ' +
@@ -312,8 +333,10 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
             '--empty-store-ok goes with --delete (it lets the deletes of a store whose objects table points at no blob go ahead)',
           );
         }
+        const c = await ready();
+        warnSnapshotVariables(c, opts.olderThan, opts.delete === true);
         const run = (signal?: AbortSignal) =>
-          auditCommand(ctx(), {
+          auditCommand(c, {
             olderThanMs: opts.olderThan,
             delete: opts.delete === true,
             emptyStoreOk: opts.emptyStoreOk === true,
@@ -332,7 +355,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .description('Show one change-log instance: state, lease, claim, and each entry with what the sweeper would do with it.')
     .argument('<instance>', 'instance id (the pk of its change-log item)')
     .action(async (instance: string, _opts: object, command: Command) => {
-      exitCode = await readOnly(options, quit, () => inspectCommand(ctx(), instance, { json: json(command) }));
+      exitCode = await readOnly(options, quit, async () => inspectCommand(await ready(), instance, { json: json(command) }));
     });
 
   try {
@@ -508,6 +531,62 @@ async function readOnly<T>(options: RunCliOptions, quit: () => never, run: () =>
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+  }
+}
+
+/**
+ * Warns on stderr when `AWS_DEFAULT_REGION` is set, `AWS_REGION` is not, and the region the
+ * commands' requests go to is another (a profile's) or none. The aws CLI reads
+ * `AWS_DEFAULT_REGION` (after `AWS_REGION`, before the profile's region); the AWS SDK for
+ * JavaScript, whose clients the CLI uses, does not. So in a shell that sets only it (the aws CLI's
+ * documented variable), `tierlog` read the profile's region's tables in silence while the
+ * runbook's `aws dynamodb` commands (README, "When an alarm fires") went to another region's, of
+ * the same names when a deployment runs in both: a hand removal of the entry `inspect` named sent to
+ * the other region. Without a region at all, the refusal that follows ("set AWS_REGION") is
+ * read against a variable that looks set.
+ */
+async function warnRegionNotRead(ctx: CliContext): Promise<void> {
+  const byAwsCli = (process.env.AWS_DEFAULT_REGION ?? '').trim();
+  if (byAwsCli === '' || (process.env.AWS_REGION ?? '') !== '') return;
+  let region: string | undefined;
+  try {
+    const provider: unknown = (ctx.dynamodb as { config?: { region?: unknown } }).config?.region;
+    const value: unknown = typeof provider === 'function' ? await (provider as () => Promise<unknown>)() : provider;
+    region = typeof value === 'string' && value !== '' ? value : undefined;
+  } catch {
+    region = undefined; // none: the command's own refusal names what to set
+  }
+  if (region === byAwsCli) return;
+  const goesTo = region !== undefined ? `go to ${region} (AWS_REGION unset: the profile's region)` : 'have no region';
+  ctx.io.stderr.write(
+    `tierlog: warning: ${terminalSafe(
+      `AWS_DEFAULT_REGION is ${JSON.stringify(byAwsCli)}, which the AWS SDK does not read (the aws CLI does): this command's requests ${goesTo}, ` +
+        `the aws CLI's to ${byAwsCli}. Set AWS_REGION to the deployment's region`,
+    )}\n`,
+  );
+}
+
+/**
+ * Warns on stderr when the snapshot-audit function's own variables are set (the deployment's
+ * environment copied into the shell, as the runbook has the CLI run with the functions'
+ * `TIERLOG_*`) and this audit does otherwise: the CLI reads neither, its safety age is
+ * `--older-than` (default 24 h) and it deletes only with `--delete`, so a run meant to redo the
+ * function's audit judged blobs the deployment's safety age keeps young (with `--delete`, deleted
+ * them), in silence.
+ */
+function warnSnapshotVariables(ctx: CliContext, olderThanMs: number, deleting: boolean): void {
+  const warn = (message: string) => ctx.io.stderr.write(`tierlog: warning: ${terminalSafe(message)}\n`);
+  const ageVar = SNAPSHOT_AUDIT_ENV.olderThanMs;
+  const age = (ctx.env[ageVar] ?? '').trim();
+  if (age !== '' && !(/^[0-9]+$/.test(age) && Number(age) === olderThanMs)) {
+    const shown = /^[0-9]+$/.test(age) && Number.isSafeInteger(Number(age)) ? formatDuration(Number(age)) : JSON.stringify(age);
+    warn(
+      `${ageVar} (${shown}) is the snapshot-audit function's safety age, not read here: this audit's is --older-than, ${formatDuration(olderThanMs)}`,
+    );
+  }
+  const deleteVar = SNAPSHOT_AUDIT_ENV.delete;
+  if ((ctx.env[deleteVar] ?? '').trim() === 'true' && !deleting) {
+    warn(`${deleteVar} (true) is the snapshot-audit function's, not read here: this audit deletes only with --delete, and deletes nothing`);
   }
 }
 

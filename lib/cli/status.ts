@@ -7,14 +7,20 @@
  * lease or claim counted as ended once it ended the skew margin ago, as the sweeper takes it,
  * outstanding entries and what the sweeper would quarantine or defer, the oldest expired lease,
  * and items that do not parse or that a writer of another store wrote (the sweeper quarantines
- * both whole). Lists the ids of the expired, claimed and stuck instances (oldest
+ * both whole). Lists the ids of the expired and claimed instances and of the claims ended (oldest
  * first), the ids `tierlog inspect` takes, and those an alarm asks about: the instances holding
  * quarantined entries (as screened: an entry quarantined for its objects item, which only the
  * sweeper's HV read finds, is in the sweeper's log), and items in a lease shard at or past
- * `TIERLOG_LEASE_SHARDS`, which no sweep configured with it ever queries.
+ * `TIERLOG_LEASE_SHARDS`, which no sweep configured with it ever queries. Entries quarantined for
+ * the blobs they name make it check, as `sweep` does, that the objects table is the bucket's store
+ * under `TIERLOG_PREFIX`: a prefix that is not the writers' is refused (exit 2), not counted as every
+ * writer's entry quarantined.
  */
 import { ConfigError, CorruptItemError } from '../errors.js';
-import { CONFIG_ENV } from '../config.js';
+import { CONFIG_ENV, hvAttributeNames } from '../config.js';
+import { checkStoreBinding } from '../recovery/store-binding.js';
+import { HvTable } from '../tiered/hv-table.js';
+import { LtBucket } from '../tiered/lt-bucket.js';
 import { assertChangeLogShape, probeTable } from '../recovery/change-log-protection.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { InstanceTable } from '../changelog/instance-table.js';
@@ -120,6 +126,7 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
   let outstanding = 0;
   let quarantined = 0;
   let notYetDue = 0;
+  let namesRefused = 0;
   let oldest: { age: number; instanceId: string } | null = null;
   const corruptItems: Array<{ instanceId: string; reason: string; entries: number }> = [];
 
@@ -205,6 +212,8 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
         if (screened.kind === 'quarantine') {
           quarantined++;
           holdsQuarantined = true;
+          // Parsed, so quarantined for the blobs it names: not blob keys of its object under the prefix.
+          if (entry.ok) namesRefused++;
         } else if (screened.kind === 'defer') notYetDue++;
       }
       if (holdsQuarantined) ids.quarantined.push([item.leaseUntil, item.instanceId]);
@@ -215,6 +224,7 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
   // instances (an objects table whose key is named `pk` too): one read of the lease index does (a
   // table of another kind lacks it: a ConfigError naming the table), as the audit asks.
   if (total === 0 || corruptItems.length > 0) await assertChangeLogShape(ctx.dynamodb, ctx.config.changeLogTable);
+  if (namesRefused > 0) await assertPrefixOfStore(ctx, namesRefused);
   return {
     table: ctx.config.changeLogTable,
     at: iso(now),
@@ -231,6 +241,32 @@ export async function collectStatus(ctx: CliContext): Promise<StatusReport> {
     stuck: { suspectLeases, withoutShard, outsideShards },
     corruptItems,
   };
+}
+
+/**
+ * Entries quarantined for the blobs they name (not blob keys of their object under the prefix):
+ * what a forged entry is, and what every writer's entry looks like through a `TIERLOG_PREFIX` that
+ * is not the writers' (the shell without the deployment's prefix). Counted so, status sent the
+ * operator after quarantined entries the sweeper, on its own prefix, does not have, where `sweep`
+ * and `inspect` refuse that configuration. The objects table tells which (store-binding.ts): one
+ * that points only at blobs outside the prefix says the prefix is not the store's, a
+ * {@link ConfigError} naming `TIERLOG_PREFIX` (exit 2); one bound to it, or that cannot tell
+ * (no blob, a listing refused), leaves the count as it is.
+ */
+async function assertPrefixOfStore(ctx: CliContext, entries: number): Promise<void> {
+  const names = hvAttributeNames(ctx.config);
+  const binding = await checkStoreBinding({
+    dynamodb: ctx.dynamodb,
+    hv: new HvTable(ctx.config.objectsTable, ctx.dynamodb, names),
+    lt: new LtBucket(ctx.s3, ctx.config.bucket, ctx.config.prefix),
+  });
+  if (binding.kind !== 'unbound') return;
+  const why = binding.reason.replace(/; deletes refused.*$/s, '');
+  throw new ConfigError(
+    `${CONFIG_ENV.prefix}: ${plural(entries, 'entry', 'entries')} ${entries === 1 ? 'names' : 'name'} blobs that are not blob keys under "${ctx.config.prefix}/", and ${why}: ` +
+      `${CONFIG_ENV.prefix} (and ${CONFIG_ENV.objectsTable}) must be the writers'`,
+    CONFIG_ENV.prefix,
+  );
 }
 
 function oldestFirst(list: Array<[number, string]>): string[] {
@@ -253,13 +289,16 @@ export function formatStatus(r: StatusReport, leaseShards?: number): string[] {
     `oldest expired  ${r.oldestExpiredAgeMs === null ? 'none' : `${formatDuration(r.oldestExpiredAgeMs)} ago (instance ${r.oldestExpiredInstance})`}`,
   ];
   const shown = 20;
-  for (const [kind, list, total] of [
-    ['expired', r.instanceIds.expired, i.expired],
-    ['claimed', r.instanceIds.claimed, i.claimed - i.claimsExpired],
-    ['stuck', r.instanceIds.stuck, i.claimsExpired],
+  // The claims ended (`instanceIds.stuck`) are not what StuckInstances counts, which the runbook
+  // finds under "stuck instances" below: headed so, they sent an operator paged by that alarm after
+  // instances a sweeper stopped on, which the next sweep takes again.
+  for (const [heading, list, total] of [
+    ['expired instances', r.instanceIds.expired, i.expired],
+    ['claimed instances', r.instanceIds.claimed, i.claimed - i.claimsExpired],
+    ['claims ended, taken again by the next sweep', r.instanceIds.stuck, i.claimsExpired],
   ] as const) {
     if (list.length === 0) continue;
-    lines.push(`${kind} instances (oldest first; "tierlog inspect <instance>"):`);
+    lines.push(`${heading} (oldest first; "tierlog inspect <instance>"):`);
     for (const id of list.slice(0, shown)) lines.push(`  ${id}`);
     if (total > shown) lines.push(`  ... and ${total - shown} more${total > list.length ? '' : ' (use --json)'}`);
   }

@@ -100,6 +100,13 @@ describe('audit: blobs of expired objects', () => {
     // Nothing left to do.
     const again = await cliJson(s.fx, ['audit', '--older-than', '1h', '--delete'], { clock: ahead });
     expect(again.json).toMatchObject({ expired: [], orphans: [], deleted: 0 });
+    // `audit --help` says so: --delete removes objects-table items too, not only blobs of orphans.
+    const help = await cli(s.fx, ['audit', '--help']);
+    expect(help.code).toBe(0);
+    const option = /--delete\s+([\s\S]*?)\n\s+--/.exec(help.out)![1]!.replace(/\s+/g, ' ');
+    expect(option).toContain('removes the items of objects expired');
+    expect(option).toContain('from the objects table, as TTL would');
+    expect(option).toContain('then deletes their blobs');
   });
 
   test("--delete: a removal whose answer is lost (the SDK's retry fails its condition: the item is gone) still deletes the blob", async () => {

@@ -184,6 +184,28 @@ describe('audit', () => {
     expect(json).toMatchObject({ olderThanMs: 24 * HOUR, checked: 0, orphans: [] });
   });
 
+  test("the snapshot-audit function's variables (TIERLOG_SNAPSHOT_OLDER_THAN_MS, TIERLOG_SNAPSHOT_DELETE), set from the deployment, are not the CLI's: a run that differs from them says so", async () => {
+    // The function's environment copied into the shell (a 7-day safety age, deleting): the CLI's
+    // audit takes --older-than and --delete, and this run audits at 3h and deletes nothing.
+    const env = { TIERLOG_SNAPSHOT_OLDER_THAN_MS: String(7 * 24 * HOUR), TIERLOG_SNAPSHOT_DELETE: 'true' };
+    const run = await cliJson(s.fx, ['audit', '--older-than', '3h'], { clock: ahead, env });
+    expect(run.code).toBe(0);
+    expect(run.json).toMatchObject({ olderThanMs: 3 * HOUR, delete: false });
+    expect(run.err).toContain(
+      "tierlog: warning: TIERLOG_SNAPSHOT_OLDER_THAN_MS (7d) is the snapshot-audit function's safety age, not read here: this audit's is --older-than, 3h",
+    );
+    expect(run.err).toContain(
+      "tierlog: warning: TIERLOG_SNAPSHOT_DELETE (true) is the snapshot-audit function's, not read here: this audit deletes only with --delete, and deletes nothing",
+    );
+    // A run that does what they say: no word of them.
+    const same = await cli(s.fx, ['audit', '--older-than', '7d', '--json'], {
+      clock: ahead,
+      env: { ...env, TIERLOG_SNAPSHOT_DELETE: 'false' },
+    });
+    expect(same.code).toBe(0);
+    expect(same.err).toBe('');
+  });
+
   test('--older-than under 1h is refused (exit 2) and nothing is touched', async () => {
     const before = await allBlobs(s.fx);
     const run = await cli(s.fx, ['audit', '--older-than', '30m', '--delete'], { clock: ahead });

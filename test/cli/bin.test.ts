@@ -4,6 +4,9 @@
  * fixture's TIERLOG_* variables).
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { configToEnv } from '../../lib/config.js';
@@ -152,6 +155,39 @@ describe('bin/tierlog.js', () => {
       expect(JSON.parse(ran.out)).toMatchObject({ error: { name: 'ConfigError', exitCode: 2 } });
     }
   }, 60_000);
+
+  test("AWS_DEFAULT_REGION (the aws CLI's) beside a profile's region: the SDK reads the profile's, and the CLI says so, where the runbook's aws commands go elsewhere", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tierlog-region-'));
+    try {
+      // The profile's region is the one the fixture's tables are in; the shell's AWS_DEFAULT_REGION another.
+      const config = join(dir, 'config');
+      writeFileSync(config, '[default]\nregion = us-east-1\n');
+      const shell = { AWS_REGION: undefined, AWS_PROFILE: undefined, AWS_CONFIG_FILE: config, AWS_DEFAULT_REGION: 'eu-west-1' };
+      const status = await run(['status', '--json'], shell);
+      expect(status.code).toBe(0);
+      expect(JSON.parse(status.out)).toMatchObject({ table: fx.config.changeLogTable });
+      expect(status.err).toContain(
+        'tierlog: warning: AWS_DEFAULT_REGION is "eu-west-1", which the AWS SDK does not read (the aws CLI does): ' +
+          "this command's requests go to us-east-1 (AWS_REGION unset: the profile's region), the aws CLI's to eu-west-1",
+      );
+      // No region but AWS_DEFAULT_REGION: the refusal, and the variable that does not set it.
+      const none = await run(['status'], { ...shell, AWS_CONFIG_FILE: join(dir, 'none') });
+      expect(none.code).toBe(2);
+      expect(none.err).toContain('tierlog: warning: AWS_DEFAULT_REGION is "eu-west-1", which the AWS SDK does not read (the aws CLI does)');
+      expect(none.err).toContain('tierlog: configuration: no AWS region: set AWS_REGION');
+      // The same region, or AWS_REGION set (which both read first): no word.
+      for (const env of [
+        { ...shell, AWS_DEFAULT_REGION: 'us-east-1' },
+        { ...shell, AWS_REGION: 'us-east-1' },
+      ]) {
+        const quiet = await run(['status', '--json'], env);
+        expect(quiet.code).toBe(0);
+        expect(quiet.err).toBe('');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   test("a reader that closes the pipe early (| head) ends no command in a crash: the output is dropped, the exit code is the command's", async () => {
     for (const args of [['status'], ['status', '--json'], ['inspect', dead], ['inspect', dead, '--json']]) {

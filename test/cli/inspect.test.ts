@@ -135,7 +135,23 @@ describe('inspect', () => {
       entries: {},
     });
     const { out } = await cli(fx, ['inspect', id], { clock: () => now });
-    expect(out).toContain('\nstate     claimed by gone-sweeper\nclaim     until 2030-01-01T11:50:00.000Z (10m ago)\n');
+    // What --json says in `expired`, the text says too: the next sweep takes it again.
+    expect((await cliJson(fx, ['inspect', id], { clock: () => now })).json.expired).toBe(true);
+    expect(out).toContain(
+      '\nstate     claimed by gone-sweeper (claim ended: the next sweep takes it again)\nclaim     until 2030-01-01T11:50:00.000Z (10m ago)\n',
+    );
+    // Ended within the skew margin: no sweep takes it yet (`expired` false), as for a lease.
+    const recent = await putRawInstance(fx, {
+      state: 'claimed',
+      claimedBy: 'gone-sweeper',
+      firstSeen: now - HOUR,
+      leaseUntil: now - 5_000,
+      entries: {},
+    });
+    expect((await cliJson(fx, ['inspect', recent], { clock: () => now })).json.expired).toBe(false);
+    expect((await cli(fx, ['inspect', recent], { clock: () => now })).out).toContain(
+      '\nstate     claimed by gone-sweeper (claim ended, within the skew margin: no sweep takes it yet)\n',
+    );
   });
 
   test('a lease that ends this instant has not ended, as status counts it', async () => {

@@ -5,6 +5,7 @@
  * ever sweeps them: a CLI or sweeper configured with fewer shards than the writers; its
  * housekeeping scan reports them as StuckInstances).
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { newChangeId } from '../../lib/ids.js';
 import { DEFAULT_LEASE_LIMITS } from '../../lib/recovery/stuck.js';
@@ -135,6 +136,36 @@ describe('status for the operator', () => {
       expect(json.code).toBe(1);
       expect(json.json).toEqual({ error: expect.objectContaining({ name: 'ResourceMissingError', exitCode: 1 }) });
     }
+  });
+});
+
+describe('status, as the runbook reads it', () => {
+  test('"stuck instances" are what StuckInstances counts: an instance whose claim ended (its sweeper stopped) is listed under its own heading', async () => {
+    const fx = await freshFixture();
+    const now = Date.now();
+    // README, StuckInstances: "`tierlog status` lists them (`stuck instances`, ...)".
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const row = readme.split('\n').find((line) => line.startsWith('| `StuckInstances`'))!;
+    expect(row).toContain('`tierlog status` lists them (`stuck instances`');
+    // A sweeper stopped mid-instance: claimed, the claim ended an hour ago. No StuckInstances kind.
+    const halted = await putRawInstance(fx, {
+      leaseUntil: now - HOUR,
+      state: 'claimed',
+      claimedBy: 'sweeper-1',
+      firstSeen: now - 2 * HOUR,
+      entries: { [newChangeId()]: rawEntry('v', {}) },
+    });
+    const json = await cliJson(fx, ['status'], { clock: () => now });
+    expect(json.json.instanceIds.stuck).toEqual([halted]);
+    expect(json.json.stuck).toEqual({ suspectLeases: [], withoutShard: [], outsideShards: [] });
+    const text = await cli(fx, ['status'], { clock: () => now });
+    expect(text.out).toContain(`claims ended, taken again by the next sweep (oldest first; "tierlog inspect <instance>"):\n  ${halted}\n`);
+    expect(text.out).not.toContain('stuck instances');
+    // A lease further ahead than any writer takes: what the alarm counts, under "stuck instances".
+    const ahead = await putRawInstance(fx, { leaseUntil: now + DEFAULT_LEASE_LIMITS.maxLeaseMs + HOUR, entries: {} });
+    const alarmed = await cli(fx, ['status'], { clock: () => now });
+    expect(alarmed.out).toContain(`stuck instances  1 (alarmed as StuckInstances)\n  ${ahead}  lease`);
+    expect(alarmed.out.match(/stuck instances/g)).toHaveLength(1);
   });
 });
 

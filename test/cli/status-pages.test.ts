@@ -112,21 +112,21 @@ describe('status across Scan pages', () => {
 
       // The human form shows 20 of each kind and counts the rest.
       const lines = formatStatus(report, fx.config.leaseShards);
-      const listed = (kind: string) => listedUnder(lines, `${kind} instances (oldest first; "tierlog inspect <instance>"):`);
+      const listed = (heading: string) => listedUnder(lines, `${heading} (oldest first; "tierlog inspect <instance>"):`);
       // 130 more than shown; the JSON lists only STATUS_ID_LIMIT, so no hint to use it.
-      expect(listed('expired')).toEqual([
+      expect(listed('expired instances')).toEqual([
         ...oldestFirst(expired)
           .slice(0, 20)
           .map((id) => `  ${id}`),
         '  ... and 130 more',
       ]);
-      expect(listed('claimed')).toEqual([
+      expect(listed('claimed instances')).toEqual([
         ...oldestFirst(claimed)
           .slice(0, 20)
           .map((id) => `  ${id}`),
         '  ... and 5 more (use --json)',
       ]);
-      expect(listed('stuck')).toEqual(oldestFirst(stuck).map((id) => `  ${id}`));
+      expect(listed('claims ended, taken again by the next sweep')).toEqual(oldestFirst(stuck).map((id) => `  ${id}`));
     } finally {
       dynamodb.destroy();
     }

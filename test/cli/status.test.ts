@@ -12,7 +12,18 @@ import { newChangeId } from '../../lib/ids.js';
 import { newBlobKey } from '../../lib/tiered/blob-keys.js';
 import { collectStatus, formatStatus } from '../../lib/cli/status.js';
 import { type Fixture, freshFixture } from '../support/local.js';
-import { capture, cli, cliJson, clientsWithServerClock, HOUR, putRawInstance, rawEntry } from './helpers.js';
+import {
+  blobKey,
+  capture,
+  cli,
+  cliJson,
+  clientsWithServerClock,
+  HOUR,
+  putBlob,
+  putRawInstance,
+  putTombstone,
+  rawEntry,
+} from './helpers.js';
 
 const MIN = 60_000;
 let fx: Fixture;
@@ -201,3 +212,33 @@ describe("status and inspect on a machine whose clock is off AWS's", () => {
 function ctxOf() {
   return { config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, clock: () => now, io: capture().io, env: {} };
 }
+
+describe("status with a TIERLOG_PREFIX that is not the writers'", () => {
+  test("refuses as sweep and inspect do (exit 2, naming the prefix), rather than count every writer's entry quarantined", async () => {
+    const store = await freshFixture();
+    const t0 = Date.now();
+    // A store under the default prefix: a live large object, and a dead writer's entry replacing its old blob.
+    const live = blobKey(store, 'live-object', t0 - 3 * HOUR);
+    await putBlob(store, live);
+    await putTombstone(store, 'live-object', live);
+    const old = blobKey(store, 'live-object', t0 - 4 * HOUR);
+    await putBlob(store, old);
+    const id = await putRawInstance(store, { leaseUntil: t0 - 10 * MIN, entries: { [newChangeId()]: rawEntry('live-object', { old }) } });
+
+    const right = await cliJson(store, ['status']);
+    expect(right.code).toBe(0);
+    expect(right.json.entries).toMatchObject({ outstanding: 1, quarantined: 0 });
+
+    // The operator's shell without the deployment's prefix: the sweeper (its own prefix right) quarantines nothing.
+    const env = { TIERLOG_PREFIX: 'media' };
+    const wrong = await cli(store, ['status'], { env });
+    expect(wrong.code).toBe(2);
+    expect(wrong.out).toBe('');
+    expect(wrong.err).toContain('tierlog: configuration: TIERLOG_PREFIX');
+    expect(wrong.err).toContain('outside prefix "media/"');
+    const json = await cliJson(store, ['status'], { env });
+    expect(json.json.error).toMatchObject({ name: 'ConfigError', exitCode: 2 });
+    // As inspect of the instance says (the same check).
+    expect((await cli(store, ['inspect', id], { env })).code).toBe(2);
+  });
+});
