@@ -30,6 +30,7 @@ import { CONFIG_ENV, hvAttributeNamesFromEnv } from '../lib/config.js';
 import { checkIntegerIn } from '../lib/env-integers.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { STREAM_METRICS } from '../lib/recovery/stream-metrics.js';
+import { objectsStreamFilterPatterns } from '../lib/recovery/stream-filter.js';
 import { DEFAULT_STREAM_MARGIN_MS, STREAM_ENV, streamTuningFromEnv, streamTuningToEnv } from '../lib/recovery/stream-env.js';
 import { failureQueue, pointAlarmsAtRunbook } from './failure-handling.js';
 import {
@@ -421,41 +422,12 @@ export class ObjectsStreamCleanup extends Construct {
       maxRecordAge: STREAM_RETENTION,
       reportBatchItemFailures: true,
       onFailure: new SqsDlq(this.failureQueue),
-      // Every removal (an expired item; one without an old image, from a stream of the wrong view
-      // type, then shows as untrusted instead of vanishing), the modifications of items that
-      // pointed at a blob (an overwrite or delete whose writer could not delete the replaced
-      // blob), and those of items that show neither a string blob, an inline body nor a deletion
-      // marker under the function's names, which it counts untrusted (written under other names, a
-      // blob of another type): filtered out, their blobs were left with no metric and no alarm.
-      // Creates and changes of inline objects and of deletion markers invoke nothing. A marker is
-      // `true`: a `deleted` of `false` beside no blob and no body marks nothing (a corrupt or foreign
-      // item, which the function counts untrusted), so a fourth filter passes it; dropped as a
-      // marker's, its blob was left with no metric and no alarm. (Names known only at deploy: the
-      // blob attribute alone, as `blobAttribute` gives it.)
-      filters: [
-        lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('REMOVE') }),
-        lambda.FilterCriteria.filter({
-          eventName: lambda.FilterRule.isEqual('MODIFY'),
-          dynamodb: { OldImage: { [blobAttribute]: { S: lambda.FilterRule.exists() } } },
-        }),
-        ...(names !== undefined
-          ? [
-              // No string blob, no body, and no deletion marker: `deleted` absent, or false.
-              ...[lambda.FilterRule.notExists(), lambda.FilterRule.isEqual(false)].map((deleted) =>
-                lambda.FilterCriteria.filter({
-                  eventName: lambda.FilterRule.isEqual('MODIFY'),
-                  dynamodb: {
-                    OldImage: {
-                      [names.blob]: { S: lambda.FilterRule.notExists() },
-                      [names.body]: { B: lambda.FilterRule.notExists() },
-                      [names.deleted]: { BOOL: deleted },
-                    },
-                  },
-                }),
-              ),
-            ]
-          : []),
-      ],
+      // Every removal, the modifications of items that pointed at a blob, and those of items the
+      // function counts untrusted (no string blob, inline body or deletion marker under its names):
+      // the rule is in lib/recovery/stream-filter.ts, which the local delivery of the stream applies
+      // too. Creates and changes of inline objects and of deletion markers invoke nothing. (Names
+      // known only at deploy: the blob attribute alone, as `blobAttribute` gives it.)
+      filters: objectsStreamFilterPatterns(names, blobAttribute).map((pattern) => lambda.FilterCriteria.filter(pattern)),
     });
 
     this.iteratorAgeThreshold = props.iteratorAgeThreshold ?? Duration.hours(1);

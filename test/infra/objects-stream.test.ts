@@ -14,6 +14,7 @@ import { OBJECTS_STREAM_ACTIONS, ObjectsStreamCleanup } from '../../infra/object
 import { CONFIG_ENV } from '../../lib/config.js';
 import { STREAM_METRICS } from '../../lib/recovery/stream-metrics.js';
 import { judgeStreamRecord, type ObjectsStreamRecord } from '../../lib/recovery/stream-cleanup.js';
+import { passesStreamFilters, type StreamFilterPattern } from '../../lib/recovery/stream-filter.js';
 import { newBlobKey } from '../../lib/tiered/blob-keys.js';
 import {
   actions,
@@ -498,18 +499,12 @@ describe('the event filter passes every MODIFY the function would act on or coun
   const PREFIX = 'tenant/blobs';
   const ATTRS = { key: 'key', blob: 'blob', body: 'body', deleted: 'deleted' } as const;
 
-  /** Lambda's filter rules as far as the construct uses them: a list of values or `exists`, nested objects. */
-  function matches(pattern: Record<string, unknown>, event: unknown): boolean {
-    return Object.entries(pattern).every(([name, rule]) => {
-      const value = typeof event === 'object' && event !== null ? (event as Record<string, unknown>)[name] : undefined;
-      if (!Array.isArray(rule)) return matches(rule as Record<string, unknown>, value);
-      return rule.some((r) =>
-        typeof r === 'object' && r !== null && 'exists' in r ? (value !== undefined) === (r as { exists: boolean }).exists : value === r,
-      );
-    });
-  }
+  /** Lambda's filter rules as far as the construct uses them: the matcher the local delivery of the stream applies too. */
   const passes = (filters: Array<{ Pattern: string }>, record: unknown) =>
-    filters.some((f) => matches(JSON.parse(f.Pattern) as Record<string, unknown>, record));
+    passesStreamFilters(
+      record,
+      filters.map((f) => JSON.parse(f.Pattern) as StreamFilterPattern),
+    );
 
   const key = 'photos/cat.jpg';
   const blob = newBlobKey(PREFIX, key);
