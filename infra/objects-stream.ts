@@ -113,7 +113,8 @@ export interface ObjectsStreamCleanupProps {
    * `environment` names, which the function reads; a value that disagrees is refused (the filter
    * would drop every MODIFY the function must see).
    *
-   * @default - the blob attribute `environment` names (`blob` when it names none)
+   * @default - the blob attribute `environment` names (`blob` when it names none); required when
+   *   `TIERLOG_HV_ATTRIBUTES` there is a token (resolved at deploy), refused without it
    */
   readonly blobAttribute?: string;
   /**
@@ -351,7 +352,15 @@ export class ObjectsStreamCleanup extends Construct {
     const hvVariable = props.environment[CONFIG_ENV.hvAttributes];
     const namesKnown = hvVariable === undefined || !Token.isUnresolved(hvVariable);
     const names = namesKnown ? hvAttributeNamesFromEnv(props.environment) : undefined;
-    const blobAttribute = names !== undefined ? names.blob : (props.blobAttribute ?? 'blob');
+    if (names === undefined && props.blobAttribute === undefined) {
+      // Taken as `blob`, a variable resolved at deploy that names another (an SSM parameter's
+      // `{"blob":"ptr"}`) had the filter drop every MODIFY the function must see: each blob a
+      // stream-mode writer replaced and could not delete left with no invocation, no metric, no alarm.
+      throw new Error(
+        `the function's ${CONFIG_ENV.hvAttributes} is resolved only at deploy: give blobAttribute, the blob attribute it names (the event filter passes a MODIFY on it; taken as "blob", a variable naming another would have every MODIFY dropped)`,
+      );
+    }
+    const blobAttribute = names !== undefined ? names.blob : (props.blobAttribute as string);
     if (props.blobAttribute !== undefined && props.blobAttribute !== blobAttribute) {
       throw new Error(
         `blobAttribute "${props.blobAttribute}" disagrees with the function's ${CONFIG_ENV.hvAttributes} (blob "${blobAttribute}"): the event filter would drop every MODIFY the function must see`,

@@ -6,7 +6,7 @@
  * grants; the iterator-age, failure-queue and untrusted-record alarms; its dashboard row.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { type App, Duration, Stack } from 'aws-cdk-lib';
+import { type App, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -457,10 +457,15 @@ describe('ObjectsStreamCleanup used on its own: the event filter reads the blob 
    * no invocation, no metric, no alarm, and with writers in stream mode no entry names those
    * blobs either, so every replaced blob a writer could not delete was left.
    */
-  function standalone(props: { hvAttributes?: Record<string, string>; blobAttribute?: string }) {
+  function standalone(props: { hvAttributes?: Record<string, string> | 'token'; blobAttribute?: string }) {
     const { stack, resources } = standaloneResources();
-    const environment: Record<string, string> =
-      props.hvAttributes !== undefined ? { [CONFIG_ENV.hvAttributes]: JSON.stringify(props.hvAttributes) } : {};
+    const variable =
+      props.hvAttributes === 'token'
+        ? Token.asString({ 'Fn::ImportValue': 'hv-attributes' })
+        : props.hvAttributes !== undefined
+          ? JSON.stringify(props.hvAttributes)
+          : undefined;
+    const environment: Record<string, string> = variable !== undefined ? { [CONFIG_ENV.hvAttributes]: variable } : {};
     new ObjectsStreamCleanup(stack, 'Stream', {
       resources,
       environment: { ...storeNames(resources), ...environment },
@@ -475,6 +480,12 @@ describe('ObjectsStreamCleanup used on its own: the event filter reads the blob 
     expect(Object.keys(standalone({ hvAttributes: { blob: 'ptr', body: 'data' } }).dynamodb.OldImage)).toEqual(['ptr']);
     expect(Object.keys(standalone({}).dynamodb.OldImage)).toEqual(['blob']);
     expect(Object.keys(standalone({ hvAttributes: { blob: 'ptr' }, blobAttribute: 'ptr' }).dynamodb.OldImage)).toEqual(['ptr']);
+  });
+
+  it('with TIERLOG_HV_ATTRIBUTES resolved only at deploy, filters on the blobAttribute given, and refuses to guess without one', () => {
+    // Taken as "blob", a variable naming "ptr" (an SSM parameter, an import) had every MODIFY dropped.
+    expect(() => standalone({ hvAttributes: 'token' })).toThrow(/TIERLOG_HV_ATTRIBUTES is resolved only at deploy: give blobAttribute/);
+    expect(Object.keys(standalone({ hvAttributes: 'token', blobAttribute: 'ptr' }).dynamodb.OldImage)).toEqual(['ptr']);
   });
 
   it('refuses a blobAttribute that disagrees with it', () => {
