@@ -482,7 +482,7 @@ export class ObjectsStreamCleanup extends Construct {
       streamReferencedKept: this.anyCountAlarm(
         'ReferencedKept',
         STREAM_METRICS.referenced,
-        'tierlog: the objects table points again at the blob of an item that was removed (see "referenced again" in the objects-stream logs): items re-created with old blob pointers (a restore or a copy into the live table), which tierlog never writes; the same re-creation made after the removal was handled points at a deleted blob',
+        'tierlog: the objects table points again at the blob of an item that was removed, or replaced (a new image naming another) (see "referenced again" in the objects-stream logs): items re-created with old blob pointers (a restore or a copy into the live table), which tierlog never writes; the same re-creation made after the removal was handled points at a deleted blob',
       ),
     };
     // Deployed on its own too: the person an alarm pages finds its runbook row from the alarm alone.
