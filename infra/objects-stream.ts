@@ -30,6 +30,7 @@ import { CONFIG_ENV, hvAttributeNamesFromEnv } from '../lib/config.js';
 import { checkIntegerIn } from '../lib/env-integers.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { STREAM_METRICS } from '../lib/recovery/stream-metrics.js';
+import { objectsStreamFilterPatterns } from '../lib/recovery/stream-filter.js';
 import { DEFAULT_STREAM_MARGIN_MS, STREAM_ENV, streamTuningFromEnv, streamTuningToEnv } from '../lib/recovery/stream-env.js';
 import { failureQueue, pointAlarmsAtRunbook } from './failure-handling.js';
 import {
@@ -112,7 +113,8 @@ export interface ObjectsStreamCleanupProps {
    * `environment` names, which the function reads; a value that disagrees is refused (the filter
    * would drop every MODIFY the function must see).
    *
-   * @default - the blob attribute `environment` names (`blob` when it names none)
+   * @default - the blob attribute `environment` names (`blob` when it names none); required when
+   *   `TIERLOG_HV_ATTRIBUTES` there is a token (resolved at deploy), refused without it
    */
   readonly blobAttribute?: string;
   /**
@@ -350,7 +352,15 @@ export class ObjectsStreamCleanup extends Construct {
     const hvVariable = props.environment[CONFIG_ENV.hvAttributes];
     const namesKnown = hvVariable === undefined || !Token.isUnresolved(hvVariable);
     const names = namesKnown ? hvAttributeNamesFromEnv(props.environment) : undefined;
-    const blobAttribute = names !== undefined ? names.blob : (props.blobAttribute ?? 'blob');
+    if (names === undefined && props.blobAttribute === undefined) {
+      // Taken as `blob`, a variable resolved at deploy that names another (an SSM parameter's
+      // `{"blob":"ptr"}`) had the filter drop every MODIFY the function must see: each blob a
+      // stream-mode writer replaced and could not delete left with no invocation, no metric, no alarm.
+      throw new Error(
+        `the function's ${CONFIG_ENV.hvAttributes} is resolved only at deploy: give blobAttribute, the blob attribute it names (the event filter passes a MODIFY on it; taken as "blob", a variable naming another would have every MODIFY dropped)`,
+      );
+    }
+    const blobAttribute = names !== undefined ? names.blob : (props.blobAttribute as string);
     if (props.blobAttribute !== undefined && props.blobAttribute !== blobAttribute) {
       throw new Error(
         `blobAttribute "${props.blobAttribute}" disagrees with the function's ${CONFIG_ENV.hvAttributes} (blob "${blobAttribute}"): the event filter would drop every MODIFY the function must see`,
@@ -421,41 +431,12 @@ export class ObjectsStreamCleanup extends Construct {
       maxRecordAge: STREAM_RETENTION,
       reportBatchItemFailures: true,
       onFailure: new SqsDlq(this.failureQueue),
-      // Every removal (an expired item; one without an old image, from a stream of the wrong view
-      // type, then shows as untrusted instead of vanishing), the modifications of items that
-      // pointed at a blob (an overwrite or delete whose writer could not delete the replaced
-      // blob), and those of items that show neither a string blob, an inline body nor a deletion
-      // marker under the function's names, which it counts untrusted (written under other names, a
-      // blob of another type): filtered out, their blobs were left with no metric and no alarm.
-      // Creates and changes of inline objects and of deletion markers invoke nothing. A marker is
-      // `true`: a `deleted` of `false` beside no blob and no body marks nothing (a corrupt or foreign
-      // item, which the function counts untrusted), so a fourth filter passes it; dropped as a
-      // marker's, its blob was left with no metric and no alarm. (Names known only at deploy: the
-      // blob attribute alone, as `blobAttribute` gives it.)
-      filters: [
-        lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('REMOVE') }),
-        lambda.FilterCriteria.filter({
-          eventName: lambda.FilterRule.isEqual('MODIFY'),
-          dynamodb: { OldImage: { [blobAttribute]: { S: lambda.FilterRule.exists() } } },
-        }),
-        ...(names !== undefined
-          ? [
-              // No string blob, no body, and no deletion marker: `deleted` absent, or false.
-              ...[lambda.FilterRule.notExists(), lambda.FilterRule.isEqual(false)].map((deleted) =>
-                lambda.FilterCriteria.filter({
-                  eventName: lambda.FilterRule.isEqual('MODIFY'),
-                  dynamodb: {
-                    OldImage: {
-                      [names.blob]: { S: lambda.FilterRule.notExists() },
-                      [names.body]: { B: lambda.FilterRule.notExists() },
-                      [names.deleted]: { BOOL: deleted },
-                    },
-                  },
-                }),
-              ),
-            ]
-          : []),
-      ],
+      // Every removal, the modifications of items that pointed at a blob, and those of items the
+      // function counts untrusted (no string blob, inline body or deletion marker under its names):
+      // the rule is in lib/recovery/stream-filter.ts, which the local delivery of the stream applies
+      // too. Creates and changes of inline objects and of deletion markers invoke nothing. (Names
+      // known only at deploy: the blob attribute alone, as `blobAttribute` gives it.)
+      filters: objectsStreamFilterPatterns(names, blobAttribute).map((pattern) => lambda.FilterCriteria.filter(pattern)),
     });
 
     this.iteratorAgeThreshold = props.iteratorAgeThreshold ?? Duration.hours(1);
@@ -501,7 +482,7 @@ export class ObjectsStreamCleanup extends Construct {
       streamReferencedKept: this.anyCountAlarm(
         'ReferencedKept',
         STREAM_METRICS.referenced,
-        'tierlog: the objects table points again at the blob of an item that was removed (see "referenced again" in the objects-stream logs): items re-created with old blob pointers (a restore or a copy into the live table), which tierlog never writes; the same re-creation made after the removal was handled points at a deleted blob',
+        'tierlog: the objects table points again at the blob of an item that was removed, or replaced (a new image naming another) (see "referenced again" in the objects-stream logs): items re-created with old blob pointers (a restore or a copy into the live table), which tierlog never writes; the same re-creation made after the removal was handled points at a deleted blob',
       ),
     };
     // Deployed on its own too: the person an alarm pages finds its runbook row from the alarm alone.

@@ -1,9 +1,10 @@
 /**
  * The objects table's stream in a test: the records that writes made, delivered to the
  * objects-stream handler's cleanup as Lambda's event source mapping delivers them to the
- * function the construct deploys: in stream order, in batches, a batch taken up again at the
- * first record the handler reports failed (`ReportBatchItemFailures`), its records given up after
- * the last attempt.
+ * function the construct deploys: the records its event filter passes (lib/recovery/stream-filter.ts:
+ * no create, no change of an inline object or of a deletion marker), in stream order, in batches,
+ * a batch taken up again at the first record the handler reports failed (`ReportBatchItemFailures`),
+ * its records given up after the last attempt.
  *
  * Why a test needs it: with `replacedBlobCleanup: 'stream'` (what the construct sets) a writer
  * that dies after its commit, before deleting the blob it replaced, leaves that blob to the
@@ -20,11 +21,12 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { assertClientOf, createDynamoDBClient, createS3Client } from '../aws/clients.js';
-import { type TierlogConfig, validateConfig } from '../config.js';
+import { hvAttributeNames, type TierlogConfig, validateConfig } from '../config.js';
 import { isIntegerIn } from '../env-integers.js';
 import { TierlogError, ValidationError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { parseStreamEvent, StreamCleanup, type StreamBatchResponse } from '../recovery/stream-cleanup.js';
+import { objectsStreamFilterPatterns, passesStreamFilters } from '../recovery/stream-filter.js';
 import { refuseAwsUnlessTold } from './endpoint-host.js';
 import { StreamReader } from './stream-reader.js';
 
@@ -60,6 +62,12 @@ const OPTIONS = optionNames<OpenObjectsStreamOptions>()('config', 'dynamodb', 's
 export interface ObjectsStreamDelivery {
   /** Records read from the stream since the last delivery. */
   readonly records: number;
+  /**
+   * Of those, records the deployed mapping's event filter drops (creates, changes of inline
+   * objects and of deletion markers: lib/recovery/stream-filter.ts): never handed to the cleanup,
+   * as Lambda invokes nothing for them.
+   */
+  readonly filteredOut: number;
   /** Handler invocations, retries included. */
   readonly batches: number;
   /** Batches taken up again at their first failed record. */
@@ -123,6 +131,11 @@ export async function openObjectsStream(options: OpenObjectsStreamOptions): Prom
     throw err;
   }
   const cleanup = new StreamCleanup({ config, dynamodb, s3 });
+  // The construct's event filter, under the configuration's names: the records it drops invoke
+  // nothing on AWS, so they are in no batch here either (they made batches, counts and give-ups
+  // the deployment never has).
+  const names = hvAttributeNames(config);
+  const filters = objectsStreamFilterPatterns(names, names.blob);
   let closed = false;
   // Closed: nothing more is read or handed over (a delivery after close() deleted blobs through
   // the clients given, with a reader whose client close() had destroyed).
@@ -134,7 +147,8 @@ export async function openObjectsStream(options: OpenObjectsStreamOptions): Prom
   };
   const deliverOnce = async (): Promise<ObjectsStreamDelivery> => {
     refuseClosed(0);
-    const records = await reader.read();
+    const read = await reader.read();
+    const records = read.filter((record) => passesStreamFilters(record, filters));
     const sums = { batches: 0, retried: 0, givenUp: 0, blobsDeleted: 0, untrusted: 0, referenced: 0 };
     for (let start = 0; start < records.length; start += batchSize) {
       const batch = records.slice(start, start + batchSize);
@@ -157,7 +171,7 @@ export async function openObjectsStream(options: OpenObjectsStreamOptions): Prom
         pending = pending.slice(first);
       }
     }
-    return { records: records.length, ...sums };
+    return { records: read.length, filteredOut: read.length - records.length, ...sums };
   };
   // One delivery at a time: two at once read the same records from the same iterators, and
   // handed each over twice (its blob deleted twice, counted twice).

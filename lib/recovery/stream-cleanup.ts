@@ -22,7 +22,9 @@
  *   1. `b` must pass the sweeper's namespace guard ({@link checkBlobKey}: under the configured
  *      prefix, exactly a blob key of `k`); anything else is logged, counted, never deleted.
  *   2. Read HV for `k` consistently. If the current item points at `b`, keep it (cannot happen
- *      while blob keys are never reused; checked anyway, because a wrong delete loses data). If
+ *      while blob keys are never reused; checked anyway, because a wrong delete loses data): a
+ *      MODIFY's refresh, or a re-creation with an old pointer (`referenced`: a REMOVE's, or a
+ *      MODIFY's whose new image, when the stream carries it, named another blob or none). If
  *      the current item is not understood under the configured names (hv-item-shape.ts), keep
  *      `b` too: logged and counted, as an untrusted record.
  *   3. Otherwise delete `b` (absent is fine): once per batch, however many of its records name it.
@@ -101,7 +103,10 @@ export interface StreamCleanupReport {
   readonly blobsDeleted: number;
   /** Blobs refused by the namespace guard, or images that could not be read: logged, never deleted. */
   readonly untrusted: number;
-  /** Blobs of REMOVE records kept because HV points at them (should stay 0). */
+  /**
+   * Blobs of REMOVE records kept because HV points at them, and of MODIFY records whose new image
+   * (NEW_AND_OLD_IMAGES) named another blob or none: items re-created with an old pointer (should stay 0).
+   */
   readonly referenced: number;
   /** Records reported back as failures (retried by the event source mapping). */
   readonly failed: number;
@@ -238,6 +243,16 @@ function ofAnotherStream(record: ObjectsStreamRecord, table: string): boolean {
 function ofAnotherAccount(record: ObjectsStreamRecord, account: string): boolean {
   const named = accountOfArn(record.eventSourceARN);
   return named !== undefined && named !== account;
+}
+
+/**
+ * The record's new image shows the item no longer pointing at the blob its old image names (a
+ * MODIFY under NEW_AND_OLD_IMAGES whose new image names another blob or none); false without a new
+ * image (OLD_IMAGE: a refresh cannot be told from a re-creation then).
+ */
+function movedOff(record: ObjectsStreamRecord, blobAttribute: string): boolean {
+  const image = record.dynamodb?.NewImage;
+  return typeof image === 'object' && image !== null && image[blobAttribute]?.S !== record.dynamodb?.OldImage?.[blobAttribute]?.S;
 }
 
 /** The record is a REMOVE DynamoDB's TTL made (`userIdentity` the service principal {@link TTL_PRINCIPAL}). */
@@ -438,12 +453,15 @@ export class StreamCleanup {
         }
         if (pointer === c.blob) {
           pending.delete(c);
-          if (c.modified) {
+          // A MODIFY whose new image (NEW_AND_OLD_IMAGES) named another blob or none moved the item
+          // off it: HV pointing at it again is a re-creation with an old pointer (a restore), not a
+          // refresh. Counted unchanged, it raised no alarm where the same item removed does.
+          if (c.modified && !movedOff(c.record, this.hv.attrs.blob)) {
             unchanged++;
             continue;
           }
           referenced++;
-          this.logger.warn('blob of a removed item is referenced again: kept', { key: c.key, blob: c.blob });
+          this.logger.warn(`blob of a ${c.modified ? 'replaced' : 'removed'} item is referenced again: kept`, { key: c.key, blob: c.blob });
           continue;
         }
         const shared = deletes.get(c.blob);

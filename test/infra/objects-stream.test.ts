@@ -6,7 +6,7 @@
  * grants; the iterator-age, failure-queue and untrusted-record alarms; its dashboard row.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { type App, Duration, Stack } from 'aws-cdk-lib';
+import { type App, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -14,6 +14,7 @@ import { OBJECTS_STREAM_ACTIONS, ObjectsStreamCleanup } from '../../infra/object
 import { CONFIG_ENV } from '../../lib/config.js';
 import { STREAM_METRICS } from '../../lib/recovery/stream-metrics.js';
 import { judgeStreamRecord, type ObjectsStreamRecord } from '../../lib/recovery/stream-cleanup.js';
+import { passesStreamFilters, type StreamFilterPattern } from '../../lib/recovery/stream-filter.js';
 import { newBlobKey } from '../../lib/tiered/blob-keys.js';
 import {
   actions,
@@ -456,10 +457,15 @@ describe('ObjectsStreamCleanup used on its own: the event filter reads the blob 
    * no invocation, no metric, no alarm, and with writers in stream mode no entry names those
    * blobs either, so every replaced blob a writer could not delete was left.
    */
-  function standalone(props: { hvAttributes?: Record<string, string>; blobAttribute?: string }) {
+  function standalone(props: { hvAttributes?: Record<string, string> | 'token'; blobAttribute?: string }) {
     const { stack, resources } = standaloneResources();
-    const environment: Record<string, string> =
-      props.hvAttributes !== undefined ? { [CONFIG_ENV.hvAttributes]: JSON.stringify(props.hvAttributes) } : {};
+    const variable =
+      props.hvAttributes === 'token'
+        ? Token.asString({ 'Fn::ImportValue': 'hv-attributes' })
+        : props.hvAttributes !== undefined
+          ? JSON.stringify(props.hvAttributes)
+          : undefined;
+    const environment: Record<string, string> = variable !== undefined ? { [CONFIG_ENV.hvAttributes]: variable } : {};
     new ObjectsStreamCleanup(stack, 'Stream', {
       resources,
       environment: { ...storeNames(resources), ...environment },
@@ -474,6 +480,12 @@ describe('ObjectsStreamCleanup used on its own: the event filter reads the blob 
     expect(Object.keys(standalone({ hvAttributes: { blob: 'ptr', body: 'data' } }).dynamodb.OldImage)).toEqual(['ptr']);
     expect(Object.keys(standalone({}).dynamodb.OldImage)).toEqual(['blob']);
     expect(Object.keys(standalone({ hvAttributes: { blob: 'ptr' }, blobAttribute: 'ptr' }).dynamodb.OldImage)).toEqual(['ptr']);
+  });
+
+  it('with TIERLOG_HV_ATTRIBUTES resolved only at deploy, filters on the blobAttribute given, and refuses to guess without one', () => {
+    // Taken as "blob", a variable naming "ptr" (an SSM parameter, an import) had every MODIFY dropped.
+    expect(() => standalone({ hvAttributes: 'token' })).toThrow(/TIERLOG_HV_ATTRIBUTES is resolved only at deploy: give blobAttribute/);
+    expect(Object.keys(standalone({ hvAttributes: 'token', blobAttribute: 'ptr' }).dynamodb.OldImage)).toEqual(['ptr']);
   });
 
   it('refuses a blobAttribute that disagrees with it', () => {
@@ -498,18 +510,12 @@ describe('the event filter passes every MODIFY the function would act on or coun
   const PREFIX = 'tenant/blobs';
   const ATTRS = { key: 'key', blob: 'blob', body: 'body', deleted: 'deleted' } as const;
 
-  /** Lambda's filter rules as far as the construct uses them: a list of values or `exists`, nested objects. */
-  function matches(pattern: Record<string, unknown>, event: unknown): boolean {
-    return Object.entries(pattern).every(([name, rule]) => {
-      const value = typeof event === 'object' && event !== null ? (event as Record<string, unknown>)[name] : undefined;
-      if (!Array.isArray(rule)) return matches(rule as Record<string, unknown>, value);
-      return rule.some((r) =>
-        typeof r === 'object' && r !== null && 'exists' in r ? (value !== undefined) === (r as { exists: boolean }).exists : value === r,
-      );
-    });
-  }
+  /** Lambda's filter rules as far as the construct uses them: the matcher the local delivery of the stream applies too. */
   const passes = (filters: Array<{ Pattern: string }>, record: unknown) =>
-    filters.some((f) => matches(JSON.parse(f.Pattern) as Record<string, unknown>, record));
+    passesStreamFilters(
+      record,
+      filters.map((f) => JSON.parse(f.Pattern) as StreamFilterPattern),
+    );
 
   const key = 'photos/cat.jpg';
   const blob = newBlobKey(PREFIX, key);

@@ -5,7 +5,14 @@
  * own cleanup, and a blob something still points at is kept. Delivery follows the event source
  * mapping: a batch is taken up again at its first failed record, given up after its attempts.
  */
-import { DescribeTableCommand, DynamoDBClient, PutItemCommand, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteItemCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  UpdateItemCommand,
+  UpdateTableCommand,
+} from '@aws-sdk/client-dynamodb';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,7 +79,7 @@ describe('openObjectsStream', () => {
     // The writer deleted each replaced blob itself; the stream finds nothing more to delete and
     // keeps the current ones.
     expect(delivered).toMatchObject({ untrusted: 0, givenUp: 0 });
-    expect(delivered.batches).toBe(Math.ceil(delivered.records / 2));
+    expect(delivered.batches).toBe(Math.ceil((delivered.records - delivered.filteredOut) / 2));
     const report = await checkInvariants(fx);
     expect(report).toMatchObject({ lost: [], leaked: [], blobs: 2 });
     expect((await writer.store.get('a'))?.body[0]).toBe(5);
@@ -121,16 +128,18 @@ describe('openObjectsStream', () => {
       const stream = await openObjectsStream({ ...fx, s3, maxAttempts });
       open.push(stream, { close: () => s3.destroy() });
       await deadWriterPut(fx, open, 'k', steps(fx.config).commit, { kind: 'crashAfter', old: new Uint8Array(20_000).fill(1) });
-      // A record after the failed one: given up with it, as the event source mapping does.
+      // A record after the failed one: given up with it, as the event source mapping does (a
+      // removal: the create before it passes no filter of the mapping, so is in no batch).
       const writer = makeWriter(fx);
       open.push(writer);
       await writer.store.put('after', 'small');
+      await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.objectsTable, Key: { key: { S: 'after' } } }));
 
       // Every blob delete of the stream's cleanup fails (S3 answers 500 to each attempt).
       faults.add({ kind: 'fail', match: (r) => r.command === 'DeleteObjectCommand' || r.command === 'DeleteObjectsCommand' });
       const failing = await stream.deliver();
       expect(failing).toMatchObject({ blobsDeleted: 0, retried, batches });
-      expect(failing.givenUp, 'the failed MODIFY and the INSERT after it').toBe(2);
+      expect(failing.givenUp, 'the failed MODIFY and the REMOVE after it').toBe(2);
       expect((await checkInvariants(fx)).leaked, 'given up: the blob stays, for the audit').toHaveLength(1);
     },
   );
@@ -215,11 +224,49 @@ describe('openObjectsStream', () => {
     open.push(stream);
     const writer = makeWriter(fx);
     open.push(writer);
-    // 100 records fit one batch; 101 take two.
-    for (let i = 0; i < 100; i++) await writer.store.put(`k${i}`, 'small');
-    expect(await stream.deliver()).toMatchObject({ records: 100, batches: 1, givenUp: 0 });
-    for (let i = 0; i < 101; i++) await writer.store.put(`k${i}`, 'again');
-    expect(await stream.deliver()).toMatchObject({ records: 101, batches: 2, givenUp: 0 });
+    for (let i = 0; i < 201; i++) await writer.store.put(`k${i}`, 'small');
+    // Removals pass the mapping's filter (creates of inline objects do not): 100 fit one batch; 101 take two.
+    const remove = (i: number) =>
+      fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.objectsTable, Key: { key: { S: `k${i}` } } }));
+    for (let i = 0; i < 100; i++) await remove(i);
+    expect(await stream.deliver()).toMatchObject({ records: 301, filteredOut: 201, batches: 1, givenUp: 0 });
+    for (let i = 100; i < 201; i++) await remove(i);
+    expect(await stream.deliver()).toMatchObject({ records: 101, filteredOut: 0, batches: 2, givenUp: 0 });
+  });
+
+  test("only the records the deployed mapping's event filter passes are handed over: creates, and changes of inline objects and of deletion markers, invoke nothing", async () => {
+    // They made batches the deployment never has, and a record it drops was judged all the same
+    // (an inline object's item beside a blob attribute of another type counted untrusted).
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const stream = await openObjectsStream({ ...fx, batchSize: 1 });
+    open.push(stream);
+    const writer = makeWriter(fx);
+    open.push(writer);
+    await writer.store.put('inline', 'one'); // INSERT
+    await writer.store.put('inline', 'two'); // MODIFY of an inline object
+    await writer.store.delete('inline'); // MODIFY of an inline object into a deletion marker
+    await writer.store.put('inline', 'three'); // MODIFY of a deletion marker
+    const table = fx.config.objectsTable;
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: { key: { S: 'odd' }, body: { B: new Uint8Array([1]) }, blob: { N: '7' }, version: { N: '1' }, size: { N: '1' } },
+      }),
+    );
+    await fx.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { key: { S: 'odd' } },
+        UpdateExpression: 'SET #s = :s',
+        ExpressionAttributeNames: { '#s': 'size' },
+        ExpressionAttributeValues: { ':s': { N: '2' } },
+      }),
+    );
+    // What the mapping does pass: the blob a dead writer replaced (its create is an INSERT).
+    await deadWriterPut(fx, open, 'large', steps(fx.config).commit, { kind: 'crashAfter', old: new Uint8Array(20_000).fill(1) });
+    const delivered = await stream.deliver();
+    expect(delivered).toMatchObject({ records: 8, filteredOut: 7, batches: 1, blobsDeleted: 1, untrusted: 0, givenUp: 0 });
+    expect(await checkInvariants(fx)).toMatchObject({ lost: [], leaked: [] });
   });
 
   test.each([1, 2, 3])(
@@ -234,7 +281,7 @@ describe('openObjectsStream', () => {
       expect((await checkInvariants(fx)).leaked).toHaveLength(3);
       const delivered = await stream.deliver();
       expect(delivered).toMatchObject({ blobsDeleted: 3, givenUp: 0, retried: 0 });
-      expect(delivered.batches).toBe(Math.ceil(delivered.records / batchSize));
+      expect(delivered.batches).toBe(Math.ceil((delivered.records - delivered.filteredOut) / batchSize));
       expect(await checkInvariants(fx)).toMatchObject({ lost: [], leaked: [], blobs: 3 });
     },
   );
