@@ -29,6 +29,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { assertClientOf, createDynamoDBClient, createS3Client } from '../aws/clients.js';
+import { translateAwsError } from '../aws/errors.js';
 import { advancingObjectPages } from '../aws/object-pages.js';
 import { loadConfig, type TierlogConfig, validateConfig } from '../config.js';
 import { MAX_TIMER_MS, S3_SOCKET_TIMEOUT_MS } from '../constants.js';
@@ -414,8 +415,15 @@ async function plan(audit: AuditContext, event: Record<string, unknown>): Promis
   const partitions: string[] = [];
   // A page that repeats its token (a proxy ignoring it) is a ListingError, not a plan that lists until its timeout.
   const pages = paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: `${hive}/`, Delimiter: '/' });
-  for await (const page of advancingObjectPages(pages, { bucket, prefix: `${hive}/` })) {
-    for (const p of page.CommonPrefixes ?? []) partitions.push(p.Prefix ?? '');
+  try {
+    for await (const page of advancingObjectPages(pages, { bucket, prefix: `${hive}/` })) {
+      for (const p of page.CommonPrefixes ?? []) partitions.push(p.Prefix ?? '');
+    }
+  } catch (err) {
+    // The one S3 call of the function no tierlog class makes: translated as theirs are. As S3 said
+    // it (`NoSuchBucket: The specified bucket does not exist`, `AccessDenied: Access Denied`), the
+    // run's failure named neither the bucket (the function reads two) nor the call.
+    throw translateAwsError(err, { operation: 'ListObjectsV2', bucket });
   }
   const dt = newestDt(partitions);
   // No partition says nothing of the deployment's age: a first report not delivered yet, a

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type ConfigError, ValidationError } from '../../lib/errors.js';
 import { LostCheckIncompleteError, ReverifyIncompleteError, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { FaultInjector, type FaultRule } from '../../lib/faults/fault-injector.js';
-import { awsServiceError } from '../../lib/faults/s3-answers.js';
+import { awsServiceError, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
 import { planAthenaRun } from '../../lib/recovery/snapshot-audit/athena-plan.js';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -827,6 +827,57 @@ describe('snapshot-audit function plan', () => {
       expect(Math.abs(ages[0]!.SnapshotInventoryAge - ageHours * 3600)).toBeLessThanOrEqual(120);
     },
   );
+
+  /**
+   * The plan's listing of the snapshot bucket is the one S3 call of the function no tierlog class
+   * made: what S3 refused it with reached the state machine's failure as S3 said it, `NoSuchBucket:
+   * The specified bucket does not exist` or `AccessDenied: Access Denied`, naming neither the bucket
+   * (the function reads two) nor the call. It is translated as every other listing is: a
+   * `ResourceMissingError` and an `AccessDeniedError` naming the snapshot bucket.
+   */
+  it('a snapshot bucket that does not exist fails the plan with a ResourceMissingError naming it', async () => {
+    const live = await freshFixture();
+    const { mod, restore } = await loadHandler(live, () => import('../../functions/snapshot-audit.js'), {
+      ...settings,
+      TIERLOG_SNAPSHOT_BUCKET: 'tierlog-no-such-snapshots',
+      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+    });
+    restores.push(restore);
+    const handler = (mod as { handler: (event: unknown) => Promise<unknown> }).handler;
+    const exportOf = (table: string) => ({
+      ExportArn: `arn:aws:dynamodb:us-east-1:000000000000:table/${table}/export/01700000000000-0123abcd`,
+      ExportTime: new Date().toISOString(),
+    });
+    const run = await captureStdout(() =>
+      handler({ action: 'plan', objectsExport: exportOf(live.config.objectsTable), changeLogExport: exportOf(live.config.changeLogTable) }),
+    );
+    expect(run.error).toMatchObject({ name: 'ResourceMissingError', resource: 'bucket', resourceName: 'tierlog-no-such-snapshots' });
+    expect((run.error as Error).message).toContain('"tierlog-no-such-snapshots"');
+  });
+
+  it('a listing of the snapshot bucket S3 refuses (AccessDenied) fails the plan with an AccessDeniedError naming the call and the bucket', async () => {
+    const live = await freshFixture();
+    const s3 = createS3Client();
+    restores.push(() => s3.destroy());
+    new FaultInjector().add({ kind: 'fail', match: (r) => r.command === 'ListObjectsV2Command', error: s3AccessDenied }).attach(s3, 's3');
+    const handler = createSnapshotAuditHandler({
+      config: live.config,
+      settings: { olderThanMs: HOUR, delete: false },
+      location: { bucket: live.config.bucket, inventoryHivePrefix: 'inventory/hive', database: 'tierlog_audit' },
+      dynamodb: live.dynamodb,
+      s3,
+      logger: new Logger({ logLevel: 'CRITICAL' }),
+    });
+    const exportOf = (table: string) => ({
+      ExportArn: `arn:aws:dynamodb:us-east-1:000000000000:table/${table}/export/01700000000000-0123abcd`,
+      ExportTime: new Date().toISOString(),
+    });
+    const run = await captureStdout(() =>
+      handler({ action: 'plan', objectsExport: exportOf(live.config.objectsTable), changeLogExport: exportOf(live.config.changeLogTable) }),
+    );
+    expect(run.error).toMatchObject({ name: 'AccessDeniedError', operation: 'ListObjectsV2', resourceName: live.config.bucket });
+    expect((run.error as Error).message).toContain(live.config.bucket);
+  });
 
   it('no inventory partition at all: a SnapshotError naming the folder that says it may never come, not only "yet, within 48 h"', async () => {
     // A deployment whose inventory S3 stopped delivering weeks ago (its last report expired with the
