@@ -20,7 +20,7 @@
  *     replaced the blob, under old images only; a record delivered twice) sent two deletes and
  *     counted two blobs deleted.
  */
-import { DeleteItemCommand, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DeleteItemCommand, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
@@ -127,21 +127,26 @@ describe('old images under other attribute names than the configuration says', (
   });
 });
 
+/** Sets the `blob` attribute of the objects item `key` to `value`, as a writer outside tierlog would. */
+async function setBlobAttribute(fx: Fixture, key: string, value: AttributeValue): Promise<void> {
+  await fx.dynamodb.send(
+    new UpdateItemCommand({
+      TableName: fx.config.objectsTable,
+      Key: { key: { S: key } },
+      UpdateExpression: 'SET #b = :b',
+      ExpressionAttributeNames: { '#b': 'blob' },
+      ExpressionAttributeValues: { ':b': value },
+    }),
+  );
+}
+
 describe('an objects item not understood when the delete is decided', () => {
   test('the blob a record names is kept and the record counted untrusted: the item may still name it', async () => {
     const { fx, reader } = await replacedByDeadWriter({}, 'odd/item');
     const blobs = (await listKeys(fx.s3, fx.config.bucket)).sort();
     expect(blobs).toHaveLength(2);
     // Rewritten by something else: its blob attribute now a list naming both blobs.
-    await fx.dynamodb.send(
-      new UpdateItemCommand({
-        TableName: fx.config.objectsTable,
-        Key: { key: { S: 'odd/item' } },
-        UpdateExpression: 'SET #b = :b',
-        ExpressionAttributeNames: { '#b': 'blob' },
-        ExpressionAttributeValues: { ':b': { L: blobs.map((b) => ({ S: b })) } },
-      }),
-    );
+    await setBlobAttribute(fx, 'odd/item', { L: blobs.map((b) => ({ S: b })) });
     const records = await reader.read();
     expect(records.filter((r) => r.eventName === 'MODIFY').length).toBeGreaterThanOrEqual(1);
     const logger = memoryLogger();
@@ -168,15 +173,7 @@ describe('an overwrite whose replaced blob the item points at again (a restore),
     const replaced = blobs.find((b) => b !== current)!;
     expect(blobs).toHaveLength(2);
     // Put back as it was before the overwrite (a copy from a backup, outside tierlog).
-    await fx.dynamodb.send(
-      new UpdateItemCommand({
-        TableName: fx.config.objectsTable,
-        Key: { key: { S: 'restored/item' } },
-        UpdateExpression: 'SET #b = :b',
-        ExpressionAttributeNames: { '#b': 'blob' },
-        ExpressionAttributeValues: { ':b': { S: replaced } },
-      }),
-    );
+    await setBlobAttribute(fx, 'restored/item', { S: replaced });
     const records = (await reader.read()).filter((r) => r.eventName === 'MODIFY');
     // The overwrite (old image: the replaced blob, new image: the current one), then the restore.
     expect(records.map((r) => [r.dynamodb?.OldImage?.['blob']?.S, r.dynamodb?.NewImage?.['blob']?.S])).toEqual([

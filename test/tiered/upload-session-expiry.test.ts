@@ -329,6 +329,37 @@ test("a create's lease and answer are the expiresAt it checked and stored, thoug
   await w.store.abortUpload(created.uploadId);
 });
 
+/** Multipart uploads in progress in the bucket. */
+const uploadsInProgress = async () =>
+  ((await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket }))).Uploads ?? []).length;
+
+/**
+ * What `create` throws while each `command` request of `client` takes 5 s on the store's clock (a
+ * request throttled and retried): the clock moves on with it.
+ */
+async function thrownWhileSlowed(
+  client: Writer['dynamodb'] | Writer['s3'],
+  command: string,
+  create: () => Promise<unknown>,
+): Promise<unknown> {
+  (client.middlewareStack as Writer['dynamodb']['middlewareStack']).add(
+    (next, context) => async (args) => {
+      if (context.commandName === command) offset += 5 * SEC;
+      return next(args);
+    },
+    { step: 'initialize', name: 'slowed' },
+  );
+  try {
+    return await create().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  } finally {
+    client.middlewareStack.remove('slowed');
+    offset = 0;
+  }
+}
+
 /**
  * A create with `ifVersion` checked the object's `expiresAt` (at least a second away) before its
  * read of the object, and opened the session after it: a read slowed past the instant (throttled,
@@ -338,29 +369,15 @@ test("a create's lease and answer are the expiresAt it checked and stored, thoug
  * nothing written.
  */
 test("a create whose ifVersion read ends past the object's expiresAt is refused, and opens no session", async () => {
-  const key = 'e/read-past-expiry';
   const before = await rawState(fx);
-  const uploadsInProgress = async () =>
-    ((await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket }))).Uploads ?? []).length;
   const uploadsBefore = await uploadsInProgress();
-  offset = 0;
   const at = new Date(clock() + 3 * SEC);
-  // The create's read of the object takes 5 s (a throttled read retried): the clock moves on with it.
-  w.dynamodb.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (context.commandName === 'GetItemCommand') offset += 5 * SEC;
-      return next(args);
-    },
-    { step: 'initialize', name: 'slowObjectRead' },
+  // The create's read of the object takes 5 s.
+  const err = await thrownWhileSlowed(w.dynamodb, 'GetItemCommand', () =>
+    w.store.createUpload('e/read-past-expiry', { expiresAt: at, ifVersion: 0, size: 10 }),
   );
-  try {
-    const err = await w.store.createUpload(key, { expiresAt: at, ifVersion: 0, size: 10 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ValidationError);
-    expect((err as ValidationError).field).toBe('expiresAt');
-  } finally {
-    w.dynamodb.middlewareStack.remove('slowObjectRead');
-    offset = 0;
-  }
+  expect(err).toBeInstanceOf(ValidationError);
+  expect((err as ValidationError).field).toBe('expiresAt');
   expect((await rawState(fx)).instances).toHaveLength(before.instances.length);
   expect(await uploadsInProgress()).toBe(uploadsBefore);
 });
@@ -376,30 +393,14 @@ test.each([
   ['its session write', 'PutItemCommand'],
   ["S3's start of its upload", 'CreateMultipartUploadCommand'],
 ])("a create slowed past the object's expiresAt in %s is refused, and leaves no session and no upload", async (_what, command) => {
-  const key = `e/open-past-expiry/${command}`;
   const before = await rawState(fx);
-  const uploadsInProgress = async () =>
-    ((await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket }))).Uploads ?? []).length;
   const uploadsBefore = await uploadsInProgress();
-  offset = 0;
   const at = new Date(clock() + 3 * SEC);
-  const client = command === 'PutItemCommand' ? w.dynamodb : w.s3;
-  // The request takes 5 s (throttled, retried): the clock moves on with it.
-  (client.middlewareStack as typeof w.dynamodb.middlewareStack).add(
-    (next, context) => async (args) => {
-      if (context.commandName === command) offset += 5 * SEC;
-      return next(args);
-    },
-    { step: 'initialize', name: 'slowOpen' },
+  const err = await thrownWhileSlowed(command === 'PutItemCommand' ? w.dynamodb : w.s3, command, () =>
+    w.store.createUpload(`e/open-past-expiry/${command}`, { expiresAt: at, size: 10 }),
   );
-  try {
-    const err = await w.store.createUpload(key, { expiresAt: at, size: 10 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ValidationError);
-    expect((err as ValidationError).field).toBe('expiresAt');
-  } finally {
-    client.middlewareStack.remove('slowOpen');
-    offset = 0;
-  }
+  expect(err).toBeInstanceOf(ValidationError);
+  expect((err as ValidationError).field).toBe('expiresAt');
   expect((await rawState(fx)).instances, 'no session left').toHaveLength(before.instances.length);
   expect(await uploadsInProgress(), 'no upload left in progress').toBe(uploadsBefore);
 });
@@ -411,27 +412,13 @@ test.each([
  * sweeper. It is refused as expired now, the session ended, nothing left.
  */
 test('a create whose session write outlasts its own expiresInMs is refused as expired, and leaves no session and no upload', async () => {
-  const key = 'e/open-past-session-end';
   const before = await rawState(fx);
-  const uploadsInProgress = async () =>
-    ((await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket }))).Uploads ?? []).length;
   const uploadsBefore = await uploadsInProgress();
-  offset = 0;
-  w.dynamodb.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (context.commandName === 'PutItemCommand') offset += 5 * SEC;
-      return next(args);
-    },
-    { step: 'initialize', name: 'slowSessionWrite' },
+  const err = await thrownWhileSlowed(w.dynamodb, 'PutItemCommand', () =>
+    w.store.createUpload('e/open-past-session-end', { expiresInMs: 2 * SEC }),
   );
-  try {
-    const err = await w.store.createUpload(key, { expiresInMs: 2 * SEC }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(UploadSessionClosedError);
-    expect(err).toMatchObject({ reason: 'expired' });
-  } finally {
-    w.dynamodb.middlewareStack.remove('slowSessionWrite');
-    offset = 0;
-  }
+  expect(err).toBeInstanceOf(UploadSessionClosedError);
+  expect(err).toMatchObject({ reason: 'expired' });
   expect((await rawState(fx)).instances, 'no session left').toHaveLength(before.instances.length);
   expect(await uploadsInProgress(), 'no upload left in progress').toBe(uploadsBefore);
 });
