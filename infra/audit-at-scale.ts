@@ -113,9 +113,9 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
   /**
    * Removal policy of the snapshots bucket (`DESTROY` empties it first) and of the log groups
    * (the function's and the state machine's). The Athena work group is deleted with the stack
-   * whatever it says, its queries with it (`recursiveDeleteOption`) unless `RETAIN`: Athena then
-   * refuses to delete a work group that holds query executions (every run leaves some), and it is
-   * left behind.
+   * whatever it says, with its query history (`recursiveDeleteOption`): Athena refuses to delete a
+   * work group that holds query executions (every run leaves some), which failed the stack's
+   * deletion and left the work group's name taken. Its queries' results stay in the snapshots bucket.
    *
    * @default RemovalPolicy.RETAIN
    */
@@ -377,7 +377,11 @@ export class AuditAtScale extends Construct {
 
     this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
       name: `tierlog-audit-${unique}`,
-      recursiveDeleteOption: removalPolicy !== RemovalPolicy.RETAIN,
+      // Every run leaves query executions, and without it Athena refuses to delete the work group:
+      // `cdk destroy` ended in DELETE_FAILED, and an update turning the audit off left the work group,
+      // whose name then failed the update turning it on again. It holds no data: the results are
+      // in the snapshots bucket, which the removal policy keeps.
+      recursiveDeleteOption: true,
       workGroupConfiguration: {
         enforceWorkGroupConfiguration: true,
         publishCloudWatchMetricsEnabled: true,

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LEASE_INDEX_NAME } from '../../lib/constants.js';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { type App, type CfnElement, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
+import { type App, type CfnElement, CfnParameter, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -312,6 +312,19 @@ describe('auditAtScale', () => {
     // Without the audit at scale they are fine; with names the query reads, so is the audit.
     expect(() => build({ hvAttributes: { blob: 'blob-ref' } })).not.toThrow();
     expect(() => build({ auditAtScale: true, hvAttributes: { blob: 'blob_ref', body: 'data-body' } })).not.toThrow();
+  });
+
+  it('the Athena workgroup is deleted with its query history whatever the removal policy: a run leaves query executions, and Athena refuses to delete a workgroup holding them otherwise', () => {
+    // With RecursiveDeleteOption false, `cdk destroy` of a stack whose audit had run once ended in
+    // DELETE_FAILED ("WorkGroup ... is not empty"), and an update turning auditAtScale off left
+    // the workgroup behind, so turning it on again failed on its name. The results stay in the
+    // snapshots bucket, which the removal policy keeps.
+    for (const removalPolicy of [undefined, RemovalPolicy.RETAIN, RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE, RemovalPolicy.DESTROY]) {
+      const { template } = build({ auditAtScale: true, ...(removalPolicy !== undefined ? { removalPolicy } : {}) });
+      template.hasResourceProperties('AWS::Athena::WorkGroup', { RecursiveDeleteOption: true });
+      const [workGroup] = Object.values(template.findResources('AWS::Athena::WorkGroup'));
+      expect(workGroup?.DeletionPolicy ?? 'Delete').toBe('Delete');
+    }
   });
 
   it('two Tierlogs with auditAtScale in one stack: each its own Glue database and Athena workgroup (names are account-wide)', () => {
