@@ -99,7 +99,8 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
    * as is an objects table of this app keyed otherwise than the function reads it, or (at synth)
    * in more than one region (a replica: the re-verification's consistent read does not see a write there).
    * The bucket is one of this app (an `s3.Bucket`): the part adds its S3 Inventory; an imported
-   * one is refused.
+   * one is refused, and so is one another audit at scale of the app inventories already (another
+   * store under another prefix: the bucket takes one inventory of the audit).
    */
   readonly resources: TierlogResources;
   /** The bucket the blob bucket's access logs go to (the snapshots bucket logs there too). */
@@ -157,6 +158,13 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
 }
 
 const INVENTORY_ID = 'tierlog-audit';
+
+/**
+ * The audit at scale that added its S3 Inventory ({@link INVENTORY_ID}) to each blob bucket: S3
+ * keeps one inventory configuration per id, so a second audit of the same bucket (another store,
+ * under another prefix) would replace the first's inventory or fail the deploy.
+ */
+const inventoriedBy = new WeakMap<s3.IBucket, AuditAtScale>();
 
 /**
  * Refuses objects-table attribute names in `environment` (its `TIERLOG_HV_ATTRIBUTES`, when known at
@@ -255,6 +263,15 @@ export class AuditAtScale extends Construct {
         `resources.bucket ${blobBucket.node.path}${name} is imported: the audit at scale reads the bucket through an S3 Inventory, a setting of the bucket that only a bucket of this app (an s3.Bucket) can be given here; configure the imported bucket's S3 Inventory yourself and run \`tierlog audit --inventory\``,
       );
     }
+    // The bucket's inventory of the audit is one configuration id: a second audit's (another store
+    // under another prefix of the bucket) replaced the first's or failed the deploy, and one store's
+    // every run then failed for want of its inventory.
+    const first = inventoriedBy.get(blobBucket);
+    if (first !== undefined) {
+      throw new Error(
+        `resources.bucket ${blobBucket.node.path} has the S3 Inventory of the audit at scale ${first.node.path} already (under "${first.props.resources.prefix}/"): the bucket takes one inventory of the audit (configuration "${INVENTORY_ID}"), so a second would replace it; audit this store with \`tierlog audit\`, or give it a bucket of its own`,
+      );
+    }
     // What the function publishes under, whoever set it: the alarms watch that.
     const deployment = metricsDeploymentOf(props.metricsDeployment, props.environment);
     const stack = Stack.of(this);
@@ -322,6 +339,7 @@ export class AuditAtScale extends Construct {
       objectsPrefix: `${resources.prefix}/`,
       optionalFields: ['Size', 'LastModifiedDate'],
     });
+    inventoriedBy.set(blobBucket, this);
     const hivePrefix = `inventory/${blobBucket.bucketName}/${INVENTORY_ID}/hive`;
 
     // Glue: the inventory (Parquet through S3's symlink files) and the two exports (text lines).

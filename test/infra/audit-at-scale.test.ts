@@ -569,6 +569,34 @@ describe('AuditAtScale used on its own: what its runs need of the tables and the
     expect(audit({ blob: 'blob_ref', body: 'data-body' })).not.toThrow();
   });
 
+  it("a second audit at scale over the same bucket (another store's prefix) is refused, naming the first: the bucket's S3 Inventory of the audit is one configuration id", () => {
+    // Both added the inventory "tierlog-audit" to the bucket, one under each prefix: S3 keeps one
+    // configuration per id, so one store's audit had no inventory (every run failed), or the deploy failed.
+    const stack = userStackIn();
+    const bucket = new s3.Bucket(stack, 'Blobs');
+    const accessLogsBucket = new s3.Bucket(stack, 'Logs');
+    const audit = (tenant: string) => () => {
+      const resources = {
+        changeLogTable: changeLogTableIn(stack, `Log${tenant}`, { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }),
+        objectsTable: exportableTable(stack, `Objects${tenant}`),
+        bucket,
+        prefix: tenant,
+      };
+      new AuditAtScale(stack, `Audit${tenant}`, {
+        resources,
+        accessLogsBucket,
+        environment: { ...storeNames(resources), TIERLOG_PREFIX: tenant },
+      });
+    };
+    expect(audit('a')).not.toThrow();
+    expect(audit('b')).toThrow(/^resources\.bucket UserStack\/Blobs has the S3 Inventory of the audit at scale UserStack\/Audita already/);
+    // One audit a bucket: the inventory it adds is one.
+    const inventories = Object.values(Template.fromStack(stack).findResources('AWS::S3::Bucket')).flatMap(
+      (b) => (b.Properties?.InventoryConfigurations as unknown[] | undefined) ?? [],
+    );
+    expect(inventories).toHaveLength(1);
+  });
+
   it('tables with point-in-time recovery, or imported ones (whose settings cannot be read), are taken', () => {
     expect(setup({ changeLog: true, objects: true })).not.toThrow();
     expect(setup({ changeLog: true, objects: true }, 'Table')).not.toThrow();
