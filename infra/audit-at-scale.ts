@@ -31,6 +31,7 @@ import { Construct, type IConstruct } from 'constructs';
 import { CONFIG_ENV, hvAttributeNamesFromEnv } from '../lib/config.js';
 import { LEASE_INDEX_NAME } from '../lib/constants.js';
 import { ConfigError, ValidationError } from '../lib/errors.js';
+import { assertOptions, optionNames } from '../lib/plain-options.js';
 import { SNAPSHOT_AUDIT_SERVICE_NAME } from '../lib/handlers/names.js';
 import { GLUE_TABLES } from '../lib/recovery/snapshot-audit/athena-plan.js';
 import { safetyAgeRefusal } from '../lib/recovery/audit.js';
@@ -159,6 +160,25 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
 
 const INVENTORY_ID = 'tierlog-audit';
 
+/** The names {@link AuditAtScaleProps} has: any other is refused. */
+const AUDIT_AT_SCALE_PROPS = optionNames<AuditAtScaleProps>()(
+  'schedule',
+  'olderThan',
+  'delete',
+  'maxConcurrency',
+  'snapshotRetentionDays',
+  'bytesScannedCutoffPerQuery',
+  'resources',
+  'accessLogsBucket',
+  'environment',
+  'removalPolicy',
+  'runtime',
+  'bundleAwsSdk',
+  'logRetention',
+  'alarmActions',
+  'metricsDeployment',
+);
+
 /**
  * The audit at scale that added its S3 Inventory ({@link INVENTORY_ID}) to each blob bucket: S3
  * keeps one inventory configuration per id, so a second audit of the same bucket (another store,
@@ -229,6 +249,8 @@ export class AuditAtScale extends Construct {
 
   constructor(scope: Construct, id: string, props: AuditAtScaleProps) {
     super(scope, id);
+    // A name it does not know (a JavaScript caller's `olderthan`) was dropped: the default ran.
+    assertOptions(props, AUDIT_AT_SCALE_PROPS, 'AuditAtScale');
     this.props = props;
     const { resources } = props;
     checkGrantsCoverEnvironment(this, resources, props.environment);

@@ -16,6 +16,7 @@ import { configToEnv, hvAttributeNames, validateConfig } from '../lib/config.js'
 import type { HvAttributeNames } from '../lib/tiered/hv-table.js';
 import { DEFAULT_LEASE_SHARDS, DEFAULT_PREFIX } from '../lib/constants.js';
 import { ValidationError } from '../lib/errors.js';
+import { assertOptions, optionNames } from '../lib/plain-options.js';
 import { checkSnapshotHvAttributes } from '../lib/recovery/snapshot-audit/query.js';
 import { changeLogTableSchema, objectsTableSchema } from '../lib/schema/tables.js';
 import { AuditAtScale, type AuditAtScaleOptions } from './audit-at-scale.js';
@@ -45,7 +46,10 @@ import { dimensionValueProblem } from '../lib/handlers/names.js';
 
 /**
  * Properties of {@link Tierlog}. All optional. Its numbers and durations are literals: each is
- * checked at synth, and one given as a CloudFormation token (a parameter) is refused.
+ * checked at synth, and one given as a CloudFormation token (a parameter) is refused. A name it
+ * does not know (a JavaScript app's `alarmAction`), here or in `sweeperTuning`,
+ * `objectsStreamTuning`, `objectsTuning` or the `auditAtScale` options, is refused too (a
+ * `ValidationError` naming it), never ignored.
  */
 export interface TierlogProps extends TierlogFunctionOptions {
   /**
@@ -350,6 +354,12 @@ export class Tierlog extends Construct {
 
   constructor(scope: Construct, id: string, props: TierlogProps = {}) {
     super(scope, id);
+    // A prop it does not know (a JavaScript app's `alarmAction`, `Prefix`) was ignored: the default
+    // deployed (alarms paging no one, blobs under another prefix).
+    assertOptions(props, TIERLOG_PROPS, 'Tierlog');
+    if (typeof props.auditAtScale === 'object' && props.auditAtScale !== null && !Array.isArray(props.auditAtScale)) {
+      assertOptions(props.auditAtScale, AUDIT_AT_SCALE_OPTIONS, 'auditAtScale');
+    }
     this.prefix = props.prefix ?? DEFAULT_PREFIX;
     this.leaseShards = props.leaseShards ?? DEFAULT_LEASE_SHARDS;
     refuseTokenProps(props);
@@ -589,6 +599,49 @@ export class Tierlog extends Construct {
     return this.objectsApi.grantInvokeUrl(grantee);
   }
 }
+
+/** The names {@link TierlogProps} has: any other is refused. */
+const TIERLOG_PROPS = optionNames<TierlogProps>()(
+  'objectsTable',
+  'bucket',
+  'outputs',
+  'prefix',
+  'leaseShards',
+  'hvAttributes',
+  'sweepSchedule',
+  'sweepHousekeepingSchedule',
+  'sweeperParallelism',
+  'sweeperReservedConcurrency',
+  'sweeperTimeout',
+  'sweeperTuning',
+  'objectsTuning',
+  'objectsStreamTuning',
+  'sweeperMemorySize',
+  'noncurrentVersionExpiration',
+  'corsAllowedOrigins',
+  'oldestExpiredAgeThreshold',
+  'streamIteratorAgeThreshold',
+  'objectsFunction',
+  'objectsFunctionUrlAuth',
+  'removalPolicy',
+  'tableReplacementAcknowledged',
+  'alarmActions',
+  'acknowledgeNagFindings',
+  'auditAtScale',
+  'runtime',
+  'bundleAwsSdk',
+  'logRetention',
+);
+
+/** The names {@link AuditAtScaleOptions} has: any other is refused. */
+const AUDIT_AT_SCALE_OPTIONS = optionNames<AuditAtScaleOptions>()(
+  'schedule',
+  'olderThan',
+  'delete',
+  'maxConcurrency',
+  'snapshotRetentionDays',
+  'bytesScannedCutoffPerQuery',
+);
 
 /** Checks prefix and shard count with the library's own validation (what `loadConfig` accepts). */
 const PLACEHOLDER_CONFIG = {

@@ -1087,3 +1087,58 @@ describe('ObjectsFunction used on its own: replaced blobs left to a stream witho
     expect(setup(undefined)).not.toThrow();
   });
 });
+
+describe('a prop the construct does not know (a JavaScript app, no type check)', () => {
+  // Each was ignored: the default deployed in silence (alarms without actions, blobs under
+  // `blobs/`, the default upload window, the default safety age), nothing said why.
+  it.each([
+    ['Tierlog', { alarmAction: [] }, /unknown option "alarmAction" for Tierlog \(it takes .*alarmActions/],
+    ['Tierlog', { Prefix: 'media' }, /unknown option "Prefix" for Tierlog/],
+    [
+      'sweeperTuning',
+      { sweeperTuning: { maxUploadMS: Duration.minutes(30) } },
+      /unknown option "maxUploadMS" for sweeperTuning \(it takes .*maxUpload/,
+    ],
+    ['objectsStreamTuning', { objectsStreamTuning: { concurency: 4 } }, /unknown option "concurency" for objectsStreamTuning/],
+    [
+      'auditAtScale',
+      { auditAtScale: { olderthan: Duration.hours(48) } },
+      /unknown option "olderthan" for auditAtScale \(it takes .*olderThan/,
+    ],
+  ])('%s: refused, naming it and the names it takes', (_where, props, error) => {
+    expect(() => build(HERE, () => props as TierlogProps)).toThrow(error);
+  });
+
+  it('the props it knows, and one left undefined, are taken', () => {
+    expect(() =>
+      build(HERE, () => ({
+        prefix: 'media',
+        alarmActions: [],
+        sweeperTuning: { maxUpload: Duration.minutes(30) },
+        objectsStreamTuning: { concurrency: 4 },
+        removalPolicy: undefined,
+      })),
+    ).not.toThrow();
+  });
+
+  it('AuditAtScale used on its own: a name it does not know is refused', () => {
+    const stack = new Stack(newApp(), 'UserStack', { env: HERE });
+    const resources: TierlogResources = {
+      changeLogTable: changeLogTableIn(stack, 'Log', { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }),
+      objectsTable: objectsTableIn(stack, 'Objects', { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }),
+      bucket: new s3.Bucket(stack, 'Blobs'),
+      prefix: 'blobs',
+    };
+    const environment = configToEnv({
+      changeLogTable: resources.changeLogTable.tableName,
+      objectsTable: resources.objectsTable.tableName,
+      bucket: resources.bucket.bucketName,
+      prefix: 'blobs',
+      leaseShards: 4,
+    });
+    const props = { resources, environment, accessLogsBucket: new s3.Bucket(stack, 'Logs'), deleet: true };
+    expect(() => new AuditAtScale(stack, 'Audit', props as unknown as ConstructorParameters<typeof AuditAtScale>[2])).toThrow(
+      /unknown option "deleet" for AuditAtScale/,
+    );
+  });
+});
