@@ -84,6 +84,24 @@ export interface ObjectsStreamTuningProps {
   readonly deadlineMargin?: Duration;
 }
 
+/** The names {@link ObjectsStreamCleanupProps} has: any other is refused. */
+const STREAM_CLEANUP_PROPS = optionNames<ObjectsStreamCleanupProps>()(
+  'resources',
+  'environment',
+  'blobAttribute',
+  'batchSize',
+  'retryAttempts',
+  'iteratorAgeThreshold',
+  'timeout',
+  'tuning',
+  'memorySize',
+  'runtime',
+  'bundleAwsSdk',
+  'logRetention',
+  'metricsDeployment',
+  'removalPolicy',
+);
+
 /** The names {@link ObjectsStreamTuningProps} has: any other is refused. */
 const STREAM_TUNING_PROPS = optionNames<ObjectsStreamTuningProps>()('concurrency', 'deadlineMargin');
 
@@ -288,6 +306,8 @@ export class ObjectsStreamCleanup extends Construct {
 
   constructor(scope: Construct, id: string, props: ObjectsStreamCleanupProps) {
     super(scope, id);
+    // A name it does not know (a JavaScript caller's `iteratorAgeTreshold`) was dropped: the default ran.
+    assertOptions(props, STREAM_CLEANUP_PROPS, 'ObjectsStreamCleanup');
     this.store = props.resources;
     this.metricsDeployment = metricsDeploymentOf(props.metricsDeployment, props.environment);
     checkGrantsCoverEnvironment(this, props.resources, props.environment);

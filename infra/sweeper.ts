@@ -144,6 +144,27 @@ const TUNING_PROPS = {
   shardlessScanPages: 'sweeperTuning.shardlessScan.maxPages',
 } as const satisfies Record<SweeperSetting, string>;
 
+/** The names {@link TierlogSweeperProps} has: any other is refused. */
+const SWEEPER_PROPS = optionNames<TierlogSweeperProps>()(
+  'resources',
+  'environment',
+  'tuning',
+  'leaseShards',
+  'schedule',
+  'housekeepingSchedule',
+  'parallelism',
+  'reservedConcurrency',
+  'timeout',
+  'memorySize',
+  'retryAttempts',
+  'maxEventAge',
+  'metricsDeployment',
+  'runtime',
+  'bundleAwsSdk',
+  'logRetention',
+  'removalPolicy',
+);
+
 /** The names {@link SweeperTuningProps} has: any other is refused. */
 const SWEEPER_TUNING_PROPS = optionNames<SweeperTuningProps>()(
   'claim',
@@ -346,6 +367,8 @@ export class TierlogSweeper extends Construct {
 
   constructor(scope: Construct, id: string, props: TierlogSweeperProps) {
     super(scope, id);
+    // A name it does not know (a JavaScript caller's `reservedConcurency`) was dropped: the default ran.
+    assertOptions(props, SWEEPER_PROPS, 'TierlogSweeper');
     this.store = props.resources;
     // Used on its own (the Tierlog construct refuses them first): each is checked below, and a
     // token was refused as the number it encodes, or by CDK's conversion of the duration.

@@ -26,6 +26,7 @@ import { ObjectsFunction } from '../../infra/objects-function.js';
 import { ObjectsStreamCleanup } from '../../infra/objects-stream.js';
 import type { TierlogResources } from '../../infra/permissions.js';
 import { TierlogSweeper } from '../../infra/sweeper.js';
+import { TierlogMonitoring } from '../../infra/monitoring.js';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
 import { BlobBucket } from '../../infra/bucket.js';
 import { schemaTable } from '../../infra/tables.js';
@@ -1119,6 +1120,17 @@ describe('a prop the construct does not know (a JavaScript app, no type check)',
         removalPolicy: undefined,
       })),
     ).not.toThrow();
+  });
+
+  it.each([
+    ['TierlogSweeper', (s: Stack) => new TierlogSweeper(s, 'Part', { reservedConcurency: 8 } as never)],
+    ['ObjectsStreamCleanup', (s: Stack) => new ObjectsStreamCleanup(s, 'Part', { iteratorAgeTreshold: Duration.hours(2) } as never)],
+    ['ObjectsFunction', (s: Stack) => new ObjectsFunction(s, 'Part', { alarmAction: [] } as never)],
+    ['TierlogMonitoring', (s: Stack) => new TierlogMonitoring(s, 'Part', { alarmAction: [] } as never)],
+  ])('%s used on its own: a name it does not know is refused, naming it', (part, make) => {
+    // Dropped, its default deployed: TierlogMonitoring's or ObjectsFunction's alarms paging no one.
+    const stack = new Stack(newApp(), 'UserStack', { env: HERE });
+    expect(() => make(stack)).toThrow(new RegExp(`^unknown option "\\w+" for ${part} \\(it takes `));
   });
 
   it('AuditAtScale used on its own: a name it does not know is refused', () => {
