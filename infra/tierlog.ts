@@ -128,6 +128,7 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * Attribute names of the objects table, by logical name (`TIERLOG_HV_ATTRIBUTES`), e.g.
    * `{ blob: 'ptr', body: 'data' }`. The writers, the sweeper and the objects function all get
    * them through {@link Tierlog.writerEnvironment}; `key` also names the table's partition key.
+   * Literal strings (one given as a CloudFormation token is refused at synth).
    *
    * @default - the default names (`DEFAULT_HV_ATTRIBUTES`)
    */
@@ -663,6 +664,15 @@ function validateBucketName(bucket: s3.IBucket): void {
 
 function validateSettings(prefix: string, leaseShards: number, hvAttributes?: Partial<HvAttributeNames>): void {
   if (Token.isUnresolved(prefix)) throw new Error('prefix must be a literal string: it is part of IAM resource ARNs and conditions');
+  // A token (a parameter) was refused as the text that encodes it ("${Token[TOKEN.33]}" is not an
+  // attribute name), which says nothing of the value the user gave.
+  for (const [name, value] of Object.entries(hvAttributes ?? {})) {
+    if (typeof value === 'string' && Token.isUnresolved(value)) {
+      throw new Error(
+        `hvAttributes.${name} must be a literal string, not a CloudFormation token (a parameter): the names key the objects table, filter its stream and name the store's guard, all at synth`,
+      );
+    }
+  }
   validateConfig({ ...PLACEHOLDER_CONFIG, prefix, leaseShards, ...(hvAttributes !== undefined ? { hvAttributes } : {}) });
 }
 

@@ -1133,6 +1133,13 @@ describe('a prop the construct does not know (a JavaScript app, no type check)',
     expect(() => make(stack)).toThrow(new RegExp(`^unknown option "\\w+" for ${part} \\(it takes `));
   });
 
+  it('hvAttributes given as a CloudFormation parameter: refused, naming the attribute and that it must be a literal', () => {
+    // It was refused as the text that encodes the token: '"blob" is "${Token[TOKEN.33]}", not an attribute name'.
+    expect(() => build(HERE, (stack) => ({ hvAttributes: { blob: new CfnParameter(stack, 'Blob').valueAsString } }))).toThrow(
+      /^hvAttributes\.blob must be a literal string, not a CloudFormation token/,
+    );
+  });
+
   it('AuditAtScale used on its own: a name it does not know is refused', () => {
     const stack = new Stack(newApp(), 'UserStack', { env: HERE });
     const resources: TierlogResources = {
