@@ -31,6 +31,7 @@ import { Construct, type IConstruct } from 'constructs';
 import { CONFIG_ENV, hvAttributeNamesFromEnv } from '../lib/config.js';
 import { LEASE_INDEX_NAME } from '../lib/constants.js';
 import { ConfigError, ValidationError } from '../lib/errors.js';
+import { assertOptions, optionNames } from '../lib/plain-options.js';
 import { SNAPSHOT_AUDIT_SERVICE_NAME } from '../lib/handlers/names.js';
 import { GLUE_TABLES } from '../lib/recovery/snapshot-audit/athena-plan.js';
 import { safetyAgeRefusal } from '../lib/recovery/audit.js';
@@ -99,7 +100,8 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
    * as is an objects table of this app keyed otherwise than the function reads it, or (at synth)
    * in more than one region (a replica: the re-verification's consistent read does not see a write there).
    * The bucket is one of this app (an `s3.Bucket`): the part adds its S3 Inventory; an imported
-   * one is refused.
+   * one is refused, and so is one another audit at scale of the app inventories already (another
+   * store under another prefix: the bucket takes one inventory of the audit).
    */
   readonly resources: TierlogResources;
   /** The bucket the blob bucket's access logs go to (the snapshots bucket logs there too). */
@@ -113,9 +115,9 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
   /**
    * Removal policy of the snapshots bucket (`DESTROY` empties it first) and of the log groups
    * (the function's and the state machine's). The Athena work group is deleted with the stack
-   * whatever it says, its queries with it (`recursiveDeleteOption`) unless `RETAIN`: Athena then
-   * refuses to delete a work group that holds query executions (every run leaves some), and it is
-   * left behind.
+   * whatever it says, with its query history (`recursiveDeleteOption`): Athena refuses to delete a
+   * work group that holds query executions (every run leaves some), which failed the stack's
+   * deletion and left the work group's name taken. Its queries' results stay in the snapshots bucket.
    *
    * @default RemovalPolicy.RETAIN
    */
@@ -157,6 +159,32 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
 }
 
 const INVENTORY_ID = 'tierlog-audit';
+
+/** The names {@link AuditAtScaleProps} has: any other is refused. */
+const AUDIT_AT_SCALE_PROPS = optionNames<AuditAtScaleProps>()(
+  'schedule',
+  'olderThan',
+  'delete',
+  'maxConcurrency',
+  'snapshotRetentionDays',
+  'bytesScannedCutoffPerQuery',
+  'resources',
+  'accessLogsBucket',
+  'environment',
+  'removalPolicy',
+  'runtime',
+  'bundleAwsSdk',
+  'logRetention',
+  'alarmActions',
+  'metricsDeployment',
+);
+
+/**
+ * The audit at scale that added its S3 Inventory ({@link INVENTORY_ID}) to each blob bucket: S3
+ * keeps one inventory configuration per id, so a second audit of the same bucket (another store,
+ * under another prefix) would replace the first's inventory or fail the deploy.
+ */
+const inventoriedBy = new WeakMap<s3.IBucket, AuditAtScale>();
 
 /**
  * Refuses objects-table attribute names in `environment` (its `TIERLOG_HV_ATTRIBUTES`, when known at
@@ -221,6 +249,8 @@ export class AuditAtScale extends Construct {
 
   constructor(scope: Construct, id: string, props: AuditAtScaleProps) {
     super(scope, id);
+    // A name it does not know (a JavaScript caller's `olderthan`) was dropped: the default ran.
+    assertOptions(props, AUDIT_AT_SCALE_PROPS, 'AuditAtScale');
     this.props = props;
     const { resources } = props;
     checkGrantsCoverEnvironment(this, resources, props.environment);
@@ -253,6 +283,15 @@ export class AuditAtScale extends Construct {
       const name = Token.isUnresolved(blobBucket.bucketName) ? '' : ` ("${blobBucket.bucketName}")`;
       throw new Error(
         `resources.bucket ${blobBucket.node.path}${name} is imported: the audit at scale reads the bucket through an S3 Inventory, a setting of the bucket that only a bucket of this app (an s3.Bucket) can be given here; configure the imported bucket's S3 Inventory yourself and run \`tierlog audit --inventory\``,
+      );
+    }
+    // The bucket's inventory of the audit is one configuration id: a second audit's (another store
+    // under another prefix of the bucket) replaced the first's or failed the deploy, and one store's
+    // every run then failed for want of its inventory.
+    const first = inventoriedBy.get(blobBucket);
+    if (first !== undefined) {
+      throw new Error(
+        `resources.bucket ${blobBucket.node.path} has the S3 Inventory of the audit at scale ${first.node.path} already (under "${first.props.resources.prefix}/"): the bucket takes one inventory of the audit (configuration "${INVENTORY_ID}"), so a second would replace it; audit this store with \`tierlog audit\`, or give it a bucket of its own`,
       );
     }
     // What the function publishes under, whoever set it: the alarms watch that.
@@ -322,6 +361,7 @@ export class AuditAtScale extends Construct {
       objectsPrefix: `${resources.prefix}/`,
       optionalFields: ['Size', 'LastModifiedDate'],
     });
+    inventoriedBy.set(blobBucket, this);
     const hivePrefix = `inventory/${blobBucket.bucketName}/${INVENTORY_ID}/hive`;
 
     // Glue: the inventory (Parquet through S3's symlink files) and the two exports (text lines).
@@ -377,7 +417,11 @@ export class AuditAtScale extends Construct {
 
     this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
       name: `tierlog-audit-${unique}`,
-      recursiveDeleteOption: removalPolicy !== RemovalPolicy.RETAIN,
+      // Every run leaves query executions, and without it Athena refuses to delete the work group:
+      // `cdk destroy` ended in DELETE_FAILED, and an update turning the audit off left the work group,
+      // whose name then failed the update turning it on again. It holds no data: the results are
+      // in the snapshots bucket, which the removal policy keeps.
+      recursiveDeleteOption: true,
       workGroupConfiguration: {
         enforceWorkGroupConfiguration: true,
         publishCloudWatchMetricsEnabled: true,

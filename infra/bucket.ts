@@ -32,7 +32,8 @@ export interface BlobBucketProps {
    * `HEAD` from them and exposes `ETag` (which a complete needs), `Content-Range` and
    * `Content-Length`. None: no CORS rule (clients other than browsers need none). Each is an
    * origin as browsers send it, `scheme://host[:port]` with at most one `*`, or `*`: one with a
-   * path or a trailing `/` (which no browser's `Origin` matches) is refused.
+   * path or a trailing `/` (which no browser's `Origin` matches) is refused. A list known only at
+   * deploy (a `CommaDelimitedList` parameter's `valueAsList`) is taken as it is.
    *
    * @default none
    */
@@ -130,6 +131,9 @@ const ORIGIN = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#\s]+$/;
  * the deploy.
  */
 function checkCorsOrigins(origins: unknown): void {
+  // A list known only at deploy (a CommaDelimitedList parameter): its one element is the list's
+  // token, no origin to check here (it was refused as one).
+  if (Array.isArray(origins) && Token.isUnresolved(origins)) return;
   if (!Array.isArray(origins)) {
     // A CDK context value is a string: it was spread into its characters.
     throw new Error(`corsAllowedOrigins must be a list of origins, got ${JSON.stringify(origins)} (${typeof origins})`);

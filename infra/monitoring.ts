@@ -9,6 +9,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { assertOptions, optionNames } from '../lib/plain-options.js';
 import {
   DEFAULT_QUARANTINE_RECHECK_MS,
   DEFAULT_RETRY_FAILED_MS,
@@ -449,6 +450,24 @@ function checkSameDeployment(deployment: string | undefined, props: TierlogMonit
   }
 }
 
+/** The names {@link TierlogMonitoringProps} has: any other is refused. */
+const MONITORING_PROPS = optionNames<TierlogMonitoringProps>()(
+  'sweeperFunction',
+  'deadLetterQueue',
+  'objectsStream',
+  'oldestExpiredAgeThreshold',
+  'routineExpiredAge',
+  'quarantineRecheck',
+  'sweeperSilence',
+  'sweepInterval',
+  'retryFailed',
+  'stuckWindow',
+  'alarmActions',
+  'statusAlarms',
+  'dashboardName',
+  'metricsDeployment',
+);
+
 /** Alarms and a dashboard for the sweeper. */
 export class TierlogMonitoring extends Construct {
   /** The alarms. */
@@ -467,6 +486,8 @@ export class TierlogMonitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: TierlogMonitoringProps) {
     super(scope, id);
+    // A name it does not know (a JavaScript caller's `alarmAction`) was dropped: alarms paging no one.
+    assertOptions(props, MONITORING_PROPS, 'TierlogMonitoring');
     const fn = props.sweeperFunction;
     // An empty one is none, as the parts and the handlers read it.
     const deployment = props.metricsDeployment === '' ? undefined : props.metricsDeployment;

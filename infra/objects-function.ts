@@ -18,6 +18,7 @@ import { acknowledgeEach, type NagAcknowledgement, prefixObjectsFinding } from '
 import { readableTable } from './readable-table.js';
 import { CONFIG_ENV } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
+import { assertOptions, optionNames } from '../lib/plain-options.js';
 import { writerTuningFromEnv, writerTuningToEnv } from '../lib/tiered/writer-env.js';
 
 export { OBJECTS_SERVICE_NAME } from '../lib/handlers/names.js';
@@ -45,6 +46,22 @@ export interface ObjectsTuningProps {
    */
   readonly inlineThreshold?: number;
 }
+
+/** The names {@link ObjectsFunctionProps} has: any other is refused. */
+const OBJECTS_FUNCTION_PROPS = optionNames<ObjectsFunctionProps>()(
+  'resources',
+  'environment',
+  'authType',
+  'tuning',
+  'serverErrorsThreshold',
+  'alarmActions',
+  'timeout',
+  'memorySize',
+  'runtime',
+  'bundleAwsSdk',
+  'logRetention',
+  'removalPolicy',
+);
 
 /** The prop each tuning option comes from, as errors name it. */
 const TUNING_PROPS = { inlineThreshold: 'objectsTuning.inlineThreshold' } as const;
@@ -148,6 +165,8 @@ export class ObjectsFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: ObjectsFunctionProps) {
     super(scope, id);
+    // A name it does not know (a JavaScript caller's `alarmAction`) was dropped: the default ran.
+    assertOptions(props, OBJECTS_FUNCTION_PROPS, 'ObjectsFunction');
     this.store = props.resources;
     // A variable the function reads, checked below as it reads it: a token's value is not known at
     // synth (it was refused as the number it encodes).

@@ -28,6 +28,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CONFIG_ENV, hvAttributeNamesFromEnv } from '../lib/config.js';
 import { checkIntegerIn } from '../lib/env-integers.js';
+import { assertOptions, optionNames } from '../lib/plain-options.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { STREAM_METRICS } from '../lib/recovery/stream-metrics.js';
 import { objectsStreamFilterPatterns } from '../lib/recovery/stream-filter.js';
@@ -83,6 +84,27 @@ export interface ObjectsStreamTuningProps {
    */
   readonly deadlineMargin?: Duration;
 }
+
+/** The names {@link ObjectsStreamCleanupProps} has: any other is refused. */
+const STREAM_CLEANUP_PROPS = optionNames<ObjectsStreamCleanupProps>()(
+  'resources',
+  'environment',
+  'blobAttribute',
+  'batchSize',
+  'retryAttempts',
+  'iteratorAgeThreshold',
+  'timeout',
+  'tuning',
+  'memorySize',
+  'runtime',
+  'bundleAwsSdk',
+  'logRetention',
+  'metricsDeployment',
+  'removalPolicy',
+);
+
+/** The names {@link ObjectsStreamTuningProps} has: any other is refused. */
+const STREAM_TUNING_PROPS = optionNames<ObjectsStreamTuningProps>()('concurrency', 'deadlineMargin');
 
 /** The prop each tuning option comes from, as errors name it. */
 const TUNING_PROPS = {
@@ -286,6 +308,8 @@ export class ObjectsStreamCleanup extends Construct {
 
   constructor(scope: Construct, id: string, props: ObjectsStreamCleanupProps) {
     super(scope, id);
+    // A name it does not know (a JavaScript caller's `iteratorAgeTreshold`) was dropped: the default ran.
+    assertOptions(props, STREAM_CLEANUP_PROPS, 'ObjectsStreamCleanup');
     this.store = props.resources;
     this.metricsDeployment = metricsDeploymentOf(props.metricsDeployment, props.environment);
     checkGrantsCoverEnvironment(this, props.resources, props.environment);
@@ -318,6 +342,8 @@ export class ObjectsStreamCleanup extends Construct {
     // holds in its own region only, so a replica's write that points the item back at the blob an
     // old image names (last writer wins) is not seen yet, and the blob is deleted under it.
     validateObjectsTableInOneRegion(this, table, 'the function deletes a blob once a consistent read here shows no item pointing at it');
+    // A name it does not know (a JavaScript caller's `concurency`) was dropped: the default ran.
+    assertOptions(props.tuning, STREAM_TUNING_PROPS, 'objectsStreamTuning');
     const timeout = props.timeout ?? Duration.minutes(1);
     const margin = props.tuning?.deadlineMargin;
     // Both become variables the function reads, checked below as it reads them: a token's value is

@@ -26,6 +26,7 @@ import {
   UNSAFE_SHORT_WINDOWS_ENV,
 } from '../lib/recovery/sweeper-env.js';
 import { ConfigError } from '../lib/errors.js';
+import { assertOptions, optionNames } from '../lib/plain-options.js';
 import { failureQueue } from './failure-handling.js';
 import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { validateChangeLogTable } from './change-log-table.js';
@@ -143,8 +144,45 @@ const TUNING_PROPS = {
   shardlessScanPages: 'sweeperTuning.shardlessScan.maxPages',
 } as const satisfies Record<SweeperSetting, string>;
 
+/** The names {@link TierlogSweeperProps} has: any other is refused. */
+const SWEEPER_PROPS = optionNames<TierlogSweeperProps>()(
+  'resources',
+  'environment',
+  'tuning',
+  'leaseShards',
+  'schedule',
+  'housekeepingSchedule',
+  'parallelism',
+  'reservedConcurrency',
+  'timeout',
+  'memorySize',
+  'retryAttempts',
+  'maxEventAge',
+  'metricsDeployment',
+  'runtime',
+  'bundleAwsSdk',
+  'logRetention',
+  'removalPolicy',
+);
+
+/** The names {@link SweeperTuningProps} has: any other is refused. */
+const SWEEPER_TUNING_PROPS = optionNames<SweeperTuningProps>()(
+  'claim',
+  'skewMargin',
+  'maxUpload',
+  'concurrency',
+  'maxUploadListingPages',
+  'deadlineMargin',
+  'answerMargin',
+  'quarantineRecheck',
+  'retryFailed',
+  'shardlessScan',
+);
+
 /** The sweeper options `tuning` sets (durations in ms), unset ones left out. */
 export function sweeperTuningOf(tuning: SweeperTuningProps = {}): Partial<Omit<SweeperTuning, 'unsafeShortWindows'>> {
+  // A name it does not know (a JavaScript caller's `maxUploadMS`) was dropped: the default ran.
+  assertOptions(tuning, SWEEPER_TUNING_PROPS, 'sweeperTuning');
   const ms = (d: Duration | undefined) => d?.toMilliseconds();
   const options = {
     claimMs: ms(tuning.claim),
@@ -336,6 +374,8 @@ export class TierlogSweeper extends Construct {
 
   constructor(scope: Construct, id: string, props: TierlogSweeperProps) {
     super(scope, id);
+    // A name it does not know (a JavaScript caller's `reservedConcurency`) was dropped: the default ran.
+    assertOptions(props, SWEEPER_PROPS, 'TierlogSweeper');
     this.store = props.resources;
     // Used on its own (the Tierlog construct refuses them first): each is checked below, and a
     // token was refused as the number it encodes, or by CDK's conversion of the duration.

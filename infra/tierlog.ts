@@ -16,6 +16,7 @@ import { configToEnv, hvAttributeNames, validateConfig } from '../lib/config.js'
 import type { HvAttributeNames } from '../lib/tiered/hv-table.js';
 import { DEFAULT_LEASE_SHARDS, DEFAULT_PREFIX } from '../lib/constants.js';
 import { ValidationError } from '../lib/errors.js';
+import { assertOptions, optionNames } from '../lib/plain-options.js';
 import { checkSnapshotHvAttributes } from '../lib/recovery/snapshot-audit/query.js';
 import { changeLogTableSchema, objectsTableSchema } from '../lib/schema/tables.js';
 import { AuditAtScale, type AuditAtScaleOptions } from './audit-at-scale.js';
@@ -45,7 +46,10 @@ import { dimensionValueProblem } from '../lib/handlers/names.js';
 
 /**
  * Properties of {@link Tierlog}. All optional. Its numbers and durations are literals: each is
- * checked at synth, and one given as a CloudFormation token (a parameter) is refused.
+ * checked at synth, and one given as a CloudFormation token (a parameter) is refused. A name it
+ * does not know (a JavaScript app's `alarmAction`), here or in `sweeperTuning`,
+ * `objectsStreamTuning`, `objectsTuning` or the `auditAtScale` options, is refused too (a
+ * `ValidationError` naming it), never ignored.
  */
 export interface TierlogProps extends TierlogFunctionOptions {
   /**
@@ -124,6 +128,7 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * Attribute names of the objects table, by logical name (`TIERLOG_HV_ATTRIBUTES`), e.g.
    * `{ blob: 'ptr', body: 'data' }`. The writers, the sweeper and the objects function all get
    * them through {@link Tierlog.writerEnvironment}; `key` also names the table's partition key.
+   * Literal strings (one given as a CloudFormation token is refused at synth).
    *
    * @default - the default names (`DEFAULT_HV_ATTRIBUTES`)
    */
@@ -355,6 +360,12 @@ export class Tierlog extends Construct {
 
   constructor(scope: Construct, id: string, props: TierlogProps = {}) {
     super(scope, id);
+    // A prop it does not know (a JavaScript app's `alarmAction`, `Prefix`) was ignored: the default
+    // deployed (alarms paging no one, blobs under another prefix).
+    assertOptions(props, TIERLOG_PROPS, 'Tierlog');
+    if (typeof props.auditAtScale === 'object' && props.auditAtScale !== null && !Array.isArray(props.auditAtScale)) {
+      assertOptions(props.auditAtScale, AUDIT_AT_SCALE_OPTIONS, 'auditAtScale');
+    }
     this.prefix = props.prefix ?? DEFAULT_PREFIX;
     this.leaseShards = props.leaseShards ?? DEFAULT_LEASE_SHARDS;
     refuseTokenProps(props);
@@ -596,6 +607,49 @@ export class Tierlog extends Construct {
   }
 }
 
+/** The names {@link TierlogProps} has: any other is refused. */
+const TIERLOG_PROPS = optionNames<TierlogProps>()(
+  'objectsTable',
+  'bucket',
+  'outputs',
+  'prefix',
+  'leaseShards',
+  'hvAttributes',
+  'sweepSchedule',
+  'sweepHousekeepingSchedule',
+  'sweeperParallelism',
+  'sweeperReservedConcurrency',
+  'sweeperTimeout',
+  'sweeperTuning',
+  'objectsTuning',
+  'objectsStreamTuning',
+  'sweeperMemorySize',
+  'noncurrentVersionExpiration',
+  'corsAllowedOrigins',
+  'oldestExpiredAgeThreshold',
+  'streamIteratorAgeThreshold',
+  'objectsFunction',
+  'objectsFunctionUrlAuth',
+  'removalPolicy',
+  'tableReplacementAcknowledged',
+  'alarmActions',
+  'acknowledgeNagFindings',
+  'auditAtScale',
+  'runtime',
+  'bundleAwsSdk',
+  'logRetention',
+);
+
+/** The names {@link AuditAtScaleOptions} has: any other is refused. */
+const AUDIT_AT_SCALE_OPTIONS = optionNames<AuditAtScaleOptions>()(
+  'schedule',
+  'olderThan',
+  'delete',
+  'maxConcurrency',
+  'snapshotRetentionDays',
+  'bytesScannedCutoffPerQuery',
+);
+
 /** Checks prefix and shard count with the library's own validation (what `loadConfig` accepts). */
 const PLACEHOLDER_CONFIG = {
   changeLogTable: 'placeholder',
@@ -616,6 +670,15 @@ function validateBucketName(bucket: s3.IBucket): void {
 
 function validateSettings(prefix: string, leaseShards: number, hvAttributes?: Partial<HvAttributeNames>): void {
   if (Token.isUnresolved(prefix)) throw new Error('prefix must be a literal string: it is part of IAM resource ARNs and conditions');
+  // A token (a parameter) was refused as the text that encodes it ("${Token[TOKEN.33]}" is not an
+  // attribute name), which says nothing of the value the user gave.
+  for (const [name, value] of Object.entries(hvAttributes ?? {})) {
+    if (typeof value === 'string' && Token.isUnresolved(value)) {
+      throw new Error(
+        `hvAttributes.${name} must be a literal string, not a CloudFormation token (a parameter): the names key the objects table, filter its stream and name the store's guard, all at synth`,
+      );
+    }
+  }
   validateConfig({ ...PLACEHOLDER_CONFIG, prefix, leaseShards, ...(hvAttributes !== undefined ? { hvAttributes } : {}) });
 }
 

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LEASE_INDEX_NAME } from '../../lib/constants.js';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { type App, type CfnElement, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
+import { type App, type CfnElement, CfnParameter, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -314,6 +314,19 @@ describe('auditAtScale', () => {
     expect(() => build({ auditAtScale: true, hvAttributes: { blob: 'blob_ref', body: 'data-body' } })).not.toThrow();
   });
 
+  it('the Athena workgroup is deleted with its query history whatever the removal policy: a run leaves query executions, and Athena refuses to delete a workgroup holding them otherwise', () => {
+    // With RecursiveDeleteOption false, `cdk destroy` of a stack whose audit had run once ended in
+    // DELETE_FAILED ("WorkGroup ... is not empty"), and an update turning auditAtScale off left
+    // the workgroup behind, so turning it on again failed on its name. The results stay in the
+    // snapshots bucket, which the removal policy keeps.
+    for (const removalPolicy of [undefined, RemovalPolicy.RETAIN, RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE, RemovalPolicy.DESTROY]) {
+      const { template } = build({ auditAtScale: true, ...(removalPolicy !== undefined ? { removalPolicy } : {}) });
+      template.hasResourceProperties('AWS::Athena::WorkGroup', { RecursiveDeleteOption: true });
+      const [workGroup] = Object.values(template.findResources('AWS::Athena::WorkGroup'));
+      expect(workGroup?.DeletionPolicy ?? 'Delete').toBe('Delete');
+    }
+  });
+
   it('two Tierlogs with auditAtScale in one stack: each its own Glue database and Athena workgroup (names are account-wide)', () => {
     const { stack } = userStack();
     const a = new Tierlog(stack, 'A', { auditAtScale: true });
@@ -554,6 +567,34 @@ describe('AuditAtScale used on its own: what its runs need of the tables and the
     expect(audit({ blob: 'blob-ref' })).toThrow(/^TIERLOG_HV_ATTRIBUTES names blob "blob-ref", which the snapshot query cannot read/);
     expect(audit({ deleted: 'is.deleted' })).toThrow(/^TIERLOG_HV_ATTRIBUTES names deleted "is\.deleted"/);
     expect(audit({ blob: 'blob_ref', body: 'data-body' })).not.toThrow();
+  });
+
+  it("a second audit at scale over the same bucket (another store's prefix) is refused, naming the first: the bucket's S3 Inventory of the audit is one configuration id", () => {
+    // Both added the inventory "tierlog-audit" to the bucket, one under each prefix: S3 keeps one
+    // configuration per id, so one store's audit had no inventory (every run failed), or the deploy failed.
+    const stack = userStackIn();
+    const bucket = new s3.Bucket(stack, 'Blobs');
+    const accessLogsBucket = new s3.Bucket(stack, 'Logs');
+    const audit = (tenant: string) => () => {
+      const resources = {
+        changeLogTable: changeLogTableIn(stack, `Log${tenant}`, { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }),
+        objectsTable: exportableTable(stack, `Objects${tenant}`),
+        bucket,
+        prefix: tenant,
+      };
+      new AuditAtScale(stack, `Audit${tenant}`, {
+        resources,
+        accessLogsBucket,
+        environment: { ...storeNames(resources), TIERLOG_PREFIX: tenant },
+      });
+    };
+    expect(audit('a')).not.toThrow();
+    expect(audit('b')).toThrow(/^resources\.bucket UserStack\/Blobs has the S3 Inventory of the audit at scale UserStack\/Audita already/);
+    // One audit a bucket: the inventory it adds is one.
+    const inventories = Object.values(Template.fromStack(stack).findResources('AWS::S3::Bucket')).flatMap(
+      (b) => (b.Properties?.InventoryConfigurations as unknown[] | undefined) ?? [],
+    );
+    expect(inventories).toHaveLength(1);
   });
 
   it('tables with point-in-time recovery, or imported ones (whose settings cannot be read), are taken', () => {

@@ -1,6 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { Duration } from 'aws-cdk-lib';
-import { cleanOutdirs, logicalIdOf, resourcesOf, tierlogTemplate } from './helpers.js';
+import { CfnParameter, Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { Tierlog } from '../../infra/tierlog.js';
+import { cleanOutdirs, logicalIdOf, newApp, resourcesOf, tierlogTemplate } from './helpers.js';
 
 afterAll(cleanOutdirs);
 
@@ -100,6 +102,15 @@ describe('LT bucket', () => {
     ['a string, not a list', 'https://app.example.com', /corsAllowedOrigins must be a list of origins/],
   ])('refuses corsAllowedOrigins with %s', (_what, origins, error) => {
     expect(() => tierlogTemplate({ corsAllowedOrigins: origins as readonly string[] })).toThrow(error);
+  });
+
+  it("takes origins known only at deploy: a CommaDelimitedList parameter (one per stage) becomes the rule's list", () => {
+    // Its list token was checked as an origin ("#{Token[...]}" is not an origin): the synth failed.
+    const stack = new Stack(newApp(), 'UserStack');
+    const origins = new CfnParameter(stack, 'Origins', { type: 'CommaDelimitedList' });
+    const tierlog = new Tierlog(stack, 'Storage', { corsAllowedOrigins: origins.valueAsList });
+    const b = resourcesOf(Template.fromStack(stack), 'AWS::S3::Bucket')[logicalIdOf(stack, tierlog.bucket)]!;
+    expect(b.Properties!['CorsConfiguration']).toMatchObject({ CorsRules: [{ AllowedOrigins: { Ref: 'Origins' } }] });
   });
 
   it('takes the origins browsers send: a host, a port, one wildcard, any origin', () => {

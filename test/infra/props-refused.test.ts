@@ -26,6 +26,7 @@ import { ObjectsFunction } from '../../infra/objects-function.js';
 import { ObjectsStreamCleanup } from '../../infra/objects-stream.js';
 import type { TierlogResources } from '../../infra/permissions.js';
 import { TierlogSweeper } from '../../infra/sweeper.js';
+import { TierlogMonitoring } from '../../infra/monitoring.js';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
 import { BlobBucket } from '../../infra/bucket.js';
 import { schemaTable } from '../../infra/tables.js';
@@ -1085,5 +1086,78 @@ describe('ObjectsFunction used on its own: replaced blobs left to a stream witho
     expect(setup(dynamodb.StreamViewType.NEW_AND_OLD_IMAGES, 'stream')).not.toThrow();
     expect(setup(undefined, 'log')).not.toThrow();
     expect(setup(undefined)).not.toThrow();
+  });
+});
+
+describe('a prop the construct does not know (a JavaScript app, no type check)', () => {
+  // Each was ignored: the default deployed in silence (alarms without actions, blobs under
+  // `blobs/`, the default upload window, the default safety age), nothing said why.
+  it.each([
+    ['Tierlog', { alarmAction: [] }, /unknown option "alarmAction" for Tierlog \(it takes .*alarmActions/],
+    ['Tierlog', { Prefix: 'media' }, /unknown option "Prefix" for Tierlog/],
+    [
+      'sweeperTuning',
+      { sweeperTuning: { maxUploadMS: Duration.minutes(30) } },
+      /unknown option "maxUploadMS" for sweeperTuning \(it takes .*maxUpload/,
+    ],
+    ['objectsStreamTuning', { objectsStreamTuning: { concurency: 4 } }, /unknown option "concurency" for objectsStreamTuning/],
+    [
+      'auditAtScale',
+      { auditAtScale: { olderthan: Duration.hours(48) } },
+      /unknown option "olderthan" for auditAtScale \(it takes .*olderThan/,
+    ],
+  ])('%s: refused, naming it and the names it takes', (_where, props, error) => {
+    expect(() => build(HERE, () => props as TierlogProps)).toThrow(error);
+  });
+
+  it('the props it knows, and one left undefined, are taken', () => {
+    expect(() =>
+      build(HERE, () => ({
+        prefix: 'media',
+        alarmActions: [],
+        sweeperTuning: { maxUpload: Duration.minutes(30) },
+        objectsStreamTuning: { concurrency: 4 },
+        removalPolicy: undefined,
+      })),
+    ).not.toThrow();
+  });
+
+  it.each([
+    ['TierlogSweeper', (s: Stack) => new TierlogSweeper(s, 'Part', { reservedConcurency: 8 } as never)],
+    ['ObjectsStreamCleanup', (s: Stack) => new ObjectsStreamCleanup(s, 'Part', { iteratorAgeTreshold: Duration.hours(2) } as never)],
+    ['ObjectsFunction', (s: Stack) => new ObjectsFunction(s, 'Part', { alarmAction: [] } as never)],
+    ['TierlogMonitoring', (s: Stack) => new TierlogMonitoring(s, 'Part', { alarmAction: [] } as never)],
+  ])('%s used on its own: a name it does not know is refused, naming it', (part, make) => {
+    // Dropped, its default deployed: TierlogMonitoring's or ObjectsFunction's alarms paging no one.
+    const stack = new Stack(newApp(), 'UserStack', { env: HERE });
+    expect(() => make(stack)).toThrow(new RegExp(`^unknown option "\\w+" for ${part} \\(it takes `));
+  });
+
+  it('hvAttributes given as a CloudFormation parameter: refused, naming the attribute and that it must be a literal', () => {
+    // It was refused as the text that encodes the token: '"blob" is "${Token[TOKEN.33]}", not an attribute name'.
+    expect(() => build(HERE, (stack) => ({ hvAttributes: { blob: new CfnParameter(stack, 'Blob').valueAsString } }))).toThrow(
+      /^hvAttributes\.blob must be a literal string, not a CloudFormation token/,
+    );
+  });
+
+  it('AuditAtScale used on its own: a name it does not know is refused', () => {
+    const stack = new Stack(newApp(), 'UserStack', { env: HERE });
+    const resources: TierlogResources = {
+      changeLogTable: changeLogTableIn(stack, 'Log', { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }),
+      objectsTable: objectsTableIn(stack, 'Objects', { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }),
+      bucket: new s3.Bucket(stack, 'Blobs'),
+      prefix: 'blobs',
+    };
+    const environment = configToEnv({
+      changeLogTable: resources.changeLogTable.tableName,
+      objectsTable: resources.objectsTable.tableName,
+      bucket: resources.bucket.bucketName,
+      prefix: 'blobs',
+      leaseShards: 4,
+    });
+    const props = { resources, environment, accessLogsBucket: new s3.Bucket(stack, 'Logs'), deleet: true };
+    expect(() => new AuditAtScale(stack, 'Audit', props as unknown as ConstructorParameters<typeof AuditAtScale>[2])).toThrow(
+      /unknown option "deleet" for AuditAtScale/,
+    );
   });
 });
