@@ -81,6 +81,10 @@ const SWEEPER: readonly RolePermission[] = [
 const OPERATOR_READ_ONLY: readonly RolePermission[] = [
   { action: 'dynamodb:GetItem', resource: 'changeLogTable', calls: ['GetItem'] },
   { action: 'dynamodb:Scan', resource: 'changeLogTable', calls: ['Scan'] },
+  // A change log that reads empty is checked to be one (a read of at most one item of its lease
+  // index: change-log-protection.ts) before `status` reports nothing in flight and `audit --delete`
+  // takes every blob as no write's: without it, a table name of another kind, empty, passed in silence.
+  { action: 'dynamodb:Scan', resource: 'leaseIndex', calls: ['Scan'] },
   { action: 'dynamodb:BatchGetItem', resource: 'objectsTable', calls: ['BatchGetItem'] },
   // `tierlog inspect` of an instance with entries samples the objects table's pointers to check it
   // is the bucket's store before judging them, as `tierlog sweep` does (store-binding.ts).

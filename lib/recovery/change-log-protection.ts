@@ -134,8 +134,9 @@ export async function readChangeLogProtection(dynamodb: DynamoDBClient, table: s
  * An empty scan says nothing about which table it read: an empty table of another kind would
  * show nothing in flight. One read of the change log's lease index (at most one item) tells: a
  * table without it is refused with a `ConfigError` naming it (`translateAwsError`). A caller not
- * allowed to read the index (an operator's role granted the table alone) learns nothing from it
- * and goes on; the construct grants it to the at-scale audit Lambda. Credentials refused as such
+ * allowed to read the index (a role granted the table alone) learns nothing from it and goes on;
+ * the construct grants it to the operators (`grantOperatorReadOnly`, `grantOperator`) and the
+ * at-scale audit Lambda. Credentials refused as such
  * (an expired token) are no such answer: that error is thrown, and nothing is deleted.
  */
 export async function assertChangeLogShape(dynamodb: DynamoDBClient, table: string): Promise<void> {

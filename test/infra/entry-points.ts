@@ -9,6 +9,7 @@
  * The IAM test maps what is recorded to IAM actions: a new call on any of these paths shows up
  * without a change here.
  */
+import { DeleteItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { vi } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { configToEnv } from '../../lib/config.js';
@@ -272,6 +273,13 @@ export async function driveCli(fx: Fixture, recorder: CommandRecorder): Promise<
     // whether the operator's runs send a DeleteObject would depend on how the sweep's batches fell.
     await putBlob(fx, blobKey(fx, 'orphan-alone'));
     await recorder.during(ENTRY_POINTS.auditDelete, () => run(['audit', '--delete'], 48 * HOUR));
+    // The change log emptied (no write in flight anywhere): status reads its lease index once, to
+    // know the empty table it read is a change log before it reports nothing in flight.
+    const left = await fx.dynamodb.send(new ScanCommand({ TableName: fx.config.changeLogTable, ConsistentRead: true }));
+    for (const item of left.Items ?? []) {
+      await fx.dynamodb.send(new DeleteItemCommand({ TableName: fx.config.changeLogTable, Key: { pk: item['pk']! } }));
+    }
+    await recorder.during(ENTRY_POINTS.status, () => run(['status']));
   } finally {
     dynamodb.destroy();
     s3.destroy();
