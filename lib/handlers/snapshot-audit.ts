@@ -52,6 +52,7 @@ import { snapshotHvAttributesOf } from '../recovery/snapshot-audit/query.js';
 import {
   checkLost,
   deletesRefused,
+  needsALook,
   type LostCandidate,
   type LostCheck,
   LostCheckIncompleteError,
@@ -707,6 +708,15 @@ async function batch(
   metrics.publishStoredMetrics();
   // In parts, as every list a batch logs whole: a batch's 500 long keys passed CloudWatch Logs' 256 KB event.
   if (kept.length > 0) logListInParts((m, a) => logger.info(m, a), 'kept at the re-verification', 'kept', kept);
+  // Report-only (the default), such a state keeps every proposed orphan unjudged and the batch goes
+  // on (as the CLI's report-only run exits 0): said at error level, as the CLI prints it ("orphans
+  // not confirmed: …"). The keys' info line alone gave their reason code, not why (which table,
+  // which item) nor what to do, so a run that could confirm nothing read as one that found nothing.
+  if (!deleteConfirmed && deletesRefused(report))
+    logger.error('orphans not confirmed: the re-verification cannot trust the tables (run "tierlog audit" to see why)', {
+      reason: report.refusal ?? 'a change-log or objects-table item cannot be read',
+      unjudged: kept.filter((k) => needsALook(k.reason)).length,
+    });
   // Deleted since the inventory (an earlier run of this batch, its answer lost): counted nowhere.
   if (report.gone.length > 0) logger.info('proposed orphans the bucket no longer holds (not counted)', { gone: report.gone.length });
   if (report.deleteFailures.length > 0)

@@ -209,6 +209,34 @@ describe('snapshot-audit function batches', () => {
     expect(message).toContain('tierlog audit --delete --empty-store-ok');
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([orphan]);
   });
+
+  // Report-only (the default, `delete: false`): the same untrusted state keeps every proposed
+  // orphan unjudged and the batch goes on (as the CLI's report-only run exits 0). Its reason was
+  // logged nowhere (the keys' info line gave a code, `store-unbound`), where the CLI prints it: a
+  // run that could confirm no orphan read as one that found none.
+  it.each([
+    ['an objects table that points at no blob', /the objects table .* points at no blob/, false],
+    ['a change-log entry that cannot be read', /a change-log or objects-table item cannot be read/, true],
+  ])('report-only, %s: the batch logs at error level why no orphan was confirmed; nothing deleted', async (_what, reason, corrupt) => {
+    const live = await freshFixture();
+    const orphan = blobKey(live, 'obj', Date.now() - 3 * HOUR);
+    await putBlob(live, orphan);
+    if (corrupt) await putRawInstance(live, { leaseUntil: Date.now() + HOUR, entries: { x: 'garbage' } });
+    const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'false', POWERTOOLS_LOG_LEVEL: 'ERROR' });
+    const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }] }));
+    expect(run.error).toBeUndefined();
+    expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: 1, lost: 0, malformed: 0 });
+    const errors = `${run.out}\n${run.err}`
+      .split('\n')
+      .filter((line) => line.startsWith('{') && !line.includes('"_aws"'))
+      .map((line) => JSON.parse(line) as { level?: string; message?: string; reason?: string; unjudged?: number })
+      .filter((line) => line.level === 'ERROR');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.message).toMatch(/^orphans not confirmed/);
+    expect(errors[0]!.reason).toMatch(reason);
+    expect(errors[0]!.unjudged).toBe(1);
+    expect(await listKeys(live.s3, live.config.bucket)).toEqual([orphan]);
+  });
 });
 
 describe('snapshot-audit function batches: an incomplete inventory', () => {
