@@ -31,7 +31,17 @@ export type SessionStep =
    * `unreadable`: why the session's `upload` attribute could not be read (its entry named the blob).
    * `unlisted`: as above; the uploads the session never noted are left to the bucket's lifecycle rule.
    */
-  | { readonly kind: 'aborted'; readonly existed: boolean; readonly unreadable?: string; readonly unlisted?: string }
+  | {
+      readonly kind: 'aborted';
+      readonly existed: boolean;
+      readonly unreadable?: string;
+      readonly unlisted?: string;
+      /**
+       * Why an aborted upload may still hold parts (ListParts refused, or parts still listed after
+       * {@link SESSION_ABORT_ROUNDS} aborts): those are left to the bucket's lifecycle rule.
+       */
+      readonly partsLeft?: string;
+    }
   | { readonly kind: 'untrusted'; readonly reason: string }
   /** The sweep was cut off at its deadline before every upload was aborted: the rest are the next sweep's. */
   | { readonly kind: 'stopped' };
@@ -84,11 +94,55 @@ export async function abortSessionUpload(
       ? { kind: 'aborted', existed: false, ...unreadable, ...unlisted }
       : { kind: 'none', ...unlisted };
   let existed = false;
+  const left: string[] = [];
   for (const id of ids) {
     if (stopped()) return { kind: 'stopped' };
-    existed = (await lt.abortMultipart(target.blob, id)) || existed;
+    const aborted = await abortUntilNoParts(lt, target.blob, id, stopped);
+    if (aborted === 'stopped') return { kind: 'stopped' };
+    existed = aborted.existed || existed;
+    if (aborted.partsLeft !== undefined) left.push(aborted.partsLeft);
   }
-  return { kind: 'aborted', existed, ...unreadable, ...unlisted };
+  const partsLeft = left.length > 0 ? { partsLeft: left.join('; ') } : {};
+  return { kind: 'aborted', existed, ...unreadable, ...unlisted, ...partsLeft };
+}
+
+/** How many times the sweeper aborts one upload of a session while S3 still lists its parts. */
+export const SESSION_ABORT_ROUNDS = 3;
+
+/**
+ * Aborts one upload, then asks S3 for its parts (ListParts): a part PUT in flight during the abort
+ * (a client still sending parts as the session expired) may land after it, and AWS says an upload
+ * may then have to be aborted again, ListParts telling when none is left (AbortMultipartUpload's
+ * reference; s3rver refuses such a part, so the emulator never shows it). The session's item is
+ * deleted once its entry is settled, and nothing would name that upload any more: its parts billed
+ * until the bucket's lifecycle rule, days later. As the writer's abort does (upload-sessions.ts),
+ * while S3 still lists the upload it is aborted again, {@link SESSION_ABORT_ROUNDS} times at most;
+ * a listing refused (no `s3:ListMultipartUploadParts`), or parts still listed after the last round,
+ * is told in `partsLeft`. Any other failure of the listing throws: the session stays claimed, and
+ * the next sweep aborts it again.
+ */
+async function abortUntilNoParts(
+  lt: LtBucket,
+  blob: string,
+  uploadId: string,
+  stopped: () => boolean,
+): Promise<{ readonly existed: boolean; readonly partsLeft?: string } | 'stopped'> {
+  let existed = false;
+  for (let round = 1; ; round++) {
+    existed = (await lt.abortMultipart(blob, uploadId)) || existed;
+    if (stopped()) return 'stopped';
+    let left: unknown[] | undefined;
+    try {
+      left = await lt.listParts(blob, uploadId);
+    } catch (err) {
+      if (err instanceof AccessDeniedError) return { existed, partsLeft: `upload ${uploadId.slice(0, 200)}: ${err.message}` };
+      throw err;
+    }
+    if (left === undefined) return { existed };
+    if (round >= SESSION_ABORT_ROUNDS) {
+      return { existed, partsLeft: `upload ${uploadId.slice(0, 200)} still holds ${left.length} parts after ${round} aborts` };
+    }
+  }
 }
 
 /**

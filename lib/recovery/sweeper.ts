@@ -994,6 +994,14 @@ export class Sweeper {
                 { instanceId, error: session.unlisted },
               );
             }
+            if (session.kind === 'aborted' && session.partsLeft !== undefined) {
+              // Counted as a listing refused: the parts are the lifecycle rule's, its alarm's to tell.
+              report.abandonedUploadErrors++;
+              this.logger.warn(
+                "upload session's upload may still hold parts after its abort: left to the bucket's AbortIncompleteMultipartUpload rule",
+                { instanceId, error: session.partsLeft },
+              );
+            }
           }
           if (sweep.stopped) return;
           this.settleInstance(parsed.item, isUploadSession(parsed.raw), sweep, answerKeptUntil(parsed.raw));
