@@ -191,8 +191,8 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
   readonly stuckInstances: cloudwatch.Alarm;
   /**
    * A sweep could not list or abort the multipart uploads of dead writers (an S3 error past the
-   * SDK's retries, or a missing `s3:ListBucketMultipartUploads` / `s3:AbortMultipartUpload`
-   * right): their parts are left to the bucket's AbortIncompleteMultipartUpload rule, and stored
+   * SDK's retries, or a missing `s3:ListBucketMultipartUploads` / `s3:AbortMultipartUpload` /
+   * `s3:ListMultipartUploadParts` right): their parts are left to the bucket's AbortIncompleteMultipartUpload rule, and stored
    * (and billed) until it runs. Nothing is lost; the alarm says the sweeper cannot clean them.
    */
   readonly abandonedUploadErrors: cloudwatch.Alarm;
@@ -667,7 +667,7 @@ export class TierlogMonitoring extends Construct {
       }),
       abandonedUploadErrors: new cloudwatch.Alarm(this, 'AbandonedUploadErrors', {
         alarmDescription:
-          'tierlog: the sweeper could not list or abort dead writers\' (or expired upload sessions\') multipart uploads; their parts wait for the bucket\'s lifecycle rule (see "abandoned upload" / "abandoned uploads not listed" / "upload session\'s uploads not listed" in the sweeper logs; check s3:ListBucketMultipartUploads and s3:AbortMultipartUpload)',
+          'tierlog: the sweeper could not list or abort dead writers\' (or expired upload sessions\') multipart uploads; their parts wait for the bucket\'s lifecycle rule (see "abandoned upload" / "abandoned uploads not listed" / "upload session\'s uploads not listed" / "may still hold parts" in the sweeper logs; check s3:ListBucketMultipartUploads, s3:AbortMultipartUpload and s3:ListMultipartUploadParts)',
         metric: uploadErrors,
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
