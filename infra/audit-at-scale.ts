@@ -160,14 +160,19 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
 
 const INVENTORY_ID = 'tierlog-audit';
 
-/** The names {@link AuditAtScaleProps} has: any other is refused. */
-const AUDIT_AT_SCALE_PROPS = optionNames<AuditAtScaleProps>()(
+/** The names {@link AuditAtScaleOptions} has (the `Tierlog` construct's `auditAtScale`): any other is refused. */
+export const AUDIT_AT_SCALE_OPTIONS = optionNames<AuditAtScaleOptions>()(
   'schedule',
   'olderThan',
   'delete',
   'maxConcurrency',
   'snapshotRetentionDays',
   'bytesScannedCutoffPerQuery',
+);
+
+/** The names {@link AuditAtScaleProps} has: any other is refused. */
+const AUDIT_AT_SCALE_PROPS = optionNames<AuditAtScaleProps>()(
+  ...AUDIT_AT_SCALE_OPTIONS,
   'resources',
   'accessLogsBucket',
   'environment',

@@ -19,7 +19,7 @@ import { ValidationError } from '../lib/errors.js';
 import { assertOptions, optionNames } from '../lib/plain-options.js';
 import { checkSnapshotHvAttributes } from '../lib/recovery/snapshot-audit/query.js';
 import { changeLogTableSchema, objectsTableSchema } from '../lib/schema/tables.js';
-import { AuditAtScale, type AuditAtScaleOptions } from './audit-at-scale.js';
+import { AUDIT_AT_SCALE_OPTIONS, AuditAtScale, type AuditAtScaleOptions } from './audit-at-scale.js';
 import { BlobBucket } from './bucket.js';
 import {
   routineExpiredAgeOf,
@@ -638,16 +638,6 @@ const TIERLOG_PROPS = optionNames<TierlogProps>()(
   'runtime',
   'bundleAwsSdk',
   'logRetention',
-);
-
-/** The names {@link AuditAtScaleOptions} has: any other is refused. */
-const AUDIT_AT_SCALE_OPTIONS = optionNames<AuditAtScaleOptions>()(
-  'schedule',
-  'olderThan',
-  'delete',
-  'maxConcurrency',
-  'snapshotRetentionDays',
-  'bytesScannedCutoffPerQuery',
 );
 
 /** Checks prefix and shard count with the library's own validation (what `loadConfig` accepts). */
