@@ -15,6 +15,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { CONFIG_ENV, loadConfig } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
+import { optionNames } from '../lib/plain-options.js';
 import { dimensionValueProblem, METRICS_DEPLOYMENT_DIMENSION, METRICS_DEPLOYMENT_ENV } from '../lib/handlers/names.js';
 import { METRICS_NAMESPACE } from '../lib/recovery/sweep-metrics.js';
 import { BUNDLE_BANNER, BUNDLE_TARGET, type HandlerName } from './bundling.js';
@@ -70,6 +71,9 @@ export interface TierlogFunctionOptions {
    */
   readonly removalPolicy?: RemovalPolicy;
 }
+
+/** The names {@link TierlogFunctionOptions} has: each props list of a part that takes them spreads these. */
+export const FUNCTION_OPTIONS = optionNames<TierlogFunctionOptions>()('runtime', 'bundleAwsSdk', 'logRetention', 'removalPolicy');
 
 /**
  * The variables of `environment` whose values are known at synth (a token, resolved only at

@@ -8,7 +8,14 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { functionOptionsOf, literalVariables, refuseTokenOptions, TierlogFunction, type TierlogFunctionOptions } from './function.js';
+import {
+  FUNCTION_OPTIONS,
+  functionOptionsOf,
+  literalVariables,
+  refuseTokenOptions,
+  TierlogFunction,
+  type TierlogFunctionOptions,
+} from './function.js';
 import { addAlarmActions, pointAlarmsAtRunbook } from './failure-handling.js';
 import { validateChangeLogTable } from './change-log-table.js';
 import { refuseOtherStoreUnderPrefix } from './one-store-per-prefix.js';
@@ -49,6 +56,7 @@ export interface ObjectsTuningProps {
 
 /** The names {@link ObjectsFunctionProps} has: any other is refused. */
 const OBJECTS_FUNCTION_PROPS = optionNames<ObjectsFunctionProps>()(
+  ...FUNCTION_OPTIONS,
   'resources',
   'environment',
   'authType',
@@ -57,10 +65,6 @@ const OBJECTS_FUNCTION_PROPS = optionNames<ObjectsFunctionProps>()(
   'alarmActions',
   'timeout',
   'memorySize',
-  'runtime',
-  'bundleAwsSdk',
-  'logRetention',
-  'removalPolicy',
 );
 
 /** The prop each tuning option comes from, as errors name it. */

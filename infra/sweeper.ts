@@ -28,7 +28,7 @@ import {
 import { ConfigError } from '../lib/errors.js';
 import { assertOptions, optionNames } from '../lib/plain-options.js';
 import { failureQueue } from './failure-handling.js';
-import { functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
+import { FUNCTION_OPTIONS, functionOptionsOf, TierlogFunction, type TierlogFunctionOptions } from './function.js';
 import { validateChangeLogTable } from './change-log-table.js';
 import { checkObjectsTableKey, validateObjectsTableInOneRegion } from './own-objects-table.js';
 import { validateOwnBucket } from './own-bucket.js';
@@ -146,6 +146,7 @@ const TUNING_PROPS = {
 
 /** The names {@link TierlogSweeperProps} has: any other is refused. */
 const SWEEPER_PROPS = optionNames<TierlogSweeperProps>()(
+  ...FUNCTION_OPTIONS,
   'resources',
   'environment',
   'tuning',
@@ -159,10 +160,6 @@ const SWEEPER_PROPS = optionNames<TierlogSweeperProps>()(
   'retryAttempts',
   'maxEventAge',
   'metricsDeployment',
-  'runtime',
-  'bundleAwsSdk',
-  'logRetention',
-  'removalPolicy',
 );
 
 /** The names {@link SweeperTuningProps} has: any other is refused. */

@@ -30,7 +30,7 @@ import {
   type TierlogAlarms,
 } from './monitoring.js';
 import { acknowledgeNagFindings } from './nag.js';
-import { functionOptionsOf, refuseTokenOptions, type TierlogFunctionOptions } from './function.js';
+import { FUNCTION_OPTIONS, functionOptionsOf, refuseTokenOptions, type TierlogFunctionOptions } from './function.js';
 import { ObjectsFunction, type ObjectsTuningProps } from './objects-function.js';
 import { ObjectsStreamCleanup, type ObjectsStreamTuningProps } from './objects-stream.js';
 import { pointAlarmsAtRunbook } from './failure-handling.js';
@@ -609,6 +609,7 @@ export class Tierlog extends Construct {
 
 /** The names {@link TierlogProps} has: any other is refused. */
 const TIERLOG_PROPS = optionNames<TierlogProps>()(
+  ...FUNCTION_OPTIONS,
   'objectsTable',
   'bucket',
   'outputs',
@@ -630,14 +631,10 @@ const TIERLOG_PROPS = optionNames<TierlogProps>()(
   'streamIteratorAgeThreshold',
   'objectsFunction',
   'objectsFunctionUrlAuth',
-  'removalPolicy',
   'tableReplacementAcknowledged',
   'alarmActions',
   'acknowledgeNagFindings',
   'auditAtScale',
-  'runtime',
-  'bundleAwsSdk',
-  'logRetention',
 );
 
 /** Checks prefix and shard count with the library's own validation (what `loadConfig` accepts). */
