@@ -171,6 +171,12 @@ export const INLINE_OVERHEAD_RESERVE = 16 * 1024;
 /** Body size above which uploads go multipart. */
 export const MULTIPART_PART_SIZE = 8 * 1024 * 1024;
 
+/**
+ * Aborts of one multipart upload at most while S3 still lists its parts after one (a part PUT in
+ * flight during the abort that landed after it): `LtBucket.abortUntilNoParts`.
+ */
+export const UPLOAD_ABORT_ROUNDS = 3;
+
 /** Longest object key the store accepts (bytes of UTF-8). */
 export const MAX_OBJECT_KEY_BYTES = 512;
 

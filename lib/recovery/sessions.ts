@@ -38,7 +38,7 @@ export type SessionStep =
       readonly unlisted?: string;
       /**
        * Why an aborted upload may still hold parts (ListParts refused, or parts still listed after
-       * {@link SESSION_ABORT_ROUNDS} aborts): those are left to the bucket's lifecycle rule.
+       * `UPLOAD_ABORT_ROUNDS` aborts): those are left to the bucket's lifecycle rule.
        */
       readonly partsLeft?: string;
     }
@@ -106,20 +106,11 @@ export async function abortSessionUpload(
   return { kind: 'aborted', existed, ...unreadable, ...unlisted, ...partsLeft };
 }
 
-/** How many times the sweeper aborts one upload of a session while S3 still lists its parts. */
-export const SESSION_ABORT_ROUNDS = 3;
-
 /**
- * Aborts one upload, then asks S3 for its parts (ListParts): a part PUT in flight during the abort
- * (a client still sending parts as the session expired) may land after it, and AWS says an upload
- * may then have to be aborted again, ListParts telling when none is left (AbortMultipartUpload's
- * reference; s3rver refuses such a part, so the emulator never shows it). The session's item is
- * deleted once its entry is settled, and nothing would name that upload any more: its parts billed
- * until the bucket's lifecycle rule, days later. As the writer's abort does (upload-sessions.ts),
- * while S3 still lists the upload it is aborted again, {@link SESSION_ABORT_ROUNDS} times at most;
- * a listing refused (no `s3:ListMultipartUploadParts`), or parts still listed after the last round,
- * is told in `partsLeft`. Any other failure of the listing throws: the session stays claimed, and
- * the next sweep aborts it again.
+ * Aborts one upload until S3 no longer lists it ({@link LtBucket.abortUntilNoParts}). A listing
+ * refused (no `s3:ListMultipartUploadParts`), or parts still listed after the last round, is told
+ * in `partsLeft`: those parts are the bucket's lifecycle rule's. Any other failure of the listing
+ * throws: the session stays claimed, and the next sweep aborts it again.
  */
 async function abortUntilNoParts(
   lt: LtBucket,
@@ -127,21 +118,18 @@ async function abortUntilNoParts(
   uploadId: string,
   stopped: () => boolean,
 ): Promise<{ readonly existed: boolean; readonly partsLeft?: string } | 'stopped'> {
-  let existed = false;
-  for (let round = 1; ; round++) {
-    existed = (await lt.abortMultipart(blob, uploadId)) || existed;
-    if (stopped()) return 'stopped';
-    let left: unknown[] | undefined;
-    try {
-      left = await lt.listParts(blob, uploadId);
-    } catch (err) {
-      if (err instanceof AccessDeniedError) return { existed, partsLeft: `upload ${uploadId.slice(0, 200)}: ${err.message}` };
-      throw err;
-    }
-    if (left === undefined) return { existed };
-    if (round >= SESSION_ABORT_ROUNDS) {
-      return { existed, partsLeft: `upload ${uploadId.slice(0, 200)} still holds ${left.length} parts after ${round} aborts` };
-    }
+  const outcome = await lt.abortUntilNoParts(blob, uploadId, stopped);
+  const upload = `upload ${uploadId.slice(0, 200)}`;
+  switch (outcome.kind) {
+    case 'stopped':
+      return 'stopped';
+    case 'gone':
+      return { existed: outcome.existed };
+    case 'partsLeft':
+      return { existed: outcome.existed, partsLeft: `${upload} still holds ${outcome.parts} parts after ${outcome.rounds} aborts` };
+    case 'unlisted':
+      if (outcome.error instanceof AccessDeniedError) return { existed: outcome.existed, partsLeft: `${upload}: ${outcome.error.message}` };
+      throw outcome.error;
   }
 }
 

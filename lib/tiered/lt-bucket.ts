@@ -23,7 +23,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { awsErrorName, isCredentialRefusal, isDefiniteRejection, isNoSuchKey, translateAwsError } from '../aws/errors.js';
 import { type PresignedUrl, presignUrl, presignUrls } from '../aws/presign.js';
-import { MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../constants.js';
+import { MULTIPART_PART_SIZE, S3_DELETE_BATCH, UPLOAD_ABORT_ROUNDS } from '../constants.js';
 import { advancingObjectPages } from '../aws/object-pages.js';
 import { AccessDeniedError, CorruptItemError, ListingError, ResourceMissingError, TierlogError } from '../errors.js';
 import { checkBeforeEachAttempt } from '../aws/retry-loop.js';
@@ -48,6 +48,19 @@ export interface UploadedPart {
   /** Its size in bytes. */
   readonly size: number;
 }
+
+/**
+ * What {@link LtBucket.abortUntilNoParts} left: `gone` when ListParts no longer lists the upload;
+ * `partsLeft` when it still listed `parts` after the last abort; `unlisted` when the listing failed
+ * (`error`, translated: an {@link AccessDeniedError} without `s3:ListMultipartUploadParts`), the
+ * caller deciding what that means; `stopped` when its `stopped` said so after an abort. `existed`:
+ * some abort found the upload there.
+ */
+export type UploadAbortOutcome =
+  | { readonly kind: 'gone'; readonly existed: boolean }
+  | { readonly kind: 'partsLeft'; readonly existed: boolean; readonly parts: number; readonly rounds: number }
+  | { readonly kind: 'unlisted'; readonly existed: boolean; readonly error: unknown }
+  | { readonly kind: 'stopped'; readonly existed: boolean };
 
 /** Why S3 refused to complete a multipart upload (the upload stays open). */
 export type CompleteRefusal = 'NoSuchUpload' | 'InvalidPart' | 'InvalidPartOrder' | 'EntityTooSmall';
@@ -592,6 +605,33 @@ export class LtBucket {
     } catch (err) {
       if (awsErrorName(err) === 'NoSuchUpload') return false;
       throw translateAwsError(err, { operation: 'AbortMultipartUpload', bucket: this.bucket });
+    }
+  }
+
+  /**
+   * Aborts the upload, then asks S3 for its parts (ListParts): a part PUT in flight during the
+   * abort may land after it, and AWS says an upload may then have to be aborted again, ListParts
+   * telling when none is left (AbortMultipartUpload's reference; s3rver refuses such a part, so the
+   * emulator never shows it). Whoever aborts is usually about to forget the upload (a session's
+   * item deleted), and nothing would name it any more: its parts billed until the bucket's
+   * lifecycle rule, days later. So while S3 still lists the upload it is aborted again,
+   * {@link UPLOAD_ABORT_ROUNDS} times at most. A failed abort throws; a failed listing is returned
+   * (`unlisted`): the abort is done, and only the caller knows whether that is worth a retry.
+   * `stopped` is asked after each abort (a sweep cut off at its deadline sends nothing more).
+   */
+  async abortUntilNoParts(key: string, uploadId: string, stopped: () => boolean = () => false): Promise<UploadAbortOutcome> {
+    let existed = false;
+    for (let round = 1; ; round++) {
+      existed = (await this.abortMultipart(key, uploadId)) || existed;
+      if (stopped()) return { kind: 'stopped', existed };
+      let left: UploadedPart[] | undefined;
+      try {
+        left = await this.listParts(key, uploadId);
+      } catch (error) {
+        return { kind: 'unlisted', existed, error };
+      }
+      if (left === undefined) return { kind: 'gone', existed };
+      if (round >= UPLOAD_ABORT_ROUNDS) return { kind: 'partsLeft', existed, parts: left.length, rounds: round };
     }
   }
 

@@ -110,8 +110,6 @@ export const DEFAULT_COMPLETE_GRACE_MS = 15 * 60_000;
  * (objectstore's window), however soon the session itself expires.
  */
 export const COMPLETE_ANSWER_KEPT_MS = 24 * 3600_000;
-/** Aborts of a session's multipart upload at most, while S3 still lists it after one (a part that landed after it). */
-const ABORT_ROUNDS = 3;
 
 /**
  * Besides the session's own options, the object's expiry: `expiresAt`, `timeToLiveMs` or
@@ -895,37 +893,24 @@ export class UploadSessions {
   }
 
   /**
-   * Aborts the session's multipart upload, then asks S3 for its parts (ListParts): a part PUT in
-   * flight during the abort may land after it, and AWS says an upload may then have to be aborted
-   * again, ListParts telling when none is left (AbortMultipartUpload's reference; s3rver refuses
-   * such a part, so the emulator never shows it). The session's item is deleted next, so nothing
-   * would name that upload any more: its parts billed until the bucket's lifecycle rule, days
-   * later. While S3 still lists the upload it is aborted again, {@link ABORT_ROUNDS} times at most;
-   * a listing that fails, or an upload still listed after the last round, goes to `onCleanupError`
-   * and is the lifecycle rule's (the abort itself is done: nothing can complete the session).
+   * Aborts the session's multipart upload until S3 no longer lists it
+   * ({@link LtBucket.abortUntilNoParts}): the session's item is deleted next, and nothing would name
+   * that upload any more. A listing that fails, or an upload still listed after the last round, goes
+   * to `onCleanupError` and is the lifecycle rule's (the abort itself is done: nothing can complete
+   * the session).
    */
   private async abortUntilNoParts(session: SessionItem, s3UploadId: string): Promise<void> {
     const { info, sessionId } = session;
+    const outcome = await this.o.lt.abortUntilNoParts(info.blob, s3UploadId);
     const context = { key: info.key, changeId: sessionId, blob: info.blob };
-    for (let round = 1; ; round++) {
-      await this.o.lt.abortMultipart(info.blob, s3UploadId);
-      let left: UploadedPart[] | undefined;
-      try {
-        left = await this.o.lt.listParts(info.blob, s3UploadId);
-      } catch (err) {
-        this.report(err, context);
-        return;
-      }
-      if (left === undefined) return;
-      if (round >= ABORT_ROUNDS) {
-        this.report(
-          new TierlogError(
-            `upload ${s3UploadId.slice(0, 200)} of ${info.blob.slice(0, 200)} still holds ${left.length} parts after ${round} aborts: left to the bucket's lifecycle rule`,
-          ),
-          context,
-        );
-        return;
-      }
+    if (outcome.kind === 'unlisted') this.report(outcome.error, context);
+    if (outcome.kind === 'partsLeft') {
+      this.report(
+        new TierlogError(
+          `upload ${s3UploadId.slice(0, 200)} of ${info.blob.slice(0, 200)} still holds ${outcome.parts} parts after ${outcome.rounds} aborts: left to the bucket's lifecycle rule`,
+        ),
+        context,
+      );
     }
   }
 
