@@ -459,7 +459,7 @@ export class DynamoChangeLog implements FencedChangeLog {
       const { result, bound } = written;
       if (result.applied) {
         slot.created = true;
-        await this.leaseOnMeasuredClock(slot, id, at);
+        await this.leaseOnMeasuredClock(slot, id, at, deadline);
         this.ensureTimer();
         return;
       }
@@ -481,7 +481,7 @@ export class DynamoChangeLog implements FencedChangeLog {
           const lease = item?.[CHANGELOG_ATTR.leaseUntil];
           if (typeof lease === 'number') slot.leaseUntil = Math.min(lease, bound);
           slot.created = true;
-          await this.leaseOnMeasuredClock(slot, id, at);
+          await this.leaseOnMeasuredClock(slot, id, at, deadline);
           this.ensureTimer();
           return;
         }
@@ -516,9 +516,11 @@ export class DynamoChangeLog implements FencedChangeLog {
    * commit. Renewed at once on the clock as measured, when due on it. A renewal refused for a claim
    * made meanwhile is {@link InstanceClaimedError} (the entry is the sweeper's, as when the record
    * finds the claim); one that fails otherwise is reported as a background renewal's (the entry is
-   * recorded; the next write or tick renews).
+   * recorded; the next write or tick renews). None is sent once `deadline` (the invocation's the
+   * record began in) has passed: that write can no longer commit.
    */
-  private async leaseOnMeasuredClock(slot: Slot, id: ChangeId, at: LeaseClock): Promise<void> {
+  private async leaseOnMeasuredClock(slot: Slot, id: ChangeId, at: LeaseClock, deadline: number | undefined): Promise<void> {
+    if (deadline !== undefined && this.clock() >= deadline) return;
     const measured = this.leaseClock();
     if (measured.offset === at.offset || !this.needsRenewal(slot, measured)) return;
     const lease = this.desiredLease(measured);

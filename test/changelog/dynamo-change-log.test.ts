@@ -770,6 +770,27 @@ describe("a writer whose clock is off AWS's", () => {
     expect(log.instanceId).toBe(instance);
     expect(log.mayUpload(id)).toBe(true);
   });
+
+  it('sends no such renewal once the invocation the record began in has ended (its answer came after the deadline)', async () => {
+    const client = newClient();
+    clients.push(client);
+    serverClockAhead(client, 180_000);
+    // The answer held until the invocation's deadline has passed (the environment frozen meanwhile).
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const out = await next(args);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return out;
+      },
+      { step: 'deserialize', name: 'testLateAnswer', priority: 'low' },
+    );
+    const p = probe(client);
+    const log = new DynamoChangeLog({ config: fx.config, dynamodb: client, renewInBackground: false });
+    logs.push(log);
+    log.setInvocationDeadline(Date.now() + 150);
+    await log.record(newChangeId(), { id: 'skewed-late' });
+    expect(p.of('UpdateItem'), 'the record alone: no renewal past the deadline').toHaveLength(1);
+  });
 });
 
 describe('retirement', () => {
