@@ -91,7 +91,11 @@ export interface DynamoChangeLogOptions {
    * (`AWS_LAMBDA_FUNCTION_NAME` set), where the lease follows the invocation deadline instead.
    */
   readonly renewInBackground?: boolean;
-  /** Receives errors of background renewals (which are retried on the next tick). An error it throws, or its promise's rejection, is ignored. */
+  /**
+   * Receives errors of background renewals (which are retried on the next tick), and of the renewal a record sends on
+   * DynamoDB's clock once its answer first measured that clock off (the record stands; the next write or tick renews).
+   * An error it throws, or its promise's rejection, is ignored.
+   */
   readonly onBackgroundError?: (err: unknown) => void;
 }
 
