@@ -5,6 +5,7 @@
  */
 import { AccessDeniedError, BlobArchivedError, ConfigError, ResourceMissingError, TierlogError } from '../errors.js';
 import { sleepBackoff } from './backoff.js';
+import { LEASE_INDEX_NAME } from '../constants.js';
 
 interface AwsErrorLike {
   name?: string;
@@ -176,24 +177,9 @@ export function translateAwsError(err: unknown, context: { operation: string; ta
     }
     return missing;
   }
-  // The table exists but is not keyed or indexed as the one tierlog means: a variable naming
-  // another table (the change log's for the objects', or the reverse).
-  if (name === 'ValidationException' && context.table !== undefined && SCHEMA_MISMATCH.test(messageOf(err))) {
-    return new ConfigError(
-      `table "${context.table}" does not have the key or index tierlog uses for it (DynamoDB: ${messageOf(err)}): the setting that names it names another table`,
-      context.table,
-      { cause: err },
-    );
-  }
-  // Keyed by the name tierlog uses, of another type (a table of the user's own with a Number
-  // partition key): every request for it is refused so, whatever it carries. The deployment's
-  // fault, never the request's: a small write's refusal was a CommitRefusedError, a 400 to the client.
-  if (name === 'ValidationException' && context.table !== undefined && KEY_TYPE_MISMATCH.test(messageOf(err))) {
-    return new ConfigError(
-      `table "${context.table}" has a key of another type than tierlog writes (DynamoDB: ${messageOf(err)}): its partition key must be a String (the objects table's, hvAttributes.key; the change log's, pk)`,
-      context.table,
-      { cause: err },
-    );
+  if (name === 'ValidationException' && context.table !== undefined) {
+    const shape = tableShapeError(messageOf(err), context.table, err);
+    if (shape !== undefined) return shape;
   }
   // A 403 is always an authorization failure (a HEAD answers it without a body, so without a name).
   if ((name !== undefined && ACCESS_DENIED.has(name)) || httpStatus(err) === 403) {
@@ -201,6 +187,44 @@ export function translateAwsError(err: unknown, context: { operation: string; ta
     return new AccessDeniedError(context.operation, denied ?? context.table ?? context.bucket ?? 'unknown', err);
   }
   return err;
+}
+
+/**
+ * The {@link ConfigError} naming `table` when DynamoDB's `message` (a ValidationException's, or a
+ * transaction's `ValidationError` reason) says the table is not keyed or indexed as tierlog writes
+ * it; undefined for any other message. The deployment's fault, never the request's: sent again, or
+ * by any other write, it is refused alike.
+ */
+export function tableShapeError(message: string, table: string, cause: unknown): ConfigError | undefined {
+  // The table exists but is not keyed or indexed as the one tierlog means: a variable naming
+  // another table (the change log's for the objects', or the reverse).
+  if (SCHEMA_MISMATCH.test(message)) {
+    return new ConfigError(
+      `table "${table}" does not have the key or index tierlog uses for it (DynamoDB: ${message}): the setting that names it names another table`,
+      table,
+      { cause },
+    );
+  }
+  // An index keyed by an attribute tierlog writes, declared of another type (a table of the user's
+  // own): every write of that attribute is refused so. Its partition key may be right: not blamed.
+  if (INDEX_KEY_TYPE_MISMATCH.test(message)) {
+    return new ConfigError(
+      `table "${table}" has an index keyed by an attribute tierlog writes, declared of another type (DynamoDB: ${message}): the change log's lease index ${LEASE_INDEX_NAME} takes shard and leaseUntil as Numbers; an index of the objects table must not key on an attribute tierlog writes as another type`,
+      table,
+      { cause },
+    );
+  }
+  // Keyed by the name tierlog uses, of another type (a table of the user's own with a Number
+  // partition key): every request for it is refused so, whatever it carries. The deployment's
+  // fault, never the request's: a small write's refusal was a CommitRefusedError, a 400 to the client.
+  if (KEY_TYPE_MISMATCH.test(message)) {
+    return new ConfigError(
+      `table "${table}" has a key of another type than tierlog writes (DynamoDB: ${message}): its partition key must be a String (the objects table's, hvAttributes.key; the change log's, pk)`,
+      table,
+      { cause },
+    );
+  }
+  return undefined;
 }
 
 /**
@@ -257,6 +281,8 @@ export async function withAwsErrors<T>(
 const SCHEMA_MISMATCH = /does not have the specified index|key element does not match the schema|required keys was not given a value/i;
 /** DynamoDB's refusal of a key (or an index key) attribute of another type than the table's schema declares. */
 const KEY_TYPE_MISMATCH = /type mismatch for (index )?key/i;
+/** DynamoDB's refusal of an attribute an index keys on, of another type than the index declares. */
+const INDEX_KEY_TYPE_MISMATCH = /type mismatch for index key/i;
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

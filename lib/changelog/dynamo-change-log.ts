@@ -91,7 +91,11 @@ export interface DynamoChangeLogOptions {
    * (`AWS_LAMBDA_FUNCTION_NAME` set), where the lease follows the invocation deadline instead.
    */
   readonly renewInBackground?: boolean;
-  /** Receives errors of background renewals (which are retried on the next tick). An error it throws, or its promise's rejection, is ignored. */
+  /**
+   * Receives errors of background renewals (which are retried on the next tick), and of the renewal a record sends on
+   * DynamoDB's clock once its answer first measured that clock off (the record stands; the next write or tick renews).
+   * An error it throws, or its promise's rejection, is ignored.
+   */
   readonly onBackgroundError?: (err: unknown) => void;
 }
 
@@ -459,6 +463,7 @@ export class DynamoChangeLog implements FencedChangeLog {
       const { result, bound } = written;
       if (result.applied) {
         slot.created = true;
+        await this.leaseOnMeasuredClock(slot, id, at, deadline);
         this.ensureTimer();
         return;
       }
@@ -480,6 +485,7 @@ export class DynamoChangeLog implements FencedChangeLog {
           const lease = item?.[CHANGELOG_ATTR.leaseUntil];
           if (typeof lease === 'number') slot.leaseUntil = Math.min(lease, bound);
           slot.created = true;
+          await this.leaseOnMeasuredClock(slot, id, at, deadline);
           this.ensureTimer();
           return;
         }
@@ -503,6 +509,35 @@ export class DynamoChangeLog implements FencedChangeLog {
       forceRenew = true;
     }
     throw new TierlogError(`record of change ${id} did not converge after ${MAX_RECORD_ATTEMPTS} attempts`);
+  }
+
+  /**
+   * After a record landed in `slot`, its lease computed on `at`: when the answer moved the measure of
+   * DynamoDB's clock (`leaseClock`; the first answer the client had, on a machine whose clock is
+   * off), the lease written was on this machine's clock, and may have ended already on the
+   * sweeper's (a clock minutes behind) while the writer goes on to its upload: a sweep before the
+   * next renewal (a timer's tick away, or never without one) claimed the live writer and fenced its
+   * commit. Renewed at once on the clock as measured, when due on it. A renewal refused for a claim
+   * made meanwhile is {@link InstanceClaimedError} (the entry is the sweeper's, as when the record
+   * finds the claim); one that fails otherwise is reported as a background renewal's (the entry is
+   * recorded; the next write or tick renews). None is sent once `deadline` (the invocation's the
+   * record began in) has passed: that write can no longer commit.
+   */
+  private async leaseOnMeasuredClock(slot: Slot, id: ChangeId, at: LeaseClock, deadline: number | undefined): Promise<void> {
+    if (deadline !== undefined && this.clock() >= deadline) return;
+    const measured = this.leaseClock();
+    if (measured.offset === at.offset || !this.needsRenewal(slot, measured)) return;
+    const lease = this.desiredLease(measured);
+    let applied: boolean;
+    try {
+      applied = (await this.writingLease(slot, lease, () => this.table.renewLease(slot.instanceId, lease))).result.applied;
+    } catch (err) {
+      this.reportBackground(err);
+      return;
+    }
+    if (applied) return;
+    this.markFenced(slot);
+    throw new InstanceClaimedError(id);
   }
 
   async remove(id: ChangeId): Promise<void> {

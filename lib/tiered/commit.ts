@@ -60,6 +60,7 @@ import {
   isThrottledTransaction,
   isTransactionCanceled,
   isTransactionConflict,
+  tableShapeError,
   translateAwsError,
 } from '../aws/errors.js';
 import { CommitRefusedError, ConfigError, ResourceMissingError, TierlogError } from '../errors.js';
@@ -224,12 +225,21 @@ async function classify(
   // nothing applied; try again, as after a cancellation for a conflict.
   if (isTransactionConflict(err) && !earlierAttemptMayHaveApplied(err)) return { kind: 'busy' };
   if (isTransactionCanceled(err)) {
-    const reasons = (err as { CancellationReasons?: Array<{ Code?: string; Item?: unknown }> }).CancellationReasons ?? [];
+    const reasons = (err as { CancellationReasons?: Array<{ Code?: string; Message?: string; Item?: unknown }> }).CancellationReasons ?? [];
     const [hvReason, logReason] = reasons;
     const hvRefused = hvReason?.Code === 'ConditionalCheckFailed';
     // The HV item as the transaction found it, when its condition failed.
     const current = hvRefused ? itemOf(hvReason.Item) : undefined;
     if (hvRefused && landed(current)) return { kind: 'committed' };
+    // An element refused for its table's shape (a key or an index key of another type than tierlog
+    // writes: a table of the user's own): the deployment's fault, met by every write, never the
+    // request's (a CommitRefusedError, the objects API's 400). Its place names the table.
+    [request.hv.tableName, logTable].forEach((table, i) => {
+      const reason = reasons[i];
+      const shape =
+        table !== undefined && reason?.Code === 'ValidationError' ? tableShapeError(reason.Message ?? '', table, err) : undefined;
+      if (shape !== undefined) throw shape;
+    });
     // An earlier attempt got no answer or a 5xx: it may have landed, and this one (sent past the
     // token's 10 minutes, the writer paused between them) was judged afresh.
     const mayHaveLanded = earlierAttemptMayHaveApplied(err);

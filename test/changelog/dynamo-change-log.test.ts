@@ -744,6 +744,53 @@ describe("a writer whose clock is off AWS's", () => {
     await log.record(newChangeId(), { id: 'skewed-c' });
     expect(log.instanceId, 'the writer was fenced').toBe(instance);
   });
+
+  // Its first record is sent before any answer told the SDK DynamoDB's clock: its lease is on this
+  // machine's, a minute past on AWS's, and the writer goes on to its upload with it. A sweep before
+  // the next write claimed the live writer (and its commit was fenced).
+  it("its first record's lease, written before any answer measured AWS's clock, is renewed on that clock before the record resolves", async () => {
+    const BEHIND = 180_000;
+    const client = newClient();
+    clients.push(client);
+    serverClockAhead(client, BEHIND);
+    const p = probe(client);
+    const log = new DynamoChangeLog({ config: fx.config, dynamodb: client, renewInBackground: false });
+    logs.push(log);
+    const id = newChangeId();
+    await log.record(id, { id: 'skewed-first' });
+    const instance = log.instanceId;
+    const awsNow = Date.now() + BEHIND;
+    expect((await raw.get(instance))!.leaseUntil, "the lease runs on AWS's clock").toBeGreaterThan(awsNow + LEASE / 2);
+    expect(await claimAt(instance, awsNow), "a sweeper on AWS's clock claimed the live writer").toBeUndefined();
+    expect(p.of('UpdateItem'), 'the record, and one renewal on the measured clock').toHaveLength(2);
+    // Measured now: a later record renews nothing more.
+    p.clear();
+    await log.record(newChangeId(), { id: 'skewed-second' });
+    expect(p.of('UpdateItem')).toHaveLength(1);
+    expect(log.instanceId).toBe(instance);
+    expect(log.mayUpload(id)).toBe(true);
+  });
+
+  it('sends no such renewal once the invocation the record began in has ended (its answer came after the deadline)', async () => {
+    const client = newClient();
+    clients.push(client);
+    serverClockAhead(client, 180_000);
+    // The answer held until the invocation's deadline has passed (the environment frozen meanwhile).
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const out = await next(args);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return out;
+      },
+      { step: 'deserialize', name: 'testLateAnswer', priority: 'low' },
+    );
+    const p = probe(client);
+    const log = new DynamoChangeLog({ config: fx.config, dynamodb: client, renewInBackground: false });
+    logs.push(log);
+    log.setInvocationDeadline(Date.now() + 150);
+    await log.record(newChangeId(), { id: 'skewed-late' });
+    expect(p.of('UpdateItem'), 'the record alone: no renewal past the deadline').toHaveLength(1);
+  });
 });
 
 describe('retirement', () => {

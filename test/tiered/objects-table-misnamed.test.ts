@@ -162,3 +162,115 @@ describe('the objects table keyed by a Number', () => {
     expect(logged[0]).toBeInstanceOf(ConfigError);
   });
 });
+
+/**
+ * A table of the user's own with an index keyed by an attribute tierlog writes, declared of another
+ * type: the objects table's `contentType` as a Number, or the change log's lease index with `shard`
+ * as a String. DynamoDB refuses every write of that attribute ("Type mismatch for Index Key"). A
+ * commit's transaction carries the refusal as a `ValidationError` reason, which was a
+ * CommitRefusedError ("would be refused again", the objects API's 400 InvalidRequest: the client
+ * blamed for the deployment's fault, no table named, no 5xx for the operator's alarm); a single
+ * write's was a ConfigError telling the operator that the partition key must be a String (it is).
+ * Each is a ConfigError naming the table and its index; the API answers 500.
+ */
+describe('an index keyed by an attribute tierlog writes, of another type', () => {
+  let objectsIndexed: TieredStore;
+  let objectsTable: string;
+  let logIndexed: TieredStore;
+  let logTable: string;
+  beforeAll(async () => {
+    objectsTable = `${fx.config.objectsTable}-typed-index`;
+    await fx.dynamodb.send(
+      new CreateTableCommand({
+        TableName: objectsTable,
+        AttributeDefinitions: [
+          { AttributeName: 'key', AttributeType: 'S' },
+          { AttributeName: 'contentType', AttributeType: 'N' },
+        ],
+        KeySchema: [{ AttributeName: 'key', KeyType: 'HASH' }],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: 'byType',
+            KeySchema: [{ AttributeName: 'contentType', KeyType: 'HASH' }],
+            Projection: { ProjectionType: 'KEYS_ONLY' },
+          },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    const objectsConfig = { ...fx.config, objectsTable };
+    objectsIndexed = new TieredStore({
+      config: objectsConfig,
+      changeLog: new DynamoChangeLog({ config: objectsConfig, dynamodb: fx.dynamodb }),
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+    });
+    logTable = `${fx.config.changeLogTable}-typed-index`;
+    await fx.dynamodb.send(
+      new CreateTableCommand({
+        TableName: logTable,
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'shard', AttributeType: 'S' },
+          { AttributeName: 'leaseUntil', AttributeType: 'N' },
+        ],
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: 'byLease',
+            KeySchema: [
+              { AttributeName: 'shard', KeyType: 'HASH' },
+              { AttributeName: 'leaseUntil', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'KEYS_ONLY' },
+          },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    const right = new TieredStore({
+      config: fx.config,
+      changeLog: new DynamoChangeLog({ config: fx.config, dynamodb: fx.dynamodb }),
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+    });
+    await right.put('indexed-large', new Uint8Array(20 * KiB));
+    const logConfig = { ...fx.config, changeLogTable: logTable };
+    logIndexed = new TieredStore({
+      config: logConfig,
+      changeLog: new DynamoChangeLog({ config: logConfig, dynamodb: fx.dynamodb }),
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+    });
+  });
+
+  /** Asserts `error` is the ConfigError of `table`'s index, not of its partition key. */
+  function expectIndexError(error: unknown, table: () => string): void {
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toContain(`table "${table()}"`);
+    expect((error as ConfigError).message).toMatch(/has an index keyed by an attribute tierlog writes/);
+    expect((error as ConfigError).message).not.toMatch(/partition key must be/);
+  }
+
+  test.each([
+    ['a small put', () => objectsIndexed.put('k', 'small', { contentType: 'text/plain' })],
+    ['a large put (its commit a transaction)', () => objectsIndexed.put('k', new Uint8Array(20 * KiB), { contentType: 'text/plain' })],
+  ])('on the objects table, %s is a ConfigError naming it', async (_name, call) => {
+    expectIndexError(await rejectionOf(call), () => objectsTable);
+  });
+
+  test.each([
+    ['a large put (its record)', () => logIndexed.put('indexed-large', new Uint8Array(30 * KiB))],
+    ['a delete of a large object (its entry written in its commit)', () => logIndexed.delete('indexed-large')],
+  ])('on the change log, %s is a ConfigError naming it', async (_name, call) => {
+    expectIndexError(await rejectionOf(call), () => logTable);
+  });
+
+  test('the objects API answers a large PUT 500, the error logged', async () => {
+    const logged: unknown[] = [];
+    const event = httpEvent('PUT', '/objects/k', { body: 'x'.repeat(20 * KiB), headers: { 'content-type': 'text/plain' } });
+    const response = await handleObjectsRequest(objectsIndexed, event, { onError: (err) => logged.push(err) });
+    expect(response.statusCode).toBe(500);
+    expect(logged[0]).toBeInstanceOf(ConfigError);
+  });
+});
