@@ -234,12 +234,12 @@ async function classify(
     // An element refused for its table's shape (a key or an index key of another type than tierlog
     // writes: a table of the user's own): the deployment's fault, met by every write, never the
     // request's (a CommitRefusedError, the objects API's 400). Its place names the table.
-    [request.hv.tableName, logTable].forEach((table, i) => {
+    for (const [i, table] of [request.hv.tableName, logTable].entries()) {
       const reason = reasons[i];
-      const shape =
-        table !== undefined && reason?.Code === 'ValidationError' ? tableShapeError(reason.Message ?? '', table, err) : undefined;
+      if (table === undefined || reason?.Code !== 'ValidationError') continue;
+      const shape = tableShapeError(reason.Message ?? '', table, err);
       if (shape !== undefined) throw shape;
-    });
+    }
     // An earlier attempt got no answer or a 5xx: it may have landed, and this one (sent past the
     // token's 10 minutes, the writer paused between them) was judged afresh.
     const mayHaveLanded = earlierAttemptMayHaveApplied(err);
