@@ -532,8 +532,11 @@ export class TieredStore {
       live: (record) => this.live(record),
       mayReadAgain: this.beforeInvocationDeadline(),
       ...(maxBytes !== undefined ? { maxBytes } : {}),
+      // Before a blob's bytes are fetched, as a whole read does (readBody).
+      touch: (record) => this.touch(record),
     });
-    // A ranged read is a read: it moves a time-to-idle object's expiry on, as a whole read does.
+    // A ranged read is a read: it moves a time-to-idle object's expiry on, as a whole read does
+    // (a blob's, already refreshed before its bytes came, is not refreshed again).
     if (read === undefined) return undefined;
     return { ...infoOf(await this.touch(read.record)), body: read.body, ...(read.range !== undefined ? { range: read.range } : {}) };
   }
@@ -653,20 +656,24 @@ export class TieredStore {
         const body = (mode === 'stream' ? ReadableStream.from([Buffer.from(bytes)], { objectMode: false }) : bytes) as B;
         return { ...infoOf(await this.touch(record)), body };
       }
+      // A read of a time-to-idle object counts as of the read of its item, not once its body has
+      // come: judged after a download that outlasted what was left of the object (less the refresh
+      // margin), the read did not extend it, and the object expired seconds after it was read.
+      const blob = record.blob;
+      record = await this.touch(record);
       // A writer has no s3:ListBucket, so S3 answers a GET of a missing blob 403, not 404: a
       // refusal may mean "replaced and deleted". It counts as that only if HV moved on.
       let refused: AccessDeniedError | undefined;
-      const body = await fetchBlob(record.blob, record.size).catch((err: unknown) => {
+      const body = await fetchBlob(blob, record.size).catch((err: unknown) => {
         if (!(err instanceof AccessDeniedError)) throw err;
         refused = err;
         return undefined;
       });
-      if (body !== undefined) return { ...infoOf(await this.touch(record)), body };
+      if (body !== undefined) return { ...infoOf(record), body };
       // Missing only if HV still points at it; else it was replaced while we read: follow the
       // pointer while it keeps moving (a slow read can be overtaken more than once).
-      const previous = record.blob;
       record = this.live(await this.hv.read(key, { consistent: true }));
-      if (record?.blob === previous) throw refused ?? new BlobMissingError(key, previous);
+      if (record?.blob === blob) throw refused ?? new BlobMissingError(key, blob);
       if (pass + 1 >= this.maxAttempts && record?.blob !== undefined) throw new ContentionError(key, this.maxAttempts);
     }
     return undefined;
