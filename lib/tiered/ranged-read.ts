@@ -50,8 +50,9 @@ export async function readRange<B extends Uint8Array | Readable>(args: {
   /** The most bytes of a blob read: a range of a blob followed to a larger one may exceed it ({@link GrownPastLimit}). */
   maxBytes?: number;
   /**
-   * Run on the record of a blob before its bytes are fetched (the store's time-to-idle refresh),
-   * answering the record read on: a read counts as of the read of its item, not once its bytes came.
+   * Run on the record answered (the store's time-to-idle refresh), a blob's before its bytes are
+   * fetched: a read counts as of the read of its item, not once its bytes came. The record it
+   * answers is the one read on and answered.
    */
   touch?: (record: HvRecord) => Promise<HvRecord>;
 }): Promise<RangedBody<B> | undefined> {
@@ -66,7 +67,7 @@ export async function readRange<B extends Uint8Array | Readable>(args: {
       const whole = inline ?? new Uint8Array(0);
       const bytes = range === undefined ? whole : whole.subarray(range.start, range.end + 1);
       const body = (args.mode === 'stream' ? ReadableStream.from([Buffer.from(bytes)], { objectMode: false }) : bytes) as B;
-      return { record, range, body };
+      return { record: args.touch !== undefined ? await args.touch(record) : record, range, body };
     }
     if (args.maxBytes !== undefined && range.end - range.start + 1 > args.maxBytes) {
       throw new GrownPastLimit();

@@ -532,13 +532,12 @@ export class TieredStore {
       live: (record) => this.live(record),
       mayReadAgain: this.beforeInvocationDeadline(),
       ...(maxBytes !== undefined ? { maxBytes } : {}),
-      // Before a blob's bytes are fetched, as a whole read does (readBody).
+      // A ranged read is a read: it moves a time-to-idle object's expiry on, as a whole read does,
+      // a blob's before its bytes are fetched (readBody).
       touch: (record) => this.touch(record),
     });
-    // A ranged read is a read: it moves a time-to-idle object's expiry on, as a whole read does
-    // (a blob's, already refreshed before its bytes came, is not refreshed again).
     if (read === undefined) return undefined;
-    return { ...infoOf(await this.touch(read.record)), body: read.body, ...(read.range !== undefined ? { range: read.range } : {}) };
+    return { ...infoOf(read.record), body: read.body, ...(read.range !== undefined ? { range: read.range } : {}) };
   }
 
   /**

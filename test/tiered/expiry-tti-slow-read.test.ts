@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { onCommand } from '../../lib/faults/fault-injector.js';
+import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { KiB, makeWriter, randomBody, rawState, type Writer } from './harness.js';
 
@@ -63,4 +64,26 @@ describe('a read of a time-to-idle blob whose download outlasts what was left of
     now += 10 * SEC; // 6 s after the read answered, with a time to idle of 10 min
     expect(await writer.store.head(key)).toBeDefined();
   });
+});
+
+test('a ranged read whose refresh is refused sends that one refresh, not another once its bytes came', async () => {
+  const key = 'idle-slow/refused';
+  const tti = 10 * 60_000;
+  await writer.store.put(key, randomBody(40 * KiB), { timeToIdleMs: tti });
+  now += tti - 60 * SEC; // due
+  const refused = {
+    kind: 'fail' as const,
+    times: 1,
+    match: onCommand('UpdateItemCommand'),
+    error: () => awsServiceError('ValidationException', 400),
+  };
+  writer.injector.add(refused);
+  const before = writer.recorder.commands.length;
+  try {
+    expect(await writer.store.get(key, { range: { start: 0, end: 9 } })).toBeDefined();
+  } finally {
+    writer.injector.remove(refused);
+  }
+  const updates = writer.recorder.commands.slice(before).filter((c) => c.command === 'UpdateItem');
+  expect(updates).toHaveLength(1);
 });
