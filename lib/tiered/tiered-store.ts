@@ -221,7 +221,7 @@ const RETRY = Symbol('retry');
 
 /**
  * How long a time-to-idle refresh that moved an object on answers the reads of the state it moved
- * it from (reads under way when it landed: a blob's download). A minute: longer than such a read
+ * it from (reads whose item came back before it landed). A minute: longer than such a read
  * takes as a rule, and the refreshes kept are those of the last minute only.
  */
 const REFRESHED_HOLD_MS = 60_000;
@@ -990,8 +990,8 @@ export class TieredStore {
     // answers the expiry the shared refresh moved the object to, on its own record.
     const state = `${record.key}\u0000${record.version}\u0000${record.blob ?? ''}\u0000${record.expiresAtSeconds}`;
     // A read of a state a refresh has just moved on from (its item came back before the refresh
-    // landed, and a blob's download ended after it was answered) answers where it moved the object:
-    // sent, its own refresh was refused by its condition and billed as a write, one per download
+    // landed, and whose refresh falls due after it was answered) answers where it moved the object:
+    // sent, its own refresh was refused by its condition and billed as a write, one per read
     // overlapping the refresh of a large object read by many at once.
     const moved = this.refreshedState(state, now);
     if (moved !== undefined) return { ...record, expiresAtSeconds: moved };
