@@ -20,7 +20,7 @@
  * write. A read refreshes only when less than `TTI - debounce` remains, with
  * `debounce = min(cap, TTI / 2)`. So after any read at `t` the object lives at least until
  * `t + TTI - debounce >= t + TTI / 2`, and an object read continuously costs at most one write
- * per `debounce` (reads of one store in flight together when it falls due share one refresh, and a read of the state a refresh has just moved on from, a download that outlasted it, sends none). A FIXED debounce would be wrong: with a debounce of a day, a TTI of a day or
+ * per `debounce` (reads of one store in flight together when it falls due share one refresh, and a read of the state a refresh has just moved on from, its item read before it landed, sends none; a read of a blob refreshes before its bytes are fetched). A FIXED debounce would be wrong: with a debounce of a day, a TTI of a day or
  * less is never refreshed and silently becomes a time to live.
  */
 import { types } from 'node:util';

@@ -49,6 +49,12 @@ export async function readRange<B extends Uint8Array | Readable>(args: {
   mayReadAgain?: () => boolean;
   /** The most bytes of a blob read: a range of a blob followed to a larger one may exceed it ({@link GrownPastLimit}). */
   maxBytes?: number;
+  /**
+   * Run on the record answered (the store's time-to-idle refresh), a blob's before its bytes are
+   * fetched: a read counts as of the read of its item, not once its bytes came. The record it
+   * answers is the one read on and answered.
+   */
+  touch?: (record: HvRecord) => Promise<HvRecord>;
 }): Promise<RangedBody<B> | undefined> {
   assertByteRange(args.range);
   let record = args.first ?? args.live(await args.hv.read(args.key, { consistent: args.consistent }));
@@ -61,24 +67,25 @@ export async function readRange<B extends Uint8Array | Readable>(args: {
       const whole = inline ?? new Uint8Array(0);
       const bytes = range === undefined ? whole : whole.subarray(range.start, range.end + 1);
       const body = (args.mode === 'stream' ? ReadableStream.from([Buffer.from(bytes)], { objectMode: false }) : bytes) as B;
-      return { record, range, body };
+      return { record: args.touch !== undefined ? await args.touch(record) : record, range, body };
     }
     if (args.maxBytes !== undefined && range.end - range.start + 1 > args.maxBytes) {
       throw new GrownPastLimit();
     }
+    const blob = record.blob;
+    if (args.touch !== undefined) record = await args.touch(record);
     let refused: AccessDeniedError | undefined;
     const body = await (args.mode === 'stream'
-      ? args.lt.getRangeStream(record.blob, record.size, range.start, range.end, args.mayReadAgain)
-      : args.lt.getRangeBytes(record.blob, record.size, range.start, range.end, args.mayReadAgain)
+      ? args.lt.getRangeStream(blob, record.size, range.start, range.end, args.mayReadAgain)
+      : args.lt.getRangeBytes(blob, record.size, range.start, range.end, args.mayReadAgain)
     ).catch((err: unknown) => {
       if (!(err instanceof AccessDeniedError)) throw err;
       refused = err;
       return undefined;
     });
     if (body !== undefined) return { record, range, body: body as B };
-    const previous = record.blob;
     record = args.live(await args.hv.read(args.key, { consistent: true }));
-    if (record?.blob === previous) throw refused ?? new BlobMissingError(args.key, previous);
+    if (record?.blob === blob) throw refused ?? new BlobMissingError(args.key, blob);
     if (pass + 1 >= args.maxAttempts && record?.blob !== undefined) throw new ContentionError(args.key, args.maxAttempts);
   }
   return undefined;

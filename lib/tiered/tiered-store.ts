@@ -221,7 +221,7 @@ const RETRY = Symbol('retry');
 
 /**
  * How long a time-to-idle refresh that moved an object on answers the reads of the state it moved
- * it from (reads under way when it landed: a blob's download). A minute: longer than such a read
+ * it from (reads whose item came back before it landed). A minute: longer than such a read
  * takes as a rule, and the refreshes kept are those of the last minute only.
  */
 const REFRESHED_HOLD_MS = 60_000;
@@ -532,10 +532,12 @@ export class TieredStore {
       live: (record) => this.live(record),
       mayReadAgain: this.beforeInvocationDeadline(),
       ...(maxBytes !== undefined ? { maxBytes } : {}),
+      // A ranged read is a read: it moves a time-to-idle object's expiry on, as a whole read does,
+      // a blob's before its bytes are fetched (readBody).
+      touch: (record) => this.touch(record),
     });
-    // A ranged read is a read: it moves a time-to-idle object's expiry on, as a whole read does.
     if (read === undefined) return undefined;
-    return { ...infoOf(await this.touch(read.record)), body: read.body, ...(read.range !== undefined ? { range: read.range } : {}) };
+    return { ...infoOf(read.record), body: read.body, ...(read.range !== undefined ? { range: read.range } : {}) };
   }
 
   /**
@@ -653,20 +655,24 @@ export class TieredStore {
         const body = (mode === 'stream' ? ReadableStream.from([Buffer.from(bytes)], { objectMode: false }) : bytes) as B;
         return { ...infoOf(await this.touch(record)), body };
       }
+      // A read of a time-to-idle object counts as of the read of its item, not once its body has
+      // come: judged after a download that outlasted what was left of the object (less the refresh
+      // margin), the read did not extend it, and the object expired seconds after it was read.
+      const blob = record.blob;
+      record = await this.touch(record);
       // A writer has no s3:ListBucket, so S3 answers a GET of a missing blob 403, not 404: a
       // refusal may mean "replaced and deleted". It counts as that only if HV moved on.
       let refused: AccessDeniedError | undefined;
-      const body = await fetchBlob(record.blob, record.size).catch((err: unknown) => {
+      const body = await fetchBlob(blob, record.size).catch((err: unknown) => {
         if (!(err instanceof AccessDeniedError)) throw err;
         refused = err;
         return undefined;
       });
-      if (body !== undefined) return { ...infoOf(await this.touch(record)), body };
+      if (body !== undefined) return { ...infoOf(record), body };
       // Missing only if HV still points at it; else it was replaced while we read: follow the
       // pointer while it keeps moving (a slow read can be overtaken more than once).
-      const previous = record.blob;
       record = this.live(await this.hv.read(key, { consistent: true }));
-      if (record?.blob === previous) throw refused ?? new BlobMissingError(key, previous);
+      if (record?.blob === blob) throw refused ?? new BlobMissingError(key, blob);
       if (pass + 1 >= this.maxAttempts && record?.blob !== undefined) throw new ContentionError(key, this.maxAttempts);
     }
     return undefined;
@@ -984,8 +990,8 @@ export class TieredStore {
     // answers the expiry the shared refresh moved the object to, on its own record.
     const state = `${record.key}\u0000${record.version}\u0000${record.blob ?? ''}\u0000${record.expiresAtSeconds}`;
     // A read of a state a refresh has just moved on from (its item came back before the refresh
-    // landed, and a blob's download ended after it was answered) answers where it moved the object:
-    // sent, its own refresh was refused by its condition and billed as a write, one per download
+    // landed, and whose refresh falls due after it was answered) answers where it moved the object:
+    // sent, its own refresh was refused by its condition and billed as a write, one per read
     // overlapping the refresh of a large object read by many at once.
     const moved = this.refreshedState(state, now);
     if (moved !== undefined) return { ...record, expiresAtSeconds: moved };
