@@ -67,7 +67,10 @@
  * object id holds every blob of that object (reported as in flight). An entry with no readable
  * object id, or an item that cannot be read at all, refuses every delete of the run
  * (`deleteRefused`): the audit still reports, and deletes nothing, until an operator looked at
- * the item (`tierlog inspect`). Nothing read from a corrupt item ever drives a delete.
+ * the item (`tierlog inspect`). So does an instance item stamped with another objects table than
+ * this store's (two stores never share a change-log table): the table named may be that store's
+ * change log, which names none of this store's writes in flight. Nothing read from a corrupt item
+ * ever drives a delete.
  */
 import { type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -497,7 +500,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     if (batch.length === 0) return;
     options.signal?.throwIfAborted();
     // Order: every blob of `batch` was listed before this scan starts; HV is read after it.
-    const protection = await readChangeLogProtection(dynamodb, config.changeLogTable);
+    const protection = await readChangeLogProtection(dynamodb, config.changeLogTable, config.objectsTable);
     report.corruptChangeLog.splice(0, report.corruptChangeLog.length, ...protection.corrupt);
     if (protection.refuse !== undefined && report.delete) report.deleteRefused ??= protection.refuse;
     const unprotected: Candidate[] = [];

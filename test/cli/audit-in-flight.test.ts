@@ -78,6 +78,47 @@ describe('audit and writes in flight', () => {
     expect(await blobsOf(fx, 'slow')).toEqual(uploaded);
   });
 
+  test("another store's change-log table (its writer's item stamped with its objects table): every delete refused, so a write stalled before its commit keeps its blob", async () => {
+    const fx = await freshFixture();
+    const other = await freshFixture();
+    const theirs = makeWriter(other);
+    closers.push(() => theirs.close());
+    await theirs.store.put('theirs', randomBody(20 * KiB));
+    const setup = makeWriter(fx);
+    closers.push(() => setup.close());
+    await setup.store.put('kept', randomBody(20 * KiB));
+
+    const w = makeWriter(fx);
+    closers.push(() => w.close());
+    const gate = gateCommits(w.dynamodb);
+    const body = randomBody(30 * KiB);
+    const write = w.store.put('slow', body);
+    await gate.reached;
+    const [uploaded] = await blobsOf(fx, 'slow');
+
+    // TIERLOG_CHANGELOG_TABLE from the other deployment's shell: it names none of this store's writes.
+    const report = await audit({
+      config: { ...fx.config, changeLogTable: other.config.changeLogTable },
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      clock: ahead,
+      olderThanMs: OLDER_THAN,
+      delete: true,
+    });
+    expect(report.deleteRefused).toContain(
+      `written by a writer of another store, objectsTable ${JSON.stringify(other.config.objectsTable)}`,
+    );
+    expect(report.corruptChangeLog).toEqual([
+      { instanceId: theirs.log.instanceId, reason: expect.stringContaining('TIERLOG_CHANGELOG_TABLE') },
+    ]);
+    expect(report).toMatchObject({ deleted: 0, referenced: 1 });
+    expect(await blobsOf(fx, 'slow')).toEqual([uploaded]);
+
+    gate.release();
+    await write;
+    expect(sameBytes((await setup.store.get('slow'))?.body, body)).toBe(true);
+  });
+
   test('a writer dead before its commit: in flight while its entry is outstanding; deleted once the entry is gone', async () => {
     const fx = await freshFixture();
     const injector = new FaultInjector().add({ kind: 'crashBefore', match: steps(fx.config).commit });

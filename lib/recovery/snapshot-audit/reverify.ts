@@ -10,8 +10,9 @@
  *     (`../change-log-protection.ts`): the change log is scanned (consistent); a blob whose UUID
  *     appears anywhere in any item (attribute names, strings, binaries, nested; entries live,
  *     claimed, quarantined or unparseable alike), or whose object an unparseable entry is about,
- *     is kept (`named-by-change-log`); an item or entry that cannot be read well enough to know
- *     keeps every candidate (`change-log-unreadable`);
+ *     is kept (`named-by-change-log`); an item or entry that cannot be read well enough to know,
+ *     or an item a writer of another store stamped (the table may be that store's change log,
+ *     naming none of this store's writes in flight), keeps every candidate (`change-log-unreadable`);
  *  4. a consistent read of HV, made after that scan, does not point at it (an item points at the
  *     blob its blob attribute names, whatever its deletion flag: as `HvTable.readBlobPointers`
  *     reads it for the sweeper and the listing audit) (else: `referenced`); with `delete`, nor
@@ -232,7 +233,7 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
   if (parsed.length === 0) return report;
 
   // The change log first, then HV: see the header.
-  const protection = await readChangeLogProtection(options.dynamodb, config.changeLogTable);
+  const protection = await readChangeLogProtection(options.dynamodb, config.changeLogTable, config.objectsTable);
   if (protection.refuse !== undefined) {
     for (const c of parsed) report.kept.push({ key: c.key, reason: 'change-log-unreadable' });
     return report;
