@@ -57,7 +57,7 @@ const AUDIT_COMMAND_OPTIONS = optionNames<AuditCommandOptions>()(
  * Runs the audit with the context's configuration, clients and clock, showing progress.
  *
  * @throws UsageError when `olderThanMs` is under 1 h or reaches back before 2000; ValidationError
- *   when `progress` is not a boolean or an option name is not one of {@link AuditCommandOptions}'s (a misspelt `olderThanMS` was a
+ *   when `olderThanMs` is not a number, `progress` is not a boolean or an option name is not one of {@link AuditCommandOptions}'s (a misspelt `olderThanMS` was a
  *   default nobody chose), both before any request; what {@link audit} throws.
  */
 export async function runAudit(ctx: CliContext, options: AuditCommandOptions = {}): Promise<AuditReport> {
@@ -113,6 +113,12 @@ export async function runAudit(ctx: CliContext, options: AuditCommandOptions = {
  * can honour it: the listing and the snapshot audit alike, before any request.
  */
 function cliSafetyAge(ctx: CliContext, given: number | undefined): number {
+  // From a caller without types (a job's JSON, its environment): "86400000" was refused as an
+  // --older-than "too young" (1d), naming a flag nobody gave and hiding that it is no number.
+  const value: unknown = given;
+  if (value !== undefined && typeof value !== 'number') {
+    throw new ValidationError(`olderThanMs must be a number of milliseconds, got ${kindOf(value)}`, 'olderThanMs');
+  }
   const olderThanMs = given ?? DEFAULT_AUDIT_AGE_MS;
   assertClock(ctx.clock);
   const refused = safetyAgeRefusal(olderThanMs, ctx.clock());

@@ -875,11 +875,16 @@ export function assertSafetyAge(olderThanMs: number, now: number): void {
  * Which bound a safety age of `olderThanMs` at `now` crosses, and why, or undefined: the 1 h
  * floor (`floor`: not a number, or under an hour) or the year 2000 (`past`, {@link safetyAgeTooOld}).
  * The one rule {@link assertSafetyAge} and the CLI's `--older-than` each phrase in their own words.
+ * A value that is no number (a caller without types: `"86400000"` read from a job's environment)
+ * is said to be one, not an age under the floor ("at least 3600000, got 86400000").
  */
 export function safetyAgeRefusal(
   olderThanMs: number,
   now: number,
 ): { readonly bound: 'floor' | 'past'; readonly reason: string } | undefined {
+  if (typeof olderThanMs !== 'number') {
+    return { bound: 'floor', reason: `olderThanMs must be a number of milliseconds, got ${kindOf(olderThanMs)}` };
+  }
   if (!Number.isFinite(olderThanMs) || olderThanMs < MIN_AUDIT_AGE_MS) {
     return { bound: 'floor', reason: `olderThanMs must be at least ${MIN_AUDIT_AGE_MS} (1 h), got ${olderThanMs}` };
   }

@@ -1147,6 +1147,10 @@ describe('createSnapshotAuditHandler (the factory the function is)', () => {
       expect(given(settings)).toThrow(expect.objectContaining({ name: 'ValidationError', field }));
     }
     expect(given({ olderThanMs: HOUR, delete: false })).not.toThrow();
+    // No number (a job's JSON): said so, not "at least 3600000 (1 h), got 86400000".
+    expect(given({ olderThanMs: '86400000', delete: false })).toThrow(
+      expect.objectContaining({ field: 'settings.olderThanMs', message: 'settings.olderThanMs must be an integer of ms, got string' }),
+    );
     // Before 2000 by the handler's own clock: two years back from mid-2001 is refused, from now not.
     const twoYears = { olderThanMs: 2 * 365 * 24 * HOUR, delete: false };
     expect(() => createSnapshotAuditHandler({ config: fx.config, settings: twoYears, clock: () => Date.parse('2001-06-01') })).toThrow(
