@@ -223,11 +223,14 @@ export function formatAudit(r: AuditReport, now: number): string[] {
       for (const key of r.expiredRemoveUnknown) lines.push(`  object ${JSON.stringify(key)}`);
     }
   } else if (r.orphans.length > 0 || r.expired.length > 0) {
-    // An undecided blob refuses every delete of a --delete run (audit.ts): it would delete none of them.
+    // An undecided blob, or a change-log item that cannot be trusted, refuses every delete of a
+    // --delete run (audit.ts): it would delete none of them.
     lines.push(
       r.undecided.length > 0
         ? 'nothing deleted: --delete would refuse every delete while blobs are undecided (fix what is named under "undecided", then audit again)'
-        : 'nothing deleted: run with --delete to delete the orphans and the blobs of expired objects',
+        : r.changeLogRefusal !== undefined
+          ? `nothing deleted: --delete would refuse every delete while ${r.changeLogRefusal} (see "tierlog inspect <instance>", then audit again)`
+          : 'nothing deleted: run with --delete to delete the orphans and the blobs of expired objects',
     );
   }
   return lines;

@@ -282,6 +282,13 @@ export interface AuditReport {
   readonly corruptChangeLog: CorruptChangeLogItem[];
   /** Set when deleting was asked for but refused (see the module doc); nothing was deleted. */
   deleteRefused?: string;
+  /**
+   * Why a `delete` run refuses every delete on what the change log holds (an item that cannot be
+   * read, an entry that names no object, an item a writer of another store stamped: the first such
+   * reason of the run), with or without `delete`, so a report-only run does not send its reader to
+   * a `--delete` that would delete nothing. With `delete`, {@link deleteRefused} says it too.
+   */
+  changeLogRefusal?: string;
   /** Orphans deleted. */
   deleted: number;
   /**
@@ -502,7 +509,10 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     // Order: every blob of `batch` was listed before this scan starts; HV is read after it.
     const protection = await readChangeLogProtection(dynamodb, config.changeLogTable, config.objectsTable);
     report.corruptChangeLog.splice(0, report.corruptChangeLog.length, ...protection.corrupt);
-    if (protection.refuse !== undefined && report.delete) report.deleteRefused ??= protection.refuse;
+    if (protection.refuse !== undefined) {
+      report.changeLogRefusal ??= protection.refuse;
+      if (report.delete) report.deleteRefused ??= protection.refuse;
+    }
     const unprotected: Candidate[] = [];
     for (const c of batch) {
       const protector = protectorOf(protection, c.objectId, c.uuid);
