@@ -57,7 +57,7 @@ const AUDIT_COMMAND_OPTIONS = optionNames<AuditCommandOptions>()(
  * Runs the audit with the context's configuration, clients and clock, showing progress.
  *
  * @throws UsageError when `olderThanMs` is under 1 h or reaches back before 2000; ValidationError
- *   when `progress` is not a boolean or an option name is not one of {@link AuditCommandOptions}'s (a misspelt `olderThanMS` was a
+ *   when `olderThanMs` is not a number, `progress` is not a boolean or an option name is not one of {@link AuditCommandOptions}'s (a misspelt `olderThanMS` was a
  *   default nobody chose), both before any request; what {@link audit} throws.
  */
 export async function runAudit(ctx: CliContext, options: AuditCommandOptions = {}): Promise<AuditReport> {
@@ -113,6 +113,12 @@ export async function runAudit(ctx: CliContext, options: AuditCommandOptions = {
  * can honour it: the listing and the snapshot audit alike, before any request.
  */
 function cliSafetyAge(ctx: CliContext, given: number | undefined): number {
+  // From a caller without types (a job's JSON, its environment): "86400000" was refused as an
+  // --older-than "too young" (1d), naming a flag nobody gave and hiding that it is no number.
+  const value: unknown = given;
+  if (value !== undefined && typeof value !== 'number') {
+    throw new ValidationError(`olderThanMs must be a number of milliseconds, got ${kindOf(value)}`, 'olderThanMs');
+  }
   const olderThanMs = given ?? DEFAULT_AUDIT_AGE_MS;
   assertClock(ctx.clock);
   const refused = safetyAgeRefusal(olderThanMs, ctx.clock());
@@ -217,11 +223,14 @@ export function formatAudit(r: AuditReport, now: number): string[] {
       for (const key of r.expiredRemoveUnknown) lines.push(`  object ${JSON.stringify(key)}`);
     }
   } else if (r.orphans.length > 0 || r.expired.length > 0) {
-    // An undecided blob refuses every delete of a --delete run (audit.ts): it would delete none of them.
+    // An undecided blob, or a change-log item that cannot be trusted, refuses every delete of a
+    // --delete run (audit.ts): it would delete none of them.
     lines.push(
       r.undecided.length > 0
         ? 'nothing deleted: --delete would refuse every delete while blobs are undecided (fix what is named under "undecided", then audit again)'
-        : 'nothing deleted: run with --delete to delete the orphans and the blobs of expired objects',
+        : r.changeLogRefusal !== undefined
+          ? `nothing deleted: --delete would refuse every delete while ${r.changeLogRefusal} (see "tierlog inspect <instance>", then audit again)`
+          : 'nothing deleted: run with --delete to delete the orphans and the blobs of expired objects',
     );
   }
   return lines;

@@ -67,7 +67,10 @@
  * object id holds every blob of that object (reported as in flight). An entry with no readable
  * object id, or an item that cannot be read at all, refuses every delete of the run
  * (`deleteRefused`): the audit still reports, and deletes nothing, until an operator looked at
- * the item (`tierlog inspect`). Nothing read from a corrupt item ever drives a delete.
+ * the item (`tierlog inspect`). So does an instance item stamped with another objects table than
+ * this store's (two stores never share a change-log table): the table named may be that store's
+ * change log, which names none of this store's writes in flight. Nothing read from a corrupt item
+ * ever drives a delete.
  */
 import { type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -279,6 +282,13 @@ export interface AuditReport {
   readonly corruptChangeLog: CorruptChangeLogItem[];
   /** Set when deleting was asked for but refused (see the module doc); nothing was deleted. */
   deleteRefused?: string;
+  /**
+   * Why a `delete` run refuses every delete on what the change log holds (an item that cannot be
+   * read, an entry that names no object, an item a writer of another store stamped: the first such
+   * reason of the run), with or without `delete`, so a report-only run does not send its reader to
+   * a `--delete` that would delete nothing. With `delete`, {@link deleteRefused} says it too.
+   */
+  changeLogRefusal?: string;
   /** Orphans deleted. */
   deleted: number;
   /**
@@ -497,9 +507,12 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     if (batch.length === 0) return;
     options.signal?.throwIfAborted();
     // Order: every blob of `batch` was listed before this scan starts; HV is read after it.
-    const protection = await readChangeLogProtection(dynamodb, config.changeLogTable);
+    const protection = await readChangeLogProtection(dynamodb, config.changeLogTable, config.objectsTable);
     report.corruptChangeLog.splice(0, report.corruptChangeLog.length, ...protection.corrupt);
-    if (protection.refuse !== undefined && report.delete) report.deleteRefused ??= protection.refuse;
+    if (protection.refuse !== undefined) {
+      report.changeLogRefusal ??= protection.refuse;
+      if (report.delete) report.deleteRefused ??= protection.refuse;
+    }
     const unprotected: Candidate[] = [];
     for (const c of batch) {
       const protector = protectorOf(protection, c.objectId, c.uuid);
@@ -872,11 +885,16 @@ export function assertSafetyAge(olderThanMs: number, now: number): void {
  * Which bound a safety age of `olderThanMs` at `now` crosses, and why, or undefined: the 1 h
  * floor (`floor`: not a number, or under an hour) or the year 2000 (`past`, {@link safetyAgeTooOld}).
  * The one rule {@link assertSafetyAge} and the CLI's `--older-than` each phrase in their own words.
+ * A value that is no number (a caller without types: `"86400000"` read from a job's environment)
+ * is said to be one, not an age under the floor ("at least 3600000, got 86400000").
  */
 export function safetyAgeRefusal(
   olderThanMs: number,
   now: number,
 ): { readonly bound: 'floor' | 'past'; readonly reason: string } | undefined {
+  if (typeof olderThanMs !== 'number') {
+    return { bound: 'floor', reason: `olderThanMs must be a number of milliseconds, got ${kindOf(olderThanMs)}` };
+  }
   if (!Number.isFinite(olderThanMs) || olderThanMs < MIN_AUDIT_AGE_MS) {
     return { bound: 'floor', reason: `olderThanMs must be at least ${MIN_AUDIT_AGE_MS} (1 h), got ${olderThanMs}` };
   }

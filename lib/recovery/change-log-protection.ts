@@ -14,8 +14,11 @@
  * caller deletes nothing. A table that holds no item at all, or an item whose header is not an
  * instance's (an objects table whose key is named `pk` too passes the check above), is checked for
  * the change log's lease index, so a table of another kind is refused too; and one none of whose
- * items is an instance sets `refuse`, for a caller not allowed to read that index. Nothing read
- * from a corrupt item ever drives a delete. {@link probeTable} is that one read of a table (or an
+ * items is an instance sets `refuse`, for a caller not allowed to read that index. An instance item
+ * stamped with another objects table than the caller's (`store-stamp.ts`: two stores never share a
+ * change-log table) says the table may be another store's change log, where this store's writes in
+ * flight are not named at all: it is reported corrupt and sets `refuse`. Nothing read from a
+ * corrupt item ever drives a delete. {@link probeTable} is that one read of a table (or an
  * index), for a caller that must know a table exists before it reads nothing else.
  */
 import { type AttributeValue, type DynamoDBClient, paginateScan, ScanCommand } from '@aws-sdk/client-dynamodb';
@@ -25,7 +28,9 @@ import { isCredentialRefusal, translateAwsError } from '../aws/errors.js';
 import { advancingPages } from '../aws/table-pages.js';
 import { decodeEntry, isEntryAttribute } from '../changelog/entry-codec.js';
 import { parseInstanceItem } from '../changelog/instance-item.js';
+import { foreignStoreReason } from '../changelog/store-stamp.js';
 import { AccessDeniedError, CorruptItemError } from '../errors.js';
+import { CONFIG_ENV } from '../config.js';
 import { LEASE_INDEX_NAME } from '../constants.js';
 import { CHANGELOG_ATTR } from '../schema/tables.js';
 
@@ -65,8 +70,12 @@ export function protectorOf(
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 
-/** One full, consistent scan of the change-log table, raw (nothing is lost to unmarshalling). */
-export async function readChangeLogProtection(dynamodb: DynamoDBClient, table: string): Promise<ChangeLogProtection> {
+/**
+ * One full, consistent scan of the change-log table `table`, raw (nothing is lost to
+ * unmarshalling), for the store whose objects table is `objectsTable` (the caller's configuration:
+ * an item stamped with another sets `refuse`).
+ */
+export async function readChangeLogProtection(dynamodb: DynamoDBClient, table: string, objectsTable: string): Promise<ChangeLogProtection> {
   const uuids = new Map<string, string>();
   const objects = new Map<string, string>();
   const corrupt: CorruptChangeLogItem[] = [];
@@ -100,8 +109,17 @@ export async function readChangeLogProtection(dynamodb: DynamoDBClient, table: s
           continue;
         }
         try {
-          parseInstanceItem(item);
+          const { store } = parseInstanceItem(item);
           instances++;
+          if (foreignStoreReason(store, { objectsTable }) !== undefined) {
+            // Its writer's objects table is not this store's: the table named may be that store's
+            // change log, which names none of this store's writes in flight (their blobs look orphans).
+            const why =
+              `written by a writer of another store, objectsTable ${JSON.stringify(store?.objectsTable)} (this store's: ${JSON.stringify(objectsTable)}): ` +
+              `${CONFIG_ENV.changeLogTable} may name that store's change log, which shows none of this store's writes in flight`;
+            corrupt.push({ instanceId, reason: why });
+            refuse ??= `change-log item ${instanceId} was ${why}`;
+          }
         } catch (err) {
           if (!(err instanceof CorruptItemError)) throw err;
           corrupt.push({ instanceId, reason: err.message });

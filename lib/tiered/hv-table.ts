@@ -20,7 +20,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { batchGetConsistent } from '../aws/batch-get.js';
 import { documentClient } from '../aws/clients.js';
-import { isConditionalCheckFailed, translateAwsError } from '../aws/errors.js';
+import { isConditionalCheckFailed, retryOnTransactionConflict, translateAwsError } from '../aws/errors.js';
 import { CorruptItemError } from '../errors.js';
 import { DEFAULT_EXPIRES_AT_ATTRIBUTE, type StoredExpiry } from './expiry.js';
 import { type HvPointer, unrecognisedHvItemReason } from './hv-item-shape.js';
@@ -308,19 +308,24 @@ export class HvTable {
   /**
    * Removes an expired item as DynamoDB's TTL would: only if it is still exactly `ref` (same
    * blob, version and expiry) and expired at `now` (ms). False when the item changed (then it
-   * is not removed). The removal shows in the table's stream like a TTL deletion.
+   * is not removed). The removal shows in the table's stream like a TTL deletion. Refused for a
+   * transaction that holds the item (a writer's commit over the expired object: nothing applied,
+   * which the SDK does not send again), it is sent again once that is over, and judged on the item
+   * the transaction left.
    */
   async removeExpired(key: string, ref: Required<BlobReference> & { blob: string }, now: number): Promise<boolean> {
     const a = this.attrs;
     try {
-      await this.doc.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: { [a.key]: key },
-          ConditionExpression: '#b = :b AND #v = :v AND #e = :e AND #e <= :now AND attribute_not_exists(#d)',
-          ExpressionAttributeNames: { '#b': a.blob, '#v': a.version, '#e': a.expiresAt, '#d': a.deleted },
-          ExpressionAttributeValues: { ':b': ref.blob, ':v': ref.version, ':e': ref.expiresAtSeconds, ':now': now / 1000 },
-        }),
+      await retryOnTransactionConflict(() =>
+        this.doc.send(
+          new DeleteCommand({
+            TableName: this.tableName,
+            Key: { [a.key]: key },
+            ConditionExpression: '#b = :b AND #v = :v AND #e = :e AND #e <= :now AND attribute_not_exists(#d)',
+            ExpressionAttributeNames: { '#b': a.blob, '#v': a.version, '#e': a.expiresAt, '#d': a.deleted },
+            ExpressionAttributeValues: { ':b': ref.blob, ':v': ref.version, ':e': ref.expiresAtSeconds, ':now': now / 1000 },
+          }),
+        ),
       );
       return true;
     } catch (err) {

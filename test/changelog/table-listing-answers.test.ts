@@ -122,7 +122,9 @@ describe('a change-log listing whose LastEvaluatedKey repeats', () => {
 
   test("the audit's scan of the change log: TableListingError, no protection taken from a repeated page", async () => {
     const { client, sent } = ignoringStartKey();
-    await expect(readChangeLogProtection(client, fx.config.changeLogTable)).rejects.toBeInstanceOf(TableListingError);
+    await expect(readChangeLogProtection(client, fx.config.changeLogTable, fx.config.objectsTable)).rejects.toBeInstanceOf(
+      TableListingError,
+    );
     expect(sent()).toBe(2);
     client.destroy();
   });

@@ -147,6 +147,28 @@ describe('audit: blobs of expired objects', () => {
     expect(await allBlobs(s.fx)).toEqual(before);
   });
 
+  test('--delete: a removal refused once for a transaction holding the item (TransactionConflictException, which the SDK does not retry) is sent again: the run goes on, not stopped with the conflict', async () => {
+    const s = await scene();
+    const dynamodb = createDynamoDBClient();
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      times: 1,
+      match: (r) => r.command === 'DeleteItemCommand' && r.input.TableName === s.fx.config.objectsTable,
+      error: () => awsServiceError('TransactionConflictException', 400, 'Transaction is ongoing for the item'),
+    });
+    injector.attach(dynamodb, 'dynamodb');
+    try {
+      const report = await runAudit(ctxOf(s.fx, { dynamodb }), { olderThanMs: HOUR, delete: true });
+      expect(injector.stats.injected.fail, 'the conflict was met').toBe(1);
+      expect(report).toMatchObject({ expiredRemoved: 2, deleted: 2, deleteUnknown: [], expiredRemoveUnknown: [] });
+    } finally {
+      dynamodb.destroy();
+    }
+    const left = (await scanAll(s.fx.dynamodb, s.fx.config.objectsTable)).map((i) => String(i.key)).sort();
+    expect(left).toEqual(['exp/live', 'exp/pending', 'perm']);
+    expect(await allBlobs(s.fx)).toEqual(['exp/live', 'exp/pending', 'perm'].map((k) => s.blobs.get(k)!).sort());
+  });
+
   test('--delete: a removal DynamoDB never answered (500 after the retries), the first change of the run: the report names the object whose item may be gone (exit 1), not a bare error', async () => {
     const s = await scene();
     const before = await allBlobs(s.fx);

@@ -13,7 +13,7 @@ import { newChangeId } from '../../lib/ids.js';
 import { audit } from '../../lib/operations.js';
 import { type Fixture, freshFixture, listKeys, scanAll } from '../support/local.js';
 import { KiB, makeWriter, randomBody, sameBytes, steps } from '../tiered/harness.js';
-import { blobKey, cli, cliJson, HOUR, putBlob, putRawInstance } from './helpers.js';
+import { blobKey, cli, cliJson, HOUR, putBlob, putRawInstance, putTombstone } from './helpers.js';
 
 const ahead = () => Date.now() + 2 * HOUR;
 const OLDER_THAN = 90 * 60_000;
@@ -78,6 +78,47 @@ describe('audit and writes in flight', () => {
     expect(await blobsOf(fx, 'slow')).toEqual(uploaded);
   });
 
+  test("another store's change-log table (its writer's item stamped with its objects table): every delete refused, so a write stalled before its commit keeps its blob", async () => {
+    const fx = await freshFixture();
+    const other = await freshFixture();
+    const theirs = makeWriter(other);
+    closers.push(() => theirs.close());
+    await theirs.store.put('theirs', randomBody(20 * KiB));
+    const setup = makeWriter(fx);
+    closers.push(() => setup.close());
+    await setup.store.put('kept', randomBody(20 * KiB));
+
+    const w = makeWriter(fx);
+    closers.push(() => w.close());
+    const gate = gateCommits(w.dynamodb);
+    const body = randomBody(30 * KiB);
+    const write = w.store.put('slow', body);
+    await gate.reached;
+    const [uploaded] = await blobsOf(fx, 'slow');
+
+    // TIERLOG_CHANGELOG_TABLE from the other deployment's shell: it names none of this store's writes.
+    const report = await audit({
+      config: { ...fx.config, changeLogTable: other.config.changeLogTable },
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      clock: ahead,
+      olderThanMs: OLDER_THAN,
+      delete: true,
+    });
+    expect(report.deleteRefused).toContain(
+      `written by a writer of another store, objectsTable ${JSON.stringify(other.config.objectsTable)}`,
+    );
+    expect(report.corruptChangeLog).toEqual([
+      { instanceId: theirs.log.instanceId, reason: expect.stringContaining('TIERLOG_CHANGELOG_TABLE') },
+    ]);
+    expect(report).toMatchObject({ deleted: 0, referenced: 1 });
+    expect(await blobsOf(fx, 'slow')).toEqual([uploaded]);
+
+    gate.release();
+    await write;
+    expect(sameBytes((await setup.store.get('slow'))?.body, body)).toBe(true);
+  });
+
   test('a writer dead before its commit: in flight while its entry is outstanding; deleted once the entry is gone', async () => {
     const fx = await freshFixture();
     const injector = new FaultInjector().add({ kind: 'crashBefore', match: steps(fx.config).commit });
@@ -137,7 +178,8 @@ describe('audit and writes in flight', () => {
     const fx = await freshFixture();
     const orphan = blobKey(fx, 'free');
     await putBlob(fx, orphan);
-    const instanceId = await putRawInstance(fx, { leaseUntil: Date.now() + HOUR, entries: { [newChangeId()]: 'not an entry' } });
+    const changeId = newChangeId();
+    const instanceId = await putRawInstance(fx, { leaseUntil: Date.now() + HOUR, entries: { [changeId]: 'not an entry' } });
     const run = await cliJson(fx, ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], { clock: ahead });
     expect(run.code).toBe(1);
     expect(run.json).toMatchObject({ deleted: 0, deleteRefused: expect.stringContaining(instanceId), corruptChangeLog: [{ instanceId }] });
@@ -145,5 +187,20 @@ describe('audit and writes in flight', () => {
     expect(await listKeys(fx.s3, fx.config.bucket)).toEqual([orphan]);
     const text = await cli(fx, ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], { clock: ahead });
     expect(text.out).toContain('deletes refused:');
+    // Report only: it does not send its reader to a --delete that would delete nothing (before: "run with --delete to delete the orphans").
+    // A live object binds the store, so the orphan is no undecided blob.
+    const live = blobKey(fx, 'live');
+    await putBlob(fx, live);
+    await putTombstone(fx, 'live', live);
+    const report = await cli(fx, ['audit', '--older-than', '90m'], { clock: ahead });
+    expect(report.code).toBe(0);
+    expect(report.out).not.toContain('run with --delete');
+    expect(report.out).toContain(
+      `nothing deleted: --delete would refuse every delete while entry ${changeId} of change-log item ${instanceId} does not parse and names no object`,
+    );
+    const json = await cliJson(fx, ['audit', '--older-than', '90m'], { clock: ahead });
+    expect(json.json).toMatchObject({ changeLogRefusal: expect.stringContaining(instanceId), orphans: [{ key: orphan }] });
+    expect(json.json.deleteRefused).toBeUndefined();
+    expect((await listKeys(fx.s3, fx.config.bucket)).sort()).toEqual([live, orphan].sort());
   });
 });

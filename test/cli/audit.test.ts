@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { type AuditReport, auditCommand, auditFindingsLeft, parseBlobKey, runAudit, uuidV7Time } from '../../lib/cli/audit.js';
 import type { CliContext } from '../../lib/cli/common.js';
-import { nestedStorePrefix } from '../../lib/recovery/audit.js';
+import { audit, nestedStorePrefix } from '../../lib/recovery/audit.js';
 import { UsageError } from '../../lib/cli/common.js';
 import { type Fixture, listKeys } from '../support/local.js';
 import { type AuditScene, auditScene } from './audit-scene.js';
@@ -153,6 +153,20 @@ describe('audit', () => {
       // Before, "false" was truthy: the bar (cursor hidden, wrapping off) was drawn to a stderr that is no terminal.
       await expect(run).rejects.toMatchObject({ name: 'ValidationError', field: 'progress' });
       expect(c.err()).toBe('');
+    },
+  );
+
+  test.each(['86400000', '24h', null])(
+    "runAudit and audit() given olderThanMs %j (no number: a job's JSON or environment) refuse it as no number, naming olderThanMs, not as an age under 1 h",
+    async (value) => {
+      const before = await allBlobs(s.fx);
+      // Before: "--older-than 1d is too young" (a flag nobody gave), "must be at least 3600000 (1 h), got 86400000", or 24 h taken for null.
+      const run = runAudit(ctxOf(s.fx), { olderThanMs: value as never, delete: true });
+      await expect(run).rejects.toMatchObject({ name: 'ValidationError', field: 'olderThanMs' });
+      await expect(run).rejects.toThrow(/olderThanMs must be a number of milliseconds, got (string|null)$/);
+      const lib = audit({ config: s.fx.config, dynamodb: s.fx.dynamodb, s3: s.fx.s3, olderThanMs: value as never, delete: true });
+      await expect(lib).rejects.toThrow(/^olderThanMs must be a number of milliseconds, got (string|null)$/);
+      expect(await allBlobs(s.fx)).toEqual(before);
     },
   );
 

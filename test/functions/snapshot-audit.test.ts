@@ -216,7 +216,8 @@ describe('snapshot-audit function batches', () => {
   // run that could confirm no orphan read as one that found none.
   it.each([
     ['an objects table that points at no blob', /the objects table .* points at no blob/, false],
-    ['a change-log entry that cannot be read', /a change-log or objects-table item cannot be read/, true],
+    // Which item, and why: before, "a change-log or objects-table item cannot be read", naming neither.
+    ['a change-log entry that cannot be read', /^entry x of change-log item \S+ does not parse and names no object$/, true],
   ])('report-only, %s: the batch logs at error level why no orphan was confirmed; nothing deleted', async (_what, reason, corrupt) => {
     const live = await freshFixture();
     const orphan = blobKey(live, 'obj', Date.now() - 3 * HOUR);
@@ -1147,6 +1148,10 @@ describe('createSnapshotAuditHandler (the factory the function is)', () => {
       expect(given(settings)).toThrow(expect.objectContaining({ name: 'ValidationError', field }));
     }
     expect(given({ olderThanMs: HOUR, delete: false })).not.toThrow();
+    // No number (a job's JSON): said so, not "at least 3600000 (1 h), got 86400000".
+    expect(given({ olderThanMs: '86400000', delete: false })).toThrow(
+      expect.objectContaining({ field: 'settings.olderThanMs', message: 'settings.olderThanMs must be an integer of ms, got string' }),
+    );
     // Before 2000 by the handler's own clock: two years back from mid-2001 is refused, from now not.
     const twoYears = { olderThanMs: 2 * 365 * 24 * HOUR, delete: false };
     expect(() => createSnapshotAuditHandler({ config: fx.config, settings: twoYears, clock: () => Date.parse('2001-06-01') })).toThrow(

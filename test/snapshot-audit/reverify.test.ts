@@ -143,9 +143,27 @@ describe('snapshot re-verification: what it protects', () => {
 
   test('an entry that does not parse and names no object refuses every delete', async () => {
     const { fx, key } = await scene();
-    await putRawInstance(fx, { leaseUntil: Date.now() + HOUR, entries: { x: 'garbage' } });
+    const instanceId = await putRawInstance(fx, { leaseUntil: Date.now() + HOUR, entries: { x: 'garbage' } });
     const report = await reverify(fx, key);
     expect(report).toMatchObject({ confirmed: [], deleted: 0, kept: [{ key, reason: 'change-log-unreadable' }] });
+    expect(report.refusal).toBe(`entry x of change-log item ${instanceId} does not parse and names no object`);
+    expect(await exists(fx, key)).toBe(true);
+  });
+
+  test('an item a writer of another store stamped refuses every delete, and the report says which and why, not that it cannot be read', async () => {
+    const { fx, key } = await scene();
+    const instanceId = await putRawInstance(fx, {
+      leaseUntil: Date.now() + HOUR,
+      entries: {},
+      store: { objectsTable: 'objects-of-another-store' },
+    });
+    const report = await reverify(fx, key);
+    expect(report).toMatchObject({ confirmed: [], deleted: 0, kept: [{ key, reason: 'change-log-unreadable' }] });
+    // Before: no refusal, so the handler and the CLI said "a change-log or objects-table item cannot be read".
+    expect(report.refusal).toBe(
+      `change-log item ${instanceId} was written by a writer of another store, objectsTable "objects-of-another-store" (this store's: ${JSON.stringify(fx.config.objectsTable)}): ` +
+        "TIERLOG_CHANGELOG_TABLE may name that store's change log, which shows none of this store's writes in flight",
+    );
     expect(await exists(fx, key)).toBe(true);
   });
 

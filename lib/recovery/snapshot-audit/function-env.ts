@@ -57,6 +57,11 @@ export function snapshotAuditSettingsFromEnv(
  */
 export function checkSnapshotAuditSettings(settings: SnapshotAuditSettings, now: number = Date.now()): SnapshotAuditSettings {
   assertOptions(settings, SETTINGS_NAMES, "the snapshot audit's settings");
+  // "86400000" (a caller without types) is no number: said so, not "at least 3600000, got 86400000".
+  const age: unknown = settings.olderThanMs;
+  if (typeof age !== 'number') {
+    throw new ValidationError(`settings.olderThanMs must be an integer of ms, got ${kindOf(age)}`, 'settings.olderThanMs');
+  }
   if (!isIntegerIn(settings.olderThanMs, MIN_AUDIT_AGE_MS)) {
     throw new ValidationError(
       `settings.olderThanMs must be an integer of ms, at least ${MIN_AUDIT_AGE_MS} (1 h), got ${String(settings.olderThanMs)}`,

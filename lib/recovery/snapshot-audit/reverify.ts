@@ -10,8 +10,9 @@
  *     (`../change-log-protection.ts`): the change log is scanned (consistent); a blob whose UUID
  *     appears anywhere in any item (attribute names, strings, binaries, nested; entries live,
  *     claimed, quarantined or unparseable alike), or whose object an unparseable entry is about,
- *     is kept (`named-by-change-log`); an item or entry that cannot be read well enough to know
- *     keeps every candidate (`change-log-unreadable`);
+ *     is kept (`named-by-change-log`); an item or entry that cannot be read well enough to know,
+ *     or an item a writer of another store stamped (the table may be that store's change log,
+ *     naming none of this store's writes in flight), keeps every candidate (`change-log-unreadable`);
  *  4. a consistent read of HV, made after that scan, does not point at it (an item points at the
  *     blob its blob attribute names, whatever its deletion flag: as `HvTable.readBlobPointers`
  *     reads it for the sweeper and the listing audit) (else: `referenced`); with `delete`, nor
@@ -149,8 +150,9 @@ export interface ReverifyReport {
    */
   readonly gone: string[];
   /**
-   * Why the candidates were kept as `store-unbound`, when they were: every delete refused, and
-   * (with or without `delete`) no orphan confirmed from then on.
+   * Why the candidates were kept as `store-unbound` or `change-log-unreadable`, when they were
+   * (which item of the change log, and what is wrong with it): every delete refused, and (with or
+   * without `delete`) no orphan confirmed from then on.
    */
   refusal?: string;
 }
@@ -232,8 +234,10 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
   if (parsed.length === 0) return report;
 
   // The change log first, then HV: see the header.
-  const protection = await readChangeLogProtection(options.dynamodb, config.changeLogTable);
+  const protection = await readChangeLogProtection(options.dynamodb, config.changeLogTable, config.objectsTable);
   if (protection.refuse !== undefined) {
+    // Said, as the listing audit says it: which item, and why (one of another store is readable).
+    report.refusal = protection.refuse;
     for (const c of parsed) report.kept.push({ key: c.key, reason: 'change-log-unreadable' });
     return report;
   }
@@ -366,7 +370,7 @@ export function reverifyBatchSize(value: number | undefined): number {
 /**
  * Whether the re-verification refused deletes for a reason that needs an operator's look: a
  * change-log or objects-table item it cannot read, or an objects table that is not this
- * bucket's store (then `report.refusal` says why). Exit code 1 in the CLI, an error in the Lambda.
+ * bucket's store (then, as for a change-log item that refuses, `report.refusal` says why). Exit code 1 in the CLI, an error in the Lambda.
  */
 export function deletesRefused(report: Pick<ReverifyReport, 'kept'>): boolean {
   return report.kept.some((k) => needsALook(k.reason));

@@ -130,7 +130,8 @@ export interface SnapshotAuditReport {
   readonly deleteUnknown: string[];
   /**
    * Why every delete was refused, or (without `delete`) why no orphan was confirmed: the objects
-   * table does not show itself this bucket's store.
+   * table does not show itself this bucket's store, or a change-log item refuses (one that cannot
+   * be read, an entry naming no object, an item of another store).
    */
   readonly deleteRefused?: string;
 }
