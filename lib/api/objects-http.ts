@@ -23,7 +23,8 @@
  *   that is not UTF-8 goes with a binary `Content-Type`), a `Content-MD5` the body does not match is 400
  *   `BadDigest`, as on a session's create and complete (an `x-amz-content-sha256` of other bytes: 400 `XAmzContentSHA256Mismatch`; a
  *   `STREAMING-*` one, an aws-chunked body, 400), and S3's request headers but `x-amz-meta-*` and
- *   SigV4's are 400 (on a session's create too): `x-amz-copy-source*` (a copy),
+ *   SigV4's are 400 (on a session's create too; `x-amz-cf-id`, CloudFront's id of each request it
+ *   forwards, is taken wherever SigV4's are): `x-amz-copy-source*` (a copy),
  *   `x-amz-write-offset-bytes` (an append), `x-amz-checksum-*` (not verified here), object lock,
  *   SSE-C, tagging, another storage class or ACL (`x-amz-storage-class: STANDARD` and
  *   `x-amz-acl: private` are what every object is). So are the headers S3 stores with an object and
@@ -839,10 +840,21 @@ function contentCodingRefusal(headers: Record<string, string>): Response | undef
 /** S3's subresources of an object (tags, ACL, attributes, retention, legal hold, torrent): none is served here. */
 const S3_SUBRESOURCES: ReadonlySet<string> = new Set(['tagging', 'acl', 'attributes', 'retention', 'legal-hold', 'torrent']);
 
-/** SigV4's request headers (a Function URL with IAM auth): taken on every request, whatever it is. */
-const SIGV4_HEADERS: ReadonlySet<string> = new Set(['x-amz-date', 'x-amz-content-sha256', 'x-amz-security-token', 'x-amz-user-agent']);
+/**
+ * The `x-amz-*` request headers of the way a request came, not of what it asks: SigV4's (a
+ * Function URL with IAM auth) and CloudFront's request id (`x-amz-cf-id`, on every request a
+ * distribution forwards to its origin: the way to a custom domain in front of a Function URL).
+ * Taken on every request, whatever it is.
+ */
+const SIGV4_HEADERS: ReadonlySet<string> = new Set([
+  'x-amz-date',
+  'x-amz-content-sha256',
+  'x-amz-security-token',
+  'x-amz-user-agent',
+  'x-amz-cf-id',
+]);
 
-/** The first of S3's request headers (`x-amz-*`) in `headers` but SigV4's, or undefined. */
+/** The first of S3's request headers (`x-amz-*`) in `headers` but SigV4's and CloudFront's, or undefined. */
 function s3RequestHeaderOf(headers: Record<string, string>): string | undefined {
   return Object.keys(headers).find((name) => name.startsWith('x-amz-') && !SIGV4_HEADERS.has(name));
 }
@@ -851,10 +863,12 @@ function s3RequestHeaderOf(headers: Record<string, string>): string | undefined 
  * S3 request headers a write takes, and the values taken: user metadata, SigV4's (a Function URL
  * with IAM auth; a payload hash is a hex SHA-256, verified on a PUT, or `UNSIGNED-PAYLOAD`: a
  * `STREAMING-*` one says the body is aws-chunked, signatures inside, which would be stored as the
- * object), and two that ask for what every object here is anyway. `null`: any value.
+ * object), CloudFront's request id (`x-amz-cf-id`, on every request a distribution forwards), and
+ * two that ask for what every object here is anyway. `null`: any value.
  */
 const S3_HEADERS_TAKEN: ReadonlyMap<string, { readonly pattern: RegExp; readonly shown: string } | null> = new Map([
   ['x-amz-date', null],
+  ['x-amz-cf-id', null],
   ['x-amz-content-sha256', { pattern: /^(?:[0-9a-f]{64}|UNSIGNED-PAYLOAD)$/i, shown: 'a hex SHA-256 or UNSIGNED-PAYLOAD' }],
   ['x-amz-security-token', null],
   ['x-amz-user-agent', null],
