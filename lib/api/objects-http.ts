@@ -60,8 +60,8 @@
  *   Lambda carries them, labelled with the `Content-Type` a 200 would carry (the URL names it).
  *   One read of HV decides the 307
  *   (and a 304 or 412 of such an object), with no S3 request (`TieredStore.getStreamOrUrl`), and
- *   a GET with `If-None-Match` (a cache's revalidation) is judged first on the item alone
- *   (`TieredStore.head`): a 304 sends no S3 request. The
+ *   a GET with `If-None-Match` (a cache's revalidation) or an `If-Match` naming versions is judged
+ *   first on the item alone (`TieredStore.head`): a 304 or 412 sends no S3 request. The
  *   limit applies to the object as read by the one read that answers, so an object replaced
  *   meanwhile cannot overflow it; an inline object (at most the inline threshold) is always
  *   answered in the body (`TieredStore.getBytesOrUrl`: a blob grown past the limit while it is read
@@ -400,8 +400,10 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
   // A revalidation (`If-None-Match`: every answer says no-cache, so a cache sends one before each
   // reuse) is judged on the item alone, before any blob is opened: a 304 costs one read of HV and
   // no S3 request (opened first, each 304 cost an S3 GET dropped unread, and S3 throttling a GET
-  // made it a 503). The read that answers bytes is judged again on the version it finds.
-  if (preconditions.ifNoneMatch !== undefined) {
+  // made it a 503). So is an `If-Match` that names versions (a download in ranges learning that
+  // the object was replaced): its 412 read and dropped the new version's bytes, and was a 503
+  // "retry" while S3 failed GETs. The read that answers bytes is judged again on the version it finds.
+  if (preconditions.ifNoneMatch !== undefined || (preconditions.ifMatch !== undefined && preconditions.ifMatch !== '*')) {
     const info = await store.head(key);
     if (info === undefined) return noSuchObject();
     const verdict = evaluateRead(preconditions, info.version);
