@@ -39,7 +39,8 @@
  *   other `If-None-Match` on a write, both headers at once, or `If-Unmodified-Since` without
  *   `If-Match`, is 400: a precondition is never ignored.
  * - GET and HEAD evaluate `If-Match` (strong comparison; false: 412) and `If-None-Match` (weak
- *   comparison; a match: 304) against the version they answer, in RFC 9110's order
+ *   comparison; a match: 304, with the `ETag`, `Last-Modified` and `Content-Type` a 200 carries: a
+ *   cache takes a 304's fields into its stored answer) against the version they answer, in RFC 9110's order
  *   (lib/api/preconditions.ts), so a download in several ranges with `If-Match` gets 412 once the
  *   object is replaced, never bytes of two versions (nor a 416 when its range is past the end of
  *   the new one: a Range is evaluated after the preconditions, §14.2). `If-Unmodified-Since` without `If-Match` is 400
@@ -468,7 +469,7 @@ function redirectAnswer(
   signed: { readonly url: string; readonly version: number },
   ifRange: string | undefined,
   preconditions: ReadPreconditions,
-  info: Parameters<typeof preconditionAnswer>[1] = { version: signed.version },
+  info: Parameters<typeof preconditionAnswer>[1],
 ): Response {
   // The URL serves this version: the preconditions are judged on it, as on any read.
   const verdict = evaluateRead(preconditions, signed.version);
@@ -1217,17 +1218,22 @@ function lastModifiedOf(updatedAt: number | undefined): string | undefined {
 /**
  * The answer of a read whose preconditions did not let it proceed: 304 (If-None-Match matched)
  * with the validators a 200 would carry (RFC 9110 §15.4.5), or 412 (If-Match did not) with the
- * current ETag, so the client knows what it would get.
+ * current ETag, so the client knows what it would get. The 304 also carries the `Content-Type` a
+ * 200 would: a cache takes a 304's header fields into the answer it stored (RFC 9111 §4.3.4), and
+ * a Function URL answers a result without one as `application/json`, which relabelled the object.
  */
 function preconditionAnswer(
   verdict: 'not-modified' | 'failed',
-  info: Pick<ObjectInfo, 'version'> & Partial<Pick<ObjectInfo, 'updatedAt' | 'expiresAt'>>,
+  info: Pick<ObjectInfo, 'version' | 'contentType'> & Partial<Pick<ObjectInfo, 'updatedAt' | 'expiresAt'>>,
 ): Response {
   const validators: Record<string, string> = { etag: etagOf(info.version) };
   const modified = lastModifiedOf(info.updatedAt);
   if (modified !== undefined) validators['last-modified'] = modified;
   if (info.expiresAt !== undefined) validators['x-tierlog-expires-at'] = info.expiresAt.toISOString();
-  if (verdict === 'not-modified') return { statusCode: 304, headers: { ...validators, 'cache-control': 'no-cache' } };
+  if (verdict === 'not-modified') {
+    const type = info.contentType ?? DEFAULT_CONTENT_TYPE;
+    return { statusCode: 304, headers: { ...validators, 'content-type': type, 'cache-control': 'no-cache' } };
+  }
   const failed = problem(412, 'PreconditionFailed', `the object is version ${info.version}, which If-Match does not name`);
   return { ...failed, headers: { ...failed.headers, ...validators } };
 }

@@ -24,7 +24,7 @@ import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { refusal } from '../support/refusal.js';
 import { KiB, makeWriter, randomBody, rawPutObject, snapshot, steps, type Writer } from '../tiered/harness.js';
 import { captureStdout, httpEvent, jsonLines, lambdaContext } from './lambda.js';
-import { eventBody } from '../../lib/dev/function-url.js';
+import { eventBody, functionUrlResponse } from '../../lib/dev/function-url.js';
 
 let fx: Fixture;
 const open: Writer[] = [];
@@ -1910,6 +1910,39 @@ describe('an answer of an object is revalidated before a cache reuses it', () =>
         await res.arrayBuffer();
         expect(res.status, `${name} ${JSON.stringify(headers)}`).toBe('range' in headers ? 206 : 200);
         expect(res.headers.get('cache-control'), `${name} ${JSON.stringify(headers)}`).toBe('no-cache');
+      }
+    }
+  });
+});
+
+/**
+ * A cache that revalidates its stored answer takes the 304's header fields into it (RFC 9111
+ * §4.3.4: all but Content-Length). The 304 carried no Content-Type, and a Function URL answers a
+ * result without one as `application/json` (an empty body too; the local adapter does as it does):
+ * a cache freshening its stored PNG with that 304 relabelled it JSON, which a browser, told
+ * `nosniff` by the same answer, refuses to show. The 304 carries the type a 200 would.
+ */
+describe("a 304 carries the object's content type, not the platform's default", () => {
+  test.each([
+    ['a type of its own', 'image/png', 'image/png'],
+    ['none (the default a 200 answers)', undefined, 'application/octet-stream'],
+  ] as const)('stored with %s: GET and HEAD, in the body and by redirect, and through the Function URL', async (_name, type, answered) => {
+    const w = writer();
+    for (const [key, size] of [
+      ['cached/typed/inline', 10],
+      ['cached/typed/blob', 40 * KiB],
+    ] as const) {
+      await call(w, 'PUT', `/objects/${key}`, {
+        body: Buffer.from(randomBody(size)).toString('base64'),
+        isBase64Encoded: true,
+        headers: type !== undefined ? { 'content-type': type } : {},
+      });
+      for (const method of ['GET', 'HEAD'] as const) {
+        for (const limit of [1, 64 * KiB]) {
+          const res = await call(w, method, `/objects/${key}`, { headers: { 'if-none-match': '*' } }, { maxResponseBytes: limit });
+          expect([res.statusCode, res.headers?.['content-type']], `${method} ${key} ${limit}`).toEqual([304, answered]);
+          expect(functionUrlResponse(res).headers['content-type']).toBe(answered);
+        }
       }
     }
   });
