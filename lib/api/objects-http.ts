@@ -31,7 +31,8 @@
  *   this API does not: `Content-Disposition`, `Content-Language`, `Expires` and a `Cache-Control`
  *   other than a request's `no-cache` or `max-age=0` (what every answer carries). A DELETE takes no `x-amz-*` header but SigV4's
  *   (S3's `x-amz-if-match-size`, `x-amz-if-match-last-modified-time`, `x-amz-mfa`: not evaluated
- *   here) and no expiry header: 400.
+ *   here), no expiry header and no content (a condition in a body, `{ "ifVersion": 3 }`, was
+ *   ignored; on a session's abort too): 400.
  * - `ETag` is the quoted version; `If-Match: "<version>"` makes a PUT or DELETE conditional,
  *   `If-None-Match: *` makes a PUT create-only (and a DELETE of an existing object 412); a lost
  *   condition is 412, and so is a weak `If-Match` tag (compared strongly, it never matches). A
@@ -318,6 +319,7 @@ export async function answerWithContent(
       case 'PUT':
         return await putObject(store, key, event, headers, options.maxBodyBytes ?? DEFAULT_MAX_BODY);
       case 'DELETE': {
+        refuseDeleteContent(event, 'a DELETE');
         // Both precondition headers count: `If-None-Match: *` ("only if absent") refuses to delete an object.
         refuseUnhonouredDeleteHeaders(headers);
         // A weak If-Match never matches (§13.1.1): only an absent object meets it, as `If-None-Match: *`
@@ -527,6 +529,7 @@ async function sessionRequest(
   // alone. Anything beside it is refused, not ignored: `DELETE ?uploadId=…&partNumber=2` reads as
   // "delete part 2" (no such request), and ignoring the part number would end every part.
   if (method === 'DELETE' || method === 'POST') {
+    if (method === 'DELETE') refuseDeleteContent(event, "a session's abort");
     const extra = [...query.keys()].find((name) => name !== 'uploadId');
     if (extra !== undefined)
       throw new ValidationError(
@@ -899,6 +902,21 @@ function refuseS3Headers(headers: Record<string, string>, write: string): void {
       name.slice(0, 60),
     );
   }
+}
+
+/**
+ * Refuses (400) a DELETE (`what`: an object's, a session's abort) that carries content, which has
+ * no meaning here (RFC 9110 §9.3.5): ignored, a condition put there as the library takes it
+ * (`{ "ifVersion": 3 }`) deleted the object whatever its version, and a session named there (an
+ * abort meant) deleted the object and left the session open. An empty body is none.
+ * @throws ValidationError naming the body
+ */
+function refuseDeleteContent(event: APIGatewayProxyEventV2, what: string): void {
+  if ((event.body ?? '') === '') return;
+  throw new ValidationError(
+    `${what} takes no content, and nothing was deleted: its condition is If-Match (or If-None-Match: *), a session is aborted by DELETE ?uploadId=…`,
+    'body',
+  );
 }
 
 /**

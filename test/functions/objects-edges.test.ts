@@ -820,6 +820,46 @@ describe('a precondition is never dropped', () => {
     expect(await w.store.head('pre/signed')).toBeUndefined();
   });
 
+  /**
+   * A DELETE's content has no meaning here (RFC 9110 §9.3.5), and it was ignored: a client that put
+   * its condition in the body, as the library takes it (`{ "ifVersion": 3 }`), deleted the object
+   * whatever its version, 204, and one that named a session there (`{ "uploadId": … }`, an abort)
+   * deleted the object and left the session open. Refused, as every request that asks for what the
+   * API does not do: 400, nothing deleted. An empty body is none.
+   */
+  test.each([
+    ['a condition as the library takes it', '{"ifVersion":1}', false],
+    ['a session to abort', '{"uploadId":"upload-x"}', false],
+    ['bytes, base64', Buffer.from('x').toString('base64'), true],
+  ] as const)('DELETE with content (%s) is 400 and deletes nothing', async (_name, body, isBase64Encoded) => {
+    const w = writer();
+    const kept = randomBody(10);
+    await call(w, 'PUT', '/objects/pre/delete-content', { body: Buffer.from(kept).toString('base64'), isBase64Encoded: true });
+    await call(w, 'PUT', '/objects/pre/delete-content', { body: Buffer.from(kept).toString('base64'), isBase64Encoded: true });
+    const before = await snapshot(fx);
+    const headers = { 'content-type': isBase64Encoded ? 'application/octet-stream' : 'application/json' };
+    const res = await call(w, 'DELETE', '/objects/pre/delete-content', { headers, body, isBase64Encoded });
+    expect(res.statusCode).toBe(400);
+    expect(bodyOf(res)).toEqual({ error: 'BadRequest', message: expect.stringContaining('content') });
+    expect(await snapshot(fx)).toBe(before);
+    expect((await w.store.get('pre/delete-content'))?.body).toEqual(kept);
+    // A session's abort takes none either (a part number there would end every part).
+    const created = await call(w, 'POST', '/objects/pre/delete-content-session', { query: 'uploads', body: JSON.stringify({ size: 10 }) });
+    const { uploadId } = JSON.parse(String(created.body)) as { uploadId: string };
+    const abort = await call(w, 'DELETE', '/objects/pre/delete-content-session', {
+      query: `uploadId=${uploadId}`,
+      headers,
+      body: isBase64Encoded ? body : '{"partNumber":2}',
+      isBase64Encoded,
+    });
+    expect(abort.statusCode).toBe(400);
+    const listed = await call(w, 'GET', '/objects/pre/delete-content-session', { query: `uploadId=${uploadId}` });
+    expect(listed.statusCode).toBe(200);
+    // Without content (an empty body is none), both go through.
+    expect((await call(w, 'DELETE', '/objects/pre/delete-content', { body: '' })).statusCode).toBe(204);
+    expect((await call(w, 'DELETE', '/objects/pre/delete-content-session', { query: `uploadId=${uploadId}` })).statusCode).toBe(204);
+  });
+
   test('DELETE with If-None-Match: * of an absent object is 404 and writes nothing', async () => {
     const w = writer();
     const before = await snapshot(fx);
