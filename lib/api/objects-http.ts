@@ -47,7 +47,8 @@
  *   the new one: a Range is evaluated after the preconditions, §14.2). `If-Unmodified-Since` without `If-Match` is 400
  *   and `If-Modified-Since` is not evaluated: a date cannot name a version. A GET answered by a
  *   redirect is judged on the version the URL serves; the client's headers then follow the
- *   redirect to S3, which compares `If-Match` with its own ETag (not the version; GetObject
+ *   redirect to S3, which compares `If-Match` with its own ETag (not the version, and S3's answer
+ *   carries it: the 307 carries the version's; GetObject
  *   answers 412 to a tag it does not hold), so an `If-Match` that held here is refused there: read
  *   an object above the response limit with `If-Match` by presigned URL (`presignGet`), or without it.
  * - `x-amz-meta-*` request headers (of a PUT or a session's create) become user metadata and come
@@ -1192,7 +1193,13 @@ function ifMatchOf(headers: Record<string, string>): { readonly version: number;
   if (value === undefined) return undefined;
   const match = ETAG.exec(value);
   const version = match === null ? Number.NaN : Number(match[1]);
-  if (!Number.isSafeInteger(version)) throw new ValidationError('If-Match must be one quoted version, e.g. "3"', 'If-Match');
+  // A tag S3 answered (a client that followed a GET's 307 is given S3's own ETag, an MD5) is the
+  // likeliest other one: the refusal says where a version is found.
+  if (!Number.isSafeInteger(version))
+    throw new ValidationError(
+      "If-Match must be one quoted version, e.g. \"3\", an ETag of this API (the ETag S3 answers after a GET's redirect is its own, no version: take the 307's or a HEAD's)",
+      'If-Match',
+    );
   return { version, weak: value.trim().startsWith('W/') };
 }
 

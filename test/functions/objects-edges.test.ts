@@ -1902,6 +1902,43 @@ describe('a GET answered by a redirect is labelled as a 200 would be', () => {
   });
 });
 
+/**
+ * A client that follows a GET's 307 (a browser, `fetch`, `curl -L`) is answered by S3, whose
+ * `ETag` is S3's own (an MD5), not the version. Sent back as `If-Match` on a write, it was refused
+ * as "If-Match must be one quoted version, e.g. \"3\"": the very tag the client was given, the
+ * cause unsaid. The refusal says where a version is taken from; nothing is written.
+ */
+describe('an ETag S3 answered, after a redirect, sent back as If-Match', () => {
+  test("PUT and DELETE: 400 naming the cause, nothing written; the 307's own ETag is a version", async () => {
+    const w = writer();
+    const key = 'redirect-etag/k';
+    const body = randomBody(40 * KiB);
+    await call(w, 'PUT', `/objects/${key}`, { body: Buffer.from(body).toString('base64'), isBase64Encoded: true });
+    const redirect = await call(w, 'GET', `/objects/${key}`, {}, { maxResponseBytes: 1 });
+    expect(redirect.statusCode).toBe(307);
+    const followed = await fetch(String(redirect.headers?.location));
+    await followed.arrayBuffer();
+    const s3Etag = String(followed.headers.get('etag'));
+    expect(s3Etag).not.toBe(redirect.headers?.etag);
+    const before = await snapshot(fx);
+    for (const method of ['PUT', 'DELETE'] as const) {
+      const res = await call(w, method, `/objects/${key}`, {
+        headers: { 'if-match': s3Etag },
+        ...(method === 'PUT' ? { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true } : {}),
+      });
+      expect(res.statusCode, method).toBe(400);
+      expect(bodyOf(res).message, method).toMatch(/If-Match must be one quoted version.*redirect.*307/);
+    }
+    expect(await snapshot(fx)).toBe(before);
+    const replaced = await call(w, 'PUT', `/objects/${key}`, {
+      headers: { 'if-match': String(redirect.headers?.etag) },
+      body: Buffer.from(randomBody(10)).toString('base64'),
+      isBase64Encoded: true,
+    });
+    expect(replaced.statusCode).toBe(200);
+  });
+});
+
 describe('an answer of an object is revalidated before a cache reuses it', () => {
   /**
    * A 200 carried `Last-Modified` and no `Cache-Control`, so a browser or a shared cache may reuse
