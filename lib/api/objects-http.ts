@@ -23,14 +23,16 @@
  *   that is not UTF-8 goes with a binary `Content-Type`), a `Content-MD5` the body does not match is 400
  *   `BadDigest`, as on a session's create and complete (an `x-amz-content-sha256` of other bytes: 400 `XAmzContentSHA256Mismatch`; a
  *   `STREAMING-*` one, an aws-chunked body, 400), and S3's request headers but `x-amz-meta-*` and
- *   SigV4's are 400 (on a session's create too): `x-amz-copy-source*` (a copy),
+ *   SigV4's are 400 (on a session's create too; `x-amz-cf-id`, CloudFront's id of each request it
+ *   forwards, is taken wherever SigV4's are): `x-amz-copy-source*` (a copy),
  *   `x-amz-write-offset-bytes` (an append), `x-amz-checksum-*` (not verified here), object lock,
  *   SSE-C, tagging, another storage class or ACL (`x-amz-storage-class: STANDARD` and
  *   `x-amz-acl: private` are what every object is). So are the headers S3 stores with an object and
  *   this API does not: `Content-Disposition`, `Content-Language`, `Expires` and a `Cache-Control`
  *   other than a request's `no-cache` or `max-age=0` (what every answer carries). A DELETE takes no `x-amz-*` header but SigV4's
  *   (S3's `x-amz-if-match-size`, `x-amz-if-match-last-modified-time`, `x-amz-mfa`: not evaluated
- *   here) and no expiry header: 400.
+ *   here), no expiry header and no content (a condition in a body, `{ "ifVersion": 3 }`, was
+ *   ignored; on a session's abort too): 400.
  * - `ETag` is the quoted version; `If-Match: "<version>"` makes a PUT or DELETE conditional,
  *   `If-None-Match: *` makes a PUT create-only (and a DELETE of an existing object 412); a lost
  *   condition is 412, and so is a weak `If-Match` tag (compared strongly, it never matches). A
@@ -38,13 +40,15 @@
  *   other `If-None-Match` on a write, both headers at once, or `If-Unmodified-Since` without
  *   `If-Match`, is 400: a precondition is never ignored.
  * - GET and HEAD evaluate `If-Match` (strong comparison; false: 412) and `If-None-Match` (weak
- *   comparison; a match: 304) against the version they answer, in RFC 9110's order
+ *   comparison; a match: 304, with the `ETag`, `Last-Modified` and `Content-Type` a 200 carries: a
+ *   cache takes a 304's fields into its stored answer) against the version they answer, in RFC 9110's order
  *   (lib/api/preconditions.ts), so a download in several ranges with `If-Match` gets 412 once the
  *   object is replaced, never bytes of two versions (nor a 416 when its range is past the end of
  *   the new one: a Range is evaluated after the preconditions, §14.2). `If-Unmodified-Since` without `If-Match` is 400
  *   and `If-Modified-Since` is not evaluated: a date cannot name a version. A GET answered by a
  *   redirect is judged on the version the URL serves; the client's headers then follow the
- *   redirect to S3, which compares `If-Match` with its own ETag (not the version; GetObject
+ *   redirect to S3, which compares `If-Match` with its own ETag (not the version, and S3's answer
+ *   carries it: the 307 carries the version's; GetObject
  *   answers 412 to a tag it does not hold), so an `If-Match` that held here is refused there: read
  *   an object above the response limit with `If-Match` by presigned URL (`presignGet`), or without it.
  * - `x-amz-meta-*` request headers (of a PUT or a session's create) become user metadata and come
@@ -59,8 +63,8 @@
  *   Lambda carries them, labelled with the `Content-Type` a 200 would carry (the URL names it).
  *   One read of HV decides the 307
  *   (and a 304 or 412 of such an object), with no S3 request (`TieredStore.getStreamOrUrl`), and
- *   a GET with `If-None-Match` (a cache's revalidation) is judged first on the item alone
- *   (`TieredStore.head`): a 304 sends no S3 request. The
+ *   a GET with `If-None-Match` (a cache's revalidation) or an `If-Match` naming versions is judged
+ *   first on the item alone (`TieredStore.head`): a 304 or 412 sends no S3 request. The
  *   limit applies to the object as read by the one read that answers, so an object replaced
  *   meanwhile cannot overflow it; an inline object (at most the inline threshold) is always
  *   answered in the body (`TieredStore.getBytesOrUrl`: a blob grown past the limit while it is read
@@ -316,6 +320,7 @@ export async function answerWithContent(
       case 'PUT':
         return await putObject(store, key, event, headers, options.maxBodyBytes ?? DEFAULT_MAX_BODY);
       case 'DELETE': {
+        refuseDeleteContent(event, 'a DELETE');
         // Both precondition headers count: `If-None-Match: *` ("only if absent") refuses to delete an object.
         refuseUnhonouredDeleteHeaders(headers);
         // A weak If-Match never matches (§13.1.1): only an absent object meets it, as `If-None-Match: *`
@@ -399,8 +404,10 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
   // A revalidation (`If-None-Match`: every answer says no-cache, so a cache sends one before each
   // reuse) is judged on the item alone, before any blob is opened: a 304 costs one read of HV and
   // no S3 request (opened first, each 304 cost an S3 GET dropped unread, and S3 throttling a GET
-  // made it a 503). The read that answers bytes is judged again on the version it finds.
-  if (preconditions.ifNoneMatch !== undefined) {
+  // made it a 503). So is an `If-Match` that names versions (a download in ranges learning that
+  // the object was replaced): its 412 read and dropped the new version's bytes, and was a 503
+  // "retry" while S3 failed GETs. The read that answers bytes is judged again on the version it finds.
+  if (preconditions.ifNoneMatch !== undefined || (preconditions.ifMatch !== undefined && preconditions.ifMatch !== '*')) {
     const info = await store.head(key);
     if (info === undefined) return noSuchObject();
     const verdict = evaluateRead(preconditions, info.version);
@@ -465,7 +472,7 @@ function redirectAnswer(
   signed: { readonly url: string; readonly version: number },
   ifRange: string | undefined,
   preconditions: ReadPreconditions,
-  info: Parameters<typeof preconditionAnswer>[1] = { version: signed.version },
+  info: Parameters<typeof preconditionAnswer>[1],
 ): Response {
   // The URL serves this version: the preconditions are judged on it, as on any read.
   const verdict = evaluateRead(preconditions, signed.version);
@@ -523,6 +530,7 @@ async function sessionRequest(
   // alone. Anything beside it is refused, not ignored: `DELETE ?uploadId=…&partNumber=2` reads as
   // "delete part 2" (no such request), and ignoring the part number would end every part.
   if (method === 'DELETE' || method === 'POST') {
+    if (method === 'DELETE') refuseDeleteContent(event, "a session's abort");
     const extra = [...query.keys()].find((name) => name !== 'uploadId');
     if (extra !== undefined)
       throw new ValidationError(
@@ -839,10 +847,21 @@ function contentCodingRefusal(headers: Record<string, string>): Response | undef
 /** S3's subresources of an object (tags, ACL, attributes, retention, legal hold, torrent): none is served here. */
 const S3_SUBRESOURCES: ReadonlySet<string> = new Set(['tagging', 'acl', 'attributes', 'retention', 'legal-hold', 'torrent']);
 
-/** SigV4's request headers (a Function URL with IAM auth): taken on every request, whatever it is. */
-const SIGV4_HEADERS: ReadonlySet<string> = new Set(['x-amz-date', 'x-amz-content-sha256', 'x-amz-security-token', 'x-amz-user-agent']);
+/**
+ * The `x-amz-*` request headers of the way a request came, not of what it asks: SigV4's (a
+ * Function URL with IAM auth) and CloudFront's request id (`x-amz-cf-id`, on every request a
+ * distribution forwards to its origin: the way to a custom domain in front of a Function URL).
+ * Taken on every request, whatever it is.
+ */
+const SIGV4_HEADERS: ReadonlySet<string> = new Set([
+  'x-amz-date',
+  'x-amz-content-sha256',
+  'x-amz-security-token',
+  'x-amz-user-agent',
+  'x-amz-cf-id',
+]);
 
-/** The first of S3's request headers (`x-amz-*`) in `headers` but SigV4's, or undefined. */
+/** The first of S3's request headers (`x-amz-*`) in `headers` but SigV4's and CloudFront's, or undefined. */
 function s3RequestHeaderOf(headers: Record<string, string>): string | undefined {
   return Object.keys(headers).find((name) => name.startsWith('x-amz-') && !SIGV4_HEADERS.has(name));
 }
@@ -851,10 +870,12 @@ function s3RequestHeaderOf(headers: Record<string, string>): string | undefined 
  * S3 request headers a write takes, and the values taken: user metadata, SigV4's (a Function URL
  * with IAM auth; a payload hash is a hex SHA-256, verified on a PUT, or `UNSIGNED-PAYLOAD`: a
  * `STREAMING-*` one says the body is aws-chunked, signatures inside, which would be stored as the
- * object), and two that ask for what every object here is anyway. `null`: any value.
+ * object), CloudFront's request id (`x-amz-cf-id`, on every request a distribution forwards), and
+ * two that ask for what every object here is anyway. `null`: any value.
  */
 const S3_HEADERS_TAKEN: ReadonlyMap<string, { readonly pattern: RegExp; readonly shown: string } | null> = new Map([
   ['x-amz-date', null],
+  ['x-amz-cf-id', null],
   ['x-amz-content-sha256', { pattern: /^(?:[0-9a-f]{64}|UNSIGNED-PAYLOAD)$/i, shown: 'a hex SHA-256 or UNSIGNED-PAYLOAD' }],
   ['x-amz-security-token', null],
   ['x-amz-user-agent', null],
@@ -882,6 +903,21 @@ function refuseS3Headers(headers: Record<string, string>, write: string): void {
       name.slice(0, 60),
     );
   }
+}
+
+/**
+ * Refuses (400) a DELETE (`what`: an object's, a session's abort) that carries content, which has
+ * no meaning here (RFC 9110 §9.3.5): ignored, a condition put there as the library takes it
+ * (`{ "ifVersion": 3 }`) deleted the object whatever its version, and a session named there (an
+ * abort meant) deleted the object and left the session open. An empty body is none.
+ * @throws ValidationError naming the body
+ */
+function refuseDeleteContent(event: APIGatewayProxyEventV2, what: string): void {
+  if ((event.body ?? '') === '') return;
+  throw new ValidationError(
+    `${what} takes no content, and nothing was deleted: its condition is If-Match (or If-None-Match: *), a session is aborted by DELETE ?uploadId=…`,
+    'body',
+  );
 }
 
 /**
@@ -1157,7 +1193,13 @@ function ifMatchOf(headers: Record<string, string>): { readonly version: number;
   if (value === undefined) return undefined;
   const match = ETAG.exec(value);
   const version = match === null ? Number.NaN : Number(match[1]);
-  if (!Number.isSafeInteger(version)) throw new ValidationError('If-Match must be one quoted version, e.g. "3"', 'If-Match');
+  // A tag S3 answered (a client that followed a GET's 307 is given S3's own ETag, an MD5) is the
+  // likeliest other one: the refusal says where a version is found.
+  if (!Number.isSafeInteger(version))
+    throw new ValidationError(
+      "If-Match must be one quoted version, e.g. \"3\", an ETag of this API (the ETag S3 answers after a GET's redirect is its own, no version: take the 307's or a HEAD's)",
+      'If-Match',
+    );
   return { version, weak: value.trim().startsWith('W/') };
 }
 
@@ -1201,17 +1243,22 @@ function lastModifiedOf(updatedAt: number | undefined): string | undefined {
 /**
  * The answer of a read whose preconditions did not let it proceed: 304 (If-None-Match matched)
  * with the validators a 200 would carry (RFC 9110 §15.4.5), or 412 (If-Match did not) with the
- * current ETag, so the client knows what it would get.
+ * current ETag, so the client knows what it would get. The 304 also carries the `Content-Type` a
+ * 200 would: a cache takes a 304's header fields into the answer it stored (RFC 9111 §4.3.4), and
+ * a Function URL answers a result without one as `application/json`, which relabelled the object.
  */
 function preconditionAnswer(
   verdict: 'not-modified' | 'failed',
-  info: Pick<ObjectInfo, 'version'> & Partial<Pick<ObjectInfo, 'updatedAt' | 'expiresAt'>>,
+  info: Pick<ObjectInfo, 'version' | 'contentType'> & Partial<Pick<ObjectInfo, 'updatedAt' | 'expiresAt'>>,
 ): Response {
   const validators: Record<string, string> = { etag: etagOf(info.version) };
   const modified = lastModifiedOf(info.updatedAt);
   if (modified !== undefined) validators['last-modified'] = modified;
   if (info.expiresAt !== undefined) validators['x-tierlog-expires-at'] = info.expiresAt.toISOString();
-  if (verdict === 'not-modified') return { statusCode: 304, headers: { ...validators, 'cache-control': 'no-cache' } };
+  if (verdict === 'not-modified') {
+    const type = info.contentType ?? DEFAULT_CONTENT_TYPE;
+    return { statusCode: 304, headers: { ...validators, 'content-type': type, 'cache-control': 'no-cache' } };
+  }
   const failed = problem(412, 'PreconditionFailed', `the object is version ${info.version}, which If-Match does not name`);
   return { ...failed, headers: { ...failed.headers, ...validators } };
 }

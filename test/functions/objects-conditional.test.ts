@@ -196,3 +196,49 @@ describe('a revalidation (If-None-Match) of a blob answered in the body', () => 
     expect(sameBytes(Buffer.from(String(part.body), 'base64'), body.subarray(100, 200))).toBe(true);
   });
 });
+
+/**
+ * A download in ranges sends `If-Match` with each range, and learns from its 412 that the object
+ * was replaced (ask again from the start). For a blob answered in the body the read opened the
+ * new version's S3 GET, read its bytes whole and dropped them for the 412: each such answer cost an
+ * S3 GET of up to the response limit, and while S3 throttled or failed GETs the client was told
+ * 503 "retry" (its condition known false all along) and sent the same doomed range again. The
+ * condition is judged on the objects table's item first, as a revalidation's is.
+ */
+describe('a GET whose If-Match names another version, of a blob answered in the body', () => {
+  test('while S3 fails every GET: 412 from the objects table alone, no GET sent to S3', async () => {
+    const r = makeWriter(fx);
+    const handler = r.s3.config.requestHandler as unknown as {
+      handle: (request: { method: string }, options?: unknown) => Promise<unknown>;
+    };
+    const send = handler.handle.bind(handler);
+    let gets = 0;
+    handler.handle = async (request, options) => {
+      if (request.method !== 'GET') return send(request, options);
+      gets++;
+      throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    };
+    try {
+      const [, etag] = objects.get('c/blob')!;
+      const cases: Record<string, string>[] = [
+        { 'if-match': other },
+        { 'if-match': other, range: 'bytes=0-99' },
+        { 'if-match': `W/${etag}` },
+      ];
+      for (const headers of cases) {
+        const res = await handleObjectsRequest(r.store, httpEvent('GET', '/objects/c/blob', { headers }), { maxResponseBytes: 64 * KiB });
+        expect([res.statusCode, res.headers?.etag], JSON.stringify(headers)).toEqual([412, etag]);
+        expect(JSON.parse(String(res.body)).error).toBe('PreconditionFailed');
+      }
+      expect(gets, 'no GET sent to S3').toBe(0);
+      // A read of the bytes (If-Match of the current version) does meet the failure: 503, as before.
+      const read = await handleObjectsRequest(r.store, httpEvent('GET', '/objects/c/blob', { headers: { 'if-match': etag } }), {
+        maxResponseBytes: 64 * KiB,
+      });
+      expect(read.statusCode).toBe(503);
+      expect(gets).toBeGreaterThan(0);
+    } finally {
+      r.close();
+    }
+  });
+});

@@ -24,7 +24,7 @@ import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { refusal } from '../support/refusal.js';
 import { KiB, makeWriter, randomBody, rawPutObject, snapshot, steps, type Writer } from '../tiered/harness.js';
 import { captureStdout, httpEvent, jsonLines, lambdaContext } from './lambda.js';
-import { eventBody } from '../../lib/dev/function-url.js';
+import { eventBody, functionUrlResponse } from '../../lib/dev/function-url.js';
 
 let fx: Fixture;
 const open: Writer[] = [];
@@ -818,6 +818,46 @@ describe('a precondition is never dropped', () => {
     };
     expect((await call(w, 'DELETE', '/objects/pre/signed', { headers })).statusCode).toBe(204);
     expect(await w.store.head('pre/signed')).toBeUndefined();
+  });
+
+  /**
+   * A DELETE's content has no meaning here (RFC 9110 §9.3.5), and it was ignored: a client that put
+   * its condition in the body, as the library takes it (`{ "ifVersion": 3 }`), deleted the object
+   * whatever its version, 204, and one that named a session there (`{ "uploadId": … }`, an abort)
+   * deleted the object and left the session open. Refused, as every request that asks for what the
+   * API does not do: 400, nothing deleted. An empty body is none.
+   */
+  test.each([
+    ['a condition as the library takes it', '{"ifVersion":1}', false],
+    ['a session to abort', '{"uploadId":"upload-x"}', false],
+    ['bytes, base64', Buffer.from('x').toString('base64'), true],
+  ] as const)('DELETE with content (%s) is 400 and deletes nothing', async (_name, body, isBase64Encoded) => {
+    const w = writer();
+    const kept = randomBody(10);
+    await call(w, 'PUT', '/objects/pre/delete-content', { body: Buffer.from(kept).toString('base64'), isBase64Encoded: true });
+    await call(w, 'PUT', '/objects/pre/delete-content', { body: Buffer.from(kept).toString('base64'), isBase64Encoded: true });
+    const before = await snapshot(fx);
+    const headers = { 'content-type': isBase64Encoded ? 'application/octet-stream' : 'application/json' };
+    const res = await call(w, 'DELETE', '/objects/pre/delete-content', { headers, body, isBase64Encoded });
+    expect(res.statusCode).toBe(400);
+    expect(bodyOf(res)).toEqual({ error: 'BadRequest', message: expect.stringContaining('content') });
+    expect(await snapshot(fx)).toBe(before);
+    expect((await w.store.get('pre/delete-content'))?.body).toEqual(kept);
+    // A session's abort takes none either (a part number there would end every part).
+    const created = await call(w, 'POST', '/objects/pre/delete-content-session', { query: 'uploads', body: JSON.stringify({ size: 10 }) });
+    const { uploadId } = JSON.parse(String(created.body)) as { uploadId: string };
+    const abort = await call(w, 'DELETE', '/objects/pre/delete-content-session', {
+      query: `uploadId=${uploadId}`,
+      headers,
+      body: isBase64Encoded ? body : '{"partNumber":2}',
+      isBase64Encoded,
+    });
+    expect(abort.statusCode).toBe(400);
+    const listed = await call(w, 'GET', '/objects/pre/delete-content-session', { query: `uploadId=${uploadId}` });
+    expect(listed.statusCode).toBe(200);
+    // Without content (an empty body is none), both go through.
+    expect((await call(w, 'DELETE', '/objects/pre/delete-content', { body: '' })).statusCode).toBe(204);
+    expect((await call(w, 'DELETE', '/objects/pre/delete-content-session', { query: `uploadId=${uploadId}` })).statusCode).toBe(204);
   });
 
   test('DELETE with If-None-Match: * of an absent object is 404 and writes nothing', async () => {
@@ -1636,6 +1676,55 @@ describe("a session's complete takes SigV4's headers and the parts as listed", (
   });
 });
 
+/**
+ * CloudFront sends `X-Amz-Cf-Id` (its request id) with every request it forwards to an origin, and
+ * it is the way to a custom domain in front of a Function URL. Taken for an S3 request header that
+ * is not honoured, it made every write through a distribution a 400: a PUT, a DELETE and each of a
+ * session's routes. It asks for nothing: taken on every request, as SigV4's are.
+ */
+describe('a request through CloudFront (x-amz-cf-id on every origin request)', () => {
+  test('PUT, DELETE and every session route take it', async () => {
+    const w = writer();
+    const cf = { 'x-amz-cf-id': 'vZ2Fqg0BzXa3ZtKk5jXfq3GmcHvSVLgu7YTnDdTT-Hb5ZcZvHvQnVg==' };
+    const key = 'through-cloudfront/object';
+    const body = randomBody(40 * KiB);
+    const put = await call(w, 'PUT', `/objects/${key}`, {
+      body: Buffer.from(body).toString('base64'),
+      isBase64Encoded: true,
+      headers: cf,
+    });
+    expect([put.statusCode, put.body]).toEqual([201, expect.any(String)]);
+    expect((await w.store.get(key))?.body).toEqual(body);
+    const deleted = await call(w, 'DELETE', `/objects/${key}`, { headers: cf });
+    expect([deleted.statusCode, deleted.body]).toEqual([204, undefined]);
+    expect(await w.store.head(key)).toBeUndefined();
+
+    const sessionKey = 'through-cloudfront/session';
+    const created = await call(w, 'POST', `/objects/${sessionKey}`, { query: 'uploads', headers: cf, body: JSON.stringify({ size: 10 }) });
+    expect([created.statusCode, created.body]).toEqual([201, expect.any(String)]);
+    const { uploadId, parts } = JSON.parse(String(created.body)) as { uploadId: string; parts: Array<{ url: string }> };
+    await fetch(parts[0]!.url, { method: 'PUT', body: Buffer.from(randomBody(10)) });
+    const signed = await call(w, 'GET', `/objects/${sessionKey}`, { query: `uploadId=${uploadId}&partNumber=1`, headers: cf });
+    expect([signed.statusCode, signed.body]).toEqual([200, expect.any(String)]);
+    const listed = await call(w, 'GET', `/objects/${sessionKey}`, { query: `uploadId=${uploadId}`, headers: cf });
+    expect([listed.statusCode, listed.body]).toEqual([200, expect.any(String)]);
+    const asListed = (JSON.parse(String(listed.body)) as { parts: unknown[] }).parts;
+    const done = await call(w, 'POST', `/objects/${sessionKey}`, {
+      query: `uploadId=${uploadId}`,
+      headers: cf,
+      body: JSON.stringify({ parts: asListed }),
+    });
+    expect([done.statusCode, done.body]).toEqual([201, expect.any(String)]);
+    expect((await w.store.head(sessionKey))?.size).toBe(10);
+
+    const abortedKey = 'through-cloudfront/aborted';
+    const opened = await call(w, 'POST', `/objects/${abortedKey}`, { query: 'uploads', headers: cf, body: JSON.stringify({ size: 10 }) });
+    const { uploadId: abortedId } = JSON.parse(String(opened.body)) as { uploadId: string };
+    const aborted = await call(w, 'DELETE', `/objects/${abortedKey}`, { query: `uploadId=${abortedId}`, headers: cf });
+    expect([aborted.statusCode, aborted.body]).toEqual([204, undefined]);
+  });
+});
+
 describe("a session's create and complete check the digest of the body their client sent, as a PUT does", () => {
   /**
    * A PUT whose `Content-MD5` or hex `x-amz-content-sha256` its body does not match is refused
@@ -1813,6 +1902,43 @@ describe('a GET answered by a redirect is labelled as a 200 would be', () => {
   });
 });
 
+/**
+ * A client that follows a GET's 307 (a browser, `fetch`, `curl -L`) is answered by S3, whose
+ * `ETag` is S3's own (an MD5), not the version. Sent back as `If-Match` on a write, it was refused
+ * as "If-Match must be one quoted version, e.g. \"3\"": the very tag the client was given, the
+ * cause unsaid. The refusal says where a version is taken from; nothing is written.
+ */
+describe('an ETag S3 answered, after a redirect, sent back as If-Match', () => {
+  test("PUT and DELETE: 400 naming the cause, nothing written; the 307's own ETag is a version", async () => {
+    const w = writer();
+    const key = 'redirect-etag/k';
+    const body = randomBody(40 * KiB);
+    await call(w, 'PUT', `/objects/${key}`, { body: Buffer.from(body).toString('base64'), isBase64Encoded: true });
+    const redirect = await call(w, 'GET', `/objects/${key}`, {}, { maxResponseBytes: 1 });
+    expect(redirect.statusCode).toBe(307);
+    const followed = await fetch(String(redirect.headers?.location));
+    await followed.arrayBuffer();
+    const s3Etag = String(followed.headers.get('etag'));
+    expect(s3Etag).not.toBe(redirect.headers?.etag);
+    const before = await snapshot(fx);
+    for (const method of ['PUT', 'DELETE'] as const) {
+      const res = await call(w, method, `/objects/${key}`, {
+        headers: { 'if-match': s3Etag },
+        ...(method === 'PUT' ? { body: Buffer.from(randomBody(10)).toString('base64'), isBase64Encoded: true } : {}),
+      });
+      expect(res.statusCode, method).toBe(400);
+      expect(bodyOf(res).message, method).toMatch(/If-Match must be one quoted version.*redirect.*307/);
+    }
+    expect(await snapshot(fx)).toBe(before);
+    const replaced = await call(w, 'PUT', `/objects/${key}`, {
+      headers: { 'if-match': String(redirect.headers?.etag) },
+      body: Buffer.from(randomBody(10)).toString('base64'),
+      isBase64Encoded: true,
+    });
+    expect(replaced.statusCode).toBe(200);
+  });
+});
+
 describe('an answer of an object is revalidated before a cache reuses it', () => {
   /**
    * A 200 carried `Last-Modified` and no `Cache-Control`, so a browser or a shared cache may reuse
@@ -1861,6 +1987,39 @@ describe('an answer of an object is revalidated before a cache reuses it', () =>
         await res.arrayBuffer();
         expect(res.status, `${name} ${JSON.stringify(headers)}`).toBe('range' in headers ? 206 : 200);
         expect(res.headers.get('cache-control'), `${name} ${JSON.stringify(headers)}`).toBe('no-cache');
+      }
+    }
+  });
+});
+
+/**
+ * A cache that revalidates its stored answer takes the 304's header fields into it (RFC 9111
+ * §4.3.4: all but Content-Length). The 304 carried no Content-Type, and a Function URL answers a
+ * result without one as `application/json` (an empty body too; the local adapter does as it does):
+ * a cache freshening its stored PNG with that 304 relabelled it JSON, which a browser, told
+ * `nosniff` by the same answer, refuses to show. The 304 carries the type a 200 would.
+ */
+describe("a 304 carries the object's content type, not the platform's default", () => {
+  test.each([
+    ['a type of its own', 'image/png', 'image/png'],
+    ['none (the default a 200 answers)', undefined, 'application/octet-stream'],
+  ] as const)('stored with %s: GET and HEAD, in the body and by redirect, and through the Function URL', async (_name, type, answered) => {
+    const w = writer();
+    for (const [key, size] of [
+      ['cached/typed/inline', 10],
+      ['cached/typed/blob', 40 * KiB],
+    ] as const) {
+      await call(w, 'PUT', `/objects/${key}`, {
+        body: Buffer.from(randomBody(size)).toString('base64'),
+        isBase64Encoded: true,
+        headers: type !== undefined ? { 'content-type': type } : {},
+      });
+      for (const method of ['GET', 'HEAD'] as const) {
+        for (const limit of [1, 64 * KiB]) {
+          const res = await call(w, method, `/objects/${key}`, { headers: { 'if-none-match': '*' } }, { maxResponseBytes: limit });
+          expect([res.statusCode, res.headers?.['content-type']], `${method} ${key} ${limit}`).toEqual([304, answered]);
+          expect(functionUrlResponse(res).headers['content-type']).toBe(answered);
+        }
       }
     }
   });

@@ -310,9 +310,10 @@ describe('session routes: every bad request is a 4xx JSON error and writes nothi
     expect(parts).toHaveLength(1);
     const before = await snapshot(fx);
     for (const method of ['GET', 'POST', 'DELETE']) {
+      // The complete's parts (a DELETE takes no content: 400 before its session is looked at).
       const res = await call(method, '/objects/r/theirs', {
         query: `uploadId=${uploadId}`,
-        body: '{"parts": [{"partNumber": 1, "etag": "x"}]}',
+        ...(method === 'POST' ? { body: '{"parts": [{"partNumber": 1, "etag": "x"}]}' } : {}),
       });
       expect(res.statusCode).toBe(404);
     }
