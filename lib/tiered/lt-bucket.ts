@@ -259,7 +259,8 @@ export class LtBucket {
    * says no. The stream fails with the cut past them, with a count that found another length
    * (a `TierlogError`) at once, and with the cut when the blob is gone meanwhile (replaced and
    * deleted: bytes of it were given already, so its successor's are never spliced in). Destroyed
-   * early, it destroys the body it reads.
+   * early, it destroys the body it reads; destroyed with an error (its reader's: `pipeline` when a
+   * client goes away), it reads nothing more, the error being no cut of S3's body.
    */
   private resuming(
     key: string,
@@ -275,14 +276,19 @@ export class LtBucket {
     async function* chunks(): AsyncGenerator<Uint8Array> {
       let next = range.start;
       for (let attempt = 1; ; attempt++) {
+        // True while a chunk is with the reader: an error thrown in then is the reader's (a stream
+        // destroyed with one, as `pipeline` does when a client goes away), never a cut of S3's body.
+        let yielding = false;
         try {
           for await (const chunk of source) {
             next += (chunk as Uint8Array).byteLength;
+            yielding = true;
             yield chunk as Uint8Array;
+            yielding = false;
           }
           return;
         } catch (err) {
-          if (err instanceof TierlogError || attempt >= BODY_READ_ATTEMPTS || next > range.end || !mayReadAgain()) throw err;
+          if (yielding || err instanceof TierlogError || attempt >= BODY_READ_ATTEMPTS || next > range.end || !mayReadAgain()) throw err;
           source.destroy();
           const resumed = await rest(next).catch((again: unknown) => {
             // Refused (403: a writer has no s3:ListBucket) as for a missing blob: gone, the cut answered.
