@@ -37,6 +37,11 @@ export interface UploadOptions {
    * the complete): what it throws fails that attempt, unsent, and the upload with it.
    */
   readonly beforeAttempt?: () => void;
+  /**
+   * Called when the upload failed and so did the abort of its multipart upload (`err`, the abort's
+   * error): the parts sent so far stay in S3, billed, until something aborts the upload.
+   */
+  readonly onAbortFailed?: (err: unknown) => void;
 }
 
 /** One uploaded part of a multipart upload, as ListParts reports it. */
@@ -157,7 +162,7 @@ export class LtBucket {
 
   /**
    * Uploads `body` to `key` (multipart above one part; parts are aborted on error, and the error
-   * thrown is the upload's own, whatever the abort answered).
+   * thrown is the upload's own, whatever the abort answered: a failed abort goes to `onAbortFailed`).
    *
    * A CompleteMultipartUpload whose answer was lost after it landed is retried by the SDK, and S3
    * answers the retry NoSuchUpload (the upload is gone: completed). The key is new and written by
@@ -188,8 +193,16 @@ export class LtBucket {
       await upload.done();
     } catch (err) {
       if (awsErrorName(err) === 'NoSuchUpload' && (await this.sizeOf(key).catch(() => undefined)) === body.byteLength) return;
-      // An abort that fails leaves the parts to the bucket's AbortIncompleteMultipartUpload rule.
-      if (upload.uploadId !== undefined) await this.abortMultipart(key, upload.uploadId).catch(() => undefined);
+      // An abort that fails leaves the parts in S3: told to `onAbortFailed`, never thrown in place of the upload's error.
+      if (upload.uploadId !== undefined) {
+        await this.abortMultipart(key, upload.uploadId).catch((aborting: unknown) => {
+          try {
+            options.onAbortFailed?.(aborting);
+          } catch {
+            // Its own failure changes nothing: the upload's error is thrown.
+          }
+        });
+      }
       throw translateAwsError(err, { operation: 'PutObject', bucket: this.bucket });
     }
   }
