@@ -272,8 +272,9 @@ export class LtBucket {
    * says no. The stream fails with the cut past them, with a count that found another length
    * (a `TierlogError`) at once, and with the cut when the blob is gone meanwhile (replaced and
    * deleted: bytes of it were given already, so its successor's are never spliced in). Destroyed
-   * early, it destroys the body it reads; destroyed with an error (its reader's: `pipeline` when a
-   * client goes away), it reads nothing more, the error being no cut of S3's body.
+   * early, it destroys the body it reads at once (one stalled mid-way too, no byte coming) and reads
+   * nothing more; destroyed with an error (its reader's: `pipeline` when a client goes away), the
+   * error is no cut of S3's body either.
    */
   private resuming(
     key: string,
@@ -286,6 +287,8 @@ export class LtBucket {
     // The body read now: destroyed with the stream, whenever that is (before its first read too,
     // when the generator has not begun and runs nothing of its own), so its socket goes back.
     let source: Readable = first;
+    /** The stream was destroyed: what its body throws since (its own destruction) is no cut. */
+    let destroyed = false;
     async function* chunks(): AsyncGenerator<Uint8Array> {
       let next = range.start;
       for (let attempt = 1; ; attempt++) {
@@ -301,7 +304,8 @@ export class LtBucket {
           }
           return;
         } catch (err) {
-          if (yielding || err instanceof TierlogError || attempt >= BODY_READ_ATTEMPTS || next > range.end || !mayReadAgain()) throw err;
+          if (destroyed || yielding || err instanceof TierlogError || attempt >= BODY_READ_ATTEMPTS || next > range.end || !mayReadAgain())
+            throw err;
           source.destroy();
           const resumed = await rest(next).catch((again: unknown) => {
             // Refused (403: a writer has no s3:ListBucket) as for a missing blob: gone, the cut answered.
@@ -310,11 +314,21 @@ export class LtBucket {
           });
           if (resumed === undefined) throw err;
           source = resumed as unknown as Readable;
+          // Destroyed while the rest was asked for: its body goes back unread.
+          if (destroyed) source.destroy();
         }
       }
     }
     const stream = Readable.from(chunks(), { objectMode: false });
-    stream.once('close', () => source.destroy());
+    // The body is destroyed as the stream is, not once the generator has its next chunk: a
+    // generator waiting on a body stalled mid-way (no byte coming) held the stream's destroy, its
+    // close and the body's socket until S3 sent more, which a reader's watchdog could not end.
+    const destroyStream = stream._destroy.bind(stream);
+    stream._destroy = (error, callback) => {
+      destroyed = true;
+      source.destroy();
+      destroyStream(error, callback);
+    };
     return stream;
   }
 
