@@ -14,7 +14,8 @@
  *    land and never will (its expected state is gone, or it was never sent). Delete `new` if an
  *    upload began, then remove the entry. But an upload that failed without a definite refusal
  *    may still land after that delete (a request S3 applies after the writer gave up on it): its
- *    entry is left to the sweeper, which judges it once the upload window is over.
+ *    entry is left to the sweeper, which judges it once the upload window is over. So is one whose
+ *    multipart upload could not be aborted: the sweeper aborts it then (its parts named by nothing else).
  *  - committed: delete `old` (the blob the commit replaced), then remove the entry. `old` is read
  *    from HV, so it is deleted only when it is exactly a blob key of this object (the sweeper's
  *    namespace guard); anything else is reported and its entry left to the sweeper (quarantined).
@@ -91,8 +92,9 @@ export class LoggedChange {
   /** An upload of `blob` began (it may exist even if the upload failed). */
   private uploadBegan = false;
   /**
-   * The upload is over for good: it succeeded, or S3 refused it outright on its only attempt. An
-   * upload that failed otherwise (no answer, a 5xx, throttling after retries) may still land later.
+   * The upload is over for good: it succeeded, or S3 refused it outright on its only attempt (and,
+   * gone multipart, its upload was aborted). An upload that failed otherwise (no answer, a 5xx,
+   * throttling after retries) may still land later; one whose abort failed still holds its parts.
    */
   private uploadOver = false;
   /** The blob the landed commit replaced. */
@@ -160,6 +162,8 @@ export class LoggedChange {
     let sent = false;
     /** What the checks below threw, stopping an attempt unsent. */
     let stopped: unknown;
+    /** The multipart upload failed and its abort did too: its parts are still in S3. */
+    let partsLeft = false;
     try {
       // No attempt goes out once the sweeper may have judged the entry (see `mayUpload`): its blob
       // would land named by nothing. Earlier attempts may have landed: the entry stays (close).
@@ -177,10 +181,17 @@ export class LoggedChange {
         }
         sent = true;
       };
-      await this.ctx.lt.upload(this.blob!, bytes, { ...options, beforeAttempt });
+      // An upload whose abort failed holds parts nothing else names: its entry is left to the
+      // sweeper (close), which aborts the uploads of a `new` it judges garbage past the upload window.
+      const onAbortFailed = (aborting: unknown) => {
+        partsLeft = true;
+        this.report(aborting, this.blob);
+        options.onAbortFailed?.(aborting);
+      };
+      await this.ctx.lt.upload(this.blob!, bytes, { ...options, beforeAttempt, onAbortFailed });
     } catch (err) {
       // Stopped by these checks before its first attempt went out: nothing was sent, nothing can land.
-      this.uploadOver = (!sent && stopped !== undefined && err === stopped) || refusedOutright(err);
+      this.uploadOver = !partsLeft && ((!sent && stopped !== undefined && err === stopped) || refusedOutright(err));
       throw err;
     }
     this.uploadOver = true;

@@ -37,6 +37,11 @@ export interface UploadOptions {
    * the complete): what it throws fails that attempt, unsent, and the upload with it.
    */
   readonly beforeAttempt?: () => void;
+  /**
+   * Called when the upload failed and so did the abort of its multipart upload (`err`, the abort's
+   * error): the parts sent so far stay in S3, billed, until something aborts the upload.
+   */
+  readonly onAbortFailed?: (err: unknown) => void;
 }
 
 /** One uploaded part of a multipart upload, as ListParts reports it. */
@@ -157,7 +162,7 @@ export class LtBucket {
 
   /**
    * Uploads `body` to `key` (multipart above one part; parts are aborted on error, and the error
-   * thrown is the upload's own, whatever the abort answered).
+   * thrown is the upload's own, whatever the abort answered: a failed abort goes to `onAbortFailed`).
    *
    * A CompleteMultipartUpload whose answer was lost after it landed is retried by the SDK, and S3
    * answers the retry NoSuchUpload (the upload is gone: completed). The key is new and written by
@@ -188,8 +193,16 @@ export class LtBucket {
       await upload.done();
     } catch (err) {
       if (awsErrorName(err) === 'NoSuchUpload' && (await this.sizeOf(key).catch(() => undefined)) === body.byteLength) return;
-      // An abort that fails leaves the parts to the bucket's AbortIncompleteMultipartUpload rule.
-      if (upload.uploadId !== undefined) await this.abortMultipart(key, upload.uploadId).catch(() => undefined);
+      // An abort that fails leaves the parts in S3: told to `onAbortFailed`, never thrown in place of the upload's error.
+      if (upload.uploadId !== undefined) {
+        await this.abortMultipart(key, upload.uploadId).catch((aborting: unknown) => {
+          try {
+            options.onAbortFailed?.(aborting);
+          } catch {
+            // Its own failure changes nothing: the upload's error is thrown.
+          }
+        });
+      }
       throw translateAwsError(err, { operation: 'PutObject', bucket: this.bucket });
     }
   }
@@ -259,7 +272,9 @@ export class LtBucket {
    * says no. The stream fails with the cut past them, with a count that found another length
    * (a `TierlogError`) at once, and with the cut when the blob is gone meanwhile (replaced and
    * deleted: bytes of it were given already, so its successor's are never spliced in). Destroyed
-   * early, it destroys the body it reads.
+   * early, it destroys the body it reads at once (one stalled mid-way too, no byte coming) and reads
+   * nothing more; destroyed with an error (its reader's: `pipeline` when a client goes away), the
+   * error is no cut of S3's body either.
    */
   private resuming(
     key: string,
@@ -272,17 +287,25 @@ export class LtBucket {
     // The body read now: destroyed with the stream, whenever that is (before its first read too,
     // when the generator has not begun and runs nothing of its own), so its socket goes back.
     let source: Readable = first;
+    /** The stream was destroyed: what its body throws since (its own destruction) is no cut. */
+    let destroyed = false;
     async function* chunks(): AsyncGenerator<Uint8Array> {
       let next = range.start;
       for (let attempt = 1; ; attempt++) {
+        // True while a chunk is with the reader: an error thrown in then is the reader's (a stream
+        // destroyed with one, as `pipeline` does when a client goes away), never a cut of S3's body.
+        let yielding = false;
         try {
           for await (const chunk of source) {
             next += (chunk as Uint8Array).byteLength;
+            yielding = true;
             yield chunk as Uint8Array;
+            yielding = false;
           }
           return;
         } catch (err) {
-          if (err instanceof TierlogError || attempt >= BODY_READ_ATTEMPTS || next > range.end || !mayReadAgain()) throw err;
+          if (destroyed || yielding || err instanceof TierlogError || attempt >= BODY_READ_ATTEMPTS || next > range.end || !mayReadAgain())
+            throw err;
           source.destroy();
           const resumed = await rest(next).catch((again: unknown) => {
             // Refused (403: a writer has no s3:ListBucket) as for a missing blob: gone, the cut answered.
@@ -291,11 +314,21 @@ export class LtBucket {
           });
           if (resumed === undefined) throw err;
           source = resumed as unknown as Readable;
+          // Destroyed while the rest was asked for: its body goes back unread.
+          if (destroyed) source.destroy();
         }
       }
     }
     const stream = Readable.from(chunks(), { objectMode: false });
-    stream.once('close', () => source.destroy());
+    // The body is destroyed as the stream is, not once the generator has its next chunk: a
+    // generator waiting on a body stalled mid-way (no byte coming) held the stream's destroy, its
+    // close and the body's socket until S3 sent more, which a reader's watchdog could not end.
+    const destroyStream = stream._destroy.bind(stream);
+    stream._destroy = (error, callback) => {
+      destroyed = true;
+      source.destroy();
+      destroyStream(error, callback);
+    };
     return stream;
   }
 

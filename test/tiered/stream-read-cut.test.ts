@@ -5,7 +5,7 @@
  * reached with a ranged GET of the rest (a blob key is written once: the same bytes), up to 3
  * GETs in all, as `get` reads the body again. Cut on every one, the stream fails with the cut.
  */
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable, Readable as ReadableStream, Writable } from 'node:stream';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { beforeAll, expect, test } from 'vitest';
 import { cutGets as cutS3Gets } from '../support/cut-body.js';
@@ -120,4 +120,69 @@ test('a blob deleted between the cut and the rest (replaced meanwhile): the stre
   expect(cuts.cut).toBe(1);
   expect(gets).toBe(2);
   expect((error as Error).message).toBe('aborted');
+});
+
+test('a stream its reader destroys with an error (a client gone, through pipeline): no GetObject of the rest is sent', async () => {
+  // The reader's error reaches the stream's source where a chunk was handed over: taken for a cut
+  // of S3's body, it sent a GetObject of the rest of the blob for nobody, and the stream closed
+  // only once that answer's first bytes came.
+  const w = writer();
+  await w.store.put('stream-cut/reader-gone', BODY);
+  const ranges = rangesSent(w);
+  const got = await w.store.getStream('stream-cut/reader-gone');
+  let taken = 0;
+  const error = await new Promise<unknown>((resolve) => {
+    const client = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        taken += chunk.byteLength;
+        done(taken > 100_000 ? new Error('client went away') : null);
+      },
+    });
+    pipeline(got!.body, client, resolve);
+  });
+  expect((error as Error).message).toBe('client went away');
+  expect(got!.body.destroyed).toBe(true);
+  // Whatever was on its way has had the time to go out.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  expect(ranges, 'the one GET of the read, none after the reader left').toEqual([undefined]);
+});
+
+test('a stream destroyed while its body stalls (no byte coming): it closes at once, its body destroyed, nothing more asked', async () => {
+  // A reader's watchdog destroys a download that makes no progress. The stream waited for the
+  // stalled body's next chunk before it closed: no close, and the body's socket held, until S3
+  // sent more (with no socket timeout, the default client's: as long as the connection lived).
+  const w = writer();
+  await w.store.put('stream-cut/stalled', BODY);
+  const handler = w.s3.config.requestHandler as unknown as {
+    handle: (request: { method: string }, options?: unknown) => Promise<{ response: { body: unknown } }>;
+  };
+  const send = handler.handle.bind(handler);
+  const bodies: Readable[] = [];
+  handler.handle = async (request, options) => {
+    const out = await send(request, options);
+    if (request.method !== 'GET') return out;
+    // The answer's headers came; its body sends nothing.
+    const body = out.response.body as Readable;
+    body.pause();
+    bodies.push(body);
+    out.response.body = new ReadableStream({
+      read: () => {},
+      destroy: (error, done) => {
+        body.destroy();
+        done(error);
+      },
+    });
+    return out;
+  };
+  const got = await w.store.getStream('stream-cut/stalled');
+  got!.body.on('data', () => {});
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const closed = new Promise((resolve) => got!.body.once('close', () => resolve('closed')));
+  got!.body.destroy();
+  const timedOut = new Promise((resolve) => setTimeout(() => resolve('still open'), 2_000));
+  expect(await Promise.race([closed, timedOut])).toBe('closed');
+  expect(
+    bodies.map((body) => body.destroyed),
+    'the one GET, its body destroyed',
+  ).toEqual([true]);
 });
