@@ -208,6 +208,53 @@ describe('the packed tarball, installed into a project outside the repository', 
     expect(out).toContain('examples (a) and (b): ok');
   }, 300_000);
 
+  it("runs example (b) whose pointer update's answer is lost: the SDK's retry fails its condition, the blob it wrote stays", async () => {
+    // The writer's DynamoDB client loses the answer of its pointer update once, after DynamoDB
+    // applied it (tierlog/testing's FaultInjector); the SDK sends it again and the retry fails its
+    // condition on the item the first attempt wrote. A create and an overwrite.
+    writeFileSync(
+      join(project, 'record-remove-lost-answer.mjs'),
+      `import { DynamoChangeLog, createDynamoDBClient, createS3Client } from 'tierlog';
+import { FaultInjector, checkInvariants, onCommand, provisionLocal, startLocalStack } from 'tierlog/testing';
+import { saveReport } from './out/record-remove-writer.js';
+
+const stack = await startLocalStack();
+const results = {};
+try {
+  const config = { changeLogTable: 'lost-log', objectsTable: 'lost-objects', bucket: 'lost-blobs', prefix: 'blobs', leaseShards: 4 };
+  await provisionLocal(config);
+  const dynamodb = createDynamoDBClient();
+  const s3 = createS3Client();
+  const changeLog = new DynamoChangeLog({ config, dynamodb });
+  const lossy = () => new FaultInjector().add({ kind: 'loseResponse', match: onCommand('UpdateItem'), times: 1 }).attach(createDynamoDBClient(), 'dynamodb');
+  const save = (id, size, client) =>
+    saveReport({ config, changeLog, dynamodb: client, s3 }, id, new Uint8Array(size)).then((blob) => ({ blob }), (err) => ({ error: err.message }));
+  results.create = await save('reports/created', 100_000, lossy());
+  await save('reports/overwritten', 100_000, dynamodb);
+  results.overwrite = await save('reports/overwritten', 200_000, lossy());
+  const report = await checkInvariants({ config, dynamodb, s3 });
+  results.invariants = { lost: report.lost, leaked: report.leaked, pending: report.pending, entries: report.entries, blobs: report.blobs };
+  changeLog.close();
+} finally {
+  await stack.stop();
+}
+console.log(\`RESULTS \${JSON.stringify(results)}\`);
+`,
+    );
+    const out = await sh(process.execPath, ['record-remove-lost-answer.mjs'], project);
+    const results = JSON.parse(
+      out
+        .split('\n')
+        .find((l) => l.startsWith('RESULTS '))!
+        .slice('RESULTS '.length),
+    ) as Record<string, Record<string, unknown>>;
+    // Both writes landed: no item points at a blob the writer deleted as its own leftover, and each
+    // write answers its blob (the example said "changed concurrently" and deleted it).
+    expect(results['invariants']).toEqual({ lost: [], leaked: [], pending: [], entries: 0, blobs: 2 });
+    expect(results['create']).toEqual({ blob: expect.stringMatching(/^blobs\//) });
+    expect(results['overwrite']).toEqual({ blob: expect.stringMatching(/^blobs\//) });
+  }, 300_000);
+
   describe('README, "Testing your writers": its crash test, verbatim, run with vitest in the project', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('\n## Testing your writers\n'));
