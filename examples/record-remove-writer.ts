@@ -57,9 +57,13 @@ export async function saveReport(deps: ReportWriterDeps, id: string, body: Uint8
     );
     if (landed === undefined) throw err; // not known: the entry stays, and the sweeper decides by the item
     if (!landed) {
-      // Lost the race or failed: the new blob is unreferenced. Clean up in-process, then remove.
-      await s3.send(new DeleteObjectCommand({ Bucket: config.bucket, Key: blob })).catch(() => undefined); // else: the sweeper
-      await changeLog.remove(changeId);
+      // Lost the race or failed: the new blob is unreferenced. Clean up in-process, then remove;
+      // a delete that failed leaves the entry, which names the blob to the sweeper.
+      const deleted = await s3.send(new DeleteObjectCommand({ Bucket: config.bucket, Key: blob })).then(
+        () => true,
+        () => false,
+      );
+      if (deleted) await changeLog.remove(changeId);
       throw err instanceof ConditionalCheckFailedException ? new Error(`report ${id} was changed concurrently`) : err;
     }
     // It landed: the write stands, and goes on as one answered.

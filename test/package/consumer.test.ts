@@ -255,6 +255,58 @@ console.log(\`RESULTS \${JSON.stringify(results)}\`);
     expect(results['overwrite']).toEqual({ blob: expect.stringMatching(/^blobs\//) });
   }, 300_000);
 
+  it('runs example (b) whose cleanup of a write that lost its race fails: its entry stays, and the sweeper deletes the blob', async () => {
+    // Another writer saves the report between this one's upload and its pointer update (a `before`
+    // hook), so the update fails its condition; the delete of the blob it uploaded is refused
+    // (InternalError, every attempt). The blob is then named by the entry alone.
+    writeFileSync(
+      join(project, 'record-remove-failed-cleanup.mjs'),
+      `import { DynamoChangeLog, createDynamoDBClient, createS3Client } from 'tierlog';
+import { FaultInjector, checkInvariants, onCommand, provisionLocal, startLocalStack, sweepPastLeases } from 'tierlog/testing';
+import { saveReport } from './out/record-remove-writer.js';
+
+const stack = await startLocalStack();
+const results = {};
+try {
+  const config = { changeLogTable: 'race-log', objectsTable: 'race-objects', bucket: 'race-blobs', prefix: 'blobs', leaseShards: 4 };
+  await provisionLocal(config);
+  const dynamodb = createDynamoDBClient();
+  const s3 = createS3Client();
+  const other = new DynamoChangeLog({ config, dynamodb });
+  const changeLog = new DynamoChangeLog({ config, dynamodb });
+  const refused = () => Object.assign(new Error('We encountered an internal error. Please try again.'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } });
+  const faults = new FaultInjector()
+    .add({ kind: 'delay', delayMs: 0, match: onCommand('UpdateItem'), times: 1, before: () => saveReport({ config, changeLog: other, dynamodb, s3 }, 'reports/raced', new Uint8Array(100_000)) })
+    .add({ kind: 'fail', match: onCommand('DeleteObject'), error: refused });
+  const deps = { config, changeLog, dynamodb: faults.attach(createDynamoDBClient(), 'dynamodb'), s3: faults.attach(createS3Client(), 's3') };
+  results.save = await saveReport(deps, 'reports/raced', new Uint8Array(150_000)).then((blob) => ({ blob }), (err) => ({ error: err.message }));
+  const before = await checkInvariants({ config, dynamodb, s3 });
+  results.before = { leaked: before.leaked.length, pending: before.pending.length, entries: before.entries };
+  changeLog.close();
+  other.close();
+  const { second } = await sweepPastLeases({ config, dynamodb, s3 });
+  const after = await checkInvariants({ config, dynamodb, s3 });
+  results.after = { errors: second.errors, lost: after.lost, leaked: after.leaked, pending: after.pending, entries: after.entries, blobs: after.blobs };
+} finally {
+  await stack.stop();
+}
+console.log(\`RESULTS \${JSON.stringify(results)}\`);
+`,
+    );
+    const out = await sh(process.execPath, ['record-remove-failed-cleanup.mjs'], project);
+    const results = JSON.parse(
+      out
+        .split('\n')
+        .find((l) => l.startsWith('RESULTS '))!
+        .slice('RESULTS '.length),
+    ) as Record<string, Record<string, unknown>>;
+    expect(results['save']).toEqual({ error: 'report reports/raced was changed concurrently' });
+    // The blob it could not delete is named by its entry (pending), not leaked with nothing naming it.
+    expect(results['before']).toEqual({ leaked: 0, pending: 1, entries: 1 });
+    // The sweep deletes it: only the other writer's blob is left.
+    expect(results['after']).toEqual({ errors: 0, lost: [], leaked: [], pending: [], entries: 0, blobs: 1 });
+  }, 300_000);
+
   describe('README, "Testing your writers": its crash test, verbatim, run with vitest in the project', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('\n## Testing your writers\n'));
