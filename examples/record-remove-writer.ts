@@ -48,10 +48,25 @@ export async function saveReport(deps: ReportWriterDeps, id: string, body: Uint8
       }),
     );
   } catch (err) {
-    // Lost the race or failed: the new blob is unreferenced. Clean up in-process, then remove.
-    await s3.send(new DeleteObjectCommand({ Bucket: config.bucket, Key: blob })).catch(() => undefined); // else: the sweeper
-    await changeLog.remove(changeId);
-    throw err instanceof ConditionalCheckFailedException ? new Error(`report ${id} was changed concurrently`) : err;
+    // An error is no proof the pointer was not written: an answer lost after the update was applied
+    // is sent again by the SDK, and the retry fails its condition on the item the first one wrote.
+    // Deleting the new blob then would lose the report. Ask the item (consistently) first.
+    const landed = await doc.send(new GetCommand({ TableName: config.objectsTable, Key: { key: id }, ConsistentRead: true })).then(
+      (read) => read.Item?.blob === blob,
+      () => undefined,
+    );
+    if (landed === undefined) throw err; // not known: the entry stays, and the sweeper decides by the item
+    if (!landed) {
+      // Lost the race or failed: the new blob is unreferenced. Clean up in-process, then remove;
+      // a delete that failed leaves the entry, which names the blob to the sweeper.
+      const deleted = await s3.send(new DeleteObjectCommand({ Bucket: config.bucket, Key: blob })).then(
+        () => true,
+        () => false,
+      );
+      if (deleted) await changeLog.remove(changeId);
+      throw err instanceof ConditionalCheckFailedException ? new Error(`report ${id} was changed concurrently`) : err;
+    }
+    // It landed: the write stands, and goes on as one answered.
   }
   if (old !== undefined) await s3.send(new DeleteObjectCommand({ Bucket: config.bucket, Key: old }));
   await changeLog.remove(changeId);

@@ -40,7 +40,7 @@ import { INVENTORY_STALE_SECONDS } from '../lib/recovery/snapshot-audit/athena-p
 import { checkSnapshotHvAttributes } from '../lib/recovery/snapshot-audit/query.js';
 import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue, pointAlarmsAtRunbook } from './failure-handling.js';
-import { nagArn } from './nag.js';
+import { defaultRuntimeFinding, nagArn } from './nag.js';
 import { metricsDeploymentEnv, metricsDeploymentOf, refuseTokenOptions, TierlogFunction, tierlogDimensions } from './function.js';
 import { validateChangeLogTable } from './change-log-table.js';
 import { refuseOtherStoreUnderPrefix } from './one-store-per-prefix.js';
@@ -782,6 +782,7 @@ export class AuditAtScale extends Construct {
         id: `AwsSolutions-IAM5[Resource::${nagArn(t, t.tableArn)}/export/*]`,
         reason: 'DescribeExport of the exports of this one table: export ids are generated per export.',
       })),
+      ...defaultRuntimeFinding(this.function),
     ];
     if (this.props.delete) {
       acks.push({

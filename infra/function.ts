@@ -169,6 +169,9 @@ export function tierlogDimensions(service: string, deployment: string | undefine
   return { service, ...(deployment !== undefined ? { [METRICS_DEPLOYMENT_DIMENSION]: deployment } : {}) };
 }
 
+/** The runtime tierlog's functions deploy unless given another: the one their bundles are tested on. */
+export const DEFAULT_RUNTIME = lambda.Runtime.NODEJS_24_X;
+
 /** The oldest Node.js major the handlers run on (their bundles target it: `BUNDLE_TARGET`). */
 export const MIN_NODEJS_MAJOR = Number(BUNDLE_TARGET.replace('node', ''));
 
@@ -271,7 +274,7 @@ export class TierlogFunction extends Construct {
     checkLogLevelKeepsWarnings(props.environment, props.handler);
     // Its log group's: CloudFormation snapshots none (with SNAPSHOT it deletes it).
     checkRemovalPolicy(props.removalPolicy, 'removalPolicy');
-    const runtime = props.runtime ?? lambda.Runtime.NODEJS_24_X;
+    const runtime = props.runtime ?? DEFAULT_RUNTIME;
     checkRuntime(runtime);
     const bundleAwsSdk: unknown = props.bundleAwsSdk;
     if (bundleAwsSdk !== undefined && typeof bundleAwsSdk !== 'boolean') {

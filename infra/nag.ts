@@ -4,8 +4,10 @@
  * is no longer needed is noticed.
  */
 import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
+import { DEFAULT_RUNTIME } from './function.js';
 import type { Tierlog } from './tierlog.js';
 
 /** One acknowledged finding: where, which, why. */
@@ -51,6 +53,36 @@ export function acknowledgeNagFindings(tierlog: Tierlog): void {
 /** Acknowledges each of `acks` on its construct, with its reason. */
 export function acknowledgeEach(acks: readonly NagAcknowledgement[]): void {
   for (const ack of acks) Validations.of(ack.construct).acknowledge({ id: ack.id, reason: ack.reason });
+}
+
+/** The Node.js major of a runtime name (`nodejs24.x`: 24), 0 for another. */
+function nodeMajor(name: string): number {
+  return Number(/^nodejs(\d+)/.exec(name)?.[1] ?? 0);
+}
+
+/**
+ * The finding `AwsSolutions-L1` (not the latest runtime of its family) of a tierlog function on
+ * {@link DEFAULT_RUNTIME}, when the aws-cdk-lib in use knows a newer Node.js runtime. cdk-nag
+ * judges "latest" by that library's list of runtimes, and a release newer than the one tierlog was
+ * tested with, which its peer range admits (2.278 knows `nodejs26.x`), failed the synth of every
+ * app under cdk-nag on tierlog's own functions, acknowledged findings or not. None for a runtime the
+ * app chose (its finding is the app's to acknowledge, README: `runtime`), nor when the default is
+ * the newest the library knows.
+ */
+export function defaultRuntimeFinding(fn: IConstruct): NagAcknowledgement[] {
+  const runtime = (fn.node.defaultChild as lambda.CfnFunction | undefined)?.runtime;
+  if (runtime !== DEFAULT_RUNTIME.name) return [];
+  const newest = Math.max(...lambda.Runtime.ALL.filter((r) => r.family === lambda.RuntimeFamily.NODEJS).map((r) => nodeMajor(r.name)));
+  if (newest <= nodeMajor(runtime)) return [];
+  return [
+    {
+      construct: fn,
+      id: 'AwsSolutions-L1',
+      reason:
+        `${runtime} is the runtime tierlog's handler bundles are built and tested for (its default); ` +
+        `the nodejs${newest}.x this aws-cdk-lib knows is not yet one they are tested on (choose it with the runtime prop).`,
+    },
+  ];
 }
 
 /** The finding of a dead-letter queue cdk-nag does not recognise as one (`AwsSolutions-SQS3`), on `queue`. */

@@ -21,7 +21,7 @@ import { validateChangeLogTable } from './change-log-table.js';
 import { refuseOtherStoreUnderPrefix } from './one-store-per-prefix.js';
 import { checkObjectsTableKey, validateObjectsTableInOneRegion } from './own-objects-table.js';
 import { checkGrantsCoverEnvironment, grantWriter, type TierlogResources } from './permissions.js';
-import { acknowledgeEach, type NagAcknowledgement, prefixObjectsFinding } from './nag.js';
+import { acknowledgeEach, defaultRuntimeFinding, type NagAcknowledgement, prefixObjectsFinding } from './nag.js';
 import { readableTable } from './readable-table.js';
 import { CONFIG_ENV } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
@@ -242,7 +242,7 @@ export class ObjectsFunction extends Construct {
    * {@link acknowledgeNagFindings}.
    */
   nagAcknowledgements(): NagAcknowledgement[] {
-    return [{ construct: this.role, ...prefixObjectsFinding(this.store) }];
+    return [{ construct: this.role, ...prefixObjectsFinding(this.store) }, ...defaultRuntimeFinding(this.function)];
   }
 
   /** Acknowledges {@link nagAcknowledgements} on the constructs that have them. */

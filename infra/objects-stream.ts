@@ -45,7 +45,14 @@ import {
 import { checkObjectsTableKey, validateObjectsTableInOneRegion } from './own-objects-table.js';
 import { refuseOtherStoreUnderPrefix } from './one-store-per-prefix.js';
 import { requireStreamInStackEnvironment } from './same-environment.js';
-import { acknowledgeEach, deadLetterQueueFinding, type NagAcknowledgement, nagArn, prefixObjectsFinding } from './nag.js';
+import {
+  acknowledgeEach,
+  deadLetterQueueFinding,
+  defaultRuntimeFinding,
+  type NagAcknowledgement,
+  nagArn,
+  prefixObjectsFinding,
+} from './nag.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** `POWERTOOLS_SERVICE_NAME` of the stream function, and the `service` dimension of its metrics. */
@@ -592,6 +599,7 @@ export class ObjectsStreamCleanup extends Construct {
           'it lists stream ARNs, no data.',
       },
       deadLetterQueueFinding(this.failureQueue, "the stream event source mapping's on-failure destination", 'FailureQueueNotEmpty'),
+      ...defaultRuntimeFinding(this.function),
     ];
   }
 

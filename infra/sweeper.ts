@@ -34,7 +34,14 @@ import { checkObjectsTableKey, validateObjectsTableInOneRegion } from './own-obj
 import { validateOwnBucket } from './own-bucket.js';
 import { refuseOtherStoreUnderPrefix } from './one-store-per-prefix.js';
 import { checkGrantsCoverEnvironment, grantSweeper, type TierlogResources } from './permissions.js';
-import { acknowledgeEach, deadLetterQueueFinding, logicalIdOf, type NagAcknowledgement, prefixObjectsFinding } from './nag.js';
+import {
+  acknowledgeEach,
+  deadLetterQueueFinding,
+  defaultRuntimeFinding,
+  logicalIdOf,
+  type NagAcknowledgement,
+  prefixObjectsFinding,
+} from './nag.js';
 
 export { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
 import { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
@@ -558,6 +565,7 @@ export class TierlogSweeper extends Construct {
           'of the sweeper function only; the schedules invoke its unqualified ARN.',
       },
       deadLetterQueueFinding(this.deadLetterQueue, "the schedules' DeadLetterConfig", 'DeadLetterQueueNotEmpty'),
+      ...defaultRuntimeFinding(this.function),
     ];
   }
 

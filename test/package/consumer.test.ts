@@ -208,6 +208,105 @@ describe('the packed tarball, installed into a project outside the repository', 
     expect(out).toContain('examples (a) and (b): ok');
   }, 300_000);
 
+  it("runs example (b) whose pointer update's answer is lost: the SDK's retry fails its condition, the blob it wrote stays", async () => {
+    // The writer's DynamoDB client loses the answer of its pointer update once, after DynamoDB
+    // applied it (tierlog/testing's FaultInjector); the SDK sends it again and the retry fails its
+    // condition on the item the first attempt wrote. A create and an overwrite.
+    writeFileSync(
+      join(project, 'record-remove-lost-answer.mjs'),
+      `import { DynamoChangeLog, createDynamoDBClient, createS3Client } from 'tierlog';
+import { FaultInjector, checkInvariants, onCommand, provisionLocal, startLocalStack } from 'tierlog/testing';
+import { saveReport } from './out/record-remove-writer.js';
+
+const stack = await startLocalStack();
+const results = {};
+try {
+  const config = { changeLogTable: 'lost-log', objectsTable: 'lost-objects', bucket: 'lost-blobs', prefix: 'blobs', leaseShards: 4 };
+  await provisionLocal(config);
+  const dynamodb = createDynamoDBClient();
+  const s3 = createS3Client();
+  const changeLog = new DynamoChangeLog({ config, dynamodb });
+  const lossy = () => new FaultInjector().add({ kind: 'loseResponse', match: onCommand('UpdateItem'), times: 1 }).attach(createDynamoDBClient(), 'dynamodb');
+  const save = (id, size, client) =>
+    saveReport({ config, changeLog, dynamodb: client, s3 }, id, new Uint8Array(size)).then((blob) => ({ blob }), (err) => ({ error: err.message }));
+  results.create = await save('reports/created', 100_000, lossy());
+  await save('reports/overwritten', 100_000, dynamodb);
+  results.overwrite = await save('reports/overwritten', 200_000, lossy());
+  const report = await checkInvariants({ config, dynamodb, s3 });
+  results.invariants = { lost: report.lost, leaked: report.leaked, pending: report.pending, entries: report.entries, blobs: report.blobs };
+  changeLog.close();
+} finally {
+  await stack.stop();
+}
+console.log(\`RESULTS \${JSON.stringify(results)}\`);
+`,
+    );
+    const out = await sh(process.execPath, ['record-remove-lost-answer.mjs'], project);
+    const results = JSON.parse(
+      out
+        .split('\n')
+        .find((l) => l.startsWith('RESULTS '))!
+        .slice('RESULTS '.length),
+    ) as Record<string, Record<string, unknown>>;
+    // Both writes landed: no item points at a blob the writer deleted as its own leftover, and each
+    // write answers its blob (the example said "changed concurrently" and deleted it).
+    expect(results['invariants']).toEqual({ lost: [], leaked: [], pending: [], entries: 0, blobs: 2 });
+    expect(results['create']).toEqual({ blob: expect.stringMatching(/^blobs\//) });
+    expect(results['overwrite']).toEqual({ blob: expect.stringMatching(/^blobs\//) });
+  }, 300_000);
+
+  it('runs example (b) whose cleanup of a write that lost its race fails: its entry stays, and the sweeper deletes the blob', async () => {
+    // Another writer saves the report between this one's upload and its pointer update (a `before`
+    // hook), so the update fails its condition; the delete of the blob it uploaded is refused
+    // (InternalError, every attempt). The blob is then named by the entry alone.
+    writeFileSync(
+      join(project, 'record-remove-failed-cleanup.mjs'),
+      `import { DynamoChangeLog, createDynamoDBClient, createS3Client } from 'tierlog';
+import { FaultInjector, checkInvariants, onCommand, provisionLocal, startLocalStack, sweepPastLeases } from 'tierlog/testing';
+import { saveReport } from './out/record-remove-writer.js';
+
+const stack = await startLocalStack();
+const results = {};
+try {
+  const config = { changeLogTable: 'race-log', objectsTable: 'race-objects', bucket: 'race-blobs', prefix: 'blobs', leaseShards: 4 };
+  await provisionLocal(config);
+  const dynamodb = createDynamoDBClient();
+  const s3 = createS3Client();
+  const other = new DynamoChangeLog({ config, dynamodb });
+  const changeLog = new DynamoChangeLog({ config, dynamodb });
+  const refused = () => Object.assign(new Error('We encountered an internal error. Please try again.'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } });
+  const faults = new FaultInjector()
+    .add({ kind: 'delay', delayMs: 0, match: onCommand('UpdateItem'), times: 1, before: () => saveReport({ config, changeLog: other, dynamodb, s3 }, 'reports/raced', new Uint8Array(100_000)) })
+    .add({ kind: 'fail', match: onCommand('DeleteObject'), error: refused });
+  const deps = { config, changeLog, dynamodb: faults.attach(createDynamoDBClient(), 'dynamodb'), s3: faults.attach(createS3Client(), 's3') };
+  results.save = await saveReport(deps, 'reports/raced', new Uint8Array(150_000)).then((blob) => ({ blob }), (err) => ({ error: err.message }));
+  const before = await checkInvariants({ config, dynamodb, s3 });
+  results.before = { leaked: before.leaked.length, pending: before.pending.length, entries: before.entries };
+  changeLog.close();
+  other.close();
+  const { second } = await sweepPastLeases({ config, dynamodb, s3 });
+  const after = await checkInvariants({ config, dynamodb, s3 });
+  results.after = { errors: second.errors, lost: after.lost, leaked: after.leaked, pending: after.pending, entries: after.entries, blobs: after.blobs };
+} finally {
+  await stack.stop();
+}
+console.log(\`RESULTS \${JSON.stringify(results)}\`);
+`,
+    );
+    const out = await sh(process.execPath, ['record-remove-failed-cleanup.mjs'], project);
+    const results = JSON.parse(
+      out
+        .split('\n')
+        .find((l) => l.startsWith('RESULTS '))!
+        .slice('RESULTS '.length),
+    ) as Record<string, Record<string, unknown>>;
+    expect(results['save']).toEqual({ error: 'report reports/raced was changed concurrently' });
+    // The blob it could not delete is named by its entry (pending), not leaked with nothing naming it.
+    expect(results['before']).toEqual({ leaked: 0, pending: 1, entries: 1 });
+    // The sweep deletes it: only the other writer's blob is left.
+    expect(results['after']).toEqual({ errors: 0, lost: [], leaked: [], pending: [], entries: 0, blobs: 1 });
+  }, 300_000);
+
   describe('README, "Testing your writers": its crash test, verbatim, run with vitest in the project', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('\n## Testing your writers\n'));
