@@ -38,7 +38,12 @@ const program = new Command('drill')
   .description('Run tierlog under crashes on the embedded local stack and check its invariants')
   .option('--writers <n>', 'concurrent simulated Lambda writers', positive, 8)
   .option('--operations <n>', 'operations in all', positive, 400)
-  .option('--seed <n>', `random seed, 0 to ${MAX_SEED} (a run is reproducible from it)`, seedArg, 42)
+  .option(
+    '--seed <n>',
+    `random seed, 0 to ${MAX_SEED} (the operations drawn from it are the same each run: keys, kinds, sizes, which ones a crash is armed in; the request a crash hits and how the writers interleave depend on timing, and vary)`,
+    seedArg,
+    42,
+  )
   .option(
     '--crash-rate <p>',
     'chance that a crash is armed in an operation, at one of the requests its kind makes (one its operation does not reach, such as a delete of a key already gone, does not fire: the report says how many did)',
