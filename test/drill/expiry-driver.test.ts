@@ -282,6 +282,31 @@ describe("ExpiryDriver: the records the construct's event filter passes", () => 
   });
 });
 
+describe("ExpiryDriver: the records as the construct's stream carries them", () => {
+  it('hands the handler no new image (the construct deploys OLD_IMAGE), and still judges the replaced blob from the one it read', async () => {
+    const { fx, store } = await fixtureWithWriter({ replacedBlobCleanup: 'stream' });
+    const seen: Array<{ view: string | undefined; newImage: boolean }> = [];
+    const handler = realHandler(fx);
+    const recording: DeliverBatch = async (records) => {
+      for (const r of records) seen.push({ view: r.dynamodb?.StreamViewType, newImage: r.dynamodb?.NewImage !== undefined });
+      return handler(records);
+    };
+    const { driver, violations, close } = await driverOn(fx, recording);
+    try {
+      await store.put('view/a', randomBody(40 * KiB));
+      await store.put('view/a', randomBody(50 * KiB));
+      await driver.pass();
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.every((r) => r.view === 'OLD_IMAGE' && !r.newImage)).toBe(true);
+      // The driver's own judgement still reads the new image: the replaced blob is checked gone.
+      expect(violations).toEqual([]);
+      expect(driver.counts.replaced).toBe(1);
+    } finally {
+      close();
+    }
+  });
+});
+
 describe('ExpiryDriver: nothing referenced is deleted', () => {
   it('a handler that deletes the blob an object references is reported', async () => {
     const { fx, store } = await fixtureWithWriter({ replacedBlobCleanup: 'log' });
