@@ -38,7 +38,12 @@ const program = new Command('drill')
   .description('Run tierlog under crashes on the embedded local stack and check its invariants')
   .option('--writers <n>', 'concurrent simulated Lambda writers', positive, 8)
   .option('--operations <n>', 'operations in all', positive, 400)
-  .option('--seed <n>', `random seed, 0 to ${MAX_SEED} (a run is reproducible from it)`, seedArg, 42)
+  .option(
+    '--seed <n>',
+    `random seed, 0 to ${MAX_SEED} (the operations drawn from it are the same each run: keys, kinds, sizes, which ones a crash is armed in; the request a crash hits and how the writers interleave depend on timing, and vary)`,
+    seedArg,
+    42,
+  )
   .option(
     '--crash-rate <p>',
     'chance that a crash is armed in an operation, at one of the requests its kind makes (one its operation does not reach, such as a delete of a key already gone, does not fire: the report says how many did)',
@@ -137,13 +142,19 @@ try {
   // The real sweeper and objects-stream Lambda handlers, configured through their environment,
   // with windows scaled to the drill's short invocations. What they would refuse (a tuning
   // variable, a margin of their invocations or more) is refused here, before the stack starts.
-  const handlerEnv = {
-    ...configToEnv(config),
+  // The sweeper's windows, scaled to the drill's invocations. With --keep they are printed for
+  // the other shell too: the CLI's status, inspect and sweep judge entries by these variables, and
+  // without them judged the drill's with a deployment's windows (a 20 min upload window).
+  const sweeperWindows = {
     [SWEEPER_ENV.skewMarginMs]: '500',
     [SWEEPER_ENV.maxUploadMs]: String(invocationMs * 2),
     [SWEEPER_ENV.claimMs]: '10000',
     // The drill's writers run 2 s invocations: its windows are short on purpose.
     [UNSAFE_SHORT_WINDOWS_ENV]: '1',
+  };
+  const handlerEnv = {
+    ...configToEnv(config),
+    ...sweeperWindows,
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     POWERTOOLS_METRICS_DISABLED: 'true',
   };
@@ -190,11 +201,11 @@ try {
 
   if (opts.keep) {
     // Lines a shell runs as they are (the JSON of TIERLOG_HV_ATTRIBUTES quoted, not stripped of its
-    // quotes), without the profile whose credentials the SDK would take over the stack's. With
+    // quotes), with the sweeper's windows the drill ran, without the profile whose credentials the SDK would take over the stack's. With
     // --json on stderr: stdout is the report alone, a JSON document (`> report.json`, `| jq`).
     const say = opts.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
     say('\nThe local stack stays up. In another shell:\n  unset AWS_PROFILE');
-    for (const line of shellExports({ ...stack.env, ...configToEnv(config) })) say(`  ${line}`);
+    for (const line of shellExports({ ...stack.env, ...configToEnv(config), ...sweeperWindows })) say(`  ${line}`);
     say('  npm run cli -- status   # in this repository\nCtrl-C stops it.');
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   }

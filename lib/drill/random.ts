@@ -1,6 +1,8 @@
 /**
- * A small seeded PRNG (mulberry32) so a drill or a fault simulation is reproducible from its
- * seed. Hand-written: it is six lines, and the helpers built on it are the only API needed.
+ * A small seeded PRNG (mulberry32) so a drill or a fault simulation draws the same workload from
+ * its seed. (A drill's writers run at once on a real stack: which request a crash hits and how
+ * they interleave depend on timing, so two runs of a seed may end differently.) Hand-written: it
+ * is six lines, and the helpers built on it are the only API needed.
  */
 export type Random = () => number;
 

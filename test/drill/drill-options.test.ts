@@ -15,6 +15,7 @@ import { scanTable } from '../../lib/drill/invariants.js';
 import { ValidationError } from '../../lib/errors.js';
 import { newChangeId } from '../../lib/ids.js';
 import type { DeliverBatch } from '../../lib/drill/expiry.js';
+import { StreamReader } from '../../lib/local/stream-reader.js';
 import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import { Sweeper } from '../../lib/recovery/sweeper.js';
 import { newBlobKey } from '../../lib/tiered/blob-keys.js';
@@ -448,22 +449,27 @@ describe('--max-body bounds every body the drill writes', () => {
     const windows = { skewMarginMs: 500, maxUploadMs: 2_000, claimMs: 10_000, unsafeShortWindows: true };
     const sweeper = new Sweeper({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3, ...windows });
     const cleanup = new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 });
-    // Every value the workload's keys held, from the objects table's stream (the expiry scenarios' keys aside).
-    const written: Array<{ tag: string; size: number }> = [];
     const maxBodyBytes = 1024;
     const report = await runDrill({
       ...fx,
       options: { ...options, writers: 3, operations: 40, keys: 4, crashRate: 0, sessionRate: 1, maxBodyBytes, invocationMs: 1_000 },
       sweep: () => sweeper.sweep(),
-      deliverStream: async (records) => {
-        for (const record of records) {
-          const image = record.dynamodb?.NewImage;
-          if (image?.['key']?.S?.startsWith('drill/object-') !== true || image['size']?.N === undefined) continue;
-          written.push({ tag: image['metadata']?.M?.['tag']?.S ?? '(no tag)', size: Number(image['size'].N) });
-        }
-        return (await cleanup.handle(records)).response;
-      },
+      deliverStream: async (records) => (await cleanup.handle(records)).response,
     });
+    // Every value the workload's keys held, from the objects table's stream read whole (the handler
+    // gets records as the construct's stream carries them: no create, no new image; the expiry
+    // scenarios' keys aside).
+    const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
+    const written: Array<{ tag: string; size: number }> = [];
+    try {
+      for (const record of await reader.read()) {
+        const image = record.dynamodb?.NewImage;
+        if (image?.['key']?.S?.startsWith('drill/object-') !== true || image['size']?.N === undefined) continue;
+        written.push({ tag: image['metadata']?.M?.['tag']?.S ?? '(no tag)', size: Number(image['size'].N) });
+      }
+    } finally {
+      reader.close();
+    }
     expect(report.sessions.raced).toBeGreaterThan(0);
     expect(written.filter(({ tag }) => tag.endsWith('-race')).length).toBeGreaterThan(0);
     expect(written.filter(({ size }) => size > maxBodyBytes)).toEqual([]);

@@ -257,9 +257,59 @@ describe('ExpiryDriver: the blob an overwrite replaced', () => {
   });
 });
 
+describe("ExpiryDriver: the records the construct's event filter passes", () => {
+  it('hands the handler no create and no change of an inline object: only what the deployed mapping delivers', async () => {
+    const { fx, store } = await fixtureWithWriter({ replacedBlobCleanup: 'log' });
+    const delivered: Array<{ event: string; key: string | undefined }> = [];
+    const recording: DeliverBatch = async (records) => {
+      for (const r of records) delivered.push({ event: r.eventName ?? '', key: r.dynamodb?.Keys?.['key']?.S });
+      return { batchItemFailures: [] };
+    };
+    const { driver, violations, close } = await driverOn(fx, recording);
+    try {
+      await store.put('filter/inline', bodyFor('i1', 10));
+      await store.put('filter/inline', bodyFor('i2', 12));
+      await store.put('filter/blob', randomBody(40 * KiB));
+      await store.put('filter/blob', randomBody(50 * KiB));
+      await driver.pass();
+      expect(violations).toEqual([]);
+      // The stream holds two creates (INSERTs) and two overwrites (MODIFYs): the filter passes the blob's overwrite alone.
+      expect(delivered).toEqual([{ event: 'MODIFY', key: 'filter/blob' }]);
+      expect(driver.counts).toMatchObject({ replaced: 1, batches: 1 });
+    } finally {
+      close();
+    }
+  });
+});
+
+describe("ExpiryDriver: the records as the construct's stream carries them", () => {
+  it('hands the handler no new image (the construct deploys OLD_IMAGE), and still judges the replaced blob from the one it read', async () => {
+    const { fx, store } = await fixtureWithWriter({ replacedBlobCleanup: 'stream' });
+    const seen: Array<{ view: string | undefined; newImage: boolean }> = [];
+    const handler = realHandler(fx);
+    const recording: DeliverBatch = async (records) => {
+      for (const r of records) seen.push({ view: r.dynamodb?.StreamViewType, newImage: r.dynamodb?.NewImage !== undefined });
+      return handler(records);
+    };
+    const { driver, violations, close } = await driverOn(fx, recording);
+    try {
+      await store.put('view/a', randomBody(40 * KiB));
+      await store.put('view/a', randomBody(50 * KiB));
+      await driver.pass();
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.every((r) => r.view === 'OLD_IMAGE' && !r.newImage)).toBe(true);
+      // The driver's own judgement still reads the new image: the replaced blob is checked gone.
+      expect(violations).toEqual([]);
+      expect(driver.counts.replaced).toBe(1);
+    } finally {
+      close();
+    }
+  });
+});
+
 describe('ExpiryDriver: nothing referenced is deleted', () => {
   it('a handler that deletes the blob an object references is reported', async () => {
-    const { fx, store } = await fixtureWithWriter();
+    const { fx, store } = await fixtureWithWriter({ replacedBlobCleanup: 'log' });
     let blob = '';
     const destructive: DeliverBatch = async () => {
       await fx.s3.send(new DeleteObjectCommand({ Bucket: fx.config.bucket, Key: blob }));
@@ -267,7 +317,9 @@ describe('ExpiryDriver: nothing referenced is deleted', () => {
     };
     const { driver, violations, close } = await driverOn(fx, destructive);
     try {
+      // An overwrite: a record the event filter passes (a create is never delivered).
       await store.put('ref/a', randomBody(40 * KiB));
+      await store.put('ref/a', randomBody(50 * KiB));
       blob = await blobOf(fx, 'ref/a');
       await driver.pass();
       expect(violations).toEqual([`the blob ${blob} that ref/a references is gone after a stream batch`]);
@@ -278,9 +330,10 @@ describe('ExpiryDriver: nothing referenced is deleted', () => {
 });
 
 describe('ExpiryDriver: delivery as the event source mapping may do it', () => {
+  // REMOVEs: records the construct's event filter passes (a create it drops is never delivered).
   const record = (sequence: number): DynamoDBRecord => ({
     eventID: `e${sequence}`,
-    eventName: 'INSERT',
+    eventName: 'REMOVE',
     eventSource: 'aws:dynamodb',
     dynamodb: { Keys: { key: { S: `k${sequence}` } }, SequenceNumber: String(sequence), StreamViewType: 'NEW_AND_OLD_IMAGES' },
   });
@@ -390,7 +443,7 @@ describe("ExpiryDriver: its defaults are the drill's", () => {
     const fx = await freshFixture();
     const stream = Array.from({ length: 60 }, (_, i) => ({
       eventID: `e${i + 1}`,
-      eventName: 'INSERT' as const,
+      eventName: 'REMOVE' as const,
       eventSource: 'aws:dynamodb',
       dynamodb: { Keys: { key: { S: `k${i + 1}` } }, SequenceNumber: String(i + 1), StreamViewType: 'NEW_AND_OLD_IMAGES' as const },
     }));

@@ -44,6 +44,11 @@ it('--keep prints lines a shell runs as they are: the JSON of TIERLOG_HV_ATTRIBU
     expect(env['TIERLOG_HV_ATTRIBUTES']).toBe(hvAttributes);
     expect(env['AWS_ENDPOINT_URL_DYNAMODB']).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(env['TIERLOG_OBJECTS_TABLE']).toBe('tierlog-objects');
+    // The windows the drill's sweeper ran with: the CLI's status, inspect and sweep judge its entries by them.
+    expect(env['TIERLOG_MAX_UPLOAD_MS']).toBe('4000');
+    expect(env['TIERLOG_CLAIM_MS']).toBe('10000');
+    expect(env['TIERLOG_SKEW_MARGIN_MS']).toBe('500');
+    expect(env['TIERLOG_UNSAFE_SHORT_WINDOWS']).toBe('1');
     expect(env['AWS_PROFILE']).toBeUndefined();
   } finally {
     child.kill('SIGINT');

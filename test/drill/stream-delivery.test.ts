@@ -14,9 +14,10 @@ import type { StreamReader } from '../../lib/local/stream-reader.js';
 import type { StreamBatchResponse } from '../../lib/recovery/stream-cleanup.js';
 import { freshFixture } from '../support/local.js';
 
+// REMOVEs: records the construct's event filter passes (a create it drops is never delivered).
 const record = (sequence: string): DynamoDBRecord => ({
   eventID: `e${sequence}`,
-  eventName: 'INSERT',
+  eventName: 'REMOVE',
   eventSource: 'aws:dynamodb',
   dynamodb: { Keys: { key: { S: `k${sequence}` } }, SequenceNumber: sequence, StreamViewType: 'NEW_AND_OLD_IMAGES' },
 });
