@@ -1140,6 +1140,12 @@ describe('a prop the construct does not know (a JavaScript app, no type check)',
     );
   });
 
+  it('hvAttributes given as a Map: refused, naming them (read as no overrides, the table keyed and every function run on the default names)', () => {
+    expect(() => build(HERE, () => ({ hvAttributes: new Map([['key', 'pk']]) as never }))).toThrow(
+      /^hvAttributes must be a plain object of attribute names by logical name, not a Map/,
+    );
+  });
+
   it('AuditAtScale used on its own: a name it does not know is refused', () => {
     const stack = new Stack(newApp(), 'UserStack', { env: HERE });
     const resources: TierlogResources = {
