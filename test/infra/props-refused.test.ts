@@ -17,7 +17,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { type App, CfnParameter, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -852,6 +852,45 @@ describe('the parts used on their own: resources in another region or account th
       expect.stringMatching(/^resources\.objectsTable UserStack\/MyObjects is in region eu-west-1: deploy the stack there/),
     ]);
   });
+});
+
+describe('the parts used on their own: a TIERLOG_* variable of the environment that no entry point reads', () => {
+  /**
+   * The function ignores it, and the setting it meant keeps its default (`TIERLOG_LEASE_SHARD`: a
+   * sweeper on 4 shards beside writers on 8), said only in its log at each start: the CLI, the
+   * handlers and `loadConfig` warn of it, the synth that deployed it said nothing.
+   */
+  const setup = () => {
+    const stack = new Stack(newApp(), 'UserStack');
+    const resources: TierlogResources = {
+      changeLogTable: changeLogTableIn(stack),
+      objectsTable: objectsTableIn(stack),
+      bucket: new BlobBucket(stack, 'Blobs').bucket,
+      prefix: 'blobs',
+    };
+    return { stack, resources };
+  };
+  const unknownWarnings = (stack: Stack) =>
+    Annotations.fromStack(stack)
+      .findWarning('*', Match.stringLikeRegexp('is not a variable tierlog reads'))
+      .map((w) => String(w.entry.data));
+
+  for (const [part, make] of Object.entries(PARTS)) {
+    it(`${part}: a synth warning for each, naming the variable it likely meant`, () => {
+      const x = setup();
+      make(x.stack, x.resources, { ...environmentOf(x.resources), TIERLOG_LEASE_SHARD: '8', TIERLOG_SOMETHING_ELSE: '1' });
+      expect(unknownWarnings(x.stack)).toEqual([
+        expect.stringMatching(/^TIERLOG_LEASE_SHARD is not a variable tierlog reads: ignored \(did you mean TIERLOG_LEASE_SHARDS\?\)/),
+        expect.stringMatching(/^TIERLOG_SOMETHING_ELSE is not a variable tierlog reads: ignored \(README\.md lists the variables\)/),
+      ]);
+    });
+
+    it(`${part}: none for the store's own variables`, () => {
+      const x = setup();
+      make(x.stack, x.resources, environmentOf(x.resources));
+      expect(unknownWarnings(x.stack)).toEqual([]);
+    });
+  }
 });
 
 describe('the parts used on their own: a bucket of the app without the lifecycle tierlog relies on', () => {
