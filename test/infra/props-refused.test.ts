@@ -451,6 +451,22 @@ describe('the parts used on their own: the grants (resources) and the configurat
       }
     });
 
+    it(`${part}: a table or bucket name padded with whitespace, which the function's loadConfig trims to the granted one, is taken (it was refused as another bucket)`, () => {
+      for (const padded of [' my-blobs', 'my-blobs\n']) {
+        const x = setup();
+        const resources = { ...x.resources, bucket: s3.Bucket.fromBucketName(x.stack, 'Mine', 'my-blobs') };
+        const environment = { ...x.env({ bucket: 'my-blobs' }), [CONFIG_ENV.bucket]: padded };
+        // What the function reads: the granted name.
+        expect(
+          loadConfig({
+            ...configToEnv({ changeLogTable: 'log', objectsTable: 'objects', bucket: 'b-1', prefix: 'p', leaseShards: 4 }),
+            [CONFIG_ENV.bucket]: padded,
+          }).bucket,
+        ).toBe('my-blobs');
+        expect(() => make(x.stack, resources, environment)).not.toThrow();
+      }
+    });
+
     it(`${part}: a TIERLOG_PREFIX the function's loadConfig refuses (blank, padded) is refused at synth, not read as the default`, () => {
       for (const prefix of ['', '  ', ' tenant/blobs']) {
         const x = setup();
