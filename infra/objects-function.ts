@@ -185,7 +185,7 @@ export class ObjectsFunction extends Construct {
     checkGrantsCoverEnvironment(this, props.resources, props.environment);
     checkObjectsTableKey(props.resources.objectsTable, props.environment);
     validateChangeLogTable(this, props.resources.changeLogTable);
-    refuseOtherStoreUnderPrefix(this, props.resources);
+    refuseOtherStoreUnderPrefix(this, props.resources, props.environment);
     checkStreamForReplacedBlobs(props.resources, props.environment);
     validateObjectsTableInOneRegion(
       this,

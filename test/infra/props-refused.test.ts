@@ -870,6 +870,41 @@ describe('the parts used on their own: resources in another region or account th
   });
 });
 
+describe('the parts used on their own: two parts of one objects table read it with other attribute names', () => {
+  /**
+   * Each part checks its own TIERLOG_HV_ATTRIBUTES against the table's key alone: an objects
+   * function given `{"blob":"ptr"}` and a sweeper given none were deployed together, and the
+   * sweeper quarantined every entry of the function's writes (an item it does not understand), the
+   * blobs of its dead writers never collected.
+   */
+  const setup = () => {
+    const stack = new Stack(newApp(), 'UserStack');
+    const resources: TierlogResources = {
+      changeLogTable: changeLogTableIn(stack),
+      objectsTable: objectsTableIn(stack),
+      bucket: new BlobBucket(stack, 'Blobs').bucket,
+      prefix: 'blobs',
+    };
+    return { stack, resources };
+  };
+
+  it('refused at synth, naming both parts and both sets of names', () => {
+    const x = setup();
+    PARTS.sweeper(x.stack, x.resources, environmentOf(x.resources));
+    PARTS.objectsFunction(x.stack, x.resources, environmentOf(x.resources, { hvAttributes: { blob: 'ptr' } }));
+    expect(() => synth(x.stack)).toThrow(
+      /UserStack\/Api reads the objects table UserStack\/\S+ with other attribute names \(TIERLOG_HV_ATTRIBUTES\): blob "ptr", not "blob"/,
+    );
+  });
+
+  it('the same names, given or defaulted ({} is the default names): taken', () => {
+    const x = setup();
+    PARTS.sweeper(x.stack, x.resources, environmentOf(x.resources, { hvAttributes: { blob: 'blob' } }));
+    PARTS.objectsFunction(x.stack, x.resources, environmentOf(x.resources));
+    expect(() => synth(x.stack)).not.toThrow();
+  });
+});
+
 describe('the parts used on their own: a TIERLOG_* variable of the environment that no entry point reads', () => {
   /**
    * The function ignores it, and the setting it meant keeps its default (`TIERLOG_LEASE_SHARD`: a
