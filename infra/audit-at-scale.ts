@@ -262,7 +262,7 @@ export class AuditAtScale extends Construct {
     checkObjectsTableKey(resources.objectsTable, props.environment);
     checkExportedAttributeNames(props.environment);
     validateChangeLogTable(this, resources.changeLogTable);
-    refuseOtherStoreUnderPrefix(this, resources);
+    refuseOtherStoreUnderPrefix(this, resources, props.environment);
     validateObjectsTableInOneRegion(
       this,
       resources.objectsTable,

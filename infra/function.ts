@@ -7,13 +7,13 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { CONFIG_ENV, loadConfig } from '../lib/config.js';
+import { CONFIG_ENV, loadConfig, unknownVariables } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
 import { optionNames } from '../lib/plain-options.js';
 import { dimensionValueProblem, METRICS_DEPLOYMENT_DIMENSION, METRICS_DEPLOYMENT_ENV } from '../lib/handlers/names.js';
@@ -135,6 +135,21 @@ export function checkConfigVariables(environment: Readonly<Record<string, string
     if (value !== undefined) read[variable] = value;
   }
   loadConfig(read);
+}
+
+/**
+ * A synth warning on `scope` for each `TIERLOG_*` variable of `environment` that no entry point
+ * reads (a misspelling: `TIERLOG_LEASE_SHARD`), naming the one it likely meant: the function
+ * ignores it, and the setting it meant keeps its default, as the CLI, the handlers and
+ * `loadConfig` warn. Never a refusal (`unknownVariables` in lib/config.ts says why).
+ */
+function warnOfUnknownVariablesAtSynth(scope: Construct, environment: Readonly<Record<string, string>>): void {
+  for (const { message } of unknownVariables(environment)) {
+    Annotations.of(scope).addWarningV2(
+      'tierlog:unknownVariable',
+      `${message}: the function would run on the default it was meant to change`,
+    );
+  }
 }
 
 /** The function variable that sets its metrics' `deployment` dimension; none when `deployment` is undefined. */
@@ -272,6 +287,7 @@ export class TierlogFunction extends Construct {
     checkConfigVariables(props.environment);
     // What an alarm's runbook sends its reader to is logged at warn: a level above drops it.
     checkLogLevelKeepsWarnings(props.environment, props.handler);
+    warnOfUnknownVariablesAtSynth(this, props.environment);
     // Its log group's: CloudFormation snapshots none (with SNAPSHOT it deletes it).
     checkRemovalPolicy(props.removalPolicy, 'removalPolicy');
     const runtime = props.runtime ?? DEFAULT_RUNTIME;

@@ -67,6 +67,9 @@ const OBJECTS_FUNCTION_PROPS = optionNames<ObjectsFunctionProps>()(
   'memorySize',
 );
 
+/** The names {@link ObjectsTuningProps} has: any other is refused. */
+const OBJECTS_TUNING_PROPS = optionNames<ObjectsTuningProps>()('inlineThreshold');
+
 /** The prop each tuning option comes from, as errors name it. */
 const TUNING_PROPS = { inlineThreshold: 'objectsTuning.inlineThreshold' } as const;
 
@@ -172,13 +175,17 @@ export class ObjectsFunction extends Construct {
     // A name it does not know (a JavaScript caller's `alarmAction`) was dropped: the default ran.
     assertOptions(props, OBJECTS_FUNCTION_PROPS, 'ObjectsFunction');
     this.store = props.resources;
+    // Checked before anything reads it, as sweeperTuning and objectsStreamTuning are: spread into a
+    // plain object, a Map (or null, an array) was an empty tuning, the default threshold deployed
+    // in silence, and a CDK context string was refused as options "0", "1", ... of writerTuningToEnv.
+    assertOptions(props.tuning, OBJECTS_TUNING_PROPS, 'objectsTuning');
     // A variable the function reads, checked below as it reads it: a token's value is not known at
     // synth (it was refused as the number it encodes).
     refuseTokenOptions({ 'objectsTuning.inlineThreshold': props.tuning?.inlineThreshold });
     checkGrantsCoverEnvironment(this, props.resources, props.environment);
     checkObjectsTableKey(props.resources.objectsTable, props.environment);
     validateChangeLogTable(this, props.resources.changeLogTable);
-    refuseOtherStoreUnderPrefix(this, props.resources);
+    refuseOtherStoreUnderPrefix(this, props.resources, props.environment);
     checkStreamForReplacedBlobs(props.resources, props.environment);
     validateObjectsTableInOneRegion(
       this,

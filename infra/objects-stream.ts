@@ -321,7 +321,7 @@ export class ObjectsStreamCleanup extends Construct {
     this.metricsDeployment = metricsDeploymentOf(props.metricsDeployment, props.environment);
     checkGrantsCoverEnvironment(this, props.resources, props.environment);
     checkObjectsTableKey(props.resources.objectsTable, props.environment);
-    refuseOtherStoreUnderPrefix(this, props.resources);
+    refuseOtherStoreUnderPrefix(this, props.resources, props.environment);
     const table = props.resources.objectsTable as dynamodb.ITableV2;
     const streamArn = table.tableStreamArn;
     if (streamArn === undefined) {

@@ -23,6 +23,8 @@ import { Stack, Token } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
+import { CONFIG_ENV, hvAttributeNamesFromEnv } from '../lib/config.js';
+import type { HvAttributeNames } from '../lib/tiered/hv-table.js';
 
 /** What {@link refuseSharedPrefix} reads of a construct that stores blobs under a prefix. */
 export interface BlobStoreSite {
@@ -132,6 +134,20 @@ export interface PartStore extends BlobStoreSite, ObjectsTableSite {}
 /** The store each part registered with {@link refuseOtherStoreUnderPrefix} works on. */
 const partStores = new WeakMap<IConstruct, PartStore>();
 
+/** The objects-table attribute names each part's function reads, when known at synth. */
+const partNames = new WeakMap<IConstruct, HvAttributeNames>();
+
+/** The names `environment` gives (`TIERLOG_HV_ATTRIBUTES`, defaults filled in); undefined when not known at synth or not valid (refused elsewhere). */
+function namesOf(environment: Readonly<Record<string, string>> | undefined): HvAttributeNames | undefined {
+  const variable = environment?.[CONFIG_ENV.hvAttributes];
+  if (environment === undefined || (variable !== undefined && Token.isUnresolved(variable))) return undefined;
+  try {
+    return hvAttributeNamesFromEnv(environment);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether `table` is a table of this app (its settings, and its identity, known at synth). */
 function tableOfApp(table: dynamodb.ITableV2): boolean {
   const type = (table.node.defaultChild as { cfnResourceType?: string } | undefined)?.cfnResourceType;
@@ -155,15 +171,18 @@ function otherTables(a: dynamodb.ITableV2, b: dynamodb.ITableV2): boolean {
  * `ObjectsFunction`, `AuditAtScale`; the `Tierlog` construct's too) whose store's bucket and prefix
  * another part of the app works on with another objects table: two stores under one prefix, whose
  * audits each delete the other's blobs (see the module doc). Parts of one store (the same bucket,
- * prefix and objects table) are taken. A validation on `part`, so parts added after it are seen.
+ * prefix and objects table) are taken, unless their functions read that table with other
+ * attribute names (`environment`'s `TIERLOG_HV_ATTRIBUTES`, when known at synth). A validation on
+ * `part`, so parts added after it are seen.
  */
-export function refuseOtherStoreUnderPrefix(part: IConstruct, store: PartStore): void {
+export function refuseOtherStoreUnderPrefix(part: IConstruct, store: PartStore, environment?: Readonly<Record<string, string>>): void {
   partStores.set(part, store);
+  const names = namesOf(environment);
+  if (names !== undefined) partNames.set(part, names);
   part.node.addValidation({
-    validate: () =>
-      part.node.root.node
-        .findAll()
-        .filter((other) => other !== part && partStores.has(other))
+    validate: () => {
+      const others = part.node.root.node.findAll().filter((other) => other !== part && partStores.has(other));
+      const sharing = others
         .filter((other) => {
           const theirs = partStores.get(other)!;
           return (
@@ -175,6 +194,33 @@ export function refuseOtherStoreUnderPrefix(part: IConstruct, store: PartStore):
         .map(
           (other) =>
             `${other.node.path} stores blobs under the same bucket and prefix "${store.prefix}/" for another objects table (${partStores.get(other)!.objectsTable.node.path}, not ${store.objectsTable.node.path}): an audit of either store would delete the other's blobs; give each store its own prefix`,
-        ),
+        );
+      return [...sharing, ...otherNames(part, store, names, others)];
+    },
+  });
+}
+
+/**
+ * The parts among `others` whose function reads `store`'s objects table with other attribute names
+ * than `names` (`TIERLOG_HV_ATTRIBUTES`), as messages. Each part checks its names against the
+ * table's key alone: an objects function and a sweeper of one table deployed with other names, the
+ * sweeper quarantined the entries of the function's writes (an item it does not understand) and
+ * the stream function kept their blobs, every one of them left to the audit.
+ */
+function otherNames(part: IConstruct, store: PartStore, names: HvAttributeNames | undefined, others: IConstruct[]): string[] {
+  if (names === undefined) return [];
+  return others.flatMap((other) => {
+    const theirs = partNames.get(other);
+    const table = partStores.get(other)!.objectsTable;
+    if (theirs === undefined || !(table === store.objectsTable || sameTable(table, store.objectsTable))) return [];
+    const differ = (Object.keys(names) as Array<keyof HvAttributeNames>).filter((k) => names[k] !== theirs[k]);
+    if (differ.length === 0) return [];
+    return [
+      `${part.node.path} reads the objects table ${store.objectsTable.node.path} with other attribute names (${CONFIG_ENV.hvAttributes}): ${differ
+        .map((k) => `${k} ${JSON.stringify(names[k])}, not ${JSON.stringify(theirs[k])}`)
+        .join(
+          ', ',
+        )} as ${other.node.path} reads it; each reads the other's items as items it does not understand (entries quarantined, blobs kept for the audit): give every part of one store the same names`,
+    ];
   });
 }

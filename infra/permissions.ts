@@ -309,7 +309,9 @@ export function checkGrantsCoverEnvironment(
     [CONFIG_ENV.changeLogTable, resources.changeLogTable.tableName, 'change-log table'],
   ];
   for (const [variable, granted, what] of names) {
-    const value = environment[variable];
+    const given = environment[variable];
+    // Read as `loadConfig` reads it: a literal name trimmed (a padded one is the granted one to the function).
+    const value = given !== undefined && !Token.isUnresolved(given) ? given.trim() : given;
     if (value === undefined || value === granted || !comparable(stack, value, granted)) continue;
     if (JSON.stringify(stack.resolve(value)) === JSON.stringify(stack.resolve(granted))) continue;
     throw new Error(

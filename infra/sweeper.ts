@@ -412,7 +412,7 @@ export class TierlogSweeper extends Construct {
     // Its blobs' bucket, when it is a bucket of this app: the lifecycle tierlog relies on (a
     // Tierlog's bucket of the user's is checked so, by the Tierlog's sweeper).
     validateOwnBucket(this, props.resources.bucket, props.resources.prefix);
-    refuseOtherStoreUnderPrefix(this, props.resources);
+    refuseOtherStoreUnderPrefix(this, props.resources, props.environment);
     const reserved = props.reservedConcurrency ?? 2 * parallelism;
     if (!Number.isInteger(reserved) || reserved < parallelism) {
       // Fewer slots than fan-out groups: while sweeps run long (a backlog), the groups left

@@ -6,7 +6,7 @@
  */
 import { checkIntegerIn } from './env-integers.js';
 import { ConfigError } from './errors.js';
-import { kindOf, notPlain, optionNames } from './plain-options.js';
+import { hintFor, kindOf, notPlain, optionNames } from './plain-options.js';
 import { DEFAULT_LEASE_SHARDS, DEFAULT_PREFIX, MAX_LEASE_SHARDS } from './constants.js';
 import { METRICS_DEPLOYMENT_ENV } from './handlers/names.js';
 import { SNAPSHOT_AUDIT_ENV } from './recovery/snapshot-audit/variables.js';
@@ -239,6 +239,12 @@ const ATTRIBUTE_NAME = /^[A-Za-z0-9_.-]{1,255}$/;
 function checkHvAttributes(overrides: unknown, setting: string): HvAttributeNames {
   if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
     throw new ConfigError(`${setting} must be an object of attribute names by logical name, e.g. {"blob":"ptr"}`, setting);
+  }
+  // A Map's entries are not its properties: read as no overrides, every component took the default
+  // names in silence (the construct keyed its table and set TIERLOG_HV_ATTRIBUTES to `{}`).
+  const kind = notPlain(overrides);
+  if (kind !== undefined) {
+    throw new ConfigError(`${setting} must be a plain object of attribute names by logical name, not ${kind}${hintFor(kind)}`, setting);
   }
   const known = Object.keys(DEFAULT_HV_ATTRIBUTES);
   for (const [logical, name] of Object.entries(overrides)) {

@@ -180,6 +180,35 @@ describe('objectsTuning', () => {
     expect(api('Overridden', '500000', { inlineThreshold: 4096 })).not.toThrow();
   });
 
+  it.each([
+    ['a Map', new Map([['inlineThreshold', 0]])],
+    ['null', null],
+    ['an array', [0]],
+    ['a string (a CDK context value)', '{"inlineThreshold":0}'],
+  ])(
+    'refuses objectsTuning that is %s, naming it, as sweeperTuning and objectsStreamTuning are (spread, a Map or null deployed the default threshold in silence)',
+    (_kind, value) => {
+      expect(() => tierlogTemplate({ objectsTuning: value as never })).toThrow(
+        /^the options of objectsTuning must be (an|a plain) object, not /,
+      );
+    },
+  );
+
+  it('ObjectsFunction used on its own refuses a tuning that is a Map, naming objectsTuning, before writing any variable', () => {
+    const { stack: s } = userStack();
+    const tierlog = new Tierlog(s, 'Storage', { objectsFunction: false });
+    const resources = {
+      changeLogTable: tierlog.changeLogTable,
+      objectsTable: tierlog.objectsTable,
+      bucket: tierlog.bucket,
+      prefix: tierlog.prefix,
+    };
+    const tuning = new Map([['inlineThreshold', 0]]) as never;
+    expect(() => new ObjectsFunction(s, 'Api', { resources, environment: { ...tierlog.writerEnvironment }, tuning })).toThrow(
+      /^the options of objectsTuning must be a plain object, not a Map/,
+    );
+  });
+
   it('refuses objectsTuning with objectsFunction: false (it would configure nothing)', () => {
     expect(() => tierlogTemplate({ objectsFunction: false, objectsTuning: { inlineThreshold: 1024 } })).toThrow(
       /objectsTuning configures the objects function/,

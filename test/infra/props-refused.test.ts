@@ -17,7 +17,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { type App, CfnParameter, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -451,6 +451,22 @@ describe('the parts used on their own: the grants (resources) and the configurat
       }
     });
 
+    it(`${part}: a table or bucket name padded with whitespace, which the function's loadConfig trims to the granted one, is taken (it was refused as another bucket)`, () => {
+      for (const padded of [' my-blobs', 'my-blobs\n']) {
+        const x = setup();
+        const resources = { ...x.resources, bucket: s3.Bucket.fromBucketName(x.stack, 'Mine', 'my-blobs') };
+        const environment = { ...x.env({ bucket: 'my-blobs' }), [CONFIG_ENV.bucket]: padded };
+        // What the function reads: the granted name.
+        expect(
+          loadConfig({
+            ...configToEnv({ changeLogTable: 'log', objectsTable: 'objects', bucket: 'b-1', prefix: 'p', leaseShards: 4 }),
+            [CONFIG_ENV.bucket]: padded,
+          }).bucket,
+        ).toBe('my-blobs');
+        expect(() => make(x.stack, resources, environment)).not.toThrow();
+      }
+    });
+
     it(`${part}: a TIERLOG_PREFIX the function's loadConfig refuses (blank, padded) is refused at synth, not read as the default`, () => {
       for (const prefix of ['', '  ', ' tenant/blobs']) {
         const x = setup();
@@ -854,6 +870,80 @@ describe('the parts used on their own: resources in another region or account th
   });
 });
 
+describe('the parts used on their own: two parts of one objects table read it with other attribute names', () => {
+  /**
+   * Each part checks its own TIERLOG_HV_ATTRIBUTES against the table's key alone: an objects
+   * function given `{"blob":"ptr"}` and a sweeper given none were deployed together, and the
+   * sweeper quarantined every entry of the function's writes (an item it does not understand), the
+   * blobs of its dead writers never collected.
+   */
+  const setup = () => {
+    const stack = new Stack(newApp(), 'UserStack');
+    const resources: TierlogResources = {
+      changeLogTable: changeLogTableIn(stack),
+      objectsTable: objectsTableIn(stack),
+      bucket: new BlobBucket(stack, 'Blobs').bucket,
+      prefix: 'blobs',
+    };
+    return { stack, resources };
+  };
+
+  it('refused at synth, naming both parts and both sets of names', () => {
+    const x = setup();
+    PARTS.sweeper(x.stack, x.resources, environmentOf(x.resources));
+    PARTS.objectsFunction(x.stack, x.resources, environmentOf(x.resources, { hvAttributes: { blob: 'ptr' } }));
+    expect(() => synth(x.stack)).toThrow(
+      /UserStack\/Api reads the objects table UserStack\/\S+ with other attribute names \(TIERLOG_HV_ATTRIBUTES\): blob "ptr", not "blob"/,
+    );
+  });
+
+  it('the same names, given or defaulted ({} is the default names): taken', () => {
+    const x = setup();
+    PARTS.sweeper(x.stack, x.resources, environmentOf(x.resources, { hvAttributes: { blob: 'blob' } }));
+    PARTS.objectsFunction(x.stack, x.resources, environmentOf(x.resources));
+    expect(() => synth(x.stack)).not.toThrow();
+  });
+});
+
+describe('the parts used on their own: a TIERLOG_* variable of the environment that no entry point reads', () => {
+  /**
+   * The function ignores it, and the setting it meant keeps its default (`TIERLOG_LEASE_SHARD`: a
+   * sweeper on 4 shards beside writers on 8), said only in its log at each start: the CLI, the
+   * handlers and `loadConfig` warn of it, the synth that deployed it said nothing.
+   */
+  const setup = () => {
+    const stack = new Stack(newApp(), 'UserStack');
+    const resources: TierlogResources = {
+      changeLogTable: changeLogTableIn(stack),
+      objectsTable: objectsTableIn(stack),
+      bucket: new BlobBucket(stack, 'Blobs').bucket,
+      prefix: 'blobs',
+    };
+    return { stack, resources };
+  };
+  const unknownWarnings = (stack: Stack) =>
+    Annotations.fromStack(stack)
+      .findWarning('*', Match.stringLikeRegexp('is not a variable tierlog reads'))
+      .map((w) => String(w.entry.data));
+
+  for (const [part, make] of Object.entries(PARTS)) {
+    it(`${part}: a synth warning for each, naming the variable it likely meant`, () => {
+      const x = setup();
+      make(x.stack, x.resources, { ...environmentOf(x.resources), TIERLOG_LEASE_SHARD: '8', TIERLOG_SOMETHING_ELSE: '1' });
+      expect(unknownWarnings(x.stack)).toEqual([
+        expect.stringMatching(/^TIERLOG_LEASE_SHARD is not a variable tierlog reads: ignored \(did you mean TIERLOG_LEASE_SHARDS\?\)/),
+        expect.stringMatching(/^TIERLOG_SOMETHING_ELSE is not a variable tierlog reads: ignored \(README\.md lists the variables\)/),
+      ]);
+    });
+
+    it(`${part}: none for the store's own variables`, () => {
+      const x = setup();
+      make(x.stack, x.resources, environmentOf(x.resources));
+      expect(unknownWarnings(x.stack)).toEqual([]);
+    });
+  }
+});
+
 describe('the parts used on their own: a bucket of the app without the lifecycle tierlog relies on', () => {
   /**
    * The sweeper refuses, at synth, the bucket a `Tierlog` refuses as its own (a lifecycle rule that
@@ -1137,6 +1227,12 @@ describe('a prop the construct does not know (a JavaScript app, no type check)',
     // It was refused as the text that encodes the token: '"blob" is "${Token[TOKEN.33]}", not an attribute name'.
     expect(() => build(HERE, (stack) => ({ hvAttributes: { blob: new CfnParameter(stack, 'Blob').valueAsString } }))).toThrow(
       /^hvAttributes\.blob must be a literal string, not a CloudFormation token/,
+    );
+  });
+
+  it('hvAttributes given as a Map: refused, naming them (read as no overrides, the table keyed and every function run on the default names)', () => {
+    expect(() => build(HERE, () => ({ hvAttributes: new Map([['key', 'pk']]) as never }))).toThrow(
+      /^hvAttributes must be a plain object of attribute names by logical name, not a Map/,
     );
   });
 

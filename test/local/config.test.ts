@@ -243,6 +243,16 @@ describe('TIERLOG_HV_ATTRIBUTES', () => {
     ).toThrow(expect.objectContaining({ name: 'ConfigError', setting: 'hvAttributes' }));
   });
 
+  it('hvAttributes that are a Map are refused, naming them, in the configuration and as the explicit option (read as no overrides: every component on the default names)', () => {
+    const names = new Map([['blob', 'ptr']]) as never;
+    expect(() =>
+      validateConfig({ changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: 'p', leaseShards: 4, hvAttributes: names }),
+    ).toThrow(expect.objectContaining({ name: 'ConfigError', setting: 'hvAttributes', message: expect.stringContaining('not a Map') }));
+    expect(() => resolveHvAttributes(loadConfig(base), names)).toThrow(
+      expect.objectContaining({ name: 'ConfigError', setting: 'attributes', message: expect.stringContaining('not a Map') }),
+    );
+  });
+
   it('an explicit attributes option must agree with the configuration: equal is fine, different is a ConfigError', () => {
     const config = loadConfig(hv('{"blob":"ptr"}'));
     expect(resolveHvAttributes(config)).toEqual({ ...DEFAULT_HV_ATTRIBUTES, blob: 'ptr' });
