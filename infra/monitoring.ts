@@ -138,7 +138,9 @@ export interface TierlogMonitoringProps {
    * alarms on another deployment's metrics than the functions publish see no data (the
    * not-running alarm always up, every other never), so a value other than the
    * `objectsStream`'s, or than the `TierlogSweeper`'s whose function `sweeperFunction` is, is
-   * refused. An empty one is none, as the parts take it.
+   * refused. An empty one is none, as the parts take it. Without one, the alarms watch the metrics
+   * every deployment of the parts without one publishes in the account and region: a warning at
+   * synth (`tierlog:metricsDeploymentShared`).
    *
    * @default - none: the metrics of `service` only
    */
@@ -450,6 +452,23 @@ function checkSameDeployment(deployment: string | undefined, props: TierlogMonit
   }
 }
 
+/**
+ * Why a monitoring without a `metricsDeployment` does not watch its own deployment alone: its
+ * parts' functions then publish under `service` only, as those of every other deployment of the
+ * parts without one in the account and region (a second stack of the same app, another store), so
+ * CloudWatch holds one metric for all of them. Another deployment's sweeps keep `SweeperNotRunning`
+ * quiet while this sweeper is down, and its backlog, quarantined entries or failed deletes raise
+ * these alarms. The {@link Tierlog} construct gives its parts their own (`<stack name>/<construct
+ * path>`); parts composed by hand take none unless given one.
+ */
+function sharedMetricsWarning(): string {
+  return (
+    'TierlogMonitoring watches metrics without a deployment (no metricsDeployment): every deployment of the parts without one in this account and region publishes those same metrics, ' +
+    "so another one's sweeps keep SweeperNotRunning quiet while this sweeper is down, and its backlog, quarantined entries or failed deletes raise these alarms. " +
+    'Give this monitoring and the parts it watches (TierlogSweeper, ObjectsStreamCleanup) one metricsDeployment, unique in the account and region (the stack name, say; the Tierlog construct gives its own <stack name>/<construct path>)'
+  );
+}
+
 /** The names {@link TierlogMonitoringProps} has: any other is refused. */
 const MONITORING_PROPS = optionNames<TierlogMonitoringProps>()(
   'sweeperFunction',
@@ -492,6 +511,7 @@ export class TierlogMonitoring extends Construct {
     // An empty one is none, as the parts and the handlers read it.
     const deployment = props.metricsDeployment === '' ? undefined : props.metricsDeployment;
     checkSameDeployment(deployment, props);
+    if (deployment === undefined) Annotations.of(this).addWarningV2('tierlog:metricsDeploymentShared', sharedMetricsWarning());
     // A window not given follows the TierlogSweeper whose function this is, as the construct's do.
     const sweeper = sweeperOf(fn);
     const derived: SweeperWindows = sweeper !== undefined ? windowsOf(sweeper) : {};
