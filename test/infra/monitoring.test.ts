@@ -538,6 +538,19 @@ describe('alarms', () => {
     expect((p['EvaluationPeriods'] as number) * 300).toBeGreaterThanOrEqual(3600 + 15 * 60);
   });
 
+  it('the README says what the quarantine alarm does: it stays up between rechecks, no new notification at each', () => {
+    // Its window outlasts the gap between two counts (above), so it stays in ALARM, and CloudWatch
+    // notifies on a change of state only: the README said it "fires again at each recheck", and an
+    // operator waited for a page each hour that never came (or took the quiet for the entry gone).
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(readme).not.toMatch(/EntriesQuarantined` fires again|alarm fires each recheck/);
+    const row = readme.split('\n').find((line) => line.startsWith('| `EntriesQuarantined`'))!;
+    expect(row).toMatch(/the alarm stays up until you do \(each recheck counts it again within the alarm's window: no new notification\)/);
+    expect(readme).toMatch(
+      /`EntriesQuarantined` too \(each recheck counts the entries again within its window, so\s+it stays up with no new notification/,
+    );
+  });
+
   // A quarantined entry is counted again when its claim (moved to the recheck) ended by the skew
   // margin, by the next sweep, which publishes when it ends: a window shorter than that empties
   // between two counts.
