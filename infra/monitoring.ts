@@ -19,7 +19,13 @@ import {
   MAX_RETRY_FAILED_MS,
 } from '../lib/constants.js';
 import { sweeperTuningFromEnv } from '../lib/recovery/sweeper-env.js';
-import { METRICS_NAMESPACE, SWEEP_GROUP_DIMENSION, SWEEP_METRICS, shardGroupOf } from '../lib/recovery/sweep-metrics.js';
+import {
+  HOUSEKEEPING_DIMENSION,
+  METRICS_NAMESPACE,
+  SWEEP_GROUP_DIMENSION,
+  SWEEP_METRICS,
+  shardGroupOf,
+} from '../lib/recovery/sweep-metrics.js';
 import { addAlarmActions, atRunbookRow, pointAlarmsAtRunbook } from './failure-handling.js';
 import { tierlogDimensions } from './function.js';
 import type { ObjectsStreamAlarms, ObjectsStreamCleanup } from './objects-stream.js';
@@ -198,6 +204,16 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
    * (and billed) until it runs. Nothing is lost; the alarm says the sweeper cannot clean them.
    */
   readonly abandonedUploadErrors: cloudwatch.Alarm;
+  /**
+   * With a `TierlogSweeper`'s function: no housekeeping sweep finished (published its heartbeat,
+   * `HOUSEKEEPING_DIMENSION`) for three intervals of its housekeeping schedules, and at least the
+   * sweeper's timeout and 10 minutes (`sweeperSilenceOf` of those schedules), while the other
+   * sweeps may run: its schedules disabled or deleted, or their events dropped. Housekeeping sweeps
+   * alone look for suspect leases and for items without a shard or outside the lease shards (never
+   * taken then), and count `StuckInstances`, which every other sweep publishes as 0. Missing data
+   * is breaching. Absent with an imported function (its schedules are not known here).
+   */
+  readonly housekeepingNotRunning?: cloudwatch.Alarm;
   /**
    * The objects API's Function URL answered 5xx (`Url5xxCount`, `ObjectsFunction.alarms`): absent
    * with `objectsFunction: false`. Set by the {@link Tierlog} construct, not by this one.
@@ -696,6 +712,7 @@ export class TierlogMonitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       ...props.objectsStream.alarms,
+      ...(sweeper !== undefined ? { housekeepingNotRunning: this.housekeepingAlarm(sweeper, sweeps) } : {}),
     };
     const groups = sweeper?.fanOutGroups ?? [];
     this.sweeperGroupsNotRunning = groups.map((shards, i) =>
@@ -789,6 +806,30 @@ export class TierlogMonitoring extends Construct {
         ],
         props.objectsStream.dashboardRow(),
       ],
+    });
+  }
+
+  /**
+   * {@link TierlogAlarms.housekeepingNotRunning} for `sweeper`: on the heartbeat of its
+   * housekeeping sweeps (`sweeps` with {@link HOUSEKEEPING_DIMENSION}), over `sweeperSilenceOf` its
+   * housekeeping schedules and timeout.
+   */
+  private housekeepingAlarm(sweeper: TierlogSweeper, sweeps: cloudwatch.Metric): cloudwatch.Alarm {
+    const { housekeeping } = scheduleExpressionsOf(sweeper);
+    const silence = sweeperSilenceOf(housekeeping, sweeper.timeout);
+    const periods = Math.ceil(silence.toMilliseconds() / PERIOD.toMilliseconds());
+    return new cloudwatch.Alarm(this, 'HousekeepingNotRunning', {
+      alarmDescription: `tierlog: no housekeeping sweep finished for ${silence.toHumanString()}: its schedules (Housekeeping, or Housekeeping<i> of each fan-out group) are disabled or deleted, or their events dropped (see the dead-letter queue), while other sweeps may run; suspect leases, items without a shard and items outside the lease shards are not looked for (StuckInstances reads 0 from every other sweep)`,
+      metric: sweeps.with({
+        dimensionsMap: { ...sweeps.dimensions, [HOUSEKEEPING_DIMENSION]: 'true' },
+        label: 'housekeeping sweeps',
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: periods,
+      datapointsToAlarm: periods,
+      // No data is no housekeeping sweep: the case this alarm is for.
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
   }
 }
