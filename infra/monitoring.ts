@@ -589,7 +589,7 @@ export class TierlogMonitoring extends Construct {
         // Housekeeping sweeps alone count stuck instances: a day without one empties the window.
         Annotations.of(this).addWarningV2(
           'tierlog:stuckInstancesFlaps',
-          `StuckInstances looks back a day at most, and no housekeeping schedule's interval is read (${housekeeping.join(', ')}: only rate(...) and a cron(...) of every day are): it clears on any day without a housekeeping sweep while the instances stay stuck, and fires again after. Give the housekeeping sweep a schedule of every day.`,
+          `StuckInstances looks back a day at most, and no housekeeping schedule's interval is read (${housekeeping.join(', ')}: only rate(...) and a cron(...) of every day are): it clears on any day without a housekeeping sweep while the instances stay stuck, and fires again after, and HousekeepingNotRunning (which looks back a day then) fires on such a day. Give the housekeeping sweep a schedule of every day.`,
         );
       }
     }
