@@ -44,13 +44,17 @@ export class MyPartsStack extends Stack {
       leaseShards,
     });
 
+    // The deployment their metrics carry, which the alarms watch: unique in the account and region
+    // (without one, every such deployment there publishes the same metrics, and hears the others').
+    const metricsDeployment = this.stackName;
     // The sweeper (scheduled), the objects stream's cleanup, and the alarms over both.
-    const sweeper = new TierlogSweeper(this, 'Sweeper', { resources, environment, leaseShards });
-    const objectsStream = new ObjectsStreamCleanup(this, 'ObjectsStream', { resources, environment });
+    const sweeper = new TierlogSweeper(this, 'Sweeper', { resources, environment, leaseShards, metricsDeployment });
+    const objectsStream = new ObjectsStreamCleanup(this, 'ObjectsStream', { resources, environment, metricsDeployment });
     new TierlogMonitoring(this, 'Monitoring', {
       sweeperFunction: sweeper.function,
       deadLetterQueue: sweeper.deadLetterQueue,
       objectsStream,
+      metricsDeployment,
       oldestExpiredAgeThreshold: Duration.minutes(30),
     });
     // The findings each part has by design (object access under the prefix, dead-letter queues

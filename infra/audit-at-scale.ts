@@ -14,7 +14,7 @@
  *    run Scheduler could not start (its dead-letter queue not empty: no run, so no failed run).
  */
 import { createHash } from 'node:crypto';
-import { type CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, type CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as glue from 'aws-cdk-lib/aws-glue';
@@ -150,7 +150,9 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
    * The deployment the function's metrics are told apart by (`TIERLOG_METRICS_DEPLOYMENT`, their
    * `deployment` dimension; see `lib/handlers/names.ts`). The {@link Tierlog} construct sets it.
    * Over the variable in `environment`; one set there alone is taken as this, as the function reads
-   * it (its alarms, and a monitoring of it, watch it).
+   * it (its alarms, and a monitoring of it, watch it). Without one, its alarms watch the metrics of
+   * every audit at scale without one in the account and region: a warning at synth
+   * (`tierlog:metricsDeploymentShared`).
    *
    * @default - the `TIERLOG_METRICS_DEPLOYMENT` of `environment`; none without it: the metrics carry
    *   `service` only
@@ -301,6 +303,14 @@ export class AuditAtScale extends Construct {
     }
     // What the function publishes under, whoever set it: the alarms watch that.
     const deployment = metricsDeploymentOf(props.metricsDeployment, props.environment);
+    // Used on its own without one (the Tierlog construct gives its own): its metrics are those of
+    // every other such audit in the account and region, whose losses would page this one.
+    if (deployment === undefined) {
+      Annotations.of(this).addWarningV2(
+        'tierlog:metricsDeploymentShared',
+        "AuditAtScale's alarms watch metrics without a deployment (no metricsDeployment): every audit at scale without one in this account and region publishes those same metrics, so another store's lost blobs or stale inventory raise LostBlobs and InventoryStale here. Give it a metricsDeployment, unique in the account and region (the stack name, say; the Tierlog construct gives its own <stack name>/<construct path>)",
+      );
+    }
     const stack = Stack.of(this);
     checkRemovalPolicy(props.removalPolicy, 'removalPolicy');
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;

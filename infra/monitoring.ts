@@ -19,7 +19,13 @@ import {
   MAX_RETRY_FAILED_MS,
 } from '../lib/constants.js';
 import { sweeperTuningFromEnv } from '../lib/recovery/sweeper-env.js';
-import { METRICS_NAMESPACE, SWEEP_GROUP_DIMENSION, SWEEP_METRICS, shardGroupOf } from '../lib/recovery/sweep-metrics.js';
+import {
+  HOUSEKEEPING_DIMENSION,
+  METRICS_NAMESPACE,
+  SWEEP_GROUP_DIMENSION,
+  SWEEP_METRICS,
+  shardGroupOf,
+} from '../lib/recovery/sweep-metrics.js';
 import { addAlarmActions, atRunbookRow, pointAlarmsAtRunbook } from './failure-handling.js';
 import { tierlogDimensions } from './function.js';
 import type { ObjectsStreamAlarms, ObjectsStreamCleanup } from './objects-stream.js';
@@ -138,7 +144,9 @@ export interface TierlogMonitoringProps {
    * alarms on another deployment's metrics than the functions publish see no data (the
    * not-running alarm always up, every other never), so a value other than the
    * `objectsStream`'s, or than the `TierlogSweeper`'s whose function `sweeperFunction` is, is
-   * refused. An empty one is none, as the parts take it.
+   * refused. An empty one is none, as the parts take it. Without one, the alarms watch the metrics
+   * every deployment of the parts without one publishes in the account and region: a warning at
+   * synth (`tierlog:metricsDeploymentShared`).
    *
    * @default - none: the metrics of `service` only
    */
@@ -196,6 +204,16 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
    * (and billed) until it runs. Nothing is lost; the alarm says the sweeper cannot clean them.
    */
   readonly abandonedUploadErrors: cloudwatch.Alarm;
+  /**
+   * With a `TierlogSweeper`'s function: no housekeeping sweep finished (published its heartbeat,
+   * `HOUSEKEEPING_DIMENSION`) for three intervals of its housekeeping schedules, and at least the
+   * sweeper's timeout and 10 minutes (`sweeperSilenceOf` of those schedules), while the other
+   * sweeps may run: its schedules disabled or deleted, or their events dropped. Housekeeping sweeps
+   * alone look for suspect leases and for items without a shard or outside the lease shards (never
+   * taken then), and count `StuckInstances`, which every other sweep publishes as 0. Missing data
+   * is breaching. Absent with an imported function (its schedules are not known here).
+   */
+  readonly housekeepingNotRunning?: cloudwatch.Alarm;
   /**
    * The objects API's Function URL answered 5xx (`Url5xxCount`, `ObjectsFunction.alarms`): absent
    * with `objectsFunction: false`. Set by the {@link Tierlog} construct, not by this one.
@@ -450,6 +468,23 @@ function checkSameDeployment(deployment: string | undefined, props: TierlogMonit
   }
 }
 
+/**
+ * Why a monitoring without a `metricsDeployment` does not watch its own deployment alone: its
+ * parts' functions then publish under `service` only, as those of every other deployment of the
+ * parts without one in the account and region (a second stack of the same app, another store), so
+ * CloudWatch holds one metric for all of them. Another deployment's sweeps keep `SweeperNotRunning`
+ * quiet while this sweeper is down, and its backlog, quarantined entries or failed deletes raise
+ * these alarms. The {@link Tierlog} construct gives its parts their own (`<stack name>/<construct
+ * path>`); parts composed by hand take none unless given one.
+ */
+function sharedMetricsWarning(): string {
+  return (
+    'TierlogMonitoring watches metrics without a deployment (no metricsDeployment): every deployment of the parts without one in this account and region publishes those same metrics, ' +
+    "so another one's sweeps keep SweeperNotRunning quiet while this sweeper is down, and its backlog, quarantined entries or failed deletes raise these alarms. " +
+    'Give this monitoring and the parts it watches (TierlogSweeper, ObjectsStreamCleanup) one metricsDeployment, unique in the account and region (the stack name, say; the Tierlog construct gives its own <stack name>/<construct path>)'
+  );
+}
+
 /** The names {@link TierlogMonitoringProps} has: any other is refused. */
 const MONITORING_PROPS = optionNames<TierlogMonitoringProps>()(
   'sweeperFunction',
@@ -492,6 +527,7 @@ export class TierlogMonitoring extends Construct {
     // An empty one is none, as the parts and the handlers read it.
     const deployment = props.metricsDeployment === '' ? undefined : props.metricsDeployment;
     checkSameDeployment(deployment, props);
+    if (deployment === undefined) Annotations.of(this).addWarningV2('tierlog:metricsDeploymentShared', sharedMetricsWarning());
     // A window not given follows the TierlogSweeper whose function this is, as the construct's do.
     const sweeper = sweeperOf(fn);
     const derived: SweeperWindows = sweeper !== undefined ? windowsOf(sweeper) : {};
@@ -553,7 +589,7 @@ export class TierlogMonitoring extends Construct {
         // Housekeeping sweeps alone count stuck instances: a day without one empties the window.
         Annotations.of(this).addWarningV2(
           'tierlog:stuckInstancesFlaps',
-          `StuckInstances looks back a day at most, and no housekeeping schedule's interval is read (${housekeeping.join(', ')}: only rate(...) and a cron(...) of every day are): it clears on any day without a housekeeping sweep while the instances stay stuck, and fires again after. Give the housekeeping sweep a schedule of every day.`,
+          `StuckInstances looks back a day at most, and no housekeeping schedule's interval is read (${housekeeping.join(', ')}: only rate(...) and a cron(...) of every day are): it clears on any day without a housekeeping sweep while the instances stay stuck, and fires again after, and HousekeepingNotRunning (which looks back a day then) fires on such a day. Give the housekeeping sweep a schedule of every day.`,
         );
       }
     }
@@ -676,6 +712,7 @@ export class TierlogMonitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       ...props.objectsStream.alarms,
+      ...(sweeper !== undefined ? { housekeepingNotRunning: this.housekeepingAlarm(sweeper, sweeps) } : {}),
     };
     const groups = sweeper?.fanOutGroups ?? [];
     this.sweeperGroupsNotRunning = groups.map((shards, i) =>
@@ -769,6 +806,30 @@ export class TierlogMonitoring extends Construct {
         ],
         props.objectsStream.dashboardRow(),
       ],
+    });
+  }
+
+  /**
+   * {@link TierlogAlarms.housekeepingNotRunning} for `sweeper`: on the heartbeat of its
+   * housekeeping sweeps (`sweeps` with {@link HOUSEKEEPING_DIMENSION}), over `sweeperSilenceOf` its
+   * housekeeping schedules and timeout.
+   */
+  private housekeepingAlarm(sweeper: TierlogSweeper, sweeps: cloudwatch.Metric): cloudwatch.Alarm {
+    const { housekeeping } = scheduleExpressionsOf(sweeper);
+    const silence = sweeperSilenceOf(housekeeping, sweeper.timeout);
+    const periods = Math.ceil(silence.toMilliseconds() / PERIOD.toMilliseconds());
+    return new cloudwatch.Alarm(this, 'HousekeepingNotRunning', {
+      alarmDescription: `tierlog: no housekeeping sweep finished for ${silence.toHumanString()}: its schedules (Housekeeping, or Housekeeping<i> of each fan-out group) are disabled or deleted, or their events dropped (see the dead-letter queue), while other sweeps may run; suspect leases, items without a shard and items outside the lease shards are not looked for (StuckInstances reads 0 from every other sweep)`,
+      metric: sweeps.with({
+        dimensionsMap: { ...sweeps.dimensions, [HOUSEKEEPING_DIMENSION]: 'true' },
+        label: 'housekeeping sweeps',
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: periods,
+      datapointsToAlarm: periods,
+      // No data is no housekeeping sweep: the case this alarm is for.
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
   }
 }

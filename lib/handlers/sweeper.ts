@@ -24,7 +24,7 @@ import { loadConfig, type TierlogConfig } from '../config.js';
 import { systemClock } from '../ids.js';
 import { emptyReport, type SweepReport } from '../recovery/report.js';
 import { parseSweepEvent, shardsInRange } from '../recovery/sweep-event.js';
-import { addSweepMetrics, SWEEP_GROUP_DIMENSION, SWEEP_METRICS, shardGroupOf } from '../recovery/sweep-metrics.js';
+import { addSweepMetrics, HOUSEKEEPING_DIMENSION, SWEEP_GROUP_DIMENSION, SWEEP_METRICS, shardGroupOf } from '../recovery/sweep-metrics.js';
 import { SWEEPER_OPTIONS, SweepIncompleteError, Sweeper, type SweeperOptions } from '../recovery/sweeper.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { SWEEPER_ENV, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
@@ -141,6 +141,13 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
       if (asked !== undefined) {
         const heartbeat = metrics.singleMetric();
         heartbeat.addDimension(SWEEP_GROUP_DIMENSION, shardGroupOf(asked));
+        heartbeat.addMetric(SWEEP_METRICS.sweepDuration, MetricUnit.Milliseconds, report.durationMs);
+      }
+      // The housekeeping heartbeat: the other sweeps' keep the not-running alarm quiet while the
+      // housekeeping schedules are stopped, and nothing looks for what only they find (HOUSEKEEPING_DIMENSION).
+      if (housekeeping) {
+        const heartbeat = metrics.singleMetric();
+        heartbeat.addDimension(HOUSEKEEPING_DIMENSION, 'true');
         heartbeat.addMetric(SWEEP_METRICS.sweepDuration, MetricUnit.Milliseconds, report.durationMs);
       }
     };

@@ -45,6 +45,18 @@ export const SWEEP_METRICS = {
  */
 export const SWEEP_GROUP_DIMENSION = 'shards';
 
+/**
+ * The dimension of the housekeeping heartbeat. A housekeeping sweep (its event's `housekeeping`
+ * true or absent: the construct's housekeeping schedules, a sweep run by hand) publishes, beside
+ * its metrics, one more `SweepDuration` data point with this dimension, valued `"true"`.
+ * Housekeeping sweeps alone look for suspect leases and for the items the lease index never shows
+ * (without a shard, in a shard past `leaseShards`), and count `StuckInstances`: with their
+ * schedules disabled or deleted, or their events dropped, the other sweeps kept `SweeperNotRunning`
+ * quiet and published `StuckInstances` 0, while those items were never looked for. The
+ * `HousekeepingNotRunning` alarm counts these.
+ */
+export const HOUSEKEEPING_DIMENSION = 'housekeeping';
+
 /** The longest dimension value the CDK takes (CloudWatch's own limit is longer). */
 const MAX_DIMENSION_VALUE = 255;
 

@@ -425,6 +425,16 @@ describe('README, when an alarm fires: the restore of a lost blob', () => {
     expect(row(alarm)).toMatch(/noncurrent version for the bucket's undo window \(`noncurrentVersionExpiration`, 7 days by default/);
   });
 
+  test("the AbandonedUploadErrors row gives the parts' abort as the rule that decides it", () => {
+    // The construct's bucket aborts them after ABORT_INCOMPLETE_MULTIPART_DAYS; a bucket of the
+    // user's has a rule of its own (checked to exist, not for its days: 30, say), and the row said 8
+    // days for every bucket.
+    expect(ABORT_INCOMPLETE_MULTIPART_DAYS).toBe(8);
+    expect(row('AbandonedUploadErrors')).toMatch(
+      /aborted by the bucket's lifecycle rule \(after 8 days in the construct's bucket; in a bucket of yours, after its own rule's days\)/,
+    );
+  });
+
   test('the LostBlobs row names the actions of its commands that no tierlog grant gives', () => {
     const granted = new Set(Object.values(ROLE_PERMISSIONS).flatMap((permissions) => permissions.map((p) => p.action)));
     // `aws s3api list-object-versions` and `delete-object --version-id`, as AWS authorizes them.

@@ -247,7 +247,43 @@ describe('alarms and dashboard against the metrics the functions emit', () => {
         alarmMetrics(id, p).some((m) => m.namespace === METRICS_NAMESPACE && m.dimensions.service === 'tierlog-sweeper')
       );
     });
-    expect(onEverySweep.map(([id]) => id)).toHaveLength(1);
+    // SweeperNotRunning, and HousekeepingNotRunning on the heartbeat of the housekeeping sweeps.
+    expect(onEverySweep.map(([id]) => id)).toHaveLength(2);
+  });
+});
+
+describe('housekeeping that stopped is heard while the other sweeps run', () => {
+  /**
+   * The construct's frequent schedule sends `{"housekeeping": false}`; its housekeeping schedule,
+   * `true`. Only the latter look for suspect leases and items without a shard or outside the lease
+   * shards, and count StuckInstances (every other sweep publishes 0): with the housekeeping
+   * schedule disabled, the other sweeps kept SweeperNotRunning quiet and nothing said so. The
+   * HousekeepingNotRunning alarm watches a heartbeat a housekeeping sweep prints and no other does.
+   */
+  it('its alarm watches a metric the housekeeping sweep prints, and the other sweeps do not', async () => {
+    const { stack, template } = tierlogTemplate();
+    const deployment = deploymentOf(template);
+    const id = logicalIdOf(stack, stack.tierlog.alarms.housekeepingNotRunning!);
+    const [watched] = alarmMetrics(id, resourcesOf(template, 'AWS::CloudWatch::Alarm')[id]!.Properties as Json);
+    const inputs = Object.values(resourcesOf(template, 'AWS::Scheduler::Schedule')).map(
+      (r) => JSON.parse((r.Properties!['Target'] as { Input: string }).Input) as { housekeeping: boolean },
+    );
+    expect(inputs.map((i) => i.housekeeping).sort()).toEqual([false, true]);
+
+    const fx = await freshFixture();
+    const loaded = await loadHandler(fx, () => import('../../functions/sweeper.js'), {
+      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+      [METRICS_DEPLOYMENT_ENV]: deployment,
+    });
+    restores.push(loaded.restore);
+    const printed = async (input: { housekeeping: boolean }) => {
+      const swept = await captureStdout(() => loaded.mod.handler(input, lambdaContext('tierlog-sweeper')));
+      expect(swept.error).toBeUndefined();
+      return new Set(emfMetrics(swept.out).map((m) => keyOf(m.namespace, m.name, m.dimensions)));
+    };
+    const key = keyOf(watched!.namespace, watched!.name, watched!.dimensions);
+    expect((await printed({ housekeeping: true })).has(key)).toBe(true);
+    expect((await printed({ housekeeping: false })).has(key)).toBe(false);
   });
 });
 

@@ -519,7 +519,8 @@ describe('sweeper handler', () => {
     expect(result).toMatchObject({ errors: 0 });
     const logs = jsonLines(out).filter((l) => l._aws === undefined);
     expect(logs.map((l) => [l.message, l.service])).toContainEqual(['sweep finished', 'my-sweeper']);
-    expect(emfDocuments(out).map((d) => d._aws.CloudWatchMetrics[0].Namespace)).toEqual(['MyNamespace']);
+    // The sweep's metrics, and the heartbeat of a housekeeping sweep (HOUSEKEEPING_DIMENSION).
+    expect(emfDocuments(out).map((d) => d._aws.CloudWatchMetrics[0].Namespace)).toEqual(['MyNamespace', 'MyNamespace']);
   });
 
   /**
@@ -540,8 +541,13 @@ describe('sweeper handler', () => {
     );
     expect(error).toBeUndefined();
     const documents = emfDocuments(out);
-    expect(documents).toHaveLength(1);
-    expect(documents[0]!._aws.CloudWatchMetrics[0].Dimensions).toEqual([['service', 'deployment']]);
+    // The sweep's metrics, and the heartbeat of a housekeeping sweep: both under the deployment.
+    expect(documents).toHaveLength(2);
+    expect(documents.map((d) => d._aws.CloudWatchMetrics[0].Dimensions)).toEqual([
+      [['service', 'deployment']],
+      [['service', 'deployment', 'housekeeping']],
+    ]);
+    expect(documents[1]).toMatchObject({ service: 'tierlog-sweeper', deployment: 'Stack/Own', housekeeping: 'true' });
     expect(documents[0]).toMatchObject({ service: 'tierlog-sweeper', deployment: 'Stack/Own' });
     expect(documents[0]!.SweepDuration).toBeDefined();
   });

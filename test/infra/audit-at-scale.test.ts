@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { LEASE_INDEX_NAME } from '../../lib/constants.js';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type App, type CfnElement, CfnParameter, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -609,5 +609,51 @@ describe('AuditAtScale used on its own: what its runs need of the tables and the
     };
     const accessLogsBucket = new s3.Bucket(stack, 'Logs');
     expect(() => new AuditAtScale(stack, 'Audit', { resources, accessLogsBucket, environment: storeNames(resources) })).not.toThrow();
+  });
+});
+
+describe('AuditAtScale on its own without a metricsDeployment', () => {
+  /**
+   * Its function then publishes under `service` only, as every other audit at scale without one in
+   * the account and region (a second stack of the app, another store): CloudWatch holds one metric
+   * for all of them, and one store's lost blobs or stale inventory raise the other's LostBlobs and
+   * InventoryStale. The Tierlog construct gives its own; the part used on its own said nothing.
+   */
+  const audit = (metricsDeployment?: string) => {
+    const stack = userStackIn();
+    const resources = {
+      changeLogTable: changeLogTableIn(stack, 'Log', { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }),
+      objectsTable: exportableTable(stack, 'Objects'),
+      bucket: new s3.Bucket(stack, 'Blobs'),
+      prefix: 'blobs',
+    };
+    const accessLogsBucket = new s3.Bucket(stack, 'Logs');
+    const part = new AuditAtScale(stack, 'Audit', {
+      resources,
+      accessLogsBucket,
+      environment: storeNames(resources),
+      ...(metricsDeployment !== undefined ? { metricsDeployment } : {}),
+    });
+    const template = Template.fromStack(stack);
+    const dimensions = [part.alarms.lostBlobs, part.alarms.inventoryStale].map(
+      (alarm) => (template.toJSON().Resources[logicalIdOf(stack, alarm)].Properties as { Dimensions: unknown }).Dimensions,
+    );
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('tierlog:metricsDeploymentShared'));
+    return { dimensions, warnings };
+  };
+
+  it('watches metrics every such audit publishes: a warning at synth, naming what to set', () => {
+    const { dimensions, warnings } = audit();
+    for (const d of dimensions) expect(d).toEqual([{ Name: 'service', Value: 'tierlog-snapshot-audit' }]);
+    expect(warnings).toHaveLength(1);
+    expect(JSON.stringify(warnings[0]!.entry.data)).toMatch(
+      /LostBlobs and InventoryStale here.*a metricsDeployment, unique in the account and region/,
+    );
+  });
+
+  it('given one, watches it, no warning', () => {
+    const { dimensions, warnings } = audit('MyAudit');
+    for (const d of dimensions) expect(d).toContainEqual({ Name: 'deployment', Value: 'MyAudit' });
+    expect(warnings).toEqual([]);
   });
 });

@@ -116,3 +116,33 @@ describe('infra/README-deploy.md: the OldestExpiredAge threshold it states is th
     }
   });
 });
+
+describe('infra/README-deploy.md: its alarms rows name every alarm the construct deploys', () => {
+  /**
+   * The rows are what a deployment gets, read before the runbook: they left out `ReferencedKept`
+   * (a removed item's blob the objects table points at again) and the not-running alarm of each
+   * fan-out group (`sweeperParallelism` above 1: one alarm and one custom metric more per group),
+   * and named none by the id its description and the runbook's row carry. Each is named here by
+   * that id, a group's without its number.
+   */
+  const readme = source('infra/README-deploy.md');
+  const rows = readme
+    .split('\n')
+    .filter((l) => /^\| alarms\b/.test(l))
+    .join('\n');
+
+  it('each alarm, by its id', () => {
+    const { stack } = tierlogTemplate({ sweeperParallelism: 2, auditAtScale: true });
+    const ids = [
+      ...new Set(
+        [
+          ...Object.values(stack.tierlog.alarms),
+          ...stack.tierlog.sweeperGroupsNotRunning,
+          ...Object.values(stack.tierlog.auditAtScale?.alarms ?? {}),
+        ].map((a) => a.node.id.replace(/\d+$/, '')),
+      ),
+    ];
+    expect(ids.length).toBeGreaterThanOrEqual(18);
+    expect(ids.filter((id) => !rows.includes(`\`${id}`))).toEqual([]);
+  });
+});

@@ -8,7 +8,7 @@
  * (test/functions/metrics-alarms.test.ts checks that side against what they really print).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { METRICS_DEPLOYMENT_ENV } from '../../lib/handlers/names.js';
 import { METRICS_NAMESPACE } from '../../lib/recovery/metric-sink.js';
 import { Tierlog } from '../../infra/tierlog.js';
@@ -57,7 +57,13 @@ describe('two deployments in one account and region', () => {
       const own = ofConstruct(t);
       // sweeper (6), stream (1), audit (2, on A).
       expect(own.length).toBeGreaterThanOrEqual(7);
-      for (const w of own) expect(w.dimensions, w.alarm).toStrictEqual({ service: expect.any(String), deployment: t.metricsDeployment });
+      // (The housekeeping heartbeat's alarm watches one more dimension of its own.)
+      for (const w of own)
+        expect(w.dimensions, w.alarm).toStrictEqual({
+          service: expect.any(String),
+          deployment: t.metricsDeployment,
+          ...(w.alarm.includes('HousekeepingNotRunning') ? { housekeeping: 'true' } : {}),
+        });
     }
   });
 
@@ -124,6 +130,52 @@ describe('monitoring composed from the parts watches the deployment they publish
     const watched = watchedDimensions(template).filter((w) => ids.has(w.alarm));
     expect(watched.length).toBeGreaterThanOrEqual(7);
     for (const w of watched) expect(w.dimensions['deployment']).toBe(a.metricsDeployment);
+  });
+});
+
+describe('parts composed without a metricsDeployment, as two stacks of one app in one account and region', () => {
+  /**
+   * Parts composed by hand take no deployment unless given one: their functions publish under
+   * `service` only, as every other such deployment's in the account and region, so CloudWatch holds
+   * one metric for all of them. The second stack's sweeps keep the first one's SweeperNotRunning
+   * quiet while its sweeper is down, and one's backlog pages the other. Nothing said so at synth.
+   */
+  const partsStack = (metricsDeployment?: string) => {
+    const { stack } = userStack();
+    const a = new Tierlog(stack, 'A');
+    const resources = { changeLogTable: a.changeLogTable, objectsTable: a.objectsTable, bucket: a.bucket, prefix: a.prefix };
+    const environment = { ...a.writerEnvironment };
+    const given = metricsDeployment !== undefined ? { metricsDeployment } : {};
+    const sweeper = new TierlogSweeper(stack, 'OwnSweeper', { resources, environment, leaseShards: a.leaseShards, ...given });
+    const stream = new ObjectsStreamCleanup(stack, 'OwnStream', { resources, environment, ...given });
+    new TierlogMonitoring(stack, 'OwnMonitoring', {
+      sweeperFunction: sweeper.function,
+      deadLetterQueue: sweeper.deadLetterQueue,
+      objectsStream: stream,
+      ...given,
+    });
+    return stack;
+  };
+  const sharedWarnings = (stack: ReturnType<typeof partsStack>) =>
+    Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('tierlog:metricsDeploymentShared'));
+
+  it('watch metrics every such deployment publishes: the monitoring warns at synth, naming what to set', () => {
+    const one = watchedDimensions(Template.fromStack(partsStack())).filter((w) => w.alarm.startsWith('OwnMonitoring'));
+    const other = watchedDimensions(Template.fromStack(partsStack())).filter((w) => w.alarm.startsWith('OwnMonitoring'));
+    // Two stacks, one set of metrics: nothing tells them apart.
+    expect(one.length).toBeGreaterThanOrEqual(6);
+    expect(other).toEqual(one);
+    const warnings = sharedWarnings(partsStack());
+    expect(warnings).toHaveLength(1);
+    expect(JSON.stringify(warnings[0]!.entry.data)).toMatch(
+      /SweeperNotRunning quiet.*one metricsDeployment, unique in the account and region/,
+    );
+    // An empty one is none: the same.
+    expect(sharedWarnings(partsStack(''))).toHaveLength(1);
+  });
+
+  it('given one, no warning', () => {
+    expect(sharedWarnings(partsStack('MyParts'))).toEqual([]);
   });
 });
 

@@ -39,8 +39,46 @@ const sweeperMetric = (metricName: string, stat: string) => [
 ];
 
 describe('alarms', () => {
-  it("are the eight sweeper alarms, the four of the objects stream and the objects API's", () => {
-    expect(Object.keys(alarms)).toHaveLength(13);
+  it("are the nine sweeper alarms, the four of the objects stream and the objects API's", () => {
+    expect(Object.keys(alarms)).toHaveLength(14);
+  });
+
+  it('housekeeping that stopped is heard while the other sweeps run: an alarm on its own heartbeat, missing data breaching', () => {
+    // Housekeeping sweeps alone look for suspect leases and items without a shard or outside the
+    // lease shards, and count StuckInstances, which every other sweep publishes as 0: with their
+    // schedule disabled the minute sweeps kept SweeperNotRunning quiet and StuckInstances at OK,
+    // and those items were never looked for.
+    const p = alarm('housekeepingNotRunning');
+    expect(p).toMatchObject({
+      Metrics: [
+        {
+          MetricStat: {
+            Metric: {
+              Namespace: 'Tierlog',
+              MetricName: SWEEP_METRICS.sweepDuration,
+              Dimensions: expect.arrayContaining([
+                { Name: 'service', Value: 'tierlog-sweeper' },
+                { Name: 'housekeeping', Value: 'true' },
+              ]),
+            },
+            Stat: 'SampleCount',
+            Period: 300,
+          },
+        },
+      ],
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+    // Three housekeeping intervals (10 minutes by default), not the minute sweeps' 15 minutes.
+    expect(p['EvaluationPeriods']).toBe(6);
+    expect(p['DatapointsToAlarm']).toBe(6);
+    expect(p['AlarmDescription']).toMatch(/Runbook: .*, HousekeepingNotRunning\.$/);
+    const { stack: s, template: t } = tierlogTemplate({
+      sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.hours(1)),
+    });
+    const hourly = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.housekeepingNotRunning!)]!.Properties!;
+    expect(hourly['EvaluationPeriods']).toBe(36);
   });
 
   it("the objects API's 5xx: Url5xxCount of its Function URL, 5 in five minutes (its errors are answers, never Lambda Errors)", () => {
@@ -405,6 +443,9 @@ describe('alarms', () => {
     const { stack: s } = tierlogTemplate({ sweepHousekeepingSchedule: scheduler.ScheduleExpression.expression(expression) });
     const warnings = Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('StuckInstances looks back'));
     expect(warnings.length > 0, expression).toBe(warned);
+    // The housekeeping heartbeat's alarm looks back a day then too: it fires on such a day.
+    if (warned)
+      expect(JSON.stringify(warnings[0]!.entry.data)).toMatch(/HousekeepingNotRunning \(which looks back a day then\) fires on such a day/);
   });
 
   it.each([
@@ -536,6 +577,19 @@ describe('alarms', () => {
     // publishes when it ends (up to its 5 minute timeout): a window of the recheck alone, or a
     // few minutes more, empties between two counts, and the alarm flaps to OK while the entries stay.
     expect((p['EvaluationPeriods'] as number) * 300).toBeGreaterThanOrEqual(3600 + 15 * 60);
+  });
+
+  it('the README says what the quarantine alarm does: it stays up between rechecks, no new notification at each', () => {
+    // Its window outlasts the gap between two counts (above), so it stays in ALARM, and CloudWatch
+    // notifies on a change of state only: the README said it "fires again at each recheck", and an
+    // operator waited for a page each hour that never came (or took the quiet for the entry gone).
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(readme).not.toMatch(/EntriesQuarantined` fires again|alarm fires each recheck/);
+    const row = readme.split('\n').find((line) => line.startsWith('| `EntriesQuarantined`'))!;
+    expect(row).toMatch(/the alarm stays up until you do \(each recheck counts it again within the alarm's window: no new notification\)/);
+    expect(readme).toMatch(
+      /`EntriesQuarantined` too \(each recheck counts the entries again within its window, so\s+it stays up with no new notification/,
+    );
   });
 
   // A quarantined entry is counted again when its claim (moved to the recheck) ended by the skew
@@ -692,7 +746,7 @@ describe('dashboard', () => {
     const [, dashboard] = onlyResource(withAudit, 'AWS::CloudWatch::Dashboard');
     const body = JSON.stringify(full.resolve(dashboard.Properties!['DashboardBody']));
     const ids = Object.keys(resourcesOf(withAudit, 'AWS::CloudWatch::Alarm'));
-    expect(ids).toHaveLength(17);
+    expect(ids).toHaveLength(18);
     const shown = ids.filter((id) => body.includes(`{"Fn::GetAtt":["${id}","Arn"]}`));
     expect(ids.filter((id) => !shown.includes(id))).toEqual([]);
   });
@@ -729,7 +783,7 @@ describe('dashboard', () => {
 });
 
 describe('every alarm names its runbook', () => {
-  it("each description ends with the README's \"When an alarm fires\" and the alarm's row, which the README's table has (17 alarms, auditAtScale's too)", () => {
+  it("each description ends with the README's \"When an alarm fires\" and the alarm's row, which the README's table has (18 alarms, auditAtScale's too)", () => {
     const { template: full } = tierlogTemplate({ auditAtScale: true });
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const runbook = readme.slice(readme.indexOf('### When an alarm fires'));
@@ -739,7 +793,7 @@ describe('every alarm names its runbook', () => {
       ),
     );
     const descriptions = Object.values(resourcesOf(full, 'AWS::CloudWatch::Alarm')).map((a) => String(a.Properties!['AlarmDescription']));
-    expect(descriptions).toHaveLength(17);
+    expect(descriptions).toHaveLength(18);
     for (const description of descriptions) {
       const row = /Runbook: the tierlog README \(node_modules\/tierlog\/README\.md\), "When an alarm fires", (\w+)\.$/.exec(
         description,
@@ -774,8 +828,8 @@ describe('the alarms of the parts used on their own name their runbook', () => {
     });
     const alarms = resourcesOf(Template.fromStack(stack), 'AWS::CloudWatch::Alarm');
     const own = Object.entries(alarms).filter(([id]) => id.startsWith('Own'));
-    // The monitoring's 8, the stream's 4, the API's 1 and the audit's 4.
-    expect(own).toHaveLength(17);
+    // The monitoring's 9, the stream's 4, the API's 1 and the audit's 4.
+    expect(own).toHaveLength(18);
     for (const [id, alarm] of Object.entries(alarms)) {
       const description = String(alarm.Properties!['AlarmDescription']);
       expect(description, id).toMatch(/ Runbook: the tierlog README \(node_modules\/tierlog\/README\.md\), "When an alarm fires", \w+\.$/);
