@@ -14,7 +14,7 @@
  * report was printed.
  * With `--json`, stdout is one JSON document whatever happens: the command's report, or, when it
  * stops before printing one, `{"error": {"name", "message", "exitCode"}}` (the message on stderr
- * as well); an audit that stops after it deleted, or a sweep after some shards were swept, prints
+ * as well); an audit that stops after it deleted (or found orphans without `--delete`), or a sweep after some shards were swept, prints
  * its report with that `error` in it. The
  * exit code says whether the command ran, not what it found: findings are in the report, except
  * with `audit --exit-code`, which exits 3 when the audit left findings for a person.
@@ -135,7 +135,7 @@ ${wrap(Object.values(SWEEPER_ENV).join(', '), 2, 96)}
   and warns when TIERLOG_SNAPSHOT_OLDER_THAN_MS, or TIERLOG_SNAPSHOT_DELETE=true, says otherwise.
 
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 findings left for a person (audit --exit-code),
-130 interrupted (audit, sweep: at a safe point, on Ctrl-C or SIGTERM).`;
+130 interrupted (Ctrl-C or SIGTERM: audit and sweep stop at a safe point and report; status and inspect quit at once).`;
 
 /** `text` (words separated by ", ") in lines of at most `width`, each indented by `indent`. */
 function wrap(text: string, indent: number, width: number): string {

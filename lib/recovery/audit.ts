@@ -152,8 +152,9 @@ export interface AuditOptions {
    * Stops the audit at its next safe point: before the next listing page, the next round of
    * checks, or a round's first change (its reads done), never once a round has begun to change
    * things, so an expired object's item is never removed without its blob.
-   * It then throws {@link AuditIncompleteError} with what it did, or the signal's reason when it
-   * changed nothing. The CLI aborts it on Ctrl-C.
+   * It then throws {@link AuditIncompleteError} with what it did (without `delete`: what it found,
+   * when it found orphans or expired objects' blobs), or the signal's reason when it changed (or,
+   * without `delete`, found) nothing. The CLI aborts it on Ctrl-C.
    */
   readonly signal?: AbortSignal;
 }
@@ -316,8 +317,9 @@ export interface AuditReport {
 
 /**
  * The audit stopped on an error after it had changed something (deleted a blob, removed an
- * expired item, had a delete refused, or sent a delete or a removal whose outcome was never given): {@link report} says what it did until then. An error
- * before any change is thrown as it is.
+ * expired item, had a delete refused, or sent a delete or a removal whose outcome was never given),
+ * or, run without `delete`, after it found orphans or expired objects' blobs: {@link report} says
+ * what it did and found until then. An error before any change (or finding) is thrown as it is.
  */
 export class AuditIncompleteError extends TierlogError {
   constructor(
@@ -438,7 +440,8 @@ const AUDIT_OPTIONS = optionNames<AuditOptions>()(
  *   read ms since the epoch, `pageSize`, `checkBatch` or `deleteBatch` is not a whole number of at
  *   least 1, `delete` or `emptyStoreOk` is not a boolean, `onProgress` or `beforeDelete` not a
  *   function, `signal` not an AbortSignal, or an option name is not one of {@link AuditOptions}'s.
- * @throws AuditIncompleteError when an error stops it after it changed something (with the report so far).
+ * @throws AuditIncompleteError when an error stops it after it changed something, or, without
+ *   `delete`, after it found orphans or expired objects' blobs (with the report so far).
  */
 export async function audit(options: AuditOptions): Promise<AuditReport> {
   // A misspelt option (`delet`, `olderThan`, `emptyStoreOK`) would be a default nobody chose.
@@ -694,8 +697,11 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       await assertPrefixOfStore(dynamodb, hv, lt, report.listed);
     }
   } catch (err) {
-    // What was done must not be lost with the error.
+    // What was done must not be lost with the error; nor, in a report-only run, what it found (the
+    // orphans and expired objects' blobs judged so far are its findings: a `tierlog audit` stopped
+    // by Ctrl-C or its job's SIGTERM after an hour of listing printed none of them).
     if (
+      (!report.delete && (report.orphans.length > 0 || report.expired.length > 0)) ||
       report.deleted > 0 ||
       report.expiredRemoved > 0 ||
       report.deleteFailures.length > 0 ||

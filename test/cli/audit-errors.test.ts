@@ -21,7 +21,7 @@ import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError, batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { type Fixture, freshFixture, prefixKeys } from '../support/local.js';
 import { putDeadInstance } from '../tiered/harness.js';
-import { auditStop, cli, cliJson, HOUR, putOrphans } from './helpers.js';
+import { auditStop, cli, cliJson, HOUR, putOrphans, storeWithOrphan } from './helpers.js';
 
 const ahead = () => Date.now() + 2 * HOUR;
 /** `--delete --empty-store-ok --older-than 90m`: the scenes' stores hold only orphans. */
@@ -268,4 +268,57 @@ describe('audit --delete under failures', () => {
       expect(sweep.json).toMatchObject({ interrupted: true, stoppedEarly: true });
     },
   );
+});
+
+describe('a report-only audit stopped part-way', () => {
+  test.each([true, false])(
+    'Ctrl-C (or a job timeout SIGTERM) after it found an orphan (--json %s): the orphans found are printed with the error, exit 130',
+    async (json) => {
+      // "a-orphan" lists first, then "z-live" (its object points at it): one key per page.
+      const { fx, orphan, live } = await storeWithOrphan(Date.now());
+      const interrupt = new AbortController();
+      const s3 = createS3Client();
+      closers.push(() => s3.destroy());
+      let listings = 0;
+      // The operator presses Ctrl-C while the second page is asked for, the first judged.
+      s3.middlewareStack.add(
+        (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+          if (context.commandName === 'ListObjectsV2Command' && ++listings === 2) interrupt.abort(new InterruptedError());
+          return next(args);
+        },
+        { step: 'initialize', name: 'ctrlCAtSecondPage' },
+      );
+      const { err, c } = await auditStop({ ...fx, s3 }, ahead, {
+        olderThanMs: 90 * 60_000,
+        json,
+        pageSize: 1,
+        checkBatch: 1,
+        signal: interrupt.signal,
+      });
+      // Before, the bare InterruptedError: an hour of listing reported nothing, stdout empty.
+      expect(err).toBeInstanceOf(AuditIncompleteError);
+      expect((err as AuditIncompleteError).report.orphans.map((o) => o.key)).toEqual([orphan]);
+      expect(reportError(err, c.io)).toBe(130);
+      expect(c.err()).toMatch(/^tierlog: audit stopped after 1 keys listed, 1 checked, 0 blobs deleted: interrupted/);
+      if (json)
+        expect(JSON.parse(c.out())).toMatchObject({
+          delete: false,
+          orphans: [{ key: orphan }],
+          error: { name: 'AuditIncompleteError', exitCode: 130 },
+        });
+      else expect(c.out()).toContain(orphan);
+      // Nothing deleted: a report-only run.
+      expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
+    },
+  );
+
+  test('stopped before it found anything: the bare interrupt, as before (nothing to report)', async () => {
+    const fx = await freshFixture();
+    const interrupt = new AbortController();
+    interrupt.abort(new InterruptedError());
+    await putOrphans(fx, 1, 'gone');
+    const { err, c } = await auditStop(fx, ahead, { olderThanMs: 90 * 60_000, json: true, signal: interrupt.signal });
+    expect(err).toBeInstanceOf(InterruptedError);
+    expect(c.out()).toBe('');
+  });
 });

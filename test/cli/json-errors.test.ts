@@ -112,6 +112,10 @@ describe('--json on error', () => {
     expect(usage.out).toMatch(
       /^Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 findings left for a person \(audit --exit-code\),\s+130 interrupted/m,
     );
+    // A script that runs `tierlog status` under a timeout meets 130 too: the first Ctrl-C or SIGTERM quits it.
+    expect(usage.out).toMatch(
+      /130 interrupted \(Ctrl-C or SIGTERM: audit and sweep stop at a safe point and report; status and inspect quit at once\)/,
+    );
     const help = await cli(fx, ['status', '--help', '--json']);
     expect(help.code).toBe(0);
     expect(help.out).toContain('Usage: tierlog status');
