@@ -907,7 +907,15 @@ export class Sweeper {
         );
       for (const { shard, session: _session, ...summary } of expired) {
         const instance = { summary, via: { kind: 'expired', cutoff: at.cutoff }, reshard: shard % leaseShards } as const;
-        const taken = await this.take(instance, sweep, { ...at, skipped: readAgain });
+        let taken: boolean;
+        try {
+          taken = await this.take(instance, sweep, { ...at, skipped: readAgain });
+        } catch (err) {
+          // Refused before it was taken (a clock off AWS's: no instance is taken while it is), so
+          // were the rest: read again, as after the deadline, not a whole pass of the table later.
+          readAgain();
+          throw err;
+        }
         if (!taken) return void readAgain();
       }
     } catch (err) {

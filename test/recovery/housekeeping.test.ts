@@ -265,6 +265,45 @@ describe('housekeeping', () => {
     for (const id of ids) expect(await rawInstance(fx, id)).toBeUndefined();
   });
 
+  // A sweep on a machine whose clock is off AWS's takes no instance (the refusal of `take`): the
+  // scan's pages were left read past, so once the clock was set right, the items on them waited a
+  // whole pass of the table, not the next scan of their segment, as those a deadline stopped do.
+  test('items outside the lease shards a clock off AWS refused are read again by the next scan of their segment, once the clock is right', async () => {
+    const fx = await freshFixture();
+    // Three dead idle writers of a setting with 8 shards, in shard 6 (the sweeper's 4 never query it).
+    const ids = [uuidv7(), uuidv7(), uuidv7()];
+    for (const pk of ids) {
+      await fx.dynamodb.send(
+        new PutItemCommand({
+          TableName: fx.config.changeLogTable,
+          Item: marshall({ pk, shard: 6, state: 'live', leaseUntil: Date.now() - HOUR, n: 0 }),
+        }),
+      );
+    }
+    // AWS's clock, as the answers' Date header tells it: three minutes behind this machine's, then right.
+    let awsAheadMs = -3 * MIN;
+    const dynamodb = twoPerPage();
+    dynamodb.middlewareStack.add(
+      (next) => async (args) => {
+        const out = await next(args);
+        const response = out.response as { headers?: Record<string, string> } | undefined;
+        if (response?.headers !== undefined) response.headers.date = new Date(Date.now() + awsAheadMs).toUTCString();
+        return out;
+      },
+      { step: 'deserialize', name: 'serverClockAt' },
+    );
+    const s3 = createS3Client();
+    open.push({ close: () => s3.destroy() });
+    // The default clock (the machine's), checked against AWS's; one sweeper, as a warm Lambda keeps it.
+    const sweeper = new Sweeper({ config: fx.config, dynamodb, s3, shardlessScan: { segments: 1, maxPages: 1 }, concurrency: 1 });
+    const refused = await sweeper.sweep();
+    expect(refused).toMatchObject({ instancesOutsideShards: 2, instancesRetired: 0, errors: 1 });
+    for (const id of ids) expect(await rawInstance(fx, id)).toBeDefined();
+    awsAheadMs = 0;
+    // The next scan reads the refused page again: both its items are retired.
+    expect(await sweeper.sweep()).toMatchObject({ instancesOutsideShards: 2, instancesRetired: 2, errors: 0 });
+  });
+
   // The deployed function takes `{"dryRun": true}` (README): on a warm environment, the one the
   // schedules' sweeps run in, a dry run that moved the scan on made the next real sweep start past
   // the pages it read, so the items there it only previewed were left until the scan came round.
