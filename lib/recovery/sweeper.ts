@@ -706,7 +706,17 @@ export class Sweeper {
   ): Promise<void> {
     const { cutoff, horizon } = at;
     const suspect: { failed?: { readonly error: unknown } } = {};
-    for await (const found of this.find(shard, cutoff, horizon, () => sweep.stopped, suspect)) {
+    // No page more once the sweep takes no instance (its signal, its deadline), not only once it is
+    // cut off: pages the suspect query's filter leaves empty (claimed instances in their upload
+    // window, 10^5 of them after an outage) yield nothing to `take`, and were read to the last after
+    // a Ctrl-C. What the pages left unread hold waits for the next sweep: stopped early.
+    const stopped = () => {
+      if (sweep.stopped) return true;
+      if (!at.pastDeadline()) return false;
+      sweep.report.stoppedEarly = true;
+      return true;
+    };
+    for await (const found of this.find(shard, cutoff, horizon, stopped, suspect)) {
       if (!(await this.take(found, sweep, at))) break;
     }
     // Thrown after the expired instances, even when the sweep stopped taking them (the deadline,

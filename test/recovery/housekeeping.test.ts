@@ -230,6 +230,50 @@ describe('housekeeping', () => {
     expect(suspectQueries).toHaveLength(1);
   });
 
+  // Ctrl-C on `tierlog sweep` (its signal) takes no instance more, but the suspect query went on
+  // page after page: its filter left them empty, so nothing came to `take` to stop it, and after an
+  // outage (10^5 first sightings past the horizon) the interrupted sweep read the whole index first.
+  test('a sweep whose signal is aborted reads no page more of the suspect query, and says it stopped early', async () => {
+    const fx = await freshFixture();
+    const firstSighting = (i: number) => ({
+      PutRequest: {
+        Item: marshall({
+          pk: uuidv7(),
+          shard: 0,
+          state: 'claimed',
+          claimedBy: 'another',
+          firstSeen: Date.now(),
+          leaseUntil: Date.now() + 19 * MIN + i,
+          n: 1,
+        }),
+      },
+    });
+    const items = Array.from({ length: 20 }, (_, i) => firstSighting(i));
+    await fx.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [fx.config.changeLogTable]: items } }));
+    // Pages of 2 stand for pages of 1 MB; the signal is aborted once the first page has come.
+    const controller = new AbortController();
+    const dynamodb = createDynamoDBClient();
+    let suspectPages = 0;
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Limit?: number; KeyConditionExpression?: string };
+        const suspect = context.commandName === 'QueryCommand' && String(input.KeyConditionExpression).includes(':horizon');
+        if (suspect) input.Limit = 2;
+        const out = await next(args);
+        if (suspect && ++suspectPages === 1) controller.abort();
+        return out;
+      },
+      { step: 'initialize', name: 'suspectPagesOfTwo' },
+    );
+    open.push({ close: () => dynamodb.destroy() });
+    const s = makeSweeper(fx, 0, { dynamodb, shardlessScan: false });
+    open.push(s);
+    const report = await s.sweeper.sweep({ shards: [0], signal: controller.signal });
+    expect(report).toMatchObject({ stoppedEarly: true, instancesClaimed: 0, errors: 0 });
+    // The page that was on its way when the signal came, no more (of the 11 the query has).
+    expect(suspectPages).toBeLessThanOrEqual(2);
+  });
+
   // The scan goes on, in the next scan of its segment, where this one stopped: pages whose items a
   // sweep stopped (its signal, its deadline) before taking were never read again until the scan of
   // the segment came round, a whole pass of the table later.
