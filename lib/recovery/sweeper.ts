@@ -340,6 +340,12 @@ interface SweepRun {
   readonly expired: ExpiredWait[];
   /** The deadline cut the sweep off: nothing more is started (no request, no count). */
   stopped: boolean;
+  /**
+   * Sets the bounded scan back where it started, once it handed instances to the pool: a sweep
+   * cut off before they were done (a retire or a claim unanswered) leaves them in their shard
+   * outside the queried ones, which only a scan of their pages finds again (`findOutsideShards`).
+   */
+  readScanAgain?: () => void;
 }
 
 /** An expired instance taken: its lease's age when the sweep began, and whether its claim refused the item's header. */
@@ -578,6 +584,7 @@ export class Sweeper {
       // Cut off: what is still in flight is left to finish or not (both safe: DESIGN.md, Recovery).
       sweep.stopped = true;
       uploads.stop();
+      sweep.readScanAgain?.();
       work.then(
         (done) => {
           if (done.failure !== undefined) this.logger.error('sweep failed after its deadline', { error: describe(done.failure.error) });
@@ -915,6 +922,8 @@ export class Sweeper {
             segments,
           },
         );
+      // Cut off before the instances handed to the pool are done: their pages are read again.
+      if (expired.length > 0) sweep.readScanAgain = readAgain;
       for (const { shard, session: _session, ...summary } of expired) {
         const instance = { summary, via: { kind: 'expired', cutoff: at.cutoff }, reshard: shard % leaseShards } as const;
         let taken: boolean;
