@@ -340,6 +340,12 @@ interface SweepRun {
   readonly expired: ExpiredWait[];
   /** The deadline cut the sweep off: nothing more is started (no request, no count). */
   stopped: boolean;
+  /**
+   * Sets the bounded scan back where it started, once it handed instances to the pool: a sweep
+   * cut off before they were done (a retire or a claim unanswered) leaves them in their shard
+   * outside the queried ones, which only a scan of their pages finds again (`findOutsideShards`).
+   */
+  readScanAgain?: () => void;
 }
 
 /** An expired instance taken: its lease's age when the sweep began, and whether its claim refused the item's header. */
@@ -578,6 +584,7 @@ export class Sweeper {
       // Cut off: what is still in flight is left to finish or not (both safe: DESIGN.md, Recovery).
       sweep.stopped = true;
       uploads.stop();
+      sweep.readScanAgain?.();
       work.then(
         (done) => {
           if (done.failure !== undefined) this.logger.error('sweep failed after its deadline', { error: describe(done.failure.error) });
@@ -706,7 +713,17 @@ export class Sweeper {
   ): Promise<void> {
     const { cutoff, horizon } = at;
     const suspect: { failed?: { readonly error: unknown } } = {};
-    for await (const found of this.find(shard, cutoff, horizon, () => sweep.stopped, suspect)) {
+    // No page more once the sweep takes no instance (its signal, its deadline), not only once it is
+    // cut off: pages the suspect query's filter leaves empty (claimed instances in their upload
+    // window, 10^5 of them after an outage) yield nothing to `take`, and were read to the last after
+    // a Ctrl-C. What the pages left unread hold waits for the next sweep: stopped early.
+    const stopped = () => {
+      if (sweep.stopped) return true;
+      if (!at.pastDeadline()) return false;
+      sweep.report.stoppedEarly = true;
+      return true;
+    };
+    for await (const found of this.find(shard, cutoff, horizon, stopped, suspect)) {
       if (!(await this.take(found, sweep, at))) break;
     }
     // Thrown after the expired instances, even when the sweep stopped taking them (the deadline,
@@ -905,9 +922,19 @@ export class Sweeper {
             segments,
           },
         );
+      // Cut off before the instances handed to the pool are done: their pages are read again.
+      if (expired.length > 0) sweep.readScanAgain = readAgain;
       for (const { shard, session: _session, ...summary } of expired) {
         const instance = { summary, via: { kind: 'expired', cutoff: at.cutoff }, reshard: shard % leaseShards } as const;
-        const taken = await this.take(instance, sweep, { ...at, skipped: readAgain });
+        let taken: boolean;
+        try {
+          taken = await this.take(instance, sweep, { ...at, skipped: readAgain });
+        } catch (err) {
+          // Refused before it was taken (a clock off AWS's: no instance is taken while it is), so
+          // were the rest: read again, as after the deadline, not a whole pass of the table later.
+          readAgain();
+          throw err;
+        }
         if (!taken) return void readAgain();
       }
     } catch (err) {

@@ -230,6 +230,50 @@ describe('housekeeping', () => {
     expect(suspectQueries).toHaveLength(1);
   });
 
+  // Ctrl-C on `tierlog sweep` (its signal) takes no instance more, but the suspect query went on
+  // page after page: its filter left them empty, so nothing came to `take` to stop it, and after an
+  // outage (10^5 first sightings past the horizon) the interrupted sweep read the whole index first.
+  test('a sweep whose signal is aborted reads no page more of the suspect query, and says it stopped early', async () => {
+    const fx = await freshFixture();
+    const firstSighting = (i: number) => ({
+      PutRequest: {
+        Item: marshall({
+          pk: uuidv7(),
+          shard: 0,
+          state: 'claimed',
+          claimedBy: 'another',
+          firstSeen: Date.now(),
+          leaseUntil: Date.now() + 19 * MIN + i,
+          n: 1,
+        }),
+      },
+    });
+    const items = Array.from({ length: 20 }, (_, i) => firstSighting(i));
+    await fx.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [fx.config.changeLogTable]: items } }));
+    // Pages of 2 stand for pages of 1 MB; the signal is aborted once the first page has come.
+    const controller = new AbortController();
+    const dynamodb = createDynamoDBClient();
+    let suspectPages = 0;
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Limit?: number; KeyConditionExpression?: string };
+        const suspect = context.commandName === 'QueryCommand' && String(input.KeyConditionExpression).includes(':horizon');
+        if (suspect) input.Limit = 2;
+        const out = await next(args);
+        if (suspect && ++suspectPages === 1) controller.abort();
+        return out;
+      },
+      { step: 'initialize', name: 'suspectPagesOfTwo' },
+    );
+    open.push({ close: () => dynamodb.destroy() });
+    const s = makeSweeper(fx, 0, { dynamodb, shardlessScan: false });
+    open.push(s);
+    const report = await s.sweeper.sweep({ shards: [0], signal: controller.signal });
+    expect(report).toMatchObject({ stoppedEarly: true, instancesClaimed: 0, errors: 0 });
+    // The page that was on its way when the signal came, no more (of the 11 the query has).
+    expect(suspectPages).toBeLessThanOrEqual(2);
+  });
+
   // The scan goes on, in the next scan of its segment, where this one stopped: pages whose items a
   // sweep stopped (its signal, its deadline) before taking were never read again until the scan of
   // the segment came round, a whole pass of the table later.
@@ -263,6 +307,45 @@ describe('housekeeping', () => {
     // The next scan reads that page again: the one left is retired with the rest.
     expect(await s.sweeper.sweep()).toMatchObject({ instancesRetired: 2, errors: 0 });
     for (const id of ids) expect(await rawInstance(fx, id)).toBeUndefined();
+  });
+
+  // A sweep on a machine whose clock is off AWS's takes no instance (the refusal of `take`): the
+  // scan's pages were left read past, so once the clock was set right, the items on them waited a
+  // whole pass of the table, not the next scan of their segment, as those a deadline stopped do.
+  test('items outside the lease shards a clock off AWS refused are read again by the next scan of their segment, once the clock is right', async () => {
+    const fx = await freshFixture();
+    // Three dead idle writers of a setting with 8 shards, in shard 6 (the sweeper's 4 never query it).
+    const ids = [uuidv7(), uuidv7(), uuidv7()];
+    for (const pk of ids) {
+      await fx.dynamodb.send(
+        new PutItemCommand({
+          TableName: fx.config.changeLogTable,
+          Item: marshall({ pk, shard: 6, state: 'live', leaseUntil: Date.now() - HOUR, n: 0 }),
+        }),
+      );
+    }
+    // AWS's clock, as the answers' Date header tells it: three minutes behind this machine's, then right.
+    let awsAheadMs = -3 * MIN;
+    const dynamodb = twoPerPage();
+    dynamodb.middlewareStack.add(
+      (next) => async (args) => {
+        const out = await next(args);
+        const response = out.response as { headers?: Record<string, string> } | undefined;
+        if (response?.headers !== undefined) response.headers.date = new Date(Date.now() + awsAheadMs).toUTCString();
+        return out;
+      },
+      { step: 'deserialize', name: 'serverClockAt' },
+    );
+    const s3 = createS3Client();
+    open.push({ close: () => s3.destroy() });
+    // The default clock (the machine's), checked against AWS's; one sweeper, as a warm Lambda keeps it.
+    const sweeper = new Sweeper({ config: fx.config, dynamodb, s3, shardlessScan: { segments: 1, maxPages: 1 }, concurrency: 1 });
+    const refused = await sweeper.sweep();
+    expect(refused).toMatchObject({ instancesOutsideShards: 2, instancesRetired: 0, errors: 1 });
+    for (const id of ids) expect(await rawInstance(fx, id)).toBeDefined();
+    awsAheadMs = 0;
+    // The next scan reads the refused page again: both its items are retired.
+    expect(await sweeper.sweep()).toMatchObject({ instancesOutsideShards: 2, instancesRetired: 2, errors: 0 });
   });
 
   // The deployed function takes `{"dryRun": true}` (README): on a warm environment, the one the

@@ -255,6 +255,32 @@ describe('a sweep cut off at its deadline while a request is unanswered', () => 
     expect(await rawInstance(fx, instanceId)).toEqual(before);
   });
 
+  // An instance the scan found in a shard outside the queried ones stays there until a claim moves
+  // it: cut off with its retire unanswered, it was left there while the scan had gone on past its
+  // page, so no sweep found it again until the scan of its segment came round, a pass of the table later.
+  test('an instance outside the lease shards cut off with its retire unanswered: the next scan of its segment reads its page again and claims it', async () => {
+    const fx = await freshFixture();
+    // Two dead writers of a setting with 8 shards, in shard 6 (the sweeper's 4 never query it), one a page.
+    const dead = [await putDeadInstance(fx, { shard: 6 }), await putDeadInstance(fx, { shard: 6 })];
+    let jump = 0;
+    const { injector, sent, release } = holdFirst(onCommand('DeleteItem'), () => (jump = 10 * MIN));
+    const recorder = new CommandRecorder();
+    const dynamodb = recorder.attach(injector.attach(onePerPage(createDynamoDBClient(), 'ScanCommand'), 'dynamodb'), 'dynamodb');
+    const s = makeSweeper(fx, 0, { dynamodb, clock: () => Date.now() + jump, shardlessScan: { segments: 1, maxPages: 1 } });
+    open.push(s, { close: () => dynamodb.destroy() });
+    const sweep = s.sweeper.sweep({ deadline: Date.now() + 5 * MIN });
+    await sent.promise;
+    expect(await sweep).toMatchObject({ stoppedEarly: true, instancesClaimed: 0, instancesRetired: 0 });
+    const cutOffOn = (recorder.commands.find((c) => c.command === 'DeleteItem')!.input.Key as { pk: { S: string } }).pk.S;
+    release.resolve();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(dead.map((d) => d.instanceId)).toContain(cutOffOn);
+    // The next sweep (the same sweeper, as a warm Lambda keeps it) reads that page again, not the next.
+    jump = 0;
+    expect(await s.sweeper.sweep()).toMatchObject({ instancesClaimed: 1, errors: 0 });
+    expect(await rawInstance(fx, cutOffOn)).toMatchObject({ state: 'claimed', shard: 2 });
+  });
+
   test('the scan for items without a shard asks for no page more once the sweep returned, and changes no report returned', async () => {
     const fx = await freshFixture();
     for (let i = 0; i < 3; i++) {
