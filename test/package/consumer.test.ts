@@ -50,6 +50,28 @@ async function sh(cmd: string, args: string[], cwd: string, env: Record<string, 
   }
 }
 
+/**
+ * Runs, in the project, a script `name` made of `imports` and then `body` between a local stack's
+ * start and its stop (`body` fills `results`), and answers the `results` it printed with its output.
+ */
+async function runWithLocalStack(
+  name: string,
+  imports: string,
+  body: string,
+): Promise<{ results: Record<string, Record<string, unknown>>; stdout: string; stderr: string }> {
+  writeFileSync(
+    join(project, name),
+    `${imports}\nconst stack = await startLocalStack();\nconst results = {};\ntry {\n${body}} finally {\n  await stack.stop();\n}\nconsole.log(\`RESULTS \${JSON.stringify(results)}\`);\n`,
+  );
+  const { stdout, stderr } = await run(process.execPath, [name], { cwd: project, maxBuffer: 64 * 1024 * 1024 }).catch((err: unknown) => {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${name} failed in ${project}:\n${e.stdout ?? ''}\n${e.stderr ?? ''}\n${e.message}`);
+  });
+  const line = stdout.split('\n').find((l) => l.startsWith('RESULTS '));
+  if (line === undefined) throw new Error(`${name} printed no RESULTS line:\n${stdout}\n${stderr}`);
+  return { results: JSON.parse(line.slice('RESULTS '.length)) as Record<string, Record<string, unknown>>, stdout, stderr };
+}
+
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'tierlog-consumer-'));
   // npm pack runs prepack (the build) itself: a clean clone packs a complete dist/.
@@ -212,16 +234,13 @@ describe('the packed tarball, installed into a project outside the repository', 
     // The writer's DynamoDB client loses the answer of its pointer update once, after DynamoDB
     // applied it (tierlog/testing's FaultInjector); the SDK sends it again and the retry fails its
     // condition on the item the first attempt wrote. A create and an overwrite.
-    writeFileSync(
-      join(project, 'record-remove-lost-answer.mjs'),
+    const { results } = await runWithLocalStack(
+      'record-remove-lost-answer.mjs',
       `import { DynamoChangeLog, createDynamoDBClient, createS3Client } from 'tierlog';
 import { FaultInjector, checkInvariants, onCommand, provisionLocal, startLocalStack } from 'tierlog/testing';
 import { saveReport } from './out/record-remove-writer.js';
-
-const stack = await startLocalStack();
-const results = {};
-try {
-  const config = { changeLogTable: 'lost-log', objectsTable: 'lost-objects', bucket: 'lost-blobs', prefix: 'blobs', leaseShards: 4 };
+`,
+      `  const config = { changeLogTable: 'lost-log', objectsTable: 'lost-objects', bucket: 'lost-blobs', prefix: 'blobs', leaseShards: 4 };
   await provisionLocal(config);
   const dynamodb = createDynamoDBClient();
   const s3 = createS3Client();
@@ -235,19 +254,8 @@ try {
   const report = await checkInvariants({ config, dynamodb, s3 });
   results.invariants = { lost: report.lost, leaked: report.leaked, pending: report.pending, entries: report.entries, blobs: report.blobs };
   changeLog.close();
-} finally {
-  await stack.stop();
-}
-console.log(\`RESULTS \${JSON.stringify(results)}\`);
 `,
     );
-    const out = await sh(process.execPath, ['record-remove-lost-answer.mjs'], project);
-    const results = JSON.parse(
-      out
-        .split('\n')
-        .find((l) => l.startsWith('RESULTS '))!
-        .slice('RESULTS '.length),
-    ) as Record<string, Record<string, unknown>>;
     // Both writes landed: no item points at a blob the writer deleted as its own leftover, and each
     // write answers its blob (the example said "changed concurrently" and deleted it).
     expect(results['invariants']).toEqual({ lost: [], leaked: [], pending: [], entries: 0, blobs: 2 });
@@ -259,16 +267,13 @@ console.log(\`RESULTS \${JSON.stringify(results)}\`);
     // Another writer saves the report between this one's upload and its pointer update (a `before`
     // hook), so the update fails its condition; the delete of the blob it uploaded is refused
     // (InternalError, every attempt). The blob is then named by the entry alone.
-    writeFileSync(
-      join(project, 'record-remove-failed-cleanup.mjs'),
+    const { results } = await runWithLocalStack(
+      'record-remove-failed-cleanup.mjs',
       `import { DynamoChangeLog, createDynamoDBClient, createS3Client } from 'tierlog';
 import { FaultInjector, checkInvariants, onCommand, provisionLocal, startLocalStack, sweepPastLeases } from 'tierlog/testing';
 import { saveReport } from './out/record-remove-writer.js';
-
-const stack = await startLocalStack();
-const results = {};
-try {
-  const config = { changeLogTable: 'race-log', objectsTable: 'race-objects', bucket: 'race-blobs', prefix: 'blobs', leaseShards: 4 };
+`,
+      `  const config = { changeLogTable: 'race-log', objectsTable: 'race-objects', bucket: 'race-blobs', prefix: 'blobs', leaseShards: 4 };
   await provisionLocal(config);
   const dynamodb = createDynamoDBClient();
   const s3 = createS3Client();
@@ -287,19 +292,8 @@ try {
   const { second } = await sweepPastLeases({ config, dynamodb, s3 });
   const after = await checkInvariants({ config, dynamodb, s3 });
   results.after = { errors: second.errors, lost: after.lost, leaked: after.leaked, pending: after.pending, entries: after.entries, blobs: after.blobs };
-} finally {
-  await stack.stop();
-}
-console.log(\`RESULTS \${JSON.stringify(results)}\`);
 `,
     );
-    const out = await sh(process.execPath, ['record-remove-failed-cleanup.mjs'], project);
-    const results = JSON.parse(
-      out
-        .split('\n')
-        .find((l) => l.startsWith('RESULTS '))!
-        .slice('RESULTS '.length),
-    ) as Record<string, Record<string, unknown>>;
     expect(results['save']).toEqual({ error: 'report reports/raced was changed concurrently' });
     // The blob it could not delete is named by its entry (pending), not leaked with nothing naming it.
     expect(results['before']).toEqual({ leaked: 0, pending: 1, entries: 1 });
@@ -413,16 +407,13 @@ console.log(\`RESULTS \${JSON.stringify(results)}\`);
   it('runs the prebuilt handler bundles the construct deploys, against the local stack; each warns of a misspelt variable at init', async () => {
     // As Lambda runs them: the bundle's module with the function's environment, its handler called
     // with an event and a context. The environment is the construct's (configToEnv) plus one misspelling.
-    writeFileSync(
-      join(project, 'run-bundles.mjs'),
+    const { results, stdout, stderr } = await runWithLocalStack(
+      'run-bundles.mjs',
       `import { createServer } from 'node:http';
 import { configToEnv } from 'tierlog';
 import { functionUrlListener, localContext, provisionLocal, startLocalStack } from 'tierlog/testing';
-
-const stack = await startLocalStack();
-const results = {};
-try {
-  const config = { changeLogTable: 'bundles-log', objectsTable: 'bundles-objects', bucket: 'bundles-bucket', prefix: 'blobs', leaseShards: 4, replacedBlobCleanup: 'stream' };
+`,
+      `  const config = { changeLogTable: 'bundles-log', objectsTable: 'bundles-objects', bucket: 'bundles-bucket', prefix: 'blobs', leaseShards: 4, replacedBlobCleanup: 'stream' };
   await provisionLocal(config);
   Object.assign(process.env, configToEnv(config), {
     TIERLOG_LEASE_SHARD: '8',
@@ -444,19 +435,8 @@ try {
   results.stream = await stream.handler({ Records: [] }, localContext('objects-stream', 60_000));
   const audit = await bundle('snapshot-audit');
   results.audit = await audit.handler({ Items: [] }, localContext('snapshot-audit', 60_000));
-} finally {
-  await stack.stop();
-}
-console.log(\`RESULTS \${JSON.stringify(results)}\`);
 `,
     );
-    const { stdout, stderr } = await run(process.execPath, ['run-bundles.mjs'], { cwd: project, maxBuffer: 64 * 1024 * 1024 });
-    const results = JSON.parse(
-      stdout
-        .split('\n')
-        .find((l) => l.startsWith('RESULTS '))!
-        .slice('RESULTS '.length),
-    ) as Record<string, Record<string, unknown>>;
     expect(results['objects']).toEqual({ put: 201, get: 100_000, same: true });
     expect(results['sweeper']).toMatchObject({ errors: 0, dryRun: false });
     expect(results['stream']).toEqual({ batchItemFailures: [] });
