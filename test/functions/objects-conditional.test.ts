@@ -6,6 +6,7 @@
  * version spliced onto the old; a cache revalidating with `If-None-Match` gets 304.
  */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { type Fixture, freshFixture } from '../support/local.js';
@@ -141,6 +142,24 @@ describe('a download in ranges with If-Match', () => {
 });
 
 /**
+ * Makes every GET `s3` sends meet a connection reset (what the SDK sends again, then gives up on);
+ * other requests go through. `sent` counts the GETs.
+ */
+function failEveryGet(s3: S3Client): { readonly sent: number } {
+  const handler = s3.config.requestHandler as unknown as {
+    handle: (request: { method: string }, options?: unknown) => Promise<unknown>;
+  };
+  const send = handler.handle.bind(handler);
+  const counter = { sent: 0 };
+  handler.handle = async (request, options) => {
+    if (request.method !== 'GET') return send(request, options);
+    counter.sent++;
+    throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+  };
+  return counter;
+}
+
+/**
  * Every answer carries `Cache-Control: no-cache`, so a cache revalidates each reuse with
  * `If-None-Match`. For a blob answered in the body, the read opened the blob's S3 GET before the
  * condition was judged, and dropped it for the 304: each revalidation cost an S3 GET (and its
@@ -151,17 +170,7 @@ describe('a download in ranges with If-Match', () => {
 describe('a revalidation (If-None-Match) of a blob answered in the body', () => {
   test('of its current version while S3 fails every GET: 304 from the objects table alone, no GET sent to S3', async () => {
     const r = makeWriter(fx);
-    // Every GET the S3 client sends meets a connection reset (what the SDK sends again, then gives up on).
-    const handler = r.s3.config.requestHandler as unknown as {
-      handle: (request: { method: string }, options?: unknown) => Promise<unknown>;
-    };
-    const send = handler.handle.bind(handler);
-    let gets = 0;
-    handler.handle = async (request, options) => {
-      if (request.method !== 'GET') return send(request, options);
-      gets++;
-      throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
-    };
+    const s3Gets = failEveryGet(r.s3);
     try {
       const [, etag] = objects.get('c/blob')!;
       const cases: Record<string, string>[] = [
@@ -174,13 +183,13 @@ describe('a revalidation (If-None-Match) of a blob answered in the body', () => 
         expect([res.statusCode, res.headers?.etag], JSON.stringify(headers)).toEqual([304, etag]);
         expect(res.headers?.['cache-control']).toBe('no-cache');
       }
-      expect(gets, 'no GET sent to S3').toBe(0);
+      expect(s3Gets.sent, 'no GET sent to S3').toBe(0);
       // A read of the bytes does meet the failure: 503, as before.
       const read = await handleObjectsRequest(r.store, httpEvent('GET', '/objects/c/blob', { headers: { 'if-none-match': '"1"' } }), {
         maxResponseBytes: 64 * KiB,
       });
       expect(read.statusCode).toBe(503);
-      expect(gets).toBeGreaterThan(0);
+      expect(s3Gets.sent).toBeGreaterThan(0);
     } finally {
       r.close();
     }
@@ -208,16 +217,7 @@ describe('a revalidation (If-None-Match) of a blob answered in the body', () => 
 describe('a GET whose If-Match names another version, of a blob answered in the body', () => {
   test('while S3 fails every GET: 412 from the objects table alone, no GET sent to S3', async () => {
     const r = makeWriter(fx);
-    const handler = r.s3.config.requestHandler as unknown as {
-      handle: (request: { method: string }, options?: unknown) => Promise<unknown>;
-    };
-    const send = handler.handle.bind(handler);
-    let gets = 0;
-    handler.handle = async (request, options) => {
-      if (request.method !== 'GET') return send(request, options);
-      gets++;
-      throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
-    };
+    const s3Gets = failEveryGet(r.s3);
     try {
       const [, etag] = objects.get('c/blob')!;
       const cases: Record<string, string>[] = [
@@ -230,13 +230,13 @@ describe('a GET whose If-Match names another version, of a blob answered in the 
         expect([res.statusCode, res.headers?.etag], JSON.stringify(headers)).toEqual([412, etag]);
         expect(JSON.parse(String(res.body)).error).toBe('PreconditionFailed');
       }
-      expect(gets, 'no GET sent to S3').toBe(0);
+      expect(s3Gets.sent, 'no GET sent to S3').toBe(0);
       // A read of the bytes (If-Match of the current version) does meet the failure: 503, as before.
       const read = await handleObjectsRequest(r.store, httpEvent('GET', '/objects/c/blob', { headers: { 'if-match': etag } }), {
         maxResponseBytes: 64 * KiB,
       });
       expect(read.statusCode).toBe(503);
-      expect(gets).toBeGreaterThan(0);
+      expect(s3Gets.sent).toBeGreaterThan(0);
     } finally {
       r.close();
     }
