@@ -88,6 +88,27 @@ function shardlessFound(found: { push(...ids: string[]): unknown }) {
   };
 }
 
+/**
+ * The write of an instance item in shard 0 as a sweeper's first sighting leaves it: claimed by
+ * another, held for its upload window (19 min and `i` ms from now), past the suspect horizon: the
+ * suspect query reads it and its filter (live only) drops it.
+ */
+function farFirstSighting(i: number) {
+  return {
+    PutRequest: {
+      Item: marshall({
+        pk: uuidv7(),
+        shard: 0,
+        state: 'claimed',
+        claimedBy: 'another',
+        firstSeen: Date.now(),
+        leaseUntil: Date.now() + 19 * MIN + i,
+        n: 1,
+      }),
+    },
+  };
+}
+
 describe('housekeeping', () => {
   test('an ordinary sweep makes one lease-index query per shard and nothing else; a housekeeping sweep finds what it left', async () => {
     const fx = await freshFixture();
@@ -204,21 +225,8 @@ describe('housekeeping', () => {
   // shard each housekeeping sweep, every page empty; in pages of 1 MB, 3 (the same read units).
   test('the suspect-lease query reads the far leases its filter drops in pages of 1 MB, not of 100 items', async () => {
     const fx = await freshFixture();
-    const firstSighting = (i: number) => ({
-      PutRequest: {
-        Item: marshall({
-          pk: uuidv7(),
-          shard: 0,
-          state: 'claimed',
-          claimedBy: 'another',
-          firstSeen: Date.now(),
-          leaseUntil: Date.now() + 19 * MIN + i,
-          n: 1,
-        }),
-      },
-    });
     for (let i = 0; i < 300; i += 25) {
-      const items = Array.from({ length: 25 }, (_, j) => firstSighting(i + j));
+      const items = Array.from({ length: 25 }, (_, j) => farFirstSighting(i + j));
       await fx.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [fx.config.changeLogTable]: items } }));
     }
     const recorder = new CommandRecorder();
@@ -235,20 +243,7 @@ describe('housekeeping', () => {
   // outage (10^5 first sightings past the horizon) the interrupted sweep read the whole index first.
   test('a sweep whose signal is aborted reads no page more of the suspect query, and says it stopped early', async () => {
     const fx = await freshFixture();
-    const firstSighting = (i: number) => ({
-      PutRequest: {
-        Item: marshall({
-          pk: uuidv7(),
-          shard: 0,
-          state: 'claimed',
-          claimedBy: 'another',
-          firstSeen: Date.now(),
-          leaseUntil: Date.now() + 19 * MIN + i,
-          n: 1,
-        }),
-      },
-    });
-    const items = Array.from({ length: 20 }, (_, i) => firstSighting(i));
+    const items = Array.from({ length: 20 }, (_, i) => farFirstSighting(i));
     await fx.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [fx.config.changeLogTable]: items } }));
     // Pages of 2 stand for pages of 1 MB; the signal is aborted once the first page has come.
     const controller = new AbortController();
