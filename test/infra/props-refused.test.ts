@@ -72,6 +72,18 @@ function environmentOf(resources: TierlogResources, over: Partial<Parameters<typ
   });
 }
 
+/** A stack of the user's with a change log, an objects table and a bucket of its own, for parts used on their own. */
+function partsStack(): { stack: Stack; resources: TierlogResources } {
+  const stack = new Stack(newApp(), 'UserStack');
+  const resources: TierlogResources = {
+    changeLogTable: changeLogTableIn(stack),
+    objectsTable: objectsTableIn(stack),
+    bucket: new BlobBucket(stack, 'Blobs').bucket,
+    prefix: 'blobs',
+  };
+  return { stack, resources };
+}
+
 describe('an objects table or bucket of the user in another region or account', () => {
   const cases: Array<[string, (stack: Stack) => TierlogProps, RegExp]> = [
     [
@@ -877,16 +889,7 @@ describe('the parts used on their own: two parts of one objects table read it wi
    * sweeper quarantined every entry of the function's writes (an item it does not understand), the
    * blobs of its dead writers never collected.
    */
-  const setup = () => {
-    const stack = new Stack(newApp(), 'UserStack');
-    const resources: TierlogResources = {
-      changeLogTable: changeLogTableIn(stack),
-      objectsTable: objectsTableIn(stack),
-      bucket: new BlobBucket(stack, 'Blobs').bucket,
-      prefix: 'blobs',
-    };
-    return { stack, resources };
-  };
+  const setup = partsStack;
 
   it('refused at synth, naming both parts and both sets of names', () => {
     const x = setup();
@@ -911,16 +914,7 @@ describe('the parts used on their own: a TIERLOG_* variable of the environment t
    * sweeper on 4 shards beside writers on 8), said only in its log at each start: the CLI, the
    * handlers and `loadConfig` warn of it, the synth that deployed it said nothing.
    */
-  const setup = () => {
-    const stack = new Stack(newApp(), 'UserStack');
-    const resources: TierlogResources = {
-      changeLogTable: changeLogTableIn(stack),
-      objectsTable: objectsTableIn(stack),
-      bucket: new BlobBucket(stack, 'Blobs').bucket,
-      prefix: 'blobs',
-    };
-    return { stack, resources };
-  };
+  const setup = partsStack;
   const unknownWarnings = (stack: Stack) =>
     Annotations.fromStack(stack)
       .findWarning('*', Match.stringLikeRegexp('is not a variable tierlog reads'))
