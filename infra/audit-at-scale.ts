@@ -161,6 +161,8 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
 }
 
 const INVENTORY_ID = 'tierlog-audit';
+/** Where the Distributed Map writes its batches' summaries in the snapshots bucket. */
+const MAP_RESULTS_PREFIX = 'map-results';
 
 /** The names {@link AuditAtScaleOptions} has (the `Tierlog` construct's `auditAtScale`): any other is refused. */
 export const AUDIT_AT_SCALE_OPTIONS = optionNames<AuditAtScaleOptions>()(
@@ -610,6 +612,11 @@ export class AuditAtScale extends Construct {
       itemBatcher: new sfn.ItemBatcher({ maxItemsPerBatch: 500, batchInput: { 'cutoff.$': '$.plan.cutoff' } }),
       maxConcurrency: props.maxConcurrency ?? 4,
       toleratedFailurePercentage: 0,
+      // Without a writer, Step Functions gathers every batch's summary into the map's output, which
+      // may not pass 256 KiB whatever ResultPath discards (States.DataLimitExceeded): a run of some
+      // thousands of batches (a bucket's first audit, millions of findings) failed after its last
+      // delete. The summaries go to the snapshots bucket (expired with it), the output is their address.
+      resultWriterV2: new sfn.ResultWriterV2({ bucket: this.snapshotBucket, prefix: MAP_RESULTS_PREFIX }),
       resultPath: sfn.JsonPath.DISCARD,
     }).itemProcessor(
       new tasks.LambdaInvoke(this, 'ReverifyBatch', {

@@ -165,6 +165,22 @@ describe('auditAtScale', () => {
       expect(retried(states.Query)).toContain('Athena.TooManyRequestsException');
     });
 
+    // Without a ResultWriter, Step Functions gathers every batch's output into the Distributed Map's
+    // result, which may not pass 256 KiB even when ResultPath discards it (States.DataLimitExceeded):
+    // a run of some thousands of batches failed after its last delete. The results go to S3.
+    it("the re-verification's Distributed Map writes its batches' results to the snapshots bucket, not into the run's 256 KiB output", () => {
+      const machine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0] as any;
+      const body = machine.Properties.DefinitionString;
+      const text =
+        typeof body === 'string' ? body : (body['Fn::Join'][1] as unknown[]).map((p) => (typeof p === 'string' ? p : 'TOKEN')).join('');
+      const map = JSON.parse(text).States.ReverifyAndDelete;
+      expect(map.ResultWriter?.Resource).toMatch(/:states:::s3:putObject$/);
+      expect(map.ResultWriter.Parameters.Prefix).toBe('map-results');
+      const bucketRef = JSON.stringify(stack.resolve(stack.tierlog.auditAtScale!.snapshotBucket.bucketName));
+      const parts = (body['Fn::Join']?.[1] ?? []) as unknown[];
+      expect(parts.some((p) => JSON.stringify(p) === bucketRef)).toBe(true);
+    });
+
     it("the state machine's role may write an export's files as DynamoDB does, and Athena's results as Athena does (AWS's documented policies)", () => {
       const policies = template.findResources('AWS::IAM::Policy');
       const machine = Object.entries(policies).find(([id]) => id.includes('AuditAtScaleStateMachineRole'));
