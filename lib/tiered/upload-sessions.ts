@@ -124,6 +124,8 @@ export interface CreateUploadOptions extends ExpiryPolicy {
   /**
    * Bytes per part (5 MiB .. 5 GiB; the last part may be smaller). Default the store's `partSize`
    * (8 MiB unless set), more when `size` needs it: the least whole MiB that fits 10,000 parts.
+   * Without `size`, 10,000 parts of the default hold about 78 GiB: a stream of unknown length
+   * larger than that needs a `partSize` that fits it.
    */
   readonly partSize?: number;
   /** The object's media type, returned with it on reads (none given: none stored; the objects API then answers `application/octet-stream`). */
