@@ -14,6 +14,11 @@ afterAll(cleanOutdirs);
 const { stack, template } = tierlogTemplate();
 const fnId = logicalIdOf(stack, stack.tierlog.objectsFunction!);
 
+/** The resources of `tierlog`, for a part given them on its own. */
+function resourcesOfTierlog(tierlog: Tierlog) {
+  return { changeLogTable: tierlog.changeLogTable, objectsTable: tierlog.objectsTable, bucket: tierlog.bucket, prefix: tierlog.prefix };
+}
+
 describe('objects function', () => {
   it('is Node.js 24 on ARM64 with the writer configuration and Powertools names', () => {
     const fn = resourcesOf(template, 'AWS::Lambda::Function')[fnId]!;
@@ -139,12 +144,7 @@ describe('objectsTuning', () => {
   it('ObjectsFunction used on its own: an IAM-authenticated URL by default; a 5xx threshold that is not a positive integer is refused (at 0 the alarm is up whenever a request comes)', () => {
     const { stack: s } = userStack();
     const tierlog = new Tierlog(s, 'Storage', { objectsFunction: false });
-    const resources = {
-      changeLogTable: tierlog.changeLogTable,
-      objectsTable: tierlog.objectsTable,
-      bucket: tierlog.bucket,
-      prefix: tierlog.prefix,
-    };
+    const resources = resourcesOfTierlog(tierlog);
     const api = (id: string, serverErrorsThreshold: number) => () =>
       new ObjectsFunction(s, id, { resources, environment: { ...tierlog.writerEnvironment }, serverErrorsThreshold });
     expect(api('Zero', 0)).toThrow(/serverErrorsThreshold must be a positive integer, got 0/);
@@ -161,12 +161,7 @@ describe('objectsTuning', () => {
   it('ObjectsFunction used on its own checks the tuning variable its environment sets at synth, as its tuning prop (the function failed its start-up on every request)', () => {
     const { stack: s } = userStack();
     const tierlog = new Tierlog(s, 'Storage', { objectsFunction: false });
-    const resources = {
-      changeLogTable: tierlog.changeLogTable,
-      objectsTable: tierlog.objectsTable,
-      bucket: tierlog.bucket,
-      prefix: tierlog.prefix,
-    };
+    const resources = resourcesOfTierlog(tierlog);
     const api = (id: string, threshold: string, tuning?: { inlineThreshold: number }) => () =>
       new ObjectsFunction(s, id, {
         resources,
@@ -197,12 +192,7 @@ describe('objectsTuning', () => {
   it('ObjectsFunction used on its own refuses a tuning that is a Map, naming objectsTuning, before writing any variable', () => {
     const { stack: s } = userStack();
     const tierlog = new Tierlog(s, 'Storage', { objectsFunction: false });
-    const resources = {
-      changeLogTable: tierlog.changeLogTable,
-      objectsTable: tierlog.objectsTable,
-      bucket: tierlog.bucket,
-      prefix: tierlog.prefix,
-    };
+    const resources = resourcesOfTierlog(tierlog);
     const tuning = new Map([['inlineThreshold', 0]]) as never;
     expect(() => new ObjectsFunction(s, 'Api', { resources, environment: { ...tierlog.writerEnvironment }, tuning })).toThrow(
       /^the options of objectsTuning must be a plain object, not a Map/,

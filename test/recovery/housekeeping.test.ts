@@ -109,6 +109,20 @@ function farFirstSighting(i: number) {
   };
 }
 
+/** Puts three dead idle writers of a setting with 8 shards, in shard 6 (a sweeper on 4 never queries it); answers their ids. */
+async function deadIdleWritersInShard6(fx: Fixture): Promise<string[]> {
+  const ids = [uuidv7(), uuidv7(), uuidv7()];
+  for (const pk of ids) {
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.changeLogTable,
+        Item: marshall({ pk, shard: 6, state: 'live', leaseUntil: Date.now() - HOUR, n: 0 }),
+      }),
+    );
+  }
+  return ids;
+}
+
 describe('housekeeping', () => {
   test('an ordinary sweep makes one lease-index query per shard and nothing else; a housekeeping sweep finds what it left', async () => {
     const fx = await freshFixture();
@@ -274,16 +288,7 @@ describe('housekeeping', () => {
   // the segment came round, a whole pass of the table later.
   test('items outside the lease shards a sweep stopped before taking are read again by the next scan of their segment', async () => {
     const fx = await freshFixture();
-    // Three dead idle writers of a setting with 8 shards, in shard 6 (the sweeper's 4 never query it).
-    const ids = [uuidv7(), uuidv7(), uuidv7()];
-    for (const pk of ids) {
-      await fx.dynamodb.send(
-        new PutItemCommand({
-          TableName: fx.config.changeLogTable,
-          Item: marshall({ pk, shard: 6, state: 'live', leaseUntil: Date.now() - HOUR, n: 0 }),
-        }),
-      );
-    }
+    const ids = await deadIdleWritersInShard6(fx);
     // The sweep is stopped (Ctrl-C) once the first of them is retired: the second is left.
     const controller = new AbortController();
     const dynamodb = twoPerPage();
@@ -309,16 +314,7 @@ describe('housekeeping', () => {
   // whole pass of the table, not the next scan of their segment, as those a deadline stopped do.
   test('items outside the lease shards a clock off AWS refused are read again by the next scan of their segment, once the clock is right', async () => {
     const fx = await freshFixture();
-    // Three dead idle writers of a setting with 8 shards, in shard 6 (the sweeper's 4 never query it).
-    const ids = [uuidv7(), uuidv7(), uuidv7()];
-    for (const pk of ids) {
-      await fx.dynamodb.send(
-        new PutItemCommand({
-          TableName: fx.config.changeLogTable,
-          Item: marshall({ pk, shard: 6, state: 'live', leaseUntil: Date.now() - HOUR, n: 0 }),
-        }),
-      );
-    }
+    const ids = await deadIdleWritersInShard6(fx);
     // AWS's clock, as the answers' Date header tells it: three minutes behind this machine's, then right.
     let awsAheadMs = -3 * MIN;
     const dynamodb = twoPerPage();
