@@ -196,6 +196,10 @@ try {
   process.stderr.write('\n');
   console.log(opts.json ? JSON.stringify(report, null, 2) : format(report));
   reported = true;
+  // With --keep, Ctrl-C's listener is on before the one above comes off and before "Ctrl-C stops it"
+  // is printed: a SIGINT in between met no listener, and its default ended the process (the stack
+  // stopped only by the exit hook, the exit code lost).
+  const ctrlC = opts.keep ? new Promise<void>((resolve) => process.once('SIGINT', () => resolve())) : undefined;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.off(signal, interrupted);
   process.exitCode = report.ok ? EXIT.ok : EXIT.failure;
 
@@ -207,7 +211,7 @@ try {
     say('\nThe local stack stays up. In another shell:\n  unset AWS_PROFILE');
     for (const line of shellExports({ ...stack.env, ...configToEnv(config), ...sweeperWindows })) say(`  ${line}`);
     say('  npm run cli -- status   # in this repository\nCtrl-C stops it.');
-    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    await ctrlC;
   }
   dynamodb.destroy();
   s3.destroy();
