@@ -715,7 +715,8 @@ export class UploadSessions {
    * blob whose body is not read). A blob S3 does not confirm (404, or 403 without s3:ListBucket)
    * means the session ended since: committed by the client's retry (whose blob another writer's
    * overwrite may have deleted already), then that commit's stored result, which a complete that
-   * raced its own retry and lost answers too; else aborted or expired, and nothing is committed.
+   * raced its own retry and lost answers too; or ended by a concurrent complete refused for its
+   * condition, then that kept refusal; else aborted or expired, and nothing is committed.
    * A blob whose ETag says another list of parts assembled it (an earlier complete's, whose commit
    * did not land, and the retry lists other parts), or whose size is not the one the listed parts'
    * sizes make (when each is given), is {@link InvalidPartsError}: committed, the
@@ -731,6 +732,9 @@ export class UploadSessions {
     if (size === undefined) {
       const now = parseSessionItem(await this.table.getRaw(session.sessionId));
       if (now?.result !== undefined) return { answered: now.result };
+      // Ended by a concurrent complete refused for its condition (the client's first, whose answer
+      // it is retrying): that refusal is the answer, not an abort the client never asked for.
+      if (now?.refusal !== undefined) throw refusalError(session.info, now.refusal);
       throw closedError(session.sessionId, now);
     }
     if (!mayBeAssemblyOf(blob?.etag, parts, blob?.keyEncrypted !== true)) {

@@ -191,6 +191,43 @@ describe("a session a complete's refusal ended, then aborted by its client (an e
   });
 });
 
+describe('a complete refused for its condition, raced by its own retry sent before the refusal ended the session', () => {
+  // The client gave up waiting and sent its complete again: the retry read the session live, then
+  // the first complete was refused and ended the session (its upload aborted, its assembled blob
+  // deleted, the refusal kept) before the retry asked S3 for the parts. S3 lists none and holds no
+  // blob: the retry was answered "aborted" (410), an abort its client never asked for, in place
+  // of the refusal the first complete got.
+  test('the retry is the same VersionConflictError, not UploadSessionClosedError (aborted)', async () => {
+    const key = 'refused/raced-by-retry';
+    const { created, parts, current } = await sessionRefusedOnComplete(key);
+    let first: unknown;
+    const retrier = makeWriter(fx, {
+      injector: new FaultInjector().add({
+        kind: 'delay',
+        delayMs: 0,
+        times: 1,
+        match: (r) => r.command === 'ListPartsCommand',
+        before: async () => {
+          first = await w.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+        },
+      }),
+    });
+    try {
+      const retried = await retrier.store.completeUpload(created.uploadId, parts).catch((err: unknown) => err);
+      expect(retrier.injector.stats.injected.delay, "the first complete ran between the retry's read and its listing").toBe(1);
+      expect(first).toBeInstanceOf(VersionConflictError);
+      expect(retried, 'the answer the first complete got').toBeInstanceOf(VersionConflictError);
+      expect(retried).toMatchObject({ key, expected: 0, actual: current });
+    } finally {
+      retrier.close();
+    }
+    expect((await w.store.head(key))!.version, 'nothing committed').toBe(current);
+    const state = await rawState(fx);
+    expect(state.entries).toBe(0);
+    expect(state.uploads).toEqual([]);
+  });
+});
+
 test('after everything: nothing lost, nothing leaked, the log drains', async () => {
   for (const offset of [3 * DAY, 4 * DAY]) await sweepOnceAt(fx, offset);
   await expectClean(fx, expect);
