@@ -150,6 +150,7 @@ import { evaluateRead, type ReadPreconditions, readPreconditionsOf, refuseDateOn
 import type { ObjectInfo, PutOptions, TieredStore } from '../tiered/tiered-store.js';
 import { DEFAULT_CONTENT_TYPE } from '../tiered/object-info.js';
 import { notifyCallback } from '../callbacks.js';
+import { assertOptions, optionNames } from '../plain-options.js';
 
 /** Options of {@link handleObjectsRequest}: the limits of what a request carries and an answer holds. */
 export interface ObjectsApiOptions {
@@ -207,13 +208,31 @@ const DEFAULT_REDIRECT_EXPIRES_MS = 60_000;
 /** A version as a quoted tag: up to 16 digits (a version is below 2^53, lib/tiered/versions.ts). */
 const ETAG = /^\s*(?:W\/)?"([1-9][0-9]{0,15})"\s*$/;
 
+/** The names {@link ObjectsApiOptions} has: any other is refused ({@link checkObjectsApiOptions}). */
+const OBJECTS_API_OPTIONS = optionNames<ObjectsApiOptions>()(
+  'maxBodyBytes',
+  'maxResponseBytes',
+  'redirectExpiresInMs',
+  'maxPartUrls',
+  'onError',
+);
+
 /**
- * Checks the numeric options, each a deployment's setting: {@link handleObjectsRequest} answers a
- * 500 (to `onError`) for every request while one is out of bounds, and `createObjectsHandler`
- * refuses it at construction. Unchecked, a NaN limit would turn off the check it names.
+ * Checks the options, each a deployment's setting: {@link handleObjectsRequest} answers a
+ * 500 (to `onError`) for every request while one is out of bounds or a name is not one of
+ * {@link ObjectsApiOptions}'s, and `createObjectsHandler` refuses it at construction. Unchecked, a
+ * NaN limit would turn off the check it names, and a misspelt one (`maxBodyByte`,
+ * `redirectExpiresInMS`) would be a default nobody chose, as the handler's factory refuses it.
  * @throws ConfigError naming the option
  */
 export function checkObjectsApiOptions(options: ObjectsApiOptions): void {
+  try {
+    assertOptions(options, OBJECTS_API_OPTIONS, 'handleObjectsRequest');
+  } catch (err) {
+    // The deployment's setting, not the request's: a ConfigError (a 500), never a 400 blaming the client.
+    if (err instanceof ValidationError) throw new ConfigError(err.message, err.field);
+    throw err;
+  }
   const check = (name: keyof ObjectsApiOptions, value: number | undefined, min: number, max: number, unit: string) => {
     if (value !== undefined && (!Number.isSafeInteger(value) || value < min || value > max)) {
       throw new ConfigError(`${name} must be an integer in ${min}..${max} (${unit})`, name);

@@ -18,7 +18,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { LAMBDA_MAX_INVOCATION_MS } from '../constants.js';
 import { isIntegerIn } from '../env-integers.js';
 import { TierlogError, ValidationError } from '../errors.js';
-import { assertOptions } from '../plain-options.js';
+import { assertOptions, kindOf } from '../plain-options.js';
 import { notifyCallback } from '../callbacks.js';
 
 /**
@@ -330,13 +330,18 @@ async function invokeWithin(
  * @throws ValidationError when `timeoutMs` is not an integer in 1..900 000 (Lambda's 15 minutes:
  *   a handler told more time than an invocation has refuses it, tierlog's objects handler every
  *   request; and Node.js fires a timer past 2^31 - 1 ms, `Infinity` among them, after 1 ms, every
- *   request a 502), or an option name is not one it takes.
+ *   request a 502), an `onError` that is no function, or an option name is not one it takes.
  */
 export function functionUrlListener(
   handler: FunctionUrlHandler,
   options: { functionName: string; timeoutMs?: number; onError?: (err: unknown) => void },
 ): (req: IncomingMessage, res: ServerResponse) => void {
   assertOptions(options, ['functionName', 'timeoutMs', 'onError'], 'functionUrlListener');
+  // Called only once a request has failed: one that is no function (a logger given for its method)
+  // was a process warning "onError threw: TypeError" in place of each failure, whose error was lost.
+  if (options.onError !== undefined && typeof options.onError !== 'function') {
+    throw new ValidationError(`onError must be a function; got ${kindOf(options.onError)}`, 'onError');
+  }
   if (options.timeoutMs !== undefined && !isIntegerIn(options.timeoutMs, 1, LAMBDA_MAX_INVOCATION_MS)) {
     throw new ValidationError(
       `timeoutMs must be an integer in 1..${LAMBDA_MAX_INVOCATION_MS} ms (a Lambda invocation's 15 minutes at most, as the Function URL's function has); got ${String(options.timeoutMs)}`,

@@ -18,7 +18,7 @@
 import { type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { ListMultipartUploadsCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { hvAttributeNames, type TierlogConfig } from '../config.js';
+import { hvAttributeNames, type TierlogConfig, validateConfig } from '../config.js';
 import { isEntryAttribute } from '../changelog/entry-codec.js';
 import { unmarshallOptions } from '../aws/clients.js';
 import { advancingObjectPages } from '../aws/object-pages.js';
@@ -58,9 +58,15 @@ export interface InvariantReport {
  * listing of the bucket under `<prefix>/` and of its multipart uploads in progress. After the
  * sweeps that recover every dead writer (`sweepPastLeases`), a clean store has `lost`, `leaked`,
  * `pending` and `uploads` empty and `entries` 0. Reads only; assert on the report.
+ *
+ * @throws ConfigError for a configuration every other entry point refuses (`validateConfig`),
+ *   before any request. Read as it was, `hvAttributes` given as a Map, or misspelt (`hvAtributes`),
+ *   read the objects table under the default names: no item of a schema of its own pointed at a
+ *   blob, and `lost` was empty whatever the store had lost.
  */
 export async function checkInvariants(args: { config: TierlogConfig; dynamodb: DynamoDBClient; s3: S3Client }): Promise<InvariantReport> {
   const { config, dynamodb, s3 } = args;
+  validateConfig(config);
   const [objects, instances, listed, listedUploads] = await Promise.all([
     scanTable(dynamodb, config.objectsTable),
     scanTable(dynamodb, config.changeLogTable),

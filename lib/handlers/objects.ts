@@ -97,7 +97,11 @@ const HANDLER_OPTIONS = optionNames<ObjectsHandlerOptions>()(
 export function createObjectsHandler(options: ObjectsHandlerOptions = {}): ObjectsHandler {
   // A misspelt option (`maxBodyByte`, `inlineTreshold`) would be a default nobody chose: refused at init.
   assertOptions(options, HANDLER_OPTIONS, 'createObjectsHandler');
-  checkObjectsApiOptions(options);
+  const limits: ObjectsApiOptions = {
+    ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
+    ...(options.maxResponseBytes !== undefined ? { maxResponseBytes: options.maxResponseBytes } : {}),
+  };
+  checkObjectsApiOptions(limits);
   const max = options.maxResponseBytes;
   if (max !== undefined && (!Number.isInteger(max) || max < 1 || max > MAX_BUFFERED_RESPONSE_BYTES)) {
     throw new ConfigError(
@@ -132,10 +136,6 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
     onCleanupError: (err, context) =>
       logger.warn('cleanup left for the sweeper', { ...context, error: String(err), ...invocation.attributes() }),
   });
-  const limits: ObjectsApiOptions = {
-    ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
-    ...(options.maxResponseBytes !== undefined ? { maxResponseBytes: options.maxResponseBytes } : {}),
-  };
   return async (event, context) => {
     const remainingMs = remainingTimeOf(context, 'the objects handler');
     addLogContext(logger, context);

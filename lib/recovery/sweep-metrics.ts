@@ -3,6 +3,8 @@
  * CDK alarms and dashboard (infra/) refer to them.
  */
 import { createHash } from 'node:crypto';
+import { ValidationError } from '../errors.js';
+import { assertOptions, kindOf, optionNames } from '../plain-options.js';
 import { addReportMetrics, type MetricSink } from './metric-sink.js';
 import type { SweepReport } from './report.js';
 
@@ -98,6 +100,9 @@ export interface SweepMetricsOptions {
   readonly shardsUnread?: boolean;
 }
 
+/** The names {@link SweepMetricsOptions} has: any other is refused. */
+const SWEEP_METRICS_OPTIONS = optionNames<SweepMetricsOptions>()('shardsUnread');
+
 /**
  * Adds one data point per metric for `report`; `OldestExpiredAge` only when the sweep found an
  * expired instance or read every shard's lease index: a sweep cut off at its deadline
@@ -105,8 +110,17 @@ export interface SweepMetricsOptions {
  * none waits (its queries unanswered, a throttled or unreachable table), and its 0 would take the
  * backlog alarm back to OK while instances wait. Without the data point the alarm's last verdict
  * stands, as in a period without a sweep.
+ *
+ * @throws ValidationError when `options` has a name {@link SweepMetricsOptions} does not (a misspelt
+ *   `shardUnread` published that 0), or `shardsUnread` is not a boolean (`"true"` was read as
+ *   false), before anything is added.
  */
 export function addSweepMetrics(sink: MetricSink, report: SweepReport, options: SweepMetricsOptions = {}): void {
+  assertOptions(options, SWEEP_METRICS_OPTIONS, 'addSweepMetrics');
+  const unread: unknown = options.shardsUnread;
+  if (unread !== undefined && typeof unread !== 'boolean') {
+    throw new ValidationError(`shardsUnread must be true or false, got ${kindOf(unread)}`, 'shardsUnread');
+  }
   const figures = {
     ...report,
     sweepDuration: report.durationMs,

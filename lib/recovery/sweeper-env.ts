@@ -17,8 +17,8 @@
  * writers.
  */
 import { checkIntegerIn, integersFromEnv, integersToEnv } from '../env-integers.js';
-import { ConfigError } from '../errors.js';
-import { assertOptions, optionNames } from '../plain-options.js';
+import { ConfigError, ValidationError } from '../errors.js';
+import { assertOptions, kindOf, optionNames } from '../plain-options.js';
 import {
   DEFAULT_ANSWER_MARGIN_MS,
   DEFAULT_CLAIM_MS,
@@ -95,6 +95,21 @@ export { MAX_SHARDLESS_SCAN_PAGES, MAX_SHARDLESS_SCAN_SEGMENTS } from '../consta
 
 /** The least {@link SweeperOptions.answerMarginMs} (`lib/constants.ts` says why). */
 export { MIN_ANSWER_MARGIN_MS } from '../constants.js';
+
+/**
+ * Refuses an `unsafeShortWindows` option that is not a boolean, from a caller without types (a
+ * setting read from the environment or a JSON file): the sweeper takes only `true` as the opt-out,
+ * so `"true"` applied the floors and its refusal named a window the caller never set and sent them
+ * to `TIERLOG_UNSAFE_SHORT_WINDOWS`; and the handler read `"false"` as true, taking the short
+ * windows of its environment before the sweeper refused them.
+ *
+ * @throws ValidationError naming `unsafeShortWindows`.
+ */
+export function checkUnsafeShortWindows(value: unknown): void {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new ValidationError(`unsafeShortWindows must be true or false, got ${kindOf(value)}`, 'unsafeShortWindows');
+  }
+}
 
 /** The sweeper options the environment sets. */
 export type SweeperTuning = Pick<SweeperOptions, SweeperIntegerOption | 'shardlessScan' | 'unsafeShortWindows'>;
@@ -266,12 +281,14 @@ const DEFAULTS: Readonly<Record<SweeperWindow, number>> = {
  * given in code takes precedence over its variable, here too: a handler built with
  * `unsafeShortWindows: true` takes the short windows its environment sets).
  *
- * @throws ConfigError naming the variable, on a value that is not an integer or is out of its range.
+ * @throws ConfigError naming the variable, on a value that is not an integer or is out of its range;
+ *   ValidationError when `given.unsafeShortWindows` is not a boolean ({@link checkUnsafeShortWindows}).
  */
 export function sweeperTuningFromEnv(
   env: Readonly<Record<string, string | undefined>> = process.env,
   given: Pick<SweeperTuning, 'unsafeShortWindows'> = {},
 ): SweeperTuning {
+  checkUnsafeShortWindows(given.unsafeShortWindows);
   const {
     shardlessScanSegments: segments,
     shardlessScanPages: maxPages,

@@ -86,7 +86,7 @@ import { emptyReport, type SweepReport } from './report.js';
 import { DEFAULT_MAX_LEASE_MS } from './stuck.js';
 import { WorkPool } from './work-pool.js';
 import { KeyBatcher } from './key-batcher.js';
-import { checkSweeperWindows } from './sweeper-env.js';
+import { checkSweeperWindows, checkUnsafeShortWindows } from './sweeper-env.js';
 import { abortSessionUpload, answerKeptUntil, isUploadSession } from './sessions.js';
 import { AbandonedUploads, DEFAULT_UPLOAD_LISTING_PAGES } from './abandoned-uploads.js';
 
@@ -143,7 +143,8 @@ export interface SweeperOptions {
   /**
    * Accept windows below their floors (`SWEEPER_FLOORS`: claim 60 s, skew margin 5 s, upload
    * window 15 min). Only for drills and simulations whose writers run on the same compressed
-   * time; with real writers short windows make leaks possible. Default false.
+   * time; with real writers short windows make leaks possible. Default false; not a boolean (`"true"`
+   * read from the environment) is a `ValidationError` at construction.
    */
   readonly unsafeShortWindows?: boolean;
   /**
@@ -415,6 +416,7 @@ export class Sweeper {
     if (options === undefined) throw new ValidationError('Sweeper takes its options (config)', 'options');
     assertOptions(options, SWEEPER_OPTIONS, 'Sweeper');
     this.config = validateConfig(options.config);
+    checkUnsafeShortWindows(options.unsafeShortWindows);
     checkSweeperWindows(options);
     checkSweeperDurations(options);
     checkSweeperId(options.sweeperId);

@@ -441,6 +441,19 @@ describe('the response: as Lambda reads the result', () => {
     );
   });
 
+  test.each([
+    ['an object (a logger given for its method)', { error() {} }],
+    ['a string', 'console.error'],
+  ])(
+    'an onError that is %s is refused with a ValidationError naming it: each failure was a warning "onError threw: TypeError", its error lost',
+    (_what, onError) => {
+      const options = { functionName: 'f', onError } as unknown as { functionName: string };
+      expect(() => functionUrlListener(async () => ({ statusCode: 204 }), options)).toThrow(
+        expect.objectContaining({ name: 'ValidationError', field: 'onError' }),
+      );
+    },
+  );
+
   test('a misspelt option (timeout for timeoutMs) is refused, not left at 30 s', () => {
     const options = { functionName: 'f', timeout: 60_000 } as unknown as { functionName: string };
     expect(() => functionUrlListener(async () => ({ statusCode: 204 }), options)).toThrow(

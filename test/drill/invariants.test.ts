@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { createS3Client } from '../../lib/aws/clients.js';
 import { addInsideRetryLoop } from '../../lib/aws/retry-loop.js';
 import { checkInvariants } from '../../lib/drill/invariants.js';
-import { ListingError } from '../../lib/errors.js';
+import { ConfigError, ListingError } from '../../lib/errors.js';
 import { withPagedListings } from '../../lib/faults/paged-listings.js';
 import { blobKey, HOUR, putBlob, putRawInstance, putTombstone, rawEntry } from '../cli/helpers.js';
 import { freshFixture } from '../support/local.js';
@@ -141,4 +141,33 @@ describe("the tests' own check (expectClean) sees a multipart upload left in pro
     await expect(expectClean(fx, expect)).rejects.toThrow(/no multipart upload left in progress/);
     await expectClean(fx, expect, { uploadsLeft: [uploading] });
   });
+});
+
+describe('checkInvariants refuses a configuration every other entry point refuses', () => {
+  it.each([
+    ['hvAttributes given as a Map', (names: { blob: string }) => ({ hvAttributes: new Map(Object.entries(names)) })],
+    ['hvAttributes misspelt (hvAtributes)', (names: { blob: string }) => ({ hvAtributes: names })],
+  ])(
+    '%s: a ConfigError before any request, never a store of its own names read as blob-less (lost reported empty)',
+    async (_what, wrong) => {
+      const fx = await freshFixture({ hvAttributes: { blob: 'ptr' } });
+      const writer = makeWriter(fx);
+      try {
+        await writer.store.put('names/lost', randomBody(48 * KiB));
+      } finally {
+        writer.close();
+      }
+      const blob = (await checkInvariants(fx)).references.get('names/lost');
+      await fx.s3.send(new DeleteObjectCommand({ Bucket: fx.config.bucket, Key: blob! }));
+      expect((await checkInvariants(fx)).lost).toEqual(['names/lost']);
+      const { hvAttributes: _names, ...rest } = fx.config;
+      const config = { ...rest, ...wrong({ blob: 'ptr' }) } as never;
+      const err = await checkInvariants({ ...fx, config }).then(
+        (report) => report,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).setting).toMatch(/^hvAt+ributes$/);
+    },
+  );
 });

@@ -2456,6 +2456,27 @@ describe('a GET answer always fits the buffered response', () => {
     },
   );
 
+  test.each([
+    ['maxBodyByte', 'PUT'],
+    ['redirectExpiresInMS', 'GET'],
+  ] as const)(
+    'a misspelt option (%s) is refused by the request function as the handler refuses it: a 500, logged, not a default nobody chose',
+    async (name, method) => {
+      const w = writer();
+      await w.store.put('limit/misspelt', randomBody(100 * KiB));
+      const before = await snapshot(fx);
+      const logged: unknown[] = [];
+      const options = { maxResponseBytes: LIMIT, [name]: 1_000, onError: (err: unknown) => logged.push(err) } as ObjectsApiOptions;
+      const res = await call(w, method, '/objects/limit/misspelt', method === 'PUT' ? { body: 'x'.repeat(2_000) } : {}, options);
+      expect(res.statusCode).toBe(500);
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).toBeInstanceOf(errors.ConfigError);
+      expect((logged[0] as errors.ConfigError).setting).toBe(name);
+      expect((logged[0] as errors.ConfigError).message).toContain(`unknown option "${name}"`);
+      expect(await snapshot(fx)).toBe(before);
+    },
+  );
+
   test.each([500, 8 * 24 * 3_600_000, 1.5])(
     'redirectExpiresInMs %d (no presigned URL lives so) is a server fault, 500 and logged, not a 400 blaming the client',
     async (redirectExpiresInMs) => {

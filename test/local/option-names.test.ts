@@ -28,6 +28,8 @@ import { startLocalStack } from '../../lib/local/stack.js';
 import { provisionLocal } from '../../lib/local/provision.js';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
+import { addSweepMetrics, SWEEP_METRICS } from '../../lib/recovery/sweep-metrics.js';
+import { emptyReport } from '../../lib/recovery/report.js';
 
 const config: TierlogConfig = { changeLogTable: 'cl-1', objectsTable: 'ob-1', bucket: 'bk-1', prefix: 'blobs', leaseShards: 4 };
 const HOUR = 3_600_000;
@@ -75,6 +77,9 @@ const entryPoints: Array<[string, string, Start]> = [
   // timeout at all: a lost answer waited for the function's.
   ['createDynamoDBClient', 'socketTimeout', (extra) => createDynamoDBClient({ ...extra }).destroy()],
   ['createS3Client', 'connectionTimeout', (extra) => createS3Client({ ...extra }).destroy()],
+  // A sweep cut off with a shard unread published OldestExpiredAge 0 under a misspelt `shardUnread`,
+  // and took the backlog alarm back to OK while instances waited.
+  ['addSweepMetrics', 'shardUnread', (extra) => addSweepMetrics({ addMetric() {} }, emptyReport(false), { ...extra })],
 ];
 
 /** Entry points that start servers: a refusal starts none (the rows run only the refusal). */
@@ -120,6 +125,24 @@ describe('an option name an entry point does not know is refused, before any req
       expect(err).toBeInstanceOf(ValidationError);
       expect((err as ValidationError).field).toBe(name);
       expect(requests, 'requests sent').toBe(0);
+    },
+  );
+
+  it.each(['true', 1])(
+    'addSweepMetrics with shardsUnread %j (not a boolean): refused, never read as false (an OldestExpiredAge of 0 published)',
+    (shardsUnread) => {
+      const added: string[] = [];
+      const err = (() => {
+        try {
+          addSweepMetrics({ addMetric: (name) => void added.push(name) }, emptyReport(false), { shardsUnread } as never);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).field).toBe('shardsUnread');
+      expect(added).not.toContain(SWEEP_METRICS.oldestExpiredAge);
+      expect(added).toEqual([]);
     },
   );
 

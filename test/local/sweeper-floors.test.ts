@@ -150,6 +150,25 @@ describe('sweeper window floors', () => {
     expect(sweeper({ maxLeaseMs: 60_000, unsafeShortWindows: true })).not.toThrow();
   });
 
+  it.each(['true', 'false', 1])(
+    'unsafeShortWindows %j (not a boolean) is refused by name, by the Sweeper and the handler alike: never read as the opposite, nor a refusal naming a window nobody set',
+    (unsafeShortWindows) => {
+      const saved = { ...process.env };
+      const clients = { dynamodb: createDynamoDBClient(), s3: createS3Client() };
+      try {
+        // A drill's environment: a short claim set by variable, the opt-out meant in code.
+        process.env[SWEEPER_ENV.claimMs] = '2000';
+        delete process.env[UNSAFE_SHORT_WINDOWS_ENV];
+        const refused = expect.objectContaining({ name: 'ValidationError', field: 'unsafeShortWindows' });
+        expect(() => new Sweeper({ config, ...clients, unsafeShortWindows } as never)).toThrow(refused);
+        expect(() => createSweeperHandler({ config, sweeper: { ...clients, unsafeShortWindows } as never })).toThrow(refused);
+      } finally {
+        for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+        Object.assign(process.env, saved);
+      }
+    },
+  );
+
   it('createSweeperHandler: its unsafeShortWindows option decides over the variable, as every option does', () => {
     const saved = { ...process.env };
     const handler = (unsafeShortWindows?: boolean) => () =>
