@@ -591,7 +591,8 @@ async function sessionRequest(
         return unstored(json(200, { uploadId, key, parts }));
       }
       if (!/^[1-9][0-9]{0,4}$/.test(partNumber)) throw new ValidationError('partNumber must be an integer in 1..10000', 'partNumber');
-      const url = await store.uploadPartUrl(uploadId, Number(partNumber), { key });
+      // Refused past the object's instant, as its create is: named by the header it was given with.
+      const url = await namingExpiryHeader(store.uploadPartUrl(uploadId, Number(partNumber), { key }));
       return unstored(json(200, { uploadId, key, partNumber: Number(partNumber), url }));
     }
     case 'POST': {
@@ -608,7 +609,9 @@ async function sessionRequest(
           `a session's complete takes { "parts" } alone, not "${other.slice(0, 40)}": a session's condition, expiry and metadata are given at its create (POST ?uploads)`,
           other.slice(0, 40),
         );
-      const result = await store.completeUpload(uploadId, body.parts as never, { key });
+      // Refused for the object's expiry (its instant passed, its time to live ran out before the
+      // commit), as its create and a PUT are: named by the header it was given with.
+      const result = await namingExpiryHeader(store.completeUpload(uploadId, body.parts as never, { key }));
       return {
         statusCode: result.created ? 201 : 200,
         headers: { etag: etagOf(result.version), 'x-tierlog-stored': result.stored, 'content-type': 'application/json' },
@@ -1075,10 +1078,10 @@ const EXPIRY_HEADER_OF: Readonly<Record<string, string>> = {
 };
 
 /**
- * `write` (a PUT's, a session's create), its store's refusal of the expiry the headers gave
- * (`expiresAt must be in the future`, `... more than 100 years away`, passed before the write
- * could commit it) naming the header sent, not only the store's option: the client sent no
- * `expiresAt`.
+ * `write` (a PUT's; a session's create, part URL or complete), its store's refusal of the expiry the
+ * headers gave (`expiresAt must be in the future`, `... more than 100 years away`, passed before
+ * the write could commit it) naming the header sent, not only the store's option: the client sent
+ * no `expiresAt`.
  */
 async function namingExpiryHeader<T>(write: Promise<T>): Promise<T> {
   try {

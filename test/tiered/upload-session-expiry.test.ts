@@ -460,6 +460,44 @@ describe('POST ?uploads with the expiry headers', () => {
     expect(json(res).error).toBe('BadRequest');
     expect((await rawState(fx)).instances).toHaveLength(before.instances.length);
   });
+
+  /**
+   * A session created with `x-tierlog-expires-at` whose instant passed before its part URL was asked
+   * for, or before its complete, was refused with the store's words, naming its option `expiresAt`
+   * ("the object's expiresAt has passed ..."), where the create and a PUT name the header the client
+   * sent: over HTTP there is no `expiresAt`. Each names the header, the retried complete too.
+   */
+  test("a part URL or a complete past the session's x-tierlog-expires-at: 400 naming the header", async () => {
+    const at = clock() + 60 * SEC;
+    const created = await call('POST', '/objects/e/http-late', {
+      query: 'uploads',
+      headers: { 'x-tierlog-expires-at': new Date(at).toISOString() },
+      body: '{"size": 10}',
+    });
+    expect(created.statusCode).toBe(201);
+    const { uploadId, parts } = json(created);
+    const etag = await putPart(parts[0].url, randomBody(10));
+    const late = makeWriter(fx, { store: { clock: () => at + SEC } });
+    const lateCall = (method: string, query: string, body?: string) => {
+      const event = httpEvent(method, '/objects/e/http-late', body !== undefined ? { body } : {});
+      event.rawQueryString = query;
+      return handleObjectsRequest(late.store, event);
+    };
+    try {
+      const complete = JSON.stringify({ parts: [{ partNumber: 1, etag }] });
+      for (const res of [
+        await lateCall('GET', `uploadId=${uploadId}&partNumber=1`),
+        await lateCall('POST', `uploadId=${uploadId}`, complete),
+        await lateCall('POST', `uploadId=${uploadId}`, complete), // the kept refusal, answered to a retry
+      ]) {
+        expect(res.statusCode, String(res.body)).toBe(400);
+        expect(json(res).message).toMatch(/^x-tierlog-expires-at: /);
+      }
+    } finally {
+      late.close();
+    }
+    expect(await item('e/http-late')).toBeUndefined();
+  });
 });
 
 test('after everything: nothing lost, nothing leaked, the log drains', async () => {
