@@ -130,6 +130,7 @@ import {
   CommitRefusedError,
   ConfigError,
   ContentionError,
+  CorruptItemError,
   InstanceClaimedError,
   InvalidPartsError,
   InvocationEndedError,
@@ -477,6 +478,8 @@ function redirectAnswer(
   // The URL serves this version: the preconditions are judged on it, as on any read.
   const verdict = evaluateRead(preconditions, signed.version);
   if (verdict !== 'proceed') return preconditionAnswer(verdict, info);
+  // The URL names the content type S3 answers it with (`response-content-type`), as a 200's header.
+  assertHeaderFields({ key: info.key, contentType: info.contentType });
   // The client's Range follows the redirect, and S3 would answer it from this version's blob.
   if (ifRange !== undefined && !ifRangeMatches(ifRange, signed.version)) {
     return {
@@ -1204,6 +1207,7 @@ function ifMatchOf(headers: Record<string, string>): { readonly version: number;
 }
 
 function infoHeaders(info: ObjectInfo): Record<string, string> {
+  assertHeaderFields(info);
   const headers: Record<string, string> = {
     etag: etagOf(info.version),
     'content-length': String(info.size),
@@ -1228,6 +1232,32 @@ function infoHeaders(info: ObjectInfo): Record<string, string> {
   return headers;
 }
 
+/** An HTTP field name (RFC 9110 §5.1: a token). */
+const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** What no HTTP field value holds (RFC 9110 §5.5): a control character but a tab (CR, LF, NUL, DEL). */
+const NOT_IN_FIELD_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+
+/**
+ * Refuses an object whose item would give its answer a header HTTP cannot carry: a content type
+ * or metadata value with a control character (a CR LF, a header of its own), a metadata name
+ * that is no token. No writer of the store makes one (`assertContentType`, `assertMetadata`);
+ * another tool's item read under `TIERLOG_HV_ATTRIBUTES`, or one edited by hand, may. Answered,
+ * the handler's 200 was a result Lambda refuses once the handler has returned it (a bodiless 502,
+ * nothing in the function's log: it had answered 200), and the dev service's HTTP server threw.
+ * @throws CorruptItemError naming the item and what is wrong (a 500, the error to `onError`)
+ */
+function assertHeaderFields(info: Pick<ObjectInfo, 'key' | 'contentType'> & Partial<Pick<ObjectInfo, 'metadata'>>): void {
+  const where = `objects item "${info.key.slice(0, 200)}"`;
+  if (info.contentType !== undefined && NOT_IN_FIELD_VALUE.test(info.contentType))
+    throw new CorruptItemError('its content type holds a control character, which no HTTP header carries', where);
+  for (const [name, value] of Object.entries(info.metadata ?? {})) {
+    if (!FIELD_NAME.test(name))
+      throw new CorruptItemError(`its metadata name ${JSON.stringify(name.slice(0, 64))} is no HTTP header name`, where);
+    if (NOT_IN_FIELD_VALUE.test(value))
+      throw new CorruptItemError(`its metadata "${name.slice(0, 64)}" holds a control character, which no HTTP header carries`, where);
+  }
+}
+
 /**
  * The `Last-Modified` of an object written at `updatedAt` (ms since the epoch), or undefined when
  * its item tells no such time: an item another tool wrote (an objects table of its own schema,
@@ -1249,13 +1279,14 @@ function lastModifiedOf(updatedAt: number | undefined): string | undefined {
  */
 function preconditionAnswer(
   verdict: 'not-modified' | 'failed',
-  info: Pick<ObjectInfo, 'version' | 'contentType'> & Partial<Pick<ObjectInfo, 'updatedAt' | 'expiresAt'>>,
+  info: Pick<ObjectInfo, 'key' | 'version' | 'contentType'> & Partial<Pick<ObjectInfo, 'updatedAt' | 'expiresAt'>>,
 ): Response {
   const validators: Record<string, string> = { etag: etagOf(info.version) };
   const modified = lastModifiedOf(info.updatedAt);
   if (modified !== undefined) validators['last-modified'] = modified;
   if (info.expiresAt !== undefined) validators['x-tierlog-expires-at'] = info.expiresAt.toISOString();
   if (verdict === 'not-modified') {
+    assertHeaderFields({ key: info.key, contentType: info.contentType });
     const type = info.contentType ?? DEFAULT_CONTENT_TYPE;
     return { statusCode: 304, headers: { ...validators, 'content-type': type, 'cache-control': 'no-cache' } };
   }
