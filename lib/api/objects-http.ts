@@ -37,8 +37,8 @@
  *   `If-None-Match: *` makes a PUT create-only (and a DELETE of an existing object 412); a lost
  *   condition is 412, and so is a weak `If-Match` tag (compared strongly, it never matches). A
  *   DELETE of an absent object is 404 whatever its condition, a weak tag too (RFC 9110 §13.2.1), as without one. Any
- *   other `If-None-Match` on a write, both headers at once, or `If-Unmodified-Since` without
- *   `If-Match`, is 400: a precondition is never ignored.
+ *   other `If-None-Match` on a write, `If-Match: *` (only if the object exists), both headers at
+ *   once, or `If-Unmodified-Since` without `If-Match`, is 400: a precondition is never ignored.
  * - GET and HEAD evaluate `If-Match` (strong comparison; false: 412) and `If-None-Match` (weak
  *   comparison; a match: 304, with the `ETag`, `Last-Modified` and `Content-Type` a 200 carries: a
  *   cache takes a 304's fields into its stored answer) against the version they answer, in RFC 9110's order
@@ -1194,6 +1194,13 @@ function utcOf(
 function ifMatchOf(headers: Record<string, string>): { readonly version: number; readonly weak: boolean } | undefined {
   const value = headers['if-match'];
   if (value === undefined) return undefined;
+  // RFC 9110's "only if the object exists", which a write here cannot ask: refused as such. It was
+  // told it was an ETag S3 answered after a redirect, and to take a version from a 307 or a HEAD.
+  if (value.trim() === '*')
+    throw new ValidationError(
+      'If-Match: * (write only if the object exists) is not evaluated on a write here: send the ETag of the version to replace, e.g. "3", or If-None-Match: * to create only',
+      'If-Match',
+    );
   const match = ETAG.exec(value);
   const version = match === null ? Number.NaN : Number(match[1]);
   // A tag S3 answered (a client that followed a GET's 307 is given S3's own ETag, an MD5) is the

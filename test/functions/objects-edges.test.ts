@@ -1957,6 +1957,32 @@ describe('a GET answered by a redirect is labelled as a 200 would be', () => {
  * as "If-Match must be one quoted version, e.g. \"3\"": the very tag the client was given, the
  * cause unsaid. The refusal says where a version is taken from; nothing is written.
  */
+describe("a write's If-Match: * (RFC 9110: only if the object exists)", () => {
+  test('PUT, DELETE and a session create: 400 saying it is not evaluated (not that it is an ETag S3 answered), nothing written', async () => {
+    const w = writer();
+    const key = 'if-match-star/k';
+    await call(w, 'PUT', `/objects/${key}`, { body: Buffer.from('v1').toString('base64'), isBase64Encoded: true });
+    const before = await snapshot(fx);
+    for (const [method, query] of [
+      ['PUT', ''],
+      ['DELETE', ''],
+      ['POST', 'uploads'],
+    ] as const) {
+      const res = await call(w, method, `/objects/${key}`, {
+        headers: { 'if-match': '*' },
+        query,
+        ...(method === 'PUT' ? { body: Buffer.from('v2').toString('base64'), isBase64Encoded: true } : {}),
+      });
+      expect(res.statusCode, method).toBe(400);
+      const { message } = bodyOf(res);
+      expect(message, method).toContain('If-Match: *');
+      expect(message, method).toContain('only if the object exists');
+      expect(message, method).not.toMatch(/S3|redirect/);
+    }
+    expect(await snapshot(fx)).toBe(before);
+  });
+});
+
 describe('an ETag S3 answered, after a redirect, sent back as If-Match', () => {
   test("PUT and DELETE: 400 naming the cause, nothing written; the 307's own ETag is a version", async () => {
     const w = writer();
