@@ -37,8 +37,8 @@
  *   `If-None-Match: *` makes a PUT create-only (and a DELETE of an existing object 412); a lost
  *   condition is 412, and so is a weak `If-Match` tag (compared strongly, it never matches). A
  *   DELETE of an absent object is 404 whatever its condition, a weak tag too (RFC 9110 §13.2.1), as without one. Any
- *   other `If-None-Match` on a write, both headers at once, or `If-Unmodified-Since` without
- *   `If-Match`, is 400: a precondition is never ignored.
+ *   other `If-None-Match` on a write, `If-Match: *` (only if the object exists), both headers at
+ *   once, or `If-Unmodified-Since` without `If-Match`, is 400: a precondition is never ignored.
  * - GET and HEAD evaluate `If-Match` (strong comparison; false: 412) and `If-None-Match` (weak
  *   comparison; a match: 304, with the `ETag`, `Last-Modified` and `Content-Type` a 200 carries: a
  *   cache takes a 304's fields into its stored answer) against the version they answer, in RFC 9110's order
@@ -130,6 +130,7 @@ import {
   CommitRefusedError,
   ConfigError,
   ContentionError,
+  CorruptItemError,
   InstanceClaimedError,
   InvalidPartsError,
   InvocationEndedError,
@@ -496,6 +497,8 @@ function redirectAnswer(
   // The URL serves this version: the preconditions are judged on it, as on any read.
   const verdict = evaluateRead(preconditions, signed.version);
   if (verdict !== 'proceed') return preconditionAnswer(verdict, info);
+  // The URL names the content type S3 answers it with (`response-content-type`), as a 200's header.
+  assertHeaderFields({ key: info.key, contentType: info.contentType });
   // The client's Range follows the redirect, and S3 would answer it from this version's blob.
   if (ifRange !== undefined && !ifRangeMatches(ifRange, signed.version)) {
     return {
@@ -1213,6 +1216,13 @@ function utcOf(
 function ifMatchOf(headers: Record<string, string>): { readonly version: number; readonly weak: boolean } | undefined {
   const value = headers['if-match'];
   if (value === undefined) return undefined;
+  // RFC 9110's "only if the object exists", which a write here cannot ask: refused as such. It was
+  // told it was an ETag S3 answered after a redirect, and to take a version from a 307 or a HEAD.
+  if (value.trim() === '*')
+    throw new ValidationError(
+      'If-Match: * (write only if the object exists) is not evaluated on a write here: send the ETag of the version to replace, e.g. "3", or If-None-Match: * to create only',
+      'If-Match',
+    );
   const match = ETAG.exec(value);
   const version = match === null ? Number.NaN : Number(match[1]);
   // A tag S3 answered (a client that followed a GET's 307 is given S3's own ETag, an MD5) is the
@@ -1226,6 +1236,7 @@ function ifMatchOf(headers: Record<string, string>): { readonly version: number;
 }
 
 function infoHeaders(info: ObjectInfo): Record<string, string> {
+  assertHeaderFields(info);
   const headers: Record<string, string> = {
     etag: etagOf(info.version),
     'content-length': String(info.size),
@@ -1250,6 +1261,32 @@ function infoHeaders(info: ObjectInfo): Record<string, string> {
   return headers;
 }
 
+/** An HTTP field name (RFC 9110 §5.1: a token). */
+const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** What no HTTP field value holds (RFC 9110 §5.5): a control character but a tab (CR, LF, NUL, DEL). */
+const NOT_IN_FIELD_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+
+/**
+ * Refuses an object whose item would give its answer a header HTTP cannot carry: a content type
+ * or metadata value with a control character (a CR LF, a header of its own), a metadata name
+ * that is no token. No writer of the store makes one (`assertContentType`, `assertMetadata`);
+ * another tool's item read under `TIERLOG_HV_ATTRIBUTES`, or one edited by hand, may. Answered,
+ * the handler's 200 was a result Lambda refuses once the handler has returned it (a bodiless 502,
+ * nothing in the function's log: it had answered 200), and the dev service's HTTP server threw.
+ * @throws CorruptItemError naming the item and what is wrong (a 500, the error to `onError`)
+ */
+function assertHeaderFields(info: Pick<ObjectInfo, 'key' | 'contentType'> & Partial<Pick<ObjectInfo, 'metadata'>>): void {
+  const where = `objects item "${info.key.slice(0, 200)}"`;
+  if (info.contentType !== undefined && NOT_IN_FIELD_VALUE.test(info.contentType))
+    throw new CorruptItemError('its content type holds a control character, which no HTTP header carries', where);
+  for (const [name, value] of Object.entries(info.metadata ?? {})) {
+    if (!FIELD_NAME.test(name))
+      throw new CorruptItemError(`its metadata name ${JSON.stringify(name.slice(0, 64))} is no HTTP header name`, where);
+    if (NOT_IN_FIELD_VALUE.test(value))
+      throw new CorruptItemError(`its metadata "${name.slice(0, 64)}" holds a control character, which no HTTP header carries`, where);
+  }
+}
+
 /**
  * The `Last-Modified` of an object written at `updatedAt` (ms since the epoch), or undefined when
  * its item tells no such time: an item another tool wrote (an objects table of its own schema,
@@ -1271,13 +1308,14 @@ function lastModifiedOf(updatedAt: number | undefined): string | undefined {
  */
 function preconditionAnswer(
   verdict: 'not-modified' | 'failed',
-  info: Pick<ObjectInfo, 'version' | 'contentType'> & Partial<Pick<ObjectInfo, 'updatedAt' | 'expiresAt'>>,
+  info: Pick<ObjectInfo, 'key' | 'version' | 'contentType'> & Partial<Pick<ObjectInfo, 'updatedAt' | 'expiresAt'>>,
 ): Response {
   const validators: Record<string, string> = { etag: etagOf(info.version) };
   const modified = lastModifiedOf(info.updatedAt);
   if (modified !== undefined) validators['last-modified'] = modified;
   if (info.expiresAt !== undefined) validators['x-tierlog-expires-at'] = info.expiresAt.toISOString();
   if (verdict === 'not-modified') {
+    assertHeaderFields({ key: info.key, contentType: info.contentType });
     const type = info.contentType ?? DEFAULT_CONTENT_TYPE;
     return { statusCode: 304, headers: { ...validators, 'content-type': type, 'cache-control': 'no-cache' } };
   }

@@ -6,6 +6,7 @@
  * injected with the fault injector; the state is checked from outside.
  */
 import { createHash } from 'node:crypto';
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { PutItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -626,6 +627,54 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
       expect(JSON.stringify(res)).not.toContain(SECRET);
       expect(JSON.stringify(res)).not.toContain(fx.config.prefix);
       expect(logged[0]).toBeInstanceOf(errors.CorruptItemError);
+    }
+  });
+
+  test.each([
+    ['a content type holding CR LF (a header of its own)', { contentType: 'text/plain\r\nset-cookie: session=stolen' }],
+    ['a metadata value holding a line feed', { metadata: { note: 'first line\nsecond line' } }],
+    ['a metadata name that is no HTTP token', { metadata: { 'my note': 'x' } }],
+  ] as const)('an item whose answer would carry a header HTTP cannot (%s) is a 500 naming the item, never sent', async (_what, fields) => {
+    // No writer of the store makes one (the store checks what it writes); another tool's item read
+    // under TIERLOG_HV_ATTRIBUTES, or one edited by hand, does. Answered 200, Lambda refused the
+    // result once the handler had returned it: a bodiless 502, nothing in the function's log.
+    const w = writer();
+    const key = `errors/header-${Object.keys(fields)[0]}-${Math.random().toString(36).slice(2)}`;
+    // A blob (past the inline threshold), so that a GET past a response limit is a redirect.
+    await w.store.put(key, randomBody(40 * KiB), { contentType: 'text/plain', metadata: { note: 'ok' } });
+    await fx.dynamodb.send(
+      new PutItemCommand({
+        TableName: fx.config.objectsTable,
+        Item: marshall({
+          ...(await scanAll(fx.dynamodb, fx.config.objectsTable)).find((item) => item.key === key),
+          ...fields,
+        }),
+      }),
+    );
+    const version = (await w.store.head(key))!.version;
+    for (const [method, headers, api] of [
+      ['GET', {}, {}],
+      ['HEAD', {}, {}],
+      ['GET', { 'if-none-match': `"${version}"` }, {}],
+      // Answered by a redirect: its URL names the content type S3 is to answer with.
+      ['GET', {}, { maxResponseBytes: 1, redirectExpiresInMs: 60_000 }],
+    ] as const) {
+      const logged: unknown[] = [];
+      const res = await call(w, method, `/objects/${key}`, { headers }, { onError: (err) => logged.push(err), ...api });
+      if ('metadata' in fields && (res.statusCode === 304 || res.statusCode === 307)) {
+        // A 304 and a 307 carry no metadata: their headers are HTTP's.
+        expect([304, 307]).toContain(res.statusCode);
+        continue;
+      }
+      // Every header of what is answered is one Node's HTTP server (and so the dev service) sends.
+      for (const [name, value] of Object.entries(res.headers ?? {})) {
+        expect(() => validateHeaderName(name), `${method} header name ${JSON.stringify(name)}`).not.toThrow();
+        expect(() => validateHeaderValue(name, String(value)), `${method} ${name}: ${JSON.stringify(value)}`).not.toThrow();
+      }
+      expect(res.statusCode, `${method} ${JSON.stringify(headers)}`).toBe(500);
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).toBeInstanceOf(errors.CorruptItemError);
+      expect(String(logged[0])).toContain(key);
     }
   });
 
@@ -1908,6 +1957,32 @@ describe('a GET answered by a redirect is labelled as a 200 would be', () => {
  * as "If-Match must be one quoted version, e.g. \"3\"": the very tag the client was given, the
  * cause unsaid. The refusal says where a version is taken from; nothing is written.
  */
+describe("a write's If-Match: * (RFC 9110: only if the object exists)", () => {
+  test('PUT, DELETE and a session create: 400 saying it is not evaluated (not that it is an ETag S3 answered), nothing written', async () => {
+    const w = writer();
+    const key = 'if-match-star/k';
+    await call(w, 'PUT', `/objects/${key}`, { body: Buffer.from('v1').toString('base64'), isBase64Encoded: true });
+    const before = await snapshot(fx);
+    for (const [method, query] of [
+      ['PUT', ''],
+      ['DELETE', ''],
+      ['POST', 'uploads'],
+    ] as const) {
+      const res = await call(w, method, `/objects/${key}`, {
+        headers: { 'if-match': '*' },
+        query,
+        ...(method === 'PUT' ? { body: Buffer.from('v2').toString('base64'), isBase64Encoded: true } : {}),
+      });
+      expect(res.statusCode, method).toBe(400);
+      const { message } = bodyOf(res);
+      expect(message, method).toContain('If-Match: *');
+      expect(message, method).toContain('only if the object exists');
+      expect(message, method).not.toMatch(/S3|redirect/);
+    }
+    expect(await snapshot(fx)).toBe(before);
+  });
+});
+
 describe('an ETag S3 answered, after a redirect, sent back as If-Match', () => {
   test("PUT and DELETE: 400 naming the cause, nothing written; the 307's own ETag is a version", async () => {
     const w = writer();
