@@ -1263,12 +1263,15 @@ function infoHeaders(info: ObjectInfo): Record<string, string> {
 
 /** An HTTP field name (RFC 9110 §5.1: a token). */
 const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** What no HTTP field value holds (RFC 9110 §5.5): a control character but a tab (CR, LF, NUL, DEL). */
-const NOT_IN_FIELD_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+/**
+ * What no HTTP field value holds (RFC 9110 §5.5): a control character but a tab (CR, LF, NUL, DEL),
+ * or a character past Latin-1, which is no byte of a header (Node's HTTP server refuses both alike).
+ */
+const NOT_IN_FIELD_VALUE = /[^\t\u0020-\u007e\u0080-\u00ff]/;
 
 /**
  * Refuses an object whose item would give its answer a header HTTP cannot carry: a content type
- * or metadata value with a control character (a CR LF, a header of its own), a metadata name
+ * or metadata value with a control character (a CR LF, a header of its own) or one past Latin-1, a metadata name
  * that is no token. No writer of the store makes one (`assertContentType`, `assertMetadata`);
  * another tool's item read under `TIERLOG_HV_ATTRIBUTES`, or one edited by hand, may. Answered,
  * the handler's 200 was a result Lambda refuses once the handler has returned it (a bodiless 502,
@@ -1278,12 +1281,15 @@ const NOT_IN_FIELD_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
 function assertHeaderFields(info: Pick<ObjectInfo, 'key' | 'contentType'> & Partial<Pick<ObjectInfo, 'metadata'>>): void {
   const where = `objects item "${info.key.slice(0, 200)}"`;
   if (info.contentType !== undefined && NOT_IN_FIELD_VALUE.test(info.contentType))
-    throw new CorruptItemError('its content type holds a control character, which no HTTP header carries', where);
+    throw new CorruptItemError('its content type holds a control character or one past Latin-1, which no HTTP header carries', where);
   for (const [name, value] of Object.entries(info.metadata ?? {})) {
     if (!FIELD_NAME.test(name))
       throw new CorruptItemError(`its metadata name ${JSON.stringify(name.slice(0, 64))} is no HTTP header name`, where);
     if (NOT_IN_FIELD_VALUE.test(value))
-      throw new CorruptItemError(`its metadata "${name.slice(0, 64)}" holds a control character, which no HTTP header carries`, where);
+      throw new CorruptItemError(
+        `its metadata "${name.slice(0, 64)}" holds a control character or one past Latin-1, which no HTTP header carries`,
+        where,
+      );
   }
 }
 

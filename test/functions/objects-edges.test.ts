@@ -634,6 +634,9 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
     ['a content type holding CR LF (a header of its own)', { contentType: 'text/plain\r\nset-cookie: session=stolen' }],
     ['a metadata value holding a line feed', { metadata: { note: 'first line\nsecond line' } }],
     ['a metadata name that is no HTTP token', { metadata: { 'my note': 'x' } }],
+    // Past Latin-1, no header byte: Node's HTTP server refuses it as it refuses a CR LF.
+    ['a metadata value past Latin-1', { metadata: { note: 'caf\u00e9 \u65e5\u672c' } }],
+    ['a content type past Latin-1', { contentType: 'text/plain; title=\u2603' }],
   ] as const)('an item whose answer would carry a header HTTP cannot (%s) is a 500 naming the item, never sent', async (_what, fields) => {
     // No writer of the store makes one (the store checks what it writes); another tool's item read
     // under TIERLOG_HV_ATTRIBUTES, or one edited by hand, does. Answered 200, Lambda refused the
