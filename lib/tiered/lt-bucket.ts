@@ -272,9 +272,9 @@ export class LtBucket {
    * says no. The stream fails with the cut past them, with a count that found another length
    * (a `TierlogError`) at once, and with the cut when the blob is gone meanwhile (replaced and
    * deleted: bytes of it were given already, so its successor's are never spliced in). Destroyed
-   * early, it destroys the body it reads at once (one stalled mid-way too, no byte coming) and reads
-   * nothing more; destroyed with an error (its reader's: `pipeline` when a client goes away), the
-   * error is no cut of S3's body either.
+   * early, it destroys the body it reads at once (one stalled mid-way too, no byte coming), aborts
+   * a GetObject of the rest still waiting for its answer, and reads nothing more; destroyed with an
+   * error (its reader's: `pipeline` when a client goes away), the error is no cut of S3's body either.
    */
   private resuming(
     key: string,
@@ -283,7 +283,13 @@ export class LtBucket {
     first: Readable,
     mayReadAgain: () => boolean = () => true,
   ): Readable {
-    const rest = (start: number) => this.getObject(key, size, { start, end: range.end });
+    const rest = (start: number, signal: AbortSignal) => this.getObject(key, size, { start, end: range.end }, signal);
+    /**
+     * The GetObject of the rest while it waits for its answer, aborted if the stream is destroyed
+     * meanwhile: one whose answer does not come (sent on a pooled connection that is dead, with no
+     * socket timeout) held the stream's close until it did.
+     */
+    let asking: AbortController | undefined;
     // The body read now: destroyed with the stream, whenever that is (before its first read too,
     // when the generator has not begun and runs nothing of its own), so its socket goes back.
     let source: Readable = first;
@@ -307,11 +313,16 @@ export class LtBucket {
           if (destroyed || yielding || err instanceof TierlogError || attempt >= BODY_READ_ATTEMPTS || next > range.end || !mayReadAgain())
             throw err;
           source.destroy();
-          const resumed = await rest(next).catch((again: unknown) => {
-            // Refused (403: a writer has no s3:ListBucket) as for a missing blob: gone, the cut answered.
-            if (again instanceof AccessDeniedError) return undefined;
-            throw again;
-          });
+          asking = new AbortController();
+          const resumed = await rest(next, asking.signal)
+            .catch((again: unknown) => {
+              // Refused (403: a writer has no s3:ListBucket) as for a missing blob: gone, the cut answered.
+              if (again instanceof AccessDeniedError) return undefined;
+              throw again;
+            })
+            .finally(() => {
+              asking = undefined;
+            });
           if (resumed === undefined) throw err;
           source = resumed as unknown as Readable;
           // Destroyed while the rest was asked for: its body goes back unread.
@@ -327,6 +338,7 @@ export class LtBucket {
     stream._destroy = (error, callback) => {
       destroyed = true;
       source.destroy();
+      asking?.abort();
       destroyStream(error, callback);
     };
     return stream;
@@ -841,7 +853,13 @@ export class LtBucket {
    * ranged answer that does not say which bytes it holds (no Content-Range: a proxy or a store
    * that ignored the Range answers the whole blob) is refused too, unless the range was the whole.
    */
-  private async getObject(key: string, size: number, range?: { readonly start: number; readonly end: number }) {
+  private async getObject(
+    key: string,
+    size: number,
+    range?: { readonly start: number; readonly end: number },
+    /** Aborts the request (a stream destroyed while it waits for the answer). */
+    abortSignal?: AbortSignal,
+  ) {
     this.assertOwned(key);
     let out: GetObjectCommandOutput;
     try {
@@ -851,6 +869,7 @@ export class LtBucket {
           Key: key,
           ...(range !== undefined ? { Range: `bytes=${range.start}-${range.end}` } : {}),
         }),
+        abortSignal !== undefined ? { abortSignal } : {},
       );
     } catch (err) {
       if (isNoSuchKey(err)) return undefined;

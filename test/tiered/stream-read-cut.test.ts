@@ -186,3 +186,42 @@ test('a stream destroyed while its body stalls (no byte coming): it closes at on
     'the one GET, its body destroyed',
   ).toEqual([true]);
 });
+
+test('a stream destroyed while the GetObject of the rest after a cut waits for its answer: it closes at once, that request aborted', async () => {
+  // A cut, then the GetObject of the rest sent on a pooled connection that is dead (a NAT dropped it
+  // while the process sat idle): no answer comes, and the default S3 client has no socket timeout.
+  // A reader's watchdog destroys the stream: it waited for that answer before it closed, the
+  // request and its socket held as long as the connection lived.
+  const w = writer();
+  await w.store.put('stream-cut/rest-unanswered', BODY);
+  const handler = w.s3.config.requestHandler as unknown as {
+    handle: (request: { method: string }, options?: { abortSignal?: AbortSignal }) => Promise<unknown>;
+  };
+  const send = handler.handle.bind(handler);
+  let gets = 0;
+  const aborted: boolean[] = [];
+  handler.handle = (request, options) => {
+    if (request.method !== 'GET' || ++gets !== 2) return send(request, options);
+    // No answer: only an abort ends the request, as the SDK's handler ends one.
+    return new Promise((_resolve, reject) => {
+      const signal = options?.abortSignal;
+      signal?.addEventListener('abort', () => {
+        aborted.push(true);
+        reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' }));
+      });
+    });
+  };
+  // Cuts the first GET's body (wrapped outside the unanswered second one).
+  const cuts = cutS3Gets(w.s3, 1);
+  const got = await w.store.getStream('stream-cut/rest-unanswered');
+  got!.body.on('data', () => {});
+  got!.body.on('error', () => {});
+  for (let waited = 0; gets < 2 && waited < 5_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(cuts.cut).toBe(1);
+  expect(gets, 'the GetObject of the rest was sent').toBe(2);
+  const closed = new Promise((resolve) => got!.body.once('close', () => resolve('closed')));
+  got!.body.destroy();
+  const timedOut = new Promise((resolve) => setTimeout(() => resolve('still open'), 2_000));
+  expect(await Promise.race([closed, timedOut])).toBe('closed');
+  expect(aborted, 'the GetObject of the rest aborted').toEqual([true]);
+});
