@@ -163,6 +163,8 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
 const INVENTORY_ID = 'tierlog-audit';
 /** Where the Distributed Map writes its batches' summaries in the snapshots bucket. */
 const MAP_RESULTS_PREFIX = 'map-results';
+/** Where Athena writes its results in the snapshots bucket (the work group's location). */
+const ATHENA_RESULTS_PREFIX = 'athena-results';
 
 /** The names {@link AuditAtScaleOptions} has (the `Tierlog` construct's `auditAtScale`): any other is refused. */
 export const AUDIT_AT_SCALE_OPTIONS = optionNames<AuditAtScaleOptions>()(
@@ -445,7 +447,7 @@ export class AuditAtScale extends Construct {
         bytesScannedCutoffPerQuery: props.bytesScannedCutoffPerQuery ?? 10 * 2 ** 40,
         engineVersion: { selectedEngineVersion: 'Athena engine version 3' },
         resultConfiguration: {
-          outputLocation: `s3://${bucketName}/athena-results/`,
+          outputLocation: `s3://${bucketName}/${ATHENA_RESULTS_PREFIX}/`,
           encryptionConfiguration: { encryptionOption: 'SSE_S3' },
         },
       },
@@ -593,6 +595,10 @@ export class AuditAtScale extends Construct {
         queryString: query,
         workGroup: this.workGroup.name,
         queryExecutionContext: { databaseName },
+        // The work group's own location (which it enforces over this). Without it the integration
+        // granted the role object writes on "*": every object of the account, the live blobs among
+        // them, writable by the run (an Athena statement writes with the caller's rights).
+        resultConfiguration: { outputLocation: { bucketName, objectKey: ATHENA_RESULTS_PREFIX } },
         integrationPattern: sfn.IntegrationPattern.RUN_JOB,
         resultPath,
       }).addRetry(athenaThrottled);
@@ -779,6 +785,11 @@ export class AuditAtScale extends Construct {
           'It is watched by the RunsNotStarted alarm.',
       },
       { construct: role, id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<${snapshots}>/*]`, reason: athenaReason },
+      {
+        construct: role,
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<${snapshots}>/${ATHENA_RESULTS_PREFIX}/*]`,
+        reason: `Added by the Step Functions Athena integration for the results location its tasks name (the work group's): writes under ${ATHENA_RESULTS_PREFIX}/ of the snapshots bucket only.`,
+      },
       {
         construct: role,
         id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${this.database.databaseInput && (this.database.databaseInput as glue.CfnDatabase.DatabaseInputProperty).name}/*]`,

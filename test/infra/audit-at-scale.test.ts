@@ -198,6 +198,28 @@ describe('auditAtScale', () => {
         expect(resultActions, action).toContain(action);
     });
 
+    // The Athena integration grants object writes on "*" unless its task names the results'
+    // location: the run's role could then overwrite any object of the account, the live blobs
+    // under the prefix among them (an Athena statement writes with the caller's rights).
+    it("the state machine's role writes no object outside the snapshots bucket (no s3:PutObject on every bucket)", () => {
+      const role = stack.tierlog.auditAtScale!.stateMachine.role;
+      const snapshots = JSON.stringify(stack.resolve(stack.tierlog.auditAtScale!.snapshotBucket.bucketName));
+      const writes = statementsOfRole(template, logicalIdOf(stack, role)).filter(
+        (st) => st.Effect === 'Allow' && actions(st).some((a) => ['s3:PutObject', 's3:AbortMultipartUpload'].includes(a)),
+      );
+      expect(writes.length).toBeGreaterThan(0);
+      for (const st of writes) {
+        for (const resource of [st.Resource].flat()) {
+          const text = JSON.stringify(resource);
+          expect(text, 'a write on every bucket').not.toBe('"*"');
+          const inSnapshots =
+            text.includes(JSON.stringify(stack.resolve(stack.tierlog.auditAtScale!.snapshotBucket.bucketArn))) ||
+            text.includes(snapshots.slice(1, -1));
+          expect(inSnapshots, `${text} is the snapshots bucket's`).toBe(true);
+        }
+      }
+    });
+
     it('the Lambda re-verifies with exactly: change-log Scan, HV BatchGetItem, listing and delete under the prefix (no blob read)', () => {
       const policies = template.findResources('AWS::IAM::Policy');
       const fnPolicy = Object.entries(policies).find(([id]) => id.includes('AuditAtScaleFunctionRole'));
