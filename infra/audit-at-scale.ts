@@ -14,7 +14,7 @@
  *    run Scheduler could not start (its dead-letter queue not empty: no run, so no failed run).
  */
 import { createHash } from 'node:crypto';
-import { Annotations, type CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Arn, ArnFormat, type CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as glue from 'aws-cdk-lib/aws-glue';
@@ -40,7 +40,7 @@ import { INVENTORY_STALE_SECONDS } from '../lib/recovery/snapshot-audit/athena-p
 import { checkSnapshotHvAttributes } from '../lib/recovery/snapshot-audit/query.js';
 import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue, pointAlarmsAtRunbook } from './failure-handling.js';
-import { defaultRuntimeFinding, nagArn } from './nag.js';
+import { defaultRuntimeFinding, nagArn, nagText } from './nag.js';
 import { metricsDeploymentEnv, metricsDeploymentOf, refuseTokenOptions, TierlogFunction, tierlogDimensions } from './function.js';
 import { validateChangeLogTable } from './change-log-table.js';
 import { refuseOtherStoreUnderPrefix } from './one-store-per-prefix.js';
@@ -766,6 +766,10 @@ export class AuditAtScale extends Construct {
     const lid = (c: IConstruct) => Stack.of(this).resolve((c.node.defaultChild as CfnElement).logicalId) as string;
     const snapshots = lid(this.snapshotBucket);
     const role = this.stateMachine.role;
+    // The ARNs as cdk-nag prints them, in this stack: with its account and region written out when
+    // it has them (<AWS::Region> otherwise), as the findings carry them.
+    const stack = Stack.of(this);
+    const database = (this.database.databaseInput as glue.CfnDatabase.DatabaseInputProperty).name;
     const prefixReason =
       'Object access under one fixed prefix of the snapshots bucket (inventory, exports, Athena results are written under generated keys), exact actions.';
     const athenaReason =
@@ -787,17 +791,17 @@ export class AuditAtScale extends Construct {
       { construct: role, id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<${snapshots}>/*]`, reason: athenaReason },
       {
         construct: role,
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<${snapshots}>/${ATHENA_RESULTS_PREFIX}/*]`,
+        id: `AwsSolutions-IAM5[Resource::${nagText(this, stack.formatArn({ region: '', account: '', service: 's3', resource: this.snapshotBucket.bucketName, resourceName: `${ATHENA_RESULTS_PREFIX}/*` }))}]`,
         reason: `Added by the Step Functions Athena integration for the results location its tasks name (the work group's): writes under ${ATHENA_RESULTS_PREFIX}/ of the snapshots bucket only.`,
       },
       {
         construct: role,
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${this.database.databaseInput && (this.database.databaseInput as glue.CfnDatabase.DatabaseInputProperty).name}/*]`,
+        id: `AwsSolutions-IAM5[Resource::${nagText(this, stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${database}/*` }))}]`,
         reason: athenaReason,
       },
       {
         construct: role,
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:userDefinedFunction/${(this.database.databaseInput as glue.CfnDatabase.DatabaseInputProperty).name}/*]`,
+        id: `AwsSolutions-IAM5[Resource::${nagText(this, stack.formatArn({ service: 'glue', resource: 'userDefinedFunction', resourceName: `${database}/*` }))}]`,
         reason: athenaReason,
       },
       {
@@ -821,7 +825,12 @@ export class AuditAtScale extends Construct {
     }
     for (const child of this.stateMachine.node.children) {
       if (child.node.id === 'DistributedMapPolicy') {
-        const exec = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${lid(this.stateMachine)}"}]}]}`;
+        // As the Distributed Map names them (the state machine's name, split out of its ARN).
+        const name = Arn.split(this.stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName;
+        const exec = nagText(
+          this,
+          stack.formatArn({ service: 'states', resource: 'execution', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+        );
         for (const tail of ['/*:*', ':*'])
           acks.push({
             construct: child,

@@ -331,6 +331,29 @@ describe('auditAtScale', () => {
     });
   });
 
+  // A stack given its account and region (infra/app.ts's under `cdk deploy` with credentials, most
+  // users' own) has ARNs with them written out, where an environment-agnostic one has
+  // <AWS::Region>: acknowledgements written for the latter left the findings of the Glue tables,
+  // the Athena results and the Distributed Map's executions open, and the synth under cdk-nag failed.
+  it.each([
+    ['report only', true],
+    ['deleting', { delete: true }],
+  ] as const)('in a stack with its account and region (%s): no unacknowledged finding, none acknowledged for nothing', (_name, audit) => {
+    const env = { account: '123456789012', region: 'eu-west-1' };
+    const app = newApp();
+    new TierlogStack(app, 'Tierlog', { env, tierlog: { auditAtScale: audit } });
+    expect(findings(app)).toEqual([]);
+    const bare = newApp();
+    const stack = new TierlogStack(bare, 'Tierlog', { env, tierlog: { auditAtScale: audit, acknowledgeNagFindings: false } });
+    const found = findings(bare);
+    for (const ack of stack.tierlog.auditAtScale!.nagAcknowledgements()) {
+      expect(
+        found.some((f) => f.startsWith(`${ack.id} @ ${ack.construct.node.path}/`)),
+        `${ack.id} on ${ack.construct.node.path}`,
+      ).toBe(true);
+    }
+  });
+
   // `delete` decides two things: the function's TIERLOG_SNAPSHOT_DELETE (String(delete)) and its
   // s3:DeleteObject grant (if delete). A value that is not a boolean (`cdk deploy -c delete=false`
   // gives the string "false") granted the deletes to a function told not to delete, and `1` or
