@@ -276,7 +276,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
    */
   readonly tableReplacementAcknowledged?: string;
   /**
-   * Actions of every alarm (on ALARM and on OK), e.g. `new SnsAction(topic)`.
+   * Actions of every alarm (on ALARM and on OK), e.g. `new SnsAction(topic)`. Anything else (a
+   * topic's ARN) is refused at synth, naming it.
    *
    * @default - none
    */
