@@ -292,7 +292,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
   /**
    * Audit at any scale from snapshots (`infra/audit-at-scale.ts`): a daily S3 Inventory, scheduled
    * table exports, Glue + Athena, and a state machine that re-verifies and deletes. `true` for the
-   * defaults, or its options.
+   * defaults, or its options. Its S3 Inventory is a setting of the bucket the construct creates:
+   * refused with `bucket` (configure your bucket's inventory and run `tierlog audit --inventory`).
    *
    * @default - off
    */
