@@ -285,6 +285,16 @@ describe('thresholds and settings that cannot work', () => {
       { objectsFunction: false, alarmActions: 'arn:aws:sns:eu-west-1:123456789012:ops' as never },
       /alarmActions must be a list of alarm actions/,
     ],
+    // CloudWatch Logs keeps a log group 1, 3, 5, 7, 14, 30, ... days (logs.RetentionDays): 100
+    // synthesized and failed the deploy on the first log group; a context value's "90" failed the
+    // synth naming CfnLogGroupProps' retentionInDays, not the prop.
+    ...([100, '90', 0] as const).map((value): [string, TierlogProps, RegExp] => [
+      `logRetention ${JSON.stringify(value)}`,
+      { logRetention: value as never },
+      new RegExp(
+        `logRetention must be one of logs\\.RetentionDays \\(the days CloudWatch Logs keeps a log group\\), got ${JSON.stringify(JSON.stringify(value)).slice(1, -1)}`,
+      ),
+    ]),
     [
       'objectsFunctionUrlAuth without the objects function',
       { objectsFunction: false, objectsFunctionUrlAuth: lambda.FunctionUrlAuthType.NONE },
