@@ -163,6 +163,11 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
 const INVENTORY_ID = 'tierlog-audit';
 /** Where the Distributed Map writes its batches' summaries in the snapshots bucket. */
 const MAP_RESULTS_PREFIX = 'map-results';
+/**
+ * The most bytes of rows a re-verification batch takes: a child execution's input is at most 256
+ * KiB, with the batch input (the plan's cutoff) and the batch's wrapping beside the rows.
+ */
+const MAX_BATCH_BYTES = 200 * 1024;
 /** Where Athena writes its results in the snapshots bucket (the work group's location). */
 const ATHENA_RESULTS_PREFIX = 'athena-results';
 
@@ -615,7 +620,13 @@ export class AuditAtScale extends Construct {
         csvHeaders: sfn.CsvHeaders.useFirstRow(),
       }),
       // The plan's cutoff goes with every batch: a proposed loss the bucket held before it shows the inventory incomplete.
-      itemBatcher: new sfn.ItemBatcher({ maxItemsPerBatch: 500, batchInput: { 'cutoff.$': '$.plan.cutoff' } }),
+      // In bytes too: a child execution takes 256 KiB of input, and 500 rows of long blob keys (an S3
+      // key is up to 1 KiB; a lost blob's row carries its object's key too) pass that.
+      itemBatcher: new sfn.ItemBatcher({
+        maxItemsPerBatch: 500,
+        maxInputBytesPerBatch: MAX_BATCH_BYTES,
+        batchInput: { 'cutoff.$': '$.plan.cutoff' },
+      }),
       maxConcurrency: props.maxConcurrency ?? 4,
       toleratedFailurePercentage: 0,
       // Without a writer, Step Functions gathers every batch's summary into the map's output, which

@@ -181,6 +181,35 @@ describe('auditAtScale', () => {
       expect(parts.some((p) => JSON.stringify(p) === bucketRef)).toBe(true);
     });
 
+    // A child execution of the Distributed Map takes at most 256 KiB of input, and its batches were
+    // bounded by rows alone (500): a row is a blob key of up to 1 KiB (an S3 key; long object keys
+    // make long blob keys) with the object's key beside it for a lost blob, so 500 rows of a store
+    // with long keys pass that. Bounded in bytes too, Step Functions makes such batches smaller.
+    it('re-verification batches are bounded in bytes as well as rows, within what a child execution takes', () => {
+      const CHILD_INPUT_LIMIT = 256 * 1024;
+      const row = {
+        kind: 'lost',
+        blob_key: `blobs/${'A'.repeat(1024 - 'blobs/'.length - 37)}/0190a5a0-0000-7000-8000-000000000000`,
+        object_key: 'k'.repeat(700),
+        size: '',
+        last_modified: '',
+      };
+      expect(JSON.stringify({ Items: Array.from({ length: 500 }, () => row) }).length).toBeGreaterThan(CHILD_INPUT_LIMIT);
+      const machine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0] as {
+        Properties: { DefinitionString: string | { 'Fn::Join': [string, unknown[]] } };
+      };
+      const body = machine.Properties.DefinitionString;
+      const text = typeof body === 'string' ? body : body['Fn::Join'][1].map((p) => (typeof p === 'string' ? p : 'TOKEN')).join('');
+      const batcher = JSON.parse(text).States.ReverifyAndDelete.ItemBatcher as {
+        MaxItemsPerBatch?: number;
+        MaxInputBytesPerBatch?: number;
+      };
+      expect(batcher.MaxItemsPerBatch).toBe(500);
+      expect(batcher.MaxInputBytesPerBatch, 'a bound in bytes').toBeGreaterThan(0);
+      // Room left for the batch input (the plan's cutoff) and the batch's own wrapping.
+      expect(batcher.MaxInputBytesPerBatch!).toBeLessThanOrEqual(CHILD_INPUT_LIMIT - 16 * 1024);
+    });
+
     it("the state machine's role may write an export's files as DynamoDB does, and Athena's results as Athena does (AWS's documented policies)", () => {
       const policies = template.findResources('AWS::IAM::Policy');
       const machine = Object.entries(policies).find(([id]) => id.includes('AuditAtScaleStateMachineRole'));
