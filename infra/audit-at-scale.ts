@@ -14,7 +14,7 @@
  *    run Scheduler could not start (its dead-letter queue not empty: no run, so no failed run).
  */
 import { createHash } from 'node:crypto';
-import { Annotations, type CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Arn, ArnFormat, type CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as glue from 'aws-cdk-lib/aws-glue';
@@ -40,7 +40,7 @@ import { INVENTORY_STALE_SECONDS } from '../lib/recovery/snapshot-audit/athena-p
 import { checkSnapshotHvAttributes } from '../lib/recovery/snapshot-audit/query.js';
 import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue, pointAlarmsAtRunbook } from './failure-handling.js';
-import { defaultRuntimeFinding, nagArn } from './nag.js';
+import { defaultRuntimeFinding, nagArn, nagText } from './nag.js';
 import { metricsDeploymentEnv, metricsDeploymentOf, refuseTokenOptions, TierlogFunction, tierlogDimensions } from './function.js';
 import { validateChangeLogTable } from './change-log-table.js';
 import { refuseOtherStoreUnderPrefix } from './one-store-per-prefix.js';
@@ -163,6 +163,13 @@ export interface AuditAtScaleProps extends AuditAtScaleOptions {
 const INVENTORY_ID = 'tierlog-audit';
 /** Where the Distributed Map writes its batches' summaries in the snapshots bucket. */
 const MAP_RESULTS_PREFIX = 'map-results';
+/**
+ * The most bytes of rows a re-verification batch takes: a child execution's input is at most 256
+ * KiB, with the batch input (the plan's cutoff) and the batch's wrapping beside the rows.
+ */
+const MAX_BATCH_BYTES = 200 * 1024;
+/** Where Athena writes its results in the snapshots bucket (the work group's location). */
+const ATHENA_RESULTS_PREFIX = 'athena-results';
 
 /** The names {@link AuditAtScaleOptions} has (the `Tierlog` construct's `auditAtScale`): any other is refused. */
 export const AUDIT_AT_SCALE_OPTIONS = optionNames<AuditAtScaleOptions>()(
@@ -445,7 +452,7 @@ export class AuditAtScale extends Construct {
         bytesScannedCutoffPerQuery: props.bytesScannedCutoffPerQuery ?? 10 * 2 ** 40,
         engineVersion: { selectedEngineVersion: 'Athena engine version 3' },
         resultConfiguration: {
-          outputLocation: `s3://${bucketName}/athena-results/`,
+          outputLocation: `s3://${bucketName}/${ATHENA_RESULTS_PREFIX}/`,
           encryptionConfiguration: { encryptionOption: 'SSE_S3' },
         },
       },
@@ -593,6 +600,10 @@ export class AuditAtScale extends Construct {
         queryString: query,
         workGroup: this.workGroup.name,
         queryExecutionContext: { databaseName },
+        // The work group's own location (which it enforces over this). Without it the integration
+        // granted the role object writes on "*": every object of the account, the live blobs among
+        // them, writable by the run (an Athena statement writes with the caller's rights).
+        resultConfiguration: { outputLocation: { bucketName, objectKey: ATHENA_RESULTS_PREFIX } },
         integrationPattern: sfn.IntegrationPattern.RUN_JOB,
         resultPath,
       }).addRetry(athenaThrottled);
@@ -609,7 +620,13 @@ export class AuditAtScale extends Construct {
         csvHeaders: sfn.CsvHeaders.useFirstRow(),
       }),
       // The plan's cutoff goes with every batch: a proposed loss the bucket held before it shows the inventory incomplete.
-      itemBatcher: new sfn.ItemBatcher({ maxItemsPerBatch: 500, batchInput: { 'cutoff.$': '$.plan.cutoff' } }),
+      // In bytes too: a child execution takes 256 KiB of input, and 500 rows of long blob keys (an S3
+      // key is up to 1 KiB; a lost blob's row carries its object's key too) pass that.
+      itemBatcher: new sfn.ItemBatcher({
+        maxItemsPerBatch: 500,
+        maxInputBytesPerBatch: MAX_BATCH_BYTES,
+        batchInput: { 'cutoff.$': '$.plan.cutoff' },
+      }),
       maxConcurrency: props.maxConcurrency ?? 4,
       toleratedFailurePercentage: 0,
       // Without a writer, Step Functions gathers every batch's summary into the map's output, which
@@ -760,6 +777,10 @@ export class AuditAtScale extends Construct {
     const lid = (c: IConstruct) => Stack.of(this).resolve((c.node.defaultChild as CfnElement).logicalId) as string;
     const snapshots = lid(this.snapshotBucket);
     const role = this.stateMachine.role;
+    // The ARNs as cdk-nag prints them, in this stack: with its account and region written out when
+    // it has them (<AWS::Region> otherwise), as the findings carry them.
+    const stack = Stack.of(this);
+    const database = (this.database.databaseInput as glue.CfnDatabase.DatabaseInputProperty).name;
     const prefixReason =
       'Object access under one fixed prefix of the snapshots bucket (inventory, exports, Athena results are written under generated keys), exact actions.';
     const athenaReason =
@@ -781,12 +802,17 @@ export class AuditAtScale extends Construct {
       { construct: role, id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<${snapshots}>/*]`, reason: athenaReason },
       {
         construct: role,
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${this.database.databaseInput && (this.database.databaseInput as glue.CfnDatabase.DatabaseInputProperty).name}/*]`,
+        id: `AwsSolutions-IAM5[Resource::${nagText(this, stack.formatArn({ region: '', account: '', service: 's3', resource: this.snapshotBucket.bucketName, resourceName: `${ATHENA_RESULTS_PREFIX}/*` }))}]`,
+        reason: `Added by the Step Functions Athena integration for the results location its tasks name (the work group's): writes under ${ATHENA_RESULTS_PREFIX}/ of the snapshots bucket only.`,
+      },
+      {
+        construct: role,
+        id: `AwsSolutions-IAM5[Resource::${nagText(this, stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${database}/*` }))}]`,
         reason: athenaReason,
       },
       {
         construct: role,
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:userDefinedFunction/${(this.database.databaseInput as glue.CfnDatabase.DatabaseInputProperty).name}/*]`,
+        id: `AwsSolutions-IAM5[Resource::${nagText(this, stack.formatArn({ service: 'glue', resource: 'userDefinedFunction', resourceName: `${database}/*` }))}]`,
         reason: athenaReason,
       },
       {
@@ -810,7 +836,12 @@ export class AuditAtScale extends Construct {
     }
     for (const child of this.stateMachine.node.children) {
       if (child.node.id === 'DistributedMapPolicy') {
-        const exec = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${lid(this.stateMachine)}"}]}]}`;
+        // As the Distributed Map names them (the state machine's name, split out of its ARN).
+        const name = Arn.split(this.stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName;
+        const exec = nagText(
+          this,
+          stack.formatArn({ service: 'states', resource: 'execution', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+        );
         for (const tail of ['/*:*', ':*'])
           acks.push({
             construct: child,

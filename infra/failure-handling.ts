@@ -23,13 +23,38 @@ export function failureQueue(scope: Construct, id: string): sqs.Queue {
   });
 }
 
-/** Sends each alarm's ALARM and OK transitions to every action. */
+/**
+ * Sends each alarm's ALARM and OK transitions to every action.
+ *
+ * @throws Error naming `alarmActions` when it is not a list of alarm actions (see {@link checkAlarmActions}).
+ */
 export function addAlarmActions(alarms: Iterable<cloudwatch.Alarm>, actions: readonly cloudwatch.IAlarmAction[] | undefined): void {
+  checkAlarmActions(actions);
   for (const alarm of alarms) {
     for (const action of actions ?? []) {
       alarm.addAlarmAction(action);
       alarm.addOkAction(action);
     }
+  }
+}
+
+/**
+ * Refuses an `alarmActions` that is not a list of CloudWatch alarm actions (objects with `bind`,
+ * `new SnsAction(topic)`): a CDK context value or a JavaScript app's topic ARN, alone or in a list,
+ * failed the synth with a bare TypeError (`a.bind is not a function`) that named neither the prop
+ * nor what it got.
+ *
+ * @throws Error naming `alarmActions` (or the element) and the value.
+ */
+export function checkAlarmActions(actions: unknown): void {
+  if (actions === undefined) return;
+  const shown = (v: unknown) => `${JSON.stringify(v)?.slice(0, 100) ?? String(v)} (${typeof v})`;
+  if (!Array.isArray(actions)) {
+    throw new Error(`alarmActions must be a list of alarm actions (new SnsAction(topic), ...), got ${shown(actions)}`);
+  }
+  const at = actions.findIndex((a: unknown) => typeof (a as { bind?: unknown } | null | undefined)?.bind !== 'function');
+  if (at >= 0) {
+    throw new Error(`alarmActions[${at}] is not an alarm action (new SnsAction(topic), ...): got ${shown(actions[at])}`);
   }
 }
 

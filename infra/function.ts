@@ -58,7 +58,7 @@ export interface TierlogFunctionOptions {
    */
   readonly bundleAwsSdk?: boolean;
   /**
-   * Retention of the log group.
+   * Retention of the log group: one of `logs.RetentionDays` (another value is refused at synth).
    *
    * @default logs.RetentionDays.THREE_MONTHS
    */
@@ -205,6 +205,21 @@ export function checkRuntime(runtime: lambda.Runtime): void {
   }
 }
 
+/**
+ * Refuses a `logRetention` that is not one of `logs.RetentionDays` (the days CloudWatch Logs keeps a
+ * log group: 1, 3, 5, 7, 14, 30, ...): a number between them (100) synthesized and failed the
+ * deploy at the first log group, a CDK context value's `"90"` failed the synth naming
+ * `CfnLogGroupProps`' `retentionInDays`, not the prop.
+ *
+ * @throws Error naming `logRetention` and the value.
+ */
+export function checkLogRetention(value: unknown): void {
+  if (value === undefined || Object.values<unknown>(logs.RetentionDays).includes(value)) return;
+  throw new Error(
+    `logRetention must be one of logs.RetentionDays (the days CloudWatch Logs keeps a log group), got ${JSON.stringify(value)} (${typeof value})`,
+  );
+}
+
 /** The {@link TierlogFunctionOptions} set in `props` (unset ones left out, so defaults apply). */
 export function functionOptionsOf(props: TierlogFunctionOptions): TierlogFunctionOptions {
   const { runtime, bundleAwsSdk, logRetention, removalPolicy } = props;
@@ -290,6 +305,7 @@ export class TierlogFunction extends Construct {
     warnOfUnknownVariablesAtSynth(this, props.environment);
     // Its log group's: CloudFormation snapshots none (with SNAPSHOT it deletes it).
     checkRemovalPolicy(props.removalPolicy, 'removalPolicy');
+    checkLogRetention(props.logRetention);
     const runtime = props.runtime ?? DEFAULT_RUNTIME;
     checkRuntime(runtime);
     const bundleAwsSdk: unknown = props.bundleAwsSdk;

@@ -92,7 +92,8 @@ export interface ObjectsFunctionProps extends TierlogFunctionOptions {
   /**
    * Who may call the Function URL. `AWS_IAM`: callers sign with SigV4 and need
    * `lambda:InvokeFunctionUrl` and `lambda:InvokeFunction` via the URL (see {@link ObjectsFunction.grantInvokeUrl}). `NONE` makes the
-   * URL public: anyone can read and overwrite objects.
+   * URL public: anyone can read and overwrite objects. Another value (a context value's `"none"`)
+   * is refused at synth, naming it.
    *
    * @default lambda.FunctionUrlAuthType.AWS_IAM
    */
@@ -209,6 +210,11 @@ export class ObjectsFunction extends Construct {
     this.role = fn.role;
     this.logGroup = fn.logGroup;
     grantWriter(fn.function, props.resources);
+    const authType: unknown = props.authType;
+    if (authType !== undefined && !Object.values<unknown>(lambda.FunctionUrlAuthType).includes(authType)) {
+      // A context value ("none") reached the template as given: CloudFormation refused the URL at deploy.
+      throw new Error(`authType must be AWS_IAM or NONE (lambda.FunctionUrlAuthType), got ${JSON.stringify(authType)}`);
+    }
     this.url = fn.function.addFunctionUrl({ authType: props.authType ?? lambda.FunctionUrlAuthType.AWS_IAM });
     const threshold = props.serverErrorsThreshold ?? 5;
     // A token (a parameter) is the alarm's threshold as CloudFormation resolves it: it was refused

@@ -236,11 +236,38 @@ function keyOf(kind: ResourceKind, r: TierlogResources): { key: kms.IKey | undef
 }
 
 /**
+ * The endings S3 gives no bucket's name: they end the aliases of an access point (`-s3alias`), of an
+ * Object Lambda access point (`--ol-s3`) and of a Multi-Region Access Point (`.mrap`).
+ */
+const ACCESS_POINT_ALIAS_SUFFIXES: readonly string[] = ['-s3alias', '--ol-s3', '.mrap'];
+
+/**
+ * Refuses a bucket (the prop `prop`) whose literal name is an access point's alias: requests through
+ * it are authorized on the access point's ARN, and an alias is no resource of an IAM policy, so the
+ * grants on `arn:aws:s3:::<alias>/<prefix>/*` allowed nothing and every S3 request of the functions
+ * was refused, on AWS only (the local stack checks no IAM). A name known only at deploy is not judged.
+ *
+ * @throws Error naming `prop`, the bucket and the alias.
+ */
+export function refuseAccessPointAlias(bucket: s3.IBucket, prop: string): void {
+  const name = bucket.bucketName;
+  if (Token.isUnresolved(name)) return;
+  const suffix = ACCESS_POINT_ALIAS_SUFFIXES.find((s) => name.endsWith(s));
+  if (suffix === undefined) return;
+  throw new Error(
+    `${prop} ${bucket.node.path} ("${name}") is the alias of an access point, not a bucket (S3 names no bucket "...${suffix}"): its requests are authorized on the access point's ARN, and an alias is no resource of an IAM policy, so the grants on arn:aws:s3:::${name}/<prefix>/* would allow nothing (every request refused, on AWS only); give the bucket itself`,
+  );
+}
+
+/**
  * Grants `role`'s permissions ({@link ROLE_PERMISSIONS}) on `resources`: one statement per
  * resource, and one per customer managed key of theirs that the actions need (`grantKeyFor`).
+ *
+ * @throws Error for a bucket that is an access point's alias ({@link refuseAccessPointAlias}).
  */
 export function grantRole(grantee: iam.IGrantable, resources: TierlogResources, role: TierlogRole): iam.Grant {
   checkGrantPrefix(resources.prefix);
+  refuseAccessPointAlias(resources.bucket, 'resources.bucket');
   const byResource = Object.entries(actionsByResource(role)) as Array<[ResourceKind, string[]]>;
   const grants = byResource.map(([kind, actions]) => iam.Grant.addToPrincipal({ grantee, actions, ...resourceOf(kind, resources) }));
   // One key may serve several resources of a service (both tables): their actions in one grant.
@@ -282,6 +309,7 @@ export function checkGrantsCoverEnvironment(
   environment: Readonly<Record<string, string>>,
 ): void {
   checkGrantPrefix(resources.prefix);
+  refuseAccessPointAlias(resources.bucket, 'resources.bucket');
   // The function addresses each by name, in its own region and account (as Tierlog refuses its props).
   requireSameEnvironment(scope, 'resources.changeLogTable', resources.changeLogTable);
   requireSameEnvironment(scope, 'resources.objectsTable', resources.objectsTable);

@@ -38,7 +38,14 @@ import { refuseSharedObjectsTable, refuseSharedPrefix } from './one-store-per-pr
 import { checkOwnObjectsTable, validateOwnObjectsTable } from './own-objects-table.js';
 import { requireSameEnvironment } from './same-environment.js';
 import { addTierlogOutputs } from './outputs.js';
-import { grantOperator, grantOperatorReadOnly, grantSweeper, grantWriter, type TierlogResources } from './permissions.js';
+import {
+  grantOperator,
+  grantOperatorReadOnly,
+  grantSweeper,
+  grantWriter,
+  refuseAccessPointAlias,
+  type TierlogResources,
+} from './permissions.js';
 import { type SweeperTuningProps, TierlogSweeper } from './sweeper.js';
 import { checkRemovalPolicy, schemaTable } from './tables.js';
 import { TableReplacementGuard } from './table-guard.js';
@@ -91,7 +98,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
    * bucket cannot be read: check it yourself. In another region or account
    * than the stack it is refused, as `objectsTable` is. A general purpose bucket: a directory
    * bucket (S3 Express One Zone, a name ending `--x-s3`) is refused, as `loadConfig` refuses it
-   * (its listings are unsorted, and it has no S3 Inventory and no versioning). Under a customer managed KMS
+   * (its listings are unsorted, and it has no S3 Inventory and no versioning), and so is an access
+   * point's alias (a name ending `-s3alias`, `--ol-s3` or `.mrap`: no IAM grant can name it). Under a customer managed KMS
    * key (its `encryptionKey`), each role gets the key actions its S3 actions need on that key (on
    * the key an alias names; an alias imported by its name alone is refused).
    *
@@ -276,7 +284,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
    */
   readonly tableReplacementAcknowledged?: string;
   /**
-   * Actions of every alarm (on ALARM and on OK), e.g. `new SnsAction(topic)`.
+   * Actions of every alarm (on ALARM and on OK), e.g. `new SnsAction(topic)`. Anything else (a
+   * topic's ARN) is refused at synth, naming it.
    *
    * @default - none
    */
@@ -291,7 +300,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
   /**
    * Audit at any scale from snapshots (`infra/audit-at-scale.ts`): a daily S3 Inventory, scheduled
    * table exports, Glue + Athena, and a state machine that re-verifies and deletes. `true` for the
-   * defaults, or its options.
+   * defaults, or its options. Its S3 Inventory is a setting of the bucket the construct creates:
+   * refused with `bucket` (configure your bucket's inventory and run `tierlog audit --inventory`).
    *
    * @default - off
    */
@@ -405,6 +415,7 @@ export class Tierlog extends Construct {
         }
       }
       requireSameEnvironment(this, 'bucket', props.bucket);
+      refuseAccessPointAlias(props.bucket, 'bucket');
       validateBucketName(props.bucket);
       this.bucket = props.bucket;
       refuseSharedPrefix(this, (node): node is Tierlog => node instanceof Tierlog);

@@ -181,6 +181,35 @@ describe('auditAtScale', () => {
       expect(parts.some((p) => JSON.stringify(p) === bucketRef)).toBe(true);
     });
 
+    // A child execution of the Distributed Map takes at most 256 KiB of input, and its batches were
+    // bounded by rows alone (500): a row is a blob key of up to 1 KiB (an S3 key; long object keys
+    // make long blob keys) with the object's key beside it for a lost blob, so 500 rows of a store
+    // with long keys pass that. Bounded in bytes too, Step Functions makes such batches smaller.
+    it('re-verification batches are bounded in bytes as well as rows, within what a child execution takes', () => {
+      const CHILD_INPUT_LIMIT = 256 * 1024;
+      const row = {
+        kind: 'lost',
+        blob_key: `blobs/${'A'.repeat(1024 - 'blobs/'.length - 37)}/0190a5a0-0000-7000-8000-000000000000`,
+        object_key: 'k'.repeat(700),
+        size: '',
+        last_modified: '',
+      };
+      expect(JSON.stringify({ Items: Array.from({ length: 500 }, () => row) }).length).toBeGreaterThan(CHILD_INPUT_LIMIT);
+      const machine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0] as {
+        Properties: { DefinitionString: string | { 'Fn::Join': [string, unknown[]] } };
+      };
+      const body = machine.Properties.DefinitionString;
+      const text = typeof body === 'string' ? body : body['Fn::Join'][1].map((p) => (typeof p === 'string' ? p : 'TOKEN')).join('');
+      const batcher = JSON.parse(text).States.ReverifyAndDelete.ItemBatcher as {
+        MaxItemsPerBatch?: number;
+        MaxInputBytesPerBatch?: number;
+      };
+      expect(batcher.MaxItemsPerBatch).toBe(500);
+      expect(batcher.MaxInputBytesPerBatch, 'a bound in bytes').toBeGreaterThan(0);
+      // Room left for the batch input (the plan's cutoff) and the batch's own wrapping.
+      expect(batcher.MaxInputBytesPerBatch!).toBeLessThanOrEqual(CHILD_INPUT_LIMIT - 16 * 1024);
+    });
+
     it("the state machine's role may write an export's files as DynamoDB does, and Athena's results as Athena does (AWS's documented policies)", () => {
       const policies = template.findResources('AWS::IAM::Policy');
       const machine = Object.entries(policies).find(([id]) => id.includes('AuditAtScaleStateMachineRole'));
@@ -196,6 +225,28 @@ describe('auditAtScale', () => {
       const resultActions = onResults.flatMap((st) => [st.Action].flat());
       for (const action of ['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:PutObject'])
         expect(resultActions, action).toContain(action);
+    });
+
+    // The Athena integration grants object writes on "*" unless its task names the results'
+    // location: the run's role could then overwrite any object of the account, the live blobs
+    // under the prefix among them (an Athena statement writes with the caller's rights).
+    it("the state machine's role writes no object outside the snapshots bucket (no s3:PutObject on every bucket)", () => {
+      const role = stack.tierlog.auditAtScale!.stateMachine.role;
+      const snapshots = JSON.stringify(stack.resolve(stack.tierlog.auditAtScale!.snapshotBucket.bucketName));
+      const writes = statementsOfRole(template, logicalIdOf(stack, role)).filter(
+        (st) => st.Effect === 'Allow' && actions(st).some((a) => ['s3:PutObject', 's3:AbortMultipartUpload'].includes(a)),
+      );
+      expect(writes.length).toBeGreaterThan(0);
+      for (const st of writes) {
+        for (const resource of [st.Resource].flat()) {
+          const text = JSON.stringify(resource);
+          expect(text, 'a write on every bucket').not.toBe('"*"');
+          const inSnapshots =
+            text.includes(JSON.stringify(stack.resolve(stack.tierlog.auditAtScale!.snapshotBucket.bucketArn))) ||
+            text.includes(snapshots.slice(1, -1));
+          expect(inSnapshots, `${text} is the snapshots bucket's`).toBe(true);
+        }
+      }
     });
 
     it('the Lambda re-verifies with exactly: change-log Scan, HV BatchGetItem, listing and delete under the prefix (no blob read)', () => {
@@ -307,6 +358,29 @@ describe('auditAtScale', () => {
     it('cdk-nag AwsSolutions: no unacknowledged finding', () => {
       expect(findings(app)).toEqual([]);
     });
+  });
+
+  // A stack given its account and region (infra/app.ts's under `cdk deploy` with credentials, most
+  // users' own) has ARNs with them written out, where an environment-agnostic one has
+  // <AWS::Region>: acknowledgements written for the latter left the findings of the Glue tables,
+  // the Athena results and the Distributed Map's executions open, and the synth under cdk-nag failed.
+  it.each([
+    ['report only', true],
+    ['deleting', { delete: true }],
+  ] as const)('in a stack with its account and region (%s): no unacknowledged finding, none acknowledged for nothing', (_name, audit) => {
+    const env = { account: '123456789012', region: 'eu-west-1' };
+    const app = newApp();
+    new TierlogStack(app, 'Tierlog', { env, tierlog: { auditAtScale: audit } });
+    expect(findings(app)).toEqual([]);
+    const bare = newApp();
+    const stack = new TierlogStack(bare, 'Tierlog', { env, tierlog: { auditAtScale: audit, acknowledgeNagFindings: false } });
+    const found = findings(bare);
+    for (const ack of stack.tierlog.auditAtScale!.nagAcknowledgements()) {
+      expect(
+        found.some((f) => f.startsWith(`${ack.id} @ ${ack.construct.node.path}/`)),
+        `${ack.id} on ${ack.construct.node.path}`,
+      ).toBe(true);
+    }
   });
 
   // `delete` decides two things: the function's TIERLOG_SNAPSHOT_DELETE (String(delete)) and its

@@ -5,8 +5,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Duration } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import { cleanOutdirs, logicalIdOf, PROJECT_ROOT, resourcesOf, tierlogTemplate } from './helpers.js';
+import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
+import { cleanOutdirs, logicalIdOf, PROJECT_ROOT, resourcesOf, tierlogTemplate, userStack } from './helpers.js';
 
 afterAll(cleanOutdirs);
 
@@ -43,6 +46,37 @@ describe('README: the construct props table', () => {
     ];
     expect(props.length).toBeGreaterThan(20);
     expect(readmeProps().sort()).toEqual([...new Set(props)].sort());
+  });
+
+  // The props the construct refuses beside a bucket of the user's said so in their rows
+  // (noncurrentVersionExpiration, corsAllowedOrigins), but auditAtScale's row and TSDoc did not:
+  // an app designed around its own bucket and the audit at scale met the refusal at its first synth.
+  it('says of each prop refused with your own bucket that it is', () => {
+    const readme = source('README.md');
+    const rowOf = (prop: string) => readme.split('\n').find((l) => l.startsWith(`| \`${prop}\``)) ?? '';
+    const candidates: Array<[string, TierlogProps]> = [
+      ['noncurrentVersionExpiration', { noncurrentVersionExpiration: Duration.days(3) }],
+      ['corsAllowedOrigins', { corsAllowedOrigins: ['https://app.example.com'] }],
+      ['auditAtScale', { auditAtScale: true }],
+      ['sweeperTimeout', { sweeperTimeout: Duration.minutes(6) }],
+    ];
+    const refused = candidates
+      .filter(([, props]) => {
+        const { stack } = userStack();
+        try {
+          new Tierlog(stack, 'Storage', { bucket: s3.Bucket.fromBucketName(stack, 'Mine', 'my-blobs'), ...props });
+          return false;
+        } catch {
+          return true;
+        }
+      })
+      .map(([prop]) => prop);
+    expect(refused).toEqual(['noncurrentVersionExpiration', 'corsAllowedOrigins', 'auditAtScale']);
+    for (const prop of refused) expect(rowOf(prop), prop).toMatch(/refused with your own `bucket`/);
+    const tsdoc = source('infra/tierlog.ts');
+    const docOf = (prop: string) =>
+      tsdoc.slice(tsdoc.lastIndexOf('/**', tsdoc.indexOf(`  readonly ${prop}?:`)), tsdoc.indexOf(`  readonly ${prop}?:`));
+    for (const prop of refused) expect(docOf(prop).replace(/\n\s*\*\s*/g, ' '), prop).toMatch(/refused with `bucket`/);
   });
 });
 

@@ -63,6 +63,25 @@ describe('objects function', () => {
       );
   });
 
+  // ObjectsFunction used on its own passed its authType to the URL unchecked: a JavaScript app's or
+  // a context value's "none" synthesized, and CloudFormation refused the URL at deploy (the stack
+  // rolled back), where the Tierlog construct refuses the same value at synth.
+  it('ObjectsFunction used on its own refuses an authType that is not AWS_IAM or NONE, naming it', () => {
+    for (const value of ['none', 'IAM', '']) {
+      const { stack: user } = userStack();
+      const t = new Tierlog(user, 'T', { objectsFunction: false });
+      expect(
+        () =>
+          new ObjectsFunction(user, 'Api', {
+            resources: resourcesOfTierlog(t),
+            environment: { ...t.writerEnvironment },
+            authType: value as lambda.FunctionUrlAuthType,
+          }),
+        value,
+      ).toThrow(`authType must be AWS_IAM or NONE (lambda.FunctionUrlAuthType), got ${JSON.stringify(value)}`);
+    }
+  });
+
   it('objectsFunctionUrlAuth NONE makes a public URL', () => {
     const { template: t } = tierlogTemplate({ objectsFunctionUrlAuth: lambda.FunctionUrlAuthType.NONE });
     expect(onlyResource(t, 'AWS::Lambda::Url')[1].Properties!['AuthType']).toBe('NONE');

@@ -6,9 +6,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { type App, Duration, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { grantWriter } from '../../infra/permissions.js';
+import { TierlogSweeper } from '../../infra/sweeper.js';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
 import { CONFIG_ENV } from '../../lib/config.js';
 import { cleanOutdirs, newApp, onlyResource, resourcesOf, userStack } from './helpers.js';
@@ -65,6 +68,28 @@ describe('imported objects table and bucket', () => {
     const general = s3.Bucket.fromBucketName(stack, 'General', 'blobs-x-s3');
     expect(() => new Tierlog(stack, 'Other', { bucket: general })).not.toThrow();
   });
+
+  // S3 gives no bucket a name ending -s3alias, --ol-s3 or .mrap: those are the aliases of an access
+  // point, an Object Lambda access point and a Multi-Region Access Point. Their requests are
+  // authorized on the access point's ARN, and an alias is no resource of a policy, so the grants on
+  // arn:aws:s3:::<alias>/<prefix>/* allowed nothing: every function's first S3 request refused, on
+  // AWS only (the local stack checks no IAM).
+  it.each(['blobs-ap-abcdefghijklmnopqrstuvwxyz123-s3alias', 'blobs-ap-abcdefghijklmnopqrstuvwxyz123--ol-s3', 'mfzwi23gnjvgw.mrap'])(
+    'refuses an access point alias given as the bucket (%s), for the Tierlog, its parts and the grants',
+    (alias) => {
+      const { stack } = userStack();
+      const bucket = s3.Bucket.fromBucketName(stack, 'Alias', alias);
+      expect(() => new Tierlog(stack, 'Storage', { bucket })).toThrow(/is the alias of an access point, not a bucket/);
+      const own = new Tierlog(stack, 'Own', { prefix: 'own' });
+      const resources = { changeLogTable: own.changeLogTable, objectsTable: own.objectsTable, bucket, prefix: own.prefix };
+      const writer = new iam.Role(stack, 'Writer', { assumedBy: new iam.AccountRootPrincipal() });
+      expect(() => grantWriter(writer, resources)).toThrow(/resources.bucket .* is the alias of an access point, not a bucket/);
+      const environment = { ...own.writerEnvironment, [CONFIG_ENV.bucket]: alias };
+      expect(() => new TierlogSweeper(stack, 'Sweeper', { resources, environment, leaseShards: own.leaseShards })).toThrow(
+        /resources.bucket .* is the alias of an access point, not a bucket/,
+      );
+    },
+  );
 
   it("refuses an imported table whose stream ARN is another table's: the stream function would read that table's records (each one untrusted) and never this one's", () => {
     const build = (attrs: dynamodb.TableAttributesV2) => () => {

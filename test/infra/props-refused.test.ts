@@ -267,6 +267,34 @@ describe('thresholds and settings that cannot work', () => {
         `memorySize of the sweeper function \\(sweeperMemorySize\\) must be an integer in 128..10240 \\(MiB, Lambda's bounds\\), got ${value}`,
       ),
     ]),
+    // A topic's ARN (a CDK context value, a JavaScript app's) where an alarm action goes failed the
+    // synth with a bare TypeError ("a.bind is not a function") naming neither the prop nor the cause.
+    [
+      'alarmActions given a topic ARN',
+      { alarmActions: 'arn:aws:sns:eu-west-1:123456789012:ops' as never },
+      /alarmActions must be a list of alarm actions \(new SnsAction\(topic\), \.\.\.\), got "arn:aws:sns:eu-west-1:123456789012:ops" \(string\)/,
+    ],
+    [
+      'alarmActions given a list of topic ARNs',
+      { alarmActions: ['arn:aws:sns:eu-west-1:123456789012:ops'] as never },
+      /alarmActions\[0\] is not an alarm action \(new SnsAction\(topic\), \.\.\.\): got "arn:aws:sns:eu-west-1:123456789012:ops" \(string\)/,
+    ],
+    ['alarmActions given an object', { alarmActions: {} as never }, /alarmActions must be a list of alarm actions/],
+    [
+      'alarmActions given a topic ARN, without the objects function (the monitoring takes them)',
+      { objectsFunction: false, alarmActions: 'arn:aws:sns:eu-west-1:123456789012:ops' as never },
+      /alarmActions must be a list of alarm actions/,
+    ],
+    // CloudWatch Logs keeps a log group 1, 3, 5, 7, 14, 30, ... days (logs.RetentionDays): 100
+    // synthesized and failed the deploy on the first log group; a context value's "90" failed the
+    // synth naming CfnLogGroupProps' retentionInDays, not the prop.
+    ...([100, '90', 0] as const).map((value): [string, TierlogProps, RegExp] => [
+      `logRetention ${JSON.stringify(value)}`,
+      { logRetention: value as never },
+      new RegExp(
+        `logRetention must be one of logs\\.RetentionDays \\(the days CloudWatch Logs keeps a log group\\), got ${JSON.stringify(JSON.stringify(value)).slice(1, -1)}`,
+      ),
+    ]),
     [
       'objectsFunctionUrlAuth without the objects function',
       { objectsFunction: false, objectsFunctionUrlAuth: lambda.FunctionUrlAuthType.NONE },
