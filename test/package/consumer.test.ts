@@ -109,13 +109,41 @@ describe('the packed tarball, installed into a project outside the repository', 
     expect(files).toContain('package/dist/bin/cli.js');
     for (const h of ['sweeper', 'objects', 'objects-stream']) expect(files).toContain(`package/dist/handlers/${h}/index.mjs`);
     expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
-    expect(files.filter((f) => /^package\/(test|bench|scripts|examples)\//.test(f))).toEqual([]);
+    expect(files.filter((f) => /^package\/(test|bench|scripts|examples)\//.test(f) && f !== 'package/bench/README.md')).toEqual([]);
     const installed = JSON.parse(readFileSync(join(project, 'node_modules/tierlog/package.json'), 'utf8')) as {
       dependencies: Record<string, string>;
     };
     expect(Object.keys(installed.dependencies)).not.toContain('tsx');
     expect(Object.keys(installed.dependencies)).not.toContain('esbuild');
     expect(existsSync(join(project, 'node_modules/tsx'))).toBe(false);
+  });
+
+  it('ships the documents its README links to and its modules name (an alarm sends the operator to node_modules/tierlog/README.md)', async () => {
+    const files = new Set(
+      (await sh('tar', ['tzf', tarball], work))
+        .split('\n')
+        .filter(Boolean)
+        .map((f) => f.replace(/^package\//, '')),
+    );
+    const missing: string[] = [];
+    for (const file of files) {
+      const text = (): string => readFileSync(join(project, 'node_modules/tierlog', file), 'utf8');
+      if (file.endsWith('.md')) {
+        // Relative links, from the document's folder (anchors and web addresses left out).
+        for (const m of text().matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+          const target = m[1]!;
+          if (/^[a-z]+:/.test(target)) continue;
+          const resolved = join(dirname(file), target);
+          if (!files.has(resolved)) missing.push(`${file} links ${target}`);
+        }
+      } else if (/\.(m?js|d\.ts)$/.test(file)) {
+        // A document a message or a TSDoc names by its path in the repository (docs/DESIGN.md, ...).
+        for (const m of text().matchAll(/(?<![\w./-])((?:docs|infra|bench)\/[\w-]+\.md)\b/g)) {
+          if (!files.has(m[1]!)) missing.push(`${file} names ${m[1]}`);
+        }
+      }
+    }
+    expect([...new Set(missing)]).toEqual([]);
   });
 
   it('imports, in every shipped module, only its dependencies, its peers and Node built-ins', () => {
