@@ -401,7 +401,7 @@ export class AuditAtScale extends Construct {
         databaseName,
         tableInput: { name, tableType: 'EXTERNAL_TABLE', ...input },
       });
-      t.addDependency(this.database);
+      t.addResourceDependency(this.database);
       return t;
     };
     table('InventoryTable', GLUE_TABLES.inventory, {
