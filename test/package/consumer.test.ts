@@ -432,6 +432,25 @@ import { saveReport } from './out/record-remove-writer.js';
     expect(count('AWS::CloudWatch::Alarm')).toBeGreaterThan(5);
   }, 300_000);
 
+  it('synthesizes examples (c) and (d) under cdk-nag with an aws-cdk-lib that knows a newer Node.js runtime, as the peer range admits', async () => {
+    // aws-cdk-lib 2.278 (what `npm install aws-cdk-lib` gives, in tierlog's peer range) knows
+    // nodejs26.x, and cdk-nag's AwsSolutions-L1 judges "latest" by that list: registered before the
+    // app runs, as that release's own runtime list does.
+    writeFileSync(
+      join(project, 'newer-runtime.mjs'),
+      "import * as lambda from 'aws-cdk-lib/aws-lambda';\nnew lambda.Runtime('nodejs26.x', lambda.RuntimeFamily.NODEJS, { supportsInlineCode: true });\n",
+    );
+    mkdirSync(join(project, 'dist/writer'), { recursive: true });
+    cpSync(join(project, 'out/lambda-writer.js'), join(project, 'dist/writer/index.mjs'));
+    for (const app of ['cdk-app', 'cdk-parts']) {
+      await sh(process.execPath, ['--import', './newer-runtime.mjs', `out/${app}.js`], project, {
+        CDK_OUTDIR: join(project, `cdk.newer.${app}.out`),
+        PATH: `/nonexistent:${process.env.PATH}`,
+        CDK_DOCKER: 'false',
+      });
+    }
+  }, 300_000);
+
   it('runs the prebuilt handler bundles the construct deploys, against the local stack; each warns of a misspelt variable at init', async () => {
     // As Lambda runs them: the bundle's module with the function's environment, its handler called
     // with an event and a context. The environment is the construct's (configToEnv) plus one misspelling.
