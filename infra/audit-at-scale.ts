@@ -27,6 +27,7 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2 } from 'aws-cdk-lib/cx-api';
 import { Construct, type IConstruct } from 'constructs';
 import { CONFIG_ENV, hvAttributeNamesFromEnv } from '../lib/config.js';
 import { LEASE_INDEX_NAME } from '../lib/constants.js';
@@ -265,6 +266,11 @@ export class AuditAtScale extends Construct {
 
   constructor(scope: Construct, id: string, props: AuditAtScaleProps) {
     super(scope, id);
+    // aws-cdk-lib renders the Distributed Map's `resultWriterV2` only under this feature flag, which
+    // an app made before it (or a `new App()` without cdk.json) lacks: the map then had no
+    // ResultWriter and a large run failed (States.DataLimitExceeded). Set on this construct alone,
+    // before its first child, so the map renders it in every app.
+    this.node.setContext(STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2, true);
     // A name it does not know (a JavaScript caller's `olderthan`) was dropped: the default ran.
     assertOptions(props, AUDIT_AT_SCALE_PROPS, 'AuditAtScale');
     this.props = props;
@@ -402,7 +408,7 @@ export class AuditAtScale extends Construct {
         databaseName,
         tableInput: { name, tableType: 'EXTERNAL_TABLE', ...input },
       });
-      t.addDependency(this.database);
+      t.addResourceDependency(this.database);
       return t;
     };
     table('InventoryTable', GLUE_TABLES.inventory, {

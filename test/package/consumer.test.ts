@@ -109,13 +109,41 @@ describe('the packed tarball, installed into a project outside the repository', 
     expect(files).toContain('package/dist/bin/cli.js');
     for (const h of ['sweeper', 'objects', 'objects-stream']) expect(files).toContain(`package/dist/handlers/${h}/index.mjs`);
     expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
-    expect(files.filter((f) => /^package\/(test|bench|scripts|examples)\//.test(f))).toEqual([]);
+    expect(files.filter((f) => /^package\/(test|bench|scripts|examples)\//.test(f) && f !== 'package/bench/README.md')).toEqual([]);
     const installed = JSON.parse(readFileSync(join(project, 'node_modules/tierlog/package.json'), 'utf8')) as {
       dependencies: Record<string, string>;
     };
     expect(Object.keys(installed.dependencies)).not.toContain('tsx');
     expect(Object.keys(installed.dependencies)).not.toContain('esbuild');
     expect(existsSync(join(project, 'node_modules/tsx'))).toBe(false);
+  });
+
+  it('ships the documents its README links to and its modules name (an alarm sends the operator to node_modules/tierlog/README.md)', async () => {
+    const files = new Set(
+      (await sh('tar', ['tzf', tarball], work))
+        .split('\n')
+        .filter(Boolean)
+        .map((f) => f.replace(/^package\//, '')),
+    );
+    const missing: string[] = [];
+    for (const file of files) {
+      const text = (): string => readFileSync(join(project, 'node_modules/tierlog', file), 'utf8');
+      if (file.endsWith('.md')) {
+        // Relative links, from the document's folder (anchors and web addresses left out).
+        for (const m of text().matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+          const target = m[1]!;
+          if (/^[a-z]+:/.test(target)) continue;
+          const resolved = join(dirname(file), target);
+          if (!files.has(resolved)) missing.push(`${file} links ${target}`);
+        }
+      } else if (/\.(m?js|d\.ts)$/.test(file)) {
+        // A document a message or a TSDoc names by its path in the repository (docs/DESIGN.md, ...).
+        for (const m of text().matchAll(/(?<![\w./-])((?:docs|infra|bench)\/[\w-]+\.md)\b/g)) {
+          if (!files.has(m[1]!)) missing.push(`${file} names ${m[1]}`);
+        }
+      }
+    }
+    expect([...new Set(missing)]).toEqual([]);
   });
 
   it('imports, in every shipped module, only its dependencies, its peers and Node built-ins', () => {
@@ -402,6 +430,25 @@ import { saveReport } from './out/record-remove-writer.js';
     expect(count('AWS::DynamoDB::GlobalTable')).toBe(2); // the change log and the objects table
     expect(count('AWS::Lambda::EventSourceMapping')).toBe(1);
     expect(count('AWS::CloudWatch::Alarm')).toBeGreaterThan(5);
+  }, 300_000);
+
+  it('synthesizes examples (c) and (d) under cdk-nag with an aws-cdk-lib that knows a newer Node.js runtime, as the peer range admits', async () => {
+    // aws-cdk-lib 2.278 (what `npm install aws-cdk-lib` gives, in tierlog's peer range) knows
+    // nodejs26.x, and cdk-nag's AwsSolutions-L1 judges "latest" by that list: registered before the
+    // app runs, as that release's own runtime list does.
+    writeFileSync(
+      join(project, 'newer-runtime.mjs'),
+      "import * as lambda from 'aws-cdk-lib/aws-lambda';\nnew lambda.Runtime('nodejs26.x', lambda.RuntimeFamily.NODEJS, { supportsInlineCode: true });\n",
+    );
+    mkdirSync(join(project, 'dist/writer'), { recursive: true });
+    cpSync(join(project, 'out/lambda-writer.js'), join(project, 'dist/writer/index.mjs'));
+    for (const app of ['cdk-app', 'cdk-parts']) {
+      await sh(process.execPath, ['--import', './newer-runtime.mjs', `out/${app}.js`], project, {
+        CDK_OUTDIR: join(project, `cdk.newer.${app}.out`),
+        PATH: `/nonexistent:${process.env.PATH}`,
+        CDK_DOCKER: 'false',
+      });
+    }
   }, 300_000);
 
   it('runs the prebuilt handler bundles the construct deploys, against the local stack; each warns of a misspelt variable at init', async () => {
