@@ -17,7 +17,14 @@ import { type ChangeLog, type TierlogConfig, newBlobKey, newChangeId } from 'tie
 
 export interface ReportWriterDeps {
   readonly config: TierlogConfig;
-  readonly changeLog: ChangeLog;
+  /**
+   * The change log: a `DynamoChangeLog`, whose `abandon` leaves an entry to the sweeper. A log keeps
+   * every entry recorded and not removed alive (it renews the lease of its instance while it has
+   * one, on its timer or with the next writes): the sweeper claims an instance only once its lease
+   * has ended, so an entry the writer neither removes nor abandons is settled only after the
+   * process stops.
+   */
+  readonly changeLog: ChangeLog & { abandon?(changeId: string): void };
   readonly dynamodb: DynamoDBClient;
   readonly s3: S3Client;
 }
@@ -34,7 +41,13 @@ export async function saveReport(deps: ReportWriterDeps, id: string, body: Uint8
   const blob = newBlobKey(config.prefix, id); // never reused: a blob once unreferenced stays so
 
   const changeId = newChangeId();
-  await changeLog.record(changeId, { id, new: blob, ...(old !== undefined ? { old } : {}) }); // durable before any side effect
+  try {
+    await changeLog.record(changeId, { id, new: blob, ...(old !== undefined ? { old } : {}) }); // durable before any side effect
+  } catch (err) {
+    // Its outcome may be unknown (no answer): the entry may be there. Nothing was uploaded: remove it.
+    await settle(changeLog, changeId, true);
+    throw err;
+  }
   try {
     await s3.send(new PutObjectCommand({ Bucket: config.bucket, Key: blob, Body: body }));
     await doc.send(
@@ -55,7 +68,11 @@ export async function saveReport(deps: ReportWriterDeps, id: string, body: Uint8
       (read) => read.Item?.blob === blob,
       () => undefined,
     );
-    if (landed === undefined) throw err; // not known: the entry stays, and the sweeper decides by the item
+    if (landed === undefined) {
+      // Not known: the entry stays, and the sweeper decides by the item, once the log stops keeping it alive.
+      changeLog.abandon?.(changeId);
+      throw err;
+    }
     if (!landed) {
       // Lost the race or failed: the new blob is unreferenced. Clean up in-process, then remove;
       // a delete that failed leaves the entry, which names the blob to the sweeper.
@@ -63,12 +80,34 @@ export async function saveReport(deps: ReportWriterDeps, id: string, body: Uint8
         () => true,
         () => false,
       );
-      if (deleted) await changeLog.remove(changeId);
+      await settle(changeLog, changeId, deleted);
       throw err instanceof ConditionalCheckFailedException ? new Error(`report ${id} was changed concurrently`) : err;
     }
     // It landed: the write stands, and goes on as one answered.
   }
-  if (old !== undefined) await s3.send(new DeleteObjectCommand({ Bucket: config.bucket, Key: old }));
-  await changeLog.remove(changeId);
+  // The old blob is no longer referenced; a delete that failed leaves it to the sweeper, named by the entry.
+  const deleted =
+    old === undefined ||
+    (await s3.send(new DeleteObjectCommand({ Bucket: config.bucket, Key: old })).then(
+      () => true,
+      () => false,
+    ));
+  await settle(changeLog, changeId, deleted);
   return blob;
+}
+
+/**
+ * Removes the entry once its cleanup is `done`; else (or when the remove fails) leaves it to the
+ * sweeper: `abandon` stops the log keeping its instance alive for it, so a sweeper can claim it.
+ */
+async function settle(changeLog: ReportWriterDeps['changeLog'], changeId: string, done: boolean): Promise<void> {
+  if (done) {
+    try {
+      await changeLog.remove(changeId);
+      return;
+    } catch {
+      // Left to the sweeper, as a cleanup that failed.
+    }
+  }
+  changeLog.abandon?.(changeId);
 }

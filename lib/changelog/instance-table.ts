@@ -409,23 +409,45 @@ export class InstanceTable {
    * claimed (or its writer renewed) since the lease index showed it, without claiming or reading.
    * An item whose counter said 0 while it held entries is put back as it was and answered as not
    * retired (with the item): the counter is trusted for the delete only, never for its entries.
+   *
+   * A delete whose attempt got no answer (or a 5xx) may have landed: the SDK's retry then finds no
+   * item, and its refusal is this delete's own landing, answered as retired (the item it deleted is
+   * not known then: one whose counter said 0 beside entries cannot be put back).
    */
   async retireOutcome(instanceId: string, cutoff: number): Promise<WriteResult> {
     let deleted: Record<string, unknown> | undefined;
+    /** The condition found no item after an attempt of this delete that may have landed. */
+    let ownLanding = false;
+    /** A request sent before (refused for a transaction's conflict, then sent again) may have landed. */
+    let earlier = false;
     const result = await this.conditionalWrite('retire', async () => {
-      const out = await this.doc.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: { [A.pk]: instanceId },
-          ConditionExpression: '#state = :live AND #n = :zero AND #lease < :cutoff',
-          ExpressionAttributeNames: { '#state': A.state, '#n': A.count, '#lease': A.leaseUntil },
-          ExpressionAttributeValues: { ':live': 'live', ':zero': 0, ':cutoff': cutoff },
-          ReturnValues: 'ALL_OLD',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      deleted = out.Attributes;
+      try {
+        const out = await this.doc.send(
+          watchAttempts(
+            new DeleteCommand({
+              TableName: this.tableName,
+              Key: { [A.pk]: instanceId },
+              ConditionExpression: '#state = :live AND #n = :zero AND #lease < :cutoff',
+              ExpressionAttributeNames: { '#state': A.state, '#n': A.count, '#lease': A.leaseUntil },
+              ExpressionAttributeValues: { ':live': 'live', ':zero': 0, ':cutoff': cutoff },
+              ReturnValues: 'ALL_OLD',
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            }),
+          ),
+        );
+        deleted = out.Attributes;
+      } catch (err) {
+        // Refused for the item gone, after an attempt whose answer was lost: that attempt deleted it.
+        // Taken for "gone" (another sweeper's), the sweep counted a retire of its own as skipped.
+        if (isConditionalCheckFailed(err) && oldItemOf(err) === undefined && (earlier || earlierAttemptMayHaveApplied(err))) {
+          ownLanding = true;
+          return;
+        }
+        earlier ||= requestMayHaveApplied(err);
+        throw err;
+      }
     });
+    if (ownLanding) return { applied: true };
     if (!result.applied || deleted === undefined || !Object.keys(deleted).some(isEntryAttribute)) return result;
     // The counter said 0, the item held entries (corrupt: a hand edit, a tool's bug; the writer
     // counts each entry in the write that adds it). No condition can name attributes it does not

@@ -341,6 +341,32 @@ describe('retire', () => {
   });
 });
 
+describe('retire, its answer lost', () => {
+  // The delete landed and its answer was lost: the SDK's retry is refused for the item gone. That
+  // refusal was taken for another sweeper's retire (or claim and drain): the sweep counted the
+  // instance it had retired as skipped (InstancesSkipped), not retired (InstancesRetired).
+  it("a retire whose answer was lost, refused on the SDK's retry for the item gone, is answered retired", async () => {
+    const empty = await putInstance({ shard: nextShard++, leaseUntil: 1_000, n: 0 });
+    const injector = new FaultInjector();
+    injector.add({ kind: 'loseResponse', times: 1, match: (r) => r.command === 'DeleteItemCommand' });
+    const client = injector.attach(createDynamoDBClient(), 'dynamodb');
+    try {
+      expect(await new InstanceTable(fx.config, client).retireOutcome(empty, 2_000)).toEqual({ applied: true });
+      expect(injector.stats.injected.loseResponse).toBe(1);
+      expect(await raw.get(empty)).toBeUndefined();
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('a retire refused for the item gone, with no attempt of its own that may have landed, is not retired', async () => {
+    const empty = await putInstance({ shard: nextShard++, leaseUntil: 1_000, n: 0 });
+    expect(await table.retire(empty, 2_000)).toBe(true);
+    // Another sweeper's, or a writer gone: its own first attempt refused, nothing of it landed.
+    expect(await table.retireOutcome(empty, 2_000)).toEqual({ applied: false, item: undefined });
+  });
+});
+
 describe('reads', () => {
   it('get parses an item; scanAll pages over every item; a missing table is ResourceMissingError', async () => {
     const pk = await putInstance({ shard: nextShard++, leaseUntil: 7, n: 0 });

@@ -314,7 +314,7 @@ import { saveReport } from './out/record-remove-writer.js';
   const deps = { config, changeLog, dynamodb: faults.attach(createDynamoDBClient(), 'dynamodb'), s3: faults.attach(createS3Client(), 's3') };
   results.save = await saveReport(deps, 'reports/raced', new Uint8Array(150_000)).then((blob) => ({ blob }), (err) => ({ error: err.message }));
   const before = await checkInvariants({ config, dynamodb, s3 });
-  results.before = { leaked: before.leaked.length, pending: before.pending.length, entries: before.entries };
+  results.before = { leaked: before.leaked.length, pending: before.pending.length, entries: before.entries, outstanding: changeLog.outstanding };
   changeLog.close();
   other.close();
   const { second } = await sweepPastLeases({ config, dynamodb, s3 });
@@ -323,10 +323,38 @@ import { saveReport } from './out/record-remove-writer.js';
 `,
     );
     expect(results['save']).toEqual({ error: 'report reports/raced was changed concurrently' });
-    // The blob it could not delete is named by its entry (pending), not leaked with nothing naming it.
-    expect(results['before']).toEqual({ leaked: 0, pending: 1, entries: 1 });
+    // The blob it could not delete is named by its entry (pending), not leaked with nothing naming it;
+    // the log no longer keeps that entry's instance alive (outstanding 0): a process that goes on
+    // writing, never closing its log, renewed its lease for good, and no sweep claimed it.
+    expect(results['before']).toEqual({ leaked: 0, pending: 1, entries: 1, outstanding: 0 });
     // The sweep deletes it: only the other writer's blob is left.
     expect(results['after']).toEqual({ errors: 0, lost: [], leaked: [], pending: [], entries: 0, blobs: 1 });
+  }, 300_000);
+
+  it('runs example (b) whose record gets no answer: the entry it may have written is removed, not kept alive by the log', async () => {
+    // Every attempt of the record is applied and its answer lost: its outcome is unknown, the entry
+    // may be there. A record that throws left it outstanding in the log, whose timer then renewed
+    // its instance for as long as the process lived: no sweep claimed it.
+    const { results } = await runWithLocalStack(
+      'record-remove-record-unknown.mjs',
+      `import { DynamoChangeLog, createDynamoDBClient, createS3Client } from 'tierlog';
+import { FaultInjector, checkInvariants, onCommand, provisionLocal, startLocalStack } from 'tierlog/testing';
+import { saveReport } from './out/record-remove-writer.js';
+`,
+      `  const config = { changeLogTable: 'unknown-log', objectsTable: 'unknown-objects', bucket: 'unknown-blobs', prefix: 'blobs', leaseShards: 4 };
+  await provisionLocal(config);
+  const dynamodb = createDynamoDBClient();
+  const s3 = createS3Client();
+  const faults = new FaultInjector().add({ kind: 'loseResponse', match: onCommand('UpdateItem'), times: 5 });
+  const changeLog = new DynamoChangeLog({ config, dynamodb: faults.attach(createDynamoDBClient(), 'dynamodb') });
+  results.save = await saveReport({ config, changeLog, dynamodb, s3 }, 'reports/unknown', new Uint8Array(1_000)).then((blob) => ({ blob }), (err) => ({ error: err.name }));
+  const report = await checkInvariants({ config, dynamodb, s3 });
+  results.after = { outstanding: changeLog.outstanding, leaked: report.leaked, blobs: report.blobs };
+  changeLog.close();
+`,
+    );
+    expect(results['save']).toEqual({ error: expect.any(String) });
+    expect(results['after']).toEqual({ outstanding: 0, leaked: [], blobs: 0 });
   }, 300_000);
 
   describe('README, "Testing your writers": its crash test, verbatim, run with vitest in the project', () => {
