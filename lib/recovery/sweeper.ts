@@ -857,8 +857,8 @@ export class Sweeper {
    * where the lease index finds it again when its entries fall due): each step is a conditional
    * write on the item, so another sweeper whose shards cover it (a larger setting) and this one
    * never both hold it. One whose lease still runs (its writer alive, the deploy under way) is
-   * reported as stuck and taken once it has ended. It asks for no page more once the sweep is cut
-   * off: a sweep starts nothing after it answered.
+   * reported as stuck and taken once it has ended. It asks for no page more once the sweep takes no
+   * more instances (its signal, its deadline; the pages left are then work left: `stoppedEarly`).
    */
   private async findOutsideShards(
     sweep: SweepRun,
@@ -873,14 +873,20 @@ export class Sweeper {
       // the sweep, which would reject with its instances still being settled.
       const segment = this.scanSegment(segments);
       const from = this.scanResume.get(segment);
+      // No page more once the sweep takes no instance (its signal, its deadline), as the lease-index
+      // queries: asked only once cut off, the scan read on to its page bound after a Ctrl-C (up to
+      // 100 pages of 1 MB) before the sweep could answer. Where it stopped, the next scan goes on.
+      let halted = false;
       const found = await this.table.scanOutsideShards({
         segment,
         segments,
         maxPages,
         shards: leaseShards,
-        stop: () => sweep.stopped,
+        stop: () => sweep.stopped || (halted = at.pastDeadline()),
         ...(from !== undefined ? { from } : {}),
       });
+      // Pages left unread hold work for the next sweep: stopped early.
+      if (halted && !found.complete) report.stoppedEarly = true;
       // Where the next scan of the segment goes on (undefined: at its start). Not moved by a dry
       // run, which takes nothing it reads: the next real sweep (a warm Lambda's, after an invocation
       // with `{"dryRun": true}`) would go on past those pages, and leave what they hold untaken

@@ -283,6 +283,35 @@ describe('housekeeping', () => {
     expect(suspectPages).toBeLessThanOrEqual(2);
   });
 
+  // The bounded scan asked whether to stop only once the sweep was cut off: Ctrl-C on `tierlog sweep`
+  // (its signal) took no instance more, but the scan read on to its page bound (up to 100 pages of
+  // 1 MB) before the sweep could answer, and its pages left unread were not told as work left.
+  test('a sweep whose signal is aborted reads no page more of the bounded scan, says it stopped early, and the next scan goes on from there', async () => {
+    const fx = await freshFixture();
+    await putShardless(fx, 20);
+    const controller = new AbortController();
+    let scanPages = 0;
+    const dynamodb = twoPerPage();
+    dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        if (context.commandName === 'ScanCommand' && ++scanPages === 1) controller.abort();
+        return out;
+      },
+      { step: 'initialize', name: 'abortAfterFirstScanPage' },
+    );
+    const s = makeSweeper(fx, 0, { dynamodb, shardlessScan: { segments: 1, maxPages: 100 } });
+    open.push(s);
+    const first = await s.sweeper.sweep({ shards: [0], signal: controller.signal });
+    expect(first).toMatchObject({ stoppedEarly: true, errors: 0 });
+    // The page that was on its way when the signal came, no more (of the 10 the scan has).
+    expect(scanPages).toBeLessThanOrEqual(2);
+    // What it read is not read again, nor what it left skipped: the next scan goes on from there.
+    const second = await s.sweeper.sweep({ shards: [0] });
+    expect(second).toMatchObject({ stoppedEarly: false, errors: 0 });
+    expect(first.instancesWithoutShard + second.instancesWithoutShard).toBe(20);
+  });
+
   // The scan goes on, in the next scan of its segment, where this one stopped: pages whose items a
   // sweep stopped (its signal, its deadline) before taking were never read again until the scan of
   // the segment came round, a whole pass of the table later.
