@@ -178,7 +178,13 @@ export function formatAudit(r: AuditReport, now: number): string[] {
       'undecided: HV seems not to point at them, but its answer cannot be trusted (not orphans; never deleted; fix what is named, then audit again):',
     );
     const reasons = new Map<string, string[]>();
-    for (const u of r.undecided) reasons.set(u.reason, [...(reasons.get(u.reason) ?? []), u.key]);
+    // Appended in place: a copy per blob was quadratic, and a run whose every blob is undecided
+    // on one reason (a table not this bucket's store) never printed a bucket of millions.
+    for (const u of r.undecided) {
+      const keys = reasons.get(u.reason);
+      if (keys === undefined) reasons.set(u.reason, [u.key]);
+      else keys.push(u.key);
+    }
     for (const [reason, keys] of reasons) {
       lines.push(`  ${reason}:`);
       for (const key of keys) lines.push(`    ${key}`);
