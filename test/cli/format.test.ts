@@ -1,6 +1,16 @@
 /** The CLI's shared formatting: durations in and out, instants, JSON of anything; the human reports. */
 import { describe, expect, test } from 'vitest';
-import { formatBytes, formatDuration, formatRelative, iso, parseDuration, terminalSafe, toJson, UsageError } from '../../lib/cli/common.js';
+import {
+  formatBytes,
+  formatDuration,
+  formatRelative,
+  iso,
+  parseDuration,
+  printJson,
+  terminalSafe,
+  toJson,
+  UsageError,
+} from '../../lib/cli/common.js';
 import { formatAudit } from '../../lib/cli/audit.js';
 import { formatSweep } from '../../lib/cli/sweep.js';
 import type { AuditReport } from '../../lib/recovery/audit.js';
@@ -223,4 +233,68 @@ describe('the human audit report names every finding it holds, each under its he
     const after = formatAudit(report({ deleteRefused: 'the table is not the store' }), now).join('\n');
     expect(after).toContain('deletes refused from then on: the table is not the store\n');
   });
+});
+
+describe('printJson writes a report of any size, the text of toJson', () => {
+  /** Collects what is written, or only counts it. */
+  const sink = (keep: boolean) => {
+    const out = { text: '', chars: 0, chunks: 0 };
+    const io = {
+      stdout: {
+        write: (chunk: string) => {
+          out.chars += chunk.length;
+          out.chunks++;
+          if (keep) out.text += chunk;
+          return true;
+        },
+      },
+      stderr: { write: () => true },
+    };
+    return { out, io };
+  };
+
+  test.each<[string, unknown]>([
+    [
+      'a report: arrays of objects, empty ones, nested records, dates, bigints, sets, maps, binaries, undefined',
+      {
+        bucket: 'bk',
+        listed: 3,
+        orphans: [{ key: 'blobs/o/1', size: 2, lastModified: new Date(0), nested: { a: [1, { b: 2 }], c: [] } }, 'x', 7],
+        empty: [],
+        skipped: undefined,
+        fn: () => 1,
+        holes: [undefined, () => 1, null, 'ok\u009b\u2028'],
+        nestedStores: { 'blobs/staging': 2 },
+        big: 12n,
+        set: new Set(['a', 'b']),
+        map: new Map([['k', 1]]),
+        bytes: new Uint8Array([1, 2]),
+        at: new Date(1),
+        error: { name: 'E', message: 'line\nbreak', exitCode: 1 },
+      },
+    ],
+    ['an empty object', {}],
+    ['an object of what JSON leaves out', { a: undefined }],
+    ['an array', [1, { a: 2 }]],
+    ['a string', 'text'],
+    ['a date', new Date(5)],
+  ])('%s', (_name, value) => {
+    const { out, io } = sink(true);
+    printJson(io, value);
+    expect(out.text).toBe(`${toJson(value)}\n`);
+  });
+
+  /**
+   * `--json` built the whole report as one string: past V8's ~512 MiB (an audit's millions of
+   * orphans, ~220 characters each) it threw `RangeError: Invalid string length`, and the report of a
+   * run that had deleted was lost. Here 600 findings of 1 MiB (one string, shared: little memory).
+   */
+  test('a report of 600 MiB of JSON is written, element by element', () => {
+    const long = 'k'.repeat(1 << 20);
+    const orphans = Array.from({ length: 600 }, () => ({ key: long, size: 1 }));
+    const { out, io } = sink(false);
+    printJson(io, { bucket: 'bk', orphans, deleted: 600 });
+    expect(out.chars).toBeGreaterThan(600 * (1 << 20));
+    expect(out.chunks).toBeGreaterThan(600);
+  }, 60_000);
 });
