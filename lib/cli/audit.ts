@@ -148,16 +148,17 @@ export function formatAudit(r: AuditReport, now: number): string[] {
     lines.push(
       `orphans: no object points at them, no change-log entry names them (${plural(r.orphans.length, 'blob')}, ${formatBytes(r.orphanBytes)}):`,
     );
-    lines.push(
-      ...columns(
-        r.orphans.map((u) => [
-          `  ${u.key}`,
-          formatBytes(u.size),
-          `modified ${formatRelative(Date.parse(u.lastModified), now)}`,
-          `object ${JSON.stringify(u.objectId)}`,
-        ]),
-      ),
+    const rows = columns(
+      r.orphans.map((u) => [
+        `  ${u.key}`,
+        formatBytes(u.size),
+        `modified ${formatRelative(Date.parse(u.lastModified), now)}`,
+        `object ${JSON.stringify(u.objectId)}`,
+      ]),
     );
+    // One at a time: spread into one call, some 125 000 rows passed the stack's bound for arguments
+    // (RangeError: Maximum call stack size exceeded), and the report of a run that deleted them was lost.
+    for (const row of rows) lines.push(row);
   }
   if (r.inFlight.length > 0) {
     lines.push(

@@ -227,6 +227,22 @@ describe('the human audit report names every finding it holds, each under its he
     expect(lines[at + 60_000]).toBe('    blobs/u/59999');
   }, 120_000);
 
+  /**
+   * The orphans' rows were spread into one `push`: past some 125 000 the call's arguments passed the
+   * stack's bound (RangeError: Maximum call stack size exceeded), after a `--delete` that deleted them.
+   */
+  test('300 000 orphans are printed, one row each', () => {
+    const orphans = Array.from({ length: 300_000 }, (_, i) => ({
+      key: `blobs/o/${i}`,
+      objectId: 'o',
+      size: 1,
+      lastModified: hourAgo,
+      ageMs: 3_600_000,
+    }));
+    const lines = formatAudit(report({ orphans, deleted: 300_000 }), now);
+    expect(lines.filter((line) => line.startsWith('  blobs/o/'))).toHaveLength(300_000);
+  }, 60_000);
+
   test('a refusal before any delete says nothing was deleted; after one, from then on', () => {
     const before = formatAudit(report({ deleted: 0, deleteRefused: 'the table is not the store' }), now).join('\n');
     expect(before).toContain('deletes refused: the table is not the store; nothing deleted');
