@@ -148,16 +148,17 @@ export function formatAudit(r: AuditReport, now: number): string[] {
     lines.push(
       `orphans: no object points at them, no change-log entry names them (${plural(r.orphans.length, 'blob')}, ${formatBytes(r.orphanBytes)}):`,
     );
-    lines.push(
-      ...columns(
-        r.orphans.map((u) => [
-          `  ${u.key}`,
-          formatBytes(u.size),
-          `modified ${formatRelative(Date.parse(u.lastModified), now)}`,
-          `object ${JSON.stringify(u.objectId)}`,
-        ]),
-      ),
+    const rows = columns(
+      r.orphans.map((u) => [
+        `  ${u.key}`,
+        formatBytes(u.size),
+        `modified ${formatRelative(Date.parse(u.lastModified), now)}`,
+        `object ${JSON.stringify(u.objectId)}`,
+      ]),
     );
+    // One at a time: spread into one call, some 125 000 rows passed the stack's bound for arguments
+    // (RangeError: Maximum call stack size exceeded), and the report of a run that deleted them was lost.
+    for (const row of rows) lines.push(row);
   }
   if (r.inFlight.length > 0) {
     lines.push(
@@ -178,7 +179,13 @@ export function formatAudit(r: AuditReport, now: number): string[] {
       'undecided: HV seems not to point at them, but its answer cannot be trusted (not orphans; never deleted; fix what is named, then audit again):',
     );
     const reasons = new Map<string, string[]>();
-    for (const u of r.undecided) reasons.set(u.reason, [...(reasons.get(u.reason) ?? []), u.key]);
+    // Appended in place: a copy per blob was quadratic, and a run whose every blob is undecided
+    // on one reason (a table not this bucket's store) never printed a bucket of millions.
+    for (const u of r.undecided) {
+      const keys = reasons.get(u.reason);
+      if (keys === undefined) reasons.set(u.reason, [u.key]);
+      else keys.push(u.key);
+    }
     for (const [reason, keys] of reasons) {
       lines.push(`  ${reason}:`);
       for (const key of keys) lines.push(`    ${key}`);

@@ -156,9 +156,61 @@ function jsonReplacer(_key: string, value: unknown): unknown {
   return value;
 }
 
-/** Prints `value` as JSON on stdout. */
+/**
+ * Prints `value` as JSON on stdout: the text of {@link toJson}, written a piece at a time when
+ * `value` is a plain object (a report), each element of its arrays on its own. One string of the
+ * whole report could not hold an audit's millions of findings (V8 refuses a string past ~512 MiB:
+ * `RangeError: Invalid string length`, the run's report lost after it had deleted).
+ */
 export function printJson(io: CliIO, value: unknown): void {
-  io.stdout.write(`${toJson(value)}\n`);
+  if (!isPlainObject(value)) {
+    io.stdout.write(`${toJson(value)}\n`);
+    return;
+  }
+  // As JSON.stringify takes each property: toJSON, then the replacer; what it has no JSON for, left out.
+  const properties = Object.entries(value)
+    .map(([name, v]): [string, unknown] => [name, jsonReplacer(name, hasToJson(v) ? v.toJSON(name) : v)])
+    .filter(([, v]) => jsonable(v));
+  if (properties.length === 0) {
+    io.stdout.write('{}\n');
+    return;
+  }
+  io.stdout.write('{\n');
+  properties.forEach(([name, v], i) => {
+    const head = `  ${toJson(name)}: `;
+    const end = i < properties.length - 1 ? ',\n' : '\n';
+    if (!Array.isArray(v) || v.length === 0) {
+      io.stdout.write(`${head}${indented(toJson(v), '  ')}${end}`);
+      return;
+    }
+    io.stdout.write(`${head}[\n`);
+    v.forEach((element: unknown, j) => {
+      const text = jsonable(element) ? indented(toJson(element), '    ') : 'null';
+      io.stdout.write(`    ${text}${j < v.length - 1 ? ',' : ''}\n`);
+    });
+    io.stdout.write(`  ]${end}`);
+  });
+  io.stdout.write('}\n');
+}
+
+/** An object of properties (a report), not one JSON.stringify or {@link jsonReplacer} turns into something else. */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || hasToJson(value)) return false;
+  return !(value instanceof Map || value instanceof Set || value instanceof Uint8Array);
+}
+
+function hasToJson(value: unknown): value is { toJSON(key: string): unknown } {
+  return typeof value === 'object' && value !== null && typeof (value as { toJSON?: unknown }).toJSON === 'function';
+}
+
+/** Whether JSON.stringify writes `value` (it leaves out a property, and writes null for an element, that is not). */
+function jsonable(value: unknown): boolean {
+  return value !== undefined && typeof value !== 'function' && typeof value !== 'symbol';
+}
+
+/** JSON `text` of a value nested in a report, its lines after the first indented by `pad` (strings hold no line break). */
+function indented(text: string, pad: string): string {
+  return text.replaceAll('\n', `\n${pad}`);
 }
 
 // ---- durations and instants ----------------------------------------------------------------

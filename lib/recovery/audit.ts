@@ -578,7 +578,10 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         if (why !== undefined) undecide(c, why);
         return why === undefined;
       });
-      doomed.splice(0, doomed.length, ...understood);
+      // Put back one at a time: `checkBatch` has no upper bound, and spread into one call some
+      // 125 000 candidates passed the stack's bound for arguments (RangeError), every run.
+      doomed.length = 0;
+      for (const c of understood) doomed.push(c);
     }
     if (doomed.length > 0 && report.referenced === 0) {
       // A blob of this listing that HV points at proves the table is this bucket's store; until

@@ -492,14 +492,20 @@ export class LtBucket {
     const prefix = `${this.prefix}/`;
     const pages = paginateListObjectsV2(
       { client: this.s3, ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}) },
-      { Bucket: this.bucket, Prefix: prefix },
+      // Keys URL-encoded: XML 1.0 cannot carry every character a key may hold, and S3 sends them
+      // raw without this. The SDK's parser read a carriage return in a key as a line feed (XML's
+      // end-of-line rule): a foreign key under the prefix was reported as another key, and two such
+      // keys broke the listing's order (a ListingError: every audit of the bucket stopped).
+      { Bucket: this.bucket, Prefix: prefix, EncodingType: 'url' },
     );
     let previous: { key: string; bytes: Buffer } | undefined;
     try {
       for await (const page of advancingObjectPages(pages, { bucket: this.bucket, prefix })) {
         const blobs: ListedBlob[] = [];
-        for (const object of page.Contents ?? []) {
-          if (object.Key === undefined) continue;
+        for (const listed of page.Contents ?? []) {
+          if (listed.Key === undefined) continue;
+          // A store that does not encode (the local server) says so by giving no EncodingType.
+          const object = { ...listed, Key: page.EncodingType === 'url' ? this.decodeListedKey(listed.Key, prefix) : listed.Key };
           const bytes = Buffer.from(object.Key, 'utf8');
           if (previous !== undefined && Buffer.compare(bytes, previous.bytes) <= 0) {
             throw new ListingError(
@@ -519,6 +525,20 @@ export class LtBucket {
       }
     } catch (err) {
       throw translateAwsError(err, { operation: 'ListObjectsV2', bucket: this.bucket });
+    }
+  }
+
+  /**
+   * A key of a listing asked for with `EncodingType: 'url'`, as S3 encodes it (a space as `+`,
+   * anything else not safe as `%XX` of its UTF-8 bytes) decoded.
+   *
+   * @throws ListingError when it is no such encoding.
+   */
+  private decodeListedKey(encoded: string, prefix: string): string {
+    try {
+      return decodeURIComponent(encoded.replaceAll('+', '%20'));
+    } catch {
+      throw new ListingError(this.bucket, prefix, `key "${encoded.slice(0, 300)}" is not URL-encoded, though the page says it is`);
     }
   }
 

@@ -1,6 +1,16 @@
 /** The CLI's shared formatting: durations in and out, instants, JSON of anything; the human reports. */
 import { describe, expect, test } from 'vitest';
-import { formatBytes, formatDuration, formatRelative, iso, parseDuration, terminalSafe, toJson, UsageError } from '../../lib/cli/common.js';
+import {
+  formatBytes,
+  formatDuration,
+  formatRelative,
+  iso,
+  parseDuration,
+  printJson,
+  terminalSafe,
+  toJson,
+  UsageError,
+} from '../../lib/cli/common.js';
 import { formatAudit } from '../../lib/cli/audit.js';
 import { formatSweep } from '../../lib/cli/sweep.js';
 import type { AuditReport } from '../../lib/recovery/audit.js';
@@ -202,10 +212,105 @@ describe('the human audit report names every finding it holds, each under its he
     );
   });
 
+  /**
+   * Every blob of a bucket is undecided on one reason when the objects table is not shown to be its
+   * store: the keys grouped by reason were copied once per blob, quadratic, and 60 000 of them took
+   * 46 s (a bucket of millions never printed).
+   */
+  test('60 000 blobs undecided on one reason are printed at once, grouped under it in listing order', () => {
+    const undecided = Array.from({ length: 60_000 }, (_, i) => ({ key: `blobs/u/${i}`, objectId: 'u', size: 1, reason: 'not the store' }));
+    const started = Date.now();
+    const lines = formatAudit(report({ undecided }), now);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    const at = lines.indexOf('  not the store:');
+    expect(lines.slice(at + 1, at + 3)).toEqual(['    blobs/u/0', '    blobs/u/1']);
+    expect(lines[at + 60_000]).toBe('    blobs/u/59999');
+  }, 120_000);
+
+  /**
+   * The orphans' rows were spread into one `push`: past some 125 000 the call's arguments passed the
+   * stack's bound (RangeError: Maximum call stack size exceeded), after a `--delete` that deleted them.
+   */
+  test('300 000 orphans are printed, one row each', () => {
+    const orphans = Array.from({ length: 300_000 }, (_, i) => ({
+      key: `blobs/o/${i}`,
+      objectId: 'o',
+      size: 1,
+      lastModified: hourAgo,
+      ageMs: 3_600_000,
+    }));
+    const lines = formatAudit(report({ orphans, deleted: 300_000 }), now);
+    expect(lines.filter((line) => line.startsWith('  blobs/o/'))).toHaveLength(300_000);
+  }, 60_000);
+
   test('a refusal before any delete says nothing was deleted; after one, from then on', () => {
     const before = formatAudit(report({ deleted: 0, deleteRefused: 'the table is not the store' }), now).join('\n');
     expect(before).toContain('deletes refused: the table is not the store; nothing deleted');
     const after = formatAudit(report({ deleteRefused: 'the table is not the store' }), now).join('\n');
     expect(after).toContain('deletes refused from then on: the table is not the store\n');
   });
+});
+
+describe('printJson writes a report of any size, the text of toJson', () => {
+  /** Collects what is written, or only counts it. */
+  const sink = (keep: boolean) => {
+    const out = { text: '', chars: 0, chunks: 0 };
+    const io = {
+      stdout: {
+        write: (chunk: string) => {
+          out.chars += chunk.length;
+          out.chunks++;
+          if (keep) out.text += chunk;
+          return true;
+        },
+      },
+      stderr: { write: () => true },
+    };
+    return { out, io };
+  };
+
+  test.each<[string, unknown]>([
+    [
+      'a report: arrays of objects, empty ones, nested records, dates, bigints, sets, maps, binaries, undefined',
+      {
+        bucket: 'bk',
+        listed: 3,
+        orphans: [{ key: 'blobs/o/1', size: 2, lastModified: new Date(0), nested: { a: [1, { b: 2 }], c: [] } }, 'x', 7],
+        empty: [],
+        skipped: undefined,
+        fn: () => 1,
+        holes: [undefined, () => 1, null, 'ok\u009b\u2028'],
+        nestedStores: { 'blobs/staging': 2 },
+        big: 12n,
+        set: new Set(['a', 'b']),
+        map: new Map([['k', 1]]),
+        bytes: new Uint8Array([1, 2]),
+        at: new Date(1),
+        error: { name: 'E', message: 'line\nbreak', exitCode: 1 },
+      },
+    ],
+    ['an empty object', {}],
+    ['an object of what JSON leaves out', { a: undefined }],
+    ['an array', [1, { a: 2 }]],
+    ['a string', 'text'],
+    ['a date', new Date(5)],
+  ])('%s', (_name, value) => {
+    const { out, io } = sink(true);
+    printJson(io, value);
+    expect(out.text).toBe(`${toJson(value)}\n`);
+  });
+
+  /**
+   * `--json` built the whole report as one string: past V8's ~512 MiB (an audit's millions of
+   * orphans, ~220 characters each) it threw `RangeError: Invalid string length`, and the report of a
+   * run that had deleted was lost. Here 600 findings of 1 MiB (one string, shared: little memory).
+   */
+  test('a report of 600 MiB of JSON is written, element by element', () => {
+    const long = 'k'.repeat(1 << 20);
+    const orphans = Array.from({ length: 600 }, () => ({ key: long, size: 1 }));
+    const { out, io } = sink(false);
+    printJson(io, { bucket: 'bk', orphans, deleted: 600 });
+    expect(out.chars).toBeGreaterThan(600 * (1 << 20));
+    expect(out.chunks).toBeGreaterThan(600);
+  }, 60_000);
 });
