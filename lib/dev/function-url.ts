@@ -327,7 +327,8 @@ async function invokeWithin(
  * of each such failure once its 502 is answered; an `onError` that throws is a process warning,
  * never a request left unanswered.
  *
- * @throws ValidationError when `timeoutMs` is not an integer in 1..900 000 (Lambda's 15 minutes:
+ * @throws ValidationError when `handler` is no function, the options are left out or their
+ *   `functionName` is not a non-blank string, `timeoutMs` is not an integer in 1..900 000 (Lambda's 15 minutes:
  *   a handler told more time than an invocation has refuses it, tierlog's objects handler every
  *   request; and Node.js fires a timer past 2^31 - 1 ms, `Infinity` among them, after 1 ms, every
  *   request a 502), an `onError` that is no function, or an option name is not one it takes.
@@ -336,7 +337,21 @@ export function functionUrlListener(
   handler: FunctionUrlHandler,
   options: { functionName: string; timeoutMs?: number; onError?: (err: unknown) => void },
 ): (req: IncomingMessage, res: ServerResponse) => void {
+  // Checked when the listener is made: a handler that is no function (a module, a promise of one)
+  // made every request a 502 of its TypeError; options left out were a TypeError reading onError,
+  // and a functionName left out or blank named the function "undefined" in every context, ARN and
+  // log group the handler was given.
+  if (typeof handler !== 'function') {
+    throw new ValidationError(`the handler must be a function of (event, context); got ${kindOf(handler)}`, 'handler');
+  }
+  if (options === undefined) throw new ValidationError('functionUrlListener takes its options (functionName)', 'options');
   assertOptions(options, ['functionName', 'timeoutMs', 'onError'], 'functionUrlListener');
+  if (typeof options.functionName !== 'string' || options.functionName.trim() === '') {
+    throw new ValidationError(
+      `functionName must be the function's name, a non-blank string; got ${typeof options.functionName === 'string' ? JSON.stringify(options.functionName) : kindOf(options.functionName)}`,
+      'functionName',
+    );
+  }
   // Called only once a request has failed: one that is no function (a logger given for its method)
   // was a process warning "onError threw: TypeError" in place of each failure, whose error was lost.
   if (options.onError !== undefined && typeof options.onError !== 'function') {

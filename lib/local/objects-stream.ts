@@ -99,9 +99,10 @@ export interface LocalObjectsStream {
 }
 
 /**
- * Opens the objects table's stream at its start, enabling it (NEW_AND_OLD_IMAGES) when the
- * table has none: open it before the writes whose records a test delivers, since a stream
- * enabled later holds nothing written before.
+ * Opens the objects table's stream at its start, enabling it when the table has none as the
+ * construct declares it (`OLD_IMAGE`, infra/tierlog.ts): open it before the writes whose records a
+ * test delivers, since a stream enabled later holds nothing written before. A stream the table
+ * has already (old images, `NEW_AND_OLD_IMAGES` too) is read as it is, as a deployment reads it.
  */
 export async function openObjectsStream(options: OpenObjectsStreamOptions): Promise<LocalObjectsStream> {
   if (options === undefined) throw new ValidationError('openObjectsStream takes its options (config)', 'options');
@@ -125,7 +126,10 @@ export async function openObjectsStream(options: OpenObjectsStreamOptions): Prom
       'openObjectsStream',
       "it enables the table's stream (UpdateTable) and deletes the blobs its records name, from this process",
     );
-    reader = await StreamReader.open(dynamodb, config.objectsTable);
+    // The construct's view type: with new images (the reader's default), a change that kept the
+    // item's blob (a refresh, a metadata update) was settled by its new image, where the deployed
+    // function judges it by a consistent read of the objects table, a path a test never ran.
+    reader = await StreamReader.open(dynamodb, config.objectsTable, 'OLD_IMAGE');
   } catch (err) {
     destroyOwn();
     throw err;

@@ -67,12 +67,14 @@ export interface SweptPastLeases {
  * schedule would once the dead writers' leases ran out. Clients not given are made from the
  * environment (`AWS_ENDPOINT_URL_*`, as `startLocalStack` sets them) and destroyed after.
  *
- * @throws ValidationError for an `aheadMs` that is not a whole number of ms, 0 or more, a `clock`
+ * @throws ValidationError without options, for an `aheadMs` that is not a whole number of ms, 0 or more, a `clock`
  *   that is no function reading ms since the epoch, or an `againstAws` that is not a boolean,
  *   before any sweep.
  * @throws ConfigError when the DynamoDB client talks to AWS and `againstAws` is not `true`, before any sweep.
  */
 export async function sweepPastLeases(options: SweepPastLeasesOptions): Promise<SweptPastLeases> {
+  // Left out (a JavaScript caller), it was a TypeError reading `clock`, an option never given.
+  if (options === undefined) throw new ValidationError('sweepPastLeases takes its options (config)', 'options');
   assertOptions(options, [...SWEEPER_OPTIONS, 'aheadMs', 'againstAws'], 'sweepPastLeases');
   const { clock = systemClock, aheadMs, againstAws, ...sweeperOptions } = options;
   // Refused by its name: one not a number made the sweeps' clock NaN, refused as a `clock` the

@@ -454,6 +454,22 @@ describe('the response: as Lambda reads the result', () => {
     },
   );
 
+  test.each<[string, unknown, unknown, string]>([
+    [
+      'a handler that is no function (a module), every request a 502 of its TypeError',
+      { handler: async () => ({}) },
+      { functionName: 'f' },
+      'handler',
+    ],
+    ['options left out, a TypeError reading onError', async () => ({}), undefined, 'options'],
+    ['no functionName, "undefined" in its context, ARN and log group', async () => ({}), {}, 'functionName'],
+    ['a blank functionName', async () => ({}), { functionName: ' ' }, 'functionName'],
+    ['a functionName that is no string', async () => ({}), { functionName: 42 }, 'functionName'],
+  ])('%s: refused with a ValidationError naming it when the listener is made', (_what, handler, options, field) => {
+    const make = functionUrlListener as (handler: unknown, options: unknown) => unknown;
+    expect(() => make(handler, options)).toThrow(expect.objectContaining({ name: 'ValidationError', field }));
+  });
+
   test('a misspelt option (timeout for timeoutMs) is refused, not left at 30 s', () => {
     const options = { functionName: 'f', timeout: 60_000 } as unknown as { functionName: string };
     expect(() => functionUrlListener(async () => ({ statusCode: 204 }), options)).toThrow(

@@ -386,6 +386,38 @@ describe('openObjectsStream', () => {
     );
     await expect(openObjectsStream(keysOnly)).rejects.toMatchObject({ name: 'ConfigError', setting: 'StreamViewType' });
   });
+
+  test("the stream it enables is the construct's (OLD_IMAGE): a MODIFY that keeps the blob is judged by a consistent read of the objects table, as the deployed function judges it", async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const faults = new FaultInjector();
+    const dynamodb = faults.attach(createDynamoDBClient(), 'dynamodb');
+    const stream = await openObjectsStream({ ...fx, dynamodb, maxAttempts: 1 });
+    open.push(stream, { close: () => dynamodb.destroy() });
+    const described = await fx.dynamodb.send(new DescribeTableCommand({ TableName: fx.config.objectsTable }));
+    expect(described.Table?.StreamSpecification).toEqual({ StreamEnabled: true, StreamViewType: 'OLD_IMAGE' });
+
+    const writer = makeWriter(fx);
+    open.push(writer);
+    await writer.store.put('kept', new Uint8Array(30_000).fill(1));
+    expect(await stream.deliver()).toMatchObject({ records: 1, filteredOut: 1 });
+    // A change of the item that keeps its blob (a time-to-idle refresh, a metadata update): on AWS
+    // its record carries no new image, and the handler reads the objects table to judge it. Here the
+    // read is refused once: the record fails, as the deployed function's would.
+    await fx.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: fx.config.objectsTable,
+        Key: { key: { S: 'kept' } },
+        UpdateExpression: 'SET updatedAt = :t',
+        ExpressionAttributeValues: { ':t': { N: String(Date.now()) } },
+      }),
+    );
+    const reads = faults.stats.requests;
+    faults.add({ kind: 'fail', times: 1, match: (r) => /^(BatchGetItem|GetItem)Command$/.test(r.command), error: denied });
+    const delivered = await stream.deliver();
+    expect(faults.stats.requests, 'the objects table read for the MODIFY').toBeGreaterThan(reads);
+    expect(delivered).toMatchObject({ records: 1, filteredOut: 0, batches: 1, givenUp: 1, blobsDeleted: 0 });
+    expect(await checkInvariants(fx)).toMatchObject({ lost: [], leaked: [], blobs: 1 });
+  });
 });
 
 describe("StreamReader: the objects table's stream read on DynamoDB Local", () => {

@@ -101,6 +101,12 @@ describe('sweepPastLeases', () => {
     },
   );
 
+  test('called without its options (a JavaScript caller) is a ValidationError naming them, not a TypeError naming the clock it was never given', async () => {
+    const error = await (sweepPastLeases as (options?: unknown) => Promise<unknown>)().catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error).toMatchObject({ field: 'options', message: expect.stringContaining('config') });
+  });
+
   /** {@link offlineDynamoDBClient}, destroyed after the test. */
   const countingClient = (config: { endpoint?: string; region?: string; useDualstackEndpoint?: boolean }) => {
     const offline = offlineDynamoDBClient(config);
