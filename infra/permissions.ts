@@ -263,7 +263,7 @@ export function refuseAccessPointAlias(bucket: s3.IBucket, prop: string): void {
  * Grants `role`'s permissions ({@link ROLE_PERMISSIONS}) on `resources`: one statement per
  * resource, and one per customer managed key of theirs that the actions need (`grantKeyFor`).
  *
- * @throws Error for a bucket that is an access point's alias ({@link refuseAccessPointAlias}).
+ * @throws Error for a bucket that is an access point's alias (`refuseAccessPointAlias`).
  */
 export function grantRole(grantee: iam.IGrantable, resources: TierlogResources, role: TierlogRole): iam.Grant {
   checkGrantPrefix(resources.prefix);

@@ -282,7 +282,7 @@ const DEFAULTS: Readonly<Record<SweeperWindow, number>> = {
  * `unsafeShortWindows: true` takes the short windows its environment sets).
  *
  * @throws ConfigError naming the variable, on a value that is not an integer or is out of its range;
- *   ValidationError when `given.unsafeShortWindows` is not a boolean ({@link checkUnsafeShortWindows}).
+ *   ValidationError when `given.unsafeShortWindows` is not a boolean (`checkUnsafeShortWindows`).
  */
 export function sweeperTuningFromEnv(
   env: Readonly<Record<string, string | undefined>> = process.env,
