@@ -795,7 +795,7 @@ describe('dashboard', () => {
     const [, dashboard] = onlyResource(withAudit, 'AWS::CloudWatch::Dashboard');
     const body = JSON.stringify(full.resolve(dashboard.Properties!['DashboardBody']));
     const ids = Object.keys(resourcesOf(withAudit, 'AWS::CloudWatch::Alarm'));
-    expect(ids).toHaveLength(18);
+    expect(ids).toHaveLength(19);
     const shown = ids.filter((id) => body.includes(`{"Fn::GetAtt":["${id}","Arn"]}`));
     expect(ids.filter((id) => !shown.includes(id))).toEqual([]);
   });
@@ -834,7 +834,7 @@ describe('dashboard', () => {
 });
 
 describe('every alarm names its runbook', () => {
-  it("each description ends with the README's \"When an alarm fires\" and the alarm's row, which the README's table has (18 alarms, auditAtScale's too)", () => {
+  it("each description ends with the README's \"When an alarm fires\" and the alarm's row, which the README's table has (19 alarms, auditAtScale's too)", () => {
     const { template: full } = tierlogTemplate({ auditAtScale: true });
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const runbook = readme.slice(readme.indexOf('### When an alarm fires'));
@@ -844,7 +844,7 @@ describe('every alarm names its runbook', () => {
       ),
     );
     const descriptions = Object.values(resourcesOf(full, 'AWS::CloudWatch::Alarm')).map((a) => String(a.Properties!['AlarmDescription']));
-    expect(descriptions).toHaveLength(18);
+    expect(descriptions).toHaveLength(19);
     for (const description of descriptions) {
       const row = /Runbook: the tierlog README \(node_modules\/tierlog\/README\.md\), "When an alarm fires", (\w+)\.$/.exec(
         description,
@@ -879,8 +879,8 @@ describe('the alarms of the parts used on their own name their runbook', () => {
     });
     const alarms = resourcesOf(Template.fromStack(stack), 'AWS::CloudWatch::Alarm');
     const own = Object.entries(alarms).filter(([id]) => id.startsWith('Own'));
-    // The monitoring's 9, the stream's 4, the API's 1 and the audit's 4.
-    expect(own).toHaveLength(18);
+    // The monitoring's 9, the stream's 4, the API's 1 and the audit's 5.
+    expect(own).toHaveLength(19);
     for (const [id, alarm] of Object.entries(alarms)) {
       const description = String(alarm.Properties!['AlarmDescription']);
       expect(description, id).toMatch(/ Runbook: the tierlog README \(node_modules\/tierlog\/README\.md\), "When an alarm fires", \w+\.$/);
