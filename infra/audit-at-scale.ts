@@ -41,6 +41,7 @@ import { INVENTORY_STALE_SECONDS } from '../lib/recovery/snapshot-audit/athena-p
 import { checkSnapshotHvAttributes } from '../lib/recovery/snapshot-audit/query.js';
 import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue, pointAlarmsAtRunbook } from './failure-handling.js';
+import { sweepIntervalOf } from './monitoring.js';
 import { defaultRuntimeFinding, nagArn, nagText } from './nag.js';
 import { metricsDeploymentEnv, metricsDeploymentOf, refuseTokenOptions, TierlogFunction, tierlogDimensions } from './function.js';
 import { validateChangeLogTable } from './change-log-table.js';
@@ -49,6 +50,11 @@ import { checkObjectsTableKey, validateObjectsTableInOneRegion } from './own-obj
 import { pointInTimeRecoveryOf } from './readable-table.js';
 import { checkRemovalPolicy } from './tables.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
+
+/** The state machine's timeout: a run's plan publishes up to that long after it started. */
+const AUDIT_RUN_TIMEOUT = Duration.hours(24);
+/** The hourly periods an alarm evaluates at most: 7 days. */
+const MAX_HOURLY_EVALUATION_PERIODS = 7 * 24;
 
 /** Options of the audit at scale (`TierlogProps.auditAtScale`). */
 export interface AuditAtScaleOptions {
@@ -260,6 +266,15 @@ export class AuditAtScale extends Construct {
     readonly runsNotStarted: cloudwatch.Alarm;
     /** The newest inventory a run found is over three days old: the audit runs blind to new orphans. */
     readonly inventoryStale: cloudwatch.Alarm;
+    /**
+     * No run's plan published `SnapshotInventoryAge` for two schedule intervals and a day (a run's
+     * timeout: 3 days with the daily default): the schedule is disabled or deleted, or every run
+     * stops before its plan. Missing data is breaching (so it is up after the first deploy, until
+     * the first run reaches its plan). Absent when the schedule's interval is not
+     * read (an `at(...)`, a cron of some days only) or that window passes the 7 days an alarm of
+     * hourly periods can look back.
+     */
+    readonly auditNotRunning?: cloudwatch.Alarm;
   };
 
   private readonly props: AuditAtScaleProps;
@@ -655,7 +670,7 @@ export class AuditAtScale extends Construct {
     });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(exports.next(plan).next(ddl).next(query).next(reverify)),
-      timeout: Duration.hours(24),
+      timeout: AUDIT_RUN_TIMEOUT,
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
@@ -708,8 +723,9 @@ export class AuditAtScale extends Construct {
         },
       }),
     });
+    const schedule = props.schedule ?? scheduler.ScheduleExpression.cron({ hour: '6', minute: '0' });
     new scheduler.Schedule(this, 'Schedule', {
-      schedule: props.schedule ?? scheduler.ScheduleExpression.cron({ hour: '6', minute: '0' }),
+      schedule,
       target: new schedulerTargets.StepFunctionsStartExecution(this.stateMachine, {
         role: this.schedulerRole,
         retryAttempts: 2,
@@ -772,10 +788,43 @@ export class AuditAtScale extends Construct {
       // data neither clears a stale inventory an hour after the run nor raises a fresh one).
       treatMissingData: cloudwatch.TreatMissingData.IGNORE,
     });
-    addAlarmActions([executionsFailed, lostBlobs, runsNotStarted, inventoryStale], props.alarmActions);
+    // A disabled or deleted schedule starts no run: nothing fails, nothing reaches the dead-letter
+    // queue, and InventoryStale keeps the last run's verdict. Every run's plan publishes the age:
+    // its count is the heartbeat.
+    const auditNotRunning = this.notRunningAlarm(schedule, deployment);
+    const alarms = [executionsFailed, lostBlobs, runsNotStarted, inventoryStale, ...(auditNotRunning ? [auditNotRunning] : [])];
+    addAlarmActions(alarms, props.alarmActions);
     // Deployed on its own too: the person an alarm pages finds its runbook row from the alarm alone.
     pointAlarmsAtRunbook(this);
-    this.alarms = { executionsFailed, lostBlobs, runsNotStarted, inventoryStale };
+    this.alarms = { executionsFailed, lostBlobs, runsNotStarted, inventoryStale, ...(auditNotRunning ? { auditNotRunning } : {}) };
+  }
+
+  /**
+   * {@link AuditAtScale.alarms}' `auditNotRunning` for runs on `schedule`: no `SnapshotInventoryAge`
+   * data point (one per run's plan) in two intervals of the schedule and the state machine's 24-hour
+   * timeout (a run's plan may publish up to that late), in hourly periods; undefined when the
+   * interval is not read, or that window is over the 7 days an alarm of hourly periods evaluates.
+   */
+  private notRunningAlarm(schedule: scheduler.ScheduleExpression, deployment: string | undefined): cloudwatch.Alarm | undefined {
+    const interval = sweepIntervalOf([schedule.expressionString]);
+    if (interval === undefined) return undefined;
+    const hours = Math.ceil((2 * interval.toMilliseconds() + AUDIT_RUN_TIMEOUT.toMilliseconds()) / 3_600_000);
+    if (hours > MAX_HOURLY_EVALUATION_PERIODS) return undefined;
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: 'SnapshotInventoryAge',
+      dimensionsMap: tierlogDimensions(SNAPSHOT_AUDIT_SERVICE_NAME, deployment),
+      statistic: cloudwatch.Stats.SAMPLE_COUNT,
+      period: Duration.hours(1),
+    }).createAlarm(this, 'AuditNotRunning', {
+      alarmDescription: `No tierlog snapshot-audit run reached its plan for ${Duration.hours(hours).toHumanString()}: its schedule is disabled or deleted, or every run stops before its plan (see the state machine's executions and the schedule); orphans and lost blobs are not looked for.`,
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: hours,
+      datapointsToAlarm: hours,
+      // No data is no run: the case this alarm is for.
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
   }
 
   /** The cdk-nag AwsSolutions findings of this part, each with its reason. */

@@ -516,6 +516,17 @@ export class TierlogMonitoring extends Construct {
    * imported function's groups are not known here). Their actions are `alarmActions`.
    */
   public readonly sweeperGroupsNotRunning: readonly cloudwatch.Alarm[];
+  /**
+   * With a `TierlogSweeper`'s function that fans out (`parallelism` above 1), one alarm per group
+   * (`HousekeepingGroupNotRunning<i>`, in the order of its `fanOutGroups`): no housekeeping sweep
+   * of that group finished for as long as `housekeepingNotRunning` waits, while the other groups'
+   * housekeeping keeps that one quiet and the group's frequent sweeps keep its
+   * `SweeperGroupNotRunning` quiet (its `Housekeeping<i>` schedule disabled or deleted, its events
+   * dropped): suspect leases in its shards are not looked for, and, for the group that holds shard
+   * 0, neither are items without a shard or outside the lease shards. Missing data is breaching.
+   * Empty otherwise. Their actions are `alarmActions`.
+   */
+  public readonly housekeepingGroupsNotRunning: readonly cloudwatch.Alarm[];
   /** The dashboard. */
   public readonly dashboard: cloudwatch.Dashboard;
 
@@ -715,6 +726,10 @@ export class TierlogMonitoring extends Construct {
       ...(sweeper !== undefined ? { housekeepingNotRunning: this.housekeepingAlarm(sweeper, sweeps) } : {}),
     };
     const groups = sweeper?.fanOutGroups ?? [];
+    this.housekeepingGroupsNotRunning =
+      sweeper === undefined
+        ? []
+        : groups.map((shards, i) => atRunbookRow(this.housekeepingAlarm(sweeper, sweeps, { shards, i }), 'HousekeepingGroupNotRunning'));
     this.sweeperGroupsNotRunning = groups.map((shards, i) =>
       atRunbookRow(
         new cloudwatch.Alarm(this, `SweeperGroupNotRunning${i}`, {
@@ -733,7 +748,10 @@ export class TierlogMonitoring extends Construct {
         'SweeperGroupNotRunning',
       ),
     );
-    addAlarmActions([...Object.values(this.alarms), ...this.sweeperGroupsNotRunning], props.alarmActions);
+    addAlarmActions(
+      [...Object.values(this.alarms), ...this.sweeperGroupsNotRunning, ...this.housekeepingGroupsNotRunning],
+      props.alarmActions,
+    );
     // Deployed on its own too: the person an alarm pages finds its runbook row from the alarm alone.
     pointAlarmsAtRunbook(this);
 
@@ -751,15 +769,17 @@ export class TierlogMonitoring extends Construct {
             height: 3,
           }),
         ],
-        // A widget shows 100 alarms at most: the groups' (up to 256) in rows of their own.
-        ...chunksOf(this.sweeperGroupsNotRunning, MAX_ALARMS_PER_STATUS_WIDGET).map((alarms, i) => [
-          new cloudwatch.AlarmStatusWidget({
-            title: `tierlog sweeper fan-out groups${i > 0 ? ` (${i * MAX_ALARMS_PER_STATUS_WIDGET}+)` : ''}`,
-            alarms: [...alarms],
-            width: 24,
-            height: 3,
-          }),
-        ]),
+        // A widget shows 100 alarms at most: the groups' (two each, up to 256 groups) in rows of their own.
+        ...chunksOf([...this.sweeperGroupsNotRunning, ...this.housekeepingGroupsNotRunning], MAX_ALARMS_PER_STATUS_WIDGET).map(
+          (alarms, i) => [
+            new cloudwatch.AlarmStatusWidget({
+              title: `tierlog sweeper fan-out groups${i > 0 ? ` (${i * MAX_ALARMS_PER_STATUS_WIDGET}+)` : ''}`,
+              alarms: [...alarms],
+              width: 24,
+              height: 3,
+            }),
+          ],
+        ),
         [
           new cloudwatch.GraphWidget({
             title: 'Instances',
@@ -812,17 +832,31 @@ export class TierlogMonitoring extends Construct {
   /**
    * {@link TierlogAlarms.housekeepingNotRunning} for `sweeper`: on the heartbeat of its
    * housekeeping sweeps (`sweeps` with {@link HOUSEKEEPING_DIMENSION}), over `sweeperSilenceOf` its
-   * housekeeping schedules and timeout.
+   * housekeeping schedules and timeout. With `group` (its shards and index in `fanOutGroups`), that
+   * group's `HousekeepingGroupNotRunning<i>`, on its own housekeeping sweeps' heartbeat (and
+   * {@link SWEEP_GROUP_DIMENSION}).
    */
-  private housekeepingAlarm(sweeper: TierlogSweeper, sweeps: cloudwatch.Metric): cloudwatch.Alarm {
+  private housekeepingAlarm(
+    sweeper: TierlogSweeper,
+    sweeps: cloudwatch.Metric,
+    group?: { readonly shards: readonly number[]; readonly i: number },
+  ): cloudwatch.Alarm {
     const { housekeeping } = scheduleExpressionsOf(sweeper);
     const silence = sweeperSilenceOf(housekeeping, sweeper.timeout);
     const periods = Math.ceil(silence.toMilliseconds() / PERIOD.toMilliseconds());
-    return new cloudwatch.Alarm(this, 'HousekeepingNotRunning', {
-      alarmDescription: `tierlog: no housekeeping sweep finished for ${silence.toHumanString()}: its schedules (Housekeeping, or Housekeeping<i> of each fan-out group) are disabled or deleted, or their events dropped (see the dead-letter queue), while other sweeps may run; suspect leases, items without a shard and items outside the lease shards are not looked for (StuckInstances reads 0 from every other sweep)`,
+    const n = sweeper.fanOutGroups.length;
+    return new cloudwatch.Alarm(this, group === undefined ? 'HousekeepingNotRunning' : `HousekeepingGroupNotRunning${group.i}`, {
+      alarmDescription:
+        group === undefined
+          ? `tierlog: no housekeeping sweep finished for ${silence.toHumanString()}: its schedules (Housekeeping, or Housekeeping<i> of each fan-out group) are disabled or deleted, or their events dropped (see the dead-letter queue), while other sweeps may run; suspect leases, items without a shard and items outside the lease shards are not looked for (StuckInstances reads 0 from every other sweep)`
+          : `tierlog: no housekeeping sweep of the sweeper's fan-out group ${group.i} (lease shards s with s % ${n} = ${group.i}) finished for ${silence.toHumanString()}, while other groups' housekeeping and this group's sweeps may run: its schedule (Housekeeping${group.i}) is disabled or deleted, or its events dropped (see the dead-letter queue); suspect leases in its shards are not looked for${group.shards.includes(0) ? ', nor items without a shard or outside the lease shards (this group holds shard 0)' : ''}`,
       metric: sweeps.with({
-        dimensionsMap: { ...sweeps.dimensions, [HOUSEKEEPING_DIMENSION]: 'true' },
-        label: 'housekeeping sweeps',
+        dimensionsMap: {
+          ...sweeps.dimensions,
+          ...(group !== undefined ? { [SWEEP_GROUP_DIMENSION]: shardGroupOf(group.shards) } : {}),
+          [HOUSEKEEPING_DIMENSION]: 'true',
+        },
+        label: group === undefined ? 'housekeeping sweeps' : `housekeeping sweeps of group ${group.i}`,
       }),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,

@@ -347,6 +347,11 @@ export class Tierlog extends Construct {
    * (`TierlogMonitoring.sweeperGroupsNotRunning`); empty otherwise.
    */
   public readonly sweeperGroupsNotRunning: readonly cloudwatch.Alarm[];
+  /**
+   * With `sweeperParallelism` above 1, one housekeeping-not-running alarm per fan-out group
+   * (`TierlogMonitoring.housekeepingGroupsNotRunning`); empty otherwise.
+   */
+  public readonly housekeepingGroupsNotRunning: readonly cloudwatch.Alarm[];
   /** The sweeper dashboard. */
   public readonly dashboard: cloudwatch.Dashboard;
   /**
@@ -565,6 +570,7 @@ export class Tierlog extends Construct {
       ...(this.objectsApi !== undefined ? { objectsServerErrors: this.objectsApi.alarms.serverErrors } : {}),
     };
     this.sweeperGroupsNotRunning = monitoring.sweeperGroupsNotRunning;
+    this.housekeepingGroupsNotRunning = monitoring.housekeepingGroupsNotRunning;
     this.dashboard = monitoring.dashboard;
 
     if (props.outputs ?? false) addTierlogOutputs(new Construct(this, 'Outputs'), this);

@@ -149,6 +149,15 @@ export function createSweeperHandler(options: SweeperHandlerOptions = {}): Sweep
         const heartbeat = metrics.singleMetric();
         heartbeat.addDimension(HOUSEKEEPING_DIMENSION, 'true');
         heartbeat.addMetric(SWEEP_METRICS.sweepDuration, MetricUnit.Milliseconds, report.durationMs);
+        // And a fan-out group's, under both: the other groups' keep the one above quiet while this
+        // group's housekeeping schedule is stopped, and the scan outside the lease shards runs
+        // only in the group that holds shard 0.
+        if (asked !== undefined) {
+          const group = metrics.singleMetric();
+          group.addDimension(SWEEP_GROUP_DIMENSION, shardGroupOf(asked));
+          group.addDimension(HOUSEKEEPING_DIMENSION, 'true');
+          group.addMetric(SWEEP_METRICS.sweepDuration, MetricUnit.Milliseconds, report.durationMs);
+        }
       }
     };
     let report: SweepReport;

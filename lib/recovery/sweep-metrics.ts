@@ -55,7 +55,11 @@ export const SWEEP_GROUP_DIMENSION = 'shards';
  * (without a shard, in a shard past `leaseShards`), and count `StuckInstances`: with their
  * schedules disabled or deleted, or their events dropped, the other sweeps kept `SweeperNotRunning`
  * quiet and published `StuckInstances` 0, while those items were never looked for. The
- * `HousekeepingNotRunning` alarm counts these.
+ * `HousekeepingNotRunning` alarm counts these. A housekeeping sweep whose event names its shards
+ * (a fan-out group's) publishes one more, with this dimension and {@link SWEEP_GROUP_DIMENSION}:
+ * the other groups' housekeeping kept that alarm quiet while one group's was stopped (and the scan
+ * for items outside the lease shards runs only in the group that holds shard 0), and that group's
+ * sweeps kept its `SweeperGroupNotRunning`; each group's `HousekeepingGroupNotRunning` counts its own.
  */
 export const HOUSEKEEPING_DIMENSION = 'housekeeping';
 

@@ -346,6 +346,75 @@ describe('a fan-out group that stops sweeping is heard while the other groups sw
   });
 });
 
+describe("a fan-out group's housekeeping that stops is heard while the other groups' housekeeping and its own sweeps run", () => {
+  /**
+   * Each group's `Housekeeping<i>` schedule sends its shards and `housekeeping: true`. With one of
+   * them stopped, the other groups' housekeeping kept `HousekeepingNotRunning` quiet, and the
+   * group's minute sweeps its `SweeperGroupNotRunning<i>`: its shards' suspect leases (and, group
+   * 0's, the items outside the lease shards) were never looked for, and nothing said so. Here the
+   * function runs with each schedule's input as Scheduler sends it, group 1's housekeeping not at
+   * all: each group's housekeeping alarm watches a metric its own housekeeping sweep prints and no
+   * other sweep does.
+   */
+  it("each group's housekeeping alarm watches the heartbeat of its own housekeeping sweeps, and no other sweep's", async () => {
+    const { stack, template } = tierlogTemplate({ sweeperParallelism: 3 });
+    const deployment = deploymentOf(template);
+    const inputs = Object.values(resourcesOf(template, 'AWS::Scheduler::Schedule'))
+      .map((r) => JSON.parse((r.Properties!['Target'] as { Input: string }).Input) as { shards: number[]; housekeeping: boolean })
+      .sort((a, b) => Number(a.housekeeping) - Number(b.housekeeping) || a.shards[0]! - b.shards[0]!);
+    expect(inputs.map((i) => [i.housekeeping, i.shards])).toEqual([
+      [false, [0, 3]],
+      [false, [1]],
+      [false, [2]],
+      [true, [0, 3]],
+      [true, [1]],
+      [true, [2]],
+    ]);
+
+    const fx = await freshFixture();
+    const loaded = await loadHandler(fx, () => import('../../functions/sweeper.js'), {
+      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+      [METRICS_DEPLOYMENT_ENV]: deployment,
+      TIERLOG_LEASE_SHARDS: '4',
+    });
+    restores.push(loaded.restore);
+    const emittedBy: Array<Set<string>> = [];
+    for (const input of inputs) {
+      const swept = await captureStdout(() => loaded.mod.handler(input, lambdaContext('tierlog-sweeper')));
+      expect(swept.error).toBeUndefined();
+      emittedBy.push(new Set(emfMetrics(swept.out).map((m) => keyOf(m.namespace, m.name, m.dimensions))));
+    }
+
+    const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm');
+    expect(stack.tierlog.housekeepingGroupsNotRunning).toHaveLength(3);
+    stack.tierlog.housekeepingGroupsNotRunning.forEach((alarm, group) => {
+      const id = logicalIdOf(stack, alarm);
+      const props = alarms[id]!.Properties as Json;
+      expect(props, id).toMatchObject({ TreatMissingData: 'breaching', ComparisonOperator: 'LessThanThreshold', Threshold: 1 });
+      const watched = alarmMetrics(id, props);
+      expect(watched, id).toHaveLength(1);
+      const key = keyOf(watched[0]!.namespace, watched[0]!.name, watched[0]!.dimensions);
+      // Printed by its own group's housekeeping sweep, by no other sweep (its group's minute sweep neither).
+      expect(
+        emittedBy.map((keys) => keys.has(key)),
+        id,
+      ).toEqual(inputs.map((_, i) => i === 3 + group));
+    });
+
+    // Group 1's housekeeping does not run, every other schedule does: HousekeepingNotRunning and
+    // SweeperGroupNotRunning1 hear sweeps, group 1's housekeeping alarm none.
+    const heard = new Set(emittedBy.filter((_, i) => i !== 4).flatMap((keys) => [...keys]));
+    const keyOfAlarm = (alarm: Parameters<typeof logicalIdOf>[1]) => {
+      const id = logicalIdOf(stack, alarm);
+      const [w] = alarmMetrics(id, alarms[id]!.Properties as Json);
+      return keyOf(w!.namespace, w!.name, w!.dimensions);
+    };
+    expect(heard.has(keyOfAlarm(stack.tierlog.alarms.housekeepingNotRunning!))).toBe(true);
+    expect(heard.has(keyOfAlarm(stack.tierlog.sweeperGroupsNotRunning[1]!))).toBe(true);
+    expect(heard.has(keyOfAlarm(stack.tierlog.housekeepingGroupsNotRunning[1]!))).toBe(false);
+  });
+});
+
 describe("Powertools' switches in a part's environment do not turn the metrics off", () => {
   /**
    * Powertools publishes no metric at all when `POWERTOOLS_METRICS_DISABLED` is true, or when

@@ -12,6 +12,7 @@ import { type App, type CfnElement, CfnParameter, Duration, RemovalPolicy, Stack
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { AuditAtScale } from '../../infra/audit-at-scale.js';
 import { toAttribute, toGlobalSecondaryIndex } from '../../infra/tables.js';
 import { changeLogTableSchema } from '../../lib/schema/tables.js';
@@ -342,6 +343,41 @@ describe('auditAtScale', () => {
         Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [lid(audit.deadLetterQueue), 'QueueName'] } }],
         Threshold: 1,
       });
+    });
+
+    it('a schedule disabled or deleted starts no run (nothing fails, nothing reaches the dead-letter queue): an alarm on the heartbeat every run publishes, missing data breaching', () => {
+      const { stack: s } = build({ auditAtScale: true });
+      const t = Template.fromStack(s);
+      const lid = (c: { node: { defaultChild?: unknown } }) => s.resolve((c.node.defaultChild as CfnElement).logicalId) as string;
+      const notRunning = s.tierlog.auditAtScale!.alarms.auditNotRunning;
+      expect(notRunning).toBeDefined();
+      const p = (t.findResources('AWS::CloudWatch::Alarm')[lid(notRunning!)] as any).Properties;
+      // The metric every run's plan publishes (the InventoryStale alarm's), counted.
+      expect(p).toMatchObject({
+        Namespace: METRICS_NAMESPACE,
+        MetricName: 'SnapshotInventoryAge',
+        Dimensions: [
+          { Name: 'deployment', Value: s.tierlog.metricsDeployment },
+          { Name: 'service', Value: 'tierlog-snapshot-audit' },
+        ],
+        Statistic: 'SampleCount',
+        Period: 3600,
+        Threshold: 1,
+        ComparisonOperator: 'LessThanThreshold',
+        TreatMissingData: 'breaching',
+        // Daily runs: two intervals and a run's 24-hour timeout.
+        EvaluationPeriods: 72,
+        DatapointsToAlarm: 72,
+      });
+      expect(p.AlarmDescription).toMatch(/Runbook: .*, AuditNotRunning\.$/);
+      // Hourly runs: two hours and a day; a schedule of some days only: not read, no alarm.
+      const hourly = build({ auditAtScale: { schedule: scheduler.ScheduleExpression.rate(Duration.hours(1)) } }).stack;
+      const h = (Template.fromStack(hourly).findResources('AWS::CloudWatch::Alarm') as any)[
+        hourly.resolve((hourly.tierlog.auditAtScale!.alarms.auditNotRunning!.node.defaultChild as CfnElement).logicalId)
+      ].Properties;
+      expect(h.EvaluationPeriods).toBe(26);
+      const weekly = build({ auditAtScale: { schedule: scheduler.ScheduleExpression.expression('cron(0 6 ? * MON *)') } }).stack;
+      expect(weekly.tierlog.auditAtScale!.alarms.auditNotRunning).toBeUndefined();
     });
 
     it('alarms: failed / timed-out / aborted runs, any confirmed lost blob, an inventory over three days old', () => {

@@ -172,6 +172,7 @@ describe('infra/README-deploy.md: its alarms rows name every alarm the construct
         [
           ...Object.values(stack.tierlog.alarms),
           ...stack.tierlog.sweeperGroupsNotRunning,
+          ...stack.tierlog.housekeepingGroupsNotRunning,
           ...Object.values(stack.tierlog.auditAtScale?.alarms ?? {}),
         ].map((a) => a.node.id.replace(/\d+$/, '')),
       ),

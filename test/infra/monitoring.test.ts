@@ -81,6 +81,55 @@ describe('alarms', () => {
     expect(hourly['EvaluationPeriods']).toBe(36);
   });
 
+  it("with fan-out, one group's housekeeping that stopped is heard while the other groups' housekeeping and its own sweeps run: an alarm per group on its own housekeeping heartbeat", () => {
+    // Each group's Housekeeping<i> schedule sends its shards: with one of them disabled, the other
+    // groups' housekeeping kept HousekeepingNotRunning quiet and the group's minute sweeps its
+    // SweeperGroupNotRunning<i>, and (group 0) nothing scanned for items outside the lease shards.
+    const { stack: s, template: t } = tierlogTemplate({ sweeperParallelism: 3 });
+    expect(s.tierlog.housekeepingGroupsNotRunning).toHaveLength(3);
+    const all = resourcesOf(t, 'AWS::CloudWatch::Alarm');
+    const inputs = Object.entries(resourcesOf(t, 'AWS::Scheduler::Schedule'))
+      .filter(([id]) => /Housekeeping\d+[A-F0-9]{8}$/.test(id))
+      .map(([, r]) => JSON.parse((r.Properties!['Target'] as { Input: string }).Input) as { shards: number[]; housekeeping: boolean });
+    s.tierlog.housekeepingGroupsNotRunning.forEach((a, i) => {
+      const p = all[logicalIdOf(s, a)]!.Properties!;
+      const group = ['0,3', '1', '2'][i]!;
+      expect(inputs.filter((input) => input.housekeeping && input.shards.join(',') === group)).toHaveLength(1);
+      expect(p, a.node.id).toMatchObject({
+        Metrics: [
+          {
+            MetricStat: {
+              Metric: {
+                Namespace: 'Tierlog',
+                MetricName: SWEEP_METRICS.sweepDuration,
+                Dimensions: expect.arrayContaining([
+                  { Name: 'service', Value: 'tierlog-sweeper' },
+                  { Name: 'shards', Value: group },
+                  { Name: 'housekeeping', Value: 'true' },
+                ]),
+              },
+              Stat: 'SampleCount',
+              Period: 300,
+            },
+          },
+        ],
+        Threshold: 1,
+        ComparisonOperator: 'LessThanThreshold',
+        TreatMissingData: 'breaching',
+        EvaluationPeriods: 6,
+        DatapointsToAlarm: 6,
+      });
+      expect(p['AlarmDescription']).toMatch(
+        new RegExp(`fan-out group ${i} .*Housekeeping${i}\\).*Runbook: .*, HousekeepingGroupNotRunning\\.$`),
+      );
+    });
+    expect(String(all[logicalIdOf(s, s.tierlog.housekeepingGroupsNotRunning[0]!)]!.Properties!['AlarmDescription'])).toMatch(
+      /outside the lease shards \(this group holds shard 0\)/,
+    );
+    // Without fan-out, none: HousekeepingNotRunning is the one group's.
+    expect(stack.tierlog.housekeepingGroupsNotRunning).toEqual([]);
+  });
+
   it("the objects API's 5xx: Url5xxCount of its Function URL, 5 in five minutes (its errors are answers, never Lambda Errors)", () => {
     expect(alarm('objectsServerErrors')).toMatchObject({
       Namespace: 'AWS/Lambda',
@@ -746,22 +795,24 @@ describe('dashboard', () => {
     const [, dashboard] = onlyResource(withAudit, 'AWS::CloudWatch::Dashboard');
     const body = JSON.stringify(full.resolve(dashboard.Properties!['DashboardBody']));
     const ids = Object.keys(resourcesOf(withAudit, 'AWS::CloudWatch::Alarm'));
-    expect(ids).toHaveLength(18);
+    expect(ids).toHaveLength(19);
     const shown = ids.filter((id) => body.includes(`{"Fn::GetAtt":["${id}","Arn"]}`));
     expect(ids.filter((id) => !shown.includes(id))).toEqual([]);
   });
 
-  it('a sweeper of 150 fan-out groups: each group has its not-running alarm, on the dashboard once, in widgets of 100 alarms at most (CloudWatch refuses more)', () => {
-    const { stack: full, template } = tierlogTemplate({ leaseShards: 150, sweeperParallelism: 150, sweeperReservedConcurrency: 150 });
-    const groups = Object.entries(resourcesOf(template, 'AWS::CloudWatch::Alarm')).filter(([id]) => id.includes('SweeperGroupNotRunning'));
-    expect(groups).toHaveLength(150);
+  it('a sweeper of 110 fan-out groups: each group has its two not-running alarms, on the dashboard once, in widgets of 100 alarms at most (CloudWatch refuses more)', () => {
+    const { stack: full, template } = tierlogTemplate({ leaseShards: 110, sweeperParallelism: 110, sweeperReservedConcurrency: 110 });
+    const groups = Object.entries(resourcesOf(template, 'AWS::CloudWatch::Alarm')).filter(([id]) =>
+      /(Sweeper|Housekeeping)GroupNotRunning/.test(id),
+    );
+    expect(groups).toHaveLength(220);
     // (With a label, CDK writes the alarm's metric as a query of its Metrics.)
     type Dims = Array<{ Name: string; Value: string }>;
     const dimensionsOf = (p: Record<string, unknown>): Dims =>
       (p['Dimensions'] as Dims | undefined) ??
       (p['Metrics'] as Array<{ MetricStat?: { Metric: { Dimensions: Dims } } }>).find((m) => m.MetricStat)!.MetricStat!.Metric.Dimensions;
     const shards = groups.map(([, a]) => dimensionsOf(a.Properties!).find((d) => d.Name === 'shards')?.Value);
-    expect(new Set(shards).size).toBe(150);
+    expect(new Set(shards).size).toBe(110);
     // The body as CloudFormation joins it, each alarm's ARN written as its logical id.
     const [, dashboard] = onlyResource(template, 'AWS::CloudWatch::Dashboard');
     const joined = full.resolve(dashboard.Properties!['DashboardBody']) as {
@@ -783,7 +834,7 @@ describe('dashboard', () => {
 });
 
 describe('every alarm names its runbook', () => {
-  it("each description ends with the README's \"When an alarm fires\" and the alarm's row, which the README's table has (18 alarms, auditAtScale's too)", () => {
+  it("each description ends with the README's \"When an alarm fires\" and the alarm's row, which the README's table has (19 alarms, auditAtScale's too)", () => {
     const { template: full } = tierlogTemplate({ auditAtScale: true });
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const runbook = readme.slice(readme.indexOf('### When an alarm fires'));
@@ -793,7 +844,7 @@ describe('every alarm names its runbook', () => {
       ),
     );
     const descriptions = Object.values(resourcesOf(full, 'AWS::CloudWatch::Alarm')).map((a) => String(a.Properties!['AlarmDescription']));
-    expect(descriptions).toHaveLength(18);
+    expect(descriptions).toHaveLength(19);
     for (const description of descriptions) {
       const row = /Runbook: the tierlog README \(node_modules\/tierlog\/README\.md\), "When an alarm fires", (\w+)\.$/.exec(
         description,
@@ -828,8 +879,8 @@ describe('the alarms of the parts used on their own name their runbook', () => {
     });
     const alarms = resourcesOf(Template.fromStack(stack), 'AWS::CloudWatch::Alarm');
     const own = Object.entries(alarms).filter(([id]) => id.startsWith('Own'));
-    // The monitoring's 9, the stream's 4, the API's 1 and the audit's 4.
-    expect(own).toHaveLength(18);
+    // The monitoring's 9, the stream's 4, the API's 1 and the audit's 5.
+    expect(own).toHaveLength(19);
     for (const [id, alarm] of Object.entries(alarms)) {
       const description = String(alarm.Properties!['AlarmDescription']);
       expect(description, id).toMatch(/ Runbook: the tierlog README \(node_modules\/tierlog\/README\.md\), "When an alarm fires", \w+\.$/);
