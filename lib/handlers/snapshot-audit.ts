@@ -719,8 +719,12 @@ async function batch(
     });
   // Deleted since the inventory (an earlier run of this batch, its answer lost): counted nowhere.
   if (report.gone.length > 0) logger.info('proposed orphans the bucket no longer holds (not counted)', { gone: report.gone.length });
-  if (report.deleteFailures.length > 0)
+  if (report.deleteFailures.length > 0) {
+    // Each key S3 refused, in the batch's log (the error names five): the blobs are still there,
+    // and the rest of a batch of 500 refused (a policy, an object lock) was named nowhere.
+    logListInParts((m, a) => logger.error(m, a), 'deletes S3 refused (the blobs are still there)', 'deleteFailures', report.deleteFailures);
     throw new Error(`${report.deleteFailures.length} deletes failed: ${JSON.stringify(report.deleteFailures.slice(0, 5))}`);
+  }
   if (undecided.length > 0)
     throw new Error(`${undecided.length} proposed losses could not be judged live: ${JSON.stringify(undecided.slice(0, 5))}`);
   // Blobs the bucket held long before the inventory and the inventory lacks: it is not the

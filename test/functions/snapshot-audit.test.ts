@@ -395,6 +395,44 @@ describe('snapshot-audit function batches: one failure is enough to fail the run
     expect((await listKeys(live.s3, live.config.bucket)).sort()).toEqual([referenced, orphans[1]!].sort());
   });
 
+  it('every key S3 refused to delete is named in the batch log, not only the five its error names', async () => {
+    const live = await freshFixture();
+    const orphans = Array.from({ length: 7 }, (_, i) => blobKey(live, `denied-${i}`, Date.now() - 3 * HOUR));
+    for (const key of orphans) await putBlob(live, key);
+    // S3 answers every key of each DeleteObjects with an error of its own (an object lock, a bucket policy).
+    const s3 = createS3Client();
+    restores.push(() => s3.destroy());
+    s3.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        if (context.commandName !== 'DeleteObjectsCommand') return next(args);
+        const keys = args.input.Delete.Objects as Array<{ Key: string }>;
+        return { output: { Errors: keys.map(({ Key }) => ({ Key, Code: 'AccessDenied', Message: 'Access Denied' })) }, response: {} };
+      },
+      { step: 'initialize', name: 'everyKeyDenied' },
+    );
+    const handler = createSnapshotAuditHandler({
+      config: live.config,
+      settings: { olderThanMs: HOUR, delete: true },
+      dynamodb: live.dynamodb,
+      s3,
+      logger: new Logger({ logLevel: 'ERROR' }),
+    });
+    const items = orphans.map((blob_key) => ({ kind: 'orphan', blob_key, last_modified: threeHoursAgo() }));
+    // A live object binds the objects table to the bucket (its item points at a blob there).
+    const referenced = blobKey(live, 'kept-live', Date.now() - 3 * HOUR);
+    await putBlob(live, referenced);
+    await putTombstone(live, 'kept-live', referenced);
+    const run = await captureStdout(() => handler({ Items: items }));
+    expect((run.error as Error).message).toMatch(/^7 deletes failed: /);
+    const logged = `${run.out}\n${run.err}`
+      .split('\n')
+      .filter((l) => l.includes('"deleteFailures":['))
+      .flatMap((l) => (JSON.parse(l) as { deleteFailures: Array<{ key: string; code: string }> }).deleteFailures);
+    expect(logged.map((f) => f.key).sort()).toEqual([...orphans].sort());
+    expect(logged.every((f) => f.code === 'AccessDenied')).toBe(true);
+    expect((await listKeys(live.s3, live.config.bucket)).sort()).toEqual([...orphans, referenced].sort());
+  });
+
   it('one proposed loss that cannot be judged live: the batch fails, not a clean run', async () => {
     const live = await freshFixture();
     const missing = blobKey(live, 'unjudged', Date.now() - 3 * HOUR);
