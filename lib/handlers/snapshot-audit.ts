@@ -645,11 +645,12 @@ async function batch(
   }
   reportLost(confirmed);
   // Both fail the batch once it has done its re-verified deletes (the run fails: ExecutionsFailed),
-  // rather than let the run look clean.
-  if (undecided.length > 0)
-    logger.error('proposed losses not judged (neither confirmed nor cleared)', { undecided: undecided.slice(0, 100) });
+  // rather than let the run look clean. Whole, in parts: a batch holds up to 500 rows, and each
+  // proposed loss not judged may be a lost blob (the first 100 alone were logged, the error names 5).
+  const errorLog = (m: string, a: Record<string, unknown>) => logger.error(m, a);
+  if (undecided.length > 0) logListInParts(errorLog, 'proposed losses not judged (neither confirmed nor cleared)', 'undecided', undecided);
   if (missedByInventory.length > 0)
-    logger.error('the inventory lacks blobs the bucket holds: it is incomplete', { missed: missedByInventory.slice(0, 100) });
+    logListInParts(errorLog, 'the inventory lacks blobs the bucket holds: it is incomplete', 'missed', missedByInventory);
   let report: ReverifyReport;
   try {
     report = await reverifyAndDelete(

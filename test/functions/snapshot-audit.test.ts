@@ -433,6 +433,26 @@ describe('snapshot-audit function batches: one failure is enough to fail the run
     expect((await listKeys(live.s3, live.config.bucket)).sort()).toEqual([...orphans, referenced].sort());
   });
 
+  it('every proposed loss not judged is named in the batch log, not only the first 100', async () => {
+    const live = await freshFixture();
+    // Athena writes a NULL object key as an empty field: 150 rows of a batch, none judged.
+    const missing = Array.from({ length: 150 }, (_, i) => blobKey(live, `unjudged-${i}`, Date.now() - 3 * HOUR));
+    const handler = createSnapshotAuditHandler({
+      config: live.config,
+      settings: { olderThanMs: HOUR, delete: true },
+      dynamodb: live.dynamodb,
+      s3: live.s3,
+      logger: new Logger({ logLevel: 'ERROR' }),
+    });
+    const run = await captureStdout(() => handler({ Items: missing.map((blob_key) => ({ kind: 'lost', blob_key, object_key: '' })) }));
+    expect((run.error as Error).message).toMatch(/^150 proposed losses could not be judged live/);
+    const logged = `${run.out}\n${run.err}`
+      .split('\n')
+      .filter((l) => l.includes('"undecided":['))
+      .flatMap((l) => (JSON.parse(l) as { undecided: Array<{ key: string }> }).undecided.map((u) => u.key));
+    expect(logged.sort()).toEqual([...missing].sort());
+  });
+
   it('one proposed loss that cannot be judged live: the batch fails, not a clean run', async () => {
     const live = await freshFixture();
     const missing = blobKey(live, 'unjudged', Date.now() - 3 * HOUR);
