@@ -840,33 +840,20 @@ export async function sampleStoreBinding(
  * @throws ValidationError naming the option.
  */
 function assertOptionTypes(options: AuditOptions): void {
-  assertSwitchesAndCallbacks(options, ['delete', 'emptyStoreOk'], ['onProgress', 'beforeDelete']);
-}
-
-/**
- * Refuses, in `options` of an audit's entry point, a switch (`switches`) that is not a boolean, a
- * callback (`callbacks`) that is not a function, or a `signal` that is not an AbortSignal: the
- * listing audit's check ({@link audit}), which the snapshot audit and its re-verification take too
- * (`delete: "false"` is truthy, and deleted there as it did here).
- *
- * @throws ValidationError naming the option.
- */
-export function assertSwitchesAndCallbacks(options: object, switches: readonly string[], callbacks: readonly string[]): void {
-  const given = options as Record<string, unknown>;
-  for (const name of switches) {
-    const value = given[name];
+  for (const name of ['delete', 'emptyStoreOk'] as const) {
+    const value: unknown = options[name];
     if (value !== undefined && typeof value !== 'boolean') {
       throw new ValidationError(`${name} must be true or false, got ${kindOf(value)}`, name);
     }
   }
-  for (const name of callbacks) {
-    const value = given[name];
+  for (const name of ['onProgress', 'beforeDelete'] as const) {
+    const value: unknown = options[name];
     if (value !== undefined && typeof value !== 'function') {
       throw new ValidationError(`${name} must be a function, got ${kindOf(value)}`, name);
     }
   }
   // What the audit calls of it (an AbortSignal of another realm passes).
-  const signal = given.signal;
+  const signal: unknown = options.signal;
   if (signal !== undefined && typeof (signal as Partial<AbortSignal> | null)?.throwIfAborted !== 'function') {
     throw new ValidationError(`signal must be an AbortSignal, got ${kindOf(signal)}`, 'signal');
   }

@@ -77,11 +77,6 @@ describe('snapshot audit options that cannot be right', () => {
     ['olderThanMs reaching back before 2000', { olderThanMs: 60 * 365 * 24 * HOUR }, 'olderThanMs'],
     // A misspelt option is a default nobody chose: refused as the listing audit refuses it.
     ['a misspelt option (batchsize)', { batchsize: 1 }, 'batchsize'],
-    // A caller without types (a job's environment, a JSON file): "false" is truthy, and deleted.
-    ['delete "false" (a string)', { delete: 'false' as never }, 'delete'],
-    ['emptyStoreOk "false" (a string)', { emptyStoreOk: 'false' as never }, 'emptyStoreOk'],
-    ['beforeDelete not a function', { beforeDelete: 'log' as never }, 'beforeDelete'],
-    ['signal not an AbortSignal', { signal: {} as never }, 'signal'],
   ])('%s: a ValidationError naming it before the inventory is read, nothing deleted', async (_name, bad, field) => {
     const fx = await freshFixture();
     const snap = await snapshotOfOrphans(fx, 1);

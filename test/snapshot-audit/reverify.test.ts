@@ -47,24 +47,6 @@ async function reverify(fx: Fixture, key: string, lastModified: number | 'unknow
 
 const exists = async (fx: Fixture, key: string) => (await listKeys(fx.s3, fx.config.bucket, key)).includes(key);
 
-describe('snapshot re-verification: options of a caller without types', () => {
-  // "false" is truthy: the re-verification deleted on `delete: "false"`, which the listing audit refuses.
-  test.each([
-    ['delete "false"', { delete: 'false' }, 'delete'],
-    ['emptyStoreOk "false"', { emptyStoreOk: 'false' }, 'emptyStoreOk'],
-    ['scanOtherObjects "false"', { scanOtherObjects: 'false' }, 'scanOtherObjects'],
-    ['beforeDelete not a function', { beforeDelete: 'log' }, 'beforeDelete'],
-    ['incomplete not a function', { incomplete: 'throw' }, 'incomplete'],
-    ['signal not an AbortSignal', { signal: {} }, 'signal'],
-  ])('%s: a ValidationError naming it before any request, nothing deleted', async (_name, bad, field) => {
-    const { fx, key } = await scene();
-    await expect(reverifyAndDelete([{ key, lastModified: OLD }], { ...deleting(fx), ...(bad as object) })).rejects.toThrow(
-      expect.objectContaining({ name: 'ValidationError', field }),
-    );
-    expect(await exists(fx, key)).toBe(true);
-  });
-});
-
 describe('snapshot re-verification: what it protects', () => {
   test('control: an old blob nothing names and HV does not point at is deleted', async () => {
     const { fx, key } = await scene();

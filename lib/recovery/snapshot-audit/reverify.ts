@@ -46,14 +46,7 @@ import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../
 import { stoppedAfterMessage, TierlogError, ValidationError } from '../../errors.js';
 import { assertEpochMs, isUuidV7 } from '../../ids.js';
 import { assertOptions, optionNames } from '../../plain-options.js';
-import {
-  assertSafetyAge,
-  assertSwitchesAndCallbacks,
-  blobsOfOtherObjects,
-  countOption,
-  deleteCounted,
-  sampleStoreBinding,
-} from '../audit.js';
+import { assertSafetyAge, blobsOfOtherObjects, countOption, deleteCounted, sampleStoreBinding } from '../audit.js';
 import { type ChangeLogProtection, protectorOf, readChangeLogProtection } from '../change-log-protection.js';
 import { unrecognisedHvItem } from '../hv-shape.js';
 import { bindingRefusal } from '../store-binding.js';
@@ -205,17 +198,13 @@ const REVERIFY_OPTIONS = optionNames<ReverifyOptions>()(
  *
  * @throws ConfigError on an invalid configuration; ValidationError when an option name is not one
  *   of {@link ReverifyOptions}'s, `olderThanMs` is under 1 h or reaches back before 2000, `now` is
- *   not ms since the epoch, `batchSize` not a whole number of at least 1, `delete`,
- *   `scanOtherObjects` or `emptyStoreOk` not a boolean, `beforeDelete` or `incomplete` not a
- *   function or `signal` not an AbortSignal;
+ *   not ms since the epoch or `batchSize` not a whole number of at least 1;
  *   {@link ReverifyIncompleteError} (or the `incomplete` option's error) when it stopped after
  *   deleting (without `delete`: after confirming orphans).
  */
 export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], options: ReverifyOptions): Promise<ReverifyReport> {
   // A misspelt option (`delet`, `emptyStoreOK`, `batchsize`) would be a default nobody chose.
   assertOptions(options, REVERIFY_OPTIONS, 'reverifyAndDelete');
-  // `delete: "false"` (a caller without types) is truthy: it deleted, as the listing audit's did.
-  assertSwitchesAndCallbacks(options, ['delete', 'scanOtherObjects', 'emptyStoreOk'], ['beforeDelete', 'incomplete']);
   const config = validateConfig(options.config);
   // NaN made every candidate too young, silently; one in µs made every blob old by the clock.
   assertEpochMs(options.now, 'now');

@@ -10,7 +10,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type TierlogConfig, validateConfig } from '../../config.js';
-import { assertPrefixOfStore, assertSafetyAge, assertSwitchesAndCallbacks, notBlobKeys } from '../audit.js';
+import { assertPrefixOfStore, assertSafetyAge, notBlobKeys } from '../audit.js';
 import type { DeleteFailure } from '../../tiered/lt-bucket.js';
 import { type DynamoExport, findExports } from './dynamo-export.js';
 import { assertEpochMs } from '../../ids.js';
@@ -158,9 +158,8 @@ const SNAPSHOT_AUDIT_OPTIONS = optionNames<SnapshotAuditOptions>()(
  *
  * @throws ValidationError when an option name is not one of {@link SnapshotAuditOptions}'s,
  *   `olderThanMs` is under 1 h or reaches back before 2000, `now` is not ms since the epoch,
- *   `batchSize` not a whole number of at least 1, `memoryLimit` not a non-empty string, `delete`
- *   or `emptyStoreOk` not a boolean, `beforeDelete` not a function or `signal` not an AbortSignal
- *   (before anything is read), `memoryLimit` a size DuckDB does not read (before the query); SnapshotError on a
+ *   `batchSize` not a whole number of at least 1 or `memoryLimit` not a non-empty string (before
+ *   anything is read), `memoryLimit` a size DuckDB does not read (before the query); SnapshotError on a
  *   snapshot that cannot be trusted; {@link SnapshotAuditIncompleteError} when it stopped (an
  *   error, or its signal) after deleting, or in the re-verification after the live check had
  *   confirmed losses (its report names them; nothing deleted).
@@ -168,8 +167,6 @@ const SNAPSHOT_AUDIT_OPTIONS = optionNames<SnapshotAuditOptions>()(
 export async function snapshotAudit(options: SnapshotAuditOptions): Promise<SnapshotAuditReport> {
   // A misspelt option (`delet`, `emptyStoreOK`, `batchsize`) would be a default nobody chose.
   assertOptions(options, SNAPSHOT_AUDIT_OPTIONS, 'snapshotAudit');
-  // `delete: "false"` (a caller without types) is truthy: it deleted, as the listing audit's did.
-  assertSwitchesAndCallbacks(options, ['delete', 'emptyStoreOk'], ['beforeDelete']);
   const config = validateConfig(options.config);
   assertClientOf('dynamodb', options.dynamodb, 'DynamoDB');
   assertClientOf('s3', options.s3, 'S3');
