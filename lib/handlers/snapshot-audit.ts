@@ -17,7 +17,8 @@
  * The query's rows are input from outside tierlog: a row of a kind the query does not return
  * fails the batch before anything is judged, a key that is not a blob key of the prefix is
  * reported and never deleted, and every proposed orphan is re-verified live before its delete
- * (lib/recovery/snapshot-audit/reverify.ts). Metrics `SnapshotOrphansConfirmed`,
+ * (lib/recovery/snapshot-audit/reverify.ts). The confirmed orphans are logged by name (report
+ * only too: the construct's default, reviewed before deletes are turned on). Metrics `SnapshotOrphansConfirmed`,
  * `SnapshotOrphansDeleted`, `SnapshotOrphansKept`, `SnapshotLostBlobs` (alarmed; published before
  * the re-verification, so a batch that fails there still reports its lost blobs, as does one whose
  * live check of losses failed after confirming some: `LostCheckIncompleteError`); the plan's
@@ -709,6 +710,16 @@ async function batch(
   metrics.publishStoredMetrics();
   // In parts, as every list a batch logs whole: a batch's 500 long keys passed CloudWatch Logs' 256 KB event.
   if (kept.length > 0) logListInParts((m, a) => logger.info(m, a), 'kept at the re-verification', 'kept', kept);
+  // The confirmed orphans by name, as the sweeper's dry run names the blobs it would delete: a
+  // report-only run (the construct's default) published their count alone, so the operator who
+  // reviews before turning deletes on could not tell which blobs they were.
+  if (report.confirmed.length > 0)
+    logListInParts(
+      (m, a) => logger.info(m, a),
+      deleteConfirmed ? 'orphans confirmed and deleted (but for the deletes S3 refused)' : 'orphans confirmed (report only: not deleted)',
+      'confirmed',
+      report.confirmed,
+    );
   // Report-only (the default), such a state keeps every proposed orphan unjudged and the batch goes
   // on (as the CLI's report-only run exits 0): said at error level, as the CLI prints it ("orphans
   // not confirmed: …"). The keys' info line alone gave their reason code, not why (which table,

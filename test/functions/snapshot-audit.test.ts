@@ -665,6 +665,23 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
   });
 
+  // The construct's default is report only: the operator reviews the orphans before turning deletes
+  // on, as the sweeper's dry run names the blobs it would delete. The batch published a count alone.
+  it('report only: the confirmed orphans are named in the batch log, not only counted', async () => {
+    const live = await freshFixture();
+    await withLiveBlob(live);
+    const orphans = [blobKey(live, 'orphan-a', Date.now() - 3 * HOUR), blobKey(live, 'orphan-b', Date.now() - 3 * HOUR)];
+    for (const orphan of orphans) await putBlob(live, orphan);
+    const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'false', POWERTOOLS_LOG_LEVEL: 'INFO' });
+    const Items = orphans.map((blob_key) => ({ kind: 'orphan', blob_key, last_modified: threeHoursAgo() }));
+    const run = await captureStdout(() => handler({ Items }));
+    expect(run.result).toEqual({ confirmed: 2, deleted: 0, kept: 0, lost: 0, malformed: 0 });
+    const lines = `${run.out}\n${run.err}`.split('\n').filter((l) => l.includes('"confirmed":['));
+    const logged = lines.map((l) => JSON.parse(l) as { message: string; confirmed: string[] });
+    expect(logged.map((l) => l.message)).toEqual(['orphans confirmed (report only: not deleted)']);
+    expect(logged.flatMap((l) => l.confirmed).sort()).toEqual([...orphans].sort());
+  });
+
   // SnapshotAuditBatchInput.cutoff: "a blob last modified at or after it is not deleted". The
   // query proposes none; a row that says otherwise is not the plan's query's (another run's
   // result, a batch sent by hand), and its blob was written after the snapshots were taken.
