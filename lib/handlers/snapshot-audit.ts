@@ -652,6 +652,18 @@ async function batch(
   if (undecided.length > 0) logListInParts(errorLog, 'proposed losses not judged (neither confirmed nor cleared)', 'undecided', undecided);
   if (missedByInventory.length > 0)
     logListInParts(errorLog, 'the inventory lacks blobs the bucket holds: it is incomplete', 'missed', missedByInventory);
+  // The confirmed orphans by name, as the sweeper's dry run names the blobs it would delete: a
+  // report-only run (the construct's default) published their count alone, so the operator who
+  // reviews before turning deletes on could not tell which blobs they were.
+  const logConfirmed = (confirmedOrphans: readonly string[]) => {
+    if (confirmedOrphans.length === 0) return;
+    logListInParts(
+      (m, a) => logger.info(m, a),
+      deleteConfirmed ? 'orphans confirmed and deleted (but for the deletes S3 refused)' : 'orphans confirmed (report only: not deleted)',
+      'confirmed',
+      confirmedOrphans,
+    );
+  };
   let report: ReverifyReport;
   try {
     report = await reverifyAndDelete(
@@ -684,6 +696,7 @@ async function batch(
       metrics.addMetric('SnapshotOrphansConfirmed', MetricUnit.Count, err.report.confirmed.length);
       metrics.addMetric('SnapshotOrphansDeleted', MetricUnit.Count, err.report.deleted);
       metrics.publishStoredMetrics();
+      logConfirmed(err.report.confirmed);
       if (err.report.deleteUnknown.length > 0)
         logger.error('deletes of unknown outcome (S3 did not answer; these blobs may be gone)', {
           deleteUnknown: err.report.deleteUnknown.slice(0, 100),
@@ -710,16 +723,7 @@ async function batch(
   metrics.publishStoredMetrics();
   // In parts, as every list a batch logs whole: a batch's 500 long keys passed CloudWatch Logs' 256 KB event.
   if (kept.length > 0) logListInParts((m, a) => logger.info(m, a), 'kept at the re-verification', 'kept', kept);
-  // The confirmed orphans by name, as the sweeper's dry run names the blobs it would delete: a
-  // report-only run (the construct's default) published their count alone, so the operator who
-  // reviews before turning deletes on could not tell which blobs they were.
-  if (report.confirmed.length > 0)
-    logListInParts(
-      (m, a) => logger.info(m, a),
-      deleteConfirmed ? 'orphans confirmed and deleted (but for the deletes S3 refused)' : 'orphans confirmed (report only: not deleted)',
-      'confirmed',
-      report.confirmed,
-    );
+  logConfirmed(report.confirmed);
   // Report-only (the default), such a state keeps every proposed orphan unjudged and the batch goes
   // on (as the CLI's report-only run exits 0): said at error level, as the CLI prints it ("orphans
   // not confirmed: …"). The keys' info line alone gave their reason code, not why (which table,
