@@ -574,8 +574,9 @@ async function batch(
     config.prefix,
     items.filter((r) => r.kind === 'malformed').map((r) => r.blob_key ?? ''),
   );
-  if (malformed.length > 0)
-    logger.warn('keys under the prefix that are not blob keys (never deleted)', { malformed: malformed.slice(0, 100) });
+  // Whole, in parts: a batch holds up to 500 such rows (the first 100 alone were logged).
+  const warnLog = (m: string, a: Record<string, unknown>) => logger.warn(m, a);
+  if (malformed.length > 0) logListInParts(warnLog, 'keys under the prefix that are not blob keys (never deleted)', 'malformed', malformed);
   if (Object.keys(nestedStores).length > 0) logger.info('blob keys of stores under nested prefixes (not judged here)', { nestedStores });
   const orphans = items.filter((r) => r.kind === 'orphan' && typeof r.blob_key === 'string');
   // Athena writes a NULL object key as an empty field: judged undecided, never read as a key.
@@ -713,7 +714,7 @@ async function batch(
     report.kept.filter((k) => k.reason === 'malformed').map((k) => k.key),
   );
   if (notBlobs.malformed.length > 0)
-    logger.warn('keys under the prefix that are not blob keys (never deleted)', { malformed: notBlobs.malformed.slice(0, 100) });
+    logListInParts(warnLog, 'keys under the prefix that are not blob keys (never deleted)', 'malformed', notBlobs.malformed);
   if (Object.keys(notBlobs.nestedStores).length > 0)
     logger.info('blob keys of stores under nested prefixes (not judged here)', { nestedStores: notBlobs.nestedStores });
   const kept = report.kept.filter((k) => k.reason !== 'malformed');

@@ -453,6 +453,25 @@ describe('snapshot-audit function batches: one failure is enough to fail the run
     expect(logged.sort()).toEqual([...missing].sort());
   });
 
+  it('every key under the prefix that is no blob key is named in the batch log, not only the first 100', async () => {
+    const live = await freshFixture();
+    const keys = Array.from({ length: 150 }, (_, i) => `${live.config.prefix}/notes/${i}.txt`);
+    const handler = createSnapshotAuditHandler({
+      config: live.config,
+      settings: { olderThanMs: HOUR, delete: true },
+      dynamodb: live.dynamodb,
+      s3: live.s3,
+      logger: new Logger({ logLevel: 'WARN' }),
+    });
+    const run = await captureStdout(() => handler({ Items: keys.map((blob_key) => ({ kind: 'malformed', blob_key })) }));
+    expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: 0, lost: 0, malformed: 150 });
+    const logged = `${run.out}\n${run.err}`
+      .split('\n')
+      .filter((l) => l.includes('"malformed":['))
+      .flatMap((l) => (JSON.parse(l) as { malformed: string[] }).malformed);
+    expect(logged.sort()).toEqual([...keys].sort());
+  });
+
   it('one proposed loss that cannot be judged live: the batch fails, not a clean run', async () => {
     const live = await freshFixture();
     const missing = blobKey(live, 'unjudged', Date.now() - 3 * HOUR);
