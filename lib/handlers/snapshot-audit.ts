@@ -17,7 +17,8 @@
  * The query's rows are input from outside tierlog: a row of a kind the query does not return
  * fails the batch before anything is judged, a key that is not a blob key of the prefix is
  * reported and never deleted, and every proposed orphan is re-verified live before its delete
- * (lib/recovery/snapshot-audit/reverify.ts). Metrics `SnapshotOrphansConfirmed`,
+ * (lib/recovery/snapshot-audit/reverify.ts). The confirmed orphans are logged by name (report
+ * only too: the construct's default, reviewed before deletes are turned on). Metrics `SnapshotOrphansConfirmed`,
  * `SnapshotOrphansDeleted`, `SnapshotOrphansKept`, `SnapshotLostBlobs` (alarmed; published before
  * the re-verification, so a batch that fails there still reports its lost blobs, as does one whose
  * live check of losses failed after confirming some: `LostCheckIncompleteError`); the plan's
@@ -573,8 +574,9 @@ async function batch(
     config.prefix,
     items.filter((r) => r.kind === 'malformed').map((r) => r.blob_key ?? ''),
   );
-  if (malformed.length > 0)
-    logger.warn('keys under the prefix that are not blob keys (never deleted)', { malformed: malformed.slice(0, 100) });
+  // Whole, in parts: a batch holds up to 500 such rows (the first 100 alone were logged).
+  const warnLog = (m: string, a: Record<string, unknown>) => logger.warn(m, a);
+  if (malformed.length > 0) logListInParts(warnLog, 'keys under the prefix that are not blob keys (never deleted)', 'malformed', malformed);
   if (Object.keys(nestedStores).length > 0) logger.info('blob keys of stores under nested prefixes (not judged here)', { nestedStores });
   const orphans = items.filter((r) => r.kind === 'orphan' && typeof r.blob_key === 'string');
   // Athena writes a NULL object key as an empty field: judged undecided, never read as a key.
@@ -645,11 +647,24 @@ async function batch(
   }
   reportLost(confirmed);
   // Both fail the batch once it has done its re-verified deletes (the run fails: ExecutionsFailed),
-  // rather than let the run look clean.
-  if (undecided.length > 0)
-    logger.error('proposed losses not judged (neither confirmed nor cleared)', { undecided: undecided.slice(0, 100) });
+  // rather than let the run look clean. Whole, in parts: a batch holds up to 500 rows, and each
+  // proposed loss not judged may be a lost blob (the first 100 alone were logged, the error names 5).
+  const errorLog = (m: string, a: Record<string, unknown>) => logger.error(m, a);
+  if (undecided.length > 0) logListInParts(errorLog, 'proposed losses not judged (neither confirmed nor cleared)', 'undecided', undecided);
   if (missedByInventory.length > 0)
-    logger.error('the inventory lacks blobs the bucket holds: it is incomplete', { missed: missedByInventory.slice(0, 100) });
+    logListInParts(errorLog, 'the inventory lacks blobs the bucket holds: it is incomplete', 'missed', missedByInventory);
+  // The confirmed orphans by name, as the sweeper's dry run names the blobs it would delete: a
+  // report-only run (the construct's default) published their count alone, so the operator who
+  // reviews before turning deletes on could not tell which blobs they were.
+  const logConfirmed = (confirmedOrphans: readonly string[]) => {
+    if (confirmedOrphans.length === 0) return;
+    logListInParts(
+      (m, a) => logger.info(m, a),
+      deleteConfirmed ? 'orphans confirmed and deleted (but for the deletes S3 refused)' : 'orphans confirmed (report only: not deleted)',
+      'confirmed',
+      confirmedOrphans,
+    );
+  };
   let report: ReverifyReport;
   try {
     report = await reverifyAndDelete(
@@ -682,6 +697,7 @@ async function batch(
       metrics.addMetric('SnapshotOrphansConfirmed', MetricUnit.Count, err.report.confirmed.length);
       metrics.addMetric('SnapshotOrphansDeleted', MetricUnit.Count, err.report.deleted);
       metrics.publishStoredMetrics();
+      logConfirmed(err.report.confirmed);
       if (err.report.deleteUnknown.length > 0)
         logger.error('deletes of unknown outcome (S3 did not answer; these blobs may be gone)', {
           deleteUnknown: err.report.deleteUnknown.slice(0, 100),
@@ -698,7 +714,7 @@ async function batch(
     report.kept.filter((k) => k.reason === 'malformed').map((k) => k.key),
   );
   if (notBlobs.malformed.length > 0)
-    logger.warn('keys under the prefix that are not blob keys (never deleted)', { malformed: notBlobs.malformed.slice(0, 100) });
+    logListInParts(warnLog, 'keys under the prefix that are not blob keys (never deleted)', 'malformed', notBlobs.malformed);
   if (Object.keys(notBlobs.nestedStores).length > 0)
     logger.info('blob keys of stores under nested prefixes (not judged here)', { nestedStores: notBlobs.nestedStores });
   const kept = report.kept.filter((k) => k.reason !== 'malformed');
@@ -708,6 +724,7 @@ async function batch(
   metrics.publishStoredMetrics();
   // In parts, as every list a batch logs whole: a batch's 500 long keys passed CloudWatch Logs' 256 KB event.
   if (kept.length > 0) logListInParts((m, a) => logger.info(m, a), 'kept at the re-verification', 'kept', kept);
+  logConfirmed(report.confirmed);
   // Report-only (the default), such a state keeps every proposed orphan unjudged and the batch goes
   // on (as the CLI's report-only run exits 0): said at error level, as the CLI prints it ("orphans
   // not confirmed: …"). The keys' info line alone gave their reason code, not why (which table,
@@ -719,8 +736,12 @@ async function batch(
     });
   // Deleted since the inventory (an earlier run of this batch, its answer lost): counted nowhere.
   if (report.gone.length > 0) logger.info('proposed orphans the bucket no longer holds (not counted)', { gone: report.gone.length });
-  if (report.deleteFailures.length > 0)
+  if (report.deleteFailures.length > 0) {
+    // Each key S3 refused, in the batch's log (the error names five): the blobs are still there,
+    // and the rest of a batch of 500 refused (a policy, an object lock) was named nowhere.
+    logListInParts((m, a) => logger.error(m, a), 'deletes S3 refused (the blobs are still there)', 'deleteFailures', report.deleteFailures);
     throw new Error(`${report.deleteFailures.length} deletes failed: ${JSON.stringify(report.deleteFailures.slice(0, 5))}`);
+  }
   if (undecided.length > 0)
     throw new Error(`${undecided.length} proposed losses could not be judged live: ${JSON.stringify(undecided.slice(0, 5))}`);
   // Blobs the bucket held long before the inventory and the inventory lacks: it is not the

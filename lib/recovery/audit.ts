@@ -719,8 +719,9 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
 }
 
 /**
- * For an audit that judged no blob (`keys` keys under the prefix, none checked; undefined: a
- * snapshot audit whose snapshots proposed no key under it): a sample of the
+ * For an audit that judged no blob (`keys` keys under the prefix, none checked; for a snapshot
+ * audit that proposed no orphan and no loss, the keys there that are no blob keys of it, undefined
+ * when there were none): a sample of the
  * objects table's pointers (store-binding.ts) must not show them all outside `<prefix>/`. Such a run
  * reported clean, `--exit-code` 0, run after run, under a `TIERLOG_PREFIX` that is not the writers'
  * (misspelt, another environment's), while the table points at blobs elsewhere (the pair `tierlog

@@ -395,6 +395,83 @@ describe('snapshot-audit function batches: one failure is enough to fail the run
     expect((await listKeys(live.s3, live.config.bucket)).sort()).toEqual([referenced, orphans[1]!].sort());
   });
 
+  it('every key S3 refused to delete is named in the batch log, not only the five its error names', async () => {
+    const live = await freshFixture();
+    const orphans = Array.from({ length: 7 }, (_, i) => blobKey(live, `denied-${i}`, Date.now() - 3 * HOUR));
+    for (const key of orphans) await putBlob(live, key);
+    // S3 answers every key of each DeleteObjects with an error of its own (an object lock, a bucket policy).
+    const s3 = createS3Client();
+    restores.push(() => s3.destroy());
+    s3.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        if (context.commandName !== 'DeleteObjectsCommand') return next(args);
+        const keys = args.input.Delete.Objects as Array<{ Key: string }>;
+        return { output: { Errors: keys.map(({ Key }) => ({ Key, Code: 'AccessDenied', Message: 'Access Denied' })) }, response: {} };
+      },
+      { step: 'initialize', name: 'everyKeyDenied' },
+    );
+    const handler = createSnapshotAuditHandler({
+      config: live.config,
+      settings: { olderThanMs: HOUR, delete: true },
+      dynamodb: live.dynamodb,
+      s3,
+      logger: new Logger({ logLevel: 'ERROR' }),
+    });
+    const items = orphans.map((blob_key) => ({ kind: 'orphan', blob_key, last_modified: threeHoursAgo() }));
+    // A live object binds the objects table to the bucket (its item points at a blob there).
+    const referenced = blobKey(live, 'kept-live', Date.now() - 3 * HOUR);
+    await putBlob(live, referenced);
+    await putTombstone(live, 'kept-live', referenced);
+    const run = await captureStdout(() => handler({ Items: items }));
+    expect((run.error as Error).message).toMatch(/^7 deletes failed: /);
+    const logged = `${run.out}\n${run.err}`
+      .split('\n')
+      .filter((l) => l.includes('"deleteFailures":['))
+      .flatMap((l) => (JSON.parse(l) as { deleteFailures: Array<{ key: string; code: string }> }).deleteFailures);
+    expect(logged.map((f) => f.key).sort()).toEqual([...orphans].sort());
+    expect(logged.every((f) => f.code === 'AccessDenied')).toBe(true);
+    expect((await listKeys(live.s3, live.config.bucket)).sort()).toEqual([...orphans, referenced].sort());
+  });
+
+  it('every proposed loss not judged is named in the batch log, not only the first 100', async () => {
+    const live = await freshFixture();
+    // Athena writes a NULL object key as an empty field: 150 rows of a batch, none judged.
+    const missing = Array.from({ length: 150 }, (_, i) => blobKey(live, `unjudged-${i}`, Date.now() - 3 * HOUR));
+    const handler = createSnapshotAuditHandler({
+      config: live.config,
+      settings: { olderThanMs: HOUR, delete: true },
+      dynamodb: live.dynamodb,
+      s3: live.s3,
+      logger: new Logger({ logLevel: 'ERROR' }),
+    });
+    const run = await captureStdout(() => handler({ Items: missing.map((blob_key) => ({ kind: 'lost', blob_key, object_key: '' })) }));
+    expect((run.error as Error).message).toMatch(/^150 proposed losses could not be judged live/);
+    const logged = `${run.out}\n${run.err}`
+      .split('\n')
+      .filter((l) => l.includes('"undecided":['))
+      .flatMap((l) => (JSON.parse(l) as { undecided: Array<{ key: string }> }).undecided.map((u) => u.key));
+    expect(logged.sort()).toEqual([...missing].sort());
+  });
+
+  it('every key under the prefix that is no blob key is named in the batch log, not only the first 100', async () => {
+    const live = await freshFixture();
+    const keys = Array.from({ length: 150 }, (_, i) => `${live.config.prefix}/notes/${i}.txt`);
+    const handler = createSnapshotAuditHandler({
+      config: live.config,
+      settings: { olderThanMs: HOUR, delete: true },
+      dynamodb: live.dynamodb,
+      s3: live.s3,
+      logger: new Logger({ logLevel: 'WARN' }),
+    });
+    const run = await captureStdout(() => handler({ Items: keys.map((blob_key) => ({ kind: 'malformed', blob_key })) }));
+    expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: 0, lost: 0, malformed: 150 });
+    const logged = `${run.out}\n${run.err}`
+      .split('\n')
+      .filter((l) => l.includes('"malformed":['))
+      .flatMap((l) => (JSON.parse(l) as { malformed: string[] }).malformed);
+    expect(logged.sort()).toEqual([...keys].sort());
+  });
+
   it('one proposed loss that cannot be judged live: the batch fails, not a clean run', async () => {
     const live = await freshFixture();
     const missing = blobKey(live, 'unjudged', Date.now() - 3 * HOUR);
@@ -607,6 +684,23 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
   });
 
+  // The construct's default is report only: the operator reviews the orphans before turning deletes
+  // on, as the sweeper's dry run names the blobs it would delete. The batch published a count alone.
+  it('report only: the confirmed orphans are named in the batch log, not only counted', async () => {
+    const live = await freshFixture();
+    await withLiveBlob(live);
+    const orphans = [blobKey(live, 'orphan-a', Date.now() - 3 * HOUR), blobKey(live, 'orphan-b', Date.now() - 3 * HOUR)];
+    for (const orphan of orphans) await putBlob(live, orphan);
+    const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'false', POWERTOOLS_LOG_LEVEL: 'INFO' });
+    const Items = orphans.map((blob_key) => ({ kind: 'orphan', blob_key, last_modified: threeHoursAgo() }));
+    const run = await captureStdout(() => handler({ Items }));
+    expect(run.result).toEqual({ confirmed: 2, deleted: 0, kept: 0, lost: 0, malformed: 0 });
+    const lines = `${run.out}\n${run.err}`.split('\n').filter((l) => l.includes('"confirmed":['));
+    const logged = lines.map((l) => JSON.parse(l) as { message: string; confirmed: string[] });
+    expect(logged.map((l) => l.message)).toEqual(['orphans confirmed (report only: not deleted)']);
+    expect(logged.flatMap((l) => l.confirmed).sort()).toEqual([...orphans].sort());
+  });
+
   // SnapshotAuditBatchInput.cutoff: "a blob last modified at or after it is not deleted". The
   // query proposes none; a row that says otherwise is not the plan's query's (another run's
   // result, a batch sent by hand), and its blob was written after the snapshots were taken.
@@ -752,7 +846,7 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
       settings: { olderThanMs: HOUR, delete: false },
       dynamodb: live.dynamodb,
       s3,
-      logger: new Logger({ logLevel: 'CRITICAL' }),
+      logger: new Logger({ logLevel: 'INFO' }),
     });
     const run = await captureStdout(() =>
       handler(
@@ -766,6 +860,12 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     expect((run.error as ReverifyIncompleteError).report.confirmed).toEqual(orphans.slice(0, 100));
     expect(published(run.out, 'SnapshotOrphansConfirmed')).toEqual([100]);
     expect(published(run.out, 'SnapshotOrphansDeleted')).toEqual([0]);
+    // And named, as a batch that ends names them: counted alone, they could not be reviewed.
+    const named = run.out
+      .split('\n')
+      .filter((l) => l.includes('"confirmed":['))
+      .flatMap((l) => (JSON.parse(l) as { confirmed: string[] }).confirmed);
+    expect(named).toEqual(orphans.slice(0, 100));
     expect((await listKeys(live.s3, live.config.bucket)).sort()).toEqual([referenced, ...orphans].sort());
   });
 

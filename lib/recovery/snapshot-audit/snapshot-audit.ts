@@ -213,10 +213,12 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
   };
   // Snapshots that propose nothing under the prefix say nothing of it: one misspelt (not the
   // writers') reported clean, run after run. A sample of the live table's pointers must not lie
-  // all outside it (as the listing audit that checked no blob asks).
-  if (findings.length === 0) {
+  // all outside it (as the listing audit that checked no blob asks). Keys there that are no blob
+  // keys of it (a user's files, another store's) are no proposal: with only those, the run
+  // reported them and read clean, where the listing audit of the same prefix stops.
+  if (proposedOrphans.length === 0 && proposedLost.length === 0) {
     const { hv, lt } = liveStoreOf(config, options);
-    await assertPrefixOfStore(options.dynamodb, hv, lt);
+    await assertPrefixOfStore(options.dynamodb, hv, lt, findings.length === 0 ? undefined : findings.length);
   }
   options.signal?.throwIfAborted();
   // Read only, so first: an error here stops the audit before it deleted anything.
