@@ -188,6 +188,30 @@ function dashboardMetrics(id: string, props: Json): AlarmedMetric[] {
   return found;
 }
 
+/**
+ * The sweeper function of `deployment` (four lease shards) run once with each of `inputs`, as
+ * Scheduler sends a schedule's: the metrics each run printed, by namespace, name and dimensions.
+ */
+async function sweepsOfEachInput(
+  deployment: string,
+  inputs: ReadonlyArray<{ shards: number[]; housekeeping?: boolean }>,
+): Promise<Array<Set<string>>> {
+  const fx = await freshFixture();
+  const loaded = await loadHandler(fx, () => import('../../functions/sweeper.js'), {
+    POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+    [METRICS_DEPLOYMENT_ENV]: deployment,
+    TIERLOG_LEASE_SHARDS: '4',
+  });
+  restores.push(loaded.restore);
+  const emittedBy: Array<Set<string>> = [];
+  for (const input of inputs) {
+    const swept = await captureStdout(() => loaded.mod.handler(input, lambdaContext('tierlog-sweeper')));
+    expect(swept.error).toBeUndefined();
+    emittedBy.push(new Set(emfMetrics(swept.out).map((m) => keyOf(m.namespace, m.name, m.dimensions))));
+  }
+  return emittedBy;
+}
+
 /** The `TIERLOG_METRICS_DEPLOYMENT` every function of the template that has one runs with (one value). */
 function deploymentOf(template: ReturnType<typeof tierlogTemplate>['template']): string {
   const values = new Set(
@@ -306,19 +330,7 @@ describe('a fan-out group that stops sweeping is heard while the other groups sw
       .sort((a, b) => a.shards[0]! - b.shards[0]!);
     expect(inputs.map((i) => i.shards)).toEqual([[0, 3], [1], [2]]);
 
-    const fx = await freshFixture();
-    const loaded = await loadHandler(fx, () => import('../../functions/sweeper.js'), {
-      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
-      [METRICS_DEPLOYMENT_ENV]: deployment,
-      TIERLOG_LEASE_SHARDS: '4',
-    });
-    restores.push(loaded.restore);
-    const emittedBy: Array<Set<string>> = [];
-    for (const input of inputs) {
-      const swept = await captureStdout(() => loaded.mod.handler(input, lambdaContext('tierlog-sweeper')));
-      expect(swept.error).toBeUndefined();
-      emittedBy.push(new Set(emfMetrics(swept.out).map((m) => keyOf(m.namespace, m.name, m.dimensions))));
-    }
+    const emittedBy = await sweepsOfEachInput(deployment, inputs);
 
     const alarms = Object.entries(resourcesOf(template, 'AWS::CloudWatch::Alarm'));
     const groupAlarms = alarms
@@ -371,19 +383,7 @@ describe("a fan-out group's housekeeping that stops is heard while the other gro
       [true, [2]],
     ]);
 
-    const fx = await freshFixture();
-    const loaded = await loadHandler(fx, () => import('../../functions/sweeper.js'), {
-      POWERTOOLS_LOG_LEVEL: 'CRITICAL',
-      [METRICS_DEPLOYMENT_ENV]: deployment,
-      TIERLOG_LEASE_SHARDS: '4',
-    });
-    restores.push(loaded.restore);
-    const emittedBy: Array<Set<string>> = [];
-    for (const input of inputs) {
-      const swept = await captureStdout(() => loaded.mod.handler(input, lambdaContext('tierlog-sweeper')));
-      expect(swept.error).toBeUndefined();
-      emittedBy.push(new Set(emfMetrics(swept.out).map((m) => keyOf(m.namespace, m.name, m.dimensions))));
-    }
+    const emittedBy = await sweepsOfEachInput(deployment, inputs);
 
     const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm');
     expect(stack.tierlog.housekeepingGroupsNotRunning).toHaveLength(3);
