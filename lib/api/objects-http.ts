@@ -51,6 +51,9 @@
  *   carries it: the 307 carries the version's; GetObject
  *   answers 412 to a tag it does not hold), so an `If-Match` that held here is refused there: read
  *   an object above the response limit with `If-Match` by presigned URL (`presignGet`), or without it.
+ *   S3 would evaluate an `If-Modified-Since` on its own date of the blob (a 304 for a version
+ *   written in the second the date names), so a GET answered by a redirect with one and no
+ *   `If-None-Match` (with which S3 ignores the date) is 400: send `If-None-Match` with the ETag.
  * - `x-amz-meta-*` request headers (of a PUT or a session's create) become user metadata and come
  *   back on GET and HEAD. The 200, 206, 304 and 404 answers of GET and HEAD carry `Cache-Control:
  *   no-cache`: a cache revalidates (`If-None-Match`) before it reuses one, never serves a replaced
@@ -466,7 +469,7 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
       range = undefined;
       continue;
     }
-    if ('url' in object) return redirectAnswer(object, ifRange, preconditions, object);
+    if ('url' in object) return redirectAnswer(object, ifRange, preconditions, object, headers['if-modified-since']);
     const length = object.range === undefined ? object.size : object.range.end - object.range.start + 1;
     // The headers declare `length` bytes: a blob of another size is never answered under them (a
     // short body would be taken for the whole object).
@@ -486,17 +489,30 @@ async function getObject(store: TieredStore, key: string, headers: Record<string
 /**
  * The answer to a GET that the presigned URL `signed` serves (its version's blob): 307, unless
  * a precondition says otherwise. `info` gives the validators a 304 or 412 carries, and the
- * object's expiry the 307 carries.
+ * object's expiry the 307 carries. `ifModifiedSince` is the request's `If-Modified-Since`: not
+ * evaluated here, but it follows the redirect, and S3 evaluates it on its own date of the blob
+ * (without an `If-None-Match`, which S3 never matches with a version), so it is refused (400).
+ * @throws ValidationError naming If-Modified-Since
  */
 function redirectAnswer(
   signed: { readonly url: string; readonly version: number },
   ifRange: string | undefined,
   preconditions: ReadPreconditions,
   info: Parameters<typeof preconditionAnswer>[1],
+  ifModifiedSince?: string,
 ): Response {
   // The URL serves this version: the preconditions are judged on it, as on any read.
   const verdict = evaluateRead(preconditions, signed.version);
   if (verdict !== 'proceed') return preconditionAnswer(verdict, info);
+  // Not evaluated here (a date cannot name a version), but S3 answers the URL 304 when its blob's
+  // LastModified is not after the date: a version written in the second the client's copy names
+  // (or a session's blob, dated by its upload's start) came as 304, the old copy kept as current.
+  // With If-None-Match S3 ignores the date (that tag never matches S3's own ETag).
+  if (ifModifiedSince !== undefined && preconditions.ifNoneMatch === undefined)
+    throw new ValidationError(
+      'If-Modified-Since is not evaluated here, and this object is answered by a redirect to S3, which would evaluate it on its own date (a 304 for a version the date cannot tell apart): send If-None-Match with the ETag, or no condition',
+      'If-Modified-Since',
+    );
   // The URL names the content type S3 answers it with (`response-content-type`), as a 200's header.
   assertHeaderFields({ key: info.key, contentType: info.contentType });
   // The client's Range follows the redirect, and S3 would answer it from this version's blob.

@@ -16,7 +16,8 @@
  *   4. `If-Modified-Since`: not evaluated (answered as if the header were absent). For the
  *      same reason as 2 a 304 on a date could keep a stale copy in a cache; answering the bytes
  *      is always correct, only less economical. A cache that holds the ETag sends If-None-Match,
- *      which takes precedence anyway.
+ *      which takes precedence anyway. (A GET answered by a redirect to S3 refuses it without
+ *      If-None-Match: it follows the redirect, and S3 evaluates it on its own date.)
  *
  * An absent object is 404 whatever the preconditions (§13.2.1: a non-2xx answer to the request
  * without them takes precedence). A range is evaluated after them (§14.2): a range past the end
