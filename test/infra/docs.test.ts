@@ -181,3 +181,40 @@ describe('infra/README-deploy.md: its alarms rows name every alarm the construct
     expect(ids.filter((id) => !rows.includes(`\`${id}`))).toEqual([]);
   });
 });
+describe('README and infra/README-deploy.md: when the audit at scale has no AuditNotRunning', () => {
+  /**
+   * Both said the alarm was absent on "a schedule of some days only", and the README sent such a
+   * schedule's owner to check it by hand: an `at(...)` and runs more than 3 days apart (a weekly
+   * `rate(7 days)`, whose window of two intervals and a day passes the 7 days an alarm of hourly
+   * periods looks back) have none either, and their owners relied on an alarm they did not have.
+   */
+  const auditNotRunning = (schedule: scheduler.ScheduleExpression) =>
+    tierlogTemplate({ auditAtScale: { schedule } }).stack.tierlog.auditAtScale!.alarms.auditNotRunning;
+
+  it('the construct: runs 3 days apart have it, 4 days apart or at(...) not', () => {
+    expect(auditNotRunning(scheduler.ScheduleExpression.rate(Duration.days(3)))).toBeDefined();
+    expect(auditNotRunning(scheduler.ScheduleExpression.rate(Duration.days(4)))).toBeUndefined();
+    expect(auditNotRunning(scheduler.ScheduleExpression.expression('at(2030-01-01T06:00:00)'))).toBeUndefined();
+  });
+
+  it('each document says so where it states when the alarm is absent', () => {
+    const readme = source('README.md');
+    const deploy = source('infra/README-deploy.md');
+    const runbookRow = readme.split('\n').find((l) => l.includes('`AuditNotRunning` (`auditAtScale`)')) ?? '';
+    const deployRow = deploy.split('\n').find((l) => /^\| alarms\b/.test(l) && l.includes('`AuditNotRunning`')) ?? '';
+    const stateParagraph = readme.slice(
+      readme.indexOf('on a schedule with no `AuditNotRunning`'),
+      readme.indexOf("the audit's last report is old"),
+    );
+    for (const [where, text] of [
+      ['README runbook row', runbookRow],
+      ['README-deploy alarms row', deployRow],
+      ['README on alarms back to OK', stateParagraph],
+    ] as const) {
+      const flat = text.replace(/\s+/g, ' ');
+      expect(flat, where).toContain('`at(...)`');
+      expect(flat, where).toContain('a cron of some days only');
+      expect(flat, where).toContain('runs more than 3 days apart');
+    }
+  });
+});
