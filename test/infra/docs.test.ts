@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Duration } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
@@ -216,5 +217,35 @@ describe('README and infra/README-deploy.md: when the audit at scale has no Audi
       expect(flat, where).toContain('a cron of some days only');
       expect(flat, where).toContain('runs more than 3 days apart');
     }
+  });
+});
+describe("HousekeepingNotRunning's window: three housekeeping intervals, at most a day", () => {
+  /**
+   * The README's runbook row, infra/README-deploy.md and `TierlogAlarms.housekeepingNotRunning`
+   * said three housekeeping intervals with no ceiling: a daily housekeeping schedule was promised
+   * three days, and the alarm looks back one, so it fires whenever a daily housekeeping sweep
+   * publishes late, on a sweeper that is running.
+   */
+  const windowOf = (schedule: scheduler.ScheduleExpression) => {
+    const alarm = tierlogTemplate({ sweepHousekeepingSchedule: schedule }).stack.tierlog.alarms.housekeepingNotRunning!;
+    return (alarm.node.defaultChild as cloudwatch.CfnAlarm).evaluationPeriods! * 5;
+  };
+
+  it('the construct: 30 minutes by default, a day for housekeeping a day apart (not three)', () => {
+    expect(windowOf(scheduler.ScheduleExpression.rate(Duration.minutes(10)))).toBe(30);
+    expect(windowOf(scheduler.ScheduleExpression.rate(Duration.days(1)))).toBe(24 * 60);
+  });
+
+  it('each document states the ceiling', () => {
+    const flat = (path: string) => source(path).replace(/\s+/g, ' ');
+    const runbookRow = source('README.md')
+      .split('\n')
+      .find((l) => l.startsWith('| `HousekeepingNotRunning`'));
+    expect(runbookRow).toContain("three housekeeping intervals (at least the sweeper's timeout and 10 minutes, at most a day)");
+    expect(flat('infra/README-deploy.md')).toContain(
+      "three housekeeping intervals, at least the sweeper's timeout and 10 minutes, at most a day",
+    );
+    expect(flat('README.md')).toContain('`HousekeepingNotRunning` looks back three housekeeping intervals, at most a day');
+    expect(flat('infra/monitoring.ts')).toContain("sweeper's timeout and 10 minutes, at most a day");
   });
 });
