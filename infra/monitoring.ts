@@ -207,7 +207,8 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
   /**
    * With a `TierlogSweeper`'s function: no housekeeping sweep finished (published its heartbeat,
    * `HOUSEKEEPING_DIMENSION`) for three intervals of its housekeeping schedules, and at least the
-   * sweeper's timeout and 10 minutes (`sweeperSilenceOf` of those schedules), while the other
+   * sweeper's timeout and 10 minutes, at most a day (`sweeperSilenceOf` of those schedules: housekeeping
+   * more than 12 hours apart fires it whenever one publishes late), while the other
    * sweeps may run: its schedules disabled or deleted, or their events dropped. Housekeeping sweeps
    * alone look for suspect leases and for items without a shard or outside the lease shards (never
    * taken then), and count `StuckInstances`, which every other sweep publishes as 0. Missing data

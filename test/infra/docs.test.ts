@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Duration } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
@@ -179,5 +180,72 @@ describe('infra/README-deploy.md: its alarms rows name every alarm the construct
     ];
     expect(ids.length).toBeGreaterThanOrEqual(18);
     expect(ids.filter((id) => !rows.includes(`\`${id}`))).toEqual([]);
+  });
+});
+describe('README and infra/README-deploy.md: when the audit at scale has no AuditNotRunning', () => {
+  /**
+   * Both said the alarm was absent on "a schedule of some days only", and the README sent such a
+   * schedule's owner to check it by hand: an `at(...)` and runs more than 3 days apart (a weekly
+   * `rate(7 days)`, whose window of two intervals and a day passes the 7 days an alarm of hourly
+   * periods looks back) have none either, and their owners relied on an alarm they did not have.
+   */
+  const auditNotRunning = (schedule: scheduler.ScheduleExpression) =>
+    tierlogTemplate({ auditAtScale: { schedule } }).stack.tierlog.auditAtScale!.alarms.auditNotRunning;
+
+  it('the construct: runs 3 days apart have it, 4 days apart or at(...) not', () => {
+    expect(auditNotRunning(scheduler.ScheduleExpression.rate(Duration.days(3)))).toBeDefined();
+    expect(auditNotRunning(scheduler.ScheduleExpression.rate(Duration.days(4)))).toBeUndefined();
+    expect(auditNotRunning(scheduler.ScheduleExpression.expression('at(2030-01-01T06:00:00)'))).toBeUndefined();
+  });
+
+  it('each document says so where it states when the alarm is absent', () => {
+    const readme = source('README.md');
+    const deploy = source('infra/README-deploy.md');
+    const runbookRow = readme.split('\n').find((l) => l.includes('`AuditNotRunning` (`auditAtScale`)')) ?? '';
+    const deployRow = deploy.split('\n').find((l) => /^\| alarms\b/.test(l) && l.includes('`AuditNotRunning`')) ?? '';
+    const stateParagraph = readme.slice(
+      readme.indexOf('on a schedule with no `AuditNotRunning`'),
+      readme.indexOf("the audit's last report is old"),
+    );
+    for (const [where, text] of [
+      ['README runbook row', runbookRow],
+      ['README-deploy alarms row', deployRow],
+      ['README on alarms back to OK', stateParagraph],
+    ] as const) {
+      const flat = text.replace(/\s+/g, ' ');
+      expect(flat, where).toContain('`at(...)`');
+      expect(flat, where).toContain('a cron of some days only');
+      expect(flat, where).toContain('runs more than 3 days apart');
+    }
+  });
+});
+describe("HousekeepingNotRunning's window: three housekeeping intervals, at most a day", () => {
+  /**
+   * The README's runbook row, infra/README-deploy.md and `TierlogAlarms.housekeepingNotRunning`
+   * said three housekeeping intervals with no ceiling: a daily housekeeping schedule was promised
+   * three days, and the alarm looks back one, so it fires whenever a daily housekeeping sweep
+   * publishes late, on a sweeper that is running.
+   */
+  const windowOf = (schedule: scheduler.ScheduleExpression) => {
+    const alarm = tierlogTemplate({ sweepHousekeepingSchedule: schedule }).stack.tierlog.alarms.housekeepingNotRunning!;
+    return (alarm.node.defaultChild as cloudwatch.CfnAlarm).evaluationPeriods! * 5;
+  };
+
+  it('the construct: 30 minutes by default, a day for housekeeping a day apart (not three)', () => {
+    expect(windowOf(scheduler.ScheduleExpression.rate(Duration.minutes(10)))).toBe(30);
+    expect(windowOf(scheduler.ScheduleExpression.rate(Duration.days(1)))).toBe(24 * 60);
+  });
+
+  it('each document states the ceiling', () => {
+    const flat = (path: string) => source(path).replace(/\s+/g, ' ');
+    const runbookRow = source('README.md')
+      .split('\n')
+      .find((l) => l.startsWith('| `HousekeepingNotRunning`'));
+    expect(runbookRow).toContain("three housekeeping intervals (at least the sweeper's timeout and 10 minutes, at most a day)");
+    expect(flat('infra/README-deploy.md')).toContain(
+      "three housekeeping intervals, at least the sweeper's timeout and 10 minutes, at most a day",
+    );
+    expect(flat('README.md')).toContain('`HousekeepingNotRunning` looks back three housekeeping intervals, at most a day');
+    expect(flat('infra/monitoring.ts')).toContain("sweeper's timeout and 10 minutes, at most a day");
   });
 });
