@@ -47,6 +47,20 @@ async function load(overrides: Record<string, string>): Promise<unknown> {
   return mod;
 }
 
+/**
+ * An S3 client of the local stack whose requests pass through `middleware` first (an answer of
+ * AWS's the local server does not give), destroyed after the test.
+ */
+function s3Through(
+  name: string,
+  middleware: (next: (args: any) => Promise<any>, context: { commandName?: string }) => (args: any) => Promise<any>,
+): S3Client {
+  const s3 = createS3Client();
+  restores.push(() => s3.destroy());
+  s3.middlewareStack.add(middleware as never, { step: 'initialize', name });
+  return s3;
+}
+
 describe('snapshot-audit function settings', () => {
   it.each([
     ['TIERLOG_SNAPSHOT_OLDER_THAN_MS', 'abc'],
@@ -269,9 +283,8 @@ describe('snapshot-audit function batches: an incomplete inventory', () => {
   it('a proposed loss the bucket holds as an object assembled from parts, begun before the cutoff: no proof the inventory missed it, the batch does not fail', async () => {
     const live = await freshFixture();
     const { referenced: held } = await referencedAndOrphan(live, { referenced: 'session-obj', orphan: 'orphan-obj' });
-    const s3 = createS3Client();
-    restores.push(() => s3.destroy());
-    s3.middlewareStack.add(
+    const s3 = s3Through(
+      'assembledFromParts',
       (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
         const out = await next(args);
         if (context.commandName !== 'ListObjectsV2Command') return out;
@@ -280,7 +293,6 @@ describe('snapshot-audit function batches: an incomplete inventory', () => {
         );
         return out;
       },
-      { step: 'initialize', name: 'assembledFromParts' },
     );
     const handler = handlerWith(live, s3);
     const Items = [{ kind: 'lost', blob_key: held, object_key: 'session-obj' }];
@@ -376,19 +388,14 @@ describe('snapshot-audit function batches: one failure is enough to fail the run
     for (const key of orphans) await putBlob(live, key);
     // S3 answers the last key of each DeleteObjects with an error of its own (a bucket policy that
     // denies it, say): the request is sent without it, and its error added to the answer.
-    const s3 = createS3Client();
-    restores.push(() => s3.destroy());
-    s3.middlewareStack.add(
-      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
-        if (context.commandName !== 'DeleteObjectsCommand') return next(args);
-        const keys = args.input.Delete.Objects as Array<{ Key: string }>;
-        const denied = keys.at(-1)!.Key;
-        const out = await next({ ...args, input: { ...args.input, Delete: { ...args.input.Delete, Objects: keys.slice(0, -1) } } });
-        out.output.Errors = [...(out.output.Errors ?? []), { Key: denied, Code: 'AccessDenied', Message: 'Access Denied' }];
-        return out;
-      },
-      { step: 'initialize', name: 'lastKeyDenied' },
-    );
+    const s3 = s3Through('lastKeyDenied', (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+      if (context.commandName !== 'DeleteObjectsCommand') return next(args);
+      const keys = args.input.Delete.Objects as Array<{ Key: string }>;
+      const denied = keys.at(-1)!.Key;
+      const out = await next({ ...args, input: { ...args.input, Delete: { ...args.input.Delete, Objects: keys.slice(0, -1) } } });
+      out.output.Errors = [...(out.output.Errors ?? []), { Key: denied, Code: 'AccessDenied', Message: 'Access Denied' }];
+      return out;
+    });
     const items = orphans.map((blob_key) => ({ kind: 'orphan', blob_key, last_modified: threeHoursAgo() }));
     const run = await captureStdout(() => handlerWith(live, s3)({ Items: items }));
     expect((run.error as Error).message).toMatch(/^1 deletes failed: .*AccessDenied/);
@@ -400,16 +407,11 @@ describe('snapshot-audit function batches: one failure is enough to fail the run
     const orphans = Array.from({ length: 7 }, (_, i) => blobKey(live, `denied-${i}`, Date.now() - 3 * HOUR));
     for (const key of orphans) await putBlob(live, key);
     // S3 answers every key of each DeleteObjects with an error of its own (an object lock, a bucket policy).
-    const s3 = createS3Client();
-    restores.push(() => s3.destroy());
-    s3.middlewareStack.add(
-      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
-        if (context.commandName !== 'DeleteObjectsCommand') return next(args);
-        const keys = args.input.Delete.Objects as Array<{ Key: string }>;
-        return { output: { Errors: keys.map(({ Key }) => ({ Key, Code: 'AccessDenied', Message: 'Access Denied' })) }, response: {} };
-      },
-      { step: 'initialize', name: 'everyKeyDenied' },
-    );
+    const s3 = s3Through('everyKeyDenied', (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+      if (context.commandName !== 'DeleteObjectsCommand') return next(args);
+      const keys = args.input.Delete.Objects as Array<{ Key: string }>;
+      return { output: { Errors: keys.map(({ Key }) => ({ Key, Code: 'AccessDenied', Message: 'Access Denied' })) }, response: {} };
+    });
     const handler = createSnapshotAuditHandler({
       config: live.config,
       settings: { olderThanMs: HOUR, delete: true },
