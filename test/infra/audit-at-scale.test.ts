@@ -14,6 +14,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { AuditAtScale } from '../../infra/audit-at-scale.js';
+import type { TierlogResources } from '../../infra/permissions.js';
 import { toAttribute, toGlobalSecondaryIndex } from '../../infra/tables.js';
 import { changeLogTableSchema } from '../../lib/schema/tables.js';
 import { TierlogStack } from '../../infra/stack.js';
@@ -78,6 +79,17 @@ const exportableTable = (stack: Stack, id: string) =>
     partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING },
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
   });
+
+/**
+ * The resources of an audit part in `stack`: an exportable change log (`Log`) and objects table
+ * (`Objects`), a bucket `Blobs`, the prefix `blobs`; `overrides` in their place.
+ */
+const auditResourcesIn = (stack: Stack, overrides: Partial<TierlogResources> = {}): TierlogResources => ({
+  changeLogTable: changeLogTableIn(stack, 'Log', { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }),
+  objectsTable: overrides.objectsTable ?? exportableTable(stack, 'Objects'),
+  bucket: overrides.bucket ?? new s3.Bucket(stack, 'Blobs'),
+  prefix: 'blobs',
+});
 
 /** A `Table` (not `TableV2`) of the app: the change log's (id `Log`) with its key and lease index. */
 const v1Table = (stack: Stack, id: string, pitr: boolean): dynamodb.ITableV2 => {
@@ -606,13 +618,7 @@ describe('AuditAtScale used on its own: a number or duration given as a CloudFor
   for (const [option, props] of cases) {
     it(`${option}: refused, naming it and that it must be a literal`, () => {
       const stack = userStackIn();
-      const table = (id: string) => exportableTable(stack, id);
-      const resources = {
-        changeLogTable: changeLogTableIn(stack, 'Log', { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }),
-        objectsTable: table('Objects'),
-        bucket: new s3.Bucket(stack, 'Blobs'),
-        prefix: 'blobs',
-      };
+      const resources = auditResourcesIn(stack);
       const accessLogsBucket = new s3.Bucket(stack, 'Logs');
       const n = new CfnParameter(stack, 'Value', { type: 'Number' }).valueAsNumber;
       expect(
@@ -661,13 +667,7 @@ describe('AuditAtScale used on its own: what its runs need of the tables and the
   it("an imported blob bucket is refused, naming it: its S3 Inventory, the audit's snapshot of it, is a setting of the bucket the part cannot add", () => {
     // It failed with a bare TypeError ("addInventory is not a function"), naming neither the prop nor the cause.
     const stack = userStackIn();
-    const table = (id: string) => exportableTable(stack, id);
-    const resources = {
-      changeLogTable: changeLogTableIn(stack, 'Log', { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }),
-      objectsTable: table('Objects'),
-      bucket: s3.Bucket.fromBucketName(stack, 'Blobs', 'my-blobs'),
-      prefix: 'blobs',
-    };
+    const resources = auditResourcesIn(stack, { bucket: s3.Bucket.fromBucketName(stack, 'Blobs', 'my-blobs') });
     const accessLogsBucket = new s3.Bucket(stack, 'Logs');
     expect(() => new AuditAtScale(stack, 'Audit', { resources, accessLogsBucket, environment: storeNames(resources) })).toThrow(
       /^resources\.bucket UserStack\/Blobs \("my-blobs"\) is imported: .*S3 Inventory.*tierlog audit --inventory/,
@@ -681,12 +681,7 @@ describe('AuditAtScale used on its own: what its runs need of the tables and the
         partitionKey: { name: key, type: dynamodb.AttributeType.STRING },
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       });
-    const resources = {
-      changeLogTable: changeLogTableIn(stack, 'Log', { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }),
-      objectsTable: table('Objects', 'id'),
-      bucket: new s3.Bucket(stack, 'Blobs'),
-      prefix: 'blobs',
-    };
+    const resources = auditResourcesIn(stack, { objectsTable: table('Objects', 'id') });
     const accessLogsBucket = new s3.Bucket(stack, 'Logs');
     expect(() => new AuditAtScale(stack, 'Audit', { resources, accessLogsBucket, environment: storeNames(resources) })).toThrow(
       /^resources\.objectsTable UserStack\/Objects cannot be the function's objects table: its key must be the string partition key "key"/,
@@ -698,12 +693,7 @@ describe('AuditAtScale used on its own: what its runs need of the tables and the
     // them, and each run exported both tables and then failed at its plan (ExecutionsFailed daily).
     const audit = (hvAttributes: Record<string, string>) => () => {
       const stack = userStackIn();
-      const resources = {
-        changeLogTable: changeLogTableIn(stack, 'Log', { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }),
-        objectsTable: exportableTable(stack, 'Objects'),
-        bucket: new s3.Bucket(stack, 'Blobs'),
-        prefix: 'blobs',
-      };
+      const resources = auditResourcesIn(stack);
       const environment = { ...storeNames(resources), TIERLOG_HV_ATTRIBUTES: JSON.stringify(hvAttributes) };
       new AuditAtScale(stack, 'Audit', { resources, accessLogsBucket: new s3.Bucket(stack, 'Logs'), environment });
     };
@@ -764,12 +754,7 @@ describe('AuditAtScale on its own without a metricsDeployment', () => {
    */
   const audit = (metricsDeployment?: string) => {
     const stack = userStackIn();
-    const resources = {
-      changeLogTable: changeLogTableIn(stack, 'Log', { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } }),
-      objectsTable: exportableTable(stack, 'Objects'),
-      bucket: new s3.Bucket(stack, 'Blobs'),
-      prefix: 'blobs',
-    };
+    const resources = auditResourcesIn(stack);
     const accessLogsBucket = new s3.Bucket(stack, 'Logs');
     const part = new AuditAtScale(stack, 'Audit', {
       resources,
