@@ -43,6 +43,7 @@ import {
   printJson,
   ReportBeforeError,
   terminalSafe,
+  toJson,
   UsageError,
 } from './common.js';
 import { inspectCommand } from './inspect.js';
@@ -215,7 +216,8 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
   let exitCode: number = EXIT.ok;
   const program = new Command('tierlog')
     .description('Operate a tierlog deployment: change-log status, sweeps, and audits of the blob bucket against the objects table.')
-    .version(VERSION)
+    // With --json, stdout is one JSON document: the version's too (the help stays text, for a person).
+    .version(jsonRequested ? toJson({ name: 'tierlog', version: VERSION }) : VERSION)
     .option('--json', 'print a JSON report on stdout instead of text')
     .configureOutput({
       writeOut: (s) => void io.stdout.write(s),

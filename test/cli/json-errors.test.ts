@@ -89,11 +89,18 @@ describe('--json on error', () => {
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.out)).toMatchObject({ table: fx.config.changeLogTable });
     expect(ok.out).not.toContain('"error"');
+    const release = (await import('../../package.json', { with: { type: 'json' } })).default.version;
     const version = await cli(fx, ['--version']);
-    expect(version).toMatchObject({
-      code: 0,
-      out: `${(await import('../../package.json', { with: { type: 'json' } })).default.version}\n`,
-    });
+    expect(version).toMatchObject({ code: 0, out: `${release}\n` });
+    // A script that asks every command for JSON meets JSON here too, not a bare version it cannot parse.
+    for (const argv of [
+      ['--json', '--version'],
+      ['-V', '--json'],
+    ]) {
+      const asJson = await cli(fx, argv);
+      expect(asJson.code, argv.join(' ')).toBe(0);
+      expect(JSON.parse(asJson.out), argv.join(' ')).toEqual({ name: 'tierlog', version: release });
+    }
     // No command: the help goes to stderr (exit 2), and the JSON error says what was missing, not commander's placeholder.
     for (const argv of [['--json'], ['help', 'no-such-command', '--json']]) {
       const none = await cli(fx, argv);
