@@ -181,6 +181,13 @@ export const UPLOAD_ABORT_ROUNDS = 3;
 export const MAX_OBJECT_KEY_BYTES = 512;
 
 /**
+ * Longest key S3 holds (bytes of UTF-8): a request naming a longer one is answered
+ * `KeyTooLongError`, every time. A blob key of an object key the store accepts is shorter (a
+ * prefix of at most 256 characters, the base64url of 512 bytes, a UUIDv7).
+ */
+export const MAX_S3_KEY_BYTES = 1024;
+
+/**
  * Most bytes of list items one log line of a handler carries. CloudWatch Logs takes an event of at
  * most 256 KB and Lambda cuts a longer line there: a long list (a dry run's blobs over a backlog,
  * a batch's kept orphans) is logged in parts of at most this many bytes, each one valid JSON.

@@ -20,7 +20,8 @@
  * under the configured names, as an HV item would be: hv-item-shape.ts) whose old image names a
  * blob `b` for key `k`:
  *   1. `b` must pass the sweeper's namespace guard ({@link checkBlobKey}: under the configured
- *      prefix, exactly a blob key of `k`); anything else is logged, counted, never deleted.
+ *      prefix, exactly a blob key of `k`) and be a key S3 holds (at most 1,024 bytes; S3 refuses
+ *      the delete of a longer one every time); anything else is logged, counted, never deleted.
  *   2. Read HV for `k` consistently. If the current item points at `b`, keep it (cannot happen
  *      while blob keys are never reused; checked anyway, because a wrong delete loses data): a
  *      MODIFY's refresh, or a re-creation with an old pointer (`referenced`: a REMOVE's, or a
@@ -49,7 +50,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { resolveHvAttributes, type TierlogConfig, validateConfig } from '../config.js';
 import { assertClientOf, createDynamoDBClient, createS3Client } from '../aws/clients.js';
-import { MAX_TIMER_MS, MULTIPART_PART_SIZE } from '../constants.js';
+import { MAX_S3_KEY_BYTES, MAX_TIMER_MS, MULTIPART_PART_SIZE } from '../constants.js';
 import { ValidationError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { assertDeadline, type Clock, systemClock, wholeMsClock } from '../ids.js';
@@ -226,6 +227,17 @@ export function judgeStreamRecord(
   const blob = raw.S;
   const check = checkBlobKey(prefix, key, blob);
   if (!check.ok) return { kind: 'untrusted', reason: check.reason, key };
+  // No blob can have such a key (an object key no writer takes, over 512 bytes: a foreign item),
+  // and S3 refuses its delete every time: reported failed, the record was retried until the
+  // failure queue took it, holding its shard, and paged for a blob left to the audit.
+  const bytes = Buffer.byteLength(blob as string, 'utf8');
+  if (bytes > MAX_S3_KEY_BYTES) {
+    return {
+      kind: 'untrusted',
+      reason: `blob key of ${bytes} bytes is longer than S3 holds (${MAX_S3_KEY_BYTES}): no blob has it`,
+      key,
+    };
+  }
   if (modified && record.dynamodb?.NewImage?.[attrs.blob]?.S === blob) return { kind: 'ignore', reason: 'sameBlob' };
   return { kind: 'candidate', key, blob: blob as string, expired: isTtlDeletion(record), modified };
 }

@@ -20,12 +20,13 @@
  *     replaced the blob, under old images only; a record delivered twice) sent two deletes and
  *     counted two blobs deleted.
  */
-import { type AttributeValue, DeleteItemCommand, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector, onCommand } from '../../lib/faults/fault-injector.js';
+import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { judgeStreamRecord, StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
 import type { SweepLogger } from '../../lib/recovery/sweeper.js';
 import { newBlobKey } from '../../lib/tiered/blob-keys.js';
@@ -196,6 +197,40 @@ describe('an overwrite whose replaced blob the item points at again (a restore),
       referenced: 0,
       unchanged: 1,
     });
+  });
+});
+
+describe('a record naming a blob key longer than S3 holds', () => {
+  test('is untrusted, nothing sent to S3 and nothing failed: it was retried until the failure queue took it, holding its shard', async () => {
+    const fx = await freshFixture();
+    const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable);
+    closers.push(reader);
+    // A foreign item (no writer takes a key over 512 bytes): its blob key, of the right shape, is
+    // over S3's 1,024 bytes, so no such blob can exist.
+    const key = `long/${'k'.repeat(900)}`;
+    const blob = newBlobKey(fx.config.prefix, key);
+    expect(Buffer.byteLength(blob)).toBeGreaterThan(1024);
+    await fx.dynamodb.send(
+      new PutItemCommand({ TableName: fx.config.objectsTable, Item: { key: { S: key }, blob: { S: blob }, size: { N: '1' } } }),
+    );
+    await expireAsTtl(fx, key);
+    const records = (await reader.read()).filter((r) => r.eventName === 'REMOVE').map(asTtlDeletion);
+    expect(records).toHaveLength(1);
+    // As S3 answers it, every time (the local server takes any length).
+    let deletes = 0;
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: (r) => onCommand('DeleteObject')(r) && ++deletes > 0 && Buffer.byteLength(String(r.input['Key'])) > 1024,
+      error: () => awsServiceError('KeyTooLongError', 400, 'Your key is too long'),
+    });
+    const s3 = injector.attach(createS3Client(), 's3');
+    closers.push({ close: () => s3.destroy() });
+    const logger = memoryLogger();
+    const { response, report } = await new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3, logger }).handle(records);
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(report).toMatchObject({ removes: 1, expiredRemoves: 1, untrusted: 1, failed: 0, blobsDeleted: 0 });
+    expect(deletes, 'no DeleteObject attempted').toBe(0);
+    expect(logger.lines.some((l) => l.level === 'error' && /1,?024/.test(String(l.data?.['reason'])))).toBe(true);
   });
 });
 

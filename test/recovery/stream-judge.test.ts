@@ -105,6 +105,11 @@ describe('judgeStreamRecord', () => {
     ['a blob outside the prefix', record('MODIFY', image('elsewhere/x')), { kind: 'untrusted', key: KEY }],
     ['a blob of another object', record('REMOVE', image(newBlobKey(PREFIX, 'photos/dog.jpg'))), { kind: 'untrusted', key: KEY }],
     [
+      'a blob key longer than S3 holds (of an object key over 512 bytes: a foreign item)',
+      record('REMOVE', image(newBlobKey(PREFIX, 'k'.repeat(800)), 'k'.repeat(800))),
+      { kind: 'untrusted', reason: expect.stringMatching(/longer than S3 holds \(1024\)/) },
+    ],
+    [
       'a REMOVE whose old image is null (a truncated record)',
       { eventName: 'REMOVE', dynamodb: { SequenceNumber: '1', OldImage: null } } as unknown as ObjectsStreamRecord,
       { kind: 'untrusted' },
