@@ -96,9 +96,16 @@ export interface StreamCleanupReport {
   readonly removes: number;
   /** REMOVE records of the objects table made by DynamoDB TTL. */
   readonly expiredRemoves: number;
-  /** MODIFY records whose old image names a blob (an overwrite, a delete, a refresh). */
+  /**
+   * MODIFY records whose old image names a blob the new one does not (an overwrite, a delete). A
+   * refresh (the same blob in both images) is ignored before it is counted where the stream
+   * carries the new image (NEW_AND_OLD_IMAGES); with OLD_IMAGE it cannot be told, and is counted.
+   */
   readonly replaced: number;
-  /** Blobs of MODIFY records kept because the item still points at them (a refresh). */
+  /**
+   * Blobs of MODIFY records kept because the item read still points at them: a refresh, under
+   * OLD_IMAGE only (under NEW_AND_OLD_IMAGES a refresh is neither read nor counted).
+   */
   readonly unchanged: number;
   /** Distinct blobs deleted (records naming one blob share its delete). */
   readonly blobsDeleted: number;
