@@ -76,7 +76,7 @@ const SWEEPER: readonly RolePermission[] = [
   // judged garbage (one listing under `<prefix>/` per judging sweep that judged one).
   { action: 's3:AbortMultipartUpload', resource: 'prefixObjects', calls: ['AbortMultipartUpload'] },
   { action: 's3:ListBucketMultipartUploads', resource: 'bucket', calls: ['ListMultipartUploads'] },
-  // An expired upload session's upload, after its abort: a part that landed after it is aborted again.
+  // An expired upload session's upload, or a dead writer's, after its abort: a part that landed after it is aborted again.
   { action: 's3:ListMultipartUploadParts', resource: 'prefixObjects', calls: ['ListParts'] },
 ];
 

@@ -22,12 +22,15 @@
  * nothing. The listing serves an instance only if it started at or after the end of the
  * instance's upload window (sweeper's clock): every upload of its entries was created before then,
  * so the listing shows it. An instance whose window closed after the listing started (a sweep that
- * runs while windows close) starts a new one.
+ * runs while windows close) starts a new one. Each upload is aborted until ListParts no longer
+ * lists it (three aborts at most, as a session's: `LtBucket.abortUntilNoParts`): a part PUT in
+ * flight during the abort may land after it, and once the entry is dropped nothing names the upload.
  *
  * Never a reason to keep an entry. A listing or an abort that fails (AccessDenied: the role lacks
  * `s3:ListBucketMultipartUploads`; throttling after the SDK's retries) is logged and counted; the
  * entry is dropped as judged, and the parts are left to the bucket's AbortIncompleteMultipartUpload
- * rule. So is a listing cut at its page bound (logged, counted): the uploads past it are not seen.
+ * rule. So is an upload whose parts could not be listed after its abort, or still listed after
+ * the last round. So is a listing cut at its page bound (logged, counted): the uploads past it are not seen.
  * A listing that failed is not sent again in the same sweep. Aborting an upload that is gone
  * (completed, aborted) answers NoSuchUpload, which is success.
  *
@@ -89,7 +92,7 @@ export class AbandonedUploads {
           continue;
         }
         try {
-          if (await this.lt.abortMultipart(key, uploadId)) this.report.abandonedUploadsAborted++;
+          await this.abortUntilNoParts(instanceId, key, uploadId);
         } catch (err) {
           this.report.abandonedUploadErrors++;
           this.logger.warn('abandoned upload not aborted (left to the bucket lifecycle rule)', {
@@ -101,6 +104,27 @@ export class AbandonedUploads {
         }
       }
     }
+  }
+
+  /**
+   * Aborts one upload until S3 no longer lists it ({@link LtBucket.abortUntilNoParts}): a part PUT
+   * in flight during the abort (a paused writer's part of hundreds of MiB, sent right before its
+   * upload bound) may land after it, and the entry that named the upload is dropped next, so no
+   * sweep would come back for it. Counted aborted when it existed; a listing of its parts that
+   * failed, or parts still listed after the last round, is logged and counted as an error (those
+   * parts are the bucket's lifecycle rule's). A failed abort throws.
+   */
+  private async abortUntilNoParts(instanceId: string, key: string, uploadId: string): Promise<void> {
+    const outcome = await this.lt.abortUntilNoParts(key, uploadId, () => this.stopped);
+    if (outcome.existed) this.report.abandonedUploadsAborted++;
+    if (outcome.kind !== 'unlisted' && outcome.kind !== 'partsLeft') return;
+    this.report.abandonedUploadErrors++;
+    this.logger.warn('abandoned upload may still hold parts after its abort (left to the bucket lifecycle rule)', {
+      instanceId,
+      key,
+      uploadId,
+      ...(outcome.kind === 'partsLeft' ? { parts: outcome.parts, rounds: outcome.rounds } : { error: describe(outcome.error) }),
+    });
   }
 
   /**

@@ -29,8 +29,9 @@ export interface SweepReport {
    */
   abandonedUploadsAborted: number;
   /**
-   * Listings or aborts of those uploads that failed (access denied, throttling): logged, the
-   * entries dropped all the same, the parts left to the bucket's lifecycle rule.
+   * Listings or aborts of those uploads that failed (access denied, throttling), or uploads still
+   * holding parts after their last abort (or whose parts could not be listed): logged, the entries
+   * dropped all the same, the parts left to the bucket's lifecycle rule.
    */
   abandonedUploadErrors: number;
   /** Listings of those uploads cut at their page bound: the uploads past it are left to the lifecycle rule. */

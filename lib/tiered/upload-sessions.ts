@@ -569,10 +569,7 @@ export class UploadSessions {
           // A sweeper (expiry) or an abort claimed the session: this commit can never land.
           const again = parseSessionItem(await this.table.getRaw(sessionId));
           if (again?.result !== undefined) return resultOf(info, again.result);
-          // Ended by this complete's own retry, refused for its condition: the same refusal.
-          if (again?.refusal !== undefined) throw refusalError(info, again.refusal);
-          await this.tryDelete(info.key, sessionId, info.blob);
-          throw new UploadSessionClosedError(sessionId, this.fencedBy(session, again));
+          return this.closedByClaim(session, again);
         }
         case 'refused':
           // Not sent once the object it replaces had expired: judged again on the item as it is
@@ -596,8 +593,13 @@ export class UploadSessions {
         default: {
           // The fence failed on a live session: a concurrent complete of it (the client's retry)
           // committed, and HV has moved on since. Its stored result is the answer.
-          const answered = await this.storedResult(sessionId).catch(() => undefined);
-          if (answered !== undefined) return resultOf(info, answered);
+          const again = await this.table.getRaw(sessionId).then(parseSessionItem, () => 'unread' as const);
+          if (again !== 'unread' && again?.result !== undefined) return resultOf(info, again.result);
+          // Claimed without a result (an abort's or a sweeper's claim before the SDK's retry of an
+          // attempt answered a 5xx or nothing): no commit of it landed, since its element records the
+          // result in the same transaction and a claim is refused once a result is there; none can
+          // land now. Closed, as a commit refused at once for the claim ('fenced'), never unknown.
+          if (again !== 'unread' && again?.state === 'claimed') return this.closedByClaim(session, again);
           // Unknown: a retried complete decides it from HV; the sweeper settles it after expiry.
           throw new CommitOutcomeUnknownError(info.key, sessionId, outcome.error);
         }
@@ -796,6 +798,20 @@ export class UploadSessions {
     const open = now?.state === 'live' && now.result === undefined && this.o.clock() < now.info.expiresAt;
     if (open && (await this.o.lt.sizeOf(session.info.blob)) !== undefined) return new UploadAssembledError(session.sessionId);
     return closedError(session.sessionId, now);
+  }
+
+  /**
+   * The answer of a complete whose commit can never land, its session claimed without a result
+   * (`now`, its item read since; undefined when gone): the refusal a concurrent complete of it
+   * ended it with (the client's retry), else {@link UploadSessionClosedError} (aborted or expired),
+   * its assembled blob deleted first (nothing references it; a failed delete is the sweeper's).
+   */
+  private async closedByClaim(session: SessionItem, now: SessionItem | undefined): Promise<never> {
+    const { info, sessionId } = session;
+    // Ended by this complete's own retry, refused for its condition: the same refusal.
+    if (now?.refusal !== undefined) throw refusalError(info, now.refusal);
+    await this.tryDelete(info.key, sessionId, info.blob);
+    throw new UploadSessionClosedError(sessionId, this.fencedBy(session, now));
   }
 
   /**

@@ -247,6 +247,59 @@ describe('a listing or an abort that fails never keeps an entry', () => {
   );
 });
 
+/**
+ * An S3 client that answers its first `times` AbortMultipartUpload with success, unsent: what AWS
+ * leaves when a part PUT was in flight during the abort and landed after it ("those part uploads
+ * might or might not succeed. As a result, it might be necessary to abort a given multipart upload
+ * multiple times", AbortMultipartUpload's reference): the upload still holds parts. A paused
+ * writer's part of hundreds of MiB sent right before its upload bound (a minute's margin) is still
+ * on its way when the judging sweep aborts. s3rver refuses a part sent after an abort.
+ */
+function s3WhoseAbortAPartOutlives(times = 1) {
+  const s3 = createS3Client();
+  clients.push(s3);
+  let left = times;
+  s3.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'AbortMultipartUploadCommand' && left > 0) {
+        left--;
+        return { output: { $metadata: { httpStatusCode: 204 } }, response: {} } as never;
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'testAbortOutlivedByAPart' },
+  );
+  return s3;
+}
+
+describe("a dead writer's upload a part PUT in flight outlives (it landed after S3 aborted the upload)", () => {
+  // The entry is dropped once its upload is aborted: nothing names the upload any more, and the
+  // sweeps that follow list the prefix only for other instances' garbage keys. Its parts stayed
+  // billed until the bucket's lifecycle rule (8 days), as a session's did (sessions.ts).
+  test('the sweeper asks S3 for its parts again and aborts it again: no upload left in progress', async () => {
+    const fx = await freshFixture();
+    const blob = await dieMidUpload(fx, 'mpu/outlived', 'mpPart', 'crashAfter');
+    const s3 = s3WhoseAbortAPartOutlives();
+    const { judge } = await fenceThenSweep(fx, PAST_EVERYTHING_MS, {}, { s3 });
+    expect(judge).toMatchObject({ entriesRecovered: 1, abandonedUploadsAborted: 1, abandonedUploadErrors: 0, errors: 0 });
+    expect(await uploadsInProgress(fx), 'no upload left in progress that nothing names').not.toContain(blob);
+    await expectClean(fx, expect);
+  });
+
+  test('still holding parts after the last round: counted and logged, left to the lifecycle rule', async () => {
+    const fx = await freshFixture();
+    const blob = await dieMidUpload(fx, 'mpu/outlived-always', 'mpPart', 'crashAfter');
+    const logger = keptLogger();
+    const s3 = s3WhoseAbortAPartOutlives(Number.POSITIVE_INFINITY);
+    const { judge } = await fenceThenSweep(fx, PAST_EVERYTHING_MS, {}, { s3, logger });
+    expect(judge).toMatchObject({ entriesRecovered: 1, abandonedUploadErrors: 1, errors: 0 });
+    const warned = logger.lines.filter((l) => l.level === 'warn' && /may still hold parts/.test(l.message));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]!.attributes).toMatchObject({ key: blob });
+    expect(await uploadsInProgress(fx), 'left to the lifecycle rule').toEqual([blob]);
+  });
+});
+
 describe('cost', () => {
   test('one listing for a judging sweep of many dead writers, an abort per upload found; none for a first sighting or an idle sweep', async () => {
     const fx = await freshFixture();
