@@ -64,7 +64,7 @@ export interface TierlogMonitoringProps {
    * `routineExpiredAge` (the recount comes a skew margin after the recheck, by a sweep up to one
    * schedule interval later) and 15 minutes (the sweep's run), so it stays up while they are
    * there. At most 12 hours (the sweeper's ceiling: more is refused at synth); the window is at
-   * most the one day an alarm can evaluate.
+   * most the 7 days an alarm can evaluate, in hourly periods past a day.
    *
    * @default - with a `TierlogSweeper`'s function, the recheck its function runs with; else Duration.hours(1)
    */
@@ -112,7 +112,7 @@ export interface TierlogMonitoringProps {
    * How far back the stuck-instances alarm looks: an item without a shard is counted only by the
    * housekeeping sweep that reads its scan segment, one of the sweeper's `shardlessScan.segments`
    * picked at random each time, so the window must outlast the gaps between two counts of it, or
-   * the alarm drops to OK while the item stays stuck. 1 hour to 1 day (the {@link Tierlog}
+   * the alarm drops to OK while the item stays stuck. 1 hour to 7 days, in hourly periods past a day (the {@link Tierlog}
    * construct passes `stuckWindowOf(...)` of its scan and housekeeping schedules).
    *
    * @default - with a `TierlogSweeper`'s function, `stuckWindowOf(...)` of its scan and
@@ -251,14 +251,16 @@ const MAX_FIVE_MINUTE_WINDOW = Duration.days(1);
 const HOURLY_PERIOD = Duration.hours(1);
 
 /**
- * The period and the number of periods of a not-running alarm that looks back `silence`: five-minute
- * periods up to a day, hourly ones past it (CloudWatch evaluates at most a day in periods under an
- * hour, 7 days in periods of an hour or more), so that housekeeping or sweeps a day or more apart
- * are watched over three of their intervals, not a window of one that any late run leaves empty.
+ * The period and the number of periods of an alarm that looks back `window` (a not-running alarm's
+ * silence, the stuck and quarantine alarms' windows): five-minute periods up to a day, hourly ones
+ * past it, at most 7 days of them (CloudWatch evaluates at most a day in periods under an hour, 7
+ * days in periods of an hour or more), so that housekeeping or sweeps a day or more apart are
+ * watched over the window they call for, not one that any late run leaves empty.
  */
-function heartbeatPeriods(silence: Duration): { period: Duration; periods: number } {
-  const period = silence.toMilliseconds() > MAX_FIVE_MINUTE_WINDOW.toMilliseconds() ? HOURLY_PERIOD : PERIOD;
-  return { period, periods: Math.ceil(silence.toMilliseconds() / period.toMilliseconds()) };
+function heartbeatPeriods(window: Duration): { period: Duration; periods: number } {
+  const period = window.toMilliseconds() > MAX_FIVE_MINUTE_WINDOW.toMilliseconds() ? HOURLY_PERIOD : PERIOD;
+  const periods = Math.ceil(window.toMilliseconds() / period.toMilliseconds());
+  return { period, periods: Math.min(periods, MAX_SWEEPER_SILENCE.toMilliseconds() / period.toMilliseconds()) };
 }
 /** The failing-deletes and errors alarms' longest period: three of them are the day an alarm can evaluate. */
 const MAX_FAILING_PERIOD_MINUTES = 8 * 60;
@@ -344,8 +346,8 @@ const MIN_STUCK_WINDOW = Duration.hours(1);
  * with this `shardlessScan` (default 8 segments): enough housekeeping sweeps (at the shortest
  * interval of a `rate(...)` or a daily `cron(...)`) that a segment picked at random one in `segments` times goes unread in
  * all of them less than once in a thousand, and a sweep's lag; within 1 hour (the suspect leases
- * every sweep finds) and 1 day (what an alarm can evaluate). One day when no schedule's interval is
- * read (an `at` expression, a cron of some days only). A segment of more than `maxPages`
+ * every sweep finds) and 7 days (what an alarm of hourly periods can evaluate). One day when no
+ * schedule's interval is read (an `at` expression, a cron of some days only). A segment of more than `maxPages`
  * pages is read over several of its turns: not counted here.
  */
 export function stuckWindowOf(
@@ -358,7 +360,7 @@ export function stuckWindowOf(
   const sweeps = segments <= 1 ? 1 : Math.ceil(Math.log(STUCK_MISS_ODDS) / Math.log(1 - 1 / segments));
   const ms = Math.min(
     Math.max(sweeps * Math.min(...intervals) + SWEEP_LAG.toMilliseconds(), MIN_STUCK_WINDOW.toMilliseconds()),
-    MAX_FIVE_MINUTE_WINDOW.toMilliseconds(),
+    MAX_SWEEPER_SILENCE.toMilliseconds(),
   );
   return Duration.millis(ms);
 }
@@ -650,13 +652,16 @@ export class TierlogMonitoring extends Construct {
     if (
       !stuckWindow.isUnresolved() &&
       (stuckWindow.toMilliseconds() < MIN_STUCK_WINDOW.toMilliseconds() ||
-        stuckWindow.toMilliseconds() > MAX_FIVE_MINUTE_WINDOW.toMilliseconds())
+        stuckWindow.toMilliseconds() > MAX_SWEEPER_SILENCE.toMilliseconds())
     ) {
       throw new Error(
-        `stuckWindow must be between ${MIN_STUCK_WINDOW.toHumanString()} and ${MAX_FIVE_MINUTE_WINDOW.toHumanString()}, got ${stuckWindow.toHumanString()}`,
+        `stuckWindow must be between ${MIN_STUCK_WINDOW.toHumanString()} and ${MAX_SWEEPER_SILENCE.toHumanString()}, got ${stuckWindow.toHumanString()}`,
       );
     }
 
+    // Windows past a day (sweeps or housekeeping a day apart) in hourly periods: 7 days at most.
+    const quarantineWindow = heartbeatPeriods(Duration.millis(recheckMs + routineMs + 3 * PERIOD.toMilliseconds()));
+    const stuckPeriods = heartbeatPeriods(stuckWindow);
     const oldestAge = sweepMetric(SWEEP_METRICS.oldestExpiredAge, cloudwatch.Stats.MAXIMUM, 'oldest expired instance (ms)', deployment);
     const quarantined = sweepMetric(SWEEP_METRICS.entriesQuarantined, cloudwatch.Stats.SUM, 'quarantined', deployment);
     const stuck = sweepMetric(SWEEP_METRICS.stuckInstances, cloudwatch.Stats.SUM, 'stuck instances', deployment);
@@ -711,14 +716,11 @@ export class TierlogMonitoring extends Construct {
       entriesQuarantined: new cloudwatch.Alarm(this, 'EntriesQuarantined', {
         alarmDescription:
           'tierlog: the sweeper quarantined change-log entries it cannot trust (see "entry quarantined" in its logs; `tierlog inspect <instance>`)',
-        metric: quarantined,
+        metric: quarantined.with({ period: quarantineWindow.period }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         // Any data point in a window longer than the gap between two counts (see quarantineRecheck).
-        evaluationPeriods: Math.min(
-          Math.ceil((recheckMs + routineMs) / PERIOD.toMilliseconds()) + 3,
-          MAX_FIVE_MINUTE_WINDOW.toMilliseconds() / PERIOD.toMilliseconds(),
-        ),
+        evaluationPeriods: quarantineWindow.periods,
         datapointsToAlarm: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
@@ -736,14 +738,11 @@ export class TierlogMonitoring extends Construct {
       stuckInstances: new cloudwatch.Alarm(this, 'StuckInstances', {
         alarmDescription:
           'tierlog: stuck change-log instances: a writer clock far ahead (suspect lease), an item without a shard, or an item in a lease shard the sweeper never queries (a writer with a larger TIERLOG_LEASE_SHARDS) (see "suspect lease" / "instances without shard" / "instances outside the lease shards" in the sweeper logs; `tierlog status`)',
-        metric: stuck,
+        metric: stuck.with({ period: stuckPeriods.period }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         // Any data point in a window that outlasts the gaps between two scans of a segment.
-        evaluationPeriods: Math.min(
-          Math.ceil(stuckWindow.toMilliseconds() / PERIOD.toMilliseconds()),
-          MAX_FIVE_MINUTE_WINDOW.toMilliseconds() / PERIOD.toMilliseconds(),
-        ),
+        evaluationPeriods: stuckPeriods.periods,
         datapointsToAlarm: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),

@@ -699,15 +699,42 @@ describe('alarms', () => {
     expect((11 / 12) ** housekeepingSweepsIn(q, 15)).toBeLessThan(0.001);
   });
 
-  it('stuck: the window is at most a day (what an alarm can evaluate), and a day on a cron housekeeping schedule', () => {
-    for (const props of [
-      { sweeperTuning: { shardlessScan: { segments: 100, maxPages: 4 } } },
-      { sweepHousekeepingSchedule: scheduler.ScheduleExpression.cron({ minute: '7' }) },
-    ]) {
+  it('stuck: past a day the window is in hourly periods (the sweeps a segment needs, at most 7 days); a day on a cron housekeeping schedule of some days', () => {
+    for (const [props, period, periods] of [
+      // 688 housekeeping sweeps 10 minutes apart and a sweep's lag: 115 hours.
+      [{ sweeperTuning: { shardlessScan: { segments: 100, maxPages: 4 } } }, 3600, 115],
+      // 52 hourly ones and the lag: 53 hours (a day cut it to two chances in three of seeing an item).
+      [{ sweepHousekeepingSchedule: scheduler.ScheduleExpression.cron({ minute: '7' }) }, 3600, 53],
+      [{ sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.days(1)) }, 3600, 168],
+      [{ sweepHousekeepingSchedule: scheduler.ScheduleExpression.expression('cron(0/10 * ? * MON-FRI *)') }, 300, 288],
+    ] as const) {
       const { stack: s, template: t } = tierlogTemplate(props);
       const q = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.stuckInstances)]!.Properties!;
-      expect(q['EvaluationPeriods']).toBe(288);
+      expect(q['Period'] ?? (q['Metrics'] as Array<{ MetricStat: { Period: number } }>)[0]!.MetricStat.Period).toBe(period);
+      expect(q['EvaluationPeriods']).toBe(periods);
     }
+  });
+
+  // The windows of the alarms held by any count in them stopped at a day of five-minute periods:
+  // with sweeps and housekeeping a day apart, quarantined entries (counted at each daily sweep)
+  // and a suspect lease (counted at each daily housekeeping sweep) left the window a day after
+  // their count, before the next one published, and the alarms went OK and paged again each day
+  // while the entries stayed quarantined and the lease suspect. Past a day, hourly periods.
+  it('sweeps and housekeeping a day apart: EntriesQuarantined and StuckInstances hold from one daily count to the next', () => {
+    const daily = scheduler.ScheduleExpression.expression('cron(0 3 * * ? *)');
+    const { stack: s, template: t } = tierlogTemplate({ sweepSchedule: daily, sweepHousekeepingSchedule: daily });
+    const windowMs = (a: cloudwatch.Alarm) => {
+      const p = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, a)]!.Properties!;
+      const period =
+        (p['Period'] as number | undefined) ?? (p['Metrics'] as Array<{ MetricStat: { Period: number } }>)[0]!.MetricStat.Period;
+      expect(p['DatapointsToAlarm'], a.node.id).toBe(1);
+      expect(period * (p['EvaluationPeriods'] as number), a.node.id).toBeLessThanOrEqual(period >= 3600 ? 7 * 86_400 : 86_400);
+      return period * (p['EvaluationPeriods'] as number) * 1000;
+    };
+    // The next count: a day later (the recheck, an hour, comes due before it), and its run.
+    const gapMs = 86_400_000 + 15 * 60_000;
+    expect(windowMs(s.tierlog.alarms.entriesQuarantined)).toBeGreaterThan(gapMs);
+    expect(windowMs(s.tierlog.alarms.stuckInstances)).toBeGreaterThan(gapMs);
   });
 
   it('stuck: without the scan (suspect leases only, found by every housekeeping sweep), an hour', () => {
