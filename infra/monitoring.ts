@@ -64,7 +64,7 @@ export interface TierlogMonitoringProps {
    * `routineExpiredAge` (the recount comes a skew margin after the recheck, by a sweep up to one
    * schedule interval later) and 15 minutes (the sweep's run), so it stays up while they are
    * there. At most 12 hours (the sweeper's ceiling: more is refused at synth); the window is at
-   * most the one day an alarm can evaluate.
+   * most the 7 days an alarm can evaluate, in hourly periods past a day.
    *
    * @default - with a `TierlogSweeper`'s function, the recheck its function runs with; else Duration.hours(1)
    */
@@ -74,7 +74,8 @@ export interface TierlogMonitoringProps {
    * deleted, every invocation is throttled or dropped (Lambda drops a sweep event after 5
    * minutes), or every one fails before it publishes (a bad environment at init, a timeout: those
    * raise the errors alarm as well). A sweep that finished publishes a `SweepDuration` data point,
-   * errors or not. At least 15 minutes (three five-minute periods) and at most one day; pass at
+   * errors or not. At least 15 minutes (three five-minute periods) and at most 7 days (in hourly
+   * periods past a day: CloudWatch evaluates a day of five-minute ones at most); pass at
    * least twice the sweep schedules' shortest interval, and the sweeper's timeout and 10 minutes (a
    * sweep publishes when it ends: under a backlog, sweeps publish up to a timeout apart); less is
    * taken with a warning at synth, as the alarm would fire on a running sweeper (the
@@ -111,7 +112,7 @@ export interface TierlogMonitoringProps {
    * How far back the stuck-instances alarm looks: an item without a shard is counted only by the
    * housekeeping sweep that reads its scan segment, one of the sweeper's `shardlessScan.segments`
    * picked at random each time, so the window must outlast the gaps between two counts of it, or
-   * the alarm drops to OK while the item stays stuck. 1 hour to 1 day (the {@link Tierlog}
+   * the alarm drops to OK while the item stays stuck. 1 hour to 7 days, in hourly periods past a day (the {@link Tierlog}
    * construct passes `stuckWindowOf(...)` of its scan and housekeeping schedules).
    *
    * @default - with a `TierlogSweeper`'s function, `stuckWindowOf(...)` of its scan and
@@ -207,8 +208,9 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
   /**
    * With a `TierlogSweeper`'s function: no housekeeping sweep finished (published its heartbeat,
    * `HOUSEKEEPING_DIMENSION`) for three intervals of its housekeeping schedules, and at least the
-   * sweeper's timeout and 10 minutes, at most a day (`sweeperSilenceOf` of those schedules: housekeeping
-   * more than 12 hours apart fires it whenever one publishes late), while the other
+   * sweeper's timeout and 10 minutes, at most 7 days, in hourly periods past a day (`sweeperSilenceOf`
+   * of those schedules: housekeeping more than 3 days 12 hours apart fires it whenever one publishes
+   * late, a warning at synth), while the other
    * sweeps may run: its schedules disabled or deleted, or their events dropped. Housekeeping sweeps
    * alone look for suspect leases and for items without a shard or outside the lease shards (never
    * taken then), and count `StuckInstances`, which every other sweep publishes as 0. Missing data
@@ -232,14 +234,34 @@ function chunksOf<T>(items: readonly T[], size: number): T[][] {
   return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 }
 
-/** Bounds of {@link TierlogMonitoringProps.sweeperSilence}: three periods, and the day an alarm can look back. */
+/**
+ * Bounds of {@link TierlogMonitoringProps.sweeperSilence}: three periods, and the 7 days an alarm of
+ * hourly periods can look back ({@link heartbeatPeriods}).
+ */
 const MIN_SWEEPER_SILENCE = Duration.minutes(15);
 
 /** The default `routineExpiredAge`: the default skew margin (30 s) plus a sweep a minute, rounded up. */
 const DEFAULT_ROUTINE_EXPIRED_AGE = Duration.minutes(2);
 /** The default `oldestExpiredAgeThreshold` over `routineExpiredAge`: 15 minutes with the defaults. */
 const OLDEST_EXPIRED_AGE_SLACK = Duration.minutes(13);
-const MAX_SWEEPER_SILENCE = Duration.days(1);
+const MAX_SWEEPER_SILENCE = Duration.days(7);
+/** What an alarm of five-minute periods can look back: CloudWatch evaluates a day at most in periods under an hour. */
+const MAX_FIVE_MINUTE_WINDOW = Duration.days(1);
+/** The period of a not-running alarm whose window passes {@link MAX_FIVE_MINUTE_WINDOW}: 7 days of them can be evaluated. */
+const HOURLY_PERIOD = Duration.hours(1);
+
+/**
+ * The period and the number of periods of an alarm that looks back `window` (a not-running alarm's
+ * silence, the stuck and quarantine alarms' windows): five-minute periods up to a day, hourly ones
+ * past it, at most 7 days of them (CloudWatch evaluates at most a day in periods under an hour, 7
+ * days in periods of an hour or more), so that housekeeping or sweeps a day or more apart are
+ * watched over the window they call for, not one that any late run leaves empty.
+ */
+function heartbeatPeriods(window: Duration): { period: Duration; periods: number } {
+  const period = window.toMilliseconds() > MAX_FIVE_MINUTE_WINDOW.toMilliseconds() ? HOURLY_PERIOD : PERIOD;
+  const periods = Math.ceil(window.toMilliseconds() / period.toMilliseconds());
+  return { period, periods: Math.min(periods, MAX_SWEEPER_SILENCE.toMilliseconds() / period.toMilliseconds()) };
+}
 /** The failing-deletes and errors alarms' longest period: three of them are the day an alarm can evaluate. */
 const MAX_FAILING_PERIOD_MINUTES = 8 * 60;
 
@@ -324,8 +346,8 @@ const MIN_STUCK_WINDOW = Duration.hours(1);
  * with this `shardlessScan` (default 8 segments): enough housekeeping sweeps (at the shortest
  * interval of a `rate(...)` or a daily `cron(...)`) that a segment picked at random one in `segments` times goes unread in
  * all of them less than once in a thousand, and a sweep's lag; within 1 hour (the suspect leases
- * every sweep finds) and 1 day (what an alarm can evaluate). One day when no schedule's interval is
- * read (an `at` expression, a cron of some days only). A segment of more than `maxPages`
+ * every sweep finds) and 7 days (what an alarm of hourly periods can evaluate). One day when no
+ * schedule's interval is read (an `at` expression, a cron of some days only). A segment of more than `maxPages`
  * pages is read over several of its turns: not counted here.
  */
 export function stuckWindowOf(
@@ -333,7 +355,7 @@ export function stuckWindowOf(
   housekeepingExpressions: readonly string[],
 ): Duration {
   const intervals = rateIntervals(housekeepingExpressions);
-  if (intervals.length === 0) return MAX_SWEEPER_SILENCE;
+  if (intervals.length === 0) return MAX_FIVE_MINUTE_WINDOW;
   const segments = shardlessScan === false ? 1 : (shardlessScan ?? DEFAULT_SHARDLESS_SCAN).segments;
   const sweeps = segments <= 1 ? 1 : Math.ceil(Math.log(STUCK_MISS_ODDS) / Math.log(1 - 1 / segments));
   const ms = Math.min(
@@ -356,7 +378,7 @@ export function sweepIntervalOf(expressions: readonly string[]): Duration | unde
 /**
  * The `sweeperSilence` for sweeps on these schedules: three times the shortest interval of
  * a `rate(...)` or a daily `cron(...)` (two missed sweeps are not an incident), within 15 minutes
- * and one day; one day when none is read (an `at` expression, a cron of some days only). With the sweeper's
+ * and 7 days (the not-running alarms look back past a day in hourly periods); one day when none is read (an `at` expression, a cron of some days only). With the sweeper's
  * `timeout`, at least that and two periods (10 minutes): a sweep publishes when it finishes, and
  * under a backlog every sweep runs to its deadline, so sweeps that run 15 minutes with one slot
  * publish 15 minutes (and a throttled event's retry) apart, which three empty periods would take
@@ -364,7 +386,7 @@ export function sweepIntervalOf(expressions: readonly string[]): Duration | unde
  */
 export function sweeperSilenceOf(expressions: readonly string[], timeout?: Duration): Duration {
   const intervals = rateIntervals(expressions);
-  if (intervals.length === 0) return MAX_SWEEPER_SILENCE;
+  if (intervals.length === 0) return MAX_FIVE_MINUTE_WINDOW;
   const longestSweep = timeout !== undefined && !timeout.isUnresolved() ? timeout.toMilliseconds() + 2 * PERIOD.toMilliseconds() : 0;
   const ms = Math.min(
     Math.max(3 * Math.min(...intervals), longestSweep, MIN_SWEEPER_SILENCE.toMilliseconds()),
@@ -374,20 +396,26 @@ export function sweeperSilenceOf(expressions: readonly string[], timeout?: Durat
 }
 
 /**
- * Why `SweeperNotRunning` cannot watch sweeps `interval` apart with this `silence`, or undefined when
- * it can. It fires when its window holds no sweep; a window shorter than two intervals holds one
- * sweep at times, and a sweep that publishes late (a longer run, a retried invocation) leaves it
- * empty: the alarm fires on a running sweeper. The window stops at a day (what an alarm can look
- * back), so sweeps more than 12 hours apart (a daily one) always meet it; a warning at synth, as
+ * Why `SweeperNotRunning` (or, with `alarm`, `HousekeepingNotRunning` on housekeeping sweeps)
+ * cannot watch sweeps `interval` apart with this `silence`, or undefined when it can. It fires when
+ * its window holds no sweep; a window shorter than two intervals holds one sweep at times, and a
+ * sweep that publishes late (a longer run, a retried invocation) leaves it empty: the alarm fires
+ * on a running sweeper. The window stops at 7 days (what an alarm of hourly periods can look back),
+ * so sweeps more than 3 days 12 hours apart (a weekly one) always meet it; a warning at synth, as
  * the schedule is a choice: sweep more often to have the alarm watch.
  */
-function notRunningBlindSpot(silence: Duration, interval: Duration): string | undefined {
+function notRunningBlindSpot(
+  silence: Duration,
+  interval: Duration,
+  alarm: 'SweeperNotRunning' | 'HousekeepingNotRunning' = 'SweeperNotRunning',
+): string | undefined {
   if (silence.toMilliseconds() >= 2 * interval.toMilliseconds()) return undefined;
+  const runs = alarm === 'SweeperNotRunning' ? 'sweeps' : 'housekeeping sweeps';
   return (
-    `SweeperNotRunning looks back ${silence.toHumanString()} for sweeps ${interval.toHumanString()} apart: its window ` +
-    'holds less than two sweeps, so it fires whenever a sweep publishes late (a false alarm on a running sweeper). ' +
+    `${alarm} looks back ${silence.toHumanString()} for ${runs} ${interval.toHumanString()} apart: its window ` +
+    `holds less than two ${runs}, so it fires whenever one publishes late (a false alarm on a running sweeper). ` +
     (2 * interval.toMilliseconds() > MAX_SWEEPER_SILENCE.toMilliseconds()
-      ? 'An alarm looks back a day at most: sweep at least every 12 hours to have it watch the sweeper.'
+      ? `An alarm looks back ${MAX_SWEEPER_SILENCE.toHumanString()} at most: run the ${runs} at least every ${Duration.millis(MAX_SWEEPER_SILENCE.toMilliseconds() / 2).toHumanString()} to have it watch them.`
       : `Give sweeperSilence at least ${Duration.millis(2 * interval.toMilliseconds()).toHumanString()}.`)
   );
 }
@@ -576,7 +604,7 @@ export class TierlogMonitoring extends Construct {
     const routineMs = (routine.isUnresolved() ? DEFAULT_ROUTINE_EXPIRED_AGE : routine).toMilliseconds();
     const retryGapMs = retryMs + routineMs + 60_000;
     const failingPeriod = Duration.minutes(Math.min(5 * Math.ceil(retryGapMs / PERIOD.toMilliseconds()), MAX_FAILING_PERIOD_MINUTES));
-    const silencePeriods = Math.ceil(silence.toMilliseconds() / PERIOD.toMilliseconds());
+    const { period: silencePeriod, periods: silencePeriods } = heartbeatPeriods(silence);
     // A sweeper failing each sweep has an error in every period of this length; three periods stay
     // within the day an alarm can evaluate.
     const sweepInterval = chosen('sweepInterval');
@@ -604,6 +632,14 @@ export class TierlogMonitoring extends Construct {
           `StuckInstances looks back a day at most, and no housekeeping schedule's interval is read (${housekeeping.join(', ')}: only rate(...) and a cron(...) of every day are): it clears on any day without a housekeeping sweep while the instances stay stuck, and fires again after, and HousekeepingNotRunning (which looks back a day then) fires on such a day. Give the housekeeping sweep a schedule of every day.`,
         );
       }
+      const housekeepingInterval = sweepIntervalOf(housekeeping);
+      const housekeepingWarning =
+        housekeepingInterval !== undefined
+          ? notRunningBlindSpot(sweeperSilenceOf(housekeeping, sweeper.timeout), housekeepingInterval, 'HousekeepingNotRunning')
+          : undefined;
+      if (housekeepingWarning !== undefined) {
+        Annotations.of(this).addWarningV2('tierlog:housekeepingNotRunningFlaps', housekeepingWarning);
+      }
     }
     const errorsPeriod = Duration.minutes(
       Math.min(5 * Math.ceil((intervalMs + 60_000) / PERIOD.toMilliseconds()), MAX_FAILING_PERIOD_MINUTES),
@@ -623,6 +659,9 @@ export class TierlogMonitoring extends Construct {
       );
     }
 
+    // Windows past a day (sweeps or housekeeping a day apart) in hourly periods: 7 days at most.
+    const quarantineWindow = heartbeatPeriods(Duration.millis(recheckMs + routineMs + 3 * PERIOD.toMilliseconds()));
+    const stuckPeriods = heartbeatPeriods(stuckWindow);
     const oldestAge = sweepMetric(SWEEP_METRICS.oldestExpiredAge, cloudwatch.Stats.MAXIMUM, 'oldest expired instance (ms)', deployment);
     const quarantined = sweepMetric(SWEEP_METRICS.entriesQuarantined, cloudwatch.Stats.SUM, 'quarantined', deployment);
     const stuck = sweepMetric(SWEEP_METRICS.stuckInstances, cloudwatch.Stats.SUM, 'stuck instances', deployment);
@@ -646,7 +685,7 @@ export class TierlogMonitoring extends Construct {
       }),
       sweeperNotRunning: new cloudwatch.Alarm(this, 'SweeperNotRunning', {
         alarmDescription: `tierlog: no sweep finished for ${silence.toHumanString()}: the sweeper is not running (schedules disabled or deleted, invocations throttled or dropped, or failing before they publish; see its Invocations, Throttles and Errors, and its log group)`,
-        metric: sweeps,
+        metric: sweeps.with({ period: silencePeriod }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
         evaluationPeriods: silencePeriods,
@@ -677,14 +716,11 @@ export class TierlogMonitoring extends Construct {
       entriesQuarantined: new cloudwatch.Alarm(this, 'EntriesQuarantined', {
         alarmDescription:
           'tierlog: the sweeper quarantined change-log entries it cannot trust (see "entry quarantined" in its logs; `tierlog inspect <instance>`)',
-        metric: quarantined,
+        metric: quarantined.with({ period: quarantineWindow.period }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         // Any data point in a window longer than the gap between two counts (see quarantineRecheck).
-        evaluationPeriods: Math.min(
-          Math.ceil((recheckMs + routineMs) / PERIOD.toMilliseconds()) + 3,
-          MAX_SWEEPER_SILENCE.toMilliseconds() / PERIOD.toMilliseconds(),
-        ),
+        evaluationPeriods: quarantineWindow.periods,
         datapointsToAlarm: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
@@ -702,14 +738,11 @@ export class TierlogMonitoring extends Construct {
       stuckInstances: new cloudwatch.Alarm(this, 'StuckInstances', {
         alarmDescription:
           'tierlog: stuck change-log instances: a writer clock far ahead (suspect lease), an item without a shard, or an item in a lease shard the sweeper never queries (a writer with a larger TIERLOG_LEASE_SHARDS) (see "suspect lease" / "instances without shard" / "instances outside the lease shards" in the sweeper logs; `tierlog status`)',
-        metric: stuck,
+        metric: stuck.with({ period: stuckPeriods.period }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         // Any data point in a window that outlasts the gaps between two scans of a segment.
-        evaluationPeriods: Math.min(
-          Math.ceil(stuckWindow.toMilliseconds() / PERIOD.toMilliseconds()),
-          MAX_SWEEPER_SILENCE.toMilliseconds() / PERIOD.toMilliseconds(),
-        ),
+        evaluationPeriods: stuckPeriods.periods,
         datapointsToAlarm: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
@@ -738,6 +771,7 @@ export class TierlogMonitoring extends Construct {
           metric: sweeps.with({
             dimensionsMap: { ...sweeps.dimensions, [SWEEP_GROUP_DIMENSION]: shardGroupOf(shards) },
             label: `sweeps of group ${i}`,
+            period: silencePeriod,
           }),
           threshold: 1,
           comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
@@ -844,7 +878,7 @@ export class TierlogMonitoring extends Construct {
   ): cloudwatch.Alarm {
     const { housekeeping } = scheduleExpressionsOf(sweeper);
     const silence = sweeperSilenceOf(housekeeping, sweeper.timeout);
-    const periods = Math.ceil(silence.toMilliseconds() / PERIOD.toMilliseconds());
+    const { period, periods } = heartbeatPeriods(silence);
     const n = sweeper.fanOutGroups.length;
     return new cloudwatch.Alarm(this, group === undefined ? 'HousekeepingNotRunning' : `HousekeepingGroupNotRunning${group.i}`, {
       alarmDescription:
@@ -858,6 +892,7 @@ export class TierlogMonitoring extends Construct {
           [HOUSEKEEPING_DIMENSION]: 'true',
         },
         label: group === undefined ? 'housekeeping sweeps' : `housekeeping sweeps of group ${group.i}`,
+        period,
       }),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,

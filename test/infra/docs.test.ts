@@ -219,21 +219,25 @@ describe('README and infra/README-deploy.md: when the audit at scale has no Audi
     }
   });
 });
-describe("HousekeepingNotRunning's window: three housekeeping intervals, at most a day", () => {
+describe("HousekeepingNotRunning's window: three housekeeping intervals, at most 7 days", () => {
   /**
    * The README's runbook row, infra/README-deploy.md and `TierlogAlarms.housekeepingNotRunning`
    * said three housekeeping intervals with no ceiling: a daily housekeeping schedule was promised
    * three days, and the alarm looks back one, so it fires whenever a daily housekeeping sweep
-   * publishes late, on a sweeper that is running.
+   * publishes late, on a sweeper that is running. Past a day it looks back in hourly periods (7
+   * days of them can be evaluated): three days for housekeeping a day apart.
    */
   const windowOf = (schedule: scheduler.ScheduleExpression) => {
     const alarm = tierlogTemplate({ sweepHousekeepingSchedule: schedule }).stack.tierlog.alarms.housekeepingNotRunning!;
-    return (alarm.node.defaultChild as cloudwatch.CfnAlarm).evaluationPeriods! * 5;
+    const { evaluationPeriods, metrics } = alarm.node.defaultChild as cloudwatch.CfnAlarm;
+    const [query] = metrics as cloudwatch.CfnAlarm.MetricDataQueryProperty[];
+    return (evaluationPeriods! * (query!.metricStat as cloudwatch.CfnAlarm.MetricStatProperty).period) / 60;
   };
 
-  it('the construct: 30 minutes by default, a day for housekeeping a day apart (not three)', () => {
+  it('the construct: 30 minutes by default, three days for housekeeping a day apart, 7 days at most', () => {
     expect(windowOf(scheduler.ScheduleExpression.rate(Duration.minutes(10)))).toBe(30);
-    expect(windowOf(scheduler.ScheduleExpression.rate(Duration.days(1)))).toBe(24 * 60);
+    expect(windowOf(scheduler.ScheduleExpression.rate(Duration.days(1)))).toBe(3 * 24 * 60);
+    expect(windowOf(scheduler.ScheduleExpression.rate(Duration.days(7)))).toBe(7 * 24 * 60);
   });
 
   it('each document states the ceiling', () => {
@@ -241,11 +245,11 @@ describe("HousekeepingNotRunning's window: three housekeeping intervals, at most
     const runbookRow = source('README.md')
       .split('\n')
       .find((l) => l.startsWith('| `HousekeepingNotRunning`'));
-    expect(runbookRow).toContain("three housekeeping intervals (at least the sweeper's timeout and 10 minutes, at most a day)");
+    expect(runbookRow).toContain("three housekeeping intervals (at least the sweeper's timeout and 10 minutes, at most 7 days)");
     expect(flat('infra/README-deploy.md')).toContain(
-      "three housekeeping intervals, at least the sweeper's timeout and 10 minutes, at most a day",
+      "three housekeeping intervals, at least the sweeper's timeout and 10 minutes, at most 7 days, in hourly periods past a day",
     );
-    expect(flat('README.md')).toContain('`HousekeepingNotRunning` looks back three housekeeping intervals, at most a day');
-    expect(flat('infra/monitoring.ts')).toContain("sweeper's timeout and 10 minutes, at most a day");
+    expect(flat('README.md')).toContain('`HousekeepingNotRunning` looks back three housekeeping intervals, at most 7 days');
+    expect(flat('infra/monitoring.ts')).toContain("sweeper's timeout and 10 minutes, at most 7 days");
   });
 });

@@ -222,9 +222,9 @@ describe('alarms', () => {
     expect(props).toMatchObject({ EvaluationPeriods: 5, DatapointsToAlarm: 5 });
   });
 
-  it('TierlogMonitoring used on its own: silence of 15 minutes by default; under 15 minutes or over a day refused', () => {
-    // Under three periods the alarm fires between two routine sweeps; over a day CloudWatch cannot
-    // evaluate it (and a sweeper stopped for a day goes unseen).
+  it('TierlogMonitoring used on its own: silence of 15 minutes by default; under 15 minutes or over 7 days refused', () => {
+    // Under three periods the alarm fires between two routine sweeps; over 7 days CloudWatch cannot
+    // evaluate it (and a sweeper stopped for a week goes unseen).
     const { stack: s } = userStack();
     const t = new Tierlog(s, 'Storage');
     const monitoring = (id: string, sweeperSilence?: Duration) => () =>
@@ -235,10 +235,10 @@ describe('alarms', () => {
         objectsStream: t.objectsStream,
         ...(sweeperSilence !== undefined ? { sweeperSilence } : {}),
       });
-    expect(monitoring('Short', Duration.minutes(10))).toThrow(/sweeperSilence must be between 15 minutes and 1 day, got 10 minutes/);
-    expect(monitoring('Long', Duration.hours(25))).toThrow(/sweeperSilence must be between 15 minutes and 1 day, got 1 day 1 hour/);
+    expect(monitoring('Short', Duration.minutes(10))).toThrow(/sweeperSilence must be between 15 minutes and 7 days, got 10 minutes/);
+    expect(monitoring('Long', Duration.hours(169))).toThrow(/sweeperSilence must be between 15 minutes and 7 days, got 7 days 1 hour/);
     expect(monitoring('Lowest', Duration.minutes(15))).not.toThrow();
-    expect(monitoring('Highest', Duration.days(1))).not.toThrow();
+    expect(monitoring('Highest', Duration.days(7))).not.toThrow();
     const byDefault = monitoring('Default')();
     const notRunning = resourcesOf(Template.fromStack(s), 'AWS::CloudWatch::Alarm')[logicalIdOf(s, byDefault.alarms.sweeperNotRunning)]!;
     expect(notRunning.Properties).toMatchObject({ EvaluationPeriods: 3, DatapointsToAlarm: 3 });
@@ -344,7 +344,10 @@ describe('alarms', () => {
 
   it('sweeperSilenceOf reads rate expressions only', () => {
     expect(sweeperSilenceOf(['rate(1 minute)', 'rate(10 minutes)']).toMinutes()).toBe(15);
-    expect(sweeperSilenceOf(['rate(2 days)']).toHours()).toBe(24);
+    // Three intervals, at most the 7 days an alarm of hourly periods looks back.
+    expect(sweeperSilenceOf(['rate(1 day)']).toHours()).toBe(72);
+    expect(sweeperSilenceOf(['rate(2 days)']).toHours()).toBe(144);
+    expect(sweeperSilenceOf(['rate(7 days)']).toHours()).toBe(168);
     expect(sweeperSilenceOf(['at(2030-01-01T00:00:00)']).toHours()).toBe(24);
     // A sweep runs up to its timeout before it publishes: at least that and two periods.
     expect(sweeperSilenceOf(['rate(1 minute)'], Duration.minutes(5)).toMinutes()).toBe(15);
@@ -463,23 +466,26 @@ describe('alarms', () => {
     }
   });
 
-  // The not-running alarm's window stops at a day: with sweeps further apart than 12 hours it holds
-  // one sweep at times, and one that publishes late leaves it empty (a false alarm on a running
-  // sweeper). The schedule is the user's choice: a warning at synth says so, and what to do.
+  // The not-running alarm's window stops at 7 days (in hourly periods past a day): with sweeps
+  // further apart than 3 days 12 hours it holds one sweep at times, and one that publishes late
+  // leaves it empty (a false alarm on a running sweeper). The schedule is the user's choice: a
+  // warning at synth says so, and what to do.
   it.each([
     ['a minute', 'rate(1 minute)', false],
     ['6 hours', 'rate(6 hours)', false],
     ['12 hours', 'rate(12 hours)', false],
-    ['a day', 'rate(1 day)', true],
-    ['a day (cron)', 'cron(0 6 * * ? *)', true],
-    ['two days', 'rate(2 days)', true],
+    ['a day', 'rate(1 day)', false],
+    ['a day (cron)', 'cron(0 6 * * ? *)', false],
+    ['three days', 'rate(3 days)', false],
+    ['four days', 'rate(4 days)', true],
+    ['a week', 'rate(7 days)', true],
     ['an hour on weekdays (not read: a day assumed)', 'cron(0 * ? * MON-FRI *)', true],
   ])('sweeps %s apart: a synth warning that SweeperNotRunning cannot watch them: %s', (_what, expression, warned) => {
     const schedule = scheduler.ScheduleExpression.expression(expression);
     const { stack: s } = tierlogTemplate({ sweepSchedule: schedule, sweepHousekeepingSchedule: schedule });
     const warnings = Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('SweeperNotRunning looks back'));
     expect(warnings.length > 0, expression).toBe(warned);
-    if (warned) expect(JSON.stringify(warnings[0]!.entry.data)).toMatch(/every 12 hours|a schedule of every day/);
+    if (warned) expect(JSON.stringify(warnings[0]!.entry.data)).toMatch(/every 3 days 12 hours|a schedule of every day/);
   });
 
   // Housekeeping sweeps alone count stuck instances: on a schedule of some days only (not read: a
@@ -693,15 +699,42 @@ describe('alarms', () => {
     expect((11 / 12) ** housekeepingSweepsIn(q, 15)).toBeLessThan(0.001);
   });
 
-  it('stuck: the window is at most a day (what an alarm can evaluate), and a day on a cron housekeeping schedule', () => {
-    for (const props of [
-      { sweeperTuning: { shardlessScan: { segments: 100, maxPages: 4 } } },
-      { sweepHousekeepingSchedule: scheduler.ScheduleExpression.cron({ minute: '7' }) },
-    ]) {
+  it('stuck: past a day the window is in hourly periods (the sweeps a segment needs, at most 7 days); a day on a cron housekeeping schedule of some days', () => {
+    for (const [props, period, periods] of [
+      // 688 housekeeping sweeps 10 minutes apart and a sweep's lag: 115 hours.
+      [{ sweeperTuning: { shardlessScan: { segments: 100, maxPages: 4 } } }, 3600, 115],
+      // 52 hourly ones and the lag: 53 hours (a day cut it to two chances in three of seeing an item).
+      [{ sweepHousekeepingSchedule: scheduler.ScheduleExpression.cron({ minute: '7' }) }, 3600, 53],
+      [{ sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.days(1)) }, 3600, 168],
+      [{ sweepHousekeepingSchedule: scheduler.ScheduleExpression.expression('cron(0/10 * ? * MON-FRI *)') }, 300, 288],
+    ] as const) {
       const { stack: s, template: t } = tierlogTemplate(props);
       const q = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.stuckInstances)]!.Properties!;
-      expect(q['EvaluationPeriods']).toBe(288);
+      expect(q['Period'] ?? (q['Metrics'] as Array<{ MetricStat: { Period: number } }>)[0]!.MetricStat.Period).toBe(period);
+      expect(q['EvaluationPeriods']).toBe(periods);
     }
+  });
+
+  // The windows of the alarms held by any count in them stopped at a day of five-minute periods:
+  // with sweeps and housekeeping a day apart, quarantined entries (counted at each daily sweep)
+  // and a suspect lease (counted at each daily housekeeping sweep) left the window a day after
+  // their count, before the next one published, and the alarms went OK and paged again each day
+  // while the entries stayed quarantined and the lease suspect. Past a day, hourly periods.
+  it('sweeps and housekeeping a day apart: EntriesQuarantined and StuckInstances hold from one daily count to the next', () => {
+    const daily = scheduler.ScheduleExpression.expression('cron(0 3 * * ? *)');
+    const { stack: s, template: t } = tierlogTemplate({ sweepSchedule: daily, sweepHousekeepingSchedule: daily });
+    const windowMs = (a: cloudwatch.Alarm) => {
+      const p = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, a)]!.Properties!;
+      const period =
+        (p['Period'] as number | undefined) ?? (p['Metrics'] as Array<{ MetricStat: { Period: number } }>)[0]!.MetricStat.Period;
+      expect(p['DatapointsToAlarm'], a.node.id).toBe(1);
+      expect(period * (p['EvaluationPeriods'] as number), a.node.id).toBeLessThanOrEqual(period >= 3600 ? 7 * 86_400 : 86_400);
+      return period * (p['EvaluationPeriods'] as number) * 1000;
+    };
+    // The next count: a day later (the recheck, an hour, comes due before it), and its run.
+    const gapMs = 86_400_000 + 15 * 60_000;
+    expect(windowMs(s.tierlog.alarms.entriesQuarantined)).toBeGreaterThan(gapMs);
+    expect(windowMs(s.tierlog.alarms.stuckInstances)).toBeGreaterThan(gapMs);
   });
 
   it('stuck: without the scan (suspect leases only, found by every housekeeping sweep), an hour', () => {
@@ -731,6 +764,105 @@ describe('alarms', () => {
       });
     }
   });
+});
+
+/**
+ * The not-running alarms looked back in five-minute periods, so at most a day (what CloudWatch
+ * evaluates in periods under an hour): housekeeping a day apart (a daily `cron`, `rate(1 day)`) had a
+ * window of one run, and `HousekeepingNotRunning` fired each day a run published late, on a sweeper
+ * that was running; runs two days apart left it empty every other day. Past a day they look back in
+ * hourly periods (7 days of them can be evaluated): three intervals, or two within 7 days.
+ */
+describe('not-running alarms of schedules a day or more apart: hourly periods, up to 7 days', () => {
+  const windowOf = (t: Template, s: { node: { path: string } } & Parameters<typeof logicalIdOf>[0], a: cloudwatch.Alarm) => {
+    const p = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, a)]!.Properties!;
+    const period = (p['Metrics'] as Array<{ MetricStat: { Period: number } }>)[0]!.MetricStat.Period;
+    expect(p['DatapointsToAlarm'], a.node.id).toBe(p['EvaluationPeriods']);
+    expect(p['TreatMissingData'], a.node.id).toBe('breaching');
+    return { period, hours: ((p['EvaluationPeriods'] as number) * period) / 3600 };
+  };
+
+  it.each([
+    ['every 8 hours', 'rate(8 hours)', 300, 24],
+    ['every 12 hours', 'rate(12 hours)', 3600, 36],
+    ['a day (rate)', 'rate(1 day)', 3600, 72],
+    ['a day (cron)', 'cron(0 3 * * ? *)', 3600, 72],
+    ['two days', 'rate(2 days)', 3600, 144],
+    ['three days', 'rate(3 days)', 3600, 168],
+  ])("housekeeping %s (%s): HousekeepingNotRunning (and each group's) in periods of %i s, %i hours", (_what, expression, period, hours) => {
+    const { stack: s, template: t } = tierlogTemplate({
+      sweepHousekeepingSchedule: scheduler.ScheduleExpression.expression(expression),
+      sweeperParallelism: 2,
+    });
+    for (const a of [s.tierlog.alarms.housekeepingNotRunning!, ...s.tierlog.housekeepingGroupsNotRunning]) {
+      expect(windowOf(t, s, a), `${a.node.id} ${expression}`).toEqual({ period, hours });
+    }
+    expect(Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('HousekeepingNotRunning looks back'))).toEqual([]);
+  });
+
+  it("sweeps and housekeeping a day apart: SweeperNotRunning (and each group's) looks back three days, no warning", () => {
+    const daily = scheduler.ScheduleExpression.expression('cron(0 3 * * ? *)');
+    const { stack: s, template: t } = tierlogTemplate({ sweepSchedule: daily, sweepHousekeepingSchedule: daily, sweeperParallelism: 2 });
+    for (const a of [s.tierlog.alarms.sweeperNotRunning, ...s.tierlog.sweeperGroupsNotRunning]) {
+      expect(windowOf(t, s, a), a.node.id).toEqual({ period: 3600, hours: 72 });
+    }
+    expect(Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('NotRunning looks back'))).toEqual([]);
+  });
+
+  it('housekeeping a week apart: 7 days, the most an alarm looks back, and a synth warning that it cannot watch them', () => {
+    const { stack: s, template: t } = tierlogTemplate({
+      sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.days(7)),
+    });
+    expect(windowOf(t, s, s.tierlog.alarms.housekeepingNotRunning!)).toEqual({ period: 3600, hours: 168 });
+    const warnings = Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('HousekeepingNotRunning looks back 7 days'));
+    expect(warnings).toHaveLength(1);
+    expect(JSON.stringify(warnings[0]!.entry.data)).toMatch(/at least every 3 days 12 hours/);
+  });
+
+  it('TierlogMonitoring on its own: a sweeperSilence of up to 7 days is taken, in hourly periods past a day; more refused', () => {
+    const { stack: s } = userStack();
+    const t = new Tierlog(s, 'Storage');
+    const monitoring = (id: string, sweeperSilence: Duration) =>
+      new TierlogMonitoring(s, id, {
+        metricsDeployment: t.metricsDeployment,
+        sweeperFunction: t.sweeperFunction,
+        deadLetterQueue: t.deadLetterQueue,
+        objectsStream: t.objectsStream,
+        sweeperSilence,
+      });
+    expect(() => monitoring('Long', Duration.hours(7 * 24 + 1))).toThrow(
+      /sweeperSilence must be between 15 minutes and 7 days, got 7 days 1 hour/,
+    );
+    const day = monitoring('Day', Duration.days(1));
+    const threeDays = monitoring('ThreeDays', Duration.days(3));
+    const template = Template.fromStack(s);
+    expect(windowOf(template, s, day.alarms.sweeperNotRunning)).toEqual({ period: 300, hours: 24 });
+    expect(windowOf(template, s, threeDays.alarms.sweeperNotRunning)).toEqual({ period: 3600, hours: 72 });
+  });
+
+  it.each([['rate(10 minutes)'], ['rate(1 day)'], ['rate(7 days)'], ['cron(0 3 * * ? *)'], ['cron(0 3 ? * MON-FRI *)']])(
+    'housekeeping and sweeps %s: every alarm stays within what CloudWatch evaluates (a day under hourly periods, 7 days with them)',
+    (expression) => {
+      const schedule = scheduler.ScheduleExpression.expression(expression);
+      const { template: t } = tierlogTemplate({
+        sweepSchedule: schedule,
+        sweepHousekeepingSchedule: schedule,
+        sweeperParallelism: 2,
+        auditAtScale: true,
+      });
+      for (const [id, r] of Object.entries(resourcesOf(t, 'AWS::CloudWatch::Alarm'))) {
+        const p = r.Properties!;
+        const periods = (
+          (p['Metrics'] as Array<{ MetricStat?: { Period: number }; Expression?: string; Period?: number }> | undefined) ?? []
+        )
+          .map((m) => m.MetricStat?.Period ?? m.Period)
+          .filter((x): x is number => x !== undefined);
+        const period = (p['Period'] as number | undefined) ?? Math.max(...periods);
+        const seconds = period * (p['EvaluationPeriods'] as number);
+        expect(seconds, id).toBeLessThanOrEqual(period >= 3600 ? 7 * 86_400 : 86_400);
+      }
+    },
+  );
 });
 
 describe('alarms on what must not happen at all fire on one occurrence', () => {
