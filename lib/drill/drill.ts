@@ -39,6 +39,7 @@ import { ConfigError, ValidationError } from '../errors.js';
 import { SWEEPER_ENV, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 import { DEFAULT_STREAM_MARGIN_MS, STREAM_ENV, streamTuningFromEnv } from '../recovery/stream-env.js';
 import { StreamReader } from '../local/stream-reader.js';
+import { metricsDeploymentDimensions } from '../handlers/names.js';
 import type { ExpiryPolicy } from '../tiered/expiry.js';
 import type { GetResult } from '../tiered/object-info.js';
 import { type DeliverBatch, type ExpiryCounts, ExpiryDriver } from './expiry.js';
@@ -578,13 +579,15 @@ export const DRILL_HANDLER_REMAINING_MS = 60_000;
  * `npm start` makes them, once the stack is up, and their margins, which they judge at each
  * invocation against the time it has left (`remainingMs`): a margin of the invocations it gives them
  * or more refused the first sweep or stream batch, and ended the drill only once its whole workload
- * had run.
+ * had run. And `TIERLOG_METRICS_DEPLOYMENT`, which both refuse when they are made (a value CloudWatch
+ * refuses as a dimension): refused then, once the stack was up and the tables made.
  *
  * @throws ConfigError naming the variable.
  */
 export function checkHandlerEnvironment(env: Readonly<Record<string, string | undefined>>, remainingMs: number): void {
   const sweeper = sweeperTuningFromEnv(env);
   const stream = streamTuningFromEnv(env);
+  metricsDeploymentDimensions(env);
   const margins: Array<[string, number]> = [
     [SWEEPER_ENV.deadlineMarginMs, sweeper.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS],
     [SWEEPER_ENV.answerMarginMs, sweeper.answerMarginMs ?? DEFAULT_ANSWER_MARGIN_MS],

@@ -351,6 +351,13 @@ describe('npm start refuses what it cannot run, before it starts the local stack
       { TIERLOG_DEADLINE_MARGIN_MS: '60000' },
       'drill: TIERLOG_DEADLINE_MARGIN_MS',
     ],
+    // Read by both handlers when the drill makes them, once the stack is up and its tables made.
+    [
+      'a deployment name CloudWatch refuses as a dimension',
+      ['--operations', '5', '--writers', '1', '--max-body', '2048'],
+      { TIERLOG_METRICS_DEPLOYMENT: ' ' },
+      'drill: TIERLOG_METRICS_DEPLOYMENT',
+    ],
   ])('%s: exit code 2 (1 is an invariant that failed), the reason in a line, no stack started', (_, argv, env, reason) => {
     const out = drill(argv, env);
     expect(out.status).toBe(2);
