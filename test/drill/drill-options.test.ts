@@ -429,6 +429,37 @@ describe('npm start --json ended by a signal', () => {
   );
 });
 
+describe('npm start --json that stopped on an error, then a signal while its local stack stops', () => {
+  it('stdout stays the one document of its error, and the exit code is the one it names', async () => {
+    // An error once the stack is up: one table named for both (provisionLocal makes it for one, and
+    // refuses it for the other). Its document printed, the stack is stopped; a SIGTERM then (a CI
+    // job's timeout) printed a second document, an InterruptedError, and exited 130.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/drill.ts', '--json', '--writers', '1', '--operations', '5'], {
+      env: { ...process.env, TIERLOG_CHANGELOG_TABLE: 'drill-one-table', TIERLOG_OBJECTS_TABLE: 'drill-one-table' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, killedBy) => resolve({ code, signal: killedBy })),
+    );
+    setTimeout(() => child.kill('SIGKILL'), 60_000).unref();
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (/"exitCode": \d+\n {2}}\n}/.test(stdout)) resolve();
+      });
+      void exited.then(() => reject(new Error(`the drill exited before its error was printed:\n${stdout}\n${stderr}`)));
+    });
+    expect(stderr).toMatch(/up in \d+ ms/);
+    child.kill('SIGTERM');
+    expect(await exited).toEqual({ code: 2, signal: null });
+    const document = JSON.parse(stdout) as { error: { name: string; exitCode: number } };
+    expect(document.error).toMatchObject({ name: 'ConfigError', exitCode: 2 });
+  }, 120_000);
+});
+
 describe("the writers' inline threshold (TIERLOG_INLINE_THRESHOLD in npm start) is the drill's", () => {
   it('with inlineThreshold 0 every value the workload leaves is a blob, though every body is of 1 KiB at most', async () => {
     const fx = await freshFixture({ replacedBlobCleanup: 'log' });
