@@ -12,7 +12,8 @@
  * oracle): a read may return only the last acknowledged write or one that may have landed after
  * it, byte for byte, so a lost acknowledged write or a stale value fails the drill. A write that
  * was not acknowledged counts as one that may have landed, unless the store refused it for sure
- * (`writeStatusOf`: a version conflict, a fence, ...): then a read of its value is wrong too.
+ * (`writeStatusOf`: a version conflict, a fence, ...) or its writer died before any request of it
+ * that writes HV went out: then a read of its value is wrong too.
  *
  * Some puts expire (`timeToLiveMs`, `expiresAt`, `timeToIdleMs`). DynamoDB Local runs no TTL, so
  * the drill deletes expired items as TTL does and delivers the objects table's real stream to

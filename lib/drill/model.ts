@@ -4,7 +4,8 @@
  *
  * Every write (put or delete) is an interval on a logical clock, from the call to its answer, and
  * ends in one of: acknowledged (it took effect), failed (it definitely did not take effect), or
- * unknown (an error that may have left it applied, or the writer died during it). A write that
+ * unknown (an error that may have left it applied, or the writer died during it once a request
+ * of it that writes HV had gone out; dead before, it failed). A write that
  * takes effect does so at one instant inside its interval (it is linearizable), and in this
  * simulation nothing of a write reaches a server after its call returned (a dead writer sends
  * nothing more; a fenced commit never lands).
