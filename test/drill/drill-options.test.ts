@@ -431,9 +431,9 @@ describe('npm start --json ended by a signal', () => {
 
 describe('npm start --json that stopped on an error, then a signal while its local stack stops', () => {
   it('stdout stays the one document of its error, and the exit code is the one it names', async () => {
-    // An error once the stack is up: one table named for both (provisionLocal makes it for one, and
-    // refuses it for the other). Its document printed, the stack is stopped; a SIGTERM then (a CI
-    // job's timeout) printed a second document, an InterruptedError, and exited 130.
+    // An error once the stack is up: one table named for both, which provisionLocal refuses. Its
+    // document printed, the stack is stopped; a SIGTERM then (a CI job's timeout) printed a second
+    // document, an InterruptedError, and exited 130.
     const child = spawn(process.execPath, ['--import', 'tsx', 'bin/drill.ts', '--json', '--writers', '1', '--operations', '5'], {
       env: { ...process.env, TIERLOG_CHANGELOG_TABLE: 'drill-one-table', TIERLOG_OBJECTS_TABLE: 'drill-one-table' },
       stdio: ['ignore', 'pipe', 'pipe'],
