@@ -99,12 +99,17 @@ const invocationMs = 2_000;
 let stack: LocalStack | undefined;
 // Set once the drill runs: an error after that is a failed run (exit 1), whatever its class.
 let running = false;
-// Set once the report is on stdout: with --json, an error after it prints no second document.
+// Set once the report, or with --json the error of a run that stopped, is on stdout: nothing
+// after it prints a second document.
 let reported = false;
 // With --json, Ctrl-C or SIGTERM (a CI job's timeout) before the report prints its error as the
 // CLI's does and exits 130 (the local stack's servers go with the process: their pipes close).
 // Without, the signal ends the process as ever. Taken off once the report is printed.
 const interrupted = (signal: NodeJS.Signals): void => {
+  // Once stdout holds the error of a run that stopped (the stack stopping after it), it says
+  // nothing more: a second document there broke every reader, and the exit code was 130, not the
+  // error's. The process ends at once with the error's code (the servers go with it, as above).
+  if (reported) process.exit(process.exitCode ?? EXIT.failure);
   printJsonError(
     Object.assign(new Error(`interrupted (${signal}) before the drill's report: nothing was checked`), { name: 'InterruptedError' }),
     EXIT.interrupted,
@@ -221,7 +226,10 @@ try {
   if (usage) console.error(`drill: ${err.message}`);
   else console.error(err);
   process.exitCode = usage ? EXIT.usage : EXIT.failure;
-  if (opts.json && !reported) printJsonError(err, process.exitCode);
+  if (opts.json && !reported) {
+    printJsonError(err, process.exitCode);
+    reported = true;
+  }
 } finally {
   await stack?.stop();
 }

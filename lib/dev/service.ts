@@ -11,7 +11,7 @@ import { MAX_TIMER_MS } from '../constants.js';
 import { ConfigError, TierlogError, ValidationError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { createObjectsHandler } from '../handlers/objects.js';
-import { OBJECTS_SERVICE_NAME, SWEEPER_SERVICE_NAME } from '../handlers/names.js';
+import { metricsDeploymentDimensions, OBJECTS_SERVICE_NAME, SWEEPER_SERVICE_NAME } from '../handlers/names.js';
 import { createSweeperHandler, type SweepSummary } from '../handlers/sweeper.js';
 import { isIntegerIn } from '../env-integers.js';
 import { notifyCallback } from '../callbacks.js';
@@ -155,6 +155,9 @@ export const DEV_SWEEP_TIMEOUT_MS = 60_000;
  */
 function checkTuningVariables(): void {
   writerTuningFromEnv();
+  // Read by the sweeper handler when it is made, once the stack is up: a value CloudWatch refuses
+  // as a dimension was refused then, after the stack had started and the tables were made.
+  metricsDeploymentDimensions();
   const tuning = sweeperTuningFromEnv();
   for (const option of ['deadlineMarginMs', 'answerMarginMs'] as const) {
     const margin = tuning[option];

@@ -12,7 +12,8 @@
  * oracle): a read may return only the last acknowledged write or one that may have landed after
  * it, byte for byte, so a lost acknowledged write or a stale value fails the drill. A write that
  * was not acknowledged counts as one that may have landed, unless the store refused it for sure
- * (`writeStatusOf`: a version conflict, a fence, ...): then a read of its value is wrong too.
+ * (`writeStatusOf`: a version conflict, a fence, ...) or its writer died before any request of it
+ * that writes HV went out: then a read of its value is wrong too.
  *
  * Some puts expire (`timeToLiveMs`, `expiresAt`, `timeToIdleMs`). DynamoDB Local runs no TTL, so
  * the drill deletes expired items as TTL does and delivers the objects table's real stream to
@@ -39,6 +40,7 @@ import { ConfigError, ValidationError } from '../errors.js';
 import { SWEEPER_ENV, sweeperTuningFromEnv } from '../recovery/sweeper-env.js';
 import { DEFAULT_STREAM_MARGIN_MS, STREAM_ENV, streamTuningFromEnv } from '../recovery/stream-env.js';
 import { StreamReader } from '../local/stream-reader.js';
+import { metricsDeploymentDimensions } from '../handlers/names.js';
 import type { ExpiryPolicy } from '../tiered/expiry.js';
 import type { GetResult } from '../tiered/object-info.js';
 import { type DeliverBatch, type ExpiryCounts, ExpiryDriver } from './expiry.js';
@@ -578,13 +580,15 @@ export const DRILL_HANDLER_REMAINING_MS = 60_000;
  * `npm start` makes them, once the stack is up, and their margins, which they judge at each
  * invocation against the time it has left (`remainingMs`): a margin of the invocations it gives them
  * or more refused the first sweep or stream batch, and ended the drill only once its whole workload
- * had run.
+ * had run. And `TIERLOG_METRICS_DEPLOYMENT`, which both refuse when they are made (a value CloudWatch
+ * refuses as a dimension): refused then, once the stack was up and the tables made.
  *
  * @throws ConfigError naming the variable.
  */
 export function checkHandlerEnvironment(env: Readonly<Record<string, string | undefined>>, remainingMs: number): void {
   const sweeper = sweeperTuningFromEnv(env);
   const stream = streamTuningFromEnv(env);
+  metricsDeploymentDimensions(env);
   const margins: Array<[string, number]> = [
     [SWEEPER_ENV.deadlineMarginMs, sweeper.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS],
     [SWEEPER_ENV.answerMarginMs, sweeper.answerMarginMs ?? DEFAULT_ANSWER_MARGIN_MS],

@@ -4,7 +4,8 @@
  *
  * Every write (put or delete) is an interval on a logical clock, from the call to its answer, and
  * ends in one of: acknowledged (it took effect), failed (it definitely did not take effect), or
- * unknown (an error that may have left it applied, or the writer died during it). A write that
+ * unknown (an error that may have left it applied, or the writer died during it once a request
+ * of it that writes HV had gone out; dead before, it failed). A write that
  * takes effect does so at one instant inside its interval (it is linearizable), and in this
  * simulation nothing of a write reaches a server after its call returned (a dead writer sends
  * nothing more; a fenced commit never lands).
@@ -441,14 +442,23 @@ function describe(writes: readonly ModelWrite[]): string {
     .join('; ');
 }
 
-/** The body of a put with this tag and size: the tag, then bytes derived from it. */
+/**
+ * The body of a put with this tag and size: the tag, then bytes derived from it. A body too short
+ * to hold its tag is the tag's hash (FNV-1a, its 4 bytes, then bytes derived from it): a prefix of
+ * the tag was one body for every write of that size whose tags began alike (`w1-op12` and
+ * `w1-op13` in 3 bytes), so a read that served one's bytes under the other's metadata passed.
+ */
 export function bodyFor(tag: string, size: number): Uint8Array {
   const bytes = Buffer.alloc(size);
   const head = Buffer.from(`${tag}|`);
-  head.copy(bytes, 0, 0, Math.min(head.length, size));
   let h = 0x811c9dc5;
   for (const c of head) h = Math.imul(h ^ c, 0x01000193) >>> 0;
-  for (let i = head.length; i < size; i++) bytes[i] = (h + i * 7 + (i >>> 8)) & 0xff;
+  if (size < head.length) {
+    for (let i = 0; i < size; i++) bytes[i] = i < 4 ? (h >>> (8 * i)) & 0xff : (h + i * 7) & 0xff;
+  } else {
+    head.copy(bytes, 0);
+    for (let i = head.length; i < size; i++) bytes[i] = (h + i * 7 + (i >>> 8)) & 0xff;
+  }
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 

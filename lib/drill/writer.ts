@@ -65,6 +65,12 @@ export interface OperationOutcome {
   readonly namedReplacedBlob?: boolean;
   /** The requests (attempts, a crash's included) the operation made: how far a crash plan can reach into it. */
   readonly requests?: number;
+  /**
+   * A request of it that may write the objects table (HV) went out ({@link writesHv}): false when
+   * none did, its writer dead before (then nothing of it can ever be read: its value, or its
+   * deletion, is written to HV or nowhere).
+   */
+  readonly hvWriteSent?: boolean;
   /** Of a session: how far it got. */
   readonly session?: SessionProgress;
   readonly startedAt: number;
@@ -80,16 +86,23 @@ export function writeStatusOf(outcome: OperationOutcome): 'acked' | 'failed' | '
   if (outcome.acknowledged) return 'acked';
   // A session whose complete was never sent (died in its create, aborted, abandoned) never lands.
   if (outcome.session !== undefined && !outcome.session.completeSent) return 'failed';
-  return outcome.crashedAt !== undefined ? 'unknown' : statusAfterError(outcome.errorName);
+  // A writer that died before any request of it that writes HV went out: it never lands either.
+  // Taken as one that may have landed, a read of its value (which only a broken store could
+  // serve: a sweeper that rolled a dead writer's change forward) passed.
+  if (outcome.crashedAt !== undefined) return outcome.hvWriteSent === false ? 'failed' : 'unknown';
+  return statusAfterError(outcome.errorName);
 }
 
 /**
  * The complete a session's client sends again, to a fresh writer: one whose outcome it does not
  * know (the writer serving it died in it, or the store answered an error that may have left it
- * committed); none once it was answered, or refused for sure.
+ * committed); none once it was answered, or refused for sure. The client's view: it cannot tell
+ * whether its complete's commit went out before the writer died.
  */
 export function completeToRetry(outcome: OperationOutcome): SessionProgress['completing'] {
-  return writeStatusOf(outcome) === 'unknown' ? outcome.session?.completing : undefined;
+  if (outcome.acknowledged) return undefined;
+  const unknown = outcome.crashedAt !== undefined || statusAfterError(outcome.errorName) === 'unknown';
+  return unknown ? outcome.session?.completing : undefined;
 }
 
 export interface SimulatedWriterOptions {
@@ -125,6 +138,8 @@ export class SimulatedWriter {
   private alive = true;
   /** Requests of the operation in progress that named a replaced blob in the log. */
   private namingOld = 0;
+  /** Requests of the operation in progress that may write HV ({@link writesHv}), a crash's included. */
+  private hvWrites = 0;
 
   constructor(private readonly options: SimulatedWriterOptions) {
     this.injector = new FaultInjector(options.random);
@@ -133,6 +148,7 @@ export class SimulatedWriter {
       kind: 'loseRequest',
       match: (request) => {
         if (namesReplacedBlob(request, options.config)) this.namingOld++;
+        if (writesHv(request, options.config)) this.hvWrites++;
         return false;
       },
     };
@@ -180,10 +196,17 @@ export class SimulatedWriter {
         : { kind: crash.after ? ('crashAfter' as const) : ('crashBefore' as const), skip: crash.atRequest, times: 1 };
     if (crashRule !== undefined) this.injector.add(crashRule);
     this.namingOld = 0;
+    this.hvWrites = 0;
     const requestsBefore = this.injector.stats.requests;
+    // A crash before a write to HV stopped it unsent (the spy saw it all the same).
+    const unsent = () => {
+      const at = this.injector.crashedAt;
+      return crashRule?.kind === 'crashBefore' && at !== undefined && writesHv(at, this.options.config) ? 1 : 0;
+    };
     const named = () => ({
       ...(this.namingOld > 0 ? { namedReplacedBlob: true } : {}),
       requests: this.injector.stats.requests - requestsBefore,
+      hvWriteSent: this.hvWrites - unsent() > 0,
     });
     const progress: SessionRun = { created: false, completeSent: false, version: undefined, completing: undefined };
     const session = () =>
@@ -347,6 +370,45 @@ export function namesReplacedBlob(request: RequestInfo, config: TierlogConfig): 
   if (request.command === 'TransactWriteItemsCommand')
     return ((request.input.TransactItems ?? []) as Array<{ Update?: unknown }>).some((item) => logWrites(item.Update));
   return false;
+}
+
+/** DynamoDB commands that write nothing. */
+const DYNAMODB_READS: ReadonlySet<string> = new Set([
+  'GetItemCommand',
+  'BatchGetItemCommand',
+  'QueryCommand',
+  'ScanCommand',
+  'TransactGetItemsCommand',
+  'DescribeTableCommand',
+  'ListTablesCommand',
+]);
+
+/**
+ * True when a writer's request may write the objects table (HV): a single-item write, a
+ * transaction or a batch naming it. Another command of DynamoDB that is no read is taken as one
+ * (a write can only be ruled out, never missed). Only such a request makes a value, or a deletion, readable.
+ */
+export function writesHv(request: RequestInfo, config: TierlogConfig): boolean {
+  if (request.service !== 'dynamodb' || DYNAMODB_READS.has(request.command)) return false;
+  const { TableName, TransactItems, RequestItems } = request.input as {
+    TableName?: unknown;
+    TransactItems?: unknown;
+    RequestItems?: unknown;
+  };
+  switch (request.command) {
+    case 'PutItemCommand':
+    case 'UpdateItemCommand':
+    case 'DeleteItemCommand':
+      return TableName === config.objectsTable;
+    case 'TransactWriteItemsCommand':
+      return (Array.isArray(TransactItems) ? (TransactItems as Array<Record<string, { TableName?: unknown } | undefined>>) : []).some(
+        (item) => ['Put', 'Update', 'Delete'].some((action) => item[action]?.TableName === config.objectsTable),
+      );
+    case 'BatchWriteItemCommand':
+      return typeof RequestItems === 'object' && RequestItems !== null && Object.hasOwn(RequestItems, config.objectsTable);
+    default:
+      return true;
+  }
 }
 
 /** An error's name and its `Name: message` line, for the drill's reports (a thrown non-Error is named by its type). */

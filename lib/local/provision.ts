@@ -35,6 +35,10 @@ export { createTableInput } from '../schema/table-shape.js';
  *   DynamoDB or S3 refuses, a misspelt setting), before any request: it made what it could of it
  *   (a bucket beside a table name DynamoDB refused; tables keyed by `key` under a misspelt
  *   `hvAtributes`), or failed with a `TypeError` given none.
+ * @throws ConfigError when `changeLogTable` and `objectsTable` name one table, before any request:
+ *   made for one of them, it was refused for the other as a table "of another schema" to delete
+ *   (this very call had made it), or, with `hvAttributes.key` `pk`, taken for both when the change
+ *   log's was made first: the change log's items and the objects in one table, by chance.
  * @throws ValidationError when `clients` names a client it does not take (a misspelt `dynamoDB`
  *   would create the tables through a client from `process.env`), before any request.
  * @throws AccessDeniedError when S3 refuses the bucket's HeadBucket (on AWS most often another
@@ -49,6 +53,12 @@ export { createTableInput } from '../schema/table-shape.js';
 export async function provisionLocal(config: TierlogConfig, clients: { dynamodb?: DynamoDBClient; s3?: S3Client } = {}): Promise<void> {
   validateConfig(config);
   assertOptions(clients, ['dynamodb', 's3'], 'provisionLocal');
+  if (config.changeLogTable === config.objectsTable) {
+    throw new ConfigError(
+      `changeLogTable and objectsTable both name the table ${config.objectsTable}: tierlog keeps its change log and its objects in two tables of their own schemas; name two`,
+      'objectsTable',
+    );
+  }
   const dynamodb = clients.dynamodb ?? createDynamoDBClient();
   const s3 = clients.s3 ?? createS3Client();
   try {

@@ -155,7 +155,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const stopSync = (): void => {
     // Closing the pipes is enough: each child exits when its stdin closes.
     for (const child of children) child.stdin?.destroy();
-    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir === undefined) return;
+    try {
+      rmSync(dataDir, { recursive: true, force: true });
+    } catch {
+      // The S3 server is still writing into it (a request under way as this process exits, say
+      // mid-upload): its removal failed (ENOTEMPTY), an uncaught error's stack trace as the
+      // process ended. The server removes the directory itself once its stdin's end has stopped it.
+    }
   };
   process.once('exit', stopSync);
 

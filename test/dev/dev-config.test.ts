@@ -49,6 +49,21 @@ describe('dev service configuration', () => {
       process.env.PATH = saved;
     }
   });
+
+  it("refuses a TIERLOG_METRICS_DEPLOYMENT its sweeper handler refuses before anything starts: with no java on PATH, the error is the variable's", async () => {
+    const saved = { PATH: process.env.PATH, deployment: process.env.TIERLOG_METRICS_DEPLOYMENT };
+    process.env.PATH = '/nonexistent/tierlog-dev-config-test';
+    process.env.TIERLOG_METRICS_DEPLOYMENT = 'prod\u00e9';
+    try {
+      const error = await startError({ config });
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).setting).toBe('TIERLOG_METRICS_DEPLOYMENT');
+    } finally {
+      process.env.PATH = saved.PATH;
+      if (saved.deployment === undefined) delete process.env.TIERLOG_METRICS_DEPLOYMENT;
+      else process.env.TIERLOG_METRICS_DEPLOYMENT = saved.deployment;
+    }
+  });
 });
 
 describe('dev service start that fails', () => {

@@ -351,6 +351,13 @@ describe('npm start refuses what it cannot run, before it starts the local stack
       { TIERLOG_DEADLINE_MARGIN_MS: '60000' },
       'drill: TIERLOG_DEADLINE_MARGIN_MS',
     ],
+    // Read by both handlers when the drill makes them, once the stack is up and its tables made.
+    [
+      'a deployment name CloudWatch refuses as a dimension',
+      ['--operations', '5', '--writers', '1', '--max-body', '2048'],
+      { TIERLOG_METRICS_DEPLOYMENT: ' ' },
+      'drill: TIERLOG_METRICS_DEPLOYMENT',
+    ],
   ])('%s: exit code 2 (1 is an invariant that failed), the reason in a line, no stack started', (_, argv, env, reason) => {
     const out = drill(argv, env);
     expect(out.status).toBe(2);
@@ -420,6 +427,37 @@ describe('npm start --json ended by a signal', () => {
     },
     120_000,
   );
+});
+
+describe('npm start --json that stopped on an error, then a signal while its local stack stops', () => {
+  it('stdout stays the one document of its error, and the exit code is the one it names', async () => {
+    // An error once the stack is up: one table named for both, which provisionLocal refuses. Its
+    // document printed, the stack is stopped; a SIGTERM then (a CI job's timeout) printed a second
+    // document, an InterruptedError, and exited 130.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/drill.ts', '--json', '--writers', '1', '--operations', '5'], {
+      env: { ...process.env, TIERLOG_CHANGELOG_TABLE: 'drill-one-table', TIERLOG_OBJECTS_TABLE: 'drill-one-table' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, killedBy) => resolve({ code, signal: killedBy })),
+    );
+    setTimeout(() => child.kill('SIGKILL'), 60_000).unref();
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (/"exitCode": \d+\n {2}}\n}/.test(stdout)) resolve();
+      });
+      void exited.then(() => reject(new Error(`the drill exited before its error was printed:\n${stdout}\n${stderr}`)));
+    });
+    expect(stderr).toMatch(/up in \d+ ms/);
+    child.kill('SIGTERM');
+    expect(await exited).toEqual({ code: 2, signal: null });
+    const document = JSON.parse(stdout) as { error: { name: string; exitCode: number } };
+    expect(document.error).toMatchObject({ name: 'ConfigError', exitCode: 2 });
+  }, 120_000);
 });
 
 describe("the writers' inline threshold (TIERLOG_INLINE_THRESHOLD in npm start) is the drill's", () => {

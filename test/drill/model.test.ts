@@ -6,7 +6,7 @@
  * been live when it read (a soak seed flagged such a refusal as a violation).
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { RegisterModel } from '../../lib/drill/model.js';
+import { bodyFor, bodyMatches, observe, RegisterModel } from '../../lib/drill/model.js';
 import { type OperationOutcome, writeStatusOf } from '../../lib/drill/writer.js';
 
 const T0 = Date.UTC(2026, 11, 1, 12, 0, 0);
@@ -278,6 +278,24 @@ describe('the register model refuses the histories of a broken store', () => {
     const good = new RegisterModel();
     sound(good);
     expect(good.violations()).toEqual([]);
+  });
+
+  test("a body shorter than its tag, another write's of that size, is a wrong body: its bytes are not a prefix of the tag", () => {
+    // Every body of 3 bytes whose tag began "w1-" was "w1-": a read that served w1-op12's bytes
+    // under w1-op13's metadata (an object pointing at another write's blob) passed.
+    const model = new RegisterModel();
+    for (const tag of ['w1-op12', 'w1-op13']) {
+      const w = model.beginWrite('k', 'put', tag, 3);
+      model.endWrite(w, 'acked');
+    }
+    const r = model.beginRead('k', 'read');
+    model.endRead(r, observe({ metadata: { tag: 'w1-op13' }, body: bodyFor('w1-op12', 3) }, false));
+    expect(model.violations()).toEqual([expect.stringContaining('wrong body')]);
+    // Of every size a tag does not fit in, two writes' bodies differ (4 bytes of its hash and more).
+    for (let size = 4; size < 'w1-op12|'.length; size++) {
+      expect(Buffer.from(bodyFor('w1-op12', size)).equals(Buffer.from(bodyFor('w1-op13', size))), `${size} bytes`).toBe(false);
+    }
+    expect(bodyMatches('w1-op12', 3, bodyFor('w1-op12', 3))).toBe(true);
   });
 
   test('a value served past its expiry, by a second (sound: a second before it)', () => {

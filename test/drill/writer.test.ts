@@ -72,13 +72,33 @@ describe('SimulatedWriter: a crash', () => {
     const before = writerOn(fx);
     const outcome = await before.run(put('w/crash', 'c1'), { atRequest: 0, after: false });
     expect(outcome.crashedAt).toBeDefined();
-    expect(writeStatusOf(outcome)).toBe('unknown');
+    // Nothing of it reached HV: it never lands, and a read of its value is wrong (it was "unknown").
+    expect(writeStatusOf(outcome)).toBe('failed');
     expect(await untouched(fx)).toBe(true);
 
     const after = writerOn(fx);
     const died = await after.run(put('w/crash', 'c2'), { atRequest: 0, after: true });
     expect(died.crashedAt).toBe(outcome.crashedAt);
     expect(await untouched(fx)).toBe(false);
+  });
+
+  it('before its commit, the first write to HV: a write that never lands; after it, one that may have landed', async () => {
+    const fx = await freshFixture();
+    // A fresh writer's put of a blob: record, HV read, upload, then the commit (its 4th request).
+    const before = await writerOn(fx).run(put('w/commit', 'k1'), { atRequest: 3, after: false });
+    expect(before).toMatchObject({ acknowledged: false, crashedAt: 'commit', hvWriteSent: false });
+    expect(writeStatusOf(before)).toBe('failed');
+    expect(await writerOn(fx).store.get('w/commit')).toBeUndefined();
+    const after = await writerOn(fx).run(put('w/commit', 'k2'), { atRequest: 3, after: true });
+    expect(after).toMatchObject({ acknowledged: false, crashedAt: 'commit', hvWriteSent: true });
+    expect(writeStatusOf(after)).toBe('unknown');
+    expect((await writerOn(fx).store.get('w/commit'))?.metadata.tag).toBe('k2');
+    // An inline value's delete is one write to HV, its marker: stopped unsent, the value stays.
+    expect((await writerOn(fx).run(put('w/inline', 'i1', 100))).acknowledged).toBe(true);
+    const marker = await writerOn(fx).run({ kind: 'delete', key: 'w/inline', tag: 'x' }, { atRequest: 0, after: false });
+    expect(marker).toMatchObject({ crashedAt: 'hv-delete', hvWriteSent: false });
+    expect(writeStatusOf(marker)).toBe('failed');
+    expect((await writerOn(fx).store.get('w/inline'))?.metadata.tag).toBe('i1');
   });
 
   it('kills the writer: its next operation runs nothing and is no acknowledgement', async () => {

@@ -41,6 +41,22 @@ async function describeTable(name: string) {
 }
 
 describe('provisionLocal', () => {
+  it('refuses one table named for both the change log and the objects, naming both, before it makes anything', async () => {
+    const config = testConfig();
+    const one = { ...config, changeLogTable: config.objectsTable, hvAttributes: { key: 'pk' } };
+    // Made for one and refused for the other as "of another schema" (delete this one, though this
+    // call had made it), or, with the objects keyed by pk, taken for both when the change log's
+    // table was made first: by chance.
+    const error = await provisionLocal(one, { dynamodb, s3 }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toContain('changeLogTable and objectsTable both name the table');
+    expect((error as ConfigError).setting).toBe('objectsTable');
+    await expect(describeTable(config.objectsTable)).rejects.toThrow(/not found|non-existent|ResourceNotFound/i);
+  });
+
   it('creates the change-log table with the byLease GSI (shard, leaseUntil) and INCLUDE projection', async () => {
     const config = testConfig();
     await provisionLocal(config, { dynamodb, s3 });
