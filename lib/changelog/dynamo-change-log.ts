@@ -517,7 +517,10 @@ export class DynamoChangeLog implements FencedChangeLog {
    * off), the lease written was on this machine's clock, and may have ended already on the
    * sweeper's (a clock minutes behind) while the writer goes on to its upload: a sweep before the
    * next renewal (a timer's tick away, or never without one) claimed the live writer and fenced its
-   * commit. Renewed at once on the clock as measured, when due on it. A renewal refused for a claim
+   * commit. One on a machine whose clock runs ahead ends that much later on the sweeper's clock, past
+   * any lease a writer takes once it is minutes ahead: a sweep claimed the live writer as suspect
+   * (stuck), and every record of the slot went into that lease meanwhile. Renewed at once on the
+   * clock as measured, when due on it or longer there than a write now sets. A renewal refused for a claim
    * made meanwhile is {@link InstanceClaimedError} (the entry is the sweeper's, as when the record
    * finds the claim); one that fails otherwise is reported as a background renewal's (the entry is
    * recorded; the next write or tick renews). None is sent once `deadline` (the invocation's the
@@ -526,8 +529,11 @@ export class DynamoChangeLog implements FencedChangeLog {
   private async leaseOnMeasuredClock(slot: Slot, id: ChangeId, at: LeaseClock, deadline: number | undefined): Promise<void> {
     if (deadline !== undefined && this.clock() >= deadline) return;
     const measured = this.leaseClock();
-    if (measured.offset === at.offset || !this.needsRenewal(slot, measured)) return;
+    if (measured.offset === at.offset) return;
     const lease = this.desiredLease(measured);
+    // Short on the measured clock (this machine's behind AWS's), or longer than any this log writes
+    // there (ahead: past the sweeper's suspect horizon once ahead by minutes, claimed as stuck).
+    if (!this.needsRenewal(slot, measured) && slot.leaseUntil <= lease) return;
     let applied: boolean;
     try {
       applied = (await this.writingLease(slot, lease, () => this.table.renewLease(slot.instanceId, lease))).result.applied;

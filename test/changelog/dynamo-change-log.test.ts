@@ -13,6 +13,8 @@ import { type FenceEffect, InstanceTable } from '../../lib/changelog/instance-ta
 import { parseInstanceItem } from '../../lib/changelog/instance-item.js';
 import { CorruptItemError, ResourceMissingError, ValidationError } from '../../lib/errors.js';
 import { newChangeId, newInstanceId } from '../../lib/ids.js';
+import { MAX_WRITER_LEASE_MS } from '../../lib/constants.js';
+import { suspectLeaseHorizon } from '../../lib/recovery/judge.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { blobOf, gsiUnits, type ManualClock, manualClock, newClient, type Probe, probe, RawReader } from './helpers.js';
 
@@ -769,6 +771,39 @@ describe("a writer whose clock is off AWS's", () => {
     expect(p.of('UpdateItem')).toHaveLength(1);
     expect(log.instanceId).toBe(instance);
     expect(log.mayUpload(id)).toBe(true);
+  });
+
+  // A machine whose clock runs 20 minutes ahead of AWS's: its first record's lease, written before
+  // any answer, ends 22 minutes ahead on AWS's clock, past any lease a writer takes. The renewal on
+  // the measured clock only lengthened a short lease: this one stayed, every record of the slot
+  // went into it, and a sweep claimed the live writer as suspect (its commits fenced).
+  it("its first record's lease, too long on AWS's clock (its own ahead), is set on that clock before the record resolves", async () => {
+    const AHEAD = 1_200_000;
+    const client = newClient();
+    clients.push(client);
+    serverClockAhead(client, -AHEAD);
+    const p = probe(client);
+    const log = new DynamoChangeLog({ config: fx.config, dynamodb: client, renewInBackground: false });
+    logs.push(log);
+    const id = newChangeId();
+    await log.record(id, { id: 'skewed-ahead' });
+    const instance = log.instanceId;
+    const awsNow = Date.now() - AHEAD;
+    const horizon = suspectLeaseHorizon(awsNow, { maxLeaseMs: MAX_WRITER_LEASE_MS, skewMarginMs: SKEW });
+    expect((await raw.get(instance))!.leaseUntil, "the lease runs on AWS's clock").toBeLessThanOrEqual(awsNow + LEASE + 5_000);
+    const suspect = await sweeper.claim(instance, {
+      cutoff: awsNow,
+      suspectAbove: horizon,
+      claimant: 'sweeper-1',
+      until: awsNow + CLAIM_MS,
+      now: awsNow,
+    });
+    expect(suspect, "a sweeper on AWS's clock claimed the live writer as suspect").toBeUndefined();
+    expect(p.of('UpdateItem'), 'the record, and one renewal on the measured clock').toHaveLength(2);
+    p.clear();
+    await log.record(newChangeId(), { id: 'skewed-ahead-second' });
+    expect(p.of('UpdateItem')).toHaveLength(1);
+    expect(log.instanceId).toBe(instance);
   });
 
   it('sends no such renewal once the invocation the record began in has ended (its answer came after the deadline)', async () => {
