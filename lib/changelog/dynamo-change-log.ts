@@ -741,9 +741,14 @@ export class DynamoChangeLog implements FencedChangeLog {
    * is the sweeper's to retire. Bound to an invocation, a lapsed slot that still holds changes is
    * dropped too: they are of writes an earlier invocation left (frozen with the environment), which
    * their deadline keeps from committing, and a sweeper may have claimed the item; a new entry
-   * there would cost a refused write, or a fenced commit and its backoff. It drains instead.
+   * there would cost a refused write, or a fenced commit and its backoff. It drains instead. A
+   * draining slot with nothing left (or claimed) is let go, as the renewal's tick does.
    */
   private dropLapsedSlots(): void {
+    // A slot stopped after an abandon, once its other changes are done, is let go here too: the
+    // renewal's tick drops it, but no timer runs inside Lambda, where a warm environment kept every
+    // one it ever stopped (and each `scan` read them all again).
+    this.draining = this.draining.filter((slot) => !slot.fenced && slot.entries.size > 0);
     const { now } = this.leaseClock();
     const lapsed = (slot: Slot) => slot.created && slot.leaseUntil <= now && (slot.entries.size === 0 || this.deadline !== undefined);
     const kept = this.slots.filter((slot) => !lapsed(slot));

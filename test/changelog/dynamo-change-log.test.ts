@@ -666,6 +666,25 @@ describe('background renewal', () => {
     expect(parseInstanceItem(claimed!).entries.map((e) => e.changeId)).toEqual([left]);
   });
 
+  // Inside Lambda no timer runs, and the timer's tick was the only thing that let go of an item
+  // stopped after an abandon once its other changes were done: a warm environment kept every one
+  // (memory), and each scan() read all of them again, one GetItem each, for ever.
+  it('without background renewal, an abandoned slot is let go by the next write once its other changes are done: scan reads it no more', async () => {
+    const { log, probe: p } = writer({ renewInBackground: false });
+    for (let i = 0; i < 4; i++) {
+      const kept = newChangeId();
+      const left = newChangeId();
+      await log.record(kept, { id: `kept-${i}` });
+      await log.record(left, { id: `left-${i}`, new: blobOf(`left-${i}`) });
+      log.abandon(left);
+      await log.remove(kept);
+    }
+    await log.record(newChangeId(), { id: 'next' });
+    p.clear();
+    await log.scan();
+    expect(p.of('GetItem'), 'the live slot alone').toHaveLength(1);
+  });
+
   it('renewDueLeases never re-creates a retired item and fences a claimed one', async () => {
     const { log, clock } = writer();
     const a = newChangeId();
