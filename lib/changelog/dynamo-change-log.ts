@@ -517,10 +517,9 @@ export class DynamoChangeLog implements FencedChangeLog {
    * off), the lease written was on this machine's clock, and may have ended already on the
    * sweeper's (a clock minutes behind) while the writer goes on to its upload: a sweep before the
    * next renewal (a timer's tick away, or never without one) claimed the live writer and fenced its
-   * commit. One on a machine whose clock runs ahead ends that much later on the sweeper's clock, past
-   * any lease a writer takes once it is minutes ahead: a sweep claimed the live writer as suspect
-   * (stuck), and every record of the slot went into that lease meanwhile. Renewed at once on the
-   * clock as measured, when due on it or longer there than a write now sets. A renewal refused for a claim
+   * commit. One on a machine whose clock runs minutes ahead may lie past any lease a writer takes
+   * on the sweeper's clock, which claims the live writer as suspect ({@link needsRenewal}). Renewed
+   * at once on the clock as measured, when due on it. A renewal refused for a claim
    * made meanwhile is {@link InstanceClaimedError} (the entry is the sweeper's, as when the record
    * finds the claim); one that fails otherwise is reported as a background renewal's (the entry is
    * recorded; the next write or tick renews). None is sent once `deadline` (the invocation's the
@@ -529,11 +528,8 @@ export class DynamoChangeLog implements FencedChangeLog {
   private async leaseOnMeasuredClock(slot: Slot, id: ChangeId, at: LeaseClock, deadline: number | undefined): Promise<void> {
     if (deadline !== undefined && this.clock() >= deadline) return;
     const measured = this.leaseClock();
-    if (measured.offset === at.offset) return;
+    if (measured.offset === at.offset || !this.needsRenewal(slot, measured)) return;
     const lease = this.desiredLease(measured);
-    // Short on the measured clock (this machine's behind AWS's), or longer than any this log writes
-    // there (ahead: past the sweeper's suspect horizon once ahead by minutes, claimed as stuck).
-    if (!this.needsRenewal(slot, measured) && slot.leaseUntil <= lease) return;
     let applied: boolean;
     try {
       applied = (await this.writingLease(slot, lease, () => this.table.renewLease(slot.instanceId, lease))).result.applied;
@@ -783,9 +779,16 @@ export class DynamoChangeLog implements FencedChangeLog {
    * after the write that starts the timer): between two writes the lease left never falls below
    * half, so only a process stalled for more than half its lease plus the skew margin is claimed.
    * Bound to an invocation, also when it ends before the invocation's deadline plus the margin.
+   * And when it lies further ahead than any lease a writer takes ({@link MAX_WRITER_LEASE_MS}): one
+   * written on this machine's clock before an answer measured DynamoDB's (a record's, a recording
+   * commit's, whose answer comes on the store's client), this clock minutes ahead. A sweeper claims
+   * it as suspect (stuck), the live writer's records in it and their commits fenced, and a lease
+   * only renewed when short stayed until it ran down. The Date header's second of jitter in each
+   * measure never makes a lease this log wrote look that long: only a lease that is wrong.
    */
   private needsRenewal(slot: Slot, at: LeaseClock): boolean {
     if (slot.leaseUntil - at.now < this.leaseMs / 2 + (this.renewInBackground ? this.tickMs : 0)) return true;
+    if (slot.leaseUntil - at.now > MAX_WRITER_LEASE_MS) return true;
     return this.deadline !== undefined && slot.leaseUntil < this.deadline + at.offset + this.margin;
   }
 
