@@ -783,12 +783,15 @@ export class DynamoChangeLog implements FencedChangeLog {
    * written on this machine's clock before an answer measured DynamoDB's (a record's, a recording
    * commit's, whose answer comes on the store's client), this clock minutes ahead. A sweeper claims
    * it as suspect (stuck), the live writer's records in it and their commits fenced, and a lease
-   * only renewed when short stayed until it ran down. The Date header's second of jitter in each
-   * measure never makes a lease this log wrote look that long: only a lease that is wrong.
+   * only renewed when short stayed until it ran down. Past it by more than `CLOCK_OFFSET_FLOOR_MS`:
+   * the measure moves by up to a second from one answer to the next (the Date header's whole
+   * seconds), and a lease this log wrote a moment ago at the longest (`leaseMs` 930 000, or a
+   * 15-minute invocation's) then reads that much longer; renewed for it, each write renewed again.
+   * A lease within that is not suspect to a sweeper (its skew margin is at least 5 s).
    */
   private needsRenewal(slot: Slot, at: LeaseClock): boolean {
     if (slot.leaseUntil - at.now < this.leaseMs / 2 + (this.renewInBackground ? this.tickMs : 0)) return true;
-    if (slot.leaseUntil - at.now > MAX_WRITER_LEASE_MS) return true;
+    if (slot.leaseUntil - at.now > MAX_WRITER_LEASE_MS + CLOCK_OFFSET_FLOOR_MS) return true;
     return this.deadline !== undefined && slot.leaseUntil < this.deadline + at.offset + this.margin;
   }
 

@@ -858,6 +858,23 @@ describe("a writer whose clock is off AWS's", () => {
     expect(suspect, "a sweeper on AWS's clock claimed the live writer as suspect").toBeUndefined();
   });
 
+  // Each answer's Date header has whole seconds: the measured offset moves by up to a second from
+  // one answer to the next, so a lease this log wrote a moment ago can read up to a second longer
+  // than it is. With the longest lease (930 s) that read as one no writer takes, and each record
+  // on a machine off AWS's by more than 2 s renewed it again (a lease write, twice the cost).
+  it('the longest lease, read through the Date header jitter, is renewed by no record', async () => {
+    const client = newClient();
+    clients.push(client);
+    serverClockAhead(client, -60_000);
+    const p = probe(client);
+    const log = new DynamoChangeLog({ config: fx.config, dynamodb: client, renewInBackground: false, leaseMs: MAX_WRITER_LEASE_MS });
+    logs.push(log);
+    await log.record(newChangeId(), { id: 'longest-0' });
+    p.clear();
+    for (let i = 1; i <= 16; i++) await log.record(newChangeId(), { id: `longest-${i}` });
+    expect(p.of('UpdateItem'), 'the records alone').toHaveLength(16);
+  });
+
   it('sends no such renewal once the invocation the record began in has ended (its answer came after the deadline)', async () => {
     const client = newClient();
     clients.push(client);
