@@ -517,7 +517,9 @@ export class DynamoChangeLog implements FencedChangeLog {
    * off), the lease written was on this machine's clock, and may have ended already on the
    * sweeper's (a clock minutes behind) while the writer goes on to its upload: a sweep before the
    * next renewal (a timer's tick away, or never without one) claimed the live writer and fenced its
-   * commit. Renewed at once on the clock as measured, when due on it. A renewal refused for a claim
+   * commit. One on a machine whose clock runs minutes ahead may lie past any lease a writer takes
+   * on the sweeper's clock, which claims the live writer as suspect ({@link needsRenewal}). Renewed
+   * at once on the clock as measured, when due on it. A renewal refused for a claim
    * made meanwhile is {@link InstanceClaimedError} (the entry is the sweeper's, as when the record
    * finds the claim); one that fails otherwise is reported as a background renewal's (the entry is
    * recorded; the next write or tick renews). None is sent once `deadline` (the invocation's the
@@ -735,9 +737,14 @@ export class DynamoChangeLog implements FencedChangeLog {
    * is the sweeper's to retire. Bound to an invocation, a lapsed slot that still holds changes is
    * dropped too: they are of writes an earlier invocation left (frozen with the environment), which
    * their deadline keeps from committing, and a sweeper may have claimed the item; a new entry
-   * there would cost a refused write, or a fenced commit and its backoff. It drains instead.
+   * there would cost a refused write, or a fenced commit and its backoff. It drains instead. A
+   * draining slot with nothing left (or claimed) is let go, as the renewal's tick does.
    */
   private dropLapsedSlots(): void {
+    // A slot stopped after an abandon, once its other changes are done, is let go here too: the
+    // renewal's tick drops it, but no timer runs inside Lambda, where a warm environment kept every
+    // one it ever stopped (and each `scan` read them all again).
+    this.draining = this.draining.filter((slot) => !slot.fenced && slot.entries.size > 0);
     const { now } = this.leaseClock();
     const lapsed = (slot: Slot) => slot.created && slot.leaseUntil <= now && (slot.entries.size === 0 || this.deadline !== undefined);
     const kept = this.slots.filter((slot) => !lapsed(slot));
@@ -772,9 +779,19 @@ export class DynamoChangeLog implements FencedChangeLog {
    * after the write that starts the timer): between two writes the lease left never falls below
    * half, so only a process stalled for more than half its lease plus the skew margin is claimed.
    * Bound to an invocation, also when it ends before the invocation's deadline plus the margin.
+   * And when it lies further ahead than any lease a writer takes ({@link MAX_WRITER_LEASE_MS}): one
+   * written on this machine's clock before an answer measured DynamoDB's (a record's, a recording
+   * commit's, whose answer comes on the store's client), this clock minutes ahead. A sweeper claims
+   * it as suspect (stuck), the live writer's records in it and their commits fenced, and a lease
+   * only renewed when short stayed until it ran down. Past it by more than `CLOCK_OFFSET_FLOOR_MS`:
+   * the measure moves by up to a second from one answer to the next (the Date header's whole
+   * seconds), and a lease this log wrote a moment ago at the longest (`leaseMs` 930 000, or a
+   * 15-minute invocation's) then reads that much longer; renewed for it, each write renewed again.
+   * A lease within that is not suspect to a sweeper (its skew margin is at least 5 s).
    */
   private needsRenewal(slot: Slot, at: LeaseClock): boolean {
     if (slot.leaseUntil - at.now < this.leaseMs / 2 + (this.renewInBackground ? this.tickMs : 0)) return true;
+    if (slot.leaseUntil - at.now > MAX_WRITER_LEASE_MS + CLOCK_OFFSET_FLOOR_MS) return true;
     return this.deadline !== undefined && slot.leaseUntil < this.deadline + at.offset + this.margin;
   }
 

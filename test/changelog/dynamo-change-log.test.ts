@@ -13,6 +13,8 @@ import { type FenceEffect, InstanceTable } from '../../lib/changelog/instance-ta
 import { parseInstanceItem } from '../../lib/changelog/instance-item.js';
 import { CorruptItemError, ResourceMissingError, ValidationError } from '../../lib/errors.js';
 import { newChangeId, newInstanceId } from '../../lib/ids.js';
+import { MAX_WRITER_LEASE_MS } from '../../lib/constants.js';
+import { suspectLeaseHorizon } from '../../lib/recovery/judge.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { blobOf, gsiUnits, type ManualClock, manualClock, newClient, type Probe, probe, RawReader } from './helpers.js';
 
@@ -664,6 +666,25 @@ describe('background renewal', () => {
     expect(parseInstanceItem(claimed!).entries.map((e) => e.changeId)).toEqual([left]);
   });
 
+  // Inside Lambda no timer runs, and the timer's tick was the only thing that let go of an item
+  // stopped after an abandon once its other changes were done: a warm environment kept every one
+  // (memory), and each scan() read all of them again, one GetItem each, for ever.
+  it('without background renewal, an abandoned slot is let go by the next write once its other changes are done: scan reads it no more', async () => {
+    const { log, probe: p } = writer({ renewInBackground: false });
+    for (let i = 0; i < 4; i++) {
+      const kept = newChangeId();
+      const left = newChangeId();
+      await log.record(kept, { id: `kept-${i}` });
+      await log.record(left, { id: `left-${i}`, new: blobOf(`left-${i}`) });
+      log.abandon(left);
+      await log.remove(kept);
+    }
+    await log.record(newChangeId(), { id: 'next' });
+    p.clear();
+    await log.scan();
+    expect(p.of('GetItem'), 'the live slot alone').toHaveLength(1);
+  });
+
   it('renewDueLeases never re-creates a retired item and fences a claimed one', async () => {
     const { log, clock } = writer();
     const a = newChangeId();
@@ -769,6 +790,89 @@ describe("a writer whose clock is off AWS's", () => {
     expect(p.of('UpdateItem')).toHaveLength(1);
     expect(log.instanceId).toBe(instance);
     expect(log.mayUpload(id)).toBe(true);
+  });
+
+  // A machine whose clock runs 20 minutes ahead of AWS's: its first record's lease, written before
+  // any answer, ends 22 minutes ahead on AWS's clock, past any lease a writer takes. The renewal on
+  // the measured clock only lengthened a short lease: this one stayed, every record of the slot
+  // went into it, and a sweep claimed the live writer as suspect (its commits fenced).
+  it("its first record's lease, too long on AWS's clock (its own ahead), is set on that clock before the record resolves", async () => {
+    const AHEAD = 1_200_000;
+    const client = newClient();
+    clients.push(client);
+    serverClockAhead(client, -AHEAD);
+    const p = probe(client);
+    const log = new DynamoChangeLog({ config: fx.config, dynamodb: client, renewInBackground: false });
+    logs.push(log);
+    const id = newChangeId();
+    await log.record(id, { id: 'skewed-ahead' });
+    const instance = log.instanceId;
+    const awsNow = Date.now() - AHEAD;
+    const horizon = suspectLeaseHorizon(awsNow, { maxLeaseMs: MAX_WRITER_LEASE_MS, skewMarginMs: SKEW });
+    expect((await raw.get(instance))!.leaseUntil, "the lease runs on AWS's clock").toBeLessThanOrEqual(awsNow + LEASE + 5_000);
+    const suspect = await sweeper.claim(instance, {
+      cutoff: awsNow,
+      suspectAbove: horizon,
+      claimant: 'sweeper-1',
+      until: awsNow + CLAIM_MS,
+      now: awsNow,
+    });
+    expect(suspect, "a sweeper on AWS's clock claimed the live writer as suspect").toBeUndefined();
+    expect(p.of('UpdateItem'), 'the record, and one renewal on the measured clock').toHaveLength(2);
+    // Measured now: later records renew nothing more, whatever second of jitter each answer's
+    // Date header gives the measure (one lease that much longer than the next is no wrong one).
+    p.clear();
+    for (let i = 0; i < 6; i++) await log.record(newChangeId(), { id: `skewed-ahead-${i}` });
+    expect(p.of('UpdateItem'), 'the records alone').toHaveLength(6);
+    expect(log.instanceId).toBe(instance);
+  });
+
+  // Its first change a delete or a small object (the entry written by the commit, sent on the
+  // store's client): the lease was on this machine's clock, 20 minutes ahead, and once a remove's
+  // answer had measured the clock nothing renewed a lease that long (only a short one): the
+  // writer's next records went into an item a sweep claimed as suspect, their commits fenced.
+  it('a lease written before the clock was measured, past any lease on the measured clock, is renewed by the next write', async () => {
+    const AHEAD = 1_200_000;
+    const client = newClient();
+    clients.push(client);
+    serverClockAhead(client, -AHEAD);
+    const log = new DynamoChangeLog({ config: fx.config, dynamodb: client, renewInBackground: false });
+    logs.push(log);
+    const first = newChangeId();
+    const effect: FenceEffect = { kind: 'record', change: { id: 'skewed-commit' } };
+    expect(await commit(log, first, effect, 'skewed-commit')).toBeUndefined();
+    log.committed(first, effect);
+    await log.remove(first); // its answer measures DynamoDB's clock
+    await log.record(newChangeId(), { id: 'skewed-after', new: blobOf('skewed-after') });
+    const instance = log.instanceId;
+    const awsNow = Date.now() - AHEAD;
+    const horizon = suspectLeaseHorizon(awsNow, { maxLeaseMs: MAX_WRITER_LEASE_MS, skewMarginMs: SKEW });
+    expect((await raw.get(instance))!.leaseUntil, "the lease runs on AWS's clock").toBeLessThanOrEqual(awsNow + LEASE + 5_000);
+    const suspect = await sweeper.claim(instance, {
+      cutoff: awsNow,
+      suspectAbove: horizon,
+      claimant: 'sweeper-1',
+      until: awsNow + CLAIM_MS,
+      now: awsNow,
+    });
+    expect(suspect, "a sweeper on AWS's clock claimed the live writer as suspect").toBeUndefined();
+  });
+
+  // Each answer's Date header has whole seconds: the measured offset moves by up to a second from
+  // one answer to the next, so a lease this log wrote a moment ago can read up to a second longer
+  // than it is. With the longest lease (930 s) that read as one no writer takes, and each record
+  // on a machine off AWS's by more than 2 s renewed it again (a lease write, twice the cost).
+  it('the longest lease, read through the Date header jitter, is renewed by no record', async () => {
+    const client = newClient();
+    clients.push(client);
+    serverClockAhead(client, -60_000);
+    const p = probe(client);
+    const log = new DynamoChangeLog({ config: fx.config, dynamodb: client, renewInBackground: false, leaseMs: MAX_WRITER_LEASE_MS });
+    logs.push(log);
+    await log.record(newChangeId(), { id: 'longest-0' });
+    p.clear();
+    for (let i = 1; i <= 16; i++) await log.record(newChangeId(), { id: `longest-${i}` });
+    expect(p.of('UpdateItem'), 'the records alone').toHaveLength(16);
   });
 
   it('sends no such renewal once the invocation the record began in has ended (its answer came after the deadline)', async () => {
