@@ -162,9 +162,7 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
     const response = await answeredWithin(request, answerInMs);
     if (response === undefined) {
       logger.warn("request not finished before the invocation's deadline: answered 503", { answeredAfterMs: answerInMs, ...requestId });
-      // A HEAD answer is headers alone (RFC 9110 §9.3.2), as the API answers its own.
-      const head = String(event?.requestContext?.http?.method ?? '').toUpperCase() === 'HEAD';
-      return notFinishedInTime(head);
+      return notFinishedInTime(String(event?.requestContext?.http?.method ?? '').toUpperCase());
     }
     // Every 5xx is in the log, as the ServerErrors alarm's runbook says: a 503 the API answers
     // without an error to report (AWS throttling, a writer fenced by a sweeper, a commit whose
@@ -214,18 +212,24 @@ async function answeredWithin<T>(request: Promise<T>, ms: number): Promise<T | u
 }
 
 /**
- * The answer of a request its invocation's deadline cut short: retry (a write's outcome is unknown,
- * as a 503 `Retry` says). To a HEAD (`head`), its headers alone.
+ * The answer of a request its invocation's deadline cut short, to a request of `method`: retry.
+ * A write's outcome is unknown (a 503 `Retry` says so, and where to learn it); a read's (GET, HEAD:
+ * of an object or of an upload session) is not, it writes nothing the client would learn of, and
+ * was told "a write may have landed". To a HEAD, its headers alone (RFC 9110 §9.3.2), as the API
+ * answers its own.
  */
-function notFinishedInTime(head: boolean): APIGatewayProxyStructuredResultV2 {
+function notFinishedInTime(method: string): APIGatewayProxyStructuredResultV2 {
   const headers = { 'content-type': 'application/json', 'retry-after': '1' };
-  if (head) return { statusCode: 503, headers };
+  if (method === 'HEAD') return { statusCode: 503, headers };
   return {
     statusCode: 503,
     headers,
     body: JSON.stringify({
       error: 'Retry',
-      message: 'the request did not finish in time: retry (a write may have landed: read the object to learn it)',
+      message:
+        method === 'GET'
+          ? 'the read did not finish in time: retry it'
+          : 'the request did not finish in time: retry (a write may have landed: read the object to learn it)',
     }),
   };
 }

@@ -469,7 +469,11 @@ describe("a request still waiting on AWS near the invocation's deadline is answe
     }
   });
 
-  test('a GET whose blob S3 holds past the deadline: a 503 Retry before the deadline, not a timeout', async () => {
+  /**
+   * A read writes nothing its client would learn of: its 503 said "a write may have landed: read
+   * the object to learn it", which sent a client to look for a write it never made.
+   */
+  test('a GET whose blob S3 holds past the deadline: a 503 Retry before the deadline, not a timeout, that speaks of no write', async () => {
     const w = makeWriter(fx);
     const scene = held('GetObjectCommand');
     try {
@@ -477,7 +481,7 @@ describe("a request still waiting on AWS near the invocation's deadline is answe
       const started = Date.now();
       const res = await scene.call('GET', '/objects/deadline/read');
       expect(res.statusCode).toBe(503);
-      expect(JSON.parse(String(res.body)).error).toBe('Retry');
+      expect(JSON.parse(String(res.body))).toEqual({ error: 'Retry', message: 'the read did not finish in time: retry it' });
       expect(res.headers?.['retry-after']).toBe('1');
       expect(Date.now() - started, 'answered before the 1.5 s deadline').toBeLessThan(1_500);
       expect(scene.injector.stats.injected.delay).toBe(1);
