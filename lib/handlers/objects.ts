@@ -5,7 +5,9 @@
  * in the factory's scope: one writer instance per execution environment, its lease tied to each
  * invocation's deadline (no timer: a frozen environment holds no lease it cannot honour). A
  * request not finished a second before that deadline (AWS holding it) is answered a 503 `Retry`
- * then, not Lambda's bodyless 502 at the timeout, and sends no write after that answer. What
+ * then, not Lambda's bodyless 502 at the timeout, and sends no write after that answer; behind an
+ * HTTP API, a second before the gateway's own 503 (its 30 s integration timeout, counted from when
+ * it took the request), if that comes first. What
  * it logs after that answer (in the next invocation of the environment, thawed) carries its own
  * invocation's request id (`function_request_id`), not the one the logger is bound to by then.
  * Each line of a request's failure also names the event's (`http_request_id`): the id its client's
@@ -137,7 +139,10 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
       logger.warn('cleanup left for the sweeper', { ...context, error: String(err), ...invocation.attributes() }),
   });
   return async (event, context) => {
-    const remainingMs = remainingTimeOf(context, 'the objects handler');
+    // Behind an HTTP API, the gateway answers its client 503 once its integration timeout passes,
+    // from when it took the request (a cold start's init counted): the handler's own answer, and
+    // the last write it sends, come before that, not at the invocation's later deadline.
+    const remainingMs = Math.min(remainingTimeOf(context, 'the objects handler'), gatewayTimeLeftOf(event, Date.now()));
     addLogContext(logger, context);
     // The request is answered a margin before the invocation's deadline, finished or not, and its
     // writes send nothing after that answer: the log is bound to it, not to the deadline itself. A
@@ -171,6 +176,27 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
       logger.warn(`request answered ${response.statusCode}`, { ...answeredProblemOf(response), ...requestId });
     return sentFor(event, response);
   };
+}
+
+/**
+ * The integration timeout of an HTTP API (API Gateway, payload 2.0): 30 s at most, not raised on
+ * request, counted from when the gateway took the request (`requestContext.timeEpoch`).
+ */
+const HTTP_API_TIMEOUT_MS = 30_000;
+
+/**
+ * The ms left before an HTTP API that sent `event` answers its client 503 on its own (its
+ * integration timeout, {@link HTTP_API_TIMEOUT_MS} from `requestContext.timeEpoch`), at `now`;
+ * Infinity for an event no HTTP API sent (a Function URL's, whose client waits for the function's
+ * timeout; the dev service's adapter's) or without a time. An HTTP API's id is 10 characters of
+ * lower-case letters and digits (a Function URL's 32), whatever domain it is reached by.
+ */
+function gatewayTimeLeftOf(event: APIGatewayProxyEventV2, now: number): number {
+  const { apiId, domainName, timeEpoch } = (event?.requestContext ?? {}) as Partial<APIGatewayProxyEventV2['requestContext']>;
+  if (typeof apiId !== 'string' || !/^[a-z0-9]{10}$/.test(apiId)) return Number.POSITIVE_INFINITY;
+  if (typeof domainName === 'string' && /\.lambda-url\.[a-z0-9-]+\.on\.aws$/.test(domainName)) return Number.POSITIVE_INFINITY;
+  if (typeof timeEpoch !== 'number' || !Number.isFinite(timeEpoch)) return Number.POSITIVE_INFINITY;
+  return Math.max(0, timeEpoch + HTTP_API_TIMEOUT_MS - now);
 }
 
 /**

@@ -400,6 +400,7 @@ describe("a request still waiting on AWS near the invocation's deadline is answe
     const objects = createObjectsHandler({ config: fx.config, dynamodb, s3, logger: new Logger({ logLevel: 'CRITICAL' }) });
     return {
       injector,
+      objects,
       call: (method: string, path: string, body?: string) =>
         objects(httpEvent(method, path, body !== undefined ? { body } : {}), lambdaContext('tierlog-objects', 1_500)),
       close: () => {
@@ -535,6 +536,46 @@ describe("a request still waiting on AWS near the invocation's deadline is answe
     expect([res.statusCode, res.headers?.['retry-after']]).toEqual([503, '1']);
     expect(JSON.parse(String(res.body)).error).toBe('Retry');
     expect(await snapshot(fx)).toBe(before);
+  });
+
+  /**
+   * An HTTP API answers its client 503 once its integration timeout (30 s, not raised on request)
+   * has passed since it took the request, a cold start's init counted, whatever the function's
+   * timeout. The handler answered at its invocation's deadline alone, so a PUT held past the
+   * gateway's went on and landed after its client was told 503: a retry, then a newer write of
+   * the client's, replaced by the stale one landing late. It answers, and stops writing, a margin
+   * before the gateway's timeout.
+   */
+  test("a PUT behind an HTTP API whose upload S3 holds past the gateway's 30 s: a 503 Retry before it, and nothing lands after", async () => {
+    const w = makeWriter(fx);
+    const scene = held('PutObjectCommand');
+    try {
+      const before = await w.store.get('deadline/gateway');
+      const event = httpEvent('PUT', '/objects/deadline/gateway', { body: 'x'.repeat(64 * 1024) });
+      // Taken by the gateway 28.5 s ago (a cold start's init, a slow client): 1.5 s left of its 30.
+      const takenAt = Date.now() - 28_500;
+      const apiId = 'a1b2c3d4e5';
+      const viaHttpApi = {
+        ...event,
+        requestContext: {
+          ...event.requestContext,
+          apiId,
+          domainName: `${apiId}.execute-api.eu-west-1.amazonaws.com`,
+          domainPrefix: apiId,
+          timeEpoch: takenAt,
+        },
+      };
+      const res = await scene.objects(viaHttpApi, lambdaContext('tierlog-objects', 60_000));
+      expect([res.statusCode, JSON.parse(String(res.body)).error]).toEqual([503, 'Retry']);
+      expect(Date.now() - takenAt, "answered before the gateway's 30 s").toBeLessThan(30_000);
+      // The held upload goes on after the answer; its commit would go out after it: refused.
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      expect(await w.store.get('deadline/gateway')).toEqual(before);
+      await expectClean(fx, expect);
+    } finally {
+      scene.close();
+      w.close();
+    }
   });
 
   test('a PUT whose upload S3 holds past the deadline: a 503 Retry, and the held put commits nothing and leaves nothing', async () => {
