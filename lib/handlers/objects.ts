@@ -167,7 +167,7 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
     const response = await answeredWithin(request, answerInMs);
     if (response === undefined) {
       logger.warn("request not finished before the invocation's deadline: answered 503", { answeredAfterMs: answerInMs, ...requestId });
-      return notFinishedInTime(String(event?.requestContext?.http?.method ?? '').toUpperCase());
+      return notFinishedInTime(String(event?.requestContext?.http?.method ?? '').toUpperCase(), String(event?.rawQueryString ?? ''));
     }
     // Every 5xx is in the log, as the ServerErrors alarm's runbook says: a 503 the API answers
     // without an error to report (AWS throttling, a writer fenced by a sweeper, a commit whose
@@ -238,24 +238,25 @@ async function answeredWithin<T>(request: Promise<T>, ms: number): Promise<T | u
 }
 
 /**
- * The answer of a request its invocation's deadline cut short, to a request of `method`: retry.
- * A write's outcome is unknown (a 503 `Retry` says so, and where to learn it); a read's (GET, HEAD:
- * of an object or of an upload session) is not, it writes nothing the client would learn of, and
- * was told "a write may have landed". To a HEAD, its headers alone (RFC 9110 §9.3.2), as the API
- * answers its own.
+ * The answer of a request its invocation's deadline cut short, to a request of `method` with
+ * `query`: retry. A write's outcome is unknown (a 503 `Retry` says so, and where to learn it); a
+ * read's (GET, HEAD: of an object or of an upload session) is not, it writes nothing the client
+ * would learn of, and was told "a write may have landed". Nor does a session's create or abort
+ * write the object, which they sent the client to read: a create's session, its id never
+ * answered, is aborted by the sweeper once it expires. To a HEAD, its headers alone (RFC 9110
+ * §9.3.2), as the API answers its own.
  */
-function notFinishedInTime(method: string): APIGatewayProxyStructuredResultV2 {
+function notFinishedInTime(method: string, query: string): APIGatewayProxyStructuredResultV2 {
   const headers = { 'content-type': 'application/json', 'retry-after': '1' };
   if (method === 'HEAD') return { statusCode: 503, headers };
-  return {
-    statusCode: 503,
-    headers,
-    body: JSON.stringify({
-      error: 'Retry',
-      message:
-        method === 'GET'
-          ? 'the read did not finish in time: retry it'
-          : 'the request did not finish in time: retry (a write may have landed: read the object to learn it)',
-    }),
-  };
+  const params = new URLSearchParams(query);
+  const message =
+    method === 'GET'
+      ? 'the read did not finish in time: retry it'
+      : method === 'POST' && params.has('uploads')
+        ? 'the request did not finish in time: retry (a session it may have opened, its id unanswered, is aborted once it expires; the object is unchanged)'
+        : method === 'DELETE' && params.has('uploadId')
+          ? 'the abort did not finish in time: retry it (the object is unchanged)'
+          : 'the request did not finish in time: retry (a write may have landed: read the object to learn it)';
+  return { statusCode: 503, headers, body: JSON.stringify({ error: 'Retry', message }) };
 }

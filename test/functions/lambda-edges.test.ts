@@ -393,11 +393,11 @@ describe("a request still waiting on AWS near the invocation's deadline is answe
   // DynamoDB (each attempt cut after 10 s of silence, then retried) can outlast the 30 s default.
   // The objects function answers a 503 Retry a margin before the deadline instead, and what it has
   // not finished sends no write after that answer: a held put commits nothing, and leaves nothing.
-  const held = (command: string) => {
+  const held = (command: string, on: Fixture = fx) => {
     const injector = new FaultInjector().add({ kind: 'delay', delayMs: 3_000, times: 1, match: (r) => r.command === command });
     const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
     const s3 = injector.attach(createS3Client(), 's3');
-    const objects = createObjectsHandler({ config: fx.config, dynamodb, s3, logger: new Logger({ logLevel: 'CRITICAL' }) });
+    const objects = createObjectsHandler({ config: on.config, dynamodb, s3, logger: new Logger({ logLevel: 'CRITICAL' }) });
     return {
       injector,
       objects,
@@ -491,6 +491,47 @@ describe("a request still waiting on AWS near the invocation's deadline is answe
       w.close();
     }
   });
+
+  /**
+   * A session's create and abort write no object: their 503 at the deadline sent the client to
+   * read the object to learn whether "a write" landed, which tells it nothing of either.
+   */
+  test.each([
+    [
+      'a create',
+      'CreateMultipartUploadCommand',
+      'POST',
+      'uploads',
+      /session it may have opened.*aborted once it expires; the object is unchanged/,
+    ],
+    [
+      'an abort',
+      'AbortMultipartUploadCommand',
+      'DELETE',
+      'uploadId',
+      /^the abort did not finish in time: retry it \(the object is unchanged\)$/,
+    ],
+  ] as const)(
+    '%s of an upload session held past the deadline: a 503 Retry that sends the client to no object',
+    async (_what, command, method, route, said) => {
+      // A fixture of its own: the session held past the deadline is left open, for its expiry.
+      const own = await freshFixture();
+      const w = makeWriter(own);
+      const scene = held(command, own);
+      try {
+        const query = route === 'uploads' ? 'uploads' : `uploadId=${(await w.store.createUpload('deadline/session')).uploadId}`;
+        const res = await scene.objects(httpEvent(method, '/objects/deadline/session', { query }), lambdaContext('tierlog-objects', 1_500));
+        expect(res.statusCode).toBe(503);
+        const { error, message } = JSON.parse(String(res.body));
+        expect(error).toBe('Retry');
+        expect(message).toMatch(said);
+        expect(scene.injector.stats.injected.delay).toBe(1);
+      } finally {
+        scene.close();
+        w.close();
+      }
+    },
+  );
 
   /**
    * A HEAD answer is headers alone (RFC 9110 §9.3.2): the API strips its own answers' bodies, but
