@@ -5,7 +5,9 @@
  * in the factory's scope: one writer instance per execution environment, its lease tied to each
  * invocation's deadline (no timer: a frozen environment holds no lease it cannot honour). A
  * request not finished a second before that deadline (AWS holding it) is answered a 503 `Retry`
- * then, not Lambda's bodyless 502 at the timeout, and sends no write after that answer. What
+ * then, not Lambda's bodyless 502 at the timeout, and sends no write after that answer; behind an
+ * HTTP API, a second before the gateway's own 503 (its 30 s integration timeout, counted from when
+ * it took the request), if that comes first. What
  * it logs after that answer (in the next invocation of the environment, thawed) carries its own
  * invocation's request id (`function_request_id`), not the one the logger is bound to by then.
  * Each line of a request's failure also names the event's (`http_request_id`): the id its client's
@@ -137,7 +139,10 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
       logger.warn('cleanup left for the sweeper', { ...context, error: String(err), ...invocation.attributes() }),
   });
   return async (event, context) => {
-    const remainingMs = remainingTimeOf(context, 'the objects handler');
+    // Behind an HTTP API, the gateway answers its client 503 once its integration timeout passes,
+    // from when it took the request (a cold start's init counted): the handler's own answer, and
+    // the last write it sends, come before that, not at the invocation's later deadline.
+    const remainingMs = Math.min(remainingTimeOf(context, 'the objects handler'), gatewayTimeLeftOf(event, Date.now()));
     addLogContext(logger, context);
     // The request is answered a margin before the invocation's deadline, finished or not, and its
     // writes send nothing after that answer: the log is bound to it, not to the deadline itself. A
@@ -162,9 +167,7 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
     const response = await answeredWithin(request, answerInMs);
     if (response === undefined) {
       logger.warn("request not finished before the invocation's deadline: answered 503", { answeredAfterMs: answerInMs, ...requestId });
-      // A HEAD answer is headers alone (RFC 9110 §9.3.2), as the API answers its own.
-      const head = String(event?.requestContext?.http?.method ?? '').toUpperCase() === 'HEAD';
-      return notFinishedInTime(head);
+      return notFinishedInTime(String(event?.requestContext?.http?.method ?? '').toUpperCase(), String(event?.rawQueryString ?? ''));
     }
     // Every 5xx is in the log, as the ServerErrors alarm's runbook says: a 503 the API answers
     // without an error to report (AWS throttling, a writer fenced by a sweeper, a commit whose
@@ -173,6 +176,27 @@ export function createObjectsHandler(options: ObjectsHandlerOptions = {}): Objec
       logger.warn(`request answered ${response.statusCode}`, { ...answeredProblemOf(response), ...requestId });
     return sentFor(event, response);
   };
+}
+
+/**
+ * The integration timeout of an HTTP API (API Gateway, payload 2.0): 30 s at most, not raised on
+ * request, counted from when the gateway took the request (`requestContext.timeEpoch`).
+ */
+const HTTP_API_TIMEOUT_MS = 30_000;
+
+/**
+ * The ms left before an HTTP API that sent `event` answers its client 503 on its own (its
+ * integration timeout, {@link HTTP_API_TIMEOUT_MS} from `requestContext.timeEpoch`), at `now`;
+ * Infinity for an event no HTTP API sent (a Function URL's, whose client waits for the function's
+ * timeout; the dev service's adapter's) or without a time. An HTTP API's id is 10 characters of
+ * lower-case letters and digits (a Function URL's 32), whatever domain it is reached by.
+ */
+function gatewayTimeLeftOf(event: APIGatewayProxyEventV2, now: number): number {
+  const { apiId, domainName, timeEpoch } = (event?.requestContext ?? {}) as Partial<APIGatewayProxyEventV2['requestContext']>;
+  if (typeof apiId !== 'string' || !/^[a-z0-9]{10}$/.test(apiId)) return Number.POSITIVE_INFINITY;
+  if (typeof domainName === 'string' && /\.lambda-url\.[a-z0-9-]+\.on\.aws$/.test(domainName)) return Number.POSITIVE_INFINITY;
+  if (typeof timeEpoch !== 'number' || !Number.isFinite(timeEpoch)) return Number.POSITIVE_INFINITY;
+  return Math.max(0, timeEpoch + HTTP_API_TIMEOUT_MS - now);
 }
 
 /**
@@ -214,18 +238,25 @@ async function answeredWithin<T>(request: Promise<T>, ms: number): Promise<T | u
 }
 
 /**
- * The answer of a request its invocation's deadline cut short: retry (a write's outcome is unknown,
- * as a 503 `Retry` says). To a HEAD (`head`), its headers alone.
+ * The answer of a request its invocation's deadline cut short, to a request of `method` with
+ * `query`: retry. A write's outcome is unknown (a 503 `Retry` says so, and where to learn it); a
+ * read's (GET, HEAD: of an object or of an upload session) is not, it writes nothing the client
+ * would learn of, and was told "a write may have landed". Nor does a session's create or abort
+ * write the object, which they sent the client to read: a create's session, its id never
+ * answered, is aborted by the sweeper once it expires. To a HEAD, its headers alone (RFC 9110
+ * §9.3.2), as the API answers its own.
  */
-function notFinishedInTime(head: boolean): APIGatewayProxyStructuredResultV2 {
+function notFinishedInTime(method: string, query: string): APIGatewayProxyStructuredResultV2 {
   const headers = { 'content-type': 'application/json', 'retry-after': '1' };
-  if (head) return { statusCode: 503, headers };
-  return {
-    statusCode: 503,
-    headers,
-    body: JSON.stringify({
-      error: 'Retry',
-      message: 'the request did not finish in time: retry (a write may have landed: read the object to learn it)',
-    }),
-  };
+  if (method === 'HEAD') return { statusCode: 503, headers };
+  const params = new URLSearchParams(query);
+  const message =
+    method === 'GET'
+      ? 'the read did not finish in time: retry it'
+      : method === 'POST' && params.has('uploads')
+        ? 'the request did not finish in time: retry (a session it may have opened, its id unanswered, is aborted once it expires; the object is unchanged)'
+        : method === 'DELETE' && params.has('uploadId')
+          ? 'the abort did not finish in time: retry it (the object is unchanged)'
+          : 'the request did not finish in time: retry (a write may have landed: read the object to learn it)';
+  return { statusCode: 503, headers, body: JSON.stringify({ error: 'Retry', message }) };
 }

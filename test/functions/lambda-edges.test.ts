@@ -393,13 +393,14 @@ describe("a request still waiting on AWS near the invocation's deadline is answe
   // DynamoDB (each attempt cut after 10 s of silence, then retried) can outlast the 30 s default.
   // The objects function answers a 503 Retry a margin before the deadline instead, and what it has
   // not finished sends no write after that answer: a held put commits nothing, and leaves nothing.
-  const held = (command: string) => {
+  const held = (command: string, on: Fixture = fx) => {
     const injector = new FaultInjector().add({ kind: 'delay', delayMs: 3_000, times: 1, match: (r) => r.command === command });
     const dynamodb = injector.attach(createDynamoDBClient(), 'dynamodb');
     const s3 = injector.attach(createS3Client(), 's3');
-    const objects = createObjectsHandler({ config: fx.config, dynamodb, s3, logger: new Logger({ logLevel: 'CRITICAL' }) });
+    const objects = createObjectsHandler({ config: on.config, dynamodb, s3, logger: new Logger({ logLevel: 'CRITICAL' }) });
     return {
       injector,
+      objects,
       call: (method: string, path: string, body?: string) =>
         objects(httpEvent(method, path, body !== undefined ? { body } : {}), lambdaContext('tierlog-objects', 1_500)),
       close: () => {
@@ -469,7 +470,11 @@ describe("a request still waiting on AWS near the invocation's deadline is answe
     }
   });
 
-  test('a GET whose blob S3 holds past the deadline: a 503 Retry before the deadline, not a timeout', async () => {
+  /**
+   * A read writes nothing its client would learn of: its 503 said "a write may have landed: read
+   * the object to learn it", which sent a client to look for a write it never made.
+   */
+  test('a GET whose blob S3 holds past the deadline: a 503 Retry before the deadline, not a timeout, that speaks of no write', async () => {
     const w = makeWriter(fx);
     const scene = held('GetObjectCommand');
     try {
@@ -477,7 +482,7 @@ describe("a request still waiting on AWS near the invocation's deadline is answe
       const started = Date.now();
       const res = await scene.call('GET', '/objects/deadline/read');
       expect(res.statusCode).toBe(503);
-      expect(JSON.parse(String(res.body)).error).toBe('Retry');
+      expect(JSON.parse(String(res.body))).toEqual({ error: 'Retry', message: 'the read did not finish in time: retry it' });
       expect(res.headers?.['retry-after']).toBe('1');
       expect(Date.now() - started, 'answered before the 1.5 s deadline').toBeLessThan(1_500);
       expect(scene.injector.stats.injected.delay).toBe(1);
@@ -486,6 +491,47 @@ describe("a request still waiting on AWS near the invocation's deadline is answe
       w.close();
     }
   });
+
+  /**
+   * A session's create and abort write no object: their 503 at the deadline sent the client to
+   * read the object to learn whether "a write" landed, which tells it nothing of either.
+   */
+  test.each([
+    [
+      'a create',
+      'CreateMultipartUploadCommand',
+      'POST',
+      'uploads',
+      /session it may have opened.*aborted once it expires; the object is unchanged/,
+    ],
+    [
+      'an abort',
+      'AbortMultipartUploadCommand',
+      'DELETE',
+      'uploadId',
+      /^the abort did not finish in time: retry it \(the object is unchanged\)$/,
+    ],
+  ] as const)(
+    '%s of an upload session held past the deadline: a 503 Retry that sends the client to no object',
+    async (_what, command, method, route, said) => {
+      // A fixture of its own: the session held past the deadline is left open, for its expiry.
+      const own = await freshFixture();
+      const w = makeWriter(own);
+      const scene = held(command, own);
+      try {
+        const query = route === 'uploads' ? 'uploads' : `uploadId=${(await w.store.createUpload('deadline/session')).uploadId}`;
+        const res = await scene.objects(httpEvent(method, '/objects/deadline/session', { query }), lambdaContext('tierlog-objects', 1_500));
+        expect(res.statusCode).toBe(503);
+        const { error, message } = JSON.parse(String(res.body));
+        expect(error).toBe('Retry');
+        expect(message).toMatch(said);
+        expect(scene.injector.stats.injected.delay).toBe(1);
+      } finally {
+        scene.close();
+        w.close();
+      }
+    },
+  );
 
   /**
    * A HEAD answer is headers alone (RFC 9110 §9.3.2): the API strips its own answers' bodies, but
@@ -531,6 +577,46 @@ describe("a request still waiting on AWS near the invocation's deadline is answe
     expect([res.statusCode, res.headers?.['retry-after']]).toEqual([503, '1']);
     expect(JSON.parse(String(res.body)).error).toBe('Retry');
     expect(await snapshot(fx)).toBe(before);
+  });
+
+  /**
+   * An HTTP API answers its client 503 once its integration timeout (30 s, not raised on request)
+   * has passed since it took the request, a cold start's init counted, whatever the function's
+   * timeout. The handler answered at its invocation's deadline alone, so a PUT held past the
+   * gateway's went on and landed after its client was told 503: a retry, then a newer write of
+   * the client's, replaced by the stale one landing late. It answers, and stops writing, a margin
+   * before the gateway's timeout.
+   */
+  test("a PUT behind an HTTP API whose upload S3 holds past the gateway's 30 s: a 503 Retry before it, and nothing lands after", async () => {
+    const w = makeWriter(fx);
+    const scene = held('PutObjectCommand');
+    try {
+      const before = await w.store.get('deadline/gateway');
+      const event = httpEvent('PUT', '/objects/deadline/gateway', { body: 'x'.repeat(64 * 1024) });
+      // Taken by the gateway 28.5 s ago (a cold start's init, a slow client): 1.5 s left of its 30.
+      const takenAt = Date.now() - 28_500;
+      const apiId = 'a1b2c3d4e5';
+      const viaHttpApi = {
+        ...event,
+        requestContext: {
+          ...event.requestContext,
+          apiId,
+          domainName: `${apiId}.execute-api.eu-west-1.amazonaws.com`,
+          domainPrefix: apiId,
+          timeEpoch: takenAt,
+        },
+      };
+      const res = await scene.objects(viaHttpApi, lambdaContext('tierlog-objects', 60_000));
+      expect([res.statusCode, JSON.parse(String(res.body)).error]).toEqual([503, 'Retry']);
+      expect(Date.now() - takenAt, "answered before the gateway's 30 s").toBeLessThan(30_000);
+      // The held upload goes on after the answer; its commit would go out after it: refused.
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      expect(await w.store.get('deadline/gateway')).toEqual(before);
+      await expectClean(fx, expect);
+    } finally {
+      scene.close();
+      w.close();
+    }
   });
 
   test('a PUT whose upload S3 holds past the deadline: a 503 Retry, and the held put commits nothing and leaves nothing', async () => {
