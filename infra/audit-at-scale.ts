@@ -43,7 +43,14 @@ import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue, pointAlarmsAtRunbook } from './failure-handling.js';
 import { sweepIntervalOf } from './monitoring.js';
 import { defaultRuntimeFinding, nagArn, nagText } from './nag.js';
-import { metricsDeploymentEnv, metricsDeploymentOf, refuseTokenOptions, TierlogFunction, tierlogDimensions } from './function.js';
+import {
+  metricsDeploymentEnv,
+  metricsDeploymentOf,
+  refuseNonSchedules,
+  refuseTokenOptions,
+  TierlogFunction,
+  tierlogDimensions,
+} from './function.js';
 import { validateChangeLogTable } from './change-log-table.js';
 import { refuseOtherStoreUnderPrefix } from './one-store-per-prefix.js';
 import { checkObjectsTableKey, validateObjectsTableInOneRegion } from './own-objects-table.js';
@@ -376,6 +383,7 @@ export class AuditAtScale extends Construct {
         ]),
       ),
     );
+    refuseNonSchedules({ 'auditAtScale.schedule': props.schedule });
     const olderThan = props.olderThan ?? Duration.hours(24);
     // The audits' one rule, at synth: at least 1 h, and not reaching back before 2000 (a unit mistaken).
     const refused = safetyAgeRefusal(olderThan.toMilliseconds(), Date.now());

@@ -45,7 +45,7 @@ import {
 
 export { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
 import { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
-import { literalVariables, metricsDeploymentEnv, metricsDeploymentOf, refuseTokenOptions } from './function.js';
+import { literalVariables, metricsDeploymentEnv, metricsDeploymentOf, refuseNonSchedules, refuseTokenOptions } from './function.js';
 
 /**
  * The sweeper's tuning, written to its function's environment (`SWEEPER_ENV`, the variables
@@ -393,6 +393,7 @@ export class TierlogSweeper extends Construct {
         ? { 'sweeperTuning.shardlessScan.segments': scan.segments, 'sweeperTuning.shardlessScan.maxPages': scan.maxPages }
         : {}),
     });
+    refuseNonSchedules({ schedule: props.schedule, housekeepingSchedule: props.housekeepingSchedule });
     const parallelism = props.parallelism ?? 1;
     if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > props.leaseShards) {
       throw new Error(`sweeperParallelism must be an integer in 1..leaseShards (${props.leaseShards}), got ${parallelism}`);

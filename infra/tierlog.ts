@@ -30,7 +30,7 @@ import {
   type TierlogAlarms,
 } from './monitoring.js';
 import { acknowledgeNagFindings } from './nag.js';
-import { FUNCTION_OPTIONS, functionOptionsOf, refuseTokenOptions, type TierlogFunctionOptions } from './function.js';
+import { FUNCTION_OPTIONS, functionOptionsOf, refuseNonSchedules, refuseTokenOptions, type TierlogFunctionOptions } from './function.js';
 import { ObjectsFunction, type ObjectsTuningProps } from './objects-function.js';
 import { ObjectsStreamCleanup, type ObjectsStreamTuningProps } from './objects-stream.js';
 import { pointAlarmsAtRunbook } from './failure-handling.js';
@@ -386,6 +386,11 @@ export class Tierlog extends Construct {
     refuseTokenProps(props);
     validateSettings(this.prefix, this.leaseShards, props.hvAttributes);
     checkAuditAtScaleProp(props.auditAtScale);
+    refuseNonSchedules({
+      sweepSchedule: props.sweepSchedule,
+      sweepHousekeepingSchedule: props.sweepHousekeepingSchedule,
+      ...(typeof props.auditAtScale === 'object' ? { 'auditAtScale.schedule': props.auditAtScale.schedule } : {}),
+    });
     checkBooleanProps(props);
     checkRemovalPolicy(props.removalPolicy, 'removalPolicy');
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
