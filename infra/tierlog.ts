@@ -158,7 +158,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
   /**
    * Fan-out: the number of schedules, each sweeping its own subset of the lease shards (event
    * `{"shards":[...]}`), so a large backlog is swept by that many functions at once.
-   * 1..`leaseShards`.
+   * 1..`leaseShards`. Each group is two schedules and two alarms: a number that puts the stack
+   * past its 500 resources (about 110 groups) is refused at synth, naming the most that fit.
    *
    * @default 1
    */
