@@ -43,7 +43,14 @@ import { deliverAccessLogs } from './bucket.js';
 import { addAlarmActions, failureQueue, pointAlarmsAtRunbook } from './failure-handling.js';
 import { sweepIntervalOf } from './monitoring.js';
 import { defaultRuntimeFinding, nagArn, nagText } from './nag.js';
-import { metricsDeploymentEnv, metricsDeploymentOf, refuseTokenOptions, TierlogFunction, tierlogDimensions } from './function.js';
+import {
+  metricsDeploymentEnv,
+  metricsDeploymentOf,
+  refuseNonSchedules,
+  refuseTokenOptions,
+  TierlogFunction,
+  tierlogDimensions,
+} from './function.js';
 import { validateChangeLogTable } from './change-log-table.js';
 import { refuseOtherStoreUnderPrefix } from './one-store-per-prefix.js';
 import { checkObjectsTableKey, validateObjectsTableInOneRegion } from './own-objects-table.js';
@@ -52,6 +59,28 @@ import { checkRemovalPolicy } from './tables.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
 /** The state machine's timeout: a run's plan publishes up to that long after it started. */
+/**
+ * The Step Functions Athena integration without the S3 grants it adds on `*` whatever its task
+ * names (`s3:GetObject`, `s3:ListBucket`, `s3:GetBucketLocation`, `s3:CreateBucket`): every object
+ * of the account readable by the run, the live blobs among them, and any bucket creatable. The
+ * audit's queries read and write the snapshots bucket only (inventory, exports, results), which
+ * the construct grants on exactly; Athena creates no bucket when the work group names its results
+ * location. What the integration grants on `*` besides, `lakeformation:GetDataAccess`, takes no
+ * resource ARN in IAM, and is kept.
+ */
+class AuditAthenaQuery extends tasks.AthenaStartQueryExecution {
+  declare protected readonly taskPolicies?: iam.PolicyStatement[];
+
+  constructor(scope: Construct, id: string, props: tasks.AthenaStartQueryExecutionProps) {
+    super(scope, id, props);
+    this.taskPolicies = this.taskPolicies?.flatMap((statement) => {
+      if (!statement.resources.includes('*')) return [statement];
+      const actions = statement.actions.filter((action) => !action.startsWith('s3:'));
+      return actions.length === statement.actions.length ? [statement] : actions.length > 0 ? [statement.copy({ actions })] : [];
+    });
+  }
+}
+
 const AUDIT_RUN_TIMEOUT = Duration.hours(24);
 /** The hourly periods an alarm evaluates at most: 7 days. */
 const MAX_HOURLY_EVALUATION_PERIODS = 7 * 24;
@@ -354,6 +383,7 @@ export class AuditAtScale extends Construct {
         ]),
       ),
     );
+    refuseNonSchedules({ 'auditAtScale.schedule': props.schedule });
     const olderThan = props.olderThan ?? Duration.hours(24);
     // The audits' one rule, at synth: at least 1 h, and not reaching back before 2000 (a unit mistaken).
     const refused = safetyAgeRefusal(olderThan.toMilliseconds(), Date.now());
@@ -617,7 +647,7 @@ export class AuditAtScale extends Construct {
     // DDL sets a location or adds a partition if not there; the query writes a new result file).
     const athenaThrottled: sfn.RetryProps = { ...throttled, errors: ['Athena.TooManyRequestsException'] };
     const athenaTask = (tid: string, query: string, resultPath: string) =>
-      new tasks.AthenaStartQueryExecution(this, tid, {
+      new AuditAthenaQuery(this, tid, {
         queryString: query,
         workGroup: this.workGroup.name,
         queryExecutionContext: { databaseName },
@@ -846,7 +876,13 @@ export class AuditAtScale extends Construct {
         id: `AwsSolutions-IAM5[Resource::<${snapshots}.Arn>/${p}/*]`,
         reason: prefixReason,
       })),
-      { construct: role, id: 'AwsSolutions-IAM5[Resource::*]', reason: athenaReason },
+      {
+        construct: role,
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'Actions that take no resource ARN in IAM, only: lakeformation:GetDataAccess (the Step Functions Athena integration), ' +
+          "the log delivery actions of the state machine's logging (logs:*LogDelivery, DescribeLogGroups, DescribeResourcePolicies, PutResourcePolicy) and X-Ray's of its tracing; no S3 action (the integration's on * are removed).",
+      },
       {
         construct: this.deadLetterQueue,
         id: 'AwsSolutions-SQS3',

@@ -105,6 +105,25 @@ export function refuseTokenOptions(values: Readonly<Record<string, unknown>>): v
 }
 
 /**
+ * Refuses a schedule option (`names` each prop, its value) that is not a schedule expression: a
+ * CDK context value or a JavaScript app's `"rate(5 minutes)"` is a string, which has no
+ * `expressionString`, and the synth failed on the construct's own schedule
+ * (`.../Sweeper/Schedule/Resource [AWS::Scheduler::Schedule] is missing required property:
+ * scheduleExpression`), naming neither the prop nor the value. Unset (`undefined`, `null`) is the default.
+ *
+ * @throws Error naming the option, the value and what it takes.
+ */
+export function refuseNonSchedules(values: Readonly<Record<string, unknown>>): void {
+  for (const [name, value] of Object.entries(values)) {
+    if (value === undefined || value === null) continue;
+    if (typeof value === 'object' && typeof (value as { expressionString?: unknown }).expressionString === 'string') continue;
+    throw new Error(
+      `${name} must be a schedule expression (scheduler.ScheduleExpression.rate(Duration.minutes(5)), .cron({ ... }), or .expression('rate(5 minutes)') for a string), got ${JSON.stringify(value)} (${typeof value})`,
+    );
+  }
+}
+
+/**
  * Refuses a configuration variable of `environment` (`TIERLOG_CHANGELOG_TABLE`, ...,
  * `TIERLOG_REPLACED_BLOB_CLEANUP`) whose literal value the function's `loadConfig` refuses at
  * its init: every invocation would fail on it (`TIERLOG_REPLACED_BLOB_CLEANUP=Stream`, a

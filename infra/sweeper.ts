@@ -7,7 +7,7 @@
  * Overlapping sweeps are safe (instances are claimed with conditional writes); reserved
  * concurrency bounds how many run at once.
  */
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { CfnResource, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -45,7 +45,7 @@ import {
 
 export { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
 import { SWEEPER_SERVICE_NAME } from '../lib/handlers/names.js';
-import { literalVariables, metricsDeploymentEnv, metricsDeploymentOf, refuseTokenOptions } from './function.js';
+import { literalVariables, metricsDeploymentEnv, metricsDeploymentOf, refuseNonSchedules, refuseTokenOptions } from './function.js';
 
 /**
  * The sweeper's tuning, written to its function's environment (`SWEEPER_ENV`, the variables
@@ -339,6 +339,42 @@ export function shardsOfSchedule(index: number, parallelism: number, leaseShards
   return shards;
 }
 
+/** The context key of CDK's limit of resources in a stack (CloudFormation's 500 by default). */
+const STACK_RESOURCE_LIMIT_CONTEXT = '@aws-cdk/core:stackResourceLimit';
+
+/**
+ * The problem of a stack past CloudFormation's resource limit (CDK's `@aws-cdk/core:stackResourceLimit`,
+ * 500 by default) when fan-out puts it there: each fan-out group adds two schedules and, watched by
+ * `TierlogMonitoring` (the Tierlog's), two alarms, so a large `sweeperParallelism` passed the limit
+ * and the synth failed with CDK's count of resource types, naming no prop. It names
+ * `sweeperParallelism`, the limit and the most groups the stack holds. None below the limit, or
+ * when the limit is off (0).
+ */
+function fanOutOverResourceLimit(sweeper: TierlogSweeper): string[] {
+  const stack = Stack.of(sweeper);
+  const given = stack.node.tryGetContext(STACK_RESOURCE_LIMIT_CONTEXT);
+  const limit = given !== undefined ? Number.parseInt(String(given), 10) : 500;
+  if (!(limit > 0)) return [];
+  const resources = stack.node.findAll().filter((c): c is CfnResource => CfnResource.isCfnResource(c) && Stack.of(c) === stack);
+  if (resources.length <= limit) return [];
+  const schedules = new Set<unknown>([...sweeper.schedules, ...sweeper.housekeepingSchedules].map((sc) => sc.node.defaultChild));
+  const groupAlarm = /^(Sweeper|Housekeeping)GroupNotRunning\d+$/;
+  const ofGroups = resources.filter(
+    (r) => schedules.has(r) || (r.cfnResourceType === 'AWS::CloudWatch::Alarm' && groupAlarm.test(r.node.scope?.node.id ?? '')),
+  ).length;
+  const perGroup = ofGroups / sweeper.parallelism;
+  const others = resources.length - ofGroups;
+  // Over the limit without fan-out too (one sweep and one housekeeping schedule): not fan-out's doing, CDK's own error says it.
+  if (others + 2 > limit) return [];
+  const most = Math.floor((limit - others) / perGroup);
+  return [
+    `sweeperParallelism ${sweeper.parallelism} puts ${resources.length} resources in stack ${stack.stackName}, over the ${limit} a stack takes (CloudFormation's limit, CDK's ${STACK_RESOURCE_LIMIT_CONTEXT}): each fan-out group adds ${perGroup} (its sweep and housekeeping schedules${perGroup > 2 ? ' and their not-running alarms' : ''}), ${ofGroups} in all beside the stack's ${others} others; ` +
+      (most >= 2
+        ? `give sweeperParallelism at most ${most}, or move other resources out of this stack`
+        : 'no fan-out fits beside them: give sweeperParallelism 1, or move other resources out of this stack'),
+  ];
+}
+
 /** The scheduled sweeper. */
 export class TierlogSweeper extends Construct {
   /** The sweeper function. */
@@ -393,6 +429,7 @@ export class TierlogSweeper extends Construct {
         ? { 'sweeperTuning.shardlessScan.segments': scan.segments, 'sweeperTuning.shardlessScan.maxPages': scan.maxPages }
         : {}),
     });
+    refuseNonSchedules({ schedule: props.schedule, housekeepingSchedule: props.housekeepingSchedule });
     const parallelism = props.parallelism ?? 1;
     if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > props.leaseShards) {
       throw new Error(`sweeperParallelism must be an integer in 1..leaseShards (${props.leaseShards}), got ${parallelism}`);
@@ -546,6 +583,7 @@ export class TierlogSweeper extends Construct {
       'housekeeping',
       props.housekeepingSchedule ?? scheduler.ScheduleExpression.rate(Duration.minutes(10)),
     );
+    if (parallelism > 1) this.node.addValidation({ validate: () => fanOutOverResourceLimit(this) });
   }
 
   /**

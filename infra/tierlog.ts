@@ -30,7 +30,7 @@ import {
   type TierlogAlarms,
 } from './monitoring.js';
 import { acknowledgeNagFindings } from './nag.js';
-import { FUNCTION_OPTIONS, functionOptionsOf, refuseTokenOptions, type TierlogFunctionOptions } from './function.js';
+import { FUNCTION_OPTIONS, functionOptionsOf, refuseNonSchedules, refuseTokenOptions, type TierlogFunctionOptions } from './function.js';
 import { ObjectsFunction, type ObjectsTuningProps } from './objects-function.js';
 import { ObjectsStreamCleanup, type ObjectsStreamTuningProps } from './objects-stream.js';
 import { pointAlarmsAtRunbook } from './failure-handling.js';
@@ -158,7 +158,8 @@ export interface TierlogProps extends TierlogFunctionOptions {
   /**
    * Fan-out: the number of schedules, each sweeping its own subset of the lease shards (event
    * `{"shards":[...]}`), so a large backlog is swept by that many functions at once.
-   * 1..`leaseShards`.
+   * 1..`leaseShards`. Each group is two schedules and two alarms: a number that puts the stack
+   * past its 500 resources (about 110 groups) is refused at synth, naming the most that fit.
    *
    * @default 1
    */
@@ -386,6 +387,11 @@ export class Tierlog extends Construct {
     refuseTokenProps(props);
     validateSettings(this.prefix, this.leaseShards, props.hvAttributes);
     checkAuditAtScaleProp(props.auditAtScale);
+    refuseNonSchedules({
+      sweepSchedule: props.sweepSchedule,
+      sweepHousekeepingSchedule: props.sweepHousekeepingSchedule,
+      ...(typeof props.auditAtScale === 'object' ? { 'auditAtScale.schedule': props.auditAtScale.schedule } : {}),
+    });
     checkBooleanProps(props);
     checkRemovalPolicy(props.removalPolicy, 'removalPolicy');
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;

@@ -271,6 +271,27 @@ describe('auditAtScale', () => {
       }
     });
 
+    // The Athena integration grants s3:GetObject, s3:ListBucket, s3:GetBucketLocation and
+    // s3:CreateBucket on "*" whatever its task names: the run could read every object of the
+    // account (the live blobs, other applications' data) and create buckets. Its queries read the
+    // snapshots bucket only, which the construct grants on exactly.
+    it("the state machine's role has no S3 action on every bucket: it reads the snapshots bucket only, and creates none", () => {
+      const role = stack.tierlog.auditAtScale!.stateMachine.role;
+      const onEverything = statementsOfRole(template, logicalIdOf(stack, role)).filter(
+        (st) => st.Effect === 'Allow' && [st.Resource].flat().some((r: unknown) => r === '*'),
+      );
+      expect(onEverything.flatMap(actions).filter((a) => a.startsWith('s3:'))).toEqual([]);
+      // What Athena reads through it stays granted, on the snapshots bucket.
+      const snapshots = stack.tierlog.auditAtScale!.snapshotBucket;
+      const granted = (resource: unknown) =>
+        statementsOfRole(template, logicalIdOf(stack, role))
+          .filter((st) => [st.Resource].flat().some((r: unknown) => JSON.stringify(r) === JSON.stringify(stack.resolve(resource))))
+          .flatMap(actions);
+      for (const prefix of ['inventory/*', 'exports/*', 'athena-results/*'])
+        expect(granted(snapshots.arnForObjects(prefix)), prefix).toContain('s3:GetObject');
+      expect(granted(snapshots.bucketArn)).toEqual(expect.arrayContaining(['s3:ListBucket', 's3:GetBucketLocation']));
+    });
+
     it('the Lambda re-verifies with exactly: change-log Scan, HV BatchGetItem, listing and delete under the prefix (no blob read)', () => {
       const policies = template.findResources('AWS::IAM::Policy');
       const fnPolicy = Object.entries(policies).find(([id]) => id.includes('AuditAtScaleFunctionRole'));

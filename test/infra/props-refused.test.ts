@@ -11,7 +11,8 @@
  *    of 0 days, a safety age under 1 h or reaching back before 2000, or an Athena scan cutoff
  *    under 10 MB;
  *  - the objects function's URL auth without the objects function (silently dropped before);
- *  - a switch that is not a boolean (a CDK context value, a string: `"false"` is truthy).
+ *  - a switch that is not a boolean (a CDK context value, a string: `"false"` is truthy), a
+ *    schedule that is not a schedule expression (a string: the synth failed on the construct's own schedule).
  *  - a part used on its own whose environment names another prefix, bucket or table than the
  *    resources it grants on (every request of its function refused on AWS).
  */
@@ -405,6 +406,54 @@ describe('what the functions cannot work with, when the stack is made', () => {
       expect(() => tierlogTemplate(props)).toThrow(error);
     });
   }
+
+  /**
+   * A schedule of a CDK context value, or a JavaScript app's, is a string ("rate(5 minutes)"),
+   * which has no `expressionString`: the synth failed on the construct's own schedule
+   * (`.../Sweeper/Schedule/Resource [AWS::Scheduler::Schedule] is missing required property:
+   * scheduleExpression`), naming neither the prop nor the value.
+   */
+  const scheduleProps: Array<[string, TierlogProps, string]> = [
+    ['sweepSchedule', { sweepSchedule: 'rate(5 minutes)' as never }, '"rate(5 minutes)" (string)'],
+    ['sweepHousekeepingSchedule', { sweepHousekeepingSchedule: 'rate(1 hour)' as never }, '"rate(1 hour)" (string)'],
+    ['auditAtScale.schedule', { auditAtScale: { schedule: 'cron(0 6 * * ? *)' as never } }, '"cron(0 6 * * ? *)" (string)'],
+  ];
+  for (const [prop, props, got] of scheduleProps) {
+    it(`${prop} given as a string (a CDK context value): refused, naming it, what it got and what it takes`, () => {
+      expect(() => tierlogTemplate(props)).toThrow(`${prop} must be a schedule expression (scheduler.ScheduleExpression.rate(`);
+      expect(() => tierlogTemplate(props)).toThrow(`got ${got}`);
+    });
+  }
+
+  it('the parts on their own: a schedule given as a string is refused, naming their prop', () => {
+    const stack = new Stack(newApp(), 'UserStack', { env: HERE });
+    const blobs = new BlobBucket(stack, 'Blobs');
+    const pitr = { pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true } };
+    const resources: TierlogResources = {
+      changeLogTable: changeLogTableIn(stack, 'Log', pitr),
+      objectsTable: objectsTableIn(stack, 'Objects', pitr),
+      bucket: blobs.bucket,
+      prefix: 'blobs',
+    };
+    const environment = environmentOf(resources);
+    for (const [prop, given] of [
+      ['schedule', { schedule: 'rate(5 minutes)' }],
+      ['housekeepingSchedule', { housekeepingSchedule: 'rate(1 hour)' }],
+    ] as const) {
+      expect(() => new TierlogSweeper(stack, `Sweeper-${prop}`, { resources, environment, leaseShards: 4, ...(given as object) })).toThrow(
+        new RegExp(`^${prop} must be a schedule expression .* got "rate\\(`),
+      );
+    }
+    expect(
+      () =>
+        new AuditAtScale(stack, 'Audit', {
+          resources,
+          environment,
+          accessLogsBucket: blobs.accessLogsBucket,
+          schedule: 'cron(0 6 * * ? *)' as never,
+        }),
+    ).toThrow(/^auditAtScale\.schedule must be a schedule expression .* got "cron\(0 6/);
+  });
 
   it('a prefix that is not a literal (a CloudFormation parameter): refused (it is part of IAM resource ARNs and conditions)', () => {
     expect(() => build(HERE, (s) => ({ prefix: new CfnParameter(s, 'Prefix', { default: 'blobs' }).valueAsString }))).toThrow(

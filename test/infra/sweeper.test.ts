@@ -81,6 +81,24 @@ describe('sweeper function', () => {
     expect(() => tierlogTemplate({ sweeperParallelism: 4, sweeperReservedConcurrency: 4 })).not.toThrow();
   });
 
+  // Each fan-out group adds two schedules and two not-running alarms: a large sweeperParallelism
+  // passed the stack's 500 resources, and the synth failed with CDK's count of resource types
+  // (AWS::Scheduler::Schedule (256), AWS::CloudWatch::Alarm (270), ...), naming no prop.
+  it('refuses a fan-out that puts the stack over its resource limit, naming sweeperParallelism, the limit and the most that fit', () => {
+    let message = '';
+    try {
+      tierlogTemplate({ leaseShards: 256, sweeperParallelism: 128 });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/sweeperParallelism 128 puts \d+ resources in stack Tierlog, over the 500 a stack takes/);
+    expect(message).toMatch(/each fan-out group adds 4 /);
+    const most = Number(/give sweeperParallelism at most (\d+)/.exec(message)?.[1]);
+    expect(most).toBeGreaterThan(1);
+    expect(() => tierlogTemplate({ leaseShards: 256, sweeperParallelism: most })).not.toThrow();
+    expect(() => tierlogTemplate({ leaseShards: 256, sweeperParallelism: most + 1 })).toThrow(/give sweeperParallelism at most/);
+  });
+
   it('is not retried by Lambda on failure (the next scheduled sweep does the work)', () => {
     const [, config] = onlyResource(template, 'AWS::Lambda::EventInvokeConfig');
     expect(config.Properties).toMatchObject({ FunctionName: { Ref: sweeperId }, MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 300 });
