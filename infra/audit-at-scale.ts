@@ -58,7 +58,6 @@ import { pointInTimeRecoveryOf } from './readable-table.js';
 import { checkRemovalPolicy } from './tables.js';
 import { checkGrantsCoverEnvironment, grantKeyFor, type TierlogResources } from './permissions.js';
 
-/** The state machine's timeout: a run's plan publishes up to that long after it started. */
 /**
  * The Step Functions Athena integration without the S3 grants it adds on `*` whatever its task
  * names (`s3:GetObject`, `s3:ListBucket`, `s3:GetBucketLocation`, `s3:CreateBucket`): every object
@@ -81,6 +80,7 @@ class AuditAthenaQuery extends tasks.AthenaStartQueryExecution {
   }
 }
 
+/** The state machine's timeout: a run's plan publishes up to that long after it started. */
 const AUDIT_RUN_TIMEOUT = Duration.hours(24);
 /** The hourly periods an alarm evaluates at most: 7 days. */
 const MAX_HOURLY_EVALUATION_PERIODS = 7 * 24;
