@@ -8,7 +8,9 @@
 import type { Readable } from 'node:stream';
 import { Readable as ReadableStream } from 'node:stream';
 import { beforeAll, expect, test } from 'vitest';
+import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { CorruptItemError } from '../../lib/errors.js';
+import { httpEvent } from '../functions/lambda.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import { MiB, makeWriter, randomBody, sameBytes, type Writer, writersClosedAfterEach } from './harness.js';
 
@@ -99,4 +101,20 @@ test('a ranged get (bytes) answered short once: read again, the range, not a cor
   const got = await w.store.get('short-range/bytes', { range: { start: 1000, end: 500_000 } });
   expect(answers.shortened).toBe(1);
   expect(sameBytes(got?.body, BODY.subarray(1000, 500_001)), 'the range').toBe(true);
+});
+
+test('the objects API, a Range GET answered short on every read: a 503 Retry (a cut), not a 500 blaming the blob', async () => {
+  const w = writer();
+  await w.store.put('short-range/api', BODY);
+  const answers = shortRangedAnswers(w, Number.POSITIVE_INFINITY);
+  const logged: unknown[] = [];
+  const res = await handleObjectsRequest(
+    w.store,
+    httpEvent('GET', '/objects/short-range/api', { headers: { range: 'bytes=1000-500000' } }),
+    { onError: (err) => logged.push(err) },
+  );
+  expect(answers.shortened).toBe(3);
+  expect(res.statusCode).toBe(503);
+  expect(res.headers?.['retry-after']).toBe('1');
+  expect(logged[0]).not.toBeInstanceOf(CorruptItemError);
 });
