@@ -122,7 +122,8 @@
  *   item, a blob whose size is not its item's, a bug) is a 500 whose message says nothing of the
  *   deployment; the error itself goes to `onError`. A request fenced by a sweeper, a commit whose outcome is unknown, a
  *   write stopped at its invocation's deadline (`InvocationEndedError`), AWS
- *   throttling after the SDK's retries, a transaction holding an item through every write's attempt, a connection to AWS lost (timed out or reset, after the
+ *   throttling after the SDK's retries, a transaction holding an item through every write's attempt, a GET whose object
+ *   was replaced under each of the store's reads of it (a write losing so is 409 `Conflict`), a connection to AWS lost (timed out or reset, after the
  *   SDK's retries or in the middle of a blob's body) and an AWS server error (5xx) to every attempt
  *   are a 503 with `Retry-After` (the last two, faults, go to `onError` too).
  */
@@ -331,7 +332,14 @@ export async function answerWithContent(
       return problem(400, 'ValidationError', 'a PUT or DELETE of an object takes no query string (percent-encode ?, # and % in a key)');
     switch (method) {
       case 'GET':
-        return await getObject(store, key, headers, options);
+        return await getObject(store, key, headers, options).catch((err: unknown) => {
+          // The object was replaced under each of the store's reads (a blob deleted, or grown past
+          // the limit, before its bytes came): the GET asked for nothing that conflicts, and the
+          // same request is likely answered once the writes pause. A 409 `Conflict` that "lost to
+          // concurrent writers" is retried by no client and names a write nobody made.
+          if (err instanceof ContentionError) return overtakenRead();
+          throw err;
+        });
       case 'HEAD': {
         const preconditions = readPreconditionsOf(headers);
         const info = await store.head(key);
@@ -1411,6 +1419,17 @@ class WeakIfMatchError extends Error {
   constructor() {
     super('If-Match compares strong tags only (RFC 9110 13.1.1), so a weak tag never matches: send the ETag as given, e.g. "3"');
   }
+}
+
+/**
+ * A GET whose every read the store made was overtaken by a write (a {@link ContentionError} of a
+ * read): a 503 `Retry` with `Retry-After`, contention and not a fault, so not logged.
+ */
+function overtakenRead(): Response {
+  return {
+    ...problem(503, 'Retry', 'the object was replaced while it was read, each time it was read: retry'),
+    headers: { 'retry-after': '1', 'content-type': 'application/json' },
+  };
 }
 
 function errorResponse(err: unknown, onError: ((err: unknown) => void) | undefined): Response {

@@ -239,6 +239,10 @@ export class LtBucket {
       let bytes: Uint8Array;
       try {
         bytes = await out.transformToByteArray();
+        // Its Content-Range named the range (getObject), so fewer bytes are a body cut short
+        // on the way, its Content-Length with it, not a blob of another length (a chunked
+        // answer's count fails above, as the blob's).
+        if (range !== undefined && bytes.byteLength < wanted) throw endedShort(key, range, range.start + bytes.byteLength);
       } catch (err) {
         // A count that found another length is an answer, not a cut: never read again.
         if (err instanceof TierlogError || attempt >= BODY_READ_ATTEMPTS || !mayReadAgain()) throw err;
@@ -308,6 +312,9 @@ export class LtBucket {
             yield chunk as Uint8Array;
             yielding = false;
           }
+          // A body that ends before the range's end (a 206 whose Content-Length is shorter than
+          // its Content-Range: a proxy cut it) ended with no error: a cut all the same.
+          if (next <= range.end) throw endedShort(key, range, next);
           return;
         } catch (err) {
           if (destroyed || yielding || err instanceof TierlogError || attempt >= BODY_READ_ATTEMPTS || next > range.end || !mayReadAgain())
@@ -979,6 +986,22 @@ function guarded(s3: S3Client, beforeAttempt: () => void): S3Client {
       };
     },
   });
+}
+
+/**
+ * The body of a GetObject of `range` of `key` ended at byte `reached`, before the range's end,
+ * without an error: a 206 whose Content-Length is shorter than its Content-Range (a proxy or a
+ * load balancer cut the body and its length with it). A cut, as a reset midway is: read again
+ * from there while the read may, else the read's error, `ERR_STREAM_PREMATURE_CLOSE` (Node's code for
+ * a body closed before its end, which the objects API answers with a 503), never a short read.
+ */
+function endedShort(key: string, range: { readonly start: number; readonly end: number }, reached: number): Error {
+  return Object.assign(
+    new Error(
+      `GetObject ${key.slice(0, 200)} of bytes ${range.start}-${range.end} ended short, at byte ${reached}: its answer was shorter than the range it named`,
+    ),
+    { code: 'ERR_STREAM_PREMATURE_CLOSE' },
+  );
 }
 
 /** The bytes a whole GetObject answers, from its Content-Length; undefined when S3 gave none. */

@@ -109,7 +109,8 @@ const ERROR_TABLE: Array<{ name: string; error: Error; status: number; code: str
     code: 'PreconditionFailed',
     logged: false,
   },
-  { name: 'ContentionError', error: new errors.ContentionError('k', 5), status: 409, code: 'Conflict', logged: false },
+  // A GET's (the table's rows are a GET's): overtaken by writes on each read, retried; a write's is 409 Conflict.
+  { name: 'ContentionError', error: new errors.ContentionError('k', 5), status: 503, code: 'Retry', logged: false },
   {
     name: 'UploadSessionNotFoundError',
     error: new errors.UploadSessionNotFoundError('upload-x'),
@@ -2270,7 +2271,7 @@ describe('a GET answer always fits the buffered response', () => {
     expect(new Uint8Array(Buffer.from(String(res.body), 'base64'))).toEqual(small);
   });
 
-  test("an object that grows past the limit while each read of a GET reads it: 409 after the store's attempts, never a loop without end", async () => {
+  test("an object that grows past the limit while each read of a GET reads it: a 503 Retry after the store's attempts, never a loop without end", async () => {
     const key = 'grow/flipping';
     const other = writer();
     await other.store.put(key, randomBody(20 * KiB));
@@ -2295,10 +2296,36 @@ describe('a GET answer always fits the buffered response', () => {
         },
       });
     const w = writer(injector);
-    const res = await call(w, 'GET', `/objects/${key}`, {}, { maxResponseBytes: LIMIT });
-    expect(res.statusCode).toBe(409);
+    const logged: unknown[] = [];
+    const res = await call(w, 'GET', `/objects/${key}`, {}, { maxResponseBytes: LIMIT, onError: (err) => logged.push(err) });
+    // A read overtaken each time is retried by the client (it conflicts with nothing), not a 409.
+    expect(res.statusCode).toBe(503);
+    expect(bodyOf(res).error).toBe('Retry');
+    expect(res.headers?.['retry-after']).toBe('1');
+    expect(logged, 'contention, not a fault').toEqual([]);
     // The store's maxAttempts (5) passes.
     expect(reads).toBe(2 * 5);
+  });
+
+  test('an object replaced (its blob deleted) before each fetch of its bytes: a 503 Retry naming no writer, not a 409 Conflict', async () => {
+    const key = 'overtaken/every-read';
+    const other = writer();
+    await other.store.put(key, randomBody(20 * KiB));
+    // Before each GetObject another writer replaces the object, and deletes the blob about to be read.
+    const injector = new FaultInjector().add({
+      kind: 'delay',
+      delayMs: 0,
+      match: onCommand('GetObject'),
+      before: async () => void (await other.store.put(key, randomBody(20 * KiB))),
+    });
+    const w = writer(injector);
+    const res = await call(w, 'GET', `/objects/${key}`, {}, { maxResponseBytes: LIMIT });
+    expect(res.statusCode).toBe(503);
+    expect(bodyOf(res).error).toBe('Retry');
+    expect(bodyOf(res).message).not.toMatch(/writer/);
+    expect(res.headers?.['retry-after']).toBe('1');
+    // The store's maxAttempts (5) fetches, each overtaken.
+    expect(injector.stats.injected.delay).toBe(5);
   });
 
   test('at the default limit the whole Lambda answer (base64 body, headers, 2 KB of metadata) stays within 6 MB', async () => {
