@@ -137,6 +137,9 @@ export function refuseNonSchedules(values: Readonly<Record<string, unknown>>): v
 export function checkConfigVariables(environment: Readonly<Record<string, string>>): void {
   const literal = literalVariables(environment);
   const read: Record<string, string> = {};
+  // One stand-in per token: two references to one table (the same resource given as both tables)
+  // are one name to the function, refused as such; two tables are two.
+  const tokens: string[] = [];
   for (const variable of [CONFIG_ENV.changeLogTable, CONFIG_ENV.objectsTable, CONFIG_ENV.bucket]) {
     const value = environment[variable];
     if (value === undefined) {
@@ -147,7 +150,10 @@ export function checkConfigVariables(environment: Readonly<Record<string, string
       );
     }
     // A stand-in for a name not known at synth (a token, resolved at deploy).
-    if (Token.isUnresolved(value)) read[variable] = 'placeholder';
+    if (Token.isUnresolved(value)) {
+      if (!tokens.includes(value)) tokens.push(value);
+      read[variable] = `reference-${tokens.indexOf(value) + 1}-resolved-at-deploy`;
+    }
   }
   for (const variable of Object.values(CONFIG_ENV)) {
     const value = literal[variable];

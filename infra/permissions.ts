@@ -300,7 +300,8 @@ export function grantRole(grantee: iam.IGrantable, resources: TierlogResources, 
  * Each resource must be in the stack's region and account, where the function addresses it by
  * name (refused at synth when both are known, else by a CloudFormation rule at deploy).
  *
- * @throws ConfigError naming `TIERLOG_PREFIX` when the function's `loadConfig` would refuse it.
+ * @throws ConfigError naming `TIERLOG_PREFIX` when the function's `loadConfig` would refuse it, and
+ *   naming both tables when `resources` gives one table as the change log and the objects table.
  * @throws Error naming the variable and both values, or the resource in another region or account.
  */
 export function checkGrantsCoverEnvironment(
@@ -314,6 +315,13 @@ export function checkGrantsCoverEnvironment(
   requireSameEnvironment(scope, 'resources.changeLogTable', resources.changeLogTable);
   requireSameEnvironment(scope, 'resources.objectsTable', resources.objectsTable);
   requireSameEnvironment(scope, 'resources.bucket', resources.bucket);
+  if (resources.changeLogTable === resources.objectsTable) {
+    // What the function's loadConfig refuses at init, on every invocation (validateConfig).
+    throw new ConfigError(
+      `resources.changeLogTable and resources.objectsTable are one table (${resources.objectsTable.node.path}): tierlog keeps its change log and its objects in two tables of their own schemas; give two`,
+      'resources.objectsTable',
+    );
+  }
   const stack = Stack.of(scope);
   const shown = (v: string) => (Token.isUnresolved(v) ? JSON.stringify(stack.resolve(v)) : `"${v}"`);
   const prefix = environment[CONFIG_ENV.prefix];
@@ -358,7 +366,13 @@ export function checkGrantsCoverEnvironment(
  */
 function checkGrantPrefix(prefix: string): void {
   if (Token.isUnresolved(prefix)) return;
-  validateConfig({ changeLogTable: 'placeholder', objectsTable: 'placeholder', bucket: 'placeholder', prefix, leaseShards: 1 });
+  validateConfig({
+    changeLogTable: 'placeholder-changelog',
+    objectsTable: 'placeholder-objects',
+    bucket: 'placeholder',
+    prefix,
+    leaseShards: 1,
+  });
 }
 
 /** Whether `a` and `b` can be compared at synth: two literals, or two references (`Ref`) to resources of the app. */

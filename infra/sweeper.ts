@@ -317,11 +317,10 @@ export interface TierlogSweeperProps extends TierlogFunctionOptions {
 function checkLeaseShards(leaseShards: number, environment: Readonly<Record<string, string>>): void {
   const variable = environment[CONFIG_ENV.leaseShards];
   if (variable !== undefined && Token.isUnresolved(variable)) return;
-  const placeholder = 'placeholder';
   const read = loadConfig({
-    [CONFIG_ENV.changeLogTable]: placeholder,
-    [CONFIG_ENV.objectsTable]: placeholder,
-    [CONFIG_ENV.bucket]: placeholder,
+    [CONFIG_ENV.changeLogTable]: 'placeholder-changelog',
+    [CONFIG_ENV.objectsTable]: 'placeholder-objects',
+    [CONFIG_ENV.bucket]: 'placeholder',
     [CONFIG_ENV.leaseShards]: variable,
   }).leaseShards;
   if (read !== leaseShards) {

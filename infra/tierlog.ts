@@ -662,8 +662,8 @@ const TIERLOG_PROPS = optionNames<TierlogProps>()(
 
 /** Checks prefix and shard count with the library's own validation (what `loadConfig` accepts). */
 const PLACEHOLDER_CONFIG = {
-  changeLogTable: 'placeholder',
-  objectsTable: 'placeholder',
+  changeLogTable: 'placeholder-changelog',
+  objectsTable: 'placeholder-objects',
   bucket: 'placeholder',
   prefix: 'blobs',
   leaseShards: 1,

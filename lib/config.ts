@@ -140,6 +140,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     return validateConfig(config);
   } catch (err) {
     // An invalid value came from a variable: name the variable, not the option.
+    if (err instanceof ConfigError && err.setting === 'objectsTable' && config.changeLogTable === config.objectsTable) {
+      throw oneTableForBoth(config.objectsTable, CONFIG_ENV.changeLogTable, CONFIG_ENV.objectsTable);
+    }
     if (err instanceof ConfigError && Object.hasOwn(CONFIG_ENV, err.setting)) {
       const variable = CONFIG_ENV[err.setting as keyof typeof CONFIG_ENV];
       throw new ConfigError(`${variable}: ${err.message}`, variable);
@@ -175,6 +178,7 @@ export function validateConfig(config: TierlogConfig): TierlogConfig {
       throw new ConfigError(`${setting} "${config[setting]}" is not a valid DynamoDB table name`, setting);
     }
   }
+  if (config.changeLogTable === config.objectsTable) throw oneTableForBoth(config.objectsTable, 'changeLogTable', 'objectsTable');
   if (!isValidBucketName(config.bucket)) {
     throw new ConfigError(`bucket "${config.bucket}" is not a valid S3 bucket name`, 'bucket');
   }
@@ -206,6 +210,20 @@ export function validateConfig(config: TierlogConfig): TierlogConfig {
     );
   }
   return config;
+}
+
+/**
+ * The refusal of one table named for both the change log and the objects: a writer would put its
+ * instances and entries among the objects (each an item of no object, under the objects' key), a
+ * sweeper read the objects' items as writers' instances, and the store's objects and its log
+ * share one key space. `changeLog` and `objects` are the names of the two settings, as the caller
+ * knows them (options, or variables).
+ */
+function oneTableForBoth(table: string, changeLog: string, objects: string): ConfigError {
+  return new ConfigError(
+    `${changeLog} and ${objects} both name the table "${table}": tierlog keeps its change log and its objects in two tables of their own schemas; name two`,
+    objects,
+  );
 }
 
 /** Whether `name` is a name S3 gives a bucket (3 to 63 lower-case letters, digits, `.` and `-`, no `..`). */

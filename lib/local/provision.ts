@@ -53,12 +53,6 @@ export { createTableInput } from '../schema/table-shape.js';
 export async function provisionLocal(config: TierlogConfig, clients: { dynamodb?: DynamoDBClient; s3?: S3Client } = {}): Promise<void> {
   validateConfig(config);
   assertOptions(clients, ['dynamodb', 's3'], 'provisionLocal');
-  if (config.changeLogTable === config.objectsTable) {
-    throw new ConfigError(
-      `changeLogTable and objectsTable both name the table ${config.objectsTable}: tierlog keeps its change log and its objects in two tables of their own schemas; name two`,
-      'objectsTable',
-    );
-  }
   const dynamodb = clients.dynamodb ?? createDynamoDBClient();
   const s3 = clients.s3 ?? createS3Client();
   try {

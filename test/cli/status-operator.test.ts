@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { newChangeId } from '../../lib/ids.js';
 import { DEFAULT_LEASE_LIMITS } from '../../lib/recovery/stuck.js';
-import { freshFixture } from '../support/local.js';
+import { emptyTable, freshFixture } from '../support/local.js';
 import { blobKey, cli, cliJson, HOUR, putRawInstance, putTombstone, rawEntry } from './helpers.js';
 
 const MIN = 60_000;
@@ -186,10 +186,12 @@ describe('status on a table that is not a change log', () => {
 
   test('an empty table of another kind: refused by its missing lease index (exit 2), not "0 instances"', async () => {
     const fx = await freshFixture();
-    const run = await cli(fx, ['status'], { env: { TIERLOG_CHANGELOG_TABLE: fx.config.objectsTable } });
+    // Another table than the objects table (one name for both is refused before any request).
+    const other = await emptyTable(fx);
+    const run = await cli(fx, ['status'], { env: { TIERLOG_CHANGELOG_TABLE: other } });
     expect(run.code).toBe(2);
     expect(run.out).toBe('');
-    expect(run.err).toContain(fx.config.objectsTable);
+    expect(run.err).toContain(`table "${other}" does not have the key or index tierlog uses`);
     // The real change log, empty, is fine.
     const empty = await cliJson(fx, ['status']);
     expect(empty.code).toBe(0);

@@ -1,7 +1,10 @@
 /**
- * One table named for the other: `TIERLOG_CHANGELOG_TABLE` set to the objects table, or
- * `TIERLOG_OBJECTS_TABLE` set to the change log (a variable from the wrong line of a script).
- * Nothing may be deleted on what such a table says, and the operator is told which table is wrong:
+ * One table named for the other: `TIERLOG_CHANGELOG_TABLE` set to an objects table, or
+ * `TIERLOG_OBJECTS_TABLE` set to a change log (a variable from the wrong line of a script). Set to
+ * the other variable's own table, both name one table: a configuration error naming both (exit 2),
+ * before any request. Set to another deployment's table of that kind, each names a table of its
+ * own, and nothing may be deleted on what such a table says, and the operator is told which table
+ * is wrong:
  *
  *  - the audits read what is in flight from the change log; read from the objects table, nothing
  *    looks in flight, so a write about to commit would lose its blob: every delete is refused;
@@ -16,7 +19,7 @@ import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
-import { emptyTable, type Fixture, freshFixture, prefixKeys } from '../support/local.js';
+import { copyTable, emptyTable, type Fixture, freshFixture, prefixKeys } from '../support/local.js';
 import { newChangeId } from '../../lib/ids.js';
 import { blobKey, cli, cliJson, HOUR, putBlob, putRawInstance, rawEntry, storeWithOrphan } from './helpers.js';
 
@@ -26,16 +29,54 @@ const ahead = () => Date.now() + 2 * HOUR;
 /** A store with a live large object and an old orphan. */
 const store = () => storeWithOrphan(OLD);
 
-const logIsObjects = (fx: Fixture): Fixture => ({ ...fx, config: { ...fx.config, changeLogTable: fx.config.objectsTable } });
-const objectsIsLog = (fx: Fixture): Fixture => ({ ...fx, config: { ...fx.config, objectsTable: fx.config.changeLogTable } });
+/** `fx` with a copy of its objects table as it is now (another deployment's) named as the change log. */
+const logIsObjects = async (fx: Fixture): Promise<Fixture> => ({
+  ...fx,
+  config: { ...fx.config, changeLogTable: await copyTable(fx, fx.config.objectsTable) },
+});
+/** `fx` with a copy of its change log as it is now (another deployment's) named as the objects table. */
+const objectsIsLog = async (fx: Fixture): Promise<Fixture> => ({
+  ...fx,
+  config: { ...fx.config, objectsTable: await copyTable(fx, fx.config.changeLogTable) },
+});
+
+describe('one table named for both', () => {
+  test.each([['audit', '--older-than', '90m', '--delete'], ['sweep'], ['sweep', '--dry-run'], ['status'], ['inspect', 'some-instance']])(
+    '%s: a configuration error naming both variables (exit 2), nothing read or deleted',
+    async (...argv) => {
+      const { fx, live, orphan } = await store();
+      // A writer that died after uploading `orphan`, long ago: a sweep would judge it.
+      await putRawInstance(fx, { leaseUntil: Date.now() - 2 * HOUR, entries: { [newChangeId()]: rawEntry('a-orphan', { new: orphan }) } });
+      for (const table of [fx.config.objectsTable, fx.config.changeLogTable]) {
+        const dynamodb = createDynamoDBClient();
+        const injector = new FaultInjector();
+        injector.attach(dynamodb, 'dynamodb');
+        try {
+          const run = await cli({ ...fx, dynamodb, config: { ...fx.config, changeLogTable: table, objectsTable: table } }, argv, {
+            clock: ahead,
+          });
+          expect(run.code, argv.join(' ')).toBe(2);
+          expect(run.err).toContain(
+            `tierlog: configuration: TIERLOG_CHANGELOG_TABLE and TIERLOG_OBJECTS_TABLE both name the table "${table}"`,
+          );
+          expect(injector.stats.requests, 'no request').toBe(0);
+        } finally {
+          dynamodb.destroy();
+        }
+      }
+      expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
+    },
+  );
+});
 
 describe('one table named for the other', () => {
   test('the objects table as the change log: the listing audit deletes nothing and says which table (exit 1)', async () => {
     const { fx, live, orphan } = await store();
-    const run = await cliJson(logIsObjects(fx), ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
+    const wrong = await logIsObjects(fx);
+    const run = await cliJson(wrong, ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
     expect(run.code).toBe(1);
     expect(run.json.deleted).toBe(0);
-    expect(run.json.deleteRefused).toMatch(new RegExp(`table ${fx.config.objectsTable} .*not a change-log table`));
+    expect(run.json.deleteRefused).toMatch(new RegExp(`table ${wrong.config.changeLogTable} .*not a change-log table`));
     expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
     // The same store, rightly named: the orphan goes, the live blob stays.
     const right = await cliJson(fx, ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
@@ -62,10 +103,11 @@ describe('one table named for the other', () => {
       leaseUntil: Date.now() + 10 * 60_000,
       entries: { [newChangeId()]: rawEntry('m-pending', { new: pending }) },
     });
-    const run = await cli(logIsObjects(fx), ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
+    const wrong = await logIsObjects(fx);
+    const run = await cli(wrong, ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
     expect(run.code).toBe(2);
     expect(run.err).toMatch(
-      new RegExp(`^tierlog: configuration: table "${fx.config.objectsTable}" does not have the key or index tierlog uses`),
+      new RegExp(`^tierlog: configuration: table "${wrong.config.changeLogTable}" does not have the key or index tierlog uses`),
     );
     expect(await prefixKeys(fx)).toEqual([live, orphan, pending].sort());
   });
@@ -96,11 +138,12 @@ describe('one table named for the other', () => {
       })
       .attach(dynamodb, 'dynamodb');
     try {
-      const run = await cliJson({ ...logIsObjects(fx), dynamodb }, ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], {
+      const wrong = await logIsObjects(fx);
+      const run = await cliJson({ ...wrong, dynamodb }, ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], {
         clock: ahead,
       });
       expect(run.json.deleted).toBe(0);
-      expect(run.json.deleteRefused).toMatch(new RegExp(`table ${fx.config.objectsTable} .*no item .*instance`));
+      expect(run.json.deleteRefused).toMatch(new RegExp(`table ${wrong.config.changeLogTable} .*no item .*instance`));
       expect(run.code).toBe(1);
     } finally {
       dynamodb.destroy();
@@ -112,7 +155,7 @@ describe('one table named for the other', () => {
     const { fx, live, orphan } = await store();
     const report = await reverifyAndDelete(
       [orphan, live].map((key) => ({ key, lastModified: OLD })),
-      { config: logIsObjects(fx).config, dynamodb: fx.dynamodb, s3: fx.s3, now: Date.now(), olderThanMs: HOUR, delete: true },
+      { config: (await logIsObjects(fx)).config, dynamodb: fx.dynamodb, s3: fx.s3, now: Date.now(), olderThanMs: HOUR, delete: true },
     );
     expect(report.deleted).toBe(0);
     expect(report.kept.map((k) => k.reason)).toEqual(['change-log-unreadable', 'change-log-unreadable']);
@@ -196,7 +239,7 @@ describe('one table named for the other', () => {
     // An idle writer's instance: the table named as the objects table is not empty.
     await putRawInstance(fx, { leaseUntil: Date.now() + 10 * 60_000, entries: {} });
     // Told the store holds no large object (the table named pointed at no blob, so the audit said).
-    const run = await cliJson(objectsIsLog(fx), ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], { clock: ahead });
+    const run = await cliJson(await objectsIsLog(fx), ['audit', '--older-than', '90m', '--delete', '--empty-store-ok'], { clock: ahead });
     expect(run.json.deleted).toBe(0);
     expect(run.json.deleteRefused).toMatch(/objects-table item .* has none of the attributes the configuration names/);
     expect(run.code).toBe(1);
@@ -211,22 +254,23 @@ describe('one table named for the other', () => {
         Item: marshall({ pk: 'small', version: 1, body: 'x', size: 1, metadata: {}, createdAt: OLD, updatedAt: OLD, writeId: uuidv7() }),
       }),
     );
-    const run = await cli(logIsObjects(fx), ['status']);
+    const wrong = await logIsObjects(fx);
+    const run = await cli(wrong, ['status']);
     expect(run.code, run.out).toBe(2);
     expect(run.err).toMatch(
-      new RegExp(`^tierlog: configuration: table "${fx.config.objectsTable}" does not have the key or index tierlog uses`),
+      new RegExp(`^tierlog: configuration: table "${wrong.config.changeLogTable}" does not have the key or index tierlog uses`),
     );
   });
 
   test('sweep and inspect on the objects table as the change log: a configuration error naming it (exit 2)', async () => {
     const { fx } = await store();
-    const wrong = logIsObjects(fx);
+    const wrong = await logIsObjects(fx);
     for (const argv of [['sweep'], ['sweep', '--dry-run'], ['inspect', 'some-instance']]) {
       const run = await cli(wrong, argv);
       expect(run.code, argv.join(' ')).toBe(2);
       // The sweep's scan for shardless instances may warn first (it reads the objects table's items): the error is a line of its own.
       expect(run.err).toMatch(
-        new RegExp(`^tierlog: configuration: table "${fx.config.objectsTable}" does not have the key or index tierlog uses`, 'm'),
+        new RegExp(`^tierlog: configuration: table "${wrong.config.changeLogTable}" does not have the key or index tierlog uses`, 'm'),
       );
     }
   });
@@ -235,7 +279,7 @@ describe('one table named for the other', () => {
     const { fx, live, orphan } = await store();
     // A writer that died after uploading `orphan` for "a-orphan", long ago: a sweep judges it.
     await putRawInstance(fx, { leaseUntil: Date.now() - 2 * HOUR, entries: { [newChangeId()]: rawEntry('a-orphan', { new: orphan }) } });
-    const run = await cli(objectsIsLog(fx), ['sweep']);
+    const run = await cli(await objectsIsLog(fx), ['sweep']);
     expect(run.code).toBe(2);
     expect(run.err).toMatch(/^tierlog: configuration: /m);
     expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
@@ -262,9 +306,10 @@ describe('an audit with no blob old enough to check still reads both tables', ()
   test('the objects table named as the change log: a configuration error naming it (exit 2); the right tables: a clean run (exit 0)', async () => {
     const fx = await freshFixture();
     await putBlob(fx, blobKey(fx, 'young', Date.now()));
-    const swapped = await cli(logIsObjects(fx), ['audit', '--older-than', '1h']);
+    const wrong = await logIsObjects(fx);
+    const swapped = await cli(wrong, ['audit', '--older-than', '1h']);
     expect(swapped.code).toBe(2);
-    expect(swapped.err).toContain(`table "${fx.config.objectsTable}" does not have the key or index tierlog uses`);
+    expect(swapped.err).toContain(`table "${wrong.config.changeLogTable}" does not have the key or index tierlog uses`);
     const right = await cli(fx, ['audit', '--older-than', '1h']);
     expect(right.code).toBe(0);
   });

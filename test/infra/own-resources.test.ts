@@ -11,6 +11,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { grantWriter } from '../../infra/permissions.js';
+import { ObjectsFunction } from '../../infra/objects-function.js';
 import { TierlogSweeper } from '../../infra/sweeper.js';
 import { Tierlog, type TierlogProps } from '../../infra/tierlog.js';
 import { CONFIG_ENV } from '../../lib/config.js';
@@ -90,6 +91,21 @@ describe('imported objects table and bucket', () => {
       );
     },
   );
+
+  // Each function's loadConfig refuses one table named for both at init, on every invocation. With
+  // objects keyed by pk, as the change log is, the table passed for an objects table at synth.
+  it('refuses one table given as both the change log and the objects table, for the parts on their own, naming both', () => {
+    const { stack } = userStack();
+    const own = new Tierlog(stack, 'Own', { prefix: 'own', hvAttributes: { key: 'pk' } });
+    const resources = { changeLogTable: own.changeLogTable, objectsTable: own.changeLogTable, bucket: own.bucket, prefix: own.prefix };
+    const environment = { ...own.writerEnvironment, [CONFIG_ENV.objectsTable]: own.changeLogTable.tableName };
+    const both = /resources.changeLogTable and resources.objectsTable are one table \(UserStack\/Own\/ChangeLogTable\)/;
+    expect(() => new TierlogSweeper(stack, 'Sweeper', { resources, environment, leaseShards: own.leaseShards })).toThrow(both);
+    expect(() => new ObjectsFunction(stack, 'Api', { resources, environment })).toThrow(both);
+    // Two tables, each a reference resolved at deploy: two names to the function, not one stand-in for both.
+    const right = { ...resources, objectsTable: own.objectsTable };
+    new TierlogSweeper(stack, 'Right', { resources: right, environment: own.writerEnvironment, leaseShards: own.leaseShards });
+  });
 
   it("refuses an imported table whose stream ARN is another table's: the stream function would read that table's records (each one untrusted) and never this one's", () => {
     const build = (attrs: dynamodb.TableAttributesV2) => () => {

@@ -61,6 +61,8 @@ const invalid: Array<[string, Partial<TierlogConfig>, string]> = [
   ['a table name that is a number', { changeLogTable: 12345 as unknown as string }, 'changeLogTable'],
   ['a table name that is a list', { objectsTable: ['ob-1'] as unknown as string }, 'objectsTable'],
   ['a prefix that is a list', { prefix: ['blobs'] as unknown as string }, 'prefix'],
+  // A writer would put its instances and entries among the objects, a sweeper read objects as instances.
+  ['one table named for both the change log and the objects', { objectsTable: 'cl-1' }, 'objectsTable'],
   ['a bucket name S3 refuses', { bucket: 'Bad_Bucket' }, 'bucket'],
   // S3 Express One Zone: its listings are unsorted, so the audit could never run.
   ['a directory bucket', { bucket: 'blobs--usw2-az1--x-s3' }, 'bucket'],

@@ -53,6 +53,24 @@ describe('loadConfig', () => {
     expect(configError({ ...base, [name]: '   ' })).toMatchObject({ setting: name, message: `environment variable ${name} is not set` });
   });
 
+  it('refuses one table named for both the change log and the objects, naming both variables (padding aside)', () => {
+    const err = configError({ ...base, TIERLOG_OBJECTS_TABLE: ' tierlog-changelog ' });
+    expect(err.setting).toBe('TIERLOG_OBJECTS_TABLE');
+    expect(err.message).toBe(
+      'TIERLOG_CHANGELOG_TABLE and TIERLOG_OBJECTS_TABLE both name the table "tierlog-changelog": tierlog keeps its change log and its objects in two tables of their own schemas; name two',
+    );
+    // Built in code, the options are named.
+    expect(() => validateConfig({ ...loadConfig(base), objectsTable: 'tierlog-changelog' })).toThrow(
+      expect.objectContaining({
+        name: 'ConfigError',
+        setting: 'objectsTable',
+        message: expect.stringContaining('changeLogTable and objectsTable'),
+      }),
+    );
+    // Table names are case-sensitive: two tables.
+    expect(loadConfig({ ...base, TIERLOG_OBJECTS_TABLE: 'Tierlog-changelog' }).objectsTable).toBe('Tierlog-changelog');
+  });
+
   it('trims surrounding whitespace of required values', () => {
     expect(loadConfig({ ...base, TIERLOG_BUCKET: '  tierlog-blobs \n' }).bucket).toBe('tierlog-blobs');
   });

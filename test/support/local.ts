@@ -4,7 +4,7 @@
  * check the invariants from outside the library.
  */
 import { randomBytes } from 'node:crypto';
-import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient, PutItemCommand, paginateScan } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { TierlogConfig } from '../../lib/config.js';
 import { provisionLocal } from '../../lib/local/provision.js';
@@ -55,6 +55,34 @@ export async function emptyTable(fx: Fixture): Promise<string> {
       BillingMode: 'PAY_PER_REQUEST',
     }),
   );
+  return name;
+}
+
+/**
+ * A copy of the fixture's table `source`, `<source>-copy`: its key, its indexes and its items as
+ * they are now. Another deployment's table of the same kind (a staging copy), for the mistake of
+ * naming it for the other table of this store: a configuration cannot name one table for both.
+ */
+export async function copyTable(fx: Fixture, source: string): Promise<string> {
+  const name = `${source}-copy`;
+  const { Table: table } = await fx.dynamodb.send(new DescribeTableCommand({ TableName: source }));
+  const indexes = (table?.GlobalSecondaryIndexes ?? []).map(({ IndexName, KeySchema, Projection }) => ({
+    IndexName,
+    KeySchema,
+    Projection,
+  }));
+  await fx.dynamodb.send(
+    new CreateTableCommand({
+      TableName: name,
+      AttributeDefinitions: table?.AttributeDefinitions,
+      KeySchema: table?.KeySchema,
+      ...(indexes.length > 0 ? { GlobalSecondaryIndexes: indexes } : {}),
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  for await (const page of paginateScan({ client: fx.dynamodb }, { TableName: source, ConsistentRead: true })) {
+    for (const item of page.Items ?? []) await fx.dynamodb.send(new PutItemCommand({ TableName: name, Item: item }));
+  }
   return name;
 }
 
