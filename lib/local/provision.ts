@@ -20,7 +20,7 @@ import {
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../config.js';
 import { createTableInput, schemaMismatch } from '../schema/table-shape.js';
-import { changeLogTableSchema, objectsTableSchema, type TableSchema } from '../schema/tables.js';
+import { changeLogTableSchema, objectsTableSchema } from '../schema/tables.js';
 import { createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { awsErrorName, translateAwsError } from '../aws/errors.js';
 import { AccessDeniedError, ConfigError, TierlogError } from '../errors.js';
@@ -39,6 +39,7 @@ export { createTableInput } from '../schema/table-shape.js';
  *   made for one of them, it was refused for the other as a table "of another schema" to delete
  *   (this very call had made it), or, with `hvAttributes.key` `pk`, taken for both when the change
  *   log's was made first: the change log's items and the objects in one table, by chance.
+ * @throws ConfigError when the two table names differ in case alone (one table to DynamoDB Local), before any request.
  * @throws ValidationError when `clients` names a client it does not take (a misspelt `dynamoDB`
  *   would create the tables through a client from `process.env`), before any request.
  * @throws AccessDeniedError when S3 refuses the bucket's HeadBucket (on AWS most often another
@@ -53,6 +54,7 @@ export { createTableInput } from '../schema/table-shape.js';
 export async function provisionLocal(config: TierlogConfig, clients: { dynamodb?: DynamoDBClient; s3?: S3Client } = {}): Promise<void> {
   validateConfig(config);
   assertOptions(clients, ['dynamodb', 's3'], 'provisionLocal');
+  refuseOneLocalTable(config);
   const dynamodb = clients.dynamodb ?? createDynamoDBClient();
   const s3 = clients.s3 ?? createS3Client();
   try {
@@ -78,6 +80,22 @@ export async function provisionLocal(config: TierlogConfig, clients: { dynamodb?
     if (clients.dynamodb === undefined) dynamodb.destroy();
     if (clients.s3 === undefined) s3.destroy();
   }
+}
+
+/**
+ * Table names that differ in case alone are two tables on AWS (and to validateConfig), one to
+ * DynamoDB Local, which takes names without case: the second CreateTable failed with a bare
+ * `InternalFailure` (exit 1 of `npm start`, naming nothing), or the first table was taken for both.
+ *
+ * @throws ConfigError naming both settings, before any request.
+ */
+function refuseOneLocalTable(config: TierlogConfig): void {
+  if (config.changeLogTable.toLowerCase() !== config.objectsTable.toLowerCase()) return;
+  throw new ConfigError(
+    `changeLogTable "${config.changeLogTable}" and objectsTable "${config.objectsTable}" differ in case alone: two tables on AWS, ` +
+      'one to DynamoDB Local, which takes table names without case; name two that differ in more than case',
+    'objectsTable',
+  );
 }
 
 async function ensureTable(

@@ -431,11 +431,10 @@ describe('npm start --json ended by a signal', () => {
 
 describe('npm start --json that stopped on an error, then a signal while its local stack stops', () => {
   it('stdout stays the one document of its error, and the exit code is the one it names', async () => {
-    // An error once the stack is up: two table names of another case, two tables to DynamoDB and to
-    // the configuration (one name for both is refused before the stack starts), one to DynamoDB
-    // Local, which fails the second's CreateTable (InternalFailure). Its document printed, the stack
-    // is stopped; a SIGTERM then (a CI job's timeout) printed a second document, an
-    // InterruptedError, and exited 130.
+    // An error once the stack is up: two table names of another case, two tables to the
+    // configuration (one name for both is refused before the stack starts), one to DynamoDB Local,
+    // which provisionLocal refuses. Its document printed, the stack is stopped; a SIGTERM then (a CI
+    // job's timeout) printed a second document, an InterruptedError, and exited 130.
     const child = spawn(process.execPath, ['--import', 'tsx', 'bin/drill.ts', '--json', '--writers', '1', '--operations', '5'], {
       env: { ...process.env, TIERLOG_CHANGELOG_TABLE: 'drill-One-table', TIERLOG_OBJECTS_TABLE: 'drill-one-table' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -456,9 +455,9 @@ describe('npm start --json that stopped on an error, then a signal while its loc
     });
     expect(stderr).toMatch(/up in \d+ ms/);
     child.kill('SIGTERM');
-    expect(await exited).toEqual({ code: 1, signal: null });
-    const document = JSON.parse(stdout) as { error: { name: string; exitCode: number } };
-    expect(document.error).toMatchObject({ name: 'InternalFailure', exitCode: 1 });
+    expect(await exited).toEqual({ code: 2, signal: null });
+    const document = JSON.parse(stdout) as { error: { name: string; message: string; exitCode: number } };
+    expect(document.error).toMatchObject({ name: 'ConfigError', message: expect.stringMatching(/differ in case alone/), exitCode: 2 });
   }, 120_000);
 });
 

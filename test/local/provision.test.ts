@@ -57,6 +57,21 @@ describe('provisionLocal', () => {
     await expect(describeTable(config.objectsTable)).rejects.toThrow(/not found|non-existent|ResourceNotFound/i);
   });
 
+  it('refuses two table names that differ in case alone (one table to DynamoDB Local), naming both, before it makes anything', async () => {
+    const config = testConfig();
+    const cased = { ...config, changeLogTable: config.objectsTable.toUpperCase() };
+    // Two tables to the configuration (and on AWS); DynamoDB Local failed the second CreateTable with a bare InternalFailure.
+    const error = await provisionLocal(cased, { dynamodb, s3 }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toContain(
+      `changeLogTable "${cased.changeLogTable}" and objectsTable "${config.objectsTable}" differ in case alone`,
+    );
+    await expect(describeTable(config.objectsTable)).rejects.toThrow(/not found|non-existent|ResourceNotFound/i);
+  });
+
   it('creates the change-log table with the byLease GSI (shard, leaseUntil) and INCLUDE projection', async () => {
     const config = testConfig();
     await provisionLocal(config, { dynamodb, s3 });
