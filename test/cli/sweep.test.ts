@@ -12,6 +12,7 @@ import { InterruptedError, UsageError } from '../../lib/cli/common.js';
 import { runSweep } from '../../lib/cli/sweep.js';
 import { runCli } from '../../lib/cli/program.js';
 import { configToEnv } from '../../lib/config.js';
+import { DEFAULT_SHARDLESS_SCAN } from '../../lib/constants.js';
 import { CommandRecorder } from '../../lib/faults/command-recorder.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
@@ -618,6 +619,27 @@ describe('sweep interrupted (Ctrl-C)', () => {
     const fx = await freshFixture();
     await putDeadInstance(fx, { fenced: true, count: 2 });
     const interrupt = new AbortController();
+    // The housekeeping sweep reads beside the drain: each lease shard's queries (expired, suspect:
+    // on the lease index) and its scan for items outside the lease shards (one segment of
+    // `shardlessScan`'s). A Ctrl-C before one of them asked for its page stops it, its pages left as
+    // work left (exit 130, rightly); under load (the CI's) one asked after the delete. The interrupt
+    // waits until each has answered.
+    let reads = 0;
+    let scanned!: () => void;
+    const readsDone = new Promise<void>((resolve) => {
+      scanned = resolve;
+    });
+    const dynamodb = createDynamoDBClient();
+    dynamodb.middlewareStack.add(
+      (next) => async (args) => {
+        const result = await next(args);
+        const input = args.input as { IndexName?: string; TotalSegments?: number };
+        if (input.IndexName !== undefined || input.TotalSegments === DEFAULT_SHARDLESS_SCAN.segments) reads++;
+        if (reads === 2 * fx.config.leaseShards + 1) scanned();
+        return result;
+      },
+      { step: 'initialize', name: 'housekeepingReadsAnswered' },
+    );
     // Ctrl-C as the blobs are deleted: nothing was left to take.
     const s3 = new FaultInjector()
       .add({
@@ -625,11 +647,14 @@ describe('sweep interrupted (Ctrl-C)', () => {
         delayMs: 0,
         times: 1,
         match: (r) => r.command === 'DeleteObjectsCommand',
-        before: async () => interrupt.abort(new InterruptedError()),
+        before: async () => {
+          await readsDone;
+          interrupt.abort(new InterruptedError());
+        },
       })
       .attach(createS3Client(), 's3');
-    open.push({ close: () => s3.destroy() });
-    const run = await cliJson({ ...fx, s3 }, ['sweep'], { signal: interrupt.signal });
+    open.push({ close: () => s3.destroy() }, { close: () => dynamodb.destroy() });
+    const run = await cliJson({ ...fx, dynamodb, s3 }, ['sweep'], { signal: interrupt.signal });
     expect(interrupt.signal.aborted).toBe(true);
     expect(run.code).toBe(0);
     expect(run.json).toMatchObject({ instancesDrained: 1, blobsDeleted: 2, stoppedEarly: false, interrupted: false });
