@@ -142,7 +142,7 @@ export function formatAudit(r: AuditReport, now: number): string[] {
       `${r.inFlight.length} in flight, ${r.young} younger than ${age} (not checked), ${r.unparseable.length} unparseable` +
       (r.undecided.length > 0 ? `, ${r.undecided.length} undecided` : '') +
       (nested > 0 ? `, ${nested} of nested stores` : '') +
-      (r.expired.length > 0 ? `, ${r.expired.length} of expired objects (stream event lost)` : ''),
+      (r.expired.length > 0 ? `, ${r.expired.length} of expired objects (not removed by TTL)` : ''),
   ];
   if (r.orphans.length > 0) {
     lines.push(
@@ -169,7 +169,7 @@ export function formatAudit(r: AuditReport, now: number): string[] {
   }
   if (r.expired.length > 0) {
     lines.push(
-      'expired, stream event lost: objects expired past TTL lag + stream retention still point at these blobs (TTL off or behind, or the stream consumer lost the event):',
+      'expired, not removed by TTL: objects expired past TTL lag + stream retention still point at these blobs, so no stream event will delete them (TTL off on the objects table or on another attribute than the expiry attribute, far behind, or ignoring an expiry more than five years past):',
     );
     for (const e of r.expired)
       lines.push(`  ${e.key}  expired ${formatRelative(Date.parse(e.expiredAt), now)}  object ${JSON.stringify(e.objectId)}`);

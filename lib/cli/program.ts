@@ -280,7 +280,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
       'List the bucket under <prefix>/ and check every blob against the change log and the objects table (consistent reads). ' +
         'Reports orphans: blobs no object points at and no change-log entry names, older than the safety age (by both S3 ' +
         "LastModified and the key's UUIDv7 time); blobs of writes in flight (never deleted); blobs of objects expired past " +
-        'TTL and the stream that still point at them (stream event lost); and keys that are not blob keys (never deleted). ' +
+        'TTL and the stream that still point at them (not removed by TTL); and keys that are not blob keys (never deleted). ' +
         'Progress bar on stderr when it is a terminal.',
     )
     .addOption(
@@ -291,7 +291,7 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     .option(
       '--delete',
       'delete the orphans found (each batch is re-checked against the objects table first); removes the items of objects ' +
-        'expired past TTL and the stream (stream event lost) from the objects table, as TTL would, then deletes their blobs ' +
+        'expired past TTL and the stream (not removed by TTL) from the objects table, as TTL would, then deletes their blobs ' +
         '(from snapshots: the confirmed orphans only)',
     )
     .option(

@@ -31,8 +31,9 @@
  * blob among the orphans, as a `delete` run does before keeping it at the re-check.
  *
  * Blobs of expired objects (the backstop of expiry, see `expired-blobs.ts`): a blob HV points
- * at, whose item expired longer ago than TTL's lag plus the stream's retention, will never be
- * deleted by the objects table's stream: it is reported as "expired, stream event lost". With
+ * at, whose item expired longer ago than TTL's lag plus the stream's retention, is one TTL has
+ * not removed (off, on another attribute, behind, or ignoring it), and will never be deleted by
+ * the objects table's stream: it is reported as "expired, not removed by TTL". With
  * `delete`, under the same rules as an orphan (old enough, named by no change-log item) and
  * only while the item is still exactly the expired state read, the audit removes the item as
  * TTL would (a conditional DeleteItem: same blob, version and expiry, expired now), then
@@ -225,7 +226,7 @@ export interface ExpiredBlob {
   readonly expiredAt: string;
   /** How far past expiry + TTL lag + stream retention + margin, ms. */
   readonly overdueMs: number;
-  /** Always "expired, stream event lost" (with the object), for the report. */
+  /** Always "expired, not removed by TTL" (with the object and the causes), for the report. */
   readonly reason: string;
 }
 
@@ -255,7 +256,7 @@ export interface AuditReport {
   orphanBytes: number;
   /** Checked: HV does not point at them, but a change-log item does (a write in flight). */
   readonly inFlight: InFlightBlob[];
-  /** Checked: HV points at them from an object that expired long ago (expired, stream event lost). */
+  /** Checked: HV points at them from an object that expired long ago (expired, not removed by TTL). */
   readonly expired: ExpiredBlob[];
   /** Checked: HV points at them from an expired object whose cleanup (TTL, then the stream) is still due. */
   expiredPending: number;
@@ -548,7 +549,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
           size: c.size,
           expiredAt: new Date(verdict.expiredAt).toISOString(),
           overdueMs: verdict.overdueMs,
-          reason: `expired, stream event lost: ${verdict.reason}`,
+          reason: `expired, not removed by TTL: ${verdict.reason}`,
         });
         if (ref.version !== undefined && ref.expiresAtSeconds !== undefined)
           expired.push({ candidate: c, ref: { blob: c.key, version: ref.version, expiresAtSeconds: ref.expiresAtSeconds } });

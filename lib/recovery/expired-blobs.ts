@@ -4,13 +4,17 @@
  *
  * The normal path: DynamoDB TTL removes an expired item (typically within two days), the
  * removal appears in the objects table's stream, and the stream function deletes the blob
- * (lib/recovery/stream-cleanup.ts). The stream keeps records 24 hours: a consumer stuck longer
- * than that loses the records, and TTL may be off or behind. So an item that still references
- * a blob after `expiry + TTL lag + stream retention + margin` is reported as "expired, stream
- * event lost" (or TTL not deleting): nothing will ever delete that blob on its own. The object
- * is already absent to every reader (expiry.ts: isExpired), so the audit may remove the item
- * the way TTL does (a DeleteItem conditional on the same version and expiry) and then delete the
- * blob itself, after the same re-check as an orphan's (audit.ts).
+ * (lib/recovery/stream-cleanup.ts). A removal whose stream record is lost (a consumer stuck past
+ * the stream's 24 hours) leaves an orphan: the item is gone, the audit finds its blob as one. So
+ * an item that still references a blob after `expiry + TTL lag + stream retention + margin` is
+ * one TTL has not removed: TTL is off on the objects table or on another attribute than the
+ * expiry attribute (an imported table the construct cannot check), far behind, or ignoring the
+ * item, as it ignores an expiry more than five years past (AWS's TTL documentation). No stream
+ * event will come for it, and nothing will ever delete that blob on its own. The verdict says
+ * so ("not removed by TTL"; its kind keeps the name `streamEventLost`). The object is already
+ * absent to every reader (expiry.ts: isExpired), so the audit may remove the item the way TTL
+ * does (a DeleteItem conditional on the same version and expiry) and then delete the blob
+ * itself, after the same re-check as an orphan's (audit.ts).
  *
  * Younger expired items are not reported: their cleanup is still on its way.
  */
@@ -36,7 +40,11 @@ export type ExpiredReferenceVerdict =
   | { readonly kind: 'notExpired' }
   /** Expired, cleanup still due to happen (TTL, then the stream). */
   | { readonly kind: 'cleanupPending'; readonly blob: string; readonly expiredAt: number }
-  /** Expired past every window: the stream event was lost (or TTL is not deleting). */
+  /**
+   * Expired past every window and still there: TTL has not removed the item (off, on another
+   * attribute, behind, or ignoring an expiry more than five years past), so no stream event
+   * will delete its blob. (Named for a lost stream event, which leaves an orphan instead.)
+   */
   | {
       readonly kind: 'streamEventLost';
       readonly blob: string;
@@ -76,6 +84,6 @@ export function judgeExpiredReference(
     blob: item.blob,
     expiredAt,
     overdueMs,
-    reason: `object "${item.key.slice(0, 200)}" expired at ${new Date(expiredAt).toISOString()}; its blob is still referenced: expired, stream event lost (or TTL is not deleting on the objects table)`,
+    reason: `object "${item.key.slice(0, 200)}" expired at ${new Date(expiredAt).toISOString()} and its item still points at its blob: DynamoDB TTL has not removed it (TTL off on the objects table or on another attribute than the expiry attribute, far behind, or ignoring an expiry more than five years past), so no stream event will delete the blob`,
   };
 }

@@ -70,7 +70,7 @@ async function allBlobs(fx: Fixture): Promise<string[]> {
 }
 
 describe('audit: blobs of expired objects', () => {
-  test('names the blobs of objects expired past every window "expired, stream event lost", and deletes nothing', async () => {
+  test('names the blobs of objects expired past every window "expired, not removed by TTL" (no stream event was made: the items are there), and deletes nothing', async () => {
     const s = await scene();
     const before = await allBlobs(s.fx);
     const run = await cliJson(s.fx, ['audit', '--older-than', '1h'], { clock: ahead });
@@ -78,13 +78,16 @@ describe('audit: blobs of expired objects', () => {
     expect(run.json.expired.map((e: { key: string }) => e.key).sort()).toEqual(
       [s.blobs.get('exp/lost'), s.blobs.get('exp/lost-too')].sort(),
     );
-    expect(run.json.expired[0].reason).toMatch(/^expired, stream event lost/);
+    expect(run.json.expired[0].reason).toMatch(/^expired, not removed by TTL: .*DynamoDB TTL has not removed it/);
     expect(run.json).toMatchObject({ referenced: 5, expiredPending: 1, expiredRemoved: 0, orphans: [], deleted: 0 });
     expect(await allBlobs(s.fx)).toEqual(before);
 
     const text = await cli(s.fx, ['audit', '--older-than', '1h'], { clock: ahead });
-    expect(text.out).toContain('2 of expired objects (stream event lost)');
-    expect(text.out).toContain('expired, stream event lost:');
+    expect(text.out).toContain('2 of expired objects (not removed by TTL)');
+    expect(text.out).toContain('expired, not removed by TTL: ');
+    expect(text.out).toContain('on another attribute than the expiry attribute');
+    expect(text.out).not.toContain('stream event lost');
+    expect(text.out).not.toContain('the stream consumer lost the event');
     expect(text.out).toContain(s.blobs.get('exp/lost')!);
     expect(text.out).toContain('run with --delete to delete the orphans and the blobs of expired objects');
   });

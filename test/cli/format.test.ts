@@ -151,7 +151,7 @@ describe('the human audit report names every finding it holds, each under its he
     orphans: [{ key: 'blobs/o/1', objectId: 'o', size: 2048, lastModified: hourAgo, ageMs: 3_600_000 }],
     orphanBytes: 2048,
     inFlight: [{ key: 'blobs/f/1', objectId: 'f', instanceId: 'i-1', why: 'unreadableEntry' }],
-    expired: [{ key: 'blobs/e/1', objectId: 'e', size: 1, expiredAt: hourAgo, overdueMs: 1, reason: 'stream event lost' }],
+    expired: [{ key: 'blobs/e/1', objectId: 'e', size: 1, expiredAt: hourAgo, overdueMs: 1, reason: 'not removed by TTL' }],
     expiredPending: 0,
     expiredRemoved: 1,
     undecided: [{ key: 'blobs/u/1', objectId: 'u', size: 1, reason: 'not understood' }],
@@ -173,7 +173,7 @@ describe('the human audit report names every finding it holds, each under its he
     const lines = formatAudit(report(), now);
     expect(lines[1]).toBe(
       '  9 keys listed: 1 referenced, 1 orphan, 1 in flight, 1 younger than 1d (not checked), 1 unparseable, 1 undecided, ' +
-        '2 of nested stores, 1 of expired objects (stream event lost)',
+        '2 of nested stores, 1 of expired objects (not removed by TTL)',
     );
     const text = lines.join('\n');
     for (const expected of [

@@ -248,7 +248,7 @@ export async function driveCli(fx: Fixture, recorder: CommandRecorder): Promise<
   const instances = await expiredInstances(fx);
   for (let i = 0; i < 3; i++) await putBlob(fx, blobKey(fx, `orphan-${i}`));
   // A large object that expired long ago (by S3's clock too: expiry is judged by the earlier of
-  // the audit's and S3's) and still points at its blob (its stream event lost): audit --delete
+  // the audit's and S3's) and still points at its blob (not removed by TTL): audit --delete
   // removes its item as TTL would, then the blob.
   const expiring = recordedWriter(fx, new CommandRecorder(), -80 * HOUR);
   await expiring.store.put('cli/expired', randomBody(20 * KiB), { timeToLiveMs: 1_000 });
