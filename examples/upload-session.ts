@@ -1,5 +1,5 @@
 /**
- * Example (d): bodies a Lambda cannot carry (a Function URL takes 6 MB each way) go straight from
+ * Example (e): bodies a Lambda cannot carry (a Function URL takes 6 MB each way) go straight from
  * the client to S3 through an upload session. The writer hands out presigned part URLs, so the
  * client never holds AWS credentials; the session is in the change log before anything exists,
  * and completing it is the same fenced commit as any large put.
