@@ -15,6 +15,7 @@ import {
 import { assertClock } from '../ids.js';
 import { assertOptions, kindOf, optionNames } from '../plain-options.js';
 import { ValidationError } from '../errors.js';
+import { hvAttributeNames } from '../config.js';
 import { snapshotAuditCommand } from '../recovery/snapshot-audit/cli.js';
 import {
   type CliContext,
@@ -29,6 +30,7 @@ import {
   println,
   UsageError,
 } from './common.js';
+import { type ObjectsTableTtl, readObjectsTableTtl } from './objects-ttl.js';
 
 export { DEFAULT_AUDIT_AGE_MS, MIN_AUDIT_AGE_MS, parseBlobKey, uuidV7Time, type AuditReport } from '../recovery/audit.js';
 
@@ -132,8 +134,11 @@ function cliSafetyAge(ctx: CliContext, given: number | undefined): number {
   return olderThanMs;
 }
 
-/** The human form of an audit report. */
-export function formatAudit(r: AuditReport, now: number): string[] {
+/**
+ * The human form of an audit report; `ttl`, the objects table's TTL read when it found expired
+ * objects TTL did not remove ({@link readObjectsTableTtl}), said with them.
+ */
+export function formatAudit(r: AuditReport, now: number, ttl?: ObjectsTableTtl): string[] {
   const age = formatDuration(r.olderThanMs);
   const nested = Object.values(r.nestedStores).reduce((sum, n) => sum + n, 0);
   const lines = [
@@ -171,6 +176,7 @@ export function formatAudit(r: AuditReport, now: number): string[] {
     lines.push(
       'expired, not removed by TTL: objects expired past TTL lag + stream retention still point at these blobs, so no stream event will delete them (TTL off on the objects table or on another attribute than the expiry attribute, far behind, or ignoring an expiry more than five years past):',
     );
+    if (ttl !== undefined) lines.push(`  the objects table's TTL: ${'error' in ttl ? ttl.error : ttl.diagnosis}`);
     for (const e of r.expired)
       lines.push(`  ${e.key}  expired ${formatRelative(Date.parse(e.expiredAt), now)}  object ${JSON.stringify(e.objectId)}`);
   }
@@ -255,6 +261,20 @@ export function auditFindingsLeft(r: AuditReport): number {
 }
 
 /**
+ * The objects table's TTL when `report` holds objects expired long ago whose items TTL did not
+ * remove (their cause is there), else undefined: no request.
+ */
+async function ttlOfExpired(ctx: CliContext, report: AuditReport): Promise<ObjectsTableTtl | undefined> {
+  if (report.expired.length === 0) return undefined;
+  return readObjectsTableTtl(ctx.dynamodb, ctx.config.objectsTable, hvAttributeNames(ctx.config).expiresAt);
+}
+
+/** `{ objectsTableTtl }` in the JSON report when it was read. */
+function ttlField(ttl: ObjectsTableTtl | undefined): { objectsTableTtl?: ObjectsTableTtl } {
+  return ttl === undefined ? {} : { objectsTableTtl: ttl };
+}
+
+/**
  * Runs `audit`; returns the exit code: 1 when a delete failed or deletes were refused; with
  * `exitCode`, else 3 when it left findings ({@link auditFindingsLeft}); else 0.
  */
@@ -282,13 +302,16 @@ export async function auditCommand(
     // prints it: what it did is no clean run's report, and a script parsing stdout tells them apart.
     if (err instanceof AuditIncompleteError) {
       const exitCode = err.cause instanceof InterruptedError ? EXIT.interrupted : EXIT.failure;
-      if (json) printJson(ctx.io, { ...err.report, error: { name: err.name, message: err.message, exitCode } });
-      else println(ctx.io.stdout, ...formatAudit(err.report, ctx.clock()));
+      // No request more after a Ctrl-C: the report as it stands.
+      const ttl = err.cause instanceof InterruptedError ? undefined : await ttlOfExpired(ctx, err.report);
+      if (json) printJson(ctx.io, { ...err.report, ...ttlField(ttl), error: { name: err.name, message: err.message, exitCode } });
+      else println(ctx.io.stdout, ...formatAudit(err.report, ctx.clock(), ttl));
     }
     throw err;
   }
-  if (json) printJson(ctx.io, report);
-  else println(ctx.io.stdout, ...formatAudit(report, ctx.clock()));
+  const ttl = await ttlOfExpired(ctx, report);
+  if (json) printJson(ctx.io, { ...report, ...ttlField(ttl) });
+  else println(ctx.io.stdout, ...formatAudit(report, ctx.clock(), ttl));
   if (report.deleteFailures.length > 0 || report.deleteRefused !== undefined) return EXIT.failure;
   return exitCode === true && auditFindingsLeft(report) > 0 ? EXIT.findings : EXIT.ok;
 }

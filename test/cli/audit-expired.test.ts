@@ -1,13 +1,13 @@
 /**
  * The audit's backstop for expiry, against the real local servers: a large object that expired
  * longer ago than TTL's lag plus the stream's retention still points at its blob (TTL never
- * removed it, or the stream event was lost). `tierlog audit` names it "expired, stream event
- * lost"; one whose cleanup is still due, a live expiring object and a permanent one are not
- * named. With `--delete` the audit removes the expired item as TTL would, then deletes its blob;
+ * removed it). `tierlog audit` names it "expired, not removed by TTL", with what the objects
+ * table's TTL says of the cause; one whose cleanup is still due, a live expiring object and a
+ * permanent one are not named. With `--delete` the audit removes the expired item as TTL would, then deletes its blob;
  * an object overwritten between the check and the removal (no longer the expired state read)
  * is never touched, nor is a live object when the audit's clock runs far ahead of S3's.
  */
-import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, UpdateItemCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { runAudit } from '../../lib/cli/audit.js';
@@ -90,6 +90,51 @@ describe('audit: blobs of expired objects', () => {
     expect(text.out).not.toContain('the stream consumer lost the event');
     expect(text.out).toContain(s.blobs.get('exp/lost')!);
     expect(text.out).toContain('run with --delete to delete the orphans and the blobs of expired objects');
+  });
+
+  test("names the objects table's TTL with the finding: off, on another attribute, or not readable; read only when there is a finding", async () => {
+    const s = await scene();
+    const table = s.fx.config.objectsTable;
+    // The local tables are made without TTL, as an imported table may be on AWS.
+    const off = await cliJson(s.fx, ['audit', '--older-than', '1h'], { clock: ahead });
+    expect(off.json.objectsTableTtl).toEqual({
+      status: 'DISABLED',
+      attribute: null,
+      expiryAttribute: 'expiresAt',
+      diagnosis: expect.stringMatching(new RegExp(`^TTL is off on ${table}: .*AttributeName=expiresAt$`)),
+    });
+    const text = await cli(s.fx, ['audit', '--older-than', '1h'], { clock: ahead });
+    expect(text.out).toContain(`  the objects table's TTL: TTL is off on ${table}: it removes no expired object`);
+    // On another attribute than the writers' (TIERLOG_HV_ATTRIBUTES): named, with the one to set.
+    await s.fx.dynamodb.send(
+      new UpdateTimeToLiveCommand({ TableName: table, TimeToLiveSpecification: { Enabled: true, AttributeName: 'ttl' } }),
+    );
+    const other = await cliJson(s.fx, ['audit', '--older-than', '1h'], { clock: ahead });
+    expect(other.json.objectsTableTtl).toMatchObject({ status: 'ENABLED', attribute: 'ttl' });
+    expect(other.json.objectsTableTtl.diagnosis).toMatch(/^TTL reads "ttl" on .*, not "expiresAt", where the writers set the expiry/);
+    // A role without dynamodb:DescribeTimeToLive: said, and the report stands (exit 0, the findings in it).
+    const dynamodb = createDynamoDBClient();
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'DescribeTimeToLiveCommand',
+        error: () => awsServiceError('AccessDeniedException', 400),
+      })
+      .attach(dynamodb, 'dynamodb');
+    try {
+      const denied = await cliJson({ ...s.fx, dynamodb }, ['audit', '--older-than', '1h'], { clock: ahead });
+      expect(denied.code).toBe(0);
+      expect(denied.json.expired).toHaveLength(2);
+      expect(denied.json.objectsTableTtl).toEqual({
+        error: expect.stringMatching(/could not be read \(AccessDeniedException: .*dynamodb:DescribeTimeToLive\)$/),
+      });
+    } finally {
+      dynamodb.destroy();
+    }
+    // Without a finding, no field and no request: nothing to explain.
+    const clean = await freshFixture();
+    const none = await cliJson(clean, ['audit', '--older-than', '1h'], { clock: ahead });
+    expect(none.json).not.toHaveProperty('objectsTableTtl');
   });
 
   test('--delete removes the expired items as TTL would, then their blobs; everything else stays', async () => {
