@@ -38,6 +38,12 @@ export interface UploadOptions {
    */
   readonly beforeAttempt?: () => void;
   /**
+   * Cuts every request of the upload in flight when it aborts (its transfer stopped, the request
+   * failed with an `AbortError` whose cause is the signal's reason), and fails at once one sent
+   * after: the upload fails. A body S3 did not wholly receive is not stored; one it did may be.
+   */
+  readonly abortSignal?: AbortSignal;
+  /**
    * Called when the upload failed and so did the abort of its multipart upload (`err`, the abort's
    * error): the parts sent so far stay in S3, billed, until something aborts the upload.
    */
@@ -172,7 +178,10 @@ export class LtBucket {
   async upload(key: string, body: Uint8Array, options: UploadOptions = {}): Promise<void> {
     this.assertOwned(key);
     const upload = new Upload({
-      client: options.beforeAttempt !== undefined ? guarded(this.s3, options.beforeAttempt) : this.s3,
+      client:
+        options.beforeAttempt !== undefined || options.abortSignal !== undefined
+          ? guarded(this.s3, options.beforeAttempt, options.abortSignal)
+          : this.s3,
       params: {
         Bucket: this.bucket,
         Key: key,
@@ -974,15 +983,17 @@ export class LtBucket {
 /**
  * `s3` as lib-storage sees it, with a check on every command it sends: right before each attempt
  * goes out (the last step of the SDK's pipeline, inside its retry loop), `beforeAttempt` runs, and
- * what it throws fails the attempt unsent. An attempt already sent is awaited, never abandoned.
+ * what it throws fails the attempt unsent. An attempt already sent is awaited, never abandoned,
+ * unless `abortSignal` (given to every command: lib-storage passes its own to none) aborts it.
  */
-function guarded(s3: S3Client, beforeAttempt: () => void): S3Client {
+function guarded(s3: S3Client, beforeAttempt: (() => void) | undefined, abortSignal: AbortSignal | undefined): S3Client {
   return new Proxy(s3, {
     get(target, property, receiver) {
       if (property !== 'send') return Reflect.get(target, property, receiver);
-      return (command: { middlewareStack: unknown }, ...rest: unknown[]) => {
-        checkBeforeEachAttempt(command, 'tierlogUploadDeadline', beforeAttempt);
-        return Reflect.apply(target.send, target, [command, ...rest]) as Promise<unknown>;
+      return (command: { middlewareStack: unknown }, options?: object, ...rest: unknown[]) => {
+        if (beforeAttempt !== undefined) checkBeforeEachAttempt(command, 'tierlogUploadDeadline', beforeAttempt);
+        const sent = abortSignal !== undefined ? { ...options, abortSignal } : options;
+        return Reflect.apply(target.send, target, [command, ...(sent !== undefined ? [sent] : []), ...rest]) as Promise<unknown>;
       };
     },
   });
