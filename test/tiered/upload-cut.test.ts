@@ -137,3 +137,29 @@ test('a multipart upload whose parts are slow but end in time is not cut', async
   expect(sameBytes((await w.store.get('cut/in-time'))?.body, body)).toBe(true);
   await expectClean(fx, expect);
 });
+
+test('the parts of a multipart upload still going up then are cut and its upload aborted: nothing lands, no parts are left', async () => {
+  let ahead = 0;
+  let swept: Promise<void> | undefined;
+  const w = slowWriter(
+    () => Date.now() + ahead,
+    async (signal) => {
+      // The first part midway does what the first test's attempt saw; the parts beside it wait with it.
+      swept ??= (async () => {
+        ahead = PAST_EVERYTHING_MS + PAST_WINDOW_MS;
+        expect(await sweepOnceAt(fx, PAST_EVERYTHING_MS)).toMatchObject({ instancesClaimed: 1 });
+        expect(await sweepOnceAt(fx, PAST_EVERYTHING_MS + PAST_WINDOW_MS)).toMatchObject({ entriesRecovered: 1 });
+      })();
+      await swept;
+      await abortedOr(signal, 3_000);
+    },
+    { partSize: 5 * 1024 * KiB },
+  );
+  await expect(w.store.put('cut/parts', randomBody(11 * 1024 * KiB))).rejects.toMatchObject({ name: 'UploadNotSentError', cut: true });
+  expect(w.answers, 'S3 answered no part').toEqual([]);
+  const state = await rawState(fx);
+  expect(state.unreferenced, 'no blob landed').toEqual([]);
+  expect(state.uploads, 'the writer aborted its upload: no parts are left').toEqual([]);
+  await sweepPastEverything(fx);
+  await expectClean(fx, expect);
+});
