@@ -199,11 +199,15 @@ export class LoggedChange {
         ...(watch !== undefined ? { abortSignal: watch.signal } : {}),
       });
     } catch (err) {
-      // Stopped by these checks before its first attempt went out: nothing was sent, nothing can land.
-      this.uploadOver = !partsLeft && ((!sent && stopped !== undefined && err === stopped) || refusedOutright(err));
+      const cut = watch?.signal.aborted === true;
+      // Stopped by these checks before its first attempt went out, or cut then (the SDK's retry
+      // loop fails a request whose signal has aborted with an AbortError, whatever these checks
+      // threw): nothing was sent, nothing can land.
+      this.uploadOver = !partsLeft && ((!sent && ((stopped !== undefined && err === stopped) || cut)) || refusedOutright(err));
       // Cut in flight: the cut is the error, whatever the request failed with (an AbortError, or
-      // the next attempt's refusal). Its body may have reached S3 whole before the cut: the entry stays.
-      if (watch?.signal.aborted === true) throw watch.signal.reason;
+      // the next attempt's refusal). Its body may have reached S3 whole before the cut: the entry
+      // stays. Past the cut before any attempt went out, the upload was stopped, not cut.
+      if (cut) throw sent ? watch.signal.reason : (stopped ?? new UploadNotSentError(this.changeId));
       throw err;
     } finally {
       watch?.stop();

@@ -163,3 +163,22 @@ test('the parts of a multipart upload still going up then are cut and its upload
   await sweepPastEverything(fx);
   await expectClean(fx, expect);
 });
+
+test('a writer past the cut before its upload began sends nothing: stopped, not cut, and its entry removed at once', async () => {
+  let ahead = 0;
+  const w = slowWriter(
+    () => Date.now() + ahead,
+    async () => undefined,
+  );
+  // Paused while its entry was recorded: the lease and the upload window have passed when the upload begins.
+  const record = w.log.record.bind(w.log);
+  w.log.record = async (...args: Parameters<DynamoChangeLog['record']>) => {
+    await record(...args);
+    ahead = PAST_EVERYTHING_MS + PAST_WINDOW_MS;
+  };
+  await expect(w.store.put('cut/before', randomBody(40 * KiB))).rejects.toMatchObject({ name: 'UploadNotSentError', cut: false });
+  expect(w.answers, 'nothing was sent').toEqual([]);
+  const state = await rawState(fx);
+  expect(state.entries, 'nothing can land: the entry is removed').toBe(0);
+  expect(state.unreferenced).toEqual([]);
+});
