@@ -41,6 +41,9 @@ export interface UploadOptions {
    * Cuts every request of the upload in flight when it aborts (its transfer stopped, the request
    * failed with an `AbortError` whose cause is the signal's reason), and fails at once one sent
    * after: the upload fails. A body S3 did not wholly receive is not stored; one it did may be.
+   * Not the CompleteMultipartUpload: its small body is received at once and S3 assembles the
+   * object whatever becomes of the request, so a cut would only lose the answer (awaited, a
+   * writer that lives learns its blob exists and deletes it if its commit is fenced).
    */
   readonly abortSignal?: AbortSignal;
   /**
@@ -984,7 +987,8 @@ export class LtBucket {
  * `s3` as lib-storage sees it, with a check on every command it sends: right before each attempt
  * goes out (the last step of the SDK's pipeline, inside its retry loop), `beforeAttempt` runs, and
  * what it throws fails the attempt unsent. An attempt already sent is awaited, never abandoned,
- * unless `abortSignal` (given to every command: lib-storage passes its own to none) aborts it.
+ * unless `abortSignal` (given to every command but the complete: lib-storage passes its own to
+ * none) aborts it.
  */
 function guarded(s3: S3Client, beforeAttempt: (() => void) | undefined, abortSignal: AbortSignal | undefined): S3Client {
   return new Proxy(s3, {
@@ -992,7 +996,9 @@ function guarded(s3: S3Client, beforeAttempt: (() => void) | undefined, abortSig
       if (property !== 'send') return Reflect.get(target, property, receiver);
       return (command: { middlewareStack: unknown }, options?: object, ...rest: unknown[]) => {
         if (beforeAttempt !== undefined) checkBeforeEachAttempt(command, 'tierlogUploadDeadline', beforeAttempt);
-        const sent = abortSignal !== undefined ? { ...options, abortSignal } : options;
+        // By name: lib-storage's commands may be another copy of the SDK's classes (its CommonJS build).
+        const cuttable = abortSignal !== undefined && command.constructor.name !== CompleteMultipartUploadCommand.name;
+        const sent = cuttable ? { ...options, abortSignal } : options;
         return Reflect.apply(target.send, target, [command, ...(sent !== undefined ? [sent] : []), ...rest]) as Promise<unknown>;
       };
     },

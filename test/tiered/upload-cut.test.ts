@@ -13,7 +13,7 @@ import { Readable } from 'node:stream';
 import { beforeEach, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
-import { UploadNotSentError } from '../../lib/errors.js';
+import { InstanceClaimedError, UploadNotSentError } from '../../lib/errors.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import {
@@ -38,6 +38,7 @@ const open = closedAfterEach<{ close(): void }>();
 interface SdkRequest {
   method: string;
   path: string;
+  query?: Record<string, unknown>;
   body?: unknown;
 }
 
@@ -50,6 +51,12 @@ function slowWriter(
   clock: () => number,
   midway: (signal: AbortSignal | undefined) => Promise<void>,
   store: { partSize?: number } = {},
+  /**
+   * Run once S3 has completed a CompleteMultipartUpload, before its answer reaches the writer (S3
+   * assembling a large object answers minutes after the request): the request goes on whatever
+   * becomes of the writer's signal.
+   */
+  answerComplete?: () => Promise<void>,
 ): { store: TieredStore; log: DynamoChangeLog; answers: number[] } {
   const dynamodb = createDynamoDBClient();
   const s3 = createS3Client();
@@ -59,6 +66,15 @@ function slowWriter(
   };
   const handle = handler.handle.bind(handler);
   handler.handle = async (request, options) => {
+    if (answerComplete !== undefined && request.method === 'POST' && request.query?.uploadId !== undefined) {
+      const { abortSignal: signal, ...uncut } = options ?? {};
+      const out = await handle(request, uncut);
+      // The answer is awaited as the SDK's handler awaits it: a signal that aborts meanwhile cuts the wait.
+      const waiting = answerComplete();
+      await abortedOr(signal as AbortSignal | undefined, 60_000, waiting);
+      if (signal?.aborted === true) throw Object.assign(new Error('Request aborted'), { name: 'AbortError' });
+      return out;
+    }
     if (request.method !== 'PUT' || !(request.body instanceof Uint8Array) || request.body.byteLength === 0) return handle(request, options);
     const bytes = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
     const half = Math.floor(bytes.byteLength / 2);
@@ -86,14 +102,16 @@ function slowWriter(
   return { store: tiered, log, answers };
 }
 
-/** Resolves when `signal` aborts, or after `ms`. */
-function abortedOr(signal: AbortSignal | undefined, ms: number): Promise<void> {
+/** Resolves when `signal` aborts, or after `ms`, or when `done` has. */
+function abortedOr(signal: AbortSignal | undefined, ms: number, done?: Promise<void>): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    const end = () => {
       clearTimeout(timer);
       resolve();
-    });
+    };
+    signal?.addEventListener('abort', end);
+    done?.then(end, end);
   });
 }
 
@@ -181,4 +199,25 @@ test('a writer past the cut before its upload began sends nothing: stopped, not 
   const state = await rawState(fx);
   expect(state.entries, 'nothing can land: the entry is removed').toBe(0);
   expect(state.unreferenced).toEqual([]);
+});
+
+test('a CompleteMultipartUpload in flight then is awaited, not cut: a writer that lives learns its upload landed and goes on to its fenced commit', async () => {
+  let ahead = 0;
+  const w = slowWriter(
+    () => Date.now() + ahead,
+    async () => undefined,
+    { partSize: 5 * 1024 * KiB },
+    async () => {
+      // The answer is still to come when the lease and the window run out, and the entry is judged and dropped.
+      ahead = PAST_EVERYTHING_MS + PAST_WINDOW_MS;
+      expect(await sweepOnceAt(fx, PAST_EVERYTHING_MS)).toMatchObject({ instancesClaimed: 1 });
+      expect(await sweepOnceAt(fx, PAST_EVERYTHING_MS + PAST_WINDOW_MS)).toMatchObject({ entriesRecovered: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+    },
+  );
+  const put = w.store.put('cut/complete', randomBody(11 * 1024 * KiB));
+  await expect(put).rejects.toBeInstanceOf(InstanceClaimedError);
+  await expect(put, 'the answer was awaited: the upload landed, the commit fenced').rejects.not.toBeInstanceOf(UploadNotSentError);
+  expect((await rawState(fx)).unreferenced).toEqual([]);
+  await expectClean(fx, expect);
 });
