@@ -87,9 +87,18 @@ export class InstanceClaimedError extends TierlogError {
  * named by nothing. As for {@link InstanceClaimedError}, the write did not commit: retry it.
  */
 export class UploadNotSentError extends InstanceClaimedError {
-  constructor(changeId: string) {
+  /**
+   * `cut`: an attempt was in flight then, its transfer too slow or paused to end in time: its
+   * request was aborted (`DynamoChangeLog.uploadTimeLeft`), and S3 stores no body it did not wholly receive.
+   */
+  constructor(
+    changeId: string,
+    readonly cut = false,
+  ) {
     super(changeId);
-    this.message = `the upload of change ${changeId} was stopped: the writer's lease and the sweeper's upload window had passed (was the process paused?); it did not commit`;
+    this.message = cut
+      ? `the upload of change ${changeId} was cut: an attempt still in flight when the writer's lease and the sweeper's upload window ran out was aborted (a transfer too slow, or the process paused?); it did not commit`
+      : `the upload of change ${changeId} was stopped: the writer's lease and the sweeper's upload window had passed (was the process paused?); it did not commit`;
   }
 }
 

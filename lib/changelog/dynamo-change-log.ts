@@ -21,6 +21,11 @@
  *    has entries outstanding.
  *  - Many changes in flight spread over several instance items (slots, a small cap each), so
  *    items stay small (a write costs the item's size) and commits rarely contend on one item.
+ *  - No upload lands after a sweeper may have judged its entry: no attempt is sent past the lease
+ *    plus the shortest upload window less a minute (`mayUpload`), and one in flight is cut 10 s
+ *    before that window ends (`uploadTimeLeft`: S3 stores no body it did not wholly receive),
+ *    however large or slow; a CompleteMultipartUpload is awaited, not cut (S3 assembles whatever
+ *    becomes of the request). Not covered: one S3 is still assembling then, its writer dead.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type TierlogConfig, validateConfig } from '../config.js';
@@ -152,8 +157,19 @@ interface LeaseClock {
   readonly offset: number;
 }
 
-/** Time an upload attempt sent right before {@link DynamoChangeLog.mayUpload}'s bound may take to land. */
+/**
+ * Time an upload attempt sent right before {@link DynamoChangeLog.mayUpload}'s bound may take to
+ * land: it is cut ({@link DynamoChangeLog.uploadTimeLeft}) `UPLOAD_LAND_MS` before this margin ends.
+ */
 const UPLOAD_SEND_MARGIN_MS = 60_000;
+
+/**
+ * From the cut of an upload attempt still in flight ({@link DynamoChangeLog.uploadTimeLeft}) to
+ * the end of the shortest upload window after the lease: the time the writer's check of its clock
+ * (at least once a second) may come late, and S3 takes to store a body it received whole just
+ * before the cut. The sweeper's skew margin comes on top (it claims only that long after the lease).
+ */
+const UPLOAD_LAND_MS = 10_000;
 
 /**
  * Most entries one instance item takes, whatever `entriesPerInstance` and `maxSlots` say. An entry
@@ -670,6 +686,24 @@ export class DynamoChangeLog implements FencedChangeLog {
     if (slot?.fenced === true) return false;
     if (slot === undefined || slot.leaseUntil === 0) return true;
     return this.leaseClock().now < slot.leaseUntil + MIN_MAX_UPLOAD_MS - UPLOAD_SEND_MARGIN_MS;
+  }
+
+  /**
+   * Milliseconds, on the clock of leases, until an upload attempt of `changeId`'s blob still in
+   * flight must be cut (its request aborted, its body's transfer stopped): the lease this process
+   * last wrote for the instance plus the shortest upload window ({@link MIN_MAX_UPLOAD_MS}), less
+   * `UPLOAD_LAND_MS`. {@link mayUpload} stops sending attempts a margin before that, but an attempt
+   * sent right before its bound may be long: a part of hundreds of MiB (`partSizeFor` of a huge
+   * body, a `partSize` up to 5 GiB), a large single PutObject, on a slow link or a writer paused
+   * midway; landing after the sweeper judged its entry, its blob would be named by nothing. Cut by
+   * then, S3 stores none of its body (it stores no body it did not wholly receive). Infinity when
+   * the instance holds no lease this process wrote (no bound, as for `mayUpload`); the same bound
+   * once the instance is known claimed: the sweeper's judgement follows its claim, which follows the lease.
+   */
+  uploadTimeLeft(changeId: ChangeId): number {
+    const slot = this.homes.get(changeId);
+    if (slot === undefined || slot.leaseUntil === 0) return Number.POSITIVE_INFINITY;
+    return slot.leaseUntil + MIN_MAX_UPLOAD_MS - UPLOAD_LAND_MS - this.leaseClock().now;
   }
 
   abandon(changeId: ChangeId): void {

@@ -64,6 +64,13 @@ export interface FencedChangeLog extends ChangeLog {
    * Asked right before each attempt goes out. Absent: no bound (a log that is never swept).
    */
   mayUpload?(changeId: ChangeId): boolean;
+  /**
+   * Milliseconds until an attempt of the upload of `changeId`'s blob still in flight must be cut
+   * (its request aborted: S3 stores no body it did not wholly receive), so that none lands after
+   * the sweeper may have judged the entry however long the attempt is; 0 or less: now. Asked while
+   * the upload runs, at least once a second. Absent, or Infinity: no bound.
+   */
+  uploadTimeLeft?(changeId: ChangeId): number;
 }
 
 /** True when `log` can fence commits. */

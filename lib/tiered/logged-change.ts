@@ -59,6 +59,9 @@ import { commitWrite } from './commit.js';
 import type { HvTable, HvWrite } from './hv-table.js';
 import type { LtBucket, UploadOptions } from './lt-bucket.js';
 
+/** Longest time between two checks of an upload's time left (`LoggedChange.cutWhenDue`). */
+const UPLOAD_CUT_CHECK_MS = 1_000;
+
 export type ChangePhase =
   | 'recording'
   | 'recorded'
@@ -164,6 +167,7 @@ export class LoggedChange {
     let stopped: unknown;
     /** The multipart upload failed and its abort did too: its parts are still in S3. */
     let partsLeft = false;
+    const watch = this.cutWhenDue();
     try {
       // No attempt goes out once the sweeper may have judged the entry (see `mayUpload`): its blob
       // would land named by nothing. Earlier attempts may have landed: the entry stays (close).
@@ -188,14 +192,55 @@ export class LoggedChange {
         this.report(aborting, this.blob);
         options.onAbortFailed?.(aborting);
       };
-      await this.ctx.lt.upload(this.blob!, bytes, { ...options, beforeAttempt, onAbortFailed });
+      await this.ctx.lt.upload(this.blob!, bytes, {
+        ...options,
+        beforeAttempt,
+        onAbortFailed,
+        ...(watch !== undefined ? { abortSignal: watch.signal } : {}),
+      });
     } catch (err) {
-      // Stopped by these checks before its first attempt went out: nothing was sent, nothing can land.
-      this.uploadOver = !partsLeft && ((!sent && stopped !== undefined && err === stopped) || refusedOutright(err));
+      const cut = watch?.signal.aborted === true;
+      // Stopped by these checks before its first attempt went out, or cut then (the SDK's retry
+      // loop fails a request whose signal has aborted with an AbortError, whatever these checks
+      // threw): nothing was sent, nothing can land.
+      this.uploadOver = !partsLeft && ((!sent && ((stopped !== undefined && err === stopped) || cut)) || refusedOutright(err));
+      // Cut in flight: the cut is the error, whatever the request failed with (an AbortError, or
+      // the next attempt's refusal). Its body may have reached S3 whole before the cut: the entry
+      // stays. Past the cut before any attempt went out, the upload was stopped, not cut.
+      if (cut) throw sent ? watch.signal.reason : (stopped ?? new UploadNotSentError(this.changeId));
       throw err;
+    } finally {
+      watch?.stop();
     }
     this.uploadOver = true;
     this.current = 'uploaded';
+  }
+
+  /**
+   * A signal that aborts, its reason an {@link UploadNotSentError} (`cut`), once the log's
+   * `uploadTimeLeft` for this change has run out, checked at least every `UPLOAD_CUT_CHECK_MS`
+   * (again after each check: a renewed lease moves the bound on; and a timer of the whole time
+   * left would fire that much after a machine's sleep, its clock paused); `stop` ends the checks.
+   * Undefined when the log sets no bound. The upload's requests in flight then are aborted, so
+   * none lands after the sweeper may have judged the entry, however large or slow it is.
+   */
+  private cutWhenDue(): { readonly signal: AbortSignal; stop(): void } | undefined {
+    const { log } = this.ctx;
+    if (log.uploadTimeLeft === undefined) return undefined;
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const check = () => {
+      const left = log.uploadTimeLeft!(this.changeId);
+      if (left <= 0) {
+        controller.abort(new UploadNotSentError(this.changeId, true));
+        return;
+      }
+      if (left === Number.POSITIVE_INFINITY) return;
+      timer = setTimeout(check, Math.min(left, UPLOAD_CUT_CHECK_MS));
+      timer.unref();
+    };
+    check();
+    return { signal: controller.signal, stop: () => clearTimeout(timer) };
   }
 
   /**

@@ -38,6 +38,15 @@ export interface UploadOptions {
    */
   readonly beforeAttempt?: () => void;
   /**
+   * Cuts every request of the upload in flight when it aborts (its transfer stopped, the request
+   * failed with an `AbortError` whose cause is the signal's reason), and fails at once one sent
+   * after: the upload fails. A body S3 did not wholly receive is not stored; one it did may be.
+   * Not the CompleteMultipartUpload: its small body is received at once and S3 assembles the
+   * object whatever becomes of the request, so a cut would only lose the answer (awaited, a
+   * writer that lives learns its blob exists and deletes it if its commit is fenced).
+   */
+  readonly abortSignal?: AbortSignal;
+  /**
    * Called when the upload failed and so did the abort of its multipart upload (`err`, the abort's
    * error): the parts sent so far stay in S3, billed, until something aborts the upload.
    */
@@ -172,7 +181,10 @@ export class LtBucket {
   async upload(key: string, body: Uint8Array, options: UploadOptions = {}): Promise<void> {
     this.assertOwned(key);
     const upload = new Upload({
-      client: options.beforeAttempt !== undefined ? guarded(this.s3, options.beforeAttempt) : this.s3,
+      client:
+        options.beforeAttempt !== undefined || options.abortSignal !== undefined
+          ? guarded(this.s3, options.beforeAttempt, options.abortSignal)
+          : this.s3,
       params: {
         Bucket: this.bucket,
         Key: key,
@@ -974,15 +986,20 @@ export class LtBucket {
 /**
  * `s3` as lib-storage sees it, with a check on every command it sends: right before each attempt
  * goes out (the last step of the SDK's pipeline, inside its retry loop), `beforeAttempt` runs, and
- * what it throws fails the attempt unsent. An attempt already sent is awaited, never abandoned.
+ * what it throws fails the attempt unsent. An attempt already sent is awaited, never abandoned,
+ * unless `abortSignal` (given to every command but the complete: lib-storage passes its own to
+ * none) aborts it.
  */
-function guarded(s3: S3Client, beforeAttempt: () => void): S3Client {
+function guarded(s3: S3Client, beforeAttempt: (() => void) | undefined, abortSignal: AbortSignal | undefined): S3Client {
   return new Proxy(s3, {
     get(target, property, receiver) {
       if (property !== 'send') return Reflect.get(target, property, receiver);
-      return (command: { middlewareStack: unknown }, ...rest: unknown[]) => {
-        checkBeforeEachAttempt(command, 'tierlogUploadDeadline', beforeAttempt);
-        return Reflect.apply(target.send, target, [command, ...rest]) as Promise<unknown>;
+      return (command: { middlewareStack: unknown }, options?: object, ...rest: unknown[]) => {
+        if (beforeAttempt !== undefined) checkBeforeEachAttempt(command, 'tierlogUploadDeadline', beforeAttempt);
+        // By name: lib-storage's commands may be another copy of the SDK's classes (its CommonJS build).
+        const cuttable = abortSignal !== undefined && command.constructor.name !== CompleteMultipartUploadCommand.name;
+        const sent = cuttable ? { ...options, abortSignal } : options;
+        return Reflect.apply(target.send, target, [command, ...(sent !== undefined ? [sent] : []), ...rest]) as Promise<unknown>;
       };
     },
   });
