@@ -88,14 +88,15 @@ export class InstanceClaimedError extends TierlogError {
  */
 export class UploadNotSentError extends InstanceClaimedError {
   /**
-   * `cut`: an attempt was in flight then, its transfer too slow or paused to end in time: its
-   * request was aborted (`DynamoChangeLog.uploadTimeLeft`), and S3 stores no body it did not wholly receive.
+   * An attempt was in flight then, its transfer too slow or paused to end in time: its request was
+   * aborted (`DynamoChangeLog.uploadTimeLeft`), and S3 stores no body it did not wholly receive.
    */
-  constructor(
-    changeId: string,
-    readonly cut = false,
-  ) {
+  readonly cut: boolean;
+
+  /** `cut`: see {@link UploadNotSentError.cut}. */
+  constructor(changeId: string, cut = false) {
     super(changeId);
+    this.cut = cut;
     this.message = cut
       ? `the upload of change ${changeId} was cut: an attempt still in flight when the writer's lease and the sweeper's upload window ran out was aborted (a transfer too slow, or the process paused?); it did not commit`
       : `the upload of change ${changeId} was stopped: the writer's lease and the sweeper's upload window had passed (was the process paused?); it did not commit`;
