@@ -78,6 +78,23 @@ function claimAt(instanceId: string, now: number, claimant = 'sweeper-1') {
 
 const isUpdate = (command: string) => command === 'UpdateItem';
 
+/**
+ * The lease of `instance` runs on AWS's clock (`awsNow` there), and a sweeper on that clock, which
+ * claims a lease past any a writer takes as suspect, does not claim it.
+ */
+async function expectNotSuspectOnAwsClock(instance: string, awsNow: number): Promise<void> {
+  const horizon = suspectLeaseHorizon(awsNow, { maxLeaseMs: MAX_WRITER_LEASE_MS, skewMarginMs: SKEW });
+  expect((await raw.get(instance))!.leaseUntil, "the lease runs on AWS's clock").toBeLessThanOrEqual(awsNow + LEASE + 5_000);
+  const suspect = await sweeper.claim(instance, {
+    cutoff: awsNow,
+    suspectAbove: horizon,
+    claimant: 'sweeper-1',
+    until: awsNow + CLAIM_MS,
+    now: awsNow,
+  });
+  expect(suspect, "a sweeper on AWS's clock claimed the live writer as suspect").toBeUndefined();
+}
+
 /** A writer whose instance `old` holds entries `a` and `b` and was claimed by sweeper-1 once its lease ran out. */
 async function claimedWithTwoEntries(): Promise<Writer & { a: string; b: string; old: string }> {
   const w = writer();
@@ -807,17 +824,7 @@ describe("a writer whose clock is off AWS's", () => {
     const id = newChangeId();
     await log.record(id, { id: 'skewed-ahead' });
     const instance = log.instanceId;
-    const awsNow = Date.now() - AHEAD;
-    const horizon = suspectLeaseHorizon(awsNow, { maxLeaseMs: MAX_WRITER_LEASE_MS, skewMarginMs: SKEW });
-    expect((await raw.get(instance))!.leaseUntil, "the lease runs on AWS's clock").toBeLessThanOrEqual(awsNow + LEASE + 5_000);
-    const suspect = await sweeper.claim(instance, {
-      cutoff: awsNow,
-      suspectAbove: horizon,
-      claimant: 'sweeper-1',
-      until: awsNow + CLAIM_MS,
-      now: awsNow,
-    });
-    expect(suspect, "a sweeper on AWS's clock claimed the live writer as suspect").toBeUndefined();
+    await expectNotSuspectOnAwsClock(instance, Date.now() - AHEAD);
     expect(p.of('UpdateItem'), 'the record, and one renewal on the measured clock').toHaveLength(2);
     // Measured now: later records renew nothing more, whatever second of jitter each answer's
     // Date header gives the measure (one lease that much longer than the next is no wrong one).
@@ -845,17 +852,7 @@ describe("a writer whose clock is off AWS's", () => {
     await log.remove(first); // its answer measures DynamoDB's clock
     await log.record(newChangeId(), { id: 'skewed-after', new: blobOf('skewed-after') });
     const instance = log.instanceId;
-    const awsNow = Date.now() - AHEAD;
-    const horizon = suspectLeaseHorizon(awsNow, { maxLeaseMs: MAX_WRITER_LEASE_MS, skewMarginMs: SKEW });
-    expect((await raw.get(instance))!.leaseUntil, "the lease runs on AWS's clock").toBeLessThanOrEqual(awsNow + LEASE + 5_000);
-    const suspect = await sweeper.claim(instance, {
-      cutoff: awsNow,
-      suspectAbove: horizon,
-      claimant: 'sweeper-1',
-      until: awsNow + CLAIM_MS,
-      now: awsNow,
-    });
-    expect(suspect, "a sweeper on AWS's clock claimed the live writer as suspect").toBeUndefined();
+    await expectNotSuspectOnAwsClock(instance, Date.now() - AHEAD);
   });
 
   // Each answer's Date header has whole seconds: the measured offset moves by up to a second from

@@ -19,6 +19,7 @@ import { createS3Client } from '../../lib/aws/clients.js';
 import type { SweepLogger } from '../../lib/recovery/sweeper.js';
 import { type Fixture, freshFixture } from '../support/local.js';
 import {
+  abortOutlivedByAPart,
   KiB,
   MiB,
   PAST_EVERYTHING_MS,
@@ -258,18 +259,7 @@ describe('a listing or an abort that fails never keeps an entry', () => {
 function s3WhoseAbortAPartOutlives(times = 1) {
   const s3 = createS3Client();
   clients.push(s3);
-  let left = times;
-  s3.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (context.commandName === 'AbortMultipartUploadCommand' && left > 0) {
-        left--;
-        return { output: { $metadata: { httpStatusCode: 204 } }, response: {} } as never;
-      }
-      return next(args);
-    },
-    { step: 'initialize', name: 'testAbortOutlivedByAPart' },
-  );
-  return s3;
+  return abortOutlivedByAPart(s3, times);
 }
 
 describe("a dead writer's upload a part PUT in flight outlives (it landed after S3 aborted the upload)", () => {

@@ -714,3 +714,23 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
 }
+
+/**
+ * `s3` whose first `times` AbortMultipartUpload are answered as S3 answers an abort a part PUT in
+ * flight then outlives (204, the upload still listed once the part lands): s3rver refuses a part
+ * sent after an abort, where AWS may store it. Returns `s3`.
+ */
+export function abortOutlivedByAPart(s3: S3Client, times = 1): S3Client {
+  let left = times;
+  s3.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'AbortMultipartUploadCommand' && left > 0) {
+        left--;
+        return { output: { $metadata: { httpStatusCode: 204 } }, response: {} } as never;
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'testAbortOutlivedByAPart' },
+  );
+  return s3;
+}

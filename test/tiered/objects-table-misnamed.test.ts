@@ -1,6 +1,6 @@
 /**
- * The objects table named by a setting that names another table (the change log's: a variable from
- * the wrong line of a script). Every call of the store is a ConfigError naming the table, not only
+ * The objects table named by a setting that names a change-log table (another deployment's: a
+ * variable from the wrong line of a script). Every call of the store is a ConfigError naming the table, not only
  * those that read first: a small put's and a delete's one conditional write, refused by DynamoDB
  * with a ValidationException for the key the table does not have, were a CommitRefusedError ("would
  * be refused again"), which the objects API answered 400 InvalidRequest, the client blamed for the
@@ -13,7 +13,7 @@ import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { DynamoChangeLog } from '../../lib/changelog/dynamo-change-log.js';
 import { ConfigError } from '../../lib/errors.js';
 import { TieredStore } from '../../lib/tiered/tiered-store.js';
-import { emptyTable, type Fixture, freshFixture } from '../support/local.js';
+import { copyTable, emptyTable, type Fixture, freshFixture } from '../support/local.js';
 import { httpEvent } from '../functions/lambda.js';
 import { KiB } from './harness.js';
 
@@ -23,7 +23,8 @@ let table: string;
 
 beforeAll(async () => {
   fx = await freshFixture();
-  table = fx.config.changeLogTable;
+  // A copy of the change-log table (another deployment's): one table named for both is refused first.
+  table = await copyTable(fx, fx.config.changeLogTable);
   const config = { ...fx.config, objectsTable: table };
   store = new TieredStore({ config, changeLog: new DynamoChangeLog({ config, dynamodb: fx.dynamodb }), dynamodb: fx.dynamodb, s3: fx.s3 });
 });

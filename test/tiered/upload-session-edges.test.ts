@@ -37,6 +37,7 @@ import { encodeObjectId, newBlobKey } from '../../lib/tiered/blob-keys.js';
 import { mayBeAssemblyOf, multipartEtagOf } from '../../lib/tiered/lt-bucket.js';
 import { emptyTable, freshFixture, type Fixture } from '../support/local.js';
 import {
+  abortOutlivedByAPart,
   MiB,
   PAST_WINDOW_MS,
   expectClean,
@@ -664,17 +665,7 @@ describe('an abort that loses the session between its read and its claim', () =>
  */
 function writerWhoseAbortAPartOutlives(times = 1): Writer {
   const writer = makeWriter(fx);
-  let left = times;
-  writer.s3.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (context.commandName === 'AbortMultipartUploadCommand' && left > 0) {
-        left--;
-        return { output: { $metadata: { httpStatusCode: 204 } }, response: {} } as never;
-      }
-      return next(args);
-    },
-    { step: 'initialize', name: 'testAbortOutlivedByAPart' },
-  );
+  abortOutlivedByAPart(writer.s3, times);
   return writer;
 }
 
