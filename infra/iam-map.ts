@@ -72,6 +72,7 @@ export const COMMAND_ACTIONS: Readonly<Record<'dynamodb' | 's3', Readonly<Record
     Scan: [{ action: 'dynamodb:Scan', target: 'table' }],
     BatchGetItem: [{ action: 'dynamodb:BatchGetItem', target: 'requestItems' }],
     BatchWriteItem: [{ action: 'dynamodb:BatchWriteItem', target: 'requestItems' }],
+    DescribeTimeToLive: [{ action: 'dynamodb:DescribeTimeToLive', target: 'table' }],
     TransactWriteItems: [{ action: '(per element)', target: 'transactItems' }],
   },
   s3: {

@@ -91,6 +91,9 @@ const OPERATOR_READ_ONLY: readonly RolePermission[] = [
   // `tierlog inspect` of an instance with entries samples the objects table's pointers to check it
   // is the bucket's store before judging them, as `tierlog sweep` does (store-binding.ts).
   { action: 'dynamodb:Scan', resource: 'objectsTable', calls: ['Scan'] },
+  // `tierlog audit` that found objects expired long ago whose items TTL did not remove reads the
+  // table's TTL, to name the cause (cli/objects-ttl.ts); without it, it says it could not.
+  { action: 'dynamodb:DescribeTimeToLive', resource: 'objectsTable', calls: ['DescribeTimeToLive'] },
   { action: 's3:ListBucket', resource: 'prefixListing', calls: ['ListObjectsV2'] },
 ];
 

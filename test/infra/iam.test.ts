@@ -221,7 +221,7 @@ describe('what each entry point calls', () => {
   });
 
   it('the read-only operator writes and deletes nothing', () => {
-    for (const p of ROLE_PERMISSIONS.operatorReadOnly) expect(p.action).toMatch(/:(Get|BatchGet|Scan|Query|List)/);
+    for (const p of ROLE_PERMISSIONS.operatorReadOnly) expect(p.action).toMatch(/:(Get|BatchGet|Scan|Query|List|Describe)/);
   });
 
   it('no writer lists the bucket; no grant uses ConditionCheckItem', () => {
