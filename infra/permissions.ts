@@ -369,13 +369,27 @@ export function checkGrantsCoverEnvironment(
  */
 function checkGrantPrefix(prefix: string): void {
   if (Token.isUnresolved(prefix)) return;
-  validateConfig({
-    changeLogTable: 'placeholder-changelog',
-    objectsTable: 'placeholder-objects',
-    bucket: 'placeholder',
-    prefix,
-    leaseShards: 1,
-  });
+  validateConfig({ ...STAND_IN_NAMES, prefix, leaseShards: 1 });
+}
+
+/**
+ * The resource names a synth check gives the configuration's validation when it judges one
+ * setting alone (a grant's prefix, the sweeper's lease shards): three distinct valid names, so
+ * only the setting judged can be refused.
+ */
+export const STAND_IN_NAMES = {
+  changeLogTable: 'placeholder-changelog',
+  objectsTable: 'placeholder-objects',
+  bucket: 'placeholder',
+} as const;
+
+/** `STAND_IN_NAMES` as the function's environment carries them, for `loadConfig`. */
+export function standInEnvironment(): Record<string, string> {
+  return {
+    [CONFIG_ENV.changeLogTable]: STAND_IN_NAMES.changeLogTable,
+    [CONFIG_ENV.objectsTable]: STAND_IN_NAMES.objectsTable,
+    [CONFIG_ENV.bucket]: STAND_IN_NAMES.bucket,
+  };
 }
 
 /** Whether `a` and `b` can be compared at synth: two literals, or two references (`Ref`) to resources of the app. */

@@ -33,7 +33,7 @@ import { validateChangeLogTable } from './change-log-table.js';
 import { checkObjectsTableKey, validateObjectsTableInOneRegion } from './own-objects-table.js';
 import { validateOwnBucket } from './own-bucket.js';
 import { refuseOtherStoreUnderPrefix } from './one-store-per-prefix.js';
-import { checkGrantsCoverEnvironment, grantSweeper, type TierlogResources } from './permissions.js';
+import { checkGrantsCoverEnvironment, grantSweeper, standInEnvironment, type TierlogResources } from './permissions.js';
 import {
   acknowledgeEach,
   deadLetterQueueFinding,
@@ -317,12 +317,7 @@ export interface TierlogSweeperProps extends TierlogFunctionOptions {
 function checkLeaseShards(leaseShards: number, environment: Readonly<Record<string, string>>): void {
   const variable = environment[CONFIG_ENV.leaseShards];
   if (variable !== undefined && Token.isUnresolved(variable)) return;
-  const read = loadConfig({
-    [CONFIG_ENV.changeLogTable]: 'placeholder-changelog',
-    [CONFIG_ENV.objectsTable]: 'placeholder-objects',
-    [CONFIG_ENV.bucket]: 'placeholder',
-    [CONFIG_ENV.leaseShards]: variable,
-  }).leaseShards;
+  const read = loadConfig({ ...standInEnvironment(), [CONFIG_ENV.leaseShards]: variable }).leaseShards;
   if (read !== leaseShards) {
     const shown = variable === undefined || variable === '' ? `${read}, the default: unset` : `${read}`;
     throw new Error(
