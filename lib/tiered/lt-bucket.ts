@@ -994,15 +994,27 @@ function guarded(s3: S3Client, beforeAttempt: (() => void) | undefined, abortSig
   return new Proxy(s3, {
     get(target, property, receiver) {
       if (property !== 'send') return Reflect.get(target, property, receiver);
-      return (command: { middlewareStack: unknown }, options?: object, ...rest: unknown[]) => {
+      return (command: { middlewareStack: unknown; input?: unknown }, options?: object, ...rest: unknown[]) => {
         if (beforeAttempt !== undefined) checkBeforeEachAttempt(command, 'tierlogUploadDeadline', beforeAttempt);
-        // By name: lib-storage's commands may be another copy of the SDK's classes (its CommonJS build).
-        const cuttable = abortSignal !== undefined && command.constructor.name !== CompleteMultipartUploadCommand.name;
+        const cuttable = abortSignal !== undefined && !isCompleteMultipartUpload(command);
         const sent = cuttable ? { ...options, abortSignal } : options;
         return Reflect.apply(target.send, target, [command, ...(sent !== undefined ? [sent] : []), ...rest]) as Promise<unknown>;
       };
     },
   });
+}
+
+/**
+ * Whether lib-storage's `command` is its CompleteMultipartUpload: the one command it sends with
+ * a `MultipartUpload` (the parts to assemble). By its input, not its class: lib-storage's commands
+ * may be another copy of the SDK's classes (its CommonJS build, beside this module's ESM import),
+ * and a writer's bundle minified without `keepNames` renames each copy differently, so neither
+ * `instanceof` nor the class name would know it, and the complete would be cut mid-assembly.
+ */
+function isCompleteMultipartUpload(command: { input?: unknown }): boolean {
+  if (command instanceof CompleteMultipartUploadCommand) return true;
+  const input = command.input;
+  return typeof input === 'object' && input !== null && 'MultipartUpload' in input;
 }
 
 /**
