@@ -166,6 +166,32 @@ test('a multipart upload whose parts are slow but end in time is not cut', async
   await expectClean(fx, expect);
 });
 
+test("an upload whose writer renews its lease meanwhile is not cut at the first lease's bound: the renewed lease moves the cut on", async () => {
+  let ahead = 0;
+  let renewed: Promise<void> | undefined;
+  const w = slowWriter(
+    () => Date.now() + ahead,
+    async (signal) => {
+      // Midway, ten minutes pass (within the bound of the first lease: its 2 min plus the 15 min
+      // upload window), and the writer renews; then ten more, past the first lease's bound, not
+      // past the renewed one's. A check runs meanwhile (each second): it reads the renewed lease.
+      renewed ??= (async () => {
+        ahead = 10 * 60_000;
+        await w.log.renewDueLeases();
+        ahead = 20 * 60_000;
+      })();
+      await renewed;
+      await abortedOr(signal, 2_500);
+      expect(signal?.aborted, 'the attempt in flight was not cut').not.toBe(true);
+    },
+  );
+  const body = randomBody(40 * KiB);
+  await w.store.put('cut/renewed', body);
+  expect(w.answers, 'S3 answered the upload').toEqual([200]);
+  expect(sameBytes((await w.store.get('cut/renewed'))?.body, body)).toBe(true);
+  await expectClean(fx, expect);
+});
+
 test('the parts of a multipart upload still going up then are cut and its upload aborted: nothing lands, no parts are left', async () => {
   let ahead = 0;
   let swept: Promise<void> | undefined;
