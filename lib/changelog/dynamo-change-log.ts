@@ -699,9 +699,10 @@ export class DynamoChangeLog implements FencedChangeLog {
    * then, S3 stores none of its body (it stores no body it did not wholly receive). Infinity when
    * the instance holds no lease this process wrote (no bound, as for `mayUpload`). 0 (cut now) once
    * the instance is known claimed: the commit can only be fenced, and the sweeper's judgement
-   * follows its claim, which need not follow the lease: a lease further ahead than any writer takes
-   * (this log's clock given, and running ahead) is claimed as suspect at once, and its entries
-   * judged one upload window after that claim, long before this lease's bound.
+   * follows its claim, which need not follow the lease on this log's clock (a clock given, off
+   * AWS's): running ahead, a lease further ahead than any writer takes is claimed as suspect at
+   * once; lagging, one that has ended on AWS's clock is claimed while this process lives. Either
+   * way its entries are judged one upload window after that claim, before this lease's bound.
    */
   uploadTimeLeft(changeId: ChangeId): number {
     const slot = this.homes.get(changeId);
