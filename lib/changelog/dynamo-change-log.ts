@@ -24,8 +24,9 @@
  *  - No upload lands after a sweeper may have judged its entry: no attempt is sent past the lease
  *    plus the shortest upload window less a minute (`mayUpload`), and one in flight is cut 10 s
  *    before that window ends, or at once when the instance is known claimed (`uploadTimeLeft`: S3
- *    stores no body it did not wholly receive), however large or slow; a CompleteMultipartUpload is awaited, not cut (S3 assembles whatever
- *    becomes of the request). Not covered: one S3 is still assembling then, its writer dead.
+ *    stores no body it did not wholly receive), however large or slow; a CompleteMultipartUpload
+ *    is awaited, not cut (S3 assembles whatever becomes of the request). Not covered: one S3 is
+ *    still assembling then, its writer dead.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type TierlogConfig, validateConfig } from '../config.js';
