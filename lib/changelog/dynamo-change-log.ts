@@ -23,9 +23,10 @@
  *    items stay small (a write costs the item's size) and commits rarely contend on one item.
  *  - No upload lands after a sweeper may have judged its entry: no attempt is sent past the lease
  *    plus the shortest upload window less a minute (`mayUpload`), and one in flight is cut 10 s
- *    before that window ends (`uploadTimeLeft`: S3 stores no body it did not wholly receive),
- *    however large or slow; a CompleteMultipartUpload is awaited, not cut (S3 assembles whatever
- *    becomes of the request). Not covered: one S3 is still assembling then, its writer dead.
+ *    before that window ends, or at once when the instance is known claimed (`uploadTimeLeft`: S3
+ *    stores no body it did not wholly receive), however large or slow; a CompleteMultipartUpload
+ *    is awaited, not cut (S3 assembles whatever becomes of the request). Not covered: one S3 is
+ *    still assembling then, its writer dead.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type TierlogConfig, validateConfig } from '../config.js';
@@ -697,11 +698,16 @@ export class DynamoChangeLog implements FencedChangeLog {
    * body, a `partSize` up to 5 GiB), a large single PutObject, on a slow link or a writer paused
    * midway; landing after the sweeper judged its entry, its blob would be named by nothing. Cut by
    * then, S3 stores none of its body (it stores no body it did not wholly receive). Infinity when
-   * the instance holds no lease this process wrote (no bound, as for `mayUpload`); the same bound
-   * once the instance is known claimed: the sweeper's judgement follows its claim, which follows the lease.
+   * the instance holds no lease this process wrote (no bound, as for `mayUpload`). 0 (cut now) once
+   * the instance is known claimed: the commit can only be fenced, and the sweeper's judgement
+   * follows its claim, which need not follow the lease on this log's clock (a clock given, off
+   * AWS's): running ahead, a lease further ahead than any writer takes is claimed as suspect at
+   * once; lagging, one that has ended on AWS's clock is claimed while this process lives. Either
+   * way its entries are judged one upload window after that claim, before this lease's bound.
    */
   uploadTimeLeft(changeId: ChangeId): number {
     const slot = this.homes.get(changeId);
+    if (slot?.fenced === true) return 0;
     if (slot === undefined || slot.leaseUntil === 0) return Number.POSITIVE_INFINITY;
     return slot.leaseUntil + MIN_MAX_UPLOAD_MS - UPLOAD_LAND_MS - this.leaseClock().now;
   }

@@ -48,7 +48,8 @@ export interface UploadOptions {
   readonly abortSignal?: AbortSignal;
   /**
    * Called when the upload failed and so did the abort of its multipart upload (`err`, the abort's
-   * error): the parts sent so far stay in S3, billed, until something aborts the upload.
+   * error, or why parts may be left after it: ListParts refused, or parts still listed after the
+   * last of its aborts): the parts sent so far stay in S3, billed, until something aborts the upload.
    */
   readonly onAbortFailed?: (err: unknown) => void;
 }
@@ -207,13 +208,14 @@ export class LtBucket {
       if (awsErrorName(err) === 'NoSuchUpload' && (await this.sizeOf(key).catch(() => undefined)) === body.byteLength) return;
       // An abort that fails leaves the parts in S3: told to `onAbortFailed`, never thrown in place of the upload's error.
       if (upload.uploadId !== undefined) {
-        await this.abortMultipart(key, upload.uploadId).catch((aborting: unknown) => {
+        const left = await this.partsLeftAfterAbort(key, upload.uploadId);
+        if (left !== undefined) {
           try {
-            options.onAbortFailed?.(aborting);
+            options.onAbortFailed?.(left);
           } catch {
             // Its own failure changes nothing: the upload's error is thrown.
           }
-        });
+        }
       }
       throw translateAwsError(err, { operation: 'PutObject', bucket: this.bucket });
     }
@@ -226,6 +228,35 @@ export class LtBucket {
    */
   async getBytes(key: string, size: number, mayReadAgain?: () => boolean): Promise<Uint8Array | undefined> {
     return this.readWhole(key, size, size, undefined, mayReadAgain);
+  }
+
+  /**
+   * Aborts a failed upload's multipart upload until S3 lists no part of it ({@link abortUntilNoParts}):
+   * a part whose request was cut in flight (its body received whole just before), or whose attempt
+   * the SDK gave up on and sent again, may be stored after the first abort, which AWS says may then
+   * have to be sent again; a put whose failure removes its entry at once (a part refused outright)
+   * left such parts named by nothing, billed until the bucket's lifecycle rule. Undefined once none
+   * is left; else why parts may be (the abort's error, ListParts refused, parts still listed after
+   * the last round), for `onAbortFailed`.
+   */
+  private async partsLeftAfterAbort(key: string, uploadId: string): Promise<unknown> {
+    let outcome: UploadAbortOutcome;
+    try {
+      outcome = await this.abortUntilNoParts(key, uploadId);
+    } catch (aborting) {
+      return aborting;
+    }
+    switch (outcome.kind) {
+      case 'gone':
+      case 'stopped':
+        return undefined;
+      case 'unlisted':
+        return outcome.error;
+      case 'partsLeft':
+        return new TierlogError(
+          `multipart upload ${uploadId.slice(0, 200)} of ${key} still holds ${outcome.parts} parts after ${outcome.rounds} aborts`,
+        );
+    }
   }
 
   /**

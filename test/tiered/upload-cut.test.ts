@@ -257,3 +257,50 @@ test('a CompleteMultipartUpload in flight then is awaited, not cut: a writer tha
   expect((await rawState(fx)).unreferenced).toEqual([]);
   await expectClean(fx, expect);
 });
+
+test.each([
+  // A lease 20 minutes ahead of AWS's clock: no writer takes one so far ahead, so a housekeeping
+  // sweep claims the live instance as suspect at once, long before that lease ends.
+  ['runs ahead (claimed as suspect)', 20 * 60_000, { suspectLeases: 1 }],
+  // A lease that ended on AWS's clock when it was written: claimed as expired, the writer alive.
+  ['lags (claimed as expired while alive)', -5 * 60_000, { suspectLeases: 0 }],
+] as const)(
+  "a writer whose clock %s has an attempt in flight cut once it learns of the claim: the sweeper's judgement follows that claim, not the writer's lease",
+  async (_name, offset, counted) => {
+    // A clock given is used as it reads. The sweeper judges the entries one upload window after its
+    // claim; the bound the writer's own lease gives (that lease plus the shortest window, less
+    // 10 s, on the writer's clock) lies as far past that judgement as the clock is off.
+    let ahead = offset;
+    let cutSeen = false;
+    const w = slowWriter(
+      () => Date.now() + ahead,
+      async (signal) => {
+        const claimed = await sweepOnceAt(fx, 0);
+        expect(claimed, 'claimed, its entry deferred to the window after the claim').toMatchObject({
+          ...counted,
+          instancesClaimed: 1,
+          entriesDeferred: 1,
+        });
+        // The writer learns of the claim (its renewal, due half a lease on, is refused): fenced.
+        ahead += 61_000;
+        await w.log.renewDueLeases();
+        expect(w.log.mayUpload(changeId!), 'fenced: no attempt more is sent').toBe(false);
+        // One upload window after the claim, the sweeper judges the entry garbage and drops it.
+        expect(await sweepOnceAt(fx, PAST_WINDOW_MS)).toMatchObject({ entriesRecovered: 1 });
+        await abortedOr(signal, 3_000);
+        cutSeen = signal?.aborted === true;
+      },
+    );
+    let changeId: string | undefined;
+    const record = w.log.record.bind(w.log);
+    w.log.record = async (...args: Parameters<DynamoChangeLog['record']>) => {
+      changeId = args[0];
+      await record(...args);
+    };
+    const put = w.store.put('cut/claimed', randomBody(40 * KiB));
+    await expect(put).rejects.toMatchObject({ name: 'UploadNotSentError', cut: true });
+    expect(cutSeen, 'the attempt in flight was aborted once the writer knew its instance claimed').toBe(true);
+    expect(w.answers, 'S3 answered no upload: nothing landed after the entry was dropped').toEqual([]);
+    expect((await rawState(fx)).unreferenced).toEqual([]);
+  },
+);
