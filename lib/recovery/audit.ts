@@ -153,9 +153,10 @@ export interface AuditOptions {
    * Stops the audit at its next safe point: before the next listing page, the next round of
    * checks, or a round's first change (its reads done), never once a round has begun to change
    * things, so an expired object's item is never removed without its blob.
-   * It then throws {@link AuditIncompleteError} with what it did (without `delete`: what it found,
-   * when it found orphans or expired objects' blobs), or the signal's reason when it changed (or,
-   * without `delete`, found) nothing. The CLI aborts it on Ctrl-C.
+   * It then throws {@link AuditIncompleteError} with what it did (without `delete`, or with its
+   * deletes refused: what it found, when it found orphans, expired objects' blobs or undecided
+   * blobs), or the signal's reason when it changed (or, deleting none, found) nothing. The CLI
+   * aborts it on Ctrl-C.
    */
   readonly signal?: AbortSignal;
 }
@@ -319,7 +320,8 @@ export interface AuditReport {
 /**
  * The audit stopped on an error after it had changed something (deleted a blob, removed an
  * expired item, had a delete refused, or sent a delete or a removal whose outcome was never given),
- * or, run without `delete`, after it found orphans or expired objects' blobs: {@link report} says
+ * or, run without `delete` or with its deletes refused, after it found orphans, expired objects'
+ * blobs or undecided blobs: {@link report} says
  * what it did and found until then. An error before any change (or finding) is thrown as it is.
  */
 export class AuditIncompleteError extends TierlogError {
@@ -442,7 +444,8 @@ const AUDIT_OPTIONS = optionNames<AuditOptions>()(
  *   least 1, `delete` or `emptyStoreOk` is not a boolean, `onProgress` or `beforeDelete` not a
  *   function, `signal` not an AbortSignal, or an option name is not one of {@link AuditOptions}'s.
  * @throws AuditIncompleteError when an error stops it after it changed something, or, without
- *   `delete`, after it found orphans or expired objects' blobs (with the report so far).
+ *   `delete` or with its deletes refused, after it found orphans, expired objects' blobs or
+ *   undecided blobs (with the report so far).
  */
 export async function audit(options: AuditOptions): Promise<AuditReport> {
   // A misspelt option (`delet`, `olderThan`, `emptyStoreOK`) would be a default nobody chose.
@@ -701,11 +704,14 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       await assertPrefixOfStore(dynamodb, hv, lt, report.listed);
     }
   } catch (err) {
-    // What was done must not be lost with the error; nor, in a report-only run, what it found (the
-    // orphans and expired objects' blobs judged so far are its findings: a `tierlog audit` stopped
-    // by Ctrl-C or its job's SIGTERM after an hour of listing printed none of them).
+    // What was done must not be lost with the error; nor, in a run that deletes none of them (a
+    // report-only run, or one whose deletes were refused), what it found (the orphans, expired
+    // objects' blobs and undecided blobs judged so far are its findings: a `tierlog audit` stopped
+    // by Ctrl-C or its job's SIGTERM after an hour of listing printed none of them, nor, with
+    // --delete, why it deleted nothing).
+    const found = report.orphans.length > 0 || report.expired.length > 0 || report.undecided.length > 0;
     if (
-      (!report.delete && (report.orphans.length > 0 || report.expired.length > 0)) ||
+      (found && (!report.delete || report.deleteRefused !== undefined)) ||
       report.deleted > 0 ||
       report.expiredRemoved > 0 ||
       report.deleteFailures.length > 0 ||
