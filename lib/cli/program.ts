@@ -458,10 +458,22 @@ function regionOrEndpointError(err: unknown): ConfigError | undefined {
  * The SDK's credential chain found no credentials (no variables, `AWS_PROFILE` naming a profile
  * that does not exist or has none) or could not get a profile's (an expired SSO session): nothing
  * was sent, and what is wrong is the shell's AWS configuration, as with a missing region. A
- * {@link ConfigError} naming what to set (exit 2); undefined for any other error.
+ * {@link ConfigError} naming what to set (exit 2); undefined for any other error. With
+ * `AWS_PROFILE` set, the SDK reads no `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (the aws CLI
+ * reads them first): keys set beside it are said to be passed over, not asked for again.
  */
 export function credentialsConfigError(err: unknown): ConfigError | undefined {
   if (!(err instanceof Error) || err.name !== 'CredentialsProviderError') return undefined;
+  const profile = process.env.AWS_PROFILE ?? '';
+  if (profile !== '' && (process.env.AWS_ACCESS_KEY_ID ?? '') !== '' && (process.env.AWS_SECRET_ACCESS_KEY ?? '') !== '') {
+    return new ConfigError(
+      `no AWS credentials (${err.message}): AWS_PROFILE is ${JSON.stringify(profile)}, and while it is set the AWS SDK reads no ` +
+        'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the aws CLI reads them first): unset AWS_PROFILE to use AWS_ACCESS_KEY_ID and ' +
+        'AWS_SECRET_ACCESS_KEY, or set it to a profile that has credentials (after "aws sso login" for an SSO one)',
+      'AWS_PROFILE',
+      { cause: err },
+    );
+  }
   return new ConfigError(
     `no AWS credentials (${err.message}): set AWS_PROFILE to a profile that has them (after "aws sso login" for an SSO one), ` +
       'or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
