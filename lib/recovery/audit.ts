@@ -322,7 +322,8 @@ export interface AuditReport {
  * expired item, had a delete refused, or sent a delete or a removal whose outcome was never given),
  * or after it found keys that are not blob keys, corrupt change-log items or undecided blobs, or,
  * run without `delete` or with its deletes refused, orphans or expired objects' blobs: {@link report} says
- * what it did and found until then. An error before any change (or finding) is thrown as it is.
+ * what it did and found until then. An error before any change (or finding), and a configuration
+ * refused before any change (a `ConfigError`), are thrown as they are.
  */
 export class AuditIncompleteError extends TierlogError {
   constructor(
@@ -701,18 +702,18 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     // refused), the orphans and expired objects' blobs (a `tierlog audit` stopped by Ctrl-C or its
     // job's SIGTERM after an hour of listing printed none of them, nor, with --delete, why it
     // deleted nothing).
-    const neverDeleted = report.unparseable.length > 0 || report.corruptChangeLog.length > 0 || report.undecided.length > 0;
-    const notDeleted = (!report.delete || report.deleteRefused !== undefined) && (report.orphans.length > 0 || report.expired.length > 0);
-    if (
-      neverDeleted ||
-      notDeleted ||
+    const changed =
       report.deleted > 0 ||
       report.expiredRemoved > 0 ||
       report.deleteFailures.length > 0 ||
       report.deleteUnknown.length > 0 ||
-      report.expiredRemoveUnknown.length > 0
-    )
-      throw new AuditIncompleteError(report, err);
+      report.expiredRemoveUnknown.length > 0;
+    // A configuration refused before any change (a table named for the other) is thrown as it is
+    // (exit 2): what was found under it is no finding of the store.
+    if (!changed && err instanceof ConfigError) throw err;
+    const neverDeleted = report.unparseable.length > 0 || report.corruptChangeLog.length > 0 || report.undecided.length > 0;
+    const notDeleted = (!report.delete || report.deleteRefused !== undefined) && (report.orphans.length > 0 || report.expired.length > 0);
+    if (changed || neverDeleted || notDeleted) throw new AuditIncompleteError(report, err);
     throw err;
   }
   // No blob old enough to check read neither table: one named wrong, or gone, would pass run
