@@ -388,7 +388,50 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
  * {@link ConfigError} naming what to set (exit 2); undefined for any other error.
  */
 export function awsSettingError(err: unknown): ConfigError | undefined {
-  return sdkConfigurationError(err) ?? credentialsConfigError(err) ?? regionOrEndpointError(err) ?? foreignAnswerError(err);
+  return (
+    sdkConfigurationError(err) ??
+    credentialsConfigError(err) ??
+    regionOrEndpointError(err) ??
+    foreignAnswerError(err) ??
+    unreachableEndpointError(err)
+  );
+}
+
+/**
+ * A request that reached no server at an endpoint an endpoint variable set: nothing listens on its
+ * port (`ECONNREFUSED`: the local stack of another session, stopped, its variables left in the
+ * shell) or its host name does not resolve (`ENOTFOUND`). The SDK says only "connect ECONNREFUSED
+ * 127.0.0.1:8000" (exit 1), naming no variable, where the operator meant AWS. A {@link ConfigError}
+ * naming the variable and its value (exit 2: no request reached a server); undefined for any other
+ * error, and for an address no endpoint variable names.
+ */
+function unreachableEndpointError(err: unknown): ConfigError | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const { code, address, port, hostname } = err as { code?: unknown; address?: unknown; port?: unknown; hostname?: unknown };
+  if (code !== 'ECONNREFUSED' && code !== 'ENOTFOUND') return undefined;
+  if (process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS === 'true') return undefined;
+  const names = (value: string | undefined): boolean => {
+    let url: URL;
+    try {
+      url = new URL(value ?? '');
+    } catch {
+      return false;
+    }
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    if (code === 'ENOTFOUND') return host === hostname;
+    const urlPort = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+    // A name (localhost) resolves to the address refused: the port tells.
+    return urlPort === port && (host === address || !/^[0-9.]+$|:/.test(host));
+  };
+  const variable = ENDPOINT_VARIABLES.find((name) => (process.env[name] ?? '') !== '' && names(process.env[name]));
+  if (variable === undefined) return undefined;
+  const what = code === 'ECONNREFUSED' ? 'nothing listens there' : 'its host name does not resolve';
+  return new ConfigError(
+    `${variable} ${JSON.stringify(process.env[variable])} reached no server (${err.message}: ${what}): is the local stack running? ` +
+      'Start it, or unset the variable to reach AWS',
+    variable,
+    { cause: err },
+  );
 }
 
 /**
