@@ -6,8 +6,8 @@
  * Exit codes: 0 ok; 1 the command failed (AWS error, missing table or bucket, sweep errors,
  * failed deletes, failed listings or aborts of dead writers' uploads); 2 usage (bad arguments or options, a refused setting, invalid configuration);
  * 130 interrupted: Ctrl-C (or SIGTERM, a supervisor's stop) stops `audit` at its next safe point (listing the bucket: the end of
- * the round of checks and deletes under way; from snapshots: the end of the re-verification batch
- * under way) and `sweep` from taking new instances (those under way are settled), and each
+ * the round of checks and deletes under way; from snapshots: before the query while the snapshots
+ * are read, else the end of the re-verification batch under way) and `sweep` from taking new instances (those under way are settled), and each
  * reports what it did; a second Ctrl-C quits at once (safe too: every sweep step is idempotent,
  * and the next sweep finishes the work). `status` and `inspect`, which only read, quit at the first.
  * A run that quits at once exits 130 too, with `--json` printing its error (below) unless its
