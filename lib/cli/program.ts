@@ -6,15 +6,16 @@
  * Exit codes: 0 ok; 1 the command failed (AWS error, missing table or bucket, sweep errors,
  * failed deletes, failed listings or aborts of dead writers' uploads); 2 usage (bad arguments or options, a refused setting, invalid configuration);
  * 130 interrupted: Ctrl-C (or SIGTERM, a supervisor's stop) stops `audit` at its next safe point (listing the bucket: the end of
- * the round of checks and deletes under way; from snapshots: the end of the re-verification batch
- * under way) and `sweep` from taking new instances (those under way are settled), and each
+ * the round of checks and deletes under way; from snapshots: before the query while the snapshots
+ * are read, else the end of the re-verification batch under way) and `sweep` from taking new instances (those under way are settled), and each
  * reports what it did; a second Ctrl-C quits at once (safe too: every sweep step is idempotent,
  * and the next sweep finishes the work). `status` and `inspect`, which only read, quit at the first.
  * A run that quits at once exits 130 too, with `--json` printing its error (below) unless its
  * report was printed.
  * With `--json`, stdout is one JSON document whatever happens: the command's report, or, when it
  * stops before printing one, `{"error": {"name", "message", "exitCode"}}` (the message on stderr
- * as well); an audit that stops after it deleted (or found orphans without `--delete`), or a sweep after some shards were swept, prints
+ * as well); an audit that stops after it deleted (or after it found what it leaves for a person: orphans without `--delete`
+ * or with its deletes refused, keys that are not blob keys, corrupt change-log items, undecided blobs), or a sweep after some shards were swept, prints
  * its report with that `error` in it. The
  * exit code says whether the command ran, not what it found: findings are in the report, except
  * with `audit --exit-code`, which exits 3 when the audit left findings for a person.
@@ -387,7 +388,50 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
  * {@link ConfigError} naming what to set (exit 2); undefined for any other error.
  */
 export function awsSettingError(err: unknown): ConfigError | undefined {
-  return sdkConfigurationError(err) ?? credentialsConfigError(err) ?? regionOrEndpointError(err) ?? foreignAnswerError(err);
+  return (
+    sdkConfigurationError(err) ??
+    credentialsConfigError(err) ??
+    regionOrEndpointError(err) ??
+    foreignAnswerError(err) ??
+    unreachableEndpointError(err)
+  );
+}
+
+/**
+ * A request that reached no server at an endpoint an endpoint variable set: nothing listens on its
+ * port (`ECONNREFUSED`: the local stack of another session, stopped, its variables left in the
+ * shell) or its host name does not resolve (`ENOTFOUND`). The SDK says only "connect ECONNREFUSED
+ * 127.0.0.1:8000" (exit 1), naming no variable, where the operator meant AWS. A {@link ConfigError}
+ * naming the variable and its value (exit 2: no request reached a server); undefined for any other
+ * error, and for an address no endpoint variable names.
+ */
+function unreachableEndpointError(err: unknown): ConfigError | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const { code, address, port, hostname } = err as { code?: unknown; address?: unknown; port?: unknown; hostname?: unknown };
+  if (code !== 'ECONNREFUSED' && code !== 'ENOTFOUND') return undefined;
+  if (process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS === 'true') return undefined;
+  const names = (value: string | undefined): boolean => {
+    let url: URL;
+    try {
+      url = new URL(value ?? '');
+    } catch {
+      return false;
+    }
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    if (code === 'ENOTFOUND') return host === hostname;
+    const urlPort = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+    // A name (localhost) resolves to the address refused: the port tells.
+    return urlPort === port && (host === address || !/^[0-9.]+$|:/.test(host));
+  };
+  const variable = ENDPOINT_VARIABLES.find((name) => (process.env[name] ?? '') !== '' && names(process.env[name]));
+  if (variable === undefined) return undefined;
+  const what = code === 'ECONNREFUSED' ? 'nothing listens there' : 'its host name does not resolve';
+  return new ConfigError(
+    `${variable} ${JSON.stringify(process.env[variable])} reached no server (${err.message}: ${what}): is the local stack running? ` +
+      'Start it, or unset the variable to reach AWS',
+    variable,
+    { cause: err },
+  );
 }
 
 /**
@@ -458,10 +502,22 @@ function regionOrEndpointError(err: unknown): ConfigError | undefined {
  * The SDK's credential chain found no credentials (no variables, `AWS_PROFILE` naming a profile
  * that does not exist or has none) or could not get a profile's (an expired SSO session): nothing
  * was sent, and what is wrong is the shell's AWS configuration, as with a missing region. A
- * {@link ConfigError} naming what to set (exit 2); undefined for any other error.
+ * {@link ConfigError} naming what to set (exit 2); undefined for any other error. With
+ * `AWS_PROFILE` set, the SDK reads no `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (the aws CLI
+ * reads them first): keys set beside it are said to be passed over, not asked for again.
  */
 export function credentialsConfigError(err: unknown): ConfigError | undefined {
   if (!(err instanceof Error) || err.name !== 'CredentialsProviderError') return undefined;
+  const profile = process.env.AWS_PROFILE ?? '';
+  if (profile !== '' && (process.env.AWS_ACCESS_KEY_ID ?? '') !== '' && (process.env.AWS_SECRET_ACCESS_KEY ?? '') !== '') {
+    return new ConfigError(
+      `no AWS credentials (${err.message}): AWS_PROFILE is ${JSON.stringify(profile)}, and while it is set the AWS SDK reads no ` +
+        'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the aws CLI reads them first): unset AWS_PROFILE to use AWS_ACCESS_KEY_ID and ' +
+        'AWS_SECRET_ACCESS_KEY, or set it to a profile that has credentials (after "aws sso login" for an SSO one)',
+      'AWS_PROFILE',
+      { cause: err },
+    );
+  }
   return new ConfigError(
     `no AWS credentials (${err.message}): set AWS_PROFILE to a profile that has them (after "aws sso login" for an SSO one), ` +
       'or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',

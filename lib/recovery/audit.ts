@@ -153,9 +153,10 @@ export interface AuditOptions {
    * Stops the audit at its next safe point: before the next listing page, the next round of
    * checks, or a round's first change (its reads done), never once a round has begun to change
    * things, so an expired object's item is never removed without its blob.
-   * It then throws {@link AuditIncompleteError} with what it did (without `delete`: what it found,
-   * when it found orphans or expired objects' blobs), or the signal's reason when it changed (or,
-   * without `delete`, found) nothing. The CLI aborts it on Ctrl-C.
+   * It then throws {@link AuditIncompleteError} with what it did and found (keys that are not blob
+   * keys, corrupt change-log items, undecided blobs; without `delete`, or with its deletes refused,
+   * orphans and expired objects' blobs), or the signal's reason when it changed and found nothing
+   * it reports. The CLI aborts it on Ctrl-C.
    */
   readonly signal?: AbortSignal;
 }
@@ -319,8 +320,10 @@ export interface AuditReport {
 /**
  * The audit stopped on an error after it had changed something (deleted a blob, removed an
  * expired item, had a delete refused, or sent a delete or a removal whose outcome was never given),
- * or, run without `delete`, after it found orphans or expired objects' blobs: {@link report} says
- * what it did and found until then. An error before any change (or finding) is thrown as it is.
+ * or after it found keys that are not blob keys, corrupt change-log items or undecided blobs, or,
+ * run without `delete` or with its deletes refused, orphans or expired objects' blobs: {@link report} says
+ * what it did and found until then. An error before any change (or finding), and a configuration
+ * refused before any change (a `ConfigError`), are thrown as they are.
  */
 export class AuditIncompleteError extends TierlogError {
   constructor(
@@ -441,8 +444,9 @@ const AUDIT_OPTIONS = optionNames<AuditOptions>()(
  *   read ms since the epoch, `pageSize`, `checkBatch` or `deleteBatch` is not a whole number of at
  *   least 1, `delete` or `emptyStoreOk` is not a boolean, `onProgress` or `beforeDelete` not a
  *   function, `signal` not an AbortSignal, or an option name is not one of {@link AuditOptions}'s.
- * @throws AuditIncompleteError when an error stops it after it changed something, or, without
- *   `delete`, after it found orphans or expired objects' blobs (with the report so far).
+ * @throws AuditIncompleteError when an error stops it after it changed something, after it found
+ *   keys that are not blob keys, corrupt change-log items or undecided blobs, or, without `delete`
+ *   or with its deletes refused, orphans or expired objects' blobs (with the report so far).
  */
 export async function audit(options: AuditOptions): Promise<AuditReport> {
   // A misspelt option (`delet`, `olderThan`, `emptyStoreOK`) would be a default nobody chose.
@@ -691,29 +695,37 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       }
     }
     await check(pending);
-    // No blob old enough to check read neither table: one named wrong, or gone, would pass run
-    // after run (exit 0) until a blob grew old enough. One counted read of each says so now.
-    if (report.checked === 0) {
-      await assertChangeLogShape(dynamodb, config.changeLogTable);
-      await probeTable(dynamodb, config.objectsTable);
-      // Nor does it say the prefix is the store's: a misspelt TIERLOG_PREFIX listed nothing (or
-      // another store's young blobs), and the run reported clean, `--exit-code` 0, run after run.
-      await assertPrefixOfStore(dynamodb, hv, lt, report.listed);
-    }
   } catch (err) {
-    // What was done must not be lost with the error; nor, in a report-only run, what it found (the
-    // orphans and expired objects' blobs judged so far are its findings: a `tierlog audit` stopped
-    // by Ctrl-C or its job's SIGTERM after an hour of listing printed none of them).
-    if (
-      (!report.delete && (report.orphans.length > 0 || report.expired.length > 0)) ||
+    // What was done must not be lost with the error; nor what it found and leaves for a person:
+    // keys that are not blob keys, corrupt change-log items and undecided blobs (never deleted),
+    // and, in a run that deletes none of them (a report-only run, or one whose deletes were
+    // refused), the orphans and expired objects' blobs (a `tierlog audit` stopped by Ctrl-C or its
+    // job's SIGTERM after an hour of listing printed none of them, nor, with --delete, why it
+    // deleted nothing).
+    const changed =
       report.deleted > 0 ||
       report.expiredRemoved > 0 ||
       report.deleteFailures.length > 0 ||
       report.deleteUnknown.length > 0 ||
-      report.expiredRemoveUnknown.length > 0
-    )
-      throw new AuditIncompleteError(report, err);
+      report.expiredRemoveUnknown.length > 0;
+    // A configuration refused before any change (a table named for the other) is thrown as it is
+    // (exit 2): what was found under it is no finding of the store.
+    if (!changed && err instanceof ConfigError) throw err;
+    const neverDeleted = report.unparseable.length > 0 || report.corruptChangeLog.length > 0 || report.undecided.length > 0;
+    const notDeleted = (!report.delete || report.deleteRefused !== undefined) && (report.orphans.length > 0 || report.expired.length > 0);
+    if (changed || neverDeleted || notDeleted) throw new AuditIncompleteError(report, err);
     throw err;
+  }
+  // No blob old enough to check read neither table: one named wrong, or gone, would pass run
+  // after run (exit 0) until a blob grew old enough. One counted read of each says so now. Past
+  // the run's findings: what it listed under a configuration refused here (keys that are no blob
+  // keys under a misspelt prefix) is no finding of the store, and the refusal is thrown as it is.
+  if (report.checked === 0) {
+    await assertChangeLogShape(dynamodb, config.changeLogTable);
+    await probeTable(dynamodb, config.objectsTable);
+    // Nor does it say the prefix is the store's: a misspelt TIERLOG_PREFIX listed nothing (or
+    // another store's young blobs), and the run reported clean, `--exit-code` 0, run after run.
+    await assertPrefixOfStore(dynamodb, hv, lt, report.listed);
   }
   progress();
   return report;

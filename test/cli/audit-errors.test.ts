@@ -21,7 +21,7 @@ import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError, batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { type Fixture, freshFixture, prefixKeys } from '../support/local.js';
 import { putDeadInstance } from '../tiered/harness.js';
-import { auditStop, cli, cliJson, HOUR, putOrphans, storeWithOrphan } from './helpers.js';
+import { auditStop, cli, cliJson, HOUR, putBlob, putOrphans, storeWithOrphan } from './helpers.js';
 
 const ahead = () => Date.now() + 2 * HOUR;
 /** `--delete --empty-store-ok --older-than 90m`: the scenes' stores hold only orphans. */
@@ -309,6 +309,88 @@ describe('a report-only audit stopped part-way', () => {
       else expect(c.out()).toContain(orphan);
       // Nothing deleted: a report-only run.
       expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
+    },
+  );
+
+  test.each([true, false])(
+    'audit --delete whose deletes were refused (a table that points at no blob), then Ctrl-C (--json %s): what it found and why it deleted nothing are printed with the error, exit 130',
+    async (json) => {
+      const fx = await freshFixture();
+      const keys = await orphans(fx, 2);
+      const interrupt = new AbortController();
+      const s3 = createS3Client();
+      closers.push(() => s3.destroy());
+      let listings = 0;
+      // The operator presses Ctrl-C while the second page is asked for, the first judged (and its
+      // deletes refused: no --empty-store-ok, an objects table that points at no blob).
+      s3.middlewareStack.add(
+        (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+          if (context.commandName === 'ListObjectsV2Command' && ++listings === 2) interrupt.abort(new InterruptedError());
+          return next(args);
+        },
+        { step: 'initialize', name: 'ctrlCAtSecondPage' },
+      );
+      const { err, c } = await auditStop({ ...fx, s3 }, ahead, {
+        olderThanMs: 90 * 60_000,
+        delete: true,
+        json,
+        pageSize: 1,
+        checkBatch: 1,
+        signal: interrupt.signal,
+      });
+      // Before, the bare InterruptedError: a --delete run that deleted nothing (its deletes refused)
+      // printed neither what it found nor why it refused, where a report-only run prints both.
+      expect(err).toBeInstanceOf(AuditIncompleteError);
+      const report = (err as AuditIncompleteError).report;
+      expect(report.undecided.map((u) => u.key)).toEqual([keys[0]]);
+      expect(report.deleteRefused).toMatch(/points at no blob/);
+      expect(reportError(err, c.io)).toBe(130);
+      if (json)
+        expect(JSON.parse(c.out())).toMatchObject({
+          delete: true,
+          deleted: 0,
+          undecided: [{ key: keys[0] }],
+          deleteRefused: expect.stringMatching(/points at no blob/),
+          error: { name: 'AuditIncompleteError', exitCode: 130 },
+        });
+      else {
+        expect(c.out()).toContain(keys[0]);
+        expect(c.out()).toMatch(/deletes refused: .*points at no blob/);
+      }
+      expect(await prefixKeys(fx)).toEqual(keys);
+    },
+  );
+
+  test.each([true, false])(
+    'Ctrl-C after it found only keys that are not blob keys (--json %s): those are printed with the error, exit 130',
+    async (json) => {
+      const fx = await freshFixture();
+      // Keys under the prefix no writer makes (a user's files): never deleted, each a finding for a person.
+      const junk = [`${fx.config.prefix}/a-notes.txt`, `${fx.config.prefix}/b-notes.txt`];
+      for (const key of junk) await putBlob(fx, key);
+      const interrupt = new AbortController();
+      const s3 = createS3Client();
+      closers.push(() => s3.destroy());
+      let listings = 0;
+      s3.middlewareStack.add(
+        (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+          if (context.commandName === 'ListObjectsV2Command' && ++listings === 2) interrupt.abort(new InterruptedError());
+          return next(args);
+        },
+        { step: 'initialize', name: 'ctrlCAtSecondPage' },
+      );
+      const { err, c } = await auditStop({ ...fx, s3 }, ahead, {
+        olderThanMs: 90 * 60_000,
+        json,
+        pageSize: 1,
+        signal: interrupt.signal,
+      });
+      // Before, the bare InterruptedError: what `--exit-code` counts as left for a person, unsaid.
+      expect(err).toBeInstanceOf(AuditIncompleteError);
+      expect((err as AuditIncompleteError).report.unparseable.map((u) => u.key)).toEqual([junk[0]]);
+      expect(reportError(err, c.io)).toBe(130);
+      if (json) expect(JSON.parse(c.out())).toMatchObject({ unparseable: [{ key: junk[0] }], error: { exitCode: 130 } });
+      else expect(c.out()).toContain(`unparseable keys (not blob keys of this library; never deleted):\n  ${junk[0]}`);
     },
   );
 

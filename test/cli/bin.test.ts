@@ -128,6 +128,28 @@ describe('bin/tierlog.js', () => {
     expect(JSON.parse(noRegion.out)).toMatchObject({ error: { name: 'ConfigError', message: expect.stringMatching(/^no AWS region/) } });
   }, 60_000);
 
+  test('AWS_PROFILE naming no profile beside keys the SDK then does not read: the error says AWS_PROFILE hides them, not to set the keys that are set', async () => {
+    const { code, out, err } = await run(['status', '--json'], {
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+      AWS_SESSION_TOKEN: undefined,
+      AWS_PROFILE: 'tierlog-test-no-such-profile',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/tierlog-test-credentials',
+      AWS_CONFIG_FILE: '/nonexistent/tierlog-test-config',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined,
+      AWS_WEB_IDENTITY_TOKEN_FILE: undefined,
+    });
+    expect(code).toBe(2);
+    const { message } = JSON.parse(out).error as { message: string };
+    // Before: "set AWS_PROFILE to a profile that has them ..., or AWS_ACCESS_KEY_ID and
+    // AWS_SECRET_ACCESS_KEY", both set, the keys read by the aws CLI and passed over by the SDK.
+    expect(message).toMatch(/^no AWS credentials \(.*\): AWS_PROFILE is "tierlog-test-no-such-profile"/);
+    expect(message).toContain('unset AWS_PROFILE to use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY');
+    expect(err).toContain(`tierlog: configuration: ${message}`);
+  }, 60_000);
+
   test('an empty AWS_REGION (export AWS_REGION=$UNSET) or an endpoint variable that is no URL: a configuration error naming it, exit 2', async () => {
     for (const [env, named] of [
       [{ AWS_REGION: '' }, /^tierlog: configuration: AWS region "" is not a region: set AWS_REGION/m],

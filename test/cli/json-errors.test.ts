@@ -196,6 +196,39 @@ describe('an endpoint variable naming a server that is not the service, answerin
   });
 });
 
+describe('an endpoint variable naming a port nothing listens on', () => {
+  test.each([
+    ['status', ['status'], 'AWS_ENDPOINT_URL_DYNAMODB'],
+    ['audit (the bucket listed first)', ['audit'], 'AWS_ENDPOINT_URL_S3'],
+  ] as const)(
+    '%s, its endpoint variable left from a local stack that is not running: exit 2 naming it, not a bare ECONNREFUSED',
+    async (_name, argv, variable) => {
+      const fx = await freshFixture();
+      // A port just freed: nothing listens there (the local stack of another session, stopped).
+      const server = createServer();
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const closed = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      vi.stubEnv(variable, closed);
+      vi.stubEnv('AWS_MAX_ATTEMPTS', '1');
+      const c = capture();
+      let code: number;
+      try {
+        code = await runCli([...argv, '--json'], { io: c.io, env: configToEnv(fx.config) });
+      } finally {
+        vi.unstubAllEnvs();
+      }
+      // Before: "Error: connect ECONNREFUSED 127.0.0.1:<port>", exit 1, naming no variable.
+      expect(code, c.err()).toBe(2);
+      const error = (JSON.parse(c.out()) as { error: { name: string; message: string } }).error;
+      expect(error.name).toBe('ConfigError');
+      expect(error.message).toContain(`${variable} "${closed}"`);
+      expect(error.message).toContain('ECONNREFUSED');
+      expect(c.err()).toContain(`tierlog: configuration: ${error.message}`);
+    },
+  );
+});
+
 describe("an embedding program's own signal", () => {
   /**
    * `runCli(argv, { signal })` without `io` (a job runner or a daemon that stops its runs with its

@@ -31,3 +31,19 @@ describe('a malformed inventory manifest', () => {
     expect(run.err.trim().split('\n')).toHaveLength(1);
   });
 });
+
+describe('an inventory manifest or export file that cannot be read', () => {
+  test('says why (no such file, a folder given for the manifest), not only that it could not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tierlog-manifest-'));
+    // The manifest's folder given for the manifest (a common slip), and a path misspelt.
+    const folder = await cli(fx, ['audit', '--inventory', dir, '--export', dir]);
+    expect(folder.code).toBe(1);
+    expect(folder.err).toContain(`tierlog: cannot read the inventory manifest: EISDIR: illegal operation on a directory (${dir})`);
+    const missing = join(dir, 'manifset.json');
+    const typo = await cli(fx, ['audit', '--inventory', missing, '--export', dir, '--json']);
+    expect(typo.code).toBe(1);
+    expect(JSON.parse(typo.out)).toMatchObject({
+      error: { name: 'SnapshotError', message: `cannot read the inventory manifest: ENOENT: no such file or directory (${missing})` },
+    });
+  });
+});

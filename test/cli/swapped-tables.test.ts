@@ -173,6 +173,20 @@ describe('one table named for the other', () => {
     expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
   });
 
+  test('the same with a key that is no blob key under the prefix (listed before the refusal): still the configuration error (exit 2), not a stopped run', async () => {
+    const { fx, live, orphan } = await store();
+    const junk = `${fx.config.prefix}/0-notes.txt`;
+    await putBlob(fx, junk);
+    const empty = await emptyTable(fx);
+    const run = await cliJson({ ...fx, config: { ...fx.config, changeLogTable: empty } }, ['audit', '--older-than', '90m', '--delete'], {
+      clock: ahead,
+    });
+    expect(run.code, run.err).toBe(2);
+    expect(run.err).toMatch(new RegExp(`^tierlog: configuration: table "${empty}" does not have the key or index tierlog uses`, 'm'));
+    expect(run.json).toEqual({ error: expect.objectContaining({ name: 'ConfigError', exitCode: 2 }) });
+    expect(await prefixKeys(fx)).toEqual([junk, orphan, live].sort());
+  });
+
   test("an empty table of another kind as the change log, its index check refused for expired credentials: not taken for a role without the index's grant; nothing deleted", async () => {
     const { fx, live, orphan } = await store();
     const empty = await emptyTable(fx);

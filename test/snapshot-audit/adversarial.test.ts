@@ -268,7 +268,7 @@ describe('snapshot files that are not whole (a copy interrupted, a file edited)'
     [
       "the objects table's export without its manifest-files.json",
       (s) => rmSync(join(objectsExportDir(s), 'manifest-files.json')),
-      /cannot read manifest-files\.json/,
+      /cannot read manifest-files\.json: ENOENT: no such file or directory/,
     ],
     [
       'a line of manifest-files.json that is not JSON',

@@ -99,6 +99,20 @@ describe('snapshot audit options that cannot be right', () => {
   });
 });
 
+describe('Ctrl-C while the snapshots are read and verified (minutes for a large inventory)', () => {
+  test('stops the audit before the DuckDB query (which may run for an hour), not after it', async () => {
+    const fx = await freshFixture();
+    const snap = await snapshotOfOrphans(fx, 1);
+    const interrupt = new AbortController();
+    interrupt.abort(new InterruptedError());
+    // A memoryLimit DuckDB refuses: the query was started if that refusal comes back. Before, the
+    // run read the snapshots, started DuckDB and ran its query, and only then took the interrupt.
+    const err = await rejectionOf(snapshotAudit({ ...deleting(fx, fx.dynamodb, snap), memoryLimit: 'lots', signal: interrupt.signal }));
+    expect(err).toBeInstanceOf(InterruptedError);
+    expect(await prefixKeys(fx)).toEqual(snap.keys);
+  });
+});
+
 describe("the snapshot audit's memoryLimit", () => {
   // Passed to DuckDB as given (DuckDB reads the size, before any delete): a limit dropped on the
   // way would let a large audit take the machine's memory.

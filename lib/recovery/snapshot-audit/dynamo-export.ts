@@ -26,7 +26,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { parseFailure, SnapshotError } from './errors.js';
+import { parseFailure, readFailure, SnapshotError } from './errors.js';
 import { md5File } from './inventory.js';
 import { sqlString } from './query.js';
 
@@ -141,7 +141,7 @@ export async function readExport(dir: string): Promise<DynamoExport> {
       .split('\n')
       .filter((l) => l.trim() !== '');
   } catch (err) {
-    throw new SnapshotError('cannot read manifest-files.json', filesPath, { cause: err });
+    throw new SnapshotError(`cannot read manifest-files.json: ${readFailure(err)}`, filesPath, { cause: err });
   }
   const files: string[] = [];
   let items = 0;

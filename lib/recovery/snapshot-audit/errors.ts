@@ -38,6 +38,21 @@ export function parseFailure(err: unknown, max = 300): string {
 }
 
 /**
+ * Why a snapshot file could not be read, in a few words: a system error's code and description
+ * (`ENOENT: no such file or directory`, `EISDIR: illegal operation on a directory`, `EACCES:
+ * permission denied`) without the path, which the {@link SnapshotError} names; any other error's
+ * message. Said with "cannot read ...": without it, a manifest path misspelt, a folder given for
+ * the manifest and a file the operator may not read were one message, the cause left to a guess.
+ */
+export function readFailure(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const { code, syscall } = err as { code?: unknown; syscall?: unknown };
+  if (typeof code !== 'string' || typeof syscall !== 'string') return err.message;
+  const at = err.message.indexOf(`, ${syscall}`);
+  return at === -1 ? err.message : err.message.slice(0, at);
+}
+
+/**
  * A snapshot audit stopped (an error, or its signal) after it had deleted blobs: `report` says what
  * it did up to there (`deleted` counts the deletes S3 confirmed), `cause` why it stopped.
  */

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { parseFailure, SnapshotError } from './errors.js';
+import { parseFailure, readFailure, SnapshotError } from './errors.js';
 import { sqlString } from './query.js';
 
 const manifestSchema = z.object({
@@ -65,7 +65,7 @@ export async function readInventory(manifestPath: string): Promise<Inventory> {
   try {
     raw = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new SnapshotError('cannot read the inventory manifest', path, { cause: err });
+    throw new SnapshotError(`cannot read the inventory manifest: ${readFailure(err)}`, path, { cause: err });
   }
   const checksumPath = join(dirname(path), 'manifest.checksum');
   if (existsSync(checksumPath)) {

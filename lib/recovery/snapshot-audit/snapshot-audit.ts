@@ -67,8 +67,9 @@ export interface SnapshotAuditOptions {
   /** The store holds no large object: see `ReverifyOptions.emptyStoreOk`. Default false. */
   readonly emptyStoreOk?: boolean;
   /**
-   * Stops the audit at its next safe point: after the query, after the losses are confirmed, or
-   * between two re-verification batches (never inside one). It then throws
+   * Stops the audit at its next safe point: before the query (once the snapshots are read and
+   * verified), after it, after the losses are confirmed, or between two re-verification batches
+   * (never inside one). It then throws
    * {@link SnapshotAuditIncompleteError} with what it did, or the signal's reason when it deleted
    * nothing and confirmed no loss. The CLI aborts it on Ctrl-C.
    */
@@ -184,6 +185,9 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     objects: config.objectsTable,
     changeLog: config.changeLogTable,
   });
+  // Before the query, which DuckDB runs to its end (an hour on a large bucket): a Ctrl-C while the
+  // snapshots were read and their checksums verified stopped the audit only after it.
+  options.signal?.throwIfAborted();
   const oldest = Math.min(options.now, inventory.createdAt, exports.objects.exportTime, exports.changeLog.exportTime);
   const cutoffMs = Math.max(0, Math.floor(oldest - options.olderThanMs));
   const started = Date.now();
