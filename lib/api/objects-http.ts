@@ -18,7 +18,8 @@
  *   at `maxBodyBytes`, a session's JSON at 1 MiB). A PUT stores the
  *   body whole and as sent, or refuses it: `Content-Range` (a partial update) is 400 (RFC 9110
  *   §14.5), a `Content-Encoding` other than `identity` is 415 with `Accept-Encoding: identity` (the
- *   bytes would come back encoded and unlabelled; on a session's create too), a `Content-Length`
+ *   bytes would come back encoded and unlabelled; on a session's create too, and on its complete,
+ *   whose JSON is read as sent), a `Content-Length`
  *   the body as it arrived does not have is 400 (Lambda passes a text body decoded as UTF-8: one
  *   that is not UTF-8 goes with a binary `Content-Type`), a `Content-MD5` the body does not match is 400
  *   `BadDigest`, as on a session's create and complete (an `x-amz-content-sha256` of other bytes: 400 `XAmzContentSHA256Mismatch`; a
@@ -623,6 +624,9 @@ async function sessionRequest(
       return unstored(json(200, { uploadId, key, partNumber: Number(partNumber), url }));
     }
     case 'POST': {
+      // Its JSON is read as sent: a gzip one was "not valid JSON", and the header on a plain one ignored.
+      const encoded = contentCodingRefusal(headers);
+      if (encoded !== undefined) return encoded;
       const body = jsonBody(event, false) as { parts?: unknown };
       const digest = digestRefusal(headers, bytesOfBody(event));
       if (digest !== undefined) return digest;
@@ -882,7 +886,8 @@ async function putObject(
  * The 415 of a write whose `Content-Encoding` is not `identity` (RFC 9110 15.5.16), or undefined.
  * The bytes are stored and answered as sent, with no Content-Encoding: a gzip body, or a session's
  * gzip parts (S3's CreateMultipartUpload takes the header as the object's coding), would come back
- * as gzip bytes labelled as the object itself. Refused, not ignored.
+ * as gzip bytes labelled as the object itself. A session's complete reads its JSON as sent: a gzip
+ * one was no JSON to it, and the header on a plain one ignored. Refused, not ignored.
  */
 function contentCodingRefusal(headers: Record<string, string>): Response | undefined {
   const coding = (headers['content-encoding'] ?? '').trim().toLowerCase();

@@ -6,6 +6,7 @@
  * injected with the fault injector; the state is checked from outside.
  */
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { PutItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
@@ -1616,6 +1617,37 @@ describe("a session's create takes no S3 header it does not honour", () => {
     expect(await snapshot(fx)).toBe(before);
     const plain = await call(w, 'POST', '/objects/asked/session-gzip', { query: 'uploads', headers: { 'content-encoding': 'identity' } });
     expect(plain.statusCode).toBe(201);
+  });
+
+  /**
+   * A session's complete reads its JSON as sent, never decoded: a gzip one (a client compressing its
+   * request bodies) was answered 400 "body is not valid JSON" for JSON that is valid, and the header
+   * on a plain one was ignored, the object committed. 415, as the create and a PUT; nothing
+   * committed, the session still completes.
+   */
+  test.each([
+    ['the JSON gzip-encoded', true],
+    ['the JSON as it is', false],
+  ] as const)('POST ?uploadId=… with Content-Encoding: gzip and %s is 415; nothing committed, the session stays', async (_name, zipped) => {
+    const w = writer();
+    const key = `asked/complete-gzip/${zipped}`;
+    const created = await call(w, 'POST', `/objects/${key}`, { query: 'uploads', body: JSON.stringify({ size: 10 }) });
+    expect(created.statusCode).toBe(201);
+    const { uploadId, parts } = JSON.parse(String(created.body)) as { uploadId: string; parts: Array<{ url: string }> };
+    const sent = await fetch(parts[0]!.url, { method: 'PUT', body: Buffer.from(randomBody(10)) });
+    const json = JSON.stringify({ parts: [{ partNumber: 1, etag: String(sent.headers.get('etag')) }] });
+    // As a Function URL passes a body with a content coding: base64.
+    const bytes = zipped ? gzipSync(json) : Buffer.from(json);
+    const res = await call(w, 'POST', `/objects/${key}`, {
+      query: `uploadId=${uploadId}`,
+      headers: { 'content-encoding': 'gzip', 'content-type': 'application/json' },
+      body: bytes.toString('base64'),
+      isBase64Encoded: true,
+    });
+    expect([res.statusCode, res.headers?.['accept-encoding'], bodyOf(res).error]).toEqual([415, 'identity', 'UnsupportedMediaType']);
+    expect(await w.store.head(key)).toBeUndefined();
+    const done = await call(w, 'POST', `/objects/${key}`, { query: `uploadId=${uploadId}`, body: json });
+    expect(done.statusCode).toBe(201);
   });
 });
 
