@@ -80,7 +80,8 @@
  *   versions. A date, a weak tag or anything else never matches (a version can change within the
  *   second a date names). When the whole object would be a redirect, the client's Range would
  *   follow it to S3, so a validator that does not match is answered 412 instead: ask again
- *   without Range. One that matches is redirected, and the client's If-Range goes to S3 with its
+ *   without Range (S3's own ETag, which a download that followed the redirect resumes with, is
+ *   told it names no version, not that the object was replaced). One that matches is redirected, and the client's If-Range goes to S3 with its
  *   Range; S3 compares it with its own ETag (an MD5, never the version), and is reported to answer
  *   the whole object then (not checked on AWS; s3rver ignores If-Range): a resumed download of an
  *   object above the limit may restart from its first byte, never splice.
@@ -213,6 +214,8 @@ const DEFAULT_MAX_RESPONSE = 4 * 1024 * 1024;
 const DEFAULT_REDIRECT_EXPIRES_MS = 60_000;
 /** A version as a quoted tag: up to 16 digits (a version is below 2^53, lib/tiered/versions.ts). */
 const ETAG = /^\s*(?:W\/)?"([1-9][0-9]{0,15})"\s*$/;
+/** A strong tag of this API: one quoted version, as an `ETag` here carries it. */
+const VERSION_TAG = /^\s*"[1-9][0-9]{0,15}"\s*$/;
 
 /** The names {@link ObjectsApiOptions} has: any other is refused ({@link checkObjectsApiOptions}). */
 const OBJECTS_API_OPTIONS = optionNames<ObjectsApiOptions>()(
@@ -526,12 +529,14 @@ function redirectAnswer(
   assertHeaderFields({ key: info.key, contentType: info.contentType });
   // The client's Range follows the redirect, and S3 would answer it from this version's blob.
   if (ifRange !== undefined && !ifRangeMatches(ifRange, signed.version)) {
+    // Only a tag of this API names a version. A download that followed a redirect holds S3's own
+    // ETag, and resumes with it: told "the object is now version …", its client took an object
+    // nobody wrote for replaced, whatever it retried.
+    const why = VERSION_TAG.test(ifRange)
+      ? `the object is now version ${signed.version}, not the one If-Range names`
+      : `If-Range names no version of this object (the ETag S3 answers after a GET's redirect is its own, no version; a date or a weak tag is none either), and this object, version ${signed.version}, is answered by a redirect the Range would follow`;
     return {
-      ...problem(
-        412,
-        'PreconditionFailed',
-        `the object is now version ${signed.version}, not the one If-Range names: request it again without Range`,
-      ),
+      ...problem(412, 'PreconditionFailed', `${why}: request it again without Range`),
       headers: { 'content-type': 'application/json', etag: etagOf(signed.version) },
     };
   }
