@@ -360,7 +360,7 @@ export async function answerWithContent(
         refuseUnhonouredDeleteHeaders(headers);
         // A weak If-Match never matches (§13.1.1): only an absent object meets it, as `If-None-Match: *`
         // would (0), so nothing is deleted, and the absent one is 404 as under any condition.
-        const { ifVersion, weakIfMatch } = writeConditionOf(headers);
+        const { ifVersion, weakIfMatch } = writeConditionOf(headers, 'delete');
         const condition = weakIfMatch ? 0 : ifVersion;
         const deleted = await store.delete(key, condition !== undefined ? { ifVersion: condition } : {}).catch((err: unknown) => {
           // An absent object is 404 whatever the precondition, as without it (RFC 9110 §13.2.1): a
@@ -1085,13 +1085,17 @@ function conditionOf(headers: Record<string, string>): number | undefined {
 }
 
 /**
- * The preconditions of a well-formed write request: the version `If-Match` names or 0 for
- * `If-None-Match: *` (undefined: none), and whether `If-Match` named a weak tag (which never
- * matches, so its version is not given). Malformed ones are refused (400).
+ * The preconditions of a well-formed write request (`write`: a DELETE, or a write of the object,
+ * a PUT's or a session's create): the version `If-Match` names or 0 for `If-None-Match: *`
+ * (undefined: none), and whether `If-Match` named a weak tag (which never matches, so its version
+ * is not given). Malformed ones are refused (400).
  */
-function writeConditionOf(headers: Record<string, string>): { readonly ifVersion: number | undefined; readonly weakIfMatch: boolean } {
+function writeConditionOf(
+  headers: Record<string, string>,
+  write: 'put' | 'delete' = 'put',
+): { readonly ifVersion: number | undefined; readonly weakIfMatch: boolean } {
   refuseDateOnlyCondition(headers);
-  const ifMatch = ifMatchOf(headers);
+  const ifMatch = ifMatchOf(headers, write);
   const ifNoneMatch = headers['if-none-match'];
   if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
     throw new ValidationError('If-None-Match supports only "*"', 'If-None-Match');
@@ -1246,15 +1250,25 @@ function utcOf(
   return date;
 }
 
-/** A write's `If-Match`: the version it names, and whether its tag is weak (which never matches). */
-function ifMatchOf(headers: Record<string, string>): { readonly version: number; readonly weak: boolean } | undefined {
+/**
+ * A write's `If-Match` (`write`: a DELETE, or a write of the object): the version it names, and
+ * whether its tag is weak (which never matches).
+ */
+function ifMatchOf(
+  headers: Record<string, string>,
+  write: 'put' | 'delete',
+): { readonly version: number; readonly weak: boolean } | undefined {
   const value = headers['if-match'];
   if (value === undefined) return undefined;
   // RFC 9110's "only if the object exists", which a write here cannot ask: refused as such. It was
   // told it was an ETag S3 answered after a redirect, and to take a version from a 307 or a HEAD.
+  // A DELETE's way out is not a PUT's: `If-None-Match: *` there ("only if absent") refuses to
+  // delete the object, 412 whatever its version, and a DELETE has no version to replace.
   if (value.trim() === '*')
     throw new ValidationError(
-      'If-Match: * (write only if the object exists) is not evaluated on a write here: send the ETag of the version to replace, e.g. "3", or If-None-Match: * to create only',
+      write === 'delete'
+        ? 'If-Match: * (delete only if the object exists) is not evaluated on a DELETE here: send the ETag of the version to delete, e.g. "3", or no condition (a DELETE of an absent object is 404)'
+        : 'If-Match: * (write only if the object exists) is not evaluated on a write here: send the ETag of the version to replace, e.g. "3", or If-None-Match: * to create only',
       'If-Match',
     );
   const match = ETAG.exec(value);

@@ -2017,6 +2017,25 @@ describe("a write's If-Match: * (RFC 9110: only if the object exists)", () => {
     }
     expect(await snapshot(fx)).toBe(before);
   });
+
+  /**
+   * The DELETE's refusal gave a PUT's way out: "send the ETag of the version to replace, or
+   * If-None-Match: * to create only". Followed, a DELETE with If-None-Match: * (only if absent) is
+   * 412 for the object there, whatever its version: it could never delete it. It names the DELETE's.
+   */
+  test("a DELETE's: its refusal names a DELETE's way out, not a PUT's (If-None-Match: * would refuse the delete)", async () => {
+    const w = writer();
+    const key = 'if-match-star/delete';
+    await call(w, 'PUT', `/objects/${key}`, { body: Buffer.from('v1').toString('base64'), isBase64Encoded: true });
+    const res = await call(w, 'DELETE', `/objects/${key}`, { headers: { 'if-match': '*' } });
+    expect(res.statusCode).toBe(400);
+    const { message } = bodyOf(res);
+    expect(message).not.toContain('If-None-Match');
+    expect(message).toContain('version to delete');
+    expect(message).toContain('no condition');
+    // The way out it names works: no condition deletes the object.
+    expect((await call(w, 'DELETE', `/objects/${key}`)).statusCode).toBe(204);
+  });
 });
 
 describe('an ETag S3 answered, after a redirect, sent back as If-Match', () => {
