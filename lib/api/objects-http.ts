@@ -355,7 +355,7 @@ export async function answerWithContent(
       case 'PUT':
         return await putObject(store, key, event, headers, options.maxBodyBytes ?? DEFAULT_MAX_BODY);
       case 'DELETE': {
-        refuseDeleteContent(event, 'a DELETE');
+        refuseDeleteContent(event, 'delete');
         // Both precondition headers count: `If-None-Match: *` ("only if absent") refuses to delete an object.
         refuseUnhonouredDeleteHeaders(headers);
         // A weak If-Match never matches (§13.1.1): only an absent object meets it, as `If-None-Match: *`
@@ -582,7 +582,7 @@ async function sessionRequest(
   // alone. Anything beside it is refused, not ignored: `DELETE ?uploadId=…&partNumber=2` reads as
   // "delete part 2" (no such request), and ignoring the part number would end every part.
   if (method === 'DELETE' || method === 'POST') {
-    if (method === 'DELETE') refuseDeleteContent(event, "a session's abort");
+    if (method === 'DELETE') refuseDeleteContent(event, 'abort');
     const extra = [...query.keys()].find((name) => name !== 'uploadId');
     if (extra !== undefined)
       throw new ValidationError(
@@ -965,16 +965,19 @@ function refuseS3Headers(headers: Record<string, string>, write: string): void {
 }
 
 /**
- * Refuses (400) a DELETE (`what`: an object's, a session's abort) that carries content, which has
+ * Refuses (400) a DELETE (an object's, or a session's abort) that carries content, which has
  * no meaning here (RFC 9110 §9.3.5): ignored, a condition put there as the library takes it
  * (`{ "ifVersion": 3 }`) deleted the object whatever its version, and a session named there (an
- * abort meant) deleted the object and left the session open. An empty body is none.
+ * abort meant) deleted the object and left the session open. An empty body is none. The way out
+ * is the request's own: an abort takes no If-Match (400), which an object's DELETE does.
  * @throws ValidationError naming the body
  */
-function refuseDeleteContent(event: APIGatewayProxyEventV2, what: string): void {
+function refuseDeleteContent(event: APIGatewayProxyEventV2, what: 'delete' | 'abort'): void {
   if ((event.body ?? '') === '') return;
   throw new ValidationError(
-    `${what} takes no content, and nothing was deleted: its condition is If-Match (or If-None-Match: *), a session is aborted by DELETE ?uploadId=…`,
+    what === 'delete'
+      ? 'a DELETE takes no content, and nothing was deleted: its condition is If-Match (or If-None-Match: *), a session is aborted by DELETE ?uploadId=…'
+      : "a session's abort takes no content, and nothing was aborted: it names its session by uploadId alone, and takes no condition (a session's is given at its create)",
     'body',
   );
 }

@@ -914,6 +914,34 @@ describe('a precondition is never dropped', () => {
     expect((await call(w, 'DELETE', '/objects/pre/delete-content-session', { query: `uploadId=${uploadId}` })).statusCode).toBe(204);
   });
 
+  /**
+   * An abort's refusal of its content gave an object DELETE's way out: "its condition is If-Match
+   * (or If-None-Match: *), a session is aborted by DELETE ?uploadId=…". Followed, the abort with
+   * If-Match is 400 again (a session's condition is given at its create), and it was a DELETE
+   * ?uploadId=… already. It names the abort's: uploadId alone, no condition.
+   */
+  test("a session's abort with content: its refusal names the abort's way out, not an object DELETE's", async () => {
+    const w = writer();
+    const created = await call(w, 'POST', '/objects/pre/abort-content', { query: 'uploads', body: JSON.stringify({ size: 10 }) });
+    const { uploadId } = JSON.parse(String(created.body)) as { uploadId: string };
+    const res = await call(w, 'DELETE', '/objects/pre/abort-content', {
+      query: `uploadId=${uploadId}`,
+      headers: { 'content-type': 'application/json' },
+      body: '{"ifVersion":1}',
+    });
+    expect(res.statusCode).toBe(400);
+    const { message } = bodyOf(res);
+    expect(message).not.toContain('If-Match');
+    expect(message).toContain('uploadId alone');
+    // Its advice followed: the abort with a condition is refused; with none, it aborts.
+    const conditioned = await call(w, 'DELETE', '/objects/pre/abort-content', {
+      query: `uploadId=${uploadId}`,
+      headers: { 'if-match': '"1"' },
+    });
+    expect(conditioned.statusCode).toBe(400);
+    expect((await call(w, 'DELETE', '/objects/pre/abort-content', { query: `uploadId=${uploadId}` })).statusCode).toBe(204);
+  });
+
   test('DELETE with If-None-Match: * of an absent object is 404 and writes nothing', async () => {
     const w = writer();
     const before = await snapshot(fx);
