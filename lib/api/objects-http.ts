@@ -198,6 +198,16 @@ export interface ObjectsApiOptions {
 type Response = APIGatewayProxyStructuredResultV2;
 
 /**
+ * What a session's complete stopped at its invocation's deadline answers (the handler's 503 then,
+ * or the complete's own check, `InvocationEndedError`, first): retry it. A complete that committed
+ * answers its result again (the objects table names its session), one that did not completes then.
+ * Sent to read the object "to learn whether a write landed", its client learned nothing (another
+ * writer's version reads the same), and one that took it for its own left its upload to expire.
+ */
+export const COMPLETE_NOT_FINISHED =
+  'the complete did not finish in time: retry it (a complete that committed answers its result again, one that did not completes the upload)';
+
+/**
  * The largest `maxResponseBytes` a buffered Lambda response carries: 6 MB (6 291 456 bytes) of
  * JSON, less 16 KiB for the status, the headers (metadata included) and the envelope, of which the
  * body takes 4/3 as base64: 4 706 304 bytes (about 4.49 MiB).
@@ -647,7 +657,12 @@ async function sessionRequest(
         );
       // Refused for the object's expiry (its instant passed, its time to live ran out before the
       // commit), as its create and a PUT are: named by the header it was given with.
-      const result = await namingExpiryHeader(store.completeUpload(uploadId, body.parts as never, { key }));
+      const result = await namingExpiryHeader(store.completeUpload(uploadId, body.parts as never, { key })).catch((err: unknown) => {
+        if (err instanceof InvocationEndedError) return undefined;
+        throw err;
+      });
+      if (result === undefined)
+        return { ...problem(503, 'Retry', COMPLETE_NOT_FINISHED), headers: { 'retry-after': '1', 'content-type': 'application/json' } };
       return {
         statusCode: result.created ? 201 : 200,
         headers: { etag: etagOf(result.version), 'x-tierlog-stored': result.stored, 'content-type': 'application/json' },
