@@ -18,7 +18,8 @@
  *   at `maxBodyBytes`, a session's JSON at 1 MiB). A PUT stores the
  *   body whole and as sent, or refuses it: `Content-Range` (a partial update) is 400 (RFC 9110
  *   §14.5), a `Content-Encoding` other than `identity` is 415 with `Accept-Encoding: identity` (the
- *   bytes would come back encoded and unlabelled; on a session's create too), a `Content-Length`
+ *   bytes would come back encoded and unlabelled; on a session's create too, and on its complete,
+ *   whose JSON is read as sent), a `Content-Length`
  *   the body as it arrived does not have is 400 (Lambda passes a text body decoded as UTF-8: one
  *   that is not UTF-8 goes with a binary `Content-Type`), a `Content-MD5` the body does not match is 400
  *   `BadDigest`, as on a session's create and complete (an `x-amz-content-sha256` of other bytes: 400 `XAmzContentSHA256Mismatch`; a
@@ -79,7 +80,8 @@
  *   versions. A date, a weak tag or anything else never matches (a version can change within the
  *   second a date names). When the whole object would be a redirect, the client's Range would
  *   follow it to S3, so a validator that does not match is answered 412 instead: ask again
- *   without Range. One that matches is redirected, and the client's If-Range goes to S3 with its
+ *   without Range (S3's own ETag, which a download that followed the redirect resumes with, is
+ *   told it names no version, not that the object was replaced). One that matches is redirected, and the client's If-Range goes to S3 with its
  *   Range; S3 compares it with its own ETag (an MD5, never the version), and is reported to answer
  *   the whole object then (not checked on AWS; s3rver ignores If-Range): a resumed download of an
  *   object above the limit may restart from its first byte, never splice.
@@ -196,6 +198,16 @@ export interface ObjectsApiOptions {
 type Response = APIGatewayProxyStructuredResultV2;
 
 /**
+ * What a session's complete stopped at its invocation's deadline answers (the handler's 503 then,
+ * or the complete's own check, `InvocationEndedError`, first): retry it. A complete that committed
+ * answers its result again (the objects table names its session), one that did not completes then.
+ * Sent to read the object "to learn whether a write landed", its client learned nothing (another
+ * writer's version reads the same), and one that took it for its own left its upload to expire.
+ */
+export const COMPLETE_NOT_FINISHED =
+  'the complete did not finish in time: retry it (a complete that committed answers its result again, one that did not completes the upload)';
+
+/**
  * The largest `maxResponseBytes` a buffered Lambda response carries: 6 MB (6 291 456 bytes) of
  * JSON, less 16 KiB for the status, the headers (metadata included) and the envelope, of which the
  * body takes 4/3 as base64: 4 706 304 bytes (about 4.49 MiB).
@@ -212,6 +224,8 @@ const DEFAULT_MAX_RESPONSE = 4 * 1024 * 1024;
 const DEFAULT_REDIRECT_EXPIRES_MS = 60_000;
 /** A version as a quoted tag: up to 16 digits (a version is below 2^53, lib/tiered/versions.ts). */
 const ETAG = /^\s*(?:W\/)?"([1-9][0-9]{0,15})"\s*$/;
+/** A strong tag of this API: one quoted version, as an `ETag` here carries it. */
+const VERSION_TAG = /^\s*"[1-9][0-9]{0,15}"\s*$/;
 
 /** The names {@link ObjectsApiOptions} has: any other is refused ({@link checkObjectsApiOptions}). */
 const OBJECTS_API_OPTIONS = optionNames<ObjectsApiOptions>()(
@@ -351,12 +365,12 @@ export async function answerWithContent(
       case 'PUT':
         return await putObject(store, key, event, headers, options.maxBodyBytes ?? DEFAULT_MAX_BODY);
       case 'DELETE': {
-        refuseDeleteContent(event, 'a DELETE');
+        refuseDeleteContent(event, 'delete');
         // Both precondition headers count: `If-None-Match: *` ("only if absent") refuses to delete an object.
         refuseUnhonouredDeleteHeaders(headers);
         // A weak If-Match never matches (§13.1.1): only an absent object meets it, as `If-None-Match: *`
         // would (0), so nothing is deleted, and the absent one is 404 as under any condition.
-        const { ifVersion, weakIfMatch } = writeConditionOf(headers);
+        const { ifVersion, weakIfMatch } = writeConditionOf(headers, 'delete');
         const condition = weakIfMatch ? 0 : ifVersion;
         const deleted = await store.delete(key, condition !== undefined ? { ifVersion: condition } : {}).catch((err: unknown) => {
           // An absent object is 404 whatever the precondition, as without it (RFC 9110 §13.2.1): a
@@ -525,12 +539,14 @@ function redirectAnswer(
   assertHeaderFields({ key: info.key, contentType: info.contentType });
   // The client's Range follows the redirect, and S3 would answer it from this version's blob.
   if (ifRange !== undefined && !ifRangeMatches(ifRange, signed.version)) {
+    // Only a tag of this API names a version. A download that followed a redirect holds S3's own
+    // ETag, and resumes with it: told "the object is now version …", its client took an object
+    // nobody wrote for replaced, whatever it retried.
+    const why = VERSION_TAG.test(ifRange)
+      ? `the object is now version ${signed.version}, not the one If-Range names`
+      : `If-Range names no version of this object (the ETag S3 answers after a GET's redirect is its own, no version; a date or a weak tag is none either), and this object, version ${signed.version}, is answered by a redirect the Range would follow`;
     return {
-      ...problem(
-        412,
-        'PreconditionFailed',
-        `the object is now version ${signed.version}, not the one If-Range names: request it again without Range`,
-      ),
+      ...problem(412, 'PreconditionFailed', `${why}: request it again without Range`),
       headers: { 'content-type': 'application/json', etag: etagOf(signed.version) },
     };
   }
@@ -576,7 +592,7 @@ async function sessionRequest(
   // alone. Anything beside it is refused, not ignored: `DELETE ?uploadId=…&partNumber=2` reads as
   // "delete part 2" (no such request), and ignoring the part number would end every part.
   if (method === 'DELETE' || method === 'POST') {
-    if (method === 'DELETE') refuseDeleteContent(event, "a session's abort");
+    if (method === 'DELETE') refuseDeleteContent(event, 'abort');
     const extra = [...query.keys()].find((name) => name !== 'uploadId');
     if (extra !== undefined)
       throw new ValidationError(
@@ -623,6 +639,9 @@ async function sessionRequest(
       return unstored(json(200, { uploadId, key, partNumber: Number(partNumber), url }));
     }
     case 'POST': {
+      // Its JSON is read as sent: a gzip one was "not valid JSON", and the header on a plain one ignored.
+      const encoded = contentCodingRefusal(headers);
+      if (encoded !== undefined) return encoded;
       const body = jsonBody(event, false) as { parts?: unknown };
       const digest = digestRefusal(headers, bytesOfBody(event));
       if (digest !== undefined) return digest;
@@ -638,7 +657,12 @@ async function sessionRequest(
         );
       // Refused for the object's expiry (its instant passed, its time to live ran out before the
       // commit), as its create and a PUT are: named by the header it was given with.
-      const result = await namingExpiryHeader(store.completeUpload(uploadId, body.parts as never, { key }));
+      const result = await namingExpiryHeader(store.completeUpload(uploadId, body.parts as never, { key })).catch((err: unknown) => {
+        if (err instanceof InvocationEndedError) return undefined;
+        throw err;
+      });
+      if (result === undefined)
+        return { ...problem(503, 'Retry', COMPLETE_NOT_FINISHED), headers: { 'retry-after': '1', 'content-type': 'application/json' } };
       return {
         statusCode: result.created ? 201 : 200,
         headers: { etag: etagOf(result.version), 'x-tierlog-stored': result.stored, 'content-type': 'application/json' },
@@ -882,7 +906,8 @@ async function putObject(
  * The 415 of a write whose `Content-Encoding` is not `identity` (RFC 9110 15.5.16), or undefined.
  * The bytes are stored and answered as sent, with no Content-Encoding: a gzip body, or a session's
  * gzip parts (S3's CreateMultipartUpload takes the header as the object's coding), would come back
- * as gzip bytes labelled as the object itself. Refused, not ignored.
+ * as gzip bytes labelled as the object itself. A session's complete reads its JSON as sent: a gzip
+ * one was no JSON to it, and the header on a plain one ignored. Refused, not ignored.
  */
 function contentCodingRefusal(headers: Record<string, string>): Response | undefined {
   const coding = (headers['content-encoding'] ?? '').trim().toLowerCase();
@@ -955,16 +980,19 @@ function refuseS3Headers(headers: Record<string, string>, write: string): void {
 }
 
 /**
- * Refuses (400) a DELETE (`what`: an object's, a session's abort) that carries content, which has
+ * Refuses (400) a DELETE (an object's, or a session's abort) that carries content, which has
  * no meaning here (RFC 9110 §9.3.5): ignored, a condition put there as the library takes it
  * (`{ "ifVersion": 3 }`) deleted the object whatever its version, and a session named there (an
- * abort meant) deleted the object and left the session open. An empty body is none.
+ * abort meant) deleted the object and left the session open. An empty body is none. The way out
+ * is the request's own: an abort takes no If-Match (400), which an object's DELETE does.
  * @throws ValidationError naming the body
  */
-function refuseDeleteContent(event: APIGatewayProxyEventV2, what: string): void {
+function refuseDeleteContent(event: APIGatewayProxyEventV2, what: 'delete' | 'abort'): void {
   if ((event.body ?? '') === '') return;
   throw new ValidationError(
-    `${what} takes no content, and nothing was deleted: its condition is If-Match (or If-None-Match: *), a session is aborted by DELETE ?uploadId=…`,
+    what === 'delete'
+      ? 'a DELETE takes no content, and nothing was deleted: its condition is If-Match (or If-None-Match: *), a session is aborted by DELETE ?uploadId=…'
+      : "a session's abort takes no content, and nothing was aborted: it names its session by uploadId alone, and takes no condition (a session's is given at its create)",
     'body',
   );
 }
@@ -1075,13 +1103,17 @@ function conditionOf(headers: Record<string, string>): number | undefined {
 }
 
 /**
- * The preconditions of a well-formed write request: the version `If-Match` names or 0 for
- * `If-None-Match: *` (undefined: none), and whether `If-Match` named a weak tag (which never
- * matches, so its version is not given). Malformed ones are refused (400).
+ * The preconditions of a well-formed write request (`write`: a DELETE, or a write of the object,
+ * a PUT's or a session's create): the version `If-Match` names or 0 for `If-None-Match: *`
+ * (undefined: none), and whether `If-Match` named a weak tag (which never matches, so its version
+ * is not given). Malformed ones are refused (400).
  */
-function writeConditionOf(headers: Record<string, string>): { readonly ifVersion: number | undefined; readonly weakIfMatch: boolean } {
+function writeConditionOf(
+  headers: Record<string, string>,
+  write: 'put' | 'delete' = 'put',
+): { readonly ifVersion: number | undefined; readonly weakIfMatch: boolean } {
   refuseDateOnlyCondition(headers);
-  const ifMatch = ifMatchOf(headers);
+  const ifMatch = ifMatchOf(headers, write);
   const ifNoneMatch = headers['if-none-match'];
   if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
     throw new ValidationError('If-None-Match supports only "*"', 'If-None-Match');
@@ -1236,15 +1268,25 @@ function utcOf(
   return date;
 }
 
-/** A write's `If-Match`: the version it names, and whether its tag is weak (which never matches). */
-function ifMatchOf(headers: Record<string, string>): { readonly version: number; readonly weak: boolean } | undefined {
+/**
+ * A write's `If-Match` (`write`: a DELETE, or a write of the object): the version it names, and
+ * whether its tag is weak (which never matches).
+ */
+function ifMatchOf(
+  headers: Record<string, string>,
+  write: 'put' | 'delete',
+): { readonly version: number; readonly weak: boolean } | undefined {
   const value = headers['if-match'];
   if (value === undefined) return undefined;
   // RFC 9110's "only if the object exists", which a write here cannot ask: refused as such. It was
   // told it was an ETag S3 answered after a redirect, and to take a version from a 307 or a HEAD.
+  // A DELETE's way out is not a PUT's: `If-None-Match: *` there ("only if absent") refuses to
+  // delete the object, 412 whatever its version, and a DELETE has no version to replace.
   if (value.trim() === '*')
     throw new ValidationError(
-      'If-Match: * (write only if the object exists) is not evaluated on a write here: send the ETag of the version to replace, e.g. "3", or If-None-Match: * to create only',
+      write === 'delete'
+        ? 'If-Match: * (delete only if the object exists) is not evaluated on a DELETE here: send the ETag of the version to delete, e.g. "3", or no condition (a DELETE of an absent object is 404)'
+        : 'If-Match: * (write only if the object exists) is not evaluated on a write here: send the ETag of the version to replace, e.g. "3", or If-None-Match: * to create only',
       'If-Match',
     );
   const match = ETAG.exec(value);

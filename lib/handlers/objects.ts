@@ -19,6 +19,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import {
   answerWithContent,
+  COMPLETE_NOT_FINISHED,
   checkObjectsApiOptions,
   MAX_BUFFERED_RESPONSE_BYTES,
   type ObjectsApiOptions,
@@ -243,7 +244,8 @@ async function answeredWithin<T>(request: Promise<T>, ms: number): Promise<T | u
  * read's (GET, HEAD: of an object or of an upload session) is not, it writes nothing the client
  * would learn of, and was told "a write may have landed". Nor does a session's create or abort
  * write the object, which they sent the client to read: a create's session, its id never
- * answered, is aborted by the sweeper once it expires. To a HEAD, its headers alone (RFC 9110
+ * answered, is aborted by the sweeper once it expires. A complete's is retried: its retry answers
+ * the result of a commit that landed, which a read of the object cannot tell from another's. To a HEAD, its headers alone (RFC 9110
  * §9.3.2), as the API answers its own.
  */
 function notFinishedInTime(method: string, query: string): APIGatewayProxyStructuredResultV2 {
@@ -257,6 +259,8 @@ function notFinishedInTime(method: string, query: string): APIGatewayProxyStruct
         ? 'the request did not finish in time: retry (a session it may have opened, its id unanswered, is aborted once it expires; the object is unchanged)'
         : method === 'DELETE' && params.has('uploadId')
           ? 'the abort did not finish in time: retry it (the object is unchanged)'
-          : 'the request did not finish in time: retry (a write may have landed: read the object to learn it)';
+          : method === 'POST' && params.has('uploadId')
+            ? COMPLETE_NOT_FINISHED
+            : 'the request did not finish in time: retry (a write may have landed: read the object to learn it)';
   return { statusCode: 503, headers, body: JSON.stringify({ error: 'Retry', message }) };
 }

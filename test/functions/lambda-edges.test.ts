@@ -28,6 +28,7 @@ import { type Fixture, freshFixture } from '../support/local.js';
 import { deferred, expectClean, makeWriter, randomBody, sameBytes, snapshot } from '../tiered/harness.js';
 import { uploadParts } from '../tiered/upload-session-client.js';
 import { createObjectsHandler } from '../../lib/handlers/objects.js';
+import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { createObjectsStreamHandler } from '../../lib/handlers/objects-stream.js';
 import { createSweeperHandler } from '../../lib/handlers/sweeper.js';
 import { createSnapshotAuditHandler } from '../../lib/handlers/snapshot-audit.js';
@@ -532,6 +533,61 @@ describe("a request still waiting on AWS near the invocation's deadline is answe
       }
     },
   );
+
+  /**
+   * A session's complete stopped at the deadline was told "a write may have landed: read the object
+   * to learn it". A read tells nothing of it (another writer's version reads the same), and a client
+   * that took what it read for its own never completed its upload, left to expire. Retried, the
+   * complete answers the result of a commit that landed, or completes the upload: it says to retry.
+   */
+  test("a session's complete held past the deadline: a 503 Retry that says to retry the complete, which then completes", async () => {
+    const own = await freshFixture();
+    const w = makeWriter(own);
+    const scene = held('ListPartsCommand', own);
+    try {
+      const body = randomBody(10);
+      const { uploadId } = await w.store.createUpload('deadline/complete', { size: 10 });
+      const parts = await uploadParts(w.store, uploadId, body, 5 * 1024 * 1024);
+      const complete = httpEvent('POST', '/objects/deadline/complete', { query: `uploadId=${uploadId}`, body: JSON.stringify({ parts }) });
+      const res = await scene.objects(complete, lambdaContext('tierlog-objects', 1_500));
+      expect(res.statusCode).toBe(503);
+      const { error, message } = JSON.parse(String(res.body));
+      expect(error).toBe('Retry');
+      expect(message).toMatch(/^the complete did not finish in time: retry it/);
+      expect(message).not.toContain('read the object');
+      expect(scene.injector.stats.injected.delay).toBe(1);
+      // Retried as it says: the upload completes.
+      const retried = await scene.objects(complete, lambdaContext('tierlog-objects', 60_000));
+      expect(retried.statusCode).toBe(201);
+      expect((await w.store.get('deadline/complete'))?.body).toEqual(body);
+    } finally {
+      scene.close();
+      w.close();
+    }
+  });
+
+  /** The same when the complete's own check of the deadline comes before the handler's answer. */
+  test("a session's complete whose invocation ended before its assembly: the API's 503 says to retry the complete", async () => {
+    // A fixture of its own: the session stopped so is left open, for its expiry.
+    const w = makeWriter(await freshFixture());
+    try {
+      const { uploadId } = await w.store.createUpload('deadline/complete-ended', { size: 10 });
+      const parts = await uploadParts(w.store, uploadId, randomBody(10), 5 * 1024 * 1024);
+      w.log.bindInvocation({ getRemainingTimeInMillis: () => 0 });
+      const res = await handleObjectsRequest(
+        w.store,
+        httpEvent('POST', '/objects/deadline/complete-ended', { query: `uploadId=${uploadId}`, body: JSON.stringify({ parts }) }),
+      );
+      expect(res.statusCode).toBe(503);
+      expect(res.headers?.['retry-after']).toBe('1');
+      const { error, message } = JSON.parse(String(res.body));
+      expect(error).toBe('Retry');
+      expect(message).toMatch(/^the complete did not finish in time: retry it/);
+      expect(await w.store.head('deadline/complete-ended')).toBeUndefined();
+    } finally {
+      w.close();
+    }
+  });
 
   /**
    * A HEAD answer is headers alone (RFC 9110 §9.3.2): the API strips its own answers' bodies, but

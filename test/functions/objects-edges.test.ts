@@ -6,6 +6,7 @@
  * injected with the fault injector; the state is checked from outside.
  */
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { PutItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
@@ -913,6 +914,34 @@ describe('a precondition is never dropped', () => {
     expect((await call(w, 'DELETE', '/objects/pre/delete-content-session', { query: `uploadId=${uploadId}` })).statusCode).toBe(204);
   });
 
+  /**
+   * An abort's refusal of its content gave an object DELETE's way out: "its condition is If-Match
+   * (or If-None-Match: *), a session is aborted by DELETE ?uploadId=…". Followed, the abort with
+   * If-Match is 400 again (a session's condition is given at its create), and it was a DELETE
+   * ?uploadId=… already. It names the abort's: uploadId alone, no condition.
+   */
+  test("a session's abort with content: its refusal names the abort's way out, not an object DELETE's", async () => {
+    const w = writer();
+    const created = await call(w, 'POST', '/objects/pre/abort-content', { query: 'uploads', body: JSON.stringify({ size: 10 }) });
+    const { uploadId } = JSON.parse(String(created.body)) as { uploadId: string };
+    const res = await call(w, 'DELETE', '/objects/pre/abort-content', {
+      query: `uploadId=${uploadId}`,
+      headers: { 'content-type': 'application/json' },
+      body: '{"ifVersion":1}',
+    });
+    expect(res.statusCode).toBe(400);
+    const { message } = bodyOf(res);
+    expect(message).not.toContain('If-Match');
+    expect(message).toContain('uploadId alone');
+    // Its advice followed: the abort with a condition is refused; with none, it aborts.
+    const conditioned = await call(w, 'DELETE', '/objects/pre/abort-content', {
+      query: `uploadId=${uploadId}`,
+      headers: { 'if-match': '"1"' },
+    });
+    expect(conditioned.statusCode).toBe(400);
+    expect((await call(w, 'DELETE', '/objects/pre/abort-content', { query: `uploadId=${uploadId}` })).statusCode).toBe(204);
+  });
+
   test('DELETE with If-None-Match: * of an absent object is 404 and writes nothing', async () => {
     const w = writer();
     const before = await snapshot(fx);
@@ -1617,6 +1646,37 @@ describe("a session's create takes no S3 header it does not honour", () => {
     const plain = await call(w, 'POST', '/objects/asked/session-gzip', { query: 'uploads', headers: { 'content-encoding': 'identity' } });
     expect(plain.statusCode).toBe(201);
   });
+
+  /**
+   * A session's complete reads its JSON as sent, never decoded: a gzip one (a client compressing its
+   * request bodies) was answered 400 "body is not valid JSON" for JSON that is valid, and the header
+   * on a plain one was ignored, the object committed. 415, as the create and a PUT; nothing
+   * committed, the session still completes.
+   */
+  test.each([
+    ['the JSON gzip-encoded', true],
+    ['the JSON as it is', false],
+  ] as const)('POST ?uploadId=… with Content-Encoding: gzip and %s is 415; nothing committed, the session stays', async (_name, zipped) => {
+    const w = writer();
+    const key = `asked/complete-gzip/${zipped}`;
+    const created = await call(w, 'POST', `/objects/${key}`, { query: 'uploads', body: JSON.stringify({ size: 10 }) });
+    expect(created.statusCode).toBe(201);
+    const { uploadId, parts } = JSON.parse(String(created.body)) as { uploadId: string; parts: Array<{ url: string }> };
+    const sent = await fetch(parts[0]!.url, { method: 'PUT', body: Buffer.from(randomBody(10)) });
+    const json = JSON.stringify({ parts: [{ partNumber: 1, etag: String(sent.headers.get('etag')) }] });
+    // As a Function URL passes a body with a content coding: base64.
+    const bytes = zipped ? gzipSync(json) : Buffer.from(json);
+    const res = await call(w, 'POST', `/objects/${key}`, {
+      query: `uploadId=${uploadId}`,
+      headers: { 'content-encoding': 'gzip', 'content-type': 'application/json' },
+      body: bytes.toString('base64'),
+      isBase64Encoded: true,
+    });
+    expect([res.statusCode, res.headers?.['accept-encoding'], bodyOf(res).error]).toEqual([415, 'identity', 'UnsupportedMediaType']);
+    expect(await w.store.head(key)).toBeUndefined();
+    const done = await call(w, 'POST', `/objects/${key}`, { query: `uploadId=${uploadId}`, body: json });
+    expect(done.statusCode).toBe(201);
+  });
 });
 
 describe("a session's complete or abort takes no condition it cannot evaluate", () => {
@@ -1984,6 +2044,25 @@ describe("a write's If-Match: * (RFC 9110: only if the object exists)", () => {
       expect(message, method).not.toMatch(/S3|redirect/);
     }
     expect(await snapshot(fx)).toBe(before);
+  });
+
+  /**
+   * The DELETE's refusal gave a PUT's way out: "send the ETag of the version to replace, or
+   * If-None-Match: * to create only". Followed, a DELETE with If-None-Match: * (only if absent) is
+   * 412 for the object there, whatever its version: it could never delete it. It names the DELETE's.
+   */
+  test("a DELETE's: its refusal names a DELETE's way out, not a PUT's (If-None-Match: * would refuse the delete)", async () => {
+    const w = writer();
+    const key = 'if-match-star/delete';
+    await call(w, 'PUT', `/objects/${key}`, { body: Buffer.from('v1').toString('base64'), isBase64Encoded: true });
+    const res = await call(w, 'DELETE', `/objects/${key}`, { headers: { 'if-match': '*' } });
+    expect(res.statusCode).toBe(400);
+    const { message } = bodyOf(res);
+    expect(message).not.toContain('If-None-Match');
+    expect(message).toContain('version to delete');
+    expect(message).toContain('no condition');
+    // The way out it names works: no condition deletes the object.
+    expect((await call(w, 'DELETE', `/objects/${key}`)).statusCode).toBe(204);
   });
 });
 

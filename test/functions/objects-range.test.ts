@@ -416,6 +416,30 @@ describe('If-Range (a resumed download): the range only of the version the clien
     expect(stale.headers?.location).toBeUndefined();
   });
 
+  /**
+   * A download that followed the redirect holds S3's answer, and its ETag is S3's own (an MD5, no
+   * version): a browser or `curl -C -` resumes with it in If-Range. Its 412 said "the object is
+   * now version …, not the one If-Range names", though nobody had written it since: its client
+   * took the object for replaced. It says that If-Range names no version here.
+   */
+  test('a range that is redirected, resumed with the ETag S3 answered: 412 that says it names no version, not that the object was replaced', async () => {
+    const body = randomBody(300 * KiB);
+    await w.store.put('ir/s3-etag', body);
+    const first = await call('GET', '/objects/ir/s3-etag');
+    expect(first.statusCode).toBe(307);
+    const fromS3 = await fetch(String(first.headers?.location));
+    await fromS3.arrayBuffer();
+    const s3Etag = String(fromS3.headers.get('etag'));
+    expect(s3Etag).toMatch(/^"[0-9a-f]{32}"$/);
+    const resumed = await call('GET', '/objects/ir/s3-etag', { headers: { range: 'bytes=100000-', 'if-range': s3Etag } });
+    expect(resumed.statusCode).toBe(412);
+    const { message } = JSON.parse(String(resumed.body)) as { message: string };
+    expect(message).not.toContain('is now version');
+    expect(message).toContain('names no version');
+    expect(message).toContain('without Range');
+    expect(resumed.headers?.etag).toBe(`"${(await w.store.head('ir/s3-etag'))?.version}"`);
+  });
+
   describe('a range of an object above the limit, of a version If-Range does not name: judged on the version read, then the whole read afresh', () => {
     /** Another writer's puts (its requests are not the GET's, so no rule below sees them). */
     let other: Writer;
