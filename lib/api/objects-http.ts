@@ -9,7 +9,10 @@
  *   session routes below) is 400: it may be the rest of a key whose `?` was not encoded, and
  *   writing the key cut there would change another object. A Function URL (what the construct
  *   deploys) passes the path as the client encoded it. An HTTP API is reported to pass it decoded
- *   (not checked here on AWS): behind one, keys with `%`, `?` or `#` are not carried intact.
+ *   (not checked here on AWS), so a `%` in its path is a decoded `%25`, and decoding it again
+ *   would name another object: behind one, a path with `%` is refused (400), whatever the method;
+ *   a key's `?` ends its path there (a write is then refused for its query string, a read answers
+ *   the key before it), and `#` is reported to arrive intact.
  *   A key is taken as sent, byte for byte: `é` composed (NFC) and decomposed (NFD) are two keys,
  *   as in S3, and `.` or `..` segments are part of it; a WHATWG URL client (a browser, `fetch`)
  *   removes such segments, even percent-encoded, before it sends the path, so it reaches another
@@ -157,6 +160,7 @@ import { evaluateRead, type ReadPreconditions, readPreconditionsOf, refuseDateOn
 import type { ObjectInfo, PutOptions, TieredStore } from '../tiered/tiered-store.js';
 import { DEFAULT_CONTENT_TYPE } from '../tiered/object-info.js';
 import { notifyCallback } from '../callbacks.js';
+import { sentByHttpApi } from './event-source.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 
 /** Options of {@link handleObjectsRequest}: the limits of what a request carries and an answer holds. */
@@ -298,8 +302,17 @@ export async function answerWithContent(
     const unsupported = unsupportedEvent(event);
     if (unsupported !== undefined) return problem(400, 'UnsupportedEvent', unsupported);
     const method = (event.requestContext?.http?.method ?? '').toUpperCase();
-    const key = keyOf(routePathOf(event));
+    const routePath = routePathOf(event);
+    const key = keyOf(routePath);
     if (key === undefined) return problem(404, 'NotFound', `no route for ${String(event.rawPath).slice(0, 200)}`);
+    // An HTTP API passes the path decoded: a `%` in it was a `%25` its client sent, and decoding it
+    // again names another object (`a%2541` reaches the handler as `a%41`, read as `aA`), whose write
+    // or delete would change a key nobody named. Refused, whatever the method: never guessed at.
+    if (sentByHttpApi(event) && routePath.slice(ROUTE.length).includes('%'))
+      throw new ValidationError(
+        'a key with % cannot be carried through an API Gateway HTTP API, which passes the path to the function decoded (decoding it again would name another object): send keys with % through the Function URL',
+        'key',
+      );
     const headers = lowerCase(event.headers ?? {});
     const query = new URLSearchParams(event.rawQueryString ?? '');
     const uploadIds = query.getAll('uploadId');

@@ -25,6 +25,7 @@ import {
   type ObjectsApiOptions,
   sentFor,
 } from '../api/objects-http.js';
+import { sentByHttpApi } from '../api/event-source.js';
 import { ConfigError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { addLogContext, assertPowertools, invocationScope, remainingTimeOf, warnOfUnknownVariables } from './factory-support.js';
@@ -189,13 +190,11 @@ const HTTP_API_TIMEOUT_MS = 30_000;
  * The ms left before an HTTP API that sent `event` answers its client 503 on its own (its
  * integration timeout, {@link HTTP_API_TIMEOUT_MS} from `requestContext.timeEpoch`), at `now`;
  * Infinity for an event no HTTP API sent (a Function URL's, whose client waits for the function's
- * timeout; the dev service's adapter's) or without a time. An HTTP API's id is 10 characters of
- * lower-case letters and digits (a Function URL's 32), whatever domain it is reached by.
+ * timeout; the dev service's adapter's: {@link sentByHttpApi}) or without a time.
  */
 function gatewayTimeLeftOf(event: APIGatewayProxyEventV2, now: number): number {
-  const { apiId, domainName, timeEpoch } = (event?.requestContext ?? {}) as Partial<APIGatewayProxyEventV2['requestContext']>;
-  if (typeof apiId !== 'string' || !/^[a-z0-9]{10}$/.test(apiId)) return Number.POSITIVE_INFINITY;
-  if (typeof domainName === 'string' && /\.lambda-url\.[a-z0-9-]+\.on\.aws$/.test(domainName)) return Number.POSITIVE_INFINITY;
+  if (!sentByHttpApi(event)) return Number.POSITIVE_INFINITY;
+  const timeEpoch: unknown = event.requestContext.timeEpoch;
   if (typeof timeEpoch !== 'number' || !Number.isFinite(timeEpoch)) return Number.POSITIVE_INFINITY;
   return Math.max(0, timeEpoch + HTTP_API_TIMEOUT_MS - now);
 }

@@ -1064,6 +1064,44 @@ describe("an HTTP API's stage is not part of the key", () => {
   });
 });
 
+describe('a key with % through an HTTP API, which passes the path decoded', () => {
+  // The client's `a%2541` (the key `a%41`) reaches the function as `a%41`; decoded again it is `aA`.
+  const viaHttpApi = (w: ReturnType<typeof writer>, method: string, path: string, options: Parameters<typeof httpEvent>[2] = {}) =>
+    handleObjectsRequest(w.store, onHttpApi(httpEvent(method, path, options), '$default', 'custom domain'));
+
+  test.each(['PUT', 'DELETE', 'GET', 'HEAD'])('a %s is refused (400 naming the Function URL), and no object changes', async (method) => {
+    const w = writer();
+    const other = randomBody(10);
+    await w.store.put('pct/aA', other);
+    const res = await viaHttpApi(
+      w,
+      method,
+      '/objects/pct/a%41',
+      method === 'PUT' ? { body: Buffer.from('x').toString('base64'), isBase64Encoded: true } : {},
+    );
+    expect(res.statusCode).toBe(400);
+    if (method !== 'HEAD') expect(String(res.body)).toMatch(/HTTP API.*decoded.*Function URL/);
+    expect((await w.store.get('pct/aA'))?.body, 'the object the path decodes to again is untouched').toEqual(other);
+    expect(await w.store.head('pct/a%41')).toBeUndefined();
+  });
+
+  test('through the Function URL the same key, sent encoded, is written and deleted as itself', async () => {
+    const w = writer();
+    const put = await call(w, 'PUT', '/objects/pct/a%2541', { body: Buffer.from('y').toString('base64'), isBase64Encoded: true });
+    expect(put.statusCode).toBe(201);
+    expect((await w.store.get('pct/a%41'))?.body).toEqual(new Uint8Array(Buffer.from('y')));
+    expect((await call(w, 'DELETE', '/objects/pct/a%2541')).statusCode).toBe(204);
+    expect(await w.store.head('pct/a%41')).toBeUndefined();
+  });
+
+  test('a key without % through an HTTP API is served as before (a space arrives decoded)', async () => {
+    const w = writer();
+    const put = await viaHttpApi(w, 'PUT', '/objects/pct/with space', { body: Buffer.from('z').toString('base64'), isBase64Encoded: true });
+    expect(put.statusCode).toBe(201);
+    expect((await w.store.get('pct/with space'))?.body).toEqual(new Uint8Array(Buffer.from('z')));
+  });
+});
+
 describe("a session's abort or complete names its session by uploadId alone", () => {
   /**
    * `DELETE ?uploadId=…&partNumber=2` reads as "delete part 2", which S3 has no such request for:
