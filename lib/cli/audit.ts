@@ -297,7 +297,7 @@ export async function auditCommand(
   try {
     report = await runAudit(ctx, listing);
   } catch (err) {
-    // Stopped after deleting (or, without --delete, after finding orphans): print what it did and
+    // Stopped after deleting (or after finding what a person must read): print what it did and
     // found (stdout), then the error (stderr, exit 1, or 130 for Ctrl-C). The JSON report carries the error too, as a run stopped before its report
     // prints it: what it did is no clean run's report, and a script parsing stdout tells them apart.
     if (err instanceof AuditIncompleteError) {

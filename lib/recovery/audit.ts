@@ -153,9 +153,10 @@ export interface AuditOptions {
    * Stops the audit at its next safe point: before the next listing page, the next round of
    * checks, or a round's first change (its reads done), never once a round has begun to change
    * things, so an expired object's item is never removed without its blob.
-   * It then throws {@link AuditIncompleteError} with what it did (without `delete`: what it found,
-   * when it found orphans or expired objects' blobs), or the signal's reason when it changed (or,
-   * without `delete`, found) nothing. The CLI aborts it on Ctrl-C.
+   * It then throws {@link AuditIncompleteError} with what it did and found (when it changed
+   * something, or found what a person must read: keys that are no blob keys, corrupt change-log
+   * items, undecided blobs, the refusal of every delete, and, without `delete`, orphans or expired
+   * objects' blobs), or the signal's reason when it did and found none of that. The CLI aborts it on Ctrl-C.
    */
   readonly signal?: AbortSignal;
 }
@@ -319,8 +320,10 @@ export interface AuditReport {
 /**
  * The audit stopped on an error after it had changed something (deleted a blob, removed an
  * expired item, had a delete refused, or sent a delete or a removal whose outcome was never given),
- * or, run without `delete`, after it found orphans or expired objects' blobs: {@link report} says
- * what it did and found until then. An error before any change (or finding) is thrown as it is.
+ * or after it found what a person must read (keys that are no blob keys, corrupt change-log items,
+ * undecided blobs, the refusal of every delete, and, run without `delete`, orphans or expired
+ * objects' blobs): {@link report} says what it did and found until then. An error before any
+ * change (or finding) is thrown as it is, and so is a `ConfigError` before any change.
  */
 export class AuditIncompleteError extends TierlogError {
   constructor(
@@ -441,8 +444,10 @@ const AUDIT_OPTIONS = optionNames<AuditOptions>()(
  *   read ms since the epoch, `pageSize`, `checkBatch` or `deleteBatch` is not a whole number of at
  *   least 1, `delete` or `emptyStoreOk` is not a boolean, `onProgress` or `beforeDelete` not a
  *   function, `signal` not an AbortSignal, or an option name is not one of {@link AuditOptions}'s.
- * @throws AuditIncompleteError when an error stops it after it changed something, or, without
- *   `delete`, after it found orphans or expired objects' blobs (with the report so far).
+ * @throws AuditIncompleteError when an error stops it after it changed something, or after it
+ *   found what a person must read (keys that are no blob keys, corrupt change-log items, undecided
+ *   blobs, the refusal of every delete; without `delete`, orphans or expired objects' blobs), with
+ *   the report so far.
  */
 export async function audit(options: AuditOptions): Promise<AuditReport> {
   // A misspelt option (`delet`, `olderThan`, `emptyStoreOK`) would be a default nobody chose.
@@ -701,22 +706,43 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       await assertPrefixOfStore(dynamodb, hv, lt, report.listed);
     }
   } catch (err) {
-    // What was done must not be lost with the error; nor, in a report-only run, what it found (the
-    // orphans and expired objects' blobs judged so far are its findings: a `tierlog audit` stopped
-    // by Ctrl-C or its job's SIGTERM after an hour of listing printed none of them).
-    if (
-      (!report.delete && (report.orphans.length > 0 || report.expired.length > 0)) ||
-      report.deleted > 0 ||
-      report.expiredRemoved > 0 ||
-      report.deleteFailures.length > 0 ||
-      report.deleteUnknown.length > 0 ||
-      report.expiredRemoveUnknown.length > 0
-    )
-      throw new AuditIncompleteError(report, err);
+    // What was done must not be lost with the error; nor what it found for a person (a `tierlog
+    // audit` stopped by Ctrl-C or its job's SIGTERM after an hour of listing printed none of it).
+    if (changedAnything(report) || (foundForAPerson(report) && !(err instanceof ConfigError))) throw new AuditIncompleteError(report, err);
     throw err;
   }
   progress();
   return report;
+}
+
+/** Whether the audit so far deleted, removed, or sent a delete or a removal that S3 or DynamoDB refused or never answered. */
+function changedAnything(report: AuditReport): boolean {
+  return (
+    report.deleted > 0 ||
+    report.expiredRemoved > 0 ||
+    report.deleteFailures.length > 0 ||
+    report.deleteUnknown.length > 0 ||
+    report.expiredRemoveUnknown.length > 0
+  );
+}
+
+/**
+ * Whether the audit so far found what a person must read, which a run stopped by an error or a
+ * signal must not lose: keys that are no blob keys, corrupt change-log items, blobs it could not
+ * judge, the reason every delete of a `delete` run is refused, and, without `delete`, the orphans
+ * and expired objects' blobs (a `delete` run goes on to delete those, so a run again finds them).
+ * Only the orphans and expired objects' blobs of a report-only run counted: a `tierlog audit`
+ * stopped part-way that had found only keys no store made, or a table it could not trust (every
+ * blob undecided, every delete refused), printed nothing of them, nor why it deleted nothing.
+ */
+function foundForAPerson(report: AuditReport): boolean {
+  return (
+    report.unparseable.length > 0 ||
+    report.corruptChangeLog.length > 0 ||
+    report.undecided.length > 0 ||
+    report.deleteRefused !== undefined ||
+    (!report.delete && (report.orphans.length > 0 || report.expired.length > 0))
+  );
 }
 
 /**

@@ -12,6 +12,7 @@
  *    during the round's reads, else at the end of the round's deletes: it prints what it did and
  *    exits 130; the orphans of later rounds stay.
  */
+import type { S3Client } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { InterruptedError } from '../../lib/cli/common.js';
@@ -21,7 +22,7 @@ import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError, batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { type Fixture, freshFixture, prefixKeys } from '../support/local.js';
 import { putDeadInstance } from '../tiered/harness.js';
-import { auditStop, cli, cliJson, HOUR, putOrphans, storeWithOrphan } from './helpers.js';
+import { auditStop, cli, cliJson, HOUR, putBlob, putOrphans, storeWithOrphan } from './helpers.js';
 
 const ahead = () => Date.now() + 2 * HOUR;
 /** `--delete --empty-store-ok --older-than 90m`: the scenes' stores hold only orphans. */
@@ -32,6 +33,21 @@ afterEach(() => {
 });
 
 const orphans = (fx: Fixture, n: number): Promise<string[]> => putOrphans(fx, n, 'gone');
+
+/** An S3 client whose `page`th ListObjectsV2 aborts `interrupt` as it is sent (the operator's Ctrl-C then). */
+function ctrlCAtPage(page: number, interrupt: AbortController): S3Client {
+  const s3 = createS3Client();
+  closers.push(() => s3.destroy());
+  let listings = 0;
+  s3.middlewareStack.add(
+    (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+      if (context.commandName === 'ListObjectsV2Command' && ++listings === page) interrupt.abort(new InterruptedError());
+      return next(args);
+    },
+    { step: 'initialize', name: 'ctrlCAtPage' },
+  );
+  return s3;
+}
 
 describe('audit --delete under failures', () => {
   test('DeleteObjects answers 200 with an Error for one key: it is a failed delete (exit 1), not a deleted one', async () => {
@@ -311,6 +327,50 @@ describe('a report-only audit stopped part-way', () => {
       expect(await prefixKeys(fx)).toEqual([orphan, live].sort());
     },
   );
+
+  test('Ctrl-C after it found only keys that are no blob keys (a finding for a person too): they are printed with the error, exit 130', async () => {
+    const fx = await freshFixture();
+    // A foreign file under the prefix lists first, then a blob: one key a page.
+    const foreign = `${fx.config.prefix}/a-report.csv`;
+    await putBlob(fx, foreign);
+    await putOrphans(fx, 1, 'later');
+    const interrupt = new AbortController();
+    const { err, c } = await auditStop({ ...fx, s3: ctrlCAtPage(2, interrupt) }, ahead, {
+      olderThanMs: 90 * 60_000,
+      json: true,
+      pageSize: 1,
+      signal: interrupt.signal,
+    });
+    // Before, the bare InterruptedError: stdout empty, the key found named nowhere.
+    expect(err).toBeInstanceOf(AuditIncompleteError);
+    expect(reportError(err, c.io)).toBe(130);
+    expect(JSON.parse(c.out())).toMatchObject({
+      listed: 1,
+      unparseable: [{ key: foreign }],
+      error: { name: 'AuditIncompleteError', exitCode: 130 },
+    });
+  });
+
+  test('--delete whose deletes were refused, then Ctrl-C: the refusal and the undecided blobs are printed with the error, exit 130', async () => {
+    // The objects table points at no blob and --empty-store-ok is not given: the first orphan is
+    // undecided and every delete of the run refused; Ctrl-C comes at the second page.
+    const fx = await freshFixture();
+    const keys = await orphans(fx, 2);
+    const interrupt = new AbortController();
+    const { err, c } = await auditStop({ ...fx, s3: ctrlCAtPage(2, interrupt) }, ahead, {
+      olderThanMs: 90 * 60_000,
+      delete: true,
+      pageSize: 1,
+      checkBatch: 1,
+      signal: interrupt.signal,
+    });
+    // Before, the bare InterruptedError: why nothing was deleted was said nowhere.
+    expect(err).toBeInstanceOf(AuditIncompleteError);
+    expect(reportError(err, c.io)).toBe(130);
+    expect(c.out()).toMatch(/deletes refused: the objects table ".*" points at no blob/);
+    expect(c.out()).toContain(keys[0]);
+    expect(await prefixKeys(fx)).toEqual(keys);
+  });
 
   test('stopped before it found anything: the bare interrupt, as before (nothing to report)', async () => {
     const fx = await freshFixture();
