@@ -151,7 +151,8 @@ export interface AuditOptions {
   readonly emptyStoreOk?: boolean;
   /**
    * Stops the audit at its next safe point: before the next listing page, the next round of
-   * checks, or a round's first change (its reads done), never once a round has begun to change
+   * checks, the next page of the objects table's scan before the run's first delete, or a round's
+   * first change (its reads done), never once a round has begun to change
    * things, so an expired object's item is never removed without its blob.
    * It then throws {@link AuditIncompleteError} with what it did and found (when it changed
    * something, or found what a person must read: keys that are no blob keys, corrupt change-log
@@ -618,7 +619,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       // The round's reads done (the last may take minutes: the objects table's scan before the
       // run's first delete), none of its changes begun: a signal given during them stops the run
       // here, so nothing is removed or deleted after it. Once a change is made, the round ends.
-      otherObjectsBlobs ??= await blobsOfOtherObjects(dynamodb, hv, config.prefix);
+      otherObjectsBlobs ??= await blobsOfOtherObjects(dynamodb, hv, config.prefix, options.signal);
       options.signal?.throwIfAborted();
       // An expired object's item goes first, as TTL would remove it; its blob then is an orphan.
       for (const { candidate, ref } of expired) {
@@ -805,11 +806,17 @@ export async function deleteCounted(
  * object (`checkBlobKey`): an item copied to rename an object, which no writer makes, but which
  * the writers, the sweeper and the stream function never delete the blob of. Read by the object
  * its key names, such a blob looks unreferenced. One full, consistent Scan (key and blob
- * projected); blob -> the key of the item that points at it.
+ * projected); blob -> the key of the item that points at it. `signal` stops it as each page comes
+ * (a large table's scan takes minutes to hours, and a Ctrl-C during it waited for its end).
  *
- * @throws the Scan's error, translated.
+ * @throws the Scan's error, translated; the signal's reason once it is aborted.
  */
-export async function blobsOfOtherObjects(dynamodb: DynamoDBClient, hv: HvTable, prefix: string): Promise<Map<string, string>> {
+export async function blobsOfOtherObjects(
+  dynamodb: DynamoDBClient,
+  hv: HvTable,
+  prefix: string,
+  signal?: AbortSignal,
+): Promise<Map<string, string>> {
   const a = hv.attrs;
   const found = new Map<string, string>();
   const pages = paginateScan(
@@ -825,6 +832,7 @@ export async function blobsOfOtherObjects(dynamodb: DynamoDBClient, hv: HvTable,
   );
   try {
     for await (const page of advancingPages(pages, { table: hv.tableName, operation: 'Scan' })) {
+      signal?.throwIfAborted();
       for (const item of page.Items ?? []) {
         const key = item[a.key]?.S;
         const blob = item[a.blob]?.S;

@@ -22,7 +22,7 @@ import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError, batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { type Fixture, freshFixture, prefixKeys } from '../support/local.js';
 import { putDeadInstance } from '../tiered/harness.js';
-import { auditStop, cli, cliJson, HOUR, putBlob, putOrphans, storeWithOrphan } from './helpers.js';
+import { auditStop, blobKey, cli, cliJson, HOUR, putBlob, putOrphans, putTombstone, storeWithOrphan } from './helpers.js';
 
 const ahead = () => Date.now() + 2 * HOUR;
 /** `--delete --empty-store-ok --older-than 90m`: the scenes' stores hold only orphans. */
@@ -238,6 +238,36 @@ describe('audit --delete under failures', () => {
     expect(await prefixKeys(fx)).toEqual(keys);
     expect(run.code, run.err).toBe(130);
     expect(run.json).toEqual({ error: { name: 'InterruptedError', message: 'interrupted: stopped at a safe point', exitCode: 130 } });
+  });
+
+  test("Ctrl-C during the objects table's scan before the run's first delete: the scan stops at its next page, nothing is deleted, exit 130", async () => {
+    const { fx, orphan, live } = await storeWithOrphan(Date.now());
+    // More objects, so the scan (one item a page here; a large table's takes minutes to hours) has pages to go.
+    const more: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const blob = blobKey(fx, `z-more-${i}`);
+      await putBlob(fx, blob);
+      await putTombstone(fx, `z-more-${i}`, blob);
+      more.push(blob);
+    }
+    const interrupt = new AbortController();
+    const dynamodb = createDynamoDBClient();
+    closers.push(() => dynamodb.destroy());
+    let pages = 0;
+    dynamodb.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        // The scan for blobs other objects point at (key and blob projected), one item a page.
+        if (context.commandName !== 'ScanCommand' || args.input.ProjectionExpression !== '#k, #b') return next(args);
+        if (++pages === 1) interrupt.abort(new InterruptedError());
+        return next({ ...args, input: { ...args.input, Limit: 1 } });
+      },
+      { step: 'initialize', name: 'ctrlCDuringObjectsScan' },
+    );
+    const run = await cli({ ...fx, dynamodb }, ['audit', '--older-than', '90m', '--delete'], { clock: ahead, signal: interrupt.signal });
+    expect(run.code, run.err).toBe(130);
+    // Before, the scan read the whole table (every page) after the Ctrl-C, then stopped.
+    expect(pages).toBe(1);
+    expect(await prefixKeys(fx)).toEqual([orphan, live, ...more].sort());
   });
 
   test('Ctrl-C before anything was deleted: nothing is, exit 130', async () => {
