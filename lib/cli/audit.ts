@@ -229,6 +229,12 @@ export function formatAudit(r: AuditReport, now: number, ttl?: ObjectsTableTtl):
       lines.push(`${plural(r.deleteUnknown.length, 'delete')} of unknown outcome (S3 did not answer; these blobs may be gone):`);
       for (const key of r.deleteUnknown) lines.push(`  ${key}`);
     }
+    if (r.notDeleted !== undefined && r.notDeleted.length > 0) {
+      lines.push(
+        `${plural(r.notDeleted.length, 'blob')} not deleted: the run stopped before their deletes were sent (still in the bucket):`,
+      );
+      for (const key of r.notDeleted) lines.push(`  ${key}`);
+    }
     if (r.expiredRemoveUnknown.length > 0) {
       lines.push(
         `${plural(r.expiredRemoveUnknown.length, 'expired item removal')} of unknown outcome (DynamoDB did not answer; these items may be gone, their blobs stay):`,

@@ -316,6 +316,13 @@ export interface AuditReport {
    * deleted. Not counted in `expiredRemoved`; only a run stopped by an error has any.
    */
   readonly expiredRemoveUnknown: string[];
+  /**
+   * With `delete`, when an error or the signal stopped the run during a round, before that round
+   * had sent the delete of these: its orphans and expired objects' blobs it meant to delete and did
+   * not (an expired object's item may have been removed: `expiredRemoved`). Still in the bucket;
+   * the next audit finds them again. Absent when no round was stopped so.
+   */
+  notDeleted?: string[];
 }
 
 /**
@@ -619,33 +626,43 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       // The round's reads done (the last may take minutes: the objects table's scan before the
       // run's first delete), none of its changes begun: a signal given during them stops the run
       // here, so nothing is removed or deleted after it. Once a change is made, the round ends.
-      otherObjectsBlobs ??= await blobsOfOtherObjects(dynamodb, hv, config.prefix, options.signal);
-      options.signal?.throwIfAborted();
-      // An expired object's item goes first, as TTL would remove it; its blob then is an orphan.
-      for (const { candidate, ref } of expired) {
-        let removed: boolean;
-        try {
-          removed = await hv.removeExpired(candidate.objectId, ref, expiryNow());
-        } catch (err) {
-          // A removal DynamoDB never answered may have landed: said, and the run stops with its report.
-          if (!refusedOutright(err)) report.expiredRemoveUnknown.push(candidate.objectId);
-          throw err;
+      // The blobs of the round whose delete is not sent yet: said if the round stops before it is.
+      unsent.clear();
+      for (const c of doomed) unsent.add(c.key);
+      for (const { candidate } of expired) unsent.add(candidate.key);
+      try {
+        otherObjectsBlobs ??= await blobsOfOtherObjects(dynamodb, hv, config.prefix, options.signal);
+        options.signal?.throwIfAborted();
+        // An expired object's item goes first, as TTL would remove it; its blob then is an orphan.
+        for (const { candidate, ref } of expired) {
+          let removed: boolean;
+          try {
+            removed = await hv.removeExpired(candidate.objectId, ref, expiryNow());
+          } catch (err) {
+            // A removal DynamoDB never answered may have landed: said, and the run stops with its report.
+            if (!refusedOutright(err)) report.expiredRemoveUnknown.push(candidate.objectId);
+            throw err;
+          }
+          if (removed) {
+            report.expiredRemoved++;
+            doomed.push(candidate);
+          } else if ((await hv.readBlobReferences([candidate.objectId])).get(candidate.objectId)?.blob === null) {
+            // Refused because the item points at no blob any more: it is gone (the SDK's retry of a
+            // removal that landed with its answer lost, or TTL got there first) or was rewritten
+            // without one. Nothing points at the blob (keys are never reused): an orphan, deleted
+            // after the same re-check. Not counted as removed by the audit: no answer confirmed that.
+            doomed.push(candidate);
+          } else {
+            report.keptOnRecheck.push(candidate.key);
+            unsent.delete(candidate.key);
+          }
         }
-        if (removed) {
-          report.expiredRemoved++;
-          doomed.push(candidate);
-        } else if ((await hv.readBlobReferences([candidate.objectId])).get(candidate.objectId)?.blob === null) {
-          // Refused because the item points at no blob any more: it is gone (the SDK's retry of a
-          // removal that landed with its answer lost, or TTL got there first) or was rewritten
-          // without one. Nothing points at the blob (keys are never reused): an orphan, deleted
-          // after the same re-check. Not counted as removed by the audit: no answer confirmed that.
-          doomed.push(candidate);
-        } else {
-          report.keptOnRecheck.push(candidate.key);
+        for (let i = 0; i < doomed.length && report.deleteRefused === undefined; i += deleteBatch) {
+          await deleteChecked(doomed.slice(i, i + deleteBatch));
         }
-      }
-      for (let i = 0; i < doomed.length && report.deleteRefused === undefined; i += deleteBatch) {
-        await deleteChecked(doomed.slice(i, i + deleteBatch));
+      } catch (err) {
+        if (unsent.size > 0) report.notDeleted = [...unsent];
+        throw err;
       }
     }
     progress();
@@ -655,6 +672,8 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   // object: no writer makes one, and the read by the object a blob key names shows nothing):
   // read once, by a full scan of the objects table, before the run's first delete.
   let otherObjectsBlobs: Map<string, string> | undefined;
+  // Keys of the round under way that it means to delete and has sent no delete for (a kept one leaves it too).
+  const unsent = new Set<string>();
   const deleteChecked = async (batch: Candidate[]): Promise<void> => {
     // Right before deleting: is each still unreferenced? (Belt and braces: keys are never
     // reused, and the change log protects writes in flight.)
@@ -671,8 +690,11 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       } else if (pointer === c.key || otherObjectsBlobs.has(c.key)) report.keptOnRecheck.push(c.key);
       else keys.push(c.key);
     }
+    const sending = new Set(keys);
+    for (const c of batch) if (!sending.has(c.key)) unsent.delete(c.key);
     if (keys.length === 0 || report.deleteRefused !== undefined) return;
     await options.beforeDelete?.(keys);
+    for (const key of keys) unsent.delete(key);
     await deleteCounted(lt, keys, report);
   };
 

@@ -240,6 +240,43 @@ describe('audit --delete under failures', () => {
     expect(run.json).toEqual({ error: { name: 'InterruptedError', message: 'interrupted: stopped at a safe point', exitCode: 130 } });
   });
 
+  test.each([true, false])(
+    "Ctrl-C during a later round's reads, after an earlier round deleted (--json %s): the report names the orphans of the stopped round as not deleted",
+    async (json) => {
+      const fx = await freshFixture();
+      const [first, second] = (await orphans(fx, 2)) as [string, string];
+      const interrupt = new AbortController();
+      const dynamodb = createDynamoDBClient();
+      closers.push(() => dynamodb.destroy());
+      let scans = 0;
+      // The second round's change-log scan: the operator presses Ctrl-C then.
+      dynamodb.middlewareStack.add(
+        (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+          if (context.commandName === 'ScanCommand' && args.input.TableName === fx.config.changeLogTable && args.input.Select !== 'COUNT')
+            if (++scans === 2) interrupt.abort(new InterruptedError());
+          return next(args);
+        },
+        { step: 'initialize', name: 'ctrlCAtSecondRound' },
+      );
+      const { err, c } = await auditStop({ ...fx, dynamodb }, ahead, {
+        ...DELETE_ORPHANS,
+        json,
+        pageSize: 1,
+        checkBatch: 1,
+        signal: interrupt.signal,
+      });
+      expect(err).toBeInstanceOf(AuditIncompleteError);
+      expect(reportError(err, c.io)).toBe(130);
+      expect(await prefixKeys(fx)).toEqual([second]);
+      // Both are orphans, one deleted: before, the report did not say which one is still there.
+      if (json) expect(JSON.parse(c.out())).toMatchObject({ orphans: [{ key: first }, { key: second }], deleted: 1, notDeleted: [second] });
+      else
+        expect(c.out()).toContain(
+          `1 blob not deleted: the run stopped before their deletes were sent (still in the bucket):\n  ${second}\n`,
+        );
+    },
+  );
+
   test("Ctrl-C during the objects table's scan before the run's first delete: the scan stops at its next page, nothing is deleted, exit 130", async () => {
     const { fx, orphan, live } = await storeWithOrphan(Date.now());
     // More objects, so the scan (one item a page here; a large table's takes minutes to hours) has pages to go.
