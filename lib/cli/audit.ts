@@ -229,6 +229,12 @@ export function formatAudit(r: AuditReport, now: number, ttl?: ObjectsTableTtl):
       lines.push(`${plural(r.deleteUnknown.length, 'delete')} of unknown outcome (S3 did not answer; these blobs may be gone):`);
       for (const key of r.deleteUnknown) lines.push(`  ${key}`);
     }
+    if (r.notDeleted !== undefined && r.notDeleted.length > 0) {
+      lines.push(
+        `${plural(r.notDeleted.length, 'blob')} not deleted: the run stopped before their deletes were sent (still in the bucket):`,
+      );
+      for (const key of r.notDeleted) lines.push(`  ${key}`);
+    }
     if (r.expiredRemoveUnknown.length > 0) {
       lines.push(
         `${plural(r.expiredRemoveUnknown.length, 'expired item removal')} of unknown outcome (DynamoDB did not answer; these items may be gone, their blobs stay):`,
@@ -297,7 +303,7 @@ export async function auditCommand(
   try {
     report = await runAudit(ctx, listing);
   } catch (err) {
-    // Stopped after deleting (or, without --delete, after finding orphans): print what it did and
+    // Stopped after deleting (or after finding what a person must read): print what it did and
     // found (stdout), then the error (stderr, exit 1, or 130 for Ctrl-C). The JSON report carries the error too, as a run stopped before its report
     // prints it: what it did is no clean run's report, and a script parsing stdout tells them apart.
     if (err instanceof AuditIncompleteError) {

@@ -6,11 +6,12 @@
  * off, on another attribute than the one the writers set (an imported table, whose TTL the
  * construct cannot check at synth), far behind, or ignoring the item (an expiry more than five
  * years past). Read only, never a reason to delete: what the audit does with the finding is
- * unchanged. A read that fails (AccessDenied without `dynamodb:DescribeTimeToLive`) is said, and
- * the audit's report stands.
+ * unchanged. A read that fails is said with its cause (the permission named only when it is an
+ * access denial: a role without `dynamodb:DescribeTimeToLive`), and the audit's report stands.
  */
 import { type DynamoDBClient, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
-import { awsErrorName } from '../aws/errors.js';
+import { awsErrorName, isCredentialRefusal, translateAwsError } from '../aws/errors.js';
+import { AccessDeniedError } from '../errors.js';
 
 /** What the audit says of the objects table's TTL, beside its expired findings. */
 export type ObjectsTableTtl =
@@ -65,6 +66,10 @@ export async function readObjectsTableTtl(dynamodb: DynamoDBClient, table: strin
   } catch (err) {
     const name = awsErrorName(err) ?? (err instanceof Error ? err.name : 'Error');
     const message = err instanceof Error ? err.message : String(err);
-    return { error: `the TTL of ${table} could not be read (${name}: ${message}; dynamodb:DescribeTimeToLive)` };
+    // The permission is named where its want is the cause: a throttle, a table gone or credentials
+    // refused (an expired token) were said with it too, sending the operator to a grant the role has.
+    const denied =
+      translateAwsError(err, { operation: 'DescribeTimeToLive', table }) instanceof AccessDeniedError && !isCredentialRefusal(err);
+    return { error: `the TTL of ${table} could not be read (${name}: ${message}${denied ? '; dynamodb:DescribeTimeToLive' : ''})` };
   }
 }

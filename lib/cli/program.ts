@@ -14,8 +14,7 @@
  * report was printed.
  * With `--json`, stdout is one JSON document whatever happens: the command's report, or, when it
  * stops before printing one, `{"error": {"name", "message", "exitCode"}}` (the message on stderr
- * as well); an audit that stops after it deleted (or after it found what it leaves for a person: orphans without `--delete`
- * or with its deletes refused, keys that are not blob keys, corrupt change-log items, undecided blobs), or a sweep after some shards were swept, prints
+ * as well); an audit that stops after it deleted (or found what a person must read), or a sweep after some shards were swept, prints
  * its report with that `error` in it. The
  * exit code says whether the command ran, not what it found: findings are in the report, except
  * with `audit --exit-code`, which exits 3 when the audit left findings for a person.

@@ -151,12 +151,13 @@ export interface AuditOptions {
   readonly emptyStoreOk?: boolean;
   /**
    * Stops the audit at its next safe point: before the next listing page, the next round of
-   * checks, or a round's first change (its reads done), never once a round has begun to change
+   * checks, the next page of the objects table's scan before the run's first delete, or a round's
+   * first change (its reads done), never once a round has begun to change
    * things, so an expired object's item is never removed without its blob.
-   * It then throws {@link AuditIncompleteError} with what it did and found (keys that are not blob
-   * keys, corrupt change-log items, undecided blobs; without `delete`, or with its deletes refused,
-   * orphans and expired objects' blobs), or the signal's reason when it changed and found nothing
-   * it reports. The CLI aborts it on Ctrl-C.
+   * It then throws {@link AuditIncompleteError} with what it did and found (when it changed
+   * something, or found what a person must read: keys that are no blob keys, corrupt change-log
+   * items, undecided blobs, the refusal of every delete, and, without `delete`, orphans or expired
+   * objects' blobs), or the signal's reason when it did and found none of that. The CLI aborts it on Ctrl-C.
    */
   readonly signal?: AbortSignal;
 }
@@ -315,15 +316,22 @@ export interface AuditReport {
    * deleted. Not counted in `expiredRemoved`; only a run stopped by an error has any.
    */
   readonly expiredRemoveUnknown: string[];
+  /**
+   * With `delete`, when an error or the signal stopped the run during a round, before that round
+   * had sent the delete of these: its orphans and expired objects' blobs it meant to delete and did
+   * not (an expired object's item may have been removed: `expiredRemoved`). Still in the bucket;
+   * the next audit finds them again. Absent when no round was stopped so.
+   */
+  notDeleted?: string[];
 }
 
 /**
  * The audit stopped on an error after it had changed something (deleted a blob, removed an
  * expired item, had a delete refused, or sent a delete or a removal whose outcome was never given),
- * or after it found keys that are not blob keys, corrupt change-log items or undecided blobs, or,
- * run without `delete` or with its deletes refused, orphans or expired objects' blobs: {@link report} says
- * what it did and found until then. An error before any change (or finding), and a configuration
- * refused before any change (a `ConfigError`), are thrown as they are.
+ * or after it found what a person must read (keys that are no blob keys, corrupt change-log items,
+ * undecided blobs, the refusal of every delete, and, run without `delete`, orphans or expired
+ * objects' blobs): {@link report} says what it did and found until then. An error before any
+ * change (or finding) is thrown as it is, and so is a `ConfigError` before any change.
  */
 export class AuditIncompleteError extends TierlogError {
   constructor(
@@ -444,9 +452,10 @@ const AUDIT_OPTIONS = optionNames<AuditOptions>()(
  *   read ms since the epoch, `pageSize`, `checkBatch` or `deleteBatch` is not a whole number of at
  *   least 1, `delete` or `emptyStoreOk` is not a boolean, `onProgress` or `beforeDelete` not a
  *   function, `signal` not an AbortSignal, or an option name is not one of {@link AuditOptions}'s.
- * @throws AuditIncompleteError when an error stops it after it changed something, after it found
- *   keys that are not blob keys, corrupt change-log items or undecided blobs, or, without `delete`
- *   or with its deletes refused, orphans or expired objects' blobs (with the report so far).
+ * @throws AuditIncompleteError when an error stops it after it changed something, or after it
+ *   found what a person must read (keys that are no blob keys, corrupt change-log items, undecided
+ *   blobs, the refusal of every delete; without `delete`, orphans or expired objects' blobs), with
+ *   the report so far.
  */
 export async function audit(options: AuditOptions): Promise<AuditReport> {
   // A misspelt option (`delet`, `olderThan`, `emptyStoreOK`) would be a default nobody chose.
@@ -617,33 +626,43 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       // The round's reads done (the last may take minutes: the objects table's scan before the
       // run's first delete), none of its changes begun: a signal given during them stops the run
       // here, so nothing is removed or deleted after it. Once a change is made, the round ends.
-      otherObjectsBlobs ??= await blobsOfOtherObjects(dynamodb, hv, config.prefix);
-      options.signal?.throwIfAborted();
-      // An expired object's item goes first, as TTL would remove it; its blob then is an orphan.
-      for (const { candidate, ref } of expired) {
-        let removed: boolean;
-        try {
-          removed = await hv.removeExpired(candidate.objectId, ref, expiryNow());
-        } catch (err) {
-          // A removal DynamoDB never answered may have landed: said, and the run stops with its report.
-          if (!refusedOutright(err)) report.expiredRemoveUnknown.push(candidate.objectId);
-          throw err;
+      // The blobs of the round whose delete is not sent yet: said if the round stops before it is.
+      unsent.clear();
+      for (const c of doomed) unsent.add(c.key);
+      for (const { candidate } of expired) unsent.add(candidate.key);
+      try {
+        otherObjectsBlobs ??= await blobsOfOtherObjects(dynamodb, hv, config.prefix, options.signal);
+        options.signal?.throwIfAborted();
+        // An expired object's item goes first, as TTL would remove it; its blob then is an orphan.
+        for (const { candidate, ref } of expired) {
+          let removed: boolean;
+          try {
+            removed = await hv.removeExpired(candidate.objectId, ref, expiryNow());
+          } catch (err) {
+            // A removal DynamoDB never answered may have landed: said, and the run stops with its report.
+            if (!refusedOutright(err)) report.expiredRemoveUnknown.push(candidate.objectId);
+            throw err;
+          }
+          if (removed) {
+            report.expiredRemoved++;
+            doomed.push(candidate);
+          } else if ((await hv.readBlobReferences([candidate.objectId])).get(candidate.objectId)?.blob === null) {
+            // Refused because the item points at no blob any more: it is gone (the SDK's retry of a
+            // removal that landed with its answer lost, or TTL got there first) or was rewritten
+            // without one. Nothing points at the blob (keys are never reused): an orphan, deleted
+            // after the same re-check. Not counted as removed by the audit: no answer confirmed that.
+            doomed.push(candidate);
+          } else {
+            report.keptOnRecheck.push(candidate.key);
+            unsent.delete(candidate.key);
+          }
         }
-        if (removed) {
-          report.expiredRemoved++;
-          doomed.push(candidate);
-        } else if ((await hv.readBlobReferences([candidate.objectId])).get(candidate.objectId)?.blob === null) {
-          // Refused because the item points at no blob any more: it is gone (the SDK's retry of a
-          // removal that landed with its answer lost, or TTL got there first) or was rewritten
-          // without one. Nothing points at the blob (keys are never reused): an orphan, deleted
-          // after the same re-check. Not counted as removed by the audit: no answer confirmed that.
-          doomed.push(candidate);
-        } else {
-          report.keptOnRecheck.push(candidate.key);
+        for (let i = 0; i < doomed.length && report.deleteRefused === undefined; i += deleteBatch) {
+          await deleteChecked(doomed.slice(i, i + deleteBatch));
         }
-      }
-      for (let i = 0; i < doomed.length && report.deleteRefused === undefined; i += deleteBatch) {
-        await deleteChecked(doomed.slice(i, i + deleteBatch));
+      } catch (err) {
+        if (unsent.size > 0) report.notDeleted = [...unsent];
+        throw err;
       }
     }
     progress();
@@ -653,6 +672,8 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   // object: no writer makes one, and the read by the object a blob key names shows nothing):
   // read once, by a full scan of the objects table, before the run's first delete.
   let otherObjectsBlobs: Map<string, string> | undefined;
+  // Keys of the round under way that it means to delete and has sent no delete for (a kept one leaves it too).
+  const unsent = new Set<string>();
   const deleteChecked = async (batch: Candidate[]): Promise<void> => {
     // Right before deleting: is each still unreferenced? (Belt and braces: keys are never
     // reused, and the change log protects writes in flight.)
@@ -669,8 +690,11 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       } else if (pointer === c.key || otherObjectsBlobs.has(c.key)) report.keptOnRecheck.push(c.key);
       else keys.push(c.key);
     }
+    const sending = new Set(keys);
+    for (const c of batch) if (!sending.has(c.key)) unsent.delete(c.key);
     if (keys.length === 0 || report.deleteRefused !== undefined) return;
     await options.beforeDelete?.(keys);
+    for (const key of keys) unsent.delete(key);
     await deleteCounted(lt, keys, report);
   };
 
@@ -696,24 +720,9 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     }
     await check(pending);
   } catch (err) {
-    // What was done must not be lost with the error; nor what it found and leaves for a person:
-    // keys that are not blob keys, corrupt change-log items and undecided blobs (never deleted),
-    // and, in a run that deletes none of them (a report-only run, or one whose deletes were
-    // refused), the orphans and expired objects' blobs (a `tierlog audit` stopped by Ctrl-C or its
-    // job's SIGTERM after an hour of listing printed none of them, nor, with --delete, why it
-    // deleted nothing).
-    const changed =
-      report.deleted > 0 ||
-      report.expiredRemoved > 0 ||
-      report.deleteFailures.length > 0 ||
-      report.deleteUnknown.length > 0 ||
-      report.expiredRemoveUnknown.length > 0;
-    // A configuration refused before any change (a table named for the other) is thrown as it is
-    // (exit 2): what was found under it is no finding of the store.
-    if (!changed && err instanceof ConfigError) throw err;
-    const neverDeleted = report.unparseable.length > 0 || report.corruptChangeLog.length > 0 || report.undecided.length > 0;
-    const notDeleted = (!report.delete || report.deleteRefused !== undefined) && (report.orphans.length > 0 || report.expired.length > 0);
-    if (changed || neverDeleted || notDeleted) throw new AuditIncompleteError(report, err);
+    // What was done must not be lost with the error; nor what it found for a person (a `tierlog
+    // audit` stopped by Ctrl-C or its job's SIGTERM after an hour of listing printed none of it).
+    if (changedAnything(report) || (foundForAPerson(report) && !(err instanceof ConfigError))) throw new AuditIncompleteError(report, err);
     throw err;
   }
   // No blob old enough to check read neither table: one named wrong, or gone, would pass run
@@ -729,6 +738,36 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   }
   progress();
   return report;
+}
+
+/** Whether the audit so far deleted, removed, or sent a delete or a removal that S3 or DynamoDB refused or never answered. */
+function changedAnything(report: AuditReport): boolean {
+  return (
+    report.deleted > 0 ||
+    report.expiredRemoved > 0 ||
+    report.deleteFailures.length > 0 ||
+    report.deleteUnknown.length > 0 ||
+    report.expiredRemoveUnknown.length > 0
+  );
+}
+
+/**
+ * Whether the audit so far found what a person must read, which a run stopped by an error or a
+ * signal must not lose: keys that are no blob keys, corrupt change-log items, blobs it could not
+ * judge, the reason every delete of a `delete` run is refused, and, without `delete`, the orphans
+ * and expired objects' blobs (a `delete` run goes on to delete those, so a run again finds them).
+ * Only the orphans and expired objects' blobs of a report-only run counted: a `tierlog audit`
+ * stopped part-way that had found only keys no store made, or a table it could not trust (every
+ * blob undecided, every delete refused), printed nothing of them, nor why it deleted nothing.
+ */
+function foundForAPerson(report: AuditReport): boolean {
+  return (
+    report.unparseable.length > 0 ||
+    report.corruptChangeLog.length > 0 ||
+    report.undecided.length > 0 ||
+    report.deleteRefused !== undefined ||
+    (!report.delete && (report.orphans.length > 0 || report.expired.length > 0))
+  );
 }
 
 /**
@@ -791,11 +830,17 @@ export async function deleteCounted(
  * object (`checkBlobKey`): an item copied to rename an object, which no writer makes, but which
  * the writers, the sweeper and the stream function never delete the blob of. Read by the object
  * its key names, such a blob looks unreferenced. One full, consistent Scan (key and blob
- * projected); blob -> the key of the item that points at it.
+ * projected); blob -> the key of the item that points at it. `signal` stops it as each page comes
+ * (a large table's scan takes minutes to hours, and a Ctrl-C during it waited for its end).
  *
- * @throws the Scan's error, translated.
+ * @throws the Scan's error, translated; the signal's reason once it is aborted.
  */
-export async function blobsOfOtherObjects(dynamodb: DynamoDBClient, hv: HvTable, prefix: string): Promise<Map<string, string>> {
+export async function blobsOfOtherObjects(
+  dynamodb: DynamoDBClient,
+  hv: HvTable,
+  prefix: string,
+  signal?: AbortSignal,
+): Promise<Map<string, string>> {
   const a = hv.attrs;
   const found = new Map<string, string>();
   const pages = paginateScan(
@@ -811,6 +856,7 @@ export async function blobsOfOtherObjects(dynamodb: DynamoDBClient, hv: HvTable,
   );
   try {
     for await (const page of advancingPages(pages, { table: hv.tableName, operation: 'Scan' })) {
+      signal?.throwIfAborted();
       for (const item of page.Items ?? []) {
         const key = item[a.key]?.S;
         const blob = item[a.blob]?.S;

@@ -12,6 +12,7 @@
  *    during the round's reads, else at the end of the round's deletes: it prints what it did and
  *    exits 130; the orphans of later rounds stay.
  */
+import type { S3Client } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { InterruptedError } from '../../lib/cli/common.js';
@@ -21,7 +22,7 @@ import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError, batchDeleteThenSecondKeyFailing, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { type Fixture, freshFixture, prefixKeys } from '../support/local.js';
 import { putDeadInstance } from '../tiered/harness.js';
-import { auditStop, cli, cliJson, HOUR, putBlob, putOrphans, storeWithOrphan } from './helpers.js';
+import { auditStop, blobKey, cli, cliJson, HOUR, putBlob, putOrphans, putTombstone, storeWithOrphan } from './helpers.js';
 
 const ahead = () => Date.now() + 2 * HOUR;
 /** `--delete --empty-store-ok --older-than 90m`: the scenes' stores hold only orphans. */
@@ -32,6 +33,21 @@ afterEach(() => {
 });
 
 const orphans = (fx: Fixture, n: number): Promise<string[]> => putOrphans(fx, n, 'gone');
+
+/** An S3 client whose `page`th ListObjectsV2 aborts `interrupt` as it is sent (the operator's Ctrl-C then). */
+function ctrlCAtPage(page: number, interrupt: AbortController): S3Client {
+  const s3 = createS3Client();
+  closers.push(() => s3.destroy());
+  let listings = 0;
+  s3.middlewareStack.add(
+    (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+      if (context.commandName === 'ListObjectsV2Command' && ++listings === page) interrupt.abort(new InterruptedError());
+      return next(args);
+    },
+    { step: 'initialize', name: 'ctrlCAtPage' },
+  );
+  return s3;
+}
 
 describe('audit --delete under failures', () => {
   test('DeleteObjects answers 200 with an Error for one key: it is a failed delete (exit 1), not a deleted one', async () => {
@@ -224,6 +240,73 @@ describe('audit --delete under failures', () => {
     expect(run.json).toEqual({ error: { name: 'InterruptedError', message: 'interrupted: stopped at a safe point', exitCode: 130 } });
   });
 
+  test.each([true, false])(
+    "Ctrl-C during a later round's reads, after an earlier round deleted (--json %s): the report names the orphans of the stopped round as not deleted",
+    async (json) => {
+      const fx = await freshFixture();
+      const [first, second] = (await orphans(fx, 2)) as [string, string];
+      const interrupt = new AbortController();
+      const dynamodb = createDynamoDBClient();
+      closers.push(() => dynamodb.destroy());
+      let scans = 0;
+      // The second round's change-log scan: the operator presses Ctrl-C then.
+      dynamodb.middlewareStack.add(
+        (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+          if (context.commandName === 'ScanCommand' && args.input.TableName === fx.config.changeLogTable && args.input.Select !== 'COUNT')
+            if (++scans === 2) interrupt.abort(new InterruptedError());
+          return next(args);
+        },
+        { step: 'initialize', name: 'ctrlCAtSecondRound' },
+      );
+      const { err, c } = await auditStop({ ...fx, dynamodb }, ahead, {
+        ...DELETE_ORPHANS,
+        json,
+        pageSize: 1,
+        checkBatch: 1,
+        signal: interrupt.signal,
+      });
+      expect(err).toBeInstanceOf(AuditIncompleteError);
+      expect(reportError(err, c.io)).toBe(130);
+      expect(await prefixKeys(fx)).toEqual([second]);
+      // Both are orphans, one deleted: before, the report did not say which one is still there.
+      if (json) expect(JSON.parse(c.out())).toMatchObject({ orphans: [{ key: first }, { key: second }], deleted: 1, notDeleted: [second] });
+      else
+        expect(c.out()).toContain(
+          `1 blob not deleted: the run stopped before their deletes were sent (still in the bucket):\n  ${second}\n`,
+        );
+    },
+  );
+
+  test("Ctrl-C during the objects table's scan before the run's first delete: the scan stops at its next page, nothing is deleted, exit 130", async () => {
+    const { fx, orphan, live } = await storeWithOrphan(Date.now());
+    // More objects, so the scan (one item a page here; a large table's takes minutes to hours) has pages to go.
+    const more: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const blob = blobKey(fx, `z-more-${i}`);
+      await putBlob(fx, blob);
+      await putTombstone(fx, `z-more-${i}`, blob);
+      more.push(blob);
+    }
+    const interrupt = new AbortController();
+    const dynamodb = createDynamoDBClient();
+    closers.push(() => dynamodb.destroy());
+    let pages = 0;
+    dynamodb.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        // The scan for blobs other objects point at (key and blob projected), one item a page.
+        if (context.commandName !== 'ScanCommand' || args.input.ProjectionExpression !== '#k, #b') return next(args);
+        if (++pages === 1) interrupt.abort(new InterruptedError());
+        return next({ ...args, input: { ...args.input, Limit: 1 } });
+      },
+      { step: 'initialize', name: 'ctrlCDuringObjectsScan' },
+    );
+    const run = await cli({ ...fx, dynamodb }, ['audit', '--older-than', '90m', '--delete'], { clock: ahead, signal: interrupt.signal });
+    expect(run.code, run.err).toBe(130);
+    // Before, the scan read the whole table (every page) after the Ctrl-C, then stopped.
+    expect(pages).toBe(1);
+    expect(await prefixKeys(fx)).toEqual([orphan, live, ...more].sort());
+  });
+
   test('Ctrl-C before anything was deleted: nothing is, exit 130', async () => {
     const fx = await freshFixture();
     const keys = await orphans(fx, 2);
@@ -312,87 +395,49 @@ describe('a report-only audit stopped part-way', () => {
     },
   );
 
-  test.each([true, false])(
-    'audit --delete whose deletes were refused (a table that points at no blob), then Ctrl-C (--json %s): what it found and why it deleted nothing are printed with the error, exit 130',
-    async (json) => {
-      const fx = await freshFixture();
-      const keys = await orphans(fx, 2);
-      const interrupt = new AbortController();
-      const s3 = createS3Client();
-      closers.push(() => s3.destroy());
-      let listings = 0;
-      // The operator presses Ctrl-C while the second page is asked for, the first judged (and its
-      // deletes refused: no --empty-store-ok, an objects table that points at no blob).
-      s3.middlewareStack.add(
-        (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
-          if (context.commandName === 'ListObjectsV2Command' && ++listings === 2) interrupt.abort(new InterruptedError());
-          return next(args);
-        },
-        { step: 'initialize', name: 'ctrlCAtSecondPage' },
-      );
-      const { err, c } = await auditStop({ ...fx, s3 }, ahead, {
-        olderThanMs: 90 * 60_000,
-        delete: true,
-        json,
-        pageSize: 1,
-        checkBatch: 1,
-        signal: interrupt.signal,
-      });
-      // Before, the bare InterruptedError: a --delete run that deleted nothing (its deletes refused)
-      // printed neither what it found nor why it refused, where a report-only run prints both.
-      expect(err).toBeInstanceOf(AuditIncompleteError);
-      const report = (err as AuditIncompleteError).report;
-      expect(report.undecided.map((u) => u.key)).toEqual([keys[0]]);
-      expect(report.deleteRefused).toMatch(/points at no blob/);
-      expect(reportError(err, c.io)).toBe(130);
-      if (json)
-        expect(JSON.parse(c.out())).toMatchObject({
-          delete: true,
-          deleted: 0,
-          undecided: [{ key: keys[0] }],
-          deleteRefused: expect.stringMatching(/points at no blob/),
-          error: { name: 'AuditIncompleteError', exitCode: 130 },
-        });
-      else {
-        expect(c.out()).toContain(keys[0]);
-        expect(c.out()).toMatch(/deletes refused: .*points at no blob/);
-      }
-      expect(await prefixKeys(fx)).toEqual(keys);
-    },
-  );
+  test('Ctrl-C after it found only keys that are no blob keys (a finding for a person too): they are printed with the error, exit 130', async () => {
+    const fx = await freshFixture();
+    // A foreign file under the prefix lists first, then a blob: one key a page.
+    const foreign = `${fx.config.prefix}/a-report.csv`;
+    await putBlob(fx, foreign);
+    await putOrphans(fx, 1, 'later');
+    const interrupt = new AbortController();
+    const { err, c } = await auditStop({ ...fx, s3: ctrlCAtPage(2, interrupt) }, ahead, {
+      olderThanMs: 90 * 60_000,
+      json: true,
+      pageSize: 1,
+      signal: interrupt.signal,
+    });
+    // Before, the bare InterruptedError: stdout empty, the key found named nowhere.
+    expect(err).toBeInstanceOf(AuditIncompleteError);
+    expect(reportError(err, c.io)).toBe(130);
+    expect(JSON.parse(c.out())).toMatchObject({
+      listed: 1,
+      unparseable: [{ key: foreign }],
+      error: { name: 'AuditIncompleteError', exitCode: 130 },
+    });
+  });
 
-  test.each([true, false])(
-    'Ctrl-C after it found only keys that are not blob keys (--json %s): those are printed with the error, exit 130',
-    async (json) => {
-      const fx = await freshFixture();
-      // Keys under the prefix no writer makes (a user's files): never deleted, each a finding for a person.
-      const junk = [`${fx.config.prefix}/a-notes.txt`, `${fx.config.prefix}/b-notes.txt`];
-      for (const key of junk) await putBlob(fx, key);
-      const interrupt = new AbortController();
-      const s3 = createS3Client();
-      closers.push(() => s3.destroy());
-      let listings = 0;
-      s3.middlewareStack.add(
-        (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
-          if (context.commandName === 'ListObjectsV2Command' && ++listings === 2) interrupt.abort(new InterruptedError());
-          return next(args);
-        },
-        { step: 'initialize', name: 'ctrlCAtSecondPage' },
-      );
-      const { err, c } = await auditStop({ ...fx, s3 }, ahead, {
-        olderThanMs: 90 * 60_000,
-        json,
-        pageSize: 1,
-        signal: interrupt.signal,
-      });
-      // Before, the bare InterruptedError: what `--exit-code` counts as left for a person, unsaid.
-      expect(err).toBeInstanceOf(AuditIncompleteError);
-      expect((err as AuditIncompleteError).report.unparseable.map((u) => u.key)).toEqual([junk[0]]);
-      expect(reportError(err, c.io)).toBe(130);
-      if (json) expect(JSON.parse(c.out())).toMatchObject({ unparseable: [{ key: junk[0] }], error: { exitCode: 130 } });
-      else expect(c.out()).toContain(`unparseable keys (not blob keys of this library; never deleted):\n  ${junk[0]}`);
-    },
-  );
+  test('--delete whose deletes were refused, then Ctrl-C: the refusal and the undecided blobs are printed with the error, exit 130', async () => {
+    // The objects table points at no blob and --empty-store-ok is not given: the first orphan is
+    // undecided and every delete of the run refused; Ctrl-C comes at the second page.
+    const fx = await freshFixture();
+    const keys = await orphans(fx, 2);
+    const interrupt = new AbortController();
+    const { err, c } = await auditStop({ ...fx, s3: ctrlCAtPage(2, interrupt) }, ahead, {
+      olderThanMs: 90 * 60_000,
+      delete: true,
+      pageSize: 1,
+      checkBatch: 1,
+      signal: interrupt.signal,
+    });
+    // Before, the bare InterruptedError: why nothing was deleted was said nowhere.
+    expect(err).toBeInstanceOf(AuditIncompleteError);
+    expect(reportError(err, c.io)).toBe(130);
+    expect(c.out()).toMatch(/deletes refused: the objects table ".*" points at no blob/);
+    expect(c.out()).toContain(keys[0]);
+    expect(await prefixKeys(fx)).toEqual(keys);
+  });
 
   test('stopped before it found anything: the bare interrupt, as before (nothing to report)', async () => {
     const fx = await freshFixture();

@@ -137,6 +137,32 @@ describe('audit: blobs of expired objects', () => {
     expect(none.json).not.toHaveProperty('objectsTableTtl');
   });
 
+  test.each([
+    ['throttled past the retries', 'ThrottlingException', 400],
+    ['the table gone since', 'ResourceNotFoundException', 400],
+    ['credentials expired', 'ExpiredTokenException', 400],
+  ])(
+    'a TTL read that fails for another reason than the grant (%s): said with its cause, naming no permission to add',
+    async (_why, name, status) => {
+      const s = await scene();
+      const dynamodb = createDynamoDBClient();
+      new FaultInjector()
+        .add({ kind: 'fail', match: (r) => r.command === 'DescribeTimeToLiveCommand', error: () => awsServiceError(name, status) })
+        .attach(dynamodb, 'dynamodb');
+      try {
+        const run = await cliJson({ ...s.fx, dynamodb }, ['audit', '--older-than', '1h'], { clock: ahead });
+        expect(run.code).toBe(0);
+        expect(run.json.expired).toHaveLength(2);
+        // Before, every failure ended "; dynamodb:DescribeTimeToLive)", sending the operator to a grant the role has.
+        expect(run.json.objectsTableTtl).toEqual({
+          error: `the TTL of ${s.fx.config.objectsTable} could not be read (${name}: injected: ${name})`,
+        });
+      } finally {
+        dynamodb.destroy();
+      }
+    },
+  );
+
   test('--delete removes the expired items as TTL would, then their blobs; everything else stays', async () => {
     const s = await scene();
     const run = await cliJson(s.fx, ['audit', '--older-than', '1h', '--delete'], { clock: ahead });
