@@ -733,6 +733,11 @@ export function reportError(err: unknown, io: CliIO): number {
   }
   if (err instanceof ResourceMissingError || err instanceof TierlogError) {
     say(err.message);
+    // A command stopped part-way (its report printed) by the SDK's refusal for want of a setting:
+    // credentials an SSO session stopped giving an hour into an audit. What to set, as above; exit
+    // 1 all the same, since the command acted or found something before.
+    const setting = err.cause !== undefined && !(err.cause instanceof ConfigError) ? awsSettingError(err.cause) : undefined;
+    if (setting !== undefined) say(`configuration: ${setting.message}`);
     return EXIT.failure;
   }
   if (err instanceof Error) {

@@ -36,15 +36,20 @@ const orphans = (fx: Fixture, n: number): Promise<string[]> => putOrphans(fx, n,
 
 /** An S3 client whose `page`th ListObjectsV2 aborts `interrupt` as it is sent (the operator's Ctrl-C then). */
 function ctrlCAtPage(page: number, interrupt: AbortController): S3Client {
+  return atListingPage(page, () => interrupt.abort(new InterruptedError()));
+}
+
+/** An S3 client that runs `act` as its `page`th ListObjectsV2 is sent (what it throws fails that request). */
+function atListingPage(page: number, act: () => void): S3Client {
   const s3 = createS3Client();
   closers.push(() => s3.destroy());
   let listings = 0;
   s3.middlewareStack.add(
     (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
-      if (context.commandName === 'ListObjectsV2Command' && ++listings === page) interrupt.abort(new InterruptedError());
+      if (context.commandName === 'ListObjectsV2Command' && ++listings === page) act();
       return next(args);
     },
-    { step: 'initialize', name: 'ctrlCAtPage' },
+    { step: 'initialize', name: 'atListingPage' },
   );
   return s3;
 }
@@ -360,17 +365,8 @@ describe('a report-only audit stopped part-way', () => {
       // "a-orphan" lists first, then "z-live" (its object points at it): one key per page.
       const { fx, orphan, live } = await storeWithOrphan(Date.now());
       const interrupt = new AbortController();
-      const s3 = createS3Client();
-      closers.push(() => s3.destroy());
-      let listings = 0;
       // The operator presses Ctrl-C while the second page is asked for, the first judged.
-      s3.middlewareStack.add(
-        (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
-          if (context.commandName === 'ListObjectsV2Command' && ++listings === 2) interrupt.abort(new InterruptedError());
-          return next(args);
-        },
-        { step: 'initialize', name: 'ctrlCAtSecondPage' },
-      );
+      const s3 = ctrlCAtPage(2, interrupt);
       const { err, c } = await auditStop({ ...fx, s3 }, ahead, {
         olderThanMs: 90 * 60_000,
         json,
@@ -416,6 +412,24 @@ describe('a report-only audit stopped part-way', () => {
       unparseable: [{ key: foreign }],
       error: { name: 'AuditIncompleteError', exitCode: 130 },
     });
+  });
+
+  test('credentials lost after it found keys that are no blob keys: the report, then what to set (the SDK said only its own error), exit 1', async () => {
+    const fx = await freshFixture();
+    await putBlob(fx, `${fx.config.prefix}/a-report.csv`);
+    await putOrphans(fx, 1, 'later');
+    // An SSO session that expires while the audit lists: the second page's credentials are refused.
+    const s3 = atListingPage(2, () => {
+      throw Object.assign(new Error('injected: the SSO session associated with this profile has expired'), {
+        name: 'CredentialsProviderError',
+      });
+    });
+    const { err, c } = await auditStop({ ...fx, s3 }, ahead, { olderThanMs: 90 * 60_000, pageSize: 1 });
+    expect(err).toBeInstanceOf(AuditIncompleteError);
+    expect(reportError(err, c.io)).toBe(1);
+    expect(c.out()).toContain('a-report.csv');
+    expect(c.err()).toMatch(/tierlog: audit stopped .*injected: the SSO session/);
+    expect(c.err()).toMatch(/tierlog: configuration: no AWS credentials \(injected: the SSO session.*set AWS_PROFILE/);
   });
 
   test('--delete whose deletes were refused, then Ctrl-C: the refusal and the undecided blobs are printed with the error, exit 130', async () => {
