@@ -17,6 +17,18 @@ import { type Fixture, freshFixture } from '../support/local.js';
 import { putRawInstance, rawEntry } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/tierlog.js', import.meta.url));
+
+/** An AWS_PROFILE naming no profile, and no other source of credentials the SDK would read (files, metadata, containers, web identity). */
+const NO_SUCH_PROFILE = {
+  AWS_SESSION_TOKEN: undefined,
+  AWS_PROFILE: 'tierlog-test-no-such-profile',
+  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/tierlog-test-credentials',
+  AWS_CONFIG_FILE: '/nonexistent/tierlog-test-config',
+  AWS_EC2_METADATA_DISABLED: 'true',
+  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
+  AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined,
+  AWS_WEB_IDENTITY_TOKEN_FILE: undefined,
+};
 let fx: Fixture;
 let log: DynamoChangeLog;
 let dead: string;
@@ -93,18 +105,7 @@ describe('bin/tierlog.js', () => {
   });
 
   test('no AWS credentials (AWS_PROFILE naming no profile, no keys): a configuration error naming what to set, exit 2, as JSON too', async () => {
-    const none = {
-      AWS_ACCESS_KEY_ID: undefined,
-      AWS_SECRET_ACCESS_KEY: undefined,
-      AWS_SESSION_TOKEN: undefined,
-      AWS_PROFILE: 'tierlog-test-no-such-profile',
-      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/tierlog-test-credentials',
-      AWS_CONFIG_FILE: '/nonexistent/tierlog-test-config',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
-      AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined,
-      AWS_WEB_IDENTITY_TOKEN_FILE: undefined,
-    };
+    const none = { ...NO_SUCH_PROFILE, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined };
     for (const args of [['status'], ['sweep', '--dry-run'], ['audit']]) {
       const run1 = await run(args, none);
       expect(run1.code, args.join(' ')).toBe(2);
@@ -130,16 +131,9 @@ describe('bin/tierlog.js', () => {
 
   test('AWS_PROFILE naming no profile beside keys the SDK then does not read: the error says AWS_PROFILE hides them, not to set the keys that are set', async () => {
     const { code, out, err } = await run(['status', '--json'], {
+      ...NO_SUCH_PROFILE,
       AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
       AWS_SECRET_ACCESS_KEY: 'secret',
-      AWS_SESSION_TOKEN: undefined,
-      AWS_PROFILE: 'tierlog-test-no-such-profile',
-      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/tierlog-test-credentials',
-      AWS_CONFIG_FILE: '/nonexistent/tierlog-test-config',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
-      AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined,
-      AWS_WEB_IDENTITY_TOKEN_FILE: undefined,
     });
     expect(code).toBe(2);
     const { message } = JSON.parse(out).error as { message: string };

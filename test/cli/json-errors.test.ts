@@ -26,6 +26,22 @@ function atFirst(command: string, act: () => void) {
     .add({ kind: 'delay', delayMs: 0, times: 1, match: (r) => r.command === command, before: async () => act() })
     .attach(createDynamoDBClient(), 'dynamodb');
 }
+
+/** `tierlog <argv> --json` on `fx`'s configuration with `variables` set in the process's environment (where the SDK reads them) for the run. */
+async function jsonRunWith(
+  fx: Fixture,
+  argv: readonly string[],
+  variables: Readonly<Record<string, string>>,
+): Promise<{ c: ReturnType<typeof capture>; code: number }> {
+  for (const [name, value] of Object.entries(variables)) vi.stubEnv(name, value);
+  const c = capture();
+  try {
+    return { c, code: await runCli([...argv, '--json'], { io: c.io, env: configToEnv(fx.config) }) };
+  } finally {
+    vi.unstubAllEnvs();
+  }
+}
+
 describe('--json on error', () => {
   test.each([
     ['an unknown option', ['status', '--json', '--bogus'], {}, 2, 'UsageError', /unknown option '--bogus'/],
@@ -150,15 +166,7 @@ describe('an endpoint variable naming a server that is not the service', () => {
     const fx = await freshFixture();
     const dynamodbUrl = process.env.AWS_ENDPOINT_URL_DYNAMODB!;
     const s3Url = process.env.AWS_ENDPOINT_URL_S3!;
-    vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', s3Url);
-    vi.stubEnv('AWS_ENDPOINT_URL_S3', dynamodbUrl);
-    const c = capture();
-    let code: number;
-    try {
-      code = await runCli([...argv, '--json'], { io: c.io, env: configToEnv(fx.config) });
-    } finally {
-      vi.unstubAllEnvs();
-    }
+    const { c, code } = await jsonRunWith(fx, [...argv], { AWS_ENDPOINT_URL_DYNAMODB: s3Url, AWS_ENDPOINT_URL_S3: dynamodbUrl });
     const wrong = variable === 'AWS_ENDPOINT_URL_DYNAMODB' ? s3Url : dynamodbUrl;
     expect(code, c.err()).toBe(2);
     const error = (JSON.parse(c.out()) as { error: { name: string; message: string; exitCode: number } }).error;
@@ -177,16 +185,9 @@ describe('an endpoint variable naming a server that is not the service, answerin
     const server = createServer((_req, res) => res.writeHead(404).end());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const other = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', other);
-    vi.stubEnv('AWS_MAX_ATTEMPTS', '1');
-    const c = capture();
-    let code: number;
-    try {
-      code = await runCli(['status', '--json'], { io: c.io, env: configToEnv(fx.config) });
-    } finally {
-      vi.unstubAllEnvs();
-      server.close();
-    }
+    const { c, code } = await jsonRunWith(fx, ['status'], { AWS_ENDPOINT_URL_DYNAMODB: other, AWS_MAX_ATTEMPTS: '1' }).finally(() =>
+      server.close(),
+    );
     expect(code, c.err()).toBe(2);
     const error = (JSON.parse(c.out()) as { error: { name: string; message: string } }).error;
     expect(error.name).toBe('ConfigError');
@@ -209,15 +210,7 @@ describe('an endpoint variable naming a port nothing listens on', () => {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       const closed = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      vi.stubEnv(variable, closed);
-      vi.stubEnv('AWS_MAX_ATTEMPTS', '1');
-      const c = capture();
-      let code: number;
-      try {
-        code = await runCli([...argv, '--json'], { io: c.io, env: configToEnv(fx.config) });
-      } finally {
-        vi.unstubAllEnvs();
-      }
+      const { c, code } = await jsonRunWith(fx, [...argv], { [variable]: closed, AWS_MAX_ATTEMPTS: '1' });
       // Before: "Error: connect ECONNREFUSED 127.0.0.1:<port>", exit 1, naming no variable.
       expect(code, c.err()).toBe(2);
       const error = (JSON.parse(c.out()) as { error: { name: string; message: string } }).error;
