@@ -88,9 +88,10 @@ export interface TierlogMonitoringProps {
   /**
    * The longest time between two sweeps of any schedule (the shortest schedule's interval; the
    * {@link Tierlog} construct passes `sweepIntervalOf(...)` of its schedules): the errors alarm's
-   * period is that and a minute, rounded up to 5 minutes (at most 8 hours), so that a sweeper that
-   * fails every sweep has an error in every period (sweeps further apart fill fewer of its three
-   * periods: it wants errors in as many as they fill).
+   * period is that and a minute, rounded up to 5 minutes, so that a sweeper that fails every sweep
+   * has an error in every period; past 8 hours (three periods are the day CloudWatch evaluates in
+   * periods under an hour), hourly periods over three intervals, at most 7 days, wanting errors in as
+   * many as any such window holds (sweeps a week apart: none at all times, a warning at synth).
    *
    * @default - with a `TierlogSweeper`'s function, `sweepIntervalOf(...)` of its schedules; else
    *   Duration.minutes(1)
@@ -101,8 +102,8 @@ export interface TierlogMonitoringProps {
    * `retryFailedMs`, the construct's `sweeperTuning.retryFailed`): the failing-deletes alarm's
    * period is that, `routineExpiredAge` (the retry is found a skew margin after it came due, by a
    * sweep up to one schedule interval later) and a minute (the sweep's run), rounded up to 5
-   * minutes and at most 8 hours, so that deletes that fail at every retry breach every period
-   * (retries further apart than that: the alarm wants as many of its three periods as they fill).
+   * minutes, so that deletes that fail at every retry breach every period; past 8 hours, hourly
+   * periods over three of them, at most 7 days, wanting failures in as many as any such window holds.
    * At most 1 hour (the sweeper's ceiling: more is refused at synth).
    *
    * @default - with a `TierlogSweeper`'s function, the retry its function runs with; else Duration.minutes(1)
@@ -158,8 +159,9 @@ export interface TierlogMonitoringProps {
 export interface TierlogAlarms extends ObjectsStreamAlarms {
   /**
    * Sweep invocations fail (2 of the last 3 periods had errors; five-minute periods, longer when
-   * the sweeps are further apart: `sweepInterval`, at most 8 hours; with sweeps 12 hours or more
-   * apart, 1 of 3, as some three periods in a row hold no more).
+   * the sweeps are further apart: `sweepInterval`; with sweeps more than 8 hours apart, errors in 2
+   * hourly periods of three intervals, at most 7 days: 1 with sweeps more than 3 days 12 hours
+   * apart, as 7 days hold no more at times).
    */
   readonly sweeperErrors: cloudwatch.Alarm;
   /**
@@ -185,8 +187,8 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
    * missing `s3:DeleteObject` right, a bucket or key policy that refuses it, an object lock. Those
    * entries are kept and retried, not counted as sweep errors, and their blobs stay (the change
    * log names them, so the audit keeps them too): without this alarm, garbage would pile up
-   * unseen. A failure that a retry clears does not breach three periods. (Retries further apart
-   * than the longest period, 8 hours, fill fewer than three: the alarm wants as many as they fill.)
+   * unseen. A failure that a retry clears does not breach three periods. (Retries more than 8
+   * hours apart: 3 hourly periods of three retries, at most 7 days, or as many as 7 days hold.)
    */
   readonly entriesFailing: cloudwatch.Alarm;
   /**
@@ -262,8 +264,35 @@ function heartbeatPeriods(window: Duration): { period: Duration; periods: number
   const periods = Math.ceil(window.toMilliseconds() / period.toMilliseconds());
   return { period, periods: Math.min(periods, MAX_SWEEPER_SILENCE.toMilliseconds() / period.toMilliseconds()) };
 }
-/** The failing-deletes and errors alarms' longest period: three of them are the day an alarm can evaluate. */
+/**
+ * The failing-deletes and errors alarms' longest period of their own length: three of them are the
+ * day an alarm of periods under an hour can evaluate ({@link failurePeriods}: hourly ones past it).
+ */
 const MAX_FAILING_PERIOD_MINUTES = 8 * 60;
+
+/**
+ * The period, the number of periods and the data points of an alarm that wants a failure in
+ * `wanted` of three periods, each of which holds one of failures up to `gapMs` apart (a sweep's, a
+ * retry's): periods of that gap (rounded up to five minutes) while three of them are a day at most;
+ * past it, hourly periods over three gaps, at most 7 days of them (CloudWatch evaluates a day in
+ * periods under an hour, 7 days in hourly ones), and as many data points of `wanted` as any such
+ * window holds. Three periods of 8 hours held one failure a day apart at times, none once one came
+ * a minute late: the alarm went OK between two daily sweeps and paged again at the next (two days
+ * apart, a day of OK each time). `watched` is false when even 7 days may hold none (failures 7
+ * days or more apart): the alarm fires at each one and goes OK between them.
+ */
+function failurePeriods(gapMs: number, wanted: number): { period: Duration; periods: number; datapoints: number; watched: boolean } {
+  const minutes = 5 * Math.ceil(gapMs / PERIOD.toMilliseconds());
+  if (minutes <= MAX_FAILING_PERIOD_MINUTES) {
+    const period = Duration.minutes(minutes);
+    return { period, periods: 3, datapoints: datapointsWithin(wanted, period.toMilliseconds(), gapMs), watched: true };
+  }
+  const hourMs = HOURLY_PERIOD.toMilliseconds();
+  const periods = Math.min(Math.ceil((3 * gapMs) / hourMs), MAX_SWEEPER_SILENCE.toMilliseconds() / hourMs);
+  // Any window of `periods` hours holds at least this many failures up to `gapMs` apart, each in its own hour.
+  const held = Math.floor((periods * hourMs) / gapMs);
+  return { period: HOURLY_PERIOD, periods, datapoints: Math.max(1, Math.min(wanted, held)), watched: held >= 1 };
+}
 
 /**
  * The `routineExpiredAge` of a sweeper with skew margin `skewMargin` (default 30 s) on these
@@ -603,7 +632,7 @@ export class TierlogMonitoring extends Construct {
     const retryMs = chosen('retryFailed')?.toMilliseconds() ?? DEFAULT_RETRY_FAILED_MS;
     const routineMs = (routine.isUnresolved() ? DEFAULT_ROUTINE_EXPIRED_AGE : routine).toMilliseconds();
     const retryGapMs = retryMs + routineMs + 60_000;
-    const failingPeriod = Duration.minutes(Math.min(5 * Math.ceil(retryGapMs / PERIOD.toMilliseconds()), MAX_FAILING_PERIOD_MINUTES));
+    const failing = failurePeriods(retryGapMs, 3);
     const { period: silencePeriod, periods: silencePeriods } = heartbeatPeriods(silence);
     // A sweeper failing each sweep has an error in every period of this length; three periods stay
     // within the day an alarm can evaluate.
@@ -641,13 +670,19 @@ export class TierlogMonitoring extends Construct {
         Annotations.of(this).addWarningV2('tierlog:housekeepingNotRunningFlaps', housekeepingWarning);
       }
     }
-    const errorsPeriod = Duration.minutes(
-      Math.min(5 * Math.ceil((intervalMs + 60_000) / PERIOD.toMilliseconds()), MAX_FAILING_PERIOD_MINUTES),
-    );
-    // Past the longest period (sweeps or retries further apart than 8 hours), three periods hold
-    // fewer failures than the alarms want: they want no more than three periods can hold.
-    const errorsDatapoints = datapointsWithin(2, errorsPeriod.toMilliseconds(), intervalMs + 60_000);
-    const failingDatapoints = datapointsWithin(3, failingPeriod.toMilliseconds(), retryGapMs);
+    // Sweeps or retries further apart than 8 hours: hourly periods over three of them, at most 7
+    // days, wanting no more failures than such a window holds.
+    const errors = failurePeriods(intervalMs + 60_000, 2);
+    for (const [alarm, gapMs, watched] of [
+      ['SweeperErrors', intervalMs + 60_000, errors.watched],
+      ['EntriesFailing', retryGapMs, failing.watched],
+    ] as const) {
+      if (watched) continue;
+      Annotations.of(this).addWarningV2(
+        'tierlog:failureAlarmsFlap',
+        `${alarm} watches failures up to ${Duration.millis(gapMs).toHumanString()} apart (a sweep's or a retry's on the shortest schedule), and looks back ${MAX_SWEEPER_SILENCE.toHumanString()} at most (what CloudWatch evaluates): it fires at each failure and goes OK between them, paging again at the next. Run the sweeps (or the housekeeping sweeps) more often than every ${MAX_SWEEPER_SILENCE.toHumanString()} to have it watch them.`,
+      );
+    }
     const stuckWindow = chosen('stuckWindow') ?? MIN_STUCK_WINDOW;
     if (
       !stuckWindow.isUnresolved() &&
@@ -676,11 +711,11 @@ export class TierlogMonitoring extends Construct {
     this.alarms = {
       sweeperErrors: new cloudwatch.Alarm(this, 'SweeperErrors', {
         alarmDescription: 'tierlog: sweeper invocations fail (see the sweeper log group)',
-        metric: fn.metricErrors({ period: errorsPeriod, statistic: cloudwatch.Stats.SUM }),
+        metric: fn.metricErrors({ period: errors.period, statistic: cloudwatch.Stats.SUM }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 3,
-        datapointsToAlarm: errorsDatapoints,
+        evaluationPeriods: errors.periods,
+        datapointsToAlarm: errors.datapoints,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       sweeperNotRunning: new cloudwatch.Alarm(this, 'SweeperNotRunning', {
@@ -725,14 +760,14 @@ export class TierlogMonitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       entriesFailing: new cloudwatch.Alarm(this, 'EntriesFailing', {
-        alarmDescription: `tierlog: the sweeper's blob deletes fail at every retry (EntriesFailed in ${failingDatapoints === 3 ? '3 periods' : `${failingDatapoints} of 3 periods`} of ${failingPeriod.toHumanString()}${failingDatapoints === 3 ? ' in a row' : ''}): see "blob deletes failed" in its logs; check s3:DeleteObject on the blob bucket (role, bucket policy, object lock). The entries are kept and their blobs stay`,
+        alarmDescription: `tierlog: the sweeper's blob deletes fail at every retry (EntriesFailed in ${failing.datapoints === failing.periods ? `${failing.periods} periods` : `${failing.datapoints} of ${failing.periods} periods`} of ${failing.period.toHumanString()}${failing.datapoints === failing.periods ? ' in a row' : ''}): see "blob deletes failed" in its logs; check s3:DeleteObject on the blob bucket (role, bucket policy, object lock). The entries are kept and their blobs stay`,
         metric: sweepMetric(SWEEP_METRICS.entriesFailed, cloudwatch.Stats.SUM, 'entries failed', deployment).with({
-          period: failingPeriod,
+          period: failing.period,
         }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 3,
-        datapointsToAlarm: failingDatapoints,
+        evaluationPeriods: failing.periods,
+        datapointsToAlarm: failing.datapoints,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       stuckInstances: new cloudwatch.Alarm(this, 'StuckInstances', {
@@ -919,11 +954,9 @@ function checkSweeperCeiling(value: Duration | undefined, name: string, max: num
 
 /**
  * Of the three periods of `periodMs` an alarm reads, in how many it wants a failure: `wanted`, or
- * as many as any three periods in a row hold of failures up to `gapMs` apart when that is fewer
- * (the periods stop at 8 hours, so that three are the day an alarm can evaluate), and at least
- * one. Wanting more than they can hold, the alarm would never fire; wanting more than some of
- * them hold (two of sweeps 16 hours apart, which three periods of 8 hours hold one or two of), it
- * would go OK at each window that holds fewer, and page again at the next.
+ * as many as any three periods in a row hold of failures up to `gapMs` apart when that is fewer,
+ * and at least one. Wanting more than they can hold, the alarm would never fire; wanting more than
+ * some of them hold, it would go OK at each window that holds fewer, and page again at the next.
  */
 function datapointsWithin(wanted: number, periodMs: number, gapMs: number): number {
   return Math.max(1, Math.min(wanted, Math.floor((3 * periodMs) / gapMs)));
