@@ -93,8 +93,8 @@ export interface TierlogMonitoringProps {
    * periods under an hour), hourly periods over three intervals, at most 7 days, wanting errors in as
    * many as any such window holds (sweeps a week apart: none at all times, a warning at synth).
    *
-   * @default - with a `TierlogSweeper`'s function, `sweepIntervalOf(...)` of its schedules; else
-   *   Duration.minutes(1)
+   * @default - with a `TierlogSweeper`'s function, `sweepIntervalOf(...)` of its schedules (3 days
+   *   when none is read: crons of some days only, a weekend between two runs); else Duration.minutes(1)
    */
   readonly sweepInterval?: Duration;
   /**
@@ -264,6 +264,13 @@ function heartbeatPeriods(window: Duration): { period: Duration; periods: number
   const periods = Math.ceil(window.toMilliseconds() / period.toMilliseconds());
   return { period, periods: Math.min(periods, MAX_SWEEPER_SILENCE.toMilliseconds() / period.toMilliseconds()) };
 }
+/**
+ * How far apart the failure alarms (`SweeperErrors`, `EntriesFailing`, `EntriesQuarantined`) take
+ * the sweeps of a `TierlogSweeper` none of whose schedules' interval is read (crons of some days
+ * only, `at(...)`): a cron of weekdays runs up to this far apart (Friday's first run to Monday's).
+ */
+const UNREAD_SWEEP_GAP = Duration.days(3);
+
 /**
  * The failing-deletes and errors alarms' longest period of their own length: three of them are the
  * day an alarm of periods under an hour can evaluate ({@link failurePeriods}: hourly ones past it).
@@ -629,15 +636,21 @@ export class TierlogMonitoring extends Construct {
     // Deletes failing at each retry show up in every period of this length (a retry comes due, its
     // claim is found once it ended by the skew margin, by the next sweep, and its own run time
     // takes it); three periods stay within the day an alarm can evaluate.
+    const sweepInterval = chosen('sweepInterval');
+    // A TierlogSweeper's schedules none of whose interval is read (crons of some days only, an
+    // `at`): taken for a sweep a minute, a sweeper failing at every weekday sweep had one error an
+    // hour or a day, and the errors, failing-deletes and quarantine alarms, which want failures in
+    // periods of minutes or a window of an hour, never fired (or went OK after each daily count).
+    const unreadGapMs = sweepInterval === undefined && sweeper !== undefined ? UNREAD_SWEEP_GAP.toMilliseconds() : 0;
     const retryMs = chosen('retryFailed')?.toMilliseconds() ?? DEFAULT_RETRY_FAILED_MS;
-    const routineMs = (routine.isUnresolved() ? DEFAULT_ROUTINE_EXPIRED_AGE : routine).toMilliseconds();
+    const routineMs = Math.max((routine.isUnresolved() ? DEFAULT_ROUTINE_EXPIRED_AGE : routine).toMilliseconds(), unreadGapMs);
     const retryGapMs = retryMs + routineMs + 60_000;
     const failing = failurePeriods(retryGapMs, 3);
     const { period: silencePeriod, periods: silencePeriods } = heartbeatPeriods(silence);
     // A sweeper failing each sweep has an error in every period of this length; three periods stay
     // within the day an alarm can evaluate.
-    const sweepInterval = chosen('sweepInterval');
-    const intervalMs = sweepInterval !== undefined && !sweepInterval.isUnresolved() ? sweepInterval.toMilliseconds() : 60_000;
+    const intervalMs =
+      sweepInterval !== undefined && !sweepInterval.isUnresolved() ? sweepInterval.toMilliseconds() : unreadGapMs || 60_000;
     if (sweepInterval !== undefined && !sweepInterval.isUnresolved() && !silence.isUnresolved()) {
       const warning = notRunningBlindSpot(silence, sweepInterval);
       if (warning !== undefined) Annotations.of(this).addWarningV2('tierlog:sweeperNotRunningFlaps', warning);
@@ -647,7 +660,7 @@ export class TierlogMonitoring extends Construct {
       const { sweeps, housekeeping } = scheduleExpressionsOf(sweeper);
       Annotations.of(this).addWarningV2(
         'tierlog:sweeperNotRunningFlaps',
-        `SweeperNotRunning looks back a day, and no sweep schedule's interval is read (${[...sweeps, ...housekeeping].join(', ')}: only rate(...) and a cron(...) of every day are): it fires on any day without a sweep. Add a schedule of every day (a rate, or a cron of every day).`,
+        `SweeperNotRunning looks back a day, and no sweep schedule's interval is read (${[...sweeps, ...housekeeping].join(', ')}: only rate(...) and a cron(...) of every day are): it fires on any day without a sweep; SweeperErrors, EntriesFailing and EntriesQuarantined take sweeps up to ${UNREAD_SWEEP_GAP.toHumanString()} apart (a weekend). Add a schedule of every day (a rate, or a cron of every day).`,
       );
     }
     const silenceWarning = silenceUnderLongestSweep(silence, sweeper?.timeout ?? (fn instanceof lambda.Function ? fn.timeout : undefined));

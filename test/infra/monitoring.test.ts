@@ -482,6 +482,43 @@ describe('alarms', () => {
     expect(Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('tierlog:failureAlarmsFlap'))).toHaveLength(0);
   });
 
+  // Crons of weekdays only are not read: taken for a sweep a minute, a sweeper failing at every
+  // sweep (hourly or daily, on weekdays) had one error an hour or a day, which 2 of 3 five-minute
+  // periods (3 in a row for failing deletes) never held, and quarantined entries counted at each
+  // daily sweep left the quarantine alarm's window of about an hour: it went OK till the next day.
+  it.each([
+    ['hourly on weekdays', 'cron(0 * ? * MON-FRI *)', (d: number, h: number) => d < 5 || h < 0],
+    ['daily on weekdays', 'cron(0 6 ? * MON-FRI *)', (d: number, h: number) => d < 5 && h === 6],
+  ])(
+    'sweeps %s failing at every sweep raise the errors, failing-deletes and quarantine alarms and keep them up',
+    (_what, expression, runs) => {
+      const schedule = scheduler.ScheduleExpression.expression(expression);
+      const { stack: s, template: t } = tierlogTemplate({ sweepSchedule: schedule, sweepHousekeepingSchedule: schedule });
+      const hourMs = 3_600_000;
+      // Four weeks of runs from a Monday, each a minute late at times (its run).
+      const failures: number[] = [];
+      for (let hour = 0; hour < 4 * 7 * 24; hour++) {
+        if (runs(Math.floor(hour / 24) % 7, hour % 24)) failures.push(hour * hourMs + (hour % 3 === 0 ? 60_000 : 0));
+      }
+      for (const name of ['sweeperErrors', 'entriesFailing', 'entriesQuarantined'] as const) {
+        const p = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms[name])]!.Properties!;
+        const periodMs =
+          ((p['Period'] as number | undefined) ?? (p['Metrics'] as Array<{ MetricStat: { Period: number } }>)[0]!.MetricStat.Period) * 1000;
+        const periods = p['EvaluationPeriods'] as number;
+        const wanted = p['DatapointsToAlarm'] as number;
+        expect(periods * periodMs, name).toBeLessThanOrEqual(periodMs >= hourMs ? 7 * 86_400_000 : 86_400_000);
+        const failed = new Set(failures.map((at) => Math.floor(at / periodMs)));
+        const first = Math.min(...failed);
+        const last = Math.max(...failed);
+        for (let end = first + periods - 1; end <= last; end++) {
+          let held = 0;
+          for (let i = end - periods + 1; i <= end; i++) if (failed.has(i)) held++;
+          expect(held, `${name}: periods ${end - periods + 1}..${end}`).toBeGreaterThanOrEqual(wanted);
+        }
+      }
+    },
+  );
+
   // A week apart, no window CloudWatch evaluates (7 days at most) holds a failure at all times.
   it('sweeps a week apart: the errors and failing-deletes alarms cannot hold a failure from one to the next, a warning at synth', () => {
     const schedule = scheduler.ScheduleExpression.rate(Duration.days(7));
