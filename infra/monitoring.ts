@@ -197,7 +197,9 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
    * the lease index; see "stuck" in `tierlog status`). Housekeeping sweeps look for both (every 10
    * minutes by default), and the scan for the latter reads one random segment of the table each,
    * so the alarm looks back `stuckWindow` (about 9 hours with the defaults: {@link stuckWindowOf}),
-   * and clears that long after the last one is dealt with.
+   * and clears that long after the last one is dealt with. At most 7 days: housekeeping too far
+   * apart for that many scans (more than 3 hours 13 minutes with 8 segments) leaves an item without
+   * a shard unread through it at times, and the alarm OK while it stays stuck (a warning at synth).
    */
   readonly stuckInstances: cloudwatch.Alarm;
   /**
@@ -399,6 +401,39 @@ export function stuckWindowOf(
     MAX_SWEEPER_SILENCE.toMilliseconds(),
   );
   return Duration.millis(ms);
+}
+
+/**
+ * Why `StuckInstances`, looking back `window`, cannot hold an item without a shard (or outside the
+ * lease shards) from one count of it to the next, or undefined when it can (or the housekeeping
+ * schedules' interval is not read: warned of apart). Such an item is counted only by the
+ * housekeeping sweep that scans its segment, one of `shardlessScan.segments` picked at random
+ * each time; {@link stuckWindowOf} sizes the window for enough of them that it goes unread through
+ * all less than once in a thousand, but stops at 7 days: housekeeping further apart than 7 days
+ * over that many (3 hours 13 minutes with 8 segments) leaves windows where it went unread, and
+ * the alarm goes OK while the item stays stuck, and fires again at its next count.
+ */
+function stuckWindowBlindSpot(
+  window: Duration,
+  shardlessScan: { readonly segments: number; readonly maxPages: number } | false | undefined,
+  housekeepingExpressions: readonly string[],
+): string | undefined {
+  const intervals = rateIntervals(housekeepingExpressions);
+  const segments = shardlessScan === false ? 1 : (shardlessScan ?? DEFAULT_SHARDLESS_SCAN).segments;
+  // One segment is read by every housekeeping sweep: the not-running alarm's bounds are its own.
+  if (segments <= 1 || intervals.length === 0 || window.isUnresolved()) return undefined;
+  const intervalMs = Math.min(...intervals);
+  const held = Math.max(0, Math.floor((window.toMilliseconds() - SWEEP_LAG.toMilliseconds()) / intervalMs));
+  const missOdds = (1 - 1 / segments) ** held;
+  if (missOdds <= STUCK_MISS_ODDS) return undefined;
+  const needed = Math.ceil(Math.log(STUCK_MISS_ODDS) / Math.log(1 - 1 / segments));
+  const every = Duration.minutes(Math.floor((MAX_SWEEPER_SILENCE.toMilliseconds() - SWEEP_LAG.toMilliseconds()) / needed / 60_000));
+  return (
+    `StuckInstances looks back ${window.toHumanString()}, which holds ${held} housekeeping sweeps ${Duration.millis(intervalMs).toHumanString()} apart, ` +
+    `each scanning one of ${segments} segments picked at random: an item without a shard (or outside the lease shards) goes uncounted through the window ` +
+    `${Number((missOdds * 100).toPrecision(2))}% of the time, and the alarm goes OK while it stays stuck and fires again at its next count. ` +
+    `Run the housekeeping sweeps at least every ${every.toHumanString()} (${needed} of them in the ${MAX_SWEEPER_SILENCE.toHumanString()} an alarm looks back at most) to have it hold them.`
+  );
 }
 
 /**
@@ -674,6 +709,12 @@ export class TierlogMonitoring extends Construct {
           `StuckInstances looks back a day at most, and no housekeeping schedule's interval is read (${housekeeping.join(', ')}: only rate(...) and a cron(...) of every day are): it clears on any day without a housekeeping sweep while the instances stay stuck, and fires again after, and HousekeepingNotRunning (which looks back a day then) fires on such a day. Give the housekeeping sweep a schedule of every day.`,
         );
       }
+      const stuckWarning = stuckWindowBlindSpot(
+        chosen('stuckWindow') ?? MIN_STUCK_WINDOW,
+        sweeperTuningFromEnv(sweeper.tuningEnvironment, { unsafeShortWindows: true }).shardlessScan,
+        housekeeping,
+      );
+      if (stuckWarning !== undefined) Annotations.of(this).addWarningV2('tierlog:stuckInstancesFlaps', stuckWarning);
       const housekeepingInterval = sweepIntervalOf(housekeeping);
       const housekeepingWarning =
         housekeepingInterval !== undefined

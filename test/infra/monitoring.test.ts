@@ -777,6 +777,57 @@ describe('alarms', () => {
     }
   });
 
+  // An item without a shard is counted only by the housekeeping sweep that scans its segment (one
+  // of 8 at random): the window stops at 7 days, which holds 6 daily housekeeping sweeps, and the
+  // item goes unread in all of them 45% of the time: the alarm went OK while it stayed stuck and
+  // paged again at its next count, with nothing at synth to say so.
+  it.each([
+    [
+      'a day',
+      { sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.days(1)) },
+      '6 housekeeping sweeps 1 day apart',
+      '45%',
+    ],
+    [
+      '4 hours',
+      { sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.hours(4)) },
+      '41 housekeeping sweeps 4 hours apart',
+      '0.42%',
+    ],
+    [
+      '2 hours (100 segments)',
+      {
+        sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.hours(2)),
+        sweeperTuning: { shardlessScan: { segments: 100, maxPages: 4 } },
+      },
+      '83 housekeeping sweeps 2 hours apart',
+      '43%',
+    ],
+  ] as const)(
+    'housekeeping %s apart: StuckInstances cannot hold an item without a shard from one count to the next, a warning at synth',
+    (_what, props, held, odds) => {
+      const { stack: s } = tierlogTemplate(props);
+      const warnings = Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('StuckInstances looks back 7 days'));
+      expect(warnings).toHaveLength(1);
+      const text = JSON.stringify(warnings[0]!.entry.data);
+      expect(text).toContain(held);
+      expect(text).toContain(`uncounted through the window ${odds} of the time`);
+      expect(text).toMatch(/at least every \d/);
+    },
+  );
+
+  it.each([
+    ['the defaults', {}],
+    ['3 hours', { sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.hours(3)) }],
+    [
+      'a day, no scan',
+      { sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.days(1)), sweeperTuning: { shardlessScan: false } },
+    ],
+  ] as const)('housekeeping of %s: StuckInstances holds an item without a shard, no warning', (_what, props) => {
+    const { stack: s } = tierlogTemplate(props);
+    expect(Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('StuckInstances looks back'))).toHaveLength(0);
+  });
+
   // The windows of the alarms held by any count in them stopped at a day of five-minute periods:
   // with sweeps and housekeeping a day apart, quarantined entries (counted at each daily sweep)
   // and a suspect lease (counted at each daily housekeeping sweep) left the window a day after
