@@ -695,7 +695,7 @@ export class TierlogMonitoring extends Construct {
       const { sweeps, housekeeping } = scheduleExpressionsOf(sweeper);
       Annotations.of(this).addWarningV2(
         'tierlog:sweeperNotRunningFlaps',
-        `SweeperNotRunning looks back a day, and no sweep schedule's interval is read (${[...sweeps, ...housekeeping].join(', ')}: only rate(...) and a cron(...) of every day are): it fires on any day without a sweep; SweeperErrors, EntriesFailing and EntriesQuarantined take sweeps up to ${UNREAD_SWEEP_GAP.toHumanString()} apart (a weekend). Add a schedule of every day (a rate, or a cron of every day).`,
+        `SweeperNotRunning looks back a day, and no sweep schedule's interval is read (${[...sweeps, ...housekeeping].join(', ')}: only rate(...) and a cron(...) of every day are): it fires on any day without a sweep; SweeperErrors, EntriesFailing and EntriesQuarantined take sweeps up to ${UNREAD_SWEEP_GAP.toHumanString()} apart (a weekend); OldestExpiredAge fires when an expired instance waits more than ${threshold.toHumanString()}, which every dead writer found after a day without a sweep has. Add a schedule of every day (a rate, or a cron of every day).`,
       );
     }
     const silenceWarning = silenceUnderLongestSweep(silence, sweeper?.timeout ?? (fn instanceof lambda.Function ? fn.timeout : undefined));

@@ -519,6 +519,20 @@ describe('alarms', () => {
     },
   );
 
+  // The age alarm's threshold takes such schedules for a sweep a minute (15 minutes): every dead
+  // writer found after a night or a weekend without a sweep fires it, and the synth warning on
+  // those schedules named SweeperNotRunning alone.
+  it('sweeps on weekdays only (not read): the synth warning says OldestExpiredAge fires on every dead writer found after a day without a sweep', () => {
+    const schedule = scheduler.ScheduleExpression.expression('cron(0 6 ? * MON-FRI *)');
+    const { stack: s, template: t } = tierlogTemplate({ sweepSchedule: schedule, sweepHousekeepingSchedule: schedule });
+    expect(resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.oldestExpiredAge)]!.Properties!['Threshold']).toBe(
+      15 * 60_000,
+    );
+    const warnings = Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('no sweep schedule.s interval is read'));
+    expect(warnings).toHaveLength(1);
+    expect(JSON.stringify(warnings[0]!.entry.data)).toContain('OldestExpiredAge fires when an expired instance waits more than 15 minutes');
+  });
+
   // A week apart, no window CloudWatch evaluates (7 days at most) holds a failure at all times.
   it('sweeps a week apart: the errors and failing-deletes alarms cannot hold a failure from one to the next, a warning at synth', () => {
     const schedule = scheduler.ScheduleExpression.rate(Duration.days(7));
