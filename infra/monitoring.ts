@@ -727,14 +727,17 @@ export class TierlogMonitoring extends Construct {
     // Sweeps or retries further apart than 8 hours: hourly periods over three of them, at most 7
     // days, wanting no more failures than such a window holds.
     const errors = failurePeriods(intervalMs + 60_000, 2);
+    // Quarantined entries are counted again at most this far apart (see quarantineRecheck).
+    const recountGapMs = recheckMs + routineMs + 3 * PERIOD.toMilliseconds();
     for (const [alarm, gapMs, watched] of [
       ['SweeperErrors', intervalMs + 60_000, errors.watched],
       ['EntriesFailing', retryGapMs, failing.watched],
+      ['EntriesQuarantined', recountGapMs, recountGapMs <= MAX_SWEEPER_SILENCE.toMilliseconds()],
     ] as const) {
       if (watched) continue;
       Annotations.of(this).addWarningV2(
         'tierlog:failureAlarmsFlap',
-        `${alarm} watches failures up to ${Duration.millis(gapMs).toHumanString()} apart (a sweep's or a retry's on the shortest schedule), and looks back ${MAX_SWEEPER_SILENCE.toHumanString()} at most (what CloudWatch evaluates): it fires at each failure and goes OK between them, paging again at the next. Run the sweeps (or the housekeeping sweeps) more often than every ${MAX_SWEEPER_SILENCE.toHumanString()} to have it watch them.`,
+        `${alarm} watches failures up to ${Duration.millis(gapMs).toHumanString()} apart (a sweep's, a retry's or a quarantine recount's on the shortest schedule), and looks back ${MAX_SWEEPER_SILENCE.toHumanString()} at most (what CloudWatch evaluates): it fires at each failure and goes OK between them, paging again at the next. Run the sweeps (or the housekeeping sweeps) more often than every ${MAX_SWEEPER_SILENCE.toHumanString()} to have it watch them.`,
       );
     }
     const stuckWindow = chosen('stuckWindow') ?? MIN_STUCK_WINDOW;
@@ -749,7 +752,7 @@ export class TierlogMonitoring extends Construct {
     }
 
     // Windows past a day (sweeps or housekeeping a day apart) in hourly periods: 7 days at most.
-    const quarantineWindow = heartbeatPeriods(Duration.millis(recheckMs + routineMs + 3 * PERIOD.toMilliseconds()));
+    const quarantineWindow = heartbeatPeriods(Duration.millis(recountGapMs));
     const stuckPeriods = heartbeatPeriods(stuckWindow);
     const oldestAge = sweepMetric(SWEEP_METRICS.oldestExpiredAge, cloudwatch.Stats.MAXIMUM, 'oldest expired instance (ms)', deployment);
     const quarantined = sweepMetric(SWEEP_METRICS.entriesQuarantined, cloudwatch.Stats.SUM, 'quarantined', deployment);

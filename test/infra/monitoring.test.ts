@@ -533,12 +533,17 @@ describe('alarms', () => {
     expect(JSON.stringify(warnings[0]!.entry.data)).toContain('OldestExpiredAge fires when an expired instance waits more than 15 minutes');
   });
 
-  // A week apart, no window CloudWatch evaluates (7 days at most) holds a failure at all times.
-  it('sweeps a week apart: the errors and failing-deletes alarms cannot hold a failure from one to the next, a warning at synth', () => {
+  // A week apart, no window CloudWatch evaluates (7 days at most) holds a failure (or a count of
+  // quarantined entries) at all times: the quarantine alarm went OK between two weekly counts unsaid.
+  it('sweeps a week apart: the errors, failing-deletes and quarantine alarms cannot hold a failure from one to the next, a warning at synth', () => {
     const schedule = scheduler.ScheduleExpression.rate(Duration.days(7));
     const { stack: s } = tierlogTemplate({ sweepSchedule: schedule, sweepHousekeepingSchedule: schedule });
     const warnings = Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('tierlog:failureAlarmsFlap'));
-    expect(warnings.map((w) => JSON.stringify(w.entry.data).match(/^"(\w+) watches/)?.[1])).toEqual(['SweeperErrors', 'EntriesFailing']);
+    expect(warnings.map((w) => JSON.stringify(w.entry.data).match(/^"(\w+) watches/)?.[1])).toEqual([
+      'SweeperErrors',
+      'EntriesFailing',
+      'EntriesQuarantined',
+    ]);
     expect(JSON.stringify(warnings[0]!.entry.data)).toMatch(/more often than every 7 days/);
   });
 
