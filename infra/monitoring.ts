@@ -62,7 +62,8 @@ export interface TierlogMonitoringProps {
    * How often the sweeper counts quarantined entries again (its `quarantineRecheckMs`, the
    * construct's `sweeperTuning.quarantineRecheck`): the quarantine alarm looks back one recheck,
    * `routineExpiredAge` (the recount comes a skew margin after the recheck, by a sweep up to one
-   * schedule interval later) and 15 minutes (the sweep's run), so it stays up while they are
+   * schedule interval later; 3 days with a `TierlogSweeper` none of whose schedules' interval is
+   * read, crons of some days only) and 15 minutes (the sweep's run), so it stays up while they are
    * there. At most 12 hours (the sweeper's ceiling: more is refused at synth); the window is at
    * most the 7 days an alarm can evaluate, in hourly periods past a day.
    *
