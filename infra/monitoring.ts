@@ -62,7 +62,8 @@ export interface TierlogMonitoringProps {
    * How often the sweeper counts quarantined entries again (its `quarantineRecheckMs`, the
    * construct's `sweeperTuning.quarantineRecheck`): the quarantine alarm looks back one recheck,
    * `routineExpiredAge` (the recount comes a skew margin after the recheck, by a sweep up to one
-   * schedule interval later) and 15 minutes (the sweep's run), so it stays up while they are
+   * schedule interval later; 3 days with a `TierlogSweeper` none of whose schedules' interval is
+   * read, crons of some days only) and 15 minutes (the sweep's run), so it stays up while they are
    * there. At most 12 hours (the sweeper's ceiling: more is refused at synth); the window is at
    * most the 7 days an alarm can evaluate, in hourly periods past a day.
    *
@@ -88,12 +89,13 @@ export interface TierlogMonitoringProps {
   /**
    * The longest time between two sweeps of any schedule (the shortest schedule's interval; the
    * {@link Tierlog} construct passes `sweepIntervalOf(...)` of its schedules): the errors alarm's
-   * period is that and a minute, rounded up to 5 minutes (at most 8 hours), so that a sweeper that
-   * fails every sweep has an error in every period (sweeps further apart fill fewer of its three
-   * periods: it wants errors in as many as they fill).
+   * period is that and a minute, rounded up to 5 minutes, so that a sweeper that fails every sweep
+   * has an error in every period; past 8 hours (three periods are the day CloudWatch evaluates in
+   * periods under an hour), hourly periods over three intervals, at most 7 days, wanting errors in as
+   * many as any such window holds (sweeps a week apart: none at all times, a warning at synth).
    *
-   * @default - with a `TierlogSweeper`'s function, `sweepIntervalOf(...)` of its schedules; else
-   *   Duration.minutes(1)
+   * @default - with a `TierlogSweeper`'s function, `sweepIntervalOf(...)` of its schedules (3 days
+   *   when none is read: crons of some days only, a weekend between two runs); else Duration.minutes(1)
    */
   readonly sweepInterval?: Duration;
   /**
@@ -101,8 +103,8 @@ export interface TierlogMonitoringProps {
    * `retryFailedMs`, the construct's `sweeperTuning.retryFailed`): the failing-deletes alarm's
    * period is that, `routineExpiredAge` (the retry is found a skew margin after it came due, by a
    * sweep up to one schedule interval later) and a minute (the sweep's run), rounded up to 5
-   * minutes and at most 8 hours, so that deletes that fail at every retry breach every period
-   * (retries further apart than that: the alarm wants as many of its three periods as they fill).
+   * minutes, so that deletes that fail at every retry breach every period; past 8 hours, hourly
+   * periods over three of them, at most 7 days, wanting failures in as many as any such window holds.
    * At most 1 hour (the sweeper's ceiling: more is refused at synth).
    *
    * @default - with a `TierlogSweeper`'s function, the retry its function runs with; else Duration.minutes(1)
@@ -158,8 +160,9 @@ export interface TierlogMonitoringProps {
 export interface TierlogAlarms extends ObjectsStreamAlarms {
   /**
    * Sweep invocations fail (2 of the last 3 periods had errors; five-minute periods, longer when
-   * the sweeps are further apart: `sweepInterval`, at most 8 hours; with sweeps 12 hours or more
-   * apart, 1 of 3, as some three periods in a row hold no more).
+   * the sweeps are further apart: `sweepInterval`; with sweeps more than 8 hours apart, errors in 2
+   * hourly periods of three intervals, at most 7 days: 1 with sweeps more than 3 days 12 hours
+   * apart, as 7 days hold no more at times).
    */
   readonly sweeperErrors: cloudwatch.Alarm;
   /**
@@ -185,8 +188,8 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
    * missing `s3:DeleteObject` right, a bucket or key policy that refuses it, an object lock. Those
    * entries are kept and retried, not counted as sweep errors, and their blobs stay (the change
    * log names them, so the audit keeps them too): without this alarm, garbage would pile up
-   * unseen. A failure that a retry clears does not breach three periods. (Retries further apart
-   * than the longest period, 8 hours, fill fewer than three: the alarm wants as many as they fill.)
+   * unseen. A failure that a retry clears does not breach three periods. (Retries more than 8
+   * hours apart: 3 hourly periods of three retries, at most 7 days, or as many as 7 days hold.)
    */
   readonly entriesFailing: cloudwatch.Alarm;
   /**
@@ -195,7 +198,9 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
    * the lease index; see "stuck" in `tierlog status`). Housekeeping sweeps look for both (every 10
    * minutes by default), and the scan for the latter reads one random segment of the table each,
    * so the alarm looks back `stuckWindow` (about 9 hours with the defaults: {@link stuckWindowOf}),
-   * and clears that long after the last one is dealt with.
+   * and clears that long after the last one is dealt with. At most 7 days: housekeeping too far
+   * apart for that many scans (more than 3 hours 13 minutes with 8 segments) leaves an item without
+   * a shard unread through it at times, and the alarm OK while it stays stuck (a warning at synth).
    */
   readonly stuckInstances: cloudwatch.Alarm;
   /**
@@ -262,8 +267,42 @@ function heartbeatPeriods(window: Duration): { period: Duration; periods: number
   const periods = Math.ceil(window.toMilliseconds() / period.toMilliseconds());
   return { period, periods: Math.min(periods, MAX_SWEEPER_SILENCE.toMilliseconds() / period.toMilliseconds()) };
 }
-/** The failing-deletes and errors alarms' longest period: three of them are the day an alarm can evaluate. */
+/**
+ * How far apart the failure alarms (`SweeperErrors`, `EntriesFailing`, `EntriesQuarantined`) take
+ * the sweeps of a `TierlogSweeper` none of whose schedules' interval is read (crons of some days
+ * only, `at(...)`): a cron of weekdays runs up to this far apart (Friday's first run to Monday's).
+ */
+const UNREAD_SWEEP_GAP = Duration.days(3);
+
+/**
+ * The failing-deletes and errors alarms' longest period of their own length: three of them are the
+ * day an alarm of periods under an hour can evaluate ({@link failurePeriods}: hourly ones past it).
+ */
 const MAX_FAILING_PERIOD_MINUTES = 8 * 60;
+
+/**
+ * The period, the number of periods and the data points of an alarm that wants a failure in
+ * `wanted` of three periods, each of which holds one of failures up to `gapMs` apart (a sweep's, a
+ * retry's): periods of that gap (rounded up to five minutes) while three of them are a day at most;
+ * past it, hourly periods over three gaps, at most 7 days of them (CloudWatch evaluates a day in
+ * periods under an hour, 7 days in hourly ones), and as many data points of `wanted` as any such
+ * window holds. Three periods of 8 hours held one failure a day apart at times, none once one came
+ * a minute late: the alarm went OK between two daily sweeps and paged again at the next (two days
+ * apart, a day of OK each time). `watched` is false when even 7 days may hold none (failures 7
+ * days or more apart): the alarm fires at each one and goes OK between them.
+ */
+function failurePeriods(gapMs: number, wanted: number): { period: Duration; periods: number; datapoints: number; watched: boolean } {
+  const minutes = 5 * Math.ceil(gapMs / PERIOD.toMilliseconds());
+  if (minutes <= MAX_FAILING_PERIOD_MINUTES) {
+    const period = Duration.minutes(minutes);
+    return { period, periods: 3, datapoints: datapointsWithin(wanted, period.toMilliseconds(), gapMs), watched: true };
+  }
+  const hourMs = HOURLY_PERIOD.toMilliseconds();
+  const periods = Math.min(Math.ceil((3 * gapMs) / hourMs), MAX_SWEEPER_SILENCE.toMilliseconds() / hourMs);
+  // Any window of `periods` hours holds at least this many failures up to `gapMs` apart, each in its own hour.
+  const held = Math.floor((periods * hourMs) / gapMs);
+  return { period: HOURLY_PERIOD, periods, datapoints: Math.max(1, Math.min(wanted, held)), watched: held >= 1 };
+}
 
 /**
  * The `routineExpiredAge` of a sweeper with skew margin `skewMargin` (default 30 s) on these
@@ -363,6 +402,39 @@ export function stuckWindowOf(
     MAX_SWEEPER_SILENCE.toMilliseconds(),
   );
   return Duration.millis(ms);
+}
+
+/**
+ * Why `StuckInstances`, looking back `window`, cannot hold an item without a shard (or outside the
+ * lease shards) from one count of it to the next, or undefined when it can (or the housekeeping
+ * schedules' interval is not read: warned of apart). Such an item is counted only by the
+ * housekeeping sweep that scans its segment, one of `shardlessScan.segments` picked at random
+ * each time; {@link stuckWindowOf} sizes the window for enough of them that it goes unread through
+ * all less than once in a thousand, but stops at 7 days: housekeeping further apart than 7 days
+ * over that many (3 hours 13 minutes with 8 segments) leaves windows where it went unread, and
+ * the alarm goes OK while the item stays stuck, and fires again at its next count.
+ */
+function stuckWindowBlindSpot(
+  window: Duration,
+  shardlessScan: { readonly segments: number; readonly maxPages: number } | false | undefined,
+  housekeepingExpressions: readonly string[],
+): string | undefined {
+  const intervals = rateIntervals(housekeepingExpressions);
+  const segments = shardlessScan === false ? 1 : (shardlessScan ?? DEFAULT_SHARDLESS_SCAN).segments;
+  // One segment is read by every housekeeping sweep: the not-running alarm's bounds are its own.
+  if (segments <= 1 || intervals.length === 0 || window.isUnresolved()) return undefined;
+  const intervalMs = Math.min(...intervals);
+  const held = Math.max(0, Math.floor((window.toMilliseconds() - SWEEP_LAG.toMilliseconds()) / intervalMs));
+  const missOdds = (1 - 1 / segments) ** held;
+  if (missOdds <= STUCK_MISS_ODDS) return undefined;
+  const needed = Math.ceil(Math.log(STUCK_MISS_ODDS) / Math.log(1 - 1 / segments));
+  const every = Duration.minutes(Math.floor((MAX_SWEEPER_SILENCE.toMilliseconds() - SWEEP_LAG.toMilliseconds()) / needed / 60_000));
+  return (
+    `StuckInstances looks back ${window.toHumanString()}, which holds ${held} housekeeping sweeps ${Duration.millis(intervalMs).toHumanString()} apart, ` +
+    `each scanning one of ${segments} segments picked at random: an item without a shard (or outside the lease shards) goes uncounted through the window ` +
+    `${Number((missOdds * 100).toPrecision(2))}% of the time, and the alarm goes OK while it stays stuck and fires again at its next count. ` +
+    `Run the housekeeping sweeps at least every ${every.toHumanString()} (${needed} of them in the ${MAX_SWEEPER_SILENCE.toHumanString()} an alarm looks back at most) to have it hold them.`
+  );
 }
 
 /**
@@ -600,15 +672,21 @@ export class TierlogMonitoring extends Construct {
     // Deletes failing at each retry show up in every period of this length (a retry comes due, its
     // claim is found once it ended by the skew margin, by the next sweep, and its own run time
     // takes it); three periods stay within the day an alarm can evaluate.
+    const sweepInterval = chosen('sweepInterval');
+    // A TierlogSweeper's schedules none of whose interval is read (crons of some days only, an
+    // `at`): taken for a sweep a minute, a sweeper failing at every weekday sweep had one error an
+    // hour or a day, and the errors, failing-deletes and quarantine alarms, which want failures in
+    // periods of minutes or a window of an hour, never fired (or went OK after each daily count).
+    const unreadGapMs = sweepInterval === undefined && sweeper !== undefined ? UNREAD_SWEEP_GAP.toMilliseconds() : 0;
     const retryMs = chosen('retryFailed')?.toMilliseconds() ?? DEFAULT_RETRY_FAILED_MS;
-    const routineMs = (routine.isUnresolved() ? DEFAULT_ROUTINE_EXPIRED_AGE : routine).toMilliseconds();
+    const routineMs = Math.max((routine.isUnresolved() ? DEFAULT_ROUTINE_EXPIRED_AGE : routine).toMilliseconds(), unreadGapMs);
     const retryGapMs = retryMs + routineMs + 60_000;
-    const failingPeriod = Duration.minutes(Math.min(5 * Math.ceil(retryGapMs / PERIOD.toMilliseconds()), MAX_FAILING_PERIOD_MINUTES));
+    const failing = failurePeriods(retryGapMs, 3);
     const { period: silencePeriod, periods: silencePeriods } = heartbeatPeriods(silence);
     // A sweeper failing each sweep has an error in every period of this length; three periods stay
     // within the day an alarm can evaluate.
-    const sweepInterval = chosen('sweepInterval');
-    const intervalMs = sweepInterval !== undefined && !sweepInterval.isUnresolved() ? sweepInterval.toMilliseconds() : 60_000;
+    const intervalMs =
+      sweepInterval !== undefined && !sweepInterval.isUnresolved() ? sweepInterval.toMilliseconds() : unreadGapMs || 60_000;
     if (sweepInterval !== undefined && !sweepInterval.isUnresolved() && !silence.isUnresolved()) {
       const warning = notRunningBlindSpot(silence, sweepInterval);
       if (warning !== undefined) Annotations.of(this).addWarningV2('tierlog:sweeperNotRunningFlaps', warning);
@@ -618,7 +696,7 @@ export class TierlogMonitoring extends Construct {
       const { sweeps, housekeeping } = scheduleExpressionsOf(sweeper);
       Annotations.of(this).addWarningV2(
         'tierlog:sweeperNotRunningFlaps',
-        `SweeperNotRunning looks back a day, and no sweep schedule's interval is read (${[...sweeps, ...housekeeping].join(', ')}: only rate(...) and a cron(...) of every day are): it fires on any day without a sweep. Add a schedule of every day (a rate, or a cron of every day).`,
+        `SweeperNotRunning looks back a day, and no sweep schedule's interval is read (${[...sweeps, ...housekeeping].join(', ')}: only rate(...) and a cron(...) of every day are): it fires on any day without a sweep; SweeperErrors, EntriesFailing and EntriesQuarantined take sweeps up to ${UNREAD_SWEEP_GAP.toHumanString()} apart (a weekend); OldestExpiredAge fires when an expired instance waits more than ${threshold.toHumanString()}, which every dead writer found after a day without a sweep has. Add a schedule of every day (a rate, or a cron of every day).`,
       );
     }
     const silenceWarning = silenceUnderLongestSweep(silence, sweeper?.timeout ?? (fn instanceof lambda.Function ? fn.timeout : undefined));
@@ -632,6 +710,12 @@ export class TierlogMonitoring extends Construct {
           `StuckInstances looks back a day at most, and no housekeeping schedule's interval is read (${housekeeping.join(', ')}: only rate(...) and a cron(...) of every day are): it clears on any day without a housekeeping sweep while the instances stay stuck, and fires again after, and HousekeepingNotRunning (which looks back a day then) fires on such a day. Give the housekeeping sweep a schedule of every day.`,
         );
       }
+      const stuckWarning = stuckWindowBlindSpot(
+        chosen('stuckWindow') ?? MIN_STUCK_WINDOW,
+        sweeperTuningFromEnv(sweeper.tuningEnvironment, { unsafeShortWindows: true }).shardlessScan,
+        housekeeping,
+      );
+      if (stuckWarning !== undefined) Annotations.of(this).addWarningV2('tierlog:stuckInstancesFlaps', stuckWarning);
       const housekeepingInterval = sweepIntervalOf(housekeeping);
       const housekeepingWarning =
         housekeepingInterval !== undefined
@@ -641,13 +725,22 @@ export class TierlogMonitoring extends Construct {
         Annotations.of(this).addWarningV2('tierlog:housekeepingNotRunningFlaps', housekeepingWarning);
       }
     }
-    const errorsPeriod = Duration.minutes(
-      Math.min(5 * Math.ceil((intervalMs + 60_000) / PERIOD.toMilliseconds()), MAX_FAILING_PERIOD_MINUTES),
-    );
-    // Past the longest period (sweeps or retries further apart than 8 hours), three periods hold
-    // fewer failures than the alarms want: they want no more than three periods can hold.
-    const errorsDatapoints = datapointsWithin(2, errorsPeriod.toMilliseconds(), intervalMs + 60_000);
-    const failingDatapoints = datapointsWithin(3, failingPeriod.toMilliseconds(), retryGapMs);
+    // Sweeps or retries further apart than 8 hours: hourly periods over three of them, at most 7
+    // days, wanting no more failures than such a window holds.
+    const errors = failurePeriods(intervalMs + 60_000, 2);
+    // Quarantined entries are counted again at most this far apart (see quarantineRecheck).
+    const recountGapMs = recheckMs + routineMs + 3 * PERIOD.toMilliseconds();
+    for (const [alarm, gapMs, watched] of [
+      ['SweeperErrors', intervalMs + 60_000, errors.watched],
+      ['EntriesFailing', retryGapMs, failing.watched],
+      ['EntriesQuarantined', recountGapMs, recountGapMs <= MAX_SWEEPER_SILENCE.toMilliseconds()],
+    ] as const) {
+      if (watched) continue;
+      Annotations.of(this).addWarningV2(
+        'tierlog:failureAlarmsFlap',
+        `${alarm} watches failures up to ${Duration.millis(gapMs).toHumanString()} apart (a sweep's, a retry's or a quarantine recount's on the shortest schedule), and looks back ${MAX_SWEEPER_SILENCE.toHumanString()} at most (what CloudWatch evaluates): it fires at each failure and goes OK between them, paging again at the next. Run the sweeps (or the housekeeping sweeps) more often than every ${MAX_SWEEPER_SILENCE.toHumanString()} to have it watch them.`,
+      );
+    }
     const stuckWindow = chosen('stuckWindow') ?? MIN_STUCK_WINDOW;
     if (
       !stuckWindow.isUnresolved() &&
@@ -660,7 +753,7 @@ export class TierlogMonitoring extends Construct {
     }
 
     // Windows past a day (sweeps or housekeeping a day apart) in hourly periods: 7 days at most.
-    const quarantineWindow = heartbeatPeriods(Duration.millis(recheckMs + routineMs + 3 * PERIOD.toMilliseconds()));
+    const quarantineWindow = heartbeatPeriods(Duration.millis(recountGapMs));
     const stuckPeriods = heartbeatPeriods(stuckWindow);
     const oldestAge = sweepMetric(SWEEP_METRICS.oldestExpiredAge, cloudwatch.Stats.MAXIMUM, 'oldest expired instance (ms)', deployment);
     const quarantined = sweepMetric(SWEEP_METRICS.entriesQuarantined, cloudwatch.Stats.SUM, 'quarantined', deployment);
@@ -676,11 +769,11 @@ export class TierlogMonitoring extends Construct {
     this.alarms = {
       sweeperErrors: new cloudwatch.Alarm(this, 'SweeperErrors', {
         alarmDescription: 'tierlog: sweeper invocations fail (see the sweeper log group)',
-        metric: fn.metricErrors({ period: errorsPeriod, statistic: cloudwatch.Stats.SUM }),
+        metric: fn.metricErrors({ period: errors.period, statistic: cloudwatch.Stats.SUM }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 3,
-        datapointsToAlarm: errorsDatapoints,
+        evaluationPeriods: errors.periods,
+        datapointsToAlarm: errors.datapoints,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       sweeperNotRunning: new cloudwatch.Alarm(this, 'SweeperNotRunning', {
@@ -725,14 +818,14 @@ export class TierlogMonitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       entriesFailing: new cloudwatch.Alarm(this, 'EntriesFailing', {
-        alarmDescription: `tierlog: the sweeper's blob deletes fail at every retry (EntriesFailed in ${failingDatapoints === 3 ? '3 periods' : `${failingDatapoints} of 3 periods`} of ${failingPeriod.toHumanString()}${failingDatapoints === 3 ? ' in a row' : ''}): see "blob deletes failed" in its logs; check s3:DeleteObject on the blob bucket (role, bucket policy, object lock). The entries are kept and their blobs stay`,
+        alarmDescription: `tierlog: the sweeper's blob deletes fail at every retry (EntriesFailed in ${failing.datapoints === failing.periods ? `${failing.periods} periods` : `${failing.datapoints} of ${failing.periods} periods`} of ${failing.period.toHumanString()}${failing.datapoints === failing.periods ? ' in a row' : ''}): see "blob deletes failed" in its logs; check s3:DeleteObject on the blob bucket (role, bucket policy, object lock). The entries are kept and their blobs stay`,
         metric: sweepMetric(SWEEP_METRICS.entriesFailed, cloudwatch.Stats.SUM, 'entries failed', deployment).with({
-          period: failingPeriod,
+          period: failing.period,
         }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 3,
-        datapointsToAlarm: failingDatapoints,
+        evaluationPeriods: failing.periods,
+        datapointsToAlarm: failing.datapoints,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       stuckInstances: new cloudwatch.Alarm(this, 'StuckInstances', {
@@ -919,11 +1012,9 @@ function checkSweeperCeiling(value: Duration | undefined, name: string, max: num
 
 /**
  * Of the three periods of `periodMs` an alarm reads, in how many it wants a failure: `wanted`, or
- * as many as any three periods in a row hold of failures up to `gapMs` apart when that is fewer
- * (the periods stop at 8 hours, so that three are the day an alarm can evaluate), and at least
- * one. Wanting more than they can hold, the alarm would never fire; wanting more than some of
- * them hold (two of sweeps 16 hours apart, which three periods of 8 hours hold one or two of), it
- * would go OK at each window that holds fewer, and page again at the next.
+ * as many as any three periods in a row hold of failures up to `gapMs` apart when that is fewer,
+ * and at least one. Wanting more than they can hold, the alarm would never fire; wanting more than
+ * some of them hold, it would go OK at each window that holds fewer, and page again at the next.
  */
 function datapointsWithin(wanted: number, periodMs: number, gapMs: number): number {
   return Math.max(1, Math.min(wanted, Math.floor((3 * periodMs) / gapMs)));

@@ -424,9 +424,11 @@ describe('alarms', () => {
       const p = props(name);
       const periodMs =
         ((p['Period'] as number | undefined) ?? (p['Metrics'] as Array<{ MetricStat: { Period: number } }>)[0]!.MetricStat.Period) * 1000;
-      expect(p['EvaluationPeriods'], name).toBe(3);
-      // The most periods with a failure that three periods in a row can hold.
-      const most = Math.min(3, Math.ceil((3 * periodMs) / intervalMs));
+      const periods = p['EvaluationPeriods'] as number;
+      // Three periods of their own, or hourly ones past a day (at most 7 days of them).
+      expect(periods === 3 || (periodMs === 3_600_000 && periods <= 168), name).toBe(true);
+      // The most periods with a failure that the window can hold.
+      const most = Math.min(3, Math.ceil((periods * periodMs) / intervalMs));
       expect(p['DatapointsToAlarm'], name).toBeGreaterThanOrEqual(1);
       expect(p['DatapointsToAlarm'] as number, name).toBeLessThanOrEqual(most);
     }
@@ -434,36 +436,115 @@ describe('alarms', () => {
 
   // Three periods of 8 hours hold one or two sweeps 13 to 23 hours apart: wanting a failure in 2 of
   // 3 (as many as they hold at most, not at least), the alarms went OK at each window holding one
-  // and paged again at the next, every 16 hours, for a sweeper failing every sweep. (Sweeps a day
-  // apart, a minute late once, leave three periods without one: no alarm of a day can hold them.)
+  // and paged again at the next, every 16 hours, for a sweeper failing every sweep. Sweeps a day
+  // apart (a daily cron, `rate(1 day)`), a minute late once, left three periods of 8 hours without
+  // one, and sweeps two or three days apart a day or two of them between each two: the alarms went
+  // OK between two sweeps and paged again at each. Past 8 hours the periods are hourly, over three
+  // sweeps (at most 7 days), wanting as many failures as such a window holds.
   it.each([
-    ['12 hours', 12],
-    ['16 hours', 16],
-    ['18 hours', 18],
-    ['20 hours', 20],
-  ])('sweeps %s apart failing at every sweep keep the errors and failing-deletes alarms up once they fire', (_what, hours) => {
-    const schedule = scheduler.ScheduleExpression.rate(Duration.hours(hours));
+    ['12 hours', 'rate(12 hours)', 12],
+    ['16 hours', 'rate(16 hours)', 16],
+    ['18 hours', 'rate(18 hours)', 18],
+    ['20 hours', 'rate(20 hours)', 20],
+    ['a day', 'rate(1 day)', 24],
+    ['a day (cron)', 'cron(0 6 * * ? *)', 24],
+    ['two days', 'rate(2 days)', 48],
+    ['three days', 'rate(3 days)', 72],
+    ['four days', 'rate(4 days)', 96],
+    ['six days', 'rate(6 days)', 144],
+  ])('sweeps %s apart failing at every sweep keep the errors and failing-deletes alarms up once they fire', (_what, expression, hours) => {
+    const schedule = scheduler.ScheduleExpression.expression(expression);
     const { stack: s, template: t } = tierlogTemplate({ sweepSchedule: schedule, sweepHousekeepingSchedule: schedule });
     const gapMs = hours * 3_600_000;
     for (const name of ['sweeperErrors', 'entriesFailing'] as const) {
       const p = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms[name])]!.Properties!;
       const periodMs =
         ((p['Period'] as number | undefined) ?? (p['Metrics'] as Array<{ MetricStat: { Period: number } }>)[0]!.MetricStat.Period) * 1000;
+      const periods = p['EvaluationPeriods'] as number;
       const wanted = p['DatapointsToAlarm'] as number;
+      expect(periods * periodMs, name).toBeLessThanOrEqual(periodMs >= 3_600_000 ? 7 * 86_400_000 : 86_400_000);
       // A failure at each sweep (a retry comes due before the next), up to a minute late (its run),
-      // at any phase of the periods; every window of three periods from the first on is judged.
+      // at any phase of the periods; every window from the first on is judged.
       for (const phaseMs of [0, periodMs / 3, periodMs / 2, periodMs - 30_000]) {
         for (const late of [() => 0, (k: number) => (k % 2) * 60_000, (k: number) => (k >= 2 ? 60_000 : 0)]) {
           const failed = new Set<number>();
           for (let k = 0; k < 30; k++) failed.add(Math.floor((phaseMs + k * gapMs + late(k)) / periodMs));
+          const first = Math.min(...failed);
           const last = Math.max(...failed);
-          for (let end = 2; end <= last; end++) {
-            const held = [end - 2, end - 1, end].filter((i) => failed.has(i)).length;
-            expect(held, `${name}: periods ${end - 2}..${end} (phase ${phaseMs} ms)`).toBeGreaterThanOrEqual(wanted);
+          for (let end = first + periods - 1; end <= last; end++) {
+            let held = 0;
+            for (let i = end - periods + 1; i <= end; i++) if (failed.has(i)) held++;
+            expect(held, `${name}: periods ${end - periods + 1}..${end} (phase ${phaseMs} ms)`).toBeGreaterThanOrEqual(wanted);
           }
         }
       }
     }
+    expect(Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('tierlog:failureAlarmsFlap'))).toHaveLength(0);
+  });
+
+  // Crons of weekdays only are not read: taken for a sweep a minute, a sweeper failing at every
+  // sweep (hourly or daily, on weekdays) had one error an hour or a day, which 2 of 3 five-minute
+  // periods (3 in a row for failing deletes) never held, and quarantined entries counted at each
+  // daily sweep left the quarantine alarm's window of about an hour: it went OK till the next day.
+  it.each([
+    ['hourly on weekdays', 'cron(0 * ? * MON-FRI *)', (d: number, h: number) => d < 5 || h < 0],
+    ['daily on weekdays', 'cron(0 6 ? * MON-FRI *)', (d: number, h: number) => d < 5 && h === 6],
+  ])(
+    'sweeps %s failing at every sweep raise the errors, failing-deletes and quarantine alarms and keep them up',
+    (_what, expression, runs) => {
+      const schedule = scheduler.ScheduleExpression.expression(expression);
+      const { stack: s, template: t } = tierlogTemplate({ sweepSchedule: schedule, sweepHousekeepingSchedule: schedule });
+      const hourMs = 3_600_000;
+      // Four weeks of runs from a Monday, each a minute late at times (its run).
+      const failures: number[] = [];
+      for (let hour = 0; hour < 4 * 7 * 24; hour++) {
+        if (runs(Math.floor(hour / 24) % 7, hour % 24)) failures.push(hour * hourMs + (hour % 3 === 0 ? 60_000 : 0));
+      }
+      for (const name of ['sweeperErrors', 'entriesFailing', 'entriesQuarantined'] as const) {
+        const p = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms[name])]!.Properties!;
+        const periodMs =
+          ((p['Period'] as number | undefined) ?? (p['Metrics'] as Array<{ MetricStat: { Period: number } }>)[0]!.MetricStat.Period) * 1000;
+        const periods = p['EvaluationPeriods'] as number;
+        const wanted = p['DatapointsToAlarm'] as number;
+        expect(periods * periodMs, name).toBeLessThanOrEqual(periodMs >= hourMs ? 7 * 86_400_000 : 86_400_000);
+        const failed = new Set(failures.map((at) => Math.floor(at / periodMs)));
+        const first = Math.min(...failed);
+        const last = Math.max(...failed);
+        for (let end = first + periods - 1; end <= last; end++) {
+          let held = 0;
+          for (let i = end - periods + 1; i <= end; i++) if (failed.has(i)) held++;
+          expect(held, `${name}: periods ${end - periods + 1}..${end}`).toBeGreaterThanOrEqual(wanted);
+        }
+      }
+    },
+  );
+
+  // The age alarm's threshold takes such schedules for a sweep a minute (15 minutes): every dead
+  // writer found after a night or a weekend without a sweep fires it, and the synth warning on
+  // those schedules named SweeperNotRunning alone.
+  it('sweeps on weekdays only (not read): the synth warning says OldestExpiredAge fires on every dead writer found after a day without a sweep', () => {
+    const schedule = scheduler.ScheduleExpression.expression('cron(0 6 ? * MON-FRI *)');
+    const { stack: s, template: t } = tierlogTemplate({ sweepSchedule: schedule, sweepHousekeepingSchedule: schedule });
+    expect(resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms.oldestExpiredAge)]!.Properties!['Threshold']).toBe(
+      15 * 60_000,
+    );
+    const warnings = Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('no sweep schedule.s interval is read'));
+    expect(warnings).toHaveLength(1);
+    expect(JSON.stringify(warnings[0]!.entry.data)).toContain('OldestExpiredAge fires when an expired instance waits more than 15 minutes');
+  });
+
+  // A week apart, no window CloudWatch evaluates (7 days at most) holds a failure (or a count of
+  // quarantined entries) at all times: the quarantine alarm went OK between two weekly counts unsaid.
+  it('sweeps a week apart: the errors, failing-deletes and quarantine alarms cannot hold a failure from one to the next, a warning at synth', () => {
+    const schedule = scheduler.ScheduleExpression.rate(Duration.days(7));
+    const { stack: s } = tierlogTemplate({ sweepSchedule: schedule, sweepHousekeepingSchedule: schedule });
+    const warnings = Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('tierlog:failureAlarmsFlap'));
+    expect(warnings.map((w) => JSON.stringify(w.entry.data).match(/^"(\w+) watches/)?.[1])).toEqual([
+      'SweeperErrors',
+      'EntriesFailing',
+      'EntriesQuarantined',
+    ]);
+    expect(JSON.stringify(warnings[0]!.entry.data)).toMatch(/more often than every 7 days/);
   });
 
   // The not-running alarm's window stops at 7 days (in hourly periods past a day): with sweeps
@@ -713,6 +794,57 @@ describe('alarms', () => {
       expect(q['Period'] ?? (q['Metrics'] as Array<{ MetricStat: { Period: number } }>)[0]!.MetricStat.Period).toBe(period);
       expect(q['EvaluationPeriods']).toBe(periods);
     }
+  });
+
+  // An item without a shard is counted only by the housekeeping sweep that scans its segment (one
+  // of 8 at random): the window stops at 7 days, which holds 6 daily housekeeping sweeps, and the
+  // item goes unread in all of them 45% of the time: the alarm went OK while it stayed stuck and
+  // paged again at its next count, with nothing at synth to say so.
+  it.each([
+    [
+      'a day',
+      { sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.days(1)) },
+      '6 housekeeping sweeps 1 day apart',
+      '45%',
+    ],
+    [
+      '4 hours',
+      { sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.hours(4)) },
+      '41 housekeeping sweeps 4 hours apart',
+      '0.42%',
+    ],
+    [
+      '2 hours (100 segments)',
+      {
+        sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.hours(2)),
+        sweeperTuning: { shardlessScan: { segments: 100, maxPages: 4 } },
+      },
+      '83 housekeeping sweeps 2 hours apart',
+      '43%',
+    ],
+  ] as const)(
+    'housekeeping %s apart: StuckInstances cannot hold an item without a shard from one count to the next, a warning at synth',
+    (_what, props, held, odds) => {
+      const { stack: s } = tierlogTemplate(props);
+      const warnings = Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('StuckInstances looks back 7 days'));
+      expect(warnings).toHaveLength(1);
+      const text = JSON.stringify(warnings[0]!.entry.data);
+      expect(text).toContain(held);
+      expect(text).toContain(`uncounted through the window ${odds} of the time`);
+      expect(text).toMatch(/at least every \d/);
+    },
+  );
+
+  it.each([
+    ['the defaults', {}],
+    ['3 hours', { sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.hours(3)) }],
+    [
+      'a day, no scan',
+      { sweepHousekeepingSchedule: scheduler.ScheduleExpression.rate(Duration.days(1)), sweeperTuning: { shardlessScan: false } },
+    ],
+  ] as const)('housekeeping of %s: StuckInstances holds an item without a shard, no warning', (_what, props) => {
+    const { stack: s } = tierlogTemplate(props);
+    expect(Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('StuckInstances looks back'))).toHaveLength(0);
   });
 
   // The windows of the alarms held by any count in them stopped at a day of five-minute periods:
