@@ -553,6 +553,11 @@ export class AuditAtScale extends Construct {
     // Before its first orphan is confirmed (reported or deleted): a sample of the objects table's
     // pointers shows it is this bucket's store. Without it, report-only, every candidate is kept.
     fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [resources.objectsTable.tableArn] }));
+    // And whether the objects table is a restored copy, which misses the blobs written since its
+    // restore point (lib/recovery/restored-table.ts). Without it, every candidate is kept.
+    fn.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['dynamodb:DescribeTable'], resources: [resources.objectsTable.tableArn] }),
+    );
     // A table of the user's under a customer managed key is read through it: the objects table,
     // and the change log, whose Scan refused left every orphan kept ("change-log-unreadable").
     grantKeyFor(fn.role, resources.objectsTable.encryptionKey, 'dynamodb', ['dynamodb:BatchGetItem', 'dynamodb:Scan']);

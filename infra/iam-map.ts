@@ -73,6 +73,7 @@ export const COMMAND_ACTIONS: Readonly<Record<'dynamodb' | 's3', Readonly<Record
     BatchGetItem: [{ action: 'dynamodb:BatchGetItem', target: 'requestItems' }],
     BatchWriteItem: [{ action: 'dynamodb:BatchWriteItem', target: 'requestItems' }],
     DescribeTimeToLive: [{ action: 'dynamodb:DescribeTimeToLive', target: 'table' }],
+    DescribeTable: [{ action: 'dynamodb:DescribeTable', target: 'table' }],
     TransactWriteItems: [{ action: '(per element)', target: 'transactItems' }],
   },
   s3: {

@@ -94,6 +94,10 @@ const OPERATOR_READ_ONLY: readonly RolePermission[] = [
   // `tierlog audit` that found objects expired long ago whose items TTL did not remove reads the
   // table's TTL, to name the cause (cli/objects-ttl.ts); without it, it says it could not.
   { action: 'dynamodb:DescribeTimeToLive', resource: 'objectsTable', calls: ['DescribeTimeToLive'] },
+  // `tierlog audit` (and the snapshot audit's re-verification) reads whether the objects table is a
+  // restored copy, which misses every blob written since its restore point (restored-table.ts);
+  // without it, the blobs it would call orphans are undecided and deletes refused.
+  { action: 'dynamodb:DescribeTable', resource: 'objectsTable', calls: ['DescribeTable'] },
   { action: 's3:ListBucket', resource: 'prefixListing', calls: ['ListObjectsV2'] },
 ];
 

@@ -54,6 +54,11 @@
  * or the blobs it would call orphans are `undecided` and, with `delete`, every delete of the run
  * is refused (`deleteRefused`). A store that truly holds no large object is confirmed with
  * `emptyStoreOk`. A sample the caller may not read (a read-only role) decides nothing: undecided.
+ * A restored copy of this store's own table binds, yet misses every blob committed after its
+ * restore point: DescribeTable, once per run, and through a restored table no pointer the run
+ * reads shows written since, a blob it would call an orphan that may have been written after that
+ * point is undecided, naming the restore; a DescribeTable refused or failing refuses every delete
+ * (`restored-table.ts`).
  * Report-only runs judge exactly as `delete` runs do: a report never calls a blob an orphan that
  * a `delete` run would not take for one.
  *
@@ -93,6 +98,7 @@ import {
 } from './change-log-protection.js';
 import { unrecognisedHvItems } from './hv-shape.js';
 import { bindingRefusal, checkStoreBinding, type StoreBinding } from './store-binding.js';
+import { type ReadPointer, RestoredCopyCheck } from './restored-table.js';
 import { isUnrecognised } from '../tiered/hv-item-shape.js';
 import { checkBlobKey, encodeObjectId } from '../tiered/blob-keys.js';
 import { type BlobReference, HvTable } from '../tiered/hv-table.js';
@@ -520,6 +526,8 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     });
 
   let binding: StoreBinding | undefined;
+  // Whether the objects table is a restored copy (one DescribeTable per run, before the first delete).
+  let restored: RestoredCopyCheck | undefined;
   const check = async (batch: Candidate[]): Promise<void> => {
     if (batch.length === 0) return;
     options.signal?.throwIfAborted();
@@ -546,10 +554,13 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     };
     const doomed: Candidate[] = [];
     const expired: Array<{ candidate: Candidate; ref: Required<BlobReference> & { blob: string } }> = [];
+    // Listed blobs the table points at: one uploaded after a restored table's restore point shows it live.
+    const referencedRead: ReadPointer[] = [];
     for (const c of unprotected) {
       const ref = pointers.get(c.objectId);
       if (ref?.blob === c.key) {
         report.referenced++;
+        referencedRead.push({ objectKey: c.objectId, blob: c.key, lastModified: c.lastModified });
         const verdict = judgeExpiredReference(
           { key: c.objectId, blob: c.key, ...(ref.expiresAtSeconds !== undefined ? { expiresAtSeconds: ref.expiresAtSeconds } : {}) },
           expiryNow(),
@@ -610,6 +621,25 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       if (refusal !== undefined) {
         if (report.delete) report.deleteRefused ??= refusal;
         for (const c of doomed.splice(0)) undecide(c, refusal);
+      }
+    }
+    if (doomed.length > 0) {
+      // A restored copy of this store's table binds, yet misses every blob committed since its
+      // restore point (restored-table.ts): those are kept unless the table is shown written since.
+      restored ??= await RestoredCopyCheck.read(dynamodb, config.objectsTable, lt);
+      await restored.lookAt([
+        ...referencedRead,
+        ...doomed.flatMap((c) => {
+          const blob = pointers.get(c.objectId)?.blob;
+          return typeof blob === 'string' ? [{ objectKey: c.objectId, blob }] : [];
+        }),
+      ]);
+      if (report.delete && restored.refusal !== undefined) report.deleteRefused ??= restored.refusal;
+      const judged = doomed.splice(0);
+      for (const c of judged) {
+        const why = restored.keeps({ createdAt: uuidV7Time(c.uuid), lastModified: c.lastModified });
+        if (why !== undefined) undecide(c, why);
+        else doomed.push(c);
       }
     }
     for (const c of doomed) {

@@ -292,7 +292,7 @@ describe('auditAtScale', () => {
       expect(granted(snapshots.bucketArn)).toEqual(expect.arrayContaining(['s3:ListBucket', 's3:GetBucketLocation']));
     });
 
-    it('the Lambda re-verifies with exactly: change-log Scan, HV BatchGetItem, listing and delete under the prefix (no blob read)', () => {
+    it('the Lambda re-verifies with exactly: change-log Scan, HV BatchGetItem and DescribeTable, listing and delete under the prefix (no blob read)', () => {
       const policies = template.findResources('AWS::IAM::Policy');
       const fnPolicy = Object.entries(policies).find(([id]) => id.includes('AuditAtScaleFunctionRole'));
       expect(fnPolicy).toBeDefined();
@@ -300,6 +300,8 @@ describe('auditAtScale', () => {
       expect(actions).toEqual(
         [
           'dynamodb:BatchGetItem',
+          // Whether the objects table is a restored copy (lib/recovery/restored-table.ts).
+          'dynamodb:DescribeTable',
           'dynamodb:Scan',
           'logs:CreateLogStream',
           'logs:PutLogEvents',

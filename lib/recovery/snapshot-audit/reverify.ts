@@ -26,6 +26,8 @@
  *     before the first candidate is confirmed), with or without `delete`: through another
  *     deployment's table every blob looks unreferenced, so every candidate from there on is kept
  *     (`store-unbound`), also when the sample cannot be taken (a role that may not Scan the table);
+ *     nor a restored copy of this store's table that misses the candidate (`../restored-table.ts`:
+ *     `store-unbound`, every candidate when DescribeTable does not answer);
  *  6. the bucket still holds it (a live listing of its key): one gone since the inventory (deleted
  *     by an earlier run of the same rows) is `gone`, neither confirmed nor deleted again.
  *
@@ -50,6 +52,7 @@ import { assertSafetyAge, blobsOfOtherObjects, countOption, deleteCounted, sampl
 import { type ChangeLogProtection, protectorOf, readChangeLogProtection } from '../change-log-protection.js';
 import { unrecognisedHvItem } from '../hv-shape.js';
 import { bindingRefusal } from '../store-binding.js';
+import { RestoredCopyCheck } from '../restored-table.js';
 import { HvTable } from '../../tiered/hv-table.js';
 import { checkBlobKey, encodeObjectId } from '../../tiered/blob-keys.js';
 import { assertObjectKey } from '../../tiered/object-key.js';
@@ -152,7 +155,8 @@ export interface ReverifyReport {
   /**
    * Why the candidates were kept as `store-unbound` or `change-log-unreadable`, when they were
    * (which item of the change log, and what is wrong with it): every delete refused, and (with or
-   * without `delete`) no orphan confirmed from then on.
+   * without `delete`) no orphan confirmed from then on; but through a restored copy of the objects
+   * table (`../restored-table.ts`), only the candidates the copy cannot judge are kept, the rest go on.
    */
   refusal?: string;
 }
@@ -212,7 +216,7 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
   const batchSize = reverifyBatchSize(options.batchSize);
   const attrs = snapshotHvAttributesOf(config, options.hvAttributes);
   const report = emptyReverifyReport(candidates.length);
-  const parsed: Array<{ key: string; objectId: string; uuid: string }> = [];
+  const parsed: Array<{ key: string; objectId: string; uuid: string; createdAt: number; lastModified: number }> = [];
   // A key proposed twice (overlapping inventory files) is judged, deleted and counted once.
   const seen = new Set<string>();
   for (const c of candidates) {
@@ -229,7 +233,7 @@ export async function reverifyAndDelete(candidates: readonly OrphanCandidate[], 
       report.kept.push({ key: c.key, reason: 'too-young' });
       continue;
     }
-    parsed.push({ key: c.key, objectId: p.objectId, uuid: p.uuid });
+    parsed.push({ key: c.key, objectId: p.objectId, uuid: p.uuid, createdAt: p.createdAt, lastModified: c.lastModified! });
   }
   if (parsed.length === 0) return report;
 
@@ -259,7 +263,7 @@ export function emptyReverifyReport(checked: number): ReverifyReport {
 }
 
 async function reverifyBatches(
-  parsed: ReadonlyArray<{ key: string; objectId: string; uuid: string }>,
+  parsed: ReadonlyArray<{ key: string; objectId: string; uuid: string; createdAt: number; lastModified: number }>,
   protection: ChangeLogProtection,
   config: TierlogConfig,
   attrs: Required<SnapshotHvAttributes>,
@@ -269,6 +273,7 @@ async function reverifyBatches(
   const { hv, lt } = liveStoreOf(config, options);
   const { batchSize } = options;
   let bound = false;
+  let restored: RestoredCopyCheck | undefined;
   // Blobs an item of another object points at (an item copied to rename an object): read by the
   // object its key names, such a blob looks unreferenced. Read once, before the first delete.
   let otherObjects: Map<string, string> | undefined;
@@ -317,6 +322,24 @@ async function reverifyBatches(
         return report;
       }
       bound = true;
+    }
+    if (doomed.length > 0) {
+      // A restored copy of this store's table (`../restored-table.ts`): what it cannot judge is
+      // kept, said as a table not shown to be this bucket's store (every candidate, when unknown).
+      restored ??= await RestoredCopyCheck.read(options.dynamodb, config.objectsTable, lt);
+      await restored.lookAt([...pointers].flatMap(([objectKey, blob]) => (typeof blob === 'string' ? [{ objectKey, blob }] : [])));
+      if (restored.refusal !== undefined) {
+        report.refusal = restored.refusal;
+        for (const key of [...doomed, ...parsed.slice(i + batchSize).map((c) => c.key)]) report.kept.push({ key, reason: 'store-unbound' });
+        return report;
+      }
+      const judged = new Set(doomed);
+      const held = new Set<string>();
+      for (const c of batch) {
+        const why = judged.has(c.key) ? restored.keeps(c) : undefined;
+        if (why !== undefined) held.add(c.key), (report.refusal ??= why), report.kept.push({ key: c.key, reason: 'store-unbound' });
+      }
+      doomed.splice(0, doomed.length, ...doomed.filter((key) => !held.has(key)));
     }
     if (options.delete && options.scanOtherObjects !== false && doomed.length > 0) {
       otherObjects ??= await blobsOfOtherObjects(options.dynamodb, hv, config.prefix);

@@ -1,0 +1,166 @@
+/**
+ * A restored copy of this store's own objects table (a point-in-time restore, a backup, staging
+ * restored from production) binds (its pointers are blobs of this bucket) but misses every blob
+ * committed after its restore point: through it, `tierlog audit --delete` and the snapshot
+ * re-verification took those live blobs for orphans and deleted them (`lib/recovery/restored-table.ts`).
+ *
+ * DynamoDB Local restores nothing: DescribeTable's `RestoreSummary` for the objects table is
+ * answered by a client middleware (one AWS answer faked, not the database). Each scene: the table
+ * is the copy, restored at `at`; a blob written after `at` whose item only the live store has
+ * (here: no item at all); checked from outside by listing the bucket.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { describe, expect, test } from 'vitest';
+import { createDynamoDBClient } from '../../lib/aws/clients.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
+import { RESTORE_COMMIT_WINDOW_MS, restoredCopyKeeps } from '../../lib/recovery/restored-table.js';
+import { type Fixture, prefixKeys } from '../support/local.js';
+import { blobKey, cliJson, HOUR, putBlob, putTombstone, storeWithOrphan } from '../cli/helpers.js';
+
+const OLD = Date.now() - 3 * HOUR;
+const ahead = () => Date.now() + 2 * HOUR;
+const SOURCE = 'arn:aws:dynamodb:eu-west-1:123456789012:table/prod-objects';
+
+/** A client whose DescribeTable of `table` answers it restored from {@link SOURCE} at `at`. */
+function restoredAt(table: string, at: number): DynamoDBClient {
+  const dynamodb = createDynamoDBClient();
+  dynamodb.middlewareStack.add(
+    (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+      const out = await next(args);
+      if (context.commandName === 'DescribeTableCommand' && args.input.TableName === table)
+        out.output.Table = {
+          ...out.output.Table,
+          RestoreSummary: { SourceTableArn: SOURCE, RestoreDateTime: new Date(at), RestoreInProgress: false },
+        };
+      return out;
+    },
+    { step: 'initialize', name: 'restoreSummary' },
+  );
+  return dynamodb;
+}
+
+/** A client whose DescribeTable is refused (a role without dynamodb:DescribeTable). */
+function describeDenied(): DynamoDBClient {
+  const dynamodb = createDynamoDBClient();
+  new FaultInjector()
+    .add({
+      kind: 'fail',
+      match: (r) => r.command === 'DescribeTableCommand',
+      error: () =>
+        Object.assign(new Error('User is not authorized to perform: dynamodb:DescribeTable'), {
+          name: 'AccessDeniedException',
+          $metadata: { httpStatusCode: 400 },
+        }),
+    })
+    .attach(dynamodb, 'dynamodb');
+  return dynamodb;
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The store's copy restored at `at`: "z-live" and the old orphan "a-orphan" before it; after it
+ * (past S3's one-second LastModified), "m-new" written by the live store: its blob here, its item
+ * not in the copy.
+ */
+async function copyTakenBeforeAWrite(): Promise<{ fx: Fixture; live: string; orphan: string; fresh: string; at: number }> {
+  const { fx, live, orphan } = await storeWithOrphan(OLD);
+  await pause(1_100);
+  const at = Date.now();
+  await pause(1_100);
+  const fresh = blobKey(fx, 'm-new');
+  await putBlob(fx, fresh, 'written after the restore point');
+  return { fx, live, orphan, fresh, at };
+}
+
+function deletingAudit(fx: Fixture, dynamodb: DynamoDBClient) {
+  return cliJson({ ...fx, dynamodb }, ['audit', '--older-than', '90m', '--delete'], { clock: ahead });
+}
+
+describe('an objects table restored from this store: what it cannot judge is never deleted', () => {
+  test('a copy taken before a write: tierlog audit --delete keeps the blob written since, undecided, naming the restore', async () => {
+    const { fx, live, orphan, fresh, at } = await copyTakenBeforeAWrite();
+    const dynamodb = restoredAt(fx.config.objectsTable, at);
+    try {
+      const run = await deletingAudit(fx, dynamodb);
+      expect(run.json.deleted).toBe(0);
+      expect(run.json.undecided.map((u: { key: string }) => u.key).sort()).toEqual([fresh, orphan].sort());
+      expect(run.json.undecided[0].reason).toContain(`is a copy restored from ${SOURCE} at ${new Date(at).toISOString()}`);
+      expect(run.json.deleteRefused).toBeUndefined();
+      expect(await prefixKeys(fx)).toEqual([orphan, live, fresh].sort());
+    } finally {
+      dynamodb.destroy();
+    }
+  });
+
+  test('the same copy written since its restore point (the disaster-recovery case): shown live, the audit deletes as before', async () => {
+    const { fx, live, orphan, fresh, at } = await copyTakenBeforeAWrite();
+    const since = blobKey(fx, 'y-since');
+    await putBlob(fx, since, 'written to the restored table');
+    await putTombstone(fx, 'y-since', since);
+    const dynamodb = restoredAt(fx.config.objectsTable, at);
+    try {
+      const run = await deletingAudit(fx, dynamodb);
+      expect(run.json.undecided).toEqual([]);
+      expect(run.json.deleted).toBe(2);
+      const left = await prefixKeys(fx);
+      expect(left).toEqual([live, since].sort());
+      expect(left).not.toContain(orphan);
+      expect(left).not.toContain(fresh);
+    } finally {
+      dynamodb.destroy();
+    }
+  });
+
+  test('DescribeTable refused: tierlog audit --delete deletes nothing, says why, exit 1', async () => {
+    const { fx, live, orphan, fresh } = await copyTakenBeforeAWrite();
+    const dynamodb = describeDenied();
+    try {
+      const run = await deletingAudit(fx, dynamodb);
+      expect(run.code).toBe(1);
+      expect(run.json.deleted).toBe(0);
+      expect(run.json.deleteRefused).toMatch(/restored copy .*DescribeTable: .*access denied/is);
+      expect(await prefixKeys(fx)).toEqual([orphan, live, fresh].sort());
+    } finally {
+      dynamodb.destroy();
+    }
+  });
+
+  test('the snapshot re-verification through the copy keeps the blob written since (store-unbound, the restore named); refused DescribeTable keeps all', async () => {
+    const { fx, live, orphan, fresh, at } = await copyTakenBeforeAWrite();
+    const reverify = (dynamodb: DynamoDBClient) =>
+      reverifyAndDelete(
+        [orphan, fresh].map((key) => ({ key, lastModified: Date.now() - 2 * HOUR })),
+        { config: fx.config, dynamodb, s3: fx.s3, now: ahead(), olderThanMs: HOUR, delete: true },
+      );
+    const denied = describeDenied();
+    const restored = restoredAt(fx.config.objectsTable, at);
+    try {
+      const refused = await reverify(denied);
+      expect(refused.deleted).toBe(0);
+      expect(refused.kept.map((k) => k.reason)).toEqual(['store-unbound', 'store-unbound']);
+      expect(refused.refusal).toMatch(/DescribeTable: .*access denied/is);
+      const report = await reverify(restored);
+      expect(report.deleted).toBe(0);
+      expect(report.kept).toEqual(expect.arrayContaining([{ key: fresh, reason: 'store-unbound' }]));
+      expect(report.refusal).toContain(`is a copy restored from ${SOURCE}`);
+      expect(await prefixKeys(fx)).toEqual([orphan, live, fresh].sort());
+    } finally {
+      denied.destroy();
+      restored.destroy();
+    }
+  });
+
+  test('the rule: a copy not shown live judges only blobs from before its restore point less the commit window', () => {
+    const at = Date.UTC(2026, 0, 10);
+    const state = { kind: 'restored', at, source: SOURCE } as const;
+    const old = at - RESTORE_COMMIT_WINDOW_MS - 1;
+    expect(restoredCopyKeeps(state, false, { createdAt: old, lastModified: old }, 't')).toBeUndefined();
+    expect(restoredCopyKeeps(state, false, { createdAt: old, lastModified: at - HOUR }, 't')).toMatch(/restored from/);
+    expect(restoredCopyKeeps(state, false, { createdAt: at - HOUR, lastModified: old }, 't')).toMatch(/restored from/);
+    expect(restoredCopyKeeps(state, true, { createdAt: at + HOUR, lastModified: at + HOUR }, 't')).toBeUndefined();
+    expect(restoredCopyKeeps({ kind: 'original' }, false, { createdAt: at, lastModified: at }, 't')).toBeUndefined();
+    expect(RESTORE_COMMIT_WINDOW_MS).toBe(8 * 24 * HOUR);
+  });
+});
