@@ -1,0 +1,190 @@
+/**
+ * The snapshot audit's parity with the listing audit for objects expired long ago whose items TTL
+ * has not removed, against the real local servers (DuckDB in-process): the query proposes the blob
+ * of an object expired past TTL's lag + the stream's retention + the margin before the snapshots'
+ * cutoff, the live re-verification confirms it ("expired, not removed by TTL", with the objects
+ * table's TTL), and with `--delete` removes its item as TTL would, then deletes its blob. An object
+ * whose cleanup is still due, a live and a permanent one are not proposed; an object whose time to
+ * idle was refreshed since the snapshots, or one overwritten since, is kept at the re-verification.
+ */
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { createSnapshotAuditHandler } from '../../lib/handlers/snapshot-audit.js';
+import { snapshotFindingsLeft } from '../../lib/recovery/snapshot-audit/cli.js';
+import { type Fixture, freshFixture, prefixKeys, scanAll } from '../support/local.js';
+import { makeWriter, randomBody } from '../tiered/harness.js';
+import { cli, cliJson, HOUR } from '../cli/helpers.js';
+import { captureStdout } from '../functions/lambda.js';
+import { type Snapshots, snapshotsRemovedAfterAll } from './snapshots.js';
+
+const KiB = 1024;
+/** The audit runs 2 h ahead, so blobs written now are old enough for --older-than 1h. */
+const ahead = () => Date.now() + 2 * HOUR;
+const snapshotsAt = snapshotsRemovedAfterAll();
+
+interface Scene {
+  readonly fx: Fixture;
+  /** Blob of each object at the snapshots, by key. */
+  readonly blobs: Map<string, string>;
+  readonly snap: Snapshots;
+}
+
+/** Objects written by writers whose clocks run behind; snapshots; then two objects changed live. */
+async function scene(): Promise<Scene> {
+  const fx = await freshFixture();
+  const at = async (offsetMs: number, key: string, policy: { timeToLiveMs?: number; timeToIdleMs?: number }) => {
+    const w = makeWriter(fx, { store: { clock: () => Date.now() + offsetMs } });
+    try {
+      await w.store.put(key, randomBody(20 * KiB), policy);
+    } finally {
+      w.close();
+    }
+  };
+  await at(-80 * HOUR, 'exp/lost', { timeToLiveMs: HOUR }); // expired ~79 h ago: past 48 h + 24 h + 1 h before the cutoff
+  await at(-80 * HOUR, 'exp/refreshed', { timeToIdleMs: HOUR });
+  await at(-80 * HOUR, 'exp/changed', { timeToLiveMs: HOUR });
+  await at(-10 * HOUR, 'exp/pending', { timeToLiveMs: HOUR }); // expired ~9 h ago: TTL and the stream may still come
+  await at(0, 'exp/live', { timeToLiveMs: 100 * HOUR });
+  await at(0, 'perm', {});
+  const items = await scanAll(fx.dynamodb, fx.config.objectsTable);
+  const blobs = new Map(items.map((i) => [String(i.key), String(i.blob)]));
+  const snap = await snapshotsAt(fx, ahead());
+  // Since the snapshots: the idle object's expiry moved on (as a read's refresh sets it), and the
+  // other object overwritten (a new blob).
+  await fx.dynamodb.send(
+    new UpdateItemCommand({
+      TableName: fx.config.objectsTable,
+      Key: { key: { S: 'exp/refreshed' } },
+      UpdateExpression: 'SET expiresAt = :e',
+      ExpressionAttributeValues: { ':e': { N: String(Math.floor(Date.now() / 1000) + 3600) } },
+    }),
+  );
+  await at(0, 'exp/changed', {});
+  return { fx, blobs, snap };
+}
+
+const args = (s: Scene) => ['audit', '--older-than', '1h', '--inventory', s.snap.manifest, '--export', s.snap.exportDir];
+
+describe('snapshot audit: blobs of objects expired long ago, not removed by TTL', () => {
+  let s: Scene;
+  beforeAll(async () => {
+    s = await scene();
+  });
+
+  test('proposes only the objects expired past every window before the cutoff; confirms live the one still so, with the objects table TTL; deletes nothing', async () => {
+    const before = (await prefixKeys(s.fx)).sort();
+    const run = await cliJson(s.fx, args(s), { clock: ahead });
+    expect(run.code).toBe(0);
+    expect(run.json.proposed).toEqual({ orphans: 0, lost: 0, expired: 3 });
+    expect(run.json.expired).toEqual([
+      expect.objectContaining({
+        key: s.blobs.get('exp/lost'),
+        objectKey: 'exp/lost',
+        reason: expect.stringMatching(/^expired, not removed by TTL: /),
+      }),
+    ]);
+    expect(run.json.expiredKept).toEqual(
+      [
+        { key: s.blobs.get('exp/refreshed'), objectKey: 'exp/refreshed', reason: 'not-expired' },
+        { key: s.blobs.get('exp/changed'), objectKey: 'exp/changed', reason: 'changed' },
+      ].sort((a, b) => (a.key! < b.key! ? -1 : 1)),
+    );
+    // DynamoDB Local's tables have TTL off: the cause, and the command that sets it.
+    expect(run.json.objectsTableTtl).toMatchObject({ status: 'DISABLED', expiryAttribute: 'expiresAt' });
+    expect(run.json).toMatchObject({ expiredRemoved: 0, deleted: 0, orphans: [], lost: [] });
+    expect((await prefixKeys(s.fx)).sort()).toEqual(before);
+    // A finding for a person, as the listing audit counts it.
+    expect(snapshotFindingsLeft(run.json)).toBe(1);
+    expect((await cli(s.fx, [...args(s), '--exit-code'], { clock: ahead })).code).toBe(3);
+    const text = await cli(s.fx, args(s), { clock: ahead });
+    expect(text.out).toContain('expired, not removed by TTL');
+    expect(text.out).toContain(`  ${s.blobs.get('exp/lost')}  expired `);
+    expect(text.out).toContain("the objects table's TTL: TTL is off on");
+    expect(text.out).toContain('run with --delete to delete the confirmed orphans and the blobs of expired objects');
+  });
+
+  test('--delete removes the expired item as TTL would, then deletes its blob; the refreshed and the changed objects, and every other blob, stay', async () => {
+    const before = (await prefixKeys(s.fx)).sort();
+    const run = await cliJson(s.fx, [...args(s), '--delete'], { clock: ahead });
+    expect(run.code).toBe(0);
+    expect(run.json).toMatchObject({ expiredRemoved: 1, deleted: 1, deleteFailures: [] });
+    expect(run.json.expired.map((e: { key: string }) => e.key)).toEqual([s.blobs.get('exp/lost')]);
+    expect((await prefixKeys(s.fx)).sort()).toEqual(before.filter((k) => k !== s.blobs.get('exp/lost')));
+    const items = new Map((await scanAll(s.fx.dynamodb, s.fx.config.objectsTable)).map((i) => [String(i.key), i]));
+    expect(items.has('exp/lost')).toBe(false);
+    for (const key of ['exp/refreshed', 'exp/pending', 'exp/live', 'perm']) expect(items.get(key)?.blob).toBe(s.blobs.get(key));
+    // Run again on the same snapshots: the item is gone, so the proposal is kept as changed, nothing more deleted.
+    const again = await cliJson(s.fx, [...args(s), '--delete'], { clock: ahead });
+    expect(again.json).toMatchObject({ expired: [], expiredRemoved: 0, deleted: 0 });
+    expect(again.json.expiredKept).toContainEqual({ key: s.blobs.get('exp/lost'), objectKey: 'exp/lost', reason: 'changed' });
+  });
+});
+
+/** The EMF figures (metrics) among the lines a function wrote, merged. */
+function figures(out: string): Record<string, unknown> {
+  return Object.assign(
+    {},
+    ...out
+      .split('\n')
+      .filter((line) => line.includes('"_aws"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>),
+  );
+}
+
+describe("the audit at scale's batches: rows of kind expired", () => {
+  /** Objects expired long ago and recently, and the rows the query would give for both. */
+  async function rows() {
+    const fx = await freshFixture();
+    for (const [offset, key] of [
+      [-80 * HOUR, 'exp/lost'],
+      [-10 * HOUR, 'exp/pending'],
+    ] as const) {
+      const w = makeWriter(fx, { store: { clock: () => Date.now() + offset } });
+      try {
+        await w.store.put(key, randomBody(20 * KiB), { timeToLiveMs: HOUR });
+      } finally {
+        w.close();
+      }
+    }
+    const blobs = new Map((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => [String(i.key), String(i.blob)]));
+    // A row of an object still pending (a query of another cutoff, or one sent by hand): judged live, kept.
+    const Items = ['exp/lost', 'exp/pending'].map((key) => ({ kind: 'expired', blob_key: blobs.get(key)!, object_key: key }));
+    return { fx, blobs, Items };
+  }
+
+  const handlerOf = (fx: Fixture, deleteConfirmed: boolean) =>
+    createSnapshotAuditHandler({
+      config: fx.config,
+      settings: { olderThanMs: HOUR, delete: deleteConfirmed },
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      logger: new Logger({ logLevel: 'WARN' }),
+    });
+
+  test('report only: the row is re-verified live, counted (summary, SnapshotExpiredConfirmed) and named in the log; nothing removed', async () => {
+    const { fx, blobs, Items } = await rows();
+    const before = (await prefixKeys(fx)).sort();
+    const run = await captureStdout(() => handlerOf(fx, false)({ Items }));
+    expect(run.error).toBeUndefined();
+    expect(run.result).toMatchObject({ expired: 1, expiredRemoved: 0, expiredDeleted: 0, confirmed: 0, deleted: 0 });
+    expect(figures(run.out)).toMatchObject({ SnapshotExpiredConfirmed: 1, SnapshotExpiredRemoved: 0, SnapshotExpiredDeleted: 0 });
+    const log = `${run.out}\n${run.err}`;
+    expect(log).toContain('expired, not removed by TTL');
+    expect(log).toContain(blobs.get('exp/lost'));
+    // The objects table's TTL, read once with the finding (DynamoDB Local's is off).
+    expect(log).toContain('TTL is off on');
+    expect((await prefixKeys(fx)).sort()).toEqual(before);
+    expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key).sort()).toEqual(['exp/lost', 'exp/pending']);
+  });
+
+  test('with deletes on: the item removed as TTL would, then its blob deleted; the pending object untouched', async () => {
+    const { fx, blobs, Items } = await rows();
+    const run = await captureStdout(() => handlerOf(fx, true)({ Items }));
+    expect(run.error).toBeUndefined();
+    expect(run.result).toMatchObject({ expired: 1, expiredRemoved: 1, expiredDeleted: 1 });
+    expect(figures(run.out)).toMatchObject({ SnapshotExpiredConfirmed: 1, SnapshotExpiredRemoved: 1, SnapshotExpiredDeleted: 1 });
+    expect(await prefixKeys(fx)).toEqual([blobs.get('exp/pending')]);
+    expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key)).toEqual(['exp/pending']);
+  });
+});
