@@ -7,6 +7,9 @@
  *    of them) and returns the Athena DDL and the audit query ({@link planAthenaRun});
  *  - a Distributed Map batch (`{ Items, BatchInput }`, rows of the query's result): re-verifies the
  *    proposed orphans live and deletes the confirmed ones (when `TIERLOG_SNAPSHOT_DELETE=true`),
+ *    re-verifies the proposed blobs of objects expired long ago whose items TTL has not removed
+ *    (`expired` rows) and, when deleting, removes their items as TTL would and deletes the blobs
+ *    (`../recovery/snapshot-audit/reverify-expired.ts`),
  *    confirms proposed losses live, both in rounds that stop before the invocation's deadline (a
  *    batch stopped so fails, the losses and orphans it confirmed and the blobs it deleted published); the
  *    batch fails when deletes failed or were refused (a
@@ -19,7 +22,8 @@
  * reported and never deleted, and every proposed orphan is re-verified live before its delete
  * (lib/recovery/snapshot-audit/reverify.ts). The confirmed orphans are logged by name (report
  * only too: the construct's default, reviewed before deletes are turned on). Metrics `SnapshotOrphansConfirmed`,
- * `SnapshotOrphansDeleted`, `SnapshotOrphansKept`, `SnapshotLostBlobs` (alarmed; published before
+ * `SnapshotOrphansDeleted`, `SnapshotOrphansKept`, `SnapshotExpiredConfirmed`, `SnapshotExpiredRemoved`,
+ * `SnapshotExpiredDeleted`, `SnapshotLostBlobs` (alarmed; published before
  * the re-verification, so a batch that fails there still reports its lost blobs, as does one whose
  * live check of losses failed after confirming some: `LostCheckIncompleteError`); the plan's
  * `SnapshotInventoryAge` (seconds, alarmed past three days: the daily inventory stopped arriving).

@@ -102,7 +102,8 @@ export async function snapshotAuditCommand(ctx: CliContext, options: SnapshotAud
 /**
  * How many of the report's findings this run left for a person (lost blobs exit 1 in any case):
  * keys that are not blob keys, candidates kept because an item could not be read or understood
- * (without `delete`; with it they exit 1), and, unless it deleted them, the confirmed orphans.
+ * (without `delete`; with it they exit 1), and, unless it deleted them, the confirmed orphans and
+ * blobs of objects expired long ago ("expired, not removed by TTL").
  */
 export function snapshotFindingsLeft(report: SnapshotAuditReport): number {
   const untrusted =
