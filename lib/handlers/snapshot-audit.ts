@@ -795,6 +795,7 @@ async function batch(
         dynamodb,
         s3,
         now: audit.clock(),
+        olderThanMs,
         delete: deleteConfirmed && !deletesRefused(report),
         scanOtherObjects: false,
         batchSize: REVERIFY_ROUND,

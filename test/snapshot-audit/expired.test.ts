@@ -104,6 +104,13 @@ describe('snapshot audit: blobs of objects expired long ago, not removed by TTL'
     expect(text.out).toContain('run with --delete to delete the confirmed orphans and the blobs of expired objects');
   });
 
+  test('blobs younger than the safety age before the snapshots are not proposed, though their objects expired long ago by the writers clocks', async () => {
+    // The audit's clock not ahead: every blob was uploaded less than the hour before the cutoff.
+    const run = await cliJson(s.fx, [...args(s), '--delete'], { clock: Date.now });
+    expect(run.json).toMatchObject({ proposed: { orphans: 0, lost: 0, expired: 0 }, expired: [], expiredRemoved: 0, deleted: 0 });
+    expect((await scanAll(s.fx.dynamodb, s.fx.config.objectsTable)).map((i) => String(i.key))).toContain('exp/lost');
+  });
+
   test('--delete removes the expired item as TTL would, then deletes its blob; the refreshed and the changed objects, and every other blob, stay', async () => {
     const before = (await prefixKeys(s.fx)).sort();
     const run = await cliJson(s.fx, [...args(s), '--delete'], { clock: ahead });
@@ -153,13 +160,15 @@ describe("the audit at scale's batches: rows of kind expired", () => {
     return { fx, blobs, Items };
   }
 
-  const handlerOf = (fx: Fixture, deleteConfirmed: boolean) =>
+  /** The function, its clock 2 h ahead (the blobs just written are old enough for its 1 h safety age) or not. */
+  const handlerOf = (fx: Fixture, deleteConfirmed: boolean, clock: () => number = ahead) =>
     createSnapshotAuditHandler({
       config: fx.config,
       settings: { olderThanMs: HOUR, delete: deleteConfirmed },
       dynamodb: fx.dynamodb,
       s3: fx.s3,
       logger: new Logger({ logLevel: 'WARN' }),
+      clock,
     });
 
   test('report only: the row is re-verified live, counted (summary, SnapshotExpiredConfirmed) and named in the log; nothing removed', async () => {
@@ -186,5 +195,16 @@ describe("the audit at scale's batches: rows of kind expired", () => {
     expect(figures(run.out)).toMatchObject({ SnapshotExpiredConfirmed: 1, SnapshotExpiredRemoved: 1, SnapshotExpiredDeleted: 1 });
     expect(await prefixKeys(fx)).toEqual([blobs.get('exp/pending')]);
     expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key)).toEqual(['exp/pending']);
+  });
+
+  // As the listing audit judges no blob younger than the safety age: a writer whose clock runs 80 h
+  // behind uploads a blob whose object is already expired past every window by the item's word.
+  test('a blob younger than the safety age (just uploaded, its object expired by a writer clock far behind) is kept, nothing removed', async () => {
+    const { fx, blobs, Items } = await rows();
+    const run = await captureStdout(() => handlerOf(fx, true, Date.now)({ Items }));
+    expect(run.error).toBeUndefined();
+    expect(run.result).toMatchObject({ expired: 0, expiredRemoved: 0, expiredDeleted: 0 });
+    expect((await prefixKeys(fx)).sort()).toEqual([blobs.get('exp/lost'), blobs.get('exp/pending')].sort());
+    expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key).sort()).toEqual(['exp/lost', 'exp/pending']);
   });
 });

@@ -16,7 +16,7 @@
  *  - `lost`: a blob key (under the prefix, of the blob-key shape, UUIDv7 time before the cutoff)
  *    that an HV item references and the inventory lacks: invariant 1 broken;
  *  - `malformed`: a key under the prefix that is not of the blob-key shape (never deleted);
- *  - `expired`: a blob the inventory lists that an HV item references whose expiry (its
+ *  - `expired`: a blob the inventory lists, older than the cutoff by both clocks (as an orphan), that an HV item references whose expiry (its
  *    `expiresAt` attribute, a number of epoch seconds) is before the cutoff by more than TTL's lag,
  *    the stream's retention and the margin (`../expired-blobs.ts`): an object TTL has not removed,
  *    whose blob no stream event will ever delete. Measured from the cutoff (the safety age before
@@ -232,6 +232,8 @@ UNION ALL
 SELECT 'expired' AS kind, r.blob_key, r.object_key, b.size, b.last_modified_date AS last_modified
 FROM refs r JOIN blobs b ON b.blob_key = r.blob_key
 WHERE b.well_formed
+  AND b.last_modified_date < ${cutoffTs}
+  AND ${uuidTime('b.blob_key')} < ${cutoffHex}
   AND r.object_key IS NOT NULL
   AND try_cast(r.expires_at AS double) < ${expiredBefore}
 )

@@ -17,7 +17,10 @@
  *     refreshed since, or one whose cleanup is still due), and the item has the numeric version
  *     a removal is conditioned on (else: `no-version`, which needs a look, as the listing audit's
  *     undecided);
- *  4. the bucket still holds the blob (a live listing of its key; else: `gone`).
+ *  4. the bucket still holds the blob (a live listing of its key; else: `gone`), and it is older
+ *     than the safety age by its LastModified in that listing and by the time in its UUIDv7, as
+ *     every blob the listing audit judges (else: `too-young`: a blob a writer whose clock runs far
+ *     behind uploaded with an expiry already past; a listing that does not answer counts as young).
  *
  * With `delete`, each confirmed one goes as the listing audit does it: its item is removed as TTL
  * would (a DeleteItem conditional on the same blob, version and expiry, expired now:
@@ -36,7 +39,7 @@ import { serverClockOffset } from '../../aws/server-clock.js';
 import { assertEpochMs } from '../../ids.js';
 import { isUnrecognised } from '../../tiered/hv-item-shape.js';
 import type { DeleteFailure } from '../../tiered/lt-bucket.js';
-import { blobsOfOtherObjects, countOption, deleteCounted } from '../audit.js';
+import { assertSafetyAge, blobsOfOtherObjects, countOption, deleteCounted } from '../audit.js';
 import { protectorOf, readChangeLogProtection } from '../change-log-protection.js';
 import { type ExpiredReferenceVerdict, judgeExpiredReference } from '../expired-blobs.js';
 import { liveStoreOf, parseBlobKeyStrict } from './reverify.js';
@@ -77,6 +80,8 @@ export type ExpiredKeptReason =
   | 'not-expired'
   /** The bucket no longer holds the blob. */
   | 'gone'
+  /** Younger than the safety age by either clock (or its listing did not answer): not judged, as the listing audit judges no young blob. */
+  | 'too-young'
   /** The item has no numeric version to remove it on (no writer makes one): never removed; needs a look. */
   | 'no-version'
   /** With `delete`: the item removed, but another object's item points at the blob (kept). */
@@ -104,8 +109,10 @@ export interface ExpiredReverifyOptions {
   readonly config: TierlogConfig;
   readonly dynamodb: DynamoDBClient;
   readonly s3: S3Client;
-  /** Now (ms); expiry is judged by the earlier of this and S3's clock. */
+  /** Now (ms); expiry and age are judged by the earlier of this and S3's clock. */
   readonly now: number;
+  /** Safety age (ms, at least 1 h): a blob younger than this by either clock is kept (`too-young`). */
+  readonly olderThanMs: number;
   /** Remove the items as TTL would and delete their blobs. Default false. */
   readonly delete?: boolean;
   /** See `ReverifyOptions.scanOtherObjects`. Default true. */
@@ -136,7 +143,8 @@ export function expiredNeedsALook(reason: ExpiredKeptReason): boolean {
  * done up to there is in `options.report`.
  *
  * @throws ConfigError on an invalid configuration; ValidationError when `now` is not ms since the
- *   epoch or `batchSize` not a whole number of at least 1.
+ *   epoch, `olderThanMs` under 1 h or reaching back before 2000, or `batchSize` not a whole number
+ *   of at least 1.
  */
 export async function reverifyExpired(
   candidates: readonly ExpiredCandidate[],
@@ -144,10 +152,11 @@ export async function reverifyExpired(
 ): Promise<ExpiredReverifyReport> {
   const config = validateConfig(options.config);
   assertEpochMs(options.now, 'now');
+  assertSafetyAge(options.olderThanMs, options.now);
   const batchSize = Math.min(S3_DELETE_BATCH, countOption(options.batchSize, 'batchSize', S3_DELETE_BATCH));
   const report = options.report ?? emptyExpiredReport(candidates.length);
   report.checked = candidates.length;
-  const parsed: Array<ExpiredCandidate & { readonly uuid: string }> = [];
+  const parsed: Array<ExpiredCandidate & { readonly uuid: string; readonly createdAt: number }> = [];
   const seen = new Set<string>();
   for (const c of candidates) {
     if (seen.has(`${c.objectKey}\0${c.key}`)) continue;
@@ -157,7 +166,7 @@ export async function reverifyExpired(
     // Read by the object its key names, as the listing audit reads it: the item of another object
     // (a copy, which no writer makes) is not this finding's, and its removal would not free the blob.
     else if (p.objectId !== c.objectKey) report.kept.push({ key: c.key, objectKey: c.objectKey, reason: 'other-object' });
-    else parsed.push({ ...c, uuid: p.uuid });
+    else parsed.push({ ...c, uuid: p.uuid, createdAt: p.createdAt });
   }
   if (parsed.length === 0) return report;
   const { hv, lt } = liveStoreOf(config, options);
@@ -181,7 +190,7 @@ export async function reverifyExpired(
     });
     const refs = await hv.readBlobReferences(batch.map((c) => c.objectKey));
     const judged: Array<{
-      c: ExpiredCandidate;
+      c: (typeof parsed)[number];
       version: number;
       expiresAtSeconds: number;
       verdict: Extract<ExpiredReferenceVerdict, { kind: 'streamEventLost' }>;
@@ -202,9 +211,17 @@ export async function reverifyExpired(
       else judged.push({ c, version: ref.version, expiresAtSeconds: ref.expiresAtSeconds, verdict });
     }
     const existence = await Promise.all(judged.map(({ c }) => lt.exists(c.key)));
+    // Ages on the caller's clock, set back by as much as it runs ahead of S3's, as the listing audit's.
+    const ageNow = Math.min(options.now, options.now + serverClockOffset(options.s3));
     const held = judged.filter(({ c }, j) => {
-      if (existence[j]?.kind !== 'missing') return true;
-      report.kept.push({ key: c.key, objectKey: c.objectKey, reason: 'gone' });
+      const found = existence[j];
+      if (found?.kind === 'missing') {
+        report.kept.push({ key: c.key, objectKey: c.objectKey, reason: 'gone' });
+        return false;
+      }
+      const age = found?.kind === 'exists' ? Math.min(ageNow - found.lastModified, ageNow - c.createdAt) : Number.NaN;
+      if (age >= options.olderThanMs) return true;
+      report.kept.push({ key: c.key, objectKey: c.objectKey, reason: 'too-young' });
       return false;
     });
     for (const { c, verdict } of held) {

@@ -339,6 +339,7 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
         dynamodb: options.dynamodb,
         s3: options.s3,
         now: options.now,
+        olderThanMs: options.olderThanMs,
         delete: removing,
         report: expired,
         ...(options.beforeDelete ? { beforeDelete: options.beforeDelete } : {}),
