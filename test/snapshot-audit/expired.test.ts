@@ -10,7 +10,12 @@
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { createDynamoDBClient } from '../../lib/aws/clients.js';
+import { FaultInjector } from '../../lib/faults/fault-injector.js';
+import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { createSnapshotAuditHandler } from '../../lib/handlers/snapshot-audit.js';
+import { SnapshotAuditIncompleteError } from '../../lib/recovery/snapshot-audit/errors.js';
+import { formatSnapshotAudit, snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
 import { snapshotFindingsLeft } from '../../lib/recovery/snapshot-audit/cli.js';
 import { type Fixture, freshFixture, prefixKeys, scanAll } from '../support/local.js';
 import { makeWriter, randomBody } from '../tiered/harness.js';
@@ -206,5 +211,45 @@ describe("the audit at scale's batches: rows of kind expired", () => {
     expect(run.result).toMatchObject({ expired: 0, expiredRemoved: 0, expiredDeleted: 0 });
     expect((await prefixKeys(fx)).sort()).toEqual([blobs.get('exp/lost'), blobs.get('exp/pending')].sort());
     expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key).sort()).toEqual(['exp/lost', 'exp/pending']);
+  });
+});
+
+describe('snapshot audit --delete: a removal DynamoDB never answers', () => {
+  test('stops the audit with its report: the object named among the removals of unknown outcome, its blob not deleted', async () => {
+    const s = await scene();
+    const before = (await prefixKeys(s.fx)).sort();
+    const dynamodb = createDynamoDBClient();
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'DeleteItemCommand' && r.input.TableName === s.fx.config.objectsTable,
+        error: () => awsServiceError('InternalServerError', 500, 'Internal server error'),
+      })
+      .attach(dynamodb, 'dynamodb');
+    let err: unknown;
+    try {
+      err = await snapshotAudit({
+        config: s.fx.config,
+        dynamodb,
+        s3: s.fx.s3,
+        inventory: s.snap.manifest,
+        exportDir: s.snap.exportDir,
+        olderThanMs: HOUR,
+        now: ahead(),
+        delete: true,
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    } finally {
+      dynamodb.destroy();
+    }
+    expect(err).toBeInstanceOf(SnapshotAuditIncompleteError);
+    // Said in the error too, as the listing audit's AuditIncompleteError says it.
+    expect((err as Error).message).toContain('1 expired item removals of unknown outcome (may be gone)');
+    const report = (err as SnapshotAuditIncompleteError).report;
+    expect(report).toMatchObject({ expiredRemoveUnknown: ['exp/lost'], expiredRemoved: 0, deleted: 0 });
+    expect(formatSnapshotAudit(report).join('\n')).toContain('1 expired item removals of unknown outcome');
+    expect((await prefixKeys(s.fx)).sort()).toEqual(before);
   });
 });
