@@ -10,7 +10,7 @@
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { createDynamoDBClient } from '../../lib/aws/clients.js';
+import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { createSnapshotAuditHandler } from '../../lib/handlers/snapshot-audit.js';
@@ -251,5 +251,55 @@ describe('snapshot audit --delete: a removal DynamoDB never answers', () => {
     expect(report).toMatchObject({ expiredRemoveUnknown: ['exp/lost'], expiredRemoved: 0, deleted: 0 });
     expect(formatSnapshotAudit(report).join('\n')).toContain('1 expired item removals of unknown outcome');
     expect((await prefixKeys(s.fx)).sort()).toEqual(before);
+  });
+});
+
+describe('the re-verification of expired objects: listings at once', () => {
+  test("a round's existence checks go a few at a time (16), as the orphans' do, not one listing per proposal at once", async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx, { store: { clock: () => Date.now() - 80 * HOUR } });
+    try {
+      for (let i = 0; i < 40; i++) await w.store.put(`exp/${String(i).padStart(2, '0')}`, randomBody(20 * KiB), { timeToLiveMs: HOUR });
+    } finally {
+      w.close();
+    }
+    const Items = (await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => ({
+      kind: 'expired',
+      blob_key: String(i.blob),
+      object_key: String(i.key),
+    }));
+    const s3 = createS3Client();
+    let listing = 0;
+    let most = 0;
+    s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'ListObjectsV2Command') return next(args);
+        most = Math.max(most, ++listing);
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          return await next(args);
+        } finally {
+          listing--;
+        }
+      },
+      { step: 'initialize' },
+    );
+    try {
+      const handler = createSnapshotAuditHandler({
+        config: fx.config,
+        settings: { olderThanMs: HOUR, delete: false },
+        dynamodb: fx.dynamodb,
+        s3,
+        logger: new Logger({ logLevel: 'CRITICAL' }),
+        clock: ahead,
+      });
+      const run = await captureStdout(() => handler({ Items }));
+      expect(run.error).toBeUndefined();
+      expect(run.result).toMatchObject({ expired: 40 });
+    } finally {
+      s3.destroy();
+    }
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(16);
   });
 });

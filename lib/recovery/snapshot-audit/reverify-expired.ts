@@ -38,11 +38,11 @@ import { refusedOutright } from '../../aws/errors.js';
 import { serverClockOffset } from '../../aws/server-clock.js';
 import { assertEpochMs } from '../../ids.js';
 import { isUnrecognised } from '../../tiered/hv-item-shape.js';
-import type { DeleteFailure } from '../../tiered/lt-bucket.js';
+import type { BlobExistence, DeleteFailure } from '../../tiered/lt-bucket.js';
 import { assertSafetyAge, blobsOfOtherObjects, countOption, deleteCounted } from '../audit.js';
 import { protectorOf, readChangeLogProtection } from '../change-log-protection.js';
 import { type ExpiredReferenceVerdict, judgeExpiredReference } from '../expired-blobs.js';
-import { liveStoreOf, parseBlobKeyStrict } from './reverify.js';
+import { EXISTENCE_CHECKS_AT_ONCE, liveStoreOf, parseBlobKeyStrict } from './reverify.js';
 
 /** A proposed blob of an expired object, as the query returned it. */
 export interface ExpiredCandidate {
@@ -210,7 +210,10 @@ export async function reverifyExpired(
       else if (ref.version === undefined) keep('no-version');
       else judged.push({ c, version: ref.version, expiresAtSeconds: ref.expiresAtSeconds, verdict });
     }
-    const existence = await Promise.all(judged.map(({ c }) => lt.exists(c.key)));
+    // A few listings at once, as the orphans' check goes: a round of 1 000 is 1 000 listings.
+    const existence: BlobExistence[] = [];
+    for (let j = 0; j < judged.length; j += EXISTENCE_CHECKS_AT_ONCE)
+      existence.push(...(await Promise.all(judged.slice(j, j + EXISTENCE_CHECKS_AT_ONCE).map(({ c }) => lt.exists(c.key)))));
     // Ages on the caller's clock, set back by as much as it runs ahead of S3's, as the listing audit's.
     const ageNow = Math.min(options.now, options.now + serverClockOffset(options.s3));
     const held = judged.filter(({ c }, j) => {
