@@ -19,7 +19,8 @@ import { formatSnapshotAudit, snapshotAudit } from '../../lib/recovery/snapshot-
 import { snapshotFindingsLeft } from '../../lib/recovery/snapshot-audit/cli.js';
 import { type Fixture, freshFixture, prefixKeys, scanAll } from '../support/local.js';
 import { makeWriter, randomBody } from '../tiered/harness.js';
-import { cli, cliJson, HOUR } from '../cli/helpers.js';
+import { newChangeId } from '../../lib/ids.js';
+import { cli, cliJson, HOUR, putRawInstance, rawEntry } from '../cli/helpers.js';
 import { captureStdout } from '../functions/lambda.js';
 import { type Snapshots, snapshotsRemovedAfterAll } from './snapshots.js';
 
@@ -301,5 +302,36 @@ describe('the re-verification of expired objects: listings at once', () => {
     }
     expect(most).toBeGreaterThan(1);
     expect(most).toBeLessThanOrEqual(16);
+  });
+});
+
+describe('the re-verification of expired objects: what the change log protects', () => {
+  test('a blob a change-log entry names (a write over the expired object in flight) is kept, its item not removed, with deletes on', async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx, { store: { clock: () => Date.now() - 80 * HOUR } });
+    try {
+      await w.store.put('exp/lost', randomBody(20 * KiB), { timeToLiveMs: HOUR });
+    } finally {
+      w.close();
+    }
+    const [item] = await scanAll(fx.dynamodb, fx.config.objectsTable);
+    const blob = String(item!.blob);
+    await putRawInstance(fx, {
+      leaseUntil: Date.now() + 3 * HOUR,
+      entries: { [newChangeId()]: rawEntry('exp/lost', { old: blob }, HOUR) },
+    });
+    const handler = createSnapshotAuditHandler({
+      config: fx.config,
+      settings: { olderThanMs: HOUR, delete: true },
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      logger: new Logger({ logLevel: 'CRITICAL' }),
+      clock: ahead,
+    });
+    const run = await captureStdout(() => handler({ Items: [{ kind: 'expired', blob_key: blob, object_key: 'exp/lost' }] }));
+    expect(run.error).toBeUndefined();
+    expect(run.result).toMatchObject({ expired: 0, expiredRemoved: 0, expiredDeleted: 0 });
+    expect(await prefixKeys(fx)).toEqual([blob]);
+    expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key)).toEqual(['exp/lost']);
   });
 });
