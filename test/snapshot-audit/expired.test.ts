@@ -100,6 +100,12 @@ describe('snapshot audit: blobs of objects expired long ago, not removed by TTL'
     expect(run.json.objectsTableTtl).toMatchObject({ status: 'DISABLED', expiryAttribute: 'expiresAt' });
     expect(run.json).toMatchObject({ expiredRemoved: 0, deleted: 0, orphans: [], lost: [] });
     expect((await prefixKeys(s.fx)).sort()).toEqual(before);
+    // The listing audit of the same live state names the same blobs, for the same reason.
+    const listing = await cliJson(s.fx, ['audit', '--older-than', '1h'], { clock: ahead });
+    expect(listing.json.expired.map((e: { key: string; objectId: string }) => [e.key, e.objectId])).toEqual(
+      run.json.expired.map((e: { key: string; objectKey: string }) => [e.key, e.objectKey]),
+    );
+    expect(listing.json.objectsTableTtl).toEqual(run.json.objectsTableTtl);
     // A finding for a person, as the listing audit counts it.
     expect(snapshotFindingsLeft(run.json)).toBe(1);
     expect((await cli(s.fx, [...args(s), '--exit-code'], { clock: ahead })).code).toBe(3);
