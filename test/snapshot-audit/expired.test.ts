@@ -341,3 +341,28 @@ describe('the re-verification of expired objects: what the change log protects',
     expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key)).toEqual(['exp/lost']);
   });
 });
+
+describe('snapshot audit of expired objects under HV attribute names not the defaults', () => {
+  test("reads the expiry from the configured attribute in the export (TIERLOG_HV_ATTRIBUTES' expiresAt), and removes the item as TTL would under those names", async () => {
+    const fx = await freshFixture({ hvAttributes: { blob: 'ptr', version: 'ver', expiresAt: 'exp_at' } });
+    const w = makeWriter(fx, { store: { clock: () => Date.now() - 80 * HOUR } });
+    try {
+      await w.store.put('exp/lost', randomBody(20 * KiB), { timeToLiveMs: HOUR });
+    } finally {
+      w.close();
+    }
+    const [item] = await scanAll(fx.dynamodb, fx.config.objectsTable);
+    expect(item).toHaveProperty('exp_at');
+    const blob = String(item!.ptr);
+    const snap = await snapshotsAt(fx, ahead());
+    const run = await cliJson(fx, ['audit', '--older-than', '1h', '--delete', '--inventory', snap.manifest, '--export', snap.exportDir], {
+      clock: ahead,
+    });
+    expect(run.code).toBe(0);
+    expect(run.json).toMatchObject({ proposed: { expired: 1 }, expiredRemoved: 1, deleted: 1 });
+    expect(run.json.expired.map((e: { key: string }) => e.key)).toEqual([blob]);
+    expect(run.json.objectsTableTtl).toMatchObject({ expiryAttribute: 'exp_at' });
+    expect(await prefixKeys(fx)).toEqual([]);
+    expect(await scanAll(fx.dynamodb, fx.config.objectsTable)).toEqual([]);
+  });
+});
