@@ -7,7 +7,7 @@
  * whose cleanup is still due, a live and a permanent one are not proposed; an object whose time to
  * idle was refreshed since the snapshots, or one overwritten since, is kept at the re-verification.
  */
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
@@ -20,7 +20,7 @@ import { snapshotFindingsLeft } from '../../lib/recovery/snapshot-audit/cli.js';
 import { type Fixture, freshFixture, prefixKeys, scanAll } from '../support/local.js';
 import { makeWriter, randomBody } from '../tiered/harness.js';
 import { newChangeId } from '../../lib/ids.js';
-import { cli, cliJson, HOUR, putRawInstance, rawEntry } from '../cli/helpers.js';
+import { blobKey, cli, cliJson, HOUR, putBlob, putRawInstance, rawEntry } from '../cli/helpers.js';
 import { captureStdout } from '../functions/lambda.js';
 import { type Snapshots, snapshotsRemovedAfterAll } from './snapshots.js';
 
@@ -364,5 +364,44 @@ describe('snapshot audit of expired objects under HV attribute names not the def
     expect(run.json.objectsTableTtl).toMatchObject({ expiryAttribute: 'exp_at' });
     expect(await prefixKeys(fx)).toEqual([]);
     expect(await scanAll(fx.dynamodb, fx.config.objectsTable)).toEqual([]);
+  });
+});
+
+describe("the audit at scale's batches: expired objects when the orphans' deletes are refused", () => {
+  test('an objects-table item the re-verification does not understand refuses every change of the batch: the expired object is reported, its item and blob stay, the batch fails', async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx, { store: { clock: () => Date.now() - 80 * HOUR } });
+    try {
+      await w.store.put('exp/lost', randomBody(20 * KiB), { timeToLiveMs: HOUR });
+    } finally {
+      w.close();
+    }
+    const [item] = await scanAll(fx.dynamodb, fx.config.objectsTable);
+    const blob = String(item!.blob);
+    // A proposed orphan whose object's item names none of the configured attributes.
+    const orphan = blobKey(fx, 'weird', Date.now() - 3 * HOUR);
+    await putBlob(fx, orphan);
+    await fx.dynamodb.send(new PutItemCommand({ TableName: fx.config.objectsTable, Item: { key: { S: 'weird' }, other: { S: 'x' } } }));
+    const handler = createSnapshotAuditHandler({
+      config: fx.config,
+      settings: { olderThanMs: HOUR, delete: true },
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      logger: new Logger({ logLevel: 'CRITICAL' }),
+      clock: ahead,
+    });
+    const lastModified = new Date(Date.now() - 3 * HOUR).toISOString().replace('T', ' ').slice(0, 23);
+    const run = await captureStdout(() =>
+      handler({
+        Items: [
+          { kind: 'orphan', blob_key: orphan, last_modified: lastModified },
+          { kind: 'expired', blob_key: blob, object_key: 'exp/lost' },
+        ],
+      }),
+    );
+    expect((run.error as Error).message).toMatch(/deletes refused/);
+    expect(figures(run.out)).toMatchObject({ SnapshotExpiredConfirmed: 1, SnapshotExpiredRemoved: 0, SnapshotExpiredDeleted: 0 });
+    expect((await prefixKeys(fx)).sort()).toEqual([blob, orphan].sort());
+    expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key).sort()).toEqual(['exp/lost', 'weird']);
   });
 });
