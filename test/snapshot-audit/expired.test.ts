@@ -405,3 +405,29 @@ describe("the audit at scale's batches: expired objects when the orphans' delete
     expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key).sort()).toEqual(['exp/lost', 'weird']);
   });
 });
+
+describe('snapshot audit --delete: expired objects when the orphans deletes are refused', () => {
+  test('an objects-table item the re-verification does not understand refuses every change of the run: the expired object is reported, its item and blob stay, exit 1', async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx, { store: { clock: () => Date.now() - 80 * HOUR } });
+    try {
+      await w.store.put('exp/lost', randomBody(20 * KiB), { timeToLiveMs: HOUR });
+    } finally {
+      w.close();
+    }
+    const [item] = await scanAll(fx.dynamodb, fx.config.objectsTable);
+    const blob = String(item!.blob);
+    const orphan = blobKey(fx, 'weird', Date.now() - 3 * HOUR);
+    await putBlob(fx, orphan);
+    await fx.dynamodb.send(new PutItemCommand({ TableName: fx.config.objectsTable, Item: { key: { S: 'weird' }, other: { S: 'x' } } }));
+    const snap = await snapshotsAt(fx, ahead());
+    const run = await cliJson(fx, ['audit', '--older-than', '1h', '--delete', '--inventory', snap.manifest, '--export', snap.exportDir], {
+      clock: ahead,
+    });
+    expect(run.code).toBe(1);
+    expect(run.json).toMatchObject({ kept: [{ key: orphan, reason: 'objects-table-unrecognised' }], expiredRemoved: 0, deleted: 0 });
+    expect(run.json.expired.map((e: { key: string }) => e.key)).toEqual([blob]);
+    expect((await prefixKeys(fx)).sort()).toEqual([blob, orphan].sort());
+    expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key).sort()).toEqual(['exp/lost', 'weird']);
+  });
+});
