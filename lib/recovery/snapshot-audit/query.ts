@@ -16,8 +16,9 @@
  *  - `lost`: a blob key (under the prefix, of the blob-key shape, UUIDv7 time before the cutoff)
  *    that an HV item references and the inventory lacks: invariant 1 broken;
  *  - `malformed`: a key under the prefix that is not of the blob-key shape (never deleted);
- *  - `expired`: a blob the inventory lists, older than the cutoff by both clocks (as an orphan), that an HV item references whose expiry (its
- *    `expiresAt` attribute, a number of epoch seconds) is before the cutoff by more than TTL's lag,
+ *  - `expired`: a blob the inventory lists, older than the cutoff by both clocks (as an orphan),
+ *    that an HV item references whose expiry (its `expiresAt` attribute, a number of epoch
+ *    seconds, read as a `double` by `try_cast`) is before the cutoff by more than TTL's lag,
  *    the stream's retention and the margin (`../expired-blobs.ts`): an object TTL has not removed,
  *    whose blob no stream event will ever delete. Measured from the cutoff (the safety age before
  *    the oldest snapshot), so an export hours old proposes no item that was not yet past the
@@ -50,7 +51,7 @@
  * Dialect: the text is Trino's. DuckDB lacks two of its functions; {@link DUCKDB_PRELUDE} defines
  * them as macros over DuckDB's own (`json_extract_scalar` = `json_extract_string`, `regexp_like`
  * = `regexp_matches`, both partial-match RE2 vs Java regex on patterns that mean the same in
- * both). Everything else (`regexp_extract_all`, `CROSS JOIN UNNEST … AS t(x)`, `substr`,
+ * both). Everything else (`regexp_extract_all`, `CROSS JOIN UNNEST … AS t(x)`, `substr`, `try_cast`,
  * `TIMESTAMP '…'` literals, `NOT EXISTS`) is common to both.
  */
 import { hvAttributeNames, type TierlogConfig } from '../../config.js';
@@ -171,9 +172,9 @@ export function snapshotAuditSql(options: SnapshotQueryOptions): string {
     throw new ValidationError('cutoffMs must be a non-negative integer', 'cutoffMs');
   const cutoff = new Date(options.cutoffMs).toISOString(); // 2024-01-02T03:04:05.678Z
   const cutoffTs = `TIMESTAMP '${cutoff.slice(0, 10)} ${cutoff.slice(11, 23)}'`;
-  // The first 48 bits of a UUIDv7 are its ms time: as 12 lower-case hex digits they order as the number.
   // Expired before this many epoch seconds (whole, so the literal is an integer in both dialects).
   const expiredBefore = Math.floor((options.cutoffMs - EXPIRED_WINDOW_MS) / 1000);
+  // The first 48 bits of a UUIDv7 are its ms time: as 12 lower-case hex digits they order as the number.
   const cutoffHex = sqlString(options.cutoffMs.toString(16).padStart(12, '0'));
   const head = sqlString(`${prefix}/`);
   const headLength = prefix.length + 1;
