@@ -778,6 +778,16 @@ async function batch(
     }
     if (expired.kept.length > 0)
       logListInParts((m, a) => logger.info(m, a), 'blobs of expired objects kept at the re-verification', 'expiredKept', expired.kept);
+    // Report-only, a change log it cannot trust keeps every proposal unjudged and the batch goes on:
+    // said at error level with why, as for the orphans (with deletes on, the batch fails below).
+    if (!deleteConfirmed && expired.refusal !== undefined)
+      logger.error(
+        'blobs of expired objects not confirmed: the re-verification cannot trust the change log (run "tierlog audit" to see why)',
+        {
+          reason: expired.refusal,
+          unjudged: expired.kept.filter((k) => expiredNeedsALook(k.reason)).length,
+        },
+      );
     if (expired.removeUnknown.length > 0)
       logger.error('expired item removals of unknown outcome (DynamoDB did not answer; these items may be gone, their blobs stay)', {
         removeUnknown: expired.removeUnknown.slice(0, 100),

@@ -431,3 +431,47 @@ describe('snapshot audit --delete: expired objects when the orphans deletes are 
     expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key).sort()).toEqual(['exp/lost', 'weird']);
   });
 });
+
+describe("the audit at scale's batches: expired objects and a change log it cannot read", () => {
+  async function sceneWithGarbage() {
+    const fx = await freshFixture();
+    const w = makeWriter(fx, { store: { clock: () => Date.now() - 80 * HOUR } });
+    try {
+      await w.store.put('exp/lost', randomBody(20 * KiB), { timeToLiveMs: HOUR });
+    } finally {
+      w.close();
+    }
+    const [item] = await scanAll(fx.dynamodb, fx.config.objectsTable);
+    await putRawInstance(fx, { leaseUntil: Date.now() + HOUR, entries: { x: 'garbage' } });
+    return { fx, blob: String(item!.blob) };
+  }
+  const handlerOf = (fx: Fixture, deleteConfirmed: boolean) =>
+    createSnapshotAuditHandler({
+      config: fx.config,
+      settings: { olderThanMs: HOUR, delete: deleteConfirmed },
+      dynamodb: fx.dynamodb,
+      s3: fx.s3,
+      logger: new Logger({ logLevel: 'ERROR' }),
+      clock: ahead,
+    });
+
+  test('report only: the batch goes on, and says at error level why the expired objects were not confirmed', async () => {
+    const { fx, blob } = await sceneWithGarbage();
+    const run = await captureStdout(() => handlerOf(fx, false)({ Items: [{ kind: 'expired', blob_key: blob, object_key: 'exp/lost' }] }));
+    expect(run.error).toBeUndefined();
+    expect(run.result).toMatchObject({ expired: 0, expiredRemoved: 0 });
+    const errors = `${run.out}\n${run.err}`
+      .split('\n')
+      .filter((line) => line.startsWith('{') && line.includes('blobs of expired objects not confirmed'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(errors).toEqual([expect.objectContaining({ level: 'ERROR', unjudged: 1, reason: expect.any(String) })]);
+  });
+
+  test('with deletes on: nothing removed or deleted, and the batch fails naming why', async () => {
+    const { fx, blob } = await sceneWithGarbage();
+    const run = await captureStdout(() => handlerOf(fx, true)({ Items: [{ kind: 'expired', blob_key: blob, object_key: 'exp/lost' }] }));
+    expect((run.error as Error).message).toMatch(/removals of expired items refused/);
+    expect(await prefixKeys(fx)).toEqual([blob]);
+    expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key)).toEqual(['exp/lost']);
+  });
+});
