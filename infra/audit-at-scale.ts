@@ -252,10 +252,10 @@ function checkExportedAttributeNames(environment: Readonly<Record<string, string
   if (variable !== undefined && Token.isUnresolved(variable)) return;
   const names = hvAttributeNamesFromEnv(environment);
   try {
-    checkSnapshotHvAttributes({ key: names.key, blob: names.blob, deleted: names.deleted });
+    checkSnapshotHvAttributes({ key: names.key, blob: names.blob, deleted: names.deleted, expiresAt: names.expiresAt });
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
-    const field = err.field.replace(/^hvAttributes\./, '') as 'key' | 'blob' | 'deleted';
+    const field = err.field.replace(/^hvAttributes\./, '') as 'key' | 'blob' | 'deleted' | 'expiresAt';
     throw new ConfigError(
       `${CONFIG_ENV.hvAttributes} names ${field} ${JSON.stringify(names[field])}, which the snapshot query cannot read from the table exports (letters, digits and _ only): every run would export both tables and fail at its plan`,
       CONFIG_ENV.hvAttributes,
@@ -545,10 +545,21 @@ export class AuditAtScale extends Construct {
     fn.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['dynamodb:BatchGetItem'], resources: [resources.objectsTable.tableArn] }),
     );
+    // Beside objects expired long ago whose items TTL did not remove: the objects table's TTL, which
+    // says why (off, on another attribute), as `tierlog audit` says it. Read only.
+    fn.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['dynamodb:DescribeTimeToLive'], resources: [resources.objectsTable.tableArn] }),
+    );
     if (props.delete) {
       fn.role.addToPrincipalPolicy(
         new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [resources.bucket.arnForObjects(`${resources.prefix}/*`)] }),
       );
+      // An object expired long ago whose item TTL has not removed: its item is removed as TTL would
+      // (a DeleteItem conditional on the same blob, version and expiry), then its blob deleted.
+      fn.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['dynamodb:DeleteItem'], resources: [resources.objectsTable.tableArn] }),
+      );
+      grantKeyFor(fn.role, resources.objectsTable.encryptionKey, 'dynamodb', ['dynamodb:DeleteItem']);
     }
     // Before its first orphan is confirmed (reported or deleted): a sample of the objects table's
     // pointers shows it is this bucket's store. Without it, report-only, every candidate is kept.

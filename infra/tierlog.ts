@@ -525,7 +525,7 @@ export class Tierlog extends Construct {
     if (props.auditAtScale) {
       try {
         // Its query reads these names from the exports: one it cannot read would fail every run at its plan.
-        checkSnapshotHvAttributes({ key: hvNames.key, blob: hvNames.blob, deleted: hvNames.deleted });
+        checkSnapshotHvAttributes({ key: hvNames.key, blob: hvNames.blob, deleted: hvNames.deleted, expiresAt: hvNames.expiresAt });
       } catch (err) {
         if (!(err instanceof ValidationError)) throw err;
         throw new Error(`auditAtScale cannot read ${err.field} from the table exports: ${err.message}`);

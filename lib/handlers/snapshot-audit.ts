@@ -7,6 +7,9 @@
  *    of them) and returns the Athena DDL and the audit query ({@link planAthenaRun});
  *  - a Distributed Map batch (`{ Items, BatchInput }`, rows of the query's result): re-verifies the
  *    proposed orphans live and deletes the confirmed ones (when `TIERLOG_SNAPSHOT_DELETE=true`),
+ *    re-verifies the proposed blobs of objects expired long ago whose items TTL has not removed
+ *    (`expired` rows) and, when deleting, removes their items as TTL would and deletes the blobs
+ *    (`../recovery/snapshot-audit/reverify-expired.ts`),
  *    confirms proposed losses live, both in rounds that stop before the invocation's deadline (a
  *    batch stopped so fails, the losses and orphans it confirmed and the blobs it deleted published); the
  *    batch fails when deletes failed or were refused (a
@@ -19,7 +22,8 @@
  * reported and never deleted, and every proposed orphan is re-verified live before its delete
  * (lib/recovery/snapshot-audit/reverify.ts). The confirmed orphans are logged by name (report
  * only too: the construct's default, reviewed before deletes are turned on). Metrics `SnapshotOrphansConfirmed`,
- * `SnapshotOrphansDeleted`, `SnapshotOrphansKept`, `SnapshotLostBlobs` (alarmed; published before
+ * `SnapshotOrphansDeleted`, `SnapshotOrphansKept`, `SnapshotExpiredConfirmed`, `SnapshotExpiredRemoved`,
+ * `SnapshotExpiredDeleted`, `SnapshotLostBlobs` (alarmed; published before
  * the re-verification, so a batch that fails there still reports its lost blobs, as does one whose
  * live check of losses failed after confirming some: `LostCheckIncompleteError`); the plan's
  * `SnapshotInventoryAge` (seconds, alarmed past three days: the daily inventory stopped arriving).
@@ -32,7 +36,8 @@ import type { Context } from 'aws-lambda';
 import { assertClientOf, createDynamoDBClient, createS3Client } from '../aws/clients.js';
 import { translateAwsError } from '../aws/errors.js';
 import { advancingObjectPages } from '../aws/object-pages.js';
-import { loadConfig, type TierlogConfig, validateConfig } from '../config.js';
+import { hvAttributeNames, loadConfig, type TierlogConfig, validateConfig } from '../config.js';
+import { readObjectsTableTtl } from '../cli/objects-ttl.js';
 import { MAX_TIMER_MS, S3_SOCKET_TIMEOUT_MS } from '../constants.js';
 import { TierlogError, ValidationError } from '../errors.js';
 import { wholeMsClock } from '../ids.js';
@@ -61,6 +66,7 @@ import {
   type ReverifyReport,
   reverifyAndDelete,
 } from '../recovery/snapshot-audit/reverify.js';
+import { emptyExpiredReport, expiredNeedsALook, reverifyExpired } from '../recovery/snapshot-audit/reverify-expired.js';
 import { addLogContext, handlerTelemetry, logListInParts, remainingTimeOf, warnOfUnknownVariables } from './factory-support.js';
 import { SNAPSHOT_AUDIT_SERVICE_NAME } from './names.js';
 
@@ -92,12 +98,13 @@ export interface ExportDescription {
 export interface SnapshotAuditRow {
   /**
    * `orphan` (proposed, re-checked live before any delete), `lost` (a blob an object points at that
-   * the inventory lacks) or `malformed` (a key under the prefix that is not a blob key: reported).
+   * the inventory lacks), `malformed` (a key under the prefix that is not a blob key: reported) or
+   * `expired` (a blob an object expired long ago still points at: re-checked live).
    */
   readonly kind?: string;
   /** The blob key. */
   readonly blob_key?: string;
-  /** For a lost blob: the key of the object that points at it. */
+  /** For a lost blob, or a blob of an expired object: the key of the object that points at it. */
   readonly object_key?: string;
   /**
    * The blob's last-modified time in the inventory: as Athena writes it (`2026-01-01 06:00:00.000`,
@@ -135,6 +142,15 @@ export interface SnapshotAuditBatchSummary {
   readonly lost: number;
   /** Keys under the prefix that are not blob keys of this store (reported, never deleted). */
   readonly malformed: number;
+  /**
+   * Blobs of objects expired long ago whose items TTL has not removed, confirmed live (reported;
+   * with `TIERLOG_SNAPSHOT_DELETE=true`, their items removed as TTL would and the blobs deleted).
+   */
+  readonly expired: number;
+  /** Of those, the items removed as TTL would (0 unless `TIERLOG_SNAPSHOT_DELETE=true`). */
+  readonly expiredRemoved: number;
+  /** Their blobs deleted after the removal. */
+  readonly expiredDeleted: number;
 }
 
 /**
@@ -494,7 +510,7 @@ const REVERIFY_ROUND = 100;
 const ROW_TEXT_FIELDS = ['blob_key', 'object_key', 'last_modified'] as const;
 
 /**
- * Refuses a batch with a row that is not the audit query's (query.ts): a kind other than its three,
+ * Refuses a batch with a row that is not the audit query's (query.ts): a kind other than its four,
  * or a field that is not text (a hand-built invocation; Athena writes every field as a string).
  * Nothing is judged from a batch refused: no row of it is deleted.
  * @throws ValidationError naming the row
@@ -502,7 +518,7 @@ const ROW_TEXT_FIELDS = ['blob_key', 'object_key', 'last_modified'] as const;
 function assertResultRows(items: readonly SnapshotAuditRow[]): void {
   for (const [i, row] of items.entries()) {
     const shown = () => JSON.stringify(row ?? null).slice(0, 300);
-    if (row?.kind !== 'orphan' && row?.kind !== 'lost' && row?.kind !== 'malformed') {
+    if (row?.kind !== 'orphan' && row?.kind !== 'lost' && row?.kind !== 'malformed' && row?.kind !== 'expired') {
       throw new ValidationError(`result row ${i} is of unknown kind: ${shown()}`, 'Items');
     }
     const odd = ROW_TEXT_FIELDS.find((field) => row[field] !== undefined && row[field] !== null && typeof row[field] !== 'string');
@@ -581,6 +597,7 @@ async function batch(
   const orphans = items.filter((r) => r.kind === 'orphan' && typeof r.blob_key === 'string');
   // Athena writes a NULL object key as an empty field: judged undecided, never read as a key.
   const lost = items.filter((r) => r.kind === 'lost' && typeof r.blob_key === 'string');
+  const expiredRows = items.filter((r) => r.kind === 'expired' && typeof r.blob_key === 'string');
   // Read only, so first: an error there fails the batch before it deleted anything.
   // Published and logged at once: an error in the re-verification below (or in a later read of
   // the check itself) fails the batch, and must not take with it the one figure that says
@@ -691,6 +708,7 @@ async function batch(
       },
     );
   } catch (err) {
+    clearTimeout(timer);
     // Stopped after confirming (report-only) or deleting: what it confirmed and deleted is counted
     // all the same, and what may be gone is said.
     if (err instanceof ReverifyIncompleteError) {
@@ -704,8 +722,6 @@ async function batch(
         });
     }
     throw err;
-  } finally {
-    clearTimeout(timer);
   }
   // The query's shape test is coarse: a proposed orphan the re-verification finds is no blob key of
   // this store (an id no writer can use) is reported with the malformed keys, as the CLI does.
@@ -736,11 +752,89 @@ async function batch(
     });
   // Deleted since the inventory (an earlier run of this batch, its answer lost): counted nowhere.
   if (report.gone.length > 0) logger.info('proposed orphans the bucket no longer holds (not counted)', { gone: report.gone.length });
-  if (report.deleteFailures.length > 0) {
+  // Then the blobs of objects expired long ago that TTL left, re-verified live, in the same rounds
+  // and under the same deadline; removed (item as TTL would, then blob) only when deletes are on and
+  // the orphans' re-verification refused none (a table it cannot trust refuses every change).
+  const expired = emptyExpiredReport(expiredRows.length);
+  const reportExpired = async () => {
+    metrics.addMetric('SnapshotExpiredConfirmed', MetricUnit.Count, expired.confirmed.length);
+    metrics.addMetric('SnapshotExpiredRemoved', MetricUnit.Count, expired.removed);
+    metrics.addMetric('SnapshotExpiredDeleted', MetricUnit.Count, expired.deleted);
+    metrics.publishStoredMetrics();
+    if (expired.confirmed.length > 0) {
+      // Why TTL left them, as the listing audit says it: one DescribeTimeToLive (never throws).
+      const ttl = await readObjectsTableTtl(dynamodb, config.objectsTable, hvAttributeNames(config).expiresAt);
+      logger.warn("the objects table's TTL, beside objects expired long ago that it did not remove", {
+        objectsTableTtl: 'error' in ttl ? ttl.error : ttl.diagnosis,
+      });
+      logListInParts(
+        warnLog,
+        deleteConfirmed
+          ? 'expired, not removed by TTL: objects expired long ago still point at these blobs (items removed as TTL would, blobs deleted, but for those kept)'
+          : 'expired, not removed by TTL: objects expired long ago still point at these blobs (report only: not removed)',
+        'expired',
+        expired.confirmed.map((e) => ({ key: e.key, objectKey: e.objectKey, expiredAt: e.expiredAt })),
+      );
+    }
+    if (expired.kept.length > 0)
+      logListInParts((m, a) => logger.info(m, a), 'blobs of expired objects kept at the re-verification', 'expiredKept', expired.kept);
+    // Report-only, a change log it cannot trust keeps every proposal unjudged and the batch goes on:
+    // said at error level with why, as for the orphans (with deletes on, the batch fails below).
+    if (!deleteConfirmed && expired.refusal !== undefined)
+      logger.error(
+        'blobs of expired objects not confirmed: the re-verification cannot trust the change log (run "tierlog audit" to see why)',
+        {
+          reason: expired.refusal,
+          unjudged: expired.kept.filter((k) => expiredNeedsALook(k.reason)).length,
+        },
+      );
+    if (expired.removeUnknown.length > 0)
+      logger.error('expired item removals of unknown outcome (DynamoDB did not answer; these items may be gone, their blobs stay)', {
+        removeUnknown: expired.removeUnknown.slice(0, 100),
+      });
+    if (expired.deleteUnknown.length > 0)
+      logger.error('deletes of unknown outcome (S3 did not answer; these blobs may be gone)', {
+        deleteUnknown: expired.deleteUnknown.slice(0, 100),
+      });
+  };
+  try {
+    await reverifyExpired(
+      expiredRows.map((r) => ({ key: r.blob_key!, objectKey: r.object_key ?? '' })),
+      {
+        config,
+        dynamodb,
+        s3,
+        now: audit.clock(),
+        olderThanMs,
+        delete: deleteConfirmed && !deletesRefused(report),
+        scanOtherObjects: false,
+        batchSize: REVERIFY_ROUND,
+        signal: stop.signal,
+        report: expired,
+      },
+    );
+  } catch (err) {
+    clearTimeout(timer);
+    await reportExpired();
+    throw err;
+  }
+  clearTimeout(timer);
+  await reportExpired();
+  const expiredLooks = expired.kept.filter((k) => expiredNeedsALook(k.reason));
+  if (expired.deleteFailures.length > 0) {
+    logListInParts(
+      (m, a) => logger.error(m, a),
+      'deletes S3 refused (the blobs are still there)',
+      'deleteFailures',
+      expired.deleteFailures,
+    );
+  }
+  if (report.deleteFailures.length > 0 || expired.deleteFailures.length > 0) {
     // Each key S3 refused, in the batch's log (the error names five): the blobs are still there,
     // and the rest of a batch of 500 refused (a policy, an object lock) was named nowhere.
     logListInParts((m, a) => logger.error(m, a), 'deletes S3 refused (the blobs are still there)', 'deleteFailures', report.deleteFailures);
-    throw new Error(`${report.deleteFailures.length} deletes failed: ${JSON.stringify(report.deleteFailures.slice(0, 5))}`);
+    const failures = [...report.deleteFailures, ...expired.deleteFailures];
+    throw new Error(`${failures.length} deletes failed: ${JSON.stringify(failures.slice(0, 5))}`);
   }
   if (undecided.length > 0)
     throw new Error(`${undecided.length} proposed losses could not be judged live: ${JSON.stringify(undecided.slice(0, 5))}`);
@@ -757,11 +851,18 @@ async function batch(
     throw new Error(
       `deletes refused: ${report.refusal ?? 'a change-log or objects-table item cannot be read (run "tierlog audit" to name it)'}`,
     );
+  if (deleteConfirmed && expiredLooks.length > 0)
+    throw new Error(
+      `removals of expired items refused: ${expired.refusal ?? `${expiredLooks.length} items have no numeric version to remove them on (${JSON.stringify(expiredLooks.slice(0, 5))})`}`,
+    );
   return {
     confirmed: report.confirmed.length,
     deleted: report.deleted,
     kept: kept.length,
     lost: confirmed.length,
     malformed: malformed.length + notBlobs.malformed.length,
+    expired: expired.confirmed.length,
+    expiredRemoved: expired.removed,
+    expiredDeleted: expired.deleted,
   };
 }

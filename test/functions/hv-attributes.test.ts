@@ -226,7 +226,7 @@ describe('custom HV attribute names from the environment', () => {
         ],
       }),
     );
-    expect(result).toEqual({ confirmed: 1, deleted: 1, kept: 1, lost: 0, malformed: 0 });
+    expect(result).toEqual({ confirmed: 1, deleted: 1, kept: 1, lost: 0, malformed: 0, expired: 0, expiredRemoved: 0, expiredDeleted: 0 });
     expect(await listKeys(fx.s3, fx.config.bucket)).toEqual(expect.arrayContaining([referenced]));
     expect(await listKeys(fx.s3, fx.config.bucket)).not.toContain(orphan);
   });

@@ -240,7 +240,16 @@ describe('snapshot-audit function batches', () => {
     const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'false', POWERTOOLS_LOG_LEVEL: 'ERROR' });
     const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }] }));
     expect(run.error).toBeUndefined();
-    expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: 1, lost: 0, malformed: 0 });
+    expect(run.result).toEqual({
+      confirmed: 0,
+      deleted: 0,
+      kept: 1,
+      lost: 0,
+      malformed: 0,
+      expired: 0,
+      expiredRemoved: 0,
+      expiredDeleted: 0,
+    });
     const errors = `${run.out}\n${run.err}`
       .split('\n')
       .filter((line) => line.startsWith('{') && !line.includes('"_aws"'))
@@ -298,7 +307,16 @@ describe('snapshot-audit function batches: an incomplete inventory', () => {
     const Items = [{ kind: 'lost', blob_key: held, object_key: 'session-obj' }];
     const run = await captureStdout(() => handler({ Items, BatchInput: { cutoff: new Date(Date.now() + HOUR).toISOString() } }));
     expect(run.error).toBeUndefined();
-    expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: 0, lost: 0, malformed: 0 });
+    expect(run.result).toEqual({
+      confirmed: 0,
+      deleted: 0,
+      kept: 0,
+      lost: 0,
+      malformed: 0,
+      expired: 0,
+      expiredRemoved: 0,
+      expiredDeleted: 0,
+    });
   });
 });
 
@@ -312,7 +330,16 @@ describe('snapshot-audit function batches: what a batch reports', () => {
     });
     const run = await captureStdout(() => handler({ Items: [{ kind: 'malformed', blob_key: stray }] }));
     // Reported only: not proposed to the re-verification as an orphan (kept 0), not judged a loss.
-    expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: 0, lost: 0, malformed: 1 });
+    expect(run.result).toEqual({
+      confirmed: 0,
+      deleted: 0,
+      kept: 0,
+      lost: 0,
+      malformed: 1,
+      expired: 0,
+      expiredRemoved: 0,
+      expiredDeleted: 0,
+    });
     const odd = await captureStdout(() => handler({ Items: [{ kind: 'orphan ', blob_key: stray }] }));
     expect((odd.error as Error).message).toMatch(/unknown kind/);
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([stray]);
@@ -332,7 +359,16 @@ describe('snapshot-audit function batches: an orphan row whose LastModified is u
     await putBlob(live, orphan);
     const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
     const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, ...lastModified }] }));
-    expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: 1, lost: 0, malformed: 0 });
+    expect(run.result).toEqual({
+      confirmed: 0,
+      deleted: 0,
+      kept: 1,
+      lost: 0,
+      malformed: 0,
+      expired: 0,
+      expiredRemoved: 0,
+      expiredDeleted: 0,
+    });
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([orphan]);
   });
 });
@@ -347,7 +383,16 @@ describe('snapshot-audit function batches: an orphan row whose LastModified is a
     const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
     const lastModified = new Date(Date.now() - 3 * HOUR).toISOString();
     const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: lastModified }] }));
-    expect(run.result).toEqual({ confirmed: 1, deleted: 1, kept: 0, lost: 0, malformed: 0 });
+    expect(run.result).toEqual({
+      confirmed: 1,
+      deleted: 1,
+      kept: 0,
+      lost: 0,
+      malformed: 0,
+      expired: 0,
+      expiredRemoved: 0,
+      expiredDeleted: 0,
+    });
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([referenced]);
   });
 });
@@ -466,7 +511,16 @@ describe('snapshot-audit function batches: one failure is enough to fail the run
       logger: new Logger({ logLevel: 'WARN' }),
     });
     const run = await captureStdout(() => handler({ Items: keys.map((blob_key) => ({ kind: 'malformed', blob_key })) }));
-    expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: 0, lost: 0, malformed: 150 });
+    expect(run.result).toEqual({
+      confirmed: 0,
+      deleted: 0,
+      kept: 0,
+      lost: 0,
+      malformed: 150,
+      expired: 0,
+      expiredRemoved: 0,
+      expiredDeleted: 0,
+    });
     const logged = `${run.out}\n${run.err}`
       .split('\n')
       .filter((l) => l.includes('"malformed":['))
@@ -582,7 +636,16 @@ describe('snapshot-audit function batches: the figures each batch publishes', ()
     );
     expect(run.error).toBeUndefined();
     // The summary the state machine's results carry, figure by figure.
-    expect(run.result).toEqual({ confirmed: 1, deleted: 1, kept: 1, lost: 1, malformed: 0 });
+    expect(run.result).toEqual({
+      confirmed: 1,
+      deleted: 1,
+      kept: 1,
+      lost: 1,
+      malformed: 0,
+      expired: 0,
+      expiredRemoved: 0,
+      expiredDeleted: 0,
+    });
     const figures = Object.assign({}, ...emfDocuments(run.out));
     expect(figures).toMatchObject({
       service: 'tierlog-snapshot-audit',
@@ -635,7 +698,16 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     ];
     const run = await captureStdout(() => handler({ Items }));
     expect(run.error).toBeUndefined();
-    expect(run.result).toEqual({ confirmed: 1, deleted: 1, kept: 0, lost: 0, malformed: 0 });
+    expect(run.result).toEqual({
+      confirmed: 1,
+      deleted: 1,
+      kept: 0,
+      lost: 0,
+      malformed: 0,
+      expired: 0,
+      expiredRemoved: 0,
+      expiredDeleted: 0,
+    });
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([referenced]);
   });
 
@@ -650,14 +722,41 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
     const Items = orphans.map((blob_key) => ({ kind: 'orphan', blob_key, last_modified: threeHoursAgo() }));
     const first = await captureStdout(() => handler({ Items }));
-    expect(first.result).toEqual({ confirmed: 2, deleted: 2, kept: 0, lost: 0, malformed: 0 });
+    expect(first.result).toEqual({
+      confirmed: 2,
+      deleted: 2,
+      kept: 0,
+      lost: 0,
+      malformed: 0,
+      expired: 0,
+      expiredRemoved: 0,
+      expiredDeleted: 0,
+    });
     const again = await captureStdout(() => handler({ Items }));
     expect(again.error).toBeUndefined();
-    expect(again.result).toEqual({ confirmed: 0, deleted: 0, kept: 0, lost: 0, malformed: 0 });
+    expect(again.result).toEqual({
+      confirmed: 0,
+      deleted: 0,
+      kept: 0,
+      lost: 0,
+      malformed: 0,
+      expired: 0,
+      expiredRemoved: 0,
+      expiredDeleted: 0,
+    });
     expect(Object.assign({}, ...emfDocuments(again.out))).toMatchObject({ SnapshotOrphansConfirmed: 0, SnapshotOrphansDeleted: 0 });
     // Without delete too: a blob gone since the inventory is no confirmed orphan.
     const reportOnly = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'false', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
-    expect((await captureStdout(() => reportOnly({ Items }))).result).toEqual({ confirmed: 0, deleted: 0, kept: 0, lost: 0, malformed: 0 });
+    expect((await captureStdout(() => reportOnly({ Items }))).result).toEqual({
+      confirmed: 0,
+      deleted: 0,
+      kept: 0,
+      lost: 0,
+      malformed: 0,
+      expired: 0,
+      expiredRemoved: 0,
+      expiredDeleted: 0,
+    });
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([referenced]);
   });
 
@@ -669,7 +768,16 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'false', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
     const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }] }));
     expect(run.error).toBeUndefined();
-    expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: 1, lost: 0, malformed: 0 });
+    expect(run.result).toEqual({
+      confirmed: 0,
+      deleted: 0,
+      kept: 1,
+      lost: 0,
+      malformed: 0,
+      expired: 0,
+      expiredRemoved: 0,
+      expiredDeleted: 0,
+    });
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([orphan]);
   });
 
@@ -680,7 +788,16 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     await putBlob(live, orphan);
     const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'false', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
     const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }] }));
-    expect(run.result).toEqual({ confirmed: 1, deleted: 0, kept: 0, lost: 0, malformed: 0 });
+    expect(run.result).toEqual({
+      confirmed: 1,
+      deleted: 0,
+      kept: 0,
+      lost: 0,
+      malformed: 0,
+      expired: 0,
+      expiredRemoved: 0,
+      expiredDeleted: 0,
+    });
     const figures = Object.assign({}, ...emfDocuments(run.out));
     expect(figures).toMatchObject({ SnapshotOrphansConfirmed: 1, SnapshotOrphansDeleted: 0, SnapshotOrphansKept: 0 });
     expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
@@ -696,7 +813,16 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'false', POWERTOOLS_LOG_LEVEL: 'INFO' });
     const Items = orphans.map((blob_key) => ({ kind: 'orphan', blob_key, last_modified: threeHoursAgo() }));
     const run = await captureStdout(() => handler({ Items }));
-    expect(run.result).toEqual({ confirmed: 2, deleted: 0, kept: 0, lost: 0, malformed: 0 });
+    expect(run.result).toEqual({
+      confirmed: 2,
+      deleted: 0,
+      kept: 0,
+      lost: 0,
+      malformed: 0,
+      expired: 0,
+      expiredRemoved: 0,
+      expiredDeleted: 0,
+    });
     const lines = `${run.out}\n${run.err}`.split('\n').filter((l) => l.includes('"confirmed":['));
     const logged = lines.map((l) => JSON.parse(l) as { message: string; confirmed: string[] });
     expect(logged.map((l) => l.message)).toEqual(['orphans confirmed (report only: not deleted)']);
@@ -715,7 +841,16 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     const cutoff = new Date(Date.now() - 4 * HOUR).toISOString();
     const Items = [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }];
     const run = await captureStdout(() => handler({ Items, BatchInput: { cutoff } }));
-    expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: 1, lost: 0, malformed: 0 });
+    expect(run.result).toEqual({
+      confirmed: 0,
+      deleted: 0,
+      kept: 1,
+      lost: 0,
+      malformed: 0,
+      expired: 0,
+      expiredRemoved: 0,
+      expiredDeleted: 0,
+    });
     expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
   });
 
@@ -772,7 +907,16 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     await putBlob(live, stray);
     const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
     const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: stray, last_modified: threeHoursAgo() }] }));
-    expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: 0, lost: 0, malformed: 1 });
+    expect(run.result).toEqual({
+      confirmed: 0,
+      deleted: 0,
+      kept: 0,
+      lost: 0,
+      malformed: 1,
+      expired: 0,
+      expiredRemoved: 0,
+      expiredDeleted: 0,
+    });
     expect(Object.assign({}, ...emfDocuments(run.out))).toMatchObject({ SnapshotOrphansKept: 0 });
     expect(await listKeys(live.s3, live.config.bucket)).toContain(stray);
   });
@@ -1427,7 +1571,16 @@ describe('snapshot-audit function batches: what a batch logs', () => {
     const run = await captureStdout(() =>
       handler({ Items: young.map((key) => ({ kind: 'orphan', blob_key: key, last_modified: threeHoursAgo() })) }),
     );
-    expect(run.result).toEqual({ confirmed: 0, deleted: 0, kept: young.length, lost: 0, malformed: 0 });
+    expect(run.result).toEqual({
+      confirmed: 0,
+      deleted: 0,
+      kept: young.length,
+      lost: 0,
+      malformed: 0,
+      expired: 0,
+      expiredRemoved: 0,
+      expiredDeleted: 0,
+    });
     const lines = run.out.split('\n').filter((l) => l.includes('"kept":['));
     for (const line of lines) expect(Buffer.byteLength(line)).toBeLessThan(256 * 1024 - 26);
     const parts = lines.map((l) => JSON.parse(l) as { kept: Array<{ key: string; reason: string }>; part: number; parts: number });

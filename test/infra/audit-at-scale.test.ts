@@ -14,7 +14,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import { AuditAtScale } from '../../infra/audit-at-scale.js';
-import type { TierlogResources } from '../../infra/permissions.js';
+import { KMS_ACTIONS_FOR, type TierlogResources } from '../../infra/permissions.js';
 import { toAttribute, toGlobalSecondaryIndex } from '../../infra/tables.js';
 import { changeLogTableSchema } from '../../lib/schema/tables.js';
 import { TierlogStack } from '../../infra/stack.js';
@@ -292,7 +292,7 @@ describe('auditAtScale', () => {
       expect(granted(snapshots.bucketArn)).toEqual(expect.arrayContaining(['s3:ListBucket', 's3:GetBucketLocation']));
     });
 
-    it('the Lambda re-verifies with exactly: change-log Scan, HV BatchGetItem and DescribeTable, listing and delete under the prefix (no blob read)', () => {
+    it("the Lambda re-verifies with exactly: change-log Scan, HV BatchGetItem, DescribeTable, the objects table's TTL, listing and delete under the prefix, an expired item's removal (no blob read)", () => {
       const policies = template.findResources('AWS::IAM::Policy');
       const fnPolicy = Object.entries(policies).find(([id]) => id.includes('AuditAtScaleFunctionRole'));
       expect(fnPolicy).toBeDefined();
@@ -300,8 +300,10 @@ describe('auditAtScale', () => {
       expect(actions).toEqual(
         [
           'dynamodb:BatchGetItem',
+          'dynamodb:DeleteItem',
           // Whether the objects table is a restored copy (lib/recovery/restored-table.ts).
           'dynamodb:DescribeTable',
+          'dynamodb:DescribeTimeToLive',
           'dynamodb:Scan',
           'logs:CreateLogStream',
           'logs:PutLogEvents',
@@ -359,6 +361,7 @@ describe('auditAtScale', () => {
       const policies = t.findResources('AWS::IAM::Policy');
       const fnPolicy = Object.entries(policies).find(([id]) => id.includes('AuditAtScaleFunctionRole'));
       expect(JSON.stringify(fnPolicy)).not.toContain('s3:DeleteObject');
+      expect(JSON.stringify(fnPolicy)).not.toContain('dynamodb:DeleteItem');
       expect(JSON.stringify(fnPolicy)).not.toContain('s3:GetObject');
       expect(scanned(fnPolicy![1])).toEqual([...changeLogScans(s), objectsTableArn(s)].sort(byJson));
       expect(findings(a)).toEqual([]);
@@ -479,6 +482,8 @@ describe('auditAtScale', () => {
     // Valid names for the writers (TIERLOG_HV_ATTRIBUTES takes . and -), not for the snapshot query's JSON paths.
     expect(() => build({ auditAtScale: true, hvAttributes: { blob: 'blob-ref' } })).toThrow(/auditAtScale.*hvAttributes\.blob.*"blob-ref"/);
     expect(() => build({ auditAtScale: true, hvAttributes: { deleted: 'is.deleted' } })).toThrow(/hvAttributes\.deleted/);
+    // The expiry attribute too: the query reads it for the objects expired long ago that TTL left.
+    expect(() => build({ auditAtScale: true, hvAttributes: { expiresAt: 'expires-at' } })).toThrow(/hvAttributes\.expiresAt/);
     // Without the audit at scale they are fine; with names the query reads, so is the audit.
     expect(() => build({ hvAttributes: { blob: 'blob-ref' } })).not.toThrow();
     expect(() => build({ auditAtScale: true, hvAttributes: { blob: 'blob_ref', body: 'data-body' } })).not.toThrow();
@@ -612,15 +617,15 @@ describe('auditAtScale used on its own, with tables under customer managed keys'
     return { changeLogKey, objectsKey, granted };
   };
 
-  it("the function may decrypt through the change log's key, as through the objects table's", () => {
+  it("the function may decrypt through the change log's key, as through the objects table's, and (deleting) remove an expired item through the objects table's", () => {
     const { changeLogKey, objectsKey, granted } = build(false);
     expect(granted(changeLogKey)).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
-    expect(granted(objectsKey)).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
+    expect(granted(objectsKey)).toEqual([...KMS_ACTIONS_FOR['dynamodb:DeleteItem']!].sort());
   });
 
-  it('one key of both tables: read through it', () => {
+  it('one key of both tables: read through it, and (deleting) an expired item removed through it', () => {
     const { changeLogKey, granted } = build(true);
-    expect(granted(changeLogKey)).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
+    expect(granted(changeLogKey)).toEqual([...KMS_ACTIONS_FOR['dynamodb:DeleteItem']!].sort());
   });
 });
 

@@ -506,7 +506,16 @@ import { functionUrlListener, localContext, provisionLocal, startLocalStack } fr
     expect(results['objects']).toEqual({ put: 201, get: 100_000, same: true });
     expect(results['sweeper']).toMatchObject({ errors: 0, dryRun: false });
     expect(results['stream']).toEqual({ batchItemFailures: [] });
-    expect(results['audit']).toEqual({ confirmed: 0, deleted: 0, kept: 0, lost: 0, malformed: 0 });
+    expect(results['audit']).toEqual({
+      confirmed: 0,
+      deleted: 0,
+      kept: 0,
+      lost: 0,
+      malformed: 0,
+      expired: 0,
+      expiredRemoved: 0,
+      expiredDeleted: 0,
+    });
     // One warning at each function's init, in its log (Powertools: WARN on stderr), none refused.
     const warned = `${stdout}\n${stderr}`
       .split('\n')

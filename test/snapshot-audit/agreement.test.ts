@@ -96,7 +96,7 @@ describe.each(['CSV', 'Parquet'] as const)('snapshot audit, %s inventory', (form
     expect(snapshot.json.orphans).toEqual(s.orphans);
     // The query's shape test is coarse: the key whose object segment is not canonical base64url is proposed,
     // and the re-verification's exact test reports it malformed.
-    expect(snapshot.json.proposed).toEqual({ orphans: s.orphans.length + 1, lost: 1 });
+    expect(snapshot.json.proposed).toEqual({ orphans: s.orphans.length + 1, lost: 1, expired: 0 });
     expect(snapshot.json.kept).toEqual([]);
     expect(snapshot.json.orphans).not.toContain(s.young);
     expect(snapshot.json.orphans).not.toContain(s.inFlight);

@@ -298,7 +298,7 @@ describe('an inventory of all versions (a versioned bucket)', () => {
         { key: gone, latest: true, deleteMarker: true },
       ]);
       const report = await auditOf(fx, { ...snap, now });
-      expect(report.proposed).toEqual({ orphans: 2, lost: 1 });
+      expect(report.proposed).toEqual({ orphans: 2, lost: 1, expired: 0 });
       expect(report.orphans).toEqual(orphans);
       expect(report.lost).toEqual([{ key: gone, objectKey: 'gone' }]);
     },

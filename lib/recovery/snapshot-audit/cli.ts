@@ -8,7 +8,10 @@
  * confirmed some prints those losses before its error (exit 1).
  */
 import { EXIT, type CliContext, InterruptedError, printJson, println, ReportBeforeError, UsageError } from '../../cli/common.js';
+import { hvAttributeNames } from '../../config.js';
+import { type ObjectsTableTtl, readObjectsTableTtl } from '../../cli/objects-ttl.js';
 import { SnapshotAuditIncompleteError } from './errors.js';
+import { expiredNeedsALook } from './reverify-expired.js';
 import { deletesRefused, LostCheckIncompleteError, needsALook } from './reverify.js';
 import { formatSnapshotAudit, type SnapshotAuditReport, snapshotAudit } from './snapshot-audit.js';
 
@@ -35,9 +38,15 @@ export async function snapshotAuditCommand(ctx: CliContext, options: SnapshotAud
   if (options.inventory === undefined || options.export === undefined) {
     throw new UsageError('--inventory <manifest.json> and --export <dir> go together');
   }
-  const print = (report: SnapshotAuditReport) => {
-    if (options.json) printJson(ctx.io, report);
-    else println(ctx.io.stdout, ...formatSnapshotAudit(report));
+  // The objects table's TTL, read once when the report holds objects expired long ago that TTL left
+  // (as the listing audit says it), never after a Ctrl-C.
+  const ttlOf = async (report: SnapshotAuditReport, interrupted = false): Promise<ObjectsTableTtl | undefined> =>
+    report.expired.length === 0 || interrupted
+      ? undefined
+      : readObjectsTableTtl(ctx.dynamodb, ctx.config.objectsTable, hvAttributeNames(ctx.config).expiresAt);
+  const print = (report: SnapshotAuditReport, ttl: ObjectsTableTtl | undefined, error?: Record<string, unknown>) => {
+    if (options.json) printJson(ctx.io, { ...report, ...(ttl !== undefined ? { objectsTableTtl: ttl } : {}), ...(error ?? {}) });
+    else println(ctx.io.stdout, ...formatSnapshotAudit(report, ttl));
   };
   let report: SnapshotAuditReport;
   try {
@@ -61,8 +70,8 @@ export async function snapshotAuditCommand(ctx: CliContext, options: SnapshotAud
     // run's report, and a script parsing stdout tells them apart.
     if (err instanceof SnapshotAuditIncompleteError) {
       const exitCode = err.cause instanceof InterruptedError ? EXIT.interrupted : EXIT.failure;
-      if (options.json) printJson(ctx.io, { ...err.report, error: { name: err.name, message: err.message, exitCode } });
-      else print(err.report);
+      const ttl = await ttlOf(err.report, err.cause instanceof InterruptedError);
+      print(err.report, ttl, { error: { name: err.name, message: err.message, exitCode } });
     }
     // The live check of proposed losses stopped (a read of the objects table failed) after it had
     // confirmed some, before any delete: those losses are named (stdout; with --json, the report's
@@ -79,10 +88,10 @@ export async function snapshotAuditCommand(ctx: CliContext, options: SnapshotAud
     }
     throw err;
   }
-  print(report);
+  print(report, await ttlOf(report));
   // As the listing audit: an item that cannot be read, or a table that is not this bucket's store,
   // refuses the deletes, and that needs a look.
-  const refused = report.delete && deletesRefused(report);
+  const refused = report.delete && (deletesRefused(report) || report.expiredKept.some((k) => expiredNeedsALook(k.reason)));
   // An inventory that lacks blobs the bucket held before it did not see the bucket, and a proposed
   // loss that could not be judged may be one: neither run is clean.
   const unsure = report.inventoryMissed.length > 0 || report.lostUndecided.length > 0;
@@ -93,9 +102,11 @@ export async function snapshotAuditCommand(ctx: CliContext, options: SnapshotAud
 /**
  * How many of the report's findings this run left for a person (lost blobs exit 1 in any case):
  * keys that are not blob keys, candidates kept because an item could not be read or understood
- * (without `delete`; with it they exit 1), and, unless it deleted them, the confirmed orphans.
+ * (without `delete`; with it they exit 1), and, unless it deleted them, the confirmed orphans and
+ * blobs of objects expired long ago ("expired, not removed by TTL").
  */
 export function snapshotFindingsLeft(report: SnapshotAuditReport): number {
-  const untrusted = report.kept.filter((k) => needsALook(k.reason)).length;
-  return report.malformed.length + untrusted + (report.delete ? 0 : report.orphans.length);
+  const untrusted =
+    report.kept.filter((k) => needsALook(k.reason)).length + report.expiredKept.filter((k) => expiredNeedsALook(k.reason)).length;
+  return report.malformed.length + untrusted + (report.delete ? 0 : report.orphans.length + report.expired.length);
 }

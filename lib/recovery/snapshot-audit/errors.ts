@@ -53,14 +53,27 @@ export function readFailure(err: unknown): string {
 }
 
 /**
- * A snapshot audit stopped (an error, or its signal) after it had deleted blobs: `report` says what
- * it did up to there (`deleted` counts the deletes S3 confirmed), `cause` why it stopped.
+ * A snapshot audit stopped (an error, or its signal) after it had deleted blobs or removed expired
+ * items: `report` says what it did up to there (`deleted` counts the deletes S3 confirmed), `cause`
+ * why it stopped; the message counts the expired items removed and the removals of unknown outcome
+ * too, as the listing audit's does.
  */
 export class SnapshotAuditIncompleteError extends TierlogError {
   constructor(
     readonly report: SnapshotAuditReport,
     cause: unknown,
   ) {
-    super(stoppedAfterMessage('snapshot audit', report, cause, { after: unknownOutcome(report) }), { cause });
+    super(
+      stoppedAfterMessage('snapshot audit', report, cause, {
+        after: [
+          ...(report.expiredRemoved > 0 ? [`${report.expiredRemoved} expired items removed`] : []),
+          ...unknownOutcome(report),
+          ...(report.expiredRemoveUnknown.length > 0
+            ? [`${report.expiredRemoveUnknown.length} expired item removals of unknown outcome (may be gone)`]
+            : []),
+        ],
+      }),
+      { cause },
+    );
   }
 }

@@ -15,7 +15,15 @@
  *    names anywhere in its text;
  *  - `lost`: a blob key (under the prefix, of the blob-key shape, UUIDv7 time before the cutoff)
  *    that an HV item references and the inventory lacks: invariant 1 broken;
- *  - `malformed`: a key under the prefix that is not of the blob-key shape (never deleted).
+ *  - `malformed`: a key under the prefix that is not of the blob-key shape (never deleted);
+ *  - `expired`: a blob the inventory lists, older than the cutoff by both clocks (as an orphan),
+ *    that an HV item references whose expiry (its `expiresAt` attribute, a number of epoch
+ *    seconds, read as a `double` by `try_cast`) is before the cutoff by more than TTL's lag,
+ *    the stream's retention and the margin (`../expired-blobs.ts`): an object TTL has not removed,
+ *    whose blob no stream event will ever delete. Measured from the cutoff (the safety age before
+ *    the oldest snapshot), so an export hours old proposes no item that was not yet past the
+ *    windows when it was taken; the live re-verification judges each again
+ *    (`judgeExpiredReference`) before it is reported or removed.
  *
  * A key the inventory lists more than once (overlapping data files: S3 Inventory may list a key
  * twice) is one finding: the findings, not the whole inventory, are grouped (a small set, where a
@@ -43,11 +51,12 @@
  * Dialect: the text is Trino's. DuckDB lacks two of its functions; {@link DUCKDB_PRELUDE} defines
  * them as macros over DuckDB's own (`json_extract_scalar` = `json_extract_string`, `regexp_like`
  * = `regexp_matches`, both partial-match RE2 vs Java regex on patterns that mean the same in
- * both). Everything else (`regexp_extract_all`, `CROSS JOIN UNNEST … AS t(x)`, `substr`,
+ * both). Everything else (`regexp_extract_all`, `CROSS JOIN UNNEST … AS t(x)`, `substr`, `try_cast`,
  * `TIMESTAMP '…'` literals, `NOT EXISTS`) is common to both.
  */
 import { hvAttributeNames, type TierlogConfig } from '../../config.js';
 import { ConfigError, ValidationError } from '../../errors.js';
+import { EXPIRED_BLOB_MARGIN_MS, STREAM_RETENTION_MS, TTL_DELETION_LAG_MS } from '../expired-blobs.js';
 
 /** The relations the query reads: table names, or parenthesised subqueries. */
 export interface SnapshotRelations {
@@ -67,6 +76,11 @@ export interface SnapshotHvAttributes {
    * names no blob, and an item that names one is a reference whatever its flag.
    */
   readonly deleted?: string;
+  /**
+   * Expiry, epoch seconds (a number attribute), read for the `expired` finding. Default
+   * `expiresAt`. Checked against the configuration only when given.
+   */
+  readonly expiresAt?: string;
 }
 
 /**
@@ -80,9 +94,10 @@ export interface SnapshotHvAttributes {
  */
 export function snapshotHvAttributesOf(config: TierlogConfig, explicit?: SnapshotHvAttributes): Required<SnapshotHvAttributes> {
   const names = hvAttributeNames(config);
-  const configured = { key: names.key, blob: names.blob, deleted: names.deleted };
+  const configured = { key: names.key, blob: names.blob, deleted: names.deleted, expiresAt: names.expiresAt };
   if (explicit === undefined) return configured;
-  const given = { key: 'key', blob: 'blob', deleted: 'deleted', ...explicit };
+  // The expiry attribute is compared only when given: explicit names made before it was read name none.
+  const given = { key: 'key', blob: 'blob', deleted: 'deleted', expiresAt: configured.expiresAt, ...explicit };
   const differ = (Object.keys(configured) as Array<keyof typeof configured>).filter((k) => given[k] !== configured[k]);
   if (differ.length > 0) {
     throw new ConfigError(
@@ -99,13 +114,22 @@ export interface SnapshotQueryOptions {
   readonly relations: SnapshotRelations;
   /** The blob prefix, without leading or trailing `/`. */
   readonly prefix: string;
-  /** Only blobs older than this instant (ms) by both clocks are orphans or lost. */
+  /**
+   * Only blobs older than this instant (ms) by both clocks are orphans or lost; only objects expired
+   * longer than {@link EXPIRED_WINDOW_MS} before it are `expired`.
+   */
   readonly cutoffMs: number;
   readonly hvAttributes?: SnapshotHvAttributes;
 }
 
 /** The kinds of row the query returns. */
-export type FindingKind = 'orphan' | 'lost' | 'malformed';
+export type FindingKind = 'orphan' | 'lost' | 'malformed' | 'expired';
+
+/**
+ * How long before the cutoff an object must have expired to be proposed `expired`: TTL's lag, the
+ * stream's retention and the margin, as the listing audit's rule (`judgeExpiredReference`).
+ */
+export const EXPIRED_WINDOW_MS = TTL_DELETION_LAG_MS + STREAM_RETENTION_MS + EXPIRED_BLOB_MARGIN_MS;
 
 /** Column names of the result, in order. */
 export const RESULT_COLUMNS = ['kind', 'blob_key', 'object_key', 'size', 'last_modified'] as const;
@@ -129,7 +153,7 @@ const UUIDV7_RE = '[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-
  * @throws ValidationError naming the first attribute it cannot read (`hvAttributes.<field>`).
  */
 export function checkSnapshotHvAttributes(names: SnapshotHvAttributes): void {
-  const attrs = { key: 'key', blob: 'blob', deleted: 'deleted', ...names };
+  const attrs = { key: 'key', blob: 'blob', deleted: 'deleted', expiresAt: 'expiresAt', ...names };
   for (const [field, name] of Object.entries(attrs)) {
     if (!ATTRIBUTE.test(name))
       throw new ValidationError(
@@ -142,12 +166,14 @@ export function checkSnapshotHvAttributes(names: SnapshotHvAttributes): void {
 /** The SQL text. @throws ValidationError on an attribute name or cutoff it cannot embed safely. */
 export function snapshotAuditSql(options: SnapshotQueryOptions): string {
   const { relations, prefix } = options;
-  const attrs = { key: 'key', blob: 'blob', deleted: 'deleted', ...options.hvAttributes };
+  const attrs = { key: 'key', blob: 'blob', deleted: 'deleted', expiresAt: 'expiresAt', ...options.hvAttributes };
   checkSnapshotHvAttributes(attrs);
   if (!Number.isSafeInteger(options.cutoffMs) || options.cutoffMs < 0)
     throw new ValidationError('cutoffMs must be a non-negative integer', 'cutoffMs');
   const cutoff = new Date(options.cutoffMs).toISOString(); // 2024-01-02T03:04:05.678Z
   const cutoffTs = `TIMESTAMP '${cutoff.slice(0, 10)} ${cutoff.slice(11, 23)}'`;
+  // Expired before this many epoch seconds (whole, so the literal is an integer in both dialects).
+  const expiredBefore = Math.floor((options.cutoffMs - EXPIRED_WINDOW_MS) / 1000);
   // The first 48 bits of a UUIDv7 are its ms time: as 12 lower-case hex digits they order as the number.
   const cutoffHex = sqlString(options.cutoffMs.toString(16).padStart(12, '0'));
   const head = sqlString(`${prefix}/`);
@@ -173,11 +199,12 @@ blobs AS (
 ),
 items AS (
   SELECT json_extract_scalar(line, ${path(attrs.blob, 'S')}) AS blob_key,
-         json_extract_scalar(line, ${path(attrs.key, 'S')}) AS object_key
+         json_extract_scalar(line, ${path(attrs.key, 'S')}) AS object_key,
+         json_extract_scalar(line, ${path(attrs.expiresAt, 'N')}) AS expires_at
   FROM ${relations.objects}
 ),
 refs AS (
-  SELECT blob_key, object_key FROM items
+  SELECT blob_key, object_key, expires_at FROM items
   WHERE blob_key IS NOT NULL
 ),
 named AS (
@@ -202,6 +229,14 @@ UNION ALL
 SELECT 'malformed' AS kind, b.blob_key, CAST(NULL AS varchar) AS object_key, b.size, b.last_modified_date AS last_modified
 FROM blobs b
 WHERE NOT b.well_formed
+UNION ALL
+SELECT 'expired' AS kind, r.blob_key, r.object_key, b.size, b.last_modified_date AS last_modified
+FROM refs r JOIN blobs b ON b.blob_key = r.blob_key
+WHERE b.well_formed
+  AND b.last_modified_date < ${cutoffTs}
+  AND ${uuidTime('b.blob_key')} < ${cutoffHex}
+  AND r.object_key IS NOT NULL
+  AND try_cast(r.expires_at AS double) < ${expiredBefore}
 )
 SELECT kind, blob_key, object_key, max(size) AS size, max(last_modified) AS last_modified
 FROM found

@@ -365,7 +365,7 @@ async function reverifyBatches(
 }
 
 /** Listings of the existence check at once: a batch of 1 000 keys is 1 000 listings. */
-const EXISTENCE_CHECKS_AT_ONCE = 16;
+export const EXISTENCE_CHECKS_AT_ONCE = 16;
 
 /** The keys of `keys` a live listing finds missing from the bucket (`LtBucket.exists`). */
 async function goneKeys(lt: LtBucket, keys: readonly string[]): Promise<Set<string>> {

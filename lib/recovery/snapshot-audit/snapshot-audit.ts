@@ -2,7 +2,9 @@
  * The audit from snapshots: an S3 Inventory report of the bucket and DynamoDB exports of the
  * objects and change-log tables, joined by one SQL text ({@link ./query.ts}) run with DuckDB,
  * then every proposed orphan re-verified live ({@link ./reverify.ts}) before (with `delete`) it
- * is deleted, and every proposed loss confirmed live. `tierlog audit --inventory <manifest>
+ * is deleted, every proposed loss confirmed live, and every proposed blob of an object expired long
+ * ago whose item TTL has not removed re-verified live ({@link ./reverify-expired.ts}) before it is
+ * reported and (with `delete`) its item removed as TTL would and its blob deleted. `tierlog audit --inventory <manifest>
  * --export <dir>` runs it; the same query runs in Athena in AWS (`infra/audit-at-scale.ts`).
  *
  * The cutoff is the safety age before the OLDEST of the three snapshots (and before now).
@@ -17,10 +19,12 @@ import { assertEpochMs } from '../../ids.js';
 import { assertClientOf } from '../../aws/clients.js';
 import { assertOptions, optionNames } from '../../plain-options.js';
 import { ValidationError } from '../../errors.js';
+import type { ObjectsTableTtl } from '../../cli/objects-ttl.js';
 import { SnapshotAuditIncompleteError, SnapshotError } from './errors.js';
 import { type Finding, runSnapshotQuery } from './duckdb-runner.js';
 import { type Inventory, readInventory } from './inventory.js';
 import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
+import { emptyExpiredReport, type ExpiredReverifyReport, type ExpiredSnapshotBlob, reverifyExpired } from './reverify-expired.js';
 import {
   checkLost,
   emptyReverifyReport,
@@ -28,6 +32,7 @@ import {
   liveStoreOf,
   type LostCandidate,
   type ReverifyReport,
+  deletesRefused,
   reverifyAndDelete,
   reverifyBatchSize,
 } from './reverify.js';
@@ -44,7 +49,10 @@ export interface SnapshotAuditOptions {
   readonly olderThanMs: number;
   /** Now, ms since the epoch (2000 to 2255: a `ValidationError` otherwise). */
   readonly now: number;
-  /** Delete the confirmed orphans. Default false. */
+  /**
+   * Delete the confirmed orphans, and remove the items of the confirmed expired objects as TTL
+   * would, then delete their blobs. Default false.
+   */
   readonly delete?: boolean;
   /**
    * HV attribute names: the configuration's (`config.hvAttributes`). Kept for compatibility; must
@@ -90,7 +98,7 @@ export interface SnapshotAuditReport {
   /** How long the query took, ms. */
   readonly queryMs: number;
   /** Proposed by the snapshots. */
-  readonly proposed: { readonly orphans: number; readonly lost: number };
+  readonly proposed: { readonly orphans: number; readonly lost: number; readonly expired: number };
   /** Orphans confirmed live (deleted with `delete`). */
   readonly orphans: string[];
   /** Proposed orphans kept by the live re-verification, with the reason (malformed ones are in {@link malformed}). */
@@ -101,6 +109,22 @@ export interface SnapshotAuditReport {
   readonly gone: string[];
   /** Keys under the prefix that are not blob keys (never deleted). */
   readonly malformed: string[];
+  /**
+   * Blobs of objects expired longer ago than TTL's lag, the stream's retention and the margin whose
+   * items are still there ("expired, not removed by TTL"), confirmed live: no stream event will
+   * delete them. With `delete`, their items were removed as TTL would and the blobs deleted
+   * (counted in {@link expiredRemoved} and {@link deleted}), but for those in {@link expiredKept}.
+   */
+  readonly expired: ExpiredSnapshotBlob[];
+  /** Proposed (or, with `delete`, confirmed) blobs of expired objects the live re-verification kept, with the reason. */
+  readonly expiredKept: ExpiredReverifyReport['kept'];
+  /** Items of expired objects removed as TTL would, with `delete`. */
+  readonly expiredRemoved: number;
+  /**
+   * Objects whose item's removal DynamoDB never answered (the run stopped there): the item may be
+   * gone, its blob is not deleted.
+   */
+  readonly expiredRemoveUnknown: string[];
   /**
    * Blob keys of stores whose prefix is nested in this one, how many under each such prefix
    * (`nestedStorePrefix`, as the listing audit counts them): another store's, never judged here,
@@ -122,6 +146,7 @@ export interface SnapshotAuditReport {
    */
   readonly lostUndecided: Array<{ readonly key: string; readonly objectKey: string; readonly reason: string }>;
   readonly delete: boolean;
+  /** Blobs deleted: the confirmed orphans and the blobs of the expired objects whose items were removed. */
   readonly deleted: number;
   readonly deleteFailures: DeleteFailure[];
   /**
@@ -209,6 +234,7 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
   );
   const proposedOrphans = findings.filter((f) => f.kind === 'orphan');
   const proposedLost = findings.filter((f) => f.kind === 'lost');
+  const proposedExpired = findings.filter((f) => f.kind === 'expired');
   const clients = {
     config,
     dynamodb: options.dynamodb,
@@ -220,7 +246,7 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
   // all outside it (as the listing audit that checked no blob asks). Keys there that are no blob
   // keys of it (a user's files, another store's) are no proposal: with only those, the run
   // reported them and read clean, where the listing audit of the same prefix stops.
-  if (proposedOrphans.length === 0 && proposedLost.length === 0) {
+  if (proposedOrphans.length === 0 && proposedLost.length === 0 && proposedExpired.length === 0) {
     const { hv, lt } = liveStoreOf(config, options);
     await assertPrefixOfStore(options.dynamodb, hv, lt, findings.length === 0 ? undefined : findings.length);
   }
@@ -236,7 +262,10 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     items: e.itemCount,
     bytes: e.bytes,
   });
-  const reportOf = (verified: ReverifyReport): SnapshotAuditReport => ({
+  const reportOf = (
+    verified: ReverifyReport,
+    expired: ExpiredReverifyReport = emptyExpiredReport(proposedExpired.length),
+  ): SnapshotAuditReport => ({
     bucket: config.bucket,
     prefix: config.prefix,
     olderThanMs: options.olderThanMs,
@@ -249,7 +278,7 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     },
     exports: { objects: describe(exports.objects), changeLog: describe(exports.changeLog) },
     queryMs,
-    proposed: { orphans: proposedOrphans.length, lost: proposedLost.length },
+    proposed: { orphans: proposedOrphans.length, lost: proposedLost.length, expired: proposedExpired.length },
     orphans: [...verified.confirmed].sort(),
     kept: verified.kept.filter((k) => k.reason !== 'malformed'),
     lost: lost.sort((a, b) => a.key.localeCompare(b.key)),
@@ -259,13 +288,17 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
       ...findings.filter((f) => f.kind === 'malformed').map((f) => f.blobKey),
       ...verified.kept.filter((k) => k.reason === 'malformed').map((k) => k.key),
     ]),
+    expired: [...expired.confirmed].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
+    expiredKept: [...expired.kept].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
+    expiredRemoved: expired.removed,
+    expiredRemoveUnknown: [...expired.removeUnknown].sort(),
     inventoryMissed: [...missedByInventory].sort(),
     lostUndecided: [...undecided].sort((a, b) => a.key.localeCompare(b.key)),
     delete: options.delete ?? false,
-    deleted: verified.deleted,
-    deleteFailures: verified.deleteFailures,
-    deleteUnknown: [...verified.deleteUnknown].sort(),
-    ...(verified.refusal !== undefined ? { deleteRefused: verified.refusal } : {}),
+    deleted: verified.deleted + expired.deleted,
+    deleteFailures: [...verified.deleteFailures, ...expired.deleteFailures],
+    deleteUnknown: [...verified.deleteUnknown, ...expired.deleteUnknown].sort(),
+    ...((verified.refusal ?? expired.refusal) !== undefined ? { deleteRefused: verified.refusal ?? expired.refusal } : {}),
   });
   // Losses confirmed above are not lost with an error (or Ctrl-C) of the re-verification before its
   // first delete, which is thrown bare (after a delete, the error below carries the report): they
@@ -296,18 +329,72 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
   } catch (err) {
     throw losing(err);
   }
-  return reportOf(verified);
+  // The blobs of objects expired long ago that TTL left, each re-verified live. A run whose orphan
+  // deletes were refused (a table it cannot trust) changes nothing more: as the listing audit, whose
+  // refusal holds for every delete of the run, it reports them only.
+  const expired = emptyExpiredReport(proposedExpired.length);
+  const removing = (options.delete ?? false) && !deletesRefused(verified);
+  try {
+    options.signal?.throwIfAborted();
+    await reverifyExpired(
+      proposedExpired.map((f) => ({ key: f.blobKey, objectKey: f.objectKey ?? '', ...(f.size !== undefined ? { size: f.size } : {}) })),
+      {
+        config,
+        dynamodb: options.dynamodb,
+        s3: options.s3,
+        now: options.now,
+        olderThanMs: options.olderThanMs,
+        delete: removing,
+        report: expired,
+        ...(options.beforeDelete ? { beforeDelete: options.beforeDelete } : {}),
+        ...(options.signal !== undefined ? { signal: options.signal } : {}),
+        ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+      },
+    );
+  } catch (err) {
+    // What was done (or, report-only, found) before it stopped goes with the error.
+    const changed =
+      verified.deleted > 0 ||
+      verified.deleteFailures.length > 0 ||
+      verified.deleteUnknown.length > 0 ||
+      expired.removed > 0 ||
+      expired.deleted > 0 ||
+      expired.deleteFailures.length > 0 ||
+      expired.deleteUnknown.length > 0 ||
+      expired.removeUnknown.length > 0;
+    const found = !(options.delete ?? false) && (verified.confirmed.length > 0 || expired.confirmed.length > 0);
+    if (changed || found || lost.length > 0) throw new SnapshotAuditIncompleteError(reportOf(verified, expired), err);
+    throw err;
+  }
+  return reportOf(verified, expired);
 }
 
-/** The human form of a snapshot audit report. */
-export function formatSnapshotAudit(r: SnapshotAuditReport): string[] {
+/**
+ * The human form of a snapshot audit report; `ttl`, the objects table's TTL read when it confirmed
+ * blobs of objects expired long ago ({@link readObjectsTableTtl}), said with them.
+ */
+export function formatSnapshotAudit(r: SnapshotAuditReport, ttl?: ObjectsTableTtl): string[] {
   const lines = [
     `snapshot audit of s3://${r.bucket}/${r.prefix}/: inventory of ${r.inventory.createdAt}, exports of ${r.exports.objects.exportTime} (objects) and ${r.exports.changeLog.exportTime} (change log)`,
-    `  blobs older than ${r.cutoff}; query ${r.queryMs} ms: ${r.proposed.orphans} orphans and ${r.proposed.lost} losses proposed`,
-    `  re-verified live: ${r.orphans.length} orphans confirmed, ${r.kept.length} kept, ${r.lost.length} losses confirmed, ${r.malformed.length} malformed keys`,
+    `  blobs older than ${r.cutoff}; query ${r.queryMs} ms: ${r.proposed.orphans} orphans and ${r.proposed.lost} losses proposed` +
+      (r.proposed.expired > 0 ? `, ${r.proposed.expired} blobs of objects expired long ago` : ''),
+    `  re-verified live: ${r.orphans.length} orphans confirmed, ${r.kept.length} kept, ${r.lost.length} losses confirmed, ${r.malformed.length} malformed keys` +
+      (r.proposed.expired > 0 ? `, ${r.expired.length} of expired objects (not removed by TTL) confirmed` : ''),
   ];
   if (r.orphans.length > 0) lines.push('orphans:', ...r.orphans.map((k) => `  ${k}`));
   if (r.kept.length > 0) lines.push('kept at the re-verification:', ...r.kept.map((k) => `  ${k.key}  ${k.reason}`));
+  if (r.expired.length > 0) {
+    lines.push(
+      'expired, not removed by TTL: objects expired past TTL lag + stream retention still point at these blobs, so no stream event will delete them (TTL off on the objects table or on another attribute than the expiry attribute, far behind, or ignoring an expiry more than five years past):',
+    );
+    if (ttl !== undefined) lines.push(`  the objects table's TTL: ${'error' in ttl ? ttl.error : ttl.diagnosis}`);
+    for (const e of r.expired) lines.push(`  ${e.key}  expired ${e.expiredAt}  object ${JSON.stringify(e.objectKey)}`);
+  }
+  if (r.expiredKept.length > 0)
+    lines.push(
+      'blobs of expired objects kept at the re-verification:',
+      ...r.expiredKept.map((k) => `  ${k.key}  object ${JSON.stringify(k.objectKey)}  ${k.reason}`),
+    );
   if (r.lost.length > 0)
     lines.push('LOST (HV points at a blob the bucket lacks):', ...r.lost.map((l) => `  ${l.key}  object ${JSON.stringify(l.objectKey)}`));
   if (r.gone.length > 0)
@@ -330,15 +417,28 @@ export function formatSnapshotAudit(r: SnapshotAuditReport): string[] {
     );
   if (r.delete) {
     if (r.deleteRefused !== undefined) lines.push(`deletes refused: ${r.deleteRefused}`);
-    lines.push(`deleted ${r.deleted} blobs`);
+    lines.push(
+      `deleted ${r.deleted} blobs${r.expiredRemoved > 0 ? ` (${r.expiredRemoved} expired items removed first, as TTL would)` : ''}`,
+    );
     for (const f of r.deleteFailures) lines.push(`  ${f.key}  ${f.code}: ${f.message}`);
     if (r.deleteUnknown.length > 0) {
       lines.push(`${r.deleteUnknown.length} deletes of unknown outcome (S3 did not answer; these blobs may be gone):`);
       for (const key of r.deleteUnknown) lines.push(`  ${key}`);
     }
+    if (r.expiredRemoveUnknown.length > 0) {
+      lines.push(
+        `${r.expiredRemoveUnknown.length} expired item removals of unknown outcome (DynamoDB did not answer; these items may be gone, their blobs stay):`,
+      );
+      for (const key of r.expiredRemoveUnknown) lines.push(`  object ${JSON.stringify(key)}`);
+    }
   } else {
     if (r.deleteRefused !== undefined) lines.push(`orphans not confirmed: ${r.deleteRefused}`);
-    if (r.orphans.length > 0) lines.push('nothing deleted: run with --delete to delete the confirmed orphans');
+    if (r.orphans.length > 0 || r.expired.length > 0)
+      lines.push(
+        r.expired.length > 0
+          ? 'nothing deleted: run with --delete to delete the confirmed orphans and the blobs of expired objects (their items removed first, as TTL would)'
+          : 'nothing deleted: run with --delete to delete the confirmed orphans',
+      );
   }
   return lines;
 }
