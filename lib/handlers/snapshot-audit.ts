@@ -778,11 +778,12 @@ async function batch(
     }
     if (expired.kept.length > 0)
       logListInParts((m, a) => logger.info(m, a), 'blobs of expired objects kept at the re-verification', 'expiredKept', expired.kept);
-    // Report-only, a change log it cannot trust keeps every proposal unjudged and the batch goes on:
-    // said at error level with why, as for the orphans (with deletes on, the batch fails below).
+    // Report-only, a change log it cannot trust (or a restored copy of the objects table) keeps
+    // proposals unjudged and the batch goes on: said at error level with why, as for the orphans
+    // (with deletes on, the batch fails below).
     if (!deleteConfirmed && expired.refusal !== undefined)
       logger.error(
-        'blobs of expired objects not confirmed: the re-verification cannot trust the change log (run "tierlog audit" to see why)',
+        'blobs of expired objects not confirmed: the re-verification cannot trust what it read, the change log or a restored copy of the objects table (reason says which)',
         {
           reason: expired.refusal,
           unjudged: expired.kept.filter((k) => expiredNeedsALook(k.reason)).length,

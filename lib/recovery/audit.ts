@@ -623,9 +623,10 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         for (const c of doomed.splice(0)) undecide(c, refusal);
       }
     }
-    if (doomed.length > 0) {
+    if (doomed.length > 0 || expired.length > 0) {
       // A restored copy of this store's table binds, yet misses every blob committed since its
-      // restore point (restored-table.ts): those are kept unless the table is shown written since.
+      // restore point (restored-table.ts): those are kept unless the table is shown written since;
+      // so are the objects it shows expired that expired after that point (live in the store if read since).
       restored ??= await RestoredCopyCheck.read(dynamodb, config.objectsTable, lt);
       await restored.lookAt([
         ...referencedRead,
@@ -640,6 +641,12 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         const why = restored.keeps({ createdAt: uuidV7Time(c.uuid), lastModified: c.lastModified });
         if (why !== undefined) undecide(c, why);
         else doomed.push(c);
+      }
+      const expiring = expired.splice(0);
+      for (const e of expiring) {
+        const why = restored.keepsExpired(e.ref.expiresAtSeconds * 1_000);
+        if (why !== undefined) undecide(e.candidate, why);
+        else expired.push(e);
       }
     }
     for (const c of doomed) {

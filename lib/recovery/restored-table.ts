@@ -18,7 +18,9 @@
  * LastModified are both before the restore point less {@link RESTORE_COMMIT_WINDOW_MS}: such a
  * blob's write committed before the restore point or never will, so the copy saw it (keys are
  * never reused: a blob unreferenced at the restore point, or replaced since, stays garbage). The
- * younger ones are kept, each with a reason naming the restore.
+ * younger ones are kept, each with a reason naming the restore. An object the copy shows expired
+ * long ago is judged by its expiry instead ({@link restoredCopyKeepsExpired}): kept when it expired
+ * after the restore point, since a read in the store may have moved its time to idle on since.
  *
  * A DescribeTable refused (a role without it) or failing decides nothing: every delete is refused
  * with the reason, and the run still reports. Refused credentials (an expired token) are thrown,
@@ -29,6 +31,7 @@ import { MAX_MAX_UPLOAD_MS } from '../constants.js';
 import { isCredentialRefusal, translateAwsError } from '../aws/errors.js';
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { checkBlobKey } from '../tiered/blob-keys.js';
+import { EXPIRED_BLOB_MARGIN_MS } from './expired-blobs.js';
 import type { LtBucket } from '../tiered/lt-bucket.js';
 
 /**
@@ -114,6 +117,28 @@ export function restoredCopyKeeps(
 }
 
 /**
+ * Why the blob of an object that expired at `expiresAt` (ms) may not be deleted, nor its item
+ * removed, on the word of a table in `state` (`live`: shown written since its restore point), or
+ * undefined when they may. Pure.
+ *
+ * A copy holds each item as it was at its restore point. An object that had expired by then stays
+ * expired (a read never revives it; a write gives it another blob), so the copy's "expired" is
+ * true of the store. One that expired after it may have been read since in the store, its time to
+ * idle moved on, and be live there pointing at the same blob: kept. {@link EXPIRED_BLOB_MARGIN_MS}
+ * more, for the clock of the writer that judged the expiry.
+ */
+export function restoredCopyKeepsExpired(state: RestoreState, live: boolean, expiresAt: number, table: string): string | undefined {
+  if (state.kind === 'unknown') return state.reason;
+  if (state.kind === 'original' || live) return undefined;
+  if (expiresAt + EXPIRED_BLOB_MARGIN_MS < state.at) return undefined;
+  return (
+    `the objects table "${table}" is a copy restored from ${state.source} at ${new Date(state.at).toISOString()}, ` +
+    `and no pointer read shows it written since: an object that expired after that point (at ${new Date(expiresAt).toISOString()}) ` +
+    'may have been read since in the store, its time to idle moved on, and be live there; kept'
+  );
+}
+
+/**
  * The restored-copy check of one run: DescribeTable read once ({@link RestoredCopyCheck.read}),
  * shown live by the pointers the run reads ({@link RestoredCopyCheck.lookAt}), asked per blob
  * ({@link RestoredCopyCheck.keeps}).
@@ -163,6 +188,11 @@ export class RestoredCopyCheck {
         return;
       }
     }
+  }
+
+  /** Why an expired object's item and blob may not be removed on this table's word, or undefined: {@link restoredCopyKeepsExpired}. */
+  keepsExpired(expiresAt: number): string | undefined {
+    return restoredCopyKeepsExpired(this.state, this.live, expiresAt, this.table);
   }
 
   /** Why `blob` may not be deleted on this table's word, or undefined: {@link restoredCopyKeeps}. */

@@ -9,13 +9,14 @@
  * is the copy, restored at `at`; a blob written after `at` whose item only the live store has
  * (here: no item at all); checked from outside by listing the bucket.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
-import { RESTORE_COMMIT_WINDOW_MS, restoredCopyKeeps } from '../../lib/recovery/restored-table.js';
-import { type Fixture, prefixKeys } from '../support/local.js';
+import { reverifyExpired } from '../../lib/recovery/snapshot-audit/reverify-expired.js';
+import { RESTORE_COMMIT_WINDOW_MS, restoredCopyKeeps, restoredCopyKeepsExpired } from '../../lib/recovery/restored-table.js';
+import { type Fixture, freshFixture, prefixKeys, scanAll } from '../support/local.js';
 import { blobKey, cliJson, HOUR, putBlob, putTombstone, storeWithOrphan } from '../cli/helpers.js';
 
 const OLD = Date.now() - 3 * HOUR;
@@ -162,5 +163,103 @@ describe('an objects table restored from this store: what it cannot judge is nev
     expect(restoredCopyKeeps(state, true, { createdAt: at + HOUR, lastModified: at + HOUR }, 't')).toBeUndefined();
     expect(restoredCopyKeeps({ kind: 'original' }, false, { createdAt: at, lastModified: at }, 't')).toBeUndefined();
     expect(RESTORE_COMMIT_WINDOW_MS).toBe(8 * 24 * HOUR);
+  });
+
+  /**
+   * An object that expired after the copy's restore point may have been read since in the store,
+   * its time to idle moved on, and be live there pointing at the same blob: through the copy, its
+   * item was removed and its blob deleted as "expired, not removed by TTL".
+   */
+  describe('objects the copy shows expired long ago', () => {
+    /**
+     * An object written 100 h ago (its blob's UUIDv7 then), 22 h to live: expired 78 h ago, past
+     * TTL's lag and the stream's retention. A copy restored between its write and its expiry held
+     * it live; one restored after its expiry, expired. Written straight to the table and the bucket.
+     */
+    async function expiredLongAgo(): Promise<{ fx: Fixture; blob: string; expiresAt: number }> {
+      const fx = await freshFixture();
+      const written = Date.now() - 100 * HOUR;
+      const expiresAt = written + 22 * HOUR;
+      const blob = blobKey(fx, 'exp/old', written);
+      await putBlob(fx, blob);
+      await putTombstone(fx, 'exp/old', blob);
+      await fx.dynamodb.send(
+        new UpdateItemCommand({
+          TableName: fx.config.objectsTable,
+          Key: { key: { S: 'exp/old' } },
+          UpdateExpression: 'SET expiresAt = :e',
+          ExpressionAttributeValues: { ':e': { N: String(Math.floor(expiresAt / 1_000)) } },
+        }),
+      );
+      return { fx, blob, expiresAt };
+    }
+
+    test('expired after the restore point: tierlog audit --delete keeps its item and blob, undecided, naming the restore', async () => {
+      const { fx, blob, expiresAt } = await expiredLongAgo();
+      const dynamodb = restoredAt(fx.config.objectsTable, expiresAt - 12 * HOUR);
+      try {
+        const run = await deletingAudit(fx, dynamodb);
+        expect(run.json.expiredRemoved).toBe(0);
+        expect(run.json.deleted).toBe(0);
+        expect(run.json.undecided).toEqual([
+          expect.objectContaining({ key: blob, reason: expect.stringMatching(/expired after that point/) }),
+        ]);
+        expect(await prefixKeys(fx)).toEqual([blob]);
+        expect(await scanAll(fx.dynamodb, fx.config.objectsTable)).toHaveLength(1);
+      } finally {
+        dynamodb.destroy();
+      }
+    });
+
+    test('expired before the restore point: the copy knows it as the store does, removed and deleted as before', async () => {
+      const { fx, blob, expiresAt } = await expiredLongAgo();
+      const dynamodb = restoredAt(fx.config.objectsTable, expiresAt + 2 * HOUR);
+      try {
+        const run = await deletingAudit(fx, dynamodb);
+        expect(run.json.undecided).toEqual([]);
+        expect(run.json.expiredRemoved).toBe(1);
+        expect(await prefixKeys(fx)).not.toContain(blob);
+      } finally {
+        dynamodb.destroy();
+      }
+    });
+
+    test('the snapshot re-verification through the copy keeps it (store-unbound, the restore named); refused DescribeTable keeps it too', async () => {
+      const { fx, blob, expiresAt } = await expiredLongAgo();
+      const reverify = (dynamodb: DynamoDBClient) =>
+        reverifyExpired([{ key: blob, objectKey: 'exp/old' }], {
+          config: fx.config,
+          dynamodb,
+          s3: fx.s3,
+          now: ahead(),
+          olderThanMs: HOUR,
+          delete: true,
+        });
+      const restored = restoredAt(fx.config.objectsTable, expiresAt - 12 * HOUR);
+      const denied = describeDenied();
+      try {
+        const kept = await reverify(restored);
+        expect(kept.removed).toBe(0);
+        expect(kept.kept).toEqual([{ key: blob, objectKey: 'exp/old', reason: 'store-unbound' }]);
+        expect(kept.refusal).toContain(`is a copy restored from ${SOURCE}`);
+        const refused = await reverify(denied);
+        expect(refused.kept).toEqual([{ key: blob, objectKey: 'exp/old', reason: 'store-unbound' }]);
+        expect(refused.refusal).toMatch(/DescribeTable: .*access denied/is);
+        expect(await prefixKeys(fx)).toEqual([blob]);
+        expect(await scanAll(fx.dynamodb, fx.config.objectsTable)).toHaveLength(1);
+      } finally {
+        restored.destroy();
+        denied.destroy();
+      }
+    });
+
+    test('the rule: kept when it expired after the restore point less the expiry margin, or the table is not known', () => {
+      const at = Date.UTC(2026, 0, 10);
+      const state = { kind: 'restored', at, source: SOURCE } as const;
+      expect(restoredCopyKeepsExpired(state, false, at - 2 * HOUR, 't')).toBeUndefined();
+      expect(restoredCopyKeepsExpired(state, false, at - HOUR / 2, 't')).toMatch(/expired after that point/);
+      expect(restoredCopyKeepsExpired(state, true, at + HOUR, 't')).toBeUndefined();
+      expect(restoredCopyKeepsExpired({ kind: 'unknown', reason: 'r' }, false, at - 100 * HOUR, 't')).toBe('r');
+    });
   });
 });

@@ -42,6 +42,7 @@ import type { BlobExistence, DeleteFailure } from '../../tiered/lt-bucket.js';
 import { assertSafetyAge, blobsOfOtherObjects, countOption, deleteCounted } from '../audit.js';
 import { protectorOf, readChangeLogProtection } from '../change-log-protection.js';
 import { type ExpiredReferenceVerdict, judgeExpiredReference } from '../expired-blobs.js';
+import { RestoredCopyCheck } from '../restored-table.js';
 import { EXISTENCE_CHECKS_AT_ONCE, liveStoreOf, parseBlobKeyStrict } from './reverify.js';
 
 /** A proposed blob of an expired object, as the query returned it. */
@@ -85,7 +86,12 @@ export type ExpiredKeptReason =
   /** The item has no numeric version to remove it on (no writer makes one): never removed; needs a look. */
   | 'no-version'
   /** With `delete`: the item removed, but another object's item points at the blob (kept). */
-  | 'referenced';
+  | 'referenced'
+  /**
+   * The objects table is a restored copy not shown written since, and the object expired after its
+   * restore point (or DescribeTable did not say): maybe live in the store (`../restored-table.ts`).
+   */
+  | 'store-unbound';
 
 /** What {@link reverifyExpired} found and did. Filled as it goes: a caller that catches its error reads it. */
 export interface ExpiredReverifyReport {
@@ -101,7 +107,10 @@ export interface ExpiredReverifyReport {
   readonly deleteUnknown: string[];
   /** Objects whose item's removal DynamoDB never answered: the item may be gone, its blob is not deleted. */
   readonly removeUnknown: string[];
-  /** Why every proposal was kept as `change-log-unreadable`, when they were. */
+  /**
+   * Why every proposal was kept as `change-log-unreadable`, when they were; or why some were kept
+   * as `store-unbound` (a restored copy of the objects table, or DescribeTable not answered).
+   */
   refusal?: string;
 }
 
@@ -134,7 +143,7 @@ export function emptyExpiredReport(checked: number): ExpiredReverifyReport {
 
 /** Whether a proposal kept for `reason` needs a person's look (as `needsALook` for orphans). */
 export function expiredNeedsALook(reason: ExpiredKeptReason): boolean {
-  return reason === 'change-log-unreadable' || reason === 'no-version';
+  return reason === 'change-log-unreadable' || reason === 'no-version' || reason === 'store-unbound';
 }
 
 /**
@@ -181,6 +190,7 @@ export async function reverifyExpired(
     return report;
   }
   let otherObjects: Map<string, string> | undefined;
+  let restored: RestoredCopyCheck | undefined;
   for (let i = 0; i < parsed.length; i += batchSize) {
     options.signal?.throwIfAborted();
     const batch = parsed.slice(i, i + batchSize).filter((c) => {
@@ -209,6 +219,26 @@ export async function reverifyExpired(
       if (verdict.kind !== 'streamEventLost' || ref.expiresAtSeconds === undefined) keep('not-expired');
       else if (ref.version === undefined) keep('no-version');
       else judged.push({ c, version: ref.version, expiresAtSeconds: ref.expiresAtSeconds, verdict });
+    }
+    if (judged.length > 0) {
+      // A restored copy of this store's table (`../restored-table.ts`): an object it shows expired
+      // after its restore point may be live in the store, read since; DescribeTable not answered keeps all.
+      restored ??= await RestoredCopyCheck.read(options.dynamodb, config.objectsTable, lt);
+      await restored.lookAt(
+        [...refs].flatMap(([objectKey, ref]) => (typeof ref?.blob === 'string' ? [{ objectKey, blob: ref.blob }] : [])),
+      );
+      const copy = restored;
+      judged.splice(
+        0,
+        judged.length,
+        ...judged.filter(({ c, expiresAtSeconds }) => {
+          const why = copy.keepsExpired(expiresAtSeconds * 1_000);
+          if (why === undefined) return true;
+          report.refusal ??= why;
+          report.kept.push({ key: c.key, objectKey: c.objectKey, reason: 'store-unbound' });
+          return false;
+        }),
+      );
     }
     // A few listings at once, as the orphans' check goes: a round of 1 000 is 1 000 listings.
     const existence: BlobExistence[] = [];
