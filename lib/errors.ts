@@ -2,6 +2,7 @@
  * Errors tierlog throws, as named subclasses carrying the context a caller needs to act.
  * Catch `TierlogError` for all of them.
  */
+import { keepClassNames } from './class-names.js';
 
 /** Base class of every error tierlog throws on purpose. */
 export class TierlogError extends Error {
@@ -350,6 +351,34 @@ export class RangeNotSatisfiableError extends TierlogError {
     super(`the range does not overlap object "${key}" (${size} bytes)`);
   }
 }
+
+// Their names, not a minifier's (each error's `name` is its class's).
+keepClassNames({
+  TierlogError,
+  ConfigError,
+  ResourceMissingError,
+  AccessDeniedError,
+  ValidationError,
+  ChangeIdConflictError,
+  InstanceClaimedError,
+  UploadNotSentError,
+  InvocationEndedError,
+  VersionConflictError,
+  CommitOutcomeUnknownError,
+  CommitRefusedError,
+  CorruptItemError,
+  ItemTooLargeError,
+  BlobMissingError,
+  BlobArchivedError,
+  ListingError,
+  TableListingError,
+  ContentionError,
+  UploadSessionNotFoundError,
+  UploadSessionClosedError,
+  UploadAssembledError,
+  InvalidPartsError,
+  RangeNotSatisfiableError,
+});
 
 /** What a deleting operation had done when it stopped: the counts its incomplete error reports. */
 export interface DeletesDone {

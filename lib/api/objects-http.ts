@@ -151,6 +151,7 @@ import {
   ValidationError,
   VersionConflictError,
 } from '../errors.js';
+import { keepClassNames } from '../class-names.js';
 import { httpStatus, isThrottling, isTransactionConflict } from '../aws/errors.js';
 import { MAX_PRESIGN_SECONDS } from '../aws/presign.js';
 import { type ByteRange, contentRange, parseRangeHeader } from '../tiered/byte-range.js';
@@ -1468,6 +1469,7 @@ class BodyTooLargeError extends ValidationError {
     super(message, 'body');
   }
 }
+keepClassNames({ BodyTooLargeError });
 
 /** A write's `If-Match` named a weak tag, which never matches (RFC 9110 §13.1.1): 412. */
 class WeakIfMatchError extends Error {

@@ -17,6 +17,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { LAMBDA_MAX_INVOCATION_MS } from '../constants.js';
 import { isIntegerIn } from '../env-integers.js';
+import { keepClassNames } from '../class-names.js';
 import { TierlogError, ValidationError } from '../errors.js';
 import { assertOptions, kindOf } from '../plain-options.js';
 import { notifyCallback } from '../callbacks.js';
@@ -39,6 +40,7 @@ export class FunctionTimeoutError extends TierlogError {
     super(`Task timed out after ${(timeoutMs / 1_000).toFixed(2)} seconds`);
   }
 }
+keepClassNames({ FunctionTimeoutError });
 
 /** The handler answered something Lambda cannot turn into an HTTP response: the Function URL answers 502. */
 export class InvalidFunctionResponseError extends TierlogError {
@@ -50,6 +52,7 @@ export class InvalidFunctionResponseError extends TierlogError {
     super(message);
   }
 }
+keepClassNames({ InvalidFunctionResponseError });
 
 /** The Lambda context a local invocation gets: a deadline `timeoutMs` from now. */
 export function localContext(functionName: string, timeoutMs: number): Context {

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { CONFIG_ENV, type TierlogConfig, configToEnv, loadConfigOver, replacedBlobCleanupOf, validateConfig } from '../config.js';
 import { MAX_TIMER_MS } from '../constants.js';
+import { keepClassNames } from '../class-names.js';
 import { ConfigError, TierlogError, ValidationError } from '../errors.js';
 import { assertOptions, optionNames } from '../plain-options.js';
 import { createObjectsHandler } from '../handlers/objects.js';
@@ -28,6 +29,7 @@ import { functionUrlListener, localContext } from './function-url.js';
  * variables `stop()` put back: the shell's.
  */
 export class ServiceStoppedError extends TierlogError {}
+keepClassNames({ ServiceStoppedError });
 
 /** Options of {@link startDevService}. All optional. */
 export interface DevServiceOptions {

@@ -27,6 +27,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { addInsideRetryLoop } from '../aws/retry-loop.js';
+import { keepClassNames } from '../class-names.js';
 import { MAX_TIMER_MS } from '../constants.js';
 import { isIntegerIn } from '../env-integers.js';
 import { ValidationError } from '../errors.js';
@@ -88,6 +89,7 @@ export class CrashError extends Error {
     super(`injected crash at ${request.service}:${request.command}`);
   }
 }
+keepClassNames({ CrashError });
 
 /** Counts of what happened, for reports. */
 export interface FaultStats {

@@ -82,6 +82,7 @@ import { type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { CONFIG_ENV, hvAttributeNames, isValidPrefix, type TierlogConfig, validateConfig } from '../config.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH, S3_SOCKET_TIMEOUT_MS } from '../constants.js';
+import { keepClassNames } from '../class-names.js';
 import { AccessDeniedError, ConfigError, stoppedAfterMessage, TierlogError, ValidationError } from '../errors.js';
 import { assertOptions, kindOf, optionNames } from '../plain-options.js';
 import { assertClock, type Clock, isUuidV7, systemClock } from '../ids.js';
@@ -360,6 +361,7 @@ export class AuditIncompleteError extends TierlogError {
     );
   }
 }
+keepClassNames({ AuditIncompleteError });
 
 export type ParsedBlobKey =
   | { readonly ok: true; readonly objectId: string; readonly uuid: string; readonly createdAt: number }

@@ -67,6 +67,7 @@ import {
   S3_DELETE_BATCH,
 } from '../constants.js';
 import { checkIntegerIn } from '../env-integers.js';
+import { keepClassNames } from '../class-names.js';
 import { ConfigError, CorruptItemError, ItemTooLargeError, TierlogError, ValidationError } from '../errors.js';
 import { assertDeadline, type Clock, newInstanceId, systemClock, wholeMsClock } from '../ids.js';
 import { assertOptions, optionNames } from '../plain-options.js';
@@ -1424,6 +1425,7 @@ export class SweepIncompleteError extends TierlogError {
     );
   }
 }
+keepClassNames({ SweepIncompleteError });
 
 /** True when `report` holds nothing but errors: the sweep did and found nothing. */
 /** What a sweep on a clock `off` AWS's would do wrong, for the refusals of the `Sweeper` and `tierlog sweep`. */

@@ -24,6 +24,7 @@
  * less is never refreshed and silently becomes a time to live.
  */
 import { types } from 'node:util';
+import { keepClassNames } from '../class-names.js';
 import { TierlogError, ValidationError } from '../errors.js';
 
 /** The expiry a write asks for. At most one field may be set. */
@@ -112,6 +113,7 @@ export class ExpiredSinceJudgedError extends TierlogError {
     super(`object "${key.slice(0, 200)}" expired after the write judged it live: not sent, judged again`);
   }
 }
+keepClassNames({ ExpiredSinceJudgedError });
 
 /**
  * The check each attempt of a write conditioned on `record` runs right before it goes out, with

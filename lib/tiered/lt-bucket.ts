@@ -25,6 +25,7 @@ import { awsErrorName, isCredentialRefusal, isDefiniteRejection, isNoSuchKey, tr
 import { type PresignedUrl, presignUrl, presignUrls } from '../aws/presign.js';
 import { MULTIPART_PART_SIZE, S3_DELETE_BATCH, UPLOAD_ABORT_ROUNDS } from '../constants.js';
 import { advancingObjectPages } from '../aws/object-pages.js';
+import { keepClassNames } from '../class-names.js';
 import { AccessDeniedError, CorruptItemError, ListingError, ResourceMissingError, TierlogError } from '../errors.js';
 import { checkBeforeEachAttempt } from '../aws/retry-loop.js';
 import { assertPartSize, partSizeFor } from './part-size.js';
@@ -132,6 +133,7 @@ export class DeleteManyIncompleteError extends TierlogError {
     this.deleted = deletedKeys.length;
   }
 }
+keepClassNames({ DeleteManyIncompleteError });
 
 /** The multipart uploads in progress under the prefix, as far as a bounded listing read. */
 export interface MultipartListing {

@@ -4,6 +4,7 @@
  * format. Nothing is proposed, let alone deleted, from such a snapshot.
  */
 import { ZodError } from 'zod';
+import { keepClassNames } from '../../class-names.js';
 import { stoppedAfterMessage, TierlogError } from '../../errors.js';
 import { unknownOutcome } from './reverify.js';
 import type { SnapshotAuditReport } from './snapshot-audit.js';
@@ -19,6 +20,7 @@ export class SnapshotError extends TierlogError {
     super(`${message} (${path})`, options);
   }
 }
+keepClassNames({ SnapshotError });
 
 /**
  * Why a snapshot file did not parse, in one line of at most `max` characters: a schema's refusal
@@ -77,3 +79,4 @@ export class SnapshotAuditIncompleteError extends TierlogError {
     );
   }
 }
+keepClassNames({ SnapshotAuditIncompleteError });

@@ -45,6 +45,7 @@ import { batchGetConsistent } from '../../aws/batch-get.js';
 import { documentClient } from '../../aws/clients.js';
 import { hvAttributeNames, type TierlogConfig, validateConfig } from '../../config.js';
 import { DYNAMODB_BATCH_GET, MULTIPART_PART_SIZE, S3_DELETE_BATCH } from '../../constants.js';
+import { keepClassNames } from '../../class-names.js';
 import { stoppedAfterMessage, TierlogError, ValidationError } from '../../errors.js';
 import { assertEpochMs, isUuidV7 } from '../../ids.js';
 import { assertOptions, optionNames } from '../../plain-options.js';
@@ -175,6 +176,7 @@ export class ReverifyIncompleteError extends TierlogError {
     super(stoppedAfterMessage('re-verification', report, cause, { after: unknownOutcome(report) }), { cause });
   }
 }
+keepClassNames({ ReverifyIncompleteError });
 
 /** The count of deletes of unknown outcome, as a stop's message says it (none: nothing). */
 export function unknownOutcome(report: Pick<ReverifyReport, 'deleteUnknown'>): string[] {
@@ -449,6 +451,7 @@ export class LostCheckIncompleteError extends TierlogError {
     );
   }
 }
+keepClassNames({ LostCheckIncompleteError });
 
 /** A candidate lost blob: HV item `objectKey` references `key`, the inventory lacks it. */
 export interface LostCandidate {
