@@ -109,6 +109,14 @@ describe('snapshot-audit function settings', () => {
   });
 });
 
+/** The counts of a batch's summary (what the re-verification function returns). */
+const SUMMARY_COUNTS = ['confirmed', 'deleted', 'kept', 'lost', 'malformed', 'expired', 'expiredRemoved', 'expiredDeleted'] as const;
+
+/** A batch's summary: every count 0 but those of `counts`. */
+function batchSummary(counts: Partial<Record<(typeof SUMMARY_COUNTS)[number], number>>): Record<string, number> {
+  return { ...Object.fromEntries(SUMMARY_COUNTS.map((name) => [name, 0])), ...counts };
+}
+
 /**
  * The function's handler for batches, on `live`, with the settings, a safety age of an hour and
  * `env` (restored after the test).
@@ -240,16 +248,7 @@ describe('snapshot-audit function batches', () => {
     const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'false', POWERTOOLS_LOG_LEVEL: 'ERROR' });
     const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }] }));
     expect(run.error).toBeUndefined();
-    expect(run.result).toEqual({
-      confirmed: 0,
-      deleted: 0,
-      kept: 1,
-      lost: 0,
-      malformed: 0,
-      expired: 0,
-      expiredRemoved: 0,
-      expiredDeleted: 0,
-    });
+    expect(run.result).toEqual(batchSummary({ kept: 1 }));
     const errors = `${run.out}\n${run.err}`
       .split('\n')
       .filter((line) => line.startsWith('{') && !line.includes('"_aws"'))
@@ -307,16 +306,7 @@ describe('snapshot-audit function batches: an incomplete inventory', () => {
     const Items = [{ kind: 'lost', blob_key: held, object_key: 'session-obj' }];
     const run = await captureStdout(() => handler({ Items, BatchInput: { cutoff: new Date(Date.now() + HOUR).toISOString() } }));
     expect(run.error).toBeUndefined();
-    expect(run.result).toEqual({
-      confirmed: 0,
-      deleted: 0,
-      kept: 0,
-      lost: 0,
-      malformed: 0,
-      expired: 0,
-      expiredRemoved: 0,
-      expiredDeleted: 0,
-    });
+    expect(run.result).toEqual(batchSummary({}));
   });
 });
 
@@ -330,16 +320,7 @@ describe('snapshot-audit function batches: what a batch reports', () => {
     });
     const run = await captureStdout(() => handler({ Items: [{ kind: 'malformed', blob_key: stray }] }));
     // Reported only: not proposed to the re-verification as an orphan (kept 0), not judged a loss.
-    expect(run.result).toEqual({
-      confirmed: 0,
-      deleted: 0,
-      kept: 0,
-      lost: 0,
-      malformed: 1,
-      expired: 0,
-      expiredRemoved: 0,
-      expiredDeleted: 0,
-    });
+    expect(run.result).toEqual(batchSummary({ malformed: 1 }));
     const odd = await captureStdout(() => handler({ Items: [{ kind: 'orphan ', blob_key: stray }] }));
     expect((odd.error as Error).message).toMatch(/unknown kind/);
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([stray]);
@@ -359,16 +340,7 @@ describe('snapshot-audit function batches: an orphan row whose LastModified is u
     await putBlob(live, orphan);
     const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
     const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, ...lastModified }] }));
-    expect(run.result).toEqual({
-      confirmed: 0,
-      deleted: 0,
-      kept: 1,
-      lost: 0,
-      malformed: 0,
-      expired: 0,
-      expiredRemoved: 0,
-      expiredDeleted: 0,
-    });
+    expect(run.result).toEqual(batchSummary({ kept: 1 }));
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([orphan]);
   });
 });
@@ -383,16 +355,7 @@ describe('snapshot-audit function batches: an orphan row whose LastModified is a
     const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
     const lastModified = new Date(Date.now() - 3 * HOUR).toISOString();
     const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: lastModified }] }));
-    expect(run.result).toEqual({
-      confirmed: 1,
-      deleted: 1,
-      kept: 0,
-      lost: 0,
-      malformed: 0,
-      expired: 0,
-      expiredRemoved: 0,
-      expiredDeleted: 0,
-    });
+    expect(run.result).toEqual(batchSummary({ confirmed: 1, deleted: 1 }));
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([referenced]);
   });
 });
@@ -511,16 +474,7 @@ describe('snapshot-audit function batches: one failure is enough to fail the run
       logger: new Logger({ logLevel: 'WARN' }),
     });
     const run = await captureStdout(() => handler({ Items: keys.map((blob_key) => ({ kind: 'malformed', blob_key })) }));
-    expect(run.result).toEqual({
-      confirmed: 0,
-      deleted: 0,
-      kept: 0,
-      lost: 0,
-      malformed: 150,
-      expired: 0,
-      expiredRemoved: 0,
-      expiredDeleted: 0,
-    });
+    expect(run.result).toEqual(batchSummary({ malformed: 150 }));
     const logged = `${run.out}\n${run.err}`
       .split('\n')
       .filter((l) => l.includes('"malformed":['))
@@ -636,16 +590,7 @@ describe('snapshot-audit function batches: the figures each batch publishes', ()
     );
     expect(run.error).toBeUndefined();
     // The summary the state machine's results carry, figure by figure.
-    expect(run.result).toEqual({
-      confirmed: 1,
-      deleted: 1,
-      kept: 1,
-      lost: 1,
-      malformed: 0,
-      expired: 0,
-      expiredRemoved: 0,
-      expiredDeleted: 0,
-    });
+    expect(run.result).toEqual(batchSummary({ confirmed: 1, deleted: 1, kept: 1, lost: 1 }));
     const figures = Object.assign({}, ...emfDocuments(run.out));
     expect(figures).toMatchObject({
       service: 'tierlog-snapshot-audit',
@@ -698,16 +643,7 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     ];
     const run = await captureStdout(() => handler({ Items }));
     expect(run.error).toBeUndefined();
-    expect(run.result).toEqual({
-      confirmed: 1,
-      deleted: 1,
-      kept: 0,
-      lost: 0,
-      malformed: 0,
-      expired: 0,
-      expiredRemoved: 0,
-      expiredDeleted: 0,
-    });
+    expect(run.result).toEqual(batchSummary({ confirmed: 1, deleted: 1 }));
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([referenced]);
   });
 
@@ -722,41 +658,14 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
     const Items = orphans.map((blob_key) => ({ kind: 'orphan', blob_key, last_modified: threeHoursAgo() }));
     const first = await captureStdout(() => handler({ Items }));
-    expect(first.result).toEqual({
-      confirmed: 2,
-      deleted: 2,
-      kept: 0,
-      lost: 0,
-      malformed: 0,
-      expired: 0,
-      expiredRemoved: 0,
-      expiredDeleted: 0,
-    });
+    expect(first.result).toEqual(batchSummary({ confirmed: 2, deleted: 2 }));
     const again = await captureStdout(() => handler({ Items }));
     expect(again.error).toBeUndefined();
-    expect(again.result).toEqual({
-      confirmed: 0,
-      deleted: 0,
-      kept: 0,
-      lost: 0,
-      malformed: 0,
-      expired: 0,
-      expiredRemoved: 0,
-      expiredDeleted: 0,
-    });
+    expect(again.result).toEqual(batchSummary({}));
     expect(Object.assign({}, ...emfDocuments(again.out))).toMatchObject({ SnapshotOrphansConfirmed: 0, SnapshotOrphansDeleted: 0 });
     // Without delete too: a blob gone since the inventory is no confirmed orphan.
     const reportOnly = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'false', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
-    expect((await captureStdout(() => reportOnly({ Items }))).result).toEqual({
-      confirmed: 0,
-      deleted: 0,
-      kept: 0,
-      lost: 0,
-      malformed: 0,
-      expired: 0,
-      expiredRemoved: 0,
-      expiredDeleted: 0,
-    });
+    expect((await captureStdout(() => reportOnly({ Items }))).result).toEqual(batchSummary({}));
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([referenced]);
   });
 
@@ -768,16 +677,7 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'false', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
     const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }] }));
     expect(run.error).toBeUndefined();
-    expect(run.result).toEqual({
-      confirmed: 0,
-      deleted: 0,
-      kept: 1,
-      lost: 0,
-      malformed: 0,
-      expired: 0,
-      expiredRemoved: 0,
-      expiredDeleted: 0,
-    });
+    expect(run.result).toEqual(batchSummary({ kept: 1 }));
     expect(await listKeys(live.s3, live.config.bucket)).toEqual([orphan]);
   });
 
@@ -788,16 +688,7 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     await putBlob(live, orphan);
     const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'false', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
     const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }] }));
-    expect(run.result).toEqual({
-      confirmed: 1,
-      deleted: 0,
-      kept: 0,
-      lost: 0,
-      malformed: 0,
-      expired: 0,
-      expiredRemoved: 0,
-      expiredDeleted: 0,
-    });
+    expect(run.result).toEqual(batchSummary({ confirmed: 1 }));
     const figures = Object.assign({}, ...emfDocuments(run.out));
     expect(figures).toMatchObject({ SnapshotOrphansConfirmed: 1, SnapshotOrphansDeleted: 0, SnapshotOrphansKept: 0 });
     expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
@@ -813,16 +704,7 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'false', POWERTOOLS_LOG_LEVEL: 'INFO' });
     const Items = orphans.map((blob_key) => ({ kind: 'orphan', blob_key, last_modified: threeHoursAgo() }));
     const run = await captureStdout(() => handler({ Items }));
-    expect(run.result).toEqual({
-      confirmed: 2,
-      deleted: 0,
-      kept: 0,
-      lost: 0,
-      malformed: 0,
-      expired: 0,
-      expiredRemoved: 0,
-      expiredDeleted: 0,
-    });
+    expect(run.result).toEqual(batchSummary({ confirmed: 2 }));
     const lines = `${run.out}\n${run.err}`.split('\n').filter((l) => l.includes('"confirmed":['));
     const logged = lines.map((l) => JSON.parse(l) as { message: string; confirmed: string[] });
     expect(logged.map((l) => l.message)).toEqual(['orphans confirmed (report only: not deleted)']);
@@ -841,16 +723,7 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     const cutoff = new Date(Date.now() - 4 * HOUR).toISOString();
     const Items = [{ kind: 'orphan', blob_key: orphan, last_modified: threeHoursAgo() }];
     const run = await captureStdout(() => handler({ Items, BatchInput: { cutoff } }));
-    expect(run.result).toEqual({
-      confirmed: 0,
-      deleted: 0,
-      kept: 1,
-      lost: 0,
-      malformed: 0,
-      expired: 0,
-      expiredRemoved: 0,
-      expiredDeleted: 0,
-    });
+    expect(run.result).toEqual(batchSummary({ kept: 1 }));
     expect(await listKeys(live.s3, live.config.bucket)).toContain(orphan);
   });
 
@@ -907,16 +780,7 @@ describe('snapshot-audit function batches: rows and modes at the edges', () => {
     await putBlob(live, stray);
     const handler = await batchHandler(live, { TIERLOG_SNAPSHOT_DELETE: 'true', POWERTOOLS_LOG_LEVEL: 'CRITICAL' });
     const run = await captureStdout(() => handler({ Items: [{ kind: 'orphan', blob_key: stray, last_modified: threeHoursAgo() }] }));
-    expect(run.result).toEqual({
-      confirmed: 0,
-      deleted: 0,
-      kept: 0,
-      lost: 0,
-      malformed: 1,
-      expired: 0,
-      expiredRemoved: 0,
-      expiredDeleted: 0,
-    });
+    expect(run.result).toEqual(batchSummary({ malformed: 1 }));
     expect(Object.assign({}, ...emfDocuments(run.out))).toMatchObject({ SnapshotOrphansKept: 0 });
     expect(await listKeys(live.s3, live.config.bucket)).toContain(stray);
   });
@@ -1571,16 +1435,7 @@ describe('snapshot-audit function batches: what a batch logs', () => {
     const run = await captureStdout(() =>
       handler({ Items: young.map((key) => ({ kind: 'orphan', blob_key: key, last_modified: threeHoursAgo() })) }),
     );
-    expect(run.result).toEqual({
-      confirmed: 0,
-      deleted: 0,
-      kept: young.length,
-      lost: 0,
-      malformed: 0,
-      expired: 0,
-      expiredRemoved: 0,
-      expiredDeleted: 0,
-    });
+    expect(run.result).toEqual(batchSummary({ kept: young.length }));
     const lines = run.out.split('\n').filter((l) => l.includes('"kept":['));
     for (const line of lines) expect(Buffer.byteLength(line)).toBeLessThan(256 * 1024 - 26);
     const parts = lines.map((l) => JSON.parse(l) as { kept: Array<{ key: string; reason: string }>; part: number; parts: number });
