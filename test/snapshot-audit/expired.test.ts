@@ -387,7 +387,7 @@ describe("the audit at scale's batches: expired objects when the orphans' delete
       settings: { olderThanMs: HOUR, delete: true },
       dynamodb: fx.dynamodb,
       s3: fx.s3,
-      logger: new Logger({ logLevel: 'CRITICAL' }),
+      logger: new Logger({ logLevel: 'WARN' }),
       clock: ahead,
     });
     const lastModified = new Date(Date.now() - 3 * HOUR).toISOString().replace('T', ' ').slice(0, 23);
@@ -401,6 +401,15 @@ describe("the audit at scale's batches: expired objects when the orphans' delete
     );
     expect((run.error as Error).message).toMatch(/deletes refused/);
     expect(figures(run.out)).toMatchObject({ SnapshotExpiredConfirmed: 1, SnapshotExpiredRemoved: 0, SnapshotExpiredDeleted: 0 });
+    // The log names the blob as not removed (deletes refused), never as removed and deleted.
+    const named = `${run.out}\n${run.err}`
+      .split('\n')
+      .filter((line) => line.includes('expired, not removed by TTL') && line.includes(blob));
+    expect(named).not.toEqual([]);
+    for (const line of named) {
+      expect(line).toContain('deletes refused: not removed');
+      expect(line).not.toContain('items removed as TTL would');
+    }
     expect((await prefixKeys(fx)).sort()).toEqual([blob, orphan].sort());
     expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key).sort()).toEqual(['exp/lost', 'weird']);
   });
