@@ -484,3 +484,22 @@ describe("the audit at scale's batches: expired objects and a change log it cann
     expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key)).toEqual(['exp/lost']);
   });
 });
+
+describe('snapshot audit, report only: expired objects and a change log it cannot read', () => {
+  test('no orphan proposed: the blob of the expired object is said not confirmed, with why, and no orphan is named as such', async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx, { store: { clock: () => Date.now() - 80 * HOUR } });
+    try {
+      await w.store.put('exp/lost', randomBody(20 * KiB), { timeToLiveMs: HOUR });
+    } finally {
+      w.close();
+    }
+    await putRawInstance(fx, { leaseUntil: Date.now() + HOUR, entries: { x: 'garbage' } });
+    const snap = await snapshotsAt(fx, ahead());
+    const run = await cli(fx, ['audit', '--older-than', '1h', '--inventory', snap.manifest, '--export', snap.exportDir], { clock: ahead });
+    expect(run.code).toBe(0);
+    expect(run.out).toMatch(/0 orphans and 0 losses proposed, 1 blobs of objects expired long ago/);
+    expect(run.out).toMatch(/blobs of expired objects not confirmed: \S/);
+    expect(run.out).not.toContain('orphans not confirmed');
+  });
+});
