@@ -756,6 +756,8 @@ async function batch(
   // and under the same deadline; removed (item as TTL would, then blob) only when deletes are on and
   // the orphans' re-verification refused none (a table it cannot trust refuses every change).
   const expired = emptyExpiredReport(expiredRows.length);
+  // Deletes on and none refused: the confirmed ones are removed (and said so); else reported only.
+  const removingExpired = deleteConfirmed && !deletesRefused(report);
   const reportExpired = async () => {
     metrics.addMetric('SnapshotExpiredConfirmed', MetricUnit.Count, expired.confirmed.length);
     metrics.addMetric('SnapshotExpiredRemoved', MetricUnit.Count, expired.removed);
@@ -769,9 +771,11 @@ async function batch(
       });
       logListInParts(
         warnLog,
-        deleteConfirmed
+        removingExpired
           ? 'expired, not removed by TTL: objects expired long ago still point at these blobs (items removed as TTL would, blobs deleted, but for those kept)'
-          : 'expired, not removed by TTL: objects expired long ago still point at these blobs (report only: not removed)',
+          : deleteConfirmed
+            ? 'expired, not removed by TTL: objects expired long ago still point at these blobs (deletes refused: not removed)'
+            : 'expired, not removed by TTL: objects expired long ago still point at these blobs (report only: not removed)',
         'expired',
         expired.confirmed.map((e) => ({ key: e.key, objectKey: e.objectKey, expiredAt: e.expiredAt })),
       );
@@ -807,7 +811,7 @@ async function batch(
         s3,
         now: audit.clock(),
         olderThanMs,
-        delete: deleteConfirmed && !deletesRefused(report),
+        delete: removingExpired,
         scanOtherObjects: false,
         batchSize: REVERIFY_ROUND,
         signal: stop.signal,

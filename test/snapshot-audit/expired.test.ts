@@ -387,7 +387,7 @@ describe("the audit at scale's batches: expired objects when the orphans' delete
       settings: { olderThanMs: HOUR, delete: true },
       dynamodb: fx.dynamodb,
       s3: fx.s3,
-      logger: new Logger({ logLevel: 'CRITICAL' }),
+      logger: new Logger({ logLevel: 'WARN' }),
       clock: ahead,
     });
     const lastModified = new Date(Date.now() - 3 * HOUR).toISOString().replace('T', ' ').slice(0, 23);
@@ -401,6 +401,15 @@ describe("the audit at scale's batches: expired objects when the orphans' delete
     );
     expect((run.error as Error).message).toMatch(/deletes refused/);
     expect(figures(run.out)).toMatchObject({ SnapshotExpiredConfirmed: 1, SnapshotExpiredRemoved: 0, SnapshotExpiredDeleted: 0 });
+    // The log names the blob as not removed (deletes refused), never as removed and deleted.
+    const named = `${run.out}\n${run.err}`
+      .split('\n')
+      .filter((line) => line.includes('expired, not removed by TTL') && line.includes(blob));
+    expect(named).not.toEqual([]);
+    for (const line of named) {
+      expect(line).toContain('deletes refused: not removed');
+      expect(line).not.toContain('items removed as TTL would');
+    }
     expect((await prefixKeys(fx)).sort()).toEqual([blob, orphan].sort());
     expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key).sort()).toEqual(['exp/lost', 'weird']);
   });
@@ -473,5 +482,24 @@ describe("the audit at scale's batches: expired objects and a change log it cann
     expect((run.error as Error).message).toMatch(/removals of expired items refused/);
     expect(await prefixKeys(fx)).toEqual([blob]);
     expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key)).toEqual(['exp/lost']);
+  });
+});
+
+describe('snapshot audit, report only: expired objects and a change log it cannot read', () => {
+  test('no orphan proposed: the blob of the expired object is said not confirmed, with why, and no orphan is named as such', async () => {
+    const fx = await freshFixture();
+    const w = makeWriter(fx, { store: { clock: () => Date.now() - 80 * HOUR } });
+    try {
+      await w.store.put('exp/lost', randomBody(20 * KiB), { timeToLiveMs: HOUR });
+    } finally {
+      w.close();
+    }
+    await putRawInstance(fx, { leaseUntil: Date.now() + HOUR, entries: { x: 'garbage' } });
+    const snap = await snapshotsAt(fx, ahead());
+    const run = await cli(fx, ['audit', '--older-than', '1h', '--inventory', snap.manifest, '--export', snap.exportDir], { clock: ahead });
+    expect(run.code).toBe(0);
+    expect(run.out).toMatch(/0 orphans and 0 losses proposed, 1 blobs of objects expired long ago/);
+    expect(run.out).toMatch(/blobs of expired objects not confirmed: \S/);
+    expect(run.out).not.toContain('orphans not confirmed');
   });
 });

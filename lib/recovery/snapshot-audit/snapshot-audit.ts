@@ -24,7 +24,13 @@ import { SnapshotAuditIncompleteError, SnapshotError } from './errors.js';
 import { type Finding, runSnapshotQuery } from './duckdb-runner.js';
 import { type Inventory, readInventory } from './inventory.js';
 import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
-import { emptyExpiredReport, type ExpiredReverifyReport, type ExpiredSnapshotBlob, reverifyExpired } from './reverify-expired.js';
+import {
+  emptyExpiredReport,
+  expiredNeedsALook,
+  type ExpiredReverifyReport,
+  type ExpiredSnapshotBlob,
+  reverifyExpired,
+} from './reverify-expired.js';
 import {
   checkLost,
   emptyReverifyReport,
@@ -33,6 +39,7 @@ import {
   type LostCandidate,
   type ReverifyReport,
   deletesRefused,
+  needsALook,
   reverifyAndDelete,
   reverifyBatchSize,
 } from './reverify.js';
@@ -432,7 +439,14 @@ export function formatSnapshotAudit(r: SnapshotAuditReport, ttl?: ObjectsTableTt
       for (const key of r.expiredRemoveUnknown) lines.push(`  object ${JSON.stringify(key)}`);
     }
   } else {
-    if (r.deleteRefused !== undefined) lines.push(`orphans not confirmed: ${r.deleteRefused}`);
+    // Named by what it left unjudged: a run that proposed no orphan (or judged them all) and could
+    // not trust what it read for the expired objects' blobs said "orphans not confirmed".
+    if (r.deleteRefused !== undefined) {
+      const orphans = r.kept.some((k) => needsALook(k.reason));
+      const expired = r.expiredKept.some((k) => expiredNeedsALook(k.reason));
+      const what = expired && !orphans ? 'blobs of expired objects' : expired ? 'orphans and blobs of expired objects' : 'orphans';
+      lines.push(`${what} not confirmed: ${r.deleteRefused}`);
+    }
     if (r.orphans.length > 0 || r.expired.length > 0)
       lines.push(
         r.expired.length > 0
