@@ -61,12 +61,14 @@ import {
   needsALook,
   type LostCandidate,
   type LostCheck,
+  liveStoreOf,
   LostCheckIncompleteError,
   ReverifyIncompleteError,
   type ReverifyReport,
   reverifyAndDelete,
 } from '../recovery/snapshot-audit/reverify.js';
 import { emptyExpiredReport, expiredNeedsALook, reverifyExpired } from '../recovery/snapshot-audit/reverify-expired.js';
+import { RestoredCopyCheck } from '../recovery/restored-table.js';
 import { addLogContext, handlerTelemetry, logListInParts, remainingTimeOf, warnOfUnknownVariables } from './factory-support.js';
 import { SNAPSHOT_AUDIT_SERVICE_NAME } from './names.js';
 
@@ -682,6 +684,8 @@ async function batch(
       confirmedOrphans,
     );
   };
+  // One restored-copy check for the batch's two phases: a pointer the orphans' reads shows the table live for the expired objects'.
+  const restoredCopy = RestoredCopyCheck.shared(dynamodb, config.objectsTable, liveStoreOf(config, { dynamodb, s3 }).lt);
   let report: ReverifyReport;
   try {
     report = await reverifyAndDelete(
@@ -705,6 +709,7 @@ async function batch(
         scanOtherObjects: false,
         batchSize: REVERIFY_ROUND,
         signal: stop.signal,
+        restoredCopy,
       },
     );
   } catch (err) {
@@ -816,6 +821,7 @@ async function batch(
         batchSize: REVERIFY_ROUND,
         signal: stop.signal,
         report: expired,
+        restoredCopy,
       },
     );
   } catch (err) {

@@ -152,6 +152,21 @@ export class RestoredCopyCheck {
     private readonly lt: LtBucket,
   ) {}
 
+  /**
+   * One check shared by the phases of a run (the snapshot audit's orphans, then its expired
+   * objects): read at the first call, once (one DescribeTable), so that a pointer one phase reads
+   * shows the table live for the other. The expired phase alone reads only the pointers of objects
+   * that expired long ago, to old blobs: through a restored table written since (disaster
+   * recovery), it kept every object that expired after the restore point, run after run.
+   */
+  static shared(dynamodb: DynamoDBClient, table: string, lt: LtBucket): () => Promise<RestoredCopyCheck> {
+    let check: Promise<RestoredCopyCheck> | undefined;
+    return () => {
+      check ??= RestoredCopyCheck.read(dynamodb, table, lt);
+      return check;
+    };
+  }
+
   /** Reads the table's {@link RestoreState} (one DescribeTable). */
   static async read(dynamodb: DynamoDBClient, table: string, lt: LtBucket): Promise<RestoredCopyCheck> {
     return new RestoredCopyCheck(await readRestoreState(dynamodb, table), table, lt);

@@ -13,9 +13,14 @@ import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
-import { reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
+import { liveStoreOf, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { reverifyExpired } from '../../lib/recovery/snapshot-audit/reverify-expired.js';
-import { RESTORE_COMMIT_WINDOW_MS, restoredCopyKeeps, restoredCopyKeepsExpired } from '../../lib/recovery/restored-table.js';
+import {
+  RESTORE_COMMIT_WINDOW_MS,
+  RestoredCopyCheck,
+  restoredCopyKeeps,
+  restoredCopyKeepsExpired,
+} from '../../lib/recovery/restored-table.js';
 import { type Fixture, freshFixture, prefixKeys, scanAll } from '../support/local.js';
 import { blobKey, cliJson, HOUR, putBlob, putTombstone, storeWithOrphan } from '../cli/helpers.js';
 
@@ -250,6 +255,30 @@ describe('an objects table restored from this store: what it cannot judge is nev
       } finally {
         restored.destroy();
         denied.destroy();
+      }
+    });
+
+    test("through a restored table written since (disaster recovery), shown live by the orphans' phase: the expired objects' phase, sharing its check, removes as before", async () => {
+      const { fx, blob, expiresAt } = await expiredLongAgo();
+      // An object overwritten since the restore point: its old blob the orphan proposed, its item
+      // pointing at the blob that replaced it, written after the restore point.
+      const old = blobKey(fx, 'o', Date.now() - 3 * HOUR);
+      const replacement = blobKey(fx, 'o');
+      await putBlob(fx, old);
+      await putBlob(fx, replacement);
+      await putTombstone(fx, 'o', replacement);
+      const dynamodb = restoredAt(fx.config.objectsTable, expiresAt - 12 * HOUR);
+      const restoredCopy = RestoredCopyCheck.shared(dynamodb, fx.config.objectsTable, liveStoreOf(fx.config, { dynamodb, s3: fx.s3 }).lt);
+      const options = { config: fx.config, dynamodb, s3: fx.s3, now: ahead(), olderThanMs: HOUR, delete: true, restoredCopy };
+      try {
+        const orphans = await reverifyAndDelete([{ key: old, lastModified: Date.now() - 2 * HOUR }], options);
+        expect(orphans.deleted).toBe(1);
+        const expired = await reverifyExpired([{ key: blob, objectKey: 'exp/old' }], options);
+        expect(expired.kept).toEqual([]);
+        expect(expired.removed).toBe(1);
+        expect(await prefixKeys(fx)).toEqual([replacement]);
+      } finally {
+        dynamodb.destroy();
       }
     });
 

@@ -134,6 +134,11 @@ export interface ExpiredReverifyOptions {
   readonly beforeDelete?: (keys: readonly string[]) => void | Promise<void>;
   /** The report to fill (so that a caller keeps what was done when it throws). Default: a new one. */
   readonly report?: ExpiredReverifyReport;
+  /**
+   * The run's restored-copy check, shared with its other phase ({@link RestoredCopyCheck.shared}).
+   * Default: one of its own, read at the first candidate it judges.
+   */
+  readonly restoredCopy?: () => Promise<RestoredCopyCheck>;
 }
 
 /** A report of `checked` proposals that has judged none yet. */
@@ -223,7 +228,7 @@ export async function reverifyExpired(
     if (judged.length > 0) {
       // A restored copy of this store's table (`../restored-table.ts`): an object it shows expired
       // after its restore point may be live in the store, read since; DescribeTable not answered keeps all.
-      restored ??= await RestoredCopyCheck.read(options.dynamodb, config.objectsTable, lt);
+      restored ??= await (options.restoredCopy?.() ?? RestoredCopyCheck.read(options.dynamodb, config.objectsTable, lt));
       await restored.lookAt(
         [...refs].flatMap(([objectKey, ref]) => (typeof ref?.blob === 'string' ? [{ objectKey, blob: ref.blob }] : [])),
       );

@@ -131,6 +131,11 @@ export interface ReverifyOptions {
    * passes its own, so that the error carries that report.
    */
   readonly incomplete?: (report: ReverifyReport, cause: unknown) => Error;
+  /**
+   * The run's restored-copy check, shared with its other phase ({@link RestoredCopyCheck.shared}).
+   * Default: one of its own, read at the first candidate it judges.
+   */
+  readonly restoredCopy?: () => Promise<RestoredCopyCheck>;
 }
 
 export interface ReverifyReport {
@@ -197,6 +202,7 @@ const REVERIFY_OPTIONS = optionNames<ReverifyOptions>()(
   'emptyStoreOk',
   'signal',
   'incomplete',
+  'restoredCopy',
 );
 
 /**
@@ -328,7 +334,7 @@ async function reverifyBatches(
     if (doomed.length > 0) {
       // A restored copy of this store's table (`../restored-table.ts`): what it cannot judge is
       // kept, said as a table not shown to be this bucket's store (every candidate, when unknown).
-      restored ??= await RestoredCopyCheck.read(options.dynamodb, config.objectsTable, lt);
+      restored ??= await (options.restoredCopy?.() ?? RestoredCopyCheck.read(options.dynamodb, config.objectsTable, lt));
       await restored.lookAt([...pointers].flatMap(([objectKey, blob]) => (typeof blob === 'string' ? [{ objectKey, blob }] : [])));
       if (restored.refusal !== undefined) {
         report.refusal = restored.refusal;

@@ -24,6 +24,7 @@ import { SnapshotAuditIncompleteError, SnapshotError } from './errors.js';
 import { type Finding, runSnapshotQuery } from './duckdb-runner.js';
 import { type Inventory, readInventory } from './inventory.js';
 import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
+import { RestoredCopyCheck } from '../restored-table.js';
 import {
   emptyExpiredReport,
   expiredNeedsALook,
@@ -315,6 +316,8 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
     lost.length > 0 && !(err instanceof SnapshotAuditIncompleteError)
       ? new SnapshotAuditIncompleteError(reportOf(notReverified), err)
       : err;
+  // One restored-copy check for both phases: a pointer the orphans' phase reads shows the table live for the expired objects'.
+  const restoredCopy = RestoredCopyCheck.shared(options.dynamodb, config.objectsTable, liveStoreOf(config, options).lt);
   let verified: ReverifyReport;
   try {
     options.signal?.throwIfAborted();
@@ -331,6 +334,7 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
         ...(options.emptyStoreOk !== undefined ? { emptyStoreOk: options.emptyStoreOk } : {}),
         // Stopped after deleting: the error carries the whole audit's report, not the re-verification's.
         incomplete: (done, cause) => new SnapshotAuditIncompleteError(reportOf(done), cause),
+        restoredCopy,
       },
     );
   } catch (err) {
@@ -353,6 +357,7 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
         olderThanMs: options.olderThanMs,
         delete: removing,
         report: expired,
+        restoredCopy,
         ...(options.beforeDelete ? { beforeDelete: options.beforeDelete } : {}),
         ...(options.signal !== undefined ? { signal: options.signal } : {}),
         ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
