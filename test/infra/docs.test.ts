@@ -253,3 +253,15 @@ describe("HousekeepingNotRunning's window: three housekeeping intervals, at most
     expect(flat('infra/monitoring.ts')).toContain("sweeper's timeout and 10 minutes, at most 7 days");
   });
 });
+
+describe('README\'s "What the alarms cannot see": every blind spot the construct warns of at synth', () => {
+  it('names each warning code of the monitoring that says an alarm flaps', () => {
+    const readme = source('README.md');
+    const start = readme.indexOf('**What the alarms cannot see**');
+    expect(start).toBeGreaterThanOrEqual(0);
+    const paragraph = readme.slice(start, readme.indexOf('\n- ', start));
+    const codes = [...new Set([...source('infra/monitoring.ts').matchAll(/'(tierlog:\w+Flaps?)'/g)].map((m) => m[1]!))];
+    expect(codes.length).toBeGreaterThan(0);
+    expect(codes.filter((code) => !paragraph.includes(`\`${code}\``))).toEqual([]);
+  });
+});
