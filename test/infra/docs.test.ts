@@ -265,3 +265,18 @@ describe('README\'s "What the alarms cannot see": every blind spot the construct
     expect(codes.filter((code) => !paragraph.includes(`\`${code}\``))).toEqual([]);
   });
 });
+
+describe("TierlogAlarms' TSDoc: each failure alarm that cannot watch sweeps a week apart says so", () => {
+  /** The TSDoc right above `readonly <field>:` in `infra/monitoring.ts`'s `TierlogAlarms`. */
+  function tsdocOf(field: string): string {
+    const text = source('infra/monitoring.ts');
+    const body = text.slice(text.indexOf('export interface TierlogAlarms '));
+    const at = body.indexOf(`  readonly ${field}: `);
+    expect(at, field).toBeGreaterThan(0);
+    return body.slice(body.lastIndexOf('/**', at), at);
+  }
+
+  it.each(['sweeperErrors', 'entriesFailing', 'entriesQuarantined'])('%s names tierlog:failureAlarmsFlap', (field) => {
+    expect(tsdocOf(field)).toContain('`tierlog:failureAlarmsFlap`');
+  });
+});
