@@ -280,3 +280,16 @@ describe("TierlogAlarms' TSDoc: each failure alarm that cannot watch sweeps a we
     expect(tsdocOf(field)).toContain('`tierlog:failureAlarmsFlap`');
   });
 });
+
+describe("AuditAtScaleOptions.delete's TSDoc: everything the option deletes", () => {
+  it('names the expired objects whose items it removes, and the grant it adds, beside the orphans', () => {
+    const text = source('infra/audit-at-scale.ts');
+    const body = text.slice(text.indexOf('export interface AuditAtScaleOptions '));
+    const at = body.indexOf('  readonly delete?: ');
+    expect(at).toBeGreaterThan(0);
+    const doc = body.slice(body.lastIndexOf('/**', at), at);
+    expect(doc).toContain('orphans');
+    expect(doc).toMatch(/expired long ago/);
+    expect(doc).toContain('`dynamodb:DeleteItem`');
+  });
+});
