@@ -292,4 +292,14 @@ describe("AuditAtScaleOptions.delete's TSDoc: everything the option deletes", ()
     expect(doc).toMatch(/expired long ago/);
     expect(doc).toContain('`dynamodb:DeleteItem`');
   });
+
+  it("and so does the listing audit's AuditOptions.delete (tierlog/operations' audit)", () => {
+    const text = source('lib/recovery/audit.ts');
+    const body = text.slice(text.indexOf('export interface AuditOptions '));
+    const at = body.indexOf('  readonly delete?: ');
+    expect(at).toBeGreaterThan(0);
+    const doc = body.slice(body.lastIndexOf('/**', at), at);
+    expect(doc).toContain('orphans');
+    expect(doc).toMatch(/expired long ago/);
+  });
 });
