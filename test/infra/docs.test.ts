@@ -303,3 +303,15 @@ describe("AuditAtScaleOptions.delete's TSDoc: everything the option deletes", ()
     expect(doc).toMatch(/expired long ago/);
   });
 });
+
+describe("docs/DESIGN.md's list of alarms: the not-running alarms the construct deploys", () => {
+  it('names the housekeeping, fan-out groups and audit-at-scale ones beside the sweeper', () => {
+    const design = source('docs/DESIGN.md');
+    const start = design.indexOf('Alarms on sweeper errors');
+    expect(start).toBeGreaterThan(0);
+    const list = design.slice(start, design.indexOf('A test runs each function', start)).replace(/\s+/g, ' ');
+    expect(list).toContain('housekeeping sweeps that stopped running');
+    expect(list).toContain('fan-out group');
+    expect(list).toContain('`AuditNotRunning`');
+  });
+});
