@@ -8,10 +8,13 @@
  *    (point-in-time recovery is on) → the `plan` Lambda (newest inventory partition, DDL, the
  *    query) → the DDL and the audit query in Athena (Glue database + tables over the snapshots, a
  *    workgroup with its results under the snapshots bucket) → a Distributed Map over the result
- *    that re-verifies every row live and deletes confirmed orphans in batches (the Lambda's guarded
- *    path; nothing is deleted on the snapshots' word alone);
- *  - alarms: execution failed / timed out / aborted, any confirmed lost blob, and a scheduled
- *    run Scheduler could not start (its dead-letter queue not empty: no run, so no failed run).
+ *    that re-verifies every row live and, with `delete`, deletes confirmed orphans (and removes the
+ *    items of objects expired long ago, then their blobs) in batches (the Lambda's guarded path;
+ *    nothing is deleted on the snapshots' word alone);
+ *  - alarms: execution failed / timed out / aborted, any confirmed lost blob, a scheduled run
+ *    Scheduler could not start (its dead-letter queue not empty: no run, so no failed run), a stale
+ *    inventory, and no run at all for two schedule intervals and a day (`AuditNotRunning`, on the
+ *    schedules whose interval is read).
  */
 import { createHash } from 'node:crypto';
 import { Annotations, Arn, ArnFormat, type CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
@@ -100,8 +103,11 @@ export interface AuditAtScaleOptions {
    */
   readonly olderThan?: Duration;
   /**
-   * Delete the orphans the re-verification confirms. `false`: report them only (metrics, logs).
-   * A boolean (another value, such as a CDK context's `"false"`, is refused at synth).
+   * Delete the orphans the re-verification confirms, and the objects expired long ago whose items
+   * TTL has not removed: each item is removed as TTL would (a DeleteItem conditional on the blob,
+   * version and expiry it read; `dynamodb:DeleteItem` on the objects table, granted with `delete`
+   * only), then its blob deleted after an orphan's re-check. `false`: report them only (metrics,
+   * logs). A boolean (another value, such as a CDK context's `"false"`, is refused at synth).
    *
    * @default false
    */

@@ -162,7 +162,8 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
    * Sweep invocations fail (2 of the last 3 periods had errors; five-minute periods, longer when
    * the sweeps are further apart: `sweepInterval`; with sweeps more than 8 hours apart, errors in 2
    * hourly periods of three intervals, at most 7 days: 1 with sweeps more than 3 days 12 hours
-   * apart, as 7 days hold no more at times).
+   * apart, as 7 days hold no more at times; sweeps a week or more apart cannot be watched: it fires
+   * at each failure and goes OK between two, a warning at synth, `tierlog:failureAlarmsFlap`).
    */
   readonly sweeperErrors: cloudwatch.Alarm;
   /**
@@ -180,7 +181,9 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
   /**
    * A sweep quarantined an entry. Quarantined entries are counted again each recheck (hourly by
    * default, `sweeperTuning.quarantineRecheck`), and the alarm looks back further than that, so
-   * it stays up until they are dealt with.
+   * it stays up until they are dealt with. At most 7 days: with sweeps a week or more apart it goes
+   * OK before each count while they stay quarantined (a warning at synth,
+   * `tierlog:failureAlarmsFlap`).
    */
   readonly entriesQuarantined: cloudwatch.Alarm;
   /**
@@ -189,7 +192,9 @@ export interface TierlogAlarms extends ObjectsStreamAlarms {
    * entries are kept and retried, not counted as sweep errors, and their blobs stay (the change
    * log names them, so the audit keeps them too): without this alarm, garbage would pile up
    * unseen. A failure that a retry clears does not breach three periods. (Retries more than 8
-   * hours apart: 3 hourly periods of three retries, at most 7 days, or as many as 7 days hold.)
+   * hours apart: 3 hourly periods of three retries, at most 7 days, or as many as 7 days hold;
+   * retries a week or more apart cannot be watched, a warning at synth,
+   * `tierlog:failureAlarmsFlap`.)
    */
   readonly entriesFailing: cloudwatch.Alarm;
   /**

@@ -300,8 +300,9 @@ export interface TierlogProps extends TierlogFunctionOptions {
   readonly acknowledgeNagFindings?: boolean;
   /**
    * Audit at any scale from snapshots (`infra/audit-at-scale.ts`): a daily S3 Inventory, scheduled
-   * table exports, Glue + Athena, and a state machine that re-verifies and deletes. `true` for the
-   * defaults, or its options. Its S3 Inventory is a setting of the bucket the construct creates:
+   * table exports, Glue + Athena, and a state machine that re-verifies what they propose and reports
+   * it (with `AuditAtScaleOptions.delete`, deletes the orphans and removes the objects expired long
+   * ago). `true` for the defaults, or its options. Its S3 Inventory is a setting of the bucket the construct creates:
    * refused with `bucket` (configure your bucket's inventory and run `tierlog audit --inventory`).
    *
    * @default - off

@@ -134,7 +134,11 @@ export interface AuditOptions {
   readonly clock?: Clock;
   /** Safety age: only blobs older than this (ms) by both clocks are considered. At least 1 h. */
   readonly olderThanMs: number;
-  /** Delete the orphans found. Default false (report only). */
+  /**
+   * Delete the orphans found, and remove the items of objects expired long ago that TTL has not
+   * removed as TTL would (a DeleteItem conditional on the expired state read), then delete their
+   * blobs. Default false (report only).
+   */
   readonly delete?: boolean;
   /** Called after each listed page and each checked batch. */
   readonly onProgress?: (progress: AuditProgress) => void;

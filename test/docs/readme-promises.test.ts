@@ -137,6 +137,10 @@ describe('README: entry points', () => {
     expect(names.length).toBeGreaterThan(0);
     expect(names.filter((n) => !exportsName(e, n))).toEqual([]);
   });
+
+  test('the Node.js 20 end-of-life paragraph is said once', () => {
+    expect([...readme.matchAll(/end of life/g)]).toHaveLength(1);
+  });
 });
 
 describe('README: names a user imports', () => {

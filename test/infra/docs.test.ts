@@ -253,3 +253,65 @@ describe("HousekeepingNotRunning's window: three housekeeping intervals, at most
     expect(flat('infra/monitoring.ts')).toContain("sweeper's timeout and 10 minutes, at most 7 days");
   });
 });
+
+describe('README\'s "What the alarms cannot see": every blind spot the construct warns of at synth', () => {
+  it('names each warning code of the monitoring that says an alarm flaps', () => {
+    const readme = source('README.md');
+    const start = readme.indexOf('**What the alarms cannot see**');
+    expect(start).toBeGreaterThanOrEqual(0);
+    const paragraph = readme.slice(start, readme.indexOf('\n- ', start));
+    const codes = [...new Set([...source('infra/monitoring.ts').matchAll(/'(tierlog:\w+Flaps?)'/g)].map((m) => m[1]!))];
+    expect(codes.length).toBeGreaterThan(0);
+    expect(codes.filter((code) => !paragraph.includes(`\`${code}\``))).toEqual([]);
+  });
+});
+
+describe("TierlogAlarms' TSDoc: each failure alarm that cannot watch sweeps a week apart says so", () => {
+  /** The TSDoc right above `readonly <field>:` in `infra/monitoring.ts`'s `TierlogAlarms`. */
+  function tsdocOf(field: string): string {
+    const text = source('infra/monitoring.ts');
+    const body = text.slice(text.indexOf('export interface TierlogAlarms '));
+    const at = body.indexOf(`  readonly ${field}: `);
+    expect(at, field).toBeGreaterThan(0);
+    return body.slice(body.lastIndexOf('/**', at), at);
+  }
+
+  it.each(['sweeperErrors', 'entriesFailing', 'entriesQuarantined'])('%s names tierlog:failureAlarmsFlap', (field) => {
+    expect(tsdocOf(field)).toContain('`tierlog:failureAlarmsFlap`');
+  });
+});
+
+describe("AuditAtScaleOptions.delete's TSDoc: everything the option deletes", () => {
+  it('names the expired objects whose items it removes, and the grant it adds, beside the orphans', () => {
+    const text = source('infra/audit-at-scale.ts');
+    const body = text.slice(text.indexOf('export interface AuditAtScaleOptions '));
+    const at = body.indexOf('  readonly delete?: ');
+    expect(at).toBeGreaterThan(0);
+    const doc = body.slice(body.lastIndexOf('/**', at), at);
+    expect(doc).toContain('orphans');
+    expect(doc).toMatch(/expired long ago/);
+    expect(doc).toContain('`dynamodb:DeleteItem`');
+  });
+
+  it("and so does the listing audit's AuditOptions.delete (tierlog/operations' audit)", () => {
+    const text = source('lib/recovery/audit.ts');
+    const body = text.slice(text.indexOf('export interface AuditOptions '));
+    const at = body.indexOf('  readonly delete?: ');
+    expect(at).toBeGreaterThan(0);
+    const doc = body.slice(body.lastIndexOf('/**', at), at);
+    expect(doc).toContain('orphans');
+    expect(doc).toMatch(/expired long ago/);
+  });
+});
+
+describe("docs/DESIGN.md's list of alarms: the not-running alarms the construct deploys", () => {
+  it('names the housekeeping, fan-out groups and audit-at-scale ones beside the sweeper', () => {
+    const design = source('docs/DESIGN.md');
+    const start = design.indexOf('Alarms on sweeper errors');
+    expect(start).toBeGreaterThan(0);
+    const list = design.slice(start, design.indexOf('A test runs each function', start)).replace(/\s+/g, ' ');
+    expect(list).toContain('housekeeping sweeps that stopped running');
+    expect(list).toContain('fan-out group');
+    expect(list).toContain('`AuditNotRunning`');
+  });
+});
