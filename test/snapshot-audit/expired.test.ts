@@ -70,6 +70,18 @@ async function scene(): Promise<Scene> {
   return { fx, blobs, snap };
 }
 
+/** `key` written by a writer whose clock runs 80 h behind, 1 h to live (expired ~79 h ago, past 48 h + 24 h + 1 h): its item as stored. */
+async function putExpiredLongAgo(fx: Fixture, key = 'exp/lost'): Promise<Record<string, unknown>> {
+  const w = makeWriter(fx, { store: { clock: () => Date.now() - 80 * HOUR } });
+  try {
+    await w.store.put(key, randomBody(20 * KiB), { timeToLiveMs: HOUR });
+  } finally {
+    w.close();
+  }
+  const items = await scanAll(fx.dynamodb, fx.config.objectsTable);
+  return items.find((i) => i.key === key)!;
+}
+
 const args = (s: Scene) => ['audit', '--older-than', '1h', '--inventory', s.snap.manifest, '--export', s.snap.exportDir];
 
 describe('snapshot audit: blobs of objects expired long ago, not removed by TTL', () => {
@@ -314,14 +326,8 @@ describe('the re-verification of expired objects: listings at once', () => {
 describe('the re-verification of expired objects: what the change log protects', () => {
   test('a blob a change-log entry names (a write over the expired object in flight) is kept, its item not removed, with deletes on', async () => {
     const fx = await freshFixture();
-    const w = makeWriter(fx, { store: { clock: () => Date.now() - 80 * HOUR } });
-    try {
-      await w.store.put('exp/lost', randomBody(20 * KiB), { timeToLiveMs: HOUR });
-    } finally {
-      w.close();
-    }
-    const [item] = await scanAll(fx.dynamodb, fx.config.objectsTable);
-    const blob = String(item!.blob);
+    const item = await putExpiredLongAgo(fx);
+    const blob = String(item.blob);
     await putRawInstance(fx, {
       leaseUntil: Date.now() + 3 * HOUR,
       entries: { [newChangeId()]: rawEntry('exp/lost', { old: blob }, HOUR) },
@@ -345,15 +351,9 @@ describe('the re-verification of expired objects: what the change log protects',
 describe('snapshot audit of expired objects under HV attribute names not the defaults', () => {
   test("reads the expiry from the configured attribute in the export (TIERLOG_HV_ATTRIBUTES' expiresAt), and removes the item as TTL would under those names", async () => {
     const fx = await freshFixture({ hvAttributes: { blob: 'ptr', version: 'ver', expiresAt: 'exp_at' } });
-    const w = makeWriter(fx, { store: { clock: () => Date.now() - 80 * HOUR } });
-    try {
-      await w.store.put('exp/lost', randomBody(20 * KiB), { timeToLiveMs: HOUR });
-    } finally {
-      w.close();
-    }
-    const [item] = await scanAll(fx.dynamodb, fx.config.objectsTable);
+    const item = await putExpiredLongAgo(fx);
     expect(item).toHaveProperty('exp_at');
-    const blob = String(item!.ptr);
+    const blob = String(item.ptr);
     const snap = await snapshotsAt(fx, ahead());
     const run = await cliJson(fx, ['audit', '--older-than', '1h', '--delete', '--inventory', snap.manifest, '--export', snap.exportDir], {
       clock: ahead,
@@ -370,14 +370,8 @@ describe('snapshot audit of expired objects under HV attribute names not the def
 describe("the audit at scale's batches: expired objects when the orphans' deletes are refused", () => {
   test('an objects-table item the re-verification does not understand refuses every change of the batch: the expired object is reported, its item and blob stay, the batch fails', async () => {
     const fx = await freshFixture();
-    const w = makeWriter(fx, { store: { clock: () => Date.now() - 80 * HOUR } });
-    try {
-      await w.store.put('exp/lost', randomBody(20 * KiB), { timeToLiveMs: HOUR });
-    } finally {
-      w.close();
-    }
-    const [item] = await scanAll(fx.dynamodb, fx.config.objectsTable);
-    const blob = String(item!.blob);
+    const item = await putExpiredLongAgo(fx);
+    const blob = String(item.blob);
     // A proposed orphan whose object's item names none of the configured attributes.
     const orphan = blobKey(fx, 'weird', Date.now() - 3 * HOUR);
     await putBlob(fx, orphan);
@@ -418,14 +412,8 @@ describe("the audit at scale's batches: expired objects when the orphans' delete
 describe('snapshot audit --delete: expired objects when the orphans deletes are refused', () => {
   test('an objects-table item the re-verification does not understand refuses every change of the run: the expired object is reported, its item and blob stay, exit 1', async () => {
     const fx = await freshFixture();
-    const w = makeWriter(fx, { store: { clock: () => Date.now() - 80 * HOUR } });
-    try {
-      await w.store.put('exp/lost', randomBody(20 * KiB), { timeToLiveMs: HOUR });
-    } finally {
-      w.close();
-    }
-    const [item] = await scanAll(fx.dynamodb, fx.config.objectsTable);
-    const blob = String(item!.blob);
+    const item = await putExpiredLongAgo(fx);
+    const blob = String(item.blob);
     const orphan = blobKey(fx, 'weird', Date.now() - 3 * HOUR);
     await putBlob(fx, orphan);
     await fx.dynamodb.send(new PutItemCommand({ TableName: fx.config.objectsTable, Item: { key: { S: 'weird' }, other: { S: 'x' } } }));
@@ -444,15 +432,9 @@ describe('snapshot audit --delete: expired objects when the orphans deletes are 
 describe("the audit at scale's batches: expired objects and a change log it cannot read", () => {
   async function sceneWithGarbage() {
     const fx = await freshFixture();
-    const w = makeWriter(fx, { store: { clock: () => Date.now() - 80 * HOUR } });
-    try {
-      await w.store.put('exp/lost', randomBody(20 * KiB), { timeToLiveMs: HOUR });
-    } finally {
-      w.close();
-    }
-    const [item] = await scanAll(fx.dynamodb, fx.config.objectsTable);
+    const item = await putExpiredLongAgo(fx);
     await putRawInstance(fx, { leaseUntil: Date.now() + HOUR, entries: { x: 'garbage' } });
-    return { fx, blob: String(item!.blob) };
+    return { fx, blob: String(item.blob) };
   }
   const handlerOf = (fx: Fixture, deleteConfirmed: boolean) =>
     createSnapshotAuditHandler({
@@ -488,12 +470,7 @@ describe("the audit at scale's batches: expired objects and a change log it cann
 describe('snapshot audit, report only: expired objects and a change log it cannot read', () => {
   test('no orphan proposed: the blob of the expired object is said not confirmed, with why, and no orphan is named as such', async () => {
     const fx = await freshFixture();
-    const w = makeWriter(fx, { store: { clock: () => Date.now() - 80 * HOUR } });
-    try {
-      await w.store.put('exp/lost', randomBody(20 * KiB), { timeToLiveMs: HOUR });
-    } finally {
-      w.close();
-    }
+    await putExpiredLongAgo(fx);
     await putRawInstance(fx, { leaseUntil: Date.now() + HOUR, entries: { x: 'garbage' } });
     const snap = await snapshotsAt(fx, ahead());
     const run = await cli(fx, ['audit', '--older-than', '1h', '--inventory', snap.manifest, '--export', snap.exportDir], { clock: ahead });

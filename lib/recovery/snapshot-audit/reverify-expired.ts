@@ -1,38 +1,4 @@
-/**
- * The live re-verification of the snapshot audit's `expired` proposals: blobs an HV item pointed
- * at, in the objects export, whose object had expired longer ago than TTL's lag, the stream's
- * retention and the margin (`../expired-blobs.ts`): an item TTL has not removed, whose blob no
- * stream event will ever delete. The snapshots are hours old, so nothing is reported on their word:
- * a proposal is confirmed only if, read live AFTER the candidate list was fixed,
- *
- *  1. its key is a blob key of this library under the prefix, of the object the export named
- *     (else: `malformed`, or `other-object` for an item that points at another object's blob);
- *  2. no change-log item protects it, by the listing audit's rule (`../change-log-protection.ts`)
- *     (else: `named-by-change-log`; an item that cannot be read keeps every proposal,
- *     `change-log-unreadable`);
- *  3. a consistent read of the object's item still points at that blob (else: `changed`: rewritten,
- *     removed, or overwritten since the export) and the listing audit's own judgement
- *     (`judgeExpiredReference`), on the earlier of the caller's clock and S3's, still says
- *     "expired, not removed by TTL" (else: `not-expired`: an object whose time to idle a read
- *     refreshed since, or one whose cleanup is still due), and the item has the numeric version
- *     a removal is conditioned on (else: `no-version`, which needs a look, as the listing audit's
- *     undecided);
- *  4. the bucket still holds the blob (a live listing of its key; else: `gone`), and it is older
- *     than the safety age by its LastModified in that listing and by the time in its UUIDv7, as
- *     every blob the listing audit judges (else: `too-young`: a blob a writer whose clock runs far
- *     behind uploaded with an expiry already past; a listing that does not answer counts as young).
- *
- * With `delete`, each confirmed one goes as the listing audit does it: its item is removed as TTL
- * would (a DeleteItem conditional on the same blob, version and expiry, expired now:
- * `HvTable.removeExpired`), then its blob is deleted after the same re-check as an orphan's (a
- * consistent read of the object shows no pointer at it, nor, unless `scanOtherObjects` is false,
- * does an item of another object). A removal refused because the item changed keeps the blob
- * (`changed`), unless the item now points at no blob (gone, or TTL got there first): then the
- * blob is unreferenced for good and deleted after the re-check, as the listing audit does.
- */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { S3Client } from '@aws-sdk/client-s3';
-import { type TierlogConfig, validateConfig } from '../../config.js';
+import { validateConfig } from '../../config.js';
 import { S3_DELETE_BATCH } from '../../constants.js';
 import { refusedOutright } from '../../aws/errors.js';
 import { serverClockOffset } from '../../aws/server-clock.js';
@@ -43,7 +9,7 @@ import { assertSafetyAge, blobsOfOtherObjects, countOption, deleteCounted } from
 import { protectorOf, readChangeLogProtection } from '../change-log-protection.js';
 import { type ExpiredReferenceVerdict, judgeExpiredReference } from '../expired-blobs.js';
 import { RestoredCopyCheck } from '../restored-table.js';
-import { EXISTENCE_CHECKS_AT_ONCE, liveStoreOf, parseBlobKeyStrict } from './reverify.js';
+import { EXISTENCE_CHECKS_AT_ONCE, liveStoreOf, parseBlobKeyStrict, type ReverifyOptions } from './reverify.js';
 
 /** A proposed blob of an expired object, as the query returned it. */
 export interface ExpiredCandidate {
@@ -114,31 +80,21 @@ export interface ExpiredReverifyReport {
   refusal?: string;
 }
 
-export interface ExpiredReverifyOptions {
-  readonly config: TierlogConfig;
-  readonly dynamodb: DynamoDBClient;
-  readonly s3: S3Client;
+/** As {@link ReverifyOptions} (its clients, `scanOtherObjects`, `beforeDelete`, `restoredCopy`), but for the proposals of expired objects. */
+export interface ExpiredReverifyOptions
+  extends Pick<ReverifyOptions, 'config' | 'dynamodb' | 's3' | 'scanOtherObjects' | 'beforeDelete' | 'restoredCopy'> {
   /** Now (ms); expiry and age are judged by the earlier of this and S3's clock. */
   readonly now: number;
   /** Safety age (ms, at least 1 h): a blob younger than this by either clock is kept (`too-young`). */
   readonly olderThanMs: number;
   /** Remove the items as TTL would and delete their blobs. Default false. */
   readonly delete?: boolean;
-  /** See `ReverifyOptions.scanOtherObjects`. Default true. */
-  readonly scanOtherObjects?: boolean;
   /** Proposals per round (one HV read, one DeleteObjects): 1 to 1 000. Default 1 000. */
   readonly batchSize?: number;
   /** Stops at the next round, never inside one. */
   readonly signal?: AbortSignal;
-  /** Called right before each delete of blobs (tests). */
-  readonly beforeDelete?: (keys: readonly string[]) => void | Promise<void>;
   /** The report to fill (so that a caller keeps what was done when it throws). Default: a new one. */
   readonly report?: ExpiredReverifyReport;
-  /**
-   * The run's restored-copy check, shared with its other phase ({@link RestoredCopyCheck.shared}).
-   * Default: one of its own, read at the first candidate it judges.
-   */
-  readonly restoredCopy?: () => Promise<RestoredCopyCheck>;
 }
 
 /** A report of `checked` proposals that has judged none yet. */
