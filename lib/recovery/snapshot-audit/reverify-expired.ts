@@ -1,3 +1,35 @@
+/**
+ * The live re-verification of the snapshot audit's `expired` proposals: blobs an HV item pointed
+ * at, in the objects export, whose object had expired longer ago than TTL's lag, the stream's
+ * retention and the margin (`../expired-blobs.ts`): an item TTL has not removed, whose blob no
+ * stream event will ever delete. The snapshots are hours old, so nothing is reported on their word:
+ * a proposal is confirmed only if, read live AFTER the candidate list was fixed,
+ *
+ *  1. its key is a blob key of this library under the prefix, of the object the export named
+ *     (else: `malformed`, or `other-object` for an item that points at another object's blob);
+ *  2. no change-log item protects it, by the listing audit's rule (`../change-log-protection.ts`)
+ *     (else: `named-by-change-log`; an item that cannot be read keeps every proposal,
+ *     `change-log-unreadable`);
+ *  3. a consistent read of the object's item still points at that blob (else: `changed`: rewritten,
+ *     removed, or overwritten since the export) and the listing audit's own judgement
+ *     (`judgeExpiredReference`), on the earlier of the caller's clock and S3's, still says
+ *     "expired, not removed by TTL" (else: `not-expired`: an object whose time to idle a read
+ *     refreshed since, or one whose cleanup is still due), and the item has the numeric version
+ *     a removal is conditioned on (else: `no-version`, which needs a look, as the listing audit's
+ *     undecided);
+ *  4. the bucket still holds the blob (a live listing of its key; else: `gone`), and it is older
+ *     than the safety age by its LastModified in that listing and by the time in its UUIDv7, as
+ *     every blob the listing audit judges (else: `too-young`: a blob a writer whose clock runs far
+ *     behind uploaded with an expiry already past; a listing that does not answer counts as young).
+ *
+ * With `delete`, each confirmed one goes as the listing audit does it: its item is removed as TTL
+ * would (a DeleteItem conditional on the same blob, version and expiry, expired now:
+ * `HvTable.removeExpired`), then its blob is deleted after the same re-check as an orphan's (a
+ * consistent read of the object shows no pointer at it, nor, unless `scanOtherObjects` is false,
+ * does an item of another object). A removal refused because the item changed keeps the blob
+ * (`changed`), unless the item now points at no blob (gone, or TTL got there first): then the
+ * blob is unreferenced for good and deleted after the re-check, as the listing audit does.
+ */
 import { validateConfig } from '../../config.js';
 import { S3_DELETE_BATCH } from '../../constants.js';
 import { refusedOutright } from '../../aws/errors.js';
