@@ -104,6 +104,7 @@ import { isUnrecognised } from '../tiered/hv-item-shape.js';
 import { checkBlobKey, encodeObjectId } from '../tiered/blob-keys.js';
 import { type BlobReference, HvTable } from '../tiered/hv-table.js';
 import { judgeExpiredReference } from './expired-blobs.js';
+import { removeExpiredItem } from './expired-removal.js';
 import { type DeleteFailure, DeleteManyIncompleteError, type ListedBlob, LtBucket } from '../tiered/lt-bucket.js';
 import { assertObjectKey } from '../tiered/object-key.js';
 
@@ -678,27 +679,17 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         options.signal?.throwIfAborted();
         // An expired object's item goes first, as TTL would remove it; its blob then is an orphan.
         for (const { candidate, ref } of expired) {
-          let removed: boolean;
-          try {
-            removed = await hv.removeExpired(candidate.objectId, ref, expiryNow());
-          } catch (err) {
-            // A removal DynamoDB never answered may have landed: said, and the run stops with its report.
-            if (!refusedOutright(err)) report.expiredRemoveUnknown.push(candidate.objectId);
-            throw err;
-          }
-          if (removed) {
-            report.expiredRemoved++;
-            doomed.push(candidate);
-          } else if ((await hv.readBlobReferences([candidate.objectId])).get(candidate.objectId)?.blob === null) {
-            // Refused because the item points at no blob any more: it is gone (the SDK's retry of a
-            // removal that landed with its answer lost, or TTL got there first) or was rewritten
-            // without one. Nothing points at the blob (keys are never reused): an orphan, deleted
-            // after the same re-check. Not counted as removed by the audit: no answer confirmed that.
-            doomed.push(candidate);
-          } else {
+          // A removal DynamoDB never answered may have landed: said, and the run stops with its report.
+          const outcome = await removeExpiredItem(hv, candidate.objectId, ref, expiryNow(), (id) => report.expiredRemoveUnknown.push(id));
+          if (outcome === 'changed') {
             report.keptOnRecheck.push(candidate.key);
             unsent.delete(candidate.key);
+            continue;
           }
+          // Removed, or gone (not counted as removed: no answer confirmed the audit removed it):
+          // nothing points at the blob, an orphan deleted after the same re-check.
+          if (outcome === 'removed') report.expiredRemoved++;
+          doomed.push(candidate);
         }
         for (let i = 0; i < doomed.length && report.deleteRefused === undefined; i += deleteBatch) {
           await deleteChecked(doomed.slice(i, i + deleteBatch));

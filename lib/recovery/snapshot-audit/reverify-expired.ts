@@ -32,7 +32,6 @@
  */
 import { validateConfig } from '../../config.js';
 import { S3_DELETE_BATCH } from '../../constants.js';
-import { refusedOutright } from '../../aws/errors.js';
 import { serverClockOffset } from '../../aws/server-clock.js';
 import { assertEpochMs } from '../../ids.js';
 import { isUnrecognised } from '../../tiered/hv-item-shape.js';
@@ -40,6 +39,7 @@ import type { BlobExistence, DeleteFailure } from '../../tiered/lt-bucket.js';
 import { assertSafetyAge, blobsOfOtherObjects, countOption, deleteCounted } from '../audit.js';
 import { protectorOf, readChangeLogProtection } from '../change-log-protection.js';
 import { type ExpiredReferenceVerdict, judgeExpiredReference } from '../expired-blobs.js';
+import { removeExpiredItem } from '../expired-removal.js';
 import { RestoredCopyCheck } from '../restored-table.js';
 import { EXISTENCE_CHECKS_AT_ONCE, liveStoreOf, parseBlobKeyStrict, type ReverifyOptions } from './reverify.js';
 
@@ -267,23 +267,13 @@ export async function reverifyExpired(
     options.signal?.throwIfAborted();
     const freed: ExpiredCandidate[] = [];
     for (const { c, version, expiresAtSeconds } of held) {
-      let removed: boolean;
-      try {
-        removed = await hv.removeExpired(c.objectKey, { blob: c.key, version, expiresAtSeconds }, expiryNow());
-      } catch (err) {
-        // A removal DynamoDB never answered may have landed: said, and the caller stops with the report.
-        if (!refusedOutright(err)) report.removeUnknown.push(c.objectKey);
-        throw err;
-      }
-      if (removed) {
-        report.removed++;
+      // A removal DynamoDB never answered may have landed: said, and the caller stops with the report.
+      const ref = { blob: c.key, version, expiresAtSeconds };
+      const outcome = await removeExpiredItem(hv, c.objectKey, ref, expiryNow(), (key) => report.removeUnknown.push(key));
+      if (outcome === 'changed') report.kept.push({ key: c.key, objectKey: c.objectKey, reason: 'changed' });
+      else {
+        if (outcome === 'removed') report.removed++;
         freed.push(c);
-      } else if ((await hv.readBlobReferences([c.objectKey])).get(c.objectKey)?.blob === null) {
-        // Refused because the item points at no blob any more (gone: a retry of a removal that
-        // landed, or TTL got there first): nothing points at the blob (keys are never reused).
-        freed.push(c);
-      } else {
-        report.kept.push({ key: c.key, objectKey: c.objectKey, reason: 'changed' });
       }
     }
     if (freed.length === 0) continue;
