@@ -82,6 +82,25 @@ async function putExpiredLongAgo(fx: Fixture, key = 'exp/lost'): Promise<Record<
   return items.find((i) => i.key === key)!;
 }
 
+/**
+ * An object expired long ago (`exp/lost`), and a proposed orphan (3 h old) whose object's item
+ * (`weird`) names none of the configured attributes: the re-verification does not understand it.
+ */
+async function expiredAndUnrecognised(): Promise<{ fx: Fixture; blob: string; orphan: string }> {
+  const fx = await freshFixture();
+  const blob = String((await putExpiredLongAgo(fx)).blob);
+  const orphan = blobKey(fx, 'weird', Date.now() - 3 * HOUR);
+  await putBlob(fx, orphan);
+  await fx.dynamodb.send(new PutItemCommand({ TableName: fx.config.objectsTable, Item: { key: { S: 'weird' }, other: { S: 'x' } } }));
+  return { fx, blob, orphan };
+}
+
+/** The scene of `expiredAndUnrecognised` as it was: both blobs and both items stay. */
+async function expectNothingChanged(fx: Fixture, blob: string, orphan: string): Promise<void> {
+  expect((await prefixKeys(fx)).sort()).toEqual([blob, orphan].sort());
+  expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key).sort()).toEqual(['exp/lost', 'weird']);
+}
+
 const args = (s: Scene) => ['audit', '--older-than', '1h', '--inventory', s.snap.manifest, '--export', s.snap.exportDir];
 
 describe('snapshot audit: blobs of objects expired long ago, not removed by TTL', () => {
@@ -369,13 +388,7 @@ describe('snapshot audit of expired objects under HV attribute names not the def
 
 describe("the audit at scale's batches: expired objects when the orphans' deletes are refused", () => {
   test('an objects-table item the re-verification does not understand refuses every change of the batch: the expired object is reported, its item and blob stay, the batch fails', async () => {
-    const fx = await freshFixture();
-    const item = await putExpiredLongAgo(fx);
-    const blob = String(item.blob);
-    // A proposed orphan whose object's item names none of the configured attributes.
-    const orphan = blobKey(fx, 'weird', Date.now() - 3 * HOUR);
-    await putBlob(fx, orphan);
-    await fx.dynamodb.send(new PutItemCommand({ TableName: fx.config.objectsTable, Item: { key: { S: 'weird' }, other: { S: 'x' } } }));
+    const { fx, blob, orphan } = await expiredAndUnrecognised();
     const handler = createSnapshotAuditHandler({
       config: fx.config,
       settings: { olderThanMs: HOUR, delete: true },
@@ -404,19 +417,13 @@ describe("the audit at scale's batches: expired objects when the orphans' delete
       expect(line).toContain('deletes refused: not removed');
       expect(line).not.toContain('items removed as TTL would');
     }
-    expect((await prefixKeys(fx)).sort()).toEqual([blob, orphan].sort());
-    expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key).sort()).toEqual(['exp/lost', 'weird']);
+    await expectNothingChanged(fx, blob, orphan);
   });
 });
 
 describe('snapshot audit --delete: expired objects when the orphans deletes are refused', () => {
   test('an objects-table item the re-verification does not understand refuses every change of the run: the expired object is reported, its item and blob stay, exit 1', async () => {
-    const fx = await freshFixture();
-    const item = await putExpiredLongAgo(fx);
-    const blob = String(item.blob);
-    const orphan = blobKey(fx, 'weird', Date.now() - 3 * HOUR);
-    await putBlob(fx, orphan);
-    await fx.dynamodb.send(new PutItemCommand({ TableName: fx.config.objectsTable, Item: { key: { S: 'weird' }, other: { S: 'x' } } }));
+    const { fx, blob, orphan } = await expiredAndUnrecognised();
     const snap = await snapshotsAt(fx, ahead());
     const run = await cliJson(fx, ['audit', '--older-than', '1h', '--delete', '--inventory', snap.manifest, '--export', snap.exportDir], {
       clock: ahead,
@@ -424,8 +431,7 @@ describe('snapshot audit --delete: expired objects when the orphans deletes are 
     expect(run.code).toBe(1);
     expect(run.json).toMatchObject({ kept: [{ key: orphan, reason: 'objects-table-unrecognised' }], expiredRemoved: 0, deleted: 0 });
     expect(run.json.expired.map((e: { key: string }) => e.key)).toEqual([blob]);
-    expect((await prefixKeys(fx)).sort()).toEqual([blob, orphan].sort());
-    expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key).sort()).toEqual(['exp/lost', 'weird']);
+    await expectNothingChanged(fx, blob, orphan);
   });
 });
 
