@@ -16,6 +16,15 @@ afterAll(cleanOutdirs);
 
 const source = (path: string) => readFileSync(join(PROJECT_ROOT, path), 'utf8');
 
+/** The TSDoc right above `readonly <field>` in `file`'s interface `iface` (the interface's first such field). */
+function fieldDoc(file: string, iface: string, field: string): string {
+  const text = source(file);
+  const body = text.slice(text.indexOf(`export interface ${iface} `));
+  const at = body.search(new RegExp(`\\n  readonly ${field}\\??: `)) + 1;
+  expect(at, `${iface}.${field}`).toBeGreaterThan(0);
+  return body.slice(body.lastIndexOf('/**', at), at);
+}
+
 /** The optional fields of `interface <name> ... { ... }` in `text`. */
 function fieldsOf(text: string, name: string): string[] {
   const start = text.indexOf(`export interface ${name} `);
@@ -74,10 +83,8 @@ describe('README: the construct props table', () => {
       .map(([prop]) => prop);
     expect(refused).toEqual(['noncurrentVersionExpiration', 'corsAllowedOrigins', 'auditAtScale']);
     for (const prop of refused) expect(rowOf(prop), prop).toMatch(/refused with your own `bucket`/);
-    const tsdoc = source('infra/tierlog.ts');
-    const docOf = (prop: string) =>
-      tsdoc.slice(tsdoc.lastIndexOf('/**', tsdoc.indexOf(`  readonly ${prop}?:`)), tsdoc.indexOf(`  readonly ${prop}?:`));
-    for (const prop of refused) expect(docOf(prop).replace(/\n\s*\*\s*/g, ' '), prop).toMatch(/refused with `bucket`/);
+    for (const prop of refused)
+      expect(fieldDoc('infra/tierlog.ts', 'TierlogProps', prop).replace(/\n\s*\*\s*/g, ' '), prop).toMatch(/refused with `bucket`/);
   });
 });
 
@@ -267,38 +274,21 @@ describe('README\'s "What the alarms cannot see": every blind spot the construct
 });
 
 describe("TierlogAlarms' TSDoc: each failure alarm that cannot watch sweeps a week apart says so", () => {
-  /** The TSDoc right above `readonly <field>:` in `infra/monitoring.ts`'s `TierlogAlarms`. */
-  function tsdocOf(field: string): string {
-    const text = source('infra/monitoring.ts');
-    const body = text.slice(text.indexOf('export interface TierlogAlarms '));
-    const at = body.indexOf(`  readonly ${field}: `);
-    expect(at, field).toBeGreaterThan(0);
-    return body.slice(body.lastIndexOf('/**', at), at);
-  }
-
   it.each(['sweeperErrors', 'entriesFailing', 'entriesQuarantined'])('%s names tierlog:failureAlarmsFlap', (field) => {
-    expect(tsdocOf(field)).toContain('`tierlog:failureAlarmsFlap`');
+    expect(fieldDoc('infra/monitoring.ts', 'TierlogAlarms', field)).toContain('`tierlog:failureAlarmsFlap`');
   });
 });
 
 describe("AuditAtScaleOptions.delete's TSDoc: everything the option deletes", () => {
   it('names the expired objects whose items it removes, and the grant it adds, beside the orphans', () => {
-    const text = source('infra/audit-at-scale.ts');
-    const body = text.slice(text.indexOf('export interface AuditAtScaleOptions '));
-    const at = body.indexOf('  readonly delete?: ');
-    expect(at).toBeGreaterThan(0);
-    const doc = body.slice(body.lastIndexOf('/**', at), at);
+    const doc = fieldDoc('infra/audit-at-scale.ts', 'AuditAtScaleOptions', 'delete');
     expect(doc).toContain('orphans');
     expect(doc).toMatch(/expired long ago/);
     expect(doc).toContain('`dynamodb:DeleteItem`');
   });
 
   it("and so does the listing audit's AuditOptions.delete (tierlog/operations' audit)", () => {
-    const text = source('lib/recovery/audit.ts');
-    const body = text.slice(text.indexOf('export interface AuditOptions '));
-    const at = body.indexOf('  readonly delete?: ');
-    expect(at).toBeGreaterThan(0);
-    const doc = body.slice(body.lastIndexOf('/**', at), at);
+    const doc = fieldDoc('lib/recovery/audit.ts', 'AuditOptions', 'delete');
     expect(doc).toContain('orphans');
     expect(doc).toMatch(/expired long ago/);
   });
