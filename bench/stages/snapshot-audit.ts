@@ -6,9 +6,10 @@
  * Generates (once per --rows and --dir) an S3 Inventory report in Parquet of `rows` blobs under
  * `blobs/` and full DynamoDB JSON exports of an objects table with `rows` items (99 % of them
  * tombstones pointing at those blobs, 1 % inline; 1 in 100 000 pointing at a blob the inventory
- * lacks) and a change log of 1 000 in-flight entries, in the formats AWS writes. Then runs the query
- * in a child process and prints its time, the child's peak RSS, the rows it returned, and the bytes
- * Athena would scan (the inventory's three columns + the exports), per million objects.
+ * lacks, 1 in 10 000 expired long ago) and a change log of 1 000 in-flight entries, in the formats
+ * AWS writes. Then runs the query in a child process and prints its time, the child's peak RSS, the
+ * rows it returned, and the bytes Athena would scan (the inventory's three columns + the exports),
+ * per million objects.
  *
  *   npx tsx bench/stages/snapshot-audit.ts --listing 5000
  *
@@ -59,7 +60,8 @@ async function generate(): Promise<void> {
     { sql: `SELECT ${blobKeySql('i')} AS "key", 1048576 + (i % 1000) AS "size", ${T0} + i AS last_modified_ms FROM range(${rows}) t(i)` },
     { destDir: join(root, 'inventory'), sourceBucket: BUCKET, format: 'Parquet', createdAt: NOW },
   );
-  // Items: i % 100 = 0 inline (its blob is an orphan), else a tombstone; every 100 000th points at a missing blob.
+  // Items: i % 100 = 0 inline (its blob is an orphan), else a tombstone; every 100 000th points at a missing blob;
+  // every 10 000th (i % 10 000 = 5) expired an hour after its write, long before the cutoff: TTL never removed it.
   const chunk = 1_000_000;
   const parts = [];
   for (let from = 0; from < rows; from += chunk) {
@@ -73,6 +75,7 @@ async function generate(): Promise<void> {
     parts.push({
       sql:
         `SELECT CASE WHEN i % 100 = 0 THEN json_object(${common}, 'body', ${j('B', "to_base64(encode(repeat('x', 100)))")}) ` +
+        `WHEN i % 10000 = 5 THEN json_object(${common}, 'blob', ${j('S', blob)}, 'expiresAt', ${j('N', `CAST((${T0} + i) // 1000 + 3600 AS varchar)`)}) ` +
         `ELSE json_object(${common}, 'blob', ${j('S', blob)}) END AS "Item" FROM range(${from}, ${to}) t(i)`,
       count: to - from,
     });
@@ -125,6 +128,7 @@ async function query(): Promise<void> {
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       orphans: count('orphan'),
       lost: count('lost'),
+      expired: count('expired'),
       malformed: count('malformed'),
       inventoryBytes: inventory.bytes,
       exportBytes: exports.objects.bytes + exports.changeLog.bytes,
