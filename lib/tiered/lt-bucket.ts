@@ -642,7 +642,8 @@ export class LtBucket {
 
   /**
    * The parts uploaded so far, ascending; undefined when the upload does not exist (any more). S3
-   * answers them in pages, ascending, each continued from the last part number of the one before.
+   * answers them in pages, ascending, each continued from the last part number of the one before,
+   * until a page that is not truncated (its NextPartNumberMarker, which AWS gives too, is not read).
    * A page that does not (a proxy or an S3-compatible store that ignores `PartNumberMarker`,
    * answering the same page again: the SDK's paginator asks for it again without end), or a
    * truncated page without a marker (the paginator stops there, in silence: a complete from that
@@ -674,6 +675,10 @@ export class LtBucket {
         if (out.IsTruncated === true && out.NextPartNumberMarker === marker) {
           throw new ListingError(this.bucket, key, 'a page of parts gives the marker it was asked with: the listing repeats');
         }
+        // The last page ends the listing: AWS gives every page a NextPartNumberMarker (the last
+        // part listed; an empty page past the end gives "0"), and the SDK's paginator, which does
+        // not read IsTruncated, asked for the page after it, then for the first one again.
+        if (out.IsTruncated !== true) break;
         marker = out.NextPartNumberMarker;
       }
     } catch (err) {
