@@ -37,7 +37,9 @@ export function withPagedListings<C extends Pick<S3Client, 'middlewareStack'>>(s
             ...output,
             Parts: page,
             IsTruncated: truncated,
-            ...(truncated ? { NextPartNumberMarker: String(page[page.length - 1]!.PartNumber) } : {}),
+            // On every page, the last one's too (its last part; "0" on a page with none), as AWS
+            // gives it: only IsTruncated says whether there is more.
+            NextPartNumberMarker: String(page[page.length - 1]?.PartNumber ?? 0),
           },
         };
       }

@@ -66,7 +66,8 @@ export interface UploadedPart {
 }
 
 /**
- * What {@link LtBucket.abortUntilNoParts} left: `gone` when ListParts no longer lists the upload;
+ * What {@link LtBucket.abortUntilNoParts} left: `gone` when ListParts no longer lists the upload,
+ * or lists no part of it;
  * `partsLeft` when it still listed `parts` after the last abort; `unlisted` when the listing failed
  * (`error`, translated: an {@link AccessDeniedError} without `s3:ListMultipartUploadParts`), the
  * caller deciding what that means; `stopped` when its `stopped` said so after an abort. `existed`:
@@ -642,7 +643,8 @@ export class LtBucket {
 
   /**
    * The parts uploaded so far, ascending; undefined when the upload does not exist (any more). S3
-   * answers them in pages, ascending, each continued from the last part number of the one before.
+   * answers them in pages, ascending, each continued from the last part number of the one before,
+   * until a page that is not truncated (its NextPartNumberMarker, which AWS gives too, is not read).
    * A page that does not (a proxy or an S3-compatible store that ignores `PartNumberMarker`,
    * answering the same page again: the SDK's paginator asks for it again without end), or a
    * truncated page without a marker (the paginator stops there, in silence: a complete from that
@@ -674,6 +676,10 @@ export class LtBucket {
         if (out.IsTruncated === true && out.NextPartNumberMarker === marker) {
           throw new ListingError(this.bucket, key, 'a page of parts gives the marker it was asked with: the listing repeats');
         }
+        // The last page ends the listing: AWS gives every page a NextPartNumberMarker (the last
+        // part listed; an empty page past the end gives "0"), and the SDK's paginator, which does
+        // not read IsTruncated, asked for the page after it, then for the first one again.
+        if (out.IsTruncated !== true) break;
         marker = out.NextPartNumberMarker;
       }
     } catch (err) {
@@ -728,8 +734,8 @@ export class LtBucket {
   /**
    * Aborts the upload, then asks S3 for its parts (ListParts): a part PUT in flight during the
    * abort may land after it, and AWS says an upload may then have to be aborted again, ListParts
-   * telling when none is left (AbortMultipartUpload's reference; s3rver refuses such a part, so the
-   * emulator never shows it). Whoever aborts is usually about to forget the upload (a session's
+   * telling when none is left: no such upload, or one that lists no part (AbortMultipartUpload's
+   * reference; s3rver refuses such a part, so the emulator never shows it). Whoever aborts is usually about to forget the upload (a session's
    * item deleted), and nothing would name it any more: its parts billed until the bucket's
    * lifecycle rule, days later. So while S3 still lists the upload it is aborted again,
    * {@link UPLOAD_ABORT_ROUNDS} times at most. A failed abort throws; a failed listing is returned
@@ -747,7 +753,11 @@ export class LtBucket {
       } catch (error) {
         return { kind: 'unlisted', existed, error };
       }
-      if (left === undefined) return { kind: 'gone', existed };
+      // No part listed is what AWS says to check for ("ensure that the parts list is empty"): an
+      // upload still listed after its abort, holding nothing, was aborted twice more and then told
+      // as one that "still holds 0 parts" (onCleanupError, AbandonedUploadErrors; a failed put's
+      // entry left to the sweeper).
+      if (left === undefined || left.length === 0) return { kind: 'gone', existed };
       if (round >= UPLOAD_ABORT_ROUNDS) return { kind: 'partsLeft', existed, parts: left.length, rounds: round };
     }
   }

@@ -81,6 +81,36 @@ describe('a ListParts answer that does not advance', () => {
   });
 });
 
+describe('ListParts as AWS answers it', () => {
+  // AWS gives every page of ListParts a NextPartNumberMarker, the last page's too (its last part),
+  // and a page past the last part answers none with the marker "0". The SDK's paginator follows
+  // the marker and never reads IsTruncated: it asked for the page past the end, then for the first
+  // page again, and the listing failed as one that repeats (ListingError): on AWS no session could
+  // list its parts or complete, and no failed put's abort could tell its upload gone.
+  const aws = (input: Record<string, unknown>, count: number) => {
+    const after = Number(input.PartNumberMarker ?? 0);
+    const parts = Array.from({ length: count }, (_, i) => i + 1).filter((n) => n > after);
+    const page = parts.slice(0, 2);
+    return {
+      Parts: page.map(part),
+      IsTruncated: parts.length > page.length,
+      NextPartNumberMarker: String(page.at(-1) ?? 0),
+    };
+  };
+
+  test('a single page that names its last part: its parts, one request', async () => {
+    const calls = answering('ListParts', (input) => aws(input, 2));
+    expect((await lt.listParts(blob, 'u1'))?.map((p) => p.partNumber)).toEqual([1, 2]);
+    expect(calls.sent()).toBe(1);
+  });
+
+  test('pages up to a last one that names its last part: every part once, no page past it', async () => {
+    const calls = answering('ListParts', (input) => aws(input, 5));
+    expect((await lt.listParts(blob, 'u1'))?.map((p) => p.partNumber)).toEqual([1, 2, 3, 4, 5]);
+    expect(calls.sent()).toBe(3);
+  });
+});
+
 describe('a ListParts answer that does not describe its parts', () => {
   // A part listed without its size or its ETag (an S3-compatible store, a proxy that rewrote the
   // answer) was listed as 0 bytes, or with an empty ETag: a complete summed the object's size from
