@@ -735,8 +735,9 @@ export class LtBucket {
    * Aborts the upload, then asks S3 for its parts (ListParts): a part PUT in flight during the
    * abort may land after it, and AWS says an upload may then have to be aborted again, ListParts
    * telling when none is left: no such upload, or one that lists no part (AbortMultipartUpload's
-   * reference; s3rver refuses such a part, so the emulator never shows it). Whoever aborts is usually about to forget the upload (a session's
-   * item deleted), and nothing would name it any more: its parts billed until the bucket's
+   * reference; s3rver refuses such a part, so the emulator never shows it). Whoever aborts is
+   * usually about to forget the upload (a session's item deleted), and nothing would name it any
+   * more: its parts billed until the bucket's
    * lifecycle rule, days later. So while S3 still lists the upload it is aborted again,
    * {@link UPLOAD_ABORT_ROUNDS} times at most. A failed abort throws; a failed listing is returned
    * (`unlisted`): the abort is done, and only the caller knows whether that is worth a retry.
