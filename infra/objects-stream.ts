@@ -125,8 +125,8 @@ export interface ObjectsStreamCleanupProps {
    * The objects table, bucket and prefix. The table's stream must be on and carry old images
    * (`OLD_IMAGE` or `NEW_AND_OLD_IMAGES`): a table of this app whose stream has none is refused,
    * as is one with a replica in another region, whose TTL is not on the expiry attribute the
-   * function's `TIERLOG_HV_ATTRIBUTES` names (`expiresAt` when it names none), or whose key is not
-   * its key attribute (`key` when it names none).
+   * function's `TIERLOG_HV_ATTRIBUTES` names (`expiresAt` when it names none; off, when that variable
+   * is resolved only at deploy), or whose key is not its key attribute (`key` when it names none).
    */
   readonly resources: TierlogResources;
   /**
@@ -400,19 +400,23 @@ export class ObjectsStreamCleanup extends Construct {
       );
     }
 
-    // What the mapping takes, checked here rather than by the deploy: DynamoDB's batches are 1 to
-    // 10 000 records, and Lambda's -1 retries a failing record until the stream drops it, holding
-    // its shard (every record behind it) all that time.
-    if (namesKnown) {
-      const expiresAt = hvAttributeNamesFromEnv(props.environment).expiresAt;
-      const ttl = timeToLiveOf(table);
-      if (ttl !== undefined && (ttl.attributeName !== expiresAt || ttl.enabled === false)) {
+    // TTL on the expiry attribute: the function deletes the blob of an item TTL removed. With the
+    // names known only at deploy the attribute cannot be compared, but a TTL that is off is on none
+    // of them: such a table passed, and no expired object was ever removed, nor its blob deleted.
+    const ttl = timeToLiveOf(table);
+    if (ttl !== undefined) {
+      const off = ttl.attributeName === undefined || ttl.enabled === false;
+      const expiresAt = names?.expiresAt;
+      if (expiresAt !== undefined ? off || ttl.attributeName !== expiresAt : off) {
         throw new Error(
-          `the objects table's TTL must be on "${expiresAt}" (the expiry attribute of the function's ${CONFIG_ENV.hvAttributes}), not ${ttl.attributeName === undefined || ttl.enabled === false ? 'off' : `"${ttl.attributeName}"`}: the function deletes the blob of an item TTL removed, and without it no expired object is ever removed, nor its blob deleted`,
+          `the objects table's TTL must be on ${expiresAt !== undefined ? `"${expiresAt}" (the expiry attribute of the function's ${CONFIG_ENV.hvAttributes})` : `the expiry attribute of the function's ${CONFIG_ENV.hvAttributes} (resolved at deploy)`}, not ${off ? 'off' : `"${ttl.attributeName}"`}: the function deletes the blob of an item TTL removed, and without it no expired object is ever removed, nor its blob deleted`,
         );
       }
     }
 
+    // What the mapping takes, checked here rather than by the deploy: DynamoDB's batches are 1 to
+    // 10 000 records, and Lambda's -1 retries a failing record until the stream drops it, holding
+    // its shard (every record behind it) all that time.
     const batchSize = props.batchSize ?? 100;
     const retryAttempts = props.retryAttempts ?? 10;
     if (!Token.isUnresolved(batchSize))

@@ -311,7 +311,8 @@ export interface AuditReport {
    * Orphans at the check, referenced at the re-check right before the delete: kept. Referenced by
    * their object's item, or by another object's (an item copied to rename an object, which the
    * check, reading by the object a blob key names, does not see; the re-check's scan of the table
-   * does).
+   * does). The blob of an expired object another object's item points at is kept so with its item,
+   * which is not removed: its removal would have the objects-stream function delete the blob.
    */
   readonly keptOnRecheck: string[];
   /** Deletes S3 refused. */
@@ -679,6 +680,14 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         options.signal?.throwIfAborted();
         // An expired object's item goes first, as TTL would remove it; its blob then is an orphan.
         for (const { candidate, ref } of expired) {
+          // Unless the item of another object points at its blob (an item copied to rename it): the
+          // removal is a REMOVE on the objects table's stream, and the stream function, reading the
+          // removed item's key alone, deletes the blob the re-check below would keep. Both stay.
+          if (otherObjectsBlobs.has(candidate.key)) {
+            report.keptOnRecheck.push(candidate.key);
+            unsent.delete(candidate.key);
+            continue;
+          }
           // A removal DynamoDB never answered may have landed: said, and the run stops with its report.
           const outcome = await removeExpiredItem(hv, candidate.objectId, ref, expiryNow(), (id) => report.expiredRemoveUnknown.push(id));
           if (outcome === 'changed') {

@@ -19,7 +19,9 @@ import { awsServiceError } from '../../lib/faults/s3-answers.js';
 import { HvTable } from '../../lib/tiered/hv-table.js';
 import { type Fixture, freshFixture, prefixKeys, scanAll } from '../support/local.js';
 import { makeWriter, randomBody } from '../tiered/harness.js';
-import { capture, cli, cliJson, HOUR, withServerClock } from './helpers.js';
+import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
+import { StreamReader } from '../support/stream.js';
+import { capture, cli, cliJson, HOUR, putTombstone, withServerClock } from './helpers.js';
 
 const KiB = 1024;
 /** The audit runs 2 h ahead, so blobs written now are old enough for --older-than 1h. */
@@ -181,6 +183,30 @@ describe('audit: blobs of expired objects', () => {
     expect(option).toContain('removes the items of objects expired');
     expect(option).toContain('from the objects table, as TTL would');
     expect(option).toContain('then deletes their blobs');
+  });
+
+  test("--delete keeps the item of an expired object whose blob another object's item points at (copied to rename it): its removal had the stream function delete that blob", async () => {
+    // The re-check kept the blob (referenced by the copy), but the item was removed first: a REMOVE
+    // on the objects table's stream, whose function reads the removed item's key alone and deleted
+    // the blob the renamed object still points at.
+    const s = await scene();
+    const shared = s.blobs.get('exp/lost')!;
+    await putTombstone(s.fx, 'renamed', shared);
+    const reader = await StreamReader.open(s.fx.dynamodb, s.fx.config.objectsTable, 'OLD_IMAGE');
+    try {
+      const run = await cliJson(s.fx, ['audit', '--older-than', '1h', '--delete'], { clock: ahead });
+      expect(run.code).toBe(0);
+      // The objects-stream function, as the deployment runs it, on what the audit did to the table.
+      const cleanup = new StreamCleanup({ config: s.fx.config, dynamodb: s.fx.dynamodb, s3: s.fx.s3 });
+      await cleanup.handle(await reader.read());
+      expect(await allBlobs(s.fx), "the renamed object's blob").toContain(shared);
+      expect(await allBlobs(s.fx)).not.toContain(s.blobs.get('exp/lost-too'));
+      expect(run.json).toMatchObject({ expiredRemoved: 1, deleted: 1, keptOnRecheck: [shared], deleteFailures: [] });
+      const keys = (await scanAll(s.fx.dynamodb, s.fx.config.objectsTable)).map((i) => String(i.key)).sort();
+      expect(keys).toEqual(['exp/live', 'exp/lost', 'exp/pending', 'perm', 'renamed']);
+    } finally {
+      reader.close();
+    }
   });
 
   test("--delete: a removal whose answer is lost (the SDK's retry fails its condition: the item is gone) still deletes the blob", async () => {

@@ -433,6 +433,27 @@ describe("ObjectsStreamCleanup used on its own: the objects table's stream must 
     expect(withTtl('expiresAt')).not.toThrow();
   });
 
+  it('refuses a table of this app whose TTL is off when TIERLOG_HV_ATTRIBUTES is resolved only at deploy (off is on no expiry attribute)', () => {
+    // The check was skipped whole with the names unknown: the table passed, and no expired object
+    // was ever removed, nor its blob deleted. TTL on some attribute cannot be compared, and passes.
+    const withTtl = (timeToLiveAttribute: string | undefined) => () => {
+      const { stack } = userStack();
+      const table = (id: string, extra: Partial<dynamodb.TablePropsV2> = {}) =>
+        new dynamodb.TableV2(stack, id, { partitionKey: { name: 'key', type: dynamodb.AttributeType.STRING }, ...extra });
+      const objectsTable = table('Objects', {
+        dynamoStream: dynamodb.StreamViewType.OLD_IMAGE,
+        ...(timeToLiveAttribute !== undefined ? { timeToLiveAttribute } : {}),
+      });
+      const resources = { changeLogTable: table('Log'), objectsTable, bucket: new s3.Bucket(stack, 'Bucket'), prefix: 'blobs' };
+      const environment = { ...storeNames(resources), [CONFIG_ENV.hvAttributes]: Token.asString({ 'Fn::ImportValue': 'hv-attributes' }) };
+      return new ObjectsStreamCleanup(stack, 'Stream', { resources, environment, blobAttribute: 'blob' });
+    };
+    expect(withTtl(undefined)).toThrow(
+      /objects table's TTL must be on the expiry attribute of the function's TIERLOG_HV_ATTRIBUTES .*not off/,
+    );
+    expect(withTtl('ttl')).not.toThrow();
+  });
+
   it('takes an imported table, whose view type it cannot read', () => {
     const { stack, resources } = standaloneResources();
     const objectsTable = dynamodb.TableV2.fromTableAttributes(stack, 'Imported', {

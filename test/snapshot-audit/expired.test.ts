@@ -20,7 +20,9 @@ import { snapshotFindingsLeft } from '../../lib/recovery/snapshot-audit/cli.js';
 import { type Fixture, freshFixture, prefixKeys, scanAll } from '../support/local.js';
 import { makeWriter, randomBody } from '../tiered/harness.js';
 import { newChangeId } from '../../lib/ids.js';
-import { blobKey, cli, cliJson, HOUR, putBlob, putRawInstance, rawEntry } from '../cli/helpers.js';
+import { StreamCleanup } from '../../lib/recovery/stream-cleanup.js';
+import { StreamReader } from '../support/stream.js';
+import { blobKey, cli, cliJson, HOUR, putBlob, putRawInstance, putTombstone, rawEntry } from '../cli/helpers.js';
 import { captureStdout } from '../functions/lambda.js';
 import { type Snapshots, snapshotsRemovedAfterAll } from './snapshots.js';
 
@@ -364,6 +366,32 @@ describe('the re-verification of expired objects: what the change log protects',
     expect(run.result).toMatchObject({ expired: 0, expiredRemoved: 0, expiredDeleted: 0 });
     expect(await prefixKeys(fx)).toEqual([blob]);
     expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key)).toEqual(['exp/lost']);
+  });
+});
+
+describe('the re-verification of expired objects: a blob the item of another object points at', () => {
+  test('--delete keeps the item of an expired object whose blob an item copied to rename it since the snapshots points at: its removal had the stream function delete that blob', async () => {
+    // The re-check kept the blob (referenced by the copy), but the item was removed first: a REMOVE
+    // on the objects table's stream, whose function reads the removed item's key alone.
+    const fx = await freshFixture();
+    const blob = String((await putExpiredLongAgo(fx)).blob);
+    const snap = await snapshotsAt(fx, ahead());
+    await putTombstone(fx, 'renamed', blob);
+    const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable, 'OLD_IMAGE');
+    try {
+      const run = await cliJson(fx, ['audit', '--older-than', '1h', '--delete', '--inventory', snap.manifest, '--export', snap.exportDir], {
+        clock: ahead,
+      });
+      expect(run.code).toBe(0);
+      // The objects-stream function, as the deployment runs it, on what the audit did to the table.
+      await new StreamCleanup({ config: fx.config, dynamodb: fx.dynamodb, s3: fx.s3 }).handle(await reader.read());
+      expect(await prefixKeys(fx), "the renamed object's blob").toEqual([blob]);
+      expect(run.json).toMatchObject({ expiredRemoved: 0, deleted: 0 });
+      expect(run.json.expiredKept).toEqual([{ key: blob, objectKey: 'exp/lost', reason: 'referenced' }]);
+      expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => String(i.key)).sort()).toEqual(['exp/lost', 'renamed']);
+    } finally {
+      reader.close();
+    }
   });
 });
 

@@ -22,7 +22,9 @@
  *     every blob the listing audit judges (else: `too-young`: a blob a writer whose clock runs far
  *     behind uploaded with an expiry already past; a listing that does not answer counts as young).
  *
- * With `delete`, each confirmed one goes as the listing audit does it: its item is removed as TTL
+ * With `delete`, each confirmed one goes as the listing audit does it, unless an item of another
+ * object points at its blob (unless `scanOtherObjects` is false: `referenced`, the item kept too,
+ * since its removal would have the objects-stream function delete the blob): its item is removed as TTL
  * would (a DeleteItem conditional on the same blob, version and expiry, expired now:
  * `HvTable.removeExpired`), then its blob is deleted after the same re-check as an orphan's (a
  * consistent read of the object shows no pointer at it, nor, unless `scanOtherObjects` is false,
@@ -83,7 +85,11 @@ export type ExpiredKeptReason =
   | 'too-young'
   /** The item has no numeric version to remove it on (no writer makes one): never removed; needs a look. */
   | 'no-version'
-  /** With `delete`: the item removed, but another object's item points at the blob (kept). */
+  /**
+   * With `delete`: another object's item points at the blob (an item copied to rename the object).
+   * Kept with its item, not removed: the removal is a REMOVE on the objects table's stream, whose
+   * function, reading the removed item's key alone, would delete the blob.
+   */
   | 'referenced'
   /**
    * The objects table is a restored copy not shown written since, and the object expired after its
@@ -267,6 +273,11 @@ export async function reverifyExpired(
     options.signal?.throwIfAborted();
     const freed: ExpiredCandidate[] = [];
     for (const { c, version, expiresAtSeconds } of held) {
+      // Removed, its item would have the stream function delete the blob the re-check below keeps.
+      if (otherObjects?.has(c.key) === true) {
+        report.kept.push({ key: c.key, objectKey: c.objectKey, reason: 'referenced' });
+        continue;
+      }
       // A removal DynamoDB never answered may have landed: said, and the caller stops with the report.
       const ref = { blob: c.key, version, expiresAtSeconds };
       const outcome = await removeExpiredItem(hv, c.objectKey, ref, expiryNow(), (key) => report.removeUnknown.push(key));
