@@ -20,7 +20,10 @@
  *    that an HV item references whose expiry (its `expiresAt` attribute, a number of epoch
  *    seconds, read as a `double` by `try_cast`) is before the cutoff by more than TTL's lag,
  *    the stream's retention and the margin (`../expired-blobs.ts`): an object TTL has not removed,
- *    whose blob no stream event will ever delete. Measured from the cutoff (the safety age before
+ *    whose blob no stream event will ever delete. Not a blob an item of another object also points
+ *    at (an item copied to rename an object, which no writer makes): as the orphans keep every blob
+ *    an item references, the at-scale batches, which Scan for no such item, would delete it under
+ *    that item. Measured from the cutoff (the safety age before
  *    the oldest snapshot), so an export hours old proposes no item that was not yet past the
  *    windows when it was taken; the live re-verification judges each again
  *    (`judgeExpiredReference`) before it is reported or removed.
@@ -207,6 +210,19 @@ refs AS (
   SELECT blob_key, object_key, expires_at FROM items
   WHERE blob_key IS NOT NULL
 ),
+expiring AS (
+  SELECT r.blob_key, r.object_key, b.size, b.last_modified_date
+  FROM refs r JOIN blobs b ON b.blob_key = r.blob_key
+  WHERE b.well_formed
+    AND b.last_modified_date < ${cutoffTs}
+    AND ${uuidTime('b.blob_key')} < ${cutoffHex}
+    AND r.object_key IS NOT NULL
+    AND try_cast(r.expires_at AS double) < ${expiredBefore}
+),
+shared AS (
+  SELECT o.blob_key FROM refs o JOIN (SELECT DISTINCT blob_key FROM expiring) e ON e.blob_key = o.blob_key
+  GROUP BY o.blob_key HAVING count(*) > 1
+),
 named AS (
   SELECT DISTINCT replace(t.k, '\\/', '/') AS blob_key
   FROM ${relations.changeLog} CROSS JOIN UNNEST(regexp_extract_all(line, ${named})) AS t(k)
@@ -230,13 +246,9 @@ SELECT 'malformed' AS kind, b.blob_key, CAST(NULL AS varchar) AS object_key, b.s
 FROM blobs b
 WHERE NOT b.well_formed
 UNION ALL
-SELECT 'expired' AS kind, r.blob_key, r.object_key, b.size, b.last_modified_date AS last_modified
-FROM refs r JOIN blobs b ON b.blob_key = r.blob_key
-WHERE b.well_formed
-  AND b.last_modified_date < ${cutoffTs}
-  AND ${uuidTime('b.blob_key')} < ${cutoffHex}
-  AND r.object_key IS NOT NULL
-  AND try_cast(r.expires_at AS double) < ${expiredBefore}
+SELECT 'expired' AS kind, x.blob_key, x.object_key, x.size, x.last_modified_date AS last_modified
+FROM expiring x
+WHERE NOT EXISTS (SELECT 1 FROM shared s WHERE s.blob_key = x.blob_key)
 )
 SELECT kind, blob_key, object_key, max(size) AS size, max(last_modified) AS last_modified
 FROM found
