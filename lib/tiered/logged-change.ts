@@ -301,6 +301,10 @@ export class LoggedChange {
         throw new InstanceClaimedError(this.changeId);
       case 'unknown':
         this.current = 'unknown';
+        // Left open by a claim made after an attempt that may have landed: the instance is the
+        // sweeper's all the same. Told, the log cuts the uploads of its other changes now (the
+        // sweeper judges them a window after its claim) and writes the instance no more.
+        if (outcome.claimed === true) this.ctx.log.fenceLost(this.changeId);
         throw new CommitOutcomeUnknownError(this.key, this.changeId, outcome.error);
     }
   }
