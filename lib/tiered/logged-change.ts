@@ -54,6 +54,7 @@ import type { FenceEffect, FencedChangeLog } from '../changelog/fenced.js';
 import { CommitOutcomeUnknownError, CorruptItemError, InstanceClaimedError, TierlogError, UploadNotSentError } from '../errors.js';
 import { refusedOutright } from '../aws/errors.js';
 import { newChangeId } from '../ids.js';
+import { isEntryField } from '../changelog/entry-codec.js';
 import { checkBlobKey } from './blob-keys.js';
 import { commitWrite } from './commit.js';
 import type { HvTable, HvWrite } from './hv-table.js';
@@ -361,7 +362,13 @@ export class LoggedChange {
    */
   private effectOf(old: string | undefined): FenceEffect | undefined {
     if (this.entryBy === 'nobody') return undefined;
-    if (this.entryBy === 'commit') return { kind: 'record', change: { id: this.key, ...(old !== undefined ? { old } : {}) } };
+    if (this.entryBy === 'commit') {
+      // A pointer no entry can hold (empty, or longer than any S3 key: an item written by hand or
+      // another tool) is left out of it: no blob is it, so nothing is to delete, and the settle
+      // reports it (`deleteReplaced`). Named there, the log refused the commit's element before it
+      // was sent, and every small put or delete of the object failed as an outcome unknown.
+      return { kind: 'record', change: { id: this.key, ...(old !== undefined && isEntryField(old) ? { old } : {}) } };
+    }
     if (old === undefined || this.streamCleans) return this.blob !== undefined ? { kind: 'remove' } : { kind: 'check' };
     return old === this.old ? { kind: 'check' } : { kind: 'setOld', old };
   }
