@@ -19,6 +19,8 @@
  *  - committed: delete `old` (the blob the commit replaced), then remove the entry. `old` is read
  *    from HV, so it is deleted only when it is exactly a blob key of this object (the sweeper's
  *    namespace guard); anything else is reported and its entry left to the sweeper (quarantined).
+ *    A pointer no entry can hold (empty, or longer than any S3 key) is no blob: it is reported, and
+ *    never written into the entry (no reader would parse it: quarantined for ever).
  *  - fenced (the instance was claimed): `new` can never be referenced; delete it now (the sweeper
  *    that holds the entry would too); the entry is the sweeper's.
  *  - committing or unknown (the commit's outcome is not known: it may have landed): touch no
@@ -369,7 +371,9 @@ export class LoggedChange {
       // was sent, and every small put or delete of the object failed as an outcome unknown.
       return { kind: 'record', change: { id: this.key, ...(old !== undefined && isEntryField(old) ? { old } : {}) } };
     }
-    if (old === undefined || this.streamCleans) return this.blob !== undefined ? { kind: 'remove' } : { kind: 'check' };
+    // An `old` no entry can hold, as above: none to clean, as for a create (the settle reports it).
+    if (old === undefined || this.streamCleans || !isEntryField(old))
+      return this.blob !== undefined ? { kind: 'remove' } : { kind: 'check' };
     return old === this.old ? { kind: 'check' } : { kind: 'setOld', old };
   }
 
