@@ -143,6 +143,15 @@ export function assertChangeNames(change: Change): void {
 }
 
 /**
+ * Whether `value` can be an entry's `id`, `new` or `old` ({@link assertChange}): a non-empty,
+ * well-formed string of at most {@link MAX_ENTRY_FIELD_BYTES} UTF-8 bytes. No S3 key fails it (a
+ * key has 1 to 1,024 bytes).
+ */
+export function isEntryField(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && fitsField(value);
+}
+
+/**
  * Whether `value` is well-formed Unicode (a lone surrogate has no UTF-8 form: the sweeper would
  * quarantine the entry as an invalid object id) of at most {@link MAX_ENTRY_FIELD_BYTES} UTF-8 bytes.
  */

@@ -49,7 +49,11 @@ export interface FencedChangeLog extends ChangeLog {
   fence(changeId: ChangeId, effect: FenceEffect): TransactElement | undefined;
   /** Tells the log the commit landed, so it can forget an entry the commit removed. */
   committed(changeId: ChangeId, effect: FenceEffect): void;
-  /** Tells the log the commit was refused because its instance item was claimed (or is gone). */
+  /**
+   * Tells the log the commit was refused because its instance item was claimed (or is gone): also
+   * when an earlier attempt of it may have landed (its outcome unknown), since the claim is the
+   * sweeper's either way.
+   */
   fenceLost(changeId: ChangeId): void;
   /**
    * Leaves `changeId` to the sweeper (its outcome is unknown, or its cleanup failed): the log

@@ -22,9 +22,10 @@
  * write's, it landed and was replaced since: unknown, never a lost CAS. Refused there because the
  * instance was claimed, or drained and deleted, after an attempt that got no answer or a 5xx (the
  * SDK's attempts are watched, lib/aws/attempts.ts): unknown too, not fenced, since the claim fences
- * what comes after it, not a landing before it. Only a refusal of the HV half alone is a sure CAS
- * loss, and only where the change-log half shows a landing (an entry removed, or naming `old`): an
- * element that records its entry passes again on an item a sweeper drained and deleted. Its reasons tell what next: a failed condition is decided above; a conflict with another
+ * what comes after it, not a landing before it; the log is told of the claim all the same (its
+ * other changes upload nothing more). Only a refusal of the HV half alone is a sure CAS loss, and
+ * only where the change-log half shows a landing (an entry removed, or naming `old`): an element
+ * that records its entry passes again on an item a sweeper drained and deleted. Its reasons tell what next: a failed condition is decided above; a conflict with another
  * transaction or throttling (`TransactionConflict`, `ThrottlingError`,
  * `ProvisionedThroughputExceeded`) is `busy`, try again; a `ValidationError` (an item grown past
  * 400 KB, on AWS; DynamoDB Local answers a plain ValidationException) or
@@ -89,7 +90,12 @@ export type CommitOutcome =
    * refused for load on every attempt the SDK made (the throttling error itself); nothing landed.
    */
   | { readonly kind: 'refused'; readonly error: Error }
-  | { readonly kind: 'unknown'; readonly error: unknown };
+  /**
+   * It may have landed, or not. `claimed`: the refusal that left it open showed the writer's
+   * instance claimed (or gone) since an attempt that may have landed: no later write of that
+   * instance lands, and the log is told so (`fenceLost`), whatever became of this one.
+   */
+  | { readonly kind: 'unknown'; readonly error: unknown; readonly claimed?: true };
 
 export interface CommitRequest {
   readonly hv: HvTable;
@@ -249,7 +255,7 @@ async function classify(
         // Claimed, or drained and deleted, since that attempt: the claim fences what comes after
         // it, not what landed before it. "Fenced" would tell the caller "did not commit" (and a
         // change that records its entry at commit would be written again) for a write that landed.
-        return mayHaveLanded ? { kind: 'unknown', error: err } : { kind: 'fenced' };
+        return mayHaveLanded ? { kind: 'unknown', error: err, claimed: true } : { kind: 'fenced' };
       }
       // Live, but the entry is not as recorded (gone, naming `old` already, or there, for one the
       // commit records): an earlier attempt of this commit landed, and this one was judged afresh

@@ -19,6 +19,8 @@
  *  - committed: delete `old` (the blob the commit replaced), then remove the entry. `old` is read
  *    from HV, so it is deleted only when it is exactly a blob key of this object (the sweeper's
  *    namespace guard); anything else is reported and its entry left to the sweeper (quarantined).
+ *    A pointer no entry can hold (empty, or longer than any S3 key) is no blob: it is reported, and
+ *    never written into the entry (no reader would parse it: quarantined for ever).
  *  - fenced (the instance was claimed): `new` can never be referenced; delete it now (the sweeper
  *    that holds the entry would too); the entry is the sweeper's.
  *  - committing or unknown (the commit's outcome is not known: it may have landed): touch no
@@ -54,6 +56,7 @@ import type { FenceEffect, FencedChangeLog } from '../changelog/fenced.js';
 import { CommitOutcomeUnknownError, CorruptItemError, InstanceClaimedError, TierlogError, UploadNotSentError } from '../errors.js';
 import { refusedOutright } from '../aws/errors.js';
 import { newChangeId } from '../ids.js';
+import { isEntryField } from '../changelog/entry-codec.js';
 import { checkBlobKey } from './blob-keys.js';
 import { commitWrite } from './commit.js';
 import type { HvTable, HvWrite } from './hv-table.js';
@@ -301,6 +304,10 @@ export class LoggedChange {
         throw new InstanceClaimedError(this.changeId);
       case 'unknown':
         this.current = 'unknown';
+        // Left open by a claim made after an attempt that may have landed: the instance is the
+        // sweeper's all the same. Told, the log cuts the uploads of its other changes now (the
+        // sweeper judges them a window after its claim) and writes the instance no more.
+        if (outcome.claimed === true) this.ctx.log.fenceLost(this.changeId);
         throw new CommitOutcomeUnknownError(this.key, this.changeId, outcome.error);
     }
   }
@@ -357,8 +364,16 @@ export class LoggedChange {
    */
   private effectOf(old: string | undefined): FenceEffect | undefined {
     if (this.entryBy === 'nobody') return undefined;
-    if (this.entryBy === 'commit') return { kind: 'record', change: { id: this.key, ...(old !== undefined ? { old } : {}) } };
-    if (old === undefined || this.streamCleans) return this.blob !== undefined ? { kind: 'remove' } : { kind: 'check' };
+    if (this.entryBy === 'commit') {
+      // A pointer no entry can hold (empty, or longer than any S3 key: an item written by hand or
+      // another tool) is left out of it: no blob is it, so nothing is to delete, and the settle
+      // reports it (`deleteReplaced`). Named there, the log refused the commit's element before it
+      // was sent, and every small put or delete of the object failed as an outcome unknown.
+      return { kind: 'record', change: { id: this.key, ...(old !== undefined && isEntryField(old) ? { old } : {}) } };
+    }
+    // An `old` no entry can hold, as above: none to clean, as for a create (the settle reports it).
+    if (old === undefined || this.streamCleans || !isEntryField(old))
+      return this.blob !== undefined ? { kind: 'remove' } : { kind: 'check' };
     return old === this.old ? { kind: 'check' } : { kind: 'setOld', old };
   }
 

@@ -21,6 +21,9 @@
  *    by the claimed one the sweeper judges. It is `InstanceClaimedError`;
  *  - `mayUpload` answered true for a change whose instance the log knew claimed, until the lease it
  *    had last written plus the window ran out: uploads for a commit that could only be fenced;
+ *  - a commit whose first attempt got no answer and whose SDK retry was refused for a claim made
+ *    meanwhile ended "outcome unknown" without telling the log of the claim: the instance's other
+ *    changes went on uploading on the writer's lease, not cut at once as for a claim the log knows;
  *  - a remove that found its instance item gone (claimed, judged, deleted) took it for "already
  *    removed" and the log went on writing to, and uploading for, the deleted instance;
  *  - a record into an item in no state of the protocol (corrupt) was sent six times, then threw
@@ -60,7 +63,7 @@ import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynam
 import { DynamoChangeLog, type DynamoChangeLogOptions } from '../../lib/changelog/dynamo-change-log.js';
 import { parseInstanceItem } from '../../lib/changelog/instance-item.js';
 import { InstanceTable } from '../../lib/changelog/instance-table.js';
-import { CorruptItemError, InstanceClaimedError, InvocationEndedError } from '../../lib/errors.js';
+import { CommitOutcomeUnknownError, CorruptItemError, InstanceClaimedError, InvocationEndedError } from '../../lib/errors.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { addInsideRetryLoop } from '../../lib/aws/retry-loop.js';
 import { atStep } from '../../lib/faults/protocol-steps.js';
@@ -699,6 +702,31 @@ describe('an upload of a change whose instance the log knows claimed', () => {
     // entry one window after its claim, not after the lease this writer wrote.
     expect(log.mayUpload(a), 'no upload for an entry the sweeper holds').toBe(false);
     expect(log.mayUpload(b)).toBe(true);
+  });
+
+  test('a commit refused by a claim made after an attempt that got no answer (outcome unknown) tells the log: the other changes of its instance upload nothing more', async () => {
+    const injector = new FaultInjector();
+    const w = makeWriter(fx, { injector });
+    open.push(w);
+    // Another change of the same instance, recorded and uploading (its upload checks the log).
+    const other = newChangeId();
+    await w.log.record(other, { id: 'adversarial/unknown-claimed-other', new: blobOf('adversarial/unknown-claimed-other') });
+    const instance = w.log.instanceId;
+    // The commit's first attempt gets no answer (it may have landed); a sweeper claims the instance
+    // before the SDK's retry, which its change-log half refuses for the claim.
+    injector.add({
+      kind: 'loseRequest',
+      times: 1,
+      match: atStep('commit', fx.config),
+      before: async () => void expect(await claimNow(instance)).toBeDefined(),
+    });
+    await expect(w.store.put('adversarial/unknown-claimed', randomBody(40 * KiB))).rejects.toBeInstanceOf(CommitOutcomeUnknownError);
+    expect(injector.stats.injected.loseRequest).toBe(1);
+    expect(w.log.instanceIds, 'the claimed instance takes no new entry').not.toContain(instance);
+    // The refusal showed the claim: the other change's entry is the sweeper's, which judges it one
+    // window after its claim (a suspect claim: long before this writer's lease plus that window).
+    expect(w.log.mayUpload(other), 'no attempt sent for an entry the sweeper holds').toBe(false);
+    expect(w.log.uploadTimeLeft(other), 'an attempt in flight is cut now').toBeLessThanOrEqual(0);
   });
 });
 

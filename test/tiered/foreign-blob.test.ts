@@ -62,3 +62,48 @@ describe.each([['log'], ['stream']] as const)('replacedBlobCleanup %s', (mode) =
     expect((await w.store.get(owner))?.body).toEqual(ownerBody);
   });
 });
+
+/**
+ * An objects-table item whose blob pointer no S3 key can be (empty, or longer than S3's 1,024
+ * bytes), which a change-log entry cannot hold either (`assertChange`: 1 to 2,048 UTF-8 bytes):
+ * written by hand or by another tool. Every write over it lands, as over a foreign blob, deletes
+ * nothing and reports the pointer. A small put or a delete, whose entry the commit itself records,
+ * failed `CommitOutcomeUnknownError` on every attempt though nothing was sent (the log refused the
+ * commit's element before it went out): the objects API answered 503, retry, for ever. A large put
+ * wrote the pointer into its entry as `old`, which no reader parses: the sweeper kept the entry
+ * quarantined for ever (an alarm nothing clears), for a pointer no blob is.
+ */
+describe.each([['log'], ['stream']] as const)('replacedBlobCleanup %s, a blob pointer no entry can hold', (mode) => {
+  let fx: Fixture;
+  let w: Writer;
+  const cleanupErrors: string[] = [];
+
+  beforeAll(async () => {
+    fx = await freshFixture(mode === 'stream' ? { replacedBlobCleanup: 'stream' } : {});
+    w = makeWriter(fx, { store: { onCleanupError: (err) => cleanupErrors.push(String(err)) } });
+  });
+  afterAll(() => w?.close());
+
+  const pointers = [
+    ['empty', ''],
+    ['longer than any S3 key', `${'x'.repeat(3000)}`],
+  ] as const;
+  const cases = WRITES.flatMap(([name, write]) => pointers.map(([what, pointer]) => [name, what, write, pointer] as const));
+  test.each(cases)('%s over an item whose blob pointer is %s lands, deletes nothing and reports it', async (name, what, write, pointer) => {
+    const key = `unloggable/${name}/${what}`;
+    await w.store.put(key, randomBody(20 * KiB));
+    const blobs = await listKeys(fx.s3, fx.config.bucket);
+    await pointItemAt(fx, key, pointer);
+    cleanupErrors.length = 0;
+
+    await write(w.store, key);
+
+    expect((await w.store.head(key)) === undefined, 'the write landed').toBe(name === 'a delete');
+    expect(cleanupErrors.length, 'the pointer is reported').toBeGreaterThan(0);
+    expect(await listKeys(fx.s3, fx.config.bucket), 'nothing deleted').toEqual(expect.arrayContaining(blobs));
+    const report = await sweepPastEverything(fx);
+    expect(report.errors).toBe(0);
+    expect(report.entriesQuarantined, 'no entry kept for ever for a pointer no blob is').toBe(0);
+    expect(w.log.outstanding).toBe(0);
+  });
+});
