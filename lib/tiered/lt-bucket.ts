@@ -976,12 +976,22 @@ export class LtBucket {
     }
     const answered = range === undefined ? wholeOf(out.ContentLength) : rangeOf(out.ContentRange);
     const wanted = range === undefined ? { start: 0, end: size - 1, size } : { ...range, size };
-    if (answered !== undefined && (answered.size !== size || answered.start !== wanted.start || answered.end !== wanted.end)) {
+    if (answered !== undefined && answered.size >= 0 && answered.size !== size) {
       (out.Body as Readable).destroy?.();
       throw this.notItsSize(
         key,
         size,
         `${answered.size} (bytes ${answered.start}-${answered.end} answered for ${wanted.start}-${wanted.end})`,
+      );
+    }
+    // A blob of the item's size answered as other bytes than the range asked for (a proxy or a
+    // cache in front of S3 that served another range, a Content-Range that names no bytes): the
+    // answer is wrong, not the blob. Refused, as an answer without Content-Range is, never told
+    // as a blob that is not its item's size ("declares N bytes, S3 holds N").
+    if (answered !== undefined && (answered.size < 0 || answered.start !== wanted.start || answered.end !== wanted.end)) {
+      (out.Body as Readable).destroy?.();
+      throw new TierlogError(
+        `GetObject ${key.slice(0, 200)} of bytes ${wanted.start}-${wanted.end} answered Content-Range "${String(out.ContentRange).slice(0, 100)}": not answered as the range`,
       );
     }
     // An answer sent chunked (a proxy, an S3-compatible store) tells no Content-Length, which
@@ -1086,7 +1096,7 @@ function wholeOf(contentLength: number | undefined): { start: number; end: numbe
 function rangeOf(contentRange: string | undefined): { start: number; end: number; size: number } | undefined {
   if (contentRange === undefined) return undefined;
   const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(contentRange.trim());
-  // A Content-Range that does not name the bytes and the length (`bytes */size`, garbage) agrees with nothing.
+  // A Content-Range that does not name the bytes and the length (`bytes */size`, `bytes a-b/*`, garbage): size -1, not the range asked.
   if (match === null) return { start: -1, end: -1, size: -1 };
   return { start: Number(match[1]), end: Number(match[2]), size: Number(match[3]) };
 }
