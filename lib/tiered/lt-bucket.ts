@@ -994,6 +994,16 @@ export class LtBucket {
         `GetObject ${key.slice(0, 200)} of bytes ${wanted.start}-${wanted.end} answered Content-Range "${String(out.ContentRange).slice(0, 100)}": not answered as the range`,
       );
     }
+    // A ranged answer whose Content-Length passes the range (the Content-Range asked for over more
+    // bytes: a proxy that sent more of the blob under it) holds bytes that are not the range's: a
+    // stream gave them all after the range's, ending cleanly, as the range. (A shorter one is a
+    // body cut on the way, read again from the byte reached: `endedShort`.)
+    if (range !== undefined && out.ContentLength !== undefined && out.ContentLength > wanted.end - wanted.start + 1) {
+      (out.Body as Readable).destroy?.();
+      throw new TierlogError(
+        `GetObject ${key.slice(0, 200)} of bytes ${wanted.start}-${wanted.end} answered ${out.ContentLength} bytes under Content-Range "${String(out.ContentRange).slice(0, 100)}": not answered as the range`,
+      );
+    }
     // An answer sent chunked (a proxy, an S3-compatible store) tells no Content-Length, which
     // nothing above could check (nor Node, which holds a body to the length it was told): its
     // bytes are counted as they are read, a stream's failing when they are not the ones wanted.
