@@ -934,7 +934,9 @@ export class LtBucket {
    * (written over out of band, another store's, an item whose size is wrong) is refused before its
    * body is read, never given as the item's bytes, nor a range placed by the item's size in it. A
    * ranged answer that does not say which bytes it holds (no Content-Range: a proxy or a store
-   * that ignored the Range answers the whole blob) is refused too, unless the range was the whole.
+   * that ignored the Range answers the whole blob) is refused too, unless the range was the whole;
+   * so is one that names other bytes of a blob of the item's size, or more bytes than the range
+   * (a TierlogError: the answer is wrong, not the blob).
    */
   private async getObject(
     key: string,
