@@ -1009,7 +1009,7 @@ export class LtBucket {
     // An answer sent chunked (a proxy, an S3-compatible store) tells no Content-Length, which
     // nothing above could check (nor Node, which holds a body to the length it was told): its
     // bytes are counted as they are read, a stream's failing when they are not the ones wanted.
-    if (out.ContentLength === undefined) return this.countedStream(key, size, wanted.end - wanted.start + 1, out.Body);
+    if (out.ContentLength === undefined) return this.countedStream(key, size, wanted, range !== undefined, out.Body);
     return out.Body;
   }
 
@@ -1020,18 +1020,40 @@ export class LtBucket {
   }
 
   /**
-   * `body` through a count of its bytes: the stream fails with a {@link CorruptItemError} as soon
-   * as it passes `wanted`, or at its end short of it. Destroying the stream returned destroys `body`.
+   * `body`, the answer of bytes `wanted.start..wanted.end`, through a count of its bytes: the
+   * stream fails as soon as it passes them, or at its end short of them. A whole blob's answer
+   * fails with a {@link CorruptItemError} (the blob is another length); a `ranged` one, whose
+   * Content-Range named the blob's size, with an answer that is not the range (a TierlogError)
+   * when longer, and as a body cut on the way when shorter (`endedShort`: read again from the byte
+   * reached), as an answer that tells its Content-Length does. Destroying the stream returned
+   * destroys `body`.
    */
-  private countedStream<B extends NonNullable<GetObjectCommandOutput['Body']>>(key: string, size: number, wanted: number, body: B): B {
+  private countedStream<B extends NonNullable<GetObjectCommandOutput['Body']>>(
+    key: string,
+    size: number,
+    wanted: { readonly start: number; readonly end: number },
+    ranged: boolean,
+    body: B,
+  ): B {
+    const length = wanted.end - wanted.start + 1;
     let seen = 0;
     const count = new Transform({
       transform: (chunk: Uint8Array, _encoding, done) => {
         seen += chunk.byteLength;
-        if (seen > wanted) done(this.notItsSize(key, size, `another length: more than the ${wanted} bytes wanted answered`));
-        else done(null, chunk);
+        if (seen <= length) done(null, chunk);
+        else if (!ranged) done(this.notItsSize(key, size, `another length: more than the ${length} bytes wanted answered`));
+        else
+          done(
+            new TierlogError(
+              `GetObject ${key.slice(0, 200)} of bytes ${wanted.start}-${wanted.end} answered more than its ${length} bytes: not answered as the range`,
+            ),
+          );
       },
-      flush: (done) => done(seen === wanted ? null : this.notItsSize(key, size, `another length: ${seen} bytes answered for ${wanted}`)),
+      flush: (done) => {
+        if (seen === length) done(null);
+        else if (!ranged) done(this.notItsSize(key, size, `another length: ${seen} bytes answered for ${length}`));
+        else done(endedShort(key, wanted, wanted.start + seen));
+      },
     });
     pipeline(body as unknown as Readable, count, () => {});
     return Object.assign(count, {
