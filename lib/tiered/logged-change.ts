@@ -54,7 +54,7 @@ import type { Change } from '../changelog/change-log.js';
 import type { ReplacedBlobCleanup } from '../config.js';
 import type { FenceEffect, FencedChangeLog } from '../changelog/fenced.js';
 import { CommitOutcomeUnknownError, CorruptItemError, InstanceClaimedError, TierlogError, UploadNotSentError } from '../errors.js';
-import { refusedOutright } from '../aws/errors.js';
+import { awsErrorName, refusedOutright } from '../aws/errors.js';
 import { newChangeId } from '../ids.js';
 import { isEntryField } from '../changelog/entry-codec.js';
 import { checkBlobKey } from './blob-keys.js';
@@ -202,7 +202,10 @@ export class LoggedChange {
         ...(watch !== undefined ? { abortSignal: watch.signal } : {}),
       });
     } catch (err) {
-      const cut = watch?.signal.aborted === true;
+      // Failed for the cut: a request it aborted (an AbortError), or an attempt stopped after it.
+      // Not a failure of its own (a part refused, throttled) that the cut only followed, during
+      // the aborts of the upload's parts or the last parts in flight: that failure is the error.
+      const cut = watch?.signal.aborted === true && (err === stopped || awsErrorName(err) === 'AbortError');
       // Stopped by these checks before its first attempt went out, or cut then (the SDK's retry
       // loop fails a request whose signal has aborted with an AbortError, whatever these checks
       // threw): nothing was sent, nothing can land.

@@ -934,7 +934,9 @@ export class LtBucket {
    * (written over out of band, another store's, an item whose size is wrong) is refused before its
    * body is read, never given as the item's bytes, nor a range placed by the item's size in it. A
    * ranged answer that does not say which bytes it holds (no Content-Range: a proxy or a store
-   * that ignored the Range answers the whole blob) is refused too, unless the range was the whole.
+   * that ignored the Range answers the whole blob) is refused too, unless the range was the whole;
+   * so is one that names other bytes of a blob of the item's size, or more bytes than the range
+   * (a TierlogError: the answer is wrong, not the blob).
    */
   private async getObject(
     key: string,
@@ -976,7 +978,7 @@ export class LtBucket {
     }
     const answered = range === undefined ? wholeOf(out.ContentLength) : rangeOf(out.ContentRange);
     const wanted = range === undefined ? { start: 0, end: size - 1, size } : { ...range, size };
-    if (answered !== undefined && (answered.size !== size || answered.start !== wanted.start || answered.end !== wanted.end)) {
+    if (answered !== undefined && answered.size >= 0 && answered.size !== size) {
       (out.Body as Readable).destroy?.();
       throw this.notItsSize(
         key,
@@ -984,10 +986,30 @@ export class LtBucket {
         `${answered.size} (bytes ${answered.start}-${answered.end} answered for ${wanted.start}-${wanted.end})`,
       );
     }
+    // A blob of the item's size answered as other bytes than the range asked for (a proxy or a
+    // cache in front of S3 that served another range, a Content-Range that names no bytes): the
+    // answer is wrong, not the blob. Refused, as an answer without Content-Range is, never told
+    // as a blob that is not its item's size ("declares N bytes, S3 holds N").
+    if (answered !== undefined && (answered.size < 0 || answered.start !== wanted.start || answered.end !== wanted.end)) {
+      (out.Body as Readable).destroy?.();
+      throw new TierlogError(
+        `GetObject ${key.slice(0, 200)} of bytes ${wanted.start}-${wanted.end} answered Content-Range "${String(out.ContentRange).slice(0, 100)}": not answered as the range`,
+      );
+    }
+    // A ranged answer whose Content-Length passes the range (the Content-Range asked for over more
+    // bytes: a proxy that sent more of the blob under it) holds bytes that are not the range's: a
+    // stream gave them all after the range's, ending cleanly, as the range. (A shorter one is a
+    // body cut on the way, read again from the byte reached: `endedShort`.)
+    if (range !== undefined && out.ContentLength !== undefined && out.ContentLength > wanted.end - wanted.start + 1) {
+      (out.Body as Readable).destroy?.();
+      throw new TierlogError(
+        `GetObject ${key.slice(0, 200)} of bytes ${wanted.start}-${wanted.end} answered ${out.ContentLength} bytes under Content-Range "${String(out.ContentRange).slice(0, 100)}": not answered as the range`,
+      );
+    }
     // An answer sent chunked (a proxy, an S3-compatible store) tells no Content-Length, which
     // nothing above could check (nor Node, which holds a body to the length it was told): its
     // bytes are counted as they are read, a stream's failing when they are not the ones wanted.
-    if (out.ContentLength === undefined) return this.countedStream(key, size, wanted.end - wanted.start + 1, out.Body);
+    if (out.ContentLength === undefined) return this.countedStream(key, size, wanted, range !== undefined, out.Body);
     return out.Body;
   }
 
@@ -998,18 +1020,40 @@ export class LtBucket {
   }
 
   /**
-   * `body` through a count of its bytes: the stream fails with a {@link CorruptItemError} as soon
-   * as it passes `wanted`, or at its end short of it. Destroying the stream returned destroys `body`.
+   * `body`, the answer of bytes `wanted.start..wanted.end`, through a count of its bytes: the
+   * stream fails as soon as it passes them, or at its end short of them. A whole blob's answer
+   * fails with a {@link CorruptItemError} (the blob is another length); a `ranged` one, whose
+   * Content-Range named the blob's size, with an answer that is not the range (a TierlogError)
+   * when longer, and as a body cut on the way when shorter (`endedShort`: read again from the byte
+   * reached), as an answer that tells its Content-Length does. Destroying the stream returned
+   * destroys `body`.
    */
-  private countedStream<B extends NonNullable<GetObjectCommandOutput['Body']>>(key: string, size: number, wanted: number, body: B): B {
+  private countedStream<B extends NonNullable<GetObjectCommandOutput['Body']>>(
+    key: string,
+    size: number,
+    wanted: { readonly start: number; readonly end: number },
+    ranged: boolean,
+    body: B,
+  ): B {
+    const length = wanted.end - wanted.start + 1;
     let seen = 0;
     const count = new Transform({
       transform: (chunk: Uint8Array, _encoding, done) => {
         seen += chunk.byteLength;
-        if (seen > wanted) done(this.notItsSize(key, size, `another length: more than the ${wanted} bytes wanted answered`));
-        else done(null, chunk);
+        if (seen <= length) done(null, chunk);
+        else if (!ranged) done(this.notItsSize(key, size, `another length: more than the ${length} bytes wanted answered`));
+        else
+          done(
+            new TierlogError(
+              `GetObject ${key.slice(0, 200)} of bytes ${wanted.start}-${wanted.end} answered more than its ${length} bytes: not answered as the range`,
+            ),
+          );
       },
-      flush: (done) => done(seen === wanted ? null : this.notItsSize(key, size, `another length: ${seen} bytes answered for ${wanted}`)),
+      flush: (done) => {
+        if (seen === length) done(null);
+        else if (!ranged) done(this.notItsSize(key, size, `another length: ${seen} bytes answered for ${length}`));
+        else done(endedShort(key, wanted, wanted.start + seen));
+      },
     });
     pipeline(body as unknown as Readable, count, () => {});
     return Object.assign(count, {
@@ -1086,7 +1130,7 @@ function wholeOf(contentLength: number | undefined): { start: number; end: numbe
 function rangeOf(contentRange: string | undefined): { start: number; end: number; size: number } | undefined {
   if (contentRange === undefined) return undefined;
   const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(contentRange.trim());
-  // A Content-Range that does not name the bytes and the length (`bytes */size`, garbage) agrees with nothing.
+  // A Content-Range that does not name the bytes and the length (`bytes */size`, `bytes a-b/*`, garbage): size -1, not the range asked.
   if (match === null) return { start: -1, end: -1, size: -1 };
   return { start: Number(match[1]), end: Number(match[2]), size: Number(match[3]) };
 }
