@@ -304,16 +304,18 @@ export async function answerWithContent(
     if (unsupported !== undefined) return problem(400, 'UnsupportedEvent', unsupported);
     const method = (event.requestContext?.http?.method ?? '').toUpperCase();
     const routePath = routePathOf(event);
-    const key = keyOf(routePath);
-    if (key === undefined) return problem(404, 'NotFound', `no route for ${String(event.rawPath).slice(0, 200)}`);
     // An HTTP API passes the path decoded: a `%` in it was a `%25` its client sent, and decoding it
     // again names another object (`a%2541` reaches the handler as `a%41`, read as `aA`), whose write
     // or delete would change a key nobody named. Refused, whatever the method: never guessed at.
-    if (sentByHttpApi(event) && routePath.slice(ROUTE.length).includes('%'))
+    // Before the key is decoded: a `%25` its client sent before no two hex digits (`a%25zz`, the
+    // key `a%zz`) was refused as "not valid percent-encoding", which it was, and sent nowhere.
+    if (routePath.startsWith(ROUTE) && sentByHttpApi(event) && routePath.slice(ROUTE.length).includes('%'))
       throw new ValidationError(
         'a key with % cannot be carried through an API Gateway HTTP API, which passes the path to the function decoded (decoding it again would name another object): send keys with % through the Function URL',
         'key',
       );
+    const key = keyOf(routePath);
+    if (key === undefined) return problem(404, 'NotFound', `no route for ${String(event.rawPath).slice(0, 200)}`);
     const headers = lowerCase(event.headers ?? {});
     const query = new URLSearchParams(event.rawQueryString ?? '');
     const uploadIds = query.getAll('uploadId');

@@ -1085,6 +1085,28 @@ describe('a key with % through an HTTP API, which passes the path decoded', () =
     expect(await w.store.head('pct/a%41')).toBeUndefined();
   });
 
+  /**
+   * `a%25zz` (the key `a%zz`, its `%` encoded as it should be) reaches the function as `a%zz`: it
+   * was refused as "not valid percent-encoding", which the client's path was, and sent nowhere.
+   */
+  test.each(['PUT', 'GET'])(
+    'a %s of a key whose decoded % is followed by no two hex digits names the HTTP API, not the encoding',
+    async (method) => {
+      const w = writer();
+      const before = await snapshot(fx);
+      const res = await viaHttpApi(
+        w,
+        method,
+        '/objects/pct/a%zz',
+        method === 'PUT' ? { body: Buffer.from('x').toString('base64'), isBase64Encoded: true } : {},
+      );
+      expect(res.statusCode).toBe(400);
+      expect(String(res.body)).toMatch(/HTTP API.*decoded.*Function URL/);
+      expect(String(res.body)).not.toContain('not valid percent-encoding');
+      expect(await snapshot(fx)).toBe(before);
+    },
+  );
+
   test('through the Function URL the same key, sent encoded, is written and deleted as itself', async () => {
     const w = writer();
     const put = await call(w, 'PUT', '/objects/pct/a%2541', { body: Buffer.from('y').toString('base64'), isBase64Encoded: true });
