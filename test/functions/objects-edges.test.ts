@@ -26,6 +26,7 @@ import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { refusal } from '../support/refusal.js';
 import { KiB, makeWriter, randomBody, rawPutObject, snapshot, steps, type Writer } from '../tiered/harness.js';
 import { captureStdout, httpEvent, jsonLines, lambdaContext } from './lambda.js';
+import { uploadParts } from '../tiered/upload-session-client.js';
 import { eventBody, functionUrlResponse } from '../../lib/dev/function-url.js';
 
 let fx: Fixture;
@@ -1121,6 +1122,40 @@ describe('a key with % through an HTTP API, which passes the path decoded', () =
     const put = await viaHttpApi(w, 'PUT', '/objects/pct/with space', { body: Buffer.from('z').toString('base64'), isBase64Encoded: true });
     expect(put.statusCode).toBe(201);
     expect((await w.store.get('pct/with space'))?.body).toEqual(new Uint8Array(Buffer.from('z')));
+  });
+});
+
+describe("a session's complete whose commit DynamoDB never answered", () => {
+  /**
+   * Its 503 carried the error's own words ("outcome of the commit … is unknown") and the runbook's
+   * way out, read the object, which cannot tell the complete's commit from another writer's
+   * version: a client that took what it read for its own left its upload to expire. It says to
+   * retry the complete, which answers the result of a commit that landed, or commits.
+   */
+  test('is a 503 Retry that says to retry the complete, which then completes', async () => {
+    const w = writer();
+    const key = 'sessions/outcome-unknown';
+    const body = randomBody(10 * KiB);
+    const { uploadId } = await w.store.createUpload(key, { size: body.byteLength });
+    const parts = await uploadParts(w.store, uploadId, body, 5 * 1024 * KiB);
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: steps(fx.config).commit,
+      error: () => awsServiceError('InternalServerError', 500),
+    });
+    const failing = writer(injector);
+    const complete = httpEvent('POST', `/objects/${key}`, { query: `uploadId=${uploadId}`, body: JSON.stringify({ parts }) });
+    const res = await handleObjectsRequest(failing.store, complete);
+    expect(injector.stats.injected.fail).toBeGreaterThan(0);
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.['retry-after']).toBe('1');
+    const { error, message } = bodyOf(res);
+    expect(error).toBe('Retry');
+    expect(message).toMatch(/outcome is unknown: retry it \(a complete that committed answers its result again/);
+    // Retried as it says: the upload completes.
+    const retried = await handleObjectsRequest(w.store, complete);
+    expect(retried.statusCode).toBe(201);
+    expect((await w.store.get(key))?.body).toEqual(body);
   });
 });
 
