@@ -213,6 +213,17 @@ export const COMPLETE_NOT_FINISHED =
   'the complete did not finish in time: retry it (a complete that committed answers its result again, one that did not completes the upload)';
 
 /**
+ * What a session's complete whose commit's outcome is unknown (DynamoDB did not answer it, nor a
+ * read of the session after it: `CommitOutcomeUnknownError`) answers: retry it. Its message was
+ * the error's own ("outcome of the commit … is unknown"), with no way out but the runbook's "read
+ * the object to learn it", which cannot tell a complete's commit from another writer's version; a
+ * client that gave its upload up for another's left it to expire. Retried, the complete answers
+ * the result of a commit that landed (the session records it in the same transaction), or commits.
+ */
+export const COMPLETE_OUTCOME_UNKNOWN =
+  "the complete's commit was not answered and its outcome is unknown: retry it (a complete that committed answers its result again, one that did not completes the upload)";
+
+/**
  * The largest `maxResponseBytes` a buffered Lambda response carries: 6 MB (6 291 456 bytes) of
  * JSON, less 16 KiB for the status, the headers (metadata included) and the envelope, of which the
  * body takes 4/3 as base64: 4 706 304 bytes (about 4.49 MiB).
@@ -304,16 +315,18 @@ export async function answerWithContent(
     if (unsupported !== undefined) return problem(400, 'UnsupportedEvent', unsupported);
     const method = (event.requestContext?.http?.method ?? '').toUpperCase();
     const routePath = routePathOf(event);
-    const key = keyOf(routePath);
-    if (key === undefined) return problem(404, 'NotFound', `no route for ${String(event.rawPath).slice(0, 200)}`);
     // An HTTP API passes the path decoded: a `%` in it was a `%25` its client sent, and decoding it
     // again names another object (`a%2541` reaches the handler as `a%41`, read as `aA`), whose write
     // or delete would change a key nobody named. Refused, whatever the method: never guessed at.
-    if (sentByHttpApi(event) && routePath.slice(ROUTE.length).includes('%'))
+    // Before the key is decoded: a `%25` its client sent before no two hex digits (`a%25zz`, the
+    // key `a%zz`) was refused as "not valid percent-encoding", which it was, and sent nowhere.
+    if (routePath.startsWith(ROUTE) && sentByHttpApi(event) && routePath.slice(ROUTE.length).includes('%'))
       throw new ValidationError(
         'a key with % cannot be carried through an API Gateway HTTP API, which passes the path to the function decoded (decoding it again would name another object): send keys with % through the Function URL',
         'key',
       );
+    const key = keyOf(routePath);
+    if (key === undefined) return problem(404, 'NotFound', `no route for ${String(event.rawPath).slice(0, 200)}`);
     const headers = lowerCase(event.headers ?? {});
     const query = new URLSearchParams(event.rawQueryString ?? '');
     const uploadIds = query.getAll('uploadId');
@@ -671,12 +684,15 @@ async function sessionRequest(
         );
       // Refused for the object's expiry (its instant passed, its time to live ran out before the
       // commit), as its create and a PUT are: named by the header it was given with.
+      // Stopped at the deadline, or its commit's outcome unknown: what the client learns by retrying
+      // the complete, never by reading the object (another writer's version reads the same).
       const result = await namingExpiryHeader(store.completeUpload(uploadId, body.parts as never, { key })).catch((err: unknown) => {
-        if (err instanceof InvocationEndedError) return undefined;
+        if (err instanceof InvocationEndedError) return COMPLETE_NOT_FINISHED;
+        if (err instanceof CommitOutcomeUnknownError) return COMPLETE_OUTCOME_UNKNOWN;
         throw err;
       });
-      if (result === undefined)
-        return { ...problem(503, 'Retry', COMPLETE_NOT_FINISHED), headers: { 'retry-after': '1', 'content-type': 'application/json' } };
+      if (typeof result === 'string')
+        return { ...problem(503, 'Retry', result), headers: { 'retry-after': '1', 'content-type': 'application/json' } };
       return {
         statusCode: result.created ? 201 : 200,
         headers: { etag: etagOf(result.version), 'x-tierlog-stored': result.stored, 'content-type': 'application/json' },

@@ -26,6 +26,7 @@ import { type Fixture, freshFixture, scanAll } from '../support/local.js';
 import { refusal } from '../support/refusal.js';
 import { KiB, makeWriter, randomBody, rawPutObject, snapshot, steps, type Writer } from '../tiered/harness.js';
 import { captureStdout, httpEvent, jsonLines, lambdaContext } from './lambda.js';
+import { uploadParts } from '../tiered/upload-session-client.js';
 import { eventBody, functionUrlResponse } from '../../lib/dev/function-url.js';
 
 let fx: Fixture;
@@ -1085,6 +1086,28 @@ describe('a key with % through an HTTP API, which passes the path decoded', () =
     expect(await w.store.head('pct/a%41')).toBeUndefined();
   });
 
+  /**
+   * `a%25zz` (the key `a%zz`, its `%` encoded as it should be) reaches the function as `a%zz`: it
+   * was refused as "not valid percent-encoding", which the client's path was, and sent nowhere.
+   */
+  test.each(['PUT', 'GET'])(
+    'a %s of a key whose decoded % is followed by no two hex digits names the HTTP API, not the encoding',
+    async (method) => {
+      const w = writer();
+      const before = await snapshot(fx);
+      const res = await viaHttpApi(
+        w,
+        method,
+        '/objects/pct/a%zz',
+        method === 'PUT' ? { body: Buffer.from('x').toString('base64'), isBase64Encoded: true } : {},
+      );
+      expect(res.statusCode).toBe(400);
+      expect(String(res.body)).toMatch(/HTTP API.*decoded.*Function URL/);
+      expect(String(res.body)).not.toContain('not valid percent-encoding');
+      expect(await snapshot(fx)).toBe(before);
+    },
+  );
+
   test('through the Function URL the same key, sent encoded, is written and deleted as itself', async () => {
     const w = writer();
     const put = await call(w, 'PUT', '/objects/pct/a%2541', { body: Buffer.from('y').toString('base64'), isBase64Encoded: true });
@@ -1099,6 +1122,40 @@ describe('a key with % through an HTTP API, which passes the path decoded', () =
     const put = await viaHttpApi(w, 'PUT', '/objects/pct/with space', { body: Buffer.from('z').toString('base64'), isBase64Encoded: true });
     expect(put.statusCode).toBe(201);
     expect((await w.store.get('pct/with space'))?.body).toEqual(new Uint8Array(Buffer.from('z')));
+  });
+});
+
+describe("a session's complete whose commit DynamoDB never answered", () => {
+  /**
+   * Its 503 carried the error's own words ("outcome of the commit … is unknown") and the runbook's
+   * way out, read the object, which cannot tell the complete's commit from another writer's
+   * version: a client that took what it read for its own left its upload to expire. It says to
+   * retry the complete, which answers the result of a commit that landed, or commits.
+   */
+  test('is a 503 Retry that says to retry the complete, which then completes', async () => {
+    const w = writer();
+    const key = 'sessions/outcome-unknown';
+    const body = randomBody(10 * KiB);
+    const { uploadId } = await w.store.createUpload(key, { size: body.byteLength });
+    const parts = await uploadParts(w.store, uploadId, body, 5 * 1024 * KiB);
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: steps(fx.config).commit,
+      error: () => awsServiceError('InternalServerError', 500),
+    });
+    const failing = writer(injector);
+    const complete = httpEvent('POST', `/objects/${key}`, { query: `uploadId=${uploadId}`, body: JSON.stringify({ parts }) });
+    const res = await handleObjectsRequest(failing.store, complete);
+    expect(injector.stats.injected.fail).toBeGreaterThan(0);
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.['retry-after']).toBe('1');
+    const { error, message } = bodyOf(res);
+    expect(error).toBe('Retry');
+    expect(message).toMatch(/outcome is unknown: retry it \(a complete that committed answers its result again/);
+    // Retried as it says: the upload completes.
+    const retried = await handleObjectsRequest(w.store, complete);
+    expect(retried.statusCode).toBe(201);
+    expect((await w.store.get(key))?.body).toEqual(body);
   });
 });
 
