@@ -62,8 +62,9 @@ export interface TierlogMonitoringProps {
    * How often the sweeper counts quarantined entries again (its `quarantineRecheckMs`, the
    * construct's `sweeperTuning.quarantineRecheck`): the quarantine alarm looks back one recheck,
    * `routineExpiredAge` (the recount comes a skew margin after the recheck, by a sweep up to one
-   * schedule interval later; 3 days with a `TierlogSweeper` none of whose schedules' interval is
-   * read, crons of some days only) and 15 minutes (the sweep's run), so it stays up while they are
+   * schedule interval later; with a `TierlogSweeper` none of whose schedules' interval is read,
+   * crons of some days only, the longest gap between two runs of a cron of days of the week, a
+   * week for one of `MON`, else 3 days) and 15 minutes (the sweep's run), so it stays up while they are
    * there. At most 12 hours (the sweeper's ceiling: more is refused at synth); the window is at
    * most the 7 days an alarm can evaluate, in hourly periods past a day.
    *
@@ -94,8 +95,9 @@ export interface TierlogMonitoringProps {
    * periods under an hour), hourly periods over three intervals, at most 7 days, wanting errors in as
    * many as any such window holds (sweeps a week apart: none at all times, a warning at synth).
    *
-   * @default - with a `TierlogSweeper`'s function, `sweepIntervalOf(...)` of its schedules (3 days
-   *   when none is read: crons of some days only, a weekend between two runs); else Duration.minutes(1)
+   * @default - with a `TierlogSweeper`'s function, `sweepIntervalOf(...)` of its schedules (when
+   *   none is read, crons of some days only: the longest gap between two runs of a cron of days of
+   *   the week, 3 days for one of `MON-FRI`, a week for one of `MON`; else 3 days); else Duration.minutes(1)
    */
   readonly sweepInterval?: Duration;
   /**
@@ -274,10 +276,67 @@ function heartbeatPeriods(window: Duration): { period: Duration; periods: number
 }
 /**
  * How far apart the failure alarms (`SweeperErrors`, `EntriesFailing`, `EntriesQuarantined`) take
- * the sweeps of a `TierlogSweeper` none of whose schedules' interval is read (crons of some days
- * only, `at(...)`): a cron of weekdays runs up to this far apart (Friday's first run to Monday's).
+ * the sweeps of a `TierlogSweeper` none of whose schedules' interval is read, when no schedule is a
+ * cron of some days of the week either ({@link unreadSweepGapOf}: an `at(...)`, a cron of some days
+ * of the month): a cron of weekdays runs up to this far apart (Friday's first run to Monday's).
  */
 const UNREAD_SWEEP_GAP = Duration.days(3);
+
+/** The days of the week as a cron's day-of-week field names them, from 1 (`SUN`) to 7 (`SAT`). */
+const CRON_WEEK_DAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
+
+/**
+ * The failure alarms' gap between two sweeps of a `TierlogSweeper` none of whose schedules'
+ * interval is read (ms): the shortest longest gap of a `cron(...)` of some days of the week
+ * ({@link cronWeekInterval}: a cron of `MON-FRI` runs up to a weekend apart, one of `MON` a week
+ * apart), else {@link UNREAD_SWEEP_GAP} (`read` false). Taken for 3 days, a sweeper on a weekly cron failing each
+ * sweep had one error a week, and the errors and failing-deletes alarms, wanting two in 7 days,
+ * never fired, with no warning.
+ */
+function unreadSweepGapOf(expressions: readonly string[]): { gapMs: number; read: boolean } {
+  const gaps = expressions.flatMap((e) => {
+    const gap = cronWeekInterval(e);
+    return gap !== undefined ? [gap] : [];
+  });
+  return gaps.length > 0 ? { gapMs: Math.min(...gaps), read: true } : { gapMs: UNREAD_SWEEP_GAP.toMilliseconds(), read: false };
+}
+
+/**
+ * The longest gap between two runs of a `cron(minutes hours ? * days *)` expression that runs on
+ * some days of the week (ms), from its last run of a week to the next week's first too. Undefined
+ * for any other expression, or a field not read (`L`, `#`, a step in the days).
+ */
+function cronWeekInterval(expression: string): number | undefined {
+  const m = /^cron\((\S+) (\S+) \? \* (\S+) \*\)$/.exec(expression.trim());
+  if (!m) return undefined;
+  const minutes = cronValues(m[1]!, 59);
+  const hours = cronValues(m[2]!, 23);
+  const days = cronWeekDays(m[3]!);
+  if (minutes === undefined || hours === undefined || days === undefined) return undefined;
+  const runs = days.flatMap((d) => hours.flatMap((h) => minutes.map((mi) => (d * 24 + h) * 60 + mi))).sort((a, b) => a - b);
+  let gap = runs[0]! + 7 * 24 * 60 - runs.at(-1)!;
+  for (let i = 1; i < runs.length; i++) gap = Math.max(gap, runs[i]! - runs[i - 1]!);
+  return gap * 60_000;
+}
+
+/** The days (0 for `SUN` to 6) of a cron's day-of-week field: a list of days or ranges of them; undefined when not read. */
+function cronWeekDays(field: string): number[] | undefined {
+  const day = (v: string): number | undefined => {
+    const named = CRON_WEEK_DAYS.indexOf(v.toUpperCase());
+    if (named >= 0) return named;
+    return /^[1-7]$/.test(v) ? Number(v) - 1 : undefined;
+  };
+  const days = new Set<number>();
+  for (const part of field.split(',')) {
+    const p = /^(\w+)(?:-(\w+))?$/.exec(part);
+    if (!p) return undefined;
+    const start = day(p[1]!);
+    const end = p[2] !== undefined ? day(p[2]) : start;
+    if (start === undefined || end === undefined || start > end) return undefined;
+    for (let d = start; d <= end; d++) days.add(d);
+  }
+  return [...days];
+}
 
 /**
  * The failing-deletes and errors alarms' longest period of their own length: three of them are the
@@ -682,7 +741,11 @@ export class TierlogMonitoring extends Construct {
     // `at`): taken for a sweep a minute, a sweeper failing at every weekday sweep had one error an
     // hour or a day, and the errors, failing-deletes and quarantine alarms, which want failures in
     // periods of minutes or a window of an hour, never fired (or went OK after each daily count).
-    const unreadGapMs = sweepInterval === undefined && sweeper !== undefined ? UNREAD_SWEEP_GAP.toMilliseconds() : 0;
+    const unreadGap =
+      sweepInterval === undefined && sweeper !== undefined
+        ? unreadSweepGapOf(Object.values(scheduleExpressionsOf(sweeper)).flat())
+        : { gapMs: 0, read: false };
+    const unreadGapMs = unreadGap.gapMs;
     const retryMs = chosen('retryFailed')?.toMilliseconds() ?? DEFAULT_RETRY_FAILED_MS;
     const routineMs = Math.max((routine.isUnresolved() ? DEFAULT_ROUTINE_EXPIRED_AGE : routine).toMilliseconds(), unreadGapMs);
     const retryGapMs = retryMs + routineMs + 60_000;
@@ -701,7 +764,7 @@ export class TierlogMonitoring extends Construct {
       const { sweeps, housekeeping } = scheduleExpressionsOf(sweeper);
       Annotations.of(this).addWarningV2(
         'tierlog:sweeperNotRunningFlaps',
-        `SweeperNotRunning looks back a day, and no sweep schedule's interval is read (${[...sweeps, ...housekeeping].join(', ')}: only rate(...) and a cron(...) of every day are): it fires on any day without a sweep; SweeperErrors, EntriesFailing and EntriesQuarantined take sweeps up to ${UNREAD_SWEEP_GAP.toHumanString()} apart (a weekend); OldestExpiredAge fires when an expired instance waits more than ${threshold.toHumanString()}, which every dead writer found after a day without a sweep has. Add a schedule of every day (a rate, or a cron of every day).`,
+        `SweeperNotRunning looks back a day, and no sweep schedule's interval is read (${[...sweeps, ...housekeeping].join(', ')}: only rate(...) and a cron(...) of every day are): it fires on any day without a sweep; SweeperErrors, EntriesFailing and EntriesQuarantined take sweeps up to ${Duration.millis(unreadGapMs).toHumanString()} apart (${unreadGap.read ? 'the longest gap between two runs of a cron of these days of the week' : 'a weekend'}); OldestExpiredAge fires when an expired instance waits more than ${threshold.toHumanString()}, which every dead writer found after a day without a sweep has. Add a schedule of every day (a rate, or a cron of every day).`,
       );
     }
     const silenceWarning = silenceUnderLongestSweep(silence, sweeper?.timeout ?? (fn instanceof lambda.Function ? fn.timeout : undefined));
