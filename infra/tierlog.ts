@@ -715,7 +715,7 @@ function checkBooleanProps(props: TierlogProps): void {
  * token's value is not known then. Checked, a token was refused as the number it encodes
  * (`leaseShards must be an integer in 1..256, got -1.888e+289`) or by CDK's conversion of a
  * duration; unchecked (the alarm thresholds), it was deployed below the floor the construct
- * refuses. (`sweeperTimeout`: `TierlogSweeper` refuses it; `prefix`: {@link validateSettings}.)
+ * refuses. (`prefix`: {@link validateSettings}.)
  */
 function refuseTokenProps(props: TierlogProps): void {
   const tuning = props.sweeperTuning;
@@ -726,6 +726,7 @@ function refuseTokenProps(props: TierlogProps): void {
     sweeperParallelism: props.sweeperParallelism,
     sweeperReservedConcurrency: props.sweeperReservedConcurrency,
     sweeperMemorySize: props.sweeperMemorySize,
+    sweeperTimeout: props.sweeperTimeout,
     oldestExpiredAgeThreshold: props.oldestExpiredAgeThreshold,
     streamIteratorAgeThreshold: props.streamIteratorAgeThreshold,
     noncurrentVersionExpiration: props.noncurrentVersionExpiration,
@@ -775,6 +776,7 @@ const NUMBER_PROPS: ReadonlySet<string> = new Set([
 
 /** The props {@link refuseTokenProps} reads that are durations. */
 const DURATION_PROPS: ReadonlySet<string> = new Set([
+  'sweeperTimeout',
   'oldestExpiredAgeThreshold',
   'streamIteratorAgeThreshold',
   'noncurrentVersionExpiration',

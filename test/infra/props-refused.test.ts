@@ -400,6 +400,13 @@ describe('what the functions cannot work with, when the stack is made', () => {
       { oldestExpiredAgeThreshold: 900 as never },
       /^oldestExpiredAgeThreshold must be a duration \(Duration\.minutes\(5\), \.\.\.\), got 900 \(number\)/,
     ],
+    // Not read by this check: it failed with `timeout.isUnresolved is not a function`, naming nothing.
+    [
+      'sweeperTimeout',
+      { sweeperTimeout: '5 minutes' as never },
+      /^sweeperTimeout must be a duration \(Duration\.minutes\(5\), \.\.\.\), got "5 minutes" \(string\)/,
+    ],
+    ['sweeperTimeout (a number)', { sweeperTimeout: 300 as never }, /^sweeperTimeout must be a duration .*got 300 \(number\)/],
   ];
   for (const [prop, props, error] of stringProps) {
     it(`${prop} of another type (a CDK context value, a string): refused, naming it and what it got`, () => {
