@@ -394,6 +394,7 @@ export class Tierlog extends Construct {
       ...(typeof props.auditAtScale === 'object' ? { 'auditAtScale.schedule': props.auditAtScale.schedule } : {}),
     });
     checkBooleanProps(props);
+    checkResourceProps(props);
     checkRemovalPolicy(props.removalPolicy, 'removalPolicy');
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const tableOptions = { removalPolicy, deletionProtection: removalPolicy === RemovalPolicy.RETAIN };
@@ -705,6 +706,25 @@ function checkBooleanProps(props: TierlogProps): void {
     if (value !== undefined && typeof value !== 'boolean') {
       throw new Error(`${prop} must be true or false, got ${JSON.stringify(value)} (${typeof value})`);
     }
+  }
+}
+
+/**
+ * Refuses an `objectsTable` or `bucket` that is no construct: a JavaScript app's (or a CDK context
+ * value's) table or bucket name failed the synth with `TypeError: Cannot read properties of
+ * undefined (reading 'path')`, naming neither the prop nor the value.
+ */
+function checkResourceProps(props: TierlogProps): void {
+  const expected = {
+    objectsTable: "a dynamodb.ITableV2 (dynamodb.TableV2.fromTableName(this, 'Objects', name) for a table by its name)",
+    bucket: "an s3.IBucket (s3.Bucket.fromBucketName(this, 'Blobs', name) for a bucket by its name)",
+  } as const;
+  for (const prop of ['objectsTable', 'bucket'] as const) {
+    const value: unknown = props[prop];
+    if (value === undefined || Construct.isConstruct(value)) continue;
+    throw new Error(
+      `${prop} must be ${expected[prop]}, got ${typeof value === 'string' || typeof value === 'number' ? JSON.stringify(value) : 'no construct'} (${typeof value})`,
+    );
   }
 }
 

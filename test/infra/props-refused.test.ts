@@ -408,6 +408,12 @@ describe('what the functions cannot work with, when the stack is made', () => {
     ],
     ['sweeperTimeout (a number)', { sweeperTimeout: 300 as never }, /^sweeperTimeout must be a duration .*got 300 \(number\)/],
   ];
+  // A table or bucket given by its name (a JavaScript app's, a context value) failed with
+  // `Cannot read properties of undefined (reading 'path')`, naming neither the prop nor the value.
+  stringProps.push(
+    ['objectsTable', { objectsTable: 'my-objects' as never }, /^objectsTable must be a dynamodb\.ITableV2 .*got "my-objects" \(string\)/],
+    ['bucket', { bucket: 'my-blobs' as never }, /^bucket must be an s3\.IBucket .*got "my-blobs" \(string\)/],
+  );
   for (const [prop, props, error] of stringProps) {
     it(`${prop} of another type (a CDK context value, a string): refused, naming it and what it got`, () => {
       expect(() => tierlogTemplate(props)).toThrow(error);
