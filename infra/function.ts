@@ -217,11 +217,19 @@ export const MIN_NODEJS_MAJOR = Number(BUNDLE_TARGET.replace('node', ''));
 
 /**
  * Refuses a runtime the handlers cannot run on: another language, or Node.js before
- * {@link MIN_NODEJS_MAJOR} (the bundles' target; Node.js 20 is past its end of life).
+ * {@link MIN_NODEJS_MAJOR} (the bundles' target; Node.js 20 is past its end of life). A value that
+ * is no `lambda.Runtime` (a JavaScript app's or a context value's `"nodejs24.x"`) was refused as
+ * "got undefined", as if a Node.js 24 were too old.
  *
  * @throws Error naming the runtime.
  */
 export function checkRuntime(runtime: lambda.Runtime): void {
+  const given: unknown = runtime;
+  if (typeof given !== 'object' || given === null || typeof (given as { name?: unknown }).name !== 'string') {
+    throw new Error(
+      `runtime must be a lambda.Runtime (lambda.Runtime.NODEJS_24_X, ...), got ${typeof given === 'string' ? JSON.stringify(given) : String(given)} (${typeof given})`,
+    );
+  }
   const major = /^nodejs(\d+)\.x$/.exec(runtime.name)?.[1];
   if (runtime.family !== lambda.RuntimeFamily.NODEJS || major === undefined || Number(major) < MIN_NODEJS_MAJOR) {
     throw new Error(

@@ -62,8 +62,9 @@ export interface TierlogMonitoringProps {
    * How often the sweeper counts quarantined entries again (its `quarantineRecheckMs`, the
    * construct's `sweeperTuning.quarantineRecheck`): the quarantine alarm looks back one recheck,
    * `routineExpiredAge` (the recount comes a skew margin after the recheck, by a sweep up to one
-   * schedule interval later; 3 days with a `TierlogSweeper` none of whose schedules' interval is
-   * read, crons of some days only) and 15 minutes (the sweep's run), so it stays up while they are
+   * schedule interval later; with a `TierlogSweeper` none of whose schedules' interval is read,
+   * crons of some days only, the longest gap between two runs of a cron of some days, a week for
+   * one of `MON`, 31 days for one of the 1st of the month; 3 days for an `at(...)`) and 15 minutes (the sweep's run), so it stays up while they are
    * there. At most 12 hours (the sweeper's ceiling: more is refused at synth); the window is at
    * most the 7 days an alarm can evaluate, in hourly periods past a day.
    *
@@ -94,8 +95,10 @@ export interface TierlogMonitoringProps {
    * periods under an hour), hourly periods over three intervals, at most 7 days, wanting errors in as
    * many as any such window holds (sweeps a week apart: none at all times, a warning at synth).
    *
-   * @default - with a `TierlogSweeper`'s function, `sweepIntervalOf(...)` of its schedules (3 days
-   *   when none is read: crons of some days only, a weekend between two runs); else Duration.minutes(1)
+   * @default - with a `TierlogSweeper`'s function, `sweepIntervalOf(...)` of its schedules (when
+   *   none is read, crons of some days only: the longest gap between two runs of a cron of some
+   *   days, 3 days for one of `MON-FRI`, a week for one of `MON`, 31 days for one of the 1st of the
+   *   month; 3 days for an `at(...)`); else Duration.minutes(1)
    */
   readonly sweepInterval?: Duration;
   /**
@@ -274,10 +277,91 @@ function heartbeatPeriods(window: Duration): { period: Duration; periods: number
 }
 /**
  * How far apart the failure alarms (`SweeperErrors`, `EntriesFailing`, `EntriesQuarantined`) take
- * the sweeps of a `TierlogSweeper` none of whose schedules' interval is read (crons of some days
- * only, `at(...)`): a cron of weekdays runs up to this far apart (Friday's first run to Monday's).
+ * the sweeps of a `TierlogSweeper` none of whose schedules' interval is read, when no schedule's
+ * days are read either ({@link unreadSweepGapOf}: an `at(...)`, a cron with `L`, `W` or `#`): a
+ * cron of weekdays runs up to this far apart (Friday's first run to Monday's).
  */
 const UNREAD_SWEEP_GAP = Duration.days(3);
+
+/** The days of the week as a cron's day-of-week field names them, from 1 (`SUN`) to 7 (`SAT`). */
+const CRON_WEEK_DAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
+/** The months as a cron's month field names them, from 1 (`JAN`) to 12 (`DEC`). */
+const CRON_MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
+
+/**
+ * The failure alarms' gap between two sweeps of a `TierlogSweeper` none of whose schedules'
+ * interval is read (ms): the shortest longest gap of a `cron(...)` of some days
+ * ({@link cronCalendarInterval}: a cron of `MON-FRI` runs up to a weekend apart, one of `MON` a
+ * week apart, one of the 1st of the month up to 31 days apart), else {@link UNREAD_SWEEP_GAP}
+ * (`read` false). Taken for 3 days, a sweeper on a weekly cron failing each sweep had one error a
+ * week, and the errors and failing-deletes alarms, wanting two in 7 days, never fired, with no warning.
+ */
+function unreadSweepGapOf(expressions: readonly string[]): { gapMs: number; read: boolean } {
+  const gaps = expressions.flatMap((e) => {
+    const gap = cronCalendarInterval(e);
+    return gap !== undefined ? [gap] : [];
+  });
+  return gaps.length > 0 ? { gapMs: Math.min(...gaps), read: true } : { gapMs: UNREAD_SWEEP_GAP.toMilliseconds(), read: false };
+}
+
+/** The calendar a cron's days are read over: 8 years from a leap year's first day (UTC), every day of the week and month in it. */
+const CRON_CALENDAR = { from: Date.UTC(2024, 0, 1), days: 8 * 365 + 2 };
+
+/**
+ * The longest gap between two runs of a `cron(minutes hours days-of-month months days-of-week *)`
+ * expression that runs on some days (ms): its days of the month (`?`, `*` or a list of days and
+ * ranges), months (`*` or a list) and days of the week (`?`, `*` or a list) read over 8 years of
+ * days. Undefined for any other expression, or a field not read (`L`, `W`, `#`, a step in the days,
+ * a year other than `*`), or one that runs on no day.
+ */
+function cronCalendarInterval(expression: string): number | undefined {
+  const m = /^cron\((\S+) (\S+) (\S+) (\S+) (\S+) \*\)$/.exec(expression.trim());
+  if (!m) return undefined;
+  const minutes = cronValues(m[1]!, 59);
+  const hours = cronValues(m[2]!, 23);
+  const all = (field: string) => field === '*' || field === '?';
+  const monthDays = all(m[3]!) ? undefined : cronList(m[3]!, [], 1, 31);
+  const months = all(m[4]!) ? undefined : cronList(m[4]!, CRON_MONTHS, 1, 12);
+  const weekDays = all(m[5]!) ? undefined : cronList(m[5]!, CRON_WEEK_DAYS, 1, 7);
+  if (minutes === undefined || hours === undefined) return undefined;
+  if ((!all(m[3]!) && monthDays === undefined) || (!all(m[4]!) && months === undefined) || (!all(m[5]!) && weekDays === undefined)) {
+    return undefined;
+  }
+  const times = hours.flatMap((h) => minutes.map((mi) => h * 60 + mi)).sort((a, b) => a - b);
+  let gap = 0;
+  for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i]! - times[i - 1]!);
+  let last: number | undefined;
+  for (let day = 0; day < CRON_CALENDAR.days; day++) {
+    const date = new Date(CRON_CALENDAR.from + day * 86_400_000);
+    const runs =
+      (monthDays?.includes(date.getUTCDate()) ?? true) &&
+      (months?.includes(date.getUTCMonth() + 1) ?? true) &&
+      (weekDays?.includes(date.getUTCDay() + 1) ?? true);
+    if (!runs) continue;
+    if (last !== undefined) gap = Math.max(gap, (day - last) * 24 * 60 + times[0]! - times.at(-1)!);
+    last = day;
+  }
+  return last === undefined ? undefined : gap * 60_000;
+}
+
+/** The values (`min` to `max`) of a cron's list of values and ranges, by number or by name (`names[0]` is `min`); undefined when not read. */
+function cronList(field: string, names: readonly string[], min: number, max: number): number[] | undefined {
+  const value = (v: string): number | undefined => {
+    const named = names.indexOf(v.toUpperCase());
+    if (named >= 0) return min + named;
+    return /^\d+$/.test(v) && Number(v) >= min && Number(v) <= max ? Number(v) : undefined;
+  };
+  const values = new Set<number>();
+  for (const part of field.split(',')) {
+    const p = /^(\w+)(?:-(\w+))?$/.exec(part);
+    if (!p) return undefined;
+    const start = value(p[1]!);
+    const end = p[2] !== undefined ? value(p[2]) : start;
+    if (start === undefined || end === undefined || start > end) return undefined;
+    for (let v = start; v <= end; v++) values.add(v);
+  }
+  return [...values];
+}
 
 /**
  * The failing-deletes and errors alarms' longest period of their own length: three of them are the
@@ -682,7 +766,11 @@ export class TierlogMonitoring extends Construct {
     // `at`): taken for a sweep a minute, a sweeper failing at every weekday sweep had one error an
     // hour or a day, and the errors, failing-deletes and quarantine alarms, which want failures in
     // periods of minutes or a window of an hour, never fired (or went OK after each daily count).
-    const unreadGapMs = sweepInterval === undefined && sweeper !== undefined ? UNREAD_SWEEP_GAP.toMilliseconds() : 0;
+    const unreadGap =
+      sweepInterval === undefined && sweeper !== undefined
+        ? unreadSweepGapOf(Object.values(scheduleExpressionsOf(sweeper)).flat())
+        : { gapMs: 0, read: false };
+    const unreadGapMs = unreadGap.gapMs;
     const retryMs = chosen('retryFailed')?.toMilliseconds() ?? DEFAULT_RETRY_FAILED_MS;
     const routineMs = Math.max((routine.isUnresolved() ? DEFAULT_ROUTINE_EXPIRED_AGE : routine).toMilliseconds(), unreadGapMs);
     const retryGapMs = retryMs + routineMs + 60_000;
@@ -701,7 +789,7 @@ export class TierlogMonitoring extends Construct {
       const { sweeps, housekeeping } = scheduleExpressionsOf(sweeper);
       Annotations.of(this).addWarningV2(
         'tierlog:sweeperNotRunningFlaps',
-        `SweeperNotRunning looks back a day, and no sweep schedule's interval is read (${[...sweeps, ...housekeeping].join(', ')}: only rate(...) and a cron(...) of every day are): it fires on any day without a sweep; SweeperErrors, EntriesFailing and EntriesQuarantined take sweeps up to ${UNREAD_SWEEP_GAP.toHumanString()} apart (a weekend); OldestExpiredAge fires when an expired instance waits more than ${threshold.toHumanString()}, which every dead writer found after a day without a sweep has. Add a schedule of every day (a rate, or a cron of every day).`,
+        `SweeperNotRunning looks back a day, and no sweep schedule's interval is read (${[...sweeps, ...housekeeping].join(', ')}: only rate(...) and a cron(...) of every day are): it fires on any day without a sweep; SweeperErrors, EntriesFailing and EntriesQuarantined take sweeps up to ${Duration.millis(unreadGapMs).toHumanString()} apart (${unreadGap.read ? 'the longest gap between two runs of a cron of these days' : 'a weekend'}); OldestExpiredAge fires when an expired instance waits more than ${threshold.toHumanString()}, which every dead writer found after a day without a sweep has. Add a schedule of every day (a rate, or a cron of every day).`,
       );
     }
     const silenceWarning = silenceUnderLongestSweep(silence, sweeper?.timeout ?? (fn instanceof lambda.Function ? fn.timeout : undefined));

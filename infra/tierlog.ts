@@ -394,6 +394,7 @@ export class Tierlog extends Construct {
       ...(typeof props.auditAtScale === 'object' ? { 'auditAtScale.schedule': props.auditAtScale.schedule } : {}),
     });
     checkBooleanProps(props);
+    checkResourceProps(props);
     checkRemovalPolicy(props.removalPolicy, 'removalPolicy');
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const tableOptions = { removalPolicy, deletionProtection: removalPolicy === RemovalPolicy.RETAIN };
@@ -709,13 +710,32 @@ function checkBooleanProps(props: TierlogProps): void {
 }
 
 /**
+ * Refuses an `objectsTable` or `bucket` that is no construct: a JavaScript app's (or a CDK context
+ * value's) table or bucket name failed the synth with `TypeError: Cannot read properties of
+ * undefined (reading 'path')`, naming neither the prop nor the value.
+ */
+function checkResourceProps(props: TierlogProps): void {
+  const expected = {
+    objectsTable: "a dynamodb.ITableV2 (dynamodb.TableV2.fromTableName(this, 'Objects', name) for a table by its name)",
+    bucket: "an s3.IBucket (s3.Bucket.fromBucketName(this, 'Blobs', name) for a bucket by its name)",
+  } as const;
+  for (const prop of ['objectsTable', 'bucket'] as const) {
+    const value: unknown = props[prop];
+    if (value === undefined || Construct.isConstruct(value)) continue;
+    throw new Error(
+      `${prop} must be ${expected[prop]}, got ${typeof value === 'string' || typeof value === 'number' ? JSON.stringify(value) : 'no construct'} (${typeof value})`,
+    );
+  }
+}
+
+/**
  * Refuses a number or duration of {@link TierlogProps} of another type (a CDK context value is a
  * string), or given as a CloudFormation token (a
  * parameter): each is checked at synth against what the functions and alarms work with, and a
  * token's value is not known then. Checked, a token was refused as the number it encodes
  * (`leaseShards must be an integer in 1..256, got -1.888e+289`) or by CDK's conversion of a
  * duration; unchecked (the alarm thresholds), it was deployed below the floor the construct
- * refuses. (`sweeperTimeout`: `TierlogSweeper` refuses it; `prefix`: {@link validateSettings}.)
+ * refuses. (`prefix`: {@link validateSettings}.)
  */
 function refuseTokenProps(props: TierlogProps): void {
   const tuning = props.sweeperTuning;
@@ -726,6 +746,7 @@ function refuseTokenProps(props: TierlogProps): void {
     sweeperParallelism: props.sweeperParallelism,
     sweeperReservedConcurrency: props.sweeperReservedConcurrency,
     sweeperMemorySize: props.sweeperMemorySize,
+    sweeperTimeout: props.sweeperTimeout,
     oldestExpiredAgeThreshold: props.oldestExpiredAgeThreshold,
     streamIteratorAgeThreshold: props.streamIteratorAgeThreshold,
     noncurrentVersionExpiration: props.noncurrentVersionExpiration,
@@ -775,6 +796,7 @@ const NUMBER_PROPS: ReadonlySet<string> = new Set([
 
 /** The props {@link refuseTokenProps} reads that are durations. */
 const DURATION_PROPS: ReadonlySet<string> = new Set([
+  'sweeperTimeout',
   'oldestExpiredAgeThreshold',
   'streamIteratorAgeThreshold',
   'noncurrentVersionExpiration',

@@ -547,6 +547,47 @@ describe('alarms', () => {
     expect(JSON.stringify(warnings[0]!.entry.data)).toMatch(/more often than every 7 days/);
   });
 
+  // A cron of one day a week is not read either, and was taken for sweeps 3 days apart: the errors
+  // and failing-deletes alarms wanted failures in 2 of 168 hourly periods, which one failure a week
+  // never gives (two are 168 periods apart): a sweeper failing every sweep raised neither, and no
+  // warning said so. Read as a week, they fire at each failure, with the warning of sweeps a week apart.
+  // A cron of the first of the month was not read either (3 days, 2 failures wanted in 7 days).
+  it.each([
+    ['one day a week', { minute: '0', hour: '6', weekDay: 'MON' }, [0, 7, 14, 21], '7 days'],
+    ['the first of the month', { minute: '0', hour: '6', day: '1' }, [0, 31, 59, 90], '31 days'],
+  ])(
+    'sweeps on a cron of %s failing at every sweep raise the errors and failing-deletes alarms, a warning at synth',
+    (_what, cron, days, gap) => {
+      const schedule = scheduler.ScheduleExpression.cron(cron);
+      const { stack: s, template: t } = tierlogTemplate({ sweepSchedule: schedule, sweepHousekeepingSchedule: schedule });
+      const hourMs = 3_600_000;
+      // Four runs, each a minute late at times (its run).
+      const failures = days.map((day, k) => (day * 24 + 6) * hourMs + (k % 2 === 0 ? 60_000 : 0));
+      for (const name of ['sweeperErrors', 'entriesFailing'] as const) {
+        const p = resourcesOf(t, 'AWS::CloudWatch::Alarm')[logicalIdOf(s, s.tierlog.alarms[name])]!.Properties!;
+        const periodMs =
+          ((p['Period'] as number | undefined) ?? (p['Metrics'] as Array<{ MetricStat: { Period: number } }>)[0]!.MetricStat.Period) * 1000;
+        const periods = p['EvaluationPeriods'] as number;
+        const wanted = p['DatapointsToAlarm'] as number;
+        const failed = new Set(failures.map((at) => Math.floor(at / periodMs)));
+        // The window that ends at each failure's period holds what the alarm wants.
+        for (const end of failed) {
+          let held = 0;
+          for (let i = end - periods + 1; i <= end; i++) if (failed.has(i)) held++;
+          expect(held, `${name}: periods ${end - periods + 1}..${end}`).toBeGreaterThanOrEqual(wanted);
+        }
+      }
+      const warnings = Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('tierlog:failureAlarmsFlap'));
+      expect(warnings.map((w) => JSON.stringify(w.entry.data).match(/^"(\w+) watches/)?.[1])).toEqual([
+        'SweeperErrors',
+        'EntriesFailing',
+        'EntriesQuarantined',
+      ]);
+      const unread = Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('no sweep schedule.s interval is read'));
+      expect(JSON.stringify(unread[0]!.entry.data)).toContain(`take sweeps up to ${gap} apart`);
+    },
+  );
+
   // The not-running alarm's window stops at 7 days (in hourly periods past a day): with sweeps
   // further apart than 3 days 12 hours it holds one sweep at times, and one that publishes late
   // leaves it empty (a false alarm on a running sweeper). The schedule is the user's choice: a

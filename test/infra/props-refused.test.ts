@@ -400,7 +400,20 @@ describe('what the functions cannot work with, when the stack is made', () => {
       { oldestExpiredAgeThreshold: 900 as never },
       /^oldestExpiredAgeThreshold must be a duration \(Duration\.minutes\(5\), \.\.\.\), got 900 \(number\)/,
     ],
+    // Not read by this check: it failed with `timeout.isUnresolved is not a function`, naming nothing.
+    [
+      'sweeperTimeout',
+      { sweeperTimeout: '5 minutes' as never },
+      /^sweeperTimeout must be a duration \(Duration\.minutes\(5\), \.\.\.\), got "5 minutes" \(string\)/,
+    ],
+    ['sweeperTimeout (a number)', { sweeperTimeout: 300 as never }, /^sweeperTimeout must be a duration .*got 300 \(number\)/],
   ];
+  // A table or bucket given by its name (a JavaScript app's, a context value) failed with
+  // `Cannot read properties of undefined (reading 'path')`, naming neither the prop nor the value.
+  stringProps.push(
+    ['objectsTable', { objectsTable: 'my-objects' as never }, /^objectsTable must be a dynamodb\.ITableV2 .*got "my-objects" \(string\)/],
+    ['bucket', { bucket: 'my-blobs' as never }, /^bucket must be an s3\.IBucket .*got "my-blobs" \(string\)/],
+  );
   for (const [prop, props, error] of stringProps) {
     it(`${prop} of another type (a CDK context value, a string): refused, naming it and what it got`, () => {
       expect(() => tierlogTemplate(props)).toThrow(error);

@@ -119,6 +119,14 @@ describe('sweeper function', () => {
     expect(() => tierlogTemplate({ runtime: lambda.Runtime.NODEJS_LATEST })).not.toThrow();
   });
 
+  // A runtime's name (a JavaScript app's, a context value) was refused as "got undefined": a
+  // Node.js 24 told it is not Node.js 22 or later.
+  it('refuses a runtime given by its name, naming the value and what it takes', () => {
+    expect(() => tierlogTemplate({ runtime: 'nodejs24.x' as never })).toThrow(
+      'runtime must be a lambda.Runtime (lambda.Runtime.NODEJS_24_X, ...), got "nodejs24.x" (string)',
+    );
+  });
+
   it('refuses a timeout under one minute (at 10 s or less a sweep never takes any work)', () => {
     expect(() => tierlogTemplate({ sweeperTimeout: Duration.seconds(59) })).toThrow(/sweeperTimeout must be at least 60 s, got 59 seconds/);
     expect(() => tierlogTemplate({ sweeperTimeout: Duration.seconds(10) })).toThrow(/sweeperTimeout must be at least 60 s/);
