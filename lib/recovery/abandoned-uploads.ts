@@ -10,7 +10,8 @@
  * blob keys are never reused (an upload under `new` is the dead change's own), the writer is
  * fenced (its commit can no longer make `new` current), and its upload window is over (nothing of
  * it can still complete; an abort also stops a fenced writer that outlived the window from
- * completing it after the delete). Only keys that passed the judge's namespace check
+ * completing it after the delete: the sweeper sends the instance's deletes once its aborts are
+ * done, so one completed before is deleted). Only keys that passed the judge's namespace check
  * (`checkBlobKey`) and its garbage decision are given here; an upload session's blob is never one
  * (sessions abort their own uploads: sessions.ts).
  *

@@ -26,9 +26,9 @@
  *  5. **delete**: the blobs, gathered across the instances of the sweep and sent in batches of
  *     up to 1 000 keys per DeleteObjects. Reads and deletes are batched by key-batcher.ts: a batch
  *     goes when full or when nothing else runs, and an instance waiting for one holds no slot of
- *     the work pool. Beside the deletes, the multipart uploads in progress of the never-committed
- *     blobs judged garbage are aborted (one listing per sweep, abandoned-uploads.ts); a failure
- *     there is counted and never keeps an entry.
+ *     the work pool. Before an instance's deletes are sent, the multipart uploads in progress of
+ *     its never-committed blobs judged garbage are aborted (one listing per sweep,
+ *     abandoned-uploads.ts); a failure there is counted and never keeps an entry.
  *  6. **drop**: settled entries are dropped under the claim.
  *  7. **release**: the claim's expiry moves to when the next kept entry is due, or the item is
  *     deleted when nothing is left.
@@ -1168,8 +1168,8 @@ export class Sweeper {
   }
 
   /**
-   * Step 5 for one judged instance: its blobs go to the delete batcher, and the uploads in progress
-   * of its abandoned `new` blobs are aborted (unless it is an upload session); steps 6 and 7 run
+   * Step 5 for one judged instance: the uploads in progress of its abandoned `new` blobs are aborted
+   * (unless it is an upload session), then its blobs go to the delete batcher; steps 6 and 7 run
    * once both are done (an abort that failed keeps nothing), or now when nothing is to delete.
    */
   private async deleteJudged(
@@ -1199,21 +1199,16 @@ export class Sweeper {
       return;
     }
     if (deletes.length === 0) return this.finishInstance(item, judged, deletes, new Map(), now, sweep, at.keepUntil);
-    // The aborts never fail; they are awaited whatever the deletes answer, so none outlives the sweep.
-    const aborted = sweep.uploads.abort(item.instanceId, abandoned, at.windowEnd);
-    const answered = sweep.deletes.submit(deletes).then(
-      async (failed) => {
-        await aborted;
-        return failed;
-      },
-      async (err: unknown) => {
-        await aborted;
-        throw err;
-      },
-    );
-    this.whenAnswered(item.instanceId, sweep, answered, (failed) =>
-      this.finishInstance(item, judged, deletes, failed, now, sweep, at.keepUntil),
-    );
+    const sendDeletes = () =>
+      this.whenAnswered(item.instanceId, sweep, sweep.deletes.submit(deletes), (failed) =>
+        this.finishInstance(item, judged, deletes, failed, now, sweep, at.keepUntil),
+      );
+    if (abandoned.length === 0) return sendDeletes();
+    // The uploads are aborted before the blobs are deleted: a fenced writer's CompleteMultipartUpload
+    // that lands after the delete (a writer paused past its upload bound) left a blob nothing names,
+    // the abort still to come finding no upload. Aborted first, the upload cannot complete any more,
+    // and one completed before is deleted. The aborts never fail: the deletes go once they are done.
+    this.whenAnswered(item.instanceId, sweep, sweep.uploads.abort(item.instanceId, abandoned, at.windowEnd), async () => sendDeletes());
   }
 
   /**

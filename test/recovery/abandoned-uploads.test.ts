@@ -11,7 +11,14 @@
  * parts left to the bucket's lifecycle rule), and the cost: one listing per judging sweep that
  * judged a `new` blob garbage, none otherwise, and when a sweep's shared listing is sent again.
  */
-import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
+} from '@aws-sdk/client-s3';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, test } from 'vitest';
 import { FaultInjector, type FaultKind, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { withPagedListings } from '../../lib/faults/paged-listings.js';
@@ -287,6 +294,54 @@ describe("a dead writer's upload a part PUT in flight outlives (it landed after 
     expect(warned).toHaveLength(1);
     expect(warned[0]!.attributes).toMatchObject({ key: blob });
     expect(await uploadsInProgress(fx), 'left to the lifecycle rule').toEqual([blob]);
+  });
+});
+
+describe("a fenced writer's CompleteMultipartUpload that lands during the judging sweep", () => {
+  // A writer paused past its upload bound (a VM stopped between its last check and the request)
+  // sends its complete while the sweeper judges its `new` garbage. The delete went at once and the
+  // abort after the shared listing: a complete landing between them made a blob the abort (finding
+  // no upload) and the dropped entry left to nobody. The aborts go first: the complete is refused.
+  test('lands after the delete: refused, as the upload is aborted before the delete is sent; no blob left', async () => {
+    const fx = await freshFixture();
+    const blob = await dieMidUpload(fx, 'mpu/late-complete', 'mpComplete', 'crashBefore');
+    const listed = await fx.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.config.bucket, Prefix: blob }));
+    const uploadId = listed.Uploads![0]!.UploadId!;
+    const parts = await fx.s3.send(new ListPartsCommand({ Bucket: fx.config.bucket, Key: blob, UploadId: uploadId }));
+    const complete = () =>
+      fx.s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: fx.config.bucket,
+          Key: blob,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts.Parts!.map((p) => ({ PartNumber: p.PartNumber!, ETag: p.ETag! })) },
+        }),
+      );
+    const s3 = createS3Client();
+    clients.push(s3);
+    let completed: 'landed' | 'refused' | undefined;
+    s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = (args as { input: Record<string, unknown> }).input;
+        // The listing of the prefix answers slowly (10 pages of a busy bucket), ...
+        if (context.commandName === 'ListMultipartUploadsCommand' && input.Prefix === `${fx.config.prefix}/`) await sleep(500);
+        const out = await next(args);
+        // ... and the writer's complete lands right after the sweeper's delete of its blob.
+        if (context.commandName === 'DeleteObjectCommand' && input.Key === blob && completed === undefined) {
+          completed = await complete().then(
+            () => 'landed' as const,
+            () => 'refused' as const,
+          );
+        }
+        return out;
+      },
+      { step: 'initialize', name: 'testLateComplete' },
+    );
+    const { judge } = await fenceThenSweep(fx, PAST_EVERYTHING_MS, {}, { s3 });
+    expect(judge).toMatchObject({ entriesRecovered: 1, abandonedUploadsAborted: 1, errors: 0 });
+    expect(completed, 'the late complete found its upload aborted').toBe('refused');
+    const after = await expectClean(fx, expect);
+    expect(after.blobs, 'no blob that nothing names').toEqual([]);
   });
 });
 
