@@ -13,6 +13,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { checkClientVariables } from '../lib/aws/clients.js';
 import { CONFIG_ENV, loadConfig, unknownVariables } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
 import { optionNames } from '../lib/plain-options.js';
@@ -268,7 +269,9 @@ export interface TierlogFunctionProps extends TierlogFunctionOptions {
    * watch its metrics, which CloudWatch reads from its stdout) are set over any given here; a
    * `NODE_OPTIONS` given is kept, `--enable-source-maps` added to it. A Powertools log level that
    * drops warnings (`POWERTOOLS_LOG_LEVEL` or `LOG_LEVEL` of `ERROR`, `CRITICAL`, `SILENT`) is
-   * refused: the lines the alarms' runbook names are warnings.
+   * refused: the lines the alarms' runbook names are warnings. So is a value the handler refuses
+   * at its init: a `TIERLOG_*` configuration variable `loadConfig` refuses, and an AWS SDK variable
+   * its default clients refuse (`AWS_MAX_ATTEMPTS`, an `AWS_ENDPOINT_URL*` that is no URL).
    */
   readonly environment: Record<string, string>;
   /**
@@ -325,6 +328,8 @@ export class TierlogFunction extends Construct {
     super(scope, id);
     // The handler reads its configuration at init: a value it refuses would fail every invocation.
     checkConfigVariables(props.environment);
+    // Its default clients, made at init too, refuse an AWS SDK variable they cannot use.
+    checkClientVariables(literalVariables(props.environment));
     // What an alarm's runbook sends its reader to is logged at warn: a level above drops it.
     checkLogLevelKeepsWarnings(props.environment, props.handler);
     warnOfUnknownVariablesAtSynth(this, props.environment);

@@ -594,6 +594,33 @@ describe('the parts used on their own: the grants (resources) and the configurat
       }
     });
 
+    it(`${part}: an AWS SDK variable its function's default clients refuse (AWS_MAX_ATTEMPTS, an endpoint that is no URL) is refused at synth, naming it`, () => {
+      // The handler makes its clients at init: each of these failed every invocation of a function that deployed.
+      const cases: Array<[string, string]> = [
+        ['AWS_MAX_ATTEMPTS', '1O'],
+        ['AWS_MAX_ATTEMPTS', '0'],
+        ['AWS_ENDPOINT_URL_DYNAMODB', 'localhost:8000'],
+        ['AWS_ENDPOINT_URL_S3', 'vpce-1a2b3c4d.s3.us-east-1.vpce.amazonaws.com'],
+        ['AWS_ENDPOINT_URL', 'not a url'],
+      ];
+      for (const [variable, value] of cases) {
+        const x = setup();
+        expect(() => make(x.stack, x.resources, { ...x.env(), [variable]: value }), `${variable}=${value}`).toThrow(
+          expect.objectContaining({ name: 'ConfigError', setting: variable }),
+        );
+      }
+      // What the clients take is taken: a count, a URL, and an endpoint the SDK is told to ignore.
+      const takenCases: Array<Record<string, string>> = [
+        { AWS_MAX_ATTEMPTS: '10' },
+        { AWS_ENDPOINT_URL_S3: 'https://s3.us-east-1.amazonaws.com' },
+        { AWS_ENDPOINT_URL: 'localhost:8000', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' },
+      ];
+      for (const taken of takenCases) {
+        const x = setup();
+        expect(() => make(x.stack, x.resources, { ...x.env(), ...taken }), JSON.stringify(taken)).not.toThrow();
+      }
+    });
+
     it(`${part}: a table or bucket name left out of its environment is refused at synth, naming the variable`, () => {
       // The function's loadConfig has no default for them: it refused every invocation at init,
       // while the part synthesized and deployed (an environment built by hand, a name forgotten).
