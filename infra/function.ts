@@ -315,6 +315,9 @@ function nodeOptionsWithSourceMaps(given: string | undefined): string {
   return `${given} ${flag}`;
 }
 
+/** The variables that decide the endpoint of the handlers' default clients (`lib/aws/clients.ts`). */
+const ENDPOINT_VARIABLES = ['AWS_IGNORE_CONFIGURED_ENDPOINT_URLS', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'];
+
 /** A bundled tierlog handler with its own execution role and log group. */
 export class TierlogFunction extends Construct {
   /** The function. */
@@ -328,8 +331,11 @@ export class TierlogFunction extends Construct {
     super(scope, id);
     // The handler reads its configuration at init: a value it refuses would fail every invocation.
     checkConfigVariables(props.environment);
-    // Its default clients, made at init too, refuse an AWS SDK variable they cannot use.
-    checkClientVariables(literalVariables(props.environment));
+    // Its default clients, made at init too, refuse an AWS SDK variable they cannot use. Which
+    // endpoint variable they read is known only when none of them is resolved at deploy.
+    const literal = literalVariables(props.environment);
+    const endpointsKnown = ENDPOINT_VARIABLES.every((name) => literal[name] === props.environment[name]);
+    checkClientVariables(endpointsKnown ? literal : { AWS_MAX_ATTEMPTS: literal.AWS_MAX_ATTEMPTS });
     // What an alarm's runbook sends its reader to is logged at warn: a level above drops it.
     checkLogLevelKeepsWarnings(props.environment, props.handler);
     warnOfUnknownVariablesAtSynth(this, props.environment);

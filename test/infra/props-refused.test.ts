@@ -17,7 +17,7 @@
  *    resources it grants on (every request of its function refused on AWS).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { type App, CfnParameter, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { type App, CfnParameter, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -614,6 +614,8 @@ describe('the parts used on their own: the grants (resources) and the configurat
         { AWS_MAX_ATTEMPTS: '10' },
         { AWS_ENDPOINT_URL_S3: 'https://s3.us-east-1.amazonaws.com' },
         { AWS_ENDPOINT_URL: 'localhost:8000', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' },
+        // Resolved at deploy, the service's own variable may be the one read: the global one is not judged.
+        { AWS_ENDPOINT_URL_DYNAMODB: Lazy.string({ produce: () => 'http://127.0.0.1:8000' }), AWS_ENDPOINT_URL: 'localhost:8000' },
       ];
       for (const taken of takenCases) {
         const x = setup();
