@@ -11,8 +11,8 @@
  * or, for a run that stops before it, `{"error": {"name", "message", "exitCode"}}`.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { startLocalStack, type LocalStack } from '../lib/local/stack.js';
-import { provisionLocal } from '../lib/local/provision.js';
+import { checkLocalClientVariables, startLocalStack, type LocalStack } from '../lib/local/stack.js';
+import { provisionLocal, refuseOneLocalTable } from '../lib/local/provision.js';
 import { shellExports } from '../lib/dev/service.js';
 import { configToEnv, loadConfigOver, REPLACED_BLOB_CLEANUPS, type ReplacedBlobCleanup, type TierlogConfig } from '../lib/config.js';
 import { createDynamoDBClient, createS3Client } from '../lib/aws/clients.js';
@@ -164,6 +164,9 @@ try {
     POWERTOOLS_METRICS_DISABLED: 'true',
   };
   checkHandlerEnvironment({ ...process.env, ...handlerEnv }, DRILL_HANDLER_REMAINING_MS);
+  // What provisionLocal and the clients would refuse once the stack ran: refused before it starts.
+  refuseOneLocalTable(config);
+  checkLocalClientVariables();
   const started = Date.now();
   process.stderr.write('starting DynamoDB Local and the S3 server... ');
   stack = await startLocalStack();

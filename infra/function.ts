@@ -13,6 +13,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { checkClientVariables } from '../lib/aws/clients.js';
 import { CONFIG_ENV, loadConfig, unknownVariables } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
 import { optionNames } from '../lib/plain-options.js';
@@ -276,7 +277,9 @@ export interface TierlogFunctionProps extends TierlogFunctionOptions {
    * watch its metrics, which CloudWatch reads from its stdout) are set over any given here; a
    * `NODE_OPTIONS` given is kept, `--enable-source-maps` added to it. A Powertools log level that
    * drops warnings (`POWERTOOLS_LOG_LEVEL` or `LOG_LEVEL` of `ERROR`, `CRITICAL`, `SILENT`) is
-   * refused: the lines the alarms' runbook names are warnings.
+   * refused: the lines the alarms' runbook names are warnings. So is a value the handler refuses
+   * at its init: a `TIERLOG_*` configuration variable `loadConfig` refuses, and an AWS SDK variable
+   * its default clients refuse (`AWS_MAX_ATTEMPTS`, an `AWS_ENDPOINT_URL*` that is no URL).
    */
   readonly environment: Record<string, string>;
   /**
@@ -320,6 +323,9 @@ function nodeOptionsWithSourceMaps(given: string | undefined): string {
   return `${given} ${flag}`;
 }
 
+/** The variables that decide the endpoint of the handlers' default clients (`lib/aws/clients.ts`). */
+const ENDPOINT_VARIABLES = ['AWS_IGNORE_CONFIGURED_ENDPOINT_URLS', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'];
+
 /** A bundled tierlog handler with its own execution role and log group. */
 export class TierlogFunction extends Construct {
   /** The function. */
@@ -333,6 +339,11 @@ export class TierlogFunction extends Construct {
     super(scope, id);
     // The handler reads its configuration at init: a value it refuses would fail every invocation.
     checkConfigVariables(props.environment);
+    // Its default clients, made at init too, refuse an AWS SDK variable they cannot use. Which
+    // endpoint variable they read is known only when none of them is resolved at deploy.
+    const literal = literalVariables(props.environment);
+    const endpointsKnown = ENDPOINT_VARIABLES.every((name) => literal[name] === props.environment[name]);
+    checkClientVariables(endpointsKnown ? literal : { AWS_MAX_ATTEMPTS: literal.AWS_MAX_ATTEMPTS });
     // What an alarm's runbook sends its reader to is logged at warn: a level above drops it.
     checkLogLevelKeepsWarnings(props.environment, props.handler);
     warnOfUnknownVariablesAtSynth(this, props.environment);

@@ -36,6 +36,23 @@ import { assertOptions, optionNames } from '../plain-options.js';
 
 const DEFAULT_MAX_ATTEMPTS = 5;
 
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Refuses, as the default clients refuse them when they are made, the AWS SDK variables of `env`
+ * they read: an `AWS_MAX_ATTEMPTS` that is no whole number of 1 or more, an endpoint variable
+ * (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`) that is no http(s) URL.
+ * For what builds a function's environment (the construct, at synth): every handler makes its
+ * clients at its init, so such a value failed every invocation of a function that deployed.
+ *
+ * @throws ConfigError naming the variable.
+ */
+export function checkClientVariables(env: Env): void {
+  maxAttempts(env);
+  endpointFromEnvironment('DYNAMODB', env);
+  endpointFromEnvironment('S3', env);
+}
+
 /** How long a default client waits; each defaults to the constant it names. */
 export interface ClientTimeouts {
   /**
@@ -104,11 +121,11 @@ export function createS3Client(timeouts: ClientTimeouts = {}): S3Client {
  *
  * @throws ConfigError naming the variable, before any request.
  */
-function endpointFromEnvironment(service: 'S3' | 'DYNAMODB'): string | undefined {
-  if (process.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS === 'true') return undefined;
-  const variable = [`AWS_ENDPOINT_URL_${service}`, 'AWS_ENDPOINT_URL'].find((name) => (process.env[name] ?? '') !== '');
+function endpointFromEnvironment(service: 'S3' | 'DYNAMODB', env: Env = process.env): string | undefined {
+  if (env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS === 'true') return undefined;
+  const variable = [`AWS_ENDPOINT_URL_${service}`, 'AWS_ENDPOINT_URL'].find((name) => (env[name] ?? '') !== '');
   if (variable === undefined) return undefined;
-  const value = process.env[variable]!;
+  const value = env[variable]!;
   if (!isHttpUrl(value)) {
     throw new ConfigError(
       `${variable} ${JSON.stringify(value)} is not a URL: set it to one, e.g. http://127.0.0.1:8000, or unset it`,
@@ -189,8 +206,8 @@ export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
  *
  * @throws ConfigError naming the variable.
  */
-function maxAttempts(): number {
-  const value = process.env.AWS_MAX_ATTEMPTS ?? '';
+function maxAttempts(env: Env = process.env): number {
+  const value = env.AWS_MAX_ATTEMPTS ?? '';
   if (value === '') return DEFAULT_MAX_ATTEMPTS;
   const n = Number(value);
   if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) {

@@ -127,8 +127,8 @@ ${wrap(Object.values(SWEEPER_ENV).join(', '), 2, 96)}
                              never with real writers (as the sweeper Lambda)
   AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, ...
                              the AWS SDK's own settings (point these at a local stack to use one);
-                             AWS_DEFAULT_REGION, the aws CLI's, is not one (a warning says where the
-                             requests go when it is set and AWS_REGION is not)
+                             AWS_DEFAULT_REGION and AWS_DEFAULT_PROFILE, the aws CLI's, are not (a
+                             warning says so when one is set and AWS_REGION, or AWS_PROFILE, is not)
   Any other TIERLOG_* variable is ignored: one no tierlog entry point reads with a warning on stderr naming
   the one it likely meant; the writers' and the stream function's own (TIERLOG_INLINE_THRESHOLD,
   TIERLOG_STREAM_*, TIERLOG_METRICS_DEPLOYMENT) in silence, as they change nothing the CLI does;
@@ -200,11 +200,13 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     return context;
   };
   /**
-   * {@link ctx}, once the region its requests go to has been set beside the aws CLI's (what the
-   * runbook's other commands use): said on stderr when they differ ({@link warnRegionNotRead}).
+   * {@link ctx}, once the profile and the region its requests go with have been set beside the aws
+   * CLI's (what the runbook's other commands use): said on stderr when they differ
+   * ({@link warnProfileNotRead}, {@link warnRegionNotRead}).
    */
   const ready = async (): Promise<CliContext> => {
     const c = ctx();
+    warnProfileNotRead(c);
     await warnRegionNotRead(c);
     return c;
   };
@@ -589,6 +591,28 @@ async function readOnly<T>(options: RunCliOptions, quit: () => never, run: () =>
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/**
+ * Warns on stderr when `AWS_DEFAULT_PROFILE` names a profile other than `default`, `AWS_PROFILE` is
+ * not set, and no `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` are (which both read first). The
+ * aws CLI reads `AWS_DEFAULT_PROFILE` (after `AWS_PROFILE`); the AWS SDK for JavaScript, whose
+ * clients the CLI uses, does not. So in a shell that names its profile so, `tierlog` ran on the
+ * `default` profile's credentials and region (another account's tables, or none) in silence, while
+ * the runbook's `aws dynamodb` commands went to the named profile's: a hand removal of the entry
+ * `inspect` named sent to the other account, and a refusal ("no AWS credentials: set AWS_PROFILE")
+ * read against a variable that looks set.
+ */
+function warnProfileNotRead(ctx: CliContext): void {
+  const byAwsCli = (process.env.AWS_DEFAULT_PROFILE ?? '').trim();
+  if (byAwsCli === '' || byAwsCli === 'default' || (process.env.AWS_PROFILE ?? '') !== '') return;
+  if ((process.env.AWS_ACCESS_KEY_ID ?? '') !== '' && (process.env.AWS_SECRET_ACCESS_KEY ?? '') !== '') return;
+  ctx.io.stderr.write(
+    `tierlog: warning: ${terminalSafe(
+      `AWS_DEFAULT_PROFILE is ${JSON.stringify(byAwsCli)}, which the AWS SDK does not read (the aws CLI does): this command's requests ` +
+        `go with the default profile's credentials and region, the aws CLI's with profile ${byAwsCli}'s. Set AWS_PROFILE to the deployment's profile`,
+    )}\n`,
+  );
 }
 
 /**

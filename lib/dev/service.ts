@@ -16,10 +16,10 @@ import { metricsDeploymentDimensions, OBJECTS_SERVICE_NAME, SWEEPER_SERVICE_NAME
 import { createSweeperHandler, type SweepSummary } from '../handlers/sweeper.js';
 import { isIntegerIn } from '../env-integers.js';
 import { notifyCallback } from '../callbacks.js';
-import { provisionLocal } from '../local/provision.js';
+import { provisionLocal, refuseOneLocalTable } from '../local/provision.js';
 import { SWEEPER_ENV, sweeperTuningFromEnv, UNSAFE_SHORT_WINDOWS_ENV } from '../recovery/sweeper-env.js';
 import { writerTuningFromEnv } from '../tiered/writer-env.js';
-import { type LocalStack, startLocalStack } from '../local/stack.js';
+import { checkLocalClientVariables, type LocalStack, startLocalStack } from '../local/stack.js';
 import { functionUrlListener, localContext } from './function-url.js';
 
 /**
@@ -205,7 +205,9 @@ function checkServiceOptions(options: DevServiceOptions): void {
  * @throws ValidationError for a `port` or `sweepIntervalMs` out of range, an `onSweep`, `onError`
  *   or `onStackExit` that is no function; ConfigError for a configuration it cannot run, or a tuning variable its
  *   handlers would refuse (`TIERLOG_CLAIM_MS`, `TIERLOG_INLINE_THRESHOLD`, ...) or its sweeps could
- *   not keep (a deadline or answer margin of {@link DEV_SWEEP_TIMEOUT_MS} or more); both before
+ *   not keep (a deadline or answer margin of {@link DEV_SWEEP_TIMEOUT_MS} or more), or a setting its
+ *   stack's tables or clients would (two table names that differ in case alone, one table to
+ *   DynamoDB Local; an `AWS_MAX_ATTEMPTS` that is no whole number of 1 or more); all before
  *   anything starts.
  */
 export async function startDevService(options: DevServiceOptions = {}): Promise<DevService> {
@@ -220,6 +222,9 @@ export async function startDevService(options: DevServiceOptions = {}): Promise<
     );
   }
   checkTuningVariables();
+  // What it would refuse once the stack ran (its tables made there, its clients made over it).
+  refuseOneLocalTable(config);
+  checkLocalClientVariables();
   const restorePowertools = quietPowertools();
   let stack: LocalStack;
   try {

@@ -89,7 +89,7 @@ export async function provisionLocal(config: TierlogConfig, clients: { dynamodb?
  *
  * @throws ConfigError naming both settings, before any request.
  */
-function refuseOneLocalTable(config: TierlogConfig): void {
+export function refuseOneLocalTable(config: TierlogConfig): void {
   if (config.changeLogTable.toLowerCase() !== config.objectsTable.toLowerCase()) return;
   throw new ConfigError(
     `changeLogTable "${config.changeLogTable}" and objectsTable "${config.objectsTable}" differ in case alone: two tables on AWS, ` +

@@ -25,6 +25,7 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { checkClientVariables } from '../aws/clients.js';
 import { ConfigError, TierlogError, ValidationError } from '../errors.js';
 import { notifyCallback } from '../callbacks.js';
 import { MAX_TIMER_MS } from '../constants.js';
@@ -268,6 +269,18 @@ function unexportStackEnv(layer: ExportedEnv): void {
 function setOrDelete(name: string, value: string | undefined): void {
   if (value === undefined) delete process.env[name];
   else process.env[name] = value;
+}
+
+/**
+ * Refuses, before a stack starts, an AWS SDK variable of this process that the default clients
+ * made over the stack refuse (`checkClientVariables`): `AWS_MAX_ATTEMPTS`, which the stack leaves
+ * as it is (it sets the endpoints itself). A tool that starts a stack and then makes its clients
+ * (the dev service, the drill) refused it once the servers had started and the tables were made.
+ *
+ * @throws ConfigError naming the variable.
+ */
+export function checkLocalClientVariables(): void {
+  checkClientVariables({ AWS_MAX_ATTEMPTS: process.env.AWS_MAX_ATTEMPTS });
 }
 
 /** The SDK environment for a local stack at these endpoints. */

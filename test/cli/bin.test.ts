@@ -205,6 +205,48 @@ describe('bin/tierlog.js', () => {
     }
   });
 
+  test("AWS_DEFAULT_PROFILE (the aws CLI's) without AWS_PROFILE: the SDK runs on the default profile, and the CLI says so, where the runbook's aws commands go with the named one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tierlog-profile-'));
+    try {
+      // The default profile holds the local stack's keys and region; the named one, what the aws CLI would use.
+      const credentials = join(dir, 'credentials');
+      const keys = `aws_access_key_id = ${process.env.AWS_ACCESS_KEY_ID}\naws_secret_access_key = ${process.env.AWS_SECRET_ACCESS_KEY}\n`;
+      writeFileSync(credentials, `[default]\n${keys}[ops]\naws_access_key_id = AKIDOTHER\naws_secret_access_key = other\n`);
+      const config = join(dir, 'config');
+      writeFileSync(config, '[default]\nregion = us-east-1\n[profile ops]\nregion = eu-west-1\n');
+      const shell = {
+        ...NO_SUCH_PROFILE,
+        AWS_PROFILE: undefined,
+        AWS_SHARED_CREDENTIALS_FILE: credentials,
+        AWS_CONFIG_FILE: config,
+        AWS_ACCESS_KEY_ID: undefined,
+        AWS_SECRET_ACCESS_KEY: undefined,
+        AWS_REGION: undefined,
+        AWS_DEFAULT_REGION: undefined,
+        AWS_DEFAULT_PROFILE: 'ops',
+      };
+      const status = await run(['status', '--json'], shell);
+      expect(status.code).toBe(0);
+      expect(JSON.parse(status.out)).toMatchObject({ table: fx.config.changeLogTable });
+      expect(status.err).toContain(
+        'tierlog: warning: AWS_DEFAULT_PROFILE is "ops", which the AWS SDK does not read (the aws CLI does): ' +
+          "this command's requests go with the default profile's credentials and region, the aws CLI's with profile ops's",
+      );
+      // The default profile named, AWS_PROFILE set (which both read first), or keys set (read first by both): no word.
+      for (const env of [
+        { ...shell, AWS_DEFAULT_PROFILE: 'default' },
+        { ...shell, AWS_PROFILE: 'default' },
+        { ...shell, AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY },
+      ]) {
+        const quiet = await run(['status', '--json'], env);
+        expect(quiet.code).toBe(0);
+        expect(quiet.err).toBe('');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   test("a reader that closes the pipe early (| head) ends no command in a crash: the output is dropped, the exit code is the command's", async () => {
     for (const args of [['status'], ['status', '--json'], ['inspect', dead], ['inspect', dead, '--json']]) {
       const { code, err } = await run(args, {}, true);

@@ -50,6 +50,26 @@ describe('dev service configuration', () => {
     }
   });
 
+  it('refuses what it refused once the stack ran (table names that differ in case alone, an AWS_MAX_ATTEMPTS its clients refuse) before anything starts: with no java on PATH, the error is that one', async () => {
+    const saved = { PATH: process.env.PATH, attempts: process.env.AWS_MAX_ATTEMPTS };
+    process.env.PATH = '/nonexistent/tierlog-dev-config-test';
+    try {
+      // One table to DynamoDB Local: provisionLocal refused it, once the stack had started.
+      const oneTable = await startError({ config: { ...config, objectsTable: 'DEV-CL' } });
+      expect(oneTable).toBeInstanceOf(ConfigError);
+      expect((oneTable as ConfigError).setting).toBe('objectsTable');
+      // The clients made over the stack refused it, once the stack had started.
+      process.env.AWS_MAX_ATTEMPTS = '1O';
+      const attempts = await startError({ config });
+      expect(attempts).toBeInstanceOf(ConfigError);
+      expect((attempts as ConfigError).setting).toBe('AWS_MAX_ATTEMPTS');
+    } finally {
+      process.env.PATH = saved.PATH;
+      if (saved.attempts === undefined) delete process.env.AWS_MAX_ATTEMPTS;
+      else process.env.AWS_MAX_ATTEMPTS = saved.attempts;
+    }
+  });
+
   it("refuses a TIERLOG_METRICS_DEPLOYMENT its sweeper handler refuses before anything starts: with no java on PATH, the error is the variable's", async () => {
     const saved = { PATH: process.env.PATH, deployment: process.env.TIERLOG_METRICS_DEPLOYMENT };
     process.env.PATH = '/nonexistent/tierlog-dev-config-test';

@@ -358,6 +358,19 @@ describe('npm start refuses what it cannot run, before it starts the local stack
       { TIERLOG_METRICS_DEPLOYMENT: ' ' },
       'drill: TIERLOG_METRICS_DEPLOYMENT',
     ],
+    // Refused by provisionLocal and by the clients, made once the stack was up: after it had started.
+    [
+      'two table names that differ in case alone (one table to DynamoDB Local)',
+      ['--operations', '5'],
+      { TIERLOG_CHANGELOG_TABLE: 'Drill-Tables', TIERLOG_OBJECTS_TABLE: 'drill-tables' },
+      'differ in case alone',
+    ],
+    [
+      'an AWS_MAX_ATTEMPTS the clients refuse',
+      ['--operations', '5'],
+      { AWS_MAX_ATTEMPTS: '1O' },
+      'drill: AWS_MAX_ATTEMPTS must be a whole number',
+    ],
   ])('%s: exit code 2 (1 is an invariant that failed), the reason in a line, no stack started', (_, argv, env, reason) => {
     const out = drill(argv, env);
     expect(out.status).toBe(2);

@@ -17,7 +17,7 @@
  *    resources it grants on (every request of its function refused on AWS).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { type App, CfnParameter, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { type App, CfnParameter, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -604,6 +604,35 @@ describe('the parts used on their own: the grants (resources) and the configurat
         expect(() => make(x.stack, x.resources, { ...x.env(), [variable]: value }), `${variable}=${value}`).toThrow(
           expect.objectContaining({ name: 'ConfigError', setting: variable }),
         );
+      }
+    });
+
+    it(`${part}: an AWS SDK variable its function's default clients refuse (AWS_MAX_ATTEMPTS, an endpoint that is no URL) is refused at synth, naming it`, () => {
+      // The handler makes its clients at init: each of these failed every invocation of a function that deployed.
+      const cases: Array<[string, string]> = [
+        ['AWS_MAX_ATTEMPTS', '1O'],
+        ['AWS_MAX_ATTEMPTS', '0'],
+        ['AWS_ENDPOINT_URL_DYNAMODB', 'localhost:8000'],
+        ['AWS_ENDPOINT_URL_S3', 'vpce-1a2b3c4d.s3.us-east-1.vpce.amazonaws.com'],
+        ['AWS_ENDPOINT_URL', 'not a url'],
+      ];
+      for (const [variable, value] of cases) {
+        const x = setup();
+        expect(() => make(x.stack, x.resources, { ...x.env(), [variable]: value }), `${variable}=${value}`).toThrow(
+          expect.objectContaining({ name: 'ConfigError', setting: variable }),
+        );
+      }
+      // What the clients take is taken: a count, a URL, and an endpoint the SDK is told to ignore.
+      const takenCases: Array<Record<string, string>> = [
+        { AWS_MAX_ATTEMPTS: '10' },
+        { AWS_ENDPOINT_URL_S3: 'https://s3.us-east-1.amazonaws.com' },
+        { AWS_ENDPOINT_URL: 'localhost:8000', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' },
+        // Resolved at deploy, the service's own variable may be the one read: the global one is not judged.
+        { AWS_ENDPOINT_URL_DYNAMODB: Lazy.string({ produce: () => 'http://127.0.0.1:8000' }), AWS_ENDPOINT_URL: 'localhost:8000' },
+      ];
+      for (const taken of takenCases) {
+        const x = setup();
+        expect(() => make(x.stack, x.resources, { ...x.env(), ...taken }), JSON.stringify(taken)).not.toThrow();
       }
     });
 

@@ -88,6 +88,20 @@ describe('snapshot audit options that cannot be right', () => {
     await expect(snapshotAudit({ ...deleting(fx, fx.dynamodb, snap), ...bad })).rejects.toThrow(expect.objectContaining({ field }));
     expect(await prefixKeys(fx)).toEqual(snap.keys);
   });
+  test('HV attribute names the query cannot embed (blob-ptr): a ValidationError naming the field before the inventory is read, nothing deleted', async () => {
+    const fx = await freshFixture();
+    const snap = await snapshotOfOrphans(fx, 1);
+    // Names the listing audit reads; the snapshot query only letters, digits and _.
+    const config = { ...fx.config, hvAttributes: { blob: 'blob-ptr' } };
+    const missing = { inventory: `${snap.inventory}.missing`, exportDir: `${snap.exportDir}.missing` };
+    await expect(snapshotAudit({ ...deleting(fx, fx.dynamodb, { ...snap, ...missing }), config })).rejects.toThrow(
+      expect.objectContaining({ name: 'ValidationError', field: 'hvAttributes.blob' }),
+    );
+    await expect(snapshotAudit({ ...deleting(fx, fx.dynamodb, snap), config })).rejects.toThrow(
+      expect.objectContaining({ field: 'hvAttributes.blob' }),
+    );
+    expect(await prefixKeys(fx)).toEqual(snap.keys);
+  });
   test('the CLI refuses a safety age reaching back before 2000 as the listing audit does: exit 2, nothing deleted', async () => {
     const fx = await freshFixture();
     const snap = await snapshotOfOrphans(fx, 1);

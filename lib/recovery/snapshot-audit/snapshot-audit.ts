@@ -23,7 +23,7 @@ import type { ObjectsTableTtl } from '../../cli/objects-ttl.js';
 import { SnapshotAuditIncompleteError, SnapshotError } from './errors.js';
 import { type Finding, runSnapshotQuery } from './duckdb-runner.js';
 import { type Inventory, readInventory } from './inventory.js';
-import { type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
+import { checkSnapshotHvAttributes, type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
 import { RestoredCopyCheck } from '../restored-table.js';
 import {
   emptyExpiredReport,
@@ -192,8 +192,9 @@ const SNAPSHOT_AUDIT_OPTIONS = optionNames<SnapshotAuditOptions>()(
  *
  * @throws ValidationError when an option name is not one of {@link SnapshotAuditOptions}'s,
  *   `olderThanMs` is under 1 h or reaches back before 2000, `now` is not ms since the epoch,
- *   `batchSize` not a whole number of at least 1 or `memoryLimit` not a non-empty string (before
- *   anything is read), `memoryLimit` a size DuckDB does not read (before the query); SnapshotError on a
+ *   `batchSize` not a whole number of at least 1, `memoryLimit` not a non-empty string or an HV
+ *   attribute name the query cannot embed (`key`, `blob`, `deleted`, `expiresAt`: letters, digits
+ *   and `_`) (before anything is read), `memoryLimit` a size DuckDB does not read (before the query); SnapshotError on a
  *   snapshot that cannot be trusted; {@link SnapshotAuditIncompleteError} when it stopped (an
  *   error, or its signal) after deleting, or in the re-verification after the live check had
  *   confirmed losses (its report names them; nothing deleted).
@@ -210,6 +211,9 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
   reverifyBatchSize(options.batchSize);
   assertMemoryLimit(options.memoryLimit);
   const hvAttributes = snapshotHvAttributesOf(config, options.hvAttributes);
+  // The query embeds them: one it cannot (`blob-ptr`) was refused only once the inventory and the
+  // exports had been read and verified (minutes at scale), by a run that could never have gone on.
+  checkSnapshotHvAttributes(hvAttributes);
   const inventory: Inventory = await readInventory(options.inventory);
   if (inventory.sourceBucket !== config.bucket) {
     throw new SnapshotError(`the inventory is of bucket "${inventory.sourceBucket}", not "${config.bucket}"`, inventory.manifestPath);
