@@ -536,6 +536,11 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   let binding: StoreBinding | undefined;
   // Whether the objects table is a restored copy (one DescribeTable per run, before the first delete).
   let restored: RestoredCopyCheck | undefined;
+  // Of the listed blobs HV pointed at in every round so far, the one latest by both its clocks (its
+  // UUIDv7 time and LastModified) and that time: if any shows a restored table written since its
+  // restore point, it does, for the rounds after its own too (a round of referenced blobs alone
+  // reads no DescribeTable, and the orphans of the next were kept as "no pointer read shows it").
+  let latestReferenced: { readonly pointer: ReadPointer; readonly at: number } | undefined;
   const check = async (batch: Candidate[]): Promise<void> => {
     if (batch.length === 0) return;
     options.signal?.throwIfAborted();
@@ -568,7 +573,10 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       const ref = pointers.get(c.objectId);
       if (ref?.blob === c.key) {
         report.referenced++;
-        referencedRead.push({ objectKey: c.objectId, blob: c.key, lastModified: c.lastModified });
+        const pointer = { objectKey: c.objectId, blob: c.key, lastModified: c.lastModified };
+        referencedRead.push(pointer);
+        const at = Math.min(uuidV7Time(c.uuid), c.lastModified);
+        if (latestReferenced === undefined || at > latestReferenced.at) latestReferenced = { pointer, at };
         const verdict = judgeExpiredReference(
           { key: c.objectId, blob: c.key, ...(ref.expiresAtSeconds !== undefined ? { expiresAtSeconds: ref.expiresAtSeconds } : {}) },
           expiryNow(),
@@ -637,6 +645,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       // so are the objects it shows expired that expired after that point (live in the store if read since).
       restored ??= await RestoredCopyCheck.read(dynamodb, config.objectsTable, lt);
       await restored.lookAt([
+        ...(latestReferenced !== undefined ? [latestReferenced.pointer] : []),
         ...referencedRead,
         ...doomed.flatMap((c) => {
           const blob = pointers.get(c.objectId)?.blob;

@@ -15,6 +15,7 @@ import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { liveStoreOf, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { reverifyExpired } from '../../lib/recovery/snapshot-audit/reverify-expired.js';
+import { audit } from '../../lib/recovery/audit.js';
 import {
   RESTORE_COMMIT_WINDOW_MS,
   RestoredCopyCheck,
@@ -112,6 +113,35 @@ describe('an objects table restored from this store: what it cannot judge is nev
       expect(run.json.deleted).toBe(2);
       const left = await prefixKeys(fx);
       expect(left).toEqual([live, since].sort());
+      expect(left).not.toContain(orphan);
+      expect(left).not.toContain(fresh);
+    } finally {
+      dynamodb.destroy();
+    }
+  });
+
+  test('written since, shown live by a round of referenced blobs alone: the rounds after it judge by it, their orphans deleted', async () => {
+    const { fx, live, orphan, fresh, at } = await copyTakenBeforeAWrite();
+    // "A-since" lists first (its object segment "QS1...": before "YS1...", the orphan's), in a round of its own.
+    const since = blobKey(fx, 'A-since');
+    await putBlob(fx, since, 'written to the restored table');
+    await putTombstone(fx, 'A-since', since);
+    const dynamodb = restoredAt(fx.config.objectsTable, at);
+    try {
+      const report = await audit({
+        config: fx.config,
+        dynamodb,
+        s3: fx.s3,
+        clock: ahead,
+        olderThanMs: 90 * 60_000,
+        delete: true,
+        pageSize: 1,
+        checkBatch: 1,
+      });
+      expect(report.undecided).toEqual([]);
+      expect(report.deleted).toBe(2);
+      const left = await prefixKeys(fx);
+      expect(left).toEqual([since, live].sort());
       expect(left).not.toContain(orphan);
       expect(left).not.toContain(fresh);
     } finally {
