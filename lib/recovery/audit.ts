@@ -331,7 +331,8 @@ export interface AuditReport {
   readonly expiredRemoveUnknown: string[];
   /**
    * With `delete`, when an error or the signal stopped the run during a round, before that round
-   * had sent the delete of these: its orphans and expired objects' blobs it meant to delete and did
+   * had sent the delete of these (or after S3 refused that delete outright, deleting none: refused
+   * credentials, a bucket gone): its orphans and expired objects' blobs it meant to delete and did
    * not (an expired object's item may have been removed: `expiredRemoved`). Still in the bucket;
    * the next audit finds them again. Absent when no round was stopped so.
    */
@@ -746,8 +747,17 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     for (const c of batch) if (!sending.has(c.key)) unsent.delete(c.key);
     if (keys.length === 0 || report.deleteRefused !== undefined) return;
     await options.beforeDelete?.(keys);
+    const before = report.deleted + report.deleteFailures.length + report.deleteUnknown.length;
+    try {
+      await deleteCounted(lt, keys, report);
+    } catch (err) {
+      // A request S3 refused outright (refused credentials: a token that expired during an hour's
+      // listing; a bucket gone) deleted none of them, and deleteCounted counted none: as never
+      // sent, they stay in `notDeleted`, else the report said nowhere that they are still there.
+      if (report.deleted + report.deleteFailures.length + report.deleteUnknown.length > before) for (const key of keys) unsent.delete(key);
+      throw err;
+    }
     for (const key of keys) unsent.delete(key);
-    await deleteCounted(lt, keys, report);
   };
 
   let pending: Candidate[] = [];
