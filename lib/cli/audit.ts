@@ -242,10 +242,11 @@ export function formatAudit(r: AuditReport, now: number, ttl?: ObjectsTableTtl):
       for (const key of r.expiredRemoveUnknown) lines.push(`  object ${JSON.stringify(key)}`);
     }
   } else if (r.orphans.length > 0 || r.expired.length > 0) {
-    // An undecided blob, or a change-log item that cannot be trusted, refuses every delete of a
-    // --delete run (audit.ts): it would delete none of them.
+    // An undecided blob (but one a restored copy of the table cannot judge, which --delete keeps
+    // while it deletes the rest), or a change-log item that cannot be trusted, refuses every delete
+    // of a --delete run (audit.ts): it would delete none of them.
     lines.push(
-      r.undecided.length > 0
+      r.undecidedRefusal !== undefined
         ? 'nothing deleted: --delete would refuse every delete while blobs are undecided (fix what is named under "undecided", then audit again)'
         : r.changeLogRefusal !== undefined
           ? `nothing deleted: --delete would refuse every delete while ${r.changeLogRefusal} (see "tierlog inspect <instance>", then audit again)`

@@ -305,6 +305,15 @@ export interface AuditReport {
    * a `--delete` that would delete nothing. With `delete`, {@link deleteRefused} says it too.
    */
   changeLogRefusal?: string;
+  /**
+   * Why a `delete` run refuses every delete on what its undecided blobs show (an objects-table item
+   * not understood, a table not shown to be this bucket's store, DescribeTable refused or failing,
+   * an expired object's item without a version: the first such reason of the run), with or without
+   * `delete`. Absent when every undecided blob is one a restored copy of the table cannot judge
+   * (restored-table.ts), which a `delete` run keeps while it deletes the orphans: a report-only run
+   * said of them that `--delete` would delete nothing. With `delete`, {@link deleteRefused} says it too.
+   */
+  undecidedRefusal?: string;
   /** Orphans deleted. */
   deleted: number;
   /**
@@ -566,6 +575,11 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     const undecide = (c: Candidate, reason: string): void => {
       report.undecided.push({ key: c.key, objectId: c.objectId, size: c.size, reason });
     };
+    // An undecided blob on this reason refuses every delete of a --delete run; a report-only run says so.
+    const refuseAll = (why: string): void => {
+      report.undecidedRefusal ??= why;
+      if (report.delete) report.deleteRefused ??= why;
+    };
     const doomed: Candidate[] = [];
     const expired: Array<{ candidate: Candidate; ref: Required<BlobReference> & { blob: string } }> = [];
     // Listed blobs the table points at: one uploaded after a restored table's restore point shows it live.
@@ -599,7 +613,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
           // not the writers'. Not removed, and not a run that did its work.
           const why = `the item of expired object ${JSON.stringify(c.objectId.slice(0, 200))} has no numeric "${hvAttributeNames(config).version}" to remove it on (TIERLOG_HV_ATTRIBUTES must be the writers')`;
           undecide(c, why);
-          if (report.delete) report.deleteRefused ??= why;
+          refuseAll(why);
         }
         continue;
       }
@@ -614,7 +628,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         doomed.map((c) => c.objectId),
       );
       const [first] = unrecognised.values();
-      if (report.delete && first !== undefined) report.deleteRefused ??= first;
+      if (first !== undefined) refuseAll(first);
       const understood = doomed.filter((c) => {
         const why = unrecognised.get(c.objectId);
         if (why !== undefined) undecide(c, why);
@@ -636,7 +650,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       binding ??= await sampleStoreBinding(dynamodb, hv, lt, read);
       const refusal = bindingRefusal(binding, options.emptyStoreOk ?? false);
       if (refusal !== undefined) {
-        if (report.delete) report.deleteRefused ??= refusal;
+        refuseAll(refusal);
         for (const c of doomed.splice(0)) undecide(c, refusal);
       }
     }
@@ -653,7 +667,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
           return typeof blob === 'string' ? [{ objectKey: c.objectId, blob }] : [];
         }),
       ]);
-      if (report.delete && restored.refusal !== undefined) report.deleteRefused ??= restored.refusal;
+      if (restored.refusal !== undefined) refuseAll(restored.refusal);
       const judged = doomed.splice(0);
       for (const c of judged) {
         const why = restored.keeps({ createdAt: uuidV7Time(c.uuid), lastModified: c.lastModified });
@@ -739,6 +753,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         // An item it does not understand, seen only now: as at the check, undecided (it may point
         // at the blob under other names), and every delete of the run from here on refused.
         report.undecided.push({ key: c.key, objectId: c.objectId, size: c.size, reason: pointer.unrecognised });
+        report.undecidedRefusal ??= pointer.unrecognised;
         report.deleteRefused ??= pointer.unrecognised;
       } else if (pointer === c.key || otherObjectsBlobs.has(c.key)) report.keptOnRecheck.push(c.key);
       else keys.push(c.key);

@@ -23,7 +23,7 @@ import {
   restoredCopyKeepsExpired,
 } from '../../lib/recovery/restored-table.js';
 import { type Fixture, freshFixture, prefixKeys, scanAll } from '../support/local.js';
-import { blobKey, cliJson, HOUR, putBlob, putTombstone, storeWithOrphan } from '../cli/helpers.js';
+import { blobKey, cli, cliJson, HOUR, putBlob, putTombstone, storeWithOrphan } from '../cli/helpers.js';
 
 const OLD = Date.now() - 3 * HOUR;
 const ahead = () => Date.now() + 2 * HOUR;
@@ -254,6 +254,28 @@ describe('an objects table restored from this store: what it cannot judge is nev
         expect(run.json.undecided).toEqual([]);
         expect(run.json.expiredRemoved).toBe(1);
         expect(await prefixKeys(fx)).not.toContain(blob);
+      } finally {
+        dynamodb.destroy();
+      }
+    });
+
+    test('restored after its expiry, beside a blob written since that the copy cannot judge: the report without --delete sends to --delete, which removes it and keeps the other', async () => {
+      const { fx, blob, expiresAt } = await expiredLongAgo();
+      // Written after the restore point, its item only in the store: undecided, which refuses nothing.
+      const fresh = blobKey(fx, 'm-new');
+      await putBlob(fx, fresh, 'written after the restore point');
+      const dynamodb = restoredAt(fx.config.objectsTable, expiresAt + 2 * HOUR);
+      try {
+        const report = await cli({ ...fx, dynamodb }, ['audit', '--older-than', '90m'], { clock: ahead });
+        expect(report.out).toContain('1 undecided');
+        // Before, it said "--delete would refuse every delete while blobs are undecided".
+        expect(report.out).toContain('nothing deleted: run with --delete to delete the orphans and the blobs of expired objects');
+        expect(report.out).not.toContain('would refuse');
+        const run = await deletingAudit(fx, dynamodb);
+        expect(run.json.deleteRefused).toBeUndefined();
+        expect(run.json.expiredRemoved).toBe(1);
+        expect(run.json.undecided.map((u: { key: string }) => u.key)).toEqual([fresh]);
+        expect(await prefixKeys(fx)).toEqual([fresh]);
       } finally {
         dynamodb.destroy();
       }
