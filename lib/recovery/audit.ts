@@ -282,8 +282,11 @@ export interface AuditReport {
    * names (`TIERLOG_HV_ATTRIBUTES` not the writers'; at the check, or at the re-check right before
    * its delete), or the objects table was not shown to be this
    * bucket's store (another deployment's, an empty one, a sample it could not read); or the blob of
-   * an expired object whose item has no numeric version to remove it on. Never deleted, with or
-   * without `delete` (which they also refuse for the whole run), never orphans: each with why.
+   * an expired object whose item has no numeric version to remove it on; or a blob a restored copy
+   * of the table cannot judge (written, or its object expired, after the restore point), or any, when
+   * DescribeTable failed (`restored-table.ts`). Never deleted, with or without `delete`, never
+   * orphans: each with why. All but a restored copy's also refuse every delete of the run
+   * ({@link undecidedRefusal}).
    */
   readonly undecided: UndecidedBlob[];
   /** Keys that are not blob keys of this library: reported, never deleted. */
