@@ -259,12 +259,17 @@ export function formatAudit(r: AuditReport, now: number, ttl?: ObjectsTableTtl):
 /**
  * How many of the report's findings this run left for a person: keys that are not blob keys,
  * corrupt change-log items and blobs it could not judge (never deleted), and, unless it deleted
- * them, the orphans and the blobs of expired objects. `--exit-code` makes a run with any exit
- * {@link EXIT.findings}.
+ * them, the orphans and the blobs of expired objects. A `--delete` run leaves the blob of an
+ * expired object it kept at the re-check (`keptOnRecheck`: another object's item points at it),
+ * and that object's expired item with it, which TTL did not remove: found again every run, and
+ * counted, where such a run exited 0 as if it had deleted it. `--exit-code` makes a run with any
+ * exit {@link EXIT.findings}.
  */
 export function auditFindingsLeft(r: AuditReport): number {
   const deletedThem = r.delete && r.deleteRefused === undefined;
-  return r.unparseable.length + r.corruptChangeLog.length + r.undecided.length + (deletedThem ? 0 : r.orphans.length + r.expired.length);
+  const kept = new Set(r.keptOnRecheck);
+  const expiredLeft = deletedThem ? r.expired.filter((e) => kept.has(e.key)).length : r.expired.length;
+  return r.unparseable.length + r.corruptChangeLog.length + r.undecided.length + (deletedThem ? 0 : r.orphans.length) + expiredLeft;
 }
 
 /**
