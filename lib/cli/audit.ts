@@ -231,7 +231,7 @@ export function formatAudit(r: AuditReport, now: number, ttl?: ObjectsTableTtl):
     }
     if (r.notDeleted !== undefined && r.notDeleted.length > 0) {
       lines.push(
-        `${plural(r.notDeleted.length, 'blob')} not deleted: the run stopped before their deletes were sent (still in the bucket):`,
+        `${plural(r.notDeleted.length, 'blob')} not deleted: the run stopped before their deletes were sent or done (still in the bucket):`,
       );
       for (const key of r.notDeleted) lines.push(`  ${key}`);
     }
