@@ -231,7 +231,7 @@ export function formatAudit(r: AuditReport, now: number, ttl?: ObjectsTableTtl):
     }
     if (r.notDeleted !== undefined && r.notDeleted.length > 0) {
       lines.push(
-        `${plural(r.notDeleted.length, 'blob')} not deleted: the run stopped before their deletes were sent (still in the bucket):`,
+        `${plural(r.notDeleted.length, 'blob')} not deleted: the run stopped before their deletes were sent or done (still in the bucket):`,
       );
       for (const key of r.notDeleted) lines.push(`  ${key}`);
     }
@@ -242,10 +242,11 @@ export function formatAudit(r: AuditReport, now: number, ttl?: ObjectsTableTtl):
       for (const key of r.expiredRemoveUnknown) lines.push(`  object ${JSON.stringify(key)}`);
     }
   } else if (r.orphans.length > 0 || r.expired.length > 0) {
-    // An undecided blob, or a change-log item that cannot be trusted, refuses every delete of a
-    // --delete run (audit.ts): it would delete none of them.
+    // An undecided blob (but one a restored copy of the table cannot judge, which --delete keeps
+    // while it deletes the rest), or a change-log item that cannot be trusted, refuses every delete
+    // of a --delete run (audit.ts): it would delete none of them.
     lines.push(
-      r.undecided.length > 0
+      r.undecidedRefusal !== undefined
         ? 'nothing deleted: --delete would refuse every delete while blobs are undecided (fix what is named under "undecided", then audit again)'
         : r.changeLogRefusal !== undefined
           ? `nothing deleted: --delete would refuse every delete while ${r.changeLogRefusal} (see "tierlog inspect <instance>", then audit again)`
@@ -258,12 +259,17 @@ export function formatAudit(r: AuditReport, now: number, ttl?: ObjectsTableTtl):
 /**
  * How many of the report's findings this run left for a person: keys that are not blob keys,
  * corrupt change-log items and blobs it could not judge (never deleted), and, unless it deleted
- * them, the orphans and the blobs of expired objects. `--exit-code` makes a run with any exit
- * {@link EXIT.findings}.
+ * them, the orphans and the blobs of expired objects. A `--delete` run leaves the blob of an
+ * expired object it kept at the re-check (`keptOnRecheck`: another object's item points at it),
+ * and that object's expired item with it, which TTL did not remove: found again every run, and
+ * counted, where such a run exited 0 as if it had deleted it. `--exit-code` makes a run with any
+ * exit {@link EXIT.findings}.
  */
 export function auditFindingsLeft(r: AuditReport): number {
   const deletedThem = r.delete && r.deleteRefused === undefined;
-  return r.unparseable.length + r.corruptChangeLog.length + r.undecided.length + (deletedThem ? 0 : r.orphans.length + r.expired.length);
+  const kept = new Set(r.keptOnRecheck);
+  const expiredLeft = deletedThem ? r.expired.filter((e) => kept.has(e.key)).length : r.expired.length;
+  return r.unparseable.length + r.corruptChangeLog.length + r.undecided.length + (deletedThem ? 0 : r.orphans.length) + expiredLeft;
 }
 
 /**

@@ -282,8 +282,11 @@ export interface AuditReport {
    * names (`TIERLOG_HV_ATTRIBUTES` not the writers'; at the check, or at the re-check right before
    * its delete), or the objects table was not shown to be this
    * bucket's store (another deployment's, an empty one, a sample it could not read); or the blob of
-   * an expired object whose item has no numeric version to remove it on. Never deleted, with or
-   * without `delete` (which they also refuse for the whole run), never orphans: each with why.
+   * an expired object whose item has no numeric version to remove it on; or a blob a restored copy
+   * of the table cannot judge (written, or its object expired, after the restore point), or any, when
+   * DescribeTable failed (`restored-table.ts`). Never deleted, with or without `delete`, never
+   * orphans: each with why. All but a restored copy's also refuse every delete of the run
+   * ({@link undecidedRefusal}).
    */
   readonly undecided: UndecidedBlob[];
   /** Keys that are not blob keys of this library: reported, never deleted. */
@@ -305,6 +308,15 @@ export interface AuditReport {
    * a `--delete` that would delete nothing. With `delete`, {@link deleteRefused} says it too.
    */
   changeLogRefusal?: string;
+  /**
+   * Why a `delete` run refuses every delete on what its undecided blobs show (an objects-table item
+   * not understood, a table not shown to be this bucket's store, DescribeTable refused or failing,
+   * an expired object's item without a version: the first such reason of the run), with or without
+   * `delete`. Absent when every undecided blob is one a restored copy of the table cannot judge
+   * (restored-table.ts), which a `delete` run keeps while it deletes the orphans: a report-only run
+   * said of them that `--delete` would delete nothing. With `delete`, {@link deleteRefused} says it too.
+   */
+  undecidedRefusal?: string;
   /** Orphans deleted. */
   deleted: number;
   /**
@@ -331,7 +343,8 @@ export interface AuditReport {
   readonly expiredRemoveUnknown: string[];
   /**
    * With `delete`, when an error or the signal stopped the run during a round, before that round
-   * had sent the delete of these: its orphans and expired objects' blobs it meant to delete and did
+   * had sent the delete of these (or after S3 refused that delete outright, deleting none: refused
+   * credentials, a bucket gone): its orphans and expired objects' blobs it meant to delete and did
    * not (an expired object's item may have been removed: `expiredRemoved`). Still in the bucket;
    * the next audit finds them again. Absent when no round was stopped so.
    */
@@ -536,6 +549,11 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   let binding: StoreBinding | undefined;
   // Whether the objects table is a restored copy (one DescribeTable per run, before the first delete).
   let restored: RestoredCopyCheck | undefined;
+  // Of the listed blobs HV pointed at in every round so far, the one latest by both its clocks (its
+  // UUIDv7 time and LastModified) and that time: if any shows a restored table written since its
+  // restore point, it does, for the rounds after its own too (a round of referenced blobs alone
+  // reads no DescribeTable, and the orphans of the next were kept as "no pointer read shows it").
+  let latestReferenced: { readonly pointer: ReadPointer; readonly at: number } | undefined;
   const check = async (batch: Candidate[]): Promise<void> => {
     if (batch.length === 0) return;
     options.signal?.throwIfAborted();
@@ -560,6 +578,11 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     const undecide = (c: Candidate, reason: string): void => {
       report.undecided.push({ key: c.key, objectId: c.objectId, size: c.size, reason });
     };
+    // An undecided blob on this reason refuses every delete of a --delete run; a report-only run says so.
+    const refuseAll = (why: string): void => {
+      report.undecidedRefusal ??= why;
+      if (report.delete) report.deleteRefused ??= why;
+    };
     const doomed: Candidate[] = [];
     const expired: Array<{ candidate: Candidate; ref: Required<BlobReference> & { blob: string } }> = [];
     // Listed blobs the table points at: one uploaded after a restored table's restore point shows it live.
@@ -568,7 +591,10 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       const ref = pointers.get(c.objectId);
       if (ref?.blob === c.key) {
         report.referenced++;
-        referencedRead.push({ objectKey: c.objectId, blob: c.key, lastModified: c.lastModified });
+        const pointer = { objectKey: c.objectId, blob: c.key, lastModified: c.lastModified };
+        referencedRead.push(pointer);
+        const at = Math.min(uuidV7Time(c.uuid), c.lastModified);
+        if (latestReferenced === undefined || at > latestReferenced.at) latestReferenced = { pointer, at };
         const verdict = judgeExpiredReference(
           { key: c.objectId, blob: c.key, ...(ref.expiresAtSeconds !== undefined ? { expiresAtSeconds: ref.expiresAtSeconds } : {}) },
           expiryNow(),
@@ -590,7 +616,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
           // not the writers'. Not removed, and not a run that did its work.
           const why = `the item of expired object ${JSON.stringify(c.objectId.slice(0, 200))} has no numeric "${hvAttributeNames(config).version}" to remove it on (TIERLOG_HV_ATTRIBUTES must be the writers')`;
           undecide(c, why);
-          if (report.delete) report.deleteRefused ??= why;
+          refuseAll(why);
         }
         continue;
       }
@@ -605,7 +631,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         doomed.map((c) => c.objectId),
       );
       const [first] = unrecognised.values();
-      if (report.delete && first !== undefined) report.deleteRefused ??= first;
+      if (first !== undefined) refuseAll(first);
       const understood = doomed.filter((c) => {
         const why = unrecognised.get(c.objectId);
         if (why !== undefined) undecide(c, why);
@@ -627,7 +653,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       binding ??= await sampleStoreBinding(dynamodb, hv, lt, read);
       const refusal = bindingRefusal(binding, options.emptyStoreOk ?? false);
       if (refusal !== undefined) {
-        if (report.delete) report.deleteRefused ??= refusal;
+        refuseAll(refusal);
         for (const c of doomed.splice(0)) undecide(c, refusal);
       }
     }
@@ -637,13 +663,14 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
       // so are the objects it shows expired that expired after that point (live in the store if read since).
       restored ??= await RestoredCopyCheck.read(dynamodb, config.objectsTable, lt);
       await restored.lookAt([
+        ...(latestReferenced !== undefined ? [latestReferenced.pointer] : []),
         ...referencedRead,
         ...doomed.flatMap((c) => {
           const blob = pointers.get(c.objectId)?.blob;
           return typeof blob === 'string' ? [{ objectKey: c.objectId, blob }] : [];
         }),
       ]);
-      if (report.delete && restored.refusal !== undefined) report.deleteRefused ??= restored.refusal;
+      if (restored.refusal !== undefined) refuseAll(restored.refusal);
       const judged = doomed.splice(0);
       for (const c of judged) {
         const why = restored.keeps({ createdAt: uuidV7Time(c.uuid), lastModified: c.lastModified });
@@ -729,6 +756,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
         // An item it does not understand, seen only now: as at the check, undecided (it may point
         // at the blob under other names), and every delete of the run from here on refused.
         report.undecided.push({ key: c.key, objectId: c.objectId, size: c.size, reason: pointer.unrecognised });
+        report.undecidedRefusal ??= pointer.unrecognised;
         report.deleteRefused ??= pointer.unrecognised;
       } else if (pointer === c.key || otherObjectsBlobs.has(c.key)) report.keptOnRecheck.push(c.key);
       else keys.push(c.key);
@@ -737,8 +765,17 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     for (const c of batch) if (!sending.has(c.key)) unsent.delete(c.key);
     if (keys.length === 0 || report.deleteRefused !== undefined) return;
     await options.beforeDelete?.(keys);
+    const before = report.deleted + report.deleteFailures.length + report.deleteUnknown.length;
+    try {
+      await deleteCounted(lt, keys, report);
+    } catch (err) {
+      // A request S3 refused outright (refused credentials: a token that expired during an hour's
+      // listing; a bucket gone) deleted none of them, and deleteCounted counted none: as never
+      // sent, they stay in `notDeleted`, else the report said nowhere that they are still there.
+      if (report.deleted + report.deleteFailures.length + report.deleteUnknown.length > before) for (const key of keys) unsent.delete(key);
+      throw err;
+    }
     for (const key of keys) unsent.delete(key);
-    await deleteCounted(lt, keys, report);
   };
 
   let pending: Candidate[] = [];

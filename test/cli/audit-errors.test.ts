@@ -156,6 +156,33 @@ describe('audit --delete under failures', () => {
     expect(JSON.parse(c.out())).toMatchObject({ delete: true, deleted: 1, error: { name: 'AuditIncompleteError', exitCode: 1 } });
   });
 
+  test('credentials refused at the second delete (a token expired during the run): the keys of that refused delete are named not deleted with the rest of the round, none of unknown outcome', async () => {
+    const fx = await freshFixture();
+    const [first, second, third] = (await orphans(fx, 3)) as [string, string, string];
+    const s3 = createS3Client();
+    closers.push(() => s3.destroy());
+    // One key a delete (a lone key goes in its own DeleteObject): the first goes through, then the token expires.
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'DeleteObjectCommand',
+        skip: 1,
+        error: () => awsServiceError('ExpiredToken', 400, 'The provided token has expired.'),
+      })
+      .attach(s3, 's3');
+    const { err, c } = await auditStop({ ...fx, s3 }, ahead, { ...DELETE_ORPHANS, deleteBatch: 1 });
+    expect(await prefixKeys(fx)).toEqual([second, third]);
+    expect(err).toBeInstanceOf(AuditIncompleteError);
+    const { report } = err as AuditIncompleteError;
+    expect(report.deleted).toBe(1);
+    expect(report.deleteUnknown).toEqual([]);
+    expect(report.deleteFailures).toEqual([]);
+    // Before, the refused key was in no list: the report named only the third as still there.
+    expect([...(report.notDeleted ?? [])].sort()).toEqual([second, third]);
+    expect(report.orphans.map((o) => o.key)).toContain(first);
+    expect(c.out()).toContain('2 blobs not deleted: the run stopped before their deletes were sent or done (still in the bucket):');
+  });
+
   test.each([true, false])(
     'a delete S3 never answered (DeleteObjects 500, then the first one-by-one delete 503), before any confirmed: the report names the keys that may be gone (--json %s), exit 1',
     async (json) => {
@@ -277,7 +304,7 @@ describe('audit --delete under failures', () => {
       if (json) expect(JSON.parse(c.out())).toMatchObject({ orphans: [{ key: first }, { key: second }], deleted: 1, notDeleted: [second] });
       else
         expect(c.out()).toContain(
-          `1 blob not deleted: the run stopped before their deletes were sent (still in the bucket):\n  ${second}\n`,
+          `1 blob not deleted: the run stopped before their deletes were sent or done (still in the bucket):\n  ${second}\n`,
         );
     },
   );

@@ -10,7 +10,7 @@
 import { type DynamoDBClient, UpdateItemCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
-import { runAudit } from '../../lib/cli/audit.js';
+import { auditFindingsLeft, runAudit } from '../../lib/cli/audit.js';
 import { AuditIncompleteError } from '../../lib/recovery/audit.js';
 import type { CliContext } from '../../lib/cli/common.js';
 import { AccessDeniedError } from '../../lib/errors.js';
@@ -206,6 +206,21 @@ describe('audit: blobs of expired objects', () => {
       expect(keys).toEqual(['exp/live', 'exp/lost', 'exp/pending', 'perm', 'renamed']);
     } finally {
       reader.close();
+    }
+  });
+
+  test("--delete --exit-code: the expired object whose blob another object's item points at, left with its item, is a finding left (exit 3), run after run", async () => {
+    const s = await scene();
+    const shared = s.blobs.get('exp/lost')!;
+    await putTombstone(s.fx, 'renamed', shared);
+    for (let run = 0; run < 2; run++) {
+      const audit = await cliJson(s.fx, ['audit', '--older-than', '1h', '--delete', '--exit-code'], { clock: ahead });
+      // Before, 0: as if it had deleted it, though its item and blob stay and every run finds them.
+      expect(audit.code, `run ${run}`).toBe(3);
+      expect(audit.json.expired.map((e: { key: string }) => e.key)).toContain(shared);
+      expect(audit.json.keptOnRecheck).toEqual([shared]);
+      // That one alone: the expired object the first run removed and deleted is no finding left.
+      expect(auditFindingsLeft(audit.json)).toBe(1);
     }
   });
 

@@ -205,11 +205,21 @@ describe('the human audit report names every finding it holds, each under its he
    * --delete to delete the orphans" sent the operator to a run that deleted nothing and exited 1.
    */
   test('without --delete, orphans beside undecided blobs: --delete is said to refuse, not to delete them', () => {
-    const text = formatAudit(report({ delete: false }), now).join('\n');
+    const text = formatAudit(report({ delete: false, undecidedRefusal: 'the objects table is not this store' }), now).join('\n');
     expect(text).not.toContain('run with --delete');
     expect(text).toContain(
       'nothing deleted: --delete would refuse every delete while blobs are undecided (fix what is named under "undecided", then audit again)',
     );
+  });
+
+  /**
+   * The undecided blobs of a restored copy of the table (written after its restore point) refuse no
+   * delete: `--delete` keeps them and deletes the orphans, as the report now says.
+   */
+  test('without --delete, orphans beside undecided blobs that refuse nothing (a restored copy): --delete is said to delete the orphans', () => {
+    const text = formatAudit(report({ delete: false }), now).join('\n');
+    expect(text).toContain('nothing deleted: run with --delete to delete the orphans and the blobs of expired objects');
+    expect(text).not.toContain('would refuse');
   });
 
   /**

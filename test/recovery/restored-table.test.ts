@@ -15,6 +15,7 @@ import { createDynamoDBClient } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
 import { liveStoreOf, reverifyAndDelete } from '../../lib/recovery/snapshot-audit/reverify.js';
 import { reverifyExpired } from '../../lib/recovery/snapshot-audit/reverify-expired.js';
+import { audit } from '../../lib/recovery/audit.js';
 import {
   RESTORE_COMMIT_WINDOW_MS,
   RestoredCopyCheck,
@@ -22,7 +23,7 @@ import {
   restoredCopyKeepsExpired,
 } from '../../lib/recovery/restored-table.js';
 import { type Fixture, freshFixture, prefixKeys, scanAll } from '../support/local.js';
-import { blobKey, cliJson, HOUR, putBlob, putTombstone, storeWithOrphan } from '../cli/helpers.js';
+import { blobKey, cli, cliJson, HOUR, putBlob, putTombstone, storeWithOrphan } from '../cli/helpers.js';
 
 const OLD = Date.now() - 3 * HOUR;
 const ahead = () => Date.now() + 2 * HOUR;
@@ -112,6 +113,35 @@ describe('an objects table restored from this store: what it cannot judge is nev
       expect(run.json.deleted).toBe(2);
       const left = await prefixKeys(fx);
       expect(left).toEqual([live, since].sort());
+      expect(left).not.toContain(orphan);
+      expect(left).not.toContain(fresh);
+    } finally {
+      dynamodb.destroy();
+    }
+  });
+
+  test('written since, shown live by a round of referenced blobs alone: the rounds after it judge by it, their orphans deleted', async () => {
+    const { fx, live, orphan, fresh, at } = await copyTakenBeforeAWrite();
+    // "A-since" lists first (its object segment "QS1...": before "YS1...", the orphan's), in a round of its own.
+    const since = blobKey(fx, 'A-since');
+    await putBlob(fx, since, 'written to the restored table');
+    await putTombstone(fx, 'A-since', since);
+    const dynamodb = restoredAt(fx.config.objectsTable, at);
+    try {
+      const report = await audit({
+        config: fx.config,
+        dynamodb,
+        s3: fx.s3,
+        clock: ahead,
+        olderThanMs: 90 * 60_000,
+        delete: true,
+        pageSize: 1,
+        checkBatch: 1,
+      });
+      expect(report.undecided).toEqual([]);
+      expect(report.deleted).toBe(2);
+      const left = await prefixKeys(fx);
+      expect(left).toEqual([since, live].sort());
       expect(left).not.toContain(orphan);
       expect(left).not.toContain(fresh);
     } finally {
@@ -224,6 +254,28 @@ describe('an objects table restored from this store: what it cannot judge is nev
         expect(run.json.undecided).toEqual([]);
         expect(run.json.expiredRemoved).toBe(1);
         expect(await prefixKeys(fx)).not.toContain(blob);
+      } finally {
+        dynamodb.destroy();
+      }
+    });
+
+    test('restored after its expiry, beside a blob written since that the copy cannot judge: the report without --delete sends to --delete, which removes it and keeps the other', async () => {
+      const { fx, blob, expiresAt } = await expiredLongAgo();
+      // Written after the restore point, its item only in the store: undecided, which refuses nothing.
+      const fresh = blobKey(fx, 'm-new');
+      await putBlob(fx, fresh, 'written after the restore point');
+      const dynamodb = restoredAt(fx.config.objectsTable, expiresAt + 2 * HOUR);
+      try {
+        const report = await cli({ ...fx, dynamodb }, ['audit', '--older-than', '90m'], { clock: ahead });
+        expect(report.out).toContain('1 undecided');
+        // Before, it said "--delete would refuse every delete while blobs are undecided".
+        expect(report.out).toContain('nothing deleted: run with --delete to delete the orphans and the blobs of expired objects');
+        expect(report.out).not.toContain('would refuse');
+        const run = await deletingAudit(fx, dynamodb);
+        expect(run.json.deleteRefused).toBeUndefined();
+        expect(run.json.expiredRemoved).toBe(1);
+        expect(run.json.undecided.map((u: { key: string }) => u.key)).toEqual([fresh]);
+        expect(await prefixKeys(fx)).toEqual([fresh]);
       } finally {
         dynamodb.destroy();
       }

@@ -399,6 +399,22 @@ describe('the re-verification of expired objects: a blob the item of another obj
   });
 });
 
+describe('the re-verification of expired objects: a blob the item of another object points at, and --exit-code', () => {
+  test('--delete --exit-code: the expired object kept with its item is a finding left (exit 3), as the listing audit counts it', async () => {
+    const fx = await freshFixture();
+    const blob = String((await putExpiredLongAgo(fx)).blob);
+    const snap = await snapshotsAt(fx, ahead());
+    await putTombstone(fx, 'renamed', blob);
+    const argv = ['audit', '--older-than', '1h', '--delete', '--exit-code', '--inventory', snap.manifest, '--export', snap.exportDir];
+    const run = await cliJson(fx, argv, { clock: ahead });
+    // Before, 0: as if it had deleted it, though the expired item and its blob stay.
+    expect(run.code).toBe(3);
+    expect(run.json.expiredKept).toEqual([{ key: blob, objectKey: 'exp/lost', reason: 'referenced' }]);
+    expect(snapshotFindingsLeft(run.json)).toBe(1);
+    expect(await prefixKeys(fx)).toEqual([blob]);
+  });
+});
+
 describe('snapshot audit of expired objects under HV attribute names not the defaults', () => {
   test("reads the expiry from the configured attribute in the export (TIERLOG_HV_ATTRIBUTES' expiresAt), and removes the item as TTL would under those names", async () => {
     const fx = await freshFixture({ hvAttributes: { blob: 'ptr', version: 'ver', expiresAt: 'exp_at' } });
