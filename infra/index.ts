@@ -1,7 +1,8 @@
 /**
  * `tierlog/cdk`: the construct, its parts, the stack, the grants and the cdk-nag
  * acknowledgements. Needs the peer dependencies `aws-cdk-lib` and `constructs`; deploys the
- * handlers prebuilt in this package (no bundler or Docker in your app).
+ * handlers prebuilt in this package (no bundler or Docker in your app; with `bundleAwsSdk: false`
+ * they are bundled at synth, with esbuild in your app, else in Docker).
  *
  * @packageDocumentation
  */

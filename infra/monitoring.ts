@@ -64,7 +64,7 @@ export interface TierlogMonitoringProps {
    * `routineExpiredAge` (the recount comes a skew margin after the recheck, by a sweep up to one
    * schedule interval later; with a `TierlogSweeper` none of whose schedules' interval is read,
    * crons of some days only, the longest gap between two runs of a cron of some days, a week for
-   * one of `MON`, 31 days for one of the 1st of the month; 3 days for an `at(...)`) and 15 minutes (the sweep's run), so it stays up while they are
+   * one of `MON`, 31 days for one of the 1st of the month, 7 days for one whose days are not read (`L`, `W`, `#`); 3 days for an `at(...)`) and 15 minutes (the sweep's run), so it stays up while they are
    * there. At most 12 hours (the sweeper's ceiling: more is refused at synth); the window is at
    * most the 7 days an alarm can evaluate, in hourly periods past a day.
    *
@@ -98,7 +98,8 @@ export interface TierlogMonitoringProps {
    * @default - with a `TierlogSweeper`'s function, `sweepIntervalOf(...)` of its schedules (when
    *   none is read, crons of some days only: the longest gap between two runs of a cron of some
    *   days, 3 days for one of `MON-FRI`, a week for one of `MON`, 31 days for one of the 1st of the
-   *   month; 3 days for an `at(...)`); else Duration.minutes(1)
+   *   month, 7 days for one whose days are not read (`L`, `W`, `#`); 3 days for an `at(...)`); else
+   *   Duration.minutes(1)
    */
   readonly sweepInterval?: Duration;
   /**
@@ -278,10 +279,19 @@ function heartbeatPeriods(window: Duration): { period: Duration; periods: number
 /**
  * How far apart the failure alarms (`SweeperErrors`, `EntriesFailing`, `EntriesQuarantined`) take
  * the sweeps of a `TierlogSweeper` none of whose schedules' interval is read, when no schedule's
- * days are read either ({@link unreadSweepGapOf}: an `at(...)`, a cron with `L`, `W` or `#`): a
- * cron of weekdays runs up to this far apart (Friday's first run to Monday's).
+ * days are read either and none is a cron ({@link unreadSweepGapOf}: an `at(...)`): a cron of
+ * weekdays runs up to this far apart (Friday's first run to Monday's).
  */
 const UNREAD_SWEEP_GAP = Duration.days(3);
+/**
+ * The same for a cron whose days are not read ({@link cronCalendarInterval}: `L`, `W`, `#`, a step
+ * in its days, a year): it may run a month or more apart (`L`, the last day of the month; `MON#1`),
+ * so it is taken for the 7 days past which the failure alarms fire at each failure, with the
+ * warning `tierlog:failureAlarmsFlap`. Taken for 3 days, a sweeper on `cron(0 6 L * ? *)` failing
+ * each monthly sweep had one error a month, and the errors and failing-deletes alarms, wanting two
+ * in 7 days, never fired, with no warning.
+ */
+const UNREAD_CRON_GAP = MAX_SWEEPER_SILENCE;
 
 /** The days of the week as a cron's day-of-week field names them, from 1 (`SUN`) to 7 (`SAT`). */
 const CRON_WEEK_DAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
@@ -293,15 +303,17 @@ const CRON_MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SE
  * interval is read (ms): the shortest longest gap of a `cron(...)` of some days
  * ({@link cronCalendarInterval}: a cron of `MON-FRI` runs up to a weekend apart, one of `MON` a
  * week apart, one of the 1st of the month up to 31 days apart), else {@link UNREAD_SWEEP_GAP}
- * (`read` false). Taken for 3 days, a sweeper on a weekly cron failing each sweep had one error a
+ * (`read` false; {@link UNREAD_CRON_GAP} for a cron whose days are not read). Taken for 3 days, a sweeper on a weekly cron failing each sweep had one error a
  * week, and the errors and failing-deletes alarms, wanting two in 7 days, never fired, with no warning.
  */
-function unreadSweepGapOf(expressions: readonly string[]): { gapMs: number; read: boolean } {
+function unreadSweepGapOf(expressions: readonly string[]): { gapMs: number; read: boolean; cron: boolean } {
   const gaps = expressions.flatMap((e) => {
     const gap = cronCalendarInterval(e);
     return gap !== undefined ? [gap] : [];
   });
-  return gaps.length > 0 ? { gapMs: Math.min(...gaps), read: true } : { gapMs: UNREAD_SWEEP_GAP.toMilliseconds(), read: false };
+  if (gaps.length > 0) return { gapMs: Math.min(...gaps), read: true, cron: true };
+  const cron = expressions.some((e) => e.trim().startsWith('cron('));
+  return { gapMs: (cron ? UNREAD_CRON_GAP : UNREAD_SWEEP_GAP).toMilliseconds(), read: false, cron };
 }
 
 /** The calendar a cron's days are read over: 8 years from a leap year's first day (UTC), every day of the week and month in it. */
@@ -769,7 +781,7 @@ export class TierlogMonitoring extends Construct {
     const unreadGap =
       sweepInterval === undefined && sweeper !== undefined
         ? unreadSweepGapOf(Object.values(scheduleExpressionsOf(sweeper)).flat())
-        : { gapMs: 0, read: false };
+        : { gapMs: 0, read: false, cron: false };
     const unreadGapMs = unreadGap.gapMs;
     const retryMs = chosen('retryFailed')?.toMilliseconds() ?? DEFAULT_RETRY_FAILED_MS;
     const routineMs = Math.max((routine.isUnresolved() ? DEFAULT_ROUTINE_EXPIRED_AGE : routine).toMilliseconds(), unreadGapMs);
@@ -789,7 +801,7 @@ export class TierlogMonitoring extends Construct {
       const { sweeps, housekeeping } = scheduleExpressionsOf(sweeper);
       Annotations.of(this).addWarningV2(
         'tierlog:sweeperNotRunningFlaps',
-        `SweeperNotRunning looks back a day, and no sweep schedule's interval is read (${[...sweeps, ...housekeeping].join(', ')}: only rate(...) and a cron(...) of every day are): it fires on any day without a sweep; SweeperErrors, EntriesFailing and EntriesQuarantined take sweeps up to ${Duration.millis(unreadGapMs).toHumanString()} apart (${unreadGap.read ? 'the longest gap between two runs of a cron of these days' : 'a weekend'}); OldestExpiredAge fires when an expired instance waits more than ${threshold.toHumanString()}, which every dead writer found after a day without a sweep has. Add a schedule of every day (a rate, or a cron of every day).`,
+        `SweeperNotRunning looks back a day, and no sweep schedule's interval is read (${[...sweeps, ...housekeeping].join(', ')}: only rate(...) and a cron(...) of every day are): it fires on any day without a sweep; SweeperErrors, EntriesFailing and EntriesQuarantined take sweeps up to ${Duration.millis(unreadGapMs).toHumanString()} apart (${unreadGap.read ? 'the longest gap between two runs of a cron of these days' : unreadGap.cron ? 'a cron whose days are not read, L, W, # or a step: it may run a month apart' : 'a weekend'}); OldestExpiredAge fires when an expired instance waits more than ${threshold.toHumanString()}, which every dead writer found after a day without a sweep has. Add a schedule of every day (a rate, or a cron of every day).`,
       );
     }
     const silenceWarning = silenceUnderLongestSweep(silence, sweeper?.timeout ?? (fn instanceof lambda.Function ? fn.timeout : undefined));

@@ -23,4 +23,15 @@ describe('CHANGELOG: Unreleased', () => {
     expect(items.length).toBeGreaterThan(0);
     expect(items.filter((item, i) => items.indexOf(item) !== i)).toEqual([]);
   });
+
+  test('no line begins "The same" (each branch adds its lines at the top: the line it meant moves away)', () => {
+    const start = changelog.indexOf('## [Unreleased]');
+    const end = changelog.indexOf('\n## ', start + 1);
+    const items = changelog
+      .slice(start, end < 0 ? undefined : end)
+      .split(/\n(?=- )/)
+      .filter((item) => item.startsWith('- '))
+      .map((item) => item.replace(/\s+/g, ' ').slice(0, 150));
+    expect(items.filter((item) => /^- the same\b/i.test(item))).toEqual([]);
+  });
 });

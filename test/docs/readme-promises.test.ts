@@ -409,6 +409,16 @@ test('every README that offers `bundleAwsSdk` says `false` bundles at synth time
       : paragraph;
     expect(said, 'where bundleAwsSdk is offered, what synth then needs is named').toMatch(/esbuild/);
   }
+  // And where a user is told the construct needs no bundler (the entry points' table, tierlog/cdk's
+  // TSDoc): the default's promise, which `false` breaks.
+  const cdkEntry = readFileSync(join(root, 'infra/index.ts'), 'utf8');
+  const promises = [readme, cdkEntry].flatMap((text) => text.split('\n').filter((line) => /no bundler/.test(line)));
+  expect(promises.length).toBeGreaterThanOrEqual(2);
+  for (const line of promises) {
+    const at = readme.includes(line) ? readme : cdkEntry;
+    const around = at.slice(at.indexOf(line), at.indexOf(line) + line.length + 200);
+    expect(around, `"no bundler" says what bundleAwsSdk: false needs: ${line.trim()}`).toMatch(/bundleAwsSdk[\s\S]*esbuild/);
+  }
 });
 
 describe('README, when an alarm fires: the restore of a lost blob', () => {

@@ -6,6 +6,7 @@
  * injected with the fault injector; the state is checked from outside.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { createServer, type Server, type Socket, connect } from 'node:net';
@@ -418,6 +419,39 @@ describe('every error is a deliberate status; a 500 leaks nothing', () => {
     expect(result?.body, 'a HEAD answer is its headers alone').toBeUndefined();
     expect(result?.headers?.['retry-after']).toBe('1');
     expect(lines).toContainEqual(loggedThrottled503);
+  });
+
+  /**
+   * The ServerErrors runbook names the line each 5xx is logged as, and an operator greps for it: a
+   * 503 for storage that answered a server error to every attempt (a fault) goes to `onError`, so
+   * the handler logs it as `request failed` with its error, not as `request answered 503`, which
+   * the row said.
+   */
+  test("a 503 for storage's server errors is logged as `request failed` with its error, as the ServerErrors runbook says", async () => {
+    const key = 'errors/storage-5xx';
+    await writer().store.put(key, randomBody(20 * KiB));
+    const injector = new FaultInjector().add({
+      kind: 'fail',
+      match: onCommand('GetObject'),
+      error: () => awsServiceError('InternalError', 500, 'injected: S3 failing'),
+    });
+    const s3 = injector.attach(createS3Client(), 's3');
+    try {
+      const handler = createObjectsHandler({ config: fx.config, s3 });
+      const { result, err } = await captureStdout(() => handler(httpEvent('GET', `/objects/${key}`), lambdaContext('tierlog-objects')));
+      expect(result?.statusCode).toBe(503);
+      const lines = jsonLines(err);
+      expect(lines).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'request failed' }));
+      expect(lines.some((l) => (l as { message?: string }).message === 'request answered 503')).toBe(false);
+    } finally {
+      s3.destroy();
+    }
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const row = readme.split('\n').find((line) => line.startsWith('| `ServerErrors`')) ?? '';
+    const failed = row.slice(row.indexOf('Its log group logs each'), row.indexOf('as `request failed`'));
+    expect(failed, 'the runbook logs the storage-fault 503 as `request failed`').toContain(
+      'storage that did not answer or answered a server error',
+    );
   });
 
   /**

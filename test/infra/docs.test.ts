@@ -294,6 +294,24 @@ describe("AuditAtScaleOptions.delete's TSDoc: everything the option deletes", ()
   });
 });
 
+describe("the snapshot audit's expired objects: a blob another object's item points at is left", () => {
+  // The query proposes no such blob, and the re-verification keeps such an item with its blob: the
+  // removal's REMOVE would have the objects-stream function delete the blob under the other item.
+  const flat = (path: string) => source(path).replace(/\s+/g, ' ');
+  it("infra/README-deploy.md's query paragraph says the expired rows leave it", () => {
+    const doc = flat('infra/README-deploy.md');
+    const query = doc.slice(doc.indexOf('**The query**'), doc.indexOf('**Nothing is deleted on a snapshot'));
+    expect(query).toMatch(/`expired` rows.*but for a blob an item of another object in the export points at too/);
+  });
+  it("the README's audit at scale says so beside the removal of the expired items", () => {
+    const doc = flat('README.md');
+    const atScale = doc.slice(doc.indexOf('**Audit at scale**'), doc.indexOf('**Sweeper tuning**'));
+    expect(atScale).toMatch(
+      /its item removed as TTL would, then its blob deleted after an orphan's re-check; not a blob an item of another object points at/,
+    );
+  });
+});
+
 describe("docs/DESIGN.md's list of alarms: the not-running alarms the construct deploys", () => {
   it('names the housekeeping, fan-out groups and audit-at-scale ones beside the sweeper', () => {
     const design = source('docs/DESIGN.md');

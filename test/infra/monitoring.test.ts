@@ -555,6 +555,10 @@ describe('alarms', () => {
   it.each([
     ['one day a week', { minute: '0', hour: '6', weekDay: 'MON' }, [0, 7, 14, 21], '7 days'],
     ['the first of the month', { minute: '0', hour: '6', day: '1' }, [0, 31, 59, 90], '31 days'],
+    // Days not read (`L`, `#`): taken for 3 days as an `at(...)` is, the same alarms never fired;
+    // taken for 7 days, they fire at each failure.
+    ['the last day of the month (L, not read)', { minute: '0', hour: '6', day: 'L' }, [30, 58, 89, 119], '7 days'],
+    ['the first Monday of the month (MON#1, not read)', { minute: '0', hour: '6', weekDay: 'MON#1' }, [0, 35, 63, 91], '7 days'],
   ])(
     'sweeps on a cron of %s failing at every sweep raise the errors and failing-deletes alarms, a warning at synth',
     (_what, cron, days, gap) => {
