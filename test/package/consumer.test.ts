@@ -570,6 +570,37 @@ for (const start of [() => startLocalStack(), () => openObjectsStream({ config }
       setting: '@aws-sdk/client-dynamodb-streams',
       message: expect.stringContaining('npm install -D @aws-sdk/client-dynamodb-streams'),
     });
+    // The snapshot audit's DuckDB, another optional peer: refused before the snapshots are read (a
+    // manifest that is not there is not opened), not after minutes of reading and verifying them.
+    const audit = await run(
+      process.execPath,
+      [
+        join(bare, 'node_modules/tierlog/dist/bin/cli.js'),
+        '--json',
+        'audit',
+        '--inventory',
+        'nowhere/manifest.json',
+        '--export',
+        'nowhere',
+      ],
+      {
+        cwd: bare,
+        env: {
+          ...process.env,
+          AWS_REGION: 'us-east-1',
+          TIERLOG_CHANGELOG_TABLE: 'changelog',
+          TIERLOG_OBJECTS_TABLE: 'objects',
+          TIERLOG_BUCKET: 'blobs',
+        },
+      },
+    ).then(
+      () => ({ code: 0, stdout: '' }),
+      (err: { code: number; stdout: string }) => ({ code: err.code, stdout: err.stdout }),
+    );
+    expect(audit.code).toBe(2);
+    const { error } = JSON.parse(audit.stdout) as { error: { name: string; message: string } };
+    expect(error.name).toBe('ConfigError');
+    expect(error.message).toContain('npm install @duckdb/node-api@');
   }, 300_000);
 
   it('runs the compiled tierlog binary', async () => {

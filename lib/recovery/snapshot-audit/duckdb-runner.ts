@@ -98,6 +98,17 @@ async function openInstance(
 }
 
 /**
+ * Refuses a run that could not query, before anything is read: DuckDB, an optional peer
+ * dependency, not installed. Without it an audit read the inventory and both exports and verified
+ * their checksums (minutes at scale) before the query failed to load it.
+ *
+ * @throws ConfigError naming `@duckdb/node-api`, with the command that installs it.
+ */
+export async function checkDuckDBInstalled(): Promise<void> {
+  await loadDuckDB();
+}
+
+/**
  * DuckDB is an optional peer dependency (a native package of ~40 MB that writers never need):
  * loaded only when a snapshot audit runs, with a clear error when it is not installed.
  */

@@ -21,7 +21,7 @@ import { assertOptions, optionNames } from '../../plain-options.js';
 import { ValidationError } from '../../errors.js';
 import type { ObjectsTableTtl } from '../../cli/objects-ttl.js';
 import { SnapshotAuditIncompleteError, SnapshotError } from './errors.js';
-import { type Finding, runSnapshotQuery } from './duckdb-runner.js';
+import { checkDuckDBInstalled, type Finding, runSnapshotQuery } from './duckdb-runner.js';
 import { type Inventory, readInventory } from './inventory.js';
 import { checkSnapshotHvAttributes, type SnapshotHvAttributes, snapshotHvAttributesOf } from './query.js';
 import { RestoredCopyCheck } from '../restored-table.js';
@@ -214,6 +214,8 @@ export async function snapshotAudit(options: SnapshotAuditOptions): Promise<Snap
   // The query embeds them: one it cannot (`blob-ptr`) was refused only once the inventory and the
   // exports had been read and verified (minutes at scale), by a run that could never have gone on.
   checkSnapshotHvAttributes(hvAttributes);
+  // The query's engine, an optional peer: a project without it read and verified the snapshots first.
+  await checkDuckDBInstalled();
   const inventory: Inventory = await readInventory(options.inventory);
   if (inventory.sourceBucket !== config.bucket) {
     throw new SnapshotError(`the inventory is of bucket "${inventory.sourceBucket}", not "${config.bucket}"`, inventory.manifestPath);
