@@ -9,11 +9,11 @@
  * another size).
  */
 import type { Readable } from 'node:stream';
-import { Readable as ReadableStream } from 'node:stream';
 import { beforeAll, expect, test } from 'vitest';
 import { CorruptItemError, TierlogError } from '../../lib/errors.js';
 import { cutGets } from '../support/cut-body.js';
 import { type Fixture, freshFixture } from '../support/local.js';
+import { rewriteRangedAnswers } from '../support/ranged-answers.js';
 import { MiB, makeWriter, randomBody, type Writer, writersClosedAfterEach } from './harness.js';
 
 let fx: Fixture;
@@ -30,32 +30,14 @@ function writer(): Writer {
   return w;
 }
 
-interface Handler {
-  handle: (
-    request: { method: string; headers: Record<string, string> },
-    options?: unknown,
-  ) => Promise<{ response: { statusCode: number; headers: Record<string, string>; body: unknown } }>;
-}
-
 /** Every 206 `w`'s S3 client gets carries 1,000 bytes more than its Content-Range, its Content-Length saying so. */
-function longerRangedAnswers(w: Writer): { lengthened: number } {
-  const handler = w.s3.config.requestHandler as unknown as Handler;
-  const send = handler.handle.bind(handler);
-  const state = { lengthened: 0 };
-  handler.handle = async (request, options) => {
-    const out = await send(request, options);
-    if (request.method !== 'GET' || out.response.statusCode !== 206) return out;
-    state.lengthened++;
-    const chunks: Buffer[] = [];
-    for await (const chunk of out.response.body as Readable) chunks.push(Buffer.from(chunk as Uint8Array));
-    const longer = Buffer.concat([...chunks, Buffer.alloc(1000, 7)]);
-    for (const name of Object.keys(out.response.headers)) {
-      if (name.toLowerCase() === 'content-length') out.response.headers[name] = String(longer.byteLength);
-    }
-    out.response.body = ReadableStream.from([longer]);
-    return out;
-  };
-  return state;
+function longerRangedAnswers(w: Writer): { rewritten: number } {
+  return rewriteRangedAnswers(w.s3, async (answer) => {
+    const longer = Buffer.concat([await answer.body(), Buffer.alloc(1000, 7)]);
+    answer.setHeader('content-length', String(longer.byteLength));
+    answer.setBody(longer);
+    return true;
+  });
 }
 
 /** The bytes a stream gave, and what it failed with. */
@@ -77,7 +59,7 @@ test('a ranged getStream answered with more bytes than its range: the stream fai
     async (result) => drain(result!.body),
     (error: unknown) => ({ bytes: 0, error }),
   );
-  expect(answers.lengthened).toBe(1);
+  expect(answers.rewritten).toBe(1);
   expect(got.bytes, 'no byte past the range').toBeLessThanOrEqual(499_001);
   expect(got.error, 'not ended as the range').toBeInstanceOf(TierlogError);
   expect(String(got.error)).toMatch(/not answered as the range/);
@@ -100,7 +82,7 @@ test('a whole getStream cut once, the GetObject of the rest answered longer: the
   const answers = longerRangedAnswers(w);
   const got = await drain((await w.store.getStream('long-range/resumed'))!.body);
   expect(cuts.cut).toBe(1);
-  expect(answers.lengthened).toBe(1);
+  expect(answers.rewritten).toBe(1);
   expect(got.bytes, 'no byte past the blob').toBeLessThanOrEqual(BODY.byteLength);
   expect(got.error).toBeInstanceOf(TierlogError);
 });

@@ -5,13 +5,12 @@
  * sees a cut. A ranged stream ended there as if whole, the range's last bytes never given and no
  * error; it is a cut now, and the stream goes on from the byte it reached, as after a reset.
  */
-import type { Readable } from 'node:stream';
-import { Readable as ReadableStream } from 'node:stream';
 import { beforeAll, expect, test } from 'vitest';
 import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { CorruptItemError } from '../../lib/errors.js';
 import { httpEvent } from '../functions/lambda.js';
 import { type Fixture, freshFixture } from '../support/local.js';
+import { readAll, rewriteRangedAnswers } from '../support/ranged-answers.js';
 import { MiB, makeWriter, randomBody, sameBytes, type Writer, writersClosedAfterEach } from './harness.js';
 
 let fx: Fixture;
@@ -28,43 +27,19 @@ function writer(): Writer {
   return w;
 }
 
-interface Handler {
-  handle: (
-    request: { method: string; headers: Record<string, string> },
-    options?: unknown,
-  ) => Promise<{ response: { statusCode: number; headers: Record<string, string>; body: unknown } }>;
-}
-
 /**
  * The next `times` ranged GETs of `w`'s S3 client are answered 206 with their Content-Range
  * untouched and only the first `keep` bytes of the body, its Content-Length saying so.
  */
-function shortRangedAnswers(w: Writer, times: number, keep = 64 * 1024): { shortened: number } {
-  const handler = w.s3.config.requestHandler as unknown as Handler;
-  const send = handler.handle.bind(handler);
-  const state = { shortened: 0 };
-  handler.handle = async (request, options) => {
-    const out = await send(request, options);
-    const ranged = request.headers.range ?? request.headers.Range;
-    if (request.method !== 'GET' || ranged === undefined || out.response.statusCode !== 206 || state.shortened >= times) return out;
-    state.shortened++;
-    const chunks: Buffer[] = [];
-    for await (const chunk of out.response.body as Readable) chunks.push(Buffer.from(chunk as Uint8Array));
-    const whole = Buffer.concat(chunks);
+function shortRangedAnswers(w: Writer, times: number, keep = 64 * 1024): { rewritten: number } {
+  return rewriteRangedAnswers(w.s3, async (answer, done) => {
+    if ((answer.requestHeaders.range ?? answer.requestHeaders.Range) === undefined || done >= times) return false;
+    const whole = await answer.body();
     const kept = whole.subarray(0, Math.min(keep, whole.byteLength - 1));
-    for (const name of Object.keys(out.response.headers)) {
-      if (name.toLowerCase() === 'content-length') out.response.headers[name] = String(kept.byteLength);
-    }
-    out.response.body = ReadableStream.from([kept]);
-    return out;
-  };
-  return state;
-}
-
-async function read(body: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(Buffer.from(chunk as Uint8Array));
-  return Buffer.concat(chunks);
+    answer.setHeader('content-length', String(kept.byteLength));
+    answer.setBody(kept);
+    return true;
+  });
 }
 
 test('a ranged getStream answered short once: goes on from the byte reached, the whole range', async () => {
@@ -72,8 +47,8 @@ test('a ranged getStream answered short once: goes on from the byte reached, the
   await w.store.put('short-range/once', BODY);
   const answers = shortRangedAnswers(w, 1);
   const got = await w.store.getStream('short-range/once', { range: { start: 1000, end: 500_000 } });
-  const bytes = await read(got!.body);
-  expect(answers.shortened).toBe(1);
+  const bytes = await readAll(got!.body);
+  expect(answers.rewritten).toBe(1);
   expect(bytes.byteLength, 'the range, not a prefix of it').toBe(499_001);
   expect(sameBytes(bytes, BODY.subarray(1000, 500_001)), 'the range').toBe(true);
 });
@@ -83,11 +58,11 @@ test('a ranged getStream answered short every time: the stream fails, never ends
   await w.store.put('short-range/always', BODY);
   const answers = shortRangedAnswers(w, Number.POSITIVE_INFINITY);
   const got = await w.store.getStream('short-range/always', { range: { start: 1000, end: 500_000 } });
-  const outcome = await read(got!.body).then(
+  const outcome = await readAll(got!.body).then(
     (bytes) => ({ bytes: bytes.byteLength }),
     (error: unknown) => ({ error }),
   );
-  expect(answers.shortened).toBe(3);
+  expect(answers.rewritten).toBe(3);
   expect('error' in outcome, JSON.stringify(outcome)).toBe(true);
   const error = (outcome as { error: Error }).error;
   expect(error).not.toBeInstanceOf(CorruptItemError);
@@ -99,7 +74,7 @@ test('a ranged get (bytes) answered short once: read again, the range, not a cor
   await w.store.put('short-range/bytes', BODY);
   const answers = shortRangedAnswers(w, 1);
   const got = await w.store.get('short-range/bytes', { range: { start: 1000, end: 500_000 } });
-  expect(answers.shortened).toBe(1);
+  expect(answers.rewritten).toBe(1);
   expect(sameBytes(got?.body, BODY.subarray(1000, 500_001)), 'the range').toBe(true);
 });
 
@@ -113,7 +88,7 @@ test('the objects API, a Range GET answered short on every read: a 503 Retry (a 
     httpEvent('GET', '/objects/short-range/api', { headers: { range: 'bytes=1000-500000' } }),
     { onError: (err) => logged.push(err) },
   );
-  expect(answers.shortened).toBe(3);
+  expect(answers.rewritten).toBe(3);
   expect(res.statusCode).toBe(503);
   expect(res.headers?.['retry-after']).toBe('1');
   expect(logged[0]).not.toBeInstanceOf(CorruptItemError);

@@ -12,6 +12,7 @@ import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { CorruptItemError, TierlogError } from '../../lib/errors.js';
 import { httpEvent } from '../functions/lambda.js';
 import { type Fixture, freshFixture } from '../support/local.js';
+import { rewriteRangedAnswers } from '../support/ranged-answers.js';
 import { MiB, makeWriter, randomBody, rawPutObject, rawState, type Writer, writersClosedAfterEach } from './harness.js';
 
 let fx: Fixture;
@@ -28,30 +29,14 @@ function writer(): Writer {
   return w;
 }
 
-interface Handler {
-  handle: (
-    request: { method: string; headers: Record<string, string> },
-    options?: unknown,
-  ) => Promise<{ response: { statusCode: number; headers: Record<string, string>; body: unknown } }>;
-}
-
 /** Every ranged GET of `w`'s S3 client is answered with its body as S3 sent it and the Content-Range `rewrite` gives. */
 function rewrittenContentRange(w: Writer, rewrite: (contentRange: string) => string): { rewritten: number } {
-  const handler = w.s3.config.requestHandler as unknown as Handler;
-  const send = handler.handle.bind(handler);
-  const state = { rewritten: 0 };
-  handler.handle = async (request, options) => {
-    const out = await send(request, options);
-    if (request.method !== 'GET' || out.response.statusCode !== 206) return out;
-    for (const name of Object.keys(out.response.headers)) {
-      if (name.toLowerCase() === 'content-range') {
-        out.response.headers[name] = rewrite(out.response.headers[name]!);
-        state.rewritten++;
-      }
-    }
-    return out;
-  };
-  return state;
+  return rewriteRangedAnswers(w.s3, (answer) => {
+    const range = answer.header('content-range');
+    if (range === undefined) return false;
+    answer.setHeader('content-range', rewrite(range));
+    return true;
+  });
 }
 
 /** Bytes 1000-500000 answered as bytes 0-499000 of the same blob: the same length, another range. */
