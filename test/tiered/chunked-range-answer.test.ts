@@ -7,27 +7,16 @@
  * a 500 blaming the blob), and one longer than the range an answer that is not the range. A
  * chunked ranged answer is judged as one that tells its length.
  */
-import { beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { CorruptItemError, TierlogError } from '../../lib/errors.js';
 import { httpEvent } from '../functions/lambda.js';
-import { type Fixture, freshFixture } from '../support/local.js';
 import { readAll, rewriteRangedAnswers } from '../support/ranged-answers.js';
-import { MiB, makeWriter, randomBody, sameBytes, type Writer, writersClosedAfterEach } from './harness.js';
+import { MiB, randomBody, sameBytes, type Writer, largeObjectWriters } from './harness.js';
 
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await freshFixture();
-});
-const open = writersClosedAfterEach();
+const { writer } = largeObjectWriters();
 
 const BODY = randomBody(1 * MiB);
-
-function writer(): Writer {
-  const w = makeWriter(fx, { store: { inlineThreshold: 1024, partSize: 5 * MiB } });
-  open.push(w);
-  return w;
-}
 
 /**
  * The next `times` 206s of `w`'s S3 client are answered chunked (no Content-Length) with their

@@ -74,6 +74,30 @@ export function writersClosedAfterEach(): Writer[] {
   return closedAfterEach<Writer>();
 }
 
+/**
+ * A test file's writers of large objects: `writer()` makes one (blobs above 1 KiB, parts of 5 MiB)
+ * of the file's fixture (fresh, made before its tests, `fixture()`), closed after each test.
+ */
+export function largeObjectWriters(): { readonly writer: () => Writer; readonly fixture: () => Fixture } {
+  let fx: Fixture | undefined;
+  beforeAll(async () => {
+    fx = await freshFixture();
+  });
+  const open = writersClosedAfterEach();
+  const fixture = () => {
+    if (fx === undefined) throw new Error('largeObjectWriters: the fixture is made before the tests, not at import');
+    return fx;
+  };
+  return {
+    fixture,
+    writer: () => {
+      const w = makeWriter(fixture(), { store: { inlineThreshold: 1024, partSize: 5 * MiB } });
+      open.push(w);
+      return w;
+    },
+  };
+}
+
 /** Whatever is pushed to the returned array (writers, stream readers) is closed after each test. */
 export function closedAfterEach<T extends { close(): void }>(): T[] {
   const open: T[] = [];

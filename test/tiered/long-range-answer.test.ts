@@ -9,26 +9,15 @@
  * another size).
  */
 import type { Readable } from 'node:stream';
-import { beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { CorruptItemError, TierlogError } from '../../lib/errors.js';
 import { cutGets } from '../support/cut-body.js';
-import { type Fixture, freshFixture } from '../support/local.js';
 import { rewriteRangedAnswers } from '../support/ranged-answers.js';
-import { MiB, makeWriter, randomBody, type Writer, writersClosedAfterEach } from './harness.js';
+import { MiB, randomBody, type Writer, largeObjectWriters } from './harness.js';
 
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await freshFixture();
-});
-const open = writersClosedAfterEach();
+const { writer } = largeObjectWriters();
 
 const BODY = randomBody(1 * MiB);
-
-function writer(): Writer {
-  const w = makeWriter(fx, { store: { inlineThreshold: 1024, partSize: 5 * MiB } });
-  open.push(w);
-  return w;
-}
 
 /** Every 206 `w`'s S3 client gets carries 1,000 bytes more than its Content-Range, its Content-Length saying so. */
 function longerRangedAnswers(w: Writer): { rewritten: number } {

@@ -5,27 +5,16 @@
  * sees a cut. A ranged stream ended there as if whole, the range's last bytes never given and no
  * error; it is a cut now, and the stream goes on from the byte it reached, as after a reset.
  */
-import { beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { CorruptItemError } from '../../lib/errors.js';
 import { httpEvent } from '../functions/lambda.js';
-import { type Fixture, freshFixture } from '../support/local.js';
 import { readAll, rewriteRangedAnswers } from '../support/ranged-answers.js';
-import { MiB, makeWriter, randomBody, sameBytes, type Writer, writersClosedAfterEach } from './harness.js';
+import { MiB, randomBody, sameBytes, type Writer, largeObjectWriters } from './harness.js';
 
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await freshFixture();
-});
-const open = writersClosedAfterEach();
+const { writer } = largeObjectWriters();
 
 const BODY = randomBody(1 * MiB);
-
-function writer(): Writer {
-  const w = makeWriter(fx, { store: { inlineThreshold: 1024, partSize: 5 * MiB } });
-  open.push(w);
-  return w;
-}
 
 /**
  * The next `times` ranged GETs of `w`'s S3 client are answered 206 with their Content-Range

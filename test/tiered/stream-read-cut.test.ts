@@ -7,24 +7,13 @@
  */
 import { pipeline, type Readable, Readable as ReadableStream, Writable } from 'node:stream';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { cutGets as cutS3Gets } from '../support/cut-body.js';
-import { type Fixture, freshFixture } from '../support/local.js';
-import { MiB, makeWriter, randomBody, rawState, sameBytes, type Writer, writersClosedAfterEach } from './harness.js';
+import { MiB, randomBody, rawState, sameBytes, type Writer, largeObjectWriters } from './harness.js';
 
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await freshFixture();
-});
-const open = writersClosedAfterEach();
+const { writer, fixture } = largeObjectWriters();
 
 const BODY = randomBody(1 * MiB);
-
-function writer(): Writer {
-  const w = makeWriter(fx, { store: { inlineThreshold: 1024, partSize: 5 * MiB } });
-  open.push(w);
-  return w;
-}
 
 /** The `Range` of each GET `w`'s S3 client sends (none: the whole blob), wrapped outside the cut. */
 function rangesSent(w: Writer): (string | undefined)[] {
@@ -101,7 +90,7 @@ test('cut on every GET: the stream fails with the cut after 3 GETs, never ends s
 test('a blob deleted between the cut and the rest (replaced meanwhile): the stream fails with the cut, nothing spliced', async () => {
   const w = writer();
   await w.store.put('stream-cut/gone', BODY);
-  const blob = (await rawState(fx)).references.get('stream-cut/gone')!;
+  const blob = (await rawState(fixture())).references.get('stream-cut/gone')!;
   const cuts = cutS3Gets(w.s3, 1);
   const handler = w.s3.config.requestHandler as unknown as {
     handle: (request: { method: string }, options?: unknown) => Promise<unknown>;
@@ -109,7 +98,8 @@ test('a blob deleted between the cut and the rest (replaced meanwhile): the stre
   const send = handler.handle.bind(handler);
   let gets = 0;
   handler.handle = async (request, options) => {
-    if (request.method === 'GET' && ++gets === 2) await fx.s3.send(new DeleteObjectCommand({ Bucket: fx.config.bucket, Key: blob }));
+    if (request.method === 'GET' && ++gets === 2)
+      await fixture().s3.send(new DeleteObjectCommand({ Bucket: fixture().config.bucket, Key: blob }));
     return send(request, options);
   };
   const got = await w.store.getStream('stream-cut/gone');

@@ -7,27 +7,16 @@
  * is not the range, as one without Content-Range is; a blob of another size is still corrupt.
  */
 import type { Readable } from 'node:stream';
-import { beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { handleObjectsRequest } from '../../lib/api/objects-http.js';
 import { CorruptItemError, TierlogError } from '../../lib/errors.js';
 import { httpEvent } from '../functions/lambda.js';
-import { type Fixture, freshFixture } from '../support/local.js';
 import { rewriteRangedAnswers } from '../support/ranged-answers.js';
-import { MiB, makeWriter, randomBody, rawPutObject, rawState, type Writer, writersClosedAfterEach } from './harness.js';
+import { MiB, randomBody, rawPutObject, rawState, type Writer, largeObjectWriters } from './harness.js';
 
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await freshFixture();
-});
-const open = writersClosedAfterEach();
+const { writer, fixture } = largeObjectWriters();
 
 const BODY = randomBody(1 * MiB);
-
-function writer(): Writer {
-  const w = makeWriter(fx, { store: { inlineThreshold: 1024, partSize: 5 * MiB } });
-  open.push(w);
-  return w;
-}
 
 /** Every ranged GET of `w`'s S3 client is answered with its body as S3 sent it and the Content-Range `rewrite` gives. */
 function rewrittenContentRange(w: Writer, rewrite: (contentRange: string) => string): { rewritten: number } {
@@ -86,8 +75,8 @@ test('a ranged read of a blob of another size than its item: still a CorruptItem
   const w = writer();
   const key = 'wrong-range/other-size';
   await w.store.put(key, BODY);
-  const blob = (await rawState(fx)).references.get(key)!;
-  await rawPutObject(fx, blob, randomBody(2 * MiB));
+  const blob = (await rawState(fixture())).references.get(key)!;
+  await rawPutObject(fixture(), blob, randomBody(2 * MiB));
   const error = await outcomeOf(w.store.get(key, { range: { start: 1000, end: 500_000 } }));
   expect(error).toBeInstanceOf(CorruptItemError);
 });
