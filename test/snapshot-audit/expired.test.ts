@@ -373,14 +373,20 @@ describe('the re-verification of expired objects: what the change log protects',
   });
 });
 
+/** An object expired long ago (`exp/lost`), the snapshots, then an item copied to rename it (`renamed`), pointing at its blob. */
+async function expiredRenamedSinceSnapshots(): Promise<{ fx: Fixture; blob: string; snap: Snapshots }> {
+  const fx = await freshFixture();
+  const blob = String((await putExpiredLongAgo(fx)).blob);
+  const snap = await snapshotsAt(fx, ahead());
+  await putTombstone(fx, 'renamed', blob);
+  return { fx, blob, snap };
+}
+
 describe('the re-verification of expired objects: a blob the item of another object points at', () => {
   test('--delete keeps the item of an expired object whose blob an item copied to rename it since the snapshots points at: its removal had the stream function delete that blob', async () => {
     // The re-check kept the blob (referenced by the copy), but the item was removed first: a REMOVE
     // on the objects table's stream, whose function reads the removed item's key alone.
-    const fx = await freshFixture();
-    const blob = String((await putExpiredLongAgo(fx)).blob);
-    const snap = await snapshotsAt(fx, ahead());
-    await putTombstone(fx, 'renamed', blob);
+    const { fx, blob, snap } = await expiredRenamedSinceSnapshots();
     const reader = await StreamReader.open(fx.dynamodb, fx.config.objectsTable, 'OLD_IMAGE');
     try {
       const run = await cliJson(fx, ['audit', '--older-than', '1h', '--delete', '--inventory', snap.manifest, '--export', snap.exportDir], {
@@ -401,10 +407,7 @@ describe('the re-verification of expired objects: a blob the item of another obj
 
 describe('the re-verification of expired objects: a blob the item of another object points at, and --exit-code', () => {
   test('--delete --exit-code: the expired object kept with its item is a finding left (exit 3), as the listing audit counts it', async () => {
-    const fx = await freshFixture();
-    const blob = String((await putExpiredLongAgo(fx)).blob);
-    const snap = await snapshotsAt(fx, ahead());
-    await putTombstone(fx, 'renamed', blob);
+    const { fx, blob, snap } = await expiredRenamedSinceSnapshots();
     const argv = ['audit', '--older-than', '1h', '--delete', '--exit-code', '--inventory', snap.manifest, '--export', snap.exportDir];
     const run = await cliJson(fx, argv, { clock: ahead });
     // Before, 0: as if it had deleted it, though the expired item and its blob stay.
