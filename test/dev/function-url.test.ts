@@ -361,6 +361,20 @@ describe('the response: as Lambda reads the result', () => {
     },
   );
 
+  test.each([100, 101, 103, 199, '103'])(
+    'an informational statusCode (%s) is no final response: a 502 at once, told to onError, not an interim answer the client waits past',
+    async (statusCode) => {
+      // Sent as the response, a 1xx was taken by the client as interim: it waited for an answer that
+      // never came until the idle connection was closed under it (fetch: "other side closed").
+      const errors: unknown[] = [];
+      const port = await serve(async () => ({ statusCode, body: 'early' }) as never, { onError: (err) => errors.push(err) });
+      const answer = await fetch(`http://127.0.0.1:${port}/x`, { signal: AbortSignal.timeout(2_000) });
+      expect(answer.status).toBe(502);
+      expect(await answer.text()).toBe('Internal Server Error');
+      expect(errors[0]).toBeInstanceOf(InvalidFunctionResponseError);
+    },
+  );
+
   test('the handler is told its function name and the time left of its timeout (30 s unless set)', async () => {
     const seen: Array<{ name: string; left: number }> = [];
     const handler: FunctionUrlHandler = async (_event, context) => {
