@@ -290,7 +290,12 @@ export function functionUrlResponse(returned: unknown): FunctionUrlResponse {
   // A Function URL answers a result that names no content type as application/json.
   const headers: OutgoingHttpHeaders = { 'content-type': 'application/json' };
   for (const [name, value] of Object.entries(structured.headers ?? {})) headers[name.toLowerCase()] = String(value);
-  const cookies = structured.cookies ?? [];
+  const cookies: unknown = structured.cookies ?? [];
+  // A list of strings, one cookie each: a string was spread into its characters (`cookies: 'a=1'`
+  // sent the three set-cookie headers `a`, `=` and `1`), which no Function URL sends.
+  if (!Array.isArray(cookies) || !cookies.every((cookie) => typeof cookie === 'string')) {
+    throw new InvalidFunctionResponseError(`cookies must be a list of strings, one cookie each; got ${JSON.stringify(cookies)}`, cookies);
+  }
   if (cookies.length > 0)
     headers['set-cookie'] = [...(headers['set-cookie'] !== undefined ? [String(headers['set-cookie'])] : []), ...cookies];
   if (structured.body === undefined || structured.body === null) return { statusCode, headers };
