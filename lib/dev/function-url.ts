@@ -279,10 +279,23 @@ export function functionUrlResponse(returned: unknown): FunctionUrlResponse {
   if (typeof statusCode !== 'number' || !Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) {
     throw new InvalidFunctionResponseError(`statusCode ${JSON.stringify(given)} is not an HTTP status`, given);
   }
+  // An informational status (1xx) is no final answer: sent as one, the client took it as interim,
+  // waited for the answer that never came and had its connection closed under it (~5 s later).
+  if (statusCode < 200) {
+    throw new InvalidFunctionResponseError(
+      `statusCode ${JSON.stringify(given)} is an informational (1xx) status, not a final response`,
+      given,
+    );
+  }
   // A Function URL answers a result that names no content type as application/json.
   const headers: OutgoingHttpHeaders = { 'content-type': 'application/json' };
   for (const [name, value] of Object.entries(structured.headers ?? {})) headers[name.toLowerCase()] = String(value);
-  const cookies = structured.cookies ?? [];
+  const cookies: unknown = structured.cookies ?? [];
+  // A list of strings, one cookie each: a string was spread into its characters (`cookies: 'a=1'`
+  // sent the three set-cookie headers `a`, `=` and `1`), which no Function URL sends.
+  if (!Array.isArray(cookies) || !cookies.every((cookie) => typeof cookie === 'string')) {
+    throw new InvalidFunctionResponseError(`cookies must be a list of strings, one cookie each; got ${JSON.stringify(cookies)}`, cookies);
+  }
   if (cookies.length > 0)
     headers['set-cookie'] = [...(headers['set-cookie'] !== undefined ? [String(headers['set-cookie'])] : []), ...cookies];
   if (structured.body === undefined || structured.body === null) return { statusCode, headers };
@@ -293,11 +306,11 @@ export function functionUrlResponse(returned: unknown): FunctionUrlResponse {
  * The headers the response is sent with: a buffered response goes whole, framed as Lambda frames
  * it, by the `content-length` of the body sent, never by one the result names (a handler's count
  * of a string's characters, not its bytes, or a length of other content) nor by chunks. A HEAD
- * answer, and a status without content (1xx, 204, 304), keep the result's own.
+ * answer, and a status without content (204, 304), keep the result's own.
  */
 function framedHeaders(response: FunctionUrlResponse, method: string | undefined): OutgoingHttpHeaders {
   const { statusCode, headers, body } = response;
-  if (method === 'HEAD' || statusCode < 200 || statusCode === 204 || statusCode === 304) return headers;
+  if (method === 'HEAD' || statusCode === 204 || statusCode === 304) return headers;
   const { 'content-length': _named, 'transfer-encoding': _chunked, ...rest } = headers;
   return { ...rest, 'content-length': String(body?.length ?? 0) };
 }

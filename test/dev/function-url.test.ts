@@ -306,6 +306,23 @@ describe('the response: as Lambda reads the result', () => {
     expect((await fetch(`http://127.0.0.1:${port}/x`)).headers.getSetCookie()).toEqual(['h=0', 'a=1']);
   });
 
+  test.each([
+    ['a string', 'a=1'],
+    ['an object', { a: '1' }],
+    ['a list with a number', ['a=1', 2]],
+  ])(
+    'cookies that are not a list of strings (%s) are a 502, told to onError, not set-cookie headers of their characters',
+    async (_, cookies) => {
+      // A string was spread into its characters: cookies 'a=1' sent set-cookie `a`, `=` and `1`.
+      const errors: unknown[] = [];
+      const port = await serve(async () => ({ statusCode: 200, cookies, body: 'ok' }) as never, { onError: (err) => errors.push(err) });
+      const answer = await fetch(`http://127.0.0.1:${port}/x`);
+      expect(answer.status).toBe(502);
+      expect(answer.headers.getSetCookie()).toEqual([]);
+      expect(errors[0]).toBeInstanceOf(InvalidFunctionResponseError);
+    },
+  );
+
   test('cookies are set-cookie headers, one each', async () => {
     const port = await serve(async () => ({ statusCode: 201, cookies: ['a=1; Max-Age=60', 'b=2'], body: 'ok' }));
     const answer = await fetch(`http://127.0.0.1:${port}/x`);
@@ -357,6 +374,20 @@ describe('the response: as Lambda reads the result', () => {
       const errors: unknown[] = [];
       const port = await serve(async () => ({ statusCode }), { onError: (err) => errors.push(err) });
       expect((await fetch(`http://127.0.0.1:${port}/x`)).status).toBe(502);
+      expect(errors[0]).toBeInstanceOf(InvalidFunctionResponseError);
+    },
+  );
+
+  test.each([100, 101, 103, 199, '103'])(
+    'an informational statusCode (%s) is no final response: a 502 at once, told to onError, not an interim answer the client waits past',
+    async (statusCode) => {
+      // Sent as the response, a 1xx was taken by the client as interim: it waited for an answer that
+      // never came until the idle connection was closed under it (fetch: "other side closed").
+      const errors: unknown[] = [];
+      const port = await serve(async () => ({ statusCode, body: 'early' }) as never, { onError: (err) => errors.push(err) });
+      const answer = await fetch(`http://127.0.0.1:${port}/x`, { signal: AbortSignal.timeout(2_000) });
+      expect(answer.status).toBe(502);
+      expect(await answer.text()).toBe('Internal Server Error');
       expect(errors[0]).toBeInstanceOf(InvalidFunctionResponseError);
     },
   );
