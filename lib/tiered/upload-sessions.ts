@@ -816,12 +816,15 @@ export class UploadSessions {
 
   /**
    * Who fenced a commit of `session`, from its item read since (`now`): an abort, or a sweeper at
-   * its expiry. A deleted item was an abort's (run to its end) while the session's expiry is still
+   * its expiry. A deleted item was an abort's (run to its end) while the session's lease is still
    * ahead: a sweeper takes a session only once its lease, the expiry and a grace past it, has ended.
+   * That lease ends with the object's `expiresAt` when it comes first (see `create`): past it, with
+   * the session's own expiry still ahead, a sweeper's take was told "aborted".
    */
   private fencedBy(session: SessionItem, now: SessionItem | undefined): 'aborted' | 'expired' {
     if (now !== undefined) return now.closed === 'aborted' ? 'aborted' : 'expired';
-    return this.o.clock() < session.info.expiresAt ? 'aborted' : 'expired';
+    const { expiresAt, expiry } = session.info;
+    return this.o.clock() < Math.min(expiresAt, expiry?.at ?? expiresAt) ? 'aborted' : 'expired';
   }
 
   /** Why a session that was open a moment ago no longer is. */
