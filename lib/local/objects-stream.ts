@@ -86,7 +86,7 @@ export interface ObjectsStreamDelivery {
 export interface LocalObjectsStream {
   /**
    * Reads every record written since the last delivery (since the stream was enabled, at the
-   * first) and delivers them, batch by batch, to the objects-stream handler's cleanup. Deliveries
+   * first; from every shard of the stream, a split shard's children after their parent) and delivers them, batch by batch, to the objects-stream handler's cleanup. Deliveries
    * asked for at once run one after the other, as the event source mapping hands a shard's records
    * to one invocation at a time: each record is delivered once.
    *

@@ -6,19 +6,21 @@
  * `@aws-sdk/client-dynamodb-streams` (an optional peer of tierlog/testing), loaded when a reader
  * opens, so that importing tierlog/testing does not need it.
  *
- * Made for DynamoDB Local, which keeps a stream's records in one shard: it reads the first page
- * of `DescribeStream`'s shards (100 on AWS) in the order given, without ordering a split shard's
- * children after their parent. Pointed at AWS (`againstAws`), a stream that has split since it
- * was opened may hand a child's records over before its parent's. A closed shard is read to its
- * end; an open one until its first empty page, its tip on DynamoDB Local (on AWS, a page of a part
- * of the shard without records also ends the read there: the records after it come with a later read).
+ * DynamoDB Local keeps a stream's records in one shard; AWS splits and closes shards over time.
+ * Every page of `DescribeStream`'s shards is read (100 a page on AWS, `ExclusiveStartShardId` on
+ * until no `LastEvaluatedShardId`; a page that gives a shard id the listing was given before is a
+ * `TableListingError`, not a listing read without end), and a child shard is read only once its
+ * parent is drained (closed and read to its end) or gone from the listing (trimmed), as DynamoDB
+ * Streams requires for a key's records to come in order. A closed shard is read to its end; an
+ * open one until its first empty page, its tip on DynamoDB Local (on AWS, a page of a part of the
+ * shard without records also ends the read there: the records after it come with a later read).
  */
 import { DescribeTableCommand, type DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
-import type { _Record as SdkRecord } from '@aws-sdk/client-dynamodb-streams';
+import type { _Record as SdkRecord, Shard } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { withAwsErrors } from '../aws/errors.js';
 import { localDynamoDbEndpointOf } from './endpoint-host.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, TableListingError } from '../errors.js';
 
 type StreamsSdk = typeof import('@aws-sdk/client-dynamodb-streams');
 
@@ -49,6 +51,7 @@ export class StreamReader {
   private constructor(
     private readonly sdk: StreamsSdk,
     readonly streamArn: string,
+    private readonly table: string,
     private readonly region: string,
     dynamodb: DynamoDBClient,
     endpoint: string | undefined,
@@ -98,11 +101,12 @@ export class StreamReader {
     // variable, or the shared config file's `endpoint_url` (read by the variable alone, a client the
     // config file placed had the stream read from AWS's DynamoDB Streams: every read failed).
     const endpoint = await localDynamoDbEndpointOf(dynamodb);
-    return new StreamReader(sdk, arn, await dynamodb.config.region(), dynamodb, endpoint);
+    return new StreamReader(sdk, arn, table, await dynamodb.config.region(), dynamodb, endpoint);
   }
 
   /**
-   * Every record written since the last call, in stream order (each shard drained). A read that
+   * Every record written since the last call, in stream order (each shard drained, a split shard's
+   * children after their parent). A read that
    * fails part-way (a request refused after others had answered records) hands none of them
    * over, and moves nothing on: the next read starts where this one did, so they are delivered
    * then, once, as Lambda's event source mapping takes a batch up again.
@@ -121,42 +125,93 @@ export class StreamReader {
 
   private async readFromWhereLeft(): Promise<DynamoDBRecord[]> {
     const records: DynamoDBRecord[] = [];
-    const stream = await this.client.send(new this.sdk.DescribeStreamCommand({ StreamArn: this.streamArn }));
-    for (const shard of stream.StreamDescription?.Shards ?? []) {
-      const shardId = shard.ShardId!;
-      // A closed shard's records are all there: read to its end (no next iterator, or its last
-      // record read). An empty page is no end there: AWS answers one for a part of a shard
-      // without records, "it might take multiple calls" to reach them, and the read stopped at it,
-      // handing them over only some reads later. An open shard's empty page is its tip.
-      const ending = shard.SequenceNumberRange?.EndingSequenceNumber;
-      if (!this.iterators.has(shardId)) this.iterators.set(shardId, await this.iterator(shardId));
-      let iterator = this.iterators.get(shardId);
-      while (iterator !== undefined) {
-        let out: Awaited<ReturnType<typeof this.next>>;
-        try {
-          out = await this.next(iterator);
-        } catch (err) {
-          // DynamoDB Local may refuse an iterator it handed out (trimmed or expired): continue
-          // after the last record read, as a consumer does after a restart.
-          const name = (err as Error).name;
-          if (name !== 'TrimmedDataAccessException' && name !== 'ExpiredIteratorException') throw err;
-          iterator = await this.iterator(shardId);
-          this.iterators.set(shardId, iterator);
-          if (iterator === undefined) break;
-          out = await this.next(iterator);
-        }
-        for (const r of out.Records ?? []) {
-          // Read already (an iterator from the shard's start after a trim): delivered once only.
-          if (!follows(r.dynamodb?.SequenceNumber, this.lastSequence.get(shardId))) continue;
-          records.push(this.toLambda(r));
-          if (r.dynamodb?.SequenceNumber !== undefined) this.lastSequence.set(shardId, r.dynamodb.SequenceNumber);
-        }
-        iterator = out.NextShardIterator;
-        this.iterators.set(shardId, iterator);
-        if (ending === undefined ? (out.Records ?? []).length === 0 : !follows(ending, this.lastSequence.get(shardId))) break;
+    const shards = await this.shards();
+    const listed = new Map(shards.map((shard) => [shard.ShardId!, shard]));
+    // Parents before children: a child waits while its parent is listed and not drained (a parent
+    // listed after it, read first; an open one, whose child waits for a later read).
+    const read = new Set<string>();
+    for (let progress = true; progress; ) {
+      progress = false;
+      for (const shard of shards) {
+        if (read.has(shard.ShardId!)) continue;
+        const parent = shard.ParentShardId === undefined ? undefined : listed.get(shard.ParentShardId);
+        if (parent !== undefined && !this.drained(parent)) continue;
+        read.add(shard.ShardId!);
+        progress = true;
+        await this.readShard(shard, records);
       }
     }
     return records;
+  }
+
+  /** Every shard of the stream: each page of `DescribeStream`, until one gives no `LastEvaluatedShardId`. */
+  private async shards(): Promise<Shard[]> {
+    const shards: Shard[] = [];
+    const seen = new Set<string>();
+    let start: string | undefined;
+    do {
+      const page = await this.client.send(
+        new this.sdk.DescribeStreamCommand({ StreamArn: this.streamArn, ...(start !== undefined ? { ExclusiveStartShardId: start } : {}) }),
+      );
+      shards.push(...(page.StreamDescription?.Shards ?? []));
+      start = page.StreamDescription?.LastEvaluatedShardId;
+      if (start !== undefined && seen.has(start)) {
+        throw new TableListingError(
+          this.table,
+          'DescribeStream',
+          `a page of the stream's shards gives a LastEvaluatedShardId (${start}) the listing was given before (its ExclusiveStartShardId ignored?): the listing repeats`,
+        );
+      }
+      if (start !== undefined) seen.add(start);
+    } while (start !== undefined);
+    return shards;
+  }
+
+  /** Whether `shard` is closed and read to its end (no next iterator, or its last record read). */
+  private drained(shard: Shard): boolean {
+    const ending = shard.SequenceNumberRange?.EndingSequenceNumber;
+    if (ending === undefined) return false;
+    const id = shard.ShardId!;
+    return (
+      (this.iterators.has(id) && this.iterators.get(id) === undefined) ||
+      (this.lastSequence.has(id) && !follows(ending, this.lastSequence.get(id)))
+    );
+  }
+
+  /** Reads `shard` from where it was left into `records`: a closed one to its end, an open one to its first empty page. */
+  private async readShard(shard: Shard, records: DynamoDBRecord[]): Promise<void> {
+    const shardId = shard.ShardId!;
+    // A closed shard's records are all there: read to its end (no next iterator, or its last
+    // record read). An empty page is no end there: AWS answers one for a part of a shard
+    // without records, "it might take multiple calls" to reach them, and the read stopped at it,
+    // handing them over only some reads later. An open shard's empty page is its tip.
+    const ending = shard.SequenceNumberRange?.EndingSequenceNumber;
+    if (!this.iterators.has(shardId)) this.iterators.set(shardId, await this.iterator(shardId));
+    let iterator = this.iterators.get(shardId);
+    while (iterator !== undefined) {
+      let out: Awaited<ReturnType<typeof this.next>>;
+      try {
+        out = await this.next(iterator);
+      } catch (err) {
+        // DynamoDB Local may refuse an iterator it handed out (trimmed or expired): continue
+        // after the last record read, as a consumer does after a restart.
+        const name = (err as Error).name;
+        if (name !== 'TrimmedDataAccessException' && name !== 'ExpiredIteratorException') throw err;
+        iterator = await this.iterator(shardId);
+        this.iterators.set(shardId, iterator);
+        if (iterator === undefined) break;
+        out = await this.next(iterator);
+      }
+      for (const r of out.Records ?? []) {
+        // Read already (an iterator from the shard's start after a trim): delivered once only.
+        if (!follows(r.dynamodb?.SequenceNumber, this.lastSequence.get(shardId))) continue;
+        records.push(this.toLambda(r));
+        if (r.dynamodb?.SequenceNumber !== undefined) this.lastSequence.set(shardId, r.dynamodb.SequenceNumber);
+      }
+      iterator = out.NextShardIterator;
+      this.iterators.set(shardId, iterator);
+      if (ending === undefined ? (out.Records ?? []).length === 0 : !follows(ending, this.lastSequence.get(shardId))) break;
+    }
   }
 
   private next(iterator: string) {

@@ -13,13 +13,20 @@ import {
   UpdateItemCommand,
   UpdateTableCommand,
 } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeStreamCommand,
+  type DescribeStreamCommandOutput,
+  type _Record as SdkRecord,
+  type Shard,
+  type StreamDescription,
+} from '@aws-sdk/client-dynamodb-streams';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client } from '../../lib/aws/clients.js';
 import { checkInvariants } from '../../lib/drill/invariants.js';
-import { ConfigError, TierlogError, ValidationError } from '../../lib/errors.js';
+import { ConfigError, TableListingError, TierlogError, ValidationError } from '../../lib/errors.js';
 import { type AttachableClient, FaultInjector, type RequestInfo } from '../../lib/faults/fault-injector.js';
 import { openObjectsStream } from '../../lib/local/objects-stream.js';
 import { encodeObjectId } from '../../lib/tiered/blob-keys.js';
@@ -527,6 +534,140 @@ describe("StreamReader: the objects table's stream read on DynamoDB Local", () =
     );
     expect((await reader.read()).map((r) => r.dynamodb?.Keys?.key?.S)).toEqual(['a', 'b']);
     expect(empties).toBe(1);
+    expect(await reader.read()).toEqual([]);
+  });
+
+  /**
+   * AWS's DynamoDB Streams on DynamoDB Local's one shard: `describe` rewrites each DescribeStream
+   * answer (given its `ExclusiveStartShardId` and the real answer to the request without it), and
+   * the shards of `fake` (id: its records, the shard read to its end by one GetRecords) are answered
+   * here, as AWS answers a split stream's other shards.
+   */
+  function awsShards(
+    reader: StreamReader,
+    describe: (start: string | undefined, real: StreamDescription) => StreamDescription,
+    fake: ReadonlyMap<string, SdkRecord[]>,
+  ): { asked: string[] } {
+    const asked: string[] = [];
+    type Args = { input: Record<string, unknown> };
+    type Next = (args: Args) => Promise<{ output: Record<string, unknown> }>;
+    const client = (reader as unknown as { client: { middlewareStack: { add(middleware: unknown, options: unknown): void } } }).client;
+    client.middlewareStack.add(
+      (next: Next, context: { commandName?: string }) => async (args: Args) => {
+        const answer = (output: Record<string, unknown>) => ({ output: { ...output, $metadata: {} }, response: {} });
+        const { ExclusiveStartShardId: start, ...input } = args.input;
+        if (context.commandName === 'DescribeStreamCommand') {
+          asked.push(String(start));
+          const real = (await next({ ...args, input })).output.StreamDescription as StreamDescription;
+          return answer({ StreamDescription: describe(start as string | undefined, real) });
+        }
+        if (context.commandName === 'GetShardIteratorCommand' && fake.has(String(input.ShardId))) {
+          asked.push(`iterator ${input.ShardId}`);
+          return answer({ ShardIterator: `fake:${input.ShardId}` });
+        }
+        const iterator = String(input.ShardIterator);
+        if (context.commandName === 'GetRecordsCommand' && iterator.startsWith('fake:')) {
+          return answer({ Records: fake.get(iterator.slice('fake:'.length)) ?? [] });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'tierlogTestAwsShards' },
+    );
+    return { asked };
+  }
+  /** A closed shard of `records` (their last sequence number its end), child of `parent`. */
+  const closedShard = (id: string, parent: string | undefined, records: SdkRecord[]): Shard => ({
+    ShardId: id,
+    ...(parent !== undefined ? { ParentShardId: parent } : {}),
+    SequenceNumberRange: { StartingSequenceNumber: '1', EndingSequenceNumber: records.at(-1)?.dynamodb?.SequenceNumber ?? '1' },
+  });
+  /** The MODIFY of `key` a split stream's child shard holds. */
+  const modifyOf = (key: string, seq: string): SdkRecord => ({
+    eventID: `fake-${seq}`,
+    eventName: 'MODIFY',
+    eventVersion: '1.1',
+    eventSource: 'aws:dynamodb',
+    dynamodb: { Keys: { key: { S: key } }, SequenceNumber: seq, SizeBytes: 10, StreamViewType: 'NEW_AND_OLD_IMAGES' },
+  });
+  const events = (records: Array<{ eventName?: string; dynamodb?: { Keys?: Record<string, { S?: string }> } }>) =>
+    records.map((r) => `${r.eventName} ${r.dynamodb?.Keys?.key?.S}`);
+
+  test("every page of the stream's shards is read: a shard listed after DescribeStream's LastEvaluatedShardId is delivered", async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const reader = await readerWith(fx, new FaultInjector());
+    const writer = makeWriter(fx);
+    open.push(writer);
+    await writer.store.put('a', 'small');
+    // AWS answers 100 shards a page: the first page, a closed shard of no record and the id to go on after.
+    const first = 'shardId-00000001000000000000-00000001';
+    const { asked } = awsShards(
+      reader,
+      (start, real) => (start === undefined ? { ...real, Shards: [closedShard(first, undefined, [])], LastEvaluatedShardId: first } : real),
+      new Map([[first, []]]),
+    );
+    expect(events(await reader.read())).toEqual(['INSERT a']);
+    expect(asked, 'the listing read whole, then its shards').toEqual(['undefined', first, `iterator ${first}`]);
+  });
+
+  test('a page of shards that repeats a LastEvaluatedShardId (its ExclusiveStartShardId ignored) is a TableListingError, not a listing without end', async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const reader = await readerWith(fx, new FaultInjector());
+    const { asked } = awsShards(
+      reader,
+      (_start, real) => ({ ...real, LastEvaluatedShardId: 'shardId-00000001000000000000-00000001' }),
+      new Map(),
+    );
+    const refusal = reader.read();
+    await expect(refusal).rejects.toBeInstanceOf(TableListingError);
+    await expect(refusal).rejects.toThrow(/DescribeStream.*repeats/);
+    expect(asked).toHaveLength(2);
+  });
+
+  test("a split shard's child is read after its parent, whatever the listing's order: a key's records in order", async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const reader = await readerWith(fx, new FaultInjector());
+    const writer = makeWriter(fx);
+    open.push(writer);
+    await writer.store.put('k', 'small');
+    const streams = (reader as unknown as { client: { send(command: DescribeStreamCommand): Promise<DescribeStreamCommandOutput> } })
+      .client;
+    const parent = (await streams.send(new DescribeStreamCommand({ StreamArn: reader.streamArn }))).StreamDescription?.Shards?.[0]?.ShardId;
+    expect(parent).toBeDefined();
+    // The child listed first, its MODIFY of k after the parent's INSERT of k.
+    const child = 'shardId-00000002000000000000-00000002';
+    const childRecords = [modifyOf('k', '900000000000000000000')];
+    const { asked } = awsShards(
+      reader,
+      (_start, real) => ({ ...real, Shards: [closedShard(child, parent, childRecords), ...(real.Shards ?? [])] }),
+      new Map([[child, childRecords]]),
+    );
+    // The parent open: its child waits for it to close.
+    expect(events(await reader.read())).toEqual(['INSERT k']);
+    expect(asked).not.toContain(`iterator ${child}`);
+    // The parent closed (as AWS closes a shard that splits) and read to its end: its child's records follow.
+    await writer.store.put('k', 'other');
+    await fx.dynamodb.send(new UpdateTableCommand({ TableName: fx.config.objectsTable, StreamSpecification: { StreamEnabled: false } }));
+    const after = await reader.read();
+    expect(events(after)).toEqual(['MODIFY k', 'MODIFY k']);
+    expect(after.map((r) => r.eventID === childRecords[0]?.eventID)).toEqual([false, true]);
+    expect(asked).toContain(`iterator ${child}`);
+    expect(await reader.read()).toEqual([]);
+  });
+
+  test('a child whose parent is gone from the listing (trimmed) is read', async () => {
+    const fx = await freshFixture({ replacedBlobCleanup: 'stream' });
+    const reader = await readerWith(fx, new FaultInjector());
+    const child = 'shardId-00000002000000000000-00000002';
+    const childRecords = [modifyOf('k', '900000000000000000000')];
+    awsShards(
+      reader,
+      (_start, real) => ({
+        ...real,
+        Shards: [closedShard(child, 'shardId-00000000000000000000-trimmed', childRecords), ...(real.Shards ?? [])],
+      }),
+      new Map([[child, childRecords]]),
+    );
+    expect(events(await reader.read())).toEqual(['MODIFY k']);
     expect(await reader.read()).toEqual([]);
   });
 
