@@ -264,7 +264,9 @@ export class ListingError extends TierlogError {
  * answers the same page again, and the SDK's paginator would ask for it again without end.
  * DynamoDB's own pages always start after the key they were asked with, so the listing cannot be
  * complete: whoever reads it (the sweeper's lease-index queries, `tierlog status`, the audits'
- * change-log scan) stops rather than hang or read the same items over and over.
+ * change-log scan) stops rather than hang or read the same items over and over. So does the local
+ * stream reader (`tierlog/testing`'s `openObjectsStream`) given a page of DescribeStream whose
+ * `LastEvaluatedShardId` it was given before.
  */
 export class TableListingError extends TierlogError {
   constructor(
