@@ -24,6 +24,8 @@
  *  - a commit whose first attempt got no answer and whose SDK retry was refused for a claim made
  *    meanwhile ended "outcome unknown" without telling the log of the claim: the instance's other
  *    changes went on uploading on the writer's lease, not cut at once as for a claim the log knows;
+ *    so did one whose first attempt landed unanswered and whose retry, judged afresh, showed it
+ *    landed and the claim made since (committed);
  *  - a remove that found its instance item gone (claimed, judged, deleted) took it for "already
  *    removed" and the log went on writing to, and uploading for, the deleted instance;
  *  - a record into an item in no state of the protocol (corrupt) was sent six times, then threw
@@ -725,6 +727,30 @@ describe('an upload of a change whose instance the log knows claimed', () => {
     expect(w.log.instanceIds, 'the claimed instance takes no new entry').not.toContain(instance);
     // The refusal showed the claim: the other change's entry is the sweeper's, which judges it one
     // window after its claim (a suspect claim: long before this writer's lease plus that window).
+    expect(w.log.mayUpload(other), 'no attempt sent for an entry the sweeper holds').toBe(false);
+    expect(w.log.uploadTimeLeft(other), 'an attempt in flight is cut now').toBeLessThanOrEqual(0);
+  });
+
+  test('a commit whose first attempt landed unanswered and whose retry, judged afresh, found the instance claimed tells the log: the other changes of its instance upload nothing more', async () => {
+    const injector = new FaultInjector();
+    const w = makeWriter(fx, { injector });
+    open.push(w);
+    const other = newChangeId();
+    await w.log.record(other, { id: 'adversarial/committed-claimed-other', new: blobOf('adversarial/committed-claimed-other') });
+    const instance = w.log.instanceId;
+    // The first attempt lands, its answer lost; the SDK's retry goes out past its token's 10
+    // minutes (judged afresh), after a sweeper claimed the instance: refused at HV (the item holds
+    // this change already) and at the change log (claimed). The commit landed.
+    injector.add({ kind: 'loseResponse', times: 1, match: atStep('commit', fx.config) });
+    injector.add({
+      kind: 'expireToken',
+      times: 1,
+      match: atStep('commit', fx.config),
+      before: async () => void expect(await claimNow(instance)).toBeDefined(),
+    });
+    await w.store.put('adversarial/committed-claimed', randomBody(40 * KiB));
+    expect(injector.stats.injected).toMatchObject({ loseResponse: 1, expireToken: 1 });
+    expect(w.log.instanceIds, 'the claimed instance takes no new entry').not.toContain(instance);
     expect(w.log.mayUpload(other), 'no attempt sent for an entry the sweeper holds').toBe(false);
     expect(w.log.uploadTimeLeft(other), 'an attempt in flight is cut now').toBeLessThanOrEqual(0);
   });
