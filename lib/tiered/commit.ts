@@ -89,7 +89,8 @@ export type CommitOutcome =
   | { readonly kind: 'busy'; readonly throttled?: unknown }
   /**
    * Cancelled for a reason the same request meets again (validation, item collection size), or
-   * refused for load on every attempt the SDK made (the throttling error itself); nothing landed.
+   * refused for load on every attempt the SDK made (the throttling error itself), or never sent
+   * because the log threw building its element (that error); nothing landed.
    */
   | { readonly kind: 'refused'; readonly error: Error }
   /**
@@ -173,11 +174,15 @@ export async function commitWrite(request: CommitRequest): Promise<CommitOutcome
   // Every HV write (a delete's marker too) carries its id: the item shows whether it landed.
   const landed = (current: Record<string, unknown> | undefined) =>
     current !== undefined && current[request.hv.attrs.writeId] === request.changeId;
-  let logTable: string | undefined;
+  let fence: ReturnType<FencedChangeLog['fence']>;
   try {
-    const fence =
-      request.log !== undefined && request.effect !== undefined ? request.log.fence(request.changeId, request.effect) : undefined;
-    logTable = fence?.Update.TableName;
+    fence = request.log !== undefined && request.effect !== undefined ? request.log.fence(request.changeId, request.effect) : undefined;
+  } catch (err) {
+    // The log refused to build its element: nothing was sent, nothing landed (never "unknown").
+    return { kind: 'refused', error: err instanceof Error ? err : new TierlogError(String(err)) };
+  }
+  const logTable = fence?.Update.TableName;
+  try {
     if (fence !== undefined) {
       await request.hv.client.send(
         guardedWrite(
