@@ -23,7 +23,7 @@
  * instance was claimed, or drained and deleted, after an attempt that got no answer or a 5xx (the
  * SDK's attempts are watched, lib/aws/attempts.ts): unknown too, not fenced, since the claim fences
  * what comes after it, not a landing before it; the log is told of the claim all the same (its
- * other changes upload nothing more). Only a refusal of the HV half alone is a sure CAS loss, and
+ * other changes upload nothing more), as it is when HV's item shows that attempt landed (committed). Only a refusal of the HV half alone is a sure CAS loss, and
  * only where the change-log half shows a landing (an entry removed, or naming `old`): an element
  * that records its entry passes again on an item a sweeper drained and deleted. Its reasons tell what next: a failed condition is decided above; a conflict with another
  * transaction or throttling (`TransactionConflict`, `ThrottlingError`,
@@ -72,9 +72,11 @@ import type { HvTable, HvWrite } from './hv-table.js';
 export type CommitOutcome =
   /**
    * The write landed. `applied`: this request applied it (its answer was a success), not an
-   * attempt or a twin whose landing a refusal or a read showed.
+   * attempt or a twin whose landing a refusal or a read showed. `claimed`: the refusal that showed
+   * an earlier attempt's landing showed the writer's instance claimed (or gone) since: no later
+   * write of that instance lands, and the log is told so (`fenceLost`) besides `committed`.
    */
-  | { readonly kind: 'committed'; readonly applied?: true }
+  | { readonly kind: 'committed'; readonly applied?: true; readonly claimed?: true }
   /** HV was not at the expected state; `current` is the item as it is (undefined: absent). */
   | { readonly kind: 'conflict'; readonly current: Record<string, unknown> | undefined }
   /** The writer's instance was claimed by a sweeper; the write did not and will not land. */
@@ -87,7 +89,8 @@ export type CommitOutcome =
   | { readonly kind: 'busy'; readonly throttled?: unknown }
   /**
    * Cancelled for a reason the same request meets again (validation, item collection size), or
-   * refused for load on every attempt the SDK made (the throttling error itself); nothing landed.
+   * refused for load on every attempt the SDK made (the throttling error itself), or never sent
+   * because the log threw building its element (that error); nothing landed.
    */
   | { readonly kind: 'refused'; readonly error: Error }
   /**
@@ -171,11 +174,15 @@ export async function commitWrite(request: CommitRequest): Promise<CommitOutcome
   // Every HV write (a delete's marker too) carries its id: the item shows whether it landed.
   const landed = (current: Record<string, unknown> | undefined) =>
     current !== undefined && current[request.hv.attrs.writeId] === request.changeId;
-  let logTable: string | undefined;
+  let fence: ReturnType<FencedChangeLog['fence']>;
   try {
-    const fence =
-      request.log !== undefined && request.effect !== undefined ? request.log.fence(request.changeId, request.effect) : undefined;
-    logTable = fence?.Update.TableName;
+    fence = request.log !== undefined && request.effect !== undefined ? request.log.fence(request.changeId, request.effect) : undefined;
+  } catch (err) {
+    // The log refused to build its element: nothing was sent, nothing landed (never "unknown").
+    return { kind: 'refused', error: err instanceof Error ? err : new TierlogError(String(err)) };
+  }
+  const logTable = fence?.Update.TableName;
+  try {
     if (fence !== undefined) {
       await request.hv.client.send(
         guardedWrite(
@@ -197,7 +204,11 @@ export async function commitWrite(request: CommitRequest): Promise<CommitOutcome
     return { kind: 'committed', applied: true };
   } catch (err) {
     const outcome = await classify(err, request, landed, logTable);
-    if (outcome.kind === 'committed') tellCommitted(request);
+    if (outcome.kind === 'committed') {
+      // Told first: `committed` forgets a removed entry, and with it the instance it was in.
+      if (outcome.claimed === true) request.log?.fenceLost(request.changeId);
+      tellCommitted(request);
+    }
     return outcome;
   }
 }
@@ -236,7 +247,13 @@ async function classify(
     const hvRefused = hvReason?.Code === 'ConditionalCheckFailed';
     // The HV item as the transaction found it, when its condition failed.
     const current = hvRefused ? itemOf(hvReason.Item) : undefined;
-    if (hvRefused && landed(current)) return { kind: 'committed' };
+    if (hvRefused && landed(current)) {
+      // An earlier attempt landed, and this one, judged afresh, found the instance claimed (or
+      // gone) since: the commit stands, and the claim is the sweeper's all the same.
+      return logReason?.Code === 'ConditionalCheckFailed' && !isLive(itemOf(logReason.Item))
+        ? { kind: 'committed', claimed: true }
+        : { kind: 'committed' };
+    }
     // An element refused for its table's shape (a key or an index key of another type than tierlog
     // writes: a table of the user's own): the deployment's fault, met by every write, never the
     // request's (a CommitRefusedError, the objects API's 400). Its place names the table.
@@ -250,8 +267,7 @@ async function classify(
     // token's 10 minutes, the writer paused between them) was judged afresh.
     const mayHaveLanded = earlierAttemptMayHaveApplied(err);
     if (logReason?.Code === 'ConditionalCheckFailed') {
-      const instance = itemOf(logReason.Item);
-      if (instance === undefined || instance[CHANGELOG_ATTR.state] !== 'live') {
+      if (!isLive(itemOf(logReason.Item))) {
         // Claimed, or drained and deleted, since that attempt: the claim fences what comes after
         // it, not what landed before it. "Fenced" would tell the caller "did not commit" (and a
         // change that records its entry at commit would be written again) for a write that landed.
@@ -306,6 +322,11 @@ async function classify(
   // Thrown before any attempt went out (no credentials): nothing landed, nothing to decide.
   if (neverSent(err) && err instanceof Error) return { kind: 'refused', error: err };
   return decideByRead(request, landed, err);
+}
+
+/** True when `instance`, the change-log item a refusal returned, is there and live (not claimed, drained or gone). */
+function isLive(instance: Record<string, unknown> | undefined): boolean {
+  return instance !== undefined && instance[CHANGELOG_ATTR.state] === 'live';
 }
 
 /** True when a landing of the commit changes its entry so that the same element is refused after it. */

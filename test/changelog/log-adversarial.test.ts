@@ -24,6 +24,10 @@
  *  - a commit whose first attempt got no answer and whose SDK retry was refused for a claim made
  *    meanwhile ended "outcome unknown" without telling the log of the claim: the instance's other
  *    changes went on uploading on the writer's lease, not cut at once as for a claim the log knows;
+ *    so did one whose first attempt landed unanswered and whose retry, judged afresh, showed it
+ *    landed and the claim made since (committed);
+ *  - a commit whose change-log element the log threw building (nothing sent) was classified as
+ *    "outcome unknown" and its change left to the sweeper;
  *  - a remove that found its instance item gone (claimed, judged, deleted) took it for "already
  *    removed" and the log went on writing to, and uploading for, the deleted instance;
  *  - a record into an item in no state of the protocol (corrupt) was sent six times, then threw
@@ -727,6 +731,46 @@ describe('an upload of a change whose instance the log knows claimed', () => {
     // window after its claim (a suspect claim: long before this writer's lease plus that window).
     expect(w.log.mayUpload(other), 'no attempt sent for an entry the sweeper holds').toBe(false);
     expect(w.log.uploadTimeLeft(other), 'an attempt in flight is cut now').toBeLessThanOrEqual(0);
+  });
+
+  test('a commit whose first attempt landed unanswered and whose retry, judged afresh, found the instance claimed tells the log: the other changes of its instance upload nothing more', async () => {
+    const injector = new FaultInjector();
+    const w = makeWriter(fx, { injector });
+    open.push(w);
+    const other = newChangeId();
+    await w.log.record(other, { id: 'adversarial/committed-claimed-other', new: blobOf('adversarial/committed-claimed-other') });
+    const instance = w.log.instanceId;
+    // The first attempt lands, its answer lost; the SDK's retry goes out past its token's 10
+    // minutes (judged afresh), after a sweeper claimed the instance: refused at HV (the item holds
+    // this change already) and at the change log (claimed). The commit landed.
+    injector.add({ kind: 'loseResponse', times: 1, match: atStep('commit', fx.config) });
+    injector.add({
+      kind: 'expireToken',
+      times: 1,
+      match: atStep('commit', fx.config),
+      before: async () => void expect(await claimNow(instance)).toBeDefined(),
+    });
+    await w.store.put('adversarial/committed-claimed', randomBody(40 * KiB));
+    expect(injector.stats.injected).toMatchObject({ loseResponse: 1, expireToken: 1 });
+    expect(w.log.instanceIds, 'the claimed instance takes no new entry').not.toContain(instance);
+    expect(w.log.mayUpload(other), 'no attempt sent for an entry the sweeper holds').toBe(false);
+    expect(w.log.uploadTimeLeft(other), 'an attempt in flight is cut now').toBeLessThanOrEqual(0);
+  });
+});
+
+describe('a commit whose change-log element the log refuses to build', () => {
+  test('nothing was sent: the refusal itself, not "outcome unknown"; the blob deleted and the entry removed', async () => {
+    const w = makeWriter(fx);
+    open.push(w);
+    const refusal = new Error('injected: the log refuses the element');
+    vi.spyOn(w.log, 'fence').mockImplementation(() => {
+      throw refusal;
+    });
+    const key = 'adversarial/fence-throws';
+    await expect(w.store.put(key, randomBody(40 * KiB))).rejects.toBe(refusal);
+    expect(await w.store.get(key), 'nothing committed').toBeUndefined();
+    // Settled by its writer, not left to a sweeper: the entry is gone and the log holds nothing.
+    expect(await w.log.scan()).toEqual([]);
   });
 });
 
