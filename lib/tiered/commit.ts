@@ -23,9 +23,11 @@
  * instance was claimed, or drained and deleted, after an attempt that got no answer or a 5xx (the
  * SDK's attempts are watched, lib/aws/attempts.ts): unknown too, not fenced, since the claim fences
  * what comes after it, not a landing before it; the log is told of the claim all the same (its
- * other changes upload nothing more), as it is when HV's item shows that attempt landed (committed). Only a refusal of the HV half alone is a sure CAS loss, and
- * only where the change-log half shows a landing (an entry removed, or naming `old`): an element
- * that records its entry passes again on an item a sweeper drained and deleted. Its reasons tell what next: a failed condition is decided above; a conflict with another
+ * other changes upload nothing more), as it is when HV's item shows that attempt landed
+ * (committed). Only a refusal of the HV half alone is a sure CAS loss, and only where the
+ * change-log half shows a landing (an entry removed, or naming `old`): an element that records its
+ * entry passes again on an item a sweeper drained and deleted. Its reasons tell what next: a
+ * failed condition is decided above; a conflict with another
  * transaction or throttling (`TransactionConflict`, `ThrottlingError`,
  * `ProvisionedThroughputExceeded`) is `busy`, try again; a `ValidationError` (an item grown past
  * 400 KB, on AWS; DynamoDB Local answers a plain ValidationException) or
