@@ -842,8 +842,15 @@ async function batch(
   }
   if (report.deleteFailures.length > 0 || expired.deleteFailures.length > 0) {
     // Each key S3 refused, in the batch's log (the error names five): the blobs are still there,
-    // and the rest of a batch of 500 refused (a policy, an object lock) was named nowhere.
-    logListInParts((m, a) => logger.error(m, a), 'deletes S3 refused (the blobs are still there)', 'deleteFailures', report.deleteFailures);
+    // and the rest of a batch of 500 refused (a policy, an object lock) was named nowhere. Only
+    // when there are some: the expired objects' refusals alone added an error line listing none.
+    if (report.deleteFailures.length > 0)
+      logListInParts(
+        (m, a) => logger.error(m, a),
+        'deletes S3 refused (the blobs are still there)',
+        'deleteFailures',
+        report.deleteFailures,
+      );
     const failures = [...report.deleteFailures, ...expired.deleteFailures];
     throw new Error(`${failures.length} deletes failed: ${JSON.stringify(failures.slice(0, 5))}`);
   }

@@ -13,9 +13,10 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client, documentClient } from '../../lib/aws/clients.js';
 import { FaultInjector } from '../../lib/faults/fault-injector.js';
-import { awsServiceError } from '../../lib/faults/s3-answers.js';
+import { awsServiceError, s3AccessDenied } from '../../lib/faults/s3-answers.js';
 import { createSnapshotAuditHandler } from '../../lib/handlers/snapshot-audit.js';
 import { SnapshotAuditIncompleteError } from '../../lib/recovery/snapshot-audit/errors.js';
+import { reverifyExpired } from '../../lib/recovery/snapshot-audit/reverify-expired.js';
 import { formatSnapshotAudit, snapshotAudit } from '../../lib/recovery/snapshot-audit/snapshot-audit.js';
 import { snapshotFindingsLeft } from '../../lib/recovery/snapshot-audit/cli.js';
 import { findExports } from '../../lib/recovery/snapshot-audit/dynamo-export.js';
@@ -244,6 +245,35 @@ describe("the audit at scale's batches: rows of kind expired", () => {
     expect(figures(run.out)).toMatchObject({ SnapshotExpiredConfirmed: 1, SnapshotExpiredRemoved: 1, SnapshotExpiredDeleted: 1 });
     expect(await prefixKeys(fx)).toEqual([blobs.get('exp/pending')]);
     expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key)).toEqual(['exp/pending']);
+  });
+
+  test("with deletes on, S3 refusing the expired object's blob: the refused key logged once, no error line of an empty list of the orphans'", async () => {
+    const { fx, blobs, Items } = await rows();
+    const s3 = createS3Client();
+    new FaultInjector()
+      .add({
+        kind: 'fail',
+        match: (r) => r.command === 'DeleteObjectsCommand' || r.command === 'DeleteObjectCommand',
+        error: s3AccessDenied,
+      })
+      .attach(s3, 's3');
+    const handler = createSnapshotAuditHandler({
+      config: fx.config,
+      settings: { olderThanMs: HOUR, delete: true },
+      dynamodb: fx.dynamodb,
+      s3,
+      logger: new Logger({ logLevel: 'WARN' }),
+      clock: ahead,
+    });
+    const run = await captureStdout(() => handler({ Items }));
+    s3.destroy();
+    expect((run.error as Error).message).toMatch(/^1 deletes failed/);
+    const refused = `${run.out}\n${run.err}`
+      .split('\n')
+      .filter((line) => line.includes('deletes S3 refused'))
+      .map((line) => JSON.parse(line) as { deleteFailures: Array<{ key: string }>; total: number });
+    // Before, a second line said S3 refused deletes and listed none (the orphans', of which there were none).
+    expect(refused.map((l) => [l.total, l.deleteFailures.map((f) => f.key)])).toEqual([[1, [blobs.get('exp/lost')]]]);
   });
 
   // As the listing audit judges no blob younger than the safety age: a writer whose clock runs 80 h
@@ -581,5 +611,50 @@ describe("the audit at scale's batches: an expired object's blob that another ex
     } finally {
       w.close();
     }
+  });
+});
+
+describe('the re-verification of expired objects stopped during the scan for items of other objects', () => {
+  test('the signal aborted while the objects table is scanned: the scan stops at its next page, nothing removed', async () => {
+    const fx = await freshFixture();
+    const blob = String((await putExpiredLongAgo(fx)).blob);
+    // Items of ~380 KB with no blob: the scan of the table takes pages (DynamoDB's 1 MB each), as a large table's does.
+    for (let i = 0; i < 4; i++)
+      await fx.dynamodb.send(
+        new PutItemCommand({ TableName: fx.config.objectsTable, Item: { key: { S: `pad/${i}` }, pad: { S: 'x'.repeat(380 * KiB) } } }),
+      );
+    const dynamodb = createDynamoDBClient();
+    const interrupt = new AbortController();
+    let scans = 0;
+    new FaultInjector()
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        match: (r) =>
+          r.command === 'ScanCommand' && r.input.TableName === fx.config.objectsTable && r.input.ProjectionExpression === '#k, #b',
+        before: async () => {
+          scans++;
+          interrupt.abort(new Error('interrupted'));
+        },
+      })
+      .attach(dynamodb, 'dynamodb');
+    const err = await reverifyExpired([{ key: blob, objectKey: 'exp/lost' }], {
+      config: fx.config,
+      dynamodb,
+      s3: fx.s3,
+      now: ahead(),
+      olderThanMs: HOUR,
+      delete: true,
+      signal: interrupt.signal,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    dynamodb.destroy();
+    expect((err as Error | undefined)?.message).toBe('interrupted');
+    // Before, every page of the table was read after the Ctrl-C (minutes to hours at scale).
+    expect(scans).toBe(1);
+    expect(await prefixKeys(fx)).toEqual([blob]);
+    expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => String(i.key))).toContain('exp/lost');
   });
 });

@@ -373,6 +373,32 @@ describe('snapshot re-verification: an item of another object written after the 
   });
 });
 
+describe('snapshot re-verification stopped during the scan for items of other objects', () => {
+  // The scan reads the whole objects table (minutes to hours at scale): a Ctrl-C given during it
+  // stops the run there, before the round's deletes, as the listing audit's scan stops.
+  test('the signal aborted while the objects table is scanned: nothing deleted, the abort thrown', async () => {
+    const { fx, key } = await scene();
+    const dynamodb = createDynamoDBClient();
+    const interrupt = new AbortController();
+    new FaultInjector()
+      .add({
+        kind: 'delay',
+        delayMs: 0,
+        match: (r) =>
+          r.command === 'ScanCommand' && r.input.TableName === fx.config.objectsTable && r.input.ProjectionExpression === '#k, #b',
+        before: async () => interrupt.abort(new Error('interrupted')),
+      })
+      .attach(dynamodb, 'dynamodb');
+    const err = await reverifyAndDelete([{ key, lastModified: OLD }], { ...deleting(fx), dynamodb, signal: interrupt.signal }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    dynamodb.destroy();
+    expect((err as Error | undefined)?.message).toBe('interrupted');
+    expect(await exists(fx, key)).toBe(true);
+  });
+});
+
 describe('confirming a proposed loss live', () => {
   test('an overwrite between the HV read and the listing (the old blob deleted by its writer): no loss, as HV no longer points at it', async () => {
     const fx = await freshFixture();

@@ -267,9 +267,9 @@ export async function reverifyExpired(
       });
     }
     if (options.delete !== true || held.length === 0) continue;
-    // The round's reads done (the scan before the first change may take minutes): a signal given
-    // during them stops here, before anything is removed.
-    if (options.scanOtherObjects !== false) otherObjects ??= await blobsOfOtherObjects(options.dynamodb, hv, config.prefix);
+    // The round's reads done (the scan before the first change may take minutes to hours, and stops
+    // at its next page on the signal): a signal given during them stops here, before anything is removed.
+    if (options.scanOtherObjects !== false) otherObjects ??= await blobsOfOtherObjects(options.dynamodb, hv, config.prefix, options.signal);
     options.signal?.throwIfAborted();
     const freed: ExpiredCandidate[] = [];
     for (const { c, version, expiresAtSeconds } of held) {

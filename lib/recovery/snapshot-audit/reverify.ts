@@ -350,7 +350,8 @@ async function reverifyBatches(
       doomed.splice(0, doomed.length, ...doomed.filter((key) => !held.has(key)));
     }
     if (options.delete && options.scanOtherObjects !== false && doomed.length > 0) {
-      otherObjects ??= await blobsOfOtherObjects(options.dynamodb, hv, config.prefix);
+      // The signal stops the scan (minutes to hours at scale) at its next page, before this round's deletes.
+      otherObjects ??= await blobsOfOtherObjects(options.dynamodb, hv, config.prefix, options.signal);
       const pointed = doomed.filter((key) => otherObjects?.has(key));
       for (const key of pointed) report.kept.push({ key, reason: 'referenced' });
       doomed.splice(0, doomed.length, ...doomed.filter((key) => !otherObjects?.has(key)));
