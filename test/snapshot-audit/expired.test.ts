@@ -9,6 +9,7 @@
  */
 import { PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { createDynamoDBClient, createS3Client, documentClient } from '../../lib/aws/clients.js';
@@ -106,6 +107,21 @@ async function expiredAndUnrecognised(): Promise<{ fx: Fixture; blob: string; or
 async function expectNothingChanged(fx: Fixture, blob: string, orphan: string): Promise<void> {
   expect((await prefixKeys(fx)).sort()).toEqual([blob, orphan].sort());
   expect((await scanAll(fx.dynamodb, fx.config.objectsTable)).map((i) => i.key).sort()).toEqual(['exp/lost', 'weird']);
+}
+
+/** The at-scale audit's batch handler over `fx`, older than 1 h, its clock `ahead` and its S3 client `fx.s3` unless given. */
+function auditHandler(
+  fx: Fixture,
+  options: { delete: boolean; logLevel: 'WARN' | 'ERROR' | 'CRITICAL'; s3?: S3Client; clock?: () => number },
+): ReturnType<typeof createSnapshotAuditHandler> {
+  return createSnapshotAuditHandler({
+    config: fx.config,
+    settings: { olderThanMs: HOUR, delete: options.delete },
+    dynamodb: fx.dynamodb,
+    s3: options.s3 ?? fx.s3,
+    logger: new Logger({ logLevel: options.logLevel }),
+    clock: options.clock ?? ahead,
+  });
 }
 
 const args = (s: Scene) => ['audit', '--older-than', '1h', '--inventory', s.snap.manifest, '--export', s.snap.exportDir];
@@ -212,14 +228,7 @@ describe("the audit at scale's batches: rows of kind expired", () => {
 
   /** The function, its clock 2 h ahead (the blobs just written are old enough for its 1 h safety age) or not. */
   const handlerOf = (fx: Fixture, deleteConfirmed: boolean, clock: () => number = ahead) =>
-    createSnapshotAuditHandler({
-      config: fx.config,
-      settings: { olderThanMs: HOUR, delete: deleteConfirmed },
-      dynamodb: fx.dynamodb,
-      s3: fx.s3,
-      logger: new Logger({ logLevel: 'WARN' }),
-      clock,
-    });
+    auditHandler(fx, { delete: deleteConfirmed, logLevel: 'WARN', clock });
 
   test('report only: the row is re-verified live, counted (summary, SnapshotExpiredConfirmed) and named in the log; nothing removed', async () => {
     const { fx, blobs, Items } = await rows();
@@ -257,14 +266,7 @@ describe("the audit at scale's batches: rows of kind expired", () => {
         error: s3AccessDenied,
       })
       .attach(s3, 's3');
-    const handler = createSnapshotAuditHandler({
-      config: fx.config,
-      settings: { olderThanMs: HOUR, delete: true },
-      dynamodb: fx.dynamodb,
-      s3,
-      logger: new Logger({ logLevel: 'WARN' }),
-      clock: ahead,
-    });
+    const handler = auditHandler(fx, { delete: true, logLevel: 'WARN', s3 });
     const run = await captureStdout(() => handler({ Items }));
     s3.destroy();
     expect((run.error as Error).message).toMatch(/^1 deletes failed/);
@@ -359,14 +361,7 @@ describe('the re-verification of expired objects: listings at once', () => {
       { step: 'initialize' },
     );
     try {
-      const handler = createSnapshotAuditHandler({
-        config: fx.config,
-        settings: { olderThanMs: HOUR, delete: false },
-        dynamodb: fx.dynamodb,
-        s3,
-        logger: new Logger({ logLevel: 'CRITICAL' }),
-        clock: ahead,
-      });
+      const handler = auditHandler(fx, { delete: false, logLevel: 'CRITICAL', s3 });
       const run = await captureStdout(() => handler({ Items }));
       expect(run.error).toBeUndefined();
       expect(run.result).toMatchObject({ expired: 40 });
@@ -387,14 +382,7 @@ describe('the re-verification of expired objects: what the change log protects',
       leaseUntil: Date.now() + 3 * HOUR,
       entries: { [newChangeId()]: rawEntry('exp/lost', { old: blob }, HOUR) },
     });
-    const handler = createSnapshotAuditHandler({
-      config: fx.config,
-      settings: { olderThanMs: HOUR, delete: true },
-      dynamodb: fx.dynamodb,
-      s3: fx.s3,
-      logger: new Logger({ logLevel: 'CRITICAL' }),
-      clock: ahead,
-    });
+    const handler = auditHandler(fx, { delete: true, logLevel: 'CRITICAL' });
     const run = await captureStdout(() => handler({ Items: [{ kind: 'expired', blob_key: blob, object_key: 'exp/lost' }] }));
     expect(run.error).toBeUndefined();
     expect(run.result).toMatchObject({ expired: 0, expiredRemoved: 0, expiredDeleted: 0 });
@@ -470,14 +458,7 @@ describe('snapshot audit of expired objects under HV attribute names not the def
 describe("the audit at scale's batches: expired objects when the orphans' deletes are refused", () => {
   test('an objects-table item the re-verification does not understand refuses every change of the batch: the expired object is reported, its item and blob stay, the batch fails', async () => {
     const { fx, blob, orphan } = await expiredAndUnrecognised();
-    const handler = createSnapshotAuditHandler({
-      config: fx.config,
-      settings: { olderThanMs: HOUR, delete: true },
-      dynamodb: fx.dynamodb,
-      s3: fx.s3,
-      logger: new Logger({ logLevel: 'WARN' }),
-      clock: ahead,
-    });
+    const handler = auditHandler(fx, { delete: true, logLevel: 'WARN' });
     const lastModified = new Date(Date.now() - 3 * HOUR).toISOString().replace('T', ' ').slice(0, 23);
     const run = await captureStdout(() =>
       handler({
@@ -523,15 +504,7 @@ describe("the audit at scale's batches: expired objects and a change log it cann
     await putRawInstance(fx, { leaseUntil: Date.now() + HOUR, entries: { x: 'garbage' } });
     return { fx, blob: String(item.blob) };
   }
-  const handlerOf = (fx: Fixture, deleteConfirmed: boolean) =>
-    createSnapshotAuditHandler({
-      config: fx.config,
-      settings: { olderThanMs: HOUR, delete: deleteConfirmed },
-      dynamodb: fx.dynamodb,
-      s3: fx.s3,
-      logger: new Logger({ logLevel: 'ERROR' }),
-      clock: ahead,
-    });
+  const handlerOf = (fx: Fixture, deleteConfirmed: boolean) => auditHandler(fx, { delete: deleteConfirmed, logLevel: 'ERROR' });
 
   test('report only: the batch goes on, and says at error level why the expired objects were not confirmed', async () => {
     const { fx, blob } = await sceneWithGarbage();
@@ -592,14 +565,7 @@ describe("the audit at scale's batches: an expired object's blob that another ex
       cutoffMs: ahead() - HOUR,
     });
     expect(rows.filter((r) => r.kind === 'expired')).toEqual([]);
-    const handler = createSnapshotAuditHandler({
-      config: fx.config,
-      settings: { olderThanMs: HOUR, delete: true },
-      dynamodb: fx.dynamodb,
-      s3: fx.s3,
-      logger: new Logger({ logLevel: 'CRITICAL' }),
-      clock: ahead,
-    });
+    const handler = auditHandler(fx, { delete: true, logLevel: 'CRITICAL' });
     const Items = rows.map((r) => ({ kind: r.kind, blob_key: r.blobKey, object_key: r.objectKey ?? null }));
     const run = await captureStdout(() => handler({ Items }));
     expect(run.error).toBeUndefined();
